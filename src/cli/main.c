@@ -1,0 +1,45 @@
+/* main.c - `attest`: client, verifier and relying-party tool of attestd. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} att_commands[] = {
+    {"quote", att_cli_quote, "verify or dump an Intel DCAP quote (SGX, TDX)"},
+    {"policy", att_cli_policy, "check, evaluate or print attestation policies"},
+    {"errors", att_cli_errors, "list every error code with its message"},
+};
+
+static void att_usage(FILE *f)
+{
+    fprintf(f, "usage: attest COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(att_commands) / sizeof(att_commands[0]); i++)
+        fprintf(f, "  %-8s %s\n", att_commands[i].name, att_commands[i].help);
+    fprintf(f, "\n'attest COMMAND --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        att_usage(stderr);
+        return ATT_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        att_usage(stdout);
+        return ATT_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("attest 0.1.0\n");
+        return ATT_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(att_commands) / sizeof(att_commands[0]); i++)
+        if (!strcmp(argv[1], att_commands[i].name))
+            return att_commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "attest: unknown command '%s'\n", argv[1]);
+    att_usage(stderr);
+    return ATT_EXIT_USAGE;
+}

@@ -1,0 +1,34 @@
+/* util.h - small internal helpers: hex, files, cleanup attributes, raw JSON members. */
+#ifndef ATT_CORE_UTIL_H
+#define ATT_CORE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "attest/types.h"
+
+#define ATT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void att_freep(void *p) { free(*(void **)p); }
+#define att_auto_free __attribute__((cleanup(att_freep)))
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void att_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Decode exactly n bytes from a hex string of exactly 2n chars (either case). */
+bool att_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n);
+
+/* Read a whole file (at most max bytes) into a malloc'd buffer with a NUL after the data. */
+att_err_t att_read_file(const char *path, size_t max, uint8_t **out, size_t *len, att_diag_t *diag);
+
+/* Find the value of member `key` of the top-level JSON object in json[0..len) and return
+ * its exact bytes (for signatures over "the exact bytes as served"). Strings, escapes and
+ * nesting are honoured; returns false if the text is not an object or the key is absent. */
+bool att_json_raw_member(const char *json, size_t len, const char *key, const char **val,
+                         size_t *vlen);
+
+/* Constant-time equality of two byte ranges of equal length. */
+bool att_ct_equal(const void *a, const void *b, size_t n);
+
+#endif
