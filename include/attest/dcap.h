@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "attest/types.h"
 
 #ifdef __cplusplus
@@ -194,6 +196,16 @@ typedef struct {
 ATT_API att_err_t att_dcap_verify(const uint8_t *quote, size_t len, const att_dcap_collateral_t *c,
                                   const att_trust_t *trust, att_time_t now, att_dcap_result_t *res)
     ATT_WUR;
+
+/* ---- JSON views (CLI, server claims) ------------------------------------------------ */
+
+/* The parsed quote: header, report fields (lowercase hex), signature-data layout. New reference. */
+ATT_API json_t *att_quote_json(const att_quote_t *q);
+/* The report fields only, flat: SGX mrenclave..report_data or TDX mrtd..report_data. */
+ATT_API json_t *att_quote_report_json(const att_quote_t *q);
+/* A verification result: verdict, status, advisory_ids, tee, error {code, message}, fmspc,
+ * collateral_expiry and every report field, flat. New reference. */
+ATT_API json_t *att_dcap_result_json(const att_dcap_result_t *res);
 
 #ifdef __cplusplus
 }

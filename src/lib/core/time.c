@@ -105,7 +105,11 @@ ATT_API char *att_time_format(att_time_t t, char *buf)
     int64_t y;
     unsigned m, d;
     att_civil_from_days(days, &y, &m, &d);
-    snprintf(buf, ATT_TIME_STRLEN, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
-             (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    if (y < 0 || y > 9999) {
+        snprintf(buf, ATT_TIME_STRLEN, "%s", y < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z");
+        return buf;
+    }
+    snprintf(buf, ATT_TIME_STRLEN, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)y % 10000u, m % 13u,
+             d % 32u, (unsigned)(rem / 3600) % 24u, (unsigned)(rem / 60 % 60), (unsigned)(rem % 60));
     return buf;
 }

@@ -37,7 +37,7 @@ static void test_parse_rejects(void **state)
 
 static void test_format_roundtrip(void **state)
 {
-    char buf[ATT_TIME_STRLEN];
+    char buf[ATT_TIME_STRLEN + 16];
     const char *samples[] = {"1970-01-01T00:00:00Z", "2000-02-29T23:59:59Z", "2025-07-19T10:01:18Z",
                              "2099-12-31T00:00:01Z", "1969-12-31T23:59:59Z"};
     for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {

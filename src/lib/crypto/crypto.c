@@ -1,0 +1,278 @@
+/* crypto.c - counted ECDSA verification and X.509 helpers on OpenSSL 3. */
+#include "crypto/crypto.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include "core/util.h"
+
+static atomic_uint_fast64_t att_verify_count;
+
+uint64_t att_crypto_ecdsa_verify_count(void) { return atomic_load(&att_verify_count); }
+
+static void att_count(void) { atomic_fetch_add_explicit(&att_verify_count, 1, memory_order_relaxed); }
+
+EVP_PKEY *att_p256_key_from_raw(const uint8_t xy[64])
+{
+    uint8_t point[65];
+    point[0] = 0x04;
+    memcpy(point + 1, xy, 64);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)),
+        OSSL_PARAM_construct_end(),
+    };
+    EVP_PKEY *key = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+        key = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    return key;
+}
+
+bool att_key_is_p256(EVP_PKEY *key)
+{
+    char group[32];
+    size_t glen = 0;
+    if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC)
+        return false;
+    if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen))
+        return false;
+    return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
+}
+
+bool att_p256_verify_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, const uint8_t sig[64])
+{
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    uint8_t der[80];
+    unsigned char *p = der;
+    bool ok = false;
+    att_count();
+    SHA256(msg, len, digest);
+    ECDSA_SIG *s = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, 32, NULL), *sv = BN_bin2bn(sig + 32, 32, NULL);
+    if (s == NULL || r == NULL || sv == NULL || !ECDSA_SIG_set0(s, r, sv)) {
+        BN_free(r);
+        BN_free(sv);
+        ECDSA_SIG_free(s);
+        return false;
+    }
+    int derlen = i2d_ECDSA_SIG(s, &p);
+    ECDSA_SIG_free(s);
+    if (derlen <= 0)
+        return false;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+    if (ctx != NULL && EVP_PKEY_verify_init(ctx) > 0 &&
+        EVP_PKEY_verify(ctx, der, (size_t)derlen, digest, sizeof(digest)) == 1)
+        ok = true;
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+}
+
+bool att_sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[32])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    bool ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+              EVP_DigestUpdate(md, a, alen) && EVP_DigestUpdate(md, b, blen) &&
+              EVP_DigestFinal_ex(md, out, &n) && n == 32;
+    EVP_MD_CTX_free(md);
+    return ok;
+}
+
+bool att_x509_sig_ok(X509 *cert, EVP_PKEY *issuer_key)
+{
+    att_count();
+    return X509_verify(cert, issuer_key) == 1;
+}
+
+bool att_crl_sig_ok(X509_CRL *crl, EVP_PKEY *issuer_key)
+{
+    att_count();
+    return X509_CRL_verify(crl, issuer_key) == 1;
+}
+
+bool att_asn1_time(const ASN1_TIME *t, att_time_t *out)
+{
+    struct tm tm;
+    if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+        return false;
+    int day, sec;
+    /* Difference from the epoch, without timegm's TZ machinery. */
+    ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+    if (epoch == NULL)
+        return false;
+    int ok = ASN1_TIME_diff(&day, &sec, epoch, t);
+    ASN1_TIME_free(epoch);
+    if (!ok)
+        return false;
+    *out = (att_time_t)day * 86400 + sec;
+    return true;
+}
+
+void att_x509_cn(const X509_NAME *name, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    if (idx < 0)
+        return;
+    const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+    size_t n = (size_t)ASN1_STRING_length(s);
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, ASN1_STRING_get0_data(s), n);
+    buf[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
+            buf[i] = '?';
+}
+
+void att_x509_name_str(const X509_NAME *name, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b == NULL)
+        return;
+    X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+    int n = BIO_read(b, buf, (int)len - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    BIO_free(b);
+}
+
+void att_x509_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    if (hex != NULL) {
+        size_t i = 0;
+        for (; hex[i] && i + 1 < len; i++)
+            buf[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
+        buf[i] = '\0';
+    }
+    OPENSSL_free(hex);
+    BN_free(bn);
+}
+
+STACK_OF(X509) *att_pem_chain(const uint8_t *text, size_t len, size_t max, att_err_t err,
+                              const char *what, att_diag_t *diag)
+{
+    const void *nul = memchr(text, 0, len);
+    if (nul != NULL)
+        len = (size_t)((const uint8_t *)nul - text);
+    if (len > INT32_MAX) {
+        att_diag_set(diag, err, "%s is too large", what);
+        return NULL;
+    }
+    BIO *b = BIO_new_mem_buf(text, (int)len);
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    if (b == NULL || sk == NULL) {
+        BIO_free(b);
+        sk_X509_free(sk);
+        att_diag_set(diag, ATT_E_NOMEM, "out of memory parsing %s", what);
+        return NULL;
+    }
+    for (;;) {
+        X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+        if (x == NULL)
+            break;
+        if ((size_t)sk_X509_num(sk) == max || !sk_X509_push(sk, x)) {
+            X509_free(x);
+            att_diag_set(diag, err, "%s holds more than %zu certificates", what, max);
+            goto fail;
+        }
+    }
+    /* Anything left but whitespace means a malformed PEM block. */
+    char rest[64];
+    int n;
+    unsigned long e = ERR_peek_last_error();
+    ERR_clear_error();
+    while ((n = BIO_read(b, rest, sizeof(rest))) > 0)
+        for (int i = 0; i < n; i++)
+            if (rest[i] != ' ' && rest[i] != '\n' && rest[i] != '\r' && rest[i] != '\t') {
+                att_diag_set(diag, err, "%s has bytes that are not a PEM certificate", what);
+                goto fail;
+            }
+    if (e != 0 && ERR_GET_REASON(e) != PEM_R_NO_START_LINE) {
+        att_diag_set(diag, err, "%s: a PEM certificate cannot be parsed (%s)", what,
+                     ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "?");
+        goto fail;
+    }
+    if (sk_X509_num(sk) == 0) {
+        att_diag_set(diag, err, "%s holds no PEM certificate", what);
+        goto fail;
+    }
+    BIO_free(b);
+    return sk;
+fail:
+    BIO_free(b);
+    sk_X509_pop_free(sk, X509_free);
+    return NULL;
+}
+
+static bool att_looks_pem(const uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '-')
+            return true;
+        if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\r' && buf[i] != '\t')
+            return false;
+    }
+    return false;
+}
+
+X509_CRL *att_crl_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag)
+{
+    X509_CRL *crl = NULL;
+    if (len == 0 || len > INT32_MAX) {
+        att_diag_set(diag, ATT_E_CRL_PARSE, "%s is empty or too large", what);
+        return NULL;
+    }
+    if (att_looks_pem(buf, len)) {
+        BIO *b = BIO_new_mem_buf(buf, (int)len);
+        crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+    } else {
+        const unsigned char *p = buf;
+        crl = d2i_X509_CRL(NULL, &p, (long)len);
+        if (crl != NULL && p != buf + len) {
+            X509_CRL_free(crl);
+            att_diag_set(diag, ATT_E_CRL_PARSE, "%s has %zu bytes after the DER CRL", what,
+                         (size_t)(buf + len - p));
+            return NULL;
+        }
+    }
+    ERR_clear_error();
+    if (crl == NULL)
+        att_diag_set(diag, ATT_E_CRL_PARSE, "%s is not a DER or PEM CRL", what);
+    return crl;
+}
+
+X509 *att_cert_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag)
+{
+    X509 *x = NULL;
+    if (len == 0 || len > INT32_MAX) {
+        att_diag_set(diag, ATT_E_CERT_PARSE, "%s is empty or too large", what);
+        return NULL;
+    }
+    if (att_looks_pem(buf, len)) {
+        BIO *b = BIO_new_mem_buf(buf, (int)len);
+        x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+    } else {
+        const unsigned char *p = buf;
+        x = d2i_X509(NULL, &p, (long)len);
+    }
+    ERR_clear_error();
+    if (x == NULL)
+        att_diag_set(diag, ATT_E_CERT_PARSE, "%s is not a DER or PEM certificate", what);
+    return x;
+}

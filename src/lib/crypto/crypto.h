@@ -1,0 +1,57 @@
+/* crypto.h - ECDSA P-256 and X.509/CRL helpers over OpenSSL 3 (internal).
+ *
+ *   EVP_PKEY *k = att_p256_key_from_raw(xy64);      // attestation key from a quote
+ *   if (!att_p256_verify_raw(k, msg, len, rs64)) ... // raw r||s signature, SHA-256
+ *
+ * Every signature verification goes through these functions so that
+ * att_crypto_ecdsa_verify_count() reports exactly how many the library performed
+ * (benchmarks derive their crypto bound from it).
+ * Not checked here: anything about what a certificate means; see dcap/verify.c.
+ */
+#ifndef ATT_CRYPTO_H
+#define ATT_CRYPTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "attest/types.h"
+
+/* Number of signature verifications performed by this process through these helpers. */
+uint64_t att_crypto_ecdsa_verify_count(void);
+
+/* EC P-256 public key from raw x||y (64 bytes); NULL if not a point on the curve. */
+EVP_PKEY *att_p256_key_from_raw(const uint8_t xy[64]);
+/* True if key is an EC key on P-256. */
+bool att_key_is_p256(EVP_PKEY *key);
+/* Verify raw r||s (64 bytes, big-endian halves) over SHA-256(msg). */
+bool att_p256_verify_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, const uint8_t sig[64]);
+/* SHA-256 of a || b. */
+bool att_sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[32]);
+/* Certificate / CRL signature checks (counted). */
+bool att_x509_sig_ok(X509 *cert, EVP_PKEY *issuer_key);
+bool att_crl_sig_ok(X509_CRL *crl, EVP_PKEY *issuer_key);
+
+/* ASN1_TIME to seconds since the epoch; false if malformed. */
+bool att_asn1_time(const ASN1_TIME *t, att_time_t *out);
+/* The subject (or issuer) commonName into buf; "" if absent. */
+void att_x509_cn(const X509_NAME *name, char *buf, size_t len);
+/* One-line RFC 2253 form of a name into buf. */
+void att_x509_name_str(const X509_NAME *name, char *buf, size_t len);
+/* Serial as lowercase hex into buf. */
+void att_x509_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t len);
+
+/* Parse every PEM certificate in text[0..len) (stops at NUL). Returns the stack (caller frees
+ * with sk_X509_pop_free) or NULL with diag set (code `err`). At most `max` certificates. */
+STACK_OF(X509) *att_pem_chain(const uint8_t *text, size_t len, size_t max, att_err_t err,
+                              const char *what, att_diag_t *diag);
+/* A CRL in DER or PEM. */
+X509_CRL *att_crl_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag);
+/* A certificate in DER or PEM. */
+X509 *att_cert_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag);
+
+#endif

@@ -1,0 +1,133 @@
+/* dcap_internal.h - structures shared by the DCAP modules (internal). */
+#ifndef ATT_DCAP_INTERNAL_H
+#define ATT_DCAP_INTERNAL_H
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "attest/dcap.h"
+
+#define ATT_QUOTE_HEADER_LEN 48
+#define ATT_SGX_REPORT_LEN 384
+#define ATT_TD10_REPORT_LEN 584
+#define ATT_TD15_REPORT_LEN 648
+
+#define ATT_MAX_TRUST_ROOTS 16
+
+void att_sgx_report_parse(const uint8_t *b, att_sgx_report_t *r);
+
+struct att_trust {
+    size_t n;
+    uint8_t key[ATT_MAX_TRUST_ROOTS][65]; /* uncompressed P-256 points */
+};
+/* True if the certificate's public key is one of the trusted root keys. */
+bool att_trust_has_key(const att_trust_t *t, X509 *cert);
+
+/* Values of the PCK certificate SGX extension (OID 1.2.840.113741.1.13.1). */
+typedef struct {
+    uint8_t ppid[16];
+    uint8_t comp_svn[16];
+    uint16_t pcesvn;
+    uint8_t cpusvn[16];
+    uint8_t pceid[2];
+    uint8_t fmspc[6];
+    int sgx_type;
+} att_pck_ext_t;
+
+att_err_t att_pck_ext_parse(X509 *leaf, att_pck_ext_t *out, att_diag_t *diag);
+
+/* A TCB level status with the advisories that come with it (borrowed from the JSON). */
+typedef struct {
+    att_tcb_status_t status;
+    json_t *advisories; /* array or NULL */
+} att_tcb_verdict_t;
+
+typedef struct {
+    uint8_t sgx[16];
+    uint16_t pcesvn;
+    uint8_t tdx[16];
+    att_tcb_verdict_t v;
+    char date[ATT_TIME_STRLEN];
+} att_tcb_level_t;
+
+typedef struct {
+    uint16_t isvsvn;
+    att_tcb_verdict_t v;
+} att_isv_level_t;
+
+typedef struct {
+    char id[16];
+    uint8_t mrsigner[48];
+    uint8_t attributes[8];
+    uint8_t attributes_mask[8];
+    size_t n_levels;
+    att_isv_level_t *levels;
+} att_tdx_module_id_t;
+
+typedef struct {
+    json_t *doc;
+    int version;
+    char id[8]; /* "SGX", "TDX", or "" for v2 */
+    att_time_t issue_date, next_update;
+    uint8_t fmspc[6];
+    uint8_t pceid[2];
+    int eval_num;
+    size_t n_levels;
+    att_tcb_level_t *levels;
+    bool has_module;
+    att_tdx_module_id_t module; /* tdxModule (no levels) */
+    size_t n_modules;
+    att_tdx_module_id_t *modules; /* tdxModuleIdentities */
+} att_tcb_info_t;
+
+typedef struct {
+    json_t *doc;
+    int version;
+    char id[8];
+    att_time_t issue_date, next_update;
+    int eval_num;
+    uint32_t miscselect, miscselect_mask;
+    uint8_t attributes[16], attributes_mask[16];
+    uint8_t mrsigner[32];
+    uint16_t isvprodid;
+    size_t n_levels;
+    att_isv_level_t *levels;
+} att_qe_identity_t;
+
+/* A certificate with its validity window, checked once. */
+typedef struct {
+    X509 *cert;
+    att_time_t not_before, not_after;
+} att_cert_t;
+
+typedef struct {
+    X509_CRL *crl;
+    att_time_t this_update, next_update;
+} att_crl_t;
+
+struct att_dcap_collateral {
+    att_cert_t root;        /* root of the TCB info chain: a trusted anchor */
+    att_crl_t root_crl;     /* signed by root */
+    att_cert_t tcb_signer;  /* signs TCB info */
+    att_cert_t qe_signer;   /* signs QE identity */
+    att_crl_t pck_crl;      /* signature checked against pck_ca when present, else per quote */
+    att_cert_t pck_ca;      /* intermediate from the PCK CRL issuer chain, verified; or NULL */
+    att_tcb_info_t tcb;
+    att_qe_identity_t qe;
+    att_time_t expiry;
+};
+
+void att_tcb_info_clear(att_tcb_info_t *t);
+void att_qe_identity_clear(att_qe_identity_t *q);
+att_err_t att_tcb_info_parse(const char *json, size_t len, att_tcb_info_t *out,
+                             const char **signed_ptr, size_t *signed_len, uint8_t sig[64],
+                             att_diag_t *diag);
+att_err_t att_qe_identity_parse(const char *json, size_t len, att_qe_identity_t *out,
+                                const char **signed_ptr, size_t *signed_len, uint8_t sig[64],
+                                att_diag_t *diag);
+
+/* Load a certificate's validity window; false if malformed. */
+bool att_cert_init(att_cert_t *c, X509 *x);
+bool att_crl_init(att_crl_t *c, X509_CRL *x);
+
+#endif
