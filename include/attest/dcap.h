@@ -197,6 +197,25 @@ ATT_API att_err_t att_dcap_verify(const uint8_t *quote, size_t len, const att_dc
                                   const att_trust_t *trust, att_time_t now, att_dcap_result_t *res)
     ATT_WUR;
 
+/* ---- PCK chain cache ----------------------------------------------------------------- */
+
+/* A bounded, thread-safe cache of verified PCK certificate chains, keyed by the exact chain
+ * bytes of the quote and by the collateral (its CRLs) they were checked against. A hit skips
+ * parsing the three certificates, their signatures and revocation checks; the validity windows
+ * of the certificates and CRLs are still checked at every call's `now`. Only successes are
+ * cached. Eviction is round-robin once `capacity` chains are held. */
+typedef struct att_dcap_cache att_dcap_cache_t;
+
+ATT_API att_dcap_cache_t *att_dcap_cache_new(size_t capacity);
+ATT_API void att_dcap_cache_free(att_dcap_cache_t *cache);
+ATT_API void att_dcap_cache_stats(att_dcap_cache_t *cache, uint64_t *hits, uint64_t *misses);
+
+/* att_dcap_verify with a PCK chain cache (may be NULL: same as att_dcap_verify). */
+ATT_API att_err_t att_dcap_verify_cached(const uint8_t *quote, size_t len,
+                                         const att_dcap_collateral_t *c, const att_trust_t *trust,
+                                         att_time_t now, att_dcap_cache_t *cache,
+                                         att_dcap_result_t *res) ATT_WUR;
+
 /* ---- JSON views (CLI, server claims) ------------------------------------------------ */
 
 /* The parsed quote: header, report fields (lowercase hex), signature-data layout. New reference. */

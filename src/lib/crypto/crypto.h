@@ -1,7 +1,7 @@
 /* crypto.h - ECDSA P-256 and X.509/CRL helpers over OpenSSL 3 (internal).
  *
- *   EVP_PKEY *k = att_p256_key_from_raw(xy64);      // attestation key from a quote
- *   if (!att_p256_verify_raw(k, msg, len, rs64)) ... // raw r||s signature, SHA-256
+ *   att_p256_t *k = att_p256_from_raw(xy64);       // attestation key from a quote
+ *   if (!att_p256_verify(k, msg, len, rs64)) ...   // raw r||s signature over SHA-256(msg)
  *
  * Every signature verification goes through these functions so that
  * att_crypto_ecdsa_verify_count() reports exactly how many the library performed
@@ -24,12 +24,18 @@
 /* Number of signature verifications performed by this process through these helpers. */
 uint64_t att_crypto_ecdsa_verify_count(void);
 
-/* EC P-256 public key from raw x||y (64 bytes); NULL if not a point on the curve. */
-EVP_PKEY *att_p256_key_from_raw(const uint8_t xy[64]);
+/* A P-256 public key ready for repeated raw verification (immutable, shareable). */
+typedef struct att_p256 att_p256_t;
+/* From raw x||y (64 bytes); NULL if not a point on the curve. */
+att_p256_t *att_p256_from_raw(const uint8_t xy[64]);
+/* From a certificate's key; NULL if it is not a P-256 key. */
+att_p256_t *att_p256_from_pkey(EVP_PKEY *key);
+void att_p256_free(att_p256_t *k);
+/* Verify raw r||s (64 bytes) over SHA-256(msg) (counted). */
+bool att_p256_verify(const att_p256_t *k, const uint8_t *msg, size_t len, const uint8_t sig[64]);
+
 /* True if key is an EC key on P-256. */
 bool att_key_is_p256(EVP_PKEY *key);
-/* Verify raw r||s (64 bytes, big-endian halves) over SHA-256(msg). */
-bool att_p256_verify_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, const uint8_t sig[64]);
 /* SHA-256 of a || b. */
 bool att_sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[32]);
 /* Certificate / CRL signature checks (counted). */

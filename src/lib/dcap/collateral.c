@@ -6,6 +6,7 @@
  * issuer chain when one is supplied. Not checked here: anything at a time (validity windows are
  * checked by att_dcap_verify against its `now`), or any match with a quote.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,15 @@ static att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, co
         return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "%s signature does not verify with the "
                             "key of its issuer '%s'", what, cn1 ? cn1 : "");
     return ATT_OK;
+}
+
+/* A raw r||s signature over msg by the key of `cert`. */
+static bool att_sig_by_cert(X509 *cert, const uint8_t *msg, size_t len, const uint8_t sig[64])
+{
+    att_p256_t *k = att_p256_from_pkey(X509_get0_pubkey(cert));
+    bool ok = k != NULL && att_p256_verify(k, msg, len, sig);
+    att_p256_free(k);
+    return ok;
 }
 
 /* Is `cert` listed on `crl`? Sets diag naming the certificate and serial. */
@@ -136,9 +146,11 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
     if (raw == NULL || trust == NULL || out == NULL)
         return att_diag_set(diag, ATT_E_ARG, "collateral: NULL argument");
     *out = NULL;
+    static atomic_uint_fast64_t next_id = 1;
     att_dcap_collateral_t *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    c->id = atomic_fetch_add(&next_id, 1);
     att_err_t e;
     const char *sp;
     size_t sl;
@@ -185,7 +197,7 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
     if ((e = att_tcb_info_parse((const char *)raw->tcb_info.ptr, raw->tcb_info.len, &c->tcb, &sp,
                                 &sl, sig, diag)))
         goto fail;
-    if (!att_p256_verify_raw(X509_get0_pubkey(c->tcb_signer.cert), (const uint8_t *)sp, sl, sig)) {
+    if (!att_sig_by_cert(c->tcb_signer.cert, (const uint8_t *)sp, sl, sig)) {
         e = att_diag_set(diag, ATT_E_TCBINFO_SIGNATURE, "TCB info signature does not verify "
                          "over the tcbInfo bytes with the TCB signing key");
         goto fail;
@@ -206,7 +218,7 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
     if ((e = att_qe_identity_parse((const char *)raw->qe_identity.ptr, raw->qe_identity.len,
                                    &c->qe, &sp, &sl, sig, diag)))
         goto fail;
-    if (!att_p256_verify_raw(X509_get0_pubkey(c->qe_signer.cert), (const uint8_t *)sp, sl, sig)) {
+    if (!att_sig_by_cert(c->qe_signer.cert, (const uint8_t *)sp, sl, sig)) {
         e = att_diag_set(diag, ATT_E_QEID_SIGNATURE, "QE identity signature does not verify "
                          "over the enclaveIdentity bytes with the TCB signing key");
         goto fail;

@@ -106,6 +106,7 @@ typedef struct {
 } att_crl_t;
 
 struct att_dcap_collateral {
+    uint64_t id;            /* unique per collateral object in this process (cache key) */
     att_cert_t root;        /* root of the TCB info chain: a trusted anchor */
     att_crl_t root_crl;     /* signed by root */
     att_cert_t tcb_signer;  /* signs TCB info */
@@ -125,6 +126,24 @@ att_err_t att_tcb_info_parse(const char *json, size_t len, att_tcb_info_t *out,
 att_err_t att_qe_identity_parse(const char *json, size_t len, att_qe_identity_t *out,
                                 const char **signed_ptr, size_t *signed_len, uint8_t sig[64],
                                 att_diag_t *diag);
+
+/* A PCK chain whose time-independent checks passed (cacheable). */
+struct att_p256;
+typedef struct {
+    uint8_t *pem; /* copy of the chain bytes (cache key) */
+    size_t pem_len;
+    uint64_t coll_id;
+    struct att_p256 *leaf_key;
+    att_pck_ext_t ext;
+    att_time_t leaf_nb, leaf_na, ca_nb, ca_na, root_nb, root_na;
+    int refs; /* guarded by the cache lock */
+} att_chain_t;
+
+void att_chain_release(att_chain_t *ch);
+/* Cache lookup: a referenced entry or NULL. Insert takes a reference of its own. */
+att_chain_t *att_dcap_cache_get(att_dcap_cache_t *cache, const uint8_t *pem, size_t len,
+                                uint64_t coll_id);
+void att_dcap_cache_put(att_dcap_cache_t *cache, att_chain_t *ch);
 
 /* Load a certificate's validity window; false if malformed. */
 bool att_cert_init(att_cert_t *c, X509 *x);

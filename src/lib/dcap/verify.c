@@ -46,28 +46,25 @@ static att_err_t att_crl_window(const att_crl_t *c, att_time_t now, const char *
 
 /* ---- the PCK chain carried by the quote ---- */
 
-typedef struct {
-    STACK_OF(X509) *sk;
-    att_cert_t leaf, ca, root;
-} att_pck_chain_t;
-
-static att_err_t att_pck_chain_check(const att_quote_t *q, const att_dcap_collateral_t *c,
-                                     const att_trust_t *trust, att_time_t now,
-                                     att_pck_chain_t *pc, att_diag_t *diag)
+/* Every time-independent check of the PCK chain: structure, root trust, issuance, names, CA
+ * flags, keys, signatures, CRL issuer and signature, revocation, SGX extension. */
+static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_t *c,
+                                  const att_trust_t *trust, att_chain_t *ch, att_diag_t *diag)
 {
-    pc->sk = att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8, ATT_E_QUOTE_PCK_CHAIN,
-                           "PCK certificate chain in the quote", diag);
-    if (pc->sk == NULL)
-        return diag->code;
-    if (sk_X509_num(pc->sk) != 3)
+    if (sk_X509_num(sk) != 3)
         return att_diag_set(diag, ATT_E_QUOTE_PCK_CHAIN, "PCK certificate chain in the quote "
                             "holds %d certificates, expected 3 (PCK, PCK CA, root)",
-                            sk_X509_num(pc->sk));
-    X509 *leaf = sk_X509_value(pc->sk, 0), *ca = sk_X509_value(pc->sk, 1),
-         *root = sk_X509_value(pc->sk, 2);
-    if (!att_cert_init(&pc->leaf, leaf) || !att_cert_init(&pc->ca, ca) ||
-        !att_cert_init(&pc->root, root))
+                            sk_X509_num(sk));
+    X509 *leaf = sk_X509_value(sk, 0), *ca = sk_X509_value(sk, 1), *root = sk_X509_value(sk, 2);
+    att_cert_t wl, wc, wr;
+    if (!att_cert_init(&wl, leaf) || !att_cert_init(&wc, ca) || !att_cert_init(&wr, root))
         return att_diag_set(diag, ATT_E_CERT_PARSE, "a PCK chain certificate has bad dates");
+    ch->leaf_nb = wl.not_before;
+    ch->leaf_na = wl.not_after;
+    ch->ca_nb = wc.not_before;
+    ch->ca_na = wc.not_after;
+    ch->root_nb = wr.not_before;
+    ch->root_na = wr.not_after;
 
     /* Root: the collateral's root (already checked), or at least a trusted key. */
     if (X509_cmp(root, c->root.cert) != 0) {
@@ -85,11 +82,9 @@ static att_err_t att_pck_chain_check(const att_quote_t *q, const att_dcap_collat
             return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "the root of the PCK chain is not a "
                                 "valid self-signed CA certificate");
     }
-    att_err_t e;
-    if ((e = att_cert_window(&pc->root, now, "root CA certificate", diag)))
-        return e;
 
     /* PCK CA: already checked with the collateral if it is the same certificate. */
+    att_err_t e;
     bool ca_known = c->pck_ca.cert != NULL && X509_cmp(ca, c->pck_ca.cert) == 0;
     if (!ca_known) {
         char cn[128];
@@ -113,8 +108,6 @@ static att_err_t att_pck_chain_check(const att_quote_t *q, const att_dcap_collat
                                        diag)))
             return e;
     }
-    if ((e = att_cert_window(&pc->ca, now, "PCK CA certificate", diag)))
-        return e;
 
     /* PCK leaf. */
     char cn[128];
@@ -133,12 +126,8 @@ static att_err_t att_pck_chain_check(const att_quote_t *q, const att_dcap_collat
     if (!att_x509_sig_ok(leaf, X509_get0_pubkey(ca)))
         return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "PCK certificate signature does not "
                             "verify with the PCK CA key");
-    if ((e = att_cert_window(&pc->leaf, now, "PCK certificate", diag)))
-        return e;
 
-    /* Root CA CRL and PCK CRL at `now`; the PCK CRL must come from the leaf's issuer. */
-    if ((e = att_crl_window(&c->root_crl, now, "root CA CRL", diag)))
-        return e;
+    /* The PCK CRL must come from the leaf's issuer, be signed by it, and not list the leaf. */
     if (X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl.crl), X509_get_issuer_name(leaf)) != 0) {
         char a[256], b[256];
         att_x509_name_str(X509_CRL_get_issuer(c->pck_crl.crl), a, sizeof(a));
@@ -149,9 +138,57 @@ static att_err_t att_pck_chain_check(const att_quote_t *q, const att_dcap_collat
     if (!ca_known && !att_crl_sig_ok(c->pck_crl.crl, X509_get0_pubkey(ca)))
         return att_diag_set(diag, ATT_E_CRL_SIGNATURE, "PCK CRL signature does not verify with "
                             "the PCK CA key");
-    if ((e = att_crl_window(&c->pck_crl, now, "PCK CRL", diag)))
+    if ((e = att_check_not_revoked(c->pck_crl.crl, leaf, "PCK certificate", "PCK CRL", diag)))
         return e;
-    return att_check_not_revoked(c->pck_crl.crl, leaf, "PCK certificate", "PCK CRL", diag);
+    if ((e = att_pck_ext_parse(leaf, &ch->ext, diag)))
+        return e;
+    ch->leaf_key = att_p256_from_pkey(X509_get0_pubkey(leaf));
+    if (ch->leaf_key == NULL)
+        return att_diag_set(diag, ATT_E_CERT_KEY, "PCK certificate key cannot be loaded");
+    return ATT_OK;
+}
+
+static att_err_t att_chain_build(const att_quote_t *q, const att_dcap_collateral_t *c,
+                                 const att_trust_t *trust, att_chain_t **out, att_diag_t *diag)
+{
+    *out = NULL;
+    att_chain_t *ch = calloc(1, sizeof(*ch));
+    if (ch == NULL)
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    ch->refs = 1;
+    ch->coll_id = c->id;
+    STACK_OF(X509) *sk = att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8,
+                                       ATT_E_QUOTE_PCK_CHAIN,
+                                       "PCK certificate chain in the quote", diag);
+    att_err_t e = sk == NULL ? diag->code : att_chain_static(sk, c, trust, ch, diag);
+    sk_X509_pop_free(sk, X509_free);
+    if (e == ATT_OK && (ch->pem = malloc(q->pck_chain.len + 1)) == NULL)
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    if (e != ATT_OK) {
+        att_chain_release(ch);
+        return e;
+    }
+    memcpy(ch->pem, q->pck_chain.ptr, q->pck_chain.len);
+    ch->pem_len = q->pck_chain.len;
+    *out = ch;
+    return ATT_OK;
+}
+
+/* The validity windows of the chain and of both CRLs at `now`. */
+static att_err_t att_chain_times(const att_chain_t *ch, const att_dcap_collateral_t *c,
+                                 att_time_t now, att_diag_t *diag)
+{
+    att_err_t e;
+    if ((e = att_window(now, ch->root_nb, ch->root_na, ATT_E_CERT_NOT_YET_VALID,
+                        ATT_E_CERT_EXPIRED, "root CA certificate", diag)) ||
+        (e = att_window(now, ch->ca_nb, ch->ca_na, ATT_E_CERT_NOT_YET_VALID, ATT_E_CERT_EXPIRED,
+                        "PCK CA certificate", diag)) ||
+        (e = att_window(now, ch->leaf_nb, ch->leaf_na, ATT_E_CERT_NOT_YET_VALID,
+                        ATT_E_CERT_EXPIRED, "PCK certificate", diag)) ||
+        (e = att_crl_window(&c->root_crl, now, "root CA CRL", diag)) ||
+        (e = att_crl_window(&c->pck_crl, now, "PCK CRL", diag)))
+        return e;
+    return ATT_OK;
 }
 
 /* ---- TCB evaluation ---- */
@@ -309,8 +346,8 @@ static att_tcb_status_t att_relaunch(const att_quote_t *q, const att_tcb_info_t 
 /* ---- the whole chain ---- */
 
 static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_collateral_t *c,
-                            const att_trust_t *trust, att_time_t now, att_dcap_result_t *res,
-                            att_pck_chain_t *pc, EVP_PKEY **akey)
+                            const att_trust_t *trust, att_time_t now, att_dcap_cache_t *cache,
+                            att_dcap_result_t *res, att_chain_t **chp, att_p256_t **akey)
 {
     att_diag_t *diag = &res->diag;
     att_quote_t *q = &res->quote;
@@ -322,12 +359,19 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
     res->tee = (att_tee_t)q->tee_type;
     bool tdx = q->tee_type == ATT_TEE_TDX;
 
-    /* 2-4. PCK chain, root CA CRL, PCK CRL */
-    if ((e = att_pck_chain_check(q, c, trust, now, pc, diag)))
+    /* 2-4. PCK chain, root CA CRL, PCK CRL (time-independent part cached when possible) */
+    att_chain_t *ch = cache ? att_dcap_cache_get(cache, q->pck_chain.ptr, q->pck_chain.len, c->id)
+                            : NULL;
+    if (ch == NULL) {
+        if ((e = att_chain_build(q, c, trust, &ch, diag)))
+            return e;
+        if (cache)
+            att_dcap_cache_put(cache, ch);
+    }
+    *chp = ch;
+    if ((e = att_chain_times(ch, c, now, diag)))
         return e;
-    att_pck_ext_t pck;
-    if ((e = att_pck_ext_parse(pc->leaf.cert, &pck, diag)))
-        return e;
+    const att_pck_ext_t pck = ch->ext;
     memcpy(res->fmspc, pck.fmspc, 6);
     memcpy(res->pceid, pck.pceid, 2);
     memcpy(res->pck_comp_svn, pck.comp_svn, 16);
@@ -335,7 +379,7 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
 
     /* Earliest expiry of everything used. */
     res->collateral_expiry = c->expiry;
-    att_time_t certs[] = {pc->leaf.not_after, pc->ca.not_after, pc->root.not_after};
+    att_time_t certs[] = {ch->leaf_na, ch->ca_na, ch->root_na};
     for (size_t i = 0; i < ATT_ARRAY_LEN(certs); i++)
         if (certs[i] < res->collateral_expiry)
             res->collateral_expiry = certs[i];
@@ -377,8 +421,7 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
                             tdx ? "TD_QE" : "QE");
 
     /* 7. QE report signature by the PCK key */
-    if (!att_p256_verify_raw(X509_get0_pubkey(pc->leaf.cert), q->qe_report, ATT_SGX_REPORT_LEN,
-                             q->qe_report_sig))
+    if (!att_p256_verify(ch->leaf_key, q->qe_report, ATT_SGX_REPORT_LEN, q->qe_report_sig))
         return att_diag_set(diag, ATT_E_QE_REPORT_SIGNATURE, "QE report signature does not "
                             "verify with the PCK certificate key");
 
@@ -427,10 +470,10 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
                             q->qe.isvsvn);
 
     /* 10. quote signature by the attestation key */
-    *akey = att_p256_key_from_raw(q->attest_key);
+    *akey = att_p256_from_raw(q->attest_key);
     if (*akey == NULL)
         return att_diag_set(diag, ATT_E_QUOTE_KEY, "attestation key is not a point on P-256");
-    if (!att_p256_verify_raw(*akey, q->signed_region.ptr, q->signed_region.len, q->signature))
+    if (!att_p256_verify(*akey, q->signed_region.ptr, q->signed_region.len, q->signature))
         return att_diag_set(diag, ATT_E_QUOTE_SIGNATURE, "quote signature over the first %zu "
                             "bytes does not verify with the attestation key",
                             q->signed_region.len);
@@ -484,23 +527,31 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
     return ATT_OK;
 }
 
-ATT_API att_err_t att_dcap_verify(const uint8_t *quote, size_t len, const att_dcap_collateral_t *c,
-                                  const att_trust_t *trust, att_time_t now, att_dcap_result_t *res)
+ATT_API att_err_t att_dcap_verify_cached(const uint8_t *quote, size_t len,
+                                         const att_dcap_collateral_t *c, const att_trust_t *trust,
+                                         att_time_t now, att_dcap_cache_t *cache,
+                                         att_dcap_result_t *res)
 {
     if (res == NULL)
         return ATT_E_ARG;
     memset(res, 0, sizeof(*res));
     if (quote == NULL || c == NULL || trust == NULL)
         return att_diag_set(&res->diag, ATT_E_ARG, "verify: NULL argument");
-    att_pck_chain_t pc = {0};
-    EVP_PKEY *akey = NULL;
-    att_err_t e = att_verify(quote, len, c, trust, now, res, &pc, &akey);
-    EVP_PKEY_free(akey);
-    sk_X509_pop_free(pc.sk, X509_free);
+    att_chain_t *ch = NULL;
+    att_p256_t *akey = NULL;
+    att_err_t e = att_verify(quote, len, c, trust, now, cache, res, &ch, &akey);
+    att_p256_free(akey);
+    att_chain_release(ch);
     res->accepted = e == ATT_OK;
     if (e == ATT_OK)
         att_diag_clear(&res->diag);
     else
         res->diag.code = e;
     return e;
+}
+
+ATT_API att_err_t att_dcap_verify(const uint8_t *quote, size_t len, const att_dcap_collateral_t *c,
+                                  const att_trust_t *trust, att_time_t now, att_dcap_result_t *res)
+{
+    return att_dcap_verify_cached(quote, len, c, trust, now, NULL, res);
 }

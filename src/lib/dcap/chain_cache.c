@@ -1,0 +1,115 @@
+/* chain_cache.c - bounded cache of verified PCK chains (see attest/dcap.h). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "dcap/dcap_internal.h"
+
+struct att_dcap_cache {
+    pthread_mutex_t mu;
+    size_t cap, n, next;
+    att_chain_t **e;
+    uint64_t hits, misses;
+};
+
+static void att_chain_free(att_chain_t *ch)
+{
+    att_p256_free(ch->leaf_key);
+    free(ch->pem);
+    free(ch);
+}
+
+ATT_API att_dcap_cache_t *att_dcap_cache_new(size_t capacity)
+{
+    if (capacity == 0)
+        return NULL;
+    att_dcap_cache_t *c = calloc(1, sizeof(*c));
+    if (c == NULL || (c->e = calloc(capacity, sizeof(*c->e))) == NULL ||
+        pthread_mutex_init(&c->mu, NULL) != 0) {
+        if (c)
+            free(c->e);
+        free(c);
+        return NULL;
+    }
+    c->cap = capacity;
+    return c;
+}
+
+ATT_API void att_dcap_cache_free(att_dcap_cache_t *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        att_chain_release(c->e[i]);
+    pthread_mutex_destroy(&c->mu);
+    free(c->e);
+    free(c);
+}
+
+ATT_API void att_dcap_cache_stats(att_dcap_cache_t *c, uint64_t *hits, uint64_t *misses)
+{
+    pthread_mutex_lock(&c->mu);
+    *hits = c->hits;
+    *misses = c->misses;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Entries are shared between the cache and in-flight verifications; refs counts both.
+ * A single global lock guards every refcount, so entries outliving their cache stay safe. */
+static pthread_mutex_t att_chain_refs_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void att_chain_release(att_chain_t *ch)
+{
+    if (ch == NULL)
+        return;
+    pthread_mutex_lock(&att_chain_refs_mu);
+    int left = --ch->refs;
+    pthread_mutex_unlock(&att_chain_refs_mu);
+    if (left == 0)
+        att_chain_free(ch);
+}
+
+static void att_chain_ref(att_chain_t *ch)
+{
+    pthread_mutex_lock(&att_chain_refs_mu);
+    ch->refs++;
+    pthread_mutex_unlock(&att_chain_refs_mu);
+}
+
+att_chain_t *att_dcap_cache_get(att_dcap_cache_t *c, const uint8_t *pem, size_t len,
+                                uint64_t coll_id)
+{
+    att_chain_t *hit = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++) {
+        att_chain_t *ch = c->e[i];
+        if (ch->pem_len == len && ch->coll_id == coll_id && memcmp(ch->pem, pem, len) == 0) {
+            hit = ch;
+            att_chain_ref(ch);
+            break;
+        }
+    }
+    if (hit)
+        c->hits++;
+    else
+        c->misses++;
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+void att_dcap_cache_put(att_dcap_cache_t *c, att_chain_t *ch)
+{
+    att_chain_ref(ch);
+    att_chain_t *old = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->n < c->cap) {
+        c->e[c->n++] = ch;
+    } else {
+        old = c->e[c->next];
+        c->e[c->next] = ch;
+        c->next = (c->next + 1) % c->cap;
+    }
+    pthread_mutex_unlock(&c->mu);
+    att_chain_release(old);
+}
