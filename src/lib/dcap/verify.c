@@ -497,11 +497,13 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
         att_svn_list(pck.comp_svn, 16, comps, sizeof(comps));
         att_svn_list(t->levels[t->n_levels - 1].sgx, 16, need, sizeof(need));
         if (tdx) {
+            char tneed[80];
             att_svn_list(q->td.tee_tcb_svn, 16, tsvn, sizeof(tsvn));
+            att_svn_list(t->levels[t->n_levels - 1].tdx, 16, tneed, sizeof(tneed));
             return att_diag_set(diag, ATT_E_TCB_NOT_SUPPORTED, "no TCB level matches: PCK SGX "
                                 "components [%s] PCESVN %u, TEE TCB SVN [%s]; the lowest level "
-                                "needs SGX [%s] PCESVN %u", comps, pck.pcesvn, tsvn, need,
-                                t->levels[t->n_levels - 1].pcesvn);
+                                "needs SGX [%s] PCESVN %u, TDX [%s]", comps, pck.pcesvn, tsvn,
+                                need, t->levels[t->n_levels - 1].pcesvn, tneed);
         }
         return att_diag_set(diag, ATT_E_TCB_NOT_SUPPORTED, "no TCB level matches: PCK SGX "
                             "components [%s] PCESVN %u; the lowest level needs [%s] PCESVN %u",
