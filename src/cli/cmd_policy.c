@@ -1,10 +1,345 @@
-/* cmd_policy.c - `attest policy ...` (placeholder until the policy engine lands). */
+/* cmd_policy.c - `attest policy check|eval|default`: MAA attestation policies from the shell.
+ *
+ *   attest policy check FILE                      parse; print the x-ms-policy-hash or the error
+ *   attest policy eval FILE --claims C.json [--explain] [--json]
+ *   attest policy default TYPE                    the default policy of an attestation type
+ *
+ * Exit codes: 0 ok/permit, 1 syntax error/deny/evaluation error, 2 usage or I/O error.
+ */
 #include <stdio.h>
+#include <string.h>
 
+#include <jansson.h>
+
+#include "attest/policy.h"
 #include "cli.h"
+#include "core/util.h"
+
+#define ATT_CLAIMS_MAX (16u << 20)
+
+static const char att_policy_usage[] =
+    "usage: attest policy COMMAND ...\n"
+    "\n"
+    "commands:\n"
+    "  check FILE                                 parse a policy; print its x-ms-policy-hash\n"
+    "  eval FILE --claims CLAIMS.json [--explain] [--json]\n"
+    "                                             evaluate against incoming claims\n"
+    "  default TYPE                               print the default policy of SgxEnclave,\n"
+    "                                             OpenEnclave, TdxVm, SevSnpVm or Tpm\n"
+    "\n"
+    "FILE may be '-' for standard input. Exit: 0 ok/permit, 1 syntax error/deny, 2 usage or I/O.\n"
+    "'attest policy COMMAND --help' describes a command.\n";
+
+static const char att_check_usage[] =
+    "usage: attest policy check FILE [--json]\n"
+    "Parse an MAA attestation policy (version 1.0, 1.1 or 1.2). On success print\n"
+    "  HASH  FILE (version 1.x, N rules)\n"
+    "where HASH is the x-ms-policy-hash MAA puts in tokens: base64url(SHA-256(base64url(text)))\n"
+    "over the exact bytes of FILE. On a syntax error print FILE:LINE:COLUMN: error: ... and\n"
+    "exit 1. --json prints {\"valid\", \"hash\", \"version\", \"rules\"} or {\"valid\": false, "
+    "\"error\": {...}}.\n";
+
+static const char att_eval_usage[] =
+    "usage: attest policy eval FILE --claims CLAIMS.json [--explain] [--json]\n"
+    "Evaluate a policy against incoming claims: a JSON object of MAA claim names\n"
+    "({\"x-ms-sgx-mrenclave\": \"...\", \"x-ms-sgx-svn\": 2, ...}, issuer AttestationService) or\n"
+    "an array of {\"type\", \"value\", \"issuer\", \"valueType\"}. Prints permit or deny, the\n"
+    "deciding rule, the issued claims and properties; --explain adds a trace of every rule.\n"
+    "--json prints one object: {\"decision\", \"reason\", \"claims\", \"properties\",\n"
+    "\"policy_hash\", \"trace\" (with --explain)}.\n"
+    "Exit: 0 permit, 1 deny, syntax or evaluation error, 2 usage or I/O error.\n";
+
+static const char att_default_usage[] =
+    "usage: attest policy default TYPE\n"
+    "Print the default policy of an attestation type: SgxEnclave, OpenEnclave, TdxVm, SevSnpVm,\n"
+    "Tpm. SGX and Open Enclave get MAA's documented default; MAA publishes no default for the\n"
+    "others, so they get the permit-all stand-in of docs/policy.md.\n";
+
+static bool att_is_help(const char *a)
+{
+    return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+static int att_load_policy(const char *path, char **text, size_t *len)
+{
+    att_diag_t d;
+    uint8_t *buf = NULL;
+    att_err_t e;
+    if (!strcmp(path, "-")) {
+        size_t cap = 4096, n = 0;
+        buf = malloc(cap + 1);
+        while (buf != NULL) {
+            size_t r = fread(buf + n, 1, cap - n, stdin);
+            n += r;
+            if (r == 0)
+                break;
+            if (n == cap) {
+                if (cap > ATT_POLICY_MAX_TEXT) {
+                    fprintf(stderr, "attest policy: standard input is larger than %d bytes\n",
+                            ATT_POLICY_MAX_TEXT);
+                    free(buf);
+                    return ATT_EXIT_USAGE;
+                }
+                uint8_t *nb = realloc(buf, cap * 2 + 1);
+                if (nb == NULL) {
+                    free(buf);
+                    buf = NULL;
+                    break;
+                }
+                buf = nb;
+                cap *= 2;
+            }
+        }
+        if (buf == NULL) {
+            fprintf(stderr, "attest policy: out of memory\n");
+            return ATT_EXIT_USAGE;
+        }
+        buf[n] = '\0';
+        *text = (char *)buf;
+        *len = n;
+        return ATT_EXIT_OK;
+    }
+    e = att_read_file(path, ATT_POLICY_MAX_TEXT, &buf, len, &d);
+    if (e != ATT_OK) {
+        fprintf(stderr, "attest policy: %s\n", d.msg);
+        return ATT_EXIT_USAGE;
+    }
+    *text = (char *)buf;
+    return ATT_EXIT_OK;
+}
+
+/* "line 3, column 12: expected ..." -> "expected ..." */
+static const char *att_strip_pos(const char *msg, const att_policy_pos_t *pos)
+{
+    if (pos->line == 0)
+        return msg;
+    const char *p = strstr(msg, ": ");
+    return p ? p + 2 : msg;
+}
+
+static void att_print_syntax(const char *path, att_err_t e, const att_diag_t *d,
+                             const att_policy_pos_t *pos, bool json)
+{
+    if (json) {
+        json_t *o =
+            json_pack("{s:b,s:{s:s,s:s,s:i,s:i}}", "valid", 0, "error", "code",
+                      e == ATT_E_POLICY_SYNTAX ? "PolicyParsingError" : att_err_name(e), "message",
+                      d->msg, "line", (int)pos->line, "column", (int)pos->column);
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(o);
+    }
+    if (pos->line > 0)
+        fprintf(stderr, "%s:%u:%u: error: %s\n", path, pos->line, pos->column,
+                att_strip_pos(d->msg, pos));
+    else
+        fprintf(stderr, "%s: error: %s\n", path, d->msg);
+}
+
+static int att_cmd_check(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (att_is_help(argv[i])) {
+            fputs(att_check_usage, stdout);
+            return ATT_EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "attest policy check: unknown option '%s'\n%s", argv[i],
+                    att_check_usage);
+            return ATT_EXIT_USAGE;
+        } else if (path == NULL) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "attest policy check: one FILE only\n%s", att_check_usage);
+            return ATT_EXIT_USAGE;
+        }
+    }
+    if (path == NULL) {
+        fputs(att_check_usage, stderr);
+        return ATT_EXIT_USAGE;
+    }
+    char *text;
+    size_t len;
+    int rc = att_load_policy(path, &text, &len);
+    if (rc != ATT_EXIT_OK)
+        return rc;
+    att_policy_t *pol = NULL;
+    att_policy_pos_t pos;
+    att_diag_t d;
+    att_err_t e = att_policy_compile(text, len, &pol, &pos, &d);
+    free(text);
+    if (e != ATT_OK) {
+        att_print_syntax(path, e, &d, &pos, json);
+        return e == ATT_E_POLICY_SYNTAX ? ATT_EXIT_REJECT : ATT_EXIT_USAGE;
+    }
+    int v = att_policy_version(pol);
+    if (json) {
+        json_t *o =
+            json_pack("{s:b,s:s,s:s,s:i}", "valid", 1, "hash", att_policy_hash(pol), "version",
+                      v == 10   ? "1.0"
+                      : v == 11 ? "1.1"
+                                : "1.2",
+                      "rules", (int)att_policy_rule_count(pol));
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(o);
+    } else {
+        printf("%s  %s (version 1.%d, %zu rule%s)\n", att_policy_hash(pol), path, v - 10,
+               att_policy_rule_count(pol), att_policy_rule_count(pol) == 1 ? "" : "s");
+    }
+    att_policy_free(pol);
+    return ATT_EXIT_OK;
+}
+
+static void att_print_json(const char *label, const json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    printf("%s%s\n", label, s ? s : "?");
+    free(s);
+}
+
+static int att_cmd_eval(int argc, char **argv)
+{
+    const char *path = NULL, *claims_path = NULL;
+    bool json = false, explain = false;
+    for (int i = 1; i < argc; i++) {
+        if (att_is_help(argv[i])) {
+            fputs(att_eval_usage, stdout);
+            return ATT_EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "--explain")) {
+            explain = true;
+        } else if (!strcmp(argv[i], "--claims")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "attest policy eval: --claims needs a file\n%s", att_eval_usage);
+                return ATT_EXIT_USAGE;
+            }
+            claims_path = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "attest policy eval: unknown option '%s'\n%s", argv[i], att_eval_usage);
+            return ATT_EXIT_USAGE;
+        } else if (path == NULL) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "attest policy eval: one FILE only\n%s", att_eval_usage);
+            return ATT_EXIT_USAGE;
+        }
+    }
+    if (path == NULL || claims_path == NULL) {
+        fprintf(stderr, "attest policy eval: FILE and --claims are required\n%s", att_eval_usage);
+        return ATT_EXIT_USAGE;
+    }
+    if (!strcmp(path, "-") && !strcmp(claims_path, "-")) {
+        fprintf(stderr, "attest policy eval: only one of FILE and CLAIMS can be '-'\n");
+        return ATT_EXIT_USAGE;
+    }
+    json_error_t jerr;
+    json_t *claims = !strcmp(claims_path, "-") ? json_loadf(stdin, 0, &jerr)
+                                               : json_load_file(claims_path, 0, &jerr);
+    if (claims == NULL) {
+        fprintf(stderr, "attest policy eval: %s:%d:%d: %s\n", claims_path, jerr.line, jerr.column,
+                jerr.text);
+        return ATT_EXIT_USAGE;
+    }
+    char *text;
+    size_t len;
+    int rc = att_load_policy(path, &text, &len);
+    if (rc != ATT_EXIT_OK) {
+        json_decref(claims);
+        return rc;
+    }
+    att_policy_t *pol = NULL;
+    att_policy_pos_t pos;
+    att_diag_t d;
+    att_err_t e = att_policy_compile(text, len, &pol, &pos, &d);
+    free(text);
+    if (e != ATT_OK) {
+        att_print_syntax(path, e, &d, &pos, json);
+        json_decref(claims);
+        return e == ATT_E_POLICY_SYNTAX ? ATT_EXIT_REJECT : ATT_EXIT_USAGE;
+    }
+    att_policy_eval_opts_t opts = {.explain = explain};
+    att_policy_result_t *res = NULL;
+    e = att_policy_eval(pol, claims, &opts, &res, &d);
+    json_decref(claims);
+    if (e != ATT_OK) {
+        if (json) {
+            json_t *o = json_pack("{s:s,s:{s:s,s:s}}", "decision", "error", "error", "code",
+                                  att_err_name(e), "message", d.msg);
+            json_dumpf(o, stdout, JSON_INDENT(2));
+            putchar('\n');
+            json_decref(o);
+        }
+        fprintf(stderr, "attest policy eval: %s: %s\n", att_err_name(e), d.msg);
+        att_policy_free(pol);
+        return e == ATT_E_POLICY_CLAIMS ? ATT_EXIT_USAGE : ATT_EXIT_REJECT;
+    }
+    bool permit = att_policy_permitted(res);
+    if (json) {
+        json_t *o = json_pack(
+            "{s:s,s:s,s:O,s:O,s:s}", "decision", permit ? "permit" : "deny", "reason",
+            att_policy_result_reason(res), "claims", att_policy_result_claims(res), "properties",
+            att_policy_result_properties(res), "policy_hash", att_policy_hash(pol));
+        if (explain)
+            json_object_set(o, "trace", (json_t *)att_policy_result_trace(res));
+        char *s = json_dumps(o, JSON_INDENT(2));
+        printf("%s\n", s ? s : "?");
+        free(s);
+        json_decref(o);
+    } else {
+        printf("%s\n", permit ? "permit" : "deny");
+        printf("reason: %s\n", att_policy_result_reason(res));
+        att_print_json("claims: ", att_policy_result_claims(res));
+        if (json_object_size(att_policy_result_properties(res)) > 0)
+            att_print_json("properties: ", att_policy_result_properties(res));
+        if (explain)
+            printf("trace:\n%s", att_policy_result_trace_text(res));
+    }
+    att_policy_result_free(res);
+    att_policy_free(pol);
+    return permit ? ATT_EXIT_OK : ATT_EXIT_REJECT;
+}
+
+static int att_cmd_default(int argc, char **argv)
+{
+    if (argc == 2 && att_is_help(argv[1])) {
+        fputs(att_default_usage, stdout);
+        return ATT_EXIT_OK;
+    }
+    if (argc != 2) {
+        fputs(att_default_usage, stderr);
+        return ATT_EXIT_USAGE;
+    }
+    const char *text = att_policy_default(argv[1]);
+    if (text == NULL) {
+        fprintf(stderr, "attest policy default: unknown attestation type '%s'\n%s", argv[1],
+                att_default_usage);
+        return ATT_EXIT_USAGE;
+    }
+    fputs(text, stdout);
+    return ATT_EXIT_OK;
+}
 
 int att_cli_policy(int argc, char **argv)
 {
-    fprintf(stderr, "attest policy: not implemented yet\n");
+    if (argc < 2) {
+        fputs(att_policy_usage, stderr);
+        return ATT_EXIT_USAGE;
+    }
+    if (att_is_help(argv[1]) || !strcmp(argv[1], "help")) {
+        fputs(att_policy_usage, stdout);
+        return ATT_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "check"))
+        return att_cmd_check(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "eval"))
+        return att_cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "default"))
+        return att_cmd_default(argc - 1, argv + 1);
+    fprintf(stderr, "attest policy: unknown command '%s'\n%s", argv[1], att_policy_usage);
     return ATT_EXIT_USAGE;
 }

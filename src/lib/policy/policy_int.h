@@ -1,0 +1,199 @@
+/* policy_int.h - internals of the policy engine: arena, claim values, syntax tree.
+ *
+ * Life cycle: the parser builds the tree inside the policy's own arena (freed with the policy,
+ * never written after compile); the evaluator works in a per-call arena whose first block lives
+ * on the caller's stack. Nothing here is exported from the shared library.
+ */
+#ifndef ATT_POLICY_INT_H
+#define ATT_POLICY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "attest/policy.h"
+
+/* ---- arena ------------------------------------------------------------------------------ */
+
+typedef struct att_pol_block att_pol_block_t;
+
+typedef struct {
+    att_pol_block_t *blocks; /* malloc'd blocks, newest first */
+    char *cur;               /* bump pointer in the current block */
+    char *end;
+    size_t total;   /* bytes malloc'd so far */
+    size_t limit;   /* 0 = no limit */
+    json_t **jrefs; /* JSON values to decref when the arena is freed */
+    size_t njrefs, capjrefs;
+    bool failed; /* an allocation failed or the limit was hit */
+} att_pol_arena_t;
+
+/* Start an arena; buf/size (may be NULL/0) is a first block the caller owns (e.g. stack). */
+void att_pol_arena_init(att_pol_arena_t *a, void *buf, size_t size, size_t limit);
+void att_pol_arena_free(att_pol_arena_t *a);
+/* Aligned, uninitialized; NULL (and a->failed) when out of memory or over the limit. */
+void *att_pol_alloc(att_pol_arena_t *a, size_t n);
+void *att_pol_zalloc(att_pol_arena_t *a, size_t n);
+char *att_pol_strndup(att_pol_arena_t *a, const char *s, size_t n);
+char *att_pol_printf(att_pol_arena_t *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The arena takes one reference of j (decref'd at free); returns j, NULL if j is NULL. */
+json_t *att_pol_keep(att_pol_arena_t *a, json_t *j);
+
+/* Growable text buffer in an arena (for trace lines). */
+typedef struct {
+    att_pol_arena_t *a;
+    char *p;
+    size_t len, cap;
+} att_pol_buf_t;
+void att_pol_buf_init(att_pol_buf_t *b, att_pol_arena_t *a);
+void att_pol_buf_add(att_pol_buf_t *b, const char *s, size_t n);
+void att_pol_buf_printf(att_pol_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- claim values ----------------------------------------------------------------------- */
+
+typedef enum {
+    ATT_PV_BOOL,
+    ATT_PV_INT,
+    ATT_PV_STR,
+    ATT_PV_JSON, /* a String claim holding JSON text; json caches the parsed value */
+} att_pv_kind_t;
+
+typedef struct {
+    att_pv_kind_t kind;
+    bool b;
+    int64_t i;
+    const char *s; /* STR: the text; JSON: the compact JSON text, NULL until needed */
+    size_t n;
+    json_t *json; /* JSON: parsed value (borrowed from an arena or the input) */
+} att_pv_t;
+
+/* A list of values: what an expression evaluates to (a set in MAA's words). */
+typedef struct {
+    att_pv_t *v;
+    size_t n, cap; /* cap 0: v is borrowed (a literal), never appended to */
+} att_pv_set_t;
+
+/* ---- syntax tree ------------------------------------------------------------------------ */
+
+typedef enum { ATT_SEC_CONFIG, ATT_SEC_AUTH, ATT_SEC_ISSUE, ATT_SEC_N } att_pol_section_t;
+
+typedef enum { ATT_PP_TYPE, ATT_PP_VALUE, ATT_PP_VALUETYPE, ATT_PP_ISSUER } att_pol_prop_t;
+
+typedef enum { ATT_OP_EQ, ATT_OP_NE, ATT_OP_LT, ATT_OP_LE, ATT_OP_GT, ATT_OP_GE } att_pol_op_t;
+
+typedef enum {
+    ATT_FN_JMESPATH,
+    ATT_FN_JSONTOCLAIMVALUE,
+    ATT_FN_ISSUBSETOF,
+    ATT_FN_APPENDSTRING,
+    ATT_FN_NEGATEBOOL,
+    ATT_FN_CONTAINSONLYVALUE,
+} att_pol_fn_t;
+
+typedef enum { ATT_PX_LIT, ATT_PX_REF, ATT_PX_CALL } att_pol_expr_kind_t;
+
+typedef struct att_jp_node att_jp_node_t; /* jmespath.h */
+
+/* Where a piece of the policy is: line/column of its start, byte span in the text. */
+typedef struct {
+    unsigned line, col;
+    size_t off, end;
+} att_pol_span_t;
+
+typedef struct att_pol_expr {
+    att_pol_expr_kind_t kind;
+    att_pol_span_t at;
+    att_pv_t lit;        /* LIT */
+    int ref;             /* REF: index of the condition in the rule */
+    att_pol_prop_t prop; /* REF: which property */
+    att_pol_fn_t fn;     /* CALL */
+    struct att_pol_expr **args;
+    int nargs;
+    const att_jp_node_t *query; /* CALL JmesPath with a literal query: compiled once */
+} att_pol_expr_t;
+
+typedef struct {
+    att_pol_prop_t prop;
+    att_pol_op_t op;
+    att_pol_expr_t *rhs;
+    att_pol_span_t at;
+} att_pol_test_t;
+
+typedef struct {
+    bool absent;       /* "![...]" (1.2) */
+    const char *ident; /* "c:" or NULL */
+    att_pol_test_t *tests;
+    int ntests;
+    att_pol_span_t at;
+} att_pol_cond_t;
+
+typedef enum {
+    ATT_ACT_PERMIT,
+    ATT_ACT_DENY,
+    ATT_ACT_ADD,
+    ATT_ACT_ISSUE,
+    ATT_ACT_ISSUEPROPERTY,
+} att_pol_act_t;
+
+typedef enum { ATT_VT_NONE, ATT_VT_STRING, ATT_VT_INTEGER, ATT_VT_BOOLEAN } att_pol_vt_t;
+
+typedef struct {
+    att_pol_act_t kind;
+    int claim_ref;          /* "claim = c": index of the condition, or -1 */
+    att_pol_expr_t *type;   /* "type = ..." */
+    att_pol_expr_t *value;  /* "value = ..." */
+    att_pol_vt_t valuetype; /* "valueType = ..." */
+    att_pol_span_t at;
+} att_pol_action_t;
+
+typedef struct {
+    att_pol_cond_t *conds;
+    int nconds;
+    att_pol_action_t act;
+    att_pol_span_t at;
+    att_pol_section_t section;
+    int index; /* 1-based within its section */
+} att_pol_rule_t;
+
+typedef struct {
+    bool present;
+    att_pol_rule_t *rules;
+    int nrules;
+    att_pol_span_t at;
+} att_pol_sec_t;
+
+struct att_policy {
+    att_pol_arena_t arena;
+    int version; /* 10, 11, 12 */
+    att_pol_sec_t sec[ATT_SEC_N];
+    char *text;
+    size_t len;
+    char hash[ATT_POLICY_HASH_LEN];
+};
+
+/* parser.c: fill pol (arena initialised) from pol->text; error: diag + pos. */
+att_err_t att_pol_parse(att_policy_t *pol, att_policy_pos_t *pos, att_diag_t *diag);
+
+/* Names for messages. */
+const char *att_pol_section_name(att_pol_section_t s);
+const char *att_pol_op_name(att_pol_op_t op);
+const char *att_pol_prop_name(att_pol_prop_t p);
+const char *att_pol_fn_name(att_pol_fn_t fn);
+const char *att_pol_act_name(att_pol_act_t a);
+
+/* Compare two values with op. Returns 1/0, or -1 when op needs two integers (type mismatch). */
+int att_pv_compare(const att_pv_t *a, att_pol_op_t op, const att_pv_t *b);
+/* Text of a STR/JSON value (serialises JSON on first use into the arena); NULL on failure. */
+const char *att_pv_text(att_pol_arena_t *a, att_pv_t *v, size_t *n);
+/* Append a human form of v ("1", "true", "\"abc\"", long strings cut) to b. */
+void att_pv_describe(att_pol_buf_t *b, const att_pv_t *v);
+/* The JSON form of v (a new reference). */
+json_t *att_pv_to_json(const att_pv_t *v);
+/* "String", "Integer", "Boolean". */
+const char *att_pv_type_name(const att_pv_t *v);
+
+#endif
