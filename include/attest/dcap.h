@@ -147,7 +147,20 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
 ATT_API att_err_t att_dcap_collateral_raw_load_dir(const char *dir, att_dcap_collateral_raw_t *raw,
                                                    att_diag_t *diag) ATT_WUR;
 ATT_API void att_dcap_collateral_raw_free(att_dcap_collateral_raw_t *raw);
+/* Collateral objects are reference counted: _ref adds a reference, _free drops one. */
+ATT_API att_dcap_collateral_t *att_dcap_collateral_ref(att_dcap_collateral_t *c);
 ATT_API void att_dcap_collateral_free(att_dcap_collateral_t *c);
+
+/* SHA-256 (lowercase hex) of each raw collateral item, as MAA's x-ms-sgx-collateral claim has. */
+typedef struct {
+    char tcbinfohash[65], tcbinfocertshash[65], tcbinfocrlhash[65];
+    char qeidhash[65], qeidcertshash[65], qeidcrlhash[65];
+} att_dcap_collateral_hashes_t;
+ATT_API void att_dcap_collateral_hashes(const att_dcap_collateral_t *c,
+                                        att_dcap_collateral_hashes_t *out);
+/* What the collateral is for: TEE ("SGX"/"TDX" from the TCB info id; SGX for v2) and FMSPC. */
+ATT_API att_tee_t att_dcap_collateral_tee(const att_dcap_collateral_t *c);
+ATT_API void att_dcap_collateral_fmspc(const att_dcap_collateral_t *c, uint8_t fmspc[6]);
 
 /* The earliest expiry of everything in the collateral (nextUpdate, CRL nextUpdate, notAfter). */
 ATT_API att_time_t att_dcap_collateral_expiry(const att_dcap_collateral_t *c);
@@ -209,6 +222,12 @@ typedef struct att_dcap_cache att_dcap_cache_t;
 ATT_API att_dcap_cache_t *att_dcap_cache_new(size_t capacity);
 ATT_API void att_dcap_cache_free(att_dcap_cache_t *cache);
 ATT_API void att_dcap_cache_stats(att_dcap_cache_t *cache, uint64_t *hits, uint64_t *misses);
+
+/* The FMSPC and PCK CA type ("processor" or "platform") of a parsed quote's PCK chain, to pick
+ * its collateral. Uses (and fills) the cache when given; no signature is checked here. */
+ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t *cache,
+                                          uint8_t fmspc[6], const char **ca, att_diag_t *diag)
+    ATT_WUR;
 
 /* att_dcap_verify with a PCK chain cache (may be NULL: same as att_dcap_verify). */
 ATT_API att_err_t att_dcap_verify_cached(const uint8_t *quote, size_t len,

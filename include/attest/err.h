@@ -88,6 +88,22 @@ extern "C" {
     X(ATT_E_QE_TCB_REVOKED, 604, "the quoting enclave TCB level is revoked")                      \
     X(ATT_E_TDX_MODULE_TCB_NOT_SUPPORTED, 605, "no TDX module TCB level matches")                 \
     X(ATT_E_TDX_MODULE_TCB_REVOKED, 606, "the TDX module TCB level is revoked")                   \
+    /* tokens and JWS */                                                                          \
+    X(ATT_E_JWS_FORMAT, 801, "JWS is malformed")                                                  \
+    X(ATT_E_JWS_ALG, 802, "JWS algorithm is not supported or not allowed")                        \
+    X(ATT_E_JWS_SIGNATURE, 803, "JWS signature is invalid")                                       \
+    X(ATT_E_JWS_UNSIGNED, 804, "JWS is unsigned where a signature is required")                   \
+    X(ATT_E_TOKEN_EXPIRED, 805, "token has expired")                                              \
+    X(ATT_E_TOKEN_NOT_YET_VALID, 806, "token is not yet valid")                                   \
+    X(ATT_E_TOKEN_CLAIM, 807, "a token claim is missing or wrong")                                \
+    X(ATT_E_KEY, 808, "key generation or loading failed")                                         \
+    /* store */                                                                                   \
+    X(ATT_E_STORE, 901, "the store failed")                                                       \
+    X(ATT_E_STORE_NOT_FOUND, 902, "no such item in the store")                                    \
+    X(ATT_E_STORE_SCHEMA, 903, "the store schema is newer than this program")                     \
+    /* collateral source */                                                                       \
+    X(ATT_E_FETCH, 951, "fetching collateral failed")                                             \
+    X(ATT_E_FETCH_STATUS, 952, "the collateral source answered with an error status")             \
     ATT_POLICY_ERRORS(X)
 
 /* Policy (7xx) codes live in attest/policy_err.h so that module owns its list. */

@@ -113,3 +113,55 @@ void att_dcap_cache_put(att_dcap_cache_t *c, att_chain_t *ch)
     pthread_mutex_unlock(&c->mu);
     att_chain_release(old);
 }
+
+const char *att_pck_ca_type(const char *cn)
+{
+    if (strcmp(cn, "Intel SGX PCK Processor CA") == 0)
+        return "processor";
+    if (strcmp(cn, "Intel SGX PCK Platform CA") == 0)
+        return "platform";
+    return NULL;
+}
+
+ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t *cache,
+                                          uint8_t fmspc[6], const char **ca, att_diag_t *diag)
+{
+    if (q == NULL || q->pck_chain.ptr == NULL || fmspc == NULL || ca == NULL)
+        return att_diag_set(diag, ATT_E_ARG, "pck info: no parsed quote");
+    if (cache != NULL) {
+        const char *found = NULL;
+        pthread_mutex_lock(&cache->mu);
+        for (size_t i = 0; i < cache->n && found == NULL; i++) {
+            att_chain_t *ch = cache->e[i];
+            if (ch->pem_len == q->pck_chain.len &&
+                memcmp(ch->pem, q->pck_chain.ptr, ch->pem_len) == 0) {
+                memcpy(fmspc, ch->ext.fmspc, 6);
+                found = ch->ca;
+            }
+        }
+        pthread_mutex_unlock(&cache->mu);
+        if (found != NULL) {
+            *ca = found;
+            return ATT_OK;
+        }
+    }
+    STACK_OF(X509) *sk = att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8,
+                                       ATT_E_QUOTE_PCK_CHAIN,
+                                       "PCK certificate chain in the quote", diag);
+    if (sk == NULL)
+        return diag ? diag->code : ATT_E_QUOTE_PCK_CHAIN;
+    att_pck_ext_t ext;
+    char cn[128];
+    att_err_t e = att_pck_ext_parse(sk_X509_value(sk, 0), &ext, diag);
+    if (e == ATT_OK) {
+        att_x509_cn(X509_get_issuer_name(sk_X509_value(sk, 0)), cn, sizeof(cn));
+        *ca = att_pck_ca_type(cn);
+        if (*ca == NULL)
+            e = att_diag_set(diag, ATT_E_CERT_SUBJECT, "PCK certificate issuer CN '%s' is not "
+                             "a PCK Processor or Platform CA", cn);
+        else
+            memcpy(fmspc, ext.fmspc, 6);
+    }
+    sk_X509_pop_free(sk, X509_free);
+    return e;
+}

@@ -57,6 +57,8 @@ static att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, co
     return ATT_OK;
 }
 
+static void att_sha256_hex(att_slice_t s, char out[65]);
+
 /* A raw r||s signature over msg by the key of `cert`. */
 static bool att_sig_by_cert(X509 *cert, const uint8_t *msg, size_t len, const uint8_t sig[64])
 {
@@ -151,6 +153,13 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
     if (c == NULL)
         return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
     c->id = atomic_fetch_add(&next_id, 1);
+    atomic_init(&c->refs, 1);
+    att_sha256_hex(raw->tcb_info, c->hashes.tcbinfohash);
+    att_sha256_hex(raw->tcb_info_chain, c->hashes.tcbinfocertshash);
+    att_sha256_hex(raw->root_ca_crl, c->hashes.tcbinfocrlhash);
+    att_sha256_hex(raw->qe_identity, c->hashes.qeidhash);
+    att_sha256_hex(raw->qe_identity_chain, c->hashes.qeidcertshash);
+    att_sha256_hex(raw->pck_crl, c->hashes.qeidcrlhash);
     att_err_t e;
     const char *sp;
     size_t sl;
@@ -294,9 +303,42 @@ fail:
     return e;
 }
 
+static void att_sha256_hex(att_slice_t s, char out[65])
+{
+    uint8_t h[32];
+    if (!att_sha256_2(s.ptr ? s.ptr : (const uint8_t *)"", s.len, NULL, 0, h))
+        memset(h, 0, sizeof(h));
+    att_hex_encode(h, 32, out);
+}
+
+ATT_API att_dcap_collateral_t *att_dcap_collateral_ref(att_dcap_collateral_t *c)
+{
+    if (c != NULL)
+        atomic_fetch_add(&c->refs, 1);
+    return c;
+}
+
+ATT_API void att_dcap_collateral_hashes(const att_dcap_collateral_t *c,
+                                        att_dcap_collateral_hashes_t *out)
+{
+    *out = c->hashes;
+}
+
+ATT_API att_tee_t att_dcap_collateral_tee(const att_dcap_collateral_t *c)
+{
+    return strcmp(c->tcb.id, "TDX") == 0 ? ATT_TEE_TDX : ATT_TEE_SGX;
+}
+
+ATT_API void att_dcap_collateral_fmspc(const att_dcap_collateral_t *c, uint8_t fmspc[6])
+{
+    memcpy(fmspc, c->tcb.fmspc, 6);
+}
+
 ATT_API void att_dcap_collateral_free(att_dcap_collateral_t *c)
 {
     if (c == NULL)
+        return;
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
         return;
     X509_free(c->root.cert);
     X509_free(c->tcb_signer.cert);

@@ -116,6 +116,8 @@ struct att_dcap_collateral {
     att_tcb_info_t tcb;
     att_qe_identity_t qe;
     att_time_t expiry;
+    _Atomic int refs;
+    att_dcap_collateral_hashes_t hashes;
 };
 
 void att_tcb_info_clear(att_tcb_info_t *t);
@@ -136,6 +138,7 @@ typedef struct {
     struct att_p256 *leaf_key;
     att_pck_ext_t ext;
     att_time_t leaf_nb, leaf_na, ca_nb, ca_na, root_nb, root_na;
+    const char *ca; /* "processor" or "platform" (static string) */
     int refs; /* guarded by the cache lock */
 } att_chain_t;
 
@@ -144,6 +147,8 @@ void att_chain_release(att_chain_t *ch);
 att_chain_t *att_dcap_cache_get(att_dcap_cache_t *cache, const uint8_t *pem, size_t len,
                                 uint64_t coll_id);
 void att_dcap_cache_put(att_dcap_cache_t *cache, att_chain_t *ch);
+/* "processor"/"platform" from a PCK CA subject CN, or NULL. */
+const char *att_pck_ca_type(const char *cn);
 
 /* Load a certificate's validity window; false if malformed. */
 bool att_cert_init(att_cert_t *c, X509 *x);

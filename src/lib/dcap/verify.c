@@ -109,6 +109,12 @@ static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_
             return e;
     }
 
+    char cacn[128];
+    att_x509_cn(X509_get_subject_name(ca), cacn, sizeof(cacn));
+    ch->ca = att_pck_ca_type(cacn);
+    if (ch->ca == NULL)
+        return att_diag_set(diag, ATT_E_CERT_SUBJECT, "PCK CA certificate has CN '%s'", cacn);
+
     /* PCK leaf. */
     char cn[128];
     att_x509_cn(X509_get_subject_name(leaf), cn, sizeof(cn));

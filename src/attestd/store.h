@@ -1,0 +1,130 @@
+/* store.h - attestd's persistent store, as an interface (SQLite now, PostgreSQL later).
+ *
+ *   att_store_t *st;
+ *   att_store_open_sqlite("var", &st, &d);          // var/attestd.db, WAL, migrated
+ *   att_store_policy_put(st, "SgxEnclave", jws, &d); // durable when it returns ATT_OK
+ *   char *jws; att_store_policy_get(st, "SgxEnclave", &jws, &d);  // ATT_E_STORE_NOT_FOUND: default
+ *   att_store_close(st);
+ *
+ * Handlers call only the att_store_* functions below; a backend fills att_store_ops_t. Every
+ * write is committed before it returns (an acknowledged write is never lost). Safe to call from
+ * many threads. Not checked here: the meaning of what is stored (policies are not parsed, keys
+ * not validated); the caller does that.
+ */
+#ifndef ATTESTD_STORE_H
+#define ATTESTD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "attest/types.h"
+
+typedef struct {
+    char *kid;
+    char *alg;      /* "RS256", "PS256", "ES256" */
+    char *key_pem;  /* PKCS#8 private key */
+    char *cert_pem; /* self-signed certificate */
+    att_time_t created;
+    att_time_t retired;    /* 0 while active; else when it stopped signing */
+    att_time_t publish_until; /* 0 while active; else kept in /certs until then */
+} att_store_key_t;
+
+typedef struct {
+    char *thumbprint; /* lowercase hex SHA-1 of the DER */
+    char *cert_pem;
+} att_store_signer_t;
+
+typedef struct att_store att_store_t;
+
+typedef struct {
+    const char *name; /* "sqlite" */
+    void (*close)(att_store_t *st);
+    att_err_t (*key_put)(att_store_t *st, const att_store_key_t *k, att_diag_t *d);
+    att_err_t (*key_list)(att_store_t *st, att_store_key_t **keys, size_t *n, att_diag_t *d);
+    att_err_t (*key_retire)(att_store_t *st, const char *kid, att_time_t retired,
+                            att_time_t publish_until, att_diag_t *d);
+    att_err_t (*policy_get)(att_store_t *st, const char *type, char **jws, att_diag_t *d);
+    att_err_t (*policy_put)(att_store_t *st, const char *type, const char *jws, att_diag_t *d);
+    att_err_t (*policy_delete)(att_store_t *st, const char *type, att_diag_t *d);
+    att_err_t (*signer_list)(att_store_t *st, att_store_signer_t **s, size_t *n, att_diag_t *d);
+    att_err_t (*signer_add)(att_store_t *st, const att_store_signer_t *s, att_diag_t *d);
+    att_err_t (*signer_remove)(att_store_t *st, const char *thumbprint, att_diag_t *d);
+    att_err_t (*coll_get)(att_store_t *st, const char *key, uint8_t **blob, size_t *len,
+                          att_time_t *fetched_at, att_diag_t *d);
+    att_err_t (*coll_put)(att_store_t *st, const char *key, const uint8_t *blob, size_t len,
+                          att_time_t fetched_at, att_diag_t *d);
+} att_store_ops_t;
+
+struct att_store {
+    const att_store_ops_t *ops;
+};
+
+/* SQLite in DIR/attestd.db (created 0600 with DIR 0700 if missing), WAL, schema migrations. */
+att_err_t att_store_open_sqlite(const char *dir, att_store_t **out, att_diag_t *d);
+/* Schema version this program writes (for `attestd --version` and tests). */
+int att_store_schema_version(void);
+
+/* Dispatch helpers. Lists are malloc'd arrays freed with the matching *_free. */
+static inline void att_store_close(att_store_t *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+static inline att_err_t att_store_key_put(att_store_t *st, const att_store_key_t *k, att_diag_t *d)
+{
+    return st->ops->key_put(st, k, d);
+}
+static inline att_err_t att_store_key_list(att_store_t *st, att_store_key_t **keys, size_t *n,
+                                           att_diag_t *d)
+{
+    return st->ops->key_list(st, keys, n, d);
+}
+static inline att_err_t att_store_key_retire(att_store_t *st, const char *kid, att_time_t retired,
+                                             att_time_t publish_until, att_diag_t *d)
+{
+    return st->ops->key_retire(st, kid, retired, publish_until, d);
+}
+static inline att_err_t att_store_policy_get(att_store_t *st, const char *type, char **jws,
+                                             att_diag_t *d)
+{
+    return st->ops->policy_get(st, type, jws, d);
+}
+static inline att_err_t att_store_policy_put(att_store_t *st, const char *type, const char *jws,
+                                             att_diag_t *d)
+{
+    return st->ops->policy_put(st, type, jws, d);
+}
+static inline att_err_t att_store_policy_delete(att_store_t *st, const char *type, att_diag_t *d)
+{
+    return st->ops->policy_delete(st, type, d);
+}
+static inline att_err_t att_store_signer_list(att_store_t *st, att_store_signer_t **s, size_t *n,
+                                              att_diag_t *d)
+{
+    return st->ops->signer_list(st, s, n, d);
+}
+static inline att_err_t att_store_signer_add(att_store_t *st, const att_store_signer_t *s,
+                                             att_diag_t *d)
+{
+    return st->ops->signer_add(st, s, d);
+}
+static inline att_err_t att_store_signer_remove(att_store_t *st, const char *thumbprint,
+                                                att_diag_t *d)
+{
+    return st->ops->signer_remove(st, thumbprint, d);
+}
+static inline att_err_t att_store_coll_get(att_store_t *st, const char *key, uint8_t **blob,
+                                           size_t *len, att_time_t *fetched_at, att_diag_t *d)
+{
+    return st->ops->coll_get(st, key, blob, len, fetched_at, d);
+}
+static inline att_err_t att_store_coll_put(att_store_t *st, const char *key, const uint8_t *blob,
+                                           size_t len, att_time_t fetched_at, att_diag_t *d)
+{
+    return st->ops->coll_put(st, key, blob, len, fetched_at, d);
+}
+
+void att_store_keys_free(att_store_key_t *keys, size_t n);
+void att_store_signers_free(att_store_signer_t *s, size_t n);
+
+#endif
