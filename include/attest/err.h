@@ -88,6 +88,10 @@ extern "C" {
     X(ATT_E_QE_TCB_REVOKED, 604, "the quoting enclave TCB level is revoked")                      \
     X(ATT_E_TDX_MODULE_TCB_NOT_SUPPORTED, 605, "no TDX module TCB level matches")                 \
     X(ATT_E_TDX_MODULE_TCB_REVOKED, 606, "the TDX module TCB level is revoked")                   \
+    /* evidence */                                                                                \
+    X(ATT_E_EVIDENCE_FORMAT, 651, "evidence is malformed")                                        \
+    X(ATT_E_EVIDENCE_TYPE, 652, "evidence is of another TEE type than the endpoint")              \
+    X(ATT_E_EVIDENCE_BINDING, 653, "runtime or init-time data does not match the evidence")       \
     /* tokens and JWS */                                                                          \
     X(ATT_E_JWS_FORMAT, 801, "JWS is malformed")                                                  \
     X(ATT_E_JWS_ALG, 802, "JWS algorithm is not supported or not allowed")                        \

@@ -1,0 +1,231 @@
+/* test_evidence.c - the evidence interface: routing by type, MAA claims from real vectors,
+ * the Open Enclave envelope, and runtime / init-time data binding (with simulated quotes). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../dcap/vec.h"
+#include "attest/evidence.h"
+#include "attest/sim.h"
+#include "crypto/crypto.h"
+
+/* A collateral source that serves one collateral object and counts calls. */
+typedef struct {
+    att_dcap_collateral_t *coll;
+    int calls;
+    char ca[16];
+} one_src_t;
+
+static att_err_t one_collateral(void *arg, att_tee_t tee, const uint8_t fmspc[6], const char *ca,
+                                att_time_t now, att_dcap_collateral_t **out, att_diag_t *diag)
+{
+    one_src_t *s = arg;
+    s->calls++;
+    snprintf(s->ca, sizeof(s->ca), "%s", ca);
+    uint8_t f[6];
+    att_dcap_collateral_fmspc(s->coll, f);
+    if (memcmp(f, fmspc, 6) != 0 || att_dcap_collateral_tee(s->coll) != tee)
+        return att_diag_set(diag, ATT_E_COLL_MISSING, "no collateral for this FMSPC");
+    *out = att_dcap_collateral_ref(s->coll);
+    return ATT_OK;
+}
+
+static void test_sgx_and_tdx_claims(void **state)
+{
+    att_trust_t *trust = att_trust_new();
+    att_dcap_cache_t *cache = att_dcap_cache_new(4);
+    vec_t s, t;
+    assert_int_equal(vec_load(&s, vec_names[0]), 0);
+    assert_int_equal(vec_load(&t, vec_names[1]), 0);
+    one_src_t src = {0};
+    att_diag_t d;
+    assert_int_equal(att_dcap_collateral_new(&s.raw, trust, &src.coll, &d), ATT_OK);
+    att_ev_ctx_t ctx = {.trust = trust, .cache = cache, .collateral = one_collateral, .arg = &src,
+                        .now = s.at};
+    const att_ev_verifier_t *sgx = att_ev_find("SgxEnclave");
+    assert_non_null(sgx);
+    assert_string_equal(sgx->attestation_type, "sgx");
+    att_ev_result_t r;
+    assert_int_equal(sgx->verify(&ctx, s.quote, s.quote_len, &r), ATT_OK);
+    assert_string_equal(src.ca, "processor");
+    json_t *c = r.claims;
+    assert_string_equal(json_string_value(json_object_get(c, "x-ms-attestation-type")), "sgx");
+    assert_string_equal(json_string_value(json_object_get(c, "x-ms-sgx-mrenclave")),
+                        "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb");
+    assert_true(json_is_false(json_object_get(c, "x-ms-sgx-is-debuggable")));
+    assert_int_equal(json_integer_value(json_object_get(c, "x-ms-sgx-product-id")), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "x-ms-sgx-tcb-status")),
+                        "ConfigurationAndSWHardeningNeeded");
+    assert_int_equal(json_array_size(json_object_get(c, "x-ms-sgx-advisory-ids")), 2);
+    json_t *coll = json_object_get(c, "x-ms-sgx-collateral");
+    uint8_t h[32];
+    char hex[65];
+    assert_true(att_sha256_2(s.quote, s.quote_len, NULL, 0, h));
+    att_hex_encode(h, 32, hex);
+    assert_string_equal(json_string_value(json_object_get(coll, "quotehash")), hex);
+    assert_true(att_sha256_2(s.raw.tcb_info.ptr, s.raw.tcb_info.len, NULL, 0, h));
+    att_hex_encode(h, 32, hex);
+    assert_string_equal(json_string_value(json_object_get(coll, "tcbinfohash")), hex);
+    assert_int_equal(json_object_size(coll), 7);
+    /* The report data is the quote's (Hello, world! padded). */
+    assert_memory_equal(r.report_data, "Hello, world!", 13);
+    att_ev_result_clear(&r);
+
+    /* The TDX endpoint refuses the SGX quote, and the SGX endpoint the TDX quote. */
+    const att_ev_verifier_t *tdx = att_ev_find("TdxVm");
+    assert_int_equal(tdx->verify(&ctx, s.quote, s.quote_len, &r), ATT_E_EVIDENCE_TYPE);
+    assert_non_null(strstr(r.diag.msg, "SGX quote"));
+    att_ev_result_clear(&r);
+    assert_int_equal(sgx->verify(&ctx, t.quote, t.quote_len, &r), ATT_E_EVIDENCE_TYPE);
+    att_ev_result_clear(&r);
+
+    /* TDX with its own collateral. */
+    att_dcap_collateral_free(src.coll);
+    assert_int_equal(att_dcap_collateral_new(&t.raw, trust, &src.coll, &d), ATT_OK);
+    ctx.now = t.at;
+    assert_int_equal(tdx->verify(&ctx, t.quote, t.quote_len, &r), ATT_OK);
+    assert_string_equal(src.ca, "platform");
+    c = r.claims;
+    assert_string_equal(json_string_value(json_object_get(c, "x-ms-attestation-type")), "tdxvm");
+    assert_string_equal(json_string_value(json_object_get(c, "attester_tcb_status")), "UpToDate");
+    assert_string_equal(json_string_value(json_object_get(c, "dbgstat")), "disabled");
+    assert_string_equal(json_string_value(json_object_get(c, "tdx_mrtd")),
+                        "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5"
+                        "f87f27428b2538873118b7");
+    assert_true(json_is_true(json_object_get(c, "tdx_td_attributes_septve_disable")));
+    assert_true(json_is_false(json_object_get(c, "tdx_td_attributes_debug")));
+    assert_int_equal(json_integer_value(json_object_get(c, "tdx_seamsvn")), 0x0106);
+    att_ev_result_clear(&r);
+
+    /* A verification failure carries the verifier's diagnosis. */
+    ctx.now = t.at + 365 * 86400;
+    assert_int_not_equal(tdx->verify(&ctx, t.quote, t.quote_len, &r), ATT_OK);
+    assert_non_null(strstr(r.diag.msg, "expired"));
+    att_ev_result_clear(&r);
+
+    assert_null(att_ev_find("SevSnpVm"));
+    assert_null(att_ev_find("sgxenclave"));
+    att_dcap_collateral_free(src.coll);
+    att_dcap_cache_free(cache);
+    vec_free(&s);
+    vec_free(&t);
+    att_trust_free(trust);
+}
+
+static void test_open_enclave_envelope(void **state)
+{
+    att_trust_t *trust = att_trust_new();
+    vec_t s;
+    assert_int_equal(vec_load(&s, vec_names[0]), 0);
+    one_src_t src = {0};
+    att_diag_t d;
+    assert_int_equal(att_dcap_collateral_new(&s.raw, trust, &src.coll, &d), ATT_OK);
+    att_ev_ctx_t ctx = {.trust = trust, .collateral = one_collateral, .arg = &src, .now = s.at};
+    uint8_t *oe = malloc(16 + s.quote_len);
+    uint32_t v = 1, type = 2;
+    uint64_t size = s.quote_len;
+    memcpy(oe, &v, 4);
+    memcpy(oe + 4, &type, 4);
+    memcpy(oe + 8, &size, 8);
+    memcpy(oe + 16, s.quote, s.quote_len);
+    att_ev_result_t r;
+    const att_ev_verifier_t *oev = att_ev_find("OpenEnclave");
+    assert_int_equal(oev->verify(&ctx, oe, 16 + s.quote_len, &r), ATT_OK);
+    assert_string_equal(json_string_value(json_object_get(r.claims, "x-ms-sgx-mrsigner")),
+                        "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6");
+    att_ev_result_clear(&r);
+    /* Header errors. */
+    oe[0] = 2;
+    assert_int_equal(oev->verify(&ctx, oe, 16 + s.quote_len, &r), ATT_E_EVIDENCE_FORMAT);
+    att_ev_result_clear(&r);
+    oe[0] = 1;
+    oe[4] = 1; /* local report */
+    assert_int_equal(oev->verify(&ctx, oe, 16 + s.quote_len, &r), ATT_E_EVIDENCE_FORMAT);
+    att_ev_result_clear(&r);
+    oe[4] = 2;
+    assert_int_equal(oev->verify(&ctx, oe, 15 + s.quote_len, &r), ATT_E_EVIDENCE_FORMAT);
+    assert_non_null(strstr(r.diag.msg, "declares"));
+    att_ev_result_clear(&r);
+    assert_int_equal(oev->verify(&ctx, oe, 10, &r), ATT_E_EVIDENCE_FORMAT);
+    att_ev_result_clear(&r);
+    free(oe);
+    att_dcap_collateral_free(src.coll);
+    vec_free(&s);
+    att_trust_free(trust);
+}
+
+/* Binding: simulated quotes whose report data / config id carry chosen digests. */
+static void bind_case(att_tee_t tee, uint16_t version)
+{
+    att_time_t now;
+    assert_int_equal(att_time_parse("2026-01-01T00:00:00Z", &now), ATT_OK);
+    att_diag_t d;
+    att_sim_pki_opts_t po;
+    att_sim_pki_opts_default(&po, tee == ATT_TEE_TDX ? ATT_SIM_CA_PLATFORM : ATT_SIM_CA_PROCESSOR,
+                             now);
+    att_sim_pki_t *pki;
+    assert_int_equal(att_sim_pki_new(&po, &pki, &d), ATT_OK);
+    att_sim_collateral_opts_t co;
+    att_sim_collateral_opts_default(&co, pki, tee, now);
+    att_sim_collateral_t sc;
+    assert_int_equal(att_sim_collateral_make(pki, &co, &sc, &d), ATT_OK);
+    att_trust_t *trust = att_trust_new();
+    assert_int_equal(att_trust_add_root(trust, sc.trust_root.ptr, sc.trust_root.len, &d), ATT_OK);
+    att_dcap_collateral_raw_t raw;
+    att_sim_collateral_raw(&sc, &raw);
+    one_src_t src = {0};
+    assert_int_equal(att_dcap_collateral_new(&raw, trust, &src.coll, &d), ATT_OK);
+
+    static const uint8_t runtime[] = "{\"keys\":[]}", init[] = "init-time data";
+    att_sim_quote_opts_t qo;
+    att_sim_quote_opts_default(&qo, tee, version);
+    uint8_t *rd = tee == ATT_TEE_TDX ? qo.td.report_data : qo.sgx.report_data;
+    uint8_t *cfg = tee == ATT_TEE_TDX ? qo.td.mrconfigid : qo.sgx.configid;
+    assert_true(att_sha256_2(runtime, sizeof(runtime) - 1, NULL, 0, rd));
+    memset(rd + 32, 0xee, 32); /* the second half is not bound */
+    assert_true(att_sha256_2(init, sizeof(init) - 1, NULL, 0, cfg));
+    uint8_t *q;
+    size_t qlen;
+    assert_int_equal(att_sim_quote_build(pki, &qo, &q, &qlen, &d), ATT_OK);
+
+    att_ev_ctx_t ctx = {.trust = trust, .collateral = one_collateral, .arg = &src, .now = now};
+    att_ev_result_t r;
+    const att_ev_verifier_t *v = att_ev_find(tee == ATT_TEE_TDX ? "TdxVm" : "SgxEnclave");
+    if (v->verify(&ctx, q, qlen, &r) != ATT_OK)
+        fail_msg("simulated quote rejected: %s", r.diag.msg);
+    assert_int_equal(att_ev_bind(&r, runtime, sizeof(runtime) - 1, init, sizeof(init) - 1, &d),
+                     ATT_OK);
+    assert_int_equal(att_ev_bind(&r, NULL, 0, NULL, 0, &d), ATT_OK);
+    assert_int_equal(att_ev_bind(&r, runtime, sizeof(runtime) - 2, NULL, 0, &d),
+                     ATT_E_EVIDENCE_BINDING);
+    assert_non_null(strstr(d.msg, "runtime data"));
+    assert_non_null(strstr(d.msg, "REPORTDATA"));
+    assert_int_equal(att_ev_bind(&r, NULL, 0, runtime, sizeof(runtime) - 1, &d),
+                     ATT_E_EVIDENCE_BINDING);
+    assert_non_null(strstr(d.msg, tee == ATT_TEE_TDX ? "MRCONFIGID" : "CONFIGID"));
+    att_ev_result_clear(&r);
+    free(q);
+    att_dcap_collateral_free(src.coll);
+    att_trust_free(trust);
+    att_sim_collateral_free(&sc);
+    att_sim_pki_free(pki);
+}
+
+static void test_binding(void **state)
+{
+    bind_case(ATT_TEE_SGX, 3);
+    bind_case(ATT_TEE_TDX, 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sgx_and_tdx_claims),
+        cmocka_unit_test(test_open_enclave_envelope),
+        cmocka_unit_test(test_binding),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
