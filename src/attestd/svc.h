@@ -1,0 +1,80 @@
+/* svc.h - attestd's domain logic, independent of HTTP: attest, policies, policy-management
+ * certificates, metadata, signing keys. Each operation takes the request's parts and returns a
+ * reply (HTTP status, JSON body, MAA error code); http glue lives in service.c.
+ *
+ *   att_svc_opts_t o = {.issuer = "http://127.0.0.1:8080", .data_dir = "var", ...};
+ *   att_svc_t *svc; att_svc_new(&o, &svc, &d);
+ *   att_svc_reply_t r; att_svc_attest(svc, "SgxEnclave", body, len, &r);   // {"token": ...}
+ *   ... r.status, r.body ...; att_svc_reply_clear(&r);
+ *
+ * Not here: transport limits, routing, api-version checks, logging (http.c, service.c).
+ */
+#ifndef ATTESTD_SVC_H
+#define ATTESTD_SVC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "attest/token.h"
+#include "attest/types.h"
+
+typedef struct {
+    const char *issuer;          /* token iss, jku = issuer + "/certs" */
+    const char *data_dir;        /* SQLite store */
+    const char *collateral_url;  /* PCS v4 base URL or NULL */
+    const char *collateral_dir;  /* offline collateral or NULL */
+    const char *const *trust_roots; /* extra trust anchors (PEM/DER files) */
+    size_t n_trust_roots;
+    bool have_at;                /* clock override */
+    att_time_t at;
+    const char *isolated_signers; /* PEM file of policy signer certificates, or NULL */
+    int64_t token_lifetime;      /* seconds, default 28800 */
+    att_alg_t alg;               /* signing algorithm, default RS256 */
+    int64_t collateral_max_age;  /* seconds, 0 = until nextUpdate */
+} att_svc_opts_t;
+
+typedef struct att_svc att_svc_t;
+
+typedef struct {
+    int status;          /* HTTP status */
+    json_t *body;        /* owned */
+    const char *code;    /* MAA error code when status >= 400 ("InvalidParameter", ...) */
+    const char *att_code; /* our error name (ATT_E_...) when there is one, for logs/metrics */
+    const char *type;    /* attestation type for metrics, or NULL */
+} att_svc_reply_t;
+
+att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d);
+void att_svc_free(att_svc_t *svc);
+bool att_svc_ready(att_svc_t *svc);
+void att_svc_reply_clear(att_svc_reply_t *r);
+
+/* POST /attest/{type}: body is the JSON request. */
+void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
+                    att_svc_reply_t *r);
+/* GET /certs, GET /.well-known/openid-configuration */
+void att_svc_certs(att_svc_t *svc, att_svc_reply_t *r);
+void att_svc_openid(att_svc_t *svc, att_svc_reply_t *r);
+/* GET/PUT /policies/{type}, POST /policies/{type}:reset (body: JWS text) */
+void att_svc_policy_get(att_svc_t *svc, const char *type, att_svc_reply_t *r);
+void att_svc_policy_set(att_svc_t *svc, const char *type, const char *body, size_t len,
+                        att_svc_reply_t *r);
+void att_svc_policy_reset(att_svc_t *svc, const char *type, const char *body, size_t len,
+                          att_svc_reply_t *r);
+/* GET /certificates, POST /certificates:add|:remove */
+void att_svc_certificates(att_svc_t *svc, att_svc_reply_t *r);
+void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, size_t len,
+                                 att_svc_reply_t *r);
+/* `attestd keys rotate`: a new active key; the old one stays published until its last token
+ * has expired. Prints nothing; returns the new kid in *kid (malloc'd). */
+att_err_t att_svc_keys_rotate(att_svc_t *svc, char **kid, att_diag_t *d);
+
+/* Counters for /metrics. */
+typedef struct {
+    uint64_t chain_cache_hits, chain_cache_misses;
+    uint64_t coll_hits, coll_misses, coll_fetches, coll_fetch_errors, coll_served_stale;
+} att_svc_stats_t;
+void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out);
+
+#endif
