@@ -224,10 +224,13 @@ ATT_API void att_dcap_cache_free(att_dcap_cache_t *cache);
 ATT_API void att_dcap_cache_stats(att_dcap_cache_t *cache, uint64_t *hits, uint64_t *misses);
 
 /* The FMSPC and PCK CA type ("processor" or "platform") of a parsed quote's PCK chain, to pick
- * its collateral. Uses (and fills) the cache when given; no signature is checked here. */
+ * its collateral. A chain already verified in the cache answers at once; otherwise, when trust
+ * is given, the chain's signature path (leaf <- PCK CA <- trusted root key) is checked first, so
+ * that a forged chain cannot make the caller fetch collateral for arbitrary FMSPCs. Revocation
+ * and validity are left to att_dcap_verify. */
 ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t *cache,
-                                          uint8_t fmspc[6], const char **ca, att_diag_t *diag)
-    ATT_WUR;
+                                          const att_trust_t *trust, uint8_t fmspc[6],
+                                          const char **ca, att_diag_t *diag) ATT_WUR;
 
 /* att_dcap_verify with a PCK chain cache (may be NULL: same as att_dcap_verify). */
 ATT_API att_err_t att_dcap_verify_cached(const uint8_t *quote, size_t len,

@@ -34,6 +34,8 @@ typedef struct {
     int64_t max_age;          /* seconds; 0 = no limit other than nextUpdate */
     int64_t refresh_margin;   /* seconds before nextUpdate to refresh; default 3600 */
     long timeout_ms;          /* per HTTP request; default 10000 */
+    const char *root_ca_crl_url; /* NULL: derived from pcs_url (PCCS <pcs_url>/sgx/certification/
+                                  * v4/rootcacrl; Intel's CRL distribution point for Intel PCS) */
 } att_collsrc_opts_t;
 
 typedef struct att_collsrc att_collsrc_t;

@@ -124,7 +124,8 @@ const char *att_pck_ca_type(const char *cn)
 }
 
 ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t *cache,
-                                          uint8_t fmspc[6], const char **ca, att_diag_t *diag)
+                                          const att_trust_t *trust, uint8_t fmspc[6],
+                                          const char **ca, att_diag_t *diag)
 {
     if (q == NULL || q->pck_chain.ptr == NULL || fmspc == NULL || ca == NULL)
         return att_diag_set(diag, ATT_E_ARG, "pck info: no parsed quote");
@@ -152,7 +153,24 @@ ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t
         return diag ? diag->code : ATT_E_QUOTE_PCK_CHAIN;
     att_pck_ext_t ext;
     char cn[128];
-    att_err_t e = att_pck_ext_parse(sk_X509_value(sk, 0), &ext, diag);
+    att_err_t e = ATT_OK;
+    if (trust != NULL) {
+        int n = sk_X509_num(sk);
+        X509 *leaf = sk_X509_value(sk, 0), *pca = n > 1 ? sk_X509_value(sk, 1) : NULL,
+             *root = n > 2 ? sk_X509_value(sk, 2) : NULL;
+        if (n != 3)
+            e = att_diag_set(diag, ATT_E_QUOTE_PCK_CHAIN, "PCK certificate chain in the quote "
+                             "holds %d certificates, expected 3 (PCK, PCK CA, root)", n);
+        else if (!att_trust_has_key(trust, root))
+            e = att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT, "the root of the PCK chain is not "
+                             "a trusted root key");
+        else if (!att_x509_sig_ok(pca, X509_get0_pubkey(root)) ||
+                 !att_x509_sig_ok(leaf, X509_get0_pubkey(pca)))
+            e = att_diag_set(diag, ATT_E_CERT_SIGNATURE, "the PCK chain in the quote is not "
+                             "signed along its path to the root");
+    }
+    if (e == ATT_OK)
+        e = att_pck_ext_parse(sk_X509_value(sk, 0), &ext, diag);
     if (e == ATT_OK) {
         att_x509_cn(X509_get_issuer_name(sk_X509_value(sk, 0)), cn, sizeof(cn));
         *ca = att_pck_ca_type(cn);

@@ -60,7 +60,7 @@ static att_err_t att_ev_dcap(const att_ev_ctx_t *ctx, const uint8_t *q, size_t l
                             want == ATT_TEE_TDX ? "TDX" : "SGX");
     uint8_t fmspc[6];
     const char *ca;
-    if ((e = att_dcap_quote_pck_info(&parsed, ctx->cache, fmspc, &ca, d)) != ATT_OK)
+    if ((e = att_dcap_quote_pck_info(&parsed, ctx->cache, ctx->trust, fmspc, &ca, d)) != ATT_OK)
         return e;
     if (ctx->collateral == NULL)
         return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral source");

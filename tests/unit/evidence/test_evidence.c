@@ -214,6 +214,35 @@ static void bind_case(att_tee_t tee, uint16_t version)
     att_sim_pki_free(pki);
 }
 
+/* A quote whose PCK chain leads to an untrusted root is refused before any collateral is
+ * looked up: a forged chain cannot make the service fetch collateral for arbitrary FMSPCs. */
+static void test_untrusted_chain_fetches_nothing(void **state)
+{
+    att_time_t now;
+    assert_int_equal(att_time_parse("2026-01-01T00:00:00Z", &now), ATT_OK);
+    att_diag_t d;
+    att_sim_pki_opts_t po;
+    att_sim_pki_opts_default(&po, ATT_SIM_CA_PROCESSOR, now);
+    att_sim_pki_t *pki;
+    assert_int_equal(att_sim_pki_new(&po, &pki, &d), ATT_OK);
+    att_sim_quote_opts_t qo;
+    att_sim_quote_opts_default(&qo, ATT_TEE_SGX, 3);
+    uint8_t *q;
+    size_t qlen;
+    assert_int_equal(att_sim_quote_build(pki, &qo, &q, &qlen, &d), ATT_OK);
+    att_trust_t *trust = att_trust_new(); /* Intel's root only */
+    one_src_t src = {0};
+    att_ev_ctx_t ctx = {.trust = trust, .collateral = one_collateral, .arg = &src, .now = now};
+    att_ev_result_t r;
+    assert_int_equal(att_ev_find("SgxEnclave")->verify(&ctx, q, qlen, &r),
+                     ATT_E_CERT_UNTRUSTED_ROOT);
+    assert_int_equal(src.calls, 0);
+    att_ev_result_clear(&r);
+    free(q);
+    att_trust_free(trust);
+    att_sim_pki_free(pki);
+}
+
 static void test_binding(void **state)
 {
     bind_case(ATT_TEE_SGX, 3);
@@ -226,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_sgx_and_tdx_claims),
         cmocka_unit_test(test_open_enclave_envelope),
         cmocka_unit_test(test_binding),
+        cmocka_unit_test(test_untrusted_chain_fetches_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,981 @@
+/* collsrc.c - DCAP collateral for attestd: Intel PCS v4 / PCCS over libcurl, an offline
+ * directory, the store's cache, and an in-memory set of parsed collateral per
+ * (tee, fmspc, ca) with refresh, stale serving and single-flight fetches. See collsrc.h and
+ * docs/collateral.md. Never reads the clock: `now` comes from the caller (curl's own timeouts
+ * aside). The global lock is never held during I/O (network, store, files). */
+#define _GNU_SOURCE
+#include "collsrc.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "core/util.h"
+
+#define COLL_MAX_BODY (4u << 20)       /* per HTTP body */
+#define COLL_MAX_HEADER (64u << 10)    /* per issuer-chain header */
+#define COLL_RETRY_INTERVAL 60         /* seconds of `now` between attempts on a set in hand */
+#define COLL_BLOB_MAGIC "ATTCOLL1"
+#define COLL_BLOB_ITEMS 7
+#define COLL_KEY_LEN 48
+#define COLL_URL_LEN 2048
+#define COLL_MAX_BASE 1500
+#define COLL_MAX_ENTRIES 4096          /* keys held; those without a set are evicted first */
+
+typedef struct coll_entry {
+    struct coll_entry *next;
+    char key[COLL_KEY_LEN]; /* dcap/<sgx|tdx>/<fmspc lowercase>/<ca> */
+    att_tee_t tee;
+    uint8_t fmspc[6];
+    char ca[12];
+    att_dcap_collateral_t *coll; /* NULL until we have one */
+    att_time_t fetched_at;
+    bool fetched_at_known; /* false for offline seeds until the first get */
+    bool store_tried;
+    bool fetching;   /* a fetcher is working on this key (single flight) */
+    unsigned waiters; /* callers waiting on this entry: it is not evicted meanwhile */
+    uint64_t gen;    /* bumped when a fetcher finishes */
+    bool attempted;  /* a network fetch was tried ... */
+    att_time_t last_attempt; /* ... at this `now` */
+    bool failed;     /* the last network attempt failed */
+    att_err_t last_err;
+    att_diag_t last_diag;
+} coll_entry_t;
+
+struct att_collsrc {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* broadcast when any fetcher finishes */
+    coll_entry_t *entries;
+    size_t n_entries;
+    char *pcs_url;      /* without trailing '/' */
+    char *root_crl_url;
+    att_store_t *store;
+    const att_trust_t *trust;
+    int64_t max_age, refresh_margin;
+    long timeout_ms;
+    att_collsrc_stats_t stats;
+};
+
+static pthread_once_t coll_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode coll_curl_init_rc = CURLE_FAILED_INIT;
+static void coll_curl_init(void) { coll_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static const char *tee_name(att_tee_t tee) { return tee == ATT_TEE_TDX ? "tdx" : "sgx"; }
+
+static void make_key(char key[COLL_KEY_LEN], att_tee_t tee, const uint8_t fmspc[6], const char *ca)
+{
+    char hex[13];
+    att_hex_encode(fmspc, 6, hex);
+    snprintf(key, COLL_KEY_LEN, "dcap/%s/%s/%s", tee_name(tee), hex, ca);
+}
+
+/* ---- CRL helpers ---- */
+
+static X509_CRL *crl_parse(const uint8_t *p, size_t n)
+{
+    if (n == 0 || n > COLL_MAX_BODY)
+        return NULL;
+    if (p[0] == 0x30) {
+        const unsigned char *q = p;
+        return d2i_X509_CRL(NULL, &q, (long)n);
+    }
+    BIO *b = BIO_new_mem_buf(p, (int)n);
+    if (b == NULL)
+        return NULL;
+    X509_CRL *c = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
+    BIO_free(b);
+    return c;
+}
+
+/* "processor" or "platform" from a PCK CRL's issuer CN. */
+static att_err_t crl_ca(att_slice_t crl, const char **ca, att_diag_t *d)
+{
+    X509_CRL *c = crl_parse(crl.ptr, crl.len);
+    if (c == NULL)
+        return att_diag_set(d, ATT_E_CRL_PARSE, "PCK CRL cannot be parsed (DER or PEM expected)");
+    char cn[256] = "";
+    X509_NAME_get_text_by_NID(X509_CRL_get_issuer(c), NID_commonName, cn, sizeof(cn));
+    X509_CRL_free(c);
+    if (strcmp(cn, "Intel SGX PCK Processor CA") == 0)
+        *ca = "processor";
+    else if (strcmp(cn, "Intel SGX PCK Platform CA") == 0)
+        *ca = "platform";
+    else
+        return att_diag_set(d, ATT_E_CRL_ISSUER, "PCK CRL issuer CN \"%s\" is neither the "
+                            "Processor nor the Platform CA", cn);
+    return ATT_OK;
+}
+
+static bool is_hex_text(const uint8_t *p, size_t n)
+{
+    size_t digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isxdigit(p[i]))
+            digits++;
+        else if (!isspace(p[i]))
+            return false;
+    }
+    return digits >= 2 && digits % 2 == 0;
+}
+
+/* A CRL body as served, made DER: DER stays, PEM is re-encoded, hex text (what a PCCS serves
+ * for the root CA CRL) is decoded. Replaces *buf when it changes. */
+static att_err_t crl_normalize(uint8_t **buf, size_t *len, const char *url, att_diag_t *d)
+{
+    if (*len >= 10 && memcmp(*buf, "-----BEGIN", 10) == 0) {
+        /* PEM to DER, so that a set's hashes do not depend on how the source encoded it. */
+        X509_CRL *c = crl_parse(*buf, *len);
+        if (c == NULL)
+            return ATT_OK; /* att_dcap_collateral_new reports it */
+        unsigned char *der = NULL;
+        int n = i2d_X509_CRL(c, &der);
+        X509_CRL_free(c);
+        if (n <= 0)
+            return att_diag_set(d, ATT_E_CRL_PARSE, "%s: CRL cannot be re-encoded", url);
+        uint8_t *out = malloc((size_t)n + 1);
+        if (out == NULL) {
+            OPENSSL_free(der);
+            return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        }
+        memcpy(out, der, (size_t)n);
+        out[n] = 0;
+        OPENSSL_free(der);
+        free(*buf);
+        *buf = out;
+        *len = (size_t)n;
+        return ATT_OK;
+    }
+    if (!is_hex_text(*buf, *len))
+        return ATT_OK; /* DER, or garbage for att_dcap_collateral_new to reject */
+    uint8_t *out = malloc(*len / 2 + 1);
+    if (out == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    size_t n = 0;
+    int hi = -1;
+    for (size_t i = 0; i < *len; i++) {
+        int c = (*buf)[i];
+        if (!isxdigit(c))
+            continue;
+        int v = isdigit(c) ? c - '0' : (tolower(c) - 'a' + 10);
+        if (hi < 0) {
+            hi = v;
+        } else {
+            out[n++] = (uint8_t)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    out[n] = 0;
+    free(*buf);
+    *buf = out;
+    *len = n;
+    return ATT_OK;
+}
+
+/* ---- HTTP ---- */
+
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    bool over;
+} coll_body_t;
+
+typedef struct {
+    const char *const *names; /* accepted header names, NULL-terminated; may be NULL */
+    char *value;              /* raw (still URL-encoded) value of the first match */
+    bool over;
+} coll_hdr_t;
+
+static size_t body_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    coll_body_t *b = ud;
+    size_t n = size * nmemb;
+    if (n > COLL_MAX_BODY - b->len) {
+        b->over = true;
+        return 0; /* aborts the transfer */
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 8192;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        uint8_t *q = realloc(b->buf, cap);
+        if (q == NULL)
+            return 0;
+        b->buf = q;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    b->buf[b->len] = 0;
+    return n;
+}
+
+static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    coll_hdr_t *h = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new response (redirect, 100): reset */
+        free(h->value);
+        h->value = NULL;
+        return n;
+    }
+    if (h->names == NULL || h->value != NULL)
+        return n;
+    const char *colon = memchr(p, ':', n);
+    if (colon == NULL)
+        return n;
+    size_t nl = (size_t)(colon - p);
+    for (const char *const *nm = h->names; *nm; nm++) {
+        if (strlen(*nm) != nl || strncasecmp(p, *nm, nl) != 0)
+            continue;
+        const char *v = colon + 1, *end = p + n;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
+                           end[-1] == '\t'))
+            end--;
+        if ((size_t)(end - v) > COLL_MAX_HEADER) {
+            h->over = true;
+            return n;
+        }
+        h->value = strndup(v, (size_t)(end - v));
+        break;
+    }
+    return n;
+}
+
+/* GET url; status must be 200. Body (NUL-terminated, malloc'd) into *body; when hdr_names is
+ * given, the first of those headers must be present: its URL-decoded value into *hdr_out. */
+static att_err_t http_get(att_collsrc_t *s, CURL *h, const char *url,
+                          const char *const *hdr_names, uint8_t **body, size_t *blen,
+                          uint8_t **hdr_out, size_t *hdr_len, att_diag_t *d)
+{
+    coll_body_t b = {0};
+    coll_hdr_t hd = {.names = hdr_names};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    att_err_t e = ATT_OK;
+    *body = NULL;
+    *blen = 0;
+    if (hdr_out) {
+        *hdr_out = NULL;
+        *hdr_len = 0;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &hd);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)COLL_MAX_BODY);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "attestd");
+    CURLcode rc = curl_easy_perform(h);
+    if (b.over || rc == CURLE_FILESIZE_EXCEEDED) {
+        e = att_diag_set(d, ATT_E_FETCH, "GET %s: body exceeds %u bytes", url, COLL_MAX_BODY);
+        goto out;
+    }
+    if (rc != CURLE_OK) {
+        e = att_diag_set(d, ATT_E_FETCH, "GET %s: %s", url,
+                         errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        goto out;
+    }
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) {
+        char snippet[121];
+        size_t k = 0;
+        for (size_t i = 0; i < b.len && k < sizeof(snippet) - 1; i++)
+            snippet[k++] = isprint(b.buf[i]) ? (char)b.buf[i] : ' ';
+        snippet[k] = 0;
+        e = att_diag_set(d, ATT_E_FETCH_STATUS, "GET %s: HTTP status %ld%s%s", url, status,
+                         k ? ": " : "", snippet);
+        goto out;
+    }
+    if (hdr_names) {
+        if (hd.over) {
+            e = att_diag_set(d, ATT_E_FETCH, "GET %s: header %s exceeds %u bytes", url,
+                             hdr_names[0], COLL_MAX_HEADER);
+            goto out;
+        }
+        if (hd.value == NULL) {
+            e = att_diag_set(d, ATT_E_COLL_MISSING, "GET %s: the answer has no %s header", url,
+                             hdr_names[0]);
+            goto out;
+        }
+        int n = 0;
+        char *dec = curl_easy_unescape(h, hd.value, 0, &n);
+        if (dec == NULL || n <= 0) {
+            curl_free(dec);
+            e = att_diag_set(d, ATT_E_COLL_FORMAT, "GET %s: header %s cannot be URL-decoded",
+                             url, hdr_names[0]);
+            goto out;
+        }
+        uint8_t *copy = malloc((size_t)n + 1);
+        if (copy == NULL) {
+            curl_free(dec);
+            e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(copy, dec, (size_t)n);
+        copy[n] = 0;
+        curl_free(dec);
+        *hdr_out = copy;
+        *hdr_len = (size_t)n;
+    }
+    if (b.buf == NULL) { /* empty 200: give the caller an empty, NUL-terminated buffer */
+        b.buf = calloc(1, 1);
+        if (b.buf == NULL) {
+            e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    *body = b.buf;
+    *blen = b.len;
+    b.buf = NULL;
+out:
+    free(b.buf);
+    free(hd.value);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    return e;
+}
+
+static void slice_take(att_slice_t *sl, uint8_t *p, size_t n)
+{
+    sl->ptr = p;
+    sl->len = n;
+}
+
+/* Fetch the 7 raw items of one key from the PCS. raw is filled with malloc'd slices. */
+static att_err_t fetch_raw(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6],
+                           const char *ca, att_dcap_collateral_raw_t *raw, att_diag_t *d)
+{
+    static const char *const tcb_hdr[] = {"TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain",
+                                          NULL};
+    static const char *const qe_hdr[] = {"SGX-Enclave-Identity-Issuer-Chain",
+                                         "Enclave-Identity-Issuer-Chain", NULL};
+    static const char *const crl_hdr[] = {"SGX-PCK-CRL-Issuer-Chain", NULL};
+    memset(raw, 0, sizeof(*raw));
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return att_diag_set(d, ATT_E_FETCH, "curl_easy_init failed");
+    char fm[13], url[COLL_URL_LEN];
+    att_hex_encode(fmspc, 6, fm);
+    for (char *p = fm; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    const char *t = tee_name(tee);
+    uint8_t *b, *c;
+    size_t bl, cl;
+    att_err_t e;
+
+    snprintf(url, sizeof(url), "%s/%s/certification/v4/tcb?fmspc=%s", s->pcs_url, t, fm);
+    if ((e = http_get(s, h, url, tcb_hdr, &b, &bl, &c, &cl, d)))
+        goto out;
+    slice_take(&raw->tcb_info, b, bl);
+    slice_take(&raw->tcb_info_chain, c, cl);
+
+    snprintf(url, sizeof(url), "%s/%s/certification/v4/qe/identity", s->pcs_url, t);
+    if ((e = http_get(s, h, url, qe_hdr, &b, &bl, &c, &cl, d)))
+        goto out;
+    slice_take(&raw->qe_identity, b, bl);
+    slice_take(&raw->qe_identity_chain, c, cl);
+
+    snprintf(url, sizeof(url), "%s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", s->pcs_url,
+             ca);
+    if ((e = http_get(s, h, url, crl_hdr, &b, &bl, &c, &cl, d)))
+        goto out;
+    if ((e = crl_normalize(&b, &bl, url, d))) {
+        free(b);
+        free(c);
+        goto out;
+    }
+    slice_take(&raw->pck_crl, b, bl);
+    slice_take(&raw->pck_crl_chain, c, cl);
+
+    if ((e = http_get(s, h, s->root_crl_url, NULL, &b, &bl, NULL, NULL, d)))
+        goto out;
+    if ((e = crl_normalize(&b, &bl, s->root_crl_url, d))) {
+        free(b);
+        goto out;
+    }
+    slice_take(&raw->root_ca_crl, b, bl);
+out:
+    curl_easy_cleanup(h);
+    if (e)
+        att_dcap_collateral_raw_free(raw);
+    return e;
+}
+
+/* ---- blob (store format) ----
+ * "ATTCOLL1" then, for tcb_info, tcb_info_chain, qe_identity, qe_identity_chain, pck_crl,
+ * pck_crl_chain, root_ca_crl in that order: a 4-byte big-endian length and the bytes. */
+
+static att_slice_t *raw_items(att_dcap_collateral_raw_t *r, size_t i)
+{
+    att_slice_t *items[COLL_BLOB_ITEMS] = {&r->tcb_info, &r->tcb_info_chain, &r->qe_identity,
+                                           &r->qe_identity_chain, &r->pck_crl,
+                                           &r->pck_crl_chain, &r->root_ca_crl};
+    return items[i];
+}
+
+static att_err_t blob_encode(const att_dcap_collateral_raw_t *raw, uint8_t **out, size_t *len,
+                             att_diag_t *d)
+{
+    att_dcap_collateral_raw_t *r = (att_dcap_collateral_raw_t *)raw;
+    size_t n = sizeof(COLL_BLOB_MAGIC) - 1;
+    for (size_t i = 0; i < COLL_BLOB_ITEMS; i++) {
+        if (raw_items(r, i)->len > UINT32_MAX)
+            return att_diag_set(d, ATT_E_LIMIT, "collateral item too large to store");
+        n += 4 + raw_items(r, i)->len;
+    }
+    uint8_t *b = malloc(n), *p = b;
+    if (b == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    memcpy(p, COLL_BLOB_MAGIC, sizeof(COLL_BLOB_MAGIC) - 1);
+    p += sizeof(COLL_BLOB_MAGIC) - 1;
+    for (size_t i = 0; i < COLL_BLOB_ITEMS; i++) {
+        const att_slice_t *sl = raw_items(r, i);
+        uint32_t l = (uint32_t)sl->len;
+        p[0] = (uint8_t)(l >> 24);
+        p[1] = (uint8_t)(l >> 16);
+        p[2] = (uint8_t)(l >> 8);
+        p[3] = (uint8_t)l;
+        p += 4;
+        if (l)
+            memcpy(p, sl->ptr, l);
+        p += l;
+    }
+    *out = b;
+    *len = n;
+    return ATT_OK;
+}
+
+static att_err_t blob_decode(const uint8_t *b, size_t n, att_dcap_collateral_raw_t *raw,
+                             att_diag_t *d)
+{
+    memset(raw, 0, sizeof(*raw));
+    size_t m = sizeof(COLL_BLOB_MAGIC) - 1, off = m;
+    if (n < m || memcmp(b, COLL_BLOB_MAGIC, m) != 0)
+        return att_diag_set(d, ATT_E_COLL_FORMAT, "stored collateral: bad magic");
+    for (size_t i = 0; i < COLL_BLOB_ITEMS; i++) {
+        if (n - off < 4)
+            goto trunc;
+        size_t l = (size_t)b[off] << 24 | (size_t)b[off + 1] << 16 | (size_t)b[off + 2] << 8 |
+                   b[off + 3];
+        off += 4;
+        if (n - off < l)
+            goto trunc;
+        uint8_t *p = malloc(l + 1);
+        if (p == NULL) {
+            att_dcap_collateral_raw_free(raw);
+            return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        }
+        memcpy(p, b + off, l);
+        p[l] = 0;
+        slice_take(raw_items(raw, i), p, l);
+        off += l;
+    }
+    if (off != n) {
+        att_dcap_collateral_raw_free(raw);
+        return att_diag_set(d, ATT_E_COLL_FORMAT, "stored collateral: %zu trailing bytes",
+                            n - off);
+    }
+    return ATT_OK;
+trunc:
+    att_dcap_collateral_raw_free(raw);
+    return att_diag_set(d, ATT_E_COLL_FORMAT, "stored collateral: truncated");
+}
+
+/* Parse and check raw collateral, and that it is for (tee, fmspc, ca) when those are given. */
+static att_err_t make_coll(att_collsrc_t *s, const att_dcap_collateral_raw_t *raw,
+                           const char *what, const coll_entry_t *want,
+                           att_dcap_collateral_t **out, att_diag_t *d)
+{
+    att_diag_t d2;
+    att_dcap_collateral_t *c = NULL;
+    att_err_t e = att_dcap_collateral_new(raw, s->trust, &c, &d2);
+    if (e)
+        return att_diag_set(d, e, "%s: %s", what, d2.msg);
+    const char *ca;
+    if ((e = crl_ca(raw->pck_crl, &ca, &d2))) {
+        att_dcap_collateral_free(c);
+        return att_diag_set(d, e, "%s: %s", what, d2.msg);
+    }
+    if (want) {
+        uint8_t fm[6];
+        att_dcap_collateral_fmspc(c, fm);
+        char k[COLL_KEY_LEN];
+        make_key(k, att_dcap_collateral_tee(c), fm, ca);
+        if (strcmp(k, want->key) != 0) {
+            att_dcap_collateral_free(c);
+            return att_diag_set(d, ATT_E_COLL_FORMAT, "%s: collateral is for %s, not %s", what,
+                                k, want->key);
+        }
+    }
+    *out = c;
+    return ATT_OK;
+}
+
+static bool needs_refresh(const att_collsrc_t *s, const coll_entry_t *en, att_time_t now)
+{
+    att_time_t exp = att_dcap_collateral_expiry(en->coll);
+    if (now >= exp - s->refresh_margin)
+        return true;
+    return s->max_age > 0 && en->fetched_at_known && now - en->fetched_at >= s->max_age;
+}
+
+/* While another caller refreshes it, a set may be served without waiting if it has not expired
+ * and is not older than max_age. */
+static bool usable_while_refreshing(const att_collsrc_t *s, const coll_entry_t *en,
+                                   att_time_t now)
+{
+    if (now >= att_dcap_collateral_expiry(en->coll))
+        return false;
+    return !(s->max_age > 0 && en->fetched_at_known && now - en->fetched_at >= s->max_age);
+}
+
+/* Called with the lock held. */
+static coll_entry_t *entry_find(att_collsrc_t *s, const char *key)
+{
+    for (coll_entry_t *en = s->entries; en; en = en->next)
+        if (strcmp(en->key, key) == 0)
+            return en;
+    return NULL;
+}
+
+/* Called with the lock held. Keys come from quotes, whose PCK chains may not be checked yet:
+ * bound the number of keys, evicting one that holds no set and that nobody is using. */
+static coll_entry_t *entry_add(att_collsrc_t *s, const char *key, att_tee_t tee,
+                               const uint8_t fmspc[6], const char *ca)
+{
+    if (s->n_entries >= COLL_MAX_ENTRIES) {
+        coll_entry_t **pp = &s->entries;
+        while (*pp && ((*pp)->coll || (*pp)->fetching || (*pp)->waiters))
+            pp = &(*pp)->next;
+        if (*pp == NULL)
+            return NULL;
+        coll_entry_t *victim = *pp;
+        *pp = victim->next;
+        free(victim);
+        s->n_entries--;
+    }
+    coll_entry_t *en = calloc(1, sizeof(*en));
+    if (en == NULL)
+        return NULL;
+    snprintf(en->key, sizeof(en->key), "%s", key);
+    en->tee = tee;
+    memcpy(en->fmspc, fmspc, 6);
+    snprintf(en->ca, sizeof(en->ca), "%s", ca);
+    en->next = s->entries;
+    s->entries = en;
+    s->n_entries++;
+    return en;
+}
+
+/* ---- offline directory ---- */
+
+static bool has_tcb_info(const char *dir)
+{
+    char p[4096];
+    struct stat st;
+    if ((size_t)snprintf(p, sizeof(p), "%s/tcb_info.json", dir) >= sizeof(p))
+        return false;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static att_err_t offline_load_set(att_collsrc_t *s, const char *dir, att_diag_t *d)
+{
+    att_dcap_collateral_raw_t raw;
+    att_diag_t d2;
+    att_err_t e = att_dcap_collateral_raw_load_dir(dir, &raw, &d2);
+    if (e)
+        return att_diag_set(d, e, "offline collateral %s: %s", dir, d2.msg);
+    char what[4200];
+    snprintf(what, sizeof(what), "offline collateral %s", dir);
+    att_dcap_collateral_t *c;
+    e = make_coll(s, &raw, what, NULL, &c, d);
+    const char *ca = NULL;
+    if (e == ATT_OK)
+        e = crl_ca(raw.pck_crl, &ca, d);
+    att_dcap_collateral_raw_free(&raw);
+    if (e)
+        return e;
+    uint8_t fm[6];
+    att_dcap_collateral_fmspc(c, fm);
+    att_tee_t tee = att_dcap_collateral_tee(c);
+    char key[COLL_KEY_LEN];
+    make_key(key, tee, fm, ca);
+    coll_entry_t *en = entry_find(s, key); /* only during att_collsrc_new: no lock needed */
+    if (en == NULL && (en = entry_add(s, key, tee, fm, ca)) == NULL) {
+        att_dcap_collateral_free(c);
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    }
+    if (en->coll && att_dcap_collateral_expiry(en->coll) >= att_dcap_collateral_expiry(c)) {
+        att_dcap_collateral_free(c); /* two sets for one key: keep the later one */
+        return ATT_OK;
+    }
+    att_dcap_collateral_free(en->coll);
+    en->coll = c;
+    en->fetched_at_known = false;
+    return ATT_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static att_err_t offline_load(att_collsrc_t *s, const char *dir, att_diag_t *d)
+{
+    if (has_tcb_info(dir))
+        return offline_load_set(s, dir, d);
+    DIR *dh = opendir(dir);
+    if (dh == NULL)
+        return att_diag_set(d, ATT_E_IO, "offline collateral directory %s cannot be opened",
+                            dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    att_err_t e = ATT_OK;
+    struct dirent *de;
+    while ((de = readdir(dh)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char sub[4096];
+        if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
+            continue;
+        if (!has_tcb_info(sub))
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            char **nn = realloc(names, nc * sizeof(*nn));
+            if (nn == NULL) {
+                e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
+                goto out;
+            }
+            names = nn;
+            cap = nc;
+        }
+        if ((names[n] = strdup(sub)) == NULL) {
+            e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
+            goto out;
+        }
+        n++;
+    }
+    if (n == 0) {
+        e = att_diag_set(d, ATT_E_COLL_MISSING, "offline collateral directory %s holds no "
+                         "collateral set (tcb_info.json, in it or in a subdirectory)", dir);
+        goto out;
+    }
+    qsort(names, n, sizeof(*names), cmp_str); /* deterministic order */
+    for (size_t i = 0; i < n && e == ATT_OK; i++)
+        e = offline_load_set(s, names[i], d);
+out:
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    closedir(dh);
+    return e;
+}
+
+/* ---- public API ---- */
+
+static char *derive_root_crl_url(const char *base)
+{
+    char *u = NULL;
+    /* Intel's PCS has no rootcacrl path: use the root certificate's CRL distribution point. */
+    if (strstr(base, "://api.trustedservices.intel.com") != NULL)
+        return strdup("https://certificates.trustedservices.intel.com/IntelSGXRootCA.der");
+    if (asprintf(&u, "%s/sgx/certification/v4/rootcacrl", base) < 0)
+        return NULL;
+    return u;
+}
+
+att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, att_diag_t *d)
+{
+    if (opts == NULL || out == NULL || opts->trust == NULL)
+        return att_diag_set(d, ATT_E_ARG, "collsrc: NULL argument");
+    *out = NULL;
+    if (opts->pcs_url == NULL && opts->offline_dir == NULL && opts->store == NULL)
+        return att_diag_set(d, ATT_E_ARG, "collsrc: no collateral source (need a PCS URL, an "
+                            "offline directory or a store)");
+    if (opts->max_age < 0 || opts->refresh_margin < 0 || opts->timeout_ms < 0)
+        return att_diag_set(d, ATT_E_ARG, "collsrc: negative max_age, refresh_margin or timeout");
+    att_collsrc_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->store = opts->store;
+    s->trust = opts->trust;
+    s->max_age = opts->max_age;
+    s->refresh_margin = opts->refresh_margin ? opts->refresh_margin : 3600;
+    s->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 10000;
+    att_err_t e = ATT_OK;
+    if (opts->pcs_url) {
+        size_t n = strlen(opts->pcs_url);
+        while (n > 0 && opts->pcs_url[n - 1] == '/')
+            n--;
+        if (n == 0 || n > COLL_MAX_BASE ||
+            (strncmp(opts->pcs_url, "http://", 7) != 0 &&
+             strncmp(opts->pcs_url, "https://", 8) != 0)) {
+            e = att_diag_set(d, ATT_E_ARG, "collsrc: PCS URL must be http(s):// and at most %d "
+                             "characters", COLL_MAX_BASE);
+            goto fail;
+        }
+        pthread_once(&coll_curl_once, coll_curl_init);
+        if (coll_curl_init_rc != CURLE_OK) {
+            e = att_diag_set(d, ATT_E_FETCH, "curl_global_init failed: %s",
+                             curl_easy_strerror(coll_curl_init_rc));
+            goto fail;
+        }
+        s->pcs_url = strndup(opts->pcs_url, n);
+        s->root_crl_url = opts->root_ca_crl_url ? strdup(opts->root_ca_crl_url)
+                                                : derive_root_crl_url(s->pcs_url ? s->pcs_url
+                                                                                 : "");
+        if (s->pcs_url == NULL || s->root_crl_url == NULL) {
+            e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (strlen(s->root_crl_url) >= COLL_URL_LEN) {
+            e = att_diag_set(d, ATT_E_ARG, "collsrc: root CA CRL URL too long");
+            goto fail;
+        }
+    }
+    if (opts->offline_dir && (e = offline_load(s, opts->offline_dir, d)))
+        goto fail;
+    *out = s;
+    return ATT_OK;
+fail:
+    att_collsrc_free(s);
+    return e;
+}
+
+void att_collsrc_free(att_collsrc_t *s)
+{
+    if (s == NULL)
+        return;
+    coll_entry_t *en = s->entries;
+    while (en) {
+        coll_entry_t *nx = en->next;
+        att_dcap_collateral_free(en->coll);
+        free(en);
+        en = nx;
+    }
+    free(s->pcs_url);
+    free(s->root_crl_url);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void att_collsrc_stats(att_collsrc_t *s, att_collsrc_stats_t *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Try the store for key (outside the lock). */
+static void store_load(att_collsrc_t *s, const coll_entry_t *en, att_dcap_collateral_t **out,
+                       att_time_t *fetched_at)
+{
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    att_diag_t d;
+    *out = NULL;
+    if (att_store_coll_get(s->store, en->key, &blob, &len, fetched_at, &d) != ATT_OK)
+        return;
+    att_dcap_collateral_raw_t raw;
+    if (blob_decode(blob, len, &raw, &d) == ATT_OK) {
+        if (make_coll(s, &raw, "stored collateral", en, out, &d) != ATT_OK)
+            *out = NULL;
+        att_dcap_collateral_raw_free(&raw);
+    }
+    free(blob);
+}
+
+/* Fetch from the network, check, persist (outside the lock). */
+static att_err_t net_fetch(att_collsrc_t *s, const coll_entry_t *en, att_time_t now,
+                           att_dcap_collateral_t **out, att_diag_t *d)
+{
+    att_dcap_collateral_raw_t raw;
+    att_err_t e = fetch_raw(s, en->tee, en->fmspc, en->ca, &raw, d);
+    if (e)
+        return e;
+    char what[COLL_MAX_BASE + 64];
+    snprintf(what, sizeof(what), "collateral from %s", s->pcs_url);
+    if ((e = make_coll(s, &raw, what, en, out, d)) == ATT_OK && s->store) {
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        att_diag_t d2;
+        if (blob_encode(&raw, &blob, &len, &d2) == ATT_OK) {
+            /* A failed write only loses persistence; memory keeps serving. */
+            (void)att_store_coll_put(s->store, en->key, blob, len, now, &d2);
+            free(blob);
+        }
+    }
+    att_dcap_collateral_raw_free(&raw);
+    return e;
+}
+
+/* Called with the lock held: answer from the entry after a fetch (ours or another's). */
+static att_err_t answer(att_collsrc_t *s, coll_entry_t *en, att_time_t now,
+                        att_dcap_collateral_t **out, att_diag_t *d)
+{
+    if (en->coll) {
+        if (needs_refresh(s, en, now) && (en->failed || s->pcs_url == NULL))
+            s->stats.served_stale++;
+        *out = att_dcap_collateral_ref(en->coll);
+        return ATT_OK;
+    }
+    if (en->last_err) {
+        if (d)
+            *d = en->last_diag;
+        return en->last_err;
+    }
+    return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral for %s (%s)", en->key,
+                        s->pcs_url ? "not fetched yet" : "not in the offline directory or the "
+                        "store, and no PCS URL is configured");
+}
+
+att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6],
+                          const char *ca, att_time_t now, att_dcap_collateral_t **out,
+                          att_diag_t *d)
+{
+    if (s == NULL || fmspc == NULL || ca == NULL || out == NULL)
+        return att_diag_set(d, ATT_E_ARG, "collsrc: NULL argument");
+    *out = NULL;
+    if (tee != ATT_TEE_SGX && tee != ATT_TEE_TDX)
+        return att_diag_set(d, ATT_E_ARG, "collsrc: unknown TEE type 0x%x", (unsigned)tee);
+    if (strcmp(ca, "processor") != 0 && strcmp(ca, "platform") != 0)
+        return att_diag_set(d, ATT_E_ARG, "collsrc: CA must be \"processor\" or \"platform\"");
+    char key[COLL_KEY_LEN];
+    make_key(key, tee, fmspc, ca);
+
+    pthread_mutex_lock(&s->mu);
+    coll_entry_t *en = entry_find(s, key);
+    if (en == NULL && (en = entry_add(s, key, tee, fmspc, ca)) == NULL) {
+        pthread_mutex_unlock(&s->mu);
+        return att_diag_set(d, ATT_E_LIMIT, "collsrc: cannot track collateral for %s (out of "
+                            "memory or %d keys held)", key, COLL_MAX_ENTRIES);
+    }
+    if (en->coll && !en->fetched_at_known) { /* an offline seed: its age starts now */
+        en->fetched_at = now;
+        en->fetched_at_known = true;
+    }
+    if (en->coll && !needs_refresh(s, en, now)) {
+        s->stats.hits++;
+        *out = att_dcap_collateral_ref(en->coll);
+        pthread_mutex_unlock(&s->mu);
+        return ATT_OK;
+    }
+    if (en->fetching && en->coll && usable_while_refreshing(s, en, now)) {
+        /* Someone is refreshing a set that is still valid: no need to wait for the network. */
+        s->stats.hits++;
+        *out = att_dcap_collateral_ref(en->coll);
+        pthread_mutex_unlock(&s->mu);
+        return ATT_OK;
+    }
+    s->stats.misses++;
+    if (en->fetching) { /* single flight: wait for the running fetch and share its result */
+        uint64_t gen = en->gen;
+        en->waiters++;
+        while (en->fetching && en->gen == gen)
+            pthread_cond_wait(&s->cv, &s->mu);
+        en->waiters--;
+        att_err_t e = answer(s, en, now, out, d);
+        pthread_mutex_unlock(&s->mu);
+        return e;
+    }
+    bool try_store = s->store != NULL && !en->store_tried;
+    /* With a set in hand, try the network at most once per COLL_RETRY_INTERVAL of `now`. */
+    bool try_net = s->pcs_url != NULL &&
+                   !(en->coll && en->attempted && now >= en->last_attempt &&
+                     now - en->last_attempt < COLL_RETRY_INTERVAL);
+    if (!try_store && !try_net) {
+        att_err_t e = answer(s, en, now, out, d);
+        pthread_mutex_unlock(&s->mu);
+        return e;
+    }
+    en->fetching = true;
+    pthread_mutex_unlock(&s->mu);
+
+    /* ---- I/O, without the lock; `en` stays valid: a fetching entry is never evicted ---- */
+    att_dcap_collateral_t *stored = NULL, *fetched = NULL;
+    att_time_t stored_at = 0;
+    att_err_t fe = ATT_OK;
+    att_diag_t fd;
+    att_diag_clear(&fd);
+    bool netted = false;
+    if (try_store)
+        store_load(s, en, &stored, &stored_at);
+    if (try_net) {
+        /* The stored set suffices if it is fresh; en->coll/fetched_at are only read under the
+         * lock, so judge it through a scratch entry. */
+        coll_entry_t tmp = {.coll = stored, .fetched_at = stored_at, .fetched_at_known = true};
+        if (stored == NULL || needs_refresh(s, &tmp, now)) {
+            netted = true;
+            fe = net_fetch(s, en, now, &fetched, &fd);
+        }
+    }
+
+    pthread_mutex_lock(&s->mu);
+    att_dcap_collateral_t *drop1 = NULL, *drop2 = NULL;
+    if (try_store)
+        en->store_tried = true;
+    if (stored) {
+        if (en->coll == NULL ||
+            att_dcap_collateral_expiry(stored) > att_dcap_collateral_expiry(en->coll)) {
+            drop1 = en->coll;
+            en->coll = stored;
+            en->fetched_at = stored_at;
+            en->fetched_at_known = true;
+        } else {
+            drop1 = stored;
+        }
+    }
+    if (netted) {
+        s->stats.fetches++;
+        en->attempted = true;
+        en->last_attempt = now;
+        if (fe == ATT_OK) {
+            drop2 = en->coll;
+            en->coll = fetched;
+            en->fetched_at = now;
+            en->fetched_at_known = true;
+            en->failed = false;
+            en->last_err = ATT_OK;
+        } else {
+            s->stats.fetch_errors++;
+            en->failed = true;
+            en->last_err = fe;
+            en->last_diag = fd;
+        }
+    }
+    en->fetching = false;
+    en->gen++;
+    pthread_cond_broadcast(&s->cv);
+    att_err_t e = answer(s, en, now, out, d);
+    pthread_mutex_unlock(&s->mu);
+    att_dcap_collateral_free(drop1);
+    att_dcap_collateral_free(drop2);
+    return e;
+}

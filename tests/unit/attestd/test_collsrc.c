@@ -1,0 +1,913 @@
+#define _GNU_SOURCE
+/* test_collsrc.c - the collateral source against tests/tools/pcs_server.py on loopback:
+ * fetched collateral verifies the vector quotes, cache hits, store persistence, stale serving
+ * when the source is down or answers garbage, refresh near nextUpdate and after max_age,
+ * single flight, the offline directory layouts, and argument checks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+
+#include "collsrc.h"
+#include "dcap/vec.h"
+
+#define PCS_SERVER ATT_TEST_VECTORS "/../tools/pcs_server.py"
+#define VDIR ATT_TEST_VECTORS "/dcap"
+#define SGX_SET "sgx-v3-fmspc00A067110000"
+#define TDX_SET "tdx-v4-fmspcB0C06F000000"
+
+static att_trust_t *trust;
+static char count_file[64];
+
+/* ---- the python server ---- */
+
+typedef struct {
+    pid_t pid;
+    int port;
+    int in_fd; /* its stdin: closing it (or our death) stops it */
+} pcs_t;
+
+/* Start pcs_server.py with extra args (NULL-terminated) on `port` (0: ephemeral). */
+static void pcs_start(pcs_t *p, int port, const char *const *args)
+{
+    int in[2], out[2];
+    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    const char *argv[32];
+    char portbuf[16];
+    size_t n = 0;
+    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    argv[n++] = "python3";
+    argv[n++] = PCS_SERVER;
+    argv[n++] = "--port";
+    argv[n++] = portbuf;
+    argv[n++] = "--exit-on-stdin-eof";
+    argv[n++] = "--count-file";
+    argv[n++] = count_file;
+    for (size_t i = 0; args && args[i]; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        execvp("python3", (char *const *)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    char line[32];
+    size_t k = 0;
+    while (k < sizeof(line) - 1) {
+        ssize_t r = read(out[0], line + k, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || line[k] == '\n')
+            break;
+        k++;
+    }
+    line[k] = 0;
+    close(out[0]);
+    p->pid = pid;
+    p->in_fd = in[1];
+    p->port = atoi(line);
+    if (p->port <= 0)
+        fail_msg("pcs_server did not start (got \"%s\")", line);
+}
+
+static void pcs_stop(pcs_t *p)
+{
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, SIGTERM);
+    int st;
+    while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    close(p->in_fd);
+    p->pid = 0;
+}
+
+static void pcs_url(const pcs_t *p, char *buf, size_t n)
+{
+    snprintf(buf, n, "http://127.0.0.1:%d/", p->port);
+}
+
+static int count_requests(void)
+{
+    FILE *f = fopen(count_file, "r");
+    if (f == NULL)
+        return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static void reset_count(void)
+{
+    FILE *f = fopen(count_file, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
+/* ---- a tiny in-memory store (collateral only) ---- */
+
+typedef struct {
+    att_store_t base;
+    pthread_mutex_t mu;
+    char *key[32];
+    uint8_t *blob[32];
+    size_t len[32];
+    att_time_t at[32];
+    size_t n;
+    int gets, puts;
+} fake_store_t;
+
+static void fs_close(att_store_t *st)
+{
+    fake_store_t *f = (fake_store_t *)st;
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->key[i]);
+        free(f->blob[i]);
+    }
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+static att_err_t fs_get(att_store_t *st, const char *key, uint8_t **blob, size_t *len,
+                        att_time_t *at, att_diag_t *d)
+{
+    fake_store_t *f = (fake_store_t *)st;
+    att_err_t e = att_diag_set(d, ATT_E_STORE_NOT_FOUND, "no %s", key);
+    pthread_mutex_lock(&f->mu);
+    f->gets++;
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->key[i], key) == 0) {
+            *blob = malloc(f->len[i] ? f->len[i] : 1);
+            memcpy(*blob, f->blob[i], f->len[i]);
+            *len = f->len[i];
+            *at = f->at[i];
+            e = ATT_OK;
+        }
+    pthread_mutex_unlock(&f->mu);
+    return e;
+}
+
+static att_err_t fs_put(att_store_t *st, const char *key, const uint8_t *blob, size_t len,
+                        att_time_t at, att_diag_t *d)
+{
+    fake_store_t *f = (fake_store_t *)st;
+    pthread_mutex_lock(&f->mu);
+    f->puts++;
+    size_t i = 0;
+    while (i < f->n && strcmp(f->key[i], key) != 0)
+        i++;
+    if (i == f->n) {
+        assert_true(f->n < 32);
+        f->key[f->n++] = strdup(key);
+    } else {
+        free(f->blob[i]);
+    }
+    f->blob[i] = malloc(len ? len : 1);
+    memcpy(f->blob[i], blob, len);
+    f->len[i] = len;
+    f->at[i] = at;
+    pthread_mutex_unlock(&f->mu);
+    return ATT_OK;
+}
+
+static const att_store_ops_t fs_ops = {
+    .name = "fake", .close = fs_close, .coll_get = fs_get, .coll_put = fs_put};
+
+static fake_store_t *fs_new(void)
+{
+    fake_store_t *f = calloc(1, sizeof(*f));
+    f->base.ops = &fs_ops;
+    pthread_mutex_init(&f->mu, NULL);
+    return f;
+}
+
+/* ---- helpers ---- */
+
+typedef struct {
+    vec_t v;
+    att_tee_t tee;
+    uint8_t fmspc[6];
+    const char *ca;
+    att_time_t expiry;
+} qv_t;
+
+static void qv_load(qv_t *q, const char *name)
+{
+    assert_int_equal(vec_load(&q->v, name), 0);
+    att_quote_t pq;
+    att_diag_t d;
+    assert_int_equal(att_quote_parse(q->v.quote, q->v.quote_len, &pq, &d), ATT_OK);
+    q->tee = pq.tee_type == ATT_TEE_TDX ? ATT_TEE_TDX : ATT_TEE_SGX;
+    assert_int_equal(att_dcap_quote_pck_info(&pq, NULL, NULL, q->fmspc, &q->ca, &d), ATT_OK);
+    att_dcap_collateral_t *c;
+    assert_int_equal(att_dcap_collateral_new(&q->v.raw, trust, &c, &d), ATT_OK);
+    q->expiry = att_dcap_collateral_expiry(c);
+    att_dcap_collateral_free(c);
+}
+
+/* The fetched collateral gives exactly the verdict of the vector's own files, and is the same
+ * bytes (collateral hashes). */
+static void check_verifies(qv_t *q, att_dcap_collateral_t *got)
+{
+    att_dcap_collateral_t *local;
+    att_diag_t d;
+    assert_int_equal(att_dcap_collateral_new(&q->v.raw, trust, &local, &d), ATT_OK);
+    att_dcap_collateral_hashes_t h1, h2;
+    att_dcap_collateral_hashes(got, &h1);
+    att_dcap_collateral_hashes(local, &h2);
+    assert_memory_equal(&h1, &h2, sizeof(h1));
+    att_dcap_result_t r1, r2;
+    att_err_t e1 = att_dcap_verify(q->v.quote, q->v.quote_len, got, trust, q->v.at, &r1);
+    att_err_t e2 = att_dcap_verify(q->v.quote, q->v.quote_len, local, trust, q->v.at, &r2);
+    assert_int_equal(e1, e2);
+    assert_int_equal(r1.status, r2.status);
+    json_t *want = json_object_get(json_object_get(q->v.expected, "expected"), "accept");
+    assert_int_equal(r1.accepted, json_is_true(want));
+    if (json_is_true(want))
+        assert_string_equal(att_tcb_status_name(r1.status),
+                            json_string_value(json_object_get(
+                                json_object_get(q->v.expected, "expected"), "status")));
+    att_dcap_collateral_free(local);
+}
+
+static att_collsrc_t *mk(const char *url, const char *dir, att_store_t *st, int64_t max_age)
+{
+    att_collsrc_opts_t o = {.pcs_url = url, .offline_dir = dir, .store = st, .trust = trust,
+                            .max_age = max_age, .timeout_ms = 5000};
+    att_collsrc_t *s = NULL;
+    att_diag_t d;
+    att_err_t e = att_collsrc_new(&o, &s, &d);
+    if (e != ATT_OK)
+        fail_msg("att_collsrc_new: %s", d.msg);
+    return s;
+}
+
+static att_err_t get(att_collsrc_t *s, qv_t *q, att_time_t now, att_dcap_collateral_t **c,
+                     att_diag_t *d)
+{
+    return att_collsrc_get(s, q->tee, q->fmspc, q->ca, now, c, d);
+}
+
+static void get_ok(att_collsrc_t *s, qv_t *q, att_time_t now)
+{
+    att_dcap_collateral_t *c = NULL;
+    att_diag_t d;
+    att_err_t e = get(s, q, now, &c, &d);
+    if (e != ATT_OK)
+        fail_msg("get: %s: %s", att_err_name(e), d.msg);
+    att_dcap_collateral_free(c);
+}
+
+static int setup(void **state)
+{
+    trust = att_trust_new();
+    snprintf(count_file, sizeof(count_file), "/tmp/collsrc-count-XXXXXX");
+    int fd = mkstemp(count_file);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    signal(SIGPIPE, SIG_IGN);
+    return trust ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    att_trust_free(trust);
+    unlink(count_file);
+    return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_fetch_sgx_tdx(void **state)
+{
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, VDIR "/" TDX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    att_collsrc_t *s = mk(url, NULL, NULL, 0);
+    const char *names[] = {SGX_SET, TDX_SET};
+    for (size_t i = 0; i < 2; i++) {
+        qv_t q;
+        qv_load(&q, names[i]);
+        att_dcap_collateral_t *c = NULL;
+        att_diag_t d;
+        att_err_t e = get(s, &q, q.v.at, &c, &d);
+        if (e != ATT_OK)
+            fail_msg("%s: %s: %s", names[i], att_err_name(e), d.msg);
+        assert_int_equal(att_dcap_collateral_tee(c), q.tee);
+        check_verifies(&q, c);
+        att_dcap_collateral_free(c);
+        vec_free(&q.v);
+    }
+    assert_int_equal(count_requests(), 8); /* 4 requests per set */
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetches, 2);
+    assert_int_equal(st.misses, 2);
+    assert_int_equal(st.fetch_errors, 0);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+}
+
+/* Every vector set from one server (the QE identity and CRLs follow the connection's TCB
+ * info), root CRL as PEM, the v3 TCB info header name, and a configured root CRL URL. */
+static void test_fetch_all_sets_variants(void **state)
+{
+    const char *variants[][4] = {
+        {VDIR, NULL},
+        {VDIR, "--legacy-headers", "--root-crl-format", "pem"},
+        {VDIR, "--root-crl-format", "der", NULL},
+    };
+    for (size_t k = 0; k < 3; k++) {
+        pcs_t p;
+        const char *args[5] = {variants[k][0], variants[k][1], variants[k][2],
+                               k == 1 ? variants[k][3] : NULL, NULL};
+        pcs_start(&p, 0, args);
+        char url[64], rurl[96];
+        pcs_url(&p, url, sizeof(url));
+        snprintf(rurl, sizeof(rurl), "http://127.0.0.1:%d/IntelSGXRootCA.der", p.port);
+        att_collsrc_opts_t o = {.pcs_url = url, .trust = trust,
+                                .root_ca_crl_url = k == 2 ? rurl : NULL};
+        att_collsrc_t *s;
+        att_diag_t d;
+        assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+        for (size_t i = 0; i < VEC_N; i++) {
+            qv_t q;
+            qv_load(&q, vec_names[i]);
+            att_dcap_collateral_t *c = NULL;
+            att_err_t e = get(s, &q, q.v.at, &c, &d);
+            if (e != ATT_OK)
+                fail_msg("variant %zu %s: %s: %s", k, vec_names[i], att_err_name(e), d.msg);
+            check_verifies(&q, c);
+            att_dcap_collateral_free(c);
+            vec_free(&q.v);
+        }
+        att_collsrc_free(s);
+        pcs_stop(&p);
+    }
+}
+
+static void test_cache_hit_and_store(void **state)
+{
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    fake_store_t *fs = fs_new();
+    qv_t q;
+    qv_load(&q, SGX_SET);
+
+    att_collsrc_t *s = mk(url, NULL, &fs->base, 0);
+    att_dcap_collateral_t *a, *b;
+    att_diag_t d;
+    assert_int_equal(get(s, &q, q.v.at, &a, &d), ATT_OK);
+    assert_int_equal(count_requests(), 4);
+    assert_int_equal(get(s, &q, q.v.at + 3600, &b, &d), ATT_OK);
+    assert_ptr_equal(a, b); /* the same shared object */
+    assert_int_equal(count_requests(), 4);
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.hits, 1);
+    assert_int_equal(st.misses, 1);
+    assert_int_equal(st.fetches, 1);
+    assert_int_equal(fs->puts, 1);
+    assert_int_equal(fs->n, 1);
+    assert_string_equal(fs->key[0], "dcap/sgx/00a067110000/processor");
+    assert_int_equal(fs->at[0], q.v.at);
+    att_collsrc_free(s);
+    /* References outlive the source. */
+    check_verifies(&q, a);
+    att_dcap_collateral_free(a);
+    att_dcap_collateral_free(b);
+
+    /* A new source on the same store: restored, no fetch. */
+    s = mk(url, NULL, &fs->base, 0);
+    assert_int_equal(get(s, &q, q.v.at + 60, &a, &d), ATT_OK);
+    check_verifies(&q, a);
+    att_dcap_collateral_free(a);
+    assert_int_equal(count_requests(), 4);
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetches, 0);
+    att_collsrc_free(s);
+
+    /* A store entry too old for max_age is refreshed from the network. */
+    s = mk(url, NULL, &fs->base, 3600);
+    get_ok(s, &q, q.v.at + 7200);
+    assert_int_equal(count_requests(), 8);
+    assert_int_equal(fs->at[0], q.v.at + 7200);
+    att_collsrc_free(s);
+
+    /* A corrupt store blob is ignored: fetched again, and overwritten. */
+    fs->blob[0][3] ^= 1;
+    s = mk(url, NULL, &fs->base, 0);
+    get_ok(s, &q, q.v.at);
+    assert_int_equal(count_requests(), 12);
+    att_collsrc_free(s);
+    s = mk(NULL, NULL, &fs->base, 0); /* store only */
+    get_ok(s, &q, q.v.at);
+    att_collsrc_free(s);
+
+    vec_free(&q.v);
+    att_store_close(&fs->base);
+    pcs_stop(&p);
+}
+
+static void rm_dir(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    if (dh) {
+        struct dirent *de;
+        while ((de = readdir(dh)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            char p[512];
+            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+        closedir(dh);
+    }
+    rmdir(dir);
+}
+
+/* The same persistence through the SQLite store, across a close and reopen. */
+static void test_sqlite_store(void **state)
+{
+    char dir[] = "/tmp/collsrc-db-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    pcs_t p;
+    const char *args[] = {VDIR "/" TDX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, TDX_SET);
+    att_store_t *st;
+    att_diag_t d;
+    att_err_t e = att_store_open_sqlite(dir, &st, &d);
+    if (e != ATT_OK)
+        fail_msg("att_store_open_sqlite: %s", d.msg);
+    att_collsrc_t *s = mk(url, NULL, st, 0);
+    get_ok(s, &q, q.v.at);
+    assert_int_equal(count_requests(), 4);
+    att_collsrc_free(s);
+    att_store_close(st);
+
+    assert_int_equal(att_store_open_sqlite(dir, &st, &d), ATT_OK);
+    s = mk(url, NULL, st, 0);
+    att_dcap_collateral_t *c;
+    assert_int_equal(get(s, &q, q.v.at + 10, &c, &d), ATT_OK);
+    check_verifies(&q, c);
+    att_dcap_collateral_free(c);
+    assert_int_equal(count_requests(), 4); /* restored, not fetched */
+    att_collsrc_free(s);
+    att_store_close(st);
+    pcs_stop(&p);
+    vec_free(&q.v);
+    rm_dir(dir);
+}
+
+static void test_stale_when_down(void **state)
+{
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    int port = p.port;
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    att_collsrc_t *s = mk(url, NULL, NULL, 0);
+    att_dcap_collateral_t *first, *c;
+    att_diag_t d;
+    att_collsrc_stats_t st;
+    assert_int_equal(get(s, &q, q.v.at, &first, &d), ATT_OK);
+    att_time_t t = q.expiry - 1800; /* within the refresh margin */
+
+    /* 1. server gone */
+    pcs_stop(&p);
+    assert_int_equal(get(s, &q, t, &c, &d), ATT_OK);
+    assert_ptr_equal(c, first);
+    att_dcap_collateral_free(c);
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetch_errors, 1);
+    assert_int_equal(st.served_stale, 1);
+    /* within the retry interval: no new attempt, still stale */
+    assert_int_equal(get(s, &q, t + 10, &c, &d), ATT_OK);
+    att_dcap_collateral_free(c);
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetches, 2);
+    assert_int_equal(st.served_stale, 2);
+
+    /* 2. 503 */
+    const char *a503[] = {VDIR "/" SGX_SET, "--fail-status", "503", NULL};
+    pcs_start(&p, port, a503);
+    int before = count_requests();
+    assert_int_equal(get(s, &q, t + 120, &c, &d), ATT_OK);
+    assert_ptr_equal(c, first);
+    att_dcap_collateral_free(c);
+    assert_int_equal(count_requests(), before + 1);
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetch_errors, 2);
+    assert_int_equal(st.served_stale, 3);
+    pcs_stop(&p);
+
+    /* 3. garbage */
+    const char *agarb[] = {VDIR "/" SGX_SET, "--garbage", NULL};
+    pcs_start(&p, port, agarb);
+    assert_int_equal(get(s, &q, t + 240, &c, &d), ATT_OK);
+    assert_ptr_equal(c, first);
+    att_dcap_collateral_free(c);
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetch_errors, 3);
+    assert_int_equal(st.served_stale, 4);
+    pcs_stop(&p);
+
+    /* 4. back up: a new set is fetched (same content here, so it still needs refresh, but it
+     * is the newest there is: not counted stale). */
+    const char *aok[] = {VDIR "/" SGX_SET, NULL};
+    pcs_start(&p, port, aok);
+    assert_int_equal(get(s, &q, t + 360, &c, &d), ATT_OK);
+    assert_ptr_not_equal(c, first);
+    check_verifies(&q, c);
+    att_dcap_collateral_free(c);
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetch_errors, 3);
+    assert_int_equal(st.served_stale, 4);
+    assert_int_equal(st.fetches, 5);
+    att_dcap_collateral_free(first);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+    vec_free(&q.v);
+}
+
+static void test_nothing_cached_errors(void **state)
+{
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    att_dcap_collateral_t *c = (att_dcap_collateral_t *)&q; /* must be reset to NULL */
+    att_diag_t d;
+    pcs_t p;
+
+    const char *a503[] = {VDIR "/" SGX_SET, "--fail-status", "503", NULL};
+    pcs_start(&p, 0, a503);
+    int port = p.port;
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    att_collsrc_t *s = mk(url, NULL, NULL, 0);
+    assert_int_equal(get(s, &q, q.v.at, &c, &d), ATT_E_FETCH_STATUS);
+    assert_null(c);
+    assert_non_null(strstr(d.msg, "503"));
+    assert_non_null(strstr(d.msg, "/sgx/certification/v4/tcb?fmspc=00A067110000"));
+    pcs_stop(&p);
+
+    const char *agarb[] = {VDIR "/" SGX_SET, "--garbage", NULL};
+    pcs_start(&p, port, agarb);
+    assert_int_not_equal(get(s, &q, q.v.at + 1, &c, &d), ATT_OK);
+    assert_null(c);
+    pcs_stop(&p);
+
+    /* unknown FMSPC: 404 */
+    const char *aok[] = {VDIR "/" TDX_SET, NULL};
+    pcs_start(&p, port, aok);
+    assert_int_equal(get(s, &q, q.v.at + 2, &c, &d), ATT_E_FETCH_STATUS);
+    assert_non_null(strstr(d.msg, "404"));
+    pcs_stop(&p);
+
+    /* nobody listening */
+    assert_int_equal(get(s, &q, q.v.at + 3, &c, &d), ATT_E_FETCH);
+    assert_non_null(strstr(d.msg, url));
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetch_errors, 4);
+    assert_int_equal(st.served_stale, 0);
+    att_collsrc_free(s);
+    vec_free(&q.v);
+}
+
+static void test_refresh(void **state)
+{
+    pcs_t p;
+    const char *args[] = {VDIR "/" TDX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, TDX_SET);
+    att_collsrc_t *s = mk(url, NULL, NULL, 0);
+    get_ok(s, &q, q.v.at);
+    assert_int_equal(count_requests(), 4);
+    get_ok(s, &q, q.expiry - 3601); /* just outside the default 1 h margin */
+    assert_int_equal(count_requests(), 4);
+    get_ok(s, &q, q.expiry - 3600); /* inside: refresh */
+    assert_int_equal(count_requests(), 8);
+    get_ok(s, &q, q.expiry - 3590); /* refreshed 10 s ago: no new attempt yet */
+    assert_int_equal(count_requests(), 8);
+    get_ok(s, &q, q.expiry - 3500);
+    assert_int_equal(count_requests(), 12);
+    att_collsrc_free(s);
+
+    /* max_age */
+    s = mk(url, NULL, NULL, 600);
+    get_ok(s, &q, q.v.at);
+    assert_int_equal(count_requests(), 16);
+    get_ok(s, &q, q.v.at + 599);
+    assert_int_equal(count_requests(), 16);
+    get_ok(s, &q, q.v.at + 600);
+    assert_int_equal(count_requests(), 20);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+    vec_free(&q.v);
+}
+
+typedef struct {
+    att_collsrc_t *s;
+    qv_t *q;
+    att_time_t now;
+    att_dcap_collateral_t *got;
+    att_err_t e;
+} worker_t;
+
+static void *worker(void *arg)
+{
+    worker_t *w = arg;
+    att_diag_t d;
+    w->e = get(w->s, w->q, w->now, &w->got, &d);
+    return NULL;
+}
+
+static void run_flight(att_collsrc_t *s, qv_t *q, att_time_t now, worker_t *w, size_t n)
+{
+    pthread_t th[16];
+    for (size_t i = 0; i < n; i++) {
+        w[i] = (worker_t){.s = s, .q = q, .now = now};
+        assert_int_equal(pthread_create(&th[i], NULL, worker, &w[i]), 0);
+    }
+    for (size_t i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+}
+
+static void test_single_flight(void **state)
+{
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, "--delay", "0.25", NULL}; /* 4 requests: 1 s */
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    att_collsrc_t *s = mk(url, NULL, NULL, 0);
+    worker_t w[8];
+    run_flight(s, &q, q.v.at, w, 8);
+    assert_int_equal(count_requests(), 4); /* exactly one fetch */
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(w[i].e, ATT_OK);
+        assert_ptr_equal(w[i].got, w[0].got);
+    }
+    for (size_t i = 0; i < 8; i++)
+        att_dcap_collateral_free(w[i].got);
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetches, 1);
+    assert_int_equal(st.misses + st.hits, 8);
+    pcs_stop(&p);
+
+    /* Failing source, nothing cached: one attempt, every waiter gets its error. */
+    const char *a503[] = {VDIR "/" SGX_SET, "--delay", "0.5", "--fail-status", "503", NULL};
+    pcs_start(&p, 0, a503);
+    pcs_url(&p, url, sizeof(url));
+    att_collsrc_t *s2 = mk(url, NULL, NULL, 0);
+    reset_count();
+    run_flight(s2, &q, q.v.at, w, 8);
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(w[i].e, ATT_E_FETCH_STATUS);
+        assert_null(w[i].got);
+    }
+    assert_int_equal(count_requests(), 1); /* one attempt, shared by all 8 */
+    att_collsrc_stats(s2, &st);
+    assert_int_equal(st.fetches, 1);
+    att_collsrc_free(s2);
+
+    /* Source gone, a set in hand that needs refresh: one attempt, all 8 get the stale set. */
+    run_flight(s, &q, q.expiry - 60, w, 8);
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(w[i].e, ATT_OK);
+        att_dcap_collateral_free(w[i].got);
+    }
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetches, 2);
+    assert_int_equal(st.fetch_errors, 1);
+    /* still valid: callers arriving during the refresh get it at once (hits), the others after
+     * the failed attempt (stale) */
+    assert_int_equal(st.hits + st.misses, 16);
+    assert_true(st.served_stale >= 1);
+
+    /* A refresh in progress does not make callers with a valid set wait. */
+    pcs_stop(&p);
+    const char *aslow[] = {VDIR "/" SGX_SET, "--delay", "1", NULL};
+    reset_count();
+    pcs_start(&p, 0, aslow);
+    pcs_url(&p, url, sizeof(url));
+    att_collsrc_t *s3 = mk(url, VDIR "/" SGX_SET, NULL, 0); /* seeded offline */
+    att_dcap_collateral_t *seed;
+    att_diag_t d;
+    assert_int_equal(get(s3, &q, q.v.at, &seed, &d), ATT_OK);
+    worker_t slow = {.s = s3, .q = &q, .now = q.expiry - 60};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, worker, &slow), 0);
+    while (count_requests() == 0)
+        usleep(10000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_flight(s3, &q, q.expiry - 60, w, 8);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(el < 0.9); /* the refresh itself takes 4 s */
+    for (size_t i = 0; i < 8; i++) {
+        assert_ptr_equal(w[i].got, seed);
+        att_dcap_collateral_free(w[i].got);
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(slow.e, ATT_OK);
+    assert_ptr_not_equal(slow.got, seed); /* the refreshed set */
+    att_dcap_collateral_free(slow.got);
+    att_dcap_collateral_free(seed);
+    att_collsrc_free(s3);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+    vec_free(&q.v);
+}
+
+/* Different keys fetch in parallel: the global lock is not held during I/O. */
+static void test_parallel_keys(void **state)
+{
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, VDIR "/" TDX_SET, "--delay", "0.25", NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t a, b;
+    qv_load(&a, SGX_SET);
+    qv_load(&b, TDX_SET);
+    att_collsrc_t *s = mk(url, NULL, NULL, 0);
+    worker_t w[8];
+    pthread_t th[8];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < 8; i++) {
+        w[i] = (worker_t){.s = s, .q = i % 2 ? &b : &a, .now = a.v.at};
+        assert_int_equal(pthread_create(&th[i], NULL, worker, &w[i]), 0);
+    }
+    for (size_t i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_int_equal(count_requests(), 8); /* one fetch per key */
+    assert_true(el < 1.8);                 /* two 1 s fetches overlapped */
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(w[i].e, ATT_OK);
+        assert_ptr_equal(w[i].got, w[i % 2].got);
+        assert_int_equal(att_dcap_collateral_tee(w[i].got), w[i].q->tee);
+    }
+    for (size_t i = 0; i < 8; i++)
+        att_dcap_collateral_free(w[i].got);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+    vec_free(&a.v);
+    vec_free(&b.v);
+}
+
+static void test_offline(void **state)
+{
+    qv_t sgx, tdx;
+    qv_load(&sgx, SGX_SET);
+    qv_load(&tdx, TDX_SET);
+    att_dcap_collateral_t *c;
+    att_diag_t d;
+
+    /* One set, no network. */
+    att_collsrc_t *s = mk(NULL, VDIR "/" SGX_SET, NULL, 0);
+    assert_int_equal(get(s, &sgx, sgx.v.at, &c, &d), ATT_OK);
+    check_verifies(&sgx, c);
+    att_dcap_collateral_free(c);
+    assert_int_equal(get(s, &tdx, tdx.v.at, &c, &d), ATT_E_COLL_MISSING);
+    assert_null(c);
+    assert_non_null(strstr(d.msg, "dcap/tdx/b0c06f000000/platform"));
+    /* Past its refresh point it is still served (counted stale): nothing else to ask. */
+    assert_int_equal(get(s, &sgx, sgx.expiry, &c, &d), ATT_OK);
+    att_dcap_collateral_free(c);
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.served_stale, 1);
+    assert_int_equal(st.fetches, 0);
+    att_collsrc_free(s);
+
+    /* One subdirectory per set: every vector. */
+    s = mk(NULL, VDIR, NULL, 0);
+    for (size_t i = 0; i < VEC_N; i++) {
+        qv_t q;
+        qv_load(&q, vec_names[i]);
+        att_err_t e = get(s, &q, q.v.at, &c, &d);
+        if (e != ATT_OK)
+            fail_msg("%s: %s", vec_names[i], d.msg);
+        check_verifies(&q, c);
+        att_dcap_collateral_free(c);
+        vec_free(&q.v);
+    }
+    att_collsrc_free(s);
+
+    /* Offline seeds a network source: no fetch while fresh. */
+    pcs_t p;
+    const char *args[] = {VDIR "/" TDX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    s = mk(url, VDIR "/" TDX_SET, NULL, 0);
+    get_ok(s, &tdx, tdx.v.at);
+    assert_int_equal(count_requests(), 0);
+    get_ok(s, &tdx, tdx.expiry - 60); /* near expiry: the network refreshes it */
+    assert_int_equal(count_requests(), 4);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+
+    /* Directories without any set, or a broken set, are refused at start. */
+    att_collsrc_opts_t o = {.offline_dir = ATT_TEST_VECTORS, .trust = trust};
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_COLL_MISSING);
+    o.offline_dir = "/nonexistent-collsrc-dir";
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_IO);
+    vec_free(&sgx.v);
+    vec_free(&tdx.v);
+}
+
+static void test_args(void **state)
+{
+    att_collsrc_t *s;
+    att_diag_t d;
+    att_collsrc_opts_t o = {.trust = trust};
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_ARG); /* no source at all */
+    o.pcs_url = "ftp://example";
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_ARG);
+    o.pcs_url = "http://127.0.0.1:1";
+    o.trust = NULL;
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_ARG);
+    o.trust = trust;
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+    uint8_t fm[6] = {0};
+    att_dcap_collateral_t *c;
+    assert_int_equal(att_collsrc_get(s, ATT_TEE_SGX, fm, "nope", 0, &c, &d), ATT_E_ARG);
+    assert_int_equal(att_collsrc_get(s, (att_tee_t)7, fm, "platform", 0, &c, &d), ATT_E_ARG);
+    assert_int_equal(att_collsrc_get(s, ATT_TEE_SGX, NULL, "platform", 0, &c, &d), ATT_E_ARG);
+    assert_int_equal(att_collsrc_get(NULL, ATT_TEE_SGX, fm, "platform", 0, &c, &d), ATT_E_ARG);
+    att_collsrc_free(s);
+    att_collsrc_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_fetch_sgx_tdx),
+        cmocka_unit_test(test_fetch_all_sets_variants),
+        cmocka_unit_test(test_cache_hit_and_store),
+        cmocka_unit_test(test_sqlite_store),
+        cmocka_unit_test(test_stale_when_down),
+        cmocka_unit_test(test_nothing_cached_errors),
+        cmocka_unit_test(test_refresh),
+        cmocka_unit_test(test_single_flight),
+        cmocka_unit_test(test_parallel_keys),
+        cmocka_unit_test(test_offline),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
