@@ -78,6 +78,7 @@ ATT_API char *att_jws_unsigned(const uint8_t *payload, size_t len);
  * libraries can use it. */
 ATT_API json_t *att_jwk_from_cert(X509 *cert, att_diag_t *diag);
 ATT_API json_t *att_jwks_new(void);
+/* Appends the certificate's JWK; a certificate whose kid is already present is not added twice. */
 ATT_API att_err_t att_jwks_add(json_t *jwks, X509 *cert, att_diag_t *diag) ATT_WUR;
 
 /* ---- JWS verification ---- */
@@ -88,7 +89,7 @@ typedef struct {
     json_t *claims;    /* payload parsed as a JSON object, or NULL if it is not one */
     att_alg_t alg;
     X509 *signer;      /* x5c[0] or the key's certificate when signed; NULL when unsigned */
-    STACK_OF(X509) *x5c; /* the whole x5c chain when present */
+    STACK_OF(X509) *x5c; /* the whole x5c chain when present (never for alg none: unvouched) */
 } att_jws_t;
 
 typedef struct {
@@ -98,8 +99,9 @@ typedef struct {
 } att_jws_opts_t;
 
 /* Parse compact JWS text (whitespace around it and a JSON string literal wrapper are tolerated),
- * verify per opts. On success fills *out (caller calls att_jws_clear). Errors: ATT_E_JWS_FORMAT,
- * ATT_E_JWS_ALG, ATT_E_JWS_SIGNATURE, ATT_E_JWS_UNSIGNED. */
+ * verify per opts (NULL: signed only, key from x5c[0]). On success fills *out (caller calls
+ * att_jws_clear); on failure *out is empty. Errors: ATT_E_JWS_FORMAT, ATT_E_JWS_ALG,
+ * ATT_E_JWS_SIGNATURE, ATT_E_JWS_UNSIGNED. The rules, in order, are in docs/tokens.md. */
 ATT_API att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opts,
                                  att_jws_t *out, att_diag_t *diag) ATT_WUR;
 ATT_API void att_jws_clear(att_jws_t *jws);
