@@ -307,7 +307,9 @@ static void test_metadata_and_rotation(void **state)
     char *body = attest_body(&s, "quote", NULL);
     att_svc_attest(svc, "SgxEnclave", body, strlen(body), &r);
     assert_int_equal(r.status, 400);
-    assert_non_null(strstr(json_dumps(r.body, 0), "collateral"));
+    char *dump = json_dumps(r.body, 0);
+    assert_non_null(strstr(dump, "collateral"));
+    free(dump);
     att_svc_reply_clear(&r);
     free(body);
     vec_free(&s);
