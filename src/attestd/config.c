@@ -1,0 +1,568 @@
+/* config.c - attestd's options (see config.h). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum {
+    K_STR,    /* any non-empty string */
+    K_LIST,   /* repeatable string */
+    K_URL,    /* http:// or https:// */
+    K_UINT,   /* unsigned in [min, max] */
+    K_SIZE,   /* bytes with optional k/M/G (1024-based) suffix, in [min, max] */
+    K_LISTEN, /* HOST:PORT */
+    K_TIME,   /* RFC 3339 */
+    K_ALG,    /* RS256 | PS256 | ES256 */
+    K_LEVEL,  /* debug | info | warn | error */
+} att_kind_t;
+
+typedef struct {
+    const char *name; /* long option without dashes; file key */
+    att_kind_t kind;
+    const char *metavar;
+    const char *def; /* default as text (NULL: none) */
+    uint64_t min, max;
+    const char *help;
+} att_opt_t;
+
+enum {
+    O_LISTEN,
+    O_DATA_DIR,
+    O_ISSUER,
+    O_COLL_URL,
+    O_COLL_DIR,
+    O_TRUST_ROOT,
+    O_AT,
+    O_ISOLATED,
+    O_TLS_CERT,
+    O_TLS_KEY,
+    O_LIFETIME,
+    O_ALG,
+    O_THREADS,
+    O_MAX_BODY,
+    O_MAX_HEADER,
+    O_MAX_CONN,
+    O_TIMEOUT,
+    O_LOG_LEVEL,
+    O_CONFIG,
+    O_COUNT
+};
+
+static const att_opt_t att_opts[O_COUNT] = {
+    [O_LISTEN] = {"listen", K_LISTEN, "HOST:PORT", "127.0.0.1:8080", 0, 0,
+                  "address to listen on; [IPv6]:PORT; port 0 picks a free port"},
+    [O_DATA_DIR] = {"data-dir", K_STR, "DIR", "./var", 0, 0,
+                    "store directory (SQLite database, signing keys), created 0700"},
+    [O_ISSUER] = {"issuer", K_URL, "URL", NULL, 0, 0,
+                  "token issuer and base URL of /certs (default http(s)://HOST:PORT of "
+                  "--listen; localhost for a wildcard host)"},
+    [O_COLL_URL] = {"collateral-url", K_URL, "URL", NULL, 0, 0,
+                    "Intel PCS v4-compatible collateral endpoint (Intel PCS or a PCCS)"},
+    [O_COLL_DIR] = {"collateral-dir", K_STR, "DIR", NULL, 0, 0,
+                    "offline collateral directory (seeds the cache; replaces the network "
+                    "without --collateral-url)"},
+    [O_TRUST_ROOT] = {"trust-root", K_LIST, "FILE", NULL, 0, 0,
+                      "extra trusted root CA certificate (PEM); repeatable"},
+    [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
+              "clock override: judge evidence, certificates and collateral at this instant"},
+    [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
+                    "isolated mode: PEM file of trusted policy signer certificates"},
+    [O_TLS_CERT] = {"tls-cert", K_STR, "FILE", NULL, 0, 0,
+                    "serve HTTPS with this PEM certificate (chain); needs --tls-key"},
+    [O_TLS_KEY] = {"tls-key", K_STR, "FILE", NULL, 0, 0, "PEM private key for --tls-cert"},
+    [O_LIFETIME] = {"token-lifetime", K_UINT, "SECONDS", "28800", 1, 31536000,
+                    "lifetime of issued attestation tokens"},
+    [O_ALG] = {"signing-alg", K_ALG, "ALG", "RS256", 0, 0,
+               "token signing algorithm: RS256, PS256 or ES256"},
+    [O_THREADS] = {"threads", K_UINT, "N", "0", 0, 1024,
+                   "HTTP worker threads (0 = number of CPUs)"},
+    [O_MAX_BODY] = {"max-body", K_SIZE, "BYTES", "1M", 1, 1ull << 30,
+                    "largest request body accepted (k/M/G suffixes); larger: 413"},
+    [O_MAX_HEADER] = {"max-header", K_SIZE, "BYTES", "16k", 4096, 1ull << 20,
+                      "largest request line + headers; larger: 431"},
+    [O_MAX_CONN] = {"max-connections", K_UINT, "N", "1024", 1, 1000000,
+                    "open connections before new requests get 503"},
+    [O_TIMEOUT] = {"timeout", K_UINT, "SECONDS", "30", 1, 86400,
+                   "idle connection timeout and deadline for a request body (408)"},
+    [O_LOG_LEVEL] = {"log-level", K_LEVEL, "LEVEL", "info", 0, 0,
+                     "debug, info, warn or error (JSON lines on stderr)"},
+    [O_CONFIG] = {"config", K_STR, "FILE", NULL, 0, 0,
+                  "read options from FILE (`name = value` lines, # comments)"},
+};
+
+typedef enum { SRC_NONE, SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_CLI } att_src_t;
+
+typedef struct {
+    att_src_t src;
+    char **v; /* values (one unless K_LIST) */
+    size_t n;
+    char where[300]; /* "--listen", "ATTESTD_LISTEN", "attestd.conf:3" */
+} att_raw_t;
+
+static void att_raw_clear(att_raw_t *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i]);
+    free(r->v);
+    r->v = NULL;
+    r->n = 0;
+    r->src = SRC_NONE;
+}
+
+/* Set (append for lists when src is unchanged) a raw value. */
+static att_err_t att_raw_set(att_raw_t *r, const att_opt_t *o, att_src_t src, const char *val,
+                             const char *where, att_diag_t *d)
+{
+    if (r->src != src || o->kind != K_LIST)
+        att_raw_clear(r);
+    char **v = realloc(r->v, (r->n + 1) * sizeof(char *));
+    if (!v)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    r->v = v;
+    if (!(r->v[r->n] = strdup(val)))
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    r->n++;
+    r->src = src;
+    snprintf(r->where, sizeof(r->where), "%s", where);
+    return ATT_OK;
+}
+
+static int att_opt_find(const char *name, size_t len)
+{
+    for (int i = 0; i < O_COUNT; i++)
+        if (strlen(att_opts[i].name) == len && !strncmp(att_opts[i].name, name, len))
+            return i;
+    return -1;
+}
+
+static void att_env_name(const char *opt, char *out, size_t n)
+{
+    size_t j = snprintf(out, n, "ATTESTD_");
+    for (const char *p = opt; *p && j + 1 < n; p++)
+        out[j++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    out[j] = 0;
+}
+
+static const char *att_env_get(char **envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = envp; e && *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+static char *att_trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = 0;
+    return s;
+}
+
+static att_err_t att_read_config_file(const char *path, att_raw_t *raw, att_diag_t *d)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return att_diag_set(d, ATT_E_ARG, "cannot read config file %s: %s", path, strerror(errno));
+    char line[4096];
+    unsigned lineno = 0;
+    att_err_t e = ATT_OK;
+    while (e == ATT_OK && fgets(line, sizeof(line), f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            e = att_diag_set(d, ATT_E_ARG, "%s:%u: line too long", path, lineno);
+            break;
+        }
+        char *s = att_trim(line);
+        if (!*s || *s == '#' || *s == ';')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            e = att_diag_set(d, ATT_E_ARG, "%s:%u: expected 'name = value'", path, lineno);
+            break;
+        }
+        *eq = 0;
+        char *key = att_trim(s), *val = att_trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = 0;
+            val++;
+        }
+        int i = att_opt_find(key, strlen(key));
+        if (i < 0 || i == O_CONFIG) {
+            e = att_diag_set(d, ATT_E_ARG, "%s:%u: unknown option '%s'", path, lineno, key);
+            break;
+        }
+        char where[300];
+        snprintf(where, sizeof(where), "%s:%u", path, lineno);
+        e = att_raw_set(&raw[i], &att_opts[i], SRC_FILE, val, where, d);
+    }
+    fclose(f);
+    return e;
+}
+
+/* Parse a bounded unsigned number (K_UINT) or size (K_SIZE). */
+static bool att_parse_num(const char *s, att_kind_t kind, uint64_t *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return false;
+    uint64_t mul = 1;
+    if (kind == K_SIZE && *end) {
+        char c = (char)tolower((unsigned char)*end);
+        mul = c == 'k' ? 1ull << 10 : c == 'm' ? 1ull << 20 : c == 'g' ? 1ull << 30 : 0;
+        if (!mul)
+            return false;
+        end++;
+        if (!strcasecmp(end, "ib") || !strcasecmp(end, "b"))
+            end += strlen(end);
+    }
+    if (*end || (mul > 1 && v > UINT64_MAX / mul))
+        return false;
+    *out = v * mul;
+    return true;
+}
+
+static char *att_derive_issuer(const char *host, uint16_t port, bool tls)
+{
+    const char *h = host;
+    if (!*h || !strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !strcmp(h, "[::]"))
+        h = "localhost";
+    bool v6 = strchr(h, ':') != NULL;
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", h,
+             v6 ? "]" : "", port);
+    return strdup(buf);
+}
+
+static const char *att_src_name(att_src_t s)
+{
+    return s == SRC_CLI    ? "command line"
+           : s == SRC_ENV  ? "environment"
+           : s == SRC_FILE ? "config file"
+                           : "default";
+}
+
+/* Convert raw[i] into cfg. */
+static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_diag_t *d)
+{
+    const att_opt_t *o = &att_opts[i];
+    const char *v = r->n ? r->v[r->n - 1] : NULL;
+    if (!v)
+        return ATT_OK;
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        char why_[256];                                                                            \
+        snprintf(why_, sizeof(why_), __VA_ARGS__);                                                 \
+        return att_diag_set(d, ATT_E_ARG, "invalid %s '%s' (%s %s): %s", o->name, v,               \
+                            att_src_name(r->src), r->where, why_);                                 \
+    } while (0)
+    if (o->kind != K_LIST && !*v)
+        BAD("empty value");
+    uint64_t num = 0;
+    switch (o->kind) {
+    case K_UINT:
+    case K_SIZE:
+        if (!att_parse_num(v, o->kind, &num))
+            BAD(o->kind == K_SIZE ? "want a byte count such as 1048576, 512k or 1M"
+                                  : "want a non-negative integer");
+        if (num < o->min || num > o->max)
+            BAD("must be between %llu and %llu", (unsigned long long)o->min,
+                (unsigned long long)o->max);
+        break;
+    case K_URL:
+        if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+            BAD("want an http:// or https:// URL");
+        if (strpbrk(v, " \t\r\n\"<>\\"))
+            BAD("URL contains a space, quote or control character");
+        break;
+    case K_TIME:
+        if (att_time_parse(v, &cfg->at) != ATT_OK)
+            BAD("want an RFC 3339 time such as 2025-07-01T00:00:00Z");
+        cfg->has_at = true;
+        return ATT_OK;
+    case K_ALG:
+        if (strcmp(v, "RS256") && strcmp(v, "PS256") && strcmp(v, "ES256"))
+            BAD("want RS256, PS256 or ES256");
+        break;
+    case K_LEVEL:
+        if (!att_log_level_parse(v, &cfg->log_level))
+            BAD("want debug, info, warn or error");
+        return ATT_OK;
+    case K_LISTEN: {
+        att_diag_t hd;
+        free(cfg->listen_host);
+        cfg->listen_host = NULL;
+        if (att_http_split_hostport(v, &cfg->listen_host, &cfg->listen_port, &hd) != ATT_OK)
+            BAD("%.200s", hd.msg);
+        break;
+    }
+    case K_LIST: {
+        cfg->trust_roots = calloc(r->n, sizeof(char *));
+        if (!cfg->trust_roots)
+            return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        for (size_t k = 0; k < r->n; k++) {
+            if (!*r->v[k])
+                return att_diag_set(d, ATT_E_ARG, "invalid %s '' (%s %s): empty value", o->name,
+                                    att_src_name(r->src), r->where);
+            if (!(cfg->trust_roots[k] = strdup(r->v[k])))
+                return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+            cfg->n_trust_roots++;
+        }
+        return ATT_OK;
+    }
+    case K_STR:
+        break;
+    }
+#undef BAD
+    char **dst = NULL;
+    switch (i) {
+    case O_LISTEN:
+        dst = &cfg->listen;
+        break;
+    case O_DATA_DIR:
+        dst = &cfg->data_dir;
+        break;
+    case O_ISSUER:
+        dst = &cfg->issuer;
+        break;
+    case O_COLL_URL:
+        dst = &cfg->collateral_url;
+        break;
+    case O_COLL_DIR:
+        dst = &cfg->collateral_dir;
+        break;
+    case O_ISOLATED:
+        dst = &cfg->isolated_signers;
+        break;
+    case O_TLS_CERT:
+        dst = &cfg->tls_cert;
+        break;
+    case O_TLS_KEY:
+        dst = &cfg->tls_key;
+        break;
+    case O_ALG:
+        dst = &cfg->signing_alg;
+        break;
+    case O_CONFIG:
+        dst = &cfg->config_file;
+        break;
+    case O_LIFETIME:
+        cfg->token_lifetime = num;
+        break;
+    case O_THREADS:
+        cfg->threads = (unsigned)num;
+        break;
+    case O_MAX_BODY:
+        cfg->max_body = (size_t)num;
+        break;
+    case O_MAX_HEADER:
+        cfg->max_header = (size_t)num;
+        break;
+    case O_MAX_CONN:
+        cfg->max_connections = (unsigned)num;
+        break;
+    case O_TIMEOUT:
+        cfg->timeout = (unsigned)num;
+        break;
+    default:
+        break;
+    }
+    if (dst) {
+        free(*dst);
+        if (!(*dst = strdup(v)))
+            return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    }
+    return ATT_OK;
+}
+
+static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv, char **envp,
+                                       att_raw_t *raw, att_diag_t *d)
+{
+    att_err_t e;
+    /* 1. command line */
+    int ai = 1;
+    for (; ai < argc; ai++) {
+        const char *a = argv[ai];
+        if (!strcmp(a, "--")) {
+            ai++;
+            break;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cfg->help = true;
+            continue;
+        }
+        if (!strcmp(a, "--version")) {
+            cfg->version = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2)) {
+            if (a[0] == '-' && a[1])
+                return att_diag_set(d, ATT_E_ARG, "unknown option '%s' (see --help)", a);
+            break; /* the command */
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+        int i = att_opt_find(name, nl);
+        if (i < 0)
+            return att_diag_set(d, ATT_E_ARG, "unknown option '%.*s' (see --help)", (int)nl + 2, a);
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val) {
+            if (ai + 1 >= argc)
+                return att_diag_set(d, ATT_E_ARG, "option --%s needs a value (%s)",
+                                    att_opts[i].name, att_opts[i].metavar);
+            val = argv[++ai];
+        }
+        char where[300];
+        snprintf(where, sizeof(where), "--%s", att_opts[i].name);
+        if ((e = att_raw_set(&raw[i], &att_opts[i], SRC_CLI, val, where, d)) != ATT_OK)
+            return e;
+    }
+    cfg->argc = argc - ai;
+    cfg->args = argv + ai;
+    /* 2. environment */
+    for (int i = 0; i < O_COUNT; i++) {
+        char env[64];
+        att_env_name(att_opts[i].name, env, sizeof(env));
+        const char *v = att_env_get(envp, env);
+        if (!v || raw[i].src == SRC_CLI)
+            continue;
+        if (att_opts[i].kind == K_LIST) {
+            char *copy = strdup(v), *save = NULL;
+            if (!copy)
+                return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+            for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
+                if ((e = att_raw_set(&raw[i], &att_opts[i], SRC_ENV, t, env, d)) != ATT_OK) {
+                    free(copy);
+                    return e;
+                }
+            free(copy);
+        } else if ((e = att_raw_set(&raw[i], &att_opts[i], SRC_ENV, v, env, d)) != ATT_OK) {
+            return e;
+        }
+    }
+    /* 3. config file: read into a separate table so CLI/env keep precedence */
+    if (raw[O_CONFIG].n) {
+        const char *path = raw[O_CONFIG].v[0];
+        if (!*path)
+            return att_diag_set(d, ATT_E_ARG, "invalid config '' (%s): empty value",
+                                raw[O_CONFIG].where);
+        att_raw_t file[O_COUNT];
+        memset(file, 0, sizeof(file));
+        e = att_read_config_file(path, file, d);
+        for (int i = 0; i < O_COUNT; i++) {
+            if (e == ATT_OK && file[i].n && raw[i].src == SRC_NONE) {
+                raw[i] = file[i];
+                continue;
+            }
+            att_raw_clear(&file[i]);
+        }
+        if (e != ATT_OK)
+            return e;
+    }
+    /* 4. defaults */
+    for (int i = 0; i < O_COUNT; i++)
+        if (raw[i].src == SRC_NONE && att_opts[i].def &&
+            (e = att_raw_set(&raw[i], &att_opts[i], SRC_DEFAULT, att_opts[i].def, "", d)) != ATT_OK)
+            return e;
+    /* 5. convert */
+    for (int i = 0; i < O_COUNT; i++)
+        if ((e = att_apply(cfg, i, &raw[i], d)) != ATT_OK)
+            return e;
+    if (!cfg->tls_cert != !cfg->tls_key)
+        return att_diag_set(d, ATT_E_ARG, "--tls-cert and --tls-key must be given together");
+    if (cfg->issuer) {
+        size_t n = strlen(cfg->issuer);
+        while (n > 8 && cfg->issuer[n - 1] == '/')
+            cfg->issuer[--n] = 0;
+    } else {
+        cfg->issuer_derived = true;
+        if (!(cfg->issuer =
+                  att_derive_issuer(cfg->listen_host, cfg->listen_port, cfg->tls_cert != NULL)))
+            return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    }
+    return ATT_OK;
+}
+
+att_err_t att_config_load(att_config_t *cfg, int argc, char **argv, char **envp, att_diag_t *d)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    att_diag_clear(d);
+    att_raw_t raw[O_COUNT];
+    memset(raw, 0, sizeof(raw));
+    att_err_t e = att_config_load_inner(cfg, argc, argv, envp, raw, d);
+    for (int i = 0; i < O_COUNT; i++)
+        att_raw_clear(&raw[i]);
+    if (e != ATT_OK)
+        att_config_free(cfg);
+    return e;
+}
+
+att_err_t att_config_set_port(att_config_t *cfg, uint16_t port, att_diag_t *d)
+{
+    cfg->listen_port = port;
+    if (!cfg->issuer_derived)
+        return ATT_OK;
+    char *iss = att_derive_issuer(cfg->listen_host, port, cfg->tls_cert != NULL);
+    if (!iss)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    free(cfg->issuer);
+    cfg->issuer = iss;
+    return ATT_OK;
+}
+
+void att_config_free(att_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->listen);
+    free(cfg->listen_host);
+    free(cfg->data_dir);
+    free(cfg->issuer);
+    free(cfg->collateral_url);
+    free(cfg->collateral_dir);
+    for (size_t i = 0; i < cfg->n_trust_roots; i++)
+        free(cfg->trust_roots[i]);
+    free(cfg->trust_roots);
+    free(cfg->isolated_signers);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->signing_alg);
+    free(cfg->config_file);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void att_config_usage(FILE *f)
+{
+    fprintf(f, "usage: attestd [OPTIONS]              run the attestation service\n"
+               "       attestd [OPTIONS] keys rotate  add a new active signing key\n"
+               "\n"
+               "An attestation service wire-compatible with Microsoft Azure Attestation.\n"
+               "\n"
+               "options (each also settable as ATTESTD_<NAME> in the environment and as\n"
+               "`name = value` in the --config file; command line > environment > file >\n"
+               "default):\n");
+    for (int i = 0; i < O_COUNT; i++) {
+        const att_opt_t *o = &att_opts[i];
+        char lhs[64], env[64];
+        snprintf(lhs, sizeof(lhs), "--%s %s", o->name, o->metavar);
+        att_env_name(o->name, env, sizeof(env));
+        fprintf(f, "  %-28s %s\n", lhs, o->help);
+        fprintf(f, "  %-28s env %s%s%s%s\n", "", env, o->kind == K_LIST ? " (':'-separated)" : "",
+                o->def ? "; default " : "", o->def ? o->def : "");
+    }
+    fprintf(f, "  %-28s %s\n", "--help", "print this help and exit");
+    fprintf(f, "  %-28s %s\n", "--version", "print the version and exit");
+    fprintf(f, "\nInvalid options exit with status 2. SIGTERM or SIGINT stop the service "
+               "gracefully (exit 0).\nSee docs/server.md.\n");
+}

@@ -1,0 +1,72 @@
+/* config.h - attestd's options from the command line, the environment and a config file.
+ *
+ *   att_config_t cfg;
+ *   att_diag_t d;
+ *   if (att_config_load(&cfg, argc, argv, environ, &d) != ATT_OK) {
+ *       fprintf(stderr, "attestd: %s\n", d.msg);     // exit 2
+ *   }
+ *   if (cfg.help) att_config_usage(stdout);
+ *   ... cfg.listen, cfg.data_dir, cfg.issuer ...
+ *   att_config_free(&cfg);
+ *
+ * Precedence, per option: command line > environment (ATTESTD_<NAME>, upper case, '-' -> '_')
+ * > config file (`name = value` lines, `#` comments; --config or ATTESTD_CONFIG) > default.
+ * A repeatable option (--trust-root) takes all its values from the highest source that sets it;
+ * in the environment its values are separated by ':'. Options end at the first non-option
+ * argument or "--"; the rest is a command (cfg.args). Every value is checked here (numbers,
+ * ranges, the listen address, --at, --signing-alg, --log-level, URLs start with http:// or
+ * https://, TLS cert and key given together). Not checked here: that files and directories
+ * exist or are readable (the modules that open them report that).
+ */
+#ifndef ATTESTD_CONFIG_H
+#define ATTESTD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "attest/types.h"
+#include "http.h"
+
+typedef struct {
+    char *listen;      /* "HOST:PORT" as given (default 127.0.0.1:8080) */
+    char *listen_host; /* HOST without brackets */
+    uint16_t listen_port;
+    char *data_dir;       /* default ./var */
+    char *issuer;         /* explicit, or derived (see issuer_derived) */
+    bool issuer_derived;  /* true when issuer came from the listen address */
+    char *collateral_url; /* NULL: none */
+    char *collateral_dir; /* NULL: none */
+    char **trust_roots;   /* n_trust_roots files */
+    size_t n_trust_roots;
+    bool has_at;            /* --at given */
+    att_time_t at;          /* clock override */
+    char *isolated_signers; /* NULL: not isolated */
+    char *tls_cert, *tls_key;
+    uint64_t token_lifetime;   /* seconds, default 28800 */
+    char *signing_alg;         /* "RS256" (default), "PS256", "ES256" */
+    unsigned threads;          /* 0 = number of CPUs */
+    size_t max_body;           /* default 1 MiB */
+    size_t max_header;         /* default 16 KiB */
+    unsigned max_connections;  /* default 1024 */
+    unsigned timeout;          /* seconds, default 30 */
+    att_log_level_t log_level; /* default info */
+    char *config_file;         /* the file read, or NULL */
+    bool help, version;        /* --help / --version seen */
+    int argc;                  /* the command after the options (e.g. "keys rotate") */
+    char **args;               /* borrowed from argv */
+} att_config_t;
+
+/* Fill cfg (zeroed first). envp is a NULL-terminated "NAME=value" array (environ; NULL = none).
+ * ATT_E_ARG with a message naming the option and source for any invalid value; cfg is then
+ * freed. The issuer is derived as http(s)://HOST:PORT (IPv6 in brackets, wildcard hosts as
+ * localhost) unless given. */
+att_err_t att_config_load(att_config_t *cfg, int argc, char **argv, char **envp, att_diag_t *d);
+/* Re-derive a derived issuer for the port actually bound (when --listen asked for port 0). */
+att_err_t att_config_set_port(att_config_t *cfg, uint16_t port, att_diag_t *d);
+void att_config_free(att_config_t *cfg);
+/* The --help text: every option, its environment name and default. */
+void att_config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,1375 @@
+/* http.c - attestd's HTTP layer on libmicrohttpd (see http.h).
+ *
+ * One att_http_req_t per request, created on the first access-handler call (headers received)
+ * and freed in the request-completed callback, which also writes the access log line and the
+ * request metrics. Handlers run on libmicrohttpd's pool threads once the whole body is in.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ATT_HTTP_MAX_PARAMS   8
+#define ATT_HTTP_MAX_SEGMENTS 16
+#define ATT_HTTP_MAX_HEADERS  16
+#define ATT_HTTP_LOG_PATH_MAX 256
+
+/* ------------------------------------------------------------------------------------------ */
+/* logging */
+
+static json_t *att_jstr(const char *text);
+
+static _Atomic int att_log_min = ATT_LOG_INFO;
+static FILE *att_log_file; /* NULL = stderr */
+
+static const char *const att_log_names[] = {"debug", "info", "warn", "error"};
+
+void att_log_setup(att_log_level_t level, FILE *f)
+{
+    atomic_store(&att_log_min, (int)level);
+    att_log_file = f;
+}
+
+bool att_log_level_parse(const char *s, att_log_level_t *out)
+{
+    if (!s)
+        return false;
+    for (int i = 0; i < 4; i++)
+        if (!strcasecmp(s, att_log_names[i])) {
+            *out = (att_log_level_t)i;
+            return true;
+        }
+    if (!strcasecmp(s, "warning")) {
+        *out = ATT_LOG_WARN;
+        return true;
+    }
+    return false;
+}
+
+/* RFC 3339 UTC with milliseconds: 2026-11-23T04:40:24.123Z */
+static void att_now_rfc3339(char buf[40])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, 40 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+void att_log_json(att_log_level_t level, const char *msg, json_t *extra)
+{
+    if ((int)level < atomic_load(&att_log_min) || level > ATT_LOG_ERROR)
+        return;
+    char t[40];
+    att_now_rfc3339(t);
+    json_t *o = json_pack("{s:s, s:s, s:o*}", "time", t, "level", att_log_names[level], "msg",
+                          att_jstr(msg));
+    if (!o)
+        return;
+    if (extra)
+        json_object_update(o, extra);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(o);
+    if (!line)
+        return;
+    FILE *f = att_log_file ? att_log_file : stderr;
+    flockfile(f);
+    fputs(line, f);
+    fputc('\n', f);
+    fflush(f);
+    funlockfile(f);
+    free(line);
+}
+
+void att_log(att_log_level_t level, const char *fmt, ...)
+{
+    if ((int)level < atomic_load(&att_log_min))
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    att_log_json(level, msg, NULL);
+}
+
+/* A JSON string for text that may not be UTF-8 (paths, messages quoting client input): bytes
+ * outside printable ASCII become '?' when the text is not valid UTF-8. */
+static json_t *att_jstr(const char *text)
+{
+    json_t *j = json_string(text ? text : "");
+    if (j)
+        return j;
+    char *copy = strdup(text);
+    if (!copy)
+        return NULL;
+    for (unsigned char *p = (unsigned char *)copy; *p; p++)
+        if (*p < 0x20 || *p >= 0x7f)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* router */
+
+typedef struct {
+    char *prefix; /* literal text (the whole segment when name is NULL) */
+    char *name;   /* {name}, or NULL */
+    char *suffix;
+} att_seg_t;
+
+typedef struct att_route {
+    struct att_route *next;
+    char *method;
+    char *pattern;
+    unsigned flags;
+    att_http_handler_t fn;
+    void *arg;
+    size_t nseg;
+    att_seg_t seg[ATT_HTTP_MAX_SEGMENTS];
+    size_t literal; /* literal characters: the specificity score */
+} att_route_t;
+
+struct att_http_router {
+    att_route_t *routes, **tail;
+    bool (*ready)(void *); /* for GET /readyz */
+    void *ready_arg;
+};
+
+att_http_router_t *att_http_router_new(void)
+{
+    att_http_router_t *r = calloc(1, sizeof(*r));
+    if (r)
+        r->tail = &r->routes;
+    return r;
+}
+
+static void att_route_free(att_route_t *rt)
+{
+    for (size_t i = 0; i < rt->nseg; i++) {
+        free(rt->seg[i].prefix);
+        free(rt->seg[i].name);
+        free(rt->seg[i].suffix);
+    }
+    free(rt->method);
+    free(rt->pattern);
+    free(rt);
+}
+
+void att_http_router_free(att_http_router_t *r)
+{
+    if (!r)
+        return;
+    att_route_t *rt = r->routes;
+    while (rt) {
+        att_route_t *n = rt->next;
+        att_route_free(rt);
+        rt = n;
+    }
+    free(r);
+}
+
+/* Parse one pattern segment [s, s+n) into seg. */
+static att_err_t att_seg_parse(const char *s, size_t n, att_seg_t *seg)
+{
+    const char *open = memchr(s, '{', n);
+    if (!open) {
+        if (memchr(s, '}', n))
+            return ATT_E_ARG;
+        seg->prefix = strndup(s, n);
+        return seg->prefix ? ATT_OK : ATT_E_NOMEM;
+    }
+    const char *close = memchr(open, '}', (size_t)(s + n - open));
+    if (!close || close == open + 1)
+        return ATT_E_ARG;
+    const char *rest = close + 1;
+    size_t restn = (size_t)(s + n - rest);
+    if (memchr(open + 1, '{', (size_t)(close - open - 1)) || memchr(rest, '{', restn) ||
+        memchr(rest, '}', restn) || memchr(s, '}', (size_t)(open - s)))
+        return ATT_E_ARG;
+    seg->prefix = strndup(s, (size_t)(open - s));
+    seg->name = strndup(open + 1, (size_t)(close - open - 1));
+    seg->suffix = strndup(rest, restn);
+    return seg->prefix && seg->name && seg->suffix ? ATT_OK : ATT_E_NOMEM;
+}
+
+att_err_t att_http_route(att_http_router_t *r, const char *method, const char *pattern,
+                         unsigned flags, att_http_handler_t fn, void *arg)
+{
+    if (!r || !method || !*method || !pattern || pattern[0] != '/' || !fn)
+        return ATT_E_ARG;
+    att_route_t *rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return ATT_E_NOMEM;
+    rt->method = strdup(method);
+    rt->pattern = strdup(pattern);
+    rt->flags = flags;
+    rt->fn = fn;
+    rt->arg = arg;
+    att_err_t e = rt->method && rt->pattern ? ATT_OK : ATT_E_NOMEM;
+    const char *p = pattern + 1;
+    size_t plen = strlen(p);
+    if (plen && p[plen - 1] == '/')
+        plen--; /* "/certs/" registers as "/certs" */
+    while (e == ATT_OK && plen) {
+        const char *slash = memchr(p, '/', plen);
+        size_t n = slash ? (size_t)(slash - p) : plen;
+        if (!n || rt->nseg == ATT_HTTP_MAX_SEGMENTS) {
+            e = ATT_E_ARG;
+            break;
+        }
+        att_seg_t *sg = &rt->seg[rt->nseg++];
+        e = att_seg_parse(p, n, sg);
+        if (e == ATT_OK)
+            rt->literal += strlen(sg->prefix) + (sg->suffix ? strlen(sg->suffix) : 0) + 1;
+        p += n;
+        plen -= n;
+        if (plen) {
+            p++;
+            plen--;
+        }
+    }
+    if (e != ATT_OK) {
+        att_route_free(rt);
+        return e;
+    }
+    *r->tail = rt;
+    r->tail = &rt->next;
+    return ATT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* requests */
+
+typedef struct att_arena_block {
+    struct att_arena_block *next;
+    size_t used, cap;
+    _Alignas(max_align_t) unsigned char data[];
+} att_arena_block_t;
+
+typedef struct {
+    char *name, *value;
+} att_kv_t;
+
+struct att_http_server {
+    struct MHD_Daemon *mhd;
+    att_http_router_t *router;
+    att_metrics_t *metrics;
+    att_metric_t *m_requests, *m_latency, *m_errors, *m_outcomes, *m_inflight, *m_conns;
+    size_t max_body;
+    unsigned max_connections;
+    unsigned timeout_s;
+    unsigned stop_grace_ms;
+    uint16_t port;
+    bool tls;
+    char *tls_cert_pem, *tls_key_pem;
+    size_t tls_key_len;
+    char *service_version;
+    _Atomic unsigned in_flight;
+    _Atomic unsigned connections;
+};
+
+struct att_http_req {
+    att_http_server_t *srv;
+    struct MHD_Connection *conn;
+    const char *method; /* MHD-owned, valid for the request */
+    char *path;
+    const att_route_t *route;
+    const char *route_label; /* for metrics: the matched pattern even on 405 */
+    att_kv_t params[ATT_HTTP_MAX_PARAMS];
+    size_t nparams;
+    char request_id[37];
+    char remote[INET6_ADDRSTRLEN + 8];
+    struct timespec start;
+    /* body */
+    unsigned char *body;
+    size_t body_len, body_cap;
+    bool body_over; /* chunked body exceeded max_body: drained, answered 413 */
+    size_t drained;
+    /* answer */
+    bool answered, queued;
+    unsigned status;
+    char *resp_type;
+    char *resp_body;
+    size_t resp_len;
+    att_kv_t headers[ATT_HTTP_MAX_HEADERS];
+    size_t nheaders;
+    bool close_after;
+    char *error_code, *error_msg;
+    char *att_type;
+    json_t *log_extra; /* fields added by handlers */
+    const char *api_version;
+    att_arena_block_t *arena;
+};
+
+const char *const att_http_api_versions[] = {"2020-10-01", "2022-08-01", "2023-04-01-preview",
+                                             "2025-06-01", NULL};
+
+void *att_http_alloc(att_http_req_t *req, size_t n)
+{
+    const size_t align = _Alignof(max_align_t);
+    n = (n + align - 1) & ~(align - 1);
+    if (!n)
+        n = align;
+    att_arena_block_t *b = req->arena;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > 4000 ? n : 4000;
+        b = malloc(sizeof(*b) + cap);
+        if (!b)
+            return NULL;
+        b->used = 0;
+        b->cap = cap;
+        b->next = req->arena;
+        req->arena = b;
+    }
+    void *p = b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+char *att_http_strdup(att_http_req_t *req, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *p = att_http_alloc(req, n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+static char *att_http_strndup(att_http_req_t *req, const char *s, size_t n)
+{
+    char *p = att_http_alloc(req, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+static void att_req_free(att_http_req_t *req)
+{
+    if (!req)
+        return;
+    att_arena_block_t *b = req->arena;
+    while (b) {
+        att_arena_block_t *n = b->next;
+        free(b);
+        b = n;
+    }
+    for (size_t i = 0; i < req->nheaders; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req->body);
+    free(req->resp_type);
+    free(req->resp_body);
+    free(req->error_code);
+    free(req->error_msg);
+    free(req->att_type);
+    json_decref(req->log_extra);
+    free(req);
+}
+
+const char *att_http_method(const att_http_req_t *req)
+{
+    return req->method;
+}
+const char *att_http_path(const att_http_req_t *req)
+{
+    return req->path;
+}
+const char *att_http_route_pattern(const att_http_req_t *req)
+{
+    return req->route ? req->route->pattern : NULL;
+}
+const char *att_http_request_id(const att_http_req_t *req)
+{
+    return req->request_id;
+}
+const char *att_http_remote_addr(const att_http_req_t *req)
+{
+    return req->remote;
+}
+const char *att_http_api_version(const att_http_req_t *req)
+{
+    return req->api_version;
+}
+bool att_http_answered(const att_http_req_t *req)
+{
+    return req->answered;
+}
+
+const char *att_http_param(const att_http_req_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->nparams; i++)
+        if (!strcmp(req->params[i].name, name))
+            return req->params[i].value;
+    return NULL;
+}
+
+const char *att_http_query(const att_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *att_http_header(const att_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+att_slice_t att_http_body(const att_http_req_t *req)
+{
+    static const uint8_t empty[1];
+    att_slice_t s = {req->body ? req->body : empty, req->body_len};
+    return s;
+}
+
+void att_http_set_attestation_type(att_http_req_t *req, const char *type)
+{
+    free(req->att_type);
+    req->att_type = type ? strdup(type) : NULL;
+}
+
+void att_http_log_field(att_http_req_t *req, const char *key, const char *value)
+{
+    if (!key || !value)
+        return;
+    if (!req->log_extra)
+        req->log_extra = json_object();
+    if (req->log_extra && json_object_size(req->log_extra) < 16)
+        json_object_set_new(req->log_extra, key, att_jstr(value));
+}
+
+static bool att_header_ok(const char *s, bool name)
+{
+    if (!s || (name && !*s))
+        return false;
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n' || (name && (*s == ':' || *s == ' ')))
+            return false;
+    return true;
+}
+
+bool att_http_add_header(att_http_req_t *req, const char *name, const char *value)
+{
+    if (req->answered || req->nheaders == ATT_HTTP_MAX_HEADERS || !att_header_ok(name, true) ||
+        !att_header_ok(value, false))
+        return false;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return false;
+    }
+    req->headers[req->nheaders].name = n;
+    req->headers[req->nheaders].value = v;
+    req->nheaders++;
+    return true;
+}
+
+/* Take ownership of body (malloc'd) as the answer. */
+static void att_answer(att_http_req_t *req, unsigned status, const char *type, char *body,
+                       size_t len)
+{
+    if (req->answered) {
+        free(body);
+        return;
+    }
+    req->answered = true;
+    req->status = status;
+    req->resp_type = strdup(type);
+    req->resp_body = body;
+    req->resp_len = len;
+}
+
+void att_http_json(att_http_req_t *req, unsigned status, json_t *body)
+{
+    char *s = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : strdup("{}");
+    json_decref(body);
+    if (!s) {
+        att_http_error(req, 500, "InternalError", "cannot serialize the answer");
+        return;
+    }
+    att_answer(req, status, "application/json; charset=utf-8", s, strlen(s));
+}
+
+void att_http_text(att_http_req_t *req, unsigned status, const char *content_type, const char *body,
+                   size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy) {
+        att_http_error(req, 500, "InternalError", "out of memory");
+        return;
+    }
+    if (len)
+        memcpy(copy, body, len);
+    att_answer(req, status, content_type ? content_type : "text/plain; charset=utf-8", copy, len);
+}
+
+static void att_verror(att_http_req_t *req, unsigned status, const char *code, const char *fmt,
+                       va_list ap)
+{
+    if (req->answered)
+        return;
+    char msg[2048];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    att_http_set_error(req, code, msg);
+    json_t *o = json_pack("{s:{s:s, s:o*}}", "error", "code", code, "message", att_jstr(msg));
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!s) /* out of memory or invalid UTF-8 in msg: still answer in the right form */
+        s = strdup("{\"error\":{\"code\":\"InternalError\",\"message\":\"error\"}}");
+    att_answer(req, status, "application/json; charset=utf-8", s, s ? strlen(s) : 0);
+}
+
+void att_http_set_error(att_http_req_t *req, const char *code, const char *message)
+{
+    if (req->answered || !code)
+        return;
+    free(req->error_code);
+    free(req->error_msg);
+    req->error_code = strdup(code);
+    req->error_msg = message ? strdup(message) : NULL;
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (!strcasecmp(req->headers[i].name, "x-ms-error-code")) {
+            char *v = strdup(code);
+            if (v && att_header_ok(v, false)) {
+                free(req->headers[i].value);
+                req->headers[i].value = v;
+            } else {
+                free(v);
+            }
+            return;
+        }
+    att_http_add_header(req, "x-ms-error-code", code);
+}
+
+void att_http_error(att_http_req_t *req, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    att_verror(req, status, code, fmt, ap);
+    va_end(ap);
+}
+
+static void att_error_internal(att_http_req_t *req, unsigned status, const char *code,
+                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void att_error_internal(att_http_req_t *req, unsigned status, const char *code,
+                               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    att_verror(req, status, code, fmt, ap);
+    va_end(ap);
+}
+
+static const char *att_known_api_version(const char *v)
+{
+    for (size_t i = 0; v && att_http_api_versions[i]; i++)
+        if (!strcmp(v, att_http_api_versions[i]))
+            return att_http_api_versions[i];
+    return NULL;
+}
+
+bool att_http_check_api_version(att_http_req_t *req, bool required)
+{
+    const char *v = att_http_query(req, "api-version");
+    char list[128] = "";
+    for (size_t i = 0; att_http_api_versions[i]; i++) {
+        if (v && !strcmp(v, att_http_api_versions[i])) {
+            req->api_version = att_http_api_versions[i];
+            return true;
+        }
+        if (i)
+            strcat(list, ", ");
+        strcat(list, att_http_api_versions[i]);
+    }
+    if (!v && !required)
+        return true;
+    if (!v)
+        att_http_error(req, 400, "InvalidParameter",
+                       "The api-version query parameter is required; supported versions: %s", list);
+    else
+        att_http_error(req, 400, "InvalidParameter",
+                       "The api-version '%.64s' is not supported; supported versions: %s", v, list);
+    return false;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* routing a request */
+
+/* Split path into segments in-place (path is a writable copy). Returns false if too many. */
+static bool att_split_path(char *path, char **segs, size_t *nseg)
+{
+    *nseg = 0;
+    char *p = path + 1;
+    size_t len = strlen(p);
+    if (len && p[len - 1] == '/')
+        p[--len] = 0;
+    if (!len)
+        return true;
+    for (;;) {
+        if (*nseg == ATT_HTTP_MAX_SEGMENTS)
+            return false;
+        segs[(*nseg)++] = p;
+        char *slash = strchr(p, '/');
+        if (!slash)
+            return true;
+        *slash = 0;
+        p = slash + 1;
+    }
+}
+
+/* Does rt match segs? Fill req params when req is not NULL. */
+static bool att_route_match(const att_route_t *rt, char **segs, size_t nseg, att_http_req_t *req)
+{
+    if (rt->nseg != nseg)
+        return false;
+    size_t np = 0;
+    for (size_t i = 0; i < nseg; i++) {
+        const att_seg_t *sg = &rt->seg[i];
+        const char *s = segs[i];
+        if (!sg->name) {
+            if (strcmp(s, sg->prefix))
+                return false;
+            continue;
+        }
+        size_t sl = strlen(s), pl = strlen(sg->prefix), xl = strlen(sg->suffix);
+        if (sl <= pl + xl || strncmp(s, sg->prefix, pl) || strcmp(s + sl - xl, sg->suffix))
+            return false;
+        if (req && np < ATT_HTTP_MAX_PARAMS) {
+            req->params[np].name = sg->name;
+            req->params[np].value = att_http_strndup(req, s + pl, sl - pl - xl);
+            np++;
+        }
+    }
+    if (req)
+        req->nparams = np;
+    return true;
+}
+
+static bool att_method_is(const char *route_method, const char *method)
+{
+    if (!strcmp(route_method, method))
+        return true;
+    return !strcmp(method, "HEAD") && !strcmp(route_method, "GET");
+}
+
+bool att_http_router_has(const att_http_router_t *r, const char *method, const char *path)
+{
+    char copy[1024];
+    char *segs[ATT_HTTP_MAX_SEGMENTS];
+    size_t nseg;
+    if (!r || !path || path[0] != '/' || strlen(path) >= sizeof(copy))
+        return false;
+    strcpy(copy, path);
+    if (!att_split_path(copy, segs, &nseg))
+        return false;
+    for (const att_route_t *rt = r->routes; rt; rt = rt->next)
+        if (att_method_is(rt->method, method) && att_route_match(rt, segs, nseg, NULL))
+            return true;
+    return false;
+}
+
+/* Find the route; on failure answer 404/405 and return NULL. */
+static const att_route_t *att_route_find(att_http_req_t *req)
+{
+    char *copy = att_http_strdup(req, req->path);
+    char *segs[ATT_HTTP_MAX_SEGMENTS];
+    size_t nseg;
+    if (!copy || req->path[0] != '/' || !att_split_path(copy, segs, &nseg)) {
+        att_error_internal(req, 404, "NotFound", "No route for path '%.200s'", req->path);
+        return NULL;
+    }
+    size_t best = 0;
+    bool any = false;
+    for (const att_route_t *rt = req->srv->router->routes; rt; rt = rt->next)
+        if (att_route_match(rt, segs, nseg, NULL) && (!any || rt->literal > best)) {
+            best = rt->literal;
+            any = true;
+        }
+    if (!any) {
+        att_error_internal(req, 404, "NotFound", "No route for path '%.200s'", req->path);
+        return NULL;
+    }
+    char allow[128] = "";
+    for (const att_route_t *rt = req->srv->router->routes; rt; rt = rt->next) {
+        if (rt->literal != best || !att_route_match(rt, segs, nseg, NULL))
+            continue;
+        req->route_label = rt->pattern;
+        if (att_method_is(rt->method, req->method)) {
+            att_route_match(rt, segs, nseg, req);
+            return rt;
+        }
+        if (strlen(allow) + strlen(rt->method) + 3 < sizeof(allow) && !strstr(allow, rt->method)) {
+            if (*allow)
+                strcat(allow, ", ");
+            strcat(allow, rt->method);
+        }
+    }
+    att_http_add_header(req, "Allow", allow);
+    att_error_internal(req, 405, "MethodNotAllowed", "Method %.16s is not allowed on '%.200s'",
+                       req->method, req->path);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* builtin routes */
+
+static void att_h_healthz(att_http_req_t *req, void *arg)
+{
+    att_http_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void att_h_readyz(att_http_req_t *req, void *arg)
+{
+    const att_http_router_t *r = arg;
+    if (!r->ready || r->ready(r->ready_arg))
+        att_http_json(req, 200, json_pack("{s:s}", "status", "ready"));
+    else
+        att_http_json(req, 503, json_pack("{s:s}", "status", "not ready"));
+}
+
+static void att_h_metrics(att_http_req_t *req, void *arg)
+{
+    char *text = att_metrics_render(arg);
+    if (!text)
+        return att_http_error(req, 500, "InternalError", "out of memory");
+    att_answer(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+}
+
+att_err_t att_http_route_builtins(att_http_router_t *r, att_metrics_t *m, bool (*ready)(void *arg),
+                                  void *arg)
+{
+    if (!r)
+        return ATT_E_ARG;
+    r->ready = ready;
+    r->ready_arg = arg;
+    att_err_t e = att_http_route(r, "GET", "/healthz", ATT_HTTP_QUIET, att_h_healthz, NULL);
+    if (e == ATT_OK)
+        e = att_http_route(r, "GET", "/readyz", ATT_HTTP_QUIET, att_h_readyz, r);
+    if (e == ATT_OK && m)
+        e = att_http_route(r, "GET", "/metrics", ATT_HTTP_QUIET, att_h_metrics, m);
+    return e;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* request lifecycle */
+
+static void att_uuid4(char out[37])
+{
+    uint8_t b[16];
+    size_t got = 0;
+    while (got < sizeof(b)) {
+        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            /* getrandom cannot fail on Linux >= 3.17 with a 16-byte request; be safe anyway */
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            for (size_t i = got; i < sizeof(b); i++)
+                b[i] = (uint8_t)((uint64_t)ts.tv_nsec >> ((i % 8) * 8)) ^ (uint8_t)i;
+            break;
+        }
+        got += (size_t)n;
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+static double att_elapsed(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+static void att_remote(struct MHD_Connection *c, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = 0;
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    socklen_t len =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    char host[INET6_ADDRSTRLEN], port[8];
+    if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV))
+        return;
+    snprintf(out, n, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+/* Build and queue the MHD response for req's answer. */
+static enum MHD_Result att_queue(att_http_req_t *req)
+{
+    if (!req->answered)
+        att_error_internal(req, 500, "InternalError", "the handler did not answer");
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(req->resp_len, req->resp_body, MHD_RESPMEM_MUST_FREE);
+    if (!r)
+        return MHD_NO;
+    req->resp_body = NULL; /* MHD frees it */
+    MHD_add_response_header(r, "Content-Type", req->resp_type ? req->resp_type : "text/plain");
+    MHD_add_response_header(r, "x-ms-request-id", req->request_id);
+    MHD_add_response_header(r, "x-ms-maa-service-version", req->srv->service_version);
+    const char *crid = att_http_header(req, "x-ms-client-request-id");
+    if (crid && strlen(crid) <= 128 && att_header_ok(crid, false))
+        MHD_add_response_header(r, "x-ms-client-request-id", crid);
+    for (size_t i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(r, req->headers[i].name, req->headers[i].value);
+    if (req->close_after)
+        MHD_add_response_header(r, "Connection", "close");
+    enum MHD_Result ret = MHD_queue_response(req->conn, req->status, r);
+    MHD_destroy_response(r);
+    req->queued = ret == MHD_YES;
+    return ret;
+}
+
+static bool att_has_body(att_http_req_t *req)
+{
+    const char *cl = att_http_header(req, "Content-Length");
+    return att_http_header(req, "Transfer-Encoding") || (cl && strcmp(cl, "0"));
+}
+
+/* First call: set up req, answer what can be answered from the headers alone. Returns true when
+ * an answer was given (queued by the caller). */
+static bool att_req_begin(att_http_req_t *req)
+{
+    att_http_server_t *s = req->srv;
+    if (atomic_load(&s->connections) > s->max_connections) {
+        att_http_add_header(req, "Retry-After", "1");
+        req->close_after = true;
+        att_error_internal(req, 503, "ServiceUnavailable",
+                           "Too many open connections (limit %u); retry later", s->max_connections);
+        return true;
+    }
+    const char *cl = att_http_header(req, "Content-Length");
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno || *end || end == cl || n > s->max_body) {
+            req->close_after = true;
+            att_error_internal(req, 413, "RequestEntityTooLarge",
+                               "The request body is larger than the limit of %zu bytes",
+                               s->max_body);
+            return true;
+        }
+    }
+    req->route = att_route_find(req);
+    if (!req->route)
+        return true;
+    unsigned f = req->route->flags;
+    if ((f & (ATT_HTTP_API_VERSION | ATT_HTTP_API_VERSION_OPTIONAL)) &&
+        !att_http_check_api_version(req, f & ATT_HTTP_API_VERSION))
+        return true;
+    if (!(f & (ATT_HTTP_API_VERSION | ATT_HTTP_API_VERSION_OPTIONAL)))
+        req->api_version = att_known_api_version(att_http_query(req, "api-version"));
+    return false;
+}
+
+static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    att_http_server_t *s = cls;
+    att_http_req_t *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof(*req));
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+        req->srv = s;
+        req->conn = conn;
+        req->method = method;
+        clock_gettime(CLOCK_MONOTONIC, &req->start);
+        att_uuid4(req->request_id);
+        att_remote(conn, req->remote, sizeof(req->remote));
+        req->path = att_http_strdup(req, url ? url : "/");
+        atomic_fetch_add(&s->in_flight, 1);
+        att_metric_gauge_add(s->m_inflight, 1);
+        if (!req->path)
+            return MHD_NO;
+        if (!att_req_begin(req))
+            return MHD_YES;
+        /* Answered from the headers. Over a limit: answer now and close. Otherwise (404, 405,
+         * 400) read and drop a body first, so that the client is not reset mid-upload. */
+        if (req->close_after || !att_has_body(req))
+            return att_queue(req);
+        return MHD_YES;
+    }
+    if (req->queued)
+        return MHD_YES; /* answered early; MHD discards the rest */
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (s->timeout_s && att_elapsed(&req->start) > s->timeout_s)
+            return MHD_NO; /* body deadline: a body must arrive within timeout_s */
+        if (req->answered || req->body_over || req->body_len + n > s->max_body) {
+            /* already answered, or a chunked body over the limit: drain a bounded amount,
+             * then answer (413 for the latter) */
+            req->body_over = !req->answered;
+            req->drained += n;
+            return req->drained > 4 * s->max_body + 65536 ? MHD_NO : MHD_YES;
+        }
+        if (req->body_len + n + 1 > req->body_cap) {
+            size_t cap = req->body_cap ? req->body_cap : 4096;
+            while (cap < req->body_len + n + 1)
+                cap *= 2;
+            unsigned char *b = realloc(req->body, cap);
+            if (!b)
+                return MHD_NO;
+            req->body = b;
+            req->body_cap = cap;
+        }
+        memcpy(req->body + req->body_len, upload, n);
+        req->body_len += n;
+        req->body[req->body_len] = 0;
+        return MHD_YES;
+    }
+    /* whole request in */
+    if (req->answered) {
+        /* answered from the headers; the body was dropped */
+    } else if (req->body_over) {
+        req->close_after = true;
+        att_error_internal(req, 413, "RequestEntityTooLarge",
+                           "The request body is larger than the limit of %zu bytes", s->max_body);
+    } else if (s->timeout_s && att_elapsed(&req->start) > s->timeout_s) {
+        req->close_after = true;
+        att_error_internal(req, 408, "RequestTimeout",
+                           "The request body was not received within %u seconds", s->timeout_s);
+    } else {
+        req->route->fn(req, req->route->arg);
+    }
+    return att_queue(req);
+}
+
+static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                          enum MHD_RequestTerminationCode toe)
+{
+    att_http_server_t *s = cls;
+    att_http_req_t *req = *con_cls;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    double secs = att_elapsed(&req->start);
+    unsigned status = req->queued ? req->status : 0; /* 0: closed without an answer */
+    const char *route = req->route_label ? req->route_label : "unmatched";
+    char st[8];
+    snprintf(st, sizeof(st), "%u", status);
+    att_metric_inc(s->m_requests, route, req->method, st);
+    att_metric_observe(s->m_latency, secs, route);
+    if (req->error_code)
+        att_metric_inc(s->m_errors, req->error_code);
+    if (req->att_type)
+        att_metric_inc(s->m_outcomes, req->att_type,
+                       req->error_code ? req->error_code
+                                       : (status >= 200 && status < 300 ? "OK" : "Unknown"));
+    att_metric_gauge_add(s->m_inflight, -1);
+
+    att_log_level_t lvl = status >= 500 || status == 0 ? ATT_LOG_WARN : ATT_LOG_INFO;
+    if (req->route && (req->route->flags & ATT_HTTP_QUIET) && status < 400)
+        lvl = ATT_LOG_DEBUG;
+    if ((int)lvl >= atomic_load(&att_log_min)) {
+        char path[ATT_HTTP_LOG_PATH_MAX + 4];
+        snprintf(path, sizeof(path), "%.*s%s", ATT_HTTP_LOG_PATH_MAX, req->path ? req->path : "",
+                 req->path && strlen(req->path) > ATT_HTTP_LOG_PATH_MAX ? "..." : "");
+        json_t *o = json_pack("{s:s, s:o*, s:o*, s:i, s:f, s:I, s:s}", "request_id",
+                              req->request_id, "method", att_jstr(req->method), "path",
+                              att_jstr(path), "status", (int)status, "duration_ms", secs * 1000.0,
+                              "bytes", (json_int_t)req->resp_len, "remote", req->remote);
+        if (o && req->error_code)
+            json_object_set_new(o, "error_code", json_string(req->error_code));
+        if (o && req->error_msg)
+            json_object_set_new(o, "error_message", att_jstr(req->error_msg));
+        if (o && req->att_type)
+            json_object_set_new(o, "attestation_type", att_jstr(req->att_type));
+        if (o && req->log_extra)
+            json_object_update_missing(o, req->log_extra);
+        if (o && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+            static const char *why[] = {"ok",       "error",      "timeout",
+                                        "shutdown", "read_error", "client_abort"};
+            json_object_set_new(o, "terminated",
+                                json_string((unsigned)toe < 6 ? why[toe] : "unknown"));
+        }
+        att_log_json(lvl, "request", o);
+        json_decref(o);
+    }
+    atomic_fetch_sub(&s->in_flight, 1);
+    att_req_free(req);
+}
+
+static void att_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe)
+{
+    att_http_server_t *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&s->connections, 1);
+        att_metric_gauge_add(s->m_conns, 1);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&s->connections, 1);
+        att_metric_gauge_add(s->m_conns, -1);
+    }
+}
+
+static void att_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    json_t *o = json_pack("{s:s}", "component", "libmicrohttpd");
+    att_log_json(ATT_LOG_WARN, msg, o);
+    json_decref(o);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* sockets and server */
+
+att_http_opts_t att_http_opts_default(void)
+{
+    att_http_opts_t o = {
+        .listen = "127.0.0.1:8080",
+        .listen_fd = -1,
+        .max_body = 1 << 20,
+        .max_connections = 1024,
+        .timeout_s = 30,
+        .max_header = 16 << 10,
+        .stop_grace_ms = 10000,
+    };
+    return o;
+}
+
+att_err_t att_http_split_hostport(const char *hp, char **host, uint16_t *port, att_diag_t *d)
+{
+    if (!hp || !*hp)
+        return att_diag_set(d, ATT_E_ARG, "empty listen address (want HOST:PORT)");
+    const char *colon, *hs = hp, *he;
+    if (hp[0] == '[') {
+        he = strchr(hp, ']');
+        if (!he || he[1] != ':')
+            return att_diag_set(d, ATT_E_ARG, "bad listen address '%s' (want [IPv6]:PORT)", hp);
+        hs = hp + 1;
+        colon = he + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        if (!colon || memchr(hp, ':', (size_t)(colon - hp)))
+            return att_diag_set(d, ATT_E_ARG,
+                                "bad listen address '%s' (want HOST:PORT or [IPv6]:PORT)", hp);
+        he = colon;
+    }
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || p > 65535 || colon[1] == '-' || colon[1] == '+')
+        return att_diag_set(d, ATT_E_ARG, "bad port in listen address '%s' (0..65535)", hp);
+    if (he == hs)
+        return att_diag_set(d, ATT_E_ARG, "missing host in listen address '%s'", hp);
+    *host = strndup(hs, (size_t)(he - hs));
+    if (!*host)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    *port = (uint16_t)p;
+    return ATT_OK;
+}
+
+att_err_t att_http_listen_socket(const char *hostport, int *fd, uint16_t *port, att_diag_t *d)
+{
+    char *host = NULL;
+    uint16_t p;
+    att_err_t e = att_http_split_hostport(hostport, &host, &p, d);
+    if (e != ATT_OK)
+        return e;
+    char ps[8];
+    snprintf(ps, sizeof(ps), "%u", p);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, ps, &hints, &ai);
+    if (gai) {
+        e = att_diag_set(d, ATT_E_ARG, "cannot resolve listen host '%s': %s", host,
+                         gai_strerror(gai));
+        free(host);
+        return e;
+    }
+    int s = -1, err = 0;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        s = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (s < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (a->ai_family == AF_INET6)
+            setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(s, a->ai_addr, a->ai_addrlen) == 0 && listen(s, 512) == 0)
+            break;
+        err = errno;
+        close(s);
+        s = -1;
+    }
+    freeaddrinfo(ai);
+    if (s < 0) {
+        e = att_diag_set(d, ATT_E_IO, "cannot listen on %s: %s", hostport, strerror(err));
+        free(host);
+        return e;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(s, (struct sockaddr *)&ss, &sl);
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    *fd = s;
+    free(host);
+    return ATT_OK;
+}
+
+static att_err_t att_read_file(const char *path, char **out, size_t *len, att_diag_t *d)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return att_diag_set(d, ATT_E_IO, "cannot open %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (1u << 20)) {
+                free(buf);
+                fclose(f);
+                return att_diag_set(d, ATT_E_LIMIT, "%s is larger than 1 MiB", path);
+            }
+            char *b = realloc(buf, cap);
+            if (!b) {
+                free(buf);
+                fclose(f);
+                return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+            }
+            buf = b;
+        }
+        size_t r = fread(buf + n, 1, 4096, f);
+        n += r;
+        if (r < 4096)
+            break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return att_diag_set(d, ATT_E_IO, "cannot read %s", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    if (len)
+        *len = n;
+    return ATT_OK;
+}
+
+static void att_server_free(att_http_server_t *s)
+{
+    if (s->tls_key_pem) {
+        explicit_bzero(s->tls_key_pem, s->tls_key_len);
+        free(s->tls_key_pem);
+    }
+    free(s->tls_cert_pem);
+    free(s->service_version);
+    free(s);
+}
+
+static void att_server_metrics(att_http_server_t *s)
+{
+    att_metrics_t *m = s->metrics;
+    if (!m)
+        return;
+    const char *rms[] = {"route", "method", "status"};
+    s->m_requests =
+        att_metrics_counter(m, "attestd_http_requests_total",
+                            "HTTP requests by route pattern, method and status", 3, rms);
+    const char *r[] = {"route"};
+    s->m_latency =
+        att_metrics_histogram(m, "attestd_http_request_duration_seconds",
+                              "Time from request headers to response sent, by route pattern", 1, r,
+                              att_metrics_latency_buckets, att_metrics_latency_nbuckets);
+    const char *c[] = {"code"};
+    s->m_errors = att_metrics_counter(m, "attestd_http_errors_total",
+                                      "Error answers by MAA error code", 1, c);
+    const char *tc[] = {"type", "code"};
+    s->m_outcomes = att_metrics_counter(
+        m, "attestd_attest_outcomes_total",
+        "Attestation requests by attestation type and outcome (OK or the error code)", 2, tc);
+    s->m_inflight = att_metrics_gauge(m, "attestd_http_in_flight_requests",
+                                      "Requests received and not yet answered", 0, NULL);
+    s->m_conns =
+        att_metrics_gauge(m, "attestd_http_open_connections", "Open HTTP connections", 0, NULL);
+    const char *v[] = {"version"};
+    att_metric_t *bi = att_metrics_gauge(m, "attestd_build_info", "attestd version", 1, v);
+    att_metric_set(bi, 1, ATTESTD_VERSION);
+}
+
+att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
+{
+    int fd = o ? o->listen_fd : -1;
+    if (!o || !o->router) {
+        att_diag_set(d, ATT_E_ARG, "att_http_start: no router");
+        goto fail_fd;
+    }
+    att_http_server_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        goto fail_fd;
+    }
+    s->router = o->router;
+    s->metrics = o->metrics;
+    s->max_body = o->max_body ? o->max_body : (1 << 20);
+    s->max_connections = o->max_connections ? o->max_connections : 1024;
+    s->timeout_s = o->timeout_s;
+    s->stop_grace_ms = o->stop_grace_ms;
+    s->service_version =
+        strdup(o->service_version ? o->service_version : "attestd/" ATTESTD_VERSION);
+    if (!s->service_version) {
+        att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((o->tls_cert && *o->tls_cert) != (o->tls_key && *o->tls_key)) {
+        att_diag_set(d, ATT_E_ARG,
+                     "TLS needs both a certificate (--tls-cert) and a key "
+                     "(--tls-key)");
+        goto fail;
+    }
+    s->tls = o->tls_cert && *o->tls_cert;
+    if (s->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        att_diag_set(d, ATT_E_UNSUPPORTED,
+                     "TLS requested but this libmicrohttpd (%s) was built without TLS "
+                     "(GnuTLS) support; run without --tls-cert/--tls-key behind a TLS proxy",
+                     MHD_get_version());
+        goto fail;
+    }
+    att_diag_t fd_diag;
+    if (s->tls && att_read_file(o->tls_cert, &s->tls_cert_pem, NULL, &fd_diag) != ATT_OK) {
+        att_diag_set(d, fd_diag.code, "TLS certificate (--tls-cert): %s", fd_diag.msg);
+        goto fail;
+    }
+    if (s->tls && att_read_file(o->tls_key, &s->tls_key_pem, &s->tls_key_len, &fd_diag) != ATT_OK) {
+        att_diag_set(d, fd_diag.code, "TLS key (--tls-key): %s", fd_diag.msg);
+        goto fail;
+    }
+    if (fd < 0 && att_http_listen_socket(o->listen, &fd, &s->port, d) != ATT_OK)
+        goto fail;
+    if (o->listen_fd >= 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+            s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    att_server_metrics(s);
+
+    unsigned threads = o->threads;
+    if (!threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    if (s->tls)
+        flags |= MHD_USE_TLS;
+    /* libmicrohttpd's own hard limit sits above ours so that we can still answer 503. */
+    unsigned hard = s->max_connections + s->max_connections / 4 + 8;
+    size_t mem = o->max_header ? o->max_header : (16 << 10);
+    if (mem < 4096)
+        mem = 4096;
+    struct MHD_OptionItem ops[16];
+    size_t n = 0;
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)att_mhd_log, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, hard, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)att_completed, s};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)att_notify_conn, s};
+    if (threads > 1)
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+    if (s->tls) {
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert_pem};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem};
+    }
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, att_access, s, MHD_OPTION_ARRAY, ops,
+                              MHD_OPTION_END);
+    if (!s->mhd) {
+        att_diag_set(d, ATT_E_IO, "libmicrohttpd failed to start%s (see the preceding log line)",
+                     s->tls ? " (check that the TLS certificate and key are PEM and match)" : "");
+        close(fd);
+        att_server_free(s);
+        return NULL;
+    }
+    return s;
+fail:
+    att_server_free(s);
+fail_fd:
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+uint16_t att_http_port(const att_http_server_t *s)
+{
+    return s ? s->port : 0;
+}
+bool att_http_tls(const att_http_server_t *s)
+{
+    return s && s->tls;
+}
+unsigned att_http_in_flight(const att_http_server_t *s)
+{
+    return s ? atomic_load(&((att_http_server_t *)s)->in_flight) : 0;
+}
+
+void att_http_stop(att_http_server_t *s)
+{
+    if (!s)
+        return;
+    MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&s->in_flight) && att_elapsed(&t0) * 1000 < s->stop_grace_ms) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    unsigned left = atomic_load(&s->in_flight);
+    if (left)
+        att_log(ATT_LOG_WARN, "stopping with %u request(s) still in flight after %u ms", left,
+                s->stop_grace_ms);
+    MHD_stop_daemon(s->mhd);
+    att_server_free(s);
+}

@@ -1,0 +1,145 @@
+/* main.c - `attestd`: the attestation service process. Parses the configuration, binds the
+ * listening socket, builds the service and its routes, serves until SIGTERM/SIGINT, then stops
+ * gracefully (in-flight requests finish) and exits 0. Invalid options exit 2. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "http.h"
+#include "metrics.h"
+#include "service.h"
+
+extern char **environ;
+
+/* The base URL a local client can use: the bound address, with wildcards as loopback. */
+static void att_local_url(const att_config_t *cfg, uint16_t port, char *out, size_t n)
+{
+    const char *h = cfg->listen_host;
+    if (!strcmp(h, "0.0.0.0"))
+        h = "127.0.0.1";
+    else if (!strcmp(h, "::"))
+        h = "::1";
+    bool v6 = strchr(h, ':') != NULL;
+    snprintf(out, n, "%s://%s%s%s:%u", cfg->tls_cert ? "https" : "http", v6 ? "[" : "", h,
+             v6 ? "]" : "", port);
+}
+
+static int att_serve(att_config_t *cfg)
+{
+    att_diag_t d;
+    int rc = 1, fd = -1;
+    uint16_t port = 0;
+    att_metrics_t *metrics = NULL;
+    att_service_t *svc = NULL;
+    att_http_router_t *router = NULL;
+    att_http_server_t *srv = NULL;
+
+    /* SIGTERM/SIGINT are taken by sigwait below; block them before any thread exists so that
+     * every server thread inherits the mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (att_http_listen_socket(cfg->listen, &fd, &port, &d) != ATT_OK ||
+        att_config_set_port(cfg, port, &d) != ATT_OK) {
+        att_log(ATT_LOG_ERROR, "%s", d.msg);
+        fprintf(stderr, "attestd: %s\n", d.msg);
+        goto out;
+    }
+    metrics = att_metrics_new();
+    router = att_http_router_new();
+    if (!metrics || !router) {
+        att_log(ATT_LOG_ERROR, "out of memory");
+        goto out;
+    }
+    if (att_service_new(cfg, metrics, &svc, &d) != ATT_OK) {
+        att_log(ATT_LOG_ERROR, "cannot start the service: %s", d.msg);
+        fprintf(stderr, "attestd: %s\n", d.msg);
+        goto out;
+    }
+    if (att_http_route_builtins(router, metrics, (bool (*)(void *))att_service_ready, svc) !=
+            ATT_OK ||
+        att_service_routes(svc, router, &d) != ATT_OK) {
+        att_log(ATT_LOG_ERROR, "cannot register routes: %s", d.msg);
+        goto out;
+    }
+    att_http_opts_t o = att_http_opts_default();
+    o.listen_fd = fd;
+    fd = -1; /* owned by the server from here */
+    o.threads = cfg->threads;
+    o.tls_cert = cfg->tls_cert;
+    o.tls_key = cfg->tls_key;
+    o.max_body = cfg->max_body;
+    o.max_header = cfg->max_header;
+    o.max_connections = cfg->max_connections;
+    o.timeout_s = cfg->timeout;
+    o.router = router;
+    o.metrics = metrics;
+    srv = att_http_start(&o, &d);
+    if (!srv) {
+        att_log(ATT_LOG_ERROR, "cannot start the HTTP server: %s", d.msg);
+        fprintf(stderr, "attestd: %s\n", d.msg);
+        goto out;
+    }
+    char url[300];
+    att_local_url(cfg, port, url, sizeof(url));
+    json_t *info =
+        json_pack("{s:s, s:s, s:s, s:b, s:s}", "version", ATTESTD_VERSION, "listen", url, "issuer",
+                  cfg->issuer, "tls", cfg->tls_cert != NULL, "data_dir", cfg->data_dir);
+    att_log_json(ATT_LOG_INFO, "attestd started", info);
+    json_decref(info);
+    const char *try_path = att_http_router_has(router, "GET", "/.well-known/openid-configuration")
+                               ? "/.well-known/openid-configuration"
+                               : "/healthz";
+    printf("attestd %s listening on %s\nissuer: %s\ntry:    curl %s%s%s%s%s\n", ATTESTD_VERSION,
+           url, cfg->issuer, cfg->tls_cert ? "--cacert " : "", cfg->tls_cert ? cfg->tls_cert : "",
+           cfg->tls_cert ? " " : "", url, try_path);
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    att_log(ATT_LOG_INFO, "received %s, stopping (in-flight requests: %u)",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", att_http_in_flight(srv));
+    att_http_stop(srv);
+    srv = NULL;
+    att_log(ATT_LOG_INFO, "attestd stopped");
+    rc = 0;
+out:
+    att_http_stop(srv);
+    if (fd >= 0)
+        close(fd);
+    att_service_free(svc);
+    att_http_router_free(router);
+    att_metrics_free(metrics);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    att_config_t cfg;
+    att_diag_t d;
+    if (att_config_load(&cfg, argc, argv, environ, &d) != ATT_OK) {
+        fprintf(stderr, "attestd: %s\nTry 'attestd --help'.\n", d.msg);
+        return 2;
+    }
+    int rc;
+    if (cfg.help) {
+        att_config_usage(stdout);
+        rc = 0;
+    } else if (cfg.version) {
+        printf("attestd %s\n", ATTESTD_VERSION);
+        rc = 0;
+    } else {
+        att_log_setup(cfg.log_level, NULL);
+        rc = cfg.argc > 0 ? att_service_command(cfg.argc, cfg.args, &cfg) : att_serve(&cfg);
+    }
+    att_config_free(&cfg);
+    return rc;
+}
