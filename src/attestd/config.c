@@ -34,6 +34,7 @@ enum {
     O_ISSUER,
     O_COLL_URL,
     O_COLL_DIR,
+    O_COLL_MAX_AGE,
     O_TRUST_ROOT,
     O_AT,
     O_ISOLATED,
@@ -64,6 +65,9 @@ static const att_opt_t att_opts[O_COUNT] = {
     [O_COLL_DIR] = {"collateral-dir", K_STR, "DIR", NULL, 0, 0,
                     "offline collateral directory (seeds the cache; replaces the network "
                     "without --collateral-url)"},
+    [O_COLL_MAX_AGE] = {"collateral-max-age", K_UINT, "SECONDS", "0", 0, 31536000,
+                        "refetch cached collateral older than this (0: only before its "
+                        "nextUpdate)"},
     [O_TRUST_ROOT] = {"trust-root", K_LIST, "FILE", NULL, 0, 0,
                       "extra trusted root CA certificate (PEM); repeatable"},
     [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
@@ -359,6 +363,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_LIFETIME:
         cfg->token_lifetime = num;
+        break;
+    case O_COLL_MAX_AGE:
+        cfg->collateral_max_age = num;
         break;
     case O_THREADS:
         cfg->threads = (unsigned)num;

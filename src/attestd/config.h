@@ -38,6 +38,7 @@ typedef struct {
     bool issuer_derived;  /* true when issuer came from the listen address */
     char *collateral_url; /* NULL: none */
     char *collateral_dir; /* NULL: none */
+    uint64_t collateral_max_age; /* seconds; 0 = refresh only before nextUpdate */
     char **trust_roots;   /* n_trust_roots files */
     size_t n_trust_roots;
     bool has_at;            /* --at given */

@@ -27,6 +27,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .isolated_signers = cfg->isolated_signers,
         .token_lifetime = (int64_t)cfg->token_lifetime,
         .alg = att_alg_parse(cfg->signing_alg ? cfg->signing_alg : "RS256"),
+        .collateral_max_age = (int64_t)cfg->collateral_max_age,
     };
     return o;
 }
