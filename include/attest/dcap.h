@@ -201,6 +201,8 @@ typedef struct {
     uint16_t pcesvn;
     uint8_t pck_comp_svn[16];
     att_tee_t tee;
+    bool intel_root;   /* the PCK chain ends at the pinned Intel SGX Root CA (false: a root
+                          trusted by configuration, e.g. a simulated hierarchy) */
     att_quote_t quote; /* parsed structure and every report field */
 } att_dcap_result_t;
 

@@ -22,6 +22,8 @@ struct att_trust {
 };
 /* True if the certificate's public key is one of the trusted root keys. */
 bool att_trust_has_key(const att_trust_t *t, X509 *cert);
+/* True if the certificate's key is the pinned Intel SGX Root CA key. */
+bool att_trust_is_intel(X509 *cert);
 
 /* Values of the PCK certificate SGX extension (OID 1.2.840.113741.1.13.1). */
 typedef struct {
@@ -139,6 +141,7 @@ typedef struct {
     att_pck_ext_t ext;
     att_time_t leaf_nb, leaf_na, ca_nb, ca_na, root_nb, root_na;
     const char *ca; /* "processor" or "platform" (static string) */
+    bool intel_root;
     int refs; /* guarded by the cache lock */
 } att_chain_t;
 

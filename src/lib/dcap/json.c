@@ -158,6 +158,9 @@ ATT_API json_t *att_dcap_result_json(const att_dcap_result_t *res)
     if (res->module_status)
         json_object_set_new(o, "tdx_module_status",
                             json_string(att_tcb_status_name(res->module_status)));
+    if (res->fmspc[0] || res->fmspc[1] || res->fmspc[2] || res->fmspc[3] || res->fmspc[4] ||
+        res->fmspc[5])
+        json_object_set_new(o, "intel_root", json_boolean(res->intel_root));
     if (res->collateral_expiry)
         json_object_set_new(o, "collateral_expiry",
                             json_string(att_time_format(res->collateral_expiry, t)));

@@ -80,6 +80,12 @@ ATT_API att_err_t att_trust_add_root_file(att_trust_t *t, const char *path, att_
 
 ATT_API void att_trust_free(att_trust_t *t) { free(t); }
 
+bool att_trust_is_intel(X509 *cert)
+{
+    uint8_t pt[65];
+    return att_cert_point(cert, pt) && memcmp(pt, att_intel_root_key, 65) == 0;
+}
+
 bool att_trust_has_key(const att_trust_t *t, X509 *cert)
 {
     uint8_t pt[65];

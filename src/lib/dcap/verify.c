@@ -66,6 +66,7 @@ static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_
     ch->root_nb = wr.not_before;
     ch->root_na = wr.not_after;
 
+    ch->intel_root = att_trust_is_intel(root);
     /* Root: the collateral's root (already checked), or at least a trusted key. */
     if (X509_cmp(root, c->root.cert) != 0) {
         if (!att_trust_has_key(trust, root)) {
@@ -378,6 +379,7 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
     if ((e = att_chain_times(ch, c, now, diag)))
         return e;
     const att_pck_ext_t pck = ch->ext;
+    res->intel_root = ch->intel_root;
     memcpy(res->fmspc, pck.fmspc, 6);
     memcpy(res->pceid, pck.pceid, 2);
     memcpy(res->pck_comp_svn, pck.comp_svn, 16);

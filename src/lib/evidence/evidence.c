@@ -72,6 +72,14 @@ static att_err_t att_ev_dcap(const att_ev_ctx_t *ctx, const uint8_t *q, size_t l
     return e;
 }
 
+/* Evidence whose PCK chain ends at a root trusted only by configuration (a test or simulated
+ * hierarchy) says so in its claims; genuine Intel evidence carries no such claim. */
+static void att_mark_simulated(json_t *claims, const att_dcap_result_t *r)
+{
+    if (!r->intel_root)
+        json_object_set_new(claims, "x-attestd-simulated", json_true());
+}
+
 static void att_sgx_claims(json_t *c, const att_dcap_result_t *r)
 {
     const att_sgx_report_t *s = &r->quote.sgx;
@@ -103,6 +111,7 @@ static att_err_t att_verify_sgx_quote(const att_ev_ctx_t *ctx, const uint8_t *q,
         json_object_set_new(out->claims, "x-ms-attestation-type", json_string("sgx"));
         att_sgx_claims(out->claims, out->dcap);
         json_object_set_new(out->claims, "x-ms-sgx-collateral", att_collateral_json(coll, q, len));
+        att_mark_simulated(out->claims, out->dcap);
         out->report_data = out->dcap->quote.sgx.report_data;
         out->init_field = out->dcap->quote.sgx.configid;
         out->init_field_len = 64;
@@ -198,6 +207,7 @@ static att_err_t att_verify_tdx(const att_ev_ctx_t *ctx, const uint8_t *ev, size
     json_object_set_new(c, "tdx_td_attributes_key_locker", json_boolean((a >> 31) & 1));
     json_object_set_new(c, "tdx_td_attributes_perfmon", json_boolean((a >> 63) & 1));
     att_claim_hex(c, "tdx_fmspc", r->fmspc, 6);
+    att_mark_simulated(c, r);
     out->report_data = t->report_data;
     out->init_field = t->mrconfigid;
     out->init_field_len = 48;

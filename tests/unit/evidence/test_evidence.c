@@ -52,6 +52,8 @@ static void test_sgx_and_tdx_claims(void **state)
     assert_int_equal(sgx->verify(&ctx, s.quote, s.quote_len, &r), ATT_OK);
     assert_string_equal(src.ca, "processor");
     json_t *c = r.claims;
+    assert_null(json_object_get(c, "x-attestd-simulated"));
+    assert_true(r.dcap->intel_root);
     assert_string_equal(json_string_value(json_object_get(c, "x-ms-attestation-type")), "sgx");
     assert_string_equal(json_string_value(json_object_get(c, "x-ms-sgx-mrenclave")),
                         "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb");
@@ -198,6 +200,8 @@ static void bind_case(att_tee_t tee, uint16_t version)
         fail_msg("simulated quote rejected: %s", r.diag.msg);
     assert_int_equal(att_ev_bind(&r, runtime, sizeof(runtime) - 1, init, sizeof(init) - 1, &d),
                      ATT_OK);
+    assert_true(json_is_true(json_object_get(r.claims, "x-attestd-simulated")));
+    assert_false(r.dcap->intel_root);
     assert_int_equal(att_ev_bind(&r, NULL, 0, NULL, 0, &d), ATT_OK);
     assert_int_equal(att_ev_bind(&r, runtime, sizeof(runtime) - 2, NULL, 0, &d),
                      ATT_E_EVIDENCE_BINDING);
