@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""test_isolated.py - isolated mode (--isolated-signers): only policies signed by a policy
+management certificate are accepted; GET /certificates, POST /certificates:add and :remove with
+signed requests and every claim-name variant; the last certificate cannot be removed. The signer
+certificates are self-signed CAs made with the openssl command, the JWSs are RS256 with x5c."""
+import hashlib
+import os
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (DCAP, DENY_POLICY, PERMIT_POLICY, Results, Server, Signer, b64url, jwt_parts,
+                     policy_jws_unsigned, quote_bytes, sgx_vector, tmpdir, unsigned_jws,
+                     verify_token)
+
+T = Results('e2e/test_isolated')
+TEXT = {'Content-Type': 'text/plain'}
+VARIANTS = ['policyCertificate', 'maa-policyCertificate', 'x-ms-policyCertificate',
+            'aas-policyCertificate']
+
+
+def cert_set(s):
+    r = s.get('/certificates')
+    if not T.eq('GET /certificates: 200', r.status, 200, repr(r)):
+        return []
+    ok, c, why = verify_token(r.token, s.jwks(), s.issuer)
+    T.check('GET /certificates token verifies', ok, why)
+    keys = (c.get('x-ms-policy-certificates') or {}).get('keys')
+    T.check('x-ms-policy-certificates is a JWKS', isinstance(keys, list), c)
+    return [k['x5c'][0] for k in keys or []]
+
+
+def change(s, op, signer, target, claim='policyCertificate', wrap=True):
+    jws = signer.sign({claim: target.jwk()})
+    body = '"%s"' % jws if wrap else jws
+    return s.post('/certificates:' + op, body)
+
+
+def modified(what, s, r, op, target):
+    if not T.eq('%s: 200' % what, r.status, 200, repr(r)):
+        return
+    ok, c, why = verify_token(r.token, s.jwks(), s.issuer)
+    T.check('%s: token verifies' % what, ok, why)
+    T.eq('%s: x-ms-certificate-thumbprint' % what,
+         (c.get('x-ms-certificate-thumbprint') or '').lower(), target.sha1)
+    T.eq('%s: x-ms-policycertificates-result' % what, c.get('x-ms-policycertificates-result'),
+         'IsPresent' if op == 'add' else 'IsAbsent')
+
+
+def isolated(s, a, b, u, leaf, q):
+    T.eq('initial set = the --isolated-signers file', cert_set(s), [a.x5c])
+
+    # policies must be signed by a management certificate
+    r = s.put('/policies/SgxEnclave', policy_jws_unsigned(DENY_POLICY), headers=TEXT)
+    T.eq('unsigned PUT: 400', r.status, 400, repr(r))
+    T.eq('unsigned PUT: InvalidOperation', r.error_code, 'InvalidOperation', repr(r))
+    r = s.put('/policies/SgxEnclave', DENY_POLICY, headers=TEXT)
+    T.eq('raw text PUT: 400', r.status, 400, repr(r))
+    r = s.put('/policies/SgxEnclave', u.sign({'AttestationPolicy': b64url(DENY_POLICY)}),
+              headers=TEXT)
+    T.eq('PUT signed by an unknown key: 400', r.status, 400, repr(r))
+    T.eq('PUT signed by an unknown key: InvalidParameter', r.error_code, 'InvalidParameter')
+    r = s.post('/attest/SgxEnclave', {'quote': q})
+    T.eq('refused PUTs changed nothing: attest 200', r.status, 200, repr(r))
+
+    jws = a.sign({'AttestationPolicy': b64url(DENY_POLICY)})
+    r = s.put('/policies/SgxEnclave', jws, headers=TEXT)
+    if T.eq('PUT signed by the signer: 200', r.status, 200, repr(r)):
+        c = jwt_parts(r.token)[1]
+        T.eq('signed PUT: Updated', c.get('x-ms-policy-result'), 'Updated')
+        T.eq('signed PUT: token hash', c.get('x-ms-policy-token-hash'),
+             b64url(hashlib.sha256(jws.encode()).digest()))
+        T.eq('signed PUT: signer', (c.get('x-ms-policy-signer') or {}).get('x5c'), [a.x5c])
+    r = s.post('/attest/SgxEnclave', {'quote': q})
+    T.eq('signed deny policy in force', r.error_code, 'PolicyEvaluationError', repr(r))
+    r = s.post('/policies/SgxEnclave:reset', 'eyJhbGciOiJub25lIn0..', headers=TEXT)
+    T.eq('unsigned reset: 400 InvalidOperation', (r.status, r.error_code),
+         (400, 'InvalidOperation'), repr(r))
+    r = s.post('/policies/SgxEnclave:reset', '', headers=TEXT)
+    T.eq('empty reset: 400 InvalidOperation', (r.status, r.error_code), (400, 'InvalidOperation'),
+         repr(r))
+    r = s.post('/policies/SgxEnclave:reset', u.sign(''), headers=TEXT)
+    T.eq('reset signed by an unknown key: 400', r.status, 400, repr(r))
+    r = s.post('/policies/SgxEnclave:reset', a.sign(''), headers=TEXT)
+    if T.eq('reset signed by the signer: 200', r.status, 200, repr(r)):
+        T.eq('signed reset: Removed', jwt_parts(r.token)[1].get('x-ms-policy-result'), 'Removed')
+    r = s.post('/attest/SgxEnclave', {'quote': q})
+    T.eq('after a signed reset: attest 200', r.status, 200, repr(r))
+
+    # certificates:add / :remove with every claim name, wrapped and bare
+    for i, claim in enumerate(VARIANTS):
+        wrap = i % 2 == 0
+        r = change(s, 'add', a, b, claim, wrap)
+        modified('add B with %s%s' % (claim, ' (JSON string)' if wrap else ' (bare JWS)'), s, r,
+                 'add', b)
+        T.eq('after add (%s): set = A, B' % claim, sorted(cert_set(s)), sorted([a.x5c, b.x5c]))
+        r = change(s, 'add', a, b, claim, wrap)
+        modified('add B again (%s) is idempotent' % claim, s, r, 'add', b)
+        r = change(s, 'remove', a, b, claim, not wrap)
+        modified('remove B with %s' % claim, s, r, 'remove', b)
+        T.eq('after remove (%s): set = A' % claim, cert_set(s), [a.x5c])
+
+    r = change(s, 'add', u, b)
+    T.eq('add signed by an unknown key: 400', r.status, 400, repr(r))
+    r = s.post('/certificates:add', '"%s"' % unsigned_jws({'policyCertificate': b.jwk()}))
+    T.eq('unsigned add: 400 InvalidOperation', (r.status, r.error_code),
+         (400, 'InvalidOperation'), repr(r))
+    r = s.post('/certificates:add', '"%s"' % a.sign({'somethingElse': b.jwk()}))
+    T.eq('add without a policyCertificate claim: 400 InvalidOperation',
+         (r.status, r.error_code), (400, 'InvalidOperation'), repr(r))
+    r = s.post('/certificates:add', '"%s"' % a.sign({'policyCertificate': {'kty': 'RSA',
+                                                                           'x5c': ['AAAA']}}))
+    T.eq('add a JWK whose x5c is not a certificate: 400', r.status, 400, repr(r))
+    r = s.post('/certificates:add', 'not a jws')
+    T.eq('add with a body that is not a JWS: 400', r.status, 400, repr(r))
+    T.eq('refused adds changed nothing', cert_set(s), [a.x5c])
+
+    # B, once added, can manage policies and certificates
+    modified('add B', s, change(s, 'add', a, b), 'add', b)
+    r = s.put('/policies/SgxEnclave', b.sign({'AttestationPolicy': b64url(PERMIT_POLICY)}),
+              headers=TEXT)
+    T.eq('PUT signed by the added certificate: 200', r.status, 200, repr(r))
+    r = s.post('/attest/SgxEnclave', {'quote': q})
+    if T.eq('attest under B\'s policy: 200', r.status, 200, repr(r)):
+        c = jwt_parts(r.token)[1]
+        T.eq('issued claim', c.get('e2e-marker'), 'permitted')
+        T.eq('attest token names the policy signer',
+             (c.get('x-ms-policy-signer') or {}).get('x5c'), [b.x5c])
+    modified('B removes A', s, change(s, 'remove', b, a), 'remove', a)
+    r = s.put('/policies/SgxEnclave', a.sign({'AttestationPolicy': b64url(DENY_POLICY)}),
+              headers=TEXT)
+    T.eq('A, removed, can no longer PUT: 400', r.status, 400, repr(r))
+    r = change(s, 'remove', b, b)
+    T.eq('removing the last certificate: 400', r.status, 400, repr(r))
+    T.check('removing the last certificate: says so', 'last' in r.error_message, repr(r))
+    T.eq('the last certificate stays', cert_set(s), [b.x5c])
+    r = change(s, 'remove', b, leaf)
+    T.eq('removing an absent certificate: 200', r.status, 200, repr(r))
+    modified('B adds A back', s, change(s, 'add', b, a), 'add', a)
+
+
+def main():
+    name, d, exp = sgx_vector()
+    q = b64url(quote_bytes(d))
+    k = tmpdir()
+    a, b, u = Signer(k, 'signer-a'), Signer(k, 'signer-b'), Signer(k, 'untrusted')
+    leaf = Signer(k, 'leaf', ca=False)
+    data = tmpdir()
+    with Server(at=exp['verification_time'], collateral_dir=DCAP, isolated=a.cert,
+                data_dir=data) as s:
+        T.section(isolated, s, a, b, u, leaf, q)
+        T.check('server alive', s.alive(), s.log())
+    # the set lives in the store: a restart keeps it (the file only seeds an empty store)
+    with Server(at=exp['verification_time'], collateral_dir=DCAP, isolated=a.cert,
+                data_dir=data) as s:
+        T.eq('after a restart the set is kept', sorted(cert_set(s)), sorted([a.x5c, b.x5c]))
+        r = s.put('/policies/SgxEnclave', policy_jws_unsigned(DENY_POLICY), headers=TEXT)
+        T.eq('after a restart unsigned PUT is still refused', r.status, 400, repr(r))
+    # a non-CA certificate as policy signer: MAA requires a CA root
+    with Server(at=exp['verification_time'], collateral_dir=DCAP, isolated=leaf.cert) as s:
+        r = s.put('/policies/SgxEnclave', leaf.sign({'AttestationPolicy': b64url(PERMIT_POLICY)}),
+                  headers=TEXT)
+        T.check('policy signed by a non-CA signer certificate: answered (no crash)',
+                r.status in (200, 400), repr(r))
+        print('note: non-CA isolated signer -> HTTP %d %s' % (r.status, r.error_code or ''))
+
+
+if __name__ == '__main__':
+    T.run(main)

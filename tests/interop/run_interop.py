@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""run_interop.py - interoperability with the official Azure Attestation SDK.
+
+Installs tests/interop/package.json (+ package-lock.json: @azure/attestation 1.0.0, jose) into
+$BUILD/interop with npm (never into the source tree), makes a TLS CA and server certificate and two
+policy signer CAs with openssl, starts three attestd servers (plain HTTP; HTTPS; HTTPS in isolated
+mode), then runs sdk_test.mjs with node against them.
+
+Skips (exit 0, with a message) only when node or npm is not installed; a failing npm install
+(registry unreachable, ...) is a failure. Environment: ATTESTD, VECTORS, REPO as for the e2e
+tests; BUILD (default: the directory above ATTESTD's bin/)."""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'e2e'))
+import harness  # noqa: E402
+from harness import DCAP, Server, Signer, run, sgx_vector, tmpdir  # noqa: E402
+
+
+def main():
+    node, npm = shutil.which('node'), shutil.which('npm')
+    if not node or not npm:
+        print('SKIP interop: node/npm not installed (scripts/install-deps installs nodejs and npm)')
+        return 0
+    build = os.environ.get('BUILD') or os.path.dirname(os.path.dirname(os.path.abspath(harness.ATTESTD)))
+    dest = os.path.join(build, 'interop')
+    os.makedirs(dest, exist_ok=True)
+    lock = open(os.path.join(HERE, 'package-lock.json'), 'rb').read()
+    stamp = os.path.join(dest, '.installed')
+    want = hashlib.sha256(open(os.path.join(HERE, 'package.json'), 'rb').read() + lock).hexdigest()
+    have = open(stamp).read() if os.path.exists(stamp) else ''
+    for f in ('package.json', 'package-lock.json', 'sdk_test.mjs'):
+        shutil.copyfile(os.path.join(HERE, f), os.path.join(dest, f))
+    if have != want or not os.path.isdir(os.path.join(dest, 'node_modules', '@azure', 'attestation')):
+        print('npm ci into %s' % dest, flush=True)
+        r = subprocess.run([npm, 'ci', '--no-audit', '--no-fund', '--loglevel=error'], cwd=dest,
+                           stdin=subprocess.DEVNULL, timeout=240)
+        if r.returncode != 0:
+            print('FAIL: npm ci failed (exit %d): the npm registry must be reachable' % r.returncode)
+            print('interop/sdk: 0 passed, 1 failed')
+            return 1
+        open(stamp, 'w').write(want)
+
+    k = tmpdir('attestd-interop-')
+    # TLS: a CA and a server certificate for 127.0.0.1 signed by it
+    ca_key, ca_pem = os.path.join(k, 'tls-ca.key'), os.path.join(k, 'tls-ca.pem')
+    srv_key, srv_csr, srv_pem = (os.path.join(k, n) for n in ('tls.key', 'tls.csr', 'tls.pem'))
+    ext = os.path.join(k, 'tls.ext')
+    open(ext, 'w').write('subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n'
+                         'keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n')
+    for cmd in (
+        ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '7',
+         '-keyout', ca_key, '-out', ca_pem, '-subj', '/CN=attestd interop TLS CA',
+         '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'],
+        ['openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', srv_key,
+         '-out', srv_csr, '-subj', '/CN=127.0.0.1'],
+        ['openssl', 'x509', '-req', '-in', srv_csr, '-CA', ca_pem, '-CAkey', ca_key,
+         '-CAcreateserial', '-days', '7', '-sha256', '-extfile', ext, '-out', srv_pem],
+    ):
+        r = run(cmd)
+        if r.returncode != 0:
+            print('FAIL: %s: %s' % (' '.join(cmd[:3]), r.stderr))
+            return 1
+    a, b = Signer(k, 'signer-a'), Signer(k, 'signer-b')
+
+    name, d, exp = sgx_vector()
+    at = exp['verification_time']
+    tls = ['--tls-cert', srv_pem, '--tls-key', srv_key]
+    servers = []
+    try:
+        plain = Server(at=at, collateral_dir=DCAP)
+        servers.append(plain)
+        secure = Server(*tls, at=at, collateral_dir=DCAP)
+        servers.append(secure)
+        iso = Server(*tls, at=at, collateral_dir=DCAP, isolated=a.cert)
+        servers.append(iso)
+        env = dict(os.environ, HTTP_URL=plain.issuer, TLS_URL=secure.issuer, ISO_URL=iso.issuer,
+                   TLS_CA=ca_pem, NODE_EXTRA_CA_CERTS=ca_pem, QUOTE=os.path.join(d, 'quote.bin'),
+                   EXPECTED=os.path.join(d, 'expected.json'), SIGNER_A_KEY=a.key,
+                   SIGNER_A_CERT=a.cert, SIGNER_B_KEY=b.key, SIGNER_B_CERT=b.cert)
+        print('servers: %s %s %s' % (plain.issuer, secure.issuer, iso.issuer), flush=True)
+        r = subprocess.run([node, os.path.join(dest, 'sdk_test.mjs')], cwd=dest, env=env,
+                           stdin=subprocess.DEVNULL, timeout=120)
+        rc = r.returncode
+        for s in servers:
+            if not s.alive():
+                print('FAIL: attestd %s died:\n%s' % (s.issuer, s.log()))
+                rc = 1
+        if rc != 0:
+            for s in servers:
+                print('--- attestd %s log (tail) ---\n%s' % (s.issuer, s.log()[-1500:]))
+        return rc
+    finally:
+        for s in servers:
+            s.stop()
+
+
+if __name__ == '__main__':
+    rc = main()
+    harness._cleanup()
+    sys.exit(rc)
