@@ -636,6 +636,12 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
                       "the policyCertificate claim must be a JWK whose x5c[0] is a certificate");
         goto out;
     }
+    if (add && X509_check_ca(cert) < 1) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_CERT_CONSTRAINTS,
+                      "the policy management certificate must be a CA certificate (Basic "
+                      "Constraints CA=true)");
+        goto out;
+    }
     char thumb[41];
     att_sha1_hex(cert, thumb);
     char lower[41];
@@ -981,6 +987,12 @@ static att_err_t att_svc_signers(att_svc_t *svc, att_diag_t *d)
             return ATT_E_CERT_PARSE;
         for (int i = 0; i < sk_X509_num(sk) && e == ATT_OK; i++) {
             X509 *c = sk_X509_value(sk, i);
+            if (X509_check_ca(c) < 1) {
+                e = att_diag_set(d, ATT_E_CERT_CONSTRAINTS, "--isolated-signers: certificate %d "
+                                 "is not a CA certificate (policy signers need Basic Constraints "
+                                 "CA=true, as in Azure Attestation)", i + 1);
+                break;
+            }
             char thumb[41], *pem = att_cert_to_pem(c);
             att_sha1_hex(c, thumb);
             for (int k = 0; k < 40; k++)

@@ -3,13 +3,14 @@
 management certificate are accepted; GET /certificates, POST /certificates:add and :remove with
 signed requests and every claim-name variant; the last certificate cannot be removed. The signer
 certificates are self-signed CAs made with the openssl command, the JWSs are RS256 with x5c."""
+import subprocess
 import hashlib
 import os
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (DCAP, DENY_POLICY, PERMIT_POLICY, Results, Server, Signer, b64url, jwt_parts,
+from harness import (ATTESTD, DCAP, DENY_POLICY, PERMIT_POLICY, Results, Server, Signer, b64url, jwt_parts,
                      policy_jws_unsigned, quote_bytes, sgx_vector, tmpdir, unsigned_jws,
                      verify_token)
 
@@ -156,14 +157,18 @@ def main():
         T.eq('after a restart the set is kept', sorted(cert_set(s)), sorted([a.x5c, b.x5c]))
         r = s.put('/policies/SgxEnclave', policy_jws_unsigned(DENY_POLICY), headers=TEXT)
         T.eq('after a restart unsigned PUT is still refused', r.status, 400, repr(r))
-    # a non-CA certificate as policy signer: MAA requires a CA root
-    with Server(at=exp['verification_time'], collateral_dir=DCAP, isolated=leaf.cert) as s:
-        r = s.put('/policies/SgxEnclave', leaf.sign({'AttestationPolicy': b64url(PERMIT_POLICY)}),
-                  headers=TEXT)
-        T.check('policy signed by a non-CA signer certificate: answered (no crash)',
-                r.status in (200, 400), repr(r))
-        print('note: non-CA isolated signer -> HTTP %d %s' % (r.status, r.error_code or ''))
-
+    # a non-CA certificate as policy signer: refused, as MAA requires CA=true
+    bad = os.path.join(data, 'noca')
+    p = subprocess.run([ATTESTD, '--listen', '127.0.0.1:0', '--data-dir', bad,
+                        '--isolated-signers', leaf.cert], capture_output=True, text=True,
+                       timeout=30)
+    T.eq('attestd refuses a non-CA --isolated-signers certificate: exit 1', p.returncode, 1,
+         p.stderr)
+    T.check('... and says why', 'not a CA certificate' in p.stderr, p.stderr)
+    with Server(at=exp['verification_time'], collateral_dir=DCAP, isolated=a.cert) as s:
+        r = change(s, 'add', a, leaf)
+        T.eq('certificates:add of a non-CA certificate: 400 InvalidParameter',
+             (r.status, r.error_code), (400, 'InvalidParameter'), repr(r))
 
 if __name__ == '__main__':
     T.run(main)
