@@ -101,6 +101,8 @@ extern "C" {
     X(ATT_E_TOKEN_NOT_YET_VALID, 806, "token is not yet valid")                                   \
     X(ATT_E_TOKEN_CLAIM, 807, "a token claim is missing or wrong")                                \
     X(ATT_E_KEY, 808, "key generation or loading failed")                                         \
+    X(ATT_E_JWS_KID, 809, "the token's kid is not in the issuer's JWKS")                          \
+    X(ATT_E_JWKS, 810, "the issuer's discovery document or JWKS is unavailable or invalid")       \
     /* store */                                                                                   \
     X(ATT_E_STORE, 901, "the store failed")                                                       \
     X(ATT_E_STORE_NOT_FOUND, 902, "no such item in the store")                                    \

@@ -12,6 +12,11 @@ static const struct {
     {"quote", att_cli_quote, "verify or dump an Intel DCAP quote (SGX, TDX)"},
     {"policy", att_cli_policy, "check, evaluate or print attestation policies"},
     {"errors", att_cli_errors, "list every error code with its message"},
+    {"token", att_cli_token, "verify an attestation token as a relying party"},
+    {"sim", att_cli_sim, "a simulated SGX/TDX platform: init, collateral-server"},
+    {"evidence", att_cli_evidence, "collect evidence binding runtime data (sim, tsm, gramine)"},
+    {"submit", att_cli_submit, "send evidence to attestd, print the attestation token"},
+    {"run", att_cli_run, "evidence + access token + submit in one command"},
 };
 
 static void att_usage(FILE *f)

@@ -33,6 +33,15 @@ const char *att_token_key_mismatch(EVP_PKEY *key, att_alg_t alg);
  * 32-byte salt and MGF1-SHA-256 for PS256, ECDSA for ES256. */
 bool att_token_md_init(EVP_MD_CTX *md, EVP_PKEY *key, att_alg_t alg, bool sign);
 
+/* The one signature check of JWS verification (att_jws_verify, the relying party's
+ * att_rp_verify): sig over input[0..ilen) with key for alg. The signature must have the alg's
+ * exact length (64-byte r||s for ES256, the modulus size for RSA). tmpl, when not NULL, is an
+ * EVP_MD_CTX initialised once by att_token_md_init(..., false) for this key and alg; it is only
+ * read (copied into a fresh context), so one template serves any number of threads and the
+ * per-call EVP_DigestVerifyInit_ex (~2.5 us of provider fetches) is skipped. */
+bool att_token_sig_ok(EVP_PKEY *key, const EVP_MD_CTX *tmpl, att_alg_t alg, const char *input,
+                      size_t ilen, const uint8_t *sig, size_t slen);
+
 /* base64url without padding of in[0..len) into out (room for 4*ceil(len/3) bytes, no NUL
  * written); returns the number of characters. */
 size_t att_b64url_encode_to(const uint8_t *in, size_t len, char *out);

@@ -37,9 +37,8 @@ static void att_trim(const char **p, size_t *len)
         (*len)--;
 }
 
-/* Verify sig over input with key for alg. */
-static bool att_sig_ok(EVP_PKEY *key, att_alg_t alg, const char *input, size_t ilen,
-                       const uint8_t *sig, size_t slen)
+bool att_token_sig_ok(EVP_PKEY *key, const EVP_MD_CTX *tmpl, att_alg_t alg, const char *input,
+                      size_t ilen, const uint8_t *sig, size_t slen)
 {
     uint8_t *der = NULL;
     size_t derlen = 0;
@@ -55,7 +54,9 @@ static bool att_sig_ok(EVP_PKEY *key, att_alg_t alg, const char *input, size_t i
         return false;
     }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    bool ok = md != NULL && att_token_md_init(md, key, alg, false) &&
+    bool ok = md != NULL &&
+              (tmpl != NULL ? EVP_MD_CTX_copy_ex(md, tmpl) == 1
+                            : att_token_md_init(md, key, alg, false)) &&
               EVP_DigestVerify(md, sig, slen, (const uint8_t *)input, ilen) == 1;
     EVP_MD_CTX_free(md);
     OPENSSL_free(der);
@@ -257,7 +258,8 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
             if (k == NULL || att_token_key_mismatch(k, j.alg) != NULL)
                 continue;
             fitting++;
-            if (att_sig_ok(k, j.alg, text, input_len, sig, slen) && X509_up_ref(opts->keys[i]))
+            if (att_token_sig_ok(k, NULL, j.alg, text, input_len, sig, slen) &&
+                X509_up_ref(opts->keys[i]))
                 j.signer = opts->keys[i];
         }
         if (j.signer == NULL) {
@@ -276,7 +278,7 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
                               att_alg_name(j.alg), why, k ? att_key_type_name(k) : "unreadable");
             goto out;
         }
-        if (!att_sig_ok(k, j.alg, text, input_len, sig, slen)) {
+        if (!att_token_sig_ok(k, NULL, j.alg, text, input_len, sig, slen)) {
             rc = att_diag_set(diag, ATT_E_JWS_SIGNATURE,
                               "JWS %s signature does not verify with the key of x5c[0]",
                               att_alg_name(j.alg));

@@ -1,0 +1,169 @@
+/* attest/client.h - the attesting side: evidence providers, OAuth2 access tokens, submission.
+ *
+ *   att_provider_opts_t po = {.sim_dir = "sim/"};             // or .root for tsm / gramine
+ *   att_provider_t *p;   att_provider_new("sim", &po, &p, &d);
+ *   att_evidence_t ev;   att_provider_collect(p, rt, rtlen, &ev, &d);  // ev.type "SgxEnclave"
+ *   att_oauth_opts_t oo = {.issuer = "https://idp", .client_id = "app", .client_secret = s};
+ *   att_oauth_t *o;      att_oauth_new(&oo, &o, &d);
+ *   char *at;            att_oauth_token(o, time(NULL), &at, &d);       // cached until expiry-60s
+ *   att_submit_opts_t so = {.url = "http://127.0.0.1:8080", .type = ev.type, .evidence = ev.data,
+ *                           .evidence_len = ev.len, .runtime_data = rt, .runtime_len = rtlen,
+ *                           .nonce = "n-1", .access_token = at};
+ *   att_submit_result_t r; att_submit(&so, &r, &d);   // r.token, or r.error_code/r.error_message
+ *   att_submit_result_clear(&r); free(at); att_evidence_clear(&ev); att_oauth_free(o);
+ *   att_provider_free(p);
+ *
+ * Providers bind runtime data as MAA checks it: report_data = SHA-256(runtime data) || 0^32.
+ * What this module does NOT check: the evidence it collects (tsm/gramine quotes are passed on as
+ * the device produced them, only parsed for their TEE type) and the attestation token it gets
+ * back (that is the relying party's job: attest/verifier). Nothing here reads the clock except
+ * where `now` is an argument.
+ */
+#ifndef ATTEST_CLIENT_H
+#define ATTEST_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attest/dcap.h"
+#include "attest/sim.h"
+#include "attest/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- evidence ---------------------------------------------------------------------------- */
+
+#define ATT_EVIDENCE_MAX (1u << 20) /* largest evidence a provider returns */
+
+typedef struct {
+    uint8_t *data; /* malloc'd evidence bytes (a DCAP quote for sim, tsm, gramine) */
+    size_t len;
+    const char *type; /* static: the attest endpoint it is for, "SgxEnclave" or "TdxVm" */
+} att_evidence_t;
+
+typedef struct {
+    /* sim: a directory made by `attest sim init` (att_sim_dir_init). */
+    const char *sim_dir;
+    /* sim: which quote to build (the directory's default from sim.json, SGX v3 or TDX v4). */
+    enum { ATT_SIM_TEE_DEFAULT = 0, ATT_SIM_TEE_SGX, ATT_SIM_TEE_TDX } sim_tee;
+    /* tsm: the configfs-tsm report directory (NULL: /sys/kernel/config/tsm/report);
+     * gramine: the attestation pseudo-file directory (NULL: /dev/attestation). */
+    const char *root;
+} att_provider_opts_t;
+
+typedef struct att_provider att_provider_t;
+
+/* "sim", "tsm" or "gramine". A device that is absent gives ATT_E_UNSUPPORTED (diag says what is
+ * missing and what it means); an unknown name ATT_E_ARG. */
+ATT_API att_err_t att_provider_new(const char *name, const att_provider_opts_t *o,
+                                   att_provider_t **out, att_diag_t *diag) ATT_WUR;
+ATT_API const char *att_provider_name(const att_provider_t *p);
+/* Evidence whose report data is SHA-256(runtime[0..len)) || 32 zero bytes. runtime may be NULL
+ * with len 0 (the digest of empty data is bound). Not thread-safe per provider. */
+ATT_API att_err_t att_provider_collect(att_provider_t *p, const uint8_t *runtime, size_t len,
+                                       att_evidence_t *out, att_diag_t *diag) ATT_WUR;
+ATT_API void att_provider_free(att_provider_t *p);
+ATT_API void att_evidence_clear(att_evidence_t *e);
+/* NULL-terminated list of provider names. */
+ATT_API const char *const *att_provider_names(void);
+
+/* The 64 report-data bytes that bind runtime data: SHA-256(runtime) || 0^32. */
+ATT_API att_err_t att_report_data_for(const uint8_t *runtime, size_t len, uint8_t out[64],
+                                      att_diag_t *diag) ATT_WUR;
+
+/* ---- a simulated platform directory (`attest sim init`) ----------------------------------- */
+
+typedef struct {
+    att_sim_ca_type_t ca; /* PCK CA of the hierarchy */
+    att_tee_t tee;        /* default quote type of the sim provider */
+    att_time_t now;       /* certificates and collateral are issued at this time */
+    bool force;           /* replace an existing sim directory */
+} att_sim_dir_opts_t;
+
+/* Create DIR (0755) with:
+ *   sim.json                      {"version":1,"tee":"sgx"|"tdx","ca":"processor"|"platform"}
+ *   pki/                          0700: att_sim_pki_save (keys 0600)
+ *   collateral/sgx/, collateral/tdx/   att_sim_collateral_write_dir for each TEE
+ *   trust_root.pem                the root to give attestd (--trust-root)
+ * An existing sim.json is ATT_E_ARG unless force. */
+ATT_API att_err_t att_sim_dir_init(const char *dir, const att_sim_dir_opts_t *o,
+                                   att_diag_t *diag) ATT_WUR;
+/* Read DIR/sim.json: default TEE and CA (either may be NULL). */
+ATT_API att_err_t att_sim_dir_info(const char *dir, att_tee_t *tee, att_sim_ca_type_t *ca,
+                                   att_diag_t *diag) ATT_WUR;
+
+/* ---- OAuth2 client credentials --------------------------------------------------------------- */
+
+typedef enum {
+    ATT_OAUTH_BASIC = 0, /* client_secret_basic: HTTP Basic (RFC 6749 section 2.3.1) */
+    ATT_OAUTH_POST = 1,  /* client_secret_post: client_id and client_secret in the form */
+} att_oauth_auth_t;
+
+typedef struct {
+    const char *issuer;    /* OpenID discovery: <issuer>/.well-known/openid-configuration */
+    const char *token_url; /* or the token endpoint itself (wins over issuer) */
+    const char *client_id;
+    const char *client_secret; /* copied; cleansed when the context is freed */
+    att_oauth_auth_t auth;
+    const char *scope;      /* optional form parameters */
+    const char *audience;   /* (Auth0, Keycloak style) */
+    const char *resource;   /* (RFC 8707; oidc-provider issues JWT access tokens for one) */
+    long timeout_ms;        /* per request; 0: 10 s */
+    int64_t refresh_margin; /* seconds before expiry at which a cached token is dropped; 0: 60 */
+} att_oauth_opts_t;
+
+typedef struct att_oauth att_oauth_t;
+
+ATT_API att_err_t att_oauth_new(const att_oauth_opts_t *o, att_oauth_t **out,
+                                att_diag_t *diag) ATT_WUR;
+/* An access token (malloc'd copy; free it). The cached one is returned while
+ * now < fetched_at + expires_in - min(refresh_margin, expires_in / 2); a token without
+ * expires_in is not cached. Errors: ATT_E_FETCH (transport, or an answer that is not a token),
+ * ATT_E_FETCH_STATUS (the provider said no: diag has the HTTP status, `error` and
+ * `error_description`). Thread-safe: one request at a time per context. */
+ATT_API att_err_t att_oauth_token(att_oauth_t *o, att_time_t now, char **token,
+                                  att_diag_t *diag) ATT_WUR;
+/* Forget the cached token (e.g. after attestd answered 401). */
+ATT_API void att_oauth_invalidate(att_oauth_t *o);
+/* The token endpoint in use (after discovery), or NULL before the first att_oauth_token. */
+ATT_API const char *att_oauth_token_endpoint(const att_oauth_t *o);
+ATT_API void att_oauth_free(att_oauth_t *o);
+
+/* ---- submitting evidence ----------------------------------------------------------------------
+ */
+
+typedef struct {
+    const char *url;  /* attestd (or MAA) base URL, e.g. http://127.0.0.1:8080 */
+    const char *type; /* "SgxEnclave", "OpenEnclave" or "TdxVm" */
+    const uint8_t *evidence;
+    size_t evidence_len;
+    const uint8_t *runtime_data; /* optional; sent as {"data": b64url, "dataType": "Binary"} */
+    size_t runtime_len;
+    const char *nonce;        /* optional */
+    const char *access_token; /* optional: Authorization: Bearer */
+    const char *api_version;  /* NULL: 2022-08-01 (TdxVm: 2023-04-01-preview, as MAA) */
+    long timeout_ms;          /* 0: 30 s */
+} att_submit_opts_t;
+
+typedef struct {
+    long http_status;    /* 0 if no answer came */
+    char *token;         /* the attestation token (JWS) on success */
+    char *error_code;    /* the server's CloudError code, verbatim (e.g. "InvalidParameter") */
+    char *error_message; /* its message, verbatim (or the start of a non-JSON body) */
+} att_submit_result_t;
+
+/* POST <url>/attest/<type>?api-version=... with {quote|report, runtimeData, nonce}. For
+ * OpenEnclave, evidence that is a bare SGX quote is wrapped in an Open Enclave report header
+ * (version 1, type 2 = remote SGX). ATT_OK: r->token. ATT_E_FETCH_STATUS: the server answered
+ * an error (r->error_code, r->error_message). ATT_E_FETCH: no usable answer. */
+ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
+                             att_diag_t *diag) ATT_WUR;
+ATT_API void att_submit_result_clear(att_submit_result_t *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

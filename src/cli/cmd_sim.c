@@ -1,0 +1,451 @@
+/* cmd_sim.c - `attest sim init|collateral-server`: a simulated Intel DCAP platform for
+ * development and tests (docs/client.md, docs/sim.md).
+ *
+ *   attest sim init DIR [--ca processor|platform] [--tee sgx|tdx] [--force]
+ *   attest sim collateral-server --dir DIR [--listen 127.0.0.1:PORT] [--quiet]
+ *
+ * Exit codes: 0 ok, 1 failure (cannot create, cannot listen), 2 usage.
+ */
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "attest/client.h"
+#include "attest/token.h"
+#include "cli.h"
+#include "core/util.h"
+
+static const char att_sim_usage[] =
+    "usage: attest sim init DIR [--ca processor|platform] [--tee sgx|tdx] [--force]\n"
+    "       attest sim collateral-server --dir DIR [--listen 127.0.0.1:PORT] [--quiet]\n"
+    "\n"
+    "A simulated Intel DCAP platform for development and tests. Its quotes are real DCAP quotes\n"
+    "signed by a test hierarchy that proves nothing: attestd trusts it only with\n"
+    "--trust-root DIR/trust_root.pem, and marks its tokens x-attestd-simulated.\n"
+    "'attest sim COMMAND --help' describes a command.\n";
+
+static const char att_init_usage[] =
+    "usage: attest sim init DIR [--ca processor|platform] [--tee sgx|tdx] [--force]\n"
+    "Create a simulated platform in DIR: a test PKI shaped like Intel's (root, PCK CA, PCK\n"
+    "certificate, TCB signer; DIR/pki, private keys 0600), signed collateral for SGX and TDX\n"
+    "(DIR/collateral/sgx, DIR/collateral/tdx: TCB info, QE identity, CRLs, issuer chains, valid\n"
+    "30 days), DIR/trust_root.pem (give it to attestd --trust-root) and DIR/sim.json.\n"
+    "  --tee sgx|tdx               default quote of 'attest evidence --provider sim' (sgx)\n"
+    "  --ca processor|platform     PCK CA of the hierarchy (sgx: processor, tdx: platform)\n"
+    "  --force                     replace an existing simulated platform in DIR\n"
+    "Exit: 0 created, 1 failure, 2 usage.\n";
+
+static const char att_server_usage[] =
+    "usage: attest sim collateral-server --dir DIR [--listen 127.0.0.1:PORT] [--quiet]\n"
+    "Serve the collateral of a simulated platform (attest sim init DIR) over the Intel PCS v4\n"
+    "API, for attestd --collateral-url. Listens on 127.0.0.1 (port 0 by default: any free port)\n"
+    "and prints its URL as the first line of standard output. Paths:\n"
+    "  GET /{sgx,tdx}/certification/v4/tcb?fmspc=HEX     header TCB-Info-Issuer-Chain\n"
+    "  GET /{sgx,tdx}/certification/v4/qe/identity       header SGX-Enclave-Identity-Issuer-Chain\n"
+    "  GET /sgx/certification/v4/pckcrl?ca=processor|platform[&encoding=der]\n"
+    "                                                    header SGX-PCK-CRL-Issuer-Chain\n"
+    "  GET /sgx/certification/v4/rootcacrl               root CA CRL, hex (as a PCCS)\n"
+    "  GET /IntelSGXRootCA.der                           root CA CRL, DER\n"
+    "Issuer chains are URL-encoded PEM, as Intel sends them. One line per request goes to\n"
+    "standard error unless --quiet. SIGTERM or SIGINT stops it (exit 0).\n"
+    "Exit: 0 stopped by a signal, 1 cannot load DIR or listen, 2 usage.\n";
+
+static bool att_is_help(const char *a)
+{
+    return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+static int att_sim_init(int argc, char **argv)
+{
+    const char *dir = NULL, *ca = NULL, *tee = "sgx";
+    bool force = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (att_is_help(a)) {
+            fputs(att_init_usage, stdout);
+            return ATT_EXIT_OK;
+        } else if (!strcmp(a, "--force")) {
+            force = true;
+        } else if (i + 1 < argc && !strcmp(a, "--ca")) {
+            ca = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--tee")) {
+            tee = argv[++i];
+        } else if (a[0] != '-' && dir == NULL) {
+            dir = a;
+        } else {
+            fprintf(stderr, "attest sim init: unexpected argument '%s'\n%s", a, att_init_usage);
+            return ATT_EXIT_USAGE;
+        }
+    }
+    if (dir == NULL) {
+        fprintf(stderr, "attest sim init: DIR is required\n%s", att_init_usage);
+        return ATT_EXIT_USAGE;
+    }
+    att_sim_dir_opts_t o = {.force = force, .now = (att_time_t)time(NULL)};
+    if (!strcmp(tee, "sgx")) {
+        o.tee = ATT_TEE_SGX;
+    } else if (!strcmp(tee, "tdx")) {
+        o.tee = ATT_TEE_TDX;
+    } else {
+        fprintf(stderr, "attest sim init: --tee must be sgx or tdx, not '%s'\n", tee);
+        return ATT_EXIT_USAGE;
+    }
+    if (ca == NULL) {
+        o.ca = o.tee == ATT_TEE_TDX ? ATT_SIM_CA_PLATFORM : ATT_SIM_CA_PROCESSOR;
+    } else if (!strcmp(ca, "processor")) {
+        o.ca = ATT_SIM_CA_PROCESSOR;
+    } else if (!strcmp(ca, "platform")) {
+        o.ca = ATT_SIM_CA_PLATFORM;
+    } else {
+        fprintf(stderr, "attest sim init: --ca must be processor or platform, not '%s'\n", ca);
+        return ATT_EXIT_USAGE;
+    }
+    att_diag_t d;
+    if (att_sim_dir_init(dir, &o, &d) != ATT_OK) {
+        fprintf(stderr, "attest sim init: %s\n", d.msg);
+        return d.code == ATT_E_ARG ? ATT_EXIT_USAGE : ATT_EXIT_REJECT;
+    }
+    printf("simulated %s platform in %s (PCK %s CA)\n"
+           "trust root: %s/trust_root.pem  (attestd --trust-root)\n"
+           "collateral: attest sim collateral-server --dir %s\n",
+           o.tee == ATT_TEE_TDX ? "TDX" : "SGX", dir,
+           o.ca == ATT_SIM_CA_PLATFORM ? "platform" : "processor", dir, dir);
+    return ATT_EXIT_OK;
+}
+
+/* ---- the collateral server ---- */
+
+typedef struct {
+    uint8_t *p;
+    size_t n;
+} att_blob_t;
+
+typedef struct {
+    bool present;
+    char fmspc[13]; /* lowercase hex */
+    att_blob_t tcb_info, qe_identity;
+    char *tcb_chain_hdr, *qe_chain_hdr; /* URL-encoded PEM */
+} att_coll_set_t;
+
+typedef struct {
+    att_coll_set_t set[2]; /* sgx, tdx */
+    const char *ca;        /* "processor" / "platform" */
+    att_blob_t pck_crl_der, root_crl_der;
+    char *pck_crl_pem, *root_crl_hex, *pck_chain_hdr;
+    bool quiet;
+} att_coll_srv_t;
+
+/* Intel percent-encodes the whole PEM: everything but ALPHA / DIGIT / "-_.". */
+static char *att_url_encode(const uint8_t *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = malloc(3 * n + 1), *w = out;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.') {
+            *w++ = (char)c;
+        } else {
+            *w++ = '%';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+static bool att_load(const char *dir, const char *name, att_blob_t *b, att_diag_t *d)
+{
+    char p[4096];
+    if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) >= sizeof(p)) {
+        att_diag_set(d, ATT_E_ARG, "path too long: %s", dir);
+        return false;
+    }
+    return att_read_file(p, 4u << 20, &b->p, &b->n, d) == ATT_OK;
+}
+
+static bool att_load_hdr(const char *dir, const char *name, char **hdr, att_diag_t *d)
+{
+    att_blob_t b = {0};
+    if (!att_load(dir, name, &b, d))
+        return false;
+    *hdr = att_url_encode(b.p, b.n);
+    free(b.p);
+    return *hdr != NULL;
+}
+
+static char *att_crl_pem(const att_blob_t *der)
+{
+    char *b64 = att_b64std_encode(der->p, der->n);
+    if (b64 == NULL)
+        return NULL;
+    size_t n = strlen(b64);
+    char *out = malloc(n + n / 64 + 64), *w = out;
+    if (out != NULL) {
+        w += sprintf(w, "-----BEGIN X509 CRL-----\n");
+        for (size_t i = 0; i < n; i += 64) {
+            size_t k = n - i < 64 ? n - i : 64;
+            memcpy(w, b64 + i, k);
+            w += k;
+            *w++ = '\n';
+        }
+        sprintf(w, "-----END X509 CRL-----\n");
+    }
+    free(b64);
+    return out;
+}
+
+static void att_srv_free(att_coll_srv_t *s)
+{
+    for (int i = 0; i < 2; i++) {
+        free(s->set[i].tcb_info.p);
+        free(s->set[i].qe_identity.p);
+        free(s->set[i].tcb_chain_hdr);
+        free(s->set[i].qe_chain_hdr);
+    }
+    free(s->pck_crl_der.p);
+    free(s->root_crl_der.p);
+    free(s->pck_crl_pem);
+    free(s->root_crl_hex);
+    free(s->pck_chain_hdr);
+}
+
+static bool att_srv_load(att_coll_srv_t *s, const char *dir, att_diag_t *d)
+{
+    att_sim_ca_type_t ca;
+    if (att_sim_dir_info(dir, NULL, &ca, d) != ATT_OK)
+        return false;
+    s->ca = ca == ATT_SIM_CA_PLATFORM ? "platform" : "processor";
+    static const char *const subs[2] = {"collateral/sgx", "collateral/tdx"};
+    char sub[4096];
+    for (int i = 0; i < 2; i++) {
+        att_coll_set_t *c = &s->set[i];
+        if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, subs[i]) >= sizeof(sub)) {
+            att_diag_set(d, ATT_E_ARG, "path too long: %s", dir);
+            return false;
+        }
+        if (!att_load(sub, "tcb_info.json", &c->tcb_info, d) ||
+            !att_load(sub, "qe_identity.json", &c->qe_identity, d) ||
+            !att_load_hdr(sub, "tcb_info_issuer_chain.pem", &c->tcb_chain_hdr, d) ||
+            !att_load_hdr(sub, "qe_identity_issuer_chain.pem", &c->qe_chain_hdr, d))
+            return false;
+        json_t *j = json_loadb((const char *)c->tcb_info.p, c->tcb_info.n, 0, NULL);
+        const char *fm = json_string_value(json_object_get(json_object_get(j, "tcbInfo"), "fmspc"));
+        if (fm == NULL || strlen(fm) != 12) {
+            json_decref(j);
+            att_diag_set(d, ATT_E_COLL_FORMAT, "%s/tcb_info.json has no tcbInfo.fmspc", sub);
+            return false;
+        }
+        for (int k = 0; k < 12; k++)
+            c->fmspc[k] = (char)((fm[k] >= 'A' && fm[k] <= 'F') ? fm[k] + 32 : fm[k]);
+        json_decref(j);
+        c->present = true;
+        if (i == 0 && (!att_load(sub, "pck_crl.der", &s->pck_crl_der, d) ||
+                       !att_load(sub, "root_ca_crl.der", &s->root_crl_der, d) ||
+                       !att_load_hdr(sub, "pck_crl_issuer_chain.pem", &s->pck_chain_hdr, d)))
+            return false;
+    }
+    s->pck_crl_pem = att_crl_pem(&s->pck_crl_der);
+    s->root_crl_hex = malloc(2 * s->root_crl_der.n + 1);
+    if (s->pck_crl_pem == NULL || s->root_crl_hex == NULL) {
+        att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        return false;
+    }
+    att_hex_encode(s->root_crl_der.p, s->root_crl_der.n, s->root_crl_hex);
+    return true;
+}
+
+static enum MHD_Result att_srv_send(struct MHD_Connection *conn, unsigned status, const void *body,
+                                    size_t len, const char *ctype, const char *hname,
+                                    const char *hval)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", ctype);
+    if (hname != NULL)
+        MHD_add_response_header(r, hname, hval);
+    if (status >= 400)
+        MHD_add_response_header(r, "Error-Code", status == 404 ? "NotFound" : "InvalidParameter");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result att_srv_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version, const char *upload,
+                                      size_t *upload_size, void **ctx)
+{
+    att_coll_srv_t *s = cls;
+    if (*ctx == NULL) { /* first call: headers only */
+        *ctx = s;
+        return MHD_YES;
+    }
+    unsigned status = 404;
+    enum MHD_Result ret;
+    if (strcmp(method, "GET") != 0) {
+        status = 405;
+        ret = att_srv_send(conn, status, "", 0, "text/plain", "Allow", "GET");
+        goto out;
+    }
+    int tee = -1;
+    const char *rest = NULL;
+    if (!strncmp(url, "/sgx/certification/v4/", 22)) {
+        tee = 0;
+        rest = url + 22;
+    } else if (!strncmp(url, "/tdx/certification/v4/", 22)) {
+        tee = 1;
+        rest = url + 22;
+    }
+    const att_coll_set_t *c = tee >= 0 && s->set[tee].present ? &s->set[tee] : NULL;
+    if (c != NULL && !strcmp(rest, "tcb")) {
+        const char *fm = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fmspc");
+        if (fm != NULL && strlen(fm) == 12 && !strcasecmp(fm, c->fmspc)) {
+            status = 200;
+            ret = att_srv_send(conn, 200, c->tcb_info.p, c->tcb_info.n, "application/json",
+                               "TCB-Info-Issuer-Chain", c->tcb_chain_hdr);
+            goto out;
+        }
+    } else if (c != NULL && !strcmp(rest, "qe/identity")) {
+        status = 200;
+        ret = att_srv_send(conn, 200, c->qe_identity.p, c->qe_identity.n, "application/json",
+                           "SGX-Enclave-Identity-Issuer-Chain", c->qe_chain_hdr);
+        goto out;
+    } else if (!strcmp(url, "/sgx/certification/v4/pckcrl")) {
+        const char *ca = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ca");
+        const char *enc = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "encoding");
+        if (ca == NULL || (strcasecmp(ca, "processor") && strcasecmp(ca, "platform"))) {
+            status = 400;
+        } else if (!strcasecmp(ca, s->ca)) {
+            status = 200;
+            bool der = enc != NULL && !strcasecmp(enc, "der");
+            ret = att_srv_send(conn, 200, der ? (const void *)s->pck_crl_der.p : s->pck_crl_pem,
+                               der ? s->pck_crl_der.n : strlen(s->pck_crl_pem),
+                               der ? "application/pkix-crl" : "application/x-pem-file",
+                               "SGX-PCK-CRL-Issuer-Chain", s->pck_chain_hdr);
+            goto out;
+        }
+    } else if (!strcmp(url, "/sgx/certification/v4/rootcacrl")) {
+        status = 200;
+        ret = att_srv_send(conn, 200, s->root_crl_hex, strlen(s->root_crl_hex), "text/plain", NULL,
+                           NULL);
+        goto out;
+    } else if (!strcmp(url, "/IntelSGXRootCA.der")) {
+        status = 200;
+        ret = att_srv_send(conn, 200, s->root_crl_der.p, s->root_crl_der.n, "application/pkix-crl",
+                           NULL, NULL);
+        goto out;
+    }
+    ret = att_srv_send(conn, status, "", 0, "text/plain", NULL, NULL);
+out:
+    if (!s->quiet)
+        fprintf(stderr, "attest sim collateral-server: %s %s %u\n", method, url, status);
+    return ret;
+}
+
+static int att_sim_server(int argc, char **argv)
+{
+    const char *dir = NULL, *listen = "127.0.0.1:0";
+    bool quiet = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (att_is_help(a)) {
+            fputs(att_server_usage, stdout);
+            return ATT_EXIT_OK;
+        } else if (!strcmp(a, "--quiet")) {
+            quiet = true;
+        } else if (i + 1 < argc && !strcmp(a, "--dir")) {
+            dir = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--listen")) {
+            listen = argv[++i];
+        } else {
+            fprintf(stderr, "attest sim collateral-server: unexpected argument '%s'\n%s", a,
+                    att_server_usage);
+            return ATT_EXIT_USAGE;
+        }
+    }
+    if (dir == NULL) {
+        fprintf(stderr, "attest sim collateral-server: --dir DIR is required\n%s",
+                att_server_usage);
+        return ATT_EXIT_USAGE;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (colon == NULL || (size_t)(colon - listen) >= sizeof(host) || colon[1] == '\0' ||
+        *end != '\0' || port < 0 || port > 65535) {
+        fprintf(stderr, "attest sim collateral-server: --listen wants IPV4:PORT, not '%s'\n",
+                listen);
+        return ATT_EXIT_USAGE;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "attest sim collateral-server: '%s' is not an IPv4 address\n", host);
+        return ATT_EXIT_USAGE;
+    }
+    sa.sin_port = htons((uint16_t)port);
+
+    att_coll_srv_t s = {.quiet = quiet};
+    att_diag_t d;
+    if (!att_srv_load(&s, dir, &d)) {
+        fprintf(stderr, "attest sim collateral-server: %s\n", d.msg);
+        att_srv_free(&s);
+        return ATT_EXIT_REJECT;
+    }
+    /* Block the stop signals before MHD's threads start, so they inherit the mask and only
+     * sigwait below sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct MHD_Daemon *mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, att_srv_handle, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (mhd == NULL) {
+        fprintf(stderr, "attest sim collateral-server: cannot listen on %s\n", listen);
+        att_srv_free(&s);
+        return ATT_EXIT_REJECT;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
+    printf("http://%s:%u\n", host, di ? (unsigned)di->port : (unsigned)port);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    MHD_stop_daemon(mhd);
+    att_srv_free(&s);
+    return ATT_EXIT_OK;
+}
+
+int att_cli_sim(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(att_sim_usage, stderr);
+        return ATT_EXIT_USAGE;
+    }
+    if (att_is_help(argv[1])) {
+        fputs(att_sim_usage, stdout);
+        return ATT_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "init"))
+        return att_sim_init(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "collateral-server"))
+        return att_sim_server(argc - 1, argv + 1);
+    fprintf(stderr, "attest sim: unknown command '%s'\n%s", argv[1], att_sim_usage);
+    return ATT_EXIT_USAGE;
+}

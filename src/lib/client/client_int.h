@@ -1,0 +1,77 @@
+/* client_int.h - internals of the client module (not installed): HTTP over libcurl, the provider
+ * hook table, and test hooks (fetch for OAuth2, file-system operations for configfs-tsm).
+ */
+#ifndef ATT_CLIENT_INT_H
+#define ATT_CLIENT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attest/client.h"
+
+/* ---- HTTP ------------------------------------------------------------------------------ */
+
+#define ATT_CLIENT_MAX_BODY (4u << 20)
+
+typedef struct {
+    const char *method; /* "GET" or "POST" */
+    const char *url;
+    const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+    const char *body;           /* POST body */
+    size_t body_len;
+    const char *basic_user, *basic_pass; /* HTTP Basic, both already form-encoded */
+    long timeout_ms;
+} att_client_req_t;
+
+typedef struct {
+    long status;
+    char *body; /* malloc'd, NUL-terminated */
+    size_t len;
+    char *error_code_hdr; /* x-ms-error-code, if any */
+} att_client_resp_t;
+
+/* One request: http/https only (also for up to 3 redirects), TLS verification on, body at most
+ * ATT_CLIENT_MAX_BODY. ATT_E_FETCH ("POST <url>: <curl error>") when no full answer came; any
+ * HTTP status is ATT_OK with rs->status set. */
+att_err_t att_client_http(const att_client_req_t *rq, att_client_resp_t *rs, att_diag_t *diag);
+void att_client_resp_clear(att_client_resp_t *rs);
+/* application/x-www-form-urlencoded value (RFC 6749 appendix B); malloc'd. */
+char *att_form_encode(const char *s);
+
+typedef att_err_t (*att_client_fetch_fn)(void *arg, const att_client_req_t *rq,
+                                         att_client_resp_t *rs, att_diag_t *diag);
+/* Tests: route the context's HTTP requests through fn (NULL restores libcurl). */
+void att_oauth_set_fetch(att_oauth_t *o, att_client_fetch_fn fn, void *arg);
+
+/* ---- providers -------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    att_err_t (*open)(const att_provider_opts_t *o, void **state, att_diag_t *diag);
+    att_err_t (*collect)(void *state, const uint8_t rd[64], att_evidence_t *out, att_diag_t *diag);
+    void (*close)(void *state);
+} att_provider_ops_t;
+
+extern const att_provider_ops_t att_provider_sim, att_provider_tsm, att_provider_gramine;
+
+/* File-system operations of the tsm and gramine providers; tests replace them to emulate
+ * configfs (mkdir populating attributes, generation counting writes). */
+typedef struct {
+    int (*mkdir)(void *arg, const char *path); /* 0 or -1 with errno */
+    int (*rmdir)(void *arg, const char *path);
+    int (*write)(void *arg, const char *path, const uint8_t *buf, size_t len);
+    /* read at most max bytes; *out malloc'd and NUL-terminated */
+    int (*read)(void *arg, const char *path, size_t max, uint8_t **out, size_t *len);
+    void *arg;
+} att_fs_ops_t;
+
+extern const att_fs_ops_t att_fs_posix;
+/* Tests: the operations every tsm/gramine provider opened afterwards uses (NULL: POSIX). */
+void att_client_set_fs(const att_fs_ops_t *fs);
+const att_fs_ops_t *att_client_fs(void);
+
+/* Classify a DCAP quote: "SgxEnclave" or "TdxVm", else ATT_E_EVIDENCE_FORMAT. */
+att_err_t att_quote_endpoint(const uint8_t *q, size_t len, const char **type, att_diag_t *diag);
+
+#endif

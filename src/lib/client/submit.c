@@ -1,0 +1,175 @@
+/* submit.c - POST evidence to attestd (or MAA): /attest/{SgxEnclave,OpenEnclave,TdxVm}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "attest/token.h"
+#include "client/client_int.h"
+#include "core/util.h"
+
+/* A bare DCAP quote starts with version 3..5 and key type 2; an OE report with u32 version 1
+ * and u32 type 2. Wrap the former in the 16-byte OE header (version, type, u64 size). */
+static uint8_t *att_oe_wrap(const uint8_t *ev, size_t len, size_t *outlen)
+{
+    if (len >= 8 && ev[0] == 1 && ev[1] == 0 && ev[2] == 0 && ev[3] == 0)
+        return NULL; /* already an OE report */
+    uint8_t *b = malloc(len + 16);
+    if (b == NULL)
+        return NULL;
+    memset(b, 0, 16);
+    b[0] = 1;
+    b[4] = 2;
+    for (int i = 0; i < 8; i++)
+        b[8 + i] = (uint8_t)((uint64_t)len >> (8 * i));
+    memcpy(b + 16, ev, len);
+    *outlen = len + 16;
+    return b;
+}
+
+static json_t *att_submit_body(const att_submit_opts_t *o, att_diag_t *diag)
+{
+    bool oe = strcmp(o->type, "OpenEnclave") == 0;
+    const uint8_t *ev = o->evidence;
+    size_t evlen = o->evidence_len;
+    uint8_t *wrapped = oe ? att_oe_wrap(ev, evlen, &evlen) : NULL;
+    if (wrapped != NULL)
+        ev = wrapped;
+    char *b = att_b64url_encode(ev, evlen);
+    free(wrapped);
+    json_t *req = json_object();
+    if (b == NULL || req == NULL) {
+        free(b);
+        json_decref(req);
+        att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    json_object_set_new(req, oe ? "report" : "quote", json_string(b));
+    free(b);
+    if (o->runtime_data != NULL) {
+        char *rd = att_b64url_encode(o->runtime_data, o->runtime_len);
+        if (rd == NULL) {
+            json_decref(req);
+            att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+            return NULL;
+        }
+        json_object_set_new(req, "runtimeData",
+                            json_pack("{s:s,s:s}", "data", rd, "dataType", "Binary"));
+        free(rd);
+    }
+    if (o->nonce != NULL)
+        json_object_set_new(req, "nonce", json_string(o->nonce));
+    return req;
+}
+
+ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r, att_diag_t *diag)
+{
+    if (r != NULL)
+        memset(r, 0, sizeof(*r));
+    if (o == NULL || r == NULL || o->url == NULL || o->type == NULL || o->evidence == NULL ||
+        o->evidence_len == 0)
+        return att_diag_set(diag, ATT_E_ARG, "submit: URL, type and evidence are needed");
+    if (strcmp(o->type, "SgxEnclave") && strcmp(o->type, "OpenEnclave") && strcmp(o->type, "TdxVm"))
+        return att_diag_set(diag, ATT_E_ARG,
+                            "submit: unknown attestation type '%s' (SgxEnclave, "
+                            "OpenEnclave, TdxVm)",
+                            o->type);
+    if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
+        return att_diag_set(diag, ATT_E_ARG, "submit: the access token contains a line break");
+    if (o->nonce != NULL && strlen(o->nonce) > 4096)
+        return att_diag_set(diag, ATT_E_ARG, "submit: the nonce is longer than 4096 bytes");
+
+    att_err_t e = ATT_OK;
+    char *url = NULL, *body = NULL, *auth = NULL;
+    json_t *req = NULL, *ans = NULL;
+    att_client_resp_t rs = {0};
+    size_t ul = strlen(o->url);
+    while (ul > 0 && o->url[ul - 1] == '/')
+        ul--;
+    /* MAA defines TdxVm from 2023-04-01-preview on; the others are stable in 2022-08-01 */
+    const char *ver = o->api_version              ? o->api_version
+                      : !strcmp(o->type, "TdxVm") ? "2023-04-01-preview"
+                                                  : "2022-08-01";
+    size_t n = ul + strlen(o->type) + strlen(ver) + 32;
+    if ((url = malloc(n)) == NULL) {
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(url, n, "%.*s/attest/%s?api-version=%s", (int)ul, o->url, o->type, ver);
+    if ((req = att_submit_body(o, diag)) == NULL) {
+        e = diag ? diag->code : ATT_E_NOMEM;
+        goto out;
+    }
+    if ((body = json_dumps(req, JSON_COMPACT)) == NULL) {
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    const char *hdrs[4] = {"Content-Type: application/json", "Accept: application/json", NULL,
+                           NULL};
+    if (o->access_token != NULL) {
+        size_t al = strlen(o->access_token) + sizeof("Authorization: Bearer ");
+        if ((auth = malloc(al)) == NULL) {
+            e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+            goto out;
+        }
+        snprintf(auth, al, "Authorization: Bearer %s", o->access_token);
+        hdrs[2] = auth;
+    }
+    att_client_req_t rq = {.method = "POST",
+                           .url = url,
+                           .headers = hdrs,
+                           .body = body,
+                           .body_len = strlen(body),
+                           .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000};
+    if ((e = att_client_http(&rq, &rs, diag)) != ATT_OK)
+        goto out;
+    r->http_status = rs.status;
+    ans = json_loadb(rs.body, rs.len, 0, NULL);
+    if (rs.status == 200) {
+        const char *tok = json_string_value(json_object_get(ans, "token"));
+        if (tok == NULL || *tok == '\0') {
+            e = att_diag_set(diag, ATT_E_FETCH,
+                             "POST %s: HTTP 200 without a token in the "
+                             "answer",
+                             url);
+        } else if ((r->token = strdup(tok)) == NULL) {
+            e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        }
+        goto out;
+    }
+    /* a CloudError {"error":{"code","message"}}, else whatever came */
+    json_t *err = json_object_get(ans, "error");
+    const char *code = json_string_value(json_object_get(err, "code"));
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    if (code == NULL)
+        code = rs.error_code_hdr;
+    if (msg == NULL)
+        msg = rs.body;
+    r->error_code = code ? strdup(code) : NULL;
+    r->error_message = strdup(msg ? msg : "");
+    e = att_diag_set(diag, ATT_E_FETCH_STATUS, "HTTP status %ld%s%s: %.400s", rs.status,
+                     code ? " " : "", code ? code : "", msg ? msg : "");
+out:
+    json_decref(ans);
+    json_decref(req);
+    att_client_resp_clear(&rs);
+    free(url);
+    free(body);
+    if (auth != NULL) {
+        OPENSSL_cleanse(auth, strlen(auth));
+        free(auth);
+    }
+    return e;
+}
+
+ATT_API void att_submit_result_clear(att_submit_result_t *r)
+{
+    if (r == NULL)
+        return;
+    free(r->token);
+    free(r->error_code);
+    free(r->error_message);
+    memset(r, 0, sizeof(*r));
+}

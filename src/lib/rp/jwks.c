@@ -1,0 +1,390 @@
+/* jwks.c - OpenID discovery, JWKS fetching (libcurl) and JWKS -> ready keys.
+ *
+ * Discovery: GET <issuer>/.well-known/openid-configuration; its "issuer" must be ours (OpenID
+ * Connect Discovery 1.0 section 4.3) and its "jwks_uri" on the issuer's origin unless the caller
+ * allowed another. Then GET jwks_uri. Both answers must be 200 and at most ATT_RP_BODY_MAX bytes;
+ * no redirects are followed and only http/https are spoken.
+ *
+ * Each JWK becomes one EVP_PKEY, built once: from "n"/"e" (RSA) or "crv"/"x"/"y" (EC P-256) with
+ * libjose's jose_openssl_jwk_to_EVP_PKEY over a copy holding only the public members, or from
+ * x5c[0] when the JWK has no public parameters (MAA's /certs serves x5c only). When both are
+ * present they must be the same key. A JWK is skipped (and named in the message if no key is
+ * left) when it has no "kid", a "use" other than "sig", an unsupported "kty", or fits none of the
+ * allowed algs; a JWK's own "alg" restricts the key to that alg.
+ */
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jose/openssl.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "rp/rp_int.h"
+#include "token/token_int.h"
+
+/* ---- HTTP ----------------------------------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    size_t len;
+    bool too_big;
+} att_rp_body_t;
+
+static size_t att_rp_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    att_rp_body_t *b = arg;
+    size_t n = size * nmemb;
+    if (n > ATT_RP_BODY_MAX - b->len) {
+        b->too_big = true;
+        return 0;
+    }
+    char *nb = realloc(b->buf, b->len + n + 1);
+    if (nb == NULL)
+        return 0;
+    memcpy(nb + b->len, data, n);
+    b->buf = nb;
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return n;
+}
+
+static pthread_once_t att_rp_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode att_rp_curl_rc = CURLE_FAILED_INIT;
+static void att_rp_curl_init(void)
+{
+    att_rp_curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, att_diag_t *diag)
+{
+    long timeout_ms = arg ? *(const long *)arg : 10000;
+    *body = NULL;
+    *len = 0;
+    pthread_once(&att_rp_curl_once, att_rp_curl_init);
+    if (att_rp_curl_rc != CURLE_OK)
+        return att_diag_set(diag, ATT_E_JWKS, "libcurl cannot be initialised: %s",
+                            curl_easy_strerror(att_rp_curl_rc));
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return att_diag_set(diag, ATT_E_NOMEM, "GET %s: libcurl handle: out of memory", url);
+    att_rp_body_t b = {0};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)ATT_RP_BODY_MAX);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "attest-rp/0.1");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, att_rp_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(hdrs);
+    att_err_t e = ATT_OK;
+    if (rc != CURLE_OK)
+        e = att_diag_set(diag, ATT_E_JWKS, "GET %s failed: %s", url,
+                         b.too_big ? "answer larger than 1 MiB"
+                                   : (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+    else if (status != 200)
+        e = att_diag_set(diag, ATT_E_JWKS, "GET %s answered HTTP %ld, not 200", url, status);
+    if (e != ATT_OK) {
+        free(b.buf);
+        return e;
+    }
+    if (b.buf == NULL && (b.buf = calloc(1, 1)) == NULL)
+        return att_diag_set(diag, ATT_E_NOMEM, "GET %s: out of memory", url);
+    *body = b.buf;
+    *len = b.len;
+    return ATT_OK;
+}
+
+size_t att_rp_origin_len(const char *url)
+{
+    size_t skip;
+    if (strncasecmp(url, "https://", 8) == 0)
+        skip = 8;
+    else if (strncasecmp(url, "http://", 7) == 0)
+        skip = 7;
+    else
+        return 0;
+    size_t n = skip + strcspn(url + skip, "/?#");
+    return n > skip ? n : 0;
+}
+
+/* ---- JWKS -> keys ---------------------------------------------------------------------- */
+
+void att_rp_jwks_release(att_rp_jwks_t *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        att_rp_key_t *k = &s->keys[i];
+        for (int a = 0; a < ATT_RP_NALG; a++)
+            EVP_MD_CTX_free(k->tmpl[a]);
+        EVP_PKEY_free(k->pkey);
+        free(k->kid);
+    }
+    free(s);
+}
+
+/* The public key of x5c[0] (standard base64 DER certificate). */
+static EVP_PKEY *att_rp_x5c_key(json_t *x5c)
+{
+    const char *s = json_string_value(json_array_get(x5c, 0));
+    if (s == NULL)
+        return NULL;
+    uint8_t *der = NULL;
+    size_t dlen = 0;
+    if (!att_b64_decode(s, strlen(s), true, &der, &dlen))
+        return NULL;
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)dlen);
+    EVP_PKEY *k = x != NULL && p == der + dlen ? X509_get_pubkey(x) : NULL;
+    X509_free(x);
+    free(der);
+    return k;
+}
+
+/* The EVP_PKEY of a JWK's public members; NULL with *why set. */
+static EVP_PKEY *att_rp_jwk_key(json_t *jwk, const char **why)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    json_t *pub = NULL;
+    if (kty != NULL && strcmp(kty, "RSA") == 0) {
+        json_t *n = json_object_get(jwk, "n"), *e = json_object_get(jwk, "e");
+        if (json_is_string(n) && json_is_string(e))
+            pub = json_pack("{s:s,s:O,s:O}", "kty", "RSA", "n", n, "e", e);
+    } else if (kty != NULL && strcmp(kty, "EC") == 0) {
+        json_t *crv = json_object_get(jwk, "crv"), *x = json_object_get(jwk, "x"),
+               *y = json_object_get(jwk, "y");
+        if (json_is_string(crv) && strcmp(json_string_value(crv), "P-256") != 0) {
+            *why = "EC curve is not P-256";
+            return NULL;
+        }
+        if (json_is_string(crv) && json_is_string(x) && json_is_string(y))
+            pub = json_pack("{s:s,s:s,s:O,s:O}", "kty", "EC", "crv", "P-256", "x", x, "y", y);
+    } else {
+        *why = "kty is not RSA or EC";
+        return NULL;
+    }
+    EVP_PKEY *k = NULL;
+    if (pub != NULL) {
+        k = jose_openssl_jwk_to_EVP_PKEY(NULL, pub);
+        json_decref(pub);
+        if (k == NULL) {
+            *why = "public parameters do not make a key";
+            ERR_clear_error();
+            return NULL;
+        }
+    }
+    json_t *x5c = json_object_get(jwk, "x5c");
+    if (x5c != NULL) {
+        EVP_PKEY *ck = att_rp_x5c_key(x5c);
+        if (ck == NULL) {
+            *why = "x5c[0] is not a certificate";
+        } else if (k == NULL) {
+            k = ck;
+            ck = NULL;
+        } else if (EVP_PKEY_eq(k, ck) != 1) {
+            *why = "x5c[0] holds another key than the JWK's parameters";
+            EVP_PKEY_free(k);
+            k = NULL;
+        }
+        EVP_PKEY_free(ck);
+        ERR_clear_error();
+    } else if (k == NULL) {
+        *why = "no public parameters and no x5c";
+    }
+    return k;
+}
+
+static const char *att_rp_key_type(EVP_PKEY *k)
+{
+    if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
+        switch (EVP_PKEY_get_bits(k)) {
+        case 2048:
+            return "RSA-2048";
+        case 3072:
+            return "RSA-3072";
+        case 4096:
+            return "RSA-4096";
+        default:
+            return EVP_PKEY_get_bits(k) < 2048 ? "RSA below 2048 bits" : "RSA";
+        }
+    }
+    if (EVP_PKEY_get_base_id(k) == EVP_PKEY_EC)
+        return att_token_key_mismatch(k, ATT_ALG_ES256) ? "EC (not P-256)" : "EC P-256";
+    return "other";
+}
+
+att_err_t att_rp_jwks_build(const att_rp_t *rp, const char *json, size_t len, att_time_t now,
+                            att_rp_jwks_t **out, att_diag_t *diag)
+{
+    *out = NULL;
+    json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *keys = json_object_get(doc, "keys");
+    if (!json_is_array(keys)) {
+        json_decref(doc);
+        return att_diag_set(diag, ATT_E_JWKS, "JWKS is not a JSON object with a \"keys\" array");
+    }
+    size_t n = json_array_size(keys);
+    if (n > ATT_RP_KEYS_MAX) {
+        json_decref(doc);
+        return att_diag_set(diag, ATT_E_JWKS, "JWKS has %zu keys (at most %d are taken)", n,
+                            ATT_RP_KEYS_MAX);
+    }
+    att_rp_jwks_t *s = calloc(1, sizeof *s + n * sizeof s->keys[0]);
+    if (s == NULL) {
+        json_decref(doc);
+        return att_diag_set(diag, ATT_E_NOMEM, "JWKS: out of memory");
+    }
+    atomic_init(&s->refs, 1);
+    s->fetched = now;
+
+    char skipped[200] = "";
+    size_t sk = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *jwk = json_array_get(keys, i);
+        const char *kid = json_string_value(json_object_get(jwk, "kid"));
+        const char *use = json_string_value(json_object_get(jwk, "use"));
+        json_t *jalg = json_object_get(jwk, "alg");
+        const char *why = NULL;
+        EVP_PKEY *k = NULL;
+        att_alg_t only = ATT_ALG_NONE;
+        if (!json_is_object(jwk))
+            why = "not an object";
+        else if (kid == NULL)
+            why = "no kid";
+        else if (json_object_get(jwk, "use") != NULL && (use == NULL || strcmp(use, "sig") != 0))
+            why = "use is not sig";
+        else if (jalg != NULL && (only = att_alg_parse(json_string_value(jalg))) == ATT_ALG_NONE)
+            why = "alg is not RS256, PS256 or ES256";
+        else
+            k = att_rp_jwk_key(jwk, &why);
+        att_rp_key_t *key = &s->keys[s->n];
+        size_t usable = 0;
+        for (int a = ATT_ALG_RS256; k != NULL && a <= ATT_ALG_ES256; a++) {
+            if (!rp->alg_ok[a] || (only != ATT_ALG_NONE && (int)only != a) ||
+                att_token_key_mismatch(k, (att_alg_t)a) != NULL)
+                continue;
+            EVP_MD_CTX *t = EVP_MD_CTX_new();
+            if (t == NULL || !att_token_md_init(t, k, (att_alg_t)a, false)) {
+                EVP_MD_CTX_free(t);
+                ERR_clear_error();
+                continue;
+            }
+            key->tmpl[a] = t;
+            usable++;
+        }
+        if (k != NULL && usable == 0)
+            why = "fits none of the allowed algs";
+        if (why != NULL) {
+            EVP_PKEY_free(k);
+            for (int a = 0; a < ATT_RP_NALG; a++) {
+                EVP_MD_CTX_free(key->tmpl[a]);
+                key->tmpl[a] = NULL;
+            }
+            if (sk < sizeof skipped)
+                sk += (size_t)snprintf(skipped + sk, sizeof skipped - sk, "%skeys[%zu]: %s",
+                                       sk ? "; " : "", i, why);
+            continue;
+        }
+        key->kid = strdup(kid);
+        key->kid_len = strlen(kid);
+        key->pkey = k;
+        key->type = att_rp_key_type(k);
+        s->n++;
+        if (key->kid == NULL) {
+            json_decref(doc);
+            att_rp_jwks_release(s);
+            return att_diag_set(diag, ATT_E_NOMEM, "JWKS: out of memory");
+        }
+    }
+    json_decref(doc);
+    if (s->n == 0) {
+        att_rp_jwks_release(s);
+        return att_diag_set(diag, ATT_E_JWKS, "JWKS has no usable key (%zu keys%s%s)", n,
+                            sk ? ": " : "", skipped);
+    }
+    *out = s;
+    return ATT_OK;
+}
+
+/* ---- discovery + fetch ----------------------------------------------------------------- */
+
+/* GET through the hook or libcurl; a failure is ATT_E_JWKS "<what>: <reason>". */
+static att_err_t att_rp_get(att_rp_t *rp, const char *what, const char *url, char **body,
+                            size_t *len, att_diag_t *diag)
+{
+    att_diag_t in = {0};
+    att_err_t e = rp->fetch != NULL ? rp->fetch(rp->fetch_arg, url, body, len, &in)
+                                    : att_rp_http_get(&rp->timeout_ms, url, body, len, &in);
+    if (e == ATT_OK)
+        return ATT_OK;
+    if (in.msg[0] == '\0')
+        snprintf(in.msg, sizeof in.msg, "GET %s failed: %s", url, att_strerror(e));
+    return att_diag_set(diag, e == ATT_E_NOMEM ? e : ATT_E_JWKS, "%s: %s", what, in.msg);
+}
+
+att_err_t att_rp_fetch_keys(att_rp_t *rp, att_time_t now, att_rp_jwks_t **out, att_diag_t *diag)
+{
+    char *body = NULL, *jwks_uri = NULL;
+    size_t len = 0;
+    att_err_t e;
+    *out = NULL;
+    if (rp->jwks_uri_cfg != NULL) {
+        jwks_uri = strdup(rp->jwks_uri_cfg);
+    } else {
+        size_t il = rp->issuer_len;
+        while (il > 0 && rp->issuer[il - 1] == '/')
+            il--;
+        char url[2048];
+        if (il + 40 > sizeof url)
+            return att_diag_set(diag, ATT_E_JWKS, "issuer URL is too long");
+        snprintf(url, sizeof url, "%.*s/.well-known/openid-configuration", (int)il, rp->issuer);
+        if ((e = att_rp_get(rp, "OpenID discovery", url, &body, &len, diag)) != ATT_OK)
+            return e;
+        json_t *d = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        free(body);
+        body = NULL;
+        const char *iss = json_string_value(json_object_get(d, "issuer"));
+        const char *ju = json_string_value(json_object_get(d, "jwks_uri"));
+        if (!json_is_object(d))
+            e = att_diag_set(diag, ATT_E_JWKS, "%s is not a JSON object", url);
+        else if (iss == NULL || strcmp(iss, rp->issuer) != 0)
+            e = att_diag_set(diag, ATT_E_JWKS,
+                             "%s names issuer \"%.200s\", not the configured \"%.200s\"", url,
+                             iss ? iss : "(none)", rp->issuer);
+        else if (ju == NULL)
+            e = att_diag_set(diag, ATT_E_JWKS, "%s has no string \"jwks_uri\"", url);
+        else if (att_rp_origin_len(ju) == 0)
+            e = att_diag_set(diag, ATT_E_JWKS, "jwks_uri \"%.300s\" is not an http(s) URL", ju);
+        else if (!rp->allow_foreign_jwks &&
+                 (att_rp_origin_len(ju) != att_rp_origin_len(rp->issuer) ||
+                  strncasecmp(ju, rp->issuer, att_rp_origin_len(ju)) != 0))
+            e = att_diag_set(diag, ATT_E_JWKS,
+                             "jwks_uri \"%.300s\" is not on the issuer's origin %.*s", ju,
+                             (int)att_rp_origin_len(rp->issuer), rp->issuer);
+        else
+            jwks_uri = strdup(ju);
+        json_decref(d);
+        if (e != ATT_OK)
+            return e;
+    }
+    if (jwks_uri == NULL)
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    att_diag_t in = {0};
+    if ((e = att_rp_get(rp, "JWKS", jwks_uri, &body, &len, diag)) == ATT_OK &&
+        (e = att_rp_jwks_build(rp, body, len, now, out, &in)) != ATT_OK)
+        att_diag_set(diag, e, "%s: %s", jwks_uri, in.msg);
+    free(body);
+    free(jwks_uri);
+    return e;
+}

@@ -1,0 +1,278 @@
+/* test_oauth.c - OAuth2 client credentials through a fetch hook: discovery, the token request
+ * (Basic and form client authentication, extra parameters), caching until shortly before
+ * expiry, errors naming the status and the provider's error / error_description; argument
+ * checks and the libcurl path against a closed port.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "attest/client.h"
+#include "attest/token.h"
+#include "client/client_int.h"
+
+#define NOW ((att_time_t)1751328000)
+
+typedef struct {
+    int discovery, token; /* requests seen */
+    const char *issuer;   /* what discovery claims */
+    long disc_status, tok_status;
+    const char *tok_body; /* NULL: a fresh token "tok-N" with expires_in */
+    long expires_in;      /* < 0: omitted */
+    char last_body[1024];
+    char last_user[128], last_pass[128];
+    bool last_basic;
+} idp_t;
+
+static att_err_t fake_fetch(void *arg, const att_client_req_t *rq, att_client_resp_t *rs,
+                            att_diag_t *diag)
+{
+    idp_t *f = arg;
+    char buf[1024];
+    if (strcmp(rq->method, "GET") == 0) {
+        assert_string_equal(rq->url, "https://idp.example/tenant/.well-known/openid-configuration");
+        f->discovery++;
+        rs->status = f->disc_status;
+        snprintf(buf, sizeof(buf),
+                 "{\"issuer\":\"%s\",\"token_endpoint\":\"https://idp.example/tenant/token\","
+                 "\"jwks_uri\":\"https://idp.example/tenant/jwks\"}",
+                 f->issuer);
+    } else {
+        f->token++;
+        assert_string_equal(rq->method, "POST");
+        snprintf(f->last_body, sizeof(f->last_body), "%.*s", (int)rq->body_len, rq->body);
+        f->last_basic = rq->basic_user != NULL;
+        snprintf(f->last_user, sizeof(f->last_user), "%s", rq->basic_user ? rq->basic_user : "");
+        snprintf(f->last_pass, sizeof(f->last_pass), "%s", rq->basic_pass ? rq->basic_pass : "");
+        bool ctype = false;
+        for (size_t i = 0; rq->headers && rq->headers[i]; i++)
+            ctype |= !strcmp(rq->headers[i], "Content-Type: application/x-www-form-urlencoded");
+        assert_true(ctype);
+        rs->status = f->tok_status;
+        if (f->tok_body != NULL)
+            snprintf(buf, sizeof(buf), "%s", f->tok_body);
+        else if (f->expires_in >= 0)
+            snprintf(buf, sizeof(buf),
+                     "{\"access_token\":\"tok-%d\",\"token_type\":\"Bearer\","
+                     "\"expires_in\":%ld}",
+                     f->token, f->expires_in);
+        else
+            snprintf(buf, sizeof(buf), "{\"access_token\":\"tok-%d\",\"token_type\":\"bearer\"}",
+                     f->token);
+    }
+    rs->body = strdup(buf);
+    rs->len = strlen(buf);
+    return ATT_OK;
+}
+
+static void idp_init(idp_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->issuer = "https://idp.example/tenant";
+    f->disc_status = 200;
+    f->tok_status = 200;
+    f->expires_in = 3600;
+}
+
+static att_oauth_t *new_client(idp_t *f, att_oauth_opts_t *o)
+{
+    att_oauth_t *a;
+    att_diag_t d;
+    assert_int_equal(att_oauth_new(o, &a, &d), ATT_OK);
+    att_oauth_set_fetch(a, fake_fetch, f);
+    return a;
+}
+
+static void expect_token(att_oauth_t *a, att_time_t now, const char *want)
+{
+    char *t;
+    att_diag_t d;
+    att_err_t e = att_oauth_token(a, now, &t, &d);
+    if (e != ATT_OK)
+        fprintf(stderr, "token: %s\n", d.msg);
+    assert_int_equal(e, ATT_OK);
+    assert_string_equal(t, want);
+    free(t);
+}
+
+static void test_discovery_and_cache(void **state)
+{
+    idp_t f;
+    idp_init(&f);
+    att_oauth_opts_t o = {.issuer = "https://idp.example/tenant/",
+                          .client_id = "app 1",
+                          .client_secret = "s3cr:t&=",
+                          .scope = "attest.submit"};
+    att_oauth_t *a = new_client(&f, &o);
+    assert_null(att_oauth_token_endpoint(a));
+    expect_token(a, NOW, "tok-1");
+    assert_string_equal(att_oauth_token_endpoint(a), "https://idp.example/tenant/token");
+    assert_int_equal(f.discovery, 1);
+    assert_int_equal(f.token, 1);
+    /* Basic with form-encoded id and secret; grant and scope in the body */
+    assert_true(f.last_basic);
+    assert_string_equal(f.last_user, "app+1");
+    assert_string_equal(f.last_pass, "s3cr%3At%26%3D");
+    assert_string_equal(f.last_body, "grant_type=client_credentials&scope=attest.submit");
+    /* cached until 60 s before expiry */
+    expect_token(a, NOW + 100, "tok-1");
+    expect_token(a, NOW + 3539, "tok-1");
+    assert_int_equal(f.token, 1);
+    expect_token(a, NOW + 3540, "tok-2");
+    assert_int_equal(f.token, 2);
+    assert_int_equal(f.discovery, 1); /* discovery once */
+    expect_token(a, NOW + 3600, "tok-2");
+    /* invalidate forces a new request */
+    att_oauth_invalidate(a);
+    expect_token(a, NOW + 3600, "tok-3");
+    att_oauth_free(a);
+}
+
+static void test_post_auth_and_params(void **state)
+{
+    idp_t f;
+    idp_init(&f);
+    att_oauth_opts_t o = {.token_url = "https://idp.example/tenant/token",
+                          .client_id = "app",
+                          .client_secret = "pw",
+                          .auth = ATT_OAUTH_POST,
+                          .audience = "https://attestd.example",
+                          .resource = "urn:attestd"};
+    att_oauth_t *a = new_client(&f, &o);
+    expect_token(a, NOW, "tok-1");
+    assert_int_equal(f.discovery, 0); /* a token URL needs no discovery */
+    assert_false(f.last_basic);
+    assert_string_equal(f.last_body, "grant_type=client_credentials&audience=https%3A%2F%2F"
+                                     "attestd.example&resource=urn%3Aattestd&client_id=app&"
+                                     "client_secret=pw");
+    att_oauth_free(a);
+}
+
+static void test_expiry_variants(void **state)
+{
+    idp_t f;
+    idp_init(&f);
+    att_oauth_opts_t o = {
+        .token_url = "https://idp.example/tenant/token", .client_id = "app", .client_secret = "pw"};
+    /* no expires_in: never cached */
+    f.expires_in = -1;
+    att_oauth_t *a = new_client(&f, &o);
+    expect_token(a, NOW, "tok-1");
+    expect_token(a, NOW, "tok-2");
+    att_oauth_free(a);
+    /* a short-lived token is cached for half its life */
+    idp_init(&f);
+    f.expires_in = 30;
+    a = new_client(&f, &o);
+    expect_token(a, NOW, "tok-1");
+    expect_token(a, NOW + 14, "tok-1");
+    expect_token(a, NOW + 15, "tok-2");
+    att_oauth_free(a);
+    /* a custom margin */
+    idp_init(&f);
+    o.refresh_margin = 600;
+    a = new_client(&f, &o);
+    expect_token(a, NOW, "tok-1");
+    expect_token(a, NOW + 2999, "tok-1");
+    expect_token(a, NOW + 3000, "tok-2");
+    att_oauth_free(a);
+}
+
+static void test_errors(void **state)
+{
+    idp_t f;
+    idp_init(&f);
+    att_oauth_opts_t o = {
+        .issuer = "https://idp.example/tenant", .client_id = "app", .client_secret = "wrong"};
+    att_diag_t d;
+    char *t;
+    /* the provider refuses the client */
+    f.tok_status = 401;
+    f.tok_body = "{\"error\":\"invalid_client\",\"error_description\":\"client authentication "
+                 "failed\"}";
+    att_oauth_t *a = new_client(&f, &o);
+    assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_FETCH_STATUS);
+    assert_null(t);
+    assert_non_null(strstr(d.msg, "HTTP status 401"));
+    assert_non_null(strstr(d.msg, "invalid_client: client authentication failed"));
+    assert_non_null(strstr(d.msg, "https://idp.example/tenant/token"));
+    att_oauth_free(a);
+    /* not a bearer token, no access_token, non-JSON error */
+    idp_init(&f);
+    f.tok_body = "{\"access_token\":\"x\",\"token_type\":\"mac\"}";
+    a = new_client(&f, &o);
+    assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_FETCH);
+    assert_non_null(strstr(d.msg, "not Bearer"));
+    f.tok_body = "{\"token_type\":\"Bearer\"}";
+    assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_FETCH);
+    assert_non_null(strstr(d.msg, "no access_token"));
+    f.tok_status = 503;
+    f.tok_body = "upstream down";
+    assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_FETCH_STATUS);
+    assert_non_null(strstr(d.msg, "HTTP status 503: upstream down"));
+    att_oauth_free(a);
+    /* discovery: another issuer, and an error status */
+    idp_init(&f);
+    f.issuer = "https://evil.example";
+    a = new_client(&f, &o);
+    assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_FETCH);
+    assert_non_null(strstr(d.msg, "https://evil.example"));
+    assert_int_equal(f.token, 0);
+    att_oauth_free(a);
+    idp_init(&f);
+    f.disc_status = 404;
+    a = new_client(&f, &o);
+    assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_FETCH_STATUS);
+    assert_non_null(strstr(d.msg, "OpenID discovery"));
+    assert_non_null(strstr(d.msg, "404"));
+    att_oauth_free(a);
+    /* arguments */
+    att_oauth_opts_t bad = {.client_id = "x", .client_secret = "y"};
+    assert_int_equal(att_oauth_new(&bad, &a, &d), ATT_E_ARG);
+    assert_null(a);
+    bad.issuer = "https://idp";
+    bad.client_secret = NULL;
+    assert_int_equal(att_oauth_new(&bad, &a, &d), ATT_E_ARG);
+    assert_int_equal(att_oauth_new(NULL, &a, &d), ATT_E_ARG);
+    assert_int_equal(att_oauth_token(NULL, NOW, &t, &d), ATT_E_ARG);
+    att_oauth_invalidate(NULL);
+    att_oauth_free(NULL);
+}
+
+static void test_real_http_refused(void **state)
+{
+    /* libcurl path: nothing listens on port 1 */
+    att_oauth_opts_t o = {.token_url = "http://127.0.0.1:1/token",
+                          .client_id = "app",
+                          .client_secret = "pw",
+                          .timeout_ms = 2000};
+    att_oauth_t *a;
+    att_diag_t d;
+    char *t;
+    assert_int_equal(att_oauth_new(&o, &a, &d), ATT_OK);
+    assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_FETCH);
+    assert_non_null(strstr(d.msg, "POST http://127.0.0.1:1/token"));
+    att_oauth_free(a);
+    o.token_url = "file:///etc/passwd";
+    assert_int_equal(att_oauth_new(&o, &a, &d), ATT_OK);
+    assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_ARG);
+    assert_non_null(strstr(d.msg, "only http:// and https://"));
+    att_oauth_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_discovery_and_cache), cmocka_unit_test(test_post_auth_and_params),
+        cmocka_unit_test(test_expiry_variants),     cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_real_http_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

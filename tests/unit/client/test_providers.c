@@ -1,0 +1,470 @@
+/* test_providers.c - evidence providers: sim quotes verify with the real verifier against the
+ * directory's own collateral and bind the runtime data; tsm against an emulated configfs (recorded
+ * Intel TDX quote as outblob), gramine against a recorded /dev/attestation tree (recorded SGX
+ * quote); absent devices and unsupported TEEs fail with a clear message.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/sha.h>
+
+#include "attest/client.h"
+#include "attest/dcap.h"
+#include "client/client_int.h"
+#include "core/util.h"
+
+#define NOW     ((att_time_t)1751328000) /* 2025-07-01T00:00:00Z */
+#define SGX_VEC ATT_TEST_VECTORS "/dcap/sgx-v3-fmspc00A067110000/quote.bin"
+#define TDX_VEC ATT_TEST_VECTORS "/dcap/tdx-v4-fmspcB0C06F000000/quote.bin"
+
+static char tmpl[] = "/tmp/att-client-XXXXXX";
+static char *tmp;
+
+static int setup(void **state)
+{
+    strcpy(tmpl, "/tmp/att-client-XXXXXX");
+    tmp = mkdtemp(tmpl);
+    return tmp ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+    att_client_set_fs(NULL);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path(char *buf, const char *name)
+{
+    snprintf(buf, 512, "%s/%s", tmp, name);
+}
+
+static void write_file(const char *p, const void *b, size_t n)
+{
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static uint8_t *read_all(const char *p, size_t *n)
+{
+    uint8_t *b;
+    att_diag_t d;
+    assert_int_equal(att_read_file(p, 1 << 22, &b, n, &d), ATT_OK);
+    return b;
+}
+
+static void expect_rd(const uint8_t *rd, const uint8_t *runtime, size_t len)
+{
+    uint8_t h[32], zero[32] = {0};
+    SHA256(runtime, len, h);
+    assert_memory_equal(rd, h, 32);
+    assert_memory_equal(rd + 32, zero, 32);
+}
+
+/* ---- sim ---- */
+
+static void make_sim(const char *dir, att_tee_t tee)
+{
+    att_sim_dir_opts_t o = {.ca = ATT_SIM_CA_PROCESSOR, .tee = tee, .now = NOW};
+    att_diag_t d;
+    assert_int_equal(att_sim_dir_init(dir, &o, &d), ATT_OK);
+}
+
+static void verify_sim(const char *dir, const att_evidence_t *ev, const char *sub,
+                       const uint8_t *runtime, size_t len)
+{
+    char p[600];
+    att_diag_t d;
+    att_trust_t *trust = att_trust_new();
+    snprintf(p, sizeof(p), "%s/trust_root.pem", dir);
+    assert_int_equal(att_trust_add_root_file(trust, p, &d), ATT_OK);
+    att_dcap_collateral_raw_t raw;
+    snprintf(p, sizeof(p), "%s/collateral/%s", dir, sub);
+    assert_int_equal(att_dcap_collateral_raw_load_dir(p, &raw, &d), ATT_OK);
+    att_dcap_collateral_t *c;
+    assert_int_equal(att_dcap_collateral_new(&raw, trust, &c, &d), ATT_OK);
+    att_dcap_result_t res;
+    att_err_t e = att_dcap_verify(ev->data, ev->len, c, trust, NOW + 3600, &res);
+    if (e != ATT_OK)
+        fprintf(stderr, "verify: %s\n", res.diag.msg);
+    assert_int_equal(e, ATT_OK);
+    assert_true(res.accepted);
+    assert_false(res.intel_root);
+    bool tdx = strcmp(sub, "tdx") == 0;
+    assert_int_equal(res.tee, tdx ? ATT_TEE_TDX : ATT_TEE_SGX);
+    expect_rd(tdx ? res.quote.td.report_data : res.quote.sgx.report_data, runtime, len);
+    att_dcap_collateral_free(c);
+    att_dcap_collateral_raw_free(&raw);
+    att_trust_free(trust);
+}
+
+static void test_sim_sgx_and_tdx_verify(void **state)
+{
+    char dir[512];
+    path(dir, "sim");
+    make_sim(dir, ATT_TEE_SGX);
+    static const uint8_t rt[] = "enclave public key";
+    att_diag_t d;
+    att_provider_t *p;
+    att_provider_opts_t o = {.sim_dir = dir};
+    assert_int_equal(att_provider_new("sim", &o, &p, &d), ATT_OK);
+    assert_string_equal(att_provider_name(p), "sim");
+    att_evidence_t ev;
+    assert_int_equal(att_provider_collect(p, rt, sizeof(rt) - 1, &ev, &d), ATT_OK);
+    assert_string_equal(ev.type, "SgxEnclave");
+    assert_int_equal(ev.data[0], 3); /* DCAP v3 */
+    verify_sim(dir, &ev, "sgx", rt, sizeof(rt) - 1);
+    att_evidence_clear(&ev);
+    att_provider_free(p);
+
+    o.sim_tee = ATT_SIM_TEE_TDX;
+    assert_int_equal(att_provider_new("sim", &o, &p, &d), ATT_OK);
+    assert_int_equal(att_provider_collect(p, rt, sizeof(rt) - 1, &ev, &d), ATT_OK);
+    assert_string_equal(ev.type, "TdxVm");
+    assert_int_equal(ev.data[0], 4); /* DCAP v4 */
+    verify_sim(dir, &ev, "tdx", rt, sizeof(rt) - 1);
+    att_evidence_clear(&ev);
+    /* empty runtime data binds SHA-256 of nothing */
+    assert_int_equal(att_provider_collect(p, NULL, 0, &ev, &d), ATT_OK);
+    verify_sim(dir, &ev, "tdx", (const uint8_t *)"", 0);
+    att_evidence_clear(&ev);
+    att_provider_free(p);
+}
+
+static void test_sim_dir_default_tee_and_modes(void **state)
+{
+    char dir[512], p[600];
+    path(dir, "simtdx");
+    att_sim_dir_opts_t so = {.ca = ATT_SIM_CA_PLATFORM, .tee = ATT_TEE_TDX, .now = NOW};
+    att_diag_t d;
+    assert_int_equal(att_sim_dir_init(dir, &so, &d), ATT_OK);
+    att_tee_t tee;
+    att_sim_ca_type_t ca;
+    assert_int_equal(att_sim_dir_info(dir, &tee, &ca, &d), ATT_OK);
+    assert_int_equal(tee, ATT_TEE_TDX);
+    assert_int_equal(ca, ATT_SIM_CA_PLATFORM);
+    /* the directory's default TEE */
+    att_provider_opts_t o = {.sim_dir = dir};
+    att_provider_t *pr;
+    att_evidence_t ev;
+    assert_int_equal(att_provider_new("sim", &o, &pr, &d), ATT_OK);
+    assert_int_equal(att_provider_collect(pr, (const uint8_t *)"x", 1, &ev, &d), ATT_OK);
+    assert_string_equal(ev.type, "TdxVm");
+    verify_sim(dir, &ev, "tdx", (const uint8_t *)"x", 1);
+    att_evidence_clear(&ev);
+    att_provider_free(pr);
+    /* file modes */
+    struct stat st;
+    static const char *const keys[] = {"root.key", "pck_ca.key", "pck.key", "tcb_signer.key"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s/pki/%s", dir, keys[i]);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+    }
+    snprintf(p, sizeof(p), "%s/pki", dir);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(p, sizeof(p), "%s/trust_root.pem", dir);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    /* no silent replacement */
+    assert_int_equal(att_sim_dir_init(dir, &so, &d), ATT_E_ARG);
+    assert_non_null(strstr(d.msg, "--force"));
+    so.force = true;
+    assert_int_equal(att_sim_dir_init(dir, &so, &d), ATT_OK);
+}
+
+static void test_sim_errors(void **state)
+{
+    att_diag_t d;
+    att_provider_t *p = (att_provider_t *)1;
+    att_provider_opts_t o = {0};
+    assert_int_equal(att_provider_new("sim", &o, &p, &d), ATT_E_ARG);
+    assert_null(p);
+    assert_non_null(strstr(d.msg, "attest sim init"));
+    char dir[512];
+    path(dir, "nothing");
+    o.sim_dir = dir;
+    assert_int_not_equal(att_provider_new("sim", &o, &p, &d), ATT_OK);
+    assert_non_null(strstr(d.msg, "not a simulated platform"));
+    assert_int_equal(att_provider_new("sgx-hardware", &o, &p, &d), ATT_E_ARG);
+    assert_non_null(strstr(d.msg, "unknown evidence provider"));
+    assert_int_equal(att_provider_new(NULL, &o, &p, &d), ATT_E_ARG);
+    assert_int_equal(att_provider_collect(NULL, NULL, 0, NULL, &d), ATT_E_ARG);
+    att_provider_free(NULL);
+    att_evidence_clear(NULL);
+    uint8_t rd[64];
+    assert_int_equal(att_report_data_for(NULL, 1, rd, &d), ATT_E_ARG);
+    assert_int_equal(att_report_data_for((const uint8_t *)"abc", 3, rd, &d), ATT_OK);
+    expect_rd(rd, (const uint8_t *)"abc", 3);
+    const char *const *names = att_provider_names();
+    assert_string_equal(names[0], "sim");
+    assert_string_equal(names[1], "tsm");
+    assert_string_equal(names[2], "gramine");
+    assert_null(names[3]);
+}
+
+/* ---- tsm: configfs emulated over a real directory ---- */
+
+typedef struct {
+    const char *provider;
+    uint8_t *outblob;
+    size_t outlen;
+    int gen_step; /* generation increment per write (1 normally; 2 simulates a racing writer) */
+    uint8_t inblob[64];
+    size_t inlen;
+    int mkdirs, rmdirs;
+    char entry[600];
+} fake_tsm_t;
+
+static int fk_mkdir(void *arg, const char *p)
+{
+    fake_tsm_t *f = arg;
+    if (att_fs_posix.mkdir(NULL, p) != 0)
+        return -1;
+    f->mkdirs++;
+    snprintf(f->entry, sizeof(f->entry), "%s", p);
+    char q[700];
+    snprintf(q, sizeof(q), "%s/provider", p);
+    write_file(q, f->provider, strlen(f->provider));
+    snprintf(q, sizeof(q), "%s/generation", p);
+    write_file(q, "0\n", 2);
+    snprintf(q, sizeof(q), "%s/inblob", p);
+    write_file(q, "", 0);
+    snprintf(q, sizeof(q), "%s/outblob", p);
+    write_file(q, f->outblob, f->outlen);
+    return 0;
+}
+
+static int fk_rmdir(void *arg, const char *p)
+{
+    fake_tsm_t *f = arg;
+    static const char *const names[] = {"provider", "generation", "inblob", "outblob"};
+    char q[700];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(q, sizeof(q), "%s/%s", p, names[i]);
+        unlink(q);
+    }
+    f->rmdirs++;
+    return att_fs_posix.rmdir(NULL, p);
+}
+
+static int fk_write(void *arg, const char *p, const uint8_t *b, size_t n)
+{
+    fake_tsm_t *f = arg;
+    if (att_fs_posix.write(NULL, p, b, n) != 0)
+        return -1;
+    size_t l = strlen(p);
+    if (l > 7 && strcmp(p + l - 7, "/inblob") == 0) {
+        memcpy(f->inblob, b, n < 64 ? n : 64);
+        f->inlen = n;
+        char q[700], g[16];
+        snprintf(q, sizeof(q), "%.*s/generation", (int)(l - 7), p);
+        snprintf(g, sizeof(g), "%d\n", f->gen_step);
+        write_file(q, g, strlen(g));
+    }
+    return 0;
+}
+
+static int fk_read(void *arg, const char *p, size_t max, uint8_t **out, size_t *len)
+{
+    return att_fs_posix.read(NULL, p, max, out, len);
+}
+
+static void fake_init(fake_tsm_t *f, att_fs_ops_t *ops, const char *provider, const char *vec)
+{
+    memset(f, 0, sizeof(*f));
+    f->provider = provider;
+    f->outblob = read_all(vec, &f->outlen);
+    f->gen_step = 1;
+    *ops = (att_fs_ops_t){fk_mkdir, fk_rmdir, fk_write, fk_read, f};
+    att_client_set_fs(ops);
+}
+
+static void test_tsm_tdx(void **state)
+{
+    fake_tsm_t f;
+    att_fs_ops_t ops;
+    fake_init(&f, &ops, "tdx_guest\n", TDX_VEC);
+    char root[512];
+    path(root, "report");
+    assert_int_equal(mkdir(root, 0755), 0);
+    att_provider_opts_t o = {.root = root};
+    att_provider_t *p;
+    att_diag_t d;
+    assert_int_equal(att_provider_new("tsm", &o, &p, &d), ATT_OK);
+    att_evidence_t ev;
+    static const uint8_t rt[] = {1, 2, 3, 4};
+    assert_int_equal(att_provider_collect(p, rt, sizeof(rt), &ev, &d), ATT_OK);
+    assert_string_equal(ev.type, "TdxVm");
+    assert_int_equal(ev.len, f.outlen);
+    assert_memory_equal(ev.data, f.outblob, f.outlen);
+    assert_int_equal(f.inlen, 64);
+    expect_rd(f.inblob, rt, sizeof(rt));
+    assert_int_equal(f.mkdirs, 1);
+    assert_int_equal(f.rmdirs, 1);
+    assert_int_not_equal(access(f.entry, F_OK), 0); /* entry removed */
+    assert_non_null(strstr(f.entry, "/attest-"));
+    att_evidence_clear(&ev);
+
+    /* a racing writer: generation moved by 2 */
+    f.gen_step = 2;
+    assert_int_equal(att_provider_collect(p, rt, sizeof(rt), &ev, &d), ATT_E_IO);
+    assert_non_null(strstr(d.msg, "another process"));
+    assert_null(ev.data);
+    assert_int_equal(f.rmdirs, 2); /* removed on failure too */
+    att_provider_free(p);
+    free(f.outblob);
+}
+
+static void test_tsm_sev_snp_and_unknown(void **state)
+{
+    fake_tsm_t f;
+    att_fs_ops_t ops;
+    fake_init(&f, &ops, "sev_guest\n", TDX_VEC);
+    char root[512];
+    path(root, "report");
+    assert_int_equal(mkdir(root, 0755), 0);
+    att_provider_opts_t o = {.root = root};
+    att_provider_t *p;
+    att_diag_t d;
+    assert_int_equal(att_provider_new("tsm", &o, &p, &d), ATT_OK);
+    att_evidence_t ev;
+    assert_int_equal(att_provider_collect(p, NULL, 0, &ev, &d), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "SEV-SNP"));
+    assert_non_null(strstr(d.msg, "not verify"));
+    assert_int_equal(f.inlen, 0); /* nothing was asked of the device */
+    assert_int_equal(f.rmdirs, 1);
+    f.provider = "arm_cca_guest";
+    assert_int_equal(att_provider_collect(p, NULL, 0, &ev, &d), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "arm_cca_guest"));
+    /* an outblob that is no quote */
+    f.provider = "tdx_guest";
+    free(f.outblob);
+    f.outblob = (uint8_t *)strdup("garbage");
+    f.outlen = 7;
+    assert_int_equal(att_provider_collect(p, NULL, 0, &ev, &d), ATT_E_EVIDENCE_FORMAT);
+    assert_non_null(strstr(d.msg, "does not parse"));
+    att_provider_free(p);
+    free(f.outblob);
+}
+
+static void test_tsm_absent(void **state)
+{
+    att_provider_opts_t o = {.root = "/nonexistent/tsm/report"};
+    att_provider_t *p;
+    att_diag_t d;
+    assert_int_equal(att_provider_new("tsm", &o, &p, &d), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "configfs-tsm is not available"));
+    assert_non_null(strstr(d.msg, "/nonexistent/tsm/report"));
+    /* a plain directory (POSIX mkdir creates no attributes): not configfs */
+    char root[512];
+    path(root, "plain");
+    assert_int_equal(mkdir(root, 0755), 0);
+    o.root = root;
+    assert_int_equal(att_provider_new("tsm", &o, &p, &d), ATT_OK);
+    att_evidence_t ev;
+    assert_int_equal(att_provider_collect(p, NULL, 0, &ev, &d), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "not a configfs-tsm report directory"));
+    att_provider_free(p);
+    assert_int_equal(rmdir(root), 0); /* the entry was removed: root is empty again */
+}
+
+/* ---- gramine: a recorded /dev/attestation ---- */
+
+static void gramine_tree(const char *root, const char *type, const char *vec)
+{
+    char p[600];
+    assert_int_equal(mkdir(root, 0755), 0);
+    snprintf(p, sizeof(p), "%s/attestation_type", root);
+    write_file(p, type, strlen(type));
+    snprintf(p, sizeof(p), "%s/user_report_data", root);
+    write_file(p, "", 0);
+    size_t n;
+    uint8_t *q = read_all(vec, &n);
+    snprintf(p, sizeof(p), "%s/quote", root);
+    write_file(p, q, n);
+    free(q);
+}
+
+static void test_gramine_dcap(void **state)
+{
+    char root[512], p[600];
+    path(root, "attestation");
+    gramine_tree(root, "dcap", SGX_VEC);
+    att_provider_opts_t o = {.root = root};
+    att_provider_t *pr;
+    att_diag_t d;
+    assert_int_equal(att_provider_new("gramine", &o, &pr, &d), ATT_OK);
+    att_evidence_t ev;
+    static const uint8_t rt[] = "gramine runtime data";
+    assert_int_equal(att_provider_collect(pr, rt, sizeof(rt), &ev, &d), ATT_OK);
+    assert_string_equal(ev.type, "SgxEnclave");
+    size_t n;
+    uint8_t *q = read_all(SGX_VEC, &n);
+    assert_int_equal(ev.len, n);
+    assert_memory_equal(ev.data, q, n);
+    free(q);
+    snprintf(p, sizeof(p), "%s/user_report_data", root);
+    uint8_t *urd = read_all(p, &n);
+    assert_int_equal(n, 64);
+    expect_rd(urd, rt, sizeof(rt));
+    free(urd);
+    att_evidence_clear(&ev);
+    att_provider_free(pr);
+}
+
+static void test_gramine_errors(void **state)
+{
+    att_provider_opts_t o = {.root = "/nonexistent/dev/attestation"};
+    att_provider_t *pr;
+    att_diag_t d;
+    assert_int_equal(att_provider_new("gramine", &o, &pr, &d), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "not running inside a Gramine SGX enclave"));
+    char root[512];
+    path(root, "none");
+    gramine_tree(root, "none\n", SGX_VEC);
+    o.root = root;
+    assert_int_equal(att_provider_new("gramine", &o, &pr, &d), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "without remote attestation"));
+    path(root, "epid");
+    gramine_tree(root, "epid", SGX_VEC);
+    assert_int_equal(att_provider_new("gramine", &o, &pr, &d), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "EPID"));
+    /* a TDX quote where an SGX one belongs */
+    path(root, "tdxquote");
+    gramine_tree(root, "dcap\n", TDX_VEC);
+    assert_int_equal(att_provider_new("gramine", &o, &pr, &d), ATT_OK);
+    att_evidence_t ev;
+    assert_int_equal(att_provider_collect(pr, NULL, 0, &ev, &d), ATT_E_EVIDENCE_FORMAT);
+    assert_null(ev.data);
+    att_provider_free(pr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sim_sgx_and_tdx_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sim_dir_default_tee_and_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sim_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsm_tdx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsm_sev_snp_and_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsm_absent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gramine_dcap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gramine_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
