@@ -527,6 +527,8 @@ void att_http_text(att_http_req_t *req, unsigned status, const char *content_typ
 }
 
 static void att_verror(att_http_req_t *req, unsigned status, const char *code, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 4, 0)));
+static void att_verror(att_http_req_t *req, unsigned status, const char *code, const char *fmt,
                        va_list ap)
 {
     if (req->answered)
@@ -1038,6 +1040,8 @@ static void att_notify_conn(void *cls, struct MHD_Connection *conn, void **socke
     }
 }
 
+static void att_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void att_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];

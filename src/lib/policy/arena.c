@@ -95,6 +95,8 @@ char *att_pol_strndup(att_pol_arena_t *a, const char *s, size_t n)
 }
 
 static char *att_pol_vprintf(att_pol_arena_t *a, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static char *att_pol_vprintf(att_pol_arena_t *a, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);

@@ -344,8 +344,8 @@ static void test_nonce_and_claims(void **state)
     EXPECT_OK(rp, jwt, &c, NOW);
 
     att_rp_expect_t bad;
-    const char *wrong[] = {"x-ms-sgx-mrenclave=00d8736db756ed4997e04ba358d27833188f1932ff7b1d156904"
-                           "d3f560452fbb",
+    const char *wrong[] = {("x-ms-sgx-mrenclave=00d8736db756ed4997e04ba358d27833188f1932ff7b1d156904"
+                            "d3f560452fbb"),
                            "x-ms-sgx-is-debuggable=true", "x-ms-sgx-svn=4", "x-ms-sgx-svn=\"3\"",
                            "absent-claim=1"};
     for (size_t i = 0; i < ATT_ARRAY_LEN(wrong); i++) {
@@ -669,8 +669,8 @@ static void test_discovery(void **state)
     att_rp_free(rp);
     /* bad JWKS documents */
     const char *sets[] = {"[]", "{\"keys\":{}}", "{\"keys\":[]}",
-                          "{\"keys\":[{\"kty\":\"oct\","
-                          "\"kid\":\"k\",\"k\":\"AAAA\"}]}"};
+                          ("{\"keys\":[{\"kty\":\"oct\","
+                           "\"kid\":\"k\",\"k\":\"AAAA\"}]}")};
     for (size_t i = 0; i < ATT_ARRAY_LEN(sets); i++) {
         srv_set(std_discovery, json_object());
         pthread_mutex_lock(&srv.lock);
