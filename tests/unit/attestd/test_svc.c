@@ -154,6 +154,34 @@ static void test_attest_sgx_and_tdx(void **state)
         assert_non_null(json_object_get(json_object_get(r.body, "error"), "message"));
         att_svc_reply_clear(&r);
     }
+    /* Request parsing edges: the evidence string read in place, or by jansson as a whole. */
+    char *q64 = att_b64url_encode(s.quote, s.quote_len);
+    size_t blen = strlen(q64) + 512;
+    char *eb = malloc(blen);
+    assert_int_equal(q64[0], 'A');
+    snprintf(eb, blen, "{\"quote\":\"\\u0041%s\"}", q64 + 1); /* escaped first character */
+    att_svc_attest(svc, "SgxEnclave", eb, strlen(eb), &r);
+    assert_int_equal(r.status, 200);
+    att_svc_reply_clear(&r);
+    snprintf(eb, blen, "{\"quote\":\"%s\",\"quote\":\"AAAA\"}", q64); /* duplicate */
+    att_svc_attest(svc, "SgxEnclave", eb, strlen(eb), &r);
+    assert_int_equal(r.status, 400);
+    att_svc_reply_clear(&r);
+    snprintf(eb, blen, "{\"x\":{\"quote\":\"AAAA\"},\"quote\":\"%s\"}", q64); /* nested */
+    att_svc_attest(svc, "SgxEnclave", eb, strlen(eb), &r);
+    assert_int_equal(r.status, 200);
+    att_svc_reply_clear(&r);
+    snprintf(eb, blen, "{\"quote\":\"%s\",}", q64); /* invalid JSON around a plain quote */
+    att_svc_attest(svc, "SgxEnclave", eb, strlen(eb), &r);
+    assert_int_equal(r.status, 400);
+    att_svc_reply_clear(&r);
+    snprintf(eb, blen, "{\"quote\":[\"%s\"]}", q64); /* not a string */
+    att_svc_attest(svc, "SgxEnclave", eb, strlen(eb), &r);
+    assert_int_equal(r.status, 400);
+    att_svc_reply_clear(&r);
+    free(eb);
+    free(q64);
+
     free(body);
     free(tb);
     rmsvc(svc);
