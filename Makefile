@@ -1,6 +1,7 @@
 # attestd - top-level entry points. Everything goes through CMake + Ninja in build/.
 #   make run     install what is missing, build, and start (see README)
 #   make test    install, build, run every test (then the unit tests again under ASan+UBSan)
+#   make demo    the five-step workflow end to end on loopback, narrated (docs/demo.md)
 #   make bench   benchmarks against the crypto bound and the peer verifier
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS each
 #   make clean
@@ -15,7 +16,7 @@ ifneq ($(CI),)
 CMAKE_FLAGS += -DATT_WERROR=ON
 endif
 
-.PHONY: all deps build run test test-asan bench fuzz clean format
+.PHONY: all deps build run demo test test-asan bench fuzz clean format
 
 all: build
 
@@ -30,6 +31,9 @@ build: deps $(BUILD)/build.ninja
 
 run: build
 	scripts/run-default $(BUILD)
+
+demo: build
+	scripts/demo $(BUILD)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

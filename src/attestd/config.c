@@ -17,6 +17,8 @@ typedef enum {
     K_TIME,   /* RFC 3339 */
     K_ALG,    /* RS256 | PS256 | ES256 */
     K_LEVEL,  /* debug | info | warn | error */
+    K_URLS,   /* repeatable URL; ',' or white space separate them in the environment */
+    K_ATTEST, /* required | anonymous */
 } att_kind_t;
 
 typedef struct {
@@ -48,6 +50,12 @@ enum {
     O_MAX_CONN,
     O_TIMEOUT,
     O_LOG_LEVEL,
+    O_AUTH_ISSUER,
+    O_AUTH_AUDIENCE,
+    O_AUTH_ROLES_CLAIM,
+    O_AUTH_READER_ROLE,
+    O_AUTH_ADMIN_ROLE,
+    O_AUTH_ATTEST,
     O_CONFIG,
     O_COUNT
 };
@@ -93,6 +101,21 @@ static const att_opt_t att_opts[O_COUNT] = {
                    "idle connection timeout and deadline for a request body (408)"},
     [O_LOG_LEVEL] = {"log-level", K_LEVEL, "LEVEL", "info", 0, 0,
                      "debug, info, warn or error (JSON lines on stderr)"},
+    [O_AUTH_ISSUER] = {"auth-issuer", K_URLS, "URL", NULL, 0, 0,
+                       "OpenID Connect issuer whose bearer access tokens are accepted; "
+                       "repeatable; none: no authentication (docs/auth.md)"},
+    [O_AUTH_AUDIENCE] = {"auth-audience", K_STR, "AUD", NULL, 0, 0,
+                         "access tokens' \"aud\" must be or contain this (required with "
+                         "--auth-issuer)"},
+    [O_AUTH_ROLES_CLAIM] = {"auth-roles-claim", K_STR, "NAME", "roles", 0, 0,
+                            "claim holding the caller's roles: string or array of strings; "
+                            "a dotted path such as realm_access.roles reaches into objects"},
+    [O_AUTH_READER_ROLE] = {"auth-reader-role", K_STR, "ROLE", "attestation.read", 0, 0,
+                            "role that may read policies and policy certificates"},
+    [O_AUTH_ADMIN_ROLE] = {"auth-admin-role", K_STR, "ROLE", "attestation.admin", 0, 0,
+                           "role that may change policies and policy certificates (and read)"},
+    [O_AUTH_ATTEST] = {"auth-attest", K_ATTEST, "MODE", "anonymous", 0, 0,
+                       "/attest/*: 'anonymous', or 'required' (any valid access token)"},
     [O_CONFIG] = {"config", K_STR, "FILE", NULL, 0, 0,
                   "read options from FILE (`name = value` lines, # comments)"},
 };
@@ -120,7 +143,7 @@ static void att_raw_clear(att_raw_t *r)
 static att_err_t att_raw_set(att_raw_t *r, const att_opt_t *o, att_src_t src, const char *val,
                              const char *where, att_diag_t *d)
 {
-    if (r->src != src || o->kind != K_LIST)
+    if (r->src != src || (o->kind != K_LIST && o->kind != K_URLS))
         att_raw_clear(r);
     char **v = realloc(r->v, (r->n + 1) * sizeof(char *));
     if (!v)
@@ -271,7 +294,7 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         return att_diag_set(d, ATT_E_ARG, "invalid %s '%s' (%s %s): %s", o->name, v,               \
                             att_src_name(r->src), r->where, why_);                                 \
     } while (0)
-    if (o->kind != K_LIST && !*v)
+    if (o->kind != K_LIST && o->kind != K_URLS && !*v)
         BAD("empty value");
     uint64_t num = 0;
     switch (o->kind) {
@@ -311,17 +334,32 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
             BAD("%.200s", hd.msg);
         break;
     }
-    case K_LIST: {
-        cfg->trust_roots = calloc(r->n, sizeof(char *));
-        if (!cfg->trust_roots)
+    case K_ATTEST:
+        if (strcmp(v, "required") && strcmp(v, "anonymous"))
+            BAD("want required or anonymous");
+        cfg->auth_attest_required = !strcmp(v, "required");
+        return ATT_OK;
+    case K_LIST:
+    case K_URLS: {
+        char ***list = i == O_AUTH_ISSUER ? &cfg->auth_issuers : &cfg->trust_roots;
+        size_t *count = i == O_AUTH_ISSUER ? &cfg->n_auth_issuers : &cfg->n_trust_roots;
+        *list = calloc(r->n, sizeof(char *));
+        if (!*list)
             return att_diag_set(d, ATT_E_NOMEM, "out of memory");
         for (size_t k = 0; k < r->n; k++) {
-            if (!*r->v[k])
+            const char *u = r->v[k];
+            if (!*u)
                 return att_diag_set(d, ATT_E_ARG, "invalid %s '' (%s %s): empty value", o->name,
                                     att_src_name(r->src), r->where);
-            if (!(cfg->trust_roots[k] = strdup(r->v[k])))
+            if (o->kind == K_URLS && ((strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) ||
+                                      strpbrk(u, " \t\r\n\"<>\\,")))
+                return att_diag_set(d, ATT_E_ARG,
+                                    "invalid %s '%s' (%s %s): want an http:// or https:// URL "
+                                    "without spaces, quotes or commas",
+                                    o->name, u, att_src_name(r->src), r->where);
+            if (!((*list)[k] = strdup(u)))
                 return att_diag_set(d, ATT_E_NOMEM, "out of memory");
-            cfg->n_trust_roots++;
+            (*count)++;
         }
         return ATT_OK;
     }
@@ -360,6 +398,18 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_CONFIG:
         dst = &cfg->config_file;
+        break;
+    case O_AUTH_AUDIENCE:
+        dst = &cfg->auth_audience;
+        break;
+    case O_AUTH_ROLES_CLAIM:
+        dst = &cfg->auth_roles_claim;
+        break;
+    case O_AUTH_READER_ROLE:
+        dst = &cfg->auth_reader_role;
+        break;
+    case O_AUTH_ADMIN_ROLE:
+        dst = &cfg->auth_admin_role;
         break;
     case O_LIFETIME:
         cfg->token_lifetime = num;
@@ -444,11 +494,13 @@ static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv,
         const char *v = att_env_get(envp, env);
         if (!v || raw[i].src == SRC_CLI)
             continue;
-        if (att_opts[i].kind == K_LIST) {
+        if (att_opts[i].kind == K_LIST || att_opts[i].kind == K_URLS) {
+            /* URLs hold ':', so a list of them is split at ',' and white space */
+            const char *sep = att_opts[i].kind == K_URLS ? ", \t\r\n" : ":";
             char *copy = strdup(v), *save = NULL;
             if (!copy)
                 return att_diag_set(d, ATT_E_NOMEM, "out of memory");
-            for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
+            for (char *t = strtok_r(copy, sep, &save); t; t = strtok_r(NULL, sep, &save))
                 if ((e = att_raw_set(&raw[i], &att_opts[i], SRC_ENV, t, env, d)) != ATT_OK) {
                     free(copy);
                     return e;
@@ -488,6 +540,17 @@ static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv,
             return e;
     if (!cfg->tls_cert != !cfg->tls_key)
         return att_diag_set(d, ATT_E_ARG, "--tls-cert and --tls-key must be given together");
+    /* access tokens: an audience goes with an issuer; protection asked for without an issuer
+     * would silently be none */
+    if (cfg->n_auth_issuers && !cfg->auth_audience)
+        return att_diag_set(d, ATT_E_ARG,
+                            "--auth-issuer needs --auth-audience (the \"aud\" "
+                            "attestd's access tokens are issued for)");
+    if (!cfg->n_auth_issuers && (cfg->auth_audience || cfg->auth_attest_required))
+        return att_diag_set(d, ATT_E_ARG,
+                            "%s without --auth-issuer: no access token could be "
+                            "validated",
+                            cfg->auth_audience ? "--auth-audience" : "--auth-attest required");
     if (cfg->issuer) {
         size_t n = strlen(cfg->issuer);
         while (n > 8 && cfg->issuer[n - 1] == '/')
@@ -546,6 +609,13 @@ void att_config_free(att_config_t *cfg)
     free(cfg->tls_key);
     free(cfg->signing_alg);
     free(cfg->config_file);
+    for (size_t i = 0; i < cfg->n_auth_issuers; i++)
+        free(cfg->auth_issuers[i]);
+    free(cfg->auth_issuers);
+    free(cfg->auth_audience);
+    free(cfg->auth_roles_claim);
+    free(cfg->auth_reader_role);
+    free(cfg->auth_admin_role);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -565,7 +635,10 @@ void att_config_usage(FILE *f)
         snprintf(lhs, sizeof(lhs), "--%s %s", o->name, o->metavar);
         att_env_name(o->name, env, sizeof(env));
         fprintf(f, "  %-28s %s\n", lhs, o->help);
-        fprintf(f, "  %-28s env %s%s%s%s\n", "", env, o->kind == K_LIST ? " (':'-separated)" : "",
+        fprintf(f, "  %-28s env %s%s%s%s\n", "", env,
+                o->kind == K_LIST   ? " (':'-separated)"
+                : o->kind == K_URLS ? " (','- or space-separated)"
+                                    : "",
                 o->def ? "; default " : "", o->def ? o->def : "");
     }
     fprintf(f, "  %-28s %s\n", "--help", "print this help and exit");

@@ -11,11 +11,13 @@
  *
  * Precedence, per option: command line > environment (ATTESTD_<NAME>, upper case, '-' -> '_')
  * > config file (`name = value` lines, `#` comments; --config or ATTESTD_CONFIG) > default.
- * A repeatable option (--trust-root) takes all its values from the highest source that sets it;
- * in the environment its values are separated by ':'. Options end at the first non-option
- * argument or "--"; the rest is a command (cfg.args). Every value is checked here (numbers,
- * ranges, the listen address, --at, --signing-alg, --log-level, URLs start with http:// or
- * https://, TLS cert and key given together). Not checked here: that files and directories
+ * A repeatable option (--trust-root, --auth-issuer) takes all its values from the highest source
+ * that sets it; in the environment --trust-root's values are separated by ':', --auth-issuer's
+ * (URLs) by ',' or white space. Options end at the first non-option argument or "--"; the rest
+ * is a command (cfg.args). Every value is checked here (numbers, ranges, the listen address,
+ * --at, --signing-alg, --log-level, --auth-attest, URLs start with http:// or https://, TLS cert
+ * and key given together, --auth-audience given with --auth-issuer and --auth-audience or
+ * --auth-attest required not given without one). Not checked here: that files and directories
  * exist or are readable (the modules that open them report that).
  */
 #ifndef ATTESTD_CONFIG_H
@@ -53,6 +55,13 @@ typedef struct {
     unsigned max_connections;  /* default 1024 */
     unsigned timeout;          /* seconds, default 30 */
     att_log_level_t log_level; /* default info */
+    char **auth_issuers;       /* n_auth_issuers OpenID issuers of access tokens; none: auth off */
+    size_t n_auth_issuers;
+    char *auth_audience;       /* required with an issuer */
+    char *auth_roles_claim;    /* default "roles"; a dotted path reaches into objects */
+    char *auth_reader_role;    /* default "attestation.read" */
+    char *auth_admin_role;     /* default "attestation.admin" */
+    bool auth_attest_required; /* --auth-attest required (default anonymous) */
     char *config_file;         /* the file read, or NULL */
     bool help, version;        /* --help / --version seen */
     int argc;                  /* the command after the options (e.g. "keys rotate") */

@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "service.h"
 #include "svc.h"
 
 struct att_service {
     att_svc_t *svc;
+    att_auth_t *auth; /* NULL: no --auth-issuer, every route anonymous */
 };
 
 static att_svc_opts_t att_opts_from(const att_config_t *cfg)
@@ -55,6 +57,8 @@ static void att_send(att_http_req_t *req, att_svc_reply_t *r)
 static void h_attest(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
+    if (!att_auth_require(s->auth, req, ATT_AUTH_ATTEST))
+        return;
     att_svc_reply_t r;
     att_slice_t b = att_http_body(req);
     att_svc_attest(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
@@ -80,6 +84,8 @@ static void h_openid(att_http_req_t *req, void *arg)
 static void h_policy_get(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
+    if (!att_auth_require(s->auth, req, ATT_AUTH_READ))
+        return;
     att_svc_reply_t r;
     att_svc_policy_get(s->svc, att_http_param(req, "type"), &r);
     att_send(req, &r);
@@ -88,6 +94,8 @@ static void h_policy_get(att_http_req_t *req, void *arg)
 static void h_policy_set(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
+    if (!att_auth_require(s->auth, req, ATT_AUTH_ADMIN))
+        return;
     att_svc_reply_t r;
     att_slice_t b = att_http_body(req);
     att_svc_policy_set(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
@@ -97,6 +105,8 @@ static void h_policy_set(att_http_req_t *req, void *arg)
 static void h_policy_reset(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
+    if (!att_auth_require(s->auth, req, ATT_AUTH_ADMIN))
+        return;
     att_svc_reply_t r;
     att_slice_t b = att_http_body(req);
     att_svc_policy_reset(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
@@ -106,6 +116,8 @@ static void h_policy_reset(att_http_req_t *req, void *arg)
 static void h_certificates(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
+    if (!att_auth_require(s->auth, req, ATT_AUTH_READ))
+        return;
     att_svc_reply_t r;
     att_svc_certificates(s->svc, &r);
     att_send(req, &r);
@@ -114,6 +126,8 @@ static void h_certificates(att_http_req_t *req, void *arg)
 static void h_cert_add(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
+    if (!att_auth_require(s->auth, req, ATT_AUTH_ADMIN))
+        return;
     att_svc_reply_t r;
     att_slice_t b = att_http_body(req);
     att_svc_certificates_change(s->svc, true, (const char *)b.ptr, b.len, &r);
@@ -123,6 +137,8 @@ static void h_cert_add(att_http_req_t *req, void *arg)
 static void h_cert_remove(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
+    if (!att_auth_require(s->auth, req, ATT_AUTH_ADMIN))
+        return;
     att_svc_reply_t r;
     att_slice_t b = att_http_body(req);
     att_svc_certificates_change(s->svc, false, (const char *)b.ptr, b.len, &r);
@@ -161,6 +177,16 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
         free(s);
         return e;
     }
+    e = att_auth_new(cfg, metrics, NULL, NULL, &s->auth, d);
+    if (e != ATT_OK) {
+        att_svc_free(s->svc);
+        free(s);
+        return e;
+    }
+    if (s->auth != NULL)
+        att_log(ATT_LOG_INFO, "access tokens: %zu issuer(s), first %s, audience %s; attest %s",
+                cfg->n_auth_issuers, cfg->auth_issuers[0], cfg->auth_audience,
+                cfg->auth_attest_required ? "requires a token" : "anonymous");
     if (metrics != NULL) {
         static const struct {
             const char *name, *help;
@@ -216,6 +242,7 @@ void att_service_free(att_service_t *s)
     if (s == NULL)
         return;
     att_svc_free(s->svc);
+    att_auth_free(s->auth);
     free(s);
 }
 
