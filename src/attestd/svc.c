@@ -912,7 +912,8 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
     }
 
     /* Incoming claims for the policy. */
-    json_t *claims = json_deep_copy(res.claims);
+    json_t *claims = res.claims; /* taken over: the result is not used after this */
+    res.claims = NULL;
     bool sgx = strcmp(v->attestation_type, "sgx") == 0;
     if (rt.present) {
         if (sgx) {

@@ -5,6 +5,7 @@
  * characters of the other alphabet, unused trailing bits must be zero, a length of 4n+1 is
  * impossible) and lenient only about '=' padding: it may be absent, or present and correct.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,19 +100,23 @@ char *att_b64std_encode(const uint8_t *in, size_t len)
     return att_b64_encode(in, len, att_b64std_map, true);
 }
 
-static int att_b64_val(unsigned char c, bool std)
+/* Decoding tables (value + 1; 0 marks a byte outside the alphabet), built once. */
+static uint8_t att_b64_tab[2][256];
+static pthread_once_t att_b64_once = PTHREAD_ONCE_INIT;
+
+static void att_b64_tables(void)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == (std ? '+' : '-'))
-        return 62;
-    if (c == (std ? '/' : '_'))
-        return 63;
-    return -1;
+    static const char *const alpha[2] = {
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"};
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 64; i++)
+            att_b64_tab[t][(unsigned char)alpha[t][i]] = (uint8_t)(i + 1);
+}
+
+static inline int att_b64_val(unsigned char c, bool std)
+{
+    return (int)att_b64_tab[std][c] - 1;
 }
 
 bool att_b64_decode(const char *in, size_t len, bool std, uint8_t **out, size_t *outlen)
@@ -132,6 +137,7 @@ bool att_b64_decode(const char *in, size_t len, bool std, uint8_t **out, size_t 
     if (npad > 0 && (data % 4 == 0 || 4 - data % 4 != npad))
         return false;
 
+    pthread_once(&att_b64_once, att_b64_tables);
     size_t n = data / 4 * 3 + (data % 4 == 0 ? 0 : data % 4 - 1);
     uint8_t *buf = malloc(n + 1);
     if (buf == NULL)
