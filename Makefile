@@ -1,22 +1,25 @@
 # attestd - top-level entry points. Everything goes through CMake + Ninja in build/.
 #   make run     install what is missing, build, and start (see README)
-#   make test    install, build, run every test (then unit, CLI and e2e tests again under ASan+UBSan)
+#   make test    install, build, run every test (then unit, CLI and e2e tests again under ASan+UBSan,
+#                then every libFuzzer target for 5 s when clang is present: make fuzz-smoke)
 #   make demo    the five-step workflow end to end on loopback, narrated (docs/demo.md)
 #   make bench   benchmarks against the crypto bound and the peer verifier
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS each
+#   make fuzz-smoke  the same for FUZZ_SMOKE_SECONDS (5) each: what `make test` runs
 #   make clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 ifneq ($(CI),)
 CMAKE_FLAGS += -DATT_WERROR=ON
 endif
 
-.PHONY: all deps build run demo test test-asan bench fuzz clean format
+.PHONY: all deps build run demo test test-asan bench fuzz fuzz-build fuzz-smoke clean format
 
 all: build
 
@@ -38,6 +41,11 @@ demo: build
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
+	@if command -v clang >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory fuzz-smoke; \
+	else \
+	  echo "make test: clang not found, fuzz targets not run (scripts/install-deps installs it)"; \
+	fi
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DATT_SANITIZE=ON -DATT_BENCH=OFF $(CMAKE_FLAGS)
@@ -48,10 +56,22 @@ test-asan: deps
 bench: build
 	bench/run $(BUILD)
 
-fuzz: deps
+fuzz-build: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATT_FUZZ=ON -DATT_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# CI: every fuzz target briefly (seeds plus FUZZ_SMOKE_SECONDS of mutation each).
+fuzz-smoke: fuzz-build
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS)
+
+# soak: attestd under wrk at 80% of saturation, valid + invalid requests (SOAK_SECONDS, default
+# 180), then a valgrind run (tests/soak/run); not part of make test
+.PHONY: soak
+soak: build
+	tests/soak/run $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -464,9 +464,11 @@ static bool att_header_ok(const char *s, bool name)
 {
     if (!s || (name && !*s))
         return false;
-    for (; *s; s++)
-        if (*s == '\r' || *s == '\n' || (name && (*s == ':' || *s == ' ')))
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s; /* RFC 9110 field-value: no CTLs but HTAB */
+        if ((c < 0x20 && c != '\t') || c == 0x7f || (name && (c == ':' || c == ' ' || c == '\t')))
             return false;
+    }
     return true;
 }
 
@@ -896,6 +898,34 @@ static bool att_req_begin(att_http_req_t *req)
     return false;
 }
 
+/* Percent-decoding of the path and the query (libmicrohttpd's, except that %00 stays as is: a
+ * decoded NUL would cut the C string, so that /policies/SgxEnclave%00x routed as
+ * /policies/SgxEnclave). Returns the new length; decodes in place. */
+static int att_hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static size_t att_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = att_hexval(r[1])) >= 0 && (lo = att_hexval(r[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -1318,6 +1348,7 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)att_completed, s};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)att_unescape, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)att_notify_conn, s};
     if (threads > 1)
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};

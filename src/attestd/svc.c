@@ -95,6 +95,14 @@ static void att_reply_err(att_svc_reply_t *r, int status, const char *code, att_
     r->code = code;
     r->att_code = e != ATT_OK ? att_err_name(e) : NULL;
     r->body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    if (r->body == NULL) {
+        /* msg quotes client input that is not UTF-8 (jansson refuses it): bytes outside
+         * printable ASCII become '?', so the reply is still {"error": {...}} */
+        for (unsigned char *p = (unsigned char *)msg; *p; p++)
+            if (*p < 0x20 || *p >= 0x7f)
+                *p = '?';
+        r->body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    }
 }
 
 void att_svc_reply_clear(att_svc_reply_t *r)
@@ -484,9 +492,17 @@ void att_svc_policy_set(att_svc_t *svc, const char *type, const char *body, size
     att_jws_clear(&j);
     if (pe == ATT_E_JWS_FORMAT && !svc->isolated) {
         raw_text = true;
-        text = strndup(body, len);
+        /* all len bytes: strndup would stop at a NUL in the body, and the compiler reads len */
+        if ((text = malloc(len + 1)) != NULL) {
+            memcpy(text, body, len);
+            text[len] = '\0';
+        }
         tlen = len;
         jws = att_policy_jws_unsigned(body, len);
+        if (text == NULL || jws == NULL) {
+            att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+            goto out;
+        }
     } else {
         if (att_policy_jws(svc, body, len, &j, r) != ATT_OK)
             return;

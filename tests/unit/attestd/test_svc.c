@@ -292,6 +292,48 @@ static void test_policies(void **state)
     vec_free(&s);
 }
 
+/* Regression (found by tests/fuzz/fuzz_attest_body.c): raw policy text with a NUL byte inside.
+ * The text was copied with strndup, which stops at the NUL, and then compiled for the whole body
+ * length: a heap over-read past the copy (ASan: heap-buffer-overflow in att_pol_strndup). Now
+ * every byte is copied and the NUL is a syntax error. The body sits in a heap buffer of exactly
+ * its size, as a request's would. */
+static void test_policy_text_with_nul(void **state)
+{
+    att_svc_t *svc = mksvc("2025-07-01T00:00:00Z", false);
+    static const char text[] = "version=1.0; authorizationrules { => permit(); };\0"
+                               " issuancerules { => issue(type=\"a\", value=\"b\"); };";
+    size_t n = sizeof(text) - 1;
+    char *body = malloc(n);
+    memcpy(body, text, n);
+    att_svc_reply_t r;
+    att_svc_policy_set(svc, "SgxEnclave", body, n, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.code, "PolicyParsingError");
+    att_svc_reply_clear(&r);
+    free(body);
+    rmsvc(svc);
+}
+
+/* Regression (found by tests/fuzz/fuzz_attest_body.c): an error message that quotes client
+ * input which is not UTF-8 (here the policy text "\x81", whose syntax error quotes the string)
+ * made json_pack fail, so the 400 reply had no body at all. Such bytes now become '?'. */
+static void test_error_message_not_utf8(void **state)
+{
+    att_svc_t *svc = mksvc("2025-07-01T00:00:00Z", false);
+    att_svc_reply_t r;
+    att_svc_policy_set(svc, "SgxEnclave", "\"\x81\"", 3, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.code, "PolicyParsingError");
+    json_t *err = json_object_get(r.body, "error");
+    assert_string_equal(json_string_value(json_object_get(err, "code")), "PolicyParsingError");
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    assert_non_null(msg);
+    if (strstr(msg, "\"?\"") == NULL)
+        fail_msg("message: %s", msg);
+    att_svc_reply_clear(&r);
+    rmsvc(svc);
+}
+
 static void test_metadata_and_rotation(void **state)
 {
     att_svc_t *svc = mksvc(NULL, false);
@@ -351,6 +393,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attest_sgx_and_tdx),
         cmocka_unit_test(test_policies),
+        cmocka_unit_test(test_policy_text_with_nul),
+        cmocka_unit_test(test_error_message_not_utf8),
         cmocka_unit_test(test_metadata_and_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,101 @@
+/* fuzz_keys.h - fixed key material for the JWS and relying-party fuzzers (fuzz_jws.c,
+ * fuzz_rp.c). The keys are test-only and public: they exist so that the seed tokens in
+ * tests/fuzz/corpus/{jws,rp}/ carry valid signatures that the fuzzers can verify, run after run.
+ * Made with: openssl ecparam -name prime256v1 -genkey | openssl pkcs8 -topk8 -nocrypt;
+ * openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048; certificates self-signed with
+ * openssl req -new -x509 -days 36500 -sha256. */
+#ifndef ATT_FUZZ_KEYS_H
+#define ATT_FUZZ_KEYS_H
+
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+
+#include "attest/token.h"
+
+static const char fuzz_ec_key_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgk5LWcjxfwHMdYyy8\n"
+    "6H0/75aHpNVMNJfT9U6fPySwLpmhRANCAASX4GZmkSOyKIaS7Ghp8+ubne4ovxif\n"
+    "4uugT5ygbg7BzfWP9aYulQ49q8NnKA+8zn0d+gv6CGmoRfoY/3OPNi3s\n"
+    "-----END PRIVATE KEY-----\n";
+
+static const char fuzz_ec_cert_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBnjCCAUWgAwIBAgIUHf3bIiSwp5bypDSx5Xut00/JiU8wCgYIKoZIzj0EAwIw\n"
+    "JDEiMCAGA1UEAwwZaHR0cHM6Ly9mdXp6LmF0dGVzdGQudGVzdDAgFw0yNjExMjMw\n"
+    "NTU2MjBaGA8yMTI2MTAzMDA1NTYyMFowJDEiMCAGA1UEAwwZaHR0cHM6Ly9mdXp6\n"
+    "LmF0dGVzdGQudGVzdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABJfgZmaRI7Io\n"
+    "hpLsaGnz65ud7ii/GJ/i66BPnKBuDsHN9Y/1pi6VDj2rw2coD7zOfR36C/oIaahF\n"
+    "+hj/c482LeyjUzBRMB0GA1UdDgQWBBQ+6bpBCeCzrO52U3shjLzSQkv2HzAfBgNV\n"
+    "HSMEGDAWgBQ+6bpBCeCzrO52U3shjLzSQkv2HzAPBgNVHRMBAf8EBTADAQH/MAoG\n"
+    "CCqGSM49BAMCA0cAMEQCIA3Jlw0v18n9gFZBF2aBemQJs2jTaXnJgHAh5v30XLdk\n"
+    "AiAdEQhNnmegiWSoWjGd8pl9p2xo3TSM3n0ct+lFm5QkAg==\n"
+    "-----END CERTIFICATE-----\n";
+
+static const char fuzz_rsa_key_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDKCELDsLDoRKU5\n"
+    "vRdfJV0TPrC1be1XHJMtijCLLlRpsuAun1uO6rjQeHqJZqFlaqLbHV4Xw6gUS1UR\n"
+    "CY/SqI5n4G4d8eWI9+ejJAirc23df1OPNqDHTnQbF+KgTgmWh46eF/djricIwQ1N\n"
+    "RiNs19Xhjkjoa/nUZB03f4WPv9IP1OCwW8WvWcBoTVelfGDyg55ejAI8609k6d1P\n"
+    "INzm26GS+Yor6X1AUfehalwSv83yBrpMf0nN4EvNea8VUjIppUCvcQ78KweIGiDO\n"
+    "C0xNO+LTSxAgJEDfoEdlg8RYoE7BYYbT4W3zHuCS2R0shBzon7S3ZUdhmPXwxG/F\n"
+    "UprXhALDAgMBAAECggEAWgMqM+PyPdnvv3TXB+YuvNdOhdcPSqOJk12hWTFwHJO8\n"
+    "vCj18wvzAbbb6YHXYMcM/hDsjiv3I+uYX/nhoVrF79QXW7IdsVO6WX5Bepn4FhqX\n"
+    "kRQmuAXlRvjyWLfMH8wPp7JH35qE+6p/kbExMVpMia0KILuS2KUuOz7OtAgjwDct\n"
+    "iSIme/xNulR33XHBpaemEibKrlOtaHCxfhcpAfYpppfxOHPg1SiOp/xc/twe1VdN\n"
+    "Q7oEmaaxjvJOudU9ADt/x6bun00lRXQA/SIO3wCdVProRE4+VDw3mfFtSX6JrcmT\n"
+    "ZC3G2LAsK2z3cn049YOhGpkYde9cwUpyRoduvj3f6QKBgQD8tzpfp0ngqVYY+dRx\n"
+    "YnUHgwguvYEfAJXf4H8/4QQdOAml2YC/d+oCvftd5hvatTU/UqI2NNCctmj1zGyp\n"
+    "cGZgDOJhDgBgUZCj0h0bBe5LwhmWTQG1XM6pxHQMGnEnLo1fCHhaaFx1DZ4vOcgo\n"
+    "Bdp7vXXooSjgQ/gC9/3+6XjepwKBgQDMqGlbLR1wkckZo0BZDrnjvaMDa16MV/cS\n"
+    "yp9FiBkVTOdslyvSoaaQ/xO7oK9eNrBMlB16q65CLPD0GGv+JD9lB9CZaZruu4Bb\n"
+    "gkX0UW8YpPvO7aJnTB9yEjjoM49C9csNpLxiWSu1kJmwXJ8L5NNZqMXzyfO4sxMB\n"
+    "rpFz39W6hQKBgQCoDD+o89lQp8o0+YyniU1BHYUHb8S5FO6U3PhBRiQyOd1Qh/3x\n"
+    "VJAsGqFYo3fKS82Iui5b1WsTisjpCnMHiVLKdEblOyZM5nBEP6hTG/KGNiBFrheA\n"
+    "vqI+igCRO9Qatf4UP9GobNVukQurY8URuDK9LhOGCgTgfNIjRz2DkUVq6QKBgQCd\n"
+    "EdvaKCPiE2FeFdb7ArxUN2T26N6lo5VyjKP0f2GQ4Xbz9omhnILz4XDJnac6DYr9\n"
+    "GugND9or28YJ8PxhDnzBE2BbfZt1Ad6fXLpHqoAzT9waknMECH5R0/5s57VZ1L7E\n"
+    "d9xFNt6++H2bx1ohjLtQoqFaW3J8HKPHtKzZW77y6QKBgQDK93octWzOk0aqLzRa\n"
+    "3rKSjycV1xe53Rpujp3UtlWeq2zzhdYlWySjNIhNyiuNJQ5UAAVsaN4g/9wQoU0w\n"
+    "Iua10ENkttYPelBxGjp/dJdmLRCHRqzoXFH5uLoi6ufyGmgjzZc3P9LmySSdcSum\n"
+    "vRZGDQkQU8WbA+1NrMBvwEG0Sg==\n"
+    "-----END PRIVATE KEY-----\n";
+
+static const char fuzz_rsa_cert_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIDGzCCAgOgAwIBAgIUUwmoo3a6kZNTLChN1Juo44xx/dowDQYJKoZIhvcNAQEL\n"
+    "BQAwHDEaMBgGA1UEAwwRZnV6ei5hdHRlc3RkLnRlc3QwIBcNMjYxMTIzMDU1NjIw\n"
+    "WhgPMjEyNjEwMzAwNTU2MjBaMBwxGjAYBgNVBAMMEWZ1enouYXR0ZXN0ZC50ZXN0\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAyghCw7Cw6ESlOb0XXyVd\n"
+    "Ez6wtW3tVxyTLYowiy5UabLgLp9bjuq40Hh6iWahZWqi2x1eF8OoFEtVEQmP0qiO\n"
+    "Z+BuHfHliPfnoyQIq3Nt3X9Tjzagx050GxfioE4JloeOnhf3Y64nCMENTUYjbNfV\n"
+    "4Y5I6Gv51GQdN3+Fj7/SD9TgsFvFr1nAaE1XpXxg8oOeXowCPOtPZOndTyDc5tuh\n"
+    "kvmKK+l9QFH3oWpcEr/N8ga6TH9JzeBLzXmvFVIyKaVAr3EO/CsHiBogzgtMTTvi\n"
+    "00sQICRA36BHZYPEWKBOwWGG0+Ft8x7gktkdLIQc6J+0t2VHYZj18MRvxVKa14QC\n"
+    "wwIDAQABo1MwUTAdBgNVHQ4EFgQUU7kXMpmdFkaOMNiYGozOG6GzLGswHwYDVR0j\n"
+    "BBgwFoAUU7kXMpmdFkaOMNiYGozOG6GzLGswDwYDVR0TAQH/BAUwAwEB/zANBgkq\n"
+    "hkiG9w0BAQsFAAOCAQEAqcG18qVqc0Y4X+kfgC9omfQhUSwls2z7GG8LkcOQSWhO\n"
+    "/j60DBQif70BhiqnDcg40noyJOkWZJOqekkcgK0F9DJroQnk7yPNVRCBeGRWbaZG\n"
+    "g87WsPLFFQgijz0Qa6Kjtufp7+Uwojh+wiMn32kHLl4vJ7Ni+lNQbQl98n5DKt/o\n"
+    "WioFY371YBdXW0kCRXPUWPI+SzAF/rfJJl73VqsL7qtJTcNIyO2y4jmjobO+h7+M\n"
+    "nn5+xHHX5FXJ6z0VumJzrcq/3rKDJ6ifVF+KWq5AtzOadp0LGQaXyQXrWL2XwTrn\n"
+    "hjx0RjQJ3ym7+KBeHf0zQ2NjF5AAGn47NZqHMiiS8A==\n"
+    "-----END CERTIFICATE-----\n";
+
+static inline X509 *fuzz_cert(const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return x;
+}
+
+static inline EVP_PKEY *fuzz_key(const char *pem)
+{
+    return att_key_from_pem(pem, strlen(pem));
+}
+
+#endif
