@@ -949,8 +949,17 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
         pol = att_pol_get(svc, idx);
         use = pol->pol;
     }
-    att_policy_eval_opts_t po = {.explain = true};
-    if ((e = att_policy_eval(use, claims, &po, &pres, &d)) != ATT_OK) {
+    /* Evaluate without the explain trace (it costs more than the evaluation); a denial is
+     * evaluated again with it, so that its reason names the rule and the values. */
+    att_policy_eval_opts_t po = {.explain = false};
+    if ((e = att_policy_eval(use, claims, &po, &pres, &d)) == ATT_OK &&
+        !att_policy_permitted(pres)) {
+        att_policy_result_free(pres);
+        pres = NULL;
+        po.explain = true;
+        e = att_policy_eval(use, claims, &po, &pres, &d);
+    }
+    if (e != ATT_OK) {
         json_decref(claims);
         att_reply_err(r, 400, "PolicyEvaluationError", e, "policy evaluation failed: %s", d.msg);
         goto out;
