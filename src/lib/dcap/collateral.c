@@ -29,9 +29,8 @@ bool att_crl_init(att_crl_t *c, X509_CRL *x)
            att_asn1_time(X509_CRL_get0_nextUpdate(x), &c->next_update);
 }
 
-/* Check that `cert` is issued and signed by `issuer`, with the expected CN and CA flag. */
-static att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const char *cn1,
-                                  const char *cn2, bool ca, att_diag_t *diag)
+att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const char *cn1,
+                           const char *cn2, bool ca, att_diag_t *diag)
 {
     char cn[128];
     att_x509_cn(X509_get_subject_name(cert), cn, sizeof(cn));
@@ -51,9 +50,21 @@ static att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, co
                             ca ? "is not" : "must not be");
     if (!att_key_is_p256(X509_get0_pubkey(cert)))
         return att_diag_set(diag, ATT_E_CERT_KEY, "%s key is not an ECDSA P-256 key", what);
-    if (!att_x509_sig_ok(cert, X509_get0_pubkey(issuer)))
+    if (!att_x509_sig_ok(cert, X509_get0_pubkey(issuer))) {
+        char icn[128];
+        att_x509_cn(X509_get_subject_name(issuer), icn, sizeof(icn));
         return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "%s signature does not verify with the "
-                            "key of its issuer '%s'", what, cn1 ? cn1 : "");
+                            "key of its issuer '%s'", what, icn);
+    }
+    return ATT_OK;
+}
+
+att_err_t att_check_root(X509 *root, const char *what, att_diag_t *diag)
+{
+    if (X509_check_issued(root, root) != X509_V_OK || X509_check_ca(root) == 0 ||
+        !att_x509_sig_ok(root, X509_get0_pubkey(root)))
+        return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "the root of the %s is not a valid "
+                            "self-signed CA certificate", what);
     return ATT_OK;
 }
 
@@ -110,12 +121,8 @@ static att_err_t att_signing_chain(const att_slice_t *pem, const char *what, con
                              "trusted root key", what, name);
             goto out;
         }
-        if (X509_check_issued(root, root) != X509_V_OK || X509_check_ca(root) == 0 ||
-            !att_x509_sig_ok(root, X509_get0_pubkey(root))) {
-            e = att_diag_set(diag, ATT_E_CERT_SIGNATURE, "the root of the %s is not a valid "
-                             "self-signed CA certificate", what);
+        if ((e = att_check_root(root, what, diag)) != ATT_OK)
             goto out;
-        }
         X509_up_ref(root);
         if (!att_cert_init(&c->root, root)) {
             e = att_diag_set(diag, ATT_E_CERT_PARSE, "the root of the %s has bad dates", what);

@@ -153,6 +153,15 @@ void att_dcap_cache_put(att_dcap_cache_t *cache, att_chain_t *ch);
 /* "processor"/"platform" from a PCK CA subject CN, or NULL. */
 const char *att_pck_ca_type(const char *cn);
 
+/* `cert` has the expected CN (cn1, or cn2 when given), is issued by `issuer` (names, key
+ * identifiers, key usage), has the given CA flag and a P-256 key, and is signed by `issuer`.
+ * `what` names the certificate in the message. Validity and revocation are not checked. */
+att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const char *cn1,
+                           const char *cn2, bool ca, att_diag_t *diag);
+/* A self-issued, self-signed CA certificate (its key's trust is the caller's question);
+ * `what` names the chain it ends. */
+att_err_t att_check_root(X509 *root, const char *what, att_diag_t *diag);
+
 /* Load a certificate's validity window; false if malformed. */
 bool att_cert_init(att_cert_t *c, X509 *x);
 bool att_crl_init(att_crl_t *c, X509_CRL *x);

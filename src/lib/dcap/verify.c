@@ -78,37 +78,20 @@ static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_
         if (EVP_PKEY_eq(X509_get0_pubkey(root), X509_get0_pubkey(c->root.cert)) != 1)
             return att_diag_set(diag, ATT_E_CERT_ISSUER, "the root of the PCK chain is not the "
                                 "root that signed the collateral");
-        if (X509_check_issued(root, root) != X509_V_OK || X509_check_ca(root) == 0 ||
-            !att_x509_sig_ok(root, X509_get0_pubkey(root)))
-            return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "the root of the PCK chain is not a "
-                                "valid self-signed CA certificate");
+        att_err_t e = att_check_root(root, "PCK chain", diag);
+        if (e != ATT_OK)
+            return e;
     }
 
     /* PCK CA: already checked with the collateral if it is the same certificate. */
     att_err_t e;
     bool ca_known = c->pck_ca.cert != NULL && X509_cmp(ca, c->pck_ca.cert) == 0;
-    if (!ca_known) {
-        char cn[128];
-        att_x509_cn(X509_get_subject_name(ca), cn, sizeof(cn));
-        if (strcmp(cn, "Intel SGX PCK Processor CA") && strcmp(cn, "Intel SGX PCK Platform CA"))
-            return att_diag_set(diag, ATT_E_CERT_SUBJECT, "PCK CA certificate has CN '%s', "
-                                "expected 'Intel SGX PCK Processor CA' or 'Intel SGX PCK "
-                                "Platform CA'", cn);
-        int r = X509_check_issued(root, ca);
-        if (r != X509_V_OK)
-            return att_diag_set(diag, ATT_E_CERT_ISSUER, "PCK CA certificate is not issued by "
-                                "the root: %s", X509_verify_cert_error_string(r));
-        if (X509_check_ca(ca) == 0)
-            return att_diag_set(diag, ATT_E_CERT_CONSTRAINTS, "PCK CA certificate is not a CA");
-        if (!att_key_is_p256(X509_get0_pubkey(ca)))
-            return att_diag_set(diag, ATT_E_CERT_KEY, "PCK CA key is not an ECDSA P-256 key");
-        if (!att_x509_sig_ok(ca, X509_get0_pubkey(root)))
-            return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "PCK CA certificate signature does "
-                                "not verify with the root CA key");
-        if ((e = att_check_not_revoked(c->root_crl.crl, ca, "PCK CA certificate", "root CA CRL",
-                                       diag)))
-            return e;
-    }
+    if (!ca_known &&
+        ((e = att_check_issued(ca, root, "PCK CA certificate", "Intel SGX PCK Processor CA",
+                               "Intel SGX PCK Platform CA", true, diag)) ||
+         (e = att_check_not_revoked(c->root_crl.crl, ca, "PCK CA certificate", "root CA CRL",
+                                    diag))))
+        return e;
 
     char cacn[128];
     att_x509_cn(X509_get_subject_name(ca), cacn, sizeof(cacn));
@@ -117,22 +100,9 @@ static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_
         return att_diag_set(diag, ATT_E_CERT_SUBJECT, "PCK CA certificate has CN '%s'", cacn);
 
     /* PCK leaf. */
-    char cn[128];
-    att_x509_cn(X509_get_subject_name(leaf), cn, sizeof(cn));
-    if (strcmp(cn, "Intel SGX PCK Certificate"))
-        return att_diag_set(diag, ATT_E_CERT_SUBJECT, "PCK certificate has CN '%s', expected "
-                            "'Intel SGX PCK Certificate'", cn);
-    int r = X509_check_issued(ca, leaf);
-    if (r != X509_V_OK)
-        return att_diag_set(diag, ATT_E_CERT_ISSUER, "PCK certificate is not issued by the PCK "
-                            "CA of its chain: %s", X509_verify_cert_error_string(r));
-    if (X509_check_ca(leaf) != 0)
-        return att_diag_set(diag, ATT_E_CERT_CONSTRAINTS, "PCK certificate must not be a CA");
-    if (!att_key_is_p256(X509_get0_pubkey(leaf)))
-        return att_diag_set(diag, ATT_E_CERT_KEY, "PCK certificate key is not an ECDSA P-256 key");
-    if (!att_x509_sig_ok(leaf, X509_get0_pubkey(ca)))
-        return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "PCK certificate signature does not "
-                            "verify with the PCK CA key");
+    if ((e = att_check_issued(leaf, ca, "PCK certificate", "Intel SGX PCK Certificate", NULL,
+                              false, diag)))
+        return e;
 
     /* The PCK CRL must come from the leaf's issuer, be signed by it, and not list the leaf. */
     if (X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl.crl), X509_get_issuer_name(leaf)) != 0) {
