@@ -228,17 +228,10 @@ STACK_OF(X509) *att_pem_chain(const uint8_t *text, size_t len, size_t max, att_e
             goto fail;
         }
     }
-    /* Anything left but whitespace means a malformed PEM block. */
-    char rest[64];
-    int n;
+    /* The loop ends at EOF (PEM skips text between blocks, as PCS chains have none) or at a
+     * block that does not parse: only the latter is an error. */
     unsigned long e = ERR_peek_last_error();
     ERR_clear_error();
-    while ((n = BIO_read(b, rest, sizeof(rest))) > 0)
-        for (int i = 0; i < n; i++)
-            if (rest[i] != ' ' && rest[i] != '\n' && rest[i] != '\r' && rest[i] != '\t') {
-                att_diag_set(diag, err, "%s has bytes that are not a PEM certificate", what);
-                goto fail;
-            }
     if (e != 0 && ERR_GET_REASON(e) != PEM_R_NO_START_LINE) {
         att_diag_set(diag, err, "%s: a PEM certificate cannot be parsed (%s)", what,
                      ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "?");
