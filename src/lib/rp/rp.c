@@ -425,7 +425,7 @@ static att_err_t att_rp_verify_in(att_rp_t *rp, const char *token, size_t len,
     /* header */
     uint8_t hbuf[ATT_RP_HEADER_MAX];
     size_t hn = 0;
-    if (hlen == 0 || !att_rp_b64url_decode(token, hlen, hbuf, sizeof hbuf, &hn))
+    if (hlen == 0 || !att_b64_decode_to(token, hlen, false, hbuf, sizeof hbuf, &hn))
         return att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
                            hlen > ATT_RP_HEADER_MAX * 4 / 3
                                ? "header segment is longer than %d bytes decoded"
@@ -466,12 +466,12 @@ static att_err_t att_rp_verify_in(att_rp_t *rp, const char *token, size_t len,
 
     uint8_t sig[ATT_RP_SIG_MAX];
     size_t slen = 0;
-    if (!att_rp_b64url_decode(sigtxt, siglen_txt, sig, sizeof sig, &slen))
+    if (!att_b64_decode_to(sigtxt, siglen_txt, false, sig, sizeof sig, &slen))
         return att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
                            "signature segment is not unpadded base64url (limit %d bytes)",
                            ATT_RP_SIG_MAX);
     size_t pn = 0;
-    if (!att_rp_b64url_decode(pay, plen, pbuf, pcap, &pn))
+    if (!att_b64_decode_to(pay, plen, false, pbuf, pcap, &pn))
         return att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
                            "payload segment is not unpadded base64url");
     if (slen == 0)

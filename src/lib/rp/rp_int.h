@@ -80,10 +80,6 @@ att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, 
 /* The top-level JSON object in p[0..len) (jansson, duplicates rejected); NULL if not one. */
 json_t *att_rp_json_object(const char *p, size_t len);
 
-/* Unpadded base64url (RFC 7515 section 2) of in[0..len) into out (cap bytes); strict alphabet,
- * length not 4n+1, zero unused bits. Same acceptance as att_b64_decode without padding. */
-bool att_rp_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen);
-
 /* "scheme://authority" prefix length of an http(s) URL, 0 if it is not one. */
 size_t att_rp_origin_len(const char *url);
 

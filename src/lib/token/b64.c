@@ -100,7 +100,7 @@ char *att_b64std_encode(const uint8_t *in, size_t len)
     return att_b64_encode(in, len, att_b64std_map, true);
 }
 
-/* Decoding tables (value + 1; 0 marks a byte outside the alphabet), built once. */
+/* Decoding tables (0xff marks a byte outside the alphabet), built once. */
 static uint8_t att_b64_tab[2][256];
 static pthread_once_t att_b64_once = PTHREAD_ONCE_INIT;
 
@@ -109,14 +109,51 @@ static void att_b64_tables(void)
     static const char *const alpha[2] = {
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"};
+    memset(att_b64_tab, 0xff, sizeof(att_b64_tab));
     for (int t = 0; t < 2; t++)
         for (int i = 0; i < 64; i++)
-            att_b64_tab[t][(unsigned char)alpha[t][i]] = (uint8_t)(i + 1);
+            att_b64_tab[t][(unsigned char)alpha[t][i]] = (uint8_t)i;
 }
 
-static inline int att_b64_val(unsigned char c, bool std)
+bool att_b64_decode_to(const char *in, size_t len, bool std, uint8_t *out, size_t cap,
+                       size_t *outlen)
 {
-    return (int)att_b64_tab[std][c] - 1;
+    if (len % 4 == 1)
+        return false;
+    size_t n = len / 4 * 3 + (len % 4 == 0 ? 0 : len % 4 - 1);
+    if (n > cap)
+        return false;
+    pthread_once(&att_b64_once, att_b64_tables);
+    const uint8_t *tab = att_b64_tab[std], *s = (const uint8_t *)in;
+    uint8_t *o = out;
+    uint32_t bad = 0;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t a = tab[s[i]], b = tab[s[i + 1]], c = tab[s[i + 2]], d = tab[s[i + 3]];
+        bad |= a | b | c | d;
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
+        o[0] = (uint8_t)(v >> 16);
+        o[1] = (uint8_t)(v >> 8);
+        o[2] = (uint8_t)v;
+        o += 3;
+    }
+    if (bad & 0xc0) /* some byte mapped to 0xff */
+        return false;
+    size_t rest = len - i;
+    if (rest >= 2) {
+        uint32_t a = tab[s[i]], b = tab[s[i + 1]], c = rest == 3 ? tab[s[i + 2]] : 0;
+        if ((a | b | c) & 0xc0)
+            return false;
+        uint32_t v = a << 18 | b << 12 | c << 6;
+        /* non-canonical: the unused low bits of the last character must be zero */
+        if ((rest == 2 && (v & 0xffff)) || (rest == 3 && (v & 0xff)))
+            return false;
+        *o++ = (uint8_t)(v >> 16);
+        if (rest == 3)
+            *o++ = (uint8_t)(v >> 8);
+    }
+    *outlen = (size_t)(o - out);
+    return true;
 }
 
 bool att_b64_decode(const char *in, size_t len, bool std, uint8_t **out, size_t *outlen)
@@ -137,45 +174,12 @@ bool att_b64_decode(const char *in, size_t len, bool std, uint8_t **out, size_t 
     if (npad > 0 && (data % 4 == 0 || 4 - data % 4 != npad))
         return false;
 
-    pthread_once(&att_b64_once, att_b64_tables);
     size_t n = data / 4 * 3 + (data % 4 == 0 ? 0 : data % 4 - 1);
     uint8_t *buf = malloc(n + 1);
     if (buf == NULL)
         return false;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t i = 0;
-    /* Whole quanta: four characters -> three bytes; an invalid character ends the fast loop
-     * (table value 0) and the general loop below reports it. */
-    const uint8_t *tab = att_b64_tab[std];
-    for (; i + 4 <= data; i += 4) {
-        unsigned a = tab[(unsigned char)in[i]], b = tab[(unsigned char)in[i + 1]],
-                 c = tab[(unsigned char)in[i + 2]], d = tab[(unsigned char)in[i + 3]];
-        if ((a == 0) | (b == 0) | (c == 0) | (d == 0))
-            break;
-        uint32_t q = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
-        buf[o] = (uint8_t)(q >> 16);
-        buf[o + 1] = (uint8_t)(q >> 8);
-        buf[o + 2] = (uint8_t)q;
-        o += 3;
-    }
-    for (; i < data; i++) {
-        int v = att_b64_val((unsigned char)in[i], std);
-        if (v < 0) {
-            free(buf);
-            return false;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    /* Non-canonical: the unused low bits of the last character must be zero. */
-    if (acc != 0) {
+    size_t o;
+    if (!att_b64_decode_to(in, data, std, buf, n, &o)) {
         free(buf);
         return false;
     }

@@ -42,6 +42,12 @@ bool att_token_md_init(EVP_MD_CTX *md, EVP_PKEY *key, att_alg_t alg, bool sign);
 bool att_token_sig_ok(EVP_PKEY *key, const EVP_MD_CTX *tmpl, att_alg_t alg, const char *input,
                       size_t ilen, const uint8_t *sig, size_t slen);
 
+/* Unpadded base64url (std: standard alphabet) of in[0..len) into out (cap bytes): strict
+ * alphabet, length not 4n+1, zero unused bits; no allocation (att_b64_decode adds padding
+ * rules and allocates). */
+bool att_b64_decode_to(const char *in, size_t len, bool std, uint8_t *out, size_t cap,
+                       size_t *outlen);
+
 /* base64url without padding of in[0..len) into out (room for 4*ceil(len/3) bytes, no NUL
  * written); returns the number of characters. */
 size_t att_b64url_encode_to(const uint8_t *in, size_t len, char *out);
