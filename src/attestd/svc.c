@@ -588,17 +588,13 @@ void att_svc_policy_reset(att_svc_t *svc, const char *type, const char *body, si
 
 /* ---- policy management certificates ---- */
 
+/* The certificate's SHA-1 thumbprint, lowercase hex (the store's key). */
 static void att_sha1_hex(X509 *cert, char out[41])
 {
     unsigned char md[20];
     unsigned int n = 0;
     X509_digest(cert, EVP_sha1(), md, &n);
-    static const char hexd[] = "0123456789ABCDEF";
-    for (int i = 0; i < 20; i++) {
-        out[2 * i] = hexd[md[i] >> 4];
-        out[2 * i + 1] = hexd[md[i] & 15];
-    }
-    out[40] = '\0';
+    att_hex_encode(md, 20, out);
 }
 
 void att_svc_certificates(att_svc_t *svc, att_svc_reply_t *r)
@@ -658,11 +654,10 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
                       "Constraints CA=true)");
         goto out;
     }
-    char thumb[41];
-    att_sha1_hex(cert, thumb);
-    char lower[41];
+    char lower[41], thumb[41]; /* the store's key; the answer's x-ms-certificate-thumbprint */
+    att_sha1_hex(cert, lower);
     for (int i = 0; i <= 40; i++)
-        lower[i] = (char)tolower((unsigned char)thumb[i]);
+        thumb[i] = (char)toupper((unsigned char)lower[i]);
     att_err_t e = ATT_OK;
     pthread_rwlock_wrlock(&svc->lock);
     int found = -1;
@@ -1069,8 +1064,6 @@ static att_err_t att_svc_signers(att_svc_t *svc, att_diag_t *d)
             }
             char thumb[41], *pem = att_cert_to_pem(c);
             att_sha1_hex(c, thumb);
-            for (int k = 0; k < 40; k++)
-                thumb[k] = (char)tolower((unsigned char)thumb[k]);
             att_store_signer_t ss = {thumb, pem};
             e = att_store_signer_add(svc->store, &ss, d);
             free(pem);

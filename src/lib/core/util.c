@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 void att_hex_encode(const uint8_t *in, size_t n, char *out)
@@ -15,6 +16,15 @@ void att_hex_encode(const uint8_t *in, size_t n, char *out)
         out[2 * i + 1] = digits[in[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+void att_json_set_hex(json_t *o, const char *key, const uint8_t *p, size_t n)
+{
+    char buf[2 * 128 + 1];
+    if (n > 128)
+        n = 128;
+    att_hex_encode(p, n, buf);
+    json_object_set_new(o, key, json_string(buf));
 }
 
 static int att_hexval(char c)

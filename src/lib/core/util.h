@@ -16,6 +16,10 @@ static inline void att_freep(void *p) { free(*(void **)p); }
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void att_hex_encode(const uint8_t *in, size_t n, char *out);
+/* o[key] = lowercase hex of n bytes (n at most 128). */
+struct json_t;
+void att_json_set_hex(struct json_t *o, const char *key, const uint8_t *p, size_t n);
+
 /* Decode exactly n bytes from a hex string of exactly 2n chars (either case). */
 bool att_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n);
 

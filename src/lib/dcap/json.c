@@ -4,53 +4,46 @@
 #include "core/util.h"
 #include "dcap/dcap_internal.h"
 
-static void att_jhex(json_t *o, const char *key, const uint8_t *p, size_t n)
-{
-    char buf[2 * 128 + 1];
-    att_hex_encode(p, n, buf);
-    json_object_set_new(o, key, json_string(buf));
-}
-
 static void att_sgx_fields(json_t *o, const att_sgx_report_t *r)
 {
-    att_jhex(o, "mrenclave", r->mrenclave, 32);
-    att_jhex(o, "mrsigner", r->mrsigner, 32);
+    att_json_set_hex(o, "mrenclave", r->mrenclave, 32);
+    att_json_set_hex(o, "mrsigner", r->mrsigner, 32);
     json_object_set_new(o, "isvprodid", json_integer(r->isvprodid));
     json_object_set_new(o, "isvsvn", json_integer(r->isvsvn));
-    att_jhex(o, "attributes", r->attributes, 16);
+    att_json_set_hex(o, "attributes", r->attributes, 16);
     json_object_set_new(o, "debug", json_boolean(r->debug));
-    att_jhex(o, "cpusvn", r->cpusvn, 16);
+    att_json_set_hex(o, "cpusvn", r->cpusvn, 16);
     json_object_set_new(o, "miscselect", json_integer(r->miscselect));
-    att_jhex(o, "configid", r->configid, 64);
+    att_json_set_hex(o, "configid", r->configid, 64);
     json_object_set_new(o, "configsvn", json_integer(r->configsvn));
-    att_jhex(o, "isvextprodid", r->isvextprodid, 16);
-    att_jhex(o, "isvfamilyid", r->isvfamilyid, 16);
-    att_jhex(o, "report_data", r->report_data, 64);
+    att_json_set_hex(o, "isvextprodid", r->isvextprodid, 16);
+    att_json_set_hex(o, "isvfamilyid", r->isvfamilyid, 16);
+    att_json_set_hex(o, "report_data", r->report_data, 64);
 }
 
 static void att_td_fields(json_t *o, const att_td_report_t *r, bool td15)
 {
-    att_jhex(o, "mrtd", r->mrtd, 48);
+    att_json_set_hex(o, "mrtd", r->mrtd, 48);
     for (int i = 0; i < 4; i++) {
         char k[8];
         snprintf(k, sizeof(k), "rtmr%d", i);
-        att_jhex(o, k, r->rtmr[i], 48);
+        att_json_set_hex(o, k, r->rtmr[i], 48);
     }
-    att_jhex(o, "mrseam", r->mrseam, 48);
-    att_jhex(o, "mrsignerseam", r->mrsignerseam, 48);
-    att_jhex(o, "mrconfigid", r->mrconfigid, 48);
-    att_jhex(o, "mrowner", r->mrowner, 48);
-    att_jhex(o, "mrownerconfig", r->mrownerconfig, 48);
-    att_jhex(o, "td_attributes", r->td_attributes, 8);
+    att_json_set_hex(o, "mrseam", r->mrseam, 48);
+    att_json_set_hex(o, "mrsignerseam", r->mrsignerseam, 48);
+    att_json_set_hex(o, "mrconfigid", r->mrconfigid, 48);
+    att_json_set_hex(o, "mrowner", r->mrowner, 48);
+    att_json_set_hex(o, "mrownerconfig", r->mrownerconfig, 48);
+    att_json_set_hex(o, "td_attributes", r->td_attributes, 8);
     json_object_set_new(o, "debug", json_boolean(r->debug));
-    att_jhex(o, "seam_attributes", r->seam_attributes, 8);
-    att_jhex(o, "xfam", r->xfam, 8);
-    att_jhex(o, "tee_tcb_svn", r->tee_tcb_svn, 16);
+    att_json_set_hex(o, "seam_attributes", r->seam_attributes, 8);
+    att_json_set_hex(o, "xfam", r->xfam, 8);
+    att_json_set_hex(o, "tee_tcb_svn", r->tee_tcb_svn, 16);
     if (td15) {
-        att_jhex(o, "tee_tcb_svn2", r->tee_tcb_svn2, 16);
-        att_jhex(o, "mrservicetd", r->mrservicetd, 48);
+        att_json_set_hex(o, "tee_tcb_svn2", r->tee_tcb_svn2, 16);
+        att_json_set_hex(o, "mrservicetd", r->mrservicetd, 48);
     }
-    att_jhex(o, "report_data", r->report_data, 64);
+    att_json_set_hex(o, "report_data", r->report_data, 64);
 }
 
 ATT_API json_t *att_quote_report_json(const att_quote_t *q)
@@ -88,8 +81,8 @@ ATT_API json_t *att_quote_json(const att_quote_t *q)
     json_object_set_new(h, "tee_type", json_string(tee));
     json_object_set_new(h, "qe_svn", json_integer(q->qe_svn));
     json_object_set_new(h, "pce_svn", json_integer(q->pce_svn));
-    att_jhex(h, "qe_vendor_id", q->qe_vendor_id, 16);
-    att_jhex(h, "user_data", q->user_data, 20);
+    att_json_set_hex(h, "qe_vendor_id", q->qe_vendor_id, 16);
+    att_json_set_hex(h, "user_data", q->user_data, 20);
     json_object_set_new(o, "header", h);
     json_object_set_new(o, "tee", json_string(q->tee_type == ATT_TEE_TDX ? "tdx" : "sgx"));
     json_object_set_new(o, "body_type", json_string(att_body_name(q->body_type)));
@@ -97,15 +90,15 @@ ATT_API json_t *att_quote_json(const att_quote_t *q)
     json_object_set_new(o, "signed_len", json_integer((json_int_t)q->signed_region.len));
     json_object_set_new(sd, "length", json_integer(q->sig_data_len));
     if (q->signature != NULL) {
-        att_jhex(sd, "signature", q->signature, 64);
-        att_jhex(sd, "attestation_key", q->attest_key, 64);
+        att_json_set_hex(sd, "signature", q->signature, 64);
+        att_json_set_hex(sd, "attestation_key", q->attest_key, 64);
     }
     json_object_set_new(sd, "outer_cert_type", json_integer(q->outer_cert_type));
     if (q->qe_report != NULL) {
         att_sgx_fields(qe, &q->qe);
         json_object_set_new(sd, "qe_report", qe);
         qe = NULL;
-        att_jhex(sd, "qe_report_signature", q->qe_report_sig, 64);
+        att_json_set_hex(sd, "qe_report_signature", q->qe_report_sig, 64);
         json_object_set_new(sd, "qe_auth_data_len", json_integer((json_int_t)q->qe_auth_data.len));
         json_object_set_new(sd, "cert_type", json_integer(q->cert_type));
         json_object_set_new(sd, "pck_chain_len", json_integer((json_int_t)q->pck_chain.len));
@@ -146,8 +139,8 @@ ATT_API json_t *att_dcap_result_json(const att_dcap_result_t *res)
     }
     static const uint8_t zero6[6];
     if (memcmp(res->fmspc, zero6, 6) != 0) {
-        att_jhex(o, "fmspc", res->fmspc, 6);
-        att_jhex(o, "pceid", res->pceid, 2);
+        att_json_set_hex(o, "fmspc", res->fmspc, 6);
+        att_json_set_hex(o, "pceid", res->pceid, 2);
         json_object_set_new(o, "pcesvn", json_integer(res->pcesvn));
     }
     if (res->platform_status)

@@ -11,13 +11,6 @@
 #include "core/util.h"
 #include "crypto/crypto.h"
 
-static void att_claim_hex(json_t *o, const char *k, const uint8_t *p, size_t n)
-{
-    char buf[2 * 128 + 1];
-    att_hex_encode(p, n, buf);
-    json_object_set_new(o, k, json_string(buf));
-}
-
 static json_t *att_advisories_json(const att_dcap_result_t *r)
 {
     json_t *a = json_array();
@@ -86,19 +79,19 @@ static void att_sgx_claims(json_t *c, const att_dcap_result_t *r)
     json_object_set_new(c, "x-ms-sgx-is-debuggable", json_boolean(s->debug));
     json_object_set_new(c, "x-ms-sgx-product-id", json_integer(s->isvprodid));
     json_object_set_new(c, "x-ms-sgx-svn", json_integer(s->isvsvn));
-    att_claim_hex(c, "x-ms-sgx-mrenclave", s->mrenclave, 32);
-    att_claim_hex(c, "x-ms-sgx-mrsigner", s->mrsigner, 32);
-    att_claim_hex(c, "x-ms-sgx-report-data", s->report_data, 64);
-    att_claim_hex(c, "x-ms-sgx-config-id", s->configid, 64);
+    att_json_set_hex(c, "x-ms-sgx-mrenclave", s->mrenclave, 32);
+    att_json_set_hex(c, "x-ms-sgx-mrsigner", s->mrsigner, 32);
+    att_json_set_hex(c, "x-ms-sgx-report-data", s->report_data, 64);
+    att_json_set_hex(c, "x-ms-sgx-config-id", s->configid, 64);
     json_object_set_new(c, "x-ms-sgx-config-svn", json_integer(s->configsvn));
-    att_claim_hex(c, "x-ms-sgx-isv-extended-product-id", s->isvextprodid, 16);
-    att_claim_hex(c, "x-ms-sgx-isv-family-id", s->isvfamilyid, 16);
-    att_claim_hex(c, "x-ms-sgx-attributes", s->attributes, 16);
+    att_json_set_hex(c, "x-ms-sgx-isv-extended-product-id", s->isvextprodid, 16);
+    att_json_set_hex(c, "x-ms-sgx-isv-family-id", s->isvfamilyid, 16);
+    att_json_set_hex(c, "x-ms-sgx-attributes", s->attributes, 16);
     json_object_set_new(c, "x-ms-sgx-miscselect", json_integer(s->miscselect));
-    att_claim_hex(c, "x-ms-sgx-cpusvn", s->cpusvn, 16);
+    att_json_set_hex(c, "x-ms-sgx-cpusvn", s->cpusvn, 16);
     json_object_set_new(c, "x-ms-sgx-tcb-status", json_string(att_tcb_status_name(r->status)));
     json_object_set_new(c, "x-ms-sgx-advisory-ids", att_advisories_json(r));
-    att_claim_hex(c, "x-ms-sgx-fmspc", r->fmspc, 6);
+    att_json_set_hex(c, "x-ms-sgx-fmspc", r->fmspc, 6);
 }
 
 static att_err_t att_verify_sgx_quote(const att_ev_ctx_t *ctx, const uint8_t *q, size_t len,
@@ -182,22 +175,22 @@ static att_err_t att_verify_tdx(const att_ev_ctx_t *ctx, const uint8_t *ev, size
     json_object_set_new(c, "intuse", json_string("generic"));
     json_object_set_new(c, "attester_tcb_status", json_string(att_tcb_status_name(r->status)));
     json_object_set_new(c, "attester_advisory_ids", att_advisories_json(r));
-    att_claim_hex(c, "tdx_mrtd", t->mrtd, 48);
-    att_claim_hex(c, "tdx_mrseam", t->mrseam, 48);
-    att_claim_hex(c, "tdx_mrsignerseam", t->mrsignerseam, 48);
-    att_claim_hex(c, "tdx_mrconfigid", t->mrconfigid, 48);
-    att_claim_hex(c, "tdx_mrowner", t->mrowner, 48);
-    att_claim_hex(c, "tdx_mrownerconfig", t->mrownerconfig, 48);
+    att_json_set_hex(c, "tdx_mrtd", t->mrtd, 48);
+    att_json_set_hex(c, "tdx_mrseam", t->mrseam, 48);
+    att_json_set_hex(c, "tdx_mrsignerseam", t->mrsignerseam, 48);
+    att_json_set_hex(c, "tdx_mrconfigid", t->mrconfigid, 48);
+    att_json_set_hex(c, "tdx_mrowner", t->mrowner, 48);
+    att_json_set_hex(c, "tdx_mrownerconfig", t->mrownerconfig, 48);
     for (int i = 0; i < 4; i++) {
         char k[16];
         snprintf(k, sizeof(k), "tdx_rtmr%d", i);
-        att_claim_hex(c, k, t->rtmr[i], 48);
+        att_json_set_hex(c, k, t->rtmr[i], 48);
     }
-    att_claim_hex(c, "tdx_report_data", t->report_data, 64);
-    att_claim_hex(c, "tdx_seam_attributes", t->seam_attributes, 8);
-    att_claim_hex(c, "tdx_td_attributes", t->td_attributes, 8);
-    att_claim_hex(c, "tdx_xfam", t->xfam, 8);
-    att_claim_hex(c, "tdx_tee_tcb_svn", t->tee_tcb_svn, 16);
+    att_json_set_hex(c, "tdx_report_data", t->report_data, 64);
+    att_json_set_hex(c, "tdx_seam_attributes", t->seam_attributes, 8);
+    att_json_set_hex(c, "tdx_td_attributes", t->td_attributes, 8);
+    att_json_set_hex(c, "tdx_xfam", t->xfam, 8);
+    att_json_set_hex(c, "tdx_tee_tcb_svn", t->tee_tcb_svn, 16);
     /* SEAM SVN: module major version in the high byte, SVN in the low byte. */
     json_object_set_new(c, "tdx_seamsvn", json_integer(t->tee_tcb_svn[1] << 8 | t->tee_tcb_svn[0]));
     uint64_t a = att_le64(t->td_attributes);
@@ -206,7 +199,7 @@ static att_err_t att_verify_tdx(const att_ev_ctx_t *ctx, const uint8_t *ev, size
     json_object_set_new(c, "tdx_td_attributes_protection_keys", json_boolean((a >> 30) & 1));
     json_object_set_new(c, "tdx_td_attributes_key_locker", json_boolean((a >> 31) & 1));
     json_object_set_new(c, "tdx_td_attributes_perfmon", json_boolean((a >> 63) & 1));
-    att_claim_hex(c, "tdx_fmspc", r->fmspc, 6);
+    att_json_set_hex(c, "tdx_fmspc", r->fmspc, 6);
     att_mark_simulated(c, r);
     out->report_data = t->report_data;
     out->init_field = t->mrconfigid;
