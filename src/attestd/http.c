@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/util.h"
+
 #define ATT_HTTP_MAX_PARAMS   8
 #define ATT_HTTP_MAX_SEGMENTS 16
 #define ATT_HTTP_MAX_HEADERS  16
@@ -901,12 +903,6 @@ static bool att_req_begin(att_http_req_t *req)
 /* Percent-decoding of the path and the query (libmicrohttpd's, except that %00 stays as is: a
  * decoded NUL would cut the C string, so that /policies/SgxEnclave%00x routed as
  * /policies/SgxEnclave). Returns the new length; decodes in place. */
-static int att_hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static size_t att_unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
     (void)cls;
@@ -1186,47 +1182,6 @@ att_err_t att_http_listen_socket(const char *hostport, int *fd, uint16_t *port, 
     return ATT_OK;
 }
 
-static att_err_t att_read_file(const char *path, char **out, size_t *len, att_diag_t *d)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return att_diag_set(d, ATT_E_IO, "cannot open %s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > (1u << 20)) {
-                free(buf);
-                fclose(f);
-                return att_diag_set(d, ATT_E_LIMIT, "%s is larger than 1 MiB", path);
-            }
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return att_diag_set(d, ATT_E_NOMEM, "out of memory");
-            }
-            buf = b;
-        }
-        size_t r = fread(buf + n, 1, 4096, f);
-        n += r;
-        if (r < 4096)
-            break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return att_diag_set(d, ATT_E_IO, "cannot read %s", path);
-    }
-    buf[n] = 0;
-    *out = buf;
-    if (len)
-        *len = n;
-    return ATT_OK;
-}
-
 static void att_server_free(att_http_server_t *s)
 {
     if (s->tls_key_pem) {
@@ -1307,11 +1262,14 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
         goto fail;
     }
     att_diag_t fd_diag;
-    if (s->tls && att_read_file(o->tls_cert, &s->tls_cert_pem, NULL, &fd_diag) != ATT_OK) {
+    size_t cert_len;
+    if (s->tls && att_read_file(o->tls_cert, 1u << 20, (uint8_t **)&s->tls_cert_pem, &cert_len,
+                                &fd_diag) != ATT_OK) {
         att_diag_set(d, fd_diag.code, "TLS certificate (--tls-cert): %s", fd_diag.msg);
         goto fail;
     }
-    if (s->tls && att_read_file(o->tls_key, &s->tls_key_pem, &s->tls_key_len, &fd_diag) != ATT_OK) {
+    if (s->tls && att_read_file(o->tls_key, 1u << 20, (uint8_t **)&s->tls_key_pem, &s->tls_key_len,
+                                &fd_diag) != ATT_OK) {
         att_diag_set(d, fd_diag.code, "TLS key (--tls-key): %s", fd_diag.msg);
         goto fail;
     }

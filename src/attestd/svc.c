@@ -445,15 +445,21 @@ static att_err_t att_policy_jws(att_svc_t *svc, const char *body, size_t len, at
     return ATT_OK;
 }
 
+/* Start a policy operation's reply: the type's index, or a 400 naming the unknown type. */
+static bool att_policy_type(const char *type, size_t *idx, att_svc_reply_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    if ((r->type = att_svc_type_name(type, idx)) != NULL)
+        return true;
+    att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "unknown attestation type '%s'", type);
+    return false;
+}
+
 void att_svc_policy_get(att_svc_t *svc, const char *type, att_svc_reply_t *r)
 {
     size_t idx;
-    memset(r, 0, sizeof(*r));
-    if ((r->type = att_svc_type_name(type, &idx)) == NULL) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "unknown attestation type '%s'",
-                      type);
+    if (!att_policy_type(type, &idx, r))
         return;
-    }
     att_keys_maybe_reload(svc);
     att_pol_t *p = att_pol_get(svc, idx);
     json_t *c = json_object();
@@ -470,12 +476,8 @@ void att_svc_policy_set(att_svc_t *svc, const char *type, const char *body, size
 {
     size_t idx;
     att_diag_t d;
-    memset(r, 0, sizeof(*r));
-    if ((r->type = att_svc_type_name(type, &idx)) == NULL) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "unknown attestation type '%s'",
-                      type);
+    if (!att_policy_type(type, &idx, r))
         return;
-    }
     att_trim_body(&body, &len);
     if (len == 0) {
         att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "the request body is empty: send "
@@ -556,12 +558,8 @@ void att_svc_policy_reset(att_svc_t *svc, const char *type, const char *body, si
 {
     size_t idx;
     att_diag_t d;
-    memset(r, 0, sizeof(*r));
-    if ((r->type = att_svc_type_name(type, &idx)) == NULL) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "unknown attestation type '%s'",
-                      type);
+    if (!att_policy_type(type, &idx, r))
         return;
-    }
     att_trim_body(&body, &len);
     att_jws_t j = {0};
     if (len > 0 || svc->isolated) {

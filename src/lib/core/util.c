@@ -27,7 +27,7 @@ void att_json_set_hex(json_t *o, const char *key, const uint8_t *p, size_t n)
     json_object_set_new(o, key, json_string(buf));
 }
 
-static int att_hexval(char c)
+int att_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';

@@ -20,6 +20,8 @@ void att_hex_encode(const uint8_t *in, size_t n, char *out);
 struct json_t;
 void att_json_set_hex(struct json_t *o, const char *key, const uint8_t *p, size_t n);
 
+/* Value of one hex digit (either case), or -1. */
+int att_hexval(char c);
 /* Decode exactly n bytes from a hex string of exactly 2n chars (either case). */
 bool att_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n);
 
