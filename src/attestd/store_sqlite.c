@@ -250,6 +250,20 @@ out:
     return e;
 }
 
+/* Room for element cnt in *arr (capacity doubling from 4); false when out of memory, *arr kept. */
+static bool sq_reserve(void **arr, size_t *cap, size_t cnt, size_t elem)
+{
+    if (cnt < *cap)
+        return true;
+    size_t ncap = *cap ? 2 * *cap : 4;
+    void *na = realloc(*arr, ncap * elem);
+    if (na == NULL)
+        return false;
+    *arr = na;
+    *cap = ncap;
+    return true;
+}
+
 static att_err_t sq_key_list(att_store_t *st, att_store_key_t **keys, size_t *n, att_diag_t *d)
 {
     sq_store_t *s = (sq_store_t *)st;
@@ -264,15 +278,9 @@ static att_err_t sq_key_list(att_store_t *st, att_store_key_t **keys, size_t *n,
     sqlite3_stmt *q = c->q[Q_KEY_LIST];
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t ncap = cap ? 2 * cap : 4;
-            att_store_key_t *na = realloc(arr, ncap * sizeof(*na));
-            if (na == NULL) {
-                e = att_diag_set(d, ATT_E_STORE, "store key_list: out of memory");
-                goto out;
-            }
-            arr = na;
-            cap = ncap;
+        if (!sq_reserve((void **)&arr, &cap, cnt, sizeof(*arr))) {
+            e = att_diag_set(d, ATT_E_STORE, "store key_list: out of memory");
+            goto out;
         }
         att_store_key_t *k = &arr[cnt++];
         memset(k, 0, sizeof(*k));
@@ -430,15 +438,9 @@ static att_err_t sq_signer_list(att_store_t *st, att_store_signer_t **out, size_
     sqlite3_stmt *q = c->q[Q_SIG_LIST];
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t ncap = cap ? 2 * cap : 4;
-            att_store_signer_t *na = realloc(arr, ncap * sizeof(*na));
-            if (na == NULL) {
-                e = att_diag_set(d, ATT_E_STORE, "store signer_list: out of memory");
-                goto out;
-            }
-            arr = na;
-            cap = ncap;
+        if (!sq_reserve((void **)&arr, &cap, cnt, sizeof(*arr))) {
+            e = att_diag_set(d, ATT_E_STORE, "store signer_list: out of memory");
+            goto out;
         }
         att_store_signer_t *g = &arr[cnt++];
         g->thumbprint = sq_col_str(q, 0);
