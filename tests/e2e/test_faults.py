@@ -21,6 +21,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -148,7 +149,7 @@ def collateral_bad(flags, what):
 class Raw:
     """attestd started directly (for a uid change or an ignored SIGXFSZ); .url, .p, .stop()."""
 
-    def __init__(self, data_dir, uid=None, ignore_xfsz=False):
+    def __init__(self, data_dir, uid=None, ignore_xfsz=False, exe=None, coll=None):
         def pre():
             if ignore_xfsz:
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # kept across exec
@@ -160,8 +161,9 @@ class Raw:
         logdir = tmpdir('attestd-log-')
         os.chmod(logdir, 0o777)
         self.err_path = os.path.join(logdir, 'stderr')
-        self.p = subprocess.Popen([ATTESTD, '--listen', '127.0.0.1:0', '--data-dir', data_dir,
-                                   '--collateral-dir', DCAP, '--at', AT, '--log-level', 'warn'],
+        self.p = subprocess.Popen([exe or ATTESTD, '--listen', '127.0.0.1:0', '--data-dir',
+                                   data_dir, '--collateral-dir', coll or DCAP, '--at', AT,
+                                   '--log-level', 'warn'],
                                   stdout=subprocess.PIPE, stderr=open(self.err_path, 'wb'),
                                   stdin=subprocess.DEVNULL, preexec_fn=pre,
                                   env={k: v for k, v in os.environ.items()
@@ -233,10 +235,21 @@ def store_read_only():
         return
     uid = 65534
     d = os.path.join(tmpdir(), 'var')
-    os.chmod(os.path.dirname(d), 0o755)
+    top = os.path.dirname(d)
+    os.chmod(top, 0o755)
+    # The unprivileged attestd must reach its binary and collateral whatever the modes of the
+    # directories above the checkout: run copies from this 0755 directory.
+    exe = os.path.join(top, 'attestd')
+    shutil.copy2(ATTESTD, exe)
+    coll = os.path.join(top, 'dcap')
+    shutil.copytree(DCAP, coll)
+    for root, dirs, files in os.walk(coll):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
     os.mkdir(d, 0o700)
     os.chown(d, uid, uid)
-    s = Raw(d, uid=uid)
+    s = Raw(d, uid=uid, exe=exe, coll=coll)
     if not s.url:
         print('  SKIP store read-only: attestd cannot run as uid %d here: %s' % (uid, s.log()),
               flush=True)
@@ -247,7 +260,7 @@ def store_read_only():
     for f in os.listdir(d):
         os.chmod(os.path.join(d, f), 0o400)
     os.chmod(d, 0o500)
-    s = Raw(d, uid=uid)
+    s = Raw(d, uid=uid, exe=exe, coll=coll)
     if s.url is None:
         rc = s.p.wait(10)
         T.eq('read-only store: attestd refuses to start with exit 1', rc, 1, s.log())
