@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "attest/token.h"
+#include "core/json.h"
 
 #define ATT_AUTH_REFETCH_S  5    /* at most one JWKS fetch per issuer this often (unknown kid) */
 #define ATT_AUTH_TIMEOUT_MS 5000 /* per discovery / JWKS request */
@@ -204,7 +205,7 @@ static char *att_auth_unverified_iss(const char *tok, size_t len)
     size_t pn = 0;
     if (d2 == d1 + 1 || !att_b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), false, &p, &pn))
         return NULL;
-    json_t *claims = json_loadb((const char *)p, pn, JSON_REJECT_DUPLICATES, NULL);
+    json_t *claims = att_json_loadb((const char *)p, pn, JSON_REJECT_DUPLICATES, NULL);
     free(p);
     const char *iss = json_string_value(json_object_get(claims, "iss"));
     char *out = iss ? strdup(iss) : NULL;

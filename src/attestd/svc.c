@@ -25,6 +25,7 @@
 #include "attest/evidence.h"
 #include "attest/policy.h"
 #include "collsrc.h"
+#include "core/json.h"
 #include "core/util.h"
 #include "crypto/crypto.h"
 #include "store.h"
@@ -105,6 +106,21 @@ static void att_reply_err(att_svc_reply_t *r, int status, const char *code, att_
     }
 }
 
+/* 200 {"token": jws}. A compact JWS is base64url and dots - ASCII by construction - so the
+ * string skips jansson's UTF-8 check of its 3-5 kB (about 5 us per attest). */
+static void att_reply_jws(att_svc_reply_t *r, const char *jws)
+{
+    json_t *o = json_object();
+    if (o != NULL && json_object_set_new(o, "token", json_stringn_nocheck(jws, strlen(jws))) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o == NULL)
+        att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+    else
+        att_reply(r, 200, o);
+}
+
 void att_svc_reply_clear(att_svc_reply_t *r)
 {
     json_decref(r->body);
@@ -169,7 +185,7 @@ static void att_reply_token(att_svc_t *svc, json_t *claims, att_svc_reply_t *r)
         att_reply_err(r, 500, "InternalError", e, "signing the token failed: %s", d.msg);
         return;
     }
-    att_reply(r, 200, json_pack("{s:s}", "token", jwt));
+    att_reply_jws(r, jwt);
     free(jwt);
 }
 
@@ -775,7 +791,8 @@ static bool att_parse_data(json_t *body, const char *field, att_data_t *out, att
     }
     if (t != NULL && strcasecmp(t, "JSON") == 0) {
         json_error_t je;
-        out->json = json_loadb((const char *)out->bytes, out->len, JSON_REJECT_DUPLICATES, &je);
+        out->json = att_json_loadb((const char *)out->bytes, out->len, JSON_REJECT_DUPLICATES,
+                                   &je);
         if (out->json == NULL) {
             att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "%s has dataType JSON but its "
                           "data is not JSON: %s", field, je.text);
@@ -789,47 +806,6 @@ static void att_data_clear(att_data_t *d)
 {
     free(d->bytes);
     json_decref(d->json);
-}
-
-/* Parse an attest request. The evidence string is almost all of it (6 kB of base64url for a
- * quote) and jansson reads strings one character at a time (about 50 us for a quote, more than
- * the rest of the request's non-crypto work). So when the evidence member is a plain base64url
- * string, its bytes are taken in place (*ev, *evlen) and jansson parses the rest of the document
- * with that value emptied: jansson still checks the whole structure, duplicates included.
- * Any other shape (escapes, another type, not found) is parsed whole by jansson. */
-static json_t *att_parse_request(const char *body, size_t len, const char *field,
-                                 const char **ev, size_t *evlen, json_error_t *je)
-{
-    const char *v;
-    size_t vlen;
-    *ev = NULL;
-    *evlen = 0;
-    if (att_json_raw_member(body, len, field, &v, &vlen) && vlen >= 2 && v[0] == '"' &&
-        v[vlen - 1] == '"') {
-        bool plain = true;
-        for (size_t i = 1; i + 1 < vlen && plain; i++) {
-            char c = v[i];
-            plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '=';
-        }
-        if (plain) {
-            size_t pre = (size_t)(v - body), post = len - pre - vlen;
-            char *rest = malloc(pre + 2 + post);
-            if (rest != NULL) {
-                memcpy(rest, body, pre);
-                memcpy(rest + pre, "\"\"", 2);
-                memcpy(rest + pre + 2, v + vlen, post);
-                json_t *req = json_loadb(rest, pre + 2 + post, JSON_REJECT_DUPLICATES, je);
-                free(rest);
-                if (req != NULL && json_is_string(json_object_get(req, field))) {
-                    *ev = v + 1;
-                    *evlen = vlen - 2;
-                }
-                return req;
-            }
-        }
-    }
-    return json_loadb(body, len, JSON_REJECT_DUPLICATES, je);
 }
 
 void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
@@ -851,10 +827,8 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
         return;
     }
     const char *field = strcmp(tname, "OpenEnclave") == 0 ? "report" : "quote";
-    const char *evraw = NULL;
-    size_t evrawlen = 0;
     json_error_t je;
-    json_t *req = att_parse_request(body, len, field, &evraw, &evrawlen, &je);
+    json_t *req = att_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     att_data_t rt = {0}, it = {0};
     uint8_t *ev = NULL;
     size_t evlen = 0;
@@ -868,14 +842,11 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
                       "object%s%s", req ? "" : ": ", req ? "" : je.text);
         goto out;
     }
-    const char *evb = evraw;
-    size_t evblen = evrawlen;
-    if (evb == NULL) {
-        evb = json_string_value(json_object_get(req, field));
-        if (evb == NULL && strcmp(tname, "SgxEnclave") == 0)
-            evb = json_string_value(json_object_get(req, "Quote")); /* 2018 preview */
-        evblen = evb ? strlen(evb) : 0;
-    }
+    json_t *jev = json_object_get(req, field);
+    if (!json_is_string(jev) && strcmp(tname, "SgxEnclave") == 0)
+        jev = json_object_get(req, "Quote"); /* 2018 preview */
+    const char *evb = json_string_value(jev);
+    size_t evblen = evb ? json_string_length(jev) : 0;
     if (evb == NULL || evblen == 0) {
         att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "the request has no '%s' "
                       "(base64url evidence)", field);
@@ -995,7 +966,7 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
         if (jws == NULL) {
             att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
         } else {
-            att_reply(r, 200, json_pack("{s:s}", "token", jws));
+            att_reply_jws(r, jws);
         }
         free(payload);
         free(jws);
