@@ -114,7 +114,9 @@ typedef struct att_trust att_trust_t;
 
 /* A trust set pinning the Intel SGX Root CA's public key. */
 ATT_API att_trust_t *att_trust_new(void);
-/* Add an extra root (PEM or DER certificate) trusted by its key: for test hierarchies only. */
+/* Add an extra root (PEM or DER certificate) trusted by its key: for test hierarchies only. It
+ * must be what a chain root must be - a self-signed CA (basicConstraints CA:TRUE) with a P-256
+ * key - else ATT_E_CERT_SIGNATURE (ATT_E_CERT_KEY for another key type). */
 ATT_API att_err_t att_trust_add_root(att_trust_t *t, const uint8_t *cert, size_t len,
                                      att_diag_t *diag) ATT_WUR;
 ATT_API att_err_t att_trust_add_root_file(att_trust_t *t, const char *path, att_diag_t *diag) ATT_WUR;

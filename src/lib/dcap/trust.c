@@ -58,8 +58,9 @@ ATT_API att_err_t att_trust_add_root(att_trust_t *t, const uint8_t *cert, size_t
     att_err_t e = ATT_OK;
     if (!att_cert_point(x, t->key[t->n]))
         e = att_diag_set(diag, ATT_E_CERT_KEY, "trust root key is not an ECDSA P-256 key");
-    else if (X509_check_issued(x, x) != X509_V_OK || !att_x509_sig_ok(x, X509_get0_pubkey(x)))
-        e = att_diag_set(diag, ATT_E_CERT_SIGNATURE, "trust root is not a self-signed CA");
+    else if (att_check_root(x, "trust root", diag) != ATT_OK) /* what chain roots must be */
+        e = att_diag_set(diag, ATT_E_CERT_SIGNATURE, "trust root is not a self-signed CA "
+                         "certificate (issuer = subject, basicConstraints CA:TRUE, own signature)");
     else
         t->n++;
     X509_free(x);
