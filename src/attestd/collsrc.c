@@ -534,12 +534,28 @@ static att_err_t make_coll(att_collsrc_t *s, const att_dcap_collateral_raw_t *ra
     return ATT_OK;
 }
 
+/* Whether the set is older than max_age. fetched_at may come from the store's row, which can
+ * hold anything (a corrupted row, a clock that went back): a time after `now` counts as too
+ * old (the age is unknown; a refresh settles it), and `now - fetched_at` must not overflow
+ * (INT64_MIN from the row did: undefined behaviour, in practice a set never refreshed). */
+static bool too_old(const att_collsrc_t *s, const coll_entry_t *en, att_time_t now)
+{
+    if (s->max_age <= 0 || !en->fetched_at_known)
+        return false;
+    if (en->fetched_at > now)
+        return true;
+    int64_t age;
+    if (__builtin_sub_overflow(now, en->fetched_at, &age))
+        return true; /* fetched_at <= now here: only a time far in the past overflows */
+    return age >= s->max_age;
+}
+
 static bool needs_refresh(const att_collsrc_t *s, const coll_entry_t *en, att_time_t now)
 {
     att_time_t exp = att_dcap_collateral_expiry(en->coll);
     if (now >= exp - s->refresh_margin)
         return true;
-    return s->max_age > 0 && en->fetched_at_known && now - en->fetched_at >= s->max_age;
+    return too_old(s, en, now);
 }
 
 /* While another caller refreshes it, a set may be served without waiting if it has not expired
@@ -549,7 +565,7 @@ static bool usable_while_refreshing(const att_collsrc_t *s, const coll_entry_t *
 {
     if (now >= att_dcap_collateral_expiry(en->coll))
         return false;
-    return !(s->max_age > 0 && en->fetched_at_known && now - en->fetched_at >= s->max_age);
+    return !too_old(s, en, now);
 }
 
 /* Called with the lock held. */

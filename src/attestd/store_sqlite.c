@@ -140,10 +140,49 @@ static const att_store_ops_t sq_ops;
 /* ---- helpers ----------------------------------------------------------------------------- */
 
 /* ATT_E_STORE naming the operation, the file and SQLite's own message. Call with the
- * connection's mutex held (sqlite3_errmsg is per connection). */
+ * connection's mutex held (sqlite3_errmsg and sqlite3_system_errno are per connection), right
+ * after the failed SQLite call. SQLite reports every failed write() or open() as "disk I/O
+ * error", so for SQLITE_IOERR and SQLITE_CANTOPEN the operating system's error is added and
+ * picks the hint: a file system turned read-only under a running attestd (EROFS) is not the full
+ * disk the generic hint suggests. sqlite3_system_errno() is 0 after a commit whose WAL write
+ * failed (SQLite 3.40, seen with EROFS), so errno as the failed call left it is the fallback;
+ * only errors a file write or open can give are named, so a stale errno is never blamed.
+ * SQLITE_FULL is ENOSPC already. */
 static att_err_t sq_fail(const sq_store_t *s, sqlite3 *db, att_diag_t *d, const char *op, int rc)
 {
+    int err = errno; /* first, before anything below can change it */
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) {
+        int sys = db ? sqlite3_system_errno(db) : 0;
+        if (sys == 0)
+            sys = err;
+        const char *hint = NULL;
+        switch (sys) {
+        case EROFS:
+            hint = "; the file system holding the store is read-only: make it writable again "
+                   "(remount it read-write, or repair it and restart attestd)";
+            break;
+        case ENOSPC:
+        case EDQUOT:
+            hint = "; free disk space and retry";
+            break;
+        case EFBIG:
+            hint = "; the file size limit (RLIMIT_FSIZE, ulimit -f) was reached";
+            break;
+        case EACCES:
+        case EPERM:
+            hint = "; the data directory and its files must be writable by attestd";
+            break;
+        case EIO:
+            hint = "; the disk failed to read or write: check it";
+            break;
+        default:
+            break;
+        }
+        if (hint != NULL)
+            return att_diag_set(d, ATT_E_STORE, "store %s on %s: %s (SQLite error %d; %s)%s", op,
+                                s->path, msg, rc, strerror(sys), hint);
+    }
     const char *hint = "";
     switch (rc & 0xff) {
     case SQLITE_READONLY:

@@ -1,0 +1,191 @@
+#define _GNU_SOURCE
+/* test_collsrc_stored.c - collateral read back from a SQLite store whose `collateral` row has a
+ * corrupted or foreign fetched_at (regression for the signed overflow found while writing
+ * tests/fuzz/fuzz_attestd_collblob.c: with --collateral-max-age, `now - fetched_at` overflowed
+ * for fetched_at = INT64_MIN, undefined behaviour that in practice meant "never too old"), and
+ * corrupted blobs (an error, the set not served, no crash).
+ *
+ * Each case stores the genuine SGX vector collateral (the store format of collsrc.c) with a
+ * given fetched_at, then asks a collateral source with the store, max_age 1 day and a PCS URL
+ * that refuses connections (127.0.0.1 port 1): a set judged too old is refetched (stats.fetches
+ * counts the attempt), the fetch fails, and the stored set is served. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "collsrc.h"
+#include "dcap/vec.h"
+#include "store.h"
+
+#define SGX_SET "sgx-v3-fmspc00A067110000"
+#define SGX_KEY "dcap/sgx/00a067110000/processor"
+#define DAY     86400
+
+static const uint8_t sgx_fmspc[6] = {0x00, 0xA0, 0x67, 0x11, 0x00, 0x00};
+
+typedef struct {
+    char dir[64];
+    att_store_t *st;
+    att_trust_t *trust;
+    vec_t v;
+    uint8_t *blob;
+    size_t blob_len;
+} fx_t;
+
+/* collsrc.c's store format: "ATTCOLL1", then 7 items each with a 4-byte big-endian length. */
+static uint8_t *encode(const att_dcap_collateral_raw_t *r, size_t *len)
+{
+    const att_slice_t *items[7] = {&r->tcb_info,          &r->tcb_info_chain, &r->qe_identity,
+                                   &r->qe_identity_chain, &r->pck_crl,        &r->pck_crl_chain,
+                                   &r->root_ca_crl};
+    size_t n = 8;
+    for (int i = 0; i < 7; i++)
+        n += 4 + items[i]->len;
+    uint8_t *b = malloc(n), *p = b;
+    assert_non_null(b);
+    memcpy(p, "ATTCOLL1", 8);
+    p += 8;
+    for (int i = 0; i < 7; i++) {
+        uint32_t l = (uint32_t)items[i]->len;
+        *p++ = (uint8_t)(l >> 24);
+        *p++ = (uint8_t)(l >> 16);
+        *p++ = (uint8_t)(l >> 8);
+        *p++ = (uint8_t)l;
+        memcpy(p, items[i]->ptr, l);
+        p += l;
+    }
+    *len = n;
+    return b;
+}
+
+static int setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/collsrc-stored-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    att_diag_t d;
+    assert_int_equal(att_store_open_sqlite(f->dir, &f->st, &d), ATT_OK);
+    assert_non_null(f->trust = att_trust_new());
+    assert_int_equal(vec_load(&f->v, SGX_SET), 0);
+    f->blob = encode(&f->v.raw, &f->blob_len);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    att_store_close(f->st);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", f->dir);
+    att_trust_free(f->trust);
+    free(f->blob);
+    free(f->v.quote);
+    att_dcap_collateral_raw_free(&f->v.raw);
+    json_decref(f->v.expected);
+    free(f);
+    return 0;
+}
+
+/* Store blob with fetched_at, ask twice at the vector's time; returns the fetch attempts. */
+static uint64_t fetches_for(fx_t *f, const uint8_t *blob, size_t len, att_time_t fetched_at,
+                            att_err_t want)
+{
+    att_diag_t d;
+    assert_int_equal(att_store_coll_put(f->st, SGX_KEY, blob, len, fetched_at, &d), ATT_OK);
+    att_collsrc_opts_t o = {.pcs_url = "http://127.0.0.1:1",
+                            .store = f->st,
+                            .trust = f->trust,
+                            .max_age = DAY,
+                            .timeout_ms = 5000};
+    att_collsrc_t *s = NULL;
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+    for (int i = 0; i < 2; i++) {
+        att_dcap_collateral_t *c = NULL;
+        att_err_t e = att_collsrc_get(s, ATT_TEE_SGX, sgx_fmspc, "processor", f->v.at, &c, &d);
+        assert_int_equal(e, want);
+        if (want == ATT_OK) {
+            assert_non_null(c);
+            att_dcap_result_t r;
+            assert_int_equal(att_dcap_verify(f->v.quote, f->v.quote_len, c, f->trust, f->v.at, &r),
+                             ATT_OK);
+        } else {
+            assert_null(c);
+            assert_int_equal(d.code, e);
+        }
+        att_dcap_collateral_free(c);
+    }
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    att_collsrc_free(s);
+    return st.fetches;
+}
+
+static void test_fetched_at_sane(void **state)
+{
+    fx_t *f = *state;
+    /* an hour old: fresh, no fetch; two days old: too old, one attempt, served stale */
+    assert_int_equal(fetches_for(f, f->blob, f->blob_len, f->v.at - 3600, ATT_OK), 0);
+    assert_int_equal(fetches_for(f, f->blob, f->blob_len, f->v.at - 2 * DAY, ATT_OK), 1);
+}
+
+static void test_fetched_at_int64_min(void **state)
+{
+    fx_t *f = *state;
+    /* was: now - INT64_MIN overflowed (UBSan: signed integer overflow in needs_refresh; without
+     * the sanitizer it wrapped negative and the set was never too old, so no fetch) */
+    assert_int_equal(fetches_for(f, f->blob, f->blob_len, INT64_MIN, ATT_OK), 1);
+    assert_int_equal(fetches_for(f, f->blob, f->blob_len, INT64_MIN + 1000, ATT_OK), 1);
+}
+
+static void test_fetched_at_future(void **state)
+{
+    fx_t *f = *state;
+    /* after now (a corrupted row, a clock that went back): the age is unknown, a refresh is
+     * tried; before, a negative age meant "fresh" until the clock caught up */
+    assert_int_equal(fetches_for(f, f->blob, f->blob_len, f->v.at + 3600, ATT_OK), 1);
+    assert_int_equal(fetches_for(f, f->blob, f->blob_len, INT64_MAX, ATT_OK), 1);
+}
+
+static void test_corrupted_blob(void **state)
+{
+    fx_t *f = *state;
+    /* a broken row is not served: with its PCS down the source has nothing (each get tries the
+     * PCS again, as no set is in hand) */
+    uint8_t *b = malloc(f->blob_len + 1);
+    assert_non_null(b);
+    memcpy(b, f->blob, f->blob_len);
+    b[0] = 'X'; /* bad magic */
+    assert_int_equal(fetches_for(f, b, f->blob_len, f->v.at, ATT_E_FETCH), 2);
+    b[0] = 'A';
+    /* truncated inside an item, and a trailing byte */
+    assert_int_equal(fetches_for(f, b, f->blob_len - 10, f->v.at, ATT_E_FETCH), 2);
+    b[f->blob_len] = 0;
+    assert_int_equal(fetches_for(f, b, f->blob_len + 1, f->v.at, ATT_E_FETCH), 2);
+    /* an item length far past the end */
+    b[8] = 0xff;
+    assert_int_equal(fetches_for(f, b, f->blob_len, f->v.at, ATT_E_FETCH), 2);
+    free(b);
+    assert_int_equal(fetches_for(f, (const uint8_t *)"", 0, f->v.at, ATT_E_FETCH), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fetched_at_sane, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetched_at_int64_min, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetched_at_future, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupted_blob, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
