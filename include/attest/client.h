@@ -121,7 +121,8 @@ ATT_API att_err_t att_oauth_new(const att_oauth_opts_t *o, att_oauth_t **out,
                                 att_diag_t *diag) ATT_WUR;
 /* An access token (malloc'd copy; free it). The cached one is returned while
  * now < fetched_at + expires_in - min(refresh_margin, expires_in / 2); a token without
- * expires_in is not cached. Errors: ATT_E_FETCH (transport, or an answer that is not a token),
+ * expires_in is not cached (expires_in: a number, or a string of decimal digits as Microsoft
+ * Entra ID's v1 endpoint sends). Errors: ATT_E_FETCH (transport, or an answer that is not a token),
  * ATT_E_FETCH_STATUS (the provider said no: diag has the HTTP status, `error` and
  * `error_description`). Thread-safe: one request at a time per context. */
 ATT_API att_err_t att_oauth_token(att_oauth_t *o, att_time_t now, char **token,

@@ -31,9 +31,9 @@
  *     once per context once it succeeded; the token request is a POST to the endpoint in use
  *     with grant_type=client_credentials and the client's credentials (HTTP Basic or form);
  *   - caching as documented in attest/client.h: the second call reuses the token iff
- *     expires_in is a number in (0, 10 years) and the step is below
- *     expires_in - min(refresh_margin 60, expires_in / 2); after att_oauth_invalidate it asks
- *     again;
+ *     expires_in (a number, or a string of up to 10 decimal digits) is in (0, 10 years) and
+ *     the step is below expires_in - min(refresh_margin 60, expires_in / 2); after
+ *     att_oauth_invalidate it asks again;
  *   - the client secret never shows in a diag message (unless the answer itself carried it).
  * Seed corpus: tests/fuzz/corpus/oauth/ (discovery documents and token answers shaped like
  * oidc-provider's, Keycloak's, Microsoft Entra ID's and Auth0's; the script is in
@@ -283,8 +283,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     verbose("second call", e2, &d);
     if (e1 == ATT_OK) {
         bool cacheable = false;
-        if (json_is_number(tok.expires_in)) {
-            double ei = json_number_value(tok.expires_in);
+        double ei = json_number_value(tok.expires_in);
+        const char *es = json_string_value(tok.expires_in); /* "3599" counts (Entra ID v1) */
+        if (es != NULL && strspn(es, "0123456789") == strlen(es) && *es && strlen(es) <= 10)
+            ei = strtod(es, NULL);
+        {
             if (ei > 0 && ei < 10.0 * 365 * 86400) {
                 int64_t life = (int64_t)ei;
                 int64_t margin = FUZZ_MARGIN < life / 2 ? FUZZ_MARGIN : life / 2;

@@ -257,7 +257,20 @@ static att_err_t att_oauth_fetch(att_oauth_t *o, att_time_t now, att_diag_t *dia
                          o->endpoint, tt);
         goto out;
     }
-    if (exp != NULL && !json_is_null(exp) && !json_is_number(exp)) {
+    double ei = 0; /* seconds; 0: not cacheable */
+    if (json_is_number(exp)) {
+        ei = json_number_value(exp);
+    } else if (json_is_string(exp)) {
+        /* Microsoft Entra ID's v1 endpoint sends "3599": decimal digits only, as a number */
+        const char *es = json_string_value(exp);
+        size_t n = strspn(es, "0123456789");
+        if (n == 0 || n > 10 || es[n] != '\0') {
+            e = att_diag_set(diag, ATT_E_FETCH, "token request POST %s: expires_in \"%.32s\" is "
+                             "not a number of seconds", o->endpoint, es);
+            goto out;
+        }
+        ei = strtod(es, NULL);
+    } else if (exp != NULL && !json_is_null(exp)) {
         e = att_diag_set(diag, ATT_E_FETCH, "token request POST %s: expires_in is not a number",
                          o->endpoint);
         goto out;
@@ -270,13 +283,10 @@ static att_err_t att_oauth_fetch(att_oauth_t *o, att_time_t now, att_diag_t *dia
     att_free_secret(o->token);
     o->token = tok;
     o->token_until = now; /* not cacheable without expires_in */
-    if (json_is_number(exp)) {
-        double ei = json_number_value(exp);
-        if (ei > 0 && ei < 10.0 * 365 * 86400) {
-            int64_t life = (int64_t)ei;
-            int64_t margin = o->margin < life / 2 ? o->margin : life / 2;
-            o->token_until = now + life - margin;
-        }
+    if (ei > 0 && ei < 10.0 * 365 * 86400) {
+        int64_t life = (int64_t)ei;
+        int64_t margin = o->margin < life / 2 ? o->margin : life / 2;
+        o->token_until = now + life - margin;
     }
 out:
     json_decref(j);

@@ -218,6 +218,25 @@ static void test_errors(void **state)
     assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_FETCH_STATUS);
     assert_non_null(strstr(d.msg, "HTTP status 503: upstream down"));
     att_oauth_free(a);
+    /* expires_in as a string of digits (Entra ID v1) counts; anything else in a string does not */
+    idp_init(&f);
+    f.tok_body = "{\"access_token\":\"entra\",\"token_type\":\"Bearer\",\"expires_in\":\"3599\"}";
+    a = new_client(&f, &o);
+    expect_token(a, NOW, "entra");
+    expect_token(a, NOW + 3599 - 61, "entra"); /* cached until 60 s before expiry */
+    assert_int_equal(f.token, 1);
+    expect_token(a, NOW + 3599 - 60, "entra");
+    assert_int_equal(f.token, 2);
+    const char *bad_exp[] = {"\"\"", "\"-5\"", "\"1e3\"", "\"36 00\"", "\"99999999999\"", "true"};
+    char body[256];
+    for (size_t i = 0; i < sizeof bad_exp / sizeof bad_exp[0]; i++) {
+        snprintf(body, sizeof body, "{\"access_token\":\"x\",\"expires_in\":%s}", bad_exp[i]);
+        f.tok_body = body;
+        att_oauth_invalidate(a);
+        assert_int_equal(att_oauth_token(a, NOW, &t, &d), ATT_E_FETCH);
+        assert_non_null(strstr(d.msg, "expires_in"));
+    }
+    att_oauth_free(a);
     /* discovery: another issuer, and an error status */
     idp_init(&f);
     f.issuer = "https://evil.example";
