@@ -96,7 +96,8 @@ static const att_opt_t att_opts[O_COUNT] = {
     [O_MAX_HEADER] = {"max-header", K_SIZE, "BYTES", "16k", 4096, 1ull << 20,
                       "largest request line + headers; larger: 431"},
     [O_MAX_CONN] = {"max-connections", K_UINT, "N", "1024", 1, 1000000,
-                    "open connections before new requests get 503"},
+                    "connections kept open; at the limit the least recently active idle ones "
+                    "are closed for new ones, and requests get 503 only when all are busy"},
     [O_TIMEOUT] = {"timeout", K_UINT, "SECONDS", "30", 1, 86400,
                    "idle connection timeout and deadline for a request body (408)"},
     [O_LOG_LEVEL] = {"log-level", K_LEVEL, "LEVEL", "info", 0, 0,

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,6 +31,10 @@
 #define ATT_HTTP_MAX_SEGMENTS 16
 #define ATT_HTTP_MAX_HEADERS  16
 #define ATT_HTTP_LOG_PATH_MAX 256
+/* listen() backlog (the kernel caps it at net.core.somaxconn): a burst of thousands of
+ * connections waits here while the workers accept, instead of having its SYNs dropped, which
+ * would cost every client connecting meanwhile a retransmit (1 s). */
+#define ATT_HTTP_BACKLOG 4096
 
 /* ------------------------------------------------------------------------------------------ */
 /* logging */
@@ -271,6 +276,22 @@ typedef struct {
     char *name, *value;
 } att_kv_t;
 
+/* One per connection (its libmicrohttpd socket context), from NOTIFY_CONNECTION STARTED to
+ * CLOSED. Fields are guarded by the server's conn_lock. */
+typedef struct att_conn {
+    struct att_conn *prev, *next; /* links in the idle list */
+    int fd;                       /* MHD's socket, read at STARTED by its worker; -1 if unknown */
+    bool idle;                    /* in the idle list: no request of it is being handled */
+    bool shed;                    /* shut down by us; MHD will close it and notify CLOSED */
+} att_conn_t;
+
+/* A shedding burst: sheds less than ATT_SHED_QUIET_S apart. Logged when it starts and ends. */
+typedef struct {
+    bool active;
+    struct timespec start, last; /* CLOCK_MONOTONIC: first and latest shed */
+    uint64_t count;
+} att_burst_t;
+
 struct att_http_server {
     struct MHD_Daemon *mhd;
     att_http_router_t *router;
@@ -286,12 +307,21 @@ struct att_http_server {
     size_t tls_key_len;
     char *service_version;
     _Atomic unsigned in_flight;
-    _Atomic unsigned connections;
+    /* connection tracking and idle shedding (see "connections" below), under conn_lock */
+    pthread_mutex_t conn_lock;
+    bool shed_idle;
+    att_conn_t *idle_head, *idle_tail; /* idle connections, least recently active first */
+    unsigned conns_open;               /* tracked: NOTIFY_CONNECTION STARTED, not yet CLOSED */
+    unsigned conns_shedding;           /* shut down by us, CLOSED not yet notified */
+    unsigned conns_idle;               /* in the idle list */
+    att_burst_t burst;
+    att_metric_t *m_shed;
 };
 
 struct att_http_req {
     att_http_server_t *srv;
     struct MHD_Connection *conn;
+    att_conn_t *cn; /* the connection's tracking entry; NULL if untracked */
     const char *method; /* MHD-owned, valid for the request */
     char *path;
     const att_route_t *route;
@@ -780,6 +810,270 @@ att_err_t att_http_route_builtins(att_http_router_t *r, att_metrics_t *m, bool (
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* connections: tracking and idle shedding
+ *
+ * Every connection gets an att_conn_t at NOTIFY_CONNECTION STARTED, freed at CLOSED. It is idle
+ * from STARTED until the access handler's first call for a request (headers complete), and again
+ * from that request's completion notification until the next one starts; only idle connections
+ * sit in the idle list, in the order they became idle (the least recently active first). A busy
+ * connection is never shed; its time is bounded by timeout_s (the body deadline) instead.
+ *
+ * With shed_idle, when more than max_connections are open (a connection arrives, or a request
+ * starts), the least recently active idle connections are shut down until no more than
+ * max_connections remain: shutdown(SHUT_RDWR), never close(), since the fd is libmicrohttpd's.
+ * The worker that owns the connection sees EOF on its next epoll wake-up (the shutdown wakes it),
+ * closes the socket and notifies CLOSED. Connections being shed no longer count against the
+ * limit. When nothing is idle, the new request gets 503 as without shedding.
+ *
+ * Headroom: MHD_OPTION_CONNECTION_LIMIT (1.25 x max_connections + 8, att_hard_limit) sits above
+ * this limit. It covers connections accepted while their victims are still closing and those
+ * answered 503. libmicrohttpd splits it across pool workers (a worker at its share stops
+ * accepting and the others accept), and the shares add up to at least max_connections + 8.
+ * Shedding keeps the live connections at or under max_connections, so at least one worker can
+ * accept as soon as the connections being shed are closed, which their workers do on the wake-up
+ * the shutdown causes; meanwhile new connections wait in the listen backlog. This holds when one
+ * worker holds most of the idle connections too: the victims are chosen across workers and shut
+ * down from whichever worker accepted the newcomer.
+ *
+ * Threads: the callbacks run on every pool worker; conn_lock guards the list, the counters, the
+ * burst and every att_conn_t. Another worker's connection is only touched through our own
+ * att_conn_t (its fd), never through its MHD_Connection. The fd stays that connection's until
+ * CLOSED: libmicrohttpd 0.9.75 notifies CLOSED before it closes the socket (the cleanup of
+ * closed connections and the failed-setup path alike), and CLOSED unlinks the entry under the
+ * same lock, so a shutdown() made under the lock cannot reach a reused descriptor.
+ *
+ * A connection whose socket holds input its worker has not read yet counts as just active and
+ * is passed over (FIONREAD): under a flood of new connections, a client's request that has
+ * arrived but waits for its worker is not cut. Not checked: input that arrives between that test
+ * and the shutdown(); that request is cut as any request racing a server's close of an idle
+ * keep-alive connection is (many clients retry it on a new connection).
+ *
+ * Without shed_idle the list is still kept but nothing is shed: max_connections is a strict
+ * 503 limit. */
+
+#define ATT_SHED_QUIET_S  10.0 /* a shedding burst ends after this long without a shed */
+#define ATT_SHED_MAX_SKIP 32   /* idle connections with unread input passed over per shed */
+
+/* MHD_OPTION_CONNECTION_LIMIT for a given max_connections. */
+static unsigned att_hard_limit(unsigned max_connections)
+{
+    return max_connections + max_connections / 4 + 8;
+}
+
+static double att_ts_sub(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(a->tv_sec - b->tv_sec) + (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
+static void att_idle_push(att_http_server_t *s, att_conn_t *c)
+{
+    c->prev = s->idle_tail;
+    c->next = NULL;
+    if (s->idle_tail)
+        s->idle_tail->next = c;
+    else
+        s->idle_head = c;
+    s->idle_tail = c;
+    c->idle = true;
+    s->conns_idle++;
+}
+
+static void att_idle_unlink(att_http_server_t *s, att_conn_t *c)
+{
+    if (!c->idle)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->idle_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        s->idle_tail = c->prev;
+    c->prev = c->next = NULL;
+    c->idle = false;
+    s->conns_idle--;
+}
+
+/* Connections that count against max_connections: those being shed are on their way out. */
+static unsigned att_conns_live(const att_http_server_t *s)
+{
+    return s->conns_open - s->conns_shedding;
+}
+
+/* Bytes have arrived on the socket that its worker has not read yet: the client has just sent
+ * something (most often a request that is about to start), so it is active, not idle. */
+static bool att_fd_has_input(int fd)
+{
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Shut down the least recently active idle connections other than `keep` until no more than
+ * max_connections are live. One with unread input is moved to the recent end instead, at most
+ * ATT_SHED_MAX_SKIP times per call (the worker reads input promptly, so this cannot hold a
+ * connection for long; past the bound the oldest goes anyway). Returns how many were shut down.
+ * Caller holds conn_lock. */
+static unsigned att_shed_locked(att_http_server_t *s, const att_conn_t *keep)
+{
+    unsigned n = 0, skipped = 0;
+    while (s->shed_idle && att_conns_live(s) > s->max_connections) {
+        att_conn_t *c = s->idle_head;
+        if (!c || c == keep)
+            break; /* nothing idle but the newcomer: its request will get 503 */
+        if (skipped < ATT_SHED_MAX_SKIP && att_fd_has_input(c->fd)) {
+            att_idle_unlink(s, c);
+            att_idle_push(s, c);
+            skipped++;
+            continue;
+        }
+        att_idle_unlink(s, c);
+        c->shed = true;
+        s->conns_shedding++;
+        /* An error (ENOTCONN: the peer is gone) changes nothing: MHD closes it either way. */
+        shutdown(c->fd, SHUT_RDWR);
+        n++;
+    }
+    return n;
+}
+
+/* What to log about shedding once conn_lock is released. */
+typedef struct {
+    bool started, ended;
+    unsigned open, idle;  /* at the start of a burst */
+    uint64_t count;       /* the ended burst's */
+    double secs;          /* the ended burst's length */
+} att_shed_note_t;
+
+/* Burst bookkeeping after an event that shed n connections: a burst that has been quiet for
+ * ATT_SHED_QUIET_S ends (noticed at the next connection event, or at stop), a shed outside a
+ * burst starts one. Caller holds conn_lock. */
+static void att_burst_locked(att_http_server_t *s, unsigned n, bool force_end, att_shed_note_t *note)
+{
+    att_burst_t *b = &s->burst;
+    if (!n && !b->active)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (b->active && (force_end || att_ts_sub(&now, &b->last) >= ATT_SHED_QUIET_S)) {
+        note->ended = true;
+        note->count = b->count;
+        note->secs = att_ts_sub(&b->last, &b->start);
+        b->active = false;
+    }
+    if (!n)
+        return;
+    if (!b->active) {
+        b->active = true;
+        b->start = now;
+        b->count = 0;
+        note->started = true;
+        note->open = s->conns_open;
+        note->idle = s->conns_idle + n;
+    }
+    b->count += n;
+    b->last = now;
+}
+
+/* Count n shed connections and write the burst lines (conn_lock released). */
+static void att_shed_report(att_http_server_t *s, unsigned n, const att_shed_note_t *note)
+{
+    if (n)
+        att_metric_add(s->m_shed, n);
+    if (note->ended) {
+        json_t *o = json_pack("{s:I, s:f, s:i}", "connections_shed", (json_int_t)note->count,
+                              "burst_seconds", note->secs, "max_connections",
+                              (int)s->max_connections);
+        att_log_json(ATT_LOG_WARN, "idle connection shedding ended", o);
+        json_decref(o);
+    }
+    if (note->started) {
+        json_t *o = json_pack("{s:i, s:i, s:i}", "open_connections", (int)note->open,
+                              "idle_connections", (int)note->idle, "max_connections",
+                              (int)s->max_connections);
+        att_log_json(ATT_LOG_WARN,
+                     "connection limit reached: closing the least recently active idle "
+                     "connections",
+                     o);
+        json_decref(o);
+    }
+}
+
+static void att_conn_started(att_http_server_t *s, struct MHD_Connection *conn, void **ctx)
+{
+    att_conn_t *c = calloc(1, sizeof(*c));
+    *ctx = c;
+    if (!c)
+        return; /* out of memory: this connection is neither counted nor shed */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c->fd = ci && ci->connect_fd != MHD_INVALID_SOCKET ? ci->connect_fd : -1;
+    att_shed_note_t note = {0};
+    pthread_mutex_lock(&s->conn_lock);
+    s->conns_open++;
+    if (c->fd >= 0)
+        att_idle_push(s, c);
+    unsigned n = att_shed_locked(s, c);
+    att_burst_locked(s, n, false, &note);
+    pthread_mutex_unlock(&s->conn_lock);
+    att_shed_report(s, n, &note);
+}
+
+static void att_conn_closed(att_http_server_t *s, void **ctx)
+{
+    att_conn_t *c = *ctx;
+    if (!c)
+        return;
+    *ctx = NULL;
+    att_shed_note_t note = {0};
+    pthread_mutex_lock(&s->conn_lock);
+    att_idle_unlink(s, c);
+    if (c->shed)
+        s->conns_shedding--;
+    s->conns_open--;
+    att_burst_locked(s, 0, false, &note);
+    pthread_mutex_unlock(&s->conn_lock);
+    free(c);
+    att_shed_report(s, 0, &note);
+}
+
+/* The access handler's first call for a request: busy until the request's completion. */
+static void att_conn_busy(att_http_server_t *s, att_conn_t *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    att_idle_unlink(s, c);
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/* A request completed and the connection stays open for the next one: idle again, now the most
+ * recently active. Connections already shed or without a known fd stay out of the list. */
+static void att_conn_idle(att_http_server_t *s, att_conn_t *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    if (!c->shed && !c->idle && c->fd >= 0)
+        att_idle_push(s, c);
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/* For a request that starts: true when more than max_connections are open even after shedding
+ * idle ones (then it gets 503). */
+static bool att_conns_over_limit(att_http_server_t *s)
+{
+    att_shed_note_t note = {0};
+    pthread_mutex_lock(&s->conn_lock);
+    unsigned n = att_shed_locked(s, NULL);
+    bool over = att_conns_live(s) > s->max_connections;
+    att_burst_locked(s, n, false, &note);
+    pthread_mutex_unlock(&s->conn_lock);
+    att_shed_report(s, n, &note);
+    return over;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* request lifecycle */
 
 static void att_uuid4(char out[37])
@@ -868,7 +1162,7 @@ static bool att_has_body(att_http_req_t *req)
 static bool att_req_begin(att_http_req_t *req)
 {
     att_http_server_t *s = req->srv;
-    if (atomic_load(&s->connections) > s->max_connections) {
+    if (att_conns_over_limit(s)) {
         att_http_add_header(req, "Retry-After", "1");
         req->close_after = true;
         att_error_internal(req, 503, "ServiceUnavailable",
@@ -935,6 +1229,10 @@ static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const 
         *con_cls = req;
         req->srv = s;
         req->conn = conn;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        req->cn = ci ? ci->socket_context : NULL;
+        att_conn_busy(s, req->cn);
         req->method = method;
         clock_gettime(CLOCK_MONOTONIC, &req->start);
         att_uuid4(req->request_id);
@@ -1006,6 +1304,8 @@ static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls
     if (!req)
         return;
     *con_cls = NULL;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->close_after)
+        att_conn_idle(s, req->cn); /* else MHD closes the connection now */
     double secs = att_elapsed(&req->start);
     unsigned status = req->queued ? req->status : 0; /* 0: closed without an answer */
     const char *route = req->route_label ? req->route_label : "unmatched";
@@ -1058,11 +1358,11 @@ static void att_notify_conn(void *cls, struct MHD_Connection *conn, void **socke
 {
     att_http_server_t *s = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_fetch_add(&s->connections, 1);
         att_metric_gauge_add(s->m_conns, 1);
+        att_conn_started(s, conn, socket_context);
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        atomic_fetch_sub(&s->connections, 1);
         att_metric_gauge_add(s->m_conns, -1);
+        att_conn_closed(s, socket_context);
     }
 }
 
@@ -1160,7 +1460,7 @@ att_err_t att_http_listen_socket(const char *hostport, int *fd, uint16_t *port, 
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (a->ai_family == AF_INET6)
             setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        if (bind(s, a->ai_addr, a->ai_addrlen) == 0 && listen(s, 512) == 0)
+        if (bind(s, a->ai_addr, a->ai_addrlen) == 0 && listen(s, ATT_HTTP_BACKLOG) == 0)
             break;
         err = errno;
         close(s);
@@ -1182,6 +1482,22 @@ att_err_t att_http_listen_socket(const char *hostport, int *fd, uint16_t *port, 
     return ATT_OK;
 }
 
+static unsigned att_threads(const att_http_opts_t *o)
+{
+    if (o->threads)
+        return o->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+unsigned long att_http_fds_needed(const att_http_opts_t *o)
+{
+    /* connections up to libmicrohttpd's hard limit, the listening socket, an epoll fd and an
+     * eventfd per worker, and a margin for stdio, the store, collateral and JWKS fetches */
+    unsigned max = o->max_connections ? o->max_connections : 1024;
+    return (unsigned long)att_hard_limit(max) + 1 + 2ul * (att_threads(o) + 1) + 64;
+}
+
 static void att_server_free(att_http_server_t *s)
 {
     if (s->tls_key_pem) {
@@ -1190,6 +1506,7 @@ static void att_server_free(att_http_server_t *s)
     }
     free(s->tls_cert_pem);
     free(s->service_version);
+    pthread_mutex_destroy(&s->conn_lock);
     free(s);
 }
 
@@ -1218,6 +1535,11 @@ static void att_server_metrics(att_http_server_t *s)
                                       "Requests received and not yet answered", 0, NULL);
     s->m_conns =
         att_metrics_gauge(m, "attestd_http_open_connections", "Open HTTP connections", 0, NULL);
+    s->m_shed = att_metrics_counter(m, "attestd_http_connections_shed_total",
+                                    "Idle connections closed to make room for new ones "
+                                    "(max_connections reached)",
+                                    0, NULL);
+    att_metric_add(s->m_shed, 0); /* rendered (as 0) before the first shed */
     const char *v[] = {"version"};
     att_metric_t *bi = att_metrics_gauge(m, "attestd_build_info", "attestd version", 1, v);
     att_metric_set(bi, 1, ATTESTD_VERSION);
@@ -1235,6 +1557,8 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
         att_diag_set(d, ATT_E_NOMEM, "out of memory");
         goto fail_fd;
     }
+    pthread_mutex_init(&s->conn_lock, NULL);
+    s->shed_idle = o->shed_idle;
     s->router = o->router;
     s->metrics = o->metrics;
     s->max_body = o->max_body ? o->max_body : (1 << 20);
@@ -1284,17 +1608,14 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
     }
     att_server_metrics(s);
 
-    unsigned threads = o->threads;
-    if (!threads) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
-    }
+    unsigned threads = att_threads(o);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
     if (s->tls)
         flags |= MHD_USE_TLS;
-    /* libmicrohttpd's own hard limit sits above ours so that we can still answer 503. */
-    unsigned hard = s->max_connections + s->max_connections / 4 + 8;
+    /* libmicrohttpd's own hard limit sits above ours so that we can still answer 503, and
+     * accept new connections while shed ones are closing (see "connections" above). */
+    unsigned hard = att_hard_limit(s->max_connections);
     size_t mem = o->max_header ? o->max_header : (16 << 10);
     if (mem < 4096)
         mem = 4096;
@@ -1364,5 +1685,10 @@ void att_http_stop(att_http_server_t *s)
         att_log(ATT_LOG_WARN, "stopping with %u request(s) still in flight after %u ms", left,
                 s->stop_grace_ms);
     MHD_stop_daemon(s->mhd);
+    att_shed_note_t note = {0};
+    pthread_mutex_lock(&s->conn_lock);
+    att_burst_locked(s, 0, true, &note);
+    pthread_mutex_unlock(&s->conn_lock);
+    att_shed_report(s, 0, &note);
     att_server_free(s);
 }

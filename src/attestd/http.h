@@ -23,8 +23,18 @@
  * The server answers on its own: 404 (no route), 405 (route exists for another method, with
  * Allow), 400 (api-version missing or unknown on routes that require it), 413 (body over
  * max_body), 408 or a closed connection (body not in within timeout_s), 503 (more than
- * max_connections open), 500 (handler returned without answering). Not checked here:
- * authentication, the content of bodies (handlers parse them), and Content-Type of requests.
+ * max_connections open; with shed_idle only when no idle connection is left to close), 500
+ * (handler returned without answering). Not checked here: authentication, the content of bodies
+ * (handlers parse them), and Content-Type of requests.
+ *
+ * Connections: a connection is idle before its request's headers are complete and between
+ * keep-alive requests, busy from then until its answer is sent. With shed_idle (attestd sets it),
+ * a connection that arrives or a request that starts with max_connections already open makes the
+ * least recently active idle connections close (shutdown(); libmicrohttpd closes them), as nginx
+ * does with keep-alive connections; busy ones are never closed early. Counted in
+ * attestd_http_connections_shed_total; one log line when a burst of shedding starts, one when it
+ * ends. Not checked: the source address (many idle connections from one client are not told
+ * apart from many clients).
  */
 #ifndef ATTESTD_HTTP_H
 #define ATTESTD_HTTP_H
@@ -101,7 +111,9 @@ typedef struct {
     const char *tls_cert;        /* PEM file; with tls_key enables HTTPS */
     const char *tls_key;         /* PEM file (unencrypted) */
     size_t max_body;             /* bytes; over it: 413 */
-    unsigned max_connections;    /* open connections; over it: 503 then close */
+    unsigned max_connections;    /* open connections; over it: 503 then close (see shed_idle) */
+    bool shed_idle;              /* at max_connections, close the least recently active idle
+                                  * connections to make room, 503 only when all are busy */
     unsigned timeout_s;          /* idle connection timeout and whole-body deadline: 408/close */
     size_t max_header;           /* request line + headers; over it: 431 (from libmicrohttpd) */
     unsigned stop_grace_ms;      /* att_http_stop waits this long for in-flight requests */
@@ -111,8 +123,13 @@ typedef struct {
 } att_http_opts_t;
 
 /* Defaults: listen 127.0.0.1:8080, listen_fd -1, threads 0, max_body 1 MiB, max_connections
- * 1024, timeout_s 30, max_header 16 KiB, stop_grace_ms 10000. */
+ * 1024, shed_idle false (a strict 503 limit), timeout_s 30, max_header 16 KiB, stop_grace_ms
+ * 10000. */
 att_http_opts_t att_http_opts_default(void);
+/* File descriptors a server started with o may hold at once (connections up to libmicrohttpd's
+ * hard limit of 1.25 x max_connections + 8, its own descriptors, a margin for the rest of the
+ * process): what RLIMIT_NOFILE must allow. */
+unsigned long att_http_fds_needed(const att_http_opts_t *o);
 
 /* Bind and listen on "HOST:PORT" (IPv4, "[IPv6]" or a name resolved with getaddrinfo); the
  * socket is close-on-exec with SO_REUSEADDR. *port gets the bound port (useful with port 0). */

@@ -1,10 +1,12 @@
 /* main.c - `attestd`: the attestation service process. Parses the configuration, binds the
  * listening socket, builds the service and its routes, serves until SIGTERM/SIGINT, then stops
  * gracefully (in-flight requests finish) and exits 0. Invalid options exit 2. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -25,6 +27,53 @@ static void att_local_url(const att_config_t *cfg, uint16_t port, char *out, siz
     bool v6 = strchr(h, ':') != NULL;
     snprintf(out, n, "%s://%s%s%s:%u", cfg->tls_cert ? "https" : "http", v6 ? "[" : "", h,
              v6 ? "]" : "", port);
+}
+
+/* Largest --max-connections whose descriptors fit in `fds` (0 if none does). */
+static unsigned att_max_connections_for(att_http_opts_t o, unsigned long fds)
+{
+    unsigned lo = 0, hi = 1000000;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo + 1) / 2;
+        o.max_connections = mid;
+        if (att_http_fds_needed(&o) <= fds)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Make RLIMIT_NOFILE's soft limit cover what the HTTP server may hold (att_http_fds_needed),
+ * raising it toward the hard limit. Fails, naming both numbers and the largest
+ * --max-connections that fits, when the hard limit is too low: attestd would otherwise fail to
+ * accept (EMFILE) well before its configured limit, with every client locked out alike. */
+static att_err_t att_nofile_ensure(const att_http_opts_t *o, att_diag_t *d)
+{
+    unsigned long need = att_http_fds_needed(o);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return att_diag_set(d, ATT_E_IO, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return ATT_OK;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+        return att_diag_set(d, ATT_E_ARG,
+                            "--max-connections %u needs %lu file descriptors, but the hard limit "
+                            "on open files (RLIMIT_NOFILE) is %llu: raise it (ulimit -Hn, "
+                            "LimitNOFILE= in a systemd unit) or lower --max-connections to %u",
+                            o->max_connections, need, (unsigned long long)rl.rlim_max,
+                            att_max_connections_for(*o, rl.rlim_max));
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return att_diag_set(d, ATT_E_IO,
+                            "--max-connections %u needs %lu file descriptors; raising the open "
+                            "file limit (RLIMIT_NOFILE) from %llu failed: %s",
+                            o->max_connections, need, (unsigned long long)old, strerror(errno));
+    att_log(ATT_LOG_INFO, "raised the open file limit (RLIMIT_NOFILE) from %llu to %lu for "
+                          "--max-connections %u",
+            (unsigned long long)old, need, o->max_connections);
+    return ATT_OK;
 }
 
 static int att_serve(att_config_t *cfg)
@@ -78,9 +127,16 @@ static int att_serve(att_config_t *cfg)
     o.max_body = cfg->max_body;
     o.max_header = cfg->max_header;
     o.max_connections = cfg->max_connections;
+    o.shed_idle = true;
     o.timeout_s = cfg->timeout;
     o.router = router;
     o.metrics = metrics;
+    if (att_nofile_ensure(&o, &d) != ATT_OK) {
+        att_log(ATT_LOG_ERROR, "%s", d.msg);
+        fprintf(stderr, "attestd: %s\n", d.msg);
+        close(o.listen_fd);
+        goto out;
+    }
     srv = att_http_start(&o, &d);
     if (!srv) {
         att_log(ATT_LOG_ERROR, "cannot start the HTTP server: %s", d.msg);
