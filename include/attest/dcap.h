@@ -220,7 +220,12 @@ ATT_API att_err_t att_dcap_verify(const uint8_t *quote, size_t len, const att_dc
  * bytes of the quote and by the collateral (its CRLs) they were checked against. A hit skips
  * parsing the three certificates, their signatures and revocation checks; the validity windows
  * of the certificates and CRLs are still checked at every call's `now`. Only successes are
- * cached. Eviction is round-robin once `capacity` chains are held. */
+ * cached. Eviction is round-robin once `capacity` chains are held.
+ * Each chain also remembers up to 4 QE reports with their signatures that its PCK key verified,
+ * with the attestation key each certifies: a platform's quotes carry the same QE report until its
+ * QE makes a new key, so a quote whose QE report and signature are byte for byte a remembered
+ * pair skips that signature check (one ECDSA verification instead of two). Everything else -
+ * the report data binding, QE identity, the quote's own signature - is checked every time. */
 typedef struct att_dcap_cache att_dcap_cache_t;
 
 ATT_API att_dcap_cache_t *att_dcap_cache_new(size_t capacity);

@@ -173,6 +173,7 @@ static void h_cert_remove(att_http_req_t *req, void *arg)
     }
 ATT_STAT_FN(st_chain_hits, chain_cache_hits)
 ATT_STAT_FN(st_chain_misses, chain_cache_misses)
+ATT_STAT_FN(st_ecdsa, ecdsa_verifications)
 ATT_STAT_FN(st_coll_hits, coll_hits)
 ATT_STAT_FN(st_coll_misses, coll_misses)
 ATT_STAT_FN(st_coll_fetches, coll_fetches)
@@ -212,6 +213,9 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
         } g[] = {
             {"attestd_pck_chain_cache_hits_total", "PCK chain cache hits", st_chain_hits},
             {"attestd_pck_chain_cache_misses_total", "PCK chain cache misses", st_chain_misses},
+            {"attestd_ecdsa_verifications_total", "ECDSA P-256 signature verifications (quotes, "
+                                                  "QE reports, certificates, CRLs, collateral)",
+             st_ecdsa},
             {"attestd_collateral_cache_hits_total", "Collateral cache hits", st_coll_hits},
             {"attestd_collateral_cache_misses_total", "Collateral cache misses", st_coll_misses},
             {"attestd_collateral_fetches_total", "Collateral fetches from the PCS source", st_coll_fetches},

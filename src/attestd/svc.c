@@ -993,6 +993,7 @@ void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
     att_dcap_cache_stats(svc->cache, &out->chain_cache_hits, &out->chain_cache_misses);
+    out->ecdsa_verifications = att_crypto_ecdsa_verify_count();
     if (svc->coll) {
         att_collsrc_stats_t s;
         att_collsrc_stats(svc->coll, &s);

@@ -73,6 +73,8 @@ att_err_t att_svc_keys_rotate(att_svc_t *svc, char **kid, att_diag_t *d);
 /* Counters for /metrics. */
 typedef struct {
     uint64_t chain_cache_hits, chain_cache_misses;
+    uint64_t ecdsa_verifications; /* P-256 verifications by the process (quotes, QE reports,
+                                   * certificates, CRLs, collateral) */
     uint64_t coll_hits, coll_misses, coll_fetches, coll_fetch_errors, coll_served_stale;
 } att_svc_stats_t;
 void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out);

@@ -15,6 +15,12 @@ struct att_dcap_cache {
 
 static void att_chain_free(att_chain_t *ch)
 {
+    for (size_t i = 0; i < ATT_QE_MEMOS; i++) {
+        att_qe_memo_t *m = atomic_load(&ch->qe[i]);
+        if (m != NULL)
+            att_p256_free(m->akey);
+        free(m);
+    }
     att_p256_free(ch->leaf_key);
     free(ch->pem);
     free(ch);
@@ -182,4 +188,44 @@ ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t
     }
     sk_X509_pop_free(sk, X509_free);
     return e;
+}
+
+/* ---- QE report memos ---------------------------------------------------------------------- */
+
+const att_qe_memo_t *att_chain_qe_find(att_chain_t *ch, const uint8_t qe_report[384],
+                                       const uint8_t qe_report_sig[64])
+{
+    for (size_t i = 0; ch != NULL && i < ATT_QE_MEMOS; i++) {
+        const att_qe_memo_t *m = atomic_load_explicit(&ch->qe[i], memory_order_acquire);
+        if (m == NULL)
+            return NULL;
+        if (memcmp(m->qe_report_sig, qe_report_sig, 64) == 0 &&
+            memcmp(m->qe_report, qe_report, 384) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+void att_chain_qe_add(att_chain_t *ch, const uint8_t qe_report[384],
+                      const uint8_t qe_report_sig[64], const uint8_t attest_key[64],
+                      struct att_p256 **akey)
+{
+    if (ch == NULL || *akey == NULL || att_chain_qe_find(ch, qe_report, qe_report_sig) != NULL)
+        return;
+    att_qe_memo_t *m = malloc(sizeof(*m));
+    if (m == NULL)
+        return;
+    memcpy(m->qe_report, qe_report, 384);
+    memcpy(m->qe_report_sig, qe_report_sig, 64);
+    memcpy(m->attest_key, attest_key, 64);
+    m->akey = *akey;
+    for (size_t i = 0; i < ATT_QE_MEMOS; i++) {
+        att_qe_memo_t *expected = NULL;
+        if (atomic_compare_exchange_strong_explicit(&ch->qe[i], &expected, m,
+                                                    memory_order_acq_rel, memory_order_acquire)) {
+            *akey = NULL; /* the memo owns it now */
+            return;
+        }
+    }
+    free(m); /* all slots taken (by this platform's earlier keys, or by racing threads) */
 }

@@ -2,6 +2,8 @@
 #ifndef ATT_DCAP_INTERNAL_H
 #define ATT_DCAP_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include <jansson.h>
 #include <openssl/x509.h>
 
@@ -131,8 +133,20 @@ att_err_t att_qe_identity_parse(const char *json, size_t len, att_qe_identity_t 
                                 const char **signed_ptr, size_t *signed_len, uint8_t sig[64],
                                 att_diag_t *diag);
 
-/* A PCK chain whose time-independent checks passed (cacheable). */
+/* A QE report and its signature that the chain's PCK key verified, with the attestation key
+ * that report certifies (bound by its report data; parsed once). A platform's quotes all carry
+ * the same QE report and signature until its QE makes a new attestation key, so the QE report
+ * signature is checked once per chain entry and attestation key rather than once per quote.
+ * Immutable once published. */
 struct att_p256;
+typedef struct {
+    uint8_t qe_report[384], qe_report_sig[64], attest_key[64];
+    struct att_p256 *akey;
+} att_qe_memo_t;
+
+#define ATT_QE_MEMOS 4 /* attestation keys remembered per PCK chain (QE restarts) */
+
+/* A PCK chain whose time-independent checks passed (cacheable). */
 typedef struct {
     uint8_t *pem; /* copy of the chain bytes (cache key) */
     size_t pem_len;
@@ -142,10 +156,19 @@ typedef struct {
     att_time_t leaf_nb, leaf_na, ca_nb, ca_na, root_nb, root_na;
     const char *ca; /* "processor" or "platform" (static string) */
     bool intel_root;
-    int refs; /* guarded by the cache lock */
+    int refs;                                  /* guarded by the cache lock */
+    _Atomic(att_qe_memo_t *) qe[ATT_QE_MEMOS]; /* filled in order, never replaced */
 } att_chain_t;
 
 void att_chain_release(att_chain_t *ch);
+/* The memo of `ch` holding exactly this QE report and signature, or NULL. */
+const att_qe_memo_t *att_chain_qe_find(att_chain_t *ch, const uint8_t qe_report[384],
+                                       const uint8_t qe_report_sig[64]);
+/* Remember a QE report, signature and attestation key that verified with the chain's key;
+ * takes *akey (sets it to NULL) when kept. No-op when every slot is taken. */
+void att_chain_qe_add(att_chain_t *ch, const uint8_t qe_report[384],
+                      const uint8_t qe_report_sig[64], const uint8_t attest_key[64],
+                      struct att_p256 **akey);
 /* Cache lookup: a referenced entry or NULL. Insert takes a reference of its own. */
 att_chain_t *att_dcap_cache_get(att_dcap_cache_t *cache, const uint8_t *pem, size_t len,
                                 uint64_t coll_id);

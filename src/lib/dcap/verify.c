@@ -398,8 +398,11 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
                             "quote (needs '%s')", qi->id, tdx ? "TDX" : "SGX",
                             tdx ? "TD_QE" : "QE");
 
-    /* 7. QE report signature by the PCK key */
-    if (!att_p256_verify(ch->leaf_key, q->qe_report, ATT_SGX_REPORT_LEN, q->qe_report_sig))
+    /* 7. QE report signature by the PCK key - unless this chain's key already verified these
+     * very bytes (the memo: every quote of a platform carries the same QE report) */
+    const att_qe_memo_t *memo = att_chain_qe_find(ch, q->qe_report, q->qe_report_sig);
+    if (memo == NULL &&
+        !att_p256_verify(ch->leaf_key, q->qe_report, ATT_SGX_REPORT_LEN, q->qe_report_sig))
         return att_diag_set(diag, ATT_E_QE_REPORT_SIGNATURE, "QE report signature does not "
                             "verify with the PCK certificate key");
 
@@ -447,14 +450,24 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
         return att_diag_set(diag, ATT_E_QE_TCB_REVOKED, "QE ISVSVN %u is at a revoked TCB level",
                             q->qe.isvsvn);
 
-    /* 10. quote signature by the attestation key */
-    *akey = att_p256_from_raw(q->attest_key);
-    if (*akey == NULL)
-        return att_diag_set(diag, ATT_E_QUOTE_KEY, "attestation key is not a point on P-256");
-    if (!att_p256_verify(*akey, q->signed_region.ptr, q->signed_region.len, q->signature))
+    /* 10. quote signature by the attestation key (the memo's, parsed once, when it is this
+     * one; step 8 bound it to the QE report) */
+    const att_p256_t *k = NULL;
+    if (memo != NULL && memcmp(memo->attest_key, q->attest_key, 64) == 0) {
+        k = memo->akey;
+    } else {
+        *akey = att_p256_from_raw(q->attest_key);
+        if (*akey == NULL)
+            return att_diag_set(diag, ATT_E_QUOTE_KEY, "attestation key is not a point on "
+                                "P-256");
+        k = *akey;
+    }
+    if (!att_p256_verify(k, q->signed_region.ptr, q->signed_region.len, q->signature))
         return att_diag_set(diag, ATT_E_QUOTE_SIGNATURE, "quote signature over the first %zu "
                             "bytes does not verify with the attestation key",
                             q->signed_region.len);
+    if (memo == NULL) /* QE report and attestation key both verified: remember them */
+        att_chain_qe_add(ch, q->qe_report, q->qe_report_sig, q->attest_key, akey);
 
     /* 11. TDX module identity */
     if (tdx && (e = att_tdx_module(q, t, res, diag)))

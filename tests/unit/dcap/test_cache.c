@@ -7,7 +7,12 @@
 
 #include <cmocka.h>
 
+#include "attest/sim.h"
+#include "crypto/crypto.h"
+#include "dcap/dcap_internal.h"
 #include "vec.h"
+
+#define NOW_SIM ((att_time_t)1751328000)
 
 static void test_cache_same_verdicts(void **state)
 {
@@ -92,11 +97,120 @@ static void test_cache_keyed_by_collateral_and_bounded(void **state)
     att_trust_free(trust);
 }
 
+
+/* The QE report memo: once a chain entry's PCK key verified a QE report and signature, later
+ * quotes carrying the same bytes skip that ECDSA verification (and the attestation key parse) -
+ * and anything else about them is still checked: a changed QE report, signature or attestation
+ * key fails exactly as without the memo. */
+static att_err_t verify_counted(const uint8_t *q, size_t n, const att_dcap_collateral_t *c,
+                                const att_trust_t *t, att_time_t at, att_dcap_cache_t *cache,
+                                uint64_t *ecdsa)
+{
+    att_dcap_result_t r;
+    uint64_t before = att_crypto_ecdsa_verify_count();
+    att_err_t e = att_dcap_verify_cached(q, n, c, t, at, cache, &r);
+    *ecdsa = att_crypto_ecdsa_verify_count() - before;
+    return e;
+}
+
+static void test_qe_report_memo(void **state)
+{
+    att_trust_t *trust = att_trust_new();
+    for (size_t i = 0; i < VEC_N; i++) {
+        vec_t v;
+        assert_int_equal(vec_load(&v, vec_names[i]), 0);
+        att_dcap_collateral_t *c;
+        att_diag_t d;
+        assert_int_equal(att_dcap_collateral_new(&v.raw, trust, &c, &d), ATT_OK);
+        att_dcap_cache_t *cache = att_dcap_cache_new(4);
+        att_dcap_result_t plain;
+        att_err_t want = att_dcap_verify(v.quote, v.quote_len, c, trust, v.at, &plain);
+        uint64_t n1, n2, n3;
+        assert_int_equal(verify_counted(v.quote, v.quote_len, c, trust, v.at, cache, &n1), want);
+        assert_int_equal(verify_counted(v.quote, v.quote_len, c, trust, v.at, cache, &n2), want);
+        assert_int_equal(verify_counted(v.quote, v.quote_len, c, trust, v.at, cache, &n3), want);
+        assert_true(n1 >= 2); /* chain certificates, QE report, quote */
+        assert_int_equal(n2, 1); /* the quote's own signature only */
+        assert_int_equal(n3, 1);
+        /* changed bytes after the memo exists: the same errors as a fresh verifier gives */
+        size_t off_rep = (size_t)(plain.quote.qe_report - v.quote);
+        size_t off_sig = (size_t)(plain.quote.qe_report_sig - v.quote);
+        size_t off_key = (size_t)(plain.quote.attest_key - v.quote);
+        size_t flips[][2] = {{off_rep + 50, ATT_E_QE_REPORT_SIGNATURE},
+                             {off_sig + 10, ATT_E_QE_REPORT_SIGNATURE},
+                             {off_key + 5, ATT_E_QE_REPORT_DATA}};
+        uint8_t *q = malloc(v.quote_len);
+        for (size_t f = 0; f < 3; f++) {
+            memcpy(q, v.quote, v.quote_len);
+            q[flips[f][0]] ^= 0x01;
+            att_dcap_result_t r;
+            assert_int_equal(att_dcap_verify_cached(q, v.quote_len, c, trust, v.at, cache, &r),
+                             (att_err_t)flips[f][1]);
+            assert_int_equal(att_dcap_verify(q, v.quote_len, c, trust, v.at, &r),
+                             (att_err_t)flips[f][1]);
+        }
+        free(q);
+        att_dcap_cache_free(cache);
+        att_dcap_collateral_free(c);
+        vec_free(&v);
+    }
+    att_trust_free(trust);
+}
+
+/* Several attestation keys of one platform (its QE restarted): each is verified in full once,
+ * then memoised; beyond ATT_QE_MEMOS keys every quote is simply verified in full. */
+static void test_qe_report_memo_keys(void **state)
+{
+    att_sim_pki_opts_t po;
+    att_sim_pki_opts_default(&po, ATT_SIM_CA_PROCESSOR, NOW_SIM);
+    att_sim_pki_t *pki;
+    att_diag_t d;
+    assert_int_equal(att_sim_pki_new(&po, &pki, &d), ATT_OK);
+    att_sim_collateral_opts_t co;
+    att_sim_collateral_opts_default(&co, pki, ATT_TEE_SGX, NOW_SIM);
+    att_sim_collateral_t sc;
+    assert_int_equal(att_sim_collateral_make(pki, &co, &sc, &d), ATT_OK);
+    att_trust_t *trust = att_trust_new();
+    assert_int_equal(att_trust_add_root(trust, sc.trust_root.ptr, sc.trust_root.len, &d), ATT_OK);
+    att_dcap_collateral_raw_t raw;
+    att_sim_collateral_raw(&sc, &raw);
+    att_dcap_collateral_t *c;
+    assert_int_equal(att_dcap_collateral_new(&raw, trust, &c, &d), ATT_OK);
+    att_dcap_cache_t *cache = att_dcap_cache_new(4);
+    uint8_t *quotes[ATT_QE_MEMOS + 2];
+    size_t lens[ATT_QE_MEMOS + 2];
+    for (size_t k = 0; k < ATT_QE_MEMOS + 2; k++) {
+        uint8_t scalar[32] = {0};
+        scalar[31] = (uint8_t)(k + 1); /* a different attestation key per quote */
+        att_sim_quote_opts_t qo;
+        att_sim_quote_opts_default(&qo, ATT_TEE_SGX, 3);
+        qo.attest_key = scalar;
+        assert_int_equal(att_sim_quote_build(pki, &qo, &quotes[k], &lens[k], &d), ATT_OK);
+    }
+    uint64_t n;
+    for (size_t round = 0; round < 2; round++)
+        for (size_t k = 0; k < ATT_QE_MEMOS + 2; k++) {
+            assert_int_equal(verify_counted(quotes[k], lens[k], c, trust, NOW_SIM, cache, &n),
+                             ATT_OK);
+            if (round == 1)
+                assert_int_equal(n, k < ATT_QE_MEMOS ? 1 : 2); /* memoised keys: 1 ECDSA */
+        }
+    for (size_t k = 0; k < ATT_QE_MEMOS + 2; k++)
+        free(quotes[k]);
+    att_dcap_cache_free(cache);
+    att_dcap_collateral_free(c);
+    att_trust_free(trust);
+    att_sim_collateral_free(&sc);
+    att_sim_pki_free(pki);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_same_verdicts),
         cmocka_unit_test(test_cache_keyed_by_collateral_and_bounded),
+        cmocka_unit_test(test_qe_report_memo),
+        cmocka_unit_test(test_qe_report_memo_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
