@@ -1,7 +1,8 @@
 # attestd - top-level entry points. Everything goes through CMake + Ninja in build/.
 #   make run     install what is missing, build, and start (see README)
-#   make test    install, build, run every test (then unit, CLI and e2e tests again under ASan+UBSan,
-#                then every libFuzzer target for 5 s when clang is present: make fuzz-smoke)
+#   make test    install, build, run every test (then unit, CLI, e2e and interop tests again under
+#                ASan+UBSan, then every libFuzzer target for 5 s when clang is present:
+#                make fuzz-smoke)
 #   make demo    the five-step workflow end to end on loopback, narrated (docs/demo.md)
 #   make bench   benchmarks against the crypto bound and the peer verifier
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS each
@@ -51,7 +52,7 @@ test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DATT_SANITIZE=ON -DATT_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -L "unit|cli|e2e"
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -L "unit|cli|e2e|interop"
 
 bench: build
 	bench/run $(BUILD)
