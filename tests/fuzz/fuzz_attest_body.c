@@ -30,23 +30,7 @@
 #include <unistd.h>
 
 #include "svc.h"
-
-#ifndef ATT_FUZZ_VECTORS
-#define ATT_FUZZ_VECTORS "tests/vectors"
-#endif
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond, ...)                                                                      \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_attest_body: invariant failed: %s: ", #cond);                    \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 static att_svc_t *g_svc;
 static char g_dir[] = "/tmp/attestd-fuzz-XXXXXX";

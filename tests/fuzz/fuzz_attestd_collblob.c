@@ -54,23 +54,7 @@
 #include "collsrc.h"
 #include "core/util.h"
 #include "store.h"
-
-#ifndef ATT_FUZZ_VECTORS
-#define ATT_FUZZ_VECTORS "tests/vectors"
-#endif
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond, ...)                                                                      \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_attestd_collblob: invariant failed: %s: ", #cond);               \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 #define BLOB_MAGIC "ATTCOLL1"
 #define N_ITEMS    7

@@ -28,23 +28,7 @@
 #include "attest/dcap.h"
 #include "core/util.h"
 #include "dcap/dcap_internal.h"
-
-#ifndef ATT_FUZZ_VECTORS
-#define ATT_FUZZ_VECTORS "tests/vectors"
-#endif
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond, ...)                                                                      \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_collateral: invariant failed: %s: ", #cond);                     \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 #define N_FIELDS 7
 

@@ -48,19 +48,7 @@
 
 #include "attest/client.h"
 #include "client/client_int.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond, ...)                                                                      \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_oauth: invariant failed: %s: ", #cond);                          \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 #define FUZZ_ISSUER    "https://idp.fuzz.test"
 #define FUZZ_TOKEN_URL "https://idp.fuzz.test/oauth2/token"

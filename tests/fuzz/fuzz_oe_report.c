@@ -24,23 +24,7 @@
 #include <string.h>
 
 #include "attest/evidence.h"
-
-#ifndef ATT_FUZZ_VECTORS
-#define ATT_FUZZ_VECTORS "tests/vectors"
-#endif
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond, ...)                                                                      \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_oe_report: invariant failed: %s: ", #cond);                      \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 static att_trust_t *g_trust;
 static att_dcap_collateral_t *g_coll;

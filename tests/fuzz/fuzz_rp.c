@@ -27,19 +27,7 @@
 
 #include "attest/rp.h"
 #include "fuzz_keys.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond, ...)                                                                      \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_rp: invariant failed: %s: ", #cond);                             \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 #define FUZZ_ISSUER "https://fuzz.attestd.test"
 #define FUZZ_NONCE  "fuzz-nonce"
