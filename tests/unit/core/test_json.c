@@ -1,6 +1,6 @@
 /* test_json.c - att_json_loadb gives exactly what json_loadb gives: values, member order,
  * duplicate handling and jansson's own errors, on both its paths (simdjson, and the hand-over
- * to jansson) and both buffer sizes (per-thread parser, and the one for documents over 64 kB). */
+ * to jansson) and both buffer sizes (per-thread parser, and the one for documents over 16 kB). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,7 +143,7 @@ static void test_depth(void **state)
 
 static void test_large_document(void **state)
 {
-    /* over 64 kB: the per-call parser */
+    /* over 16 kB (and 64 kB): the per-call parser */
     size_t n = 3000, cap = n * 40 + 16, len = 0;
     char *t = malloc(cap);
     len += (size_t)snprintf(t + len, cap - len, "{");
