@@ -211,6 +211,8 @@ typedef struct {
     FILE *log;
 } fx_t;
 
+static bool g_shed; /* fx_start: att_http_opts_t.shed_idle */
+
 static fx_t *fx_start(size_t max_body, unsigned max_conn, unsigned timeout_s)
 {
     fx_t *f = calloc(1, sizeof(*f));
@@ -248,6 +250,7 @@ static fx_t *fx_start(size_t max_body, unsigned max_conn, unsigned timeout_s)
     o.metrics = f->m;
     o.max_body = max_body;
     o.max_connections = max_conn;
+    o.shed_idle = g_shed;
     o.timeout_s = timeout_s;
     o.max_header = 8192;
     o.stop_grace_ms = 5000;
@@ -697,6 +700,42 @@ static void test_connection_limit(void **state)
     fx_stop(f);
 }
 
+/* With shed_idle, idle connections over the limit do not lock others out: the least recently
+ * active ones are closed (the client sees EOF), counted in the shed metric, and requests go on. */
+static void test_idle_shedding(void **state)
+{
+    g_shed = true;
+    fx_t *f = fx_start(1 << 20, 2, 10);
+    g_shed = false;
+    int s[4];
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    for (int i = 0; i < 4; i++) {
+        s[i] = raw_connect();
+        nanosleep(&ts, NULL); /* accepted in this order: s[0] is the least recently active */
+    }
+    resp_t r;
+    assert_int_equal(http(&r, "GET", "/certs", NULL, 0, NULL), 200);
+    resp_free(&r);
+    /* the oldest idle connections were shut down by the server: EOF, not the 8 s timeout */
+    char c;
+    assert_int_equal(recv(s[0], &c, 1, 0), 0);
+    assert_int_equal(recv(s[1], &c, 1, 0), 0);
+    /* the newest idle one is still open: it can send a request and get an answer */
+    const char *get = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_int_equal(send(s[3], get, strlen(get), 0), (ssize_t)strlen(get));
+    char buf[64] = {0};
+    assert_true(recv(s[3], buf, sizeof buf - 1, 0) > 12);
+    assert_memory_equal(buf, "HTTP/1.1 200", 12);
+    assert_int_equal(http(&r, "GET", "/metrics", NULL, 0, NULL), 200);
+    const char *m = strstr(r.body, "\nattestd_http_connections_shed_total ");
+    assert_non_null(m);
+    assert_true(atoi(m + strlen("\nattestd_http_connections_shed_total ")) >= 2);
+    resp_free(&r);
+    for (int i = 0; i < 4; i++)
+        close(s[i]);
+    fx_stop(f);
+}
+
 static void test_slow_client(void **state)
 {
     fx_t *f = fx_start(1 << 20, 100, 1);
@@ -801,7 +840,8 @@ int main(void)
         cmocka_unit_test(test_api_version),          cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_request_ids_and_logs), cmocka_unit_test(test_metrics_and_health),
         cmocka_unit_test(test_metrics_registry),     cmocka_unit_test(test_graceful_stop),
-        cmocka_unit_test(test_connection_limit),     cmocka_unit_test(test_slow_client),
+        cmocka_unit_test(test_connection_limit),     cmocka_unit_test(test_idle_shedding),
+        cmocka_unit_test(test_slow_client),
         cmocka_unit_test(test_start_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
