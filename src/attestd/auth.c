@@ -331,17 +331,23 @@ att_err_t att_auth_check(att_auth_t *a, const att_http_req_t *req, att_auth_need
                                  (att_time_t)time(NULL), r);
 }
 
+bool att_auth_require_r(att_auth_t *a, att_http_req_t *req, att_auth_need_t need,
+                        att_auth_result_t *r)
+{
+    if (att_auth_check(a, req, need, r) == ATT_OK) {
+        if (r->sub[0])
+            att_http_log_field(req, "auth_sub", r->sub);
+        return true;
+    }
+    att_metric_inc(a->m_failures, r->reason);
+    att_http_log_field(req, "auth_reason", r->reason);
+    att_http_add_header(req, "WWW-Authenticate", r->challenge);
+    att_http_error(req, r->status, r->code, "%s", r->message);
+    return false;
+}
+
 bool att_auth_require(att_auth_t *a, att_http_req_t *req, att_auth_need_t need)
 {
     att_auth_result_t r;
-    if (att_auth_check(a, req, need, &r) == ATT_OK) {
-        if (r.sub[0])
-            att_http_log_field(req, "auth_sub", r.sub);
-        return true;
-    }
-    att_metric_inc(a->m_failures, r.reason);
-    att_http_log_field(req, "auth_reason", r.reason);
-    att_http_add_header(req, "WWW-Authenticate", r.challenge);
-    att_http_error(req, r.status, r.code, "%s", r.message);
-    return false;
+    return att_auth_require_r(a, req, need, &r);
 }

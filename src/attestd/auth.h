@@ -59,7 +59,8 @@ typedef struct {
     att_err_t att_code;  /* the underlying check's code (ATT_E_JWS_SIGNATURE, ...) */
     char message[640];   /* the MAA error message */
     char challenge[512]; /* WWW-Authenticate value; "" when allowed */
-    char sub[128];       /* when allowed with a token: its "sub" (for the access log), or "" */
+    char sub[128];       /* when the token verified (allowed, or refused for its roles): its
+                          * "sub", for the access log and the audit trail; else "" */
 } att_auth_result_t;
 
 /* Build the checker from cfg's --auth-* options: *out is NULL (and ATT_OK) when no issuer is
@@ -81,5 +82,8 @@ att_err_t att_auth_check(att_auth_t *auth, const att_http_req_t *req, att_auth_n
 /* Check and, when refused, answer (MAA error with WWW-Authenticate), count the failure and
  * return false: the handler then returns without answering again. */
 bool att_auth_require(att_auth_t *auth, att_http_req_t *req, att_auth_need_t need);
+/* The same, and *r keeps the decision (who was allowed, or why not: for the audit trail). */
+bool att_auth_require_r(att_auth_t *auth, att_http_req_t *req, att_auth_need_t need,
+                        att_auth_result_t *r);
 
 #endif

@@ -50,6 +50,7 @@ enum {
     O_MAX_CONN,
     O_TIMEOUT,
     O_LOG_LEVEL,
+    O_AUDIT_LOG,
     O_AUTH_ISSUER,
     O_AUTH_AUDIENCE,
     O_AUTH_ROLES_CLAIM,
@@ -102,6 +103,9 @@ static const att_opt_t att_opts[O_COUNT] = {
                    "idle connection timeout and deadline for a request body (408)"},
     [O_LOG_LEVEL] = {"log-level", K_LEVEL, "LEVEL", "info", 0, 0,
                      "debug, info, warn or error (JSON lines on stderr)"},
+    [O_AUDIT_LOG] = {"audit-log", K_STR, "FILE", NULL, 0, 0,
+                     "append one JSON line per policy, policy-certificate and signing-key change "
+                     "(or refused attempt) to FILE, fsync'd before the answer"},
     [O_AUTH_ISSUER] = {"auth-issuer", K_URLS, "URL", NULL, 0, 0,
                        "OpenID Connect issuer whose bearer access tokens are accepted; "
                        "repeatable; none: no authentication (docs/auth.md)"},
@@ -388,6 +392,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case O_ISOLATED:
         dst = &cfg->isolated_signers;
         break;
+    case O_AUDIT_LOG:
+        dst = &cfg->audit_log;
+        break;
     case O_TLS_CERT:
         dst = &cfg->tls_cert;
         break;
@@ -606,6 +613,7 @@ void att_config_free(att_config_t *cfg)
         free(cfg->trust_roots[i]);
     free(cfg->trust_roots);
     free(cfg->isolated_signers);
+    free(cfg->audit_log);
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->signing_alg);

@@ -55,6 +55,7 @@ typedef struct {
     unsigned max_connections;  /* default 1024 */
     unsigned timeout;          /* seconds, default 30 */
     att_log_level_t log_level; /* default info */
+    char *audit_log;           /* --audit-log FILE, or NULL: no audit trail */
     char **auth_issuers;       /* n_auth_issuers OpenID issuers of access tokens; none: auth off */
     size_t n_auth_issuers;
     char *auth_audience;       /* required with an issuer */

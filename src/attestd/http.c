@@ -68,8 +68,7 @@ bool att_log_level_parse(const char *s, att_log_level_t *out)
     return false;
 }
 
-/* RFC 3339 UTC with milliseconds: 2026-11-23T04:40:24.123Z */
-static void att_now_rfc3339(char buf[40])
+void att_now_rfc3339(char buf[40])
 {
     struct timespec ts;
     struct tm tm;

@@ -66,6 +66,8 @@ bool att_log_level_parse(const char *s, att_log_level_t *out);
 /* {"time":"...Z","level":"info","msg":"..."} plus the fields of `extra` (borrowed, may be NULL).
  * Never pass bodies, keys or tokens. */
 void att_log_json(att_log_level_t level, const char *msg, json_t *extra);
+/* The wall clock as RFC 3339 UTC with milliseconds (2026-11-23T04:40:24.123Z), as logs use. */
+void att_now_rfc3339(char buf[40]);
 void att_log(att_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- routes ---- */

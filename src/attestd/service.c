@@ -2,17 +2,23 @@
  * Each handler reads the request's parts, calls one att_svc_* operation and sends its reply.
  * Not here: any attestation logic (svc.c) or transport rules (http.c).
  */
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "audit.h"
 #include "auth.h"
+#include "core/util.h"
+#include "crypto/crypto.h"
 #include "service.h"
 #include "svc.h"
 
 struct att_service {
     att_svc_t *svc;
-    att_auth_t *auth; /* NULL: no --auth-issuer, every route anonymous */
+    att_auth_t *auth;   /* NULL: no --auth-issuer, every route anonymous */
+    att_audit_t *audit; /* NULL: no --audit-log */
 };
 
 static att_svc_opts_t att_opts_from(const att_config_t *cfg)
@@ -109,28 +115,6 @@ static void h_policy_get(att_http_req_t *req, void *arg)
     att_send(req, &r);
 }
 
-static void h_policy_set(att_http_req_t *req, void *arg)
-{
-    att_service_t *s = arg;
-    if (!att_auth_require(s->auth, req, ATT_AUTH_ADMIN))
-        return;
-    att_svc_reply_t r;
-    att_slice_t b = att_http_body(req);
-    att_svc_policy_set(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
-    att_send(req, &r);
-}
-
-static void h_policy_reset(att_http_req_t *req, void *arg)
-{
-    att_service_t *s = arg;
-    if (!att_auth_require(s->auth, req, ATT_AUTH_ADMIN))
-        return;
-    att_svc_reply_t r;
-    att_slice_t b = att_http_body(req);
-    att_svc_policy_reset(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
-    att_send(req, &r);
-}
-
 static void h_certificates(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
@@ -141,27 +125,95 @@ static void h_certificates(att_http_req_t *req, void *arg)
     att_send(req, &r);
 }
 
-static void h_cert_add(att_http_req_t *req, void *arg)
+/* ---- changes: authorised as admin, then recorded in the audit trail whatever the outcome ---- */
+
+typedef enum { ATT_CHANGE_POLICY_SET, ATT_CHANGE_POLICY_RESET, ATT_CHANGE_CERT_ADD,
+               ATT_CHANGE_CERT_REMOVE } att_change_t;
+
+static const char *const att_change_event[] = {"policy.set", "policy.reset",
+                                               "certificates.add", "certificates.remove"};
+
+/* The audit record of a change request: who, from where, what was sent, how it ended. */
+static json_t *att_change_record(att_change_t what, att_http_req_t *req,
+                                 const att_auth_result_t *ar, int status, const char *code,
+                                 const char *message)
 {
-    att_service_t *s = arg;
-    if (!att_auth_require(s->auth, req, ATT_AUTH_ADMIN))
+    json_t *ev = att_audit_event(att_change_event[what]);
+    if (ev == NULL)
+        return NULL;
+    json_object_set_new(ev, "request_id", json_string(att_http_request_id(req)));
+    json_object_set_new(ev, "remote", json_string(att_http_remote_addr(req)));
+    if (ar->sub[0])
+        json_object_set_new(ev, "subject", json_string(ar->sub));
+    const char *type = att_http_param(req, "type");
+    if (type != NULL && (what == ATT_CHANGE_POLICY_SET || what == ATT_CHANGE_POLICY_RESET))
+        json_object_set_new(ev, "policy_type", json_string(type));
+    att_slice_t b = att_http_body(req);
+    uint8_t h[32];
+    char hex[65];
+    if (att_sha256_2(b.ptr ? b.ptr : (const uint8_t *)"", b.len, NULL, 0, h)) {
+        att_hex_encode(h, sizeof h, hex);
+        json_object_set_new(ev, "body_sha256", json_string(hex));
+    }
+    json_object_set_new(ev, "status", json_integer(status));
+    json_object_set_new(ev, "outcome", json_string(status < 400 ? "ok" : code ? code : "error"));
+    if (status >= 400 && message != NULL)
+        json_object_set_new(ev, "message", json_string(message));
+    return ev;
+}
+
+static void att_change(att_service_t *s, att_http_req_t *req, att_change_t what)
+{
+    att_auth_result_t ar;
+    if (!att_auth_require_r(s->auth, req, ATT_AUTH_ADMIN, &ar)) {
+        if (s->audit != NULL)
+            att_audit_write(s->audit, att_change_record(what, req, &ar, (int)ar.status, ar.code,
+                                                        ar.message));
         return;
+    }
     att_svc_reply_t r;
     att_slice_t b = att_http_body(req);
-    att_svc_certificates_change(s->svc, true, (const char *)b.ptr, b.len, &r);
+    const char *body = (const char *)b.ptr;
+    switch (what) {
+    case ATT_CHANGE_POLICY_SET:
+        att_svc_policy_set(s->svc, att_http_param(req, "type"), body, b.len, &r);
+        break;
+    case ATT_CHANGE_POLICY_RESET:
+        att_svc_policy_reset(s->svc, att_http_param(req, "type"), body, b.len, &r);
+        break;
+    case ATT_CHANGE_CERT_ADD:
+    case ATT_CHANGE_CERT_REMOVE:
+        att_svc_certificates_change(s->svc, what == ATT_CHANGE_CERT_ADD, body, b.len, &r);
+        break;
+    }
+    if (s->audit != NULL) {
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(r.body, "error"), "message"));
+        att_audit_write(s->audit, att_change_record(what, req, &ar, r.status, r.code, msg));
+    }
     att_send(req, &r);
+}
+
+static void h_policy_set(att_http_req_t *req, void *arg)
+{
+    att_change(arg, req, ATT_CHANGE_POLICY_SET);
+}
+
+static void h_policy_reset(att_http_req_t *req, void *arg)
+{
+    att_change(arg, req, ATT_CHANGE_POLICY_RESET);
+}
+
+static void h_cert_add(att_http_req_t *req, void *arg)
+{
+    att_change(arg, req, ATT_CHANGE_CERT_ADD);
 }
 
 static void h_cert_remove(att_http_req_t *req, void *arg)
 {
-    att_service_t *s = arg;
-    if (!att_auth_require(s->auth, req, ATT_AUTH_ADMIN))
-        return;
-    att_svc_reply_t r;
-    att_slice_t b = att_http_body(req);
-    att_svc_certificates_change(s->svc, false, (const char *)b.ptr, b.len, &r);
-    att_send(req, &r);
+    att_change(arg, req, ATT_CHANGE_CERT_REMOVE);
 }
+
 
 /* Cache counters for /metrics, read from the service when rendered. */
 #define ATT_STAT_FN(name, field)                                                                   \
@@ -180,6 +232,11 @@ ATT_STAT_FN(st_coll_fetches, coll_fetches)
 ATT_STAT_FN(st_coll_fetch_errors, coll_fetch_errors)
 ATT_STAT_FN(st_coll_stale, coll_served_stale)
 
+static double st_audit_failures(void *arg)
+{
+    return (double)att_audit_failures(((att_service_t *)arg)->audit);
+}
+
 att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_service_t **out,
                           att_diag_t *d)
 {
@@ -197,11 +254,14 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
         return e;
     }
     e = att_auth_new(cfg, metrics, NULL, NULL, &s->auth, d);
+    if (e == ATT_OK)
+        e = att_audit_open(cfg->audit_log, &s->audit, d);
     if (e != ATT_OK) {
-        att_svc_free(s->svc);
-        free(s);
+        att_service_free(s);
         return e;
     }
+    if (s->audit != NULL)
+        att_log(ATT_LOG_INFO, "audit trail: %s", cfg->audit_log);
     if (s->auth != NULL)
         att_log(ATT_LOG_INFO, "access tokens: %zu issuer(s), first %s, audience %s; attest %s",
                 cfg->n_auth_issuers, cfg->auth_issuers[0], cfg->auth_audience,
@@ -222,6 +282,8 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
             {"attestd_collateral_fetch_errors_total", "Failed collateral fetches", st_coll_fetch_errors},
             {"attestd_collateral_served_stale_total", "Requests served with cached collateral while the "
                                                 "source failed", st_coll_stale},
+            {"attestd_audit_write_failures_total", "Audit records that could not be written "
+                                                   "(--audit-log)", st_audit_failures},
         };
         for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
             att_metrics_counter_fn(metrics, g[i].name, g[i].help, g[i].fn, s);
@@ -265,7 +327,36 @@ void att_service_free(att_service_t *s)
         return;
     att_svc_free(s->svc);
     att_auth_free(s->auth);
+    att_audit_close(s->audit);
     free(s);
+}
+
+/* `attestd keys rotate` in the audit trail: the operator is the local user running it. */
+static void att_audit_rotate(const att_config_t *cfg, const char *kid, const att_diag_t *d)
+{
+    att_audit_t *a = NULL;
+    att_diag_t ad;
+    if (att_audit_open(cfg->audit_log, &a, &ad) != ATT_OK) {
+        fprintf(stderr, "attestd keys rotate: %s\n", ad.msg);
+        return;
+    }
+    if (a == NULL)
+        return;
+    json_t *ev = att_audit_event("keys.rotate");
+    if (ev != NULL) {
+        char who[64];
+        const struct passwd *pw = getpwuid(getuid());
+        snprintf(who, sizeof who, "local:%s", pw ? pw->pw_name : "?");
+        json_object_set_new(ev, "subject", json_string(who));
+        json_object_set_new(ev, "data_dir", json_string(cfg->data_dir));
+        json_object_set_new(ev, "outcome", json_string(kid ? "ok" : att_err_name(d->code)));
+        if (kid != NULL)
+            json_object_set_new(ev, "kid", json_string(kid));
+        else
+            json_object_set_new(ev, "message", json_string(d->msg));
+    }
+    att_audit_write(a, ev);
+    att_audit_close(a);
 }
 
 int att_service_command(int argc, char **argv, const att_config_t *cfg)
@@ -279,9 +370,11 @@ int att_service_command(int argc, char **argv, const att_config_t *cfg)
         char *kid = NULL;
         if (att_svc_new(&o, &svc, &d) != ATT_OK ||
             (att_svc_keys_rotate(svc, &kid, &d) != ATT_OK && (att_svc_free(svc), 1))) {
+            att_audit_rotate(cfg, NULL, &d);
             fprintf(stderr, "attestd keys rotate: %s\n", d.msg);
             return 1;
         }
+        att_audit_rotate(cfg, kid, &d);
         printf("new signing key %s is active; earlier keys stay in /certs for %llu s\n", kid,
                (unsigned long long)(o.token_lifetime > 0 ? o.token_lifetime : 28800));
         free(kid);
