@@ -2,7 +2,7 @@
  * directory, the store's cache, and an in-memory set of parsed collateral per
  * (tee, fmspc, ca) with refresh, stale serving and single-flight fetches. See collsrc.h and
  * docs/collateral.md. Never reads the clock: `now` comes from the caller (curl's own timeouts
- * aside). The global lock is never held during I/O (network, store, files). */
+ * aside). The global lock is never held during I/O (network, store, files, log lines). */
 #define _GNU_SOURCE
 #include "collsrc.h"
 
@@ -22,10 +22,12 @@
 #include <openssl/x509.h>
 
 #include "core/util.h"
+#include "http.h" /* att_log */
 
 #define COLL_MAX_BODY (4u << 20)       /* per HTTP body */
 #define COLL_MAX_HEADER (64u << 10)    /* per issuer-chain header */
 #define COLL_RETRY_INTERVAL 60         /* seconds of `now` between attempts on a set in hand */
+#define COLL_WRITE_RETRY_INTERVAL 60   /* seconds of `now` between store writes of a pending set */
 #define COLL_BLOB_MAGIC "ATTCOLL1"
 #define COLL_BLOB_ITEMS 7
 #define COLL_KEY_LEN 48
@@ -51,6 +53,18 @@ typedef struct coll_entry {
     bool failed;     /* the last network attempt failed */
     att_err_t last_err;
     att_diag_t last_diag;
+    /* A fetched set the store has not taken yet (its write failed, or is about to be made):
+     * written again by a later get, at most once per COLL_WRITE_RETRY_INTERVAL (pending_claim). */
+    uint8_t *pending;        /* store-format blob, or NULL */
+    size_t pending_len;
+    att_time_t pending_at;   /* its fetched_at */
+    bool write_due;          /* pending comes from a fetch not written yet: write it at once */
+    bool writing;            /* a caller is writing this key's blob (single writer) */
+    att_time_t last_write;   /* `now` of the last failed write */
+    bool write_failing;      /* the last write failed (logged once, until one succeeds) */
+    /* Why the store's row for this key was not used (ATT_OK: none, fine, or not read yet). */
+    att_err_t stored_err;
+    att_diag_t stored_diag;
 } coll_entry_t;
 
 struct att_collsrc {
@@ -584,7 +598,8 @@ static coll_entry_t *entry_add(att_collsrc_t *s, const char *key, att_tee_t tee,
 {
     if (s->n_entries >= COLL_MAX_ENTRIES) {
         coll_entry_t **pp = &s->entries;
-        while (*pp && ((*pp)->coll || (*pp)->fetching || (*pp)->waiters))
+        while (*pp && ((*pp)->coll || (*pp)->fetching || (*pp)->waiters || (*pp)->writing ||
+                       (*pp)->pending))
             pp = &(*pp)->next;
         if (*pp == NULL)
             return NULL;
@@ -792,6 +807,7 @@ void att_collsrc_free(att_collsrc_t *s)
     while (en) {
         coll_entry_t *nx = en->next;
         att_dcap_collateral_free(en->coll);
+        free(en->pending);
         free(en);
         en = nx;
     }
@@ -809,29 +825,47 @@ void att_collsrc_stats(att_collsrc_t *s, att_collsrc_stats_t *out)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Try the store for key (outside the lock). */
-static void store_load(att_collsrc_t *s, const coll_entry_t *en, att_dcap_collateral_t **out,
-                       att_time_t *fetched_at)
+/* Whether `now` is less than `interval` seconds after `then` (a `now` that went back is not, so
+ * a clock set back does not silence retries; the difference must not overflow). */
+static bool within_interval(att_time_t now, att_time_t then, int64_t interval)
+{
+    int64_t dt;
+    return now >= then && !__builtin_sub_overflow(now, then, &dt) && dt < interval;
+}
+
+/* Try the store for key (outside the lock). A missing row is ATT_OK with *out NULL. A row that
+ * cannot be read, decoded, parsed, signature-checked or is for another key is not used: its
+ * error is returned, with the reason in d. */
+static att_err_t store_load(att_collsrc_t *s, const coll_entry_t *en, att_dcap_collateral_t **out,
+                            att_time_t *fetched_at, att_diag_t *d)
 {
     uint8_t *blob = NULL;
     size_t len = 0;
-    att_diag_t d;
     *out = NULL;
-    if (att_store_coll_get(s->store, en->key, &blob, &len, fetched_at, &d) != ATT_OK)
-        return;
+    att_err_t e = att_store_coll_get(s->store, en->key, &blob, &len, fetched_at, d);
+    if (e == ATT_E_STORE_NOT_FOUND) {
+        att_diag_clear(d);
+        return ATT_OK;
+    }
+    if (e)
+        return e;
     att_dcap_collateral_raw_t raw;
-    if (blob_decode(blob, len, &raw, &d) == ATT_OK) {
-        if (make_coll(s, &raw, "stored collateral", en, out, &d) != ATT_OK)
-            *out = NULL;
+    if ((e = blob_decode(blob, len, &raw, d)) == ATT_OK) {
+        e = make_coll(s, &raw, "stored collateral", en, out, d);
         att_dcap_collateral_raw_free(&raw);
     }
     free(blob);
+    return e;
 }
 
-/* Fetch from the network, check, persist (outside the lock). */
-static att_err_t net_fetch(att_collsrc_t *s, const coll_entry_t *en, att_time_t now,
-                           att_dcap_collateral_t **out, att_diag_t *d)
+/* Fetch from the network and check (outside the lock). With a store, *blob gets the set in the
+ * store format for the caller to persist (pending_set); it stays NULL if it cannot be encoded
+ * (out of memory), and the set is then only in memory. */
+static att_err_t net_fetch(att_collsrc_t *s, const coll_entry_t *en, att_dcap_collateral_t **out,
+                           uint8_t **blob, size_t *blen, att_diag_t *d)
 {
+    *blob = NULL;
+    *blen = 0;
     att_dcap_collateral_raw_t raw;
     att_err_t e = fetch_raw(s, en->tee, en->fmspc, en->ca, &raw, d);
     if (e)
@@ -839,17 +873,127 @@ static att_err_t net_fetch(att_collsrc_t *s, const coll_entry_t *en, att_time_t 
     char what[COLL_MAX_BASE + 64];
     snprintf(what, sizeof(what), "collateral from %s", s->pcs_url);
     if ((e = make_coll(s, &raw, what, en, out, d)) == ATT_OK && s->store) {
-        uint8_t *blob = NULL;
-        size_t len = 0;
         att_diag_t d2;
-        if (blob_encode(&raw, &blob, &len, &d2) == ATT_OK) {
-            /* A failed write only loses persistence; memory keeps serving. */
-            (void)att_store_coll_put(s->store, en->key, blob, len, now, &d2);
-            free(blob);
+        if (blob_encode(&raw, blob, blen, &d2) != ATT_OK) {
+            *blob = NULL;
+            *blen = 0;
         }
     }
     att_dcap_collateral_raw_free(&raw);
     return e;
+}
+
+/* ---- persistence of fetched sets ----
+ * The caller that fetched a set writes it to the store after installing it in memory (waiters
+ * are not held up by the disk). A failed write keeps the blob on the entry as pending, and a
+ * later get of that key (hits included) writes it again, at most once per
+ * COLL_WRITE_RETRY_INTERVAL of `now`, so that a restart finds what this process verified. One
+ * writer per key at a time (en->writing): a get that finds a write running answers from memory
+ * and leaves the write to its owner. A newer fetch's blob replaces an older pending one. Not
+ * checked here: whether the pending set has expired meanwhile (a stored set is judged when it
+ * is read back, as any other). */
+
+/* A blob on its way to the store, taken off its entry while it is written. */
+typedef struct {
+    char key[COLL_KEY_LEN];
+    uint8_t *blob;
+    size_t len;
+    att_time_t fetched_at;
+} coll_write_t;
+
+typedef enum { COLL_WRITE_QUIET, COLL_WRITE_FAILED, COLL_WRITE_RECOVERED } coll_write_log_t;
+
+/* Called with the lock held. Keeps blob (malloc'd; taken) as en's pending set, to be written at
+ * the next opportunity whatever the interval; an older pending blob is dropped. */
+static void pending_set(coll_entry_t *en, uint8_t *blob, size_t len, att_time_t fetched_at)
+{
+    free(en->pending);
+    en->pending = blob;
+    en->pending_len = len;
+    en->pending_at = fetched_at;
+    en->write_due = true;
+}
+
+/* Called with the lock held. Whether the caller is to write en's pending blob now: there is one,
+ * nobody is writing this key, and it is new or the last failed write was at least
+ * COLL_WRITE_RETRY_INTERVAL of `now` ago. If so the blob moves to *w and the entry is marked as
+ * being written (which also keeps it from being evicted). */
+static bool pending_claim(coll_entry_t *en, att_time_t now, coll_write_t *w)
+{
+    if (en->pending == NULL || en->writing)
+        return false;
+    if (!en->write_due && within_interval(now, en->last_write, COLL_WRITE_RETRY_INTERVAL))
+        return false;
+    memcpy(w->key, en->key, sizeof(w->key));
+    w->blob = en->pending;
+    w->len = en->pending_len;
+    w->fetched_at = en->pending_at;
+    en->pending = NULL;
+    en->write_due = false;
+    en->writing = true;
+    return true;
+}
+
+/* Called with the lock held, after the write of w ended with e: w's blob is freed, or kept as
+ * pending when the write failed and no newer fetch replaced it meanwhile. Returns what to log:
+ * the first failure of a run, and the success that ends one. */
+static coll_write_log_t pending_settle(att_collsrc_t *s, coll_entry_t *en, coll_write_t *w,
+                                       att_err_t e, att_time_t now)
+{
+    en->writing = false;
+    if (e == ATT_OK) {
+        free(w->blob);
+        w->blob = NULL;
+        bool was_failing = en->write_failing;
+        en->write_failing = false;
+        return was_failing ? COLL_WRITE_RECOVERED : COLL_WRITE_QUIET;
+    }
+    s->stats.store_write_errors++;
+    en->last_write = now;
+    if (en->pending == NULL) {
+        en->pending = w->blob;
+        en->pending_len = w->len;
+        en->pending_at = w->fetched_at;
+    } else {
+        free(w->blob); /* a newer fetch's blob is waiting: it replaces this one */
+    }
+    w->blob = NULL;
+    bool first = !en->write_failing;
+    en->write_failing = true;
+    return first ? COLL_WRITE_FAILED : COLL_WRITE_QUIET;
+}
+
+/* Writes w to the store (without the lock; en is pinned by en->writing), settles it, logs, and
+ * claims en's next due blob into w. Returns whether it claimed one. */
+static bool pending_write(att_collsrc_t *s, coll_entry_t *en, coll_write_t *w, att_time_t now)
+{
+    att_diag_t d;
+    att_diag_clear(&d);
+    att_err_t e = att_store_coll_put(s->store, w->key, w->blob, w->len, w->fetched_at, &d);
+    char key[COLL_KEY_LEN];
+    memcpy(key, w->key, sizeof(key));
+    pthread_mutex_lock(&s->mu);
+    coll_write_log_t lg = pending_settle(s, en, w, e, now);
+    bool more = pending_claim(en, now, w);
+    pthread_mutex_unlock(&s->mu);
+    if (lg == COLL_WRITE_FAILED)
+        att_log(ATT_LOG_WARN, "collateral for %s cannot be stored: %s; it is served from memory "
+                "and the write is retried at most once per %d s", key, d.msg,
+                COLL_WRITE_RETRY_INTERVAL);
+    else if (lg == COLL_WRITE_RECOVERED)
+        att_log(ATT_LOG_INFO, "collateral for %s is stored now (earlier writes had failed)", key);
+    return more;
+}
+
+/* Called with the lock held; releases it, then writes en's pending blob if one is due. The
+ * caller's answer is made already: this only delays its return, by the store write. */
+static void unlock_and_persist(att_collsrc_t *s, coll_entry_t *en, att_time_t now)
+{
+    coll_write_t w;
+    bool claimed = s->store != NULL && pending_claim(en, now, &w);
+    pthread_mutex_unlock(&s->mu);
+    while (claimed)
+        claimed = pending_write(s, en, &w, now);
 }
 
 /* Called with the lock held: answer from the entry after a fetch (ours or another's). */
@@ -863,10 +1007,17 @@ static att_err_t answer(att_collsrc_t *s, coll_entry_t *en, att_time_t now,
         return ATT_OK;
     }
     if (en->last_err) {
+        if (en->stored_err)
+            return att_diag_set(d, en->last_err, "%s (and the stored set is unusable: %s)",
+                                en->last_diag.msg, en->stored_diag.msg);
         if (d)
             *d = en->last_diag;
         return en->last_err;
     }
+    if (en->stored_err)
+        return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral for %s: the stored set is "
+                            "unusable (%s) and %s", en->key, en->stored_diag.msg,
+                            s->pcs_url ? "none was fetched yet" : "no PCS URL is configured");
     return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral for %s (%s)", en->key,
                         s->pcs_url ? "not fetched yet" : "not in the offline directory or the "
                         "store, and no PCS URL is configured");
@@ -900,14 +1051,14 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
     if (en->coll && !needs_refresh(s, en, now)) {
         s->stats.hits++;
         *out = att_dcap_collateral_ref(en->coll);
-        pthread_mutex_unlock(&s->mu);
+        unlock_and_persist(s, en, now);
         return ATT_OK;
     }
     if (en->fetching && en->coll && usable_while_refreshing(s, en, now)) {
         /* Someone is refreshing a set that is still valid: no need to wait for the network. */
         s->stats.hits++;
         *out = att_dcap_collateral_ref(en->coll);
-        pthread_mutex_unlock(&s->mu);
+        unlock_and_persist(s, en, now);
         return ATT_OK;
     }
     s->stats.misses++;
@@ -918,17 +1069,17 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
             pthread_cond_wait(&s->cv, &s->mu);
         en->waiters--;
         att_err_t e = answer(s, en, now, out, d);
-        pthread_mutex_unlock(&s->mu);
+        unlock_and_persist(s, en, now);
         return e;
     }
     bool try_store = s->store != NULL && !en->store_tried;
     /* With a set in hand, try the network at most once per COLL_RETRY_INTERVAL of `now`. */
     bool try_net = s->pcs_url != NULL &&
-                   !(en->coll && en->attempted && now >= en->last_attempt &&
-                     now - en->last_attempt < COLL_RETRY_INTERVAL);
+                   !(en->coll && en->attempted &&
+                     within_interval(now, en->last_attempt, COLL_RETRY_INTERVAL));
     if (!try_store && !try_net) {
         att_err_t e = answer(s, en, now, out, d);
-        pthread_mutex_unlock(&s->mu);
+        unlock_and_persist(s, en, now);
         return e;
     }
     en->fetching = true;
@@ -937,26 +1088,32 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
     /* ---- I/O, without the lock; `en` stays valid: a fetching entry is never evicted ---- */
     att_dcap_collateral_t *stored = NULL, *fetched = NULL;
     att_time_t stored_at = 0;
-    att_err_t fe = ATT_OK;
-    att_diag_t fd;
+    att_err_t fe = ATT_OK, se = ATT_OK;
+    att_diag_t fd, sd;
     att_diag_clear(&fd);
+    att_diag_clear(&sd);
+    uint8_t *blob = NULL;
+    size_t blen = 0;
     bool netted = false;
     if (try_store)
-        store_load(s, en, &stored, &stored_at);
+        se = store_load(s, en, &stored, &stored_at, &sd);
     if (try_net) {
         /* The stored set suffices if it is fresh; en->coll/fetched_at are only read under the
          * lock, so judge it through a scratch entry. */
         coll_entry_t tmp = {.coll = stored, .fetched_at = stored_at, .fetched_at_known = true};
         if (stored == NULL || needs_refresh(s, &tmp, now)) {
             netted = true;
-            fe = net_fetch(s, en, now, &fetched, &fd);
+            fe = net_fetch(s, en, &fetched, &blob, &blen, &fd);
         }
     }
 
     pthread_mutex_lock(&s->mu);
     att_dcap_collateral_t *drop1 = NULL, *drop2 = NULL;
-    if (try_store)
+    if (try_store) {
         en->store_tried = true;
+        en->stored_err = se;
+        en->stored_diag = sd;
+    }
     if (stored) {
         if (en->coll == NULL ||
             att_dcap_collateral_expiry(stored) > att_dcap_collateral_expiry(en->coll)) {
@@ -979,6 +1136,8 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
             en->fetched_at_known = true;
             en->failed = false;
             en->last_err = ATT_OK;
+            if (blob)
+                pending_set(en, blob, blen, now); /* written just below */
         } else {
             s->stats.fetch_errors++;
             en->failed = true;
@@ -990,8 +1149,10 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
     en->gen++;
     pthread_cond_broadcast(&s->cv);
     att_err_t e = answer(s, en, now, out, d);
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_persist(s, en, now);
     att_dcap_collateral_free(drop1);
     att_dcap_collateral_free(drop2);
+    if (se != ATT_OK) /* read once per entry: logged once */
+        att_log(ATT_LOG_WARN, "the stored collateral for %s is not used: %s", key, sd.msg);
     return e;
 }

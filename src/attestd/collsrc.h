@@ -16,7 +16,12 @@
  * which the verifier then reports). Only one fetch per key runs at a time; other requests for
  * the same key wait for it. The offline directory (one set in the `attest quote verify
  * --collateral` layout, or one subdirectory per set) seeds the cache and, without pcs_url,
- * replaces the network. `now` is always passed in. Not checked here: the quote itself.
+ * replaces the network. A store write that fails (full or read-only disk) keeps the set pending:
+ * later gets of that key, hits included, write it again at most once per 60 s of `now`, one
+ * writer per key, other gets not waiting for it (a warning when writes start failing, an info
+ * line when one succeeds again). A stored set that cannot be used is ignored; why is logged
+ * once and is part of the error when nothing else has the key. `now` is always passed in. Not
+ * checked here: the quote itself.
  */
 #ifndef ATTESTD_COLLSRC_H
 #define ATTESTD_COLLSRC_H
@@ -42,6 +47,7 @@ typedef struct att_collsrc att_collsrc_t;
 
 typedef struct {
     uint64_t hits, misses, fetches, fetch_errors, served_stale;
+    uint64_t store_write_errors; /* failed store writes of fetched sets (each is retried) */
 } att_collsrc_stats_t;
 
 att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, att_diag_t *d);

@@ -398,7 +398,8 @@ def _disk_full(mnt):
     T.eq('disk full: nothing free on the tmpfs', free_bytes(mnt), 0)
 
     # The first attest fetches collateral from the PCS; storing it fails (not an acknowledged
-    # write: memory serves it, the store gets it at the next fetch).
+    # write: memory serves it, and a later request writes it again once 60 s of the clock have
+    # passed - never here, where --at holds the clock still).
     r = attest(s)
     T.eq('disk full: attest 200 with policy A (first collateral fetch, its store write fails)',
          (r.status, marker(r)), (200, 'A'), repr(r))

@@ -2,7 +2,8 @@
 /* test_collsrc.c - the collateral source against tests/tools/pcs_server.py on loopback:
  * fetched collateral verifies the vector quotes, cache hits, store persistence, stale serving
  * when the source is down or answers garbage, refresh near nextUpdate and after max_age,
- * single flight, the offline directory layouts, and argument checks. */
+ * single flight, store writes that fail (retried) or block (one writer), the offline directory
+ * layouts, and argument checks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 
 #include "collsrc.h"
 #include "dcap/vec.h"
+#include "http.h" /* att_log_setup: the tests read what collsrc logs */
 
 #define PCS_SERVER ATT_TEST_VECTORS "/../tools/pcs_server.py"
 #define VDIR ATT_TEST_VECTORS "/dcap"
@@ -494,6 +496,317 @@ static void test_sqlite_store(void **state)
     rm_dir(dir);
 }
 
+/* ---- a SQLite store whose collateral writes fail or block on demand ---- */
+
+typedef struct {
+    att_store_t base; /* first: the collateral source sees an att_store_t */
+    att_store_ops_t ops; /* collateral calls only, forwarded to `real` */
+    att_store_t *real;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool fail;    /* coll_put answers as SQLite does on a full disk, writing nothing */
+    bool block;   /* coll_put waits until block is cleared */
+    int puts;     /* coll_put calls */
+    int in_put;   /* coll_put calls running */
+} flaky_store_t;
+
+static att_err_t fl_put(att_store_t *st, const char *key, const uint8_t *blob, size_t len,
+                        att_time_t at, att_diag_t *d)
+{
+    flaky_store_t *f = (flaky_store_t *)st;
+    pthread_mutex_lock(&f->mu);
+    f->puts++;
+    f->in_put++;
+    pthread_cond_broadcast(&f->cv);
+    while (f->block)
+        pthread_cond_wait(&f->cv, &f->mu);
+    bool fail = f->fail;
+    pthread_mutex_unlock(&f->mu);
+    att_err_t e = fail ? att_diag_set(d, ATT_E_STORE, "store coll_put on flaky.db: database or "
+                                      "disk is full (SQLite error 13); free disk space and retry")
+                       : att_store_coll_put(f->real, key, blob, len, at, d);
+    pthread_mutex_lock(&f->mu);
+    f->in_put--;
+    pthread_mutex_unlock(&f->mu);
+    return e;
+}
+
+static att_err_t fl_get(att_store_t *st, const char *key, uint8_t **blob, size_t *len,
+                        att_time_t *at, att_diag_t *d)
+{
+    return att_store_coll_get(((flaky_store_t *)st)->real, key, blob, len, at, d);
+}
+
+static void fl_close(att_store_t *st)
+{
+    flaky_store_t *f = (flaky_store_t *)st;
+    att_store_close(f->real);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+static flaky_store_t *fl_open(const char *dir)
+{
+    flaky_store_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    att_diag_t d;
+    if (att_store_open_sqlite(dir, &f->real, &d) != ATT_OK)
+        fail_msg("att_store_open_sqlite: %s", d.msg);
+    /* The real ops expect the real handle: forward what the collateral source calls. */
+    f->ops = (att_store_ops_t){.name = f->real->ops->name, .close = fl_close, .coll_get = fl_get,
+                               .coll_put = fl_put};
+    f->base.ops = &f->ops;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    return f;
+}
+
+static void fl_set(flaky_store_t *f, bool fail, bool block)
+{
+    pthread_mutex_lock(&f->mu);
+    f->fail = fail;
+    f->block = block;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static int fl_puts(flaky_store_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    int n = f->puts;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+/* What the real store holds for key: ATT_E_STORE_NOT_FOUND, or ATT_OK and its fetched_at. */
+static att_err_t fl_stored(flaky_store_t *f, const char *key, att_time_t *at)
+{
+    uint8_t *b = NULL;
+    size_t n = 0;
+    att_diag_t d;
+    att_err_t e = att_store_coll_get(f->real, key, &b, &n, at, &d);
+    free(b);
+    return e;
+}
+
+static uint64_t write_errors(att_collsrc_t *s)
+{
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    return st.store_write_errors;
+}
+
+/* Lines of the captured log containing both strings. */
+static int log_lines(FILE *log, const char *a, const char *b)
+{
+    fflush(log);
+    rewind(log);
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof(line), log))
+        n += strstr(line, a) != NULL && strstr(line, b) != NULL;
+    fseek(log, 0, SEEK_END);
+    return n;
+}
+
+#define SGX_KEY "dcap/sgx/00a067110000/processor"
+
+/* Regression: a fetched set whose store write failed (full or read-only disk) was never written
+ * until its next refresh, weeks later, so a restart meanwhile with the PCS down had nothing. Now
+ * the write is retried by later gets (hits included), at most once per 60 s of `now`. */
+static void test_store_write_retry(void **state)
+{
+    char dir[] = "/tmp/collsrc-flaky-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    FILE *log = tmpfile();
+    assert_non_null(log);
+    att_log_setup(ATT_LOG_INFO, log);
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    att_time_t t0 = q.v.at, at = 0;
+    flaky_store_t *fl = fl_open(dir);
+    att_collsrc_t *s = mk(url, NULL, &fl->base, 0);
+
+    /* The disk is full: fetched, verified, served from memory; nothing stored. */
+    fl_set(fl, true, false);
+    att_dcap_collateral_t *c;
+    att_diag_t d;
+    assert_int_equal(get(s, &q, t0, &c, &d), ATT_OK);
+    check_verifies(&q, c);
+    att_dcap_collateral_free(c);
+    assert_int_equal(count_requests(), 4);
+    assert_int_equal(fl_puts(fl), 1);
+    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_E_STORE_NOT_FOUND);
+
+    /* Hits retry the write at most once per 60 s of `now`. */
+    get_ok(s, &q, t0 + 30);
+    assert_int_equal(fl_puts(fl), 1);
+    get_ok(s, &q, t0 + 60);
+    assert_int_equal(fl_puts(fl), 2);
+    fl_set(fl, false, false); /* room again */
+    get_ok(s, &q, t0 + 119);
+    assert_int_equal(fl_puts(fl), 2);
+    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_E_STORE_NOT_FOUND);
+    get_ok(s, &q, t0 + 120);
+    assert_int_equal(fl_puts(fl), 3);
+    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_OK);
+    assert_int_equal(at, t0); /* when it was fetched, not when it was written */
+    get_ok(s, &q, t0 + 300);  /* nothing pending any more */
+    assert_int_equal(fl_puts(fl), 3);
+    assert_int_equal(write_errors(s), 2); /* the failed ones */
+    assert_int_equal(count_requests(), 4); /* all hits */
+    att_collsrc_free(s);
+    /* One warning for the run of failures (key and the store's message), one line when done. */
+    assert_int_equal(log_lines(log, SGX_KEY, "disk is full"), 1);
+    assert_int_equal(log_lines(log, "\"warn\"", "cannot be stored"), 1);
+    assert_int_equal(log_lines(log, SGX_KEY, "stored now"), 1);
+
+    /* A restart with the PCS down (here: no PCS URL at all) serves what was verified. */
+    pcs_stop(&p);
+    s = mk(NULL, NULL, &fl->base, 0);
+    assert_int_equal(get(s, &q, t0 + 400, &c, &d), ATT_OK);
+    check_verifies(&q, c);
+    att_dcap_collateral_free(c);
+    att_collsrc_free(s);
+
+    att_log_setup(ATT_LOG_INFO, NULL);
+    fclose(log);
+    att_store_close(&fl->base);
+    vec_free(&q.v);
+    rm_dir(dir);
+}
+
+/* A newer fetch replaces a pending set and is written at once (not after the interval); a
+ * source freed with a set pending frees it (ASan). */
+static void test_store_write_newer_fetch(void **state)
+{
+    char dir[] = "/tmp/collsrc-flaky-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    att_log_setup(ATT_LOG_ERROR, NULL);
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    flaky_store_t *fl = fl_open(dir);
+    att_collsrc_t *s = mk(url, NULL, &fl->base, 0);
+    att_time_t t1 = q.expiry - 60, at = 0; /* within the refresh margin: fetched again */
+
+    fl_set(fl, true, false);
+    get_ok(s, &q, t1 - 7200);
+    assert_int_equal(fl_puts(fl), 1);
+    fl_set(fl, false, false);
+    get_ok(s, &q, t1); /* 2 h later: refreshed; its blob replaces the pending one */
+    assert_int_equal(count_requests(), 8);
+    assert_int_equal(fl_puts(fl), 2);
+    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_OK);
+    assert_int_equal(at, t1);
+    get_ok(s, &q, t1 + 30); /* within the retry interval: served, not fetched */
+    assert_int_equal(count_requests(), 8);
+    assert_int_equal(fl_puts(fl), 2); /* the older blob is gone, not written after it */
+
+    /* Refreshed again (the same set stays within the margin) with the disk full. */
+    fl_set(fl, true, false);
+    get_ok(s, &q, t1 + 100);
+    assert_int_equal(count_requests(), 12);
+    assert_int_equal(fl_puts(fl), 3);
+    att_collsrc_free(s); /* with a blob pending */
+
+    att_log_setup(ATT_LOG_INFO, NULL);
+    att_store_close(&fl->base);
+    pcs_stop(&p);
+    vec_free(&q.v);
+    rm_dir(dir);
+}
+
+typedef struct {
+    att_collsrc_t *s;
+    qv_t *q;
+    att_time_t now;
+    att_err_t e;
+} bg_get_t;
+
+static void *bg_get(void *arg)
+{
+    bg_get_t *g = arg;
+    att_dcap_collateral_t *c = NULL;
+    att_diag_t d;
+    g->e = get(g->s, g->q, g->now, &c, &d);
+    att_dcap_collateral_free(c);
+    return NULL;
+}
+
+/* While one caller writes a key's set (a slow disk), other gets of it answer from memory without
+ * waiting and without writing it too (one writer per key). */
+static void test_store_write_single_writer(void **state)
+{
+    char dir[] = "/tmp/collsrc-flaky-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    att_log_setup(ATT_LOG_ERROR, NULL);
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    flaky_store_t *fl = fl_open(dir);
+    att_collsrc_t *s = mk(url, NULL, &fl->base, 0);
+    att_time_t t0 = q.v.at, at = 0;
+
+    /* A failed write leaves the set pending; the retry at t0 + 60 blocks in the store. */
+    fl_set(fl, true, false);
+    get_ok(s, &q, t0);
+    fl_set(fl, false, true);
+    bg_get_t g = {.s = s, .q = &q, .now = t0 + 60, .e = ATT_E_INTERNAL};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, bg_get, &g), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    int rc = 0;
+    pthread_mutex_lock(&fl->mu);
+    while (fl->in_put == 0 && rc == 0)
+        rc = pthread_cond_timedwait(&fl->cv, &fl->mu, &until);
+    pthread_mutex_unlock(&fl->mu);
+    if (rc != 0) {
+        fl_set(fl, false, false);
+        pthread_join(th, NULL);
+        fail_msg("the get at t0 + 60 did not retry the pending store write");
+    }
+    for (int i = 0; i < 3; i++)
+        get_ok(s, &q, t0 + 120 + 60 * i); /* returns although the store is stuck */
+    assert_int_equal(fl_puts(fl), 2);
+    fl_set(fl, false, false);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(g.e, ATT_OK);
+    assert_int_equal(fl_puts(fl), 2);
+    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_OK);
+    assert_int_equal(at, t0);
+    get_ok(s, &q, t0 + 600);
+    assert_int_equal(fl_puts(fl), 2);
+    assert_int_equal(count_requests(), 4);
+    att_collsrc_free(s);
+
+    att_log_setup(ATT_LOG_INFO, NULL);
+    att_store_close(&fl->base);
+    pcs_stop(&p);
+    vec_free(&q.v);
+    rm_dir(dir);
+}
+
+
 static void test_stale_when_down(void **state)
 {
     pcs_t p;
@@ -902,6 +1215,9 @@ int main(void)
         cmocka_unit_test(test_fetch_all_sets_variants),
         cmocka_unit_test(test_cache_hit_and_store),
         cmocka_unit_test(test_sqlite_store),
+        cmocka_unit_test(test_store_write_retry),
+        cmocka_unit_test(test_store_write_newer_fetch),
+        cmocka_unit_test(test_store_write_single_writer),
         cmocka_unit_test(test_stale_when_down),
         cmocka_unit_test(test_nothing_cached_errors),
         cmocka_unit_test(test_refresh),

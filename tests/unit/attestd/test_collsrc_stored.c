@@ -22,6 +22,7 @@
 
 #include "collsrc.h"
 #include "dcap/vec.h"
+#include "http.h" /* att_log_setup: the tests read what collsrc logs */
 #include "store.h"
 
 #define SGX_SET "sgx-v3-fmspc00A067110000"
@@ -179,6 +180,70 @@ static void test_corrupted_blob(void **state)
     assert_int_equal(fetches_for(f, (const uint8_t *)"", 0, f->v.at, ATT_E_FETCH), 2);
 }
 
+/* Regression: a stored row that is unusable was dropped silently, and with no PCS URL the
+ * error said the key was "not in the offline directory or the store". Now it gives the reason
+ * (also logged once, as a warning); with a PCS that is down, the fetch error carries it too. */
+static void unusable_reason(fx_t *f, const uint8_t *blob, size_t len, const char *pcs_url,
+                            att_err_t want, const char *reason)
+{
+    att_diag_t d;
+    assert_int_equal(att_store_coll_put(f->st, SGX_KEY, blob, len, f->v.at, &d), ATT_OK);
+    FILE *log = tmpfile();
+    assert_non_null(log);
+    att_log_setup(ATT_LOG_INFO, log);
+    att_collsrc_opts_t o = {.pcs_url = pcs_url, .store = f->st, .trust = f->trust,
+                            .timeout_ms = 5000};
+    att_collsrc_t *s = NULL;
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+    for (int i = 0; i < 2; i++) { /* the second get answers from the entry: same reason */
+        att_dcap_collateral_t *c = NULL;
+        att_diag_clear(&d);
+        assert_int_equal(att_collsrc_get(s, ATT_TEE_SGX, sgx_fmspc, "processor", f->v.at, &c, &d),
+                         want);
+        assert_null(c);
+        if (strstr(d.msg, reason) == NULL || strstr(d.msg, "the stored set is unusable") == NULL)
+            fail_msg("get %d: \"%s\" does not give the reason \"%s\"", i, d.msg, reason);
+        if (pcs_url == NULL &&
+            (strstr(d.msg, SGX_KEY) == NULL || strstr(d.msg, "no PCS URL") == NULL))
+            fail_msg("get %d: \"%s\" does not name the key and the missing PCS URL", i, d.msg);
+        if (pcs_url && strstr(d.msg, "127.0.0.1:1") == NULL)
+            fail_msg("get %d: \"%s\" does not give the fetch error", i, d.msg);
+    }
+    att_collsrc_free(s);
+    att_log_setup(ATT_LOG_INFO, NULL);
+    fflush(log);
+    rewind(log);
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof(line), log))
+        n += strstr(line, "\"warn\"") && strstr(line, SGX_KEY) && strstr(line, reason);
+    fclose(log);
+    assert_int_equal(n, 1);
+}
+
+static void test_unusable_row_reason(void **state)
+{
+    fx_t *f = *state;
+    uint8_t *b = malloc(f->blob_len);
+    assert_non_null(b);
+    memcpy(b, f->blob, f->blob_len);
+    unusable_reason(f, b, f->blob_len - 10, NULL, ATT_E_COLL_MISSING,
+                    "stored collateral: truncated");
+    unusable_reason(f, b, f->blob_len - 10, "http://127.0.0.1:1", ATT_E_FETCH,
+                    "stored collateral: truncated");
+    b[0] = 'X';
+    unusable_reason(f, b, f->blob_len, NULL, ATT_E_COLL_MISSING, "stored collateral: bad magic");
+    b[0] = 'A';
+    /* decodes, but the TCB info no longer matches its signature */
+    size_t tcb = 8 + 4; /* the first item, tcb_info (JSON): flip a digit of its body */
+    uint8_t *digit = memchr(b + tcb, '1', f->v.raw.tcb_info.len);
+    assert_non_null(digit);
+    *digit = '2';
+    unusable_reason(f, b, f->blob_len, NULL, ATT_E_COLL_MISSING,
+                    "stored collateral: TCB info signature does not verify");
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +251,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fetched_at_int64_min, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetched_at_future, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupted_blob, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unusable_row_reason, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
