@@ -612,54 +612,77 @@ static int log_lines(FILE *log, const char *a, const char *b)
 
 #define SGX_KEY "dcap/sgx/00a067110000/processor"
 
+/* The three store-write tests: a PCS stand-in serving the SGX set, the set's quote, and a flaky
+ * store in a fresh directory. */
+typedef struct {
+    char dir[32];
+    pcs_t p;
+    char url[64];
+    qv_t q;
+    flaky_store_t *fl;
+} wfx_t;
+
+static void wfx_start(wfx_t *w)
+{
+    snprintf(w->dir, sizeof w->dir, "/tmp/collsrc-flaky-XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    const char *args[] = {VDIR "/" SGX_SET, NULL};
+    reset_count();
+    pcs_start(&w->p, 0, args);
+    pcs_url(&w->p, w->url, sizeof(w->url));
+    qv_load(&w->q, SGX_SET);
+    w->fl = fl_open(w->dir);
+}
+
+/* pcs_stop is the caller's when it stopped the stand-in itself (pcs_stopped). */
+static void wfx_stop(wfx_t *w, bool pcs_stopped)
+{
+    att_store_close(&w->fl->base);
+    if (!pcs_stopped)
+        pcs_stop(&w->p);
+    vec_free(&w->q.v);
+    rm_dir(w->dir);
+}
+
 /* Regression: a fetched set whose store write failed (full or read-only disk) was never written
  * until its next refresh, weeks later, so a restart meanwhile with the PCS down had nothing. Now
  * the write is retried by later gets (hits included), at most once per 60 s of `now`. */
 static void test_store_write_retry(void **state)
 {
-    char dir[] = "/tmp/collsrc-flaky-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    wfx_t w;
+    wfx_start(&w);
     FILE *log = tmpfile();
     assert_non_null(log);
     att_log_setup(ATT_LOG_INFO, log);
-    pcs_t p;
-    const char *args[] = {VDIR "/" SGX_SET, NULL};
-    reset_count();
-    pcs_start(&p, 0, args);
-    char url[64];
-    pcs_url(&p, url, sizeof(url));
-    qv_t q;
-    qv_load(&q, SGX_SET);
-    att_time_t t0 = q.v.at, at = 0;
-    flaky_store_t *fl = fl_open(dir);
-    att_collsrc_t *s = mk(url, NULL, &fl->base, 0);
+    att_time_t t0 = w.q.v.at, at = 0;
+    att_collsrc_t *s = mk(w.url, NULL, &w.fl->base, 0);
 
     /* The disk is full: fetched, verified, served from memory; nothing stored. */
-    fl_set(fl, true, false);
+    fl_set(w.fl, true, false);
     att_dcap_collateral_t *c;
     att_diag_t d;
-    assert_int_equal(get(s, &q, t0, &c, &d), ATT_OK);
-    check_verifies(&q, c);
+    assert_int_equal(get(s, &w.q, t0, &c, &d), ATT_OK);
+    check_verifies(&w.q, c);
     att_dcap_collateral_free(c);
     assert_int_equal(count_requests(), 4);
-    assert_int_equal(fl_puts(fl), 1);
-    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_E_STORE_NOT_FOUND);
+    assert_int_equal(fl_puts(w.fl), 1);
+    assert_int_equal(fl_stored(w.fl, SGX_KEY, &at), ATT_E_STORE_NOT_FOUND);
 
     /* Hits retry the write at most once per 60 s of `now`. */
-    get_ok(s, &q, t0 + 30);
-    assert_int_equal(fl_puts(fl), 1);
-    get_ok(s, &q, t0 + 60);
-    assert_int_equal(fl_puts(fl), 2);
-    fl_set(fl, false, false); /* room again */
-    get_ok(s, &q, t0 + 119);
-    assert_int_equal(fl_puts(fl), 2);
-    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_E_STORE_NOT_FOUND);
-    get_ok(s, &q, t0 + 120);
-    assert_int_equal(fl_puts(fl), 3);
-    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_OK);
+    get_ok(s, &w.q, t0 + 30);
+    assert_int_equal(fl_puts(w.fl), 1);
+    get_ok(s, &w.q, t0 + 60);
+    assert_int_equal(fl_puts(w.fl), 2);
+    fl_set(w.fl, false, false); /* room again */
+    get_ok(s, &w.q, t0 + 119);
+    assert_int_equal(fl_puts(w.fl), 2);
+    assert_int_equal(fl_stored(w.fl, SGX_KEY, &at), ATT_E_STORE_NOT_FOUND);
+    get_ok(s, &w.q, t0 + 120);
+    assert_int_equal(fl_puts(w.fl), 3);
+    assert_int_equal(fl_stored(w.fl, SGX_KEY, &at), ATT_OK);
     assert_int_equal(at, t0); /* when it was fetched, not when it was written */
-    get_ok(s, &q, t0 + 300);  /* nothing pending any more */
-    assert_int_equal(fl_puts(fl), 3);
+    get_ok(s, &w.q, t0 + 300);  /* nothing pending any more */
+    assert_int_equal(fl_puts(w.fl), 3);
     assert_int_equal(write_errors(s), 2); /* the failed ones */
     assert_int_equal(count_requests(), 4); /* all hits */
     att_collsrc_free(s);
@@ -669,64 +692,50 @@ static void test_store_write_retry(void **state)
     assert_int_equal(log_lines(log, SGX_KEY, "stored now"), 1);
 
     /* A restart with the PCS down (here: no PCS URL at all) serves what was verified. */
-    pcs_stop(&p);
-    s = mk(NULL, NULL, &fl->base, 0);
-    assert_int_equal(get(s, &q, t0 + 400, &c, &d), ATT_OK);
-    check_verifies(&q, c);
+    pcs_stop(&w.p);
+    s = mk(NULL, NULL, &w.fl->base, 0);
+    assert_int_equal(get(s, &w.q, t0 + 400, &c, &d), ATT_OK);
+    check_verifies(&w.q, c);
     att_dcap_collateral_free(c);
     att_collsrc_free(s);
 
     att_log_setup(ATT_LOG_INFO, NULL);
     fclose(log);
-    att_store_close(&fl->base);
-    vec_free(&q.v);
-    rm_dir(dir);
+    wfx_stop(&w, true);
 }
 
 /* A newer fetch replaces a pending set and is written at once (not after the interval); a
  * source freed with a set pending frees it (ASan). */
 static void test_store_write_newer_fetch(void **state)
 {
-    char dir[] = "/tmp/collsrc-flaky-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    wfx_t w;
+    wfx_start(&w);
     att_log_setup(ATT_LOG_ERROR, NULL);
-    pcs_t p;
-    const char *args[] = {VDIR "/" SGX_SET, NULL};
-    reset_count();
-    pcs_start(&p, 0, args);
-    char url[64];
-    pcs_url(&p, url, sizeof(url));
-    qv_t q;
-    qv_load(&q, SGX_SET);
-    flaky_store_t *fl = fl_open(dir);
-    att_collsrc_t *s = mk(url, NULL, &fl->base, 0);
-    att_time_t t1 = q.expiry - 60, at = 0; /* within the refresh margin: fetched again */
+    att_collsrc_t *s = mk(w.url, NULL, &w.fl->base, 0);
+    att_time_t t1 = w.q.expiry - 60, at = 0; /* within the refresh margin: fetched again */
 
-    fl_set(fl, true, false);
-    get_ok(s, &q, t1 - 7200);
-    assert_int_equal(fl_puts(fl), 1);
-    fl_set(fl, false, false);
-    get_ok(s, &q, t1); /* 2 h later: refreshed; its blob replaces the pending one */
+    fl_set(w.fl, true, false);
+    get_ok(s, &w.q, t1 - 7200);
+    assert_int_equal(fl_puts(w.fl), 1);
+    fl_set(w.fl, false, false);
+    get_ok(s, &w.q, t1); /* 2 h later: refreshed; its blob replaces the pending one */
     assert_int_equal(count_requests(), 8);
-    assert_int_equal(fl_puts(fl), 2);
-    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_OK);
+    assert_int_equal(fl_puts(w.fl), 2);
+    assert_int_equal(fl_stored(w.fl, SGX_KEY, &at), ATT_OK);
     assert_int_equal(at, t1);
-    get_ok(s, &q, t1 + 30); /* within the retry interval: served, not fetched */
+    get_ok(s, &w.q, t1 + 30); /* within the retry interval: served, not fetched */
     assert_int_equal(count_requests(), 8);
-    assert_int_equal(fl_puts(fl), 2); /* the older blob is gone, not written after it */
+    assert_int_equal(fl_puts(w.fl), 2); /* the older blob is gone, not written after it */
 
     /* Refreshed again (the same set stays within the margin) with the disk full. */
-    fl_set(fl, true, false);
-    get_ok(s, &q, t1 + 100);
+    fl_set(w.fl, true, false);
+    get_ok(s, &w.q, t1 + 100);
     assert_int_equal(count_requests(), 12);
-    assert_int_equal(fl_puts(fl), 3);
+    assert_int_equal(fl_puts(w.fl), 3);
     att_collsrc_free(s); /* with a blob pending */
 
     att_log_setup(ATT_LOG_INFO, NULL);
-    att_store_close(&fl->base);
-    pcs_stop(&p);
-    vec_free(&q.v);
-    rm_dir(dir);
+    wfx_stop(&w, false);
 }
 
 typedef struct {
@@ -750,60 +759,48 @@ static void *bg_get(void *arg)
  * waiting and without writing it too (one writer per key). */
 static void test_store_write_single_writer(void **state)
 {
-    char dir[] = "/tmp/collsrc-flaky-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    wfx_t w;
+    wfx_start(&w);
     att_log_setup(ATT_LOG_ERROR, NULL);
-    pcs_t p;
-    const char *args[] = {VDIR "/" SGX_SET, NULL};
-    reset_count();
-    pcs_start(&p, 0, args);
-    char url[64];
-    pcs_url(&p, url, sizeof(url));
-    qv_t q;
-    qv_load(&q, SGX_SET);
-    flaky_store_t *fl = fl_open(dir);
-    att_collsrc_t *s = mk(url, NULL, &fl->base, 0);
-    att_time_t t0 = q.v.at, at = 0;
+    att_collsrc_t *s = mk(w.url, NULL, &w.fl->base, 0);
+    att_time_t t0 = w.q.v.at, at = 0;
 
     /* A failed write leaves the set pending; the retry at t0 + 60 blocks in the store. */
-    fl_set(fl, true, false);
-    get_ok(s, &q, t0);
-    fl_set(fl, false, true);
-    bg_get_t g = {.s = s, .q = &q, .now = t0 + 60, .e = ATT_E_INTERNAL};
+    fl_set(w.fl, true, false);
+    get_ok(s, &w.q, t0);
+    fl_set(w.fl, false, true);
+    bg_get_t g = {.s = s, .q = &w.q, .now = t0 + 60, .e = ATT_E_INTERNAL};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, bg_get, &g), 0);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 10;
     int rc = 0;
-    pthread_mutex_lock(&fl->mu);
-    while (fl->in_put == 0 && rc == 0)
-        rc = pthread_cond_timedwait(&fl->cv, &fl->mu, &until);
-    pthread_mutex_unlock(&fl->mu);
+    pthread_mutex_lock(&w.fl->mu);
+    while (w.fl->in_put == 0 && rc == 0)
+        rc = pthread_cond_timedwait(&w.fl->cv, &w.fl->mu, &until);
+    pthread_mutex_unlock(&w.fl->mu);
     if (rc != 0) {
-        fl_set(fl, false, false);
+        fl_set(w.fl, false, false);
         pthread_join(th, NULL);
         fail_msg("the get at t0 + 60 did not retry the pending store write");
     }
     for (int i = 0; i < 3; i++)
-        get_ok(s, &q, t0 + 120 + 60 * i); /* returns although the store is stuck */
-    assert_int_equal(fl_puts(fl), 2);
-    fl_set(fl, false, false);
+        get_ok(s, &w.q, t0 + 120 + 60 * i); /* returns although the store is stuck */
+    assert_int_equal(fl_puts(w.fl), 2);
+    fl_set(w.fl, false, false);
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(g.e, ATT_OK);
-    assert_int_equal(fl_puts(fl), 2);
-    assert_int_equal(fl_stored(fl, SGX_KEY, &at), ATT_OK);
+    assert_int_equal(fl_puts(w.fl), 2);
+    assert_int_equal(fl_stored(w.fl, SGX_KEY, &at), ATT_OK);
     assert_int_equal(at, t0);
-    get_ok(s, &q, t0 + 600);
-    assert_int_equal(fl_puts(fl), 2);
+    get_ok(s, &w.q, t0 + 600);
+    assert_int_equal(fl_puts(w.fl), 2);
     assert_int_equal(count_requests(), 4);
     att_collsrc_free(s);
 
     att_log_setup(ATT_LOG_INFO, NULL);
-    att_store_close(&fl->base);
-    pcs_stop(&p);
-    vec_free(&q.v);
-    rm_dir(dir);
+    wfx_stop(&w, false);
 }
 
 
