@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include <cmocka.h>
@@ -204,6 +205,55 @@ static void test_qe_report_memo_keys(void **state)
     att_sim_pki_free(pki);
 }
 
+/* Many threads verifying the same platform's quotes at once through one cache: every verdict is
+ * the uncached one, and the QE report memo is published once (the slots hold distinct pairs). */
+typedef struct {
+    const vec_t *v;
+    const att_dcap_collateral_t *c;
+    const att_trust_t *trust;
+    att_dcap_cache_t *cache;
+    att_err_t want;
+    int bad;
+} race_t;
+
+static void *race_verify(void *arg)
+{
+    race_t *r = arg;
+    for (int i = 0; i < 200; i++) {
+        att_dcap_result_t res;
+        if (att_dcap_verify_cached(r->v->quote, r->v->quote_len, r->c, r->trust, r->v->at,
+                                   r->cache, &res) != r->want)
+            __atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_cache_threads(void **state)
+{
+    att_trust_t *trust = att_trust_new();
+    vec_t v;
+    assert_int_equal(vec_load(&v, vec_names[0]), 0);
+    att_dcap_collateral_t *c;
+    att_diag_t d;
+    assert_int_equal(att_dcap_collateral_new(&v.raw, trust, &c, &d), ATT_OK);
+    att_dcap_result_t plain;
+    race_t r = {.v = &v, .c = c, .trust = trust, .cache = att_dcap_cache_new(4)};
+    r.want = att_dcap_verify(v.quote, v.quote_len, c, trust, v.at, &plain);
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, race_verify, &r), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(r.bad, 0);
+    uint64_t n;
+    assert_int_equal(verify_counted(v.quote, v.quote_len, c, trust, v.at, r.cache, &n), r.want);
+    assert_int_equal(n, 1); /* memoised by then */
+    att_dcap_cache_free(r.cache);
+    att_dcap_collateral_free(c);
+    vec_free(&v);
+    att_trust_free(trust);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_cache_keyed_by_collateral_and_bounded),
         cmocka_unit_test(test_qe_report_memo),
         cmocka_unit_test(test_qe_report_memo_keys),
+        cmocka_unit_test(test_cache_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
