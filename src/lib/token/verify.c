@@ -20,6 +20,7 @@
 
 #include <openssl/err.h>
 
+#include "core/json.h"
 #include "token/token_int.h"
 
 static bool att_is_ws(char c)
@@ -150,7 +151,7 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
     att_trim(&text, &len);
     /* POST /certificates:add sends the JWS as a JSON string literal. */
     if (len > 0 && text[0] == '"') {
-        wrapper = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+        wrapper = att_json_loadb(text, len, JSON_DECODE_ANY, &jerr);
         if (!json_is_string(wrapper)) {
             rc = att_diag_set(diag, ATT_E_JWS_FORMAT,
                               "JWS in a JSON string literal does not parse: %s", jerr.text);
@@ -194,7 +195,7 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
         goto out;
     }
 
-    j.header = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, &jerr);
+    j.header = att_json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(j.header)) {
         rc = att_diag_set(diag, ATT_E_JWS_FORMAT, "JWS header is not a JSON object: %s",
                           j.header ? "another JSON type" : jerr.text);
@@ -221,7 +222,8 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
 
     /* Payload claims: an object, if it is one. */
     if (j.payload_len > 0) {
-        j.claims = json_loadb((const char *)j.payload, j.payload_len, JSON_REJECT_DUPLICATES, NULL);
+        j.claims =
+            att_json_loadb((const char *)j.payload, j.payload_len, JSON_REJECT_DUPLICATES, NULL);
         if (j.claims != NULL && !json_is_object(j.claims)) {
             json_decref(j.claims);
             j.claims = NULL;
