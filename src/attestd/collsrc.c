@@ -199,40 +199,10 @@ static att_err_t crl_normalize(uint8_t **buf, size_t *len, const char *url, att_
 /* ---- HTTP ---- */
 
 typedef struct {
-    uint8_t *buf;
-    size_t len, cap;
-    bool over;
-} coll_body_t;
-
-typedef struct {
     const char *const *names; /* accepted header names, NULL-terminated; may be NULL */
     char *value;              /* raw (still URL-encoded) value of the first match */
     bool over;
 } coll_hdr_t;
-
-static size_t body_cb(char *p, size_t size, size_t nmemb, void *ud)
-{
-    coll_body_t *b = ud;
-    size_t n = size * nmemb;
-    if (n > COLL_MAX_BODY - b->len) {
-        b->over = true;
-        return 0; /* aborts the transfer */
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 8192;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        uint8_t *q = realloc(b->buf, cap);
-        if (q == NULL)
-            return 0;
-        b->buf = q;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, p, n);
-    b->len += n;
-    b->buf[b->len] = 0;
-    return n;
-}
 
 static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
 {
@@ -274,7 +244,7 @@ static att_err_t http_get(att_collsrc_t *s, CURL *h, const char *url,
                           const char *const *hdr_names, uint8_t **body, size_t *blen,
                           uint8_t **hdr_out, size_t *hdr_len, att_diag_t *d)
 {
-    coll_body_t b = {0};
+    att_buf_t b = {.max = COLL_MAX_BODY};
     coll_hdr_t hd = {.names = hdr_names};
     char errbuf[CURL_ERROR_SIZE] = "";
     att_err_t e = ATT_OK;
@@ -286,7 +256,7 @@ static att_err_t http_get(att_collsrc_t *s, CURL *h, const char *url,
     }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, att_buf_curl_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &hd);
@@ -318,7 +288,7 @@ static att_err_t http_get(att_collsrc_t *s, CURL *h, const char *url,
         char snippet[121];
         size_t k = 0;
         for (size_t i = 0; i < b.len && k < sizeof(snippet) - 1; i++)
-            snippet[k++] = isprint(b.buf[i]) ? (char)b.buf[i] : ' ';
+            snippet[k++] = isprint(b.p[i]) ? (char)b.p[i] : ' ';
         snippet[k] = 0;
         e = att_diag_set(d, ATT_E_FETCH_STATUS, "GET %s: HTTP status %ld%s%s", url, status,
                          k ? ": " : "", snippet);
@@ -355,18 +325,16 @@ static att_err_t http_get(att_collsrc_t *s, CURL *h, const char *url,
         *hdr_out = copy;
         *hdr_len = (size_t)n;
     }
-    if (b.buf == NULL) { /* empty 200: give the caller an empty, NUL-terminated buffer */
-        b.buf = calloc(1, 1);
-        if (b.buf == NULL) {
-            e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
-            goto out;
-        }
+    /* an empty 200: the caller still gets an empty, NUL-terminated buffer */
+    if (b.p == NULL && !att_buf_put(&b, "", 0)) {
+        e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        goto out;
     }
-    *body = b.buf;
+    *body = b.p;
     *blen = b.len;
-    b.buf = NULL;
+    b.p = NULL;
 out:
-    free(b.buf);
+    free(b.p);
     free(hd.value);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     return e;

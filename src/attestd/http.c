@@ -331,8 +331,7 @@ struct att_http_req {
     char remote[INET6_ADDRSTRLEN + 8];
     struct timespec start;
     /* body */
-    unsigned char *body;
-    size_t body_len, body_cap;
+    att_buf_t body; /* the request body so far (max_body is checked before each append) */
     bool body_over; /* chunked body exceeded max_body: drained, answered 413 */
     size_t drained;
     /* answer */
@@ -411,7 +410,7 @@ static void att_req_free(att_http_req_t *req)
         free(req->headers[i].name);
         free(req->headers[i].value);
     }
-    free(req->body);
+    free(req->body.p);
     free(req->resp_type);
     free(req->resp_body);
     free(req->error_code);
@@ -471,7 +470,7 @@ const char *att_http_header(const att_http_req_t *req, const char *name)
 att_slice_t att_http_body(const att_http_req_t *req)
 {
     static const uint8_t empty[1];
-    att_slice_t s = {req->body ? req->body : empty, req->body_len};
+    att_slice_t s = {req->body.p ? req->body.p : empty, req->body.len};
     return s;
 }
 
@@ -1256,26 +1255,15 @@ static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         if (s->timeout_s && att_elapsed(&req->start) > s->timeout_s)
             return MHD_NO; /* body deadline: a body must arrive within timeout_s */
-        if (req->answered || req->body_over || req->body_len + n > s->max_body) {
+        if (req->answered || req->body_over || n > s->max_body - req->body.len) {
             /* already answered, or a chunked body over the limit: drain a bounded amount,
              * then answer (413 for the latter) */
             req->body_over = !req->answered;
             req->drained += n;
             return req->drained > 4 * s->max_body + 65536 ? MHD_NO : MHD_YES;
         }
-        if (req->body_len + n + 1 > req->body_cap) {
-            size_t cap = req->body_cap ? req->body_cap : 4096;
-            while (cap < req->body_len + n + 1)
-                cap *= 2;
-            unsigned char *b = realloc(req->body, cap);
-            if (!b)
-                return MHD_NO;
-            req->body = b;
-            req->body_cap = cap;
-        }
-        memcpy(req->body + req->body_len, upload, n);
-        req->body_len += n;
-        req->body[req->body_len] = 0;
+        if (!att_buf_put(&req->body, upload, n))
+            return MHD_NO; /* out of memory */
         return MHD_YES;
     }
     /* whole request in */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
+
 #define ATT_METRICS_MAX_LABELS 8
 
 const double att_metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -421,32 +423,7 @@ double att_metric_value(att_metric_t *f, const char *const *values)
 
 /* ---- rendering ---- */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} att_buf_t;
-
-static void att_buf_put(att_buf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
+/* The text is built in core's att_buf_t (`failed` sticks: checked once at the end). */
 
 static void att_buf_str(att_buf_t *b, const char *s)
 {
@@ -572,15 +549,15 @@ char *att_metrics_render(att_metrics_t *m)
 {
     att_buf_t b = {0};
     att_buf_put(&b, "", 0);
-    if (!m)
-        return b.p;
-    pthread_mutex_lock(&m->lock);
-    for (att_metric_t *f = m->families; f; f = f->next)
-        att_render_family(&b, f);
-    pthread_mutex_unlock(&m->lock);
-    if (b.oom) {
+    if (m) {
+        pthread_mutex_lock(&m->lock);
+        for (att_metric_t *f = m->families; f; f = f->next)
+            att_render_family(&b, f);
+        pthread_mutex_unlock(&m->lock);
+    }
+    if (b.failed) {
         free(b.p);
         return NULL;
     }
-    return b.p;
+    return (char *)b.p;
 }

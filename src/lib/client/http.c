@@ -9,41 +9,12 @@
 #include <curl/curl.h>
 
 #include "client/client_int.h"
+#include "core/util.h"
 
 static pthread_once_t att_curl_once = PTHREAD_ONCE_INIT;
 static void att_curl_init(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool too_big;
-} att_membuf_t;
-
-static size_t att_http_write(char *p, size_t sz, size_t n, void *arg)
-{
-    att_membuf_t *m = arg;
-    size_t k = sz * n;
-    if (m->len + k > ATT_CLIENT_MAX_BODY) {
-        m->too_big = true;
-        return 0;
-    }
-    if (m->len + k + 1 > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->len + k + 1)
-            cap *= 2;
-        char *nb = realloc(m->buf, cap);
-        if (nb == NULL)
-            return 0;
-        m->buf = nb;
-        m->cap = cap;
-    }
-    memcpy(m->buf + m->len, p, k);
-    m->len += k;
-    m->buf[m->len] = '\0';
-    return k;
 }
 
 static size_t att_http_header(char *p, size_t sz, size_t n, void *arg)
@@ -76,7 +47,7 @@ att_err_t att_client_http(const att_client_req_t *rq, att_client_resp_t *rs, att
     if (c == NULL)
         return att_diag_set(diag, ATT_E_NOMEM, "curl_easy_init failed");
     struct curl_slist *hdrs = NULL;
-    att_membuf_t m = {0};
+    att_buf_t m = {.max = ATT_CLIENT_MAX_BODY};
     char errbuf[CURL_ERROR_SIZE] = "";
     att_err_t e = ATT_OK;
     long timeout = rq->timeout_ms > 0 ? rq->timeout_ms : 10000;
@@ -100,7 +71,7 @@ att_err_t att_client_http(const att_client_req_t *rq, att_client_resp_t *rs, att
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, att_http_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, att_buf_curl_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, att_http_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
@@ -122,7 +93,7 @@ att_err_t att_client_http(const att_client_req_t *rq, att_client_resp_t *rs, att
     }
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
-        if (m.too_big)
+        if (m.over)
             e = att_diag_set(diag, ATT_E_FETCH, "%s %s: the answer exceeds %u bytes", rq->method,
                              rq->url, ATT_CLIENT_MAX_BODY);
         else
@@ -131,15 +102,15 @@ att_err_t att_client_http(const att_client_req_t *rq, att_client_resp_t *rs, att
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
-    if (m.buf == NULL && (m.buf = calloc(1, 1)) == NULL) {
+    if (m.p == NULL && !att_buf_put(&m, "", 0)) { /* an empty answer: "" */
         e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
         goto out;
     }
-    rs->body = m.buf;
+    rs->body = (char *)m.p;
     rs->len = m.len;
-    m.buf = NULL;
+    m.p = NULL;
 out:
-    free(m.buf);
+    free(m.p);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     if (e != ATT_OK)

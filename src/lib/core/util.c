@@ -190,3 +190,41 @@ bool att_json_raw_member(const char *json, size_t len, const char *key, const ch
 }
 
 bool att_ct_equal(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n) == 0; }
+
+bool att_buf_put(att_buf_t *b, const void *src, size_t n)
+{
+    if (b->failed)
+        return false;
+    if (b->max && n > b->max - b->len) {
+        b->over = b->failed = true;
+        return false;
+    }
+    if (n + 1 > b->cap - b->len || b->p == NULL) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap - b->len < n + 1) {
+            if (cap > SIZE_MAX / 2) {
+                b->failed = true;
+                return false;
+            }
+            cap *= 2;
+        }
+        uint8_t *np = realloc(b->p, cap);
+        if (np == NULL) {
+            b->failed = true;
+            return false;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n > 0)
+        memcpy(b->p + b->len, src, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return true;
+}
+
+size_t att_buf_curl_write(char *data, size_t size, size_t nmemb, void *buf)
+{
+    size_t n = size * nmemb;
+    return att_buf_put(buf, data, n) ? n : 0;
+}

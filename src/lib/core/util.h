@@ -34,6 +34,19 @@ att_err_t att_read_file(const char *path, size_t max, uint8_t **out, size_t *len
 bool att_json_raw_member(const char *json, size_t len, const char *key, const char **val,
                          size_t *vlen);
 
+/* A growing byte buffer: `p` holds `len` bytes followed by a NUL (NULL until the first byte).
+ * An append that would pass `max` bytes (0: no limit) sets `over`; an append over max or out of
+ * memory fails and `failed` sticks (later appends do nothing). The owner frees `p`. */
+typedef struct {
+    uint8_t *p;
+    size_t len, cap, max;
+    bool over, failed;
+} att_buf_t;
+bool att_buf_put(att_buf_t *b, const void *src, size_t n);
+/* att_buf_put as a libcurl CURLOPT_WRITEFUNCTION (CURLOPT_WRITEDATA: the att_buf_t); a failed
+ * append returns 0, which aborts the transfer. */
+size_t att_buf_curl_write(char *data, size_t size, size_t nmemb, void *buf);
+
 /* Constant-time equality of two byte ranges of equal length. */
 bool att_ct_equal(const void *a, const void *b, size_t n);
 

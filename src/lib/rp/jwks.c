@@ -19,34 +19,11 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "core/util.h"
 #include "rp/rp_int.h"
 #include "token/token_int.h"
 
 /* ---- HTTP ----------------------------------------------------------------------------- */
-
-typedef struct {
-    char *buf;
-    size_t len;
-    bool too_big;
-} att_rp_body_t;
-
-static size_t att_rp_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-    att_rp_body_t *b = arg;
-    size_t n = size * nmemb;
-    if (n > ATT_RP_BODY_MAX - b->len) {
-        b->too_big = true;
-        return 0;
-    }
-    char *nb = realloc(b->buf, b->len + n + 1);
-    if (nb == NULL)
-        return 0;
-    memcpy(nb + b->len, data, n);
-    b->buf = nb;
-    b->len += n;
-    b->buf[b->len] = '\0';
-    return n;
-}
 
 static pthread_once_t att_rp_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode att_rp_curl_rc = CURLE_FAILED_INIT;
@@ -67,7 +44,7 @@ att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, 
     CURL *c = curl_easy_init();
     if (c == NULL)
         return att_diag_set(diag, ATT_E_NOMEM, "GET %s: libcurl handle: out of memory", url);
-    att_rp_body_t b = {0};
+    att_buf_t b = {.max = ATT_RP_BODY_MAX};
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -79,7 +56,7 @@ att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, 
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)ATT_RP_BODY_MAX);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "attest-rp/0.1");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, att_rp_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, att_buf_curl_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode rc = curl_easy_perform(c);
@@ -90,17 +67,17 @@ att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, 
     att_err_t e = ATT_OK;
     if (rc != CURLE_OK)
         e = att_diag_set(diag, ATT_E_JWKS, "GET %s failed: %s", url,
-                         b.too_big ? "answer larger than 1 MiB"
+                         b.over ? "answer larger than 1 MiB"
                                    : (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
     else if (status != 200)
         e = att_diag_set(diag, ATT_E_JWKS, "GET %s answered HTTP %ld, not 200", url, status);
+    if (e == ATT_OK && b.p == NULL && !att_buf_put(&b, "", 0)) /* an empty answer: "" */
+        e = att_diag_set(diag, ATT_E_NOMEM, "GET %s: out of memory", url);
     if (e != ATT_OK) {
-        free(b.buf);
+        free(b.p);
         return e;
     }
-    if (b.buf == NULL && (b.buf = calloc(1, 1)) == NULL)
-        return att_diag_set(diag, ATT_E_NOMEM, "GET %s: out of memory", url);
-    *body = b.buf;
+    *body = (char *)b.p;
     *len = b.len;
     return ATT_OK;
 }

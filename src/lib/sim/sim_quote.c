@@ -22,44 +22,17 @@
 static const uint8_t att_sim_intel_qe_vendor[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
                                                     0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
 
-/* A growable output buffer; `failed` sticks. */
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-    bool failed;
-} att_obuf_t;
-
-static void ob_put(att_obuf_t *b, const void *src, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
-
-static void ob_u16(att_obuf_t *b, uint16_t v)
+/* Little-endian integers into the quote being built (core's att_buf_t: `failed` sticks). */
+static void ob_u16(att_buf_t *b, uint16_t v)
 {
     uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-    ob_put(b, x, 2);
+    att_buf_put(b, x, 2);
 }
 
-static void ob_u32(att_obuf_t *b, uint32_t v)
+static void ob_u32(att_buf_t *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    ob_put(b, x, 4);
+    att_buf_put(b, x, 4);
 }
 
 static void put_u16(uint8_t *p, uint16_t v)
@@ -185,7 +158,7 @@ att_err_t att_sim_quote_build(const att_sim_pki_t *p, const att_sim_quote_opts_t
     }
 
     att_err_t err = ATT_OK;
-    att_obuf_t q = {0};
+    att_buf_t q = {0};
     EVP_PKEY *ak = o->attest_key ? att_sim_key_from_scalar(o->attest_key) : att_sim_keygen();
     uint8_t ak_raw[64], sig[64], qe_sig[64];
     uint8_t body[TD15_LEN], qe_rep[SGX_REPORT_LEN];
@@ -202,8 +175,8 @@ att_err_t att_sim_quote_build(const att_sim_pki_t *p, const att_sim_quote_opts_t
     ob_u32(&q, o->version == 3 ? 0 : (uint32_t)o->tee);
     ob_u16(&q, o->version == 3 ? o->qe_svn_hdr : 0);
     ob_u16(&q, o->version == 3 ? o->pce_svn_hdr : 0);
-    ob_put(&q, o->qe_vendor_id, 16);
-    ob_put(&q, o->user_data, 20);
+    att_buf_put(&q, o->qe_vendor_id, 16);
+    att_buf_put(&q, o->user_data, 20);
 
     /* Body (v5: with its descriptor). */
     if (bt == ATT_BODY_SGX) {
@@ -217,7 +190,7 @@ att_err_t att_sim_quote_build(const att_sim_pki_t *p, const att_sim_quote_opts_t
         ob_u16(&q, (uint16_t)bt);
         ob_u32(&q, (uint32_t)body_len);
     }
-    ob_put(&q, body, body_len);
+    att_buf_put(&q, body, body_len);
     if (q.failed) {
         err = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
         goto out;
@@ -248,23 +221,23 @@ att_err_t att_sim_quote_build(const att_sim_pki_t *p, const att_sim_quote_opts_t
     size_t inner_len = SGX_REPORT_LEN + 64 + 2 + o->qe_auth_len + 2 + 4 + chain_len;
     size_t sig_data_len = 64 + 64 + (o->version == 3 ? 0 : 2 + 4) + inner_len;
     ob_u32(&q, (uint32_t)sig_data_len);
-    ob_put(&q, sig, 64);
-    ob_put(&q, ak_raw, 64);
+    att_buf_put(&q, sig, 64);
+    att_buf_put(&q, ak_raw, 64);
     if (o->version != 3) {
         ob_u16(&q, 6);
         ob_u32(&q, (uint32_t)inner_len);
     }
-    ob_put(&q, qe_rep, sizeof qe_rep);
-    ob_put(&q, qe_sig, 64);
+    att_buf_put(&q, qe_rep, sizeof qe_rep);
+    att_buf_put(&q, qe_sig, 64);
     ob_u16(&q, (uint16_t)o->qe_auth_len);
-    ob_put(&q, o->qe_auth_data, o->qe_auth_len);
+    att_buf_put(&q, o->qe_auth_data, o->qe_auth_len);
     ob_u16(&q, 5);
     ob_u32(&q, (uint32_t)chain_len);
-    ob_put(&q, p->pem[ATT_SIM_PCK], p->pem_len[ATT_SIM_PCK]);
-    ob_put(&q, p->pem[ATT_SIM_PCK_CA], p->pem_len[ATT_SIM_PCK_CA]);
-    ob_put(&q, p->pem[ATT_SIM_ROOT], p->pem_len[ATT_SIM_ROOT]);
+    att_buf_put(&q, p->pem[ATT_SIM_PCK], p->pem_len[ATT_SIM_PCK]);
+    att_buf_put(&q, p->pem[ATT_SIM_PCK_CA], p->pem_len[ATT_SIM_PCK_CA]);
+    att_buf_put(&q, p->pem[ATT_SIM_ROOT], p->pem_len[ATT_SIM_ROOT]);
     if (o->pem_nul)
-        ob_put(&q, "", 1);
+        att_buf_put(&q, "", 1);
     if (q.failed) {
         err = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
         goto out;
