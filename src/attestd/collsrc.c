@@ -516,20 +516,23 @@ static att_err_t make_coll(att_collsrc_t *s, const att_dcap_collateral_raw_t *ra
     return ATT_OK;
 }
 
+/* Whether `now` is less than `interval` seconds after `then` (a `now` that went back is not, so
+ * a clock set back does not silence retries; the difference must not overflow). */
+static bool within_interval(att_time_t now, att_time_t then, int64_t interval)
+{
+    int64_t dt;
+    return now >= then && !__builtin_sub_overflow(now, then, &dt) && dt < interval;
+}
+
 /* Whether the set is older than max_age. fetched_at may come from the store's row, which can
  * hold anything (a corrupted row, a clock that went back): a time after `now` counts as too
  * old (the age is unknown; a refresh settles it), and `now - fetched_at` must not overflow
- * (INT64_MIN from the row did: undefined behaviour, in practice a set never refreshed). */
+ * (INT64_MIN from the row did: undefined behaviour, in practice a set never refreshed);
+ * within_interval says no in both cases. */
 static bool too_old(const att_collsrc_t *s, const coll_entry_t *en, att_time_t now)
 {
-    if (s->max_age <= 0 || !en->fetched_at_known)
-        return false;
-    if (en->fetched_at > now)
-        return true;
-    int64_t age;
-    if (__builtin_sub_overflow(now, en->fetched_at, &age))
-        return true; /* fetched_at <= now here: only a time far in the past overflows */
-    return age >= s->max_age;
+    return s->max_age > 0 && en->fetched_at_known &&
+           !within_interval(now, en->fetched_at, s->max_age);
 }
 
 static bool needs_refresh(const att_collsrc_t *s, const coll_entry_t *en, att_time_t now)
@@ -791,14 +794,6 @@ void att_collsrc_stats(att_collsrc_t *s, att_collsrc_stats_t *out)
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
     pthread_mutex_unlock(&s->mu);
-}
-
-/* Whether `now` is less than `interval` seconds after `then` (a `now` that went back is not, so
- * a clock set back does not silence retries; the difference must not overflow). */
-static bool within_interval(att_time_t now, att_time_t then, int64_t interval)
-{
-    int64_t dt;
-    return now >= then && !__builtin_sub_overflow(now, then, &dt) && dt < interval;
 }
 
 /* Try the store for key (outside the lock). A missing row is ATT_OK with *out NULL. A row that
