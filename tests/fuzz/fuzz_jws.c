@@ -31,17 +31,6 @@ static X509 *g_certs[2]; /* EC, RSA */
 static EVP_PKEY *g_keys[2];
 static int g_verbose; /* FUZZ_VERBOSE=1: print the three verdicts */
 
-static void write_seed(const char *dir, const char *name, const char *text)
-{
-    char path[2048];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) {
-        fprintf(stderr, "fuzz_jws: cannot write %s\n", path);
-        exit(1);
-    }
-}
-
 /* A signed JWS with the given header members (alg, kid added) over `payload`. */
 static char *sign(int key, att_alg_t alg, bool x5c, const char *payload)
 {
@@ -75,42 +64,35 @@ static void make_seeds(const char *dir)
         "{\"AttestationPolicy\":\"dmVyc2lvbj0xLjA7IGF1dGhvcml6YXRpb25ydWxlcyB7ID0-IHBlcm1pdCgpOyB9"
         "OyBpc3N1YW5jZXJ1bGVzIHsgfTs\"}";
     char *t;
-    write_seed(dir, "es256-x5c.jws", t = sign(0, ATT_ALG_ES256, true, claims));
+    fuzz_write_seed(dir, "es256-x5c.jws", t = sign(0, ATT_ALG_ES256, true, claims));
     free(t);
-    write_seed(dir, "es256.jws", t = sign(0, ATT_ALG_ES256, false, claims));
+    fuzz_write_seed(dir, "es256.jws", t = sign(0, ATT_ALG_ES256, false, claims));
     free(t);
-    write_seed(dir, "rs256-x5c.jws", t = sign(1, ATT_ALG_RS256, true, claims));
+    fuzz_write_seed(dir, "rs256-x5c.jws", t = sign(1, ATT_ALG_RS256, true, claims));
     free(t);
-    write_seed(dir, "ps256.jws", t = sign(1, ATT_ALG_PS256, false, policy));
+    fuzz_write_seed(dir, "ps256.jws", t = sign(1, ATT_ALG_PS256, false, policy));
     free(t);
     t = sign(0, ATT_ALG_ES256, true, policy);
     char *q = malloc(strlen(t) + 8);
     sprintf(q, " \"%s\"\n", t); /* a JSON string literal wrapper, whitespace around */
-    write_seed(dir, "es256-policy-quoted.jws", q);
+    fuzz_write_seed(dir, "es256-policy-quoted.jws", q);
     free(q);
     free(t);
-    write_seed(dir, "none-policy.jws",
+    fuzz_write_seed(dir, "none-policy.jws",
                t = att_jws_unsigned((const uint8_t *)policy, strlen(policy)));
     char *ns = malloc(strlen(t) + 8);
     sprintf(ns, "%sAAAA", t); /* alg none with a signature */
-    write_seed(dir, "none-with-signature.jws", ns);
+    fuzz_write_seed(dir, "none-with-signature.jws", ns);
     free(ns);
     free(t);
-    write_seed(dir, "hs256.jws", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln");
+    fuzz_write_seed(dir, "hs256.jws", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    g_certs[0] = fuzz_cert(fuzz_ec_cert_pem);
-    g_certs[1] = fuzz_cert(fuzz_rsa_cert_pem);
-    g_keys[0] = fuzz_key(fuzz_ec_key_pem);
-    g_keys[1] = fuzz_key(fuzz_rsa_key_pem);
-    if (g_certs[0] == NULL || g_certs[1] == NULL || g_keys[0] == NULL || g_keys[1] == NULL) {
-        fprintf(stderr, "fuzz_jws: cannot load the fixed keys\n");
-        exit(1);
-    }
+    fuzz_load_keys(g_certs, g_keys);
     g_verbose = getenv("FUZZ_VERBOSE") != NULL;
     const char *seeds = getenv("FUZZ_MAKE_SEEDS");
     if (seeds != NULL && *seeds != 0) {

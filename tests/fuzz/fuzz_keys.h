@@ -7,6 +7,12 @@
 #ifndef ATT_FUZZ_KEYS_H
 #define ATT_FUZZ_KEYS_H
 
+#ifndef ATT_FUZZ_NAME
+#define ATT_FUZZ_NAME "fuzz"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -96,6 +102,31 @@ static inline X509 *fuzz_cert(const char *pem)
 static inline EVP_PKEY *fuzz_key(const char *pem)
 {
     return att_key_from_pem(pem, strlen(pem));
+}
+
+/* The fixed certificates and keys, EC then RSA; exits if one does not load. */
+static inline void fuzz_load_keys(X509 *certs[2], EVP_PKEY *keys[2])
+{
+    certs[0] = fuzz_cert(fuzz_ec_cert_pem);
+    certs[1] = fuzz_cert(fuzz_rsa_cert_pem);
+    keys[0] = fuzz_key(fuzz_ec_key_pem);
+    keys[1] = fuzz_key(fuzz_rsa_key_pem);
+    if (certs[0] == NULL || certs[1] == NULL || keys[0] == NULL || keys[1] == NULL) {
+        fprintf(stderr, "%s: cannot load the fixed keys\n", ATT_FUZZ_NAME);
+        exit(1);
+    }
+}
+
+/* A seed file DIR/NAME holding `text` (FUZZ_MAKE_SEEDS runs); exits if it cannot be written. */
+static inline void fuzz_write_seed(const char *dir, const char *name, const char *text)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) {
+        fprintf(stderr, "%s: cannot write %s\n", ATT_FUZZ_NAME, path);
+        exit(1);
+    }
 }
 
 #endif

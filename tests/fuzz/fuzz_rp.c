@@ -47,17 +47,6 @@ static att_err_t no_fetch(void *arg, const char *url, char **body, size_t *len, 
     return att_diag_set(diag, ATT_E_FETCH, "fuzz_rp: no network (%s)", url);
 }
 
-static void write_seed(const char *dir, const char *name, const char *text)
-{
-    char path[2048];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) {
-        fprintf(stderr, "fuzz_rp: cannot write %s\n", path);
-        exit(1);
-    }
-}
-
 /* A token signed with key `key` and alg; kid is the certificate's unless `kid` is given. */
 static void seed(const char *dir, const char *name, int key, att_alg_t alg, const char *kid,
                  const char *iss, long long exp, long long nbf)
@@ -78,7 +67,7 @@ static void seed(const char *dir, const char *name, int key, att_alg_t alg, cons
         fprintf(stderr, "fuzz_rp: signing failed: %s\n", d.msg);
         exit(1);
     }
-    write_seed(dir, name, out);
+    fuzz_write_seed(dir, name, out);
     free(out);
     free(payload);
     json_decref(c);
@@ -99,23 +88,16 @@ static void make_seeds(const char *dir)
     char *none =
         att_jws_unsigned((const uint8_t *)"{\"iss\":\"" FUZZ_ISSUER "\",\"exp\":1767229200}",
                          strlen("{\"iss\":\"" FUZZ_ISSUER "\",\"exp\":1767229200}"));
-    write_seed(dir, "none.jwt", none);
+    fuzz_write_seed(dir, "none.jwt", none);
     free(none);
-    write_seed(dir, "hs256.jwt", "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsifQ.e30.c2ln");
+    fuzz_write_seed(dir, "hs256.jwt", "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsifQ.e30.c2ln");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    g_certs[0] = fuzz_cert(fuzz_ec_cert_pem);
-    g_certs[1] = fuzz_cert(fuzz_rsa_cert_pem);
-    g_keys[0] = fuzz_key(fuzz_ec_key_pem);
-    g_keys[1] = fuzz_key(fuzz_rsa_key_pem);
-    if (g_certs[0] == NULL || g_certs[1] == NULL || g_keys[0] == NULL || g_keys[1] == NULL) {
-        fprintf(stderr, "fuzz_rp: cannot load the fixed keys\n");
-        exit(1);
-    }
+    fuzz_load_keys(g_certs, g_keys);
     g_verbose = getenv("FUZZ_VERBOSE") != NULL;
     const char *seeds = getenv("FUZZ_MAKE_SEEDS");
     if (seeds != NULL && *seeds != 0) {
