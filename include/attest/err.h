@@ -32,6 +32,7 @@ extern "C" {
     X(ATT_E_INTERNAL, 4, "internal error")                                                        \
     X(ATT_E_UNSUPPORTED, 5, "not supported")                                                      \
     X(ATT_E_LIMIT, 6, "a size or count limit was exceeded")                                       \
+    X(ATT_E_CANCELLED, 7, "the operation was stopped because the service is shutting down")      \
     /* quote structure */                                                                         \
     X(ATT_E_QUOTE_TRUNCATED, 101, "quote is shorter than its declared structure")                 \
     X(ATT_E_QUOTE_VERSION, 102, "unsupported quote version")                                      \

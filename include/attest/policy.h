@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -67,8 +68,17 @@ ATT_API att_err_t att_policy_hash_text(const char *text, size_t len,
  * "TdxVm", "SevSnpVm", "Tpm"; case-insensitive); NULL for an unknown type. */
 ATT_API const char *att_policy_default(const char *attestation_type);
 
+/* Default work budget of one evaluation (att_policy_eval_opts_t, 0 = these). */
+#define ATT_POLICY_DEFAULT_MAX_STEPS 1000000u
+#define ATT_POLICY_DEFAULT_MAX_BYTES (64u * 1024 * 1024)
+
 typedef struct {
-    bool explain; /* record a trace of every rule (att_policy_result_trace) */
+    bool explain;       /* record a trace of every rule (att_policy_result_trace) */
+    uint64_t max_steps; /* work budget in steps (0: ATT_POLICY_DEFAULT_MAX_STEPS) */
+    size_t max_bytes;   /* size budget of the values built (0: ATT_POLICY_DEFAULT_MAX_BYTES) */
+    /* Asked now and then during evaluation; true stops it with ATT_E_CANCELLED (NULL: never) */
+    bool (*cancelled)(void *arg);
+    void *cancel_arg;
 } att_policy_eval_opts_t;
 
 /* Evaluate against the incoming claims: either a JSON object {"claim-type": value, ...}

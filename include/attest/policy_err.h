@@ -9,6 +9,7 @@
     X(ATT_E_POLICY_EVAL, 703, "policy evaluation failed")                                         \
     X(ATT_E_POLICY_TYPE, 704, "a policy comparison or function got a value of the wrong type")    \
     X(ATT_E_POLICY_JMESPATH, 705, "a JmesPath query is invalid or uses an unsupported feature")   \
-    X(ATT_E_POLICY_CLAIMS, 706, "the incoming claims given to the policy are malformed")
+    X(ATT_E_POLICY_CLAIMS, 706, "the incoming claims given to the policy are malformed")          \
+    X(ATT_E_POLICY_BUDGET, 707, "policy evaluation exceeded its work budget (steps or size)")
 
 #endif
