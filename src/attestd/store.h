@@ -53,6 +53,8 @@ typedef struct {
                           att_time_t *fetched_at, att_diag_t *d);
     att_err_t (*coll_put)(att_store_t *st, const char *key, const uint8_t *blob, size_t len,
                           att_time_t fetched_at, att_diag_t *d);
+    att_err_t (*request_use)(att_store_t *st, const char *hash, const char *used_for,
+                             att_time_t at, char **prev, att_time_t *prev_at, att_diag_t *d);
 } att_store_ops_t;
 
 struct att_store {
@@ -122,6 +124,17 @@ static inline att_err_t att_store_coll_put(att_store_t *st, const char *key, con
                                            size_t len, att_time_t fetched_at, att_diag_t *d)
 {
     return st->ops->coll_put(st, key, blob, len, fetched_at, d);
+}
+
+/* The ledger of signed administration requests (isolated mode): records that the request whose
+ * SHA-256 is `hash` (hex) was used for `used_for` ("policy.set SgxEnclave", ...) at `at`. When
+ * it was recorded before, nothing changes and *prev (malloc'd) / *prev_at say what it was used
+ * for and when; a new record leaves *prev NULL. */
+static inline att_err_t att_store_request_use(att_store_t *st, const char *hash,
+                                              const char *used_for, att_time_t at, char **prev,
+                                              att_time_t *prev_at, att_diag_t *d)
+{
+    return st->ops->request_use(st, hash, used_for, at, prev, prev_at, d);
 }
 
 void att_store_keys_free(att_store_key_t *keys, size_t n);

@@ -78,6 +78,11 @@ static const char *const sq_migrations[] = {
     "  cache_key  TEXT    PRIMARY KEY,"
     "  data       BLOB    NOT NULL,"
     "  fetched_at INTEGER NOT NULL);",
+    /* 2: the ledger of signed administration requests: each authorises one change, once */
+    "CREATE TABLE signed_requests ("
+    "  body_sha256 TEXT    PRIMARY KEY,"
+    "  used_for    TEXT    NOT NULL,"
+    "  used_at     INTEGER NOT NULL);",
 };
 #define SQ_N_MIGRATIONS ((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
 
@@ -91,11 +96,13 @@ enum {
     Q_SIG_ADD,
     Q_SIG_DEL,
     Q_COLL_PUT,
+    Q_REQ_USE,
     Q_N_WRITE, /* statements below run on reader connections */
     Q_KEY_LIST = Q_N_WRITE,
     Q_POL_GET,
     Q_SIG_LIST,
     Q_COLL_GET,
+    Q_REQ_GET,
     Q_N,
 };
 
@@ -118,6 +125,9 @@ static const char *const sq_sql[Q_N] = {
     [Q_POL_GET] = "SELECT jws FROM policies WHERE attestation_type = ?",
     [Q_SIG_LIST] = "SELECT thumbprint, cert_pem FROM policy_signers ORDER BY id",
     [Q_COLL_GET] = "SELECT data, fetched_at FROM collateral WHERE cache_key = ?",
+    [Q_REQ_USE] = "INSERT INTO signed_requests (body_sha256, used_for, used_at) VALUES (?, ?, ?)"
+                  " ON CONFLICT (body_sha256) DO NOTHING",
+    [Q_REQ_GET] = "SELECT used_for, used_at FROM signed_requests WHERE body_sha256 = ?",
 };
 
 typedef struct {
@@ -459,6 +469,53 @@ static att_err_t sq_policy_delete(att_store_t *st, const char *type, att_diag_t 
         return sq_arg(d, "policy_delete", "type is required");
     return sq_delete_one((sq_store_t *)st, Q_POL_DEL, "policy_delete", "policy stored for", type,
                          d);
+}
+
+/* ---- signed request ledger ----------------------------------------------------------------- */
+
+static att_err_t sq_request_use(att_store_t *st, const char *hash, const char *used_for,
+                                att_time_t at, char **prev, att_time_t *prev_at, att_diag_t *d)
+{
+    sq_store_t *s = (sq_store_t *)st;
+    if (sq_empty(hash) || sq_empty(used_for) || prev == NULL || prev_at == NULL)
+        return sq_arg(d, "request_use", "hash, used_for, prev and prev_at are required");
+    *prev = NULL;
+    *prev_at = 0;
+    sq_conn_t *c = sq_writer(s);
+    sqlite3_stmt *q = c->q[Q_REQ_USE];
+    int rc;
+    bool inserted = false;
+    if ((rc = sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC)) != SQLITE_OK ||
+        (rc = sqlite3_bind_text(q, 2, used_for, -1, SQLITE_STATIC)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(q, 3, (sqlite3_int64)at)) != SQLITE_OK)
+        goto out;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        inserted = sqlite3_changes(c->db) == 1;
+    }
+out:;
+    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, c->db, d, "request_use", rc);
+    sq_release(c, q);
+    if (e != ATT_OK || inserted)
+        return e;
+    /* Seen before: say what for. The row is committed, so any connection sees it. */
+    c = sq_reader(s);
+    q = c->q[Q_REQ_GET];
+    if ((rc = sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC)) == SQLITE_OK &&
+        (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        *prev_at = (att_time_t)sqlite3_column_int64(q, 1);
+        if ((*prev = sq_col_str(q, 0)) == NULL)
+            e = att_diag_set(d, ATT_E_STORE, "store request_use: out of memory");
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        e = att_diag_set(d, ATT_E_STORE, "store request_use: the request row vanished");
+    }
+    if (rc != SQLITE_OK)
+        e = sq_fail(s, c->db, d, "request_use", rc);
+    sq_release(c, q);
+    return e;
 }
 
 /* ---- policy signers ---------------------------------------------------------------------- */
@@ -856,6 +913,7 @@ static const att_store_ops_t sq_ops = {
     .policy_get = sq_policy_get,
     .policy_put = sq_policy_put,
     .policy_delete = sq_policy_delete,
+    .request_use = sq_request_use,
     .signer_list = sq_signer_list,
     .signer_add = sq_signer_add,
     .signer_remove = sq_signer_remove,

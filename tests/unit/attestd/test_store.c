@@ -322,6 +322,39 @@ static void test_coll_ops(void **state)
     att_store_close(st);
 }
 
+/* The signed-request ledger: the first use is recorded, a second one is told what the first
+ * was, and the record survives a reopen. */
+static void test_request_ledger(void **state)
+{
+    fx_t *f = *state;
+    att_store_t *st = open_ok(f);
+    att_diag_t d = {0};
+    char *prev = (char *)1;
+    att_time_t at = -1;
+    assert_int_equal(att_store_request_use(st, "aa11", "policy.set SgxEnclave", 100, &prev, &at,
+                                           &d), ATT_OK);
+    assert_null(prev);
+    assert_int_equal(at, 0);
+    assert_int_equal(att_store_request_use(st, "aa11", "policy.reset SgxEnclave", 200, &prev,
+                                           &at, &d), ATT_OK);
+    assert_string_equal(prev, "policy.set SgxEnclave");
+    assert_int_equal(at, 100);
+    free(prev);
+    assert_int_equal(att_store_request_use(st, "bb22", "certificates.add", 300, &prev, &at, &d),
+                     ATT_OK);
+    assert_null(prev);
+    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM signed_requests"), 2);
+    assert_int_equal(att_store_request_use(st, "", "x", 1, &prev, &at, &d), ATT_E_ARG);
+    att_store_close(st);
+    st = open_ok(f);
+    assert_int_equal(att_store_request_use(st, "bb22", "policy.set TdxVm", 400, &prev, &at, &d),
+                     ATT_OK);
+    assert_string_equal(prev, "certificates.add");
+    assert_int_equal(at, 300);
+    free(prev);
+    att_store_close(st);
+}
+
 static void test_null_args(void **state)
 {
     fx_t *f = *state;
@@ -879,6 +912,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signer_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coll_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_persists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
