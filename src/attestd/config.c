@@ -19,6 +19,7 @@ typedef enum {
     K_LEVEL,  /* debug | info | warn | error */
     K_URLS,   /* repeatable URL; ',' or white space separate them in the environment */
     K_ATTEST, /* required | anonymous */
+    K_BOOL,   /* flag: no value on the command line; true/false, yes/no, 1/0 elsewhere */
 } att_kind_t;
 
 typedef struct {
@@ -57,6 +58,8 @@ enum {
     O_AUTH_READER_ROLE,
     O_AUTH_ADMIN_ROLE,
     O_AUTH_ATTEST,
+    O_ALLOW_ANON_ADMIN,
+    O_POLICY_JWS_MAX_AGE,
     O_CONFIG,
     O_COUNT
 };
@@ -121,6 +124,12 @@ static const att_opt_t att_opts[O_COUNT] = {
                            "role that may change policies and policy certificates (and read)"},
     [O_AUTH_ATTEST] = {"auth-attest", K_ATTEST, "MODE", "anonymous", 0, 0,
                        "/attest/*: 'anonymous', or 'required' (any valid access token)"},
+    [O_ALLOW_ANON_ADMIN] = {"allow-anonymous-admin", K_BOOL, NULL, "false", 0, 0,
+                            "without --auth-issuer, accept policy and policy-certificate "
+                            "changes from any address, not only loopback (unsafe)"},
+    [O_POLICY_JWS_MAX_AGE] = {"policy-jws-max-age", K_UINT, "SECONDS", "0", 0, 31536000,
+                              "signed policy and certificate requests must carry an \"iat\" "
+                              "at most this old (0: iat optional; exp/nbf always enforced)"},
     [O_CONFIG] = {"config", K_STR, "FILE", NULL, 0, 0,
                   "read options from FILE (`name = value` lines, # comments)"},
 };
@@ -339,6 +348,14 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
             BAD("%.200s", hd.msg);
         break;
     }
+    case K_BOOL: {
+        bool on = !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1");
+        if (!on && strcasecmp(v, "false") && strcasecmp(v, "no") && strcmp(v, "0"))
+            BAD("want true or false");
+        if (i == O_ALLOW_ANON_ADMIN)
+            cfg->allow_anonymous_admin = on;
+        return ATT_OK;
+    }
     case K_ATTEST:
         if (strcmp(v, "required") && strcmp(v, "anonymous"))
             BAD("want required or anonymous");
@@ -440,6 +457,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case O_TIMEOUT:
         cfg->timeout = (unsigned)num;
         break;
+    case O_POLICY_JWS_MAX_AGE:
+        cfg->policy_jws_max_age = num;
+        break;
     default:
         break;
     }
@@ -482,6 +502,8 @@ static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv,
         if (i < 0)
             return att_diag_set(d, ATT_E_ARG, "unknown option '%.*s' (see --help)", (int)nl + 2, a);
         const char *val = eq ? eq + 1 : NULL;
+        if (!val && att_opts[i].kind == K_BOOL)
+            val = "true"; /* a flag: --allow-anonymous-admin */
         if (!val) {
             if (ai + 1 >= argc)
                 return att_diag_set(d, ATT_E_ARG, "option --%s needs a value (%s)",
@@ -641,7 +663,8 @@ void att_config_usage(FILE *f)
     for (int i = 0; i < O_COUNT; i++) {
         const att_opt_t *o = &att_opts[i];
         char lhs[64], env[64];
-        snprintf(lhs, sizeof(lhs), "--%s %s", o->name, o->metavar);
+        snprintf(lhs, sizeof(lhs), "--%s%s%s", o->name, o->metavar ? " " : "",
+                 o->metavar ? o->metavar : "");
         att_env_name(o->name, env, sizeof(env));
         fprintf(f, "  %-28s %s\n", lhs, o->help);
         fprintf(f, "  %-28s env %s%s%s%s\n", "", env,

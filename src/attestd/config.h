@@ -63,6 +63,8 @@ typedef struct {
     char *auth_reader_role;    /* default "attestation.read" */
     char *auth_admin_role;     /* default "attestation.admin" */
     bool auth_attest_required; /* --auth-attest required (default anonymous) */
+    bool allow_anonymous_admin; /* changes from non-loopback peers without --auth-issuer */
+    uint64_t policy_jws_max_age; /* seconds; 0 = signed requests need no iat */
     char *config_file;         /* the file read, or NULL */
     bool help, version;        /* --help / --version seen */
     int argc;                  /* the command after the options (e.g. "keys rotate") */

@@ -273,6 +273,39 @@ static void test_bad_values(void **state)
     unlink(f);
 }
 
+/* A flag (K_BOOL): no value on the command line, true/false elsewhere; off by default. */
+static void test_flag(void **state)
+{
+    att_config_t c;
+    att_diag_t d;
+    assert_int_equal(load(&c, &d, NULL, NULL), ATT_OK);
+    assert_false(c.allow_anonymous_admin);
+    assert_int_equal(c.policy_jws_max_age, 0);
+    att_config_free(&c);
+    /* the flag must not swallow the next option as its value */
+    assert_int_equal(load(&c, &d, (const char *[]){"--allow-anonymous-admin", "--threads", "3",
+                                                    NULL}, NULL), ATT_OK);
+    assert_true(c.allow_anonymous_admin);
+    assert_int_equal(c.threads, 3);
+    att_config_free(&c);
+    assert_int_equal(load(&c, &d, (const char *[]){"--allow-anonymous-admin=false", NULL}, NULL),
+                     ATT_OK);
+    assert_false(c.allow_anonymous_admin);
+    att_config_free(&c);
+    assert_int_equal(load(&c, &d, NULL,
+                          (const char *[]){"ATTESTD_ALLOW_ANONYMOUS_ADMIN=yes",
+                                           "ATTESTD_POLICY_JWS_MAX_AGE=300", NULL}), ATT_OK);
+    assert_true(c.allow_anonymous_admin);
+    assert_int_equal(c.policy_jws_max_age, 300);
+    att_config_free(&c);
+    const char *f = write_file("allow-anonymous-admin = true\n");
+    assert_int_equal(load(&c, &d, (const char *[]){"--config", f, NULL}, NULL), ATT_OK);
+    assert_true(c.allow_anonymous_admin);
+    att_config_free(&c);
+    unlink(f);
+    expect_bad((const char *[]){"--allow-anonymous-admin=maybe", NULL}, NULL, "true or false");
+}
+
 static void test_usage(void **state)
 {
     char *buf = NULL;
@@ -299,6 +332,8 @@ static void test_usage(void **state)
                           "--timeout SECONDS",
                           "--log-level LEVEL",
                           "--config FILE",
+                          "--allow-anonymous-admin ",
+                          "--policy-jws-max-age SECONDS",
                           "ATTESTD_LISTEN",
                           "ATTESTD_TRUST_ROOT",
                           "default 28800",
@@ -315,7 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_all_options), cmocka_unit_test(test_bad_values),
-        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_usage),       cmocka_unit_test(test_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
