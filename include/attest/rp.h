@@ -13,9 +13,18 @@
  * alg in the allow-list (RS256, PS256, ES256 by default; "none" and every HMAC refused); the key
  * chosen by the header's "kid" from the issuer's JWKS only (found through OpenID discovery at
  * <issuer>/.well-known/openid-configuration, or configured) - one refetch on an unknown kid,
- * rate-limited; key type fits alg; signature; "iss" equals the issuer; "aud" (if configured);
- * "exp" (required) and "nbf" (if present) against `now` with bounded skew; "nonce" and expected
- * claims when asked for.
+ * rate-limited; key type fits alg (RSA: 2048-8192 bits, odd e with 65537 <= e < 2^32; EC:
+ * P-256); signature; "iss" equals the issuer; "aud" (if configured); "exp" (required), "nbf"
+ * and "iat" are NumericDates (numbers of seconds from 0 to 253402300799), exp and nbf against
+ * `now` with bounded skew; "nonce" and expected claims when asked for.
+ *
+ * Key fetches are single-flight and never block a token whose kid is known: at most one fetch
+ * per verifier at a time, on its own thread, with one overall deadline; a token that needs its
+ * result (no keys yet, unknown kid) waits for it (at most max_waiters do; others fail at once);
+ * a new fetch starts at most once per refetch_interval after a fetch, and not within
+ * fail_backoff after a failure; a key set older than max_age is still used while its refresh
+ * runs in the background. Discovery and JWKS fetches follow no redirects, and never go from
+ * https to http.
  *
  * NOT checked or used: the token's own "jku", "x5u", "jwk" and "x5c" headers (ignored: a key
  * is never taken from the token); the certificate chain in the JWKS's x5c (the JWKS is trusted
@@ -53,9 +62,15 @@ typedef struct {
     const att_alg_t *algs;   /* allowed algs (default RS256, PS256, ES256) */
     size_t n_algs;
     int64_t skew;             /* seconds allowed around exp/nbf (0: 60; ATT_RP_SKEW_NONE: 0) */
-    long timeout_ms;          /* per HTTP request (0: 10000) */
-    int64_t refetch_interval; /* seconds: at most one JWKS fetch per interval (0: 30) */
-    int64_t max_age;          /* seconds a fetched JWKS is used before a refresh (0: 3600) */
+    long timeout_ms;          /* one deadline for a whole key fetch, discovery and JWKS
+                               * together (0: 10000) */
+    int64_t refetch_interval; /* seconds: after a fetch, an unknown kid starts no new fetch for
+                               * this long (0: 30) */
+    int64_t fail_backoff;     /* seconds: after a failed fetch, none for this long (0: 60) */
+    int64_t max_age;          /* seconds a fetched JWKS is used before a background refresh
+                               * (0: 3600) */
+    unsigned max_waiters;     /* requests that may wait for the fetch in flight; more fail at
+                               * once with ATT_E_JWKS (0: 4) */
     att_rp_fetch_fn fetch;    /* optional fetch hook (default: libcurl) */
     void *fetch_arg;
 } att_rp_opts_t;
@@ -98,7 +113,7 @@ typedef struct {
 typedef struct {
     att_diag_t diag;   /* ATT_OK, or the code and a message naming the check and values */
     const char *check; /* failed check: "format", "alg", "jwks", "kid", "signature", "iss",
-                        * "aud", "exp", "nbf", "nonce", "claim"; NULL when valid */
+                        * "aud", "exp", "nbf", "iat", "nonce", "claim"; NULL when valid */
     json_t *header;    /* the protected header, once parsed (also on failure: not trusted) */
     json_t *claims;    /* the claims: set when valid, or when the signature verified but a
                         * claim check failed (then authentic but not acceptable) */

@@ -32,9 +32,18 @@ static void att_rp_curl_init(void)
     att_rp_curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* libcurl's progress callback: a non-zero return aborts the transfer (att_rp_free). */
+static int att_rp_curl_abort(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const atomic_bool *abort = arg;
+    return abort != NULL && atomic_load(abort);
+}
+
 att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, att_diag_t *diag)
 {
-    long timeout_ms = arg ? *(const long *)arg : 10000;
+    const att_rp_get_opts_t *go = arg;
+    long timeout_ms = go && go->timeout_ms > 0 ? go->timeout_ms : 10000;
     *body = NULL;
     *len = 0;
     pthread_once(&att_rp_curl_once, att_rp_curl_init);
@@ -48,8 +57,15 @@ att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, 
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* an https URL is fetched over https only; no redirect is ever followed */
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
+                     strncasecmp(url, "https://", 8) == 0 ? "https" : "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    if (go != NULL && go->abort != NULL) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, att_rp_curl_abort);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)go->abort);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
@@ -69,6 +85,10 @@ att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, 
         e = att_diag_set(diag, ATT_E_JWKS, "GET %s failed: %s", url,
                          b.over ? "answer larger than 1 MiB"
                                    : (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+    else if (status >= 300 && status < 400)
+        e = att_diag_set(diag, ATT_E_JWKS,
+                         "GET %s answered HTTP %ld, a redirect (redirects are not followed)", url,
+                         status);
     else if (status != 200)
         e = att_diag_set(diag, ATT_E_JWKS, "GET %s answered HTTP %ld, not 200", url, status);
     if (e == ATT_OK && b.p == NULL && !att_buf_put(&b, "", 0)) /* an empty answer: "" */
@@ -201,6 +221,17 @@ static const char *att_rp_key_type(EVP_PKEY *k)
     return "other";
 }
 
+/* One key per kid: a later JWK with the kid of a key already taken is skipped, so that a
+ * token's kid selects exactly one key and costs at most one signature check. */
+static bool att_rp_kid_taken(const att_rp_jwks_t *s, const char *kid)
+{
+    size_t n = strlen(kid);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->keys[i].kid_len == n && memcmp(s->keys[i].kid, kid, n) == 0)
+            return true;
+    return false;
+}
+
 att_err_t att_rp_jwks_build(const att_rp_t *rp, const char *json, size_t len, att_time_t now,
                             att_rp_jwks_t **out, att_diag_t *diag)
 {
@@ -239,6 +270,8 @@ att_err_t att_rp_jwks_build(const att_rp_t *rp, const char *json, size_t len, at
             why = "not an object";
         else if (kid == NULL)
             why = "no kid";
+        else if (att_rp_kid_taken(s, kid))
+            why = "duplicate kid (the first usable key with it is kept)";
         else if (json_object_get(jwk, "use") != NULL && (use == NULL || strcmp(use, "sig") != 0))
             why = "use is not sig";
         else if (jalg != NULL && (only = att_alg_parse(json_string_value(jalg))) == ATT_ALG_NONE)
@@ -247,7 +280,10 @@ att_err_t att_rp_jwks_build(const att_rp_t *rp, const char *json, size_t len, at
             k = att_rp_jwk_key(jwk, &why);
         att_rp_key_t *key = &s->keys[s->n];
         size_t usable = 0;
-        for (int a = ATT_ALG_RS256; k != NULL && a <= ATT_ALG_ES256; a++) {
+        const char *mis = NULL;
+        if (k != NULL && EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA)
+            mis = att_token_rsa_weak(k); /* size and exponent, before any use of the key */
+        for (int a = ATT_ALG_RS256; k != NULL && mis == NULL && a <= ATT_ALG_ES256; a++) {
             if (!rp->alg_ok[a] || (only != ATT_ALG_NONE && (int)only != a) ||
                 att_token_key_mismatch(k, (att_alg_t)a) != NULL)
                 continue;
@@ -261,7 +297,7 @@ att_err_t att_rp_jwks_build(const att_rp_t *rp, const char *json, size_t len, at
             usable++;
         }
         if (k != NULL && usable == 0)
-            why = "fits none of the allowed algs";
+            why = mis ? mis : "fits none of the allowed algs";
         if (why != NULL) {
             EVP_PKEY_free(k);
             for (int a = 0; a < ATT_RP_NALG; a++) {
@@ -301,8 +337,19 @@ static att_err_t att_rp_get(att_rp_t *rp, const char *what, const char *url, cha
                             size_t *len, att_diag_t *diag)
 {
     att_diag_t in = {0};
+    /* what is left of the fetch's one deadline */
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    pthread_mutex_lock(&rp->lock);
+    long long left = (long long)(rp->fetch_deadline.tv_sec - t.tv_sec) * 1000 +
+                     (rp->fetch_deadline.tv_nsec - t.tv_nsec) / 1000000;
+    pthread_mutex_unlock(&rp->lock);
+    if (left <= 0)
+        return att_diag_set(diag, ATT_E_JWKS, "%s: GET %s: no time left of the %ld ms deadline",
+                            what, url, rp->timeout_ms);
+    att_rp_get_opts_t go = {.timeout_ms = (long)left, .abort = &rp->closing};
     att_err_t e = rp->fetch != NULL ? rp->fetch(rp->fetch_arg, url, body, len, &in)
-                                    : att_rp_http_get(&rp->timeout_ms, url, body, len, &in);
+                                    : att_rp_http_get(&go, url, body, len, &in);
     if (e == ATT_OK)
         return ATT_OK;
     if (in.msg[0] == '\0')
@@ -316,7 +363,17 @@ att_err_t att_rp_fetch_keys(att_rp_t *rp, att_time_t now, att_rp_jwks_t **out, a
     size_t len = 0;
     att_err_t e;
     *out = NULL;
-    if (rp->jwks_uri_cfg != NULL) {
+    bool https = strncasecmp(rp->issuer, "https://", 8) == 0;
+    pthread_mutex_lock(&rp->lock);
+    /* a jwks_uri discovered before is used again while fresh and while the fetches through it
+     * succeed: an unknown kid then costs one request, not two */
+    if (rp->jwks_uri_cfg == NULL && rp->jwks_uri_found != NULL && rp->last_ok &&
+        now - rp->jwks_uri_at < rp->max_age && rp->jwks_uri_at - now < rp->max_age)
+        jwks_uri = strdup(rp->jwks_uri_found);
+    pthread_mutex_unlock(&rp->lock);
+    if (jwks_uri != NULL) {
+        /* discovered before */
+    } else if (rp->jwks_uri_cfg != NULL) {
         jwks_uri = strdup(rp->jwks_uri_cfg);
     } else {
         size_t il = rp->issuer_len;
@@ -343,14 +400,24 @@ att_err_t att_rp_fetch_keys(att_rp_t *rp, att_time_t now, att_rp_jwks_t **out, a
             e = att_diag_set(diag, ATT_E_JWKS, "%s has no string \"jwks_uri\"", url);
         else if (att_rp_origin_len(ju) == 0)
             e = att_diag_set(diag, ATT_E_JWKS, "jwks_uri \"%.300s\" is not an http(s) URL", ju);
+        else if (https && strncasecmp(ju, "https://", 8) != 0)
+            e = att_diag_set(diag, ATT_E_JWKS,
+                             "jwks_uri \"%.300s\" is not https while the issuer is (no downgrade)",
+                             ju);
         else if (!rp->allow_foreign_jwks &&
                  (att_rp_origin_len(ju) != att_rp_origin_len(rp->issuer) ||
                   strncasecmp(ju, rp->issuer, att_rp_origin_len(ju)) != 0))
             e = att_diag_set(diag, ATT_E_JWKS,
                              "jwks_uri \"%.300s\" is not on the issuer's origin %.*s", ju,
                              (int)att_rp_origin_len(rp->issuer), rp->issuer);
-        else
-            jwks_uri = strdup(ju);
+        else if ((jwks_uri = strdup(ju)) != NULL) {
+            char *keep = strdup(ju);
+            pthread_mutex_lock(&rp->lock);
+            free(rp->jwks_uri_found);
+            rp->jwks_uri_found = keep;
+            rp->jwks_uri_at = now;
+            pthread_mutex_unlock(&rp->lock);
+        }
         json_decref(d);
         if (e != ATT_OK)
             return e;

@@ -6,6 +6,8 @@
  * claims. Nothing is built from a JWK per call. The header's jku/x5u/jwk/x5c are never read.
  * Rules and their order: include/attest/rp.h and docs/relying-party.md.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,7 @@ att_rp_t *att_rp_new(const att_rp_opts_t *o, att_diag_t *diag)
         return NULL;
     }
     if (o->skew < ATT_RP_SKEW_NONE || o->refetch_interval < 0 || o->max_age < 0 ||
-        o->timeout_ms < 0) {
+        o->timeout_ms < 0 || o->fail_backoff < 0) {
         att_diag_set(diag, ATT_E_ARG, "att_rp_new: negative skew, interval, age or timeout");
         return NULL;
     }
@@ -56,12 +58,18 @@ att_rp_t *att_rp_new(const att_rp_opts_t *o, att_diag_t *diag)
         att_diag_set(diag, ATT_E_INTERNAL, "att_rp_new: cannot create a mutex");
         return NULL;
     }
-    if (pthread_mutex_init(&rp->fetch_lock, NULL) != 0) {
+    pthread_condattr_t ca;
+    bool cond_ok = pthread_condattr_init(&ca) == 0;
+    cond_ok = cond_ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+              pthread_cond_init(&rp->done, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!cond_ok) {
         pthread_mutex_destroy(&rp->lock);
         free(rp);
-        att_diag_set(diag, ATT_E_INTERNAL, "att_rp_new: cannot create a mutex");
+        att_diag_set(diag, ATT_E_INTERNAL, "att_rp_new: cannot create a condition variable");
         return NULL;
     }
+    atomic_init(&rp->closing, false);
     bool fail = false;
     rp->issuer = att_rp_strdup_opt(o->issuer, &fail);
     rp->issuer_len = strlen(o->issuer);
@@ -86,7 +94,9 @@ att_rp_t *att_rp_new(const att_rp_opts_t *o, att_diag_t *diag)
     rp->skew = o->skew == 0 ? 60 : o->skew == ATT_RP_SKEW_NONE ? 0 : o->skew;
     rp->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
     rp->refetch_interval = o->refetch_interval ? o->refetch_interval : 30;
+    rp->fail_backoff = o->fail_backoff ? o->fail_backoff : 60;
     rp->max_age = o->max_age ? o->max_age : 3600;
+    rp->max_waiters = o->max_waiters ? o->max_waiters : 4;
     rp->fetch = o->fetch;
     rp->fetch_arg = o->fetch_arg;
     att_diag_clear(diag);
@@ -97,9 +107,18 @@ void att_rp_free(att_rp_t *rp)
 {
     if (rp == NULL)
         return;
+    /* a fetch in flight is aborted (libcurl) or, through a caller's hook, waited for */
+    atomic_store(&rp->closing, true);
+    pthread_mutex_lock(&rp->lock);
+    bool join = rp->thread_live;
+    rp->thread_live = false;
+    pthread_mutex_unlock(&rp->lock);
+    if (join)
+        pthread_join(rp->thread, NULL);
     att_rp_jwks_release(rp->snap);
     pthread_mutex_destroy(&rp->lock);
-    pthread_mutex_destroy(&rp->fetch_lock);
+    pthread_cond_destroy(&rp->done);
+    free(rp->jwks_uri_found);
     free(rp->issuer);
     free(rp->audience);
     free(rp->jwks_uri_cfg);
@@ -119,15 +138,15 @@ static att_rp_jwks_t *att_rp_acquire(att_rp_t *rp, uint64_t *gen)
     return s;
 }
 
-static void att_rp_install(att_rp_t *rp, att_rp_jwks_t *s)
+/* Swap in s; the caller holds rp->lock. Returns the old snapshot, to release unlocked. */
+static att_rp_jwks_t *att_rp_install_locked(att_rp_t *rp, att_rp_jwks_t *s)
 {
-    pthread_mutex_lock(&rp->lock);
     att_rp_jwks_t *old = rp->snap;
     rp->snap = s;
     rp->gen++;
+    rp->last_ok = true;
     rp->last_error[0] = '\0';
-    pthread_mutex_unlock(&rp->lock);
-    att_rp_jwks_release(old);
+    return old;
 }
 
 size_t att_rp_key_count(att_rp_t *rp)
@@ -141,60 +160,179 @@ size_t att_rp_key_count(att_rp_t *rp)
     return n;
 }
 
-/* Fetch new keys unless another thread installed a snapshot after generation `seen` (then
- * ATT_OK at once: look again), or the rate limit forbids it (force skips the limit). `wait`:
- * block behind a fetch in progress, else give up at once (ATT_E_JWKS, nothing said). */
-static att_err_t att_rp_refetch(att_rp_t *rp, att_time_t now, uint64_t seen, bool force, bool wait,
-                                att_diag_t *diag)
-{
-    if (wait)
-        pthread_mutex_lock(&rp->fetch_lock);
-    else if (pthread_mutex_trylock(&rp->fetch_lock) != 0)
-        return ATT_E_JWKS;
-    pthread_mutex_lock(&rp->lock);
-    if (!force && rp->gen != seen) {
-        pthread_mutex_unlock(&rp->lock);
-        pthread_mutex_unlock(&rp->fetch_lock);
-        return ATT_OK;
-    }
-    /* within the interval of the last fetch, on either side (`now` is the callers'; threads may
-     * pass times a second apart) */
-    if (!force && rp->fetched_once && now - rp->last_fetch < rp->refetch_interval &&
-        rp->last_fetch - now < rp->refetch_interval) {
-        att_err_t e = att_diag_set(
-            diag, ATT_E_JWKS,
-            "JWKS fetched %lld s ago; the next fetch is allowed in %lld s (refetch interval)%s%s",
-            (long long)(now - rp->last_fetch),
-            (long long)(rp->refetch_interval - (now - rp->last_fetch)),
-            rp->last_error[0] ? "; last fetch: " : "", rp->last_error);
-        pthread_mutex_unlock(&rp->lock);
-        pthread_mutex_unlock(&rp->fetch_lock);
-        return e;
-    }
-    rp->fetched_once = true;
-    rp->last_fetch = now;
-    pthread_mutex_unlock(&rp->lock);
+/* ---- the single flight ----------------------------------------------------------------------
+ *
+ * One fetch at a time per verifier, on a thread of its own, so that no request ever does a
+ * fetch itself: a request that needs the result (no keys yet, or an unknown kid) waits on
+ * rp->done until the fetch ends or its deadline passes, and at most max_waiters requests wait;
+ * a request whose kid is known only ever starts a refresh (stale keys) and goes on. Whether a
+ * new fetch may start is decided on the callers' `now`: not within refetch_interval of the last
+ * start after a success, nor within fail_backoff after a failure (on either side: threads may
+ * pass times a second apart, and a clock set back must not lift the limit). */
 
-    att_rp_jwks_t *s = NULL;
+static void att_rp_deadline(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *att_rp_fetch_main(void *arg)
+{
+    att_rp_t *rp = arg;
+    pthread_mutex_lock(&rp->lock);
+    att_time_t now = rp->fetch_now;
+    pthread_mutex_unlock(&rp->lock);
+    att_rp_jwks_t *s = NULL, *old = NULL;
     att_diag_t d = {0};
     att_err_t e = att_rp_fetch_keys(rp, now, &s, &d);
+    pthread_mutex_lock(&rp->lock);
     if (e == ATT_OK) {
-        att_rp_install(rp, s);
+        old = att_rp_install_locked(rp, s);
     } else {
-        pthread_mutex_lock(&rp->lock);
+        rp->last_ok = false;
         snprintf(rp->last_error, sizeof rp->last_error, "%.250s", d.msg);
-        pthread_mutex_unlock(&rp->lock);
-        att_diag_set(diag, e, "%s", d.msg);
     }
-    pthread_mutex_unlock(&rp->fetch_lock);
+    rp->fetching = false;
+    rp->done_seq = rp->fetch_seq;
+    pthread_cond_broadcast(&rp->done);
+    pthread_mutex_unlock(&rp->lock);
+    att_rp_jwks_release(old);
+    return NULL;
+}
+
+/* Seconds before a new fetch may start at `now`, 0 if it may; rp->lock held. */
+static int64_t att_rp_wait_s(const att_rp_t *rp, att_time_t now)
+{
+    if (!rp->attempted)
+        return 0;
+    int64_t iv = rp->last_ok ? rp->refetch_interval : rp->fail_backoff;
+    if (now - rp->last_attempt >= iv || rp->last_attempt - now >= iv)
+        return 0;
+    return now >= rp->last_attempt ? iv - (now - rp->last_attempt) : iv;
+}
+
+/* Start a fetch at `now` on its own thread; rp->lock held, no fetch in flight. */
+static att_err_t att_rp_start_locked(att_rp_t *rp, att_time_t now, att_diag_t *diag)
+{
+    if (rp->thread_live) { /* the previous fetch has ended; its thread is done or returning */
+        pthread_join(rp->thread, NULL);
+        rp->thread_live = false;
+    }
+    rp->attempted = true;
+    rp->last_attempt = now;
+    rp->fetch_now = now;
+    rp->fetching = true;
+    rp->fetch_seq++;
+    rp->fetches++;
+    att_rp_deadline(&rp->fetch_deadline, rp->timeout_ms);
+    if (pthread_create(&rp->thread, NULL, att_rp_fetch_main, rp) != 0) {
+        rp->fetching = false;
+        rp->done_seq = rp->fetch_seq;
+        rp->last_ok = false;
+        snprintf(rp->last_error, sizeof rp->last_error, "cannot start a thread for the fetch");
+        return att_diag_set(diag, ATT_E_JWKS, "no key fetch for issuer %.200s: %s", rp->issuer,
+                            rp->last_error);
+    }
+    rp->thread_live = true;
+    return ATT_OK;
+}
+
+/* A refresh of stale keys: started when allowed, never waited for. */
+static void att_rp_kick(att_rp_t *rp, att_time_t now)
+{
+    pthread_mutex_lock(&rp->lock);
+    if (!rp->fetching && att_rp_wait_s(rp, now) == 0)
+        (void)att_rp_start_locked(rp, now, NULL);
+    pthread_mutex_unlock(&rp->lock);
+}
+
+/* Wait for fetch number `seq` to end, until the deadline (plus a second for the thread to hand
+ * over its result); rp->lock held. */
+static void att_rp_wait_locked(att_rp_t *rp, uint64_t seq)
+{
+    struct timespec until = rp->fetch_deadline;
+    until.tv_sec += 1;
+    while (rp->done_seq < seq)
+        if (pthread_cond_timedwait(&rp->done, &rp->lock, &until) == ETIMEDOUT)
+            break;
+}
+
+/* A request needs keys newer than generation `seen` (none yet, or an unknown kid): ATT_OK when
+ * there are (look again), else ATT_E_JWKS saying why not - in flight and waited for, in flight
+ * with max_waiters waiting already, rate-limited (with the last failure), failed. `force`
+ * (att_rp_refresh) ignores the rate limit and the waiter bound. */
+static att_err_t att_rp_need_keys(att_rp_t *rp, att_time_t now, uint64_t seen, bool force,
+                                  att_diag_t *diag)
+{
+    att_err_t e = ATT_OK;
+    pthread_mutex_lock(&rp->lock);
+    if (force && rp->fetching) /* a refresh asks for a fetch started now: wait for this one */
+        att_rp_wait_locked(rp, rp->fetch_seq);
+    if (!force && rp->gen != seen)
+        goto out;
+    if (!rp->fetching) {
+        int64_t w = force ? 0 : att_rp_wait_s(rp, now);
+        if (w > 0) {
+            e = att_diag_set(diag, ATT_E_JWKS,
+                             "no key fetch for another %lld s (%s %lld s: %s)%s%s", (long long)w,
+                             rp->last_ok ? "refetch interval" : "backoff after a failed fetch",
+                             (long long)(rp->last_ok ? rp->refetch_interval : rp->fail_backoff),
+                             rp->last_ok ? "the JWKS was fetched" : "the last fetch failed",
+                             rp->last_error[0] ? ": " : "", rp->last_error);
+            goto out;
+        }
+        if ((e = att_rp_start_locked(rp, now, diag)) != ATT_OK)
+            goto out;
+    } else if (!force && rp->waiters >= rp->max_waiters) {
+        e = att_diag_set(diag, ATT_E_JWKS,
+                         "the issuer's keys are being fetched and %u request(s) already wait for "
+                         "them (at most %u)",
+                         rp->waiters, rp->max_waiters);
+        goto out;
+    }
+    uint64_t seq = rp->fetch_seq;
+    rp->waiters++;
+    att_rp_wait_locked(rp, seq);
+    rp->waiters--;
+    if (rp->done_seq < seq)
+        e = att_diag_set(diag, ATT_E_JWKS, "the key fetch did not end within %ld ms",
+                         rp->timeout_ms);
+    else if (rp->gen == seen && !force)
+        e = att_diag_set(diag, ATT_E_JWKS, "%s", rp->last_error[0] ? rp->last_error
+                                                                   : "the key fetch failed");
+    else if (force && !rp->last_ok)
+        e = att_diag_set(diag, ATT_E_JWKS, "%s", rp->last_error);
+out:
+    pthread_mutex_unlock(&rp->lock);
     return e;
+}
+
+void att_rp_wait_idle(att_rp_t *rp)
+{
+    pthread_mutex_lock(&rp->lock);
+    while (rp->fetching)
+        pthread_cond_wait(&rp->done, &rp->lock);
+    pthread_mutex_unlock(&rp->lock);
+}
+
+uint64_t att_rp_fetch_count(att_rp_t *rp)
+{
+    pthread_mutex_lock(&rp->lock);
+    uint64_t n = rp->fetches;
+    pthread_mutex_unlock(&rp->lock);
+    return n;
 }
 
 att_err_t att_rp_refresh(att_rp_t *rp, att_time_t now, att_diag_t *diag)
 {
     if (rp == NULL)
         return att_diag_set(diag, ATT_E_ARG, "att_rp_refresh: rp is NULL");
-    att_err_t e = att_rp_refetch(rp, now, 0, true, true, diag);
+    att_err_t e = att_rp_need_keys(rp, now, 0, true, diag);
     if (e == ATT_OK)
         att_diag_clear(diag);
     return e;
@@ -209,13 +347,12 @@ att_err_t att_rp_load_jwks(att_rp_t *rp, const char *json, size_t len, att_time_
     att_err_t e = att_rp_jwks_build(rp, json, len, now, &s, diag);
     if (e != ATT_OK)
         return e;
-    pthread_mutex_lock(&rp->fetch_lock);
     pthread_mutex_lock(&rp->lock);
-    rp->fetched_once = true;
-    rp->last_fetch = now;
+    rp->attempted = true;
+    rp->last_attempt = now;
+    att_rp_jwks_t *old = att_rp_install_locked(rp, s);
     pthread_mutex_unlock(&rp->lock);
-    att_rp_install(rp, s);
-    pthread_mutex_unlock(&rp->fetch_lock);
+    att_rp_jwks_release(old);
     att_diag_clear(diag);
     return ATT_OK;
 }
@@ -290,7 +427,11 @@ static char *att_rp_json_short(json_t *v, char *buf, size_t cap)
     return buf;
 }
 
-/* exp / nbf as seconds; false if present but not a number. */
+/* A NumericDate (RFC 7519 section 2) we accept: a number of seconds from 0 to the end of
+ * year 9999, integer or not. */
+#define ATT_RP_NUMERICDATE_MAX 253402300799.0
+
+/* exp / nbf / iat as seconds; false if present but not a NumericDate within range. */
 static bool att_rp_time_claim(json_t *claims, const char *name, bool *present, double *t)
 {
     json_t *v = json_object_get(claims, name);
@@ -300,7 +441,55 @@ static bool att_rp_time_claim(json_t *claims, const char *name, bool *present, d
     if (!json_is_number(v))
         return false;
     *t = json_number_value(v);
-    return true;
+    return *t >= 0 && *t <= ATT_RP_NUMERICDATE_MAX;
+}
+
+/* The failure of a NumericDate claim that is present but not one. */
+static att_err_t att_rp_bad_time(att_rp_result_t *r, const char *name, json_t *claims)
+{
+    char v[64];
+    return att_rp_fail(r, name, ATT_E_TOKEN_CLAIM,
+                       "%s %s is not an integer NumericDate within range (a number of seconds "
+                       "from 0 to 253402300799, the end of year 9999)",
+                       name, att_rp_json_short(json_object_get(claims, name), v, sizeof v));
+}
+
+/* The claims did not parse: say why. jansson refuses integers beyond 64 bits, so a payload that
+ * parses with integers read as reals names the claim that holds one. */
+static att_err_t att_rp_claims_unreadable(att_rp_result_t *r, const uint8_t *p, size_t n)
+{
+    json_error_t je;
+    json_t *v = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+                           NULL);
+    if (json_is_object(v)) {
+        const char *name;
+        json_t *m;
+        json_object_foreach(v, name, m)
+        {
+            if (!json_is_real(m) || fabs(json_real_value(m)) < 9223372036854775807.0)
+                continue;
+            att_err_t e;
+            if (!strcmp(name, "exp") || !strcmp(name, "nbf") || !strcmp(name, "iat"))
+                e = att_rp_fail(r, name, ATT_E_TOKEN_CLAIM,
+                                "%s %g is not an integer NumericDate within range (a number of "
+                                "seconds from 0 to 253402300799, the end of year 9999)",
+                                name, json_real_value(m));
+            else
+                e = att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
+                                "claim \"%.100s\" is an integer beyond 64 bits", name);
+            json_decref(v);
+            return e;
+        }
+        json_decref(v);
+        return att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
+                           "payload holds an integer beyond 64 bits inside a claim");
+    }
+    json_decref(v);
+    v = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &je);
+    bool obj = v == NULL || json_is_object(v);
+    json_decref(v);
+    return att_rp_fail(r, "format", ATT_E_JWS_FORMAT, "payload is not a JSON object of claims: %s",
+                       obj ? je.text : "a JSON value of another type");
 }
 
 static const char *att_rp_time_str(double t, char buf[ATT_TIME_STRLEN])
@@ -338,17 +527,20 @@ static att_err_t att_rp_check_claims(const att_rp_t *rp, const att_rp_check_t *c
                 aud ? att_rp_json_short(aud, v1, sizeof v1) : "(absent)", rp->audience);
     }
 
-    bool has_exp, has_nbf;
-    double exp = 0, nbf = 0;
-    if (!att_rp_time_claim(claims, "exp", &has_exp, &exp) || !has_exp)
-        return att_rp_fail(r, "exp", ATT_E_TOKEN_CLAIM, "exp %s",
-                           has_exp ? "is not a number" : "is absent (tokens must expire)");
+    bool has_exp, has_nbf, has_iat;
+    double exp = 0, nbf = 0, iat = 0;
+    if (!att_rp_time_claim(claims, "exp", &has_exp, &exp))
+        return att_rp_bad_time(r, "exp", claims);
+    if (!has_exp)
+        return att_rp_fail(r, "exp", ATT_E_TOKEN_CLAIM, "exp is absent (tokens must expire)");
+    if (!att_rp_time_claim(claims, "nbf", &has_nbf, &nbf))
+        return att_rp_bad_time(r, "nbf", claims);
+    if (!att_rp_time_claim(claims, "iat", &has_iat, &iat))
+        return att_rp_bad_time(r, "iat", claims);
     if ((double)now >= exp + (double)rp->skew)
         return att_rp_fail(r, "exp", ATT_E_TOKEN_EXPIRED,
                            "exp %s is not after now %s (clock skew %lld s)",
                            att_rp_time_str(exp, b1), att_time_format(now, b2), (long long)rp->skew);
-    if (!att_rp_time_claim(claims, "nbf", &has_nbf, &nbf))
-        return att_rp_fail(r, "nbf", ATT_E_TOKEN_CLAIM, "nbf is not a number");
     if (has_nbf && (double)now + (double)rp->skew < nbf)
         return att_rp_fail(r, "nbf", ATT_E_TOKEN_NOT_YET_VALID,
                            "nbf %s is after now %s (clock skew %lld s)", att_rp_time_str(nbf, b1),
@@ -478,32 +670,27 @@ static att_err_t att_rp_verify_in(att_rp_t *rp, const char *token, size_t len,
         return att_rp_fail(r, "signature", ATT_E_JWS_SIGNATURE, "alg %s with an empty signature",
                            att_alg_name(alg));
 
-    /* key by kid from the JWKS: fetch when none yet, or refetch once on an unknown kid */
+    /* key by kid from the JWKS: fetch when none yet, or refetch once on an unknown kid; stale
+     * keys are used while their refresh runs in the background */
     uint64_t gen;
     att_rp_jwks_t *s = att_rp_acquire(rp, &gen);
     att_diag_t fd = {0};
-    if (s == NULL || now - s->fetched >= rp->max_age || now < s->fetched - rp->max_age) {
-        /* none yet: wait for the fetch; stale: refresh unless another thread already is */
-        att_err_t fe = att_rp_refetch(rp, now, gen, false, s == NULL, s == NULL ? &fd : NULL);
-        if (fe == ATT_OK || s == NULL) {
-            att_rp_jwks_release(s);
-            s = att_rp_acquire(rp, &gen);
-        }
-        if (s == NULL)
-            return att_rp_fail(r, "jwks", ATT_E_JWKS, "no key set for issuer %.200s: %s",
-                               rp->issuer, fd.msg[0] ? fd.msg : "not fetched");
-    }
+    if (s != NULL && (now - s->fetched >= rp->max_age || now < s->fetched - rp->max_age))
+        att_rp_kick(rp, now);
     size_t found = 0;
     const att_rp_key_t *named = NULL;
     const att_rp_key_t *k =
         att_rp_try_keys(s, kid, kid_len, alg, token, input_len, sig, slen, &found, &named);
     if (k == NULL && found == 0) {
-        att_err_t fe = att_rp_refetch(rp, now, gen, false, true, &fd);
+        att_err_t fe = att_rp_need_keys(rp, now, gen, false, &fd);
         if (fe == ATT_OK) {
             att_rp_jwks_release(s);
             s = att_rp_acquire(rp, &gen);
             k = att_rp_try_keys(s, kid, kid_len, alg, token, input_len, sig, slen, &found, &named);
         }
+        if (s == NULL)
+            return att_rp_fail(r, "jwks", ATT_E_JWKS, "no key set for issuer %.200s: %s",
+                               rp->issuer, fd.msg[0] ? fd.msg : "not fetched");
         if (k == NULL && found == 0) {
             size_t n = s->n;
             att_rp_jwks_release(s);
@@ -535,8 +722,7 @@ static att_err_t att_rp_verify_in(att_rp_t *rp, const char *token, size_t len,
     /* claims, now that they are authentic */
     r->claims = att_rp_json_object((const char *)pbuf, pn);
     if (r->claims == NULL)
-        return att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
-                           "payload is not a JSON object of claims (or has duplicate members)");
+        return att_rp_claims_unreadable(r, pbuf, pn);
     att_err_t e = att_rp_check_claims(rp, c, now, r);
     if (e != ATT_OK)
         return e;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -50,19 +51,32 @@ struct att_rp {
     char *jwks_uri_cfg; /* configured, or NULL: discovery */
     bool allow_foreign_jwks;
     bool alg_ok[ATT_RP_NALG];
-    int64_t skew, refetch_interval, max_age;
-    long timeout_ms;
+    int64_t skew, refetch_interval, fail_backoff, max_age;
+    long timeout_ms;    /* one deadline for a whole key fetch (discovery + JWKS) */
+    unsigned max_waiters;
     att_rp_fetch_fn fetch;
     void *fetch_arg;
 
     pthread_mutex_t lock; /* guards the members below */
+    pthread_cond_t done;  /* broadcast when a fetch ends (CLOCK_MONOTONIC) */
     att_rp_jwks_t *snap;  /* current keys, or NULL */
     uint64_t gen;         /* incremented by every snapshot swap */
-    bool fetched_once;
-    att_time_t last_fetch;
-    char last_error[256]; /* why the last fetch failed, "" if it did not */
-
-    pthread_mutex_t fetch_lock; /* one fetch at a time; waiters then see its result */
+    bool attempted;       /* a fetch was started (or keys loaded) once */
+    att_time_t last_attempt; /* `now` of the start of the last fetch */
+    bool last_ok;            /* the last fetch installed keys */
+    char last_error[256];    /* why the last fetch failed, "" if it did not */
+    char *jwks_uri_found;    /* jwks_uri from the last successful discovery, or NULL */
+    att_time_t jwks_uri_at;  /* `now` of that discovery */
+    /* the single flight: at most one fetch per verifier, on its own thread */
+    bool fetching;
+    uint64_t fetch_seq, done_seq; /* fetches started / finished */
+    att_time_t fetch_now;         /* `now` the fetch in flight runs at */
+    struct timespec fetch_deadline; /* CLOCK_MONOTONIC end of the fetch in flight */
+    unsigned waiters;             /* requests waiting for the fetch in flight */
+    bool thread_live;             /* `thread` was started and not yet joined */
+    pthread_t thread;
+    atomic_bool closing;          /* att_rp_free: abort the transfer in flight */
+    uint64_t fetches;             /* fetches started (tests, statistics) */
 };
 
 /* JWKS text -> snapshot with keys usable for rp's allowed algs. ATT_E_JWKS when the text is not
@@ -71,11 +85,25 @@ att_err_t att_rp_jwks_build(const att_rp_t *rp, const char *json, size_t len, at
                             att_rp_jwks_t **out, att_diag_t *diag);
 void att_rp_jwks_release(att_rp_jwks_t *s);
 
-/* Discovery (unless configured) and JWKS fetch -> snapshot. */
+/* Discovery (unless configured or discovered before and still fresh) and JWKS fetch ->
+ * snapshot, within the deadline rp->fetch_deadline. Runs on the fetch thread only; reads and
+ * writes rp->jwks_uri_found / jwks_uri_at under rp->lock. */
 att_err_t att_rp_fetch_keys(att_rp_t *rp, att_time_t now, att_rp_jwks_t **out, att_diag_t *diag);
 
-/* GET url with libcurl: 200 only, no redirects, http/https only, at most ATT_RP_BODY_MAX. */
+/* What att_rp_http_get needs beyond the URL. */
+typedef struct {
+    long timeout_ms;          /* whole request (connect included) */
+    const atomic_bool *abort; /* optional: true stops the transfer */
+} att_rp_get_opts_t;
+
+/* GET url with libcurl (arg: att_rp_get_opts_t *, or NULL: 10 s): 200 only, no redirects,
+ * http/https only (https only for an https URL), at most ATT_RP_BODY_MAX. */
 att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, att_diag_t *diag);
+
+/* Tests: wait until no fetch is in flight (the stale-key refresh runs in the background). */
+void att_rp_wait_idle(att_rp_t *rp);
+/* Tests: fetches started so far. */
+uint64_t att_rp_fetch_count(att_rp_t *rp);
 
 /* The top-level JSON object in p[0..len) (jansson, duplicates rejected); NULL if not one. */
 json_t *att_rp_json_object(const char *p, size_t len);

@@ -64,6 +64,29 @@ uint8_t *att_es256_raw_to_der(const uint8_t raw[64], size_t *len)
     return der;
 }
 
+const char *att_token_rsa_weak(EVP_PKEY *key)
+{
+    int bits = EVP_PKEY_get_bits(key);
+    if (bits < ATT_TOKEN_RSA_MIN_BITS)
+        return "needs an RSA key of at least 2048 bits";
+    if (bits > ATT_TOKEN_RSA_MAX_BITS)
+        return "needs an RSA key of at most 8192 bits";
+    BIGNUM *e = NULL;
+    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1 || e == NULL) {
+        ERR_clear_error();
+        return "has an unreadable RSA public exponent";
+    }
+    const char *why = NULL;
+    if (!BN_is_odd(e))
+        why = "has an even RSA public exponent";
+    else if (BN_num_bits(e) > ATT_TOKEN_RSA_E_MAX_BITS)
+        why = "has an RSA public exponent wider than 32 bits";
+    else if (BN_get_word(e) < ATT_TOKEN_RSA_E_MIN)
+        why = "has an RSA public exponent below 65537";
+    BN_free(e);
+    return why;
+}
+
 const char *att_token_key_mismatch(EVP_PKEY *key, att_alg_t alg)
 {
     if (key == NULL)
@@ -73,9 +96,7 @@ const char *att_token_key_mismatch(EVP_PKEY *key, att_alg_t alg)
     case ATT_ALG_PS256:
         if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
             return "needs an RSA key";
-        if (EVP_PKEY_get_bits(key) < ATT_TOKEN_RSA_MIN_BITS)
-            return "needs an RSA key of at least 2048 bits";
-        return NULL;
+        return att_token_rsa_weak(key);
     case ATT_ALG_ES256: {
         if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC)
             return "needs an EC P-256 key";

@@ -15,8 +15,14 @@
 
 #include "attest/token.h"
 
-/* Smallest RSA modulus accepted for signing and verification. */
-#define ATT_TOKEN_RSA_MIN_BITS 2048
+/* RSA keys accepted for signing and verification: a modulus of 2048 to 8192 bits and an odd
+ * public exponent e with 65537 <= e < 2^32. e = 1 would make any "signature" equal to the padded
+ * digest verify without a private key; small or even exponents are not RSA as deployed; a huge
+ * exponent makes each verification cost what an attacker chooses. */
+#define ATT_TOKEN_RSA_MIN_BITS   2048
+#define ATT_TOKEN_RSA_MAX_BITS   8192
+#define ATT_TOKEN_RSA_E_MIN      65537
+#define ATT_TOKEN_RSA_E_MAX_BITS 32
 /* Most certificates taken from an x5c header. */
 #define ATT_TOKEN_X5C_MAX 16
 
@@ -25,8 +31,11 @@ bool att_es256_der_to_raw(const uint8_t *der, size_t len, uint8_t raw[64]);
 /* 64-byte r||s -> DER (OPENSSL_malloc'd, OPENSSL_free it); NULL on failure. */
 uint8_t *att_es256_raw_to_der(const uint8_t raw[64], size_t *len);
 
-/* NULL if `key` can sign/verify `alg`, else a static reason ("needs an RSA key of at least 2048
- * bits", ...). */
+/* NULL if the RSA key `key` is within the limits above, else a static reason. */
+const char *att_token_rsa_weak(EVP_PKEY *key);
+
+/* NULL if `key` can sign/verify `alg` (the RSA limits above included), else a static reason
+ * ("needs an RSA key of at least 2048 bits", ...). */
 const char *att_token_key_mismatch(EVP_PKEY *key, att_alg_t alg);
 
 /* Initialise md for alg with key (sign or verify): SHA-256; PKCS#1 v1.5 for RS256, PSS with a

@@ -8,13 +8,21 @@
  * without a prepared template. */
 #include <pthread.h>
 
+#include <sched.h>
+#include <time.h>
+
+#include <jose/openssl.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "attest/rp.h"
 #include "rp/rp_int.h"
 #include "token/tok.h"
 #include "core/util.h"
 #include "token/token_int.h"
+#include "rp/loopback.h"
 
 #define DISCOVERY_URL ISSUER "/.well-known/openid-configuration"
 
@@ -602,20 +610,24 @@ static void test_refetch(void **state)
     assert_int_equal(srv.n_jwks, 0);
     EXPECT_OK(rp, b, NULL, NOW + 130);
     assert_int_equal(srv.n_jwks, 1);
-    assert_int_equal(srv.n_discovery, 1);
+    assert_int_equal(srv.n_discovery, 0); /* the discovered jwks_uri is used again */
     EXPECT_OK(rp, a, NULL, NOW + 131);
     EXPECT_OK(rp, b, NULL, NOW + 132);
     assert_int_equal(srv.n_jwks, 1);
     att_rp_free(rp);
 
-    /* max age: a JWKS older than max_age is refetched on the next verification; a key removed
-     * by the issuer then stops verifying */
+    /* max age: a JWKS older than max_age is refreshed in the background by the next
+     * verification, which still uses the old keys (a known kid never waits for a fetch); a key
+     * removed by the issuer then stops verifying */
     rp = rp_make(&(att_rp_opts_t){.max_age = 600});
     EXPECT_OK(rp, b, NULL, NOW);
     srv_set(std_discovery, jwks_of(k1, 1));
     EXPECT_OK(rp, b, NULL, NOW + 599);
     assert_int_equal(srv.n_jwks, 0);
-    EXPECT_FAIL(rp, b, NULL, NOW + 600, ATT_E_JWS_KID, "kid");
+    EXPECT_OK(rp, b, NULL, NOW + 600);
+    att_rp_wait_idle(rp);
+    assert_int_equal(srv.n_jwks, 1);
+    EXPECT_FAIL(rp, b, NULL, NOW + 601, ATT_E_JWS_KID, "kid");
     assert_int_equal(srv.n_jwks, 1);
     att_rp_free(rp);
 
@@ -632,7 +644,8 @@ static void test_refetch(void **state)
     assert_string_equal(ck, "jwks");
     assert_non_null(strstr(msg, "404"));
     assert_int_equal(verify(rp, a, NULL, NOW + 1, &ck, msg, sizeof msg), ATT_E_JWKS);
-    assert_non_null(strstr(msg, "refetch interval"));
+    assert_non_null(strstr(msg, "backoff after a failed fetch"));
+    assert_non_null(strstr(msg, "404"));
     assert_int_equal(srv.n_jwks, 1);
     assert_int_equal(att_rp_refresh(rp, NOW + 2, &(att_diag_t){0}), ATT_E_JWKS);
     assert_int_equal(srv.n_jwks, 2); /* refresh ignores the rate limit */
@@ -734,6 +747,462 @@ static void test_load_jwks_and_audience(void **state)
     json_decref(c);
     free(txt);
     json_decref(j);
+    att_rp_free(rp);
+}
+
+
+/* ---- issue 10.6 / 18.B2: single-flight key fetches -------------------------------------- */
+
+/* A fetch hook that holds every JWKS request until the test opens the gate (or 20 s pass: a
+ * safety net so that a broken implementation fails instead of hanging). */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open, entered;
+    int jwks_calls;
+} gate_t;
+
+static gate_t gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static att_err_t gate_fetch(void *arg, const char *url, char **body, size_t *len, att_diag_t *d)
+{
+    (void)arg;
+    if (strcmp(url, JKU) == 0) {
+        pthread_mutex_lock(&gate.mu);
+        gate.jwks_calls++;
+        gate.entered = true;
+        pthread_cond_broadcast(&gate.cv);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 20;
+        while (!gate.open)
+            if (pthread_cond_timedwait(&gate.cv, &gate.mu, &until) != 0)
+                break;
+        pthread_mutex_unlock(&gate.mu);
+    }
+    return fetch(&srv, url, body, len, d);
+}
+
+typedef struct {
+    att_rp_t *rp;
+    char *tok;
+    att_time_t now;
+    att_err_t e;
+    char msg[512];
+} one_t;
+
+static void *verify_one(void *arg)
+{
+    one_t *o = arg;
+    att_rp_result_t r;
+    o->e = att_rp_verify(o->rp, o->tok, strlen(o->tok), NULL, o->now, &r);
+    snprintf(o->msg, sizeof o->msg, "%s", r.diag.msg);
+    att_rp_result_clear(&r);
+    return NULL;
+}
+
+static unsigned rp_waiters(att_rp_t *rp)
+{
+    pthread_mutex_lock(&rp->lock);
+    unsigned n = rp->waiters;
+    pthread_mutex_unlock(&rp->lock);
+    return n;
+}
+
+static bool rp_fetching(att_rp_t *rp)
+{
+    pthread_mutex_lock(&rp->lock);
+    bool f = rp->fetching;
+    pthread_mutex_unlock(&rp->lock);
+    return f;
+}
+
+static void test_single_flight(void **state)
+{
+    (void)state;
+    srv_default();
+    gate.open = gate.entered = false;
+    gate.jwks_calls = 0;
+    att_rp_t *rp = att_rp_new(&(att_rp_opts_t){.issuer = ISSUER, .fetch = gate_fetch,
+                                               .timeout_ms = 30000, .max_waiters = 2},
+                              NULL);
+    assert_non_null(rp);
+    char *ta = good(&rsa), *tp = good(&ps), *te = good(&ec), *tb = good(&other);
+
+    /* two requests without keys wait for the one fetch, which they share */
+    one_t o[2] = {{.rp = rp, .tok = ta, .now = NOW}, {.rp = rp, .tok = tp, .now = NOW + 1}};
+    pthread_t th[2];
+    assert_int_equal(pthread_create(&th[0], NULL, verify_one, &o[0]), 0);
+    pthread_mutex_lock(&gate.mu);
+    while (!gate.entered)
+        pthread_cond_wait(&gate.cv, &gate.mu);
+    pthread_mutex_unlock(&gate.mu);
+    assert_int_equal(pthread_create(&th[1], NULL, verify_one, &o[1]), 0);
+    while (rp_waiters(rp) < 2)
+        sched_yield();
+    /* a third one does not queue up behind them: it is refused at once, the fetch in flight */
+    const char *ck;
+    char msg[512];
+    assert_int_equal(verify(rp, te, NULL, NOW + 2, &ck, msg, sizeof msg), ATT_E_JWKS);
+    assert_non_null(strstr(msg, "being fetched"));
+    assert_true(rp_fetching(rp));
+    pthread_mutex_lock(&gate.mu);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        if (o[i].e != ATT_OK)
+            fail_msg("waiter %d: %s", i, o[i].msg);
+    }
+    assert_int_equal(gate.jwks_calls, 1);
+    assert_int_equal(att_rp_fetch_count(rp), 1);
+
+    /* an unknown kid right after: no fetch within the refetch interval (30 s) */
+    EXPECT_FAIL(rp, tb, NULL, NOW + 3, ATT_E_JWS_KID, "kid");
+    EXPECT_FAIL(rp, tb, NULL, NOW + 29, ATT_E_JWS_KID, "kid");
+    assert_int_equal(gate.jwks_calls, 1);
+
+    /* a known kid never waits: with the keys stale (max age 3600 s) and the refresh held at the
+     * gate, the token still verifies with the keys at hand while the fetch is in flight */
+    pthread_mutex_lock(&gate.mu);
+    gate.open = gate.entered = false;
+    pthread_mutex_unlock(&gate.mu);
+    EXPECT_OK(rp, ta, NULL, NOW + 4000);
+    assert_true(rp_fetching(rp));
+    EXPECT_OK(rp, tp, NULL, NOW + 4001);
+    /* an unknown kid may wait for it (a waiter's place is free) - not tested here - but starts
+     * no second fetch */
+    assert_int_equal(att_rp_fetch_count(rp), 2);
+    pthread_mutex_lock(&gate.mu);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    att_rp_wait_idle(rp);
+    assert_int_equal(gate.jwks_calls, 2);
+    att_rp_free(rp);
+
+    /* after a failed fetch: no new one within fail_backoff, whatever the kids */
+    pthread_mutex_lock(&srv.lock);
+    free(srv.jwks);
+    srv.jwks = NULL;
+    srv.n_jwks = 0;
+    pthread_mutex_unlock(&srv.lock);
+    rp = rp_make(&(att_rp_opts_t){.refetch_interval = 5, .fail_backoff = 60});
+    EXPECT_FAIL(rp, ta, NULL, NOW, ATT_E_JWKS, "jwks");
+    for (int i = 1; i < 60; i += 6)
+        EXPECT_FAIL(rp, i % 2 ? tb : tp, NULL, NOW + i, ATT_E_JWKS, "jwks");
+    assert_int_equal(srv.n_jwks, 1);
+    EXPECT_FAIL(rp, ta, NULL, NOW + 60, ATT_E_JWKS, "jwks");
+    assert_int_equal(srv.n_jwks, 2);
+    att_rp_free(rp);
+    free(ta);
+    free(tp);
+    free(te);
+    free(tb);
+}
+
+/* A real hanging JWKS on loopback (accepts, never answers): concurrent tokens with invented
+ * kids, at `now` values 6 s apart (more than a refetch interval of 5 s), open one connection in
+ * all; before, each waited for the fetch lock and then fetched again, one after another. */
+static void test_hanging_jwks(void **state)
+{
+    (void)state;
+    lo_srv_t hang;
+    lo_start(&hang, NULL, NULL);
+    char uri[128];
+    snprintf(uri, sizeof uri, "http://127.0.0.1:%d/jwks", hang.port);
+    att_rp_t *rp = att_rp_new(&(att_rp_opts_t){.issuer = ISSUER, .jwks_uri = uri,
+                                               .timeout_ms = 400, .refetch_interval = 5,
+                                               .max_waiters = 1},
+                              NULL);
+    assert_non_null(rp);
+    char *tb = good(&other);
+    enum { N = 8 };
+    one_t o[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        o[i] = (one_t){.rp = rp, .tok = tb, .now = NOW + 6 * i};
+        assert_int_equal(pthread_create(&th[i], NULL, verify_one, &o[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(o[i].e, ATT_E_JWKS);
+    }
+    assert_int_equal(lo_accepted(&hang), 1);
+    assert_int_equal(att_rp_fetch_count(rp), 1);
+    /* one of them waited and saw the deadline, the others were told why they did not wait */
+    att_rp_free(rp);
+
+    /* a known kid with stale keys: verified while the refresh hangs on the loopback server */
+    rp = att_rp_new(&(att_rp_opts_t){.issuer = ISSUER, .jwks_uri = uri, .timeout_ms = 60000,
+                                     .max_age = 600},
+                    NULL);
+    tok_key_t *k[] = {&rsa};
+    json_t *j = jwks_of(k, 1);
+    char *txt = json_dumps(j, JSON_COMPACT);
+    assert_int_equal(att_rp_load_jwks(rp, txt, strlen(txt), NOW, NULL), ATT_OK);
+    char *ta = good(&rsa);
+    EXPECT_OK(rp, ta, NULL, NOW + 700);
+    assert_true(rp_fetching(rp));
+    EXPECT_OK(rp, ta, NULL, NOW + 701);
+    att_rp_free(rp); /* aborts the hanging transfer */
+    lo_stop(&hang);
+    free(txt);
+    json_decref(j);
+    free(ta);
+    free(tb);
+}
+
+/* ---- issue 18.B5: no redirects, no downgrade -------------------------------------------- */
+
+static const char *redirect_answer(lo_srv_t *s, const char *req)
+{
+    (void)req;
+    return s->arg;
+}
+
+static void test_no_redirect(void **state)
+{
+    (void)state;
+    lo_srv_t target, redir;
+    lo_start(&target, NULL, NULL);
+    char resp[256];
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/x\r\nContent-Length: 0\r\n"
+             "Connection: close\r\n\r\n",
+             target.port);
+    lo_start(&redir, redirect_answer, resp);
+    char iss[128];
+    snprintf(iss, sizeof iss, "http://127.0.0.1:%d", redir.port);
+    att_rp_t *rp = att_rp_new(&(att_rp_opts_t){.issuer = iss, .timeout_ms = 5000}, NULL);
+    char *ta = good(&rsa);
+    const char *ck;
+    char msg[512];
+    assert_int_equal(verify(rp, ta, NULL, NOW, &ck, msg, sizeof msg), ATT_E_JWKS);
+    assert_non_null(strstr(msg, "redirect"));
+    assert_int_equal(lo_accepted(&redir), 1);
+    assert_int_equal(lo_accepted(&target), 0);
+    att_rp_free(rp);
+    lo_stop(&redir);
+    lo_stop(&target);
+
+    /* an https issuer's discovery naming an http jwks_uri: refused even with foreign jwks_uris
+     * allowed */
+    tok_key_t *k[] = {&rsa};
+    srv_set("{\"issuer\":\"" ISSUER "\",\"jwks_uri\":\"http://attest.example.test/certs\"}",
+            jwks_of(k, 1));
+    rp = rp_make(&(att_rp_opts_t){.allow_foreign_jwks = true});
+    assert_int_equal(verify(rp, ta, NULL, NOW, &ck, msg, sizeof msg), ATT_E_JWKS);
+    assert_non_null(strstr(msg, "downgrade"));
+    assert_int_equal(srv.n_jwks, 0);
+    att_rp_free(rp);
+    free(ta);
+}
+
+/* ---- issue 18.B7 / 18.B8: RSA key limits, one key per kid -------------------------------- */
+
+/* The RSA JWK of key k with its "e" (and "kid") replaced. */
+static json_t *rsa_jwk_e(tok_key_t *k, const char *kid, const BIGNUM *e)
+{
+    att_diag_t d;
+    json_t *jwk = att_jwk_from_cert(k->cert, &d);
+    json_object_del(jwk, "x5c");
+    uint8_t buf[1100];
+    int n = BN_bn2bin(e, buf);
+    char *eb = att_b64url_encode(buf, (size_t)n);
+    json_object_set_new(jwk, "e", json_string(eb));
+    json_object_set_new(jwk, "kid", json_string(kid));
+    free(eb);
+    return jwk;
+}
+
+static EVP_PKEY *jwk_pkey(json_t *jwk)
+{
+    EVP_PKEY *k = jose_openssl_jwk_to_EVP_PKEY(NULL, jwk);
+    ERR_clear_error();
+    return k;
+}
+
+static void test_rsa_key_limits(void **state)
+{
+    (void)state;
+    att_diag_t d;
+    BIGNUM *e = BN_new();
+
+    /* e = 1: "signed" without any private key, the signature being the padded digest itself */
+    BN_set_word(e, 1);
+    json_t *weak = rsa_jwk_e(&rsa, "e1", e);
+    json_t *c = claims_at(NOW, 3600);
+    char *cj = json_dumps(c, JSON_COMPACT);
+    json_decref(c);
+    static const char hdr[] = "{\"alg\":\"RS256\",\"kid\":\"e1\"}";
+    char *h = att_b64url_encode((const uint8_t *)hdr, strlen(hdr));
+    char *p = att_b64url_encode((const uint8_t *)cj, strlen(cj));
+    char input[4096];
+    snprintf(input, sizeof input, "%s.%s", h, p);
+    static const uint8_t prefix[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                     0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+    uint8_t em[256];
+    memset(em, 0xff, sizeof em);
+    em[0] = 0x00;
+    em[1] = 0x01;
+    size_t off = sizeof em - 32 - sizeof prefix;
+    em[off - 1] = 0x00;
+    memcpy(em + off, prefix, sizeof prefix);
+    SHA256((const uint8_t *)input, strlen(input), em + off + sizeof prefix);
+    char *sb = att_b64url_encode(em, sizeof em);
+    char *forged = tok_join(h, p, sb);
+    EVP_PKEY *k1 = jwk_pkey(weak);
+    assert_non_null(k1);
+    assert_non_null(att_token_key_mismatch(k1, ATT_ALG_RS256)); /* every verifier's key check */
+    EVP_PKEY_free(k1);
+
+    att_rp_t *rp = att_rp_new(&(att_rp_opts_t){.issuer = ISSUER}, NULL);
+    json_t *set = json_pack("{s:[O,o]}", "keys", weak, att_jwk_from_cert(rsa.cert, &d));
+    char *txt = json_dumps(set, JSON_COMPACT);
+    assert_int_equal(att_rp_load_jwks(rp, txt, strlen(txt), NOW, &d), ATT_OK);
+    assert_int_equal(att_rp_key_count(rp), 1);
+    EXPECT_FAIL(rp, forged, NULL, NOW, ATT_E_JWS_KID, "kid");
+    free(txt);
+    json_decref(set);
+    /* alone, it leaves no usable key, and the message says why */
+    set = json_pack("{s:[O]}", "keys", weak);
+    txt = json_dumps(set, JSON_COMPACT);
+    assert_int_equal(att_rp_load_jwks(rp, txt, strlen(txt), NOW, &d), ATT_E_JWKS);
+    assert_non_null(strstr(d.msg, "below 65537"));
+    free(txt);
+    json_decref(set);
+
+    /* 3, 65538 (even), 2^32 + 1 (wider than 32 bits), n - 2 (as wide as the modulus) */
+    const char *want[] = {"below 65537", "even", "wider than 32 bits", "wider than 32 bits"};
+    EVP_PKEY *pk = X509_get0_pubkey(rsa.cert);
+    BIGNUM *n = NULL;
+    assert_int_equal(EVP_PKEY_get_bn_param(pk, "n", &n), 1);
+    for (int i = 0; i < 4; i++) {
+        if (i == 0)
+            BN_set_word(e, 3);
+        else if (i == 1)
+            BN_set_word(e, 65538);
+        else if (i == 2) {
+            BN_set_word(e, 1);
+            BN_lshift(e, e, 32);
+            BN_add_word(e, 1);
+        } else {
+            BN_copy(e, n);
+            BN_sub_word(e, 2);
+        }
+        set = json_pack("{s:[o]}", "keys", rsa_jwk_e(&rsa, "x", e));
+        txt = json_dumps(set, JSON_COMPACT);
+        assert_int_equal(att_rp_load_jwks(rp, txt, strlen(txt), NOW, &d), ATT_E_JWKS);
+        if (strstr(d.msg, want[i]) == NULL)
+            fail_msg("e case %d: %s", i, d.msg);
+        free(txt);
+        json_decref(set);
+    }
+
+    /* 18.B8: 64 keys with one kid and exponents as wide as the modulus: none is usable (before,
+     * all 64 were kept and each bogus token tried them all) */
+    json_t *keys = json_array();
+    for (int i = 0; i < 64; i++)
+        json_array_append_new(keys, rsa_jwk_e(&rsa, "same", e));
+    set = json_pack("{s:o}", "keys", keys);
+    txt = json_dumps(set, JSON_COMPACT);
+    assert_int_equal(att_rp_load_jwks(rp, txt, strlen(txt), NOW, &d), ATT_E_JWKS);
+    free(txt);
+    json_decref(set);
+    /* 64 good keys with one kid: the first is kept, the others skipped */
+    keys = json_array();
+    for (int i = 0; i < 64; i++) {
+        json_t *jk = att_jwk_from_cert(i == 0 ? rsa.cert : other.cert, &d);
+        json_object_set_new(jk, "kid", json_string(att_signer_kid(rsa.signer)));
+        json_array_append_new(keys, jk);
+    }
+    set = json_pack("{s:o}", "keys", keys);
+    txt = json_dumps(set, JSON_COMPACT);
+    assert_int_equal(att_rp_load_jwks(rp, txt, strlen(txt), NOW, &d), ATT_OK);
+    assert_int_equal(att_rp_key_count(rp), 1);
+    char *ta = good(&rsa);
+    EXPECT_OK(rp, ta, NULL, NOW);
+    free(ta);
+    free(txt);
+    json_decref(set);
+    /* a modulus over 8192 bits */
+    uint8_t big[1026];
+    memset(big, 0xff, sizeof big);
+    BN_set_word(e, 65537);
+    json_t *jk = rsa_jwk_e(&rsa, "big", e);
+    char *nb = att_b64url_encode(big, sizeof big);
+    json_object_set_new(jk, "n", json_string(nb));
+    free(nb);
+    set = json_pack("{s:[o]}", "keys", jk);
+    txt = json_dumps(set, JSON_COMPACT);
+    assert_int_equal(att_rp_load_jwks(rp, txt, strlen(txt), NOW, &d), ATT_E_JWKS);
+    assert_non_null(strstr(d.msg, "at most 8192 bits"));
+    free(txt);
+    json_decref(set);
+
+    att_rp_free(rp);
+    json_decref(weak);
+    BN_free(e);
+    BN_free(n);
+    free(forged);
+    free(sb);
+    free(h);
+    free(p);
+    free(cj);
+}
+
+/* ---- issue 10.11: NumericDate claims ----------------------------------------------------- */
+
+static char *sign_payload(tok_key_t *k, const char *payload)
+{
+    att_diag_t d;
+    char *jws = NULL;
+    json_t *h = json_pack("{s:s,s:s}", "alg", "RS256", "kid", att_signer_kid(k->signer));
+    assert_int_equal(
+        att_jws_sign(k->signer, h, (const uint8_t *)payload, strlen(payload), &jws, &d), ATT_OK);
+    json_decref(h);
+    return jws;
+}
+
+static void test_numeric_dates(void **state)
+{
+    (void)state;
+    srv_default();
+    att_rp_t *rp = rp_make(NULL);
+    static const struct {
+        const char *claims, *check, *msg;
+        att_err_t code;
+    } cases[] = {
+        {"\"exp\":9223372036854775808", "exp", "not an integer NumericDate within range",
+         ATT_E_TOKEN_CLAIM},
+        {"\"exp\":-1", "exp", "NumericDate", ATT_E_TOKEN_CLAIM},
+        {"\"exp\":1e300", "exp", "NumericDate", ATT_E_TOKEN_CLAIM},
+        {"\"exp\":1751331600,\"nbf\":\"soon\"", "nbf", "NumericDate", ATT_E_TOKEN_CLAIM},
+        {"\"exp\":1751331600,\"nbf\":-9223372036854775809", "nbf", "NumericDate",
+         ATT_E_TOKEN_CLAIM},
+        {"\"exp\":1751331600,\"iat\":1e300", "iat", "NumericDate", ATT_E_TOKEN_CLAIM},
+        {"\"exp\":1751331600,\"x\":18446744073709551616", "format", "beyond 64 bits",
+         ATT_E_JWS_FORMAT},
+        {"\"exp\":1751331600,\"exp\":1", "format", "duplicate", ATT_E_JWS_FORMAT},
+    };
+    for (size_t i = 0; i < ATT_ARRAY_LEN(cases); i++) {
+        char payload[512];
+        snprintf(payload, sizeof payload, "{\"iss\":\"%s\",%s}", ISSUER, cases[i].claims);
+        char *t = sign_payload(&rsa, payload);
+        const char *ck;
+        char msg[512];
+        att_err_t e = verify(rp, t, NULL, NOW, &ck, msg, sizeof msg);
+        if (e != cases[i].code || strcmp(ck, cases[i].check) != 0 || !strstr(msg, cases[i].msg))
+            fail_msg("case %zu: %s (%s: %s)", i, att_err_name(e), ck, msg);
+        free(t);
+    }
+    char payload[128];
+    snprintf(payload, sizeof payload, "{\"iss\":\"%s\",\"exp\":1751331600.5,\"iat\":0}", ISSUER);
+    char *t = sign_payload(&rsa, payload);
+    EXPECT_OK(rp, t, NULL, NOW);
+    free(t);
     att_rp_free(rp);
 }
 
@@ -846,6 +1315,11 @@ int main(void)
         cmocka_unit_test(test_discovery),
         cmocka_unit_test(test_load_jwks_and_audience),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_single_flight),
+        cmocka_unit_test(test_hanging_jwks),
+        cmocka_unit_test(test_no_redirect),
+        cmocka_unit_test(test_rsa_key_limits),
+        cmocka_unit_test(test_numeric_dates),
         cmocka_unit_test(test_sig_ok_template),
         cmocka_unit_test(test_null_args),
     };
