@@ -19,9 +19,12 @@
 #include "attest/token.h"
 #include "core/json.h"
 
-#define ATT_AUTH_REFETCH_S  5    /* at most one JWKS fetch per issuer this often (unknown kid) */
-#define ATT_AUTH_TIMEOUT_MS 5000 /* per discovery / JWKS request */
-#define ATT_AUTH_SKEW_S     60   /* around exp and nbf */
+/* Defaults of the --auth-jwks-* options when cfg leaves them 0 (tests); docs/auth.md. */
+#define ATT_AUTH_TIMEOUT_S  5  /* one deadline per key fetch (discovery + JWKS) */
+#define ATT_AUTH_REFETCH_S  30 /* at most one key fetch per issuer this often (unknown kid) */
+#define ATT_AUTH_BACKOFF_S  60 /* no key fetch this long after a failed one */
+#define ATT_AUTH_WAITERS    1  /* requests that may wait for the fetch in flight */
+#define ATT_AUTH_SKEW_S     60 /* around exp and nbf */
 
 struct att_auth {
     size_t n;
@@ -86,8 +89,12 @@ att_err_t att_auth_new(const att_config_t *cfg, att_metrics_t *metrics, att_rp_f
             .issuer = cfg->auth_issuers[i],
             .audience = a->audience,
             .skew = ATT_AUTH_SKEW_S,
-            .timeout_ms = ATT_AUTH_TIMEOUT_MS,
-            .refetch_interval = ATT_AUTH_REFETCH_S,
+            .timeout_ms = 1000L * (cfg->auth_jwks_timeout ? cfg->auth_jwks_timeout
+                                                           : ATT_AUTH_TIMEOUT_S),
+            .refetch_interval = cfg->auth_jwks_refetch ? cfg->auth_jwks_refetch
+                                                       : ATT_AUTH_REFETCH_S,
+            .fail_backoff = cfg->auth_jwks_backoff ? cfg->auth_jwks_backoff : ATT_AUTH_BACKOFF_S,
+            .max_waiters = cfg->auth_jwks_waiters ? cfg->auth_jwks_waiters : ATT_AUTH_WAITERS,
             .fetch = fetch,
             .fetch_arg = fetch_arg,
         }; /* algs: the default allow-list, RS256, PS256, ES256 */
@@ -194,21 +201,41 @@ static bool att_auth_has_role(json_t *roles, const char *role)
 
 /* ---- the check --------------------------------------------------------------------------- */
 
-/* The "iss" of the unverified payload, or NULL. Used to select a verifier, never trusted. */
-static char *att_auth_unverified_iss(const char *tok, size_t len)
+/* The "iss" of the unverified payload, or NULL with why[] saying what is wrong. Used to select
+ * a verifier, never trusted. Integers beyond 64 bits are read as reals here, so that such a
+ * claim (an exp of 2^63) reaches the verifier, which names it, instead of hiding the iss. */
+static char *att_auth_unverified_iss(const char *tok, size_t len, char *why, size_t cap)
 {
     const char *d1 = memchr(tok, '.', len);
     const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok)) : NULL;
-    if (d2 == NULL)
+    if (d2 == NULL) {
+        snprintf(why, cap, "not a compact JWS (three '.'-separated segments)");
         return NULL;
+    }
     uint8_t *p = NULL;
     size_t pn = 0;
-    if (d2 == d1 + 1 || !att_b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), false, &p, &pn))
+    if (d2 == d1 + 1 || !att_b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), false, &p, &pn)) {
+        snprintf(why, cap, "the payload segment is not base64url");
         return NULL;
+    }
     json_t *claims = att_json_loadb((const char *)p, pn, JSON_REJECT_DUPLICATES, NULL);
+    json_error_t je = {.text = ""};
+    if (claims == NULL)
+        claims = json_loadb((const char *)p, pn, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+                            &je);
     free(p);
-    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    json_t *jiss = json_object_get(claims, "iss");
+    const char *iss = json_string_value(jiss);
     char *out = iss ? strdup(iss) : NULL;
+    if (claims == NULL)
+        snprintf(why, cap, "the payload is not JSON: %.200s", je.text);
+    else if (!json_is_object(claims))
+        snprintf(why, cap, "the payload is not a JSON object");
+    else if (iss == NULL)
+        snprintf(why, cap, "the payload has no string \"iss\" (%s)",
+                 jiss ? "it is not a string" : "it is absent");
+    else if (out == NULL)
+        snprintf(why, cap, "out of memory");
     json_decref(claims);
     return out;
 }
@@ -271,11 +298,11 @@ att_err_t att_auth_check_header(att_auth_t *a, const char *hdr, att_auth_need_t 
         return att_auth_refuse(r, 401, "malformed", ATT_E_JWS_FORMAT, "invalid_token",
                                "access token rejected (malformed): the Bearer token is empty");
 
-    char *iss = att_auth_unverified_iss(tok, len);
+    char why[300];
+    char *iss = att_auth_unverified_iss(tok, len, why, sizeof why);
     if (iss == NULL)
         return att_auth_refuse(r, 401, "malformed", ATT_E_JWS_FORMAT, "invalid_token",
-                               "access token rejected (malformed): not a JWT whose payload is a "
-                               "JSON object with a string \"iss\"");
+                               "access token rejected (malformed): %s", why);
     size_t k = 0;
     while (k < a->n && strcmp(a->issuers[k], iss) != 0)
         k++;

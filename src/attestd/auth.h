@@ -14,19 +14,27 @@
  * payload, only selects which configured issuer's verifier (att_rp, attest/rp.h) checks it; a
  * token naming any other issuer is refused without a network request. That verifier then checks
  * everything as for attestation tokens: alg allow-list (RS256, PS256, ES256), key by "kid" from
- * the issuer's JWKS only (OpenID discovery; refetched on an unknown kid at most every 5 s),
- * signature, "iss", "aud" (string or array) containing --auth-audience, "exp" (required) and
- * "nbf" with 60 s of skew against the wall clock - never --at, which judges evidence only. Then
+ * the issuer's JWKS only (OpenID discovery), signature, "iss", "aud" (string or array)
+ * containing --auth-audience, "exp" (required), "nbf" and "iat" NumericDates in range, exp and
+ * nbf with 60 s of skew against the wall clock - never --at, which judges evidence only. Then
  * the roles claim (--auth-roles-claim: a top-level claim of that exact name, else a dotted path;
  * a string of space-separated roles or an array of strings) must hold the role the route needs;
  * the admin role implies the reader role.
+ *
+ * Key fetches (att_rp, per issuer): single-flight on a thread of their own with one deadline
+ * (--auth-jwks-timeout); a token whose kid is known never waits for one; a token that needs one
+ * (no keys yet, unknown kid) waits for the fetch in flight only if fewer than
+ * --auth-jwks-waiters requests already do, else it is refused at once; a new fetch starts at
+ * most once per --auth-jwks-refetch after a fetch and not within --auth-jwks-backoff after a
+ * failure. So an anonymous caller with invented kids costs at most one key fetch per issuer per
+ * interval, and anonymous attestation and /healthz never wait on an identity provider.
  *
  * Answers: no token 401 Unauthorized with `WWW-Authenticate: Bearer realm="attestd"`; a token
  * refused 401 Unauthorized with `Bearer realm="attestd", error="invalid_token",
  * error_description="..."`; a valid token without the role 403 Forbidden naming the role
  * (`error="insufficient_scope"`). Failures are counted in attestd_auth_failures_total{reason}.
  *
- * NOT checked: "iat", "jti" (no replay cache: access tokens are bearer tokens by design),
+ * NOT checked: "iat" against the clock, "jti" (no replay cache: access tokens are bearer tokens by design),
  * "azp"/"client_id", "scope" (unless it is the roles claim), "typ"; token revocation
  * (introspection); the TLS of issuer URLs beyond what libcurl checks (use https).
  */

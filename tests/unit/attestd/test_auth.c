@@ -301,7 +301,7 @@ static void test_rejections(void **state)
     assert_null(strstr(rr.challenge, "eyJ"));
     expect(a, S("Bearer"), N, NOW, 401, "malformed", "empty");
     expect(a, S("Bearer    "), N, NOW, 401, "malformed", "empty");
-    expect(a, S("Bearer not-a-jwt"), N, NOW, 401, "malformed", "not a JWT");
+    expect(a, S("Bearer not-a-jwt"), N, NOW, 401, "malformed", "not a compact JWS");
     expect(a, S("Bearer a.!!!.c"), N, NOW, 401, "malformed", NULL);
     expect(a, S("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"), N, NOW, 401, "malformed",
            "string \"iss\"");
@@ -382,6 +382,91 @@ static void test_unreachable_issuer(void **state)
     att_auth_t *a = mkauth(&c);
     expect(a, bearer(&k1, claims("https://down.example", "[\"attestation.read\"]")), ATT_AUTH_READ,
            NOW, 401, "jwks", "no key set for issuer https://down.example");
+    att_auth_free(a);
+}
+
+/* A token whose header names kid and whose payload is the given text, signed by k. */
+static char *bearer_raw(tok_key_t *k, const char *kid, const char *payload)
+{
+    att_diag_t d;
+    char *jws = NULL;
+    json_t *h = json_pack("{s:s,s:s}", "alg", "RS256", "kid", kid);
+    assert_int_equal(
+        att_jws_sign(k->signer, h, (const uint8_t *)payload, strlen(payload), &jws, &d), ATT_OK);
+    json_decref(h);
+    size_t n = strlen(jws) + 8;
+    char *out = malloc(n);
+    assert_non_null(out);
+    snprintf(out, n, "Bearer %s", jws);
+    free(jws);
+    return out;
+}
+
+/* Issue 10.11: an exp of 2^63 was "not a JWT whose payload is a JSON object with a string iss";
+ * it is an exp out of range, and nbf / iat are checked the same way. */
+static void test_numeric_dates(void **state)
+{
+    (void)state;
+    att_config_t c = cfg_base();
+    att_auth_t *a = mkauth(&c);
+    const char *kid = att_signer_kid(k1.signer);
+    char p[512];
+    snprintf(p, sizeof p,
+             "{\"iss\":\"%s\",\"aud\":\"%s\",\"roles\":[\"attestation.read\"],"
+             "\"exp\":9223372036854775808}",
+             ISSUER, AUDIENCE);
+    expect(a, bearer_raw(&k1, kid, p), ATT_AUTH_READ, NOW, 401, "claims",
+           "exp 9.22337e+18 is not an integer NumericDate within range");
+    snprintf(p, sizeof p,
+             "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"nbf\":\"now\"}", ISSUER, AUDIENCE,
+             (long long)NOW + 300);
+    expect(a, bearer_raw(&k1, kid, p), ATT_AUTH_READ, NOW, 401, "claims",
+           "nbf \"now\" is not an integer NumericDate");
+    snprintf(p, sizeof p, "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"iat\":-5}", ISSUER,
+             AUDIENCE, (long long)NOW + 300);
+    expect(a, bearer_raw(&k1, kid, p), ATT_AUTH_READ, NOW, 401, "claims",
+           "iat -5 is not an integer NumericDate");
+    /* the payload's own faults are named too */
+    expect(a, bearer_raw(&k1, kid, "{\"iss\":7}"), ATT_AUTH_READ, NOW, 401, "malformed",
+           "no string \"iss\" (it is not a string)");
+    expect(a, bearer_raw(&k1, kid, "[1]"), ATT_AUTH_READ, NOW, 401, "malformed",
+           "not a JSON object");
+    att_auth_free(a);
+}
+
+/* Issue 18.B2: invented kids cost at most one key fetch per issuer per --auth-jwks-refetch
+ * interval (before: one per 5 s, each with a new discovery), and a known kid never fetches. */
+static void test_invented_kids(void **state)
+{
+    (void)state;
+    char *one[] = {ISSUER};
+    att_config_t c = cfg_base();
+    c.auth_issuers = one;
+    c.n_auth_issuers = 1;
+    c.auth_jwks_refetch = 30;
+    att_auth_t *a = mkauth(&c);
+    pthread_mutex_lock(&idp.lock);
+    idp.fetches = 0;
+    pthread_mutex_unlock(&idp.lock);
+    char p[512];
+    snprintf(p, sizeof p, "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld}", ISSUER, AUDIENCE,
+             (long long)NOW + 3600);
+    for (int i = 0; i < 100; i++) {
+        char kid[32];
+        snprintf(kid, sizeof kid, "invented-%d", i);
+        expect(a, bearer_raw(&stranger, kid, p), ATT_AUTH_READ, NOW + i * 29 / 99, 401, "kid",
+               "is not in the issuer's JWKS");
+        if (i == 50) /* a published key still works, without a fetch */
+            expect(a, bearer(&k1, claims(ISSUER, "[\"attestation.read\"]")), ATT_AUTH_READ, NOW,
+                   0, NULL, NULL);
+    }
+    assert_int_equal(idp.fetches, 2); /* discovery and JWKS, once */
+    expect(a, bearer_raw(&stranger, "invented-x", p), ATT_AUTH_READ, NOW + 30, 401, "kid", NULL);
+    assert_int_equal(idp.fetches, 3); /* the JWKS again, through the discovered jwks_uri */
+    /* anonymous attestation never looks at keys */
+    att_auth_result_t r;
+    assert_int_equal(att_auth_check_header(a, NULL, ATT_AUTH_ATTEST, NOW, &r), ATT_OK);
+    assert_int_equal(idp.fetches, 3);
     att_auth_free(a);
 }
 
@@ -500,6 +585,8 @@ int main(void)
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_unreachable_issuer),
+        cmocka_unit_test(test_numeric_dates),
+        cmocka_unit_test(test_invented_kids),
         cmocka_unit_test(test_options),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
