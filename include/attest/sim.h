@@ -100,6 +100,25 @@ ATT_API att_err_t att_sim_pki_new(const att_sim_pki_opts_t *o, att_sim_pki_t **o
 ATT_API att_err_t att_sim_pki_reissue_pck(att_sim_pki_t *p, const att_sim_pck_ext_t *ext,
                                           const att_sim_cert_opts_t *cert_opts,
                                           att_diag_t *diag) ATT_WUR;
+
+/* Deliberate departures from Intel's encoding of the SGX extension, for negative tests of a
+ * verifier's extension parser. Arcs are those of 1.2.840.113741.1.13.1.k (top level, k = 1..7)
+ * and .2.k (TCB entries, k = 1..18). All zero: Intel's encoding. */
+typedef struct {
+    uint32_t omit;      /* bit k: leave top-level entry .k out */
+    uint32_t duplicate; /* bit k: write top-level entry .k a second time, right after the first */
+    int extra_arc;      /* > 0: append a top-level entry .extra_arc holding OCTET STRING 00 */
+    uint32_t tcb_omit;  /* bit k: leave TCB entry .2.k out */
+    int tcb_duplicate;  /* 1..16: append TCB component .2.k again, with svn tcb_duplicate_svn */
+    uint8_t tcb_duplicate_svn;
+} att_sim_pck_ext_quirks_t;
+
+/* att_sim_pki_reissue_pck with the extension encoded with `quirks` (NULL: none). The quirks
+ * apply to this leaf only; att_sim_pki_opts() still reports `ext` as the values. A leaf with
+ * quirks may not load back with att_sim_pki_load. */
+ATT_API att_err_t att_sim_pki_reissue_pck_quirks(att_sim_pki_t *p, const att_sim_pck_ext_t *ext,
+                                                 const att_sim_pck_ext_quirks_t *quirks,
+                                                 att_diag_t *diag) ATT_WUR;
 ATT_API void att_sim_pki_free(att_sim_pki_t *p);
 
 /* The options the hierarchy was made with (PCK extension, validity, serials as chosen). */
@@ -130,11 +149,15 @@ typedef struct {
     const att_sim_serial_t *revoked; /* revoked serials */
     size_t n_revoked;
     uint32_t crl_number;
+    int reason; /* RFC 5280 reason code of every entry (1 keyCompromise, 8 removeFromCRL, ...);
+                 * negative: entries carry no reason extension */
+    bool omit_crl_number, omit_akid; /* leave out the CRL number / AKID extension */
 } att_sim_crl_opts_t;
 
-/* Defaults: issuer = signer = `issuer`, thisUpdate now - 1 hour, nextUpdate now + 30 days. */
+/* Defaults: issuer = signer = `issuer`, thisUpdate now - 1 hour, nextUpdate now + 30 days,
+ * reason keyCompromise, CRL number 1 and AKID present. */
 ATT_API void att_sim_crl_opts_default(att_sim_crl_opts_t *o, att_sim_cert_t issuer, att_time_t now);
-/* A DER CRL (v2, CRL number and AKID extensions, reason keyCompromise), malloc'd: free(). */
+/* A DER CRL (v2, CRL number and AKID extensions unless omitted), malloc'd: free(). */
 ATT_API att_err_t att_sim_crl_make(const att_sim_pki_t *p, const att_sim_crl_opts_t *o,
                                    uint8_t **der, size_t *len, att_diag_t *diag) ATT_WUR;
 
@@ -145,6 +168,7 @@ typedef struct {
     const char *status; /* Intel's spelling: "UpToDate", "OutOfDate", "Revoked", ... */
     att_time_t tcb_date;
     const char *advisory_ids[ATT_SIM_MAX_ADV]; /* NULL-terminated if fewer */
+    const char *tcb_date_text; /* NULL: tcb_date as RFC 3339; "": no tcbDate; else verbatim */
 } att_sim_status_t;
 
 typedef struct {
@@ -179,8 +203,13 @@ typedef struct {
     size_t n_levels; /* levels in the order written: Intel sorts newest (highest) first */
     att_sim_tcb_level_t levels[ATT_SIM_MAX_LEVELS];
     uint8_t module_mrsigner[48], module_attributes[8], module_attributes_mask[8];
-    size_t n_module_ids;
+    size_t n_module_ids; /* 0: no tdxModuleIdentities member (unless empty_module_ids) */
     att_sim_tdx_module_id_t module_ids[ATT_SIM_MAX_MODULE_IDS];
+    /* For negative tests (all false/0 by default): */
+    int tcb_type;          /* the tcbType written (Intel: 0) */
+    bool omit_tcb_type;    /* no tcbType member */
+    bool module_in_sgx;    /* write tdxModule and tdxModuleIdentities in an SGX TCB info too */
+    bool empty_module_ids; /* write "tdxModuleIdentities":[] when n_module_ids is 0 */
 } att_sim_tcb_info_t;
 
 typedef struct {
@@ -188,6 +217,8 @@ typedef struct {
     int version;    /* 2 */
     att_time_t issue_date, next_update;
     unsigned tcb_eval_num;
+    /* Written as the hex of their 4 little-endian bytes, as they sit in the report (Intel's
+     * reading): miscselect 0x00000001 is "01000000". */
     uint32_t miscselect, miscselect_mask;
     uint8_t attributes[16], attributes_mask[16];
     uint8_t mrsigner[32];

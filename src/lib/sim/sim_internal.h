@@ -17,6 +17,7 @@ struct att_sim_pki {
     size_t der_len[ATT_SIM_N_CERTS];
     char *pem[ATT_SIM_N_CERTS];
     size_t pem_len[ATT_SIM_N_CERTS];
+    att_sim_pck_ext_quirks_t quirks; /* encoding quirks of the current PCK leaf's extension */
 };
 
 /* A fresh P-256 key, or NULL. */

@@ -37,7 +37,11 @@ static json_t *att_sim_time(att_time_t t)
 /* Add tcbDate, tcbStatus and advisoryIDs (when any) to a level object. */
 static int att_sim_add_status(json_t *lvl, const att_sim_status_t *st)
 {
-    int r = json_object_set_new(lvl, "tcbDate", att_sim_time(st->tcb_date));
+    int r = 0;
+    if (st->tcb_date_text == NULL)
+        r |= json_object_set_new(lvl, "tcbDate", att_sim_time(st->tcb_date));
+    else if (st->tcb_date_text[0] != '\0')
+        r |= json_object_set_new(lvl, "tcbDate", json_string(st->tcb_date_text));
     r |= json_object_set_new(lvl, "tcbStatus", json_string(st->status ? st->status : "UpToDate"));
     if (st->advisory_ids[0] != NULL) {
         json_t *adv = json_array();
@@ -114,9 +118,10 @@ static json_t *att_sim_tcb_info_json(const att_sim_tcb_info_t *t)
     r |= json_object_set_new(o, "nextUpdate", att_sim_time(t->next_update));
     r |= json_object_set_new(o, "fmspc", att_sim_hex(t->fmspc, 6));
     r |= json_object_set_new(o, "pceId", att_sim_hex(t->pceid, 2));
-    r |= json_object_set_new(o, "tcbType", json_integer(0));
+    if (!t->omit_tcb_type)
+        r |= json_object_set_new(o, "tcbType", json_integer(t->tcb_type));
     r |= json_object_set_new(o, "tcbEvaluationDataNumber", json_integer(t->tcb_eval_num));
-    if (t->tee == ATT_TEE_TDX && t->version != 2) {
+    if ((t->tee == ATT_TEE_TDX || t->module_in_sgx) && t->version != 2) {
         json_t *mod = json_object();
         r |= json_object_set_new(mod, "mrsigner", att_sim_hex(t->module_mrsigner, 48));
         r |= json_object_set_new(mod, "attributes", att_sim_hex(t->module_attributes, 8));
@@ -133,7 +138,10 @@ static json_t *att_sim_tcb_info_json(const att_sim_tcb_info_t *t)
             r |= json_object_set_new(mi, "tcbLevels", att_sim_isv_levels(m->levels, m->n_levels));
             r |= json_array_append_new(ids, mi);
         }
-        r |= json_object_set_new(o, "tdxModuleIdentities", ids);
+        if (t->n_module_ids > 0 || t->empty_module_ids)
+            r |= json_object_set_new(o, "tdxModuleIdentities", ids);
+        else
+            json_decref(ids);
     }
     json_t *levels = json_array();
     for (size_t i = 0; i < t->n_levels && i < ATT_SIM_MAX_LEVELS; i++)
@@ -148,10 +156,11 @@ static json_t *att_sim_tcb_info_json(const att_sim_tcb_info_t *t)
 
 static json_t *att_sim_qe_identity_json(const att_sim_qe_identity_t *q)
 {
-    uint8_t misc[4] = {(uint8_t)(q->miscselect >> 24), (uint8_t)(q->miscselect >> 16),
-                       (uint8_t)(q->miscselect >> 8), (uint8_t)q->miscselect};
-    uint8_t mask[4] = {(uint8_t)(q->miscselect_mask >> 24), (uint8_t)(q->miscselect_mask >> 16),
-                       (uint8_t)(q->miscselect_mask >> 8), (uint8_t)q->miscselect_mask};
+    /* The report's little-endian bytes, as Intel's QVL reads these fields. */
+    uint8_t misc[4] = {(uint8_t)q->miscselect, (uint8_t)(q->miscselect >> 8),
+                       (uint8_t)(q->miscselect >> 16), (uint8_t)(q->miscselect >> 24)};
+    uint8_t mask[4] = {(uint8_t)q->miscselect_mask, (uint8_t)(q->miscselect_mask >> 8),
+                       (uint8_t)(q->miscselect_mask >> 16), (uint8_t)(q->miscselect_mask >> 24)};
     json_t *o = json_object();
     int r = o == NULL;
     r |= json_object_set_new(o, "id", json_string(q->id ? q->id : "QE"));

@@ -219,32 +219,64 @@ static void der_pair_bool(att_der_t *d, int a, int b, bool x)
     der_pair(d, a, b, &v);
 }
 
-/* The value of extension 1.2.840.113741.1.13.1 (docs/dcap.md section 5). */
-static bool att_sim_sgx_ext_der(const att_sim_pck_ext_t *e, bool platform, att_der_t *out)
+/* One top-level entry .k of the SGX extension, appended to body (twice when quirked so). */
+static void att_sim_sgx_top(att_der_t *body, int k, const att_der_t *value, uint32_t omit,
+                            uint32_t dup)
 {
-    att_der_t body = {.len = 0}, tcb = {.len = 0}, tcbseq = {.len = 0};
-    der_pair_octets(&body, 1, 0, e->ppid, 16);
-    for (int i = 0; i < 16; i++)
-        der_pair_uint(&tcb, 2, i + 1, 0x02, e->comp_svn[i]);
-    der_pair_uint(&tcb, 2, 17, 0x02, e->pcesvn);
-    der_pair_octets(&tcb, 2, 18, e->cpusvn, 16);
+    for (int n = (omit >> k & 1) ? 0 : (dup >> k & 1) ? 2 : 1; n > 0; n--)
+        der_pair(body, k, 0, value);
+}
+
+/* The value of extension 1.2.840.113741.1.13.1 (docs/dcap.md section 5), with the encoding
+ * quirks of q (all zero: exactly Intel's encoding). */
+static bool att_sim_sgx_ext_der(const att_sim_pck_ext_t *e, bool platform,
+                                const att_sim_pck_ext_quirks_t *q, att_der_t *out)
+{
+    att_der_t body = {.len = 0}, tcb = {.len = 0}, tcbseq = {.len = 0}, v;
+    for (int i = 0; i < 18; i++) {
+        if (q->tcb_omit >> (i + 1) & 1)
+            continue;
+        if (i < 16)
+            der_pair_uint(&tcb, 2, i + 1, 0x02, e->comp_svn[i]);
+        else if (i == 16)
+            der_pair_uint(&tcb, 2, 17, 0x02, e->pcesvn);
+        else
+            der_pair_octets(&tcb, 2, 18, e->cpusvn, 16);
+    }
+    if (q->tcb_duplicate >= 1 && q->tcb_duplicate <= 16)
+        der_pair_uint(&tcb, 2, q->tcb_duplicate, 0x02, q->tcb_duplicate_svn);
     der_tlv(&tcbseq, 0x30, tcb.buf, tcb.len);
     if (tcb.overflow)
         tcbseq.overflow = true;
-    der_pair(&body, 2, 0, &tcbseq);
-    der_pair_octets(&body, 3, 0, e->pceid, 2);
-    der_pair_octets(&body, 4, 0, e->fmspc, 6);
-    der_pair_uint(&body, 5, 0, 0x0A, e->sgx_type);
+    v = (att_der_t){.len = 0};
+    der_tlv(&v, 0x04, e->ppid, 16);
+    att_sim_sgx_top(&body, 1, &v, q->omit, q->duplicate);
+    att_sim_sgx_top(&body, 2, &tcbseq, q->omit, q->duplicate);
+    v = (att_der_t){.len = 0};
+    der_tlv(&v, 0x04, e->pceid, 2);
+    att_sim_sgx_top(&body, 3, &v, q->omit, q->duplicate);
+    v = (att_der_t){.len = 0};
+    der_tlv(&v, 0x04, e->fmspc, 6);
+    att_sim_sgx_top(&body, 4, &v, q->omit, q->duplicate);
+    v = (att_der_t){.len = 0};
+    der_uint(&v, 0x0A, e->sgx_type);
+    att_sim_sgx_top(&body, 5, &v, q->omit, q->duplicate);
     if (platform) {
         att_der_t cfg = {.len = 0}, cfgseq = {.len = 0};
-        der_pair_octets(&body, 6, 0, e->platform_instance_id, 16);
+        v = (att_der_t){.len = 0};
+        der_tlv(&v, 0x04, e->platform_instance_id, 16);
+        att_sim_sgx_top(&body, 6, &v, q->omit, q->duplicate);
         der_pair_bool(&cfg, 7, 1, e->dynamic_platform);
         der_pair_bool(&cfg, 7, 2, e->cached_keys);
         der_pair_bool(&cfg, 7, 3, e->smt_enabled);
         der_tlv(&cfgseq, 0x30, cfg.buf, cfg.len);
         if (cfg.overflow)
             cfgseq.overflow = true;
-        der_pair(&body, 7, 0, &cfgseq);
+        att_sim_sgx_top(&body, 7, &cfgseq, q->omit, q->duplicate);
+    }
+    if (q->extra_arc > 0 && q->extra_arc < 128) {
+        static const uint8_t zero = 0;
+        der_pair_octets(&body, q->extra_arc, 0, &zero, 1);
     }
     out->len = 0;
     out->overflow = body.overflow;
@@ -394,14 +426,15 @@ out:
     return ok;
 }
 
-static bool att_sim_add_sgx_ext(X509 *x, const att_sim_pck_ext_t *e, bool platform)
+static bool att_sim_add_sgx_ext(X509 *x, const att_sim_pck_ext_t *e, bool platform,
+                                const att_sim_pck_ext_quirks_t *q)
 {
     att_der_t der = {.len = 0};
     bool ok = false;
     ASN1_OBJECT *oid = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
     ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
     X509_EXTENSION *ext = NULL;
-    if (oid == NULL || os == NULL || !att_sim_sgx_ext_der(e, platform, &der) ||
+    if (oid == NULL || os == NULL || !att_sim_sgx_ext_der(e, platform, q, &der) ||
         ASN1_OCTET_STRING_set(os, der.buf, (int)der.len) != 1)
         goto out;
     ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, os);
@@ -453,7 +486,8 @@ static att_err_t att_sim_issue(att_sim_pki_t *p, att_sim_cert_t which, att_diag_
                 false;
         }
         ok = att_sim_add_constraints(x, false, 0) &&
-             att_sim_add_sgx_ext(x, &p->opts.pck, p->opts.ca == ATT_SIM_CA_PLATFORM);
+             att_sim_add_sgx_ext(x, &p->opts.pck, p->opts.ca == ATT_SIM_CA_PLATFORM,
+                                 &p->quirks);
         break;
     default:
         ok = att_sim_add_constraints(x, false, 0);
@@ -588,11 +622,30 @@ att_err_t att_sim_pki_new(const att_sim_pki_opts_t *o, att_sim_pki_t **out, att_
     return ATT_OK;
 }
 
+static att_err_t att_sim_reissue(att_sim_pki_t *p, const att_sim_pck_ext_t *ext,
+                                 const att_sim_cert_opts_t *cert_opts,
+                                 const att_sim_pck_ext_quirks_t *quirks, att_diag_t *diag);
+
 att_err_t att_sim_pki_reissue_pck(att_sim_pki_t *p, const att_sim_pck_ext_t *ext,
                                   const att_sim_cert_opts_t *cert_opts, att_diag_t *diag)
 {
     if (p == NULL)
         return att_diag_set(diag, ATT_E_ARG, "att_sim_pki_reissue_pck: NULL hierarchy");
+    return att_sim_reissue(p, ext, cert_opts, NULL, diag);
+}
+
+att_err_t att_sim_pki_reissue_pck_quirks(att_sim_pki_t *p, const att_sim_pck_ext_t *ext,
+                                         const att_sim_pck_ext_quirks_t *quirks, att_diag_t *diag)
+{
+    if (p == NULL)
+        return att_diag_set(diag, ATT_E_ARG, "att_sim_pki_reissue_pck_quirks: NULL hierarchy");
+    return att_sim_reissue(p, ext, NULL, quirks, diag);
+}
+
+static att_err_t att_sim_reissue(att_sim_pki_t *p, const att_sim_pck_ext_t *ext,
+                                 const att_sim_cert_opts_t *cert_opts,
+                                 const att_sim_pck_ext_quirks_t *quirks, att_diag_t *diag)
+{
     if (cert_opts != NULL && cert_opts->serial.len > ATT_SIM_SERIAL_MAX)
         return att_diag_set(diag, ATT_E_ARG, "serial of %zu bytes (at most %d)",
                             cert_opts->serial.len, ATT_SIM_SERIAL_MAX);
@@ -600,8 +653,13 @@ att_err_t att_sim_pki_reissue_pck(att_sim_pki_t *p, const att_sim_pck_ext_t *ext
     if (k == NULL)
         return att_diag_set(diag, ATT_E_INTERNAL, "P-256 key generation failed");
     att_sim_pki_opts_t saved = p->opts;
+    att_sim_pck_ext_quirks_t saved_quirks = p->quirks;
     EVP_PKEY *old = p->key[ATT_SIM_PCK];
     p->key[ATT_SIM_PCK] = k;
+    if (quirks != NULL)
+        p->quirks = *quirks;
+    else
+        memset(&p->quirks, 0, sizeof p->quirks);
     if (ext != NULL)
         p->opts.pck = *ext;
     if (cert_opts != NULL)
@@ -611,6 +669,7 @@ att_err_t att_sim_pki_reissue_pck(att_sim_pki_t *p, const att_sim_pck_ext_t *ext
     att_err_t err = att_sim_issue(p, ATT_SIM_PCK, diag);
     if (err != ATT_OK) {
         p->opts = saved;
+        p->quirks = saved_quirks;
         p->key[ATT_SIM_PCK] = old;
         EVP_PKEY_free(k);
         return err;
@@ -661,9 +720,11 @@ void att_sim_crl_opts_default(att_sim_crl_opts_t *o, att_sim_cert_t issuer, att_
     o->this_update = now - 3600;
     o->next_update = now + 30 * DAY;
     o->crl_number = 1;
+    o->reason = 1; /* keyCompromise, as Intel's entries */
 }
 
-static bool att_sim_crl_add_revoked(X509_CRL *crl, const att_sim_serial_t *s, att_time_t when)
+static bool att_sim_crl_add_revoked(X509_CRL *crl, const att_sim_serial_t *s, att_time_t when,
+                                    int reason_code)
 {
     bool ok = false;
     X509_REVOKED *r = X509_REVOKED_new();
@@ -672,9 +733,10 @@ static bool att_sim_crl_add_revoked(X509_CRL *crl, const att_sim_serial_t *s, at
     ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)when);
     ASN1_ENUMERATED *reason = ASN1_ENUMERATED_new();
     if (r == NULL || ai == NULL || t == NULL || reason == NULL ||
-        X509_REVOKED_set_serialNumber(r, ai) != 1 || X509_REVOKED_set_revocationDate(r, t) != 1 ||
-        ASN1_ENUMERATED_set(reason, 1 /* keyCompromise */) != 1 ||
-        X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, 0) != 1)
+        X509_REVOKED_set_serialNumber(r, ai) != 1 || X509_REVOKED_set_revocationDate(r, t) != 1)
+        goto out;
+    if (reason_code >= 0 && (ASN1_ENUMERATED_set(reason, reason_code) != 1 ||
+                             X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, 0) != 1))
         goto out;
     ok = X509_CRL_add0_revoked(crl, r) == 1;
     if (ok)
@@ -712,16 +774,18 @@ att_err_t att_sim_crl_make(const att_sim_pki_t *p, const att_sim_crl_opts_t *o, 
     if (X509_CRL_set_version(crl, 1) != 1 ||
         X509_CRL_set_issuer_name(crl, X509_get_subject_name(iss)) != 1 ||
         X509_CRL_set1_lastUpdate(crl, tu) != 1 || X509_CRL_set1_nextUpdate(crl, nu) != 1 ||
-        ASN1_INTEGER_set_uint64(num, o->crl_number) != 1 ||
-        X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1)
+        ASN1_INTEGER_set_uint64(num, o->crl_number) != 1)
+        goto out;
+    if (!o->omit_crl_number && X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1)
         goto out;
     akid->keyid = ASN1_OCTET_STRING_dup(skid);
     if (akid->keyid == NULL ||
-        X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid, 0, 0) != 1)
+        (!o->omit_akid &&
+         X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid, 0, 0) != 1))
         goto out;
     for (size_t i = 0; i < o->n_revoked; i++) {
         if (o->revoked[i].len == 0 || o->revoked[i].len > ATT_SIM_SERIAL_MAX ||
-            !att_sim_crl_add_revoked(crl, &o->revoked[i], o->this_update))
+            !att_sim_crl_add_revoked(crl, &o->revoked[i], o->this_update, o->reason))
             goto out;
     }
     if (X509_CRL_sort(crl) != 1 || X509_CRL_sign(crl, sp->key[o->signer], EVP_sha256()) <= 0)

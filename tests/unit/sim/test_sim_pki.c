@@ -817,6 +817,137 @@ static void test_tcb_info_tdx_and_qe_identity(void **state)
     att_sim_pki_free(p);
 }
 
+/* ---- knobs for negative verifier tests (issue 18), checked with OpenSSL and jansson --------- */
+
+/* The top-level arcs of the SGX extension in order, and the entry count of its TCB entry. */
+static int sgx_ext_arcs(X509 *x, int *arcs, int max, int *tcb_entries)
+{
+    ASN1_OCTET_STRING *val = sgx_ext_value(x);
+    const unsigned char *p = ASN1_STRING_get0_data(val);
+    STACK_OF(ASN1_TYPE) *top = d2i_ASN1_SEQUENCE_ANY(NULL, &p, ASN1_STRING_length(val));
+    assert_non_null(top);
+    int n = sk_ASN1_TYPE_num(top);
+    assert_true(n <= max);
+    *tcb_entries = -1;
+    for (int i = 0; i < n; i++) {
+        char oid[64];
+        STACK_OF(ASN1_TYPE) *pr = pair_of(sk_ASN1_TYPE_value(top, i), oid, sizeof oid);
+        arcs[i] = atoi(oid + strlen("1.2.840.113741.1.13.1."));
+        const ASN1_TYPE *v = sk_ASN1_TYPE_value(pr, 1);
+        if (arcs[i] == 2) {
+            const unsigned char *q = v->value.sequence->data;
+            STACK_OF(ASN1_TYPE) *in = d2i_ASN1_SEQUENCE_ANY(NULL, &q, v->value.sequence->length);
+            assert_non_null(in);
+            *tcb_entries = sk_ASN1_TYPE_num(in);
+            sk_ASN1_TYPE_pop_free(in, ASN1_TYPE_free);
+        }
+        sk_ASN1_TYPE_pop_free(pr, ASN1_TYPE_free);
+    }
+    sk_ASN1_TYPE_pop_free(top, ASN1_TYPE_free);
+    return n;
+}
+
+static void test_negative_knobs(void **state)
+{
+    att_sim_pki_t *p = new_pki(ATT_SIM_CA_PROCESSOR);
+    att_diag_t d;
+    int arcs[16], tcbn;
+
+    /* SGX extension quirks. */
+    att_sim_pck_ext_t e = att_sim_pki_opts(p)->pck;
+    att_sim_pck_ext_quirks_t q = {.omit = 1u << 5, .duplicate = 1u << 4, .extra_arc = 9,
+                                  .tcb_duplicate = 1, .tcb_duplicate_svn = 12};
+    assert_int_equal(att_sim_pki_reissue_pck_quirks(p, &e, &q, &d), ATT_OK);
+    assert_int_equal(sgx_ext_arcs(cert_of(p, ATT_SIM_PCK), arcs, 16, &tcbn), 6);
+    static const int want[] = {1, 2, 3, 4, 4, 9};
+    assert_memory_equal(arcs, want, sizeof want);
+    assert_int_equal(tcbn, 19);
+    q = (att_sim_pck_ext_quirks_t){.tcb_omit = 1u << 18};
+    assert_int_equal(att_sim_pki_reissue_pck_quirks(p, &e, &q, &d), ATT_OK);
+    assert_int_equal(sgx_ext_arcs(cert_of(p, ATT_SIM_PCK), arcs, 16, &tcbn), 5);
+    assert_int_equal(tcbn, 17);
+    assert_int_equal(att_sim_pki_reissue_pck(p, &e, NULL, &d), ATT_OK); /* quirks reset */
+    decoded_ext_t de;
+    decode_sgx_ext(cert_of(p, ATT_SIM_PCK), &de);
+    assert_int_equal(de.n_top, 5);
+
+    /* CRL entry reasons and the two required extensions. */
+    att_sim_serial_t rev = {{0x7F, 0x02}, 2};
+    for (int reason = -1; reason <= 8; reason += 9) {
+        att_sim_crl_opts_t co;
+        att_sim_crl_opts_default(&co, ATT_SIM_PCK_CA, NOW);
+        co.revoked = &rev;
+        co.n_revoked = 1;
+        co.reason = reason;
+        co.omit_crl_number = reason < 0;
+        co.omit_akid = reason > 0;
+        uint8_t *der;
+        size_t len;
+        assert_int_equal(att_sim_crl_make(p, &co, &der, &len, &d), ATT_OK);
+        X509_CRL *crl = crl_of(der, len);
+        free(der);
+        assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(cert_of(p, ATT_SIM_PCK_CA))), 1);
+        assert_int_equal(X509_CRL_get_ext_by_NID(crl, NID_crl_number, -1) >= 0, reason > 0);
+        assert_int_equal(X509_CRL_get_ext_by_NID(crl, NID_authority_key_identifier, -1) >= 0,
+                         reason < 0);
+        X509_REVOKED *r = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl), 0);
+        ASN1_ENUMERATED *why = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
+        if (reason < 0)
+            assert_null(why);
+        else
+            assert_int_equal(ASN1_ENUMERATED_get(why), reason);
+        ASN1_ENUMERATED_free(why);
+        X509_CRL_free(crl);
+    }
+
+    /* QE identity MISCSELECT as the report's little-endian bytes. */
+    att_sim_qe_identity_t qi;
+    att_sim_qe_identity_default(&qi, ATT_TEE_SGX, NOW);
+    qi.miscselect = 1;
+    qi.miscselect_mask = 0xFFFFFFFEu;
+    qi.levels[0].st.tcb_date_text = "";
+    char *json;
+    size_t len;
+    assert_int_equal(att_sim_qe_identity_sign(p, &qi, &json, &len, &d), ATT_OK);
+    json_t *o = check_signed_json(p, json, len, "enclaveIdentity");
+    free(json);
+    assert_string_equal(json_string_value(json_object_get(o, "miscselect")), "01000000");
+    assert_string_equal(json_string_value(json_object_get(o, "miscselectMask")), "FEFFFFFF");
+    assert_null(json_object_get(json_array_get(json_object_get(o, "tcbLevels"), 0), "tcbDate"));
+    json_decref(o);
+
+    /* TCB info: tcbType, a module in an SGX TCB info, tdxModuleIdentities absent or empty, a
+     * verbatim tcbDate. */
+    att_sim_tcb_info_t t;
+    att_sim_tcb_info_default(&t, p, ATT_TEE_SGX, NOW);
+    t.tcb_type = 1;
+    t.module_in_sgx = true;
+    t.levels[0].st.tcb_date_text = "yesterday";
+    assert_int_equal(att_sim_tcb_info_sign(p, &t, &json, &len, &d), ATT_OK);
+    o = check_signed_json(p, json, len, "tcbInfo");
+    free(json);
+    assert_int_equal(json_integer_value(json_object_get(o, "tcbType")), 1);
+    assert_non_null(json_object_get(o, "tdxModule"));
+    assert_null(json_object_get(o, "tdxModuleIdentities"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(o, "tcbLevels"), 0),
+                                          "tcbDate")),
+        "yesterday");
+    json_decref(o);
+    att_sim_tcb_info_default(&t, p, ATT_TEE_TDX, NOW);
+    t.n_module_ids = 0;
+    t.empty_module_ids = true;
+    t.omit_tcb_type = true;
+    assert_int_equal(att_sim_tcb_info_sign(p, &t, &json, &len, &d), ATT_OK);
+    o = check_signed_json(p, json, len, "tcbInfo");
+    free(json);
+    assert_null(json_object_get(o, "tcbType"));
+    assert_int_equal(json_array_size(json_object_get(o, "tdxModuleIdentities")), 0);
+    assert_true(json_is_array(json_object_get(o, "tdxModuleIdentities")));
+    json_decref(o);
+    att_sim_pki_free(p);
+}
+
 /* ---- quotes -----------------------------------------------------------------------------------
  */
 
@@ -1228,6 +1359,7 @@ static void test_null_arguments(void **state)
 
     assert_int_equal(att_sim_pki_new(NULL, &p, &d), ATT_E_ARG);
     assert_int_equal(att_sim_pki_reissue_pck(NULL, NULL, NULL, &d), ATT_E_ARG);
+    assert_int_equal(att_sim_pki_reissue_pck_quirks(NULL, NULL, NULL, &d), ATT_E_ARG);
     assert_int_equal(att_sim_pki_save(NULL, "/tmp", &d), ATT_E_ARG);
     assert_int_equal(att_sim_pki_save(p, NULL, &d), ATT_E_ARG);
     assert_int_equal(att_sim_pki_load(NULL, &p, &d), ATT_E_ARG);
@@ -1272,6 +1404,7 @@ int main(void)
         cmocka_unit_test(test_crls),
         cmocka_unit_test(test_tcb_info_sgx),
         cmocka_unit_test(test_tcb_info_tdx_and_qe_identity),
+        cmocka_unit_test(test_negative_knobs),
         cmocka_unit_test(test_quote_sgx_v3),
         cmocka_unit_test(test_quote_tdx_v4_v5),
         cmocka_unit_test(test_collateral_dir),
