@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -26,6 +29,32 @@ static void att_local_url(const att_config_t *cfg, uint16_t port, char *out, siz
         h = "::1";
     bool v6 = strchr(h, ':') != NULL;
     snprintf(out, n, "%s://%s%s%s:%u", cfg->tls_cert ? "https" : "http", v6 ? "[" : "", h,
+             v6 ? "]" : "", port);
+}
+
+/* The address the listening socket is really bound to, as a URL ("http://0.0.0.0:8080",
+ * "https://[::1]:8443"); *loopback tells whether only this machine can reach it. */
+static void att_bound_url(int fd, bool tls, char *out, size_t n, bool *loopback)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    *loopback = false;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+            port = ntohs(a->sin6_port);
+        }
+        *loopback = att_service_is_loopback(host);
+    }
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(out, n, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", host,
              v6 ? "]" : "", port);
 }
 
@@ -118,6 +147,9 @@ static int att_serve(att_config_t *cfg)
         att_log(ATT_LOG_ERROR, "cannot register routes: %s", d.msg);
         goto out;
     }
+    char bound[300];
+    bool loopback = false;
+    att_bound_url(fd, cfg->tls_cert != NULL, bound, sizeof bound, &loopback);
     att_http_opts_t o = att_http_opts_default();
     o.listen_fd = fd;
     fd = -1; /* owned by the server from here */
@@ -146,7 +178,7 @@ static int att_serve(att_config_t *cfg)
     char url[300];
     att_local_url(cfg, port, url, sizeof(url));
     json_t *info =
-        json_pack("{s:s, s:s, s:s, s:b, s:s}", "version", ATTESTD_VERSION, "listen", url, "issuer",
+        json_pack("{s:s, s:s, s:s, s:b, s:s}", "version", ATTESTD_VERSION, "listen", bound, "issuer",
                   cfg->issuer, "tls", cfg->tls_cert != NULL, "data_dir", cfg->data_dir);
     att_log_json(ATT_LOG_INFO, "attestd started", info);
     json_decref(info);
@@ -154,8 +186,24 @@ static int att_serve(att_config_t *cfg)
                                ? "/.well-known/openid-configuration"
                                : "/healthz";
     printf("attestd %s listening on %s\nissuer: %s\ntry:    curl %s%s%s%s%s\n", ATTESTD_VERSION,
-           url, cfg->issuer, cfg->tls_cert ? "--cacert " : "", cfg->tls_cert ? cfg->tls_cert : "",
+           bound, cfg->issuer, cfg->tls_cert ? "--cacert " : "", cfg->tls_cert ? cfg->tls_cert : "",
            cfg->tls_cert ? " " : "", url, try_path);
+    if (!loopback && cfg->issuer_derived) {
+        printf("warning: listening beyond loopback without --issuer: the issuer %s is derived "
+               "from --listen and relying parties on other machines cannot fetch /certs from "
+               "it; set --issuer to the URL they use\n", cfg->issuer);
+        att_log(ATT_LOG_WARN, "listening on %s without --issuer: the derived issuer %s will not "
+                "work for remote relying parties", bound, cfg->issuer);
+    }
+    if (cfg->n_auth_issuers == 0 && cfg->allow_anonymous_admin) {
+        printf("warning: --allow-anonymous-admin: anyone who reaches %s can change policies and "
+               "policy certificates\n", bound);
+        att_log(ATT_LOG_WARN, "--allow-anonymous-admin without --auth-issuer: policy and "
+                "certificate changes are accepted from any address");
+    } else if (cfg->n_auth_issuers == 0 && !loopback) {
+        printf("note: no --auth-issuer: policy and policy-certificate changes are accepted from "
+               "loopback addresses only\n");
+    }
     fflush(stdout);
 
     int sig = 0;
@@ -163,6 +211,7 @@ static int att_serve(att_config_t *cfg)
         ;
     att_log(ATT_LOG_INFO, "received %s, stopping (in-flight requests: %u)",
             sig == SIGTERM ? "SIGTERM" : "SIGINT", att_http_in_flight(srv));
+    att_service_stop(svc); /* policy evaluations in flight give up: nothing to wait on */
     att_http_stop(srv);
     srv = NULL;
     att_log(ATT_LOG_INFO, "attestd stopped");

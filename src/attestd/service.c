@@ -2,6 +2,8 @@
  * Each handler reads the request's parts, calls one att_svc_* operation and sends its reply.
  * Not here: any attestation logic (svc.c) or transport rules (http.c).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@ struct att_service {
     att_svc_t *svc;
     att_auth_t *auth;   /* NULL: no --auth-issuer, every route anonymous */
     att_audit_t *audit; /* NULL: no --audit-log */
+    bool anonymous_admin_anywhere; /* --allow-anonymous-admin */
 };
 
 static att_svc_opts_t att_opts_from(const att_config_t *cfg)
@@ -36,6 +39,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .token_lifetime = (int64_t)cfg->token_lifetime,
         .alg = att_alg_parse(cfg->signing_alg ? cfg->signing_alg : "RS256"),
         .collateral_max_age = (int64_t)cfg->collateral_max_age,
+        .policy_jws_max_age = (int64_t)cfg->policy_jws_max_age,
     };
     return o;
 }
@@ -162,9 +166,53 @@ static json_t *att_change_record(att_change_t what, att_http_req_t *req,
     return ev;
 }
 
+/* Is the peer's address (as att_http_remote_addr gives it) a loopback address: 127.0.0.0/8,
+ * ::1, or 127.x mapped into IPv6? */
+bool att_service_is_loopback(const char *addr)
+{
+    if (addr == NULL)
+        return false;
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *end = NULL;
+    if (addr[0] == '[') { /* "[::1]:port" */
+        addr++;
+        end = strchr(addr, ']');
+    } else if ((end = strchr(addr, ':')) != NULL && strchr(end + 1, ':') != NULL) {
+        end = NULL; /* a bare IPv6 address */
+    }
+    size_t n = end ? (size_t)(end - addr) : strlen(addr);
+    if (n >= sizeof host)
+        return false;
+    memcpy(host, addr, n);
+    host[n] = '\0';
+    addr = host;
+    if (strncmp(addr, "::ffff:", 7) == 0)
+        addr += 7;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 static void att_change(att_service_t *s, att_http_req_t *req, att_change_t what)
 {
     att_auth_result_t ar;
+    /* Without an identity provider nothing says who is asking: changes are taken from this
+     * machine only, unless the operator said otherwise (MAA never takes an anonymous change). */
+    if (s->auth == NULL && !s->anonymous_admin_anywhere &&
+        !att_service_is_loopback(att_http_remote_addr(req))) {
+        static const char msg[] =
+            "policy and policy-certificate changes need an access token, and this attestd has "
+            "no identity provider: start it with --auth-issuer URL --auth-audience AUD (docs/"
+            "auth.md); without one, changes are accepted from loopback addresses only (or "
+            "anywhere with --allow-anonymous-admin, which is unsafe)";
+        memset(&ar, 0, sizeof ar);
+        if (s->audit != NULL)
+            att_audit_write(s->audit, att_change_record(what, req, &ar, 401, "Unauthorized", msg));
+        att_http_error(req, 401, "Unauthorized", "%s", msg);
+        return;
+    }
     if (!att_auth_require_r(s->auth, req, ATT_AUTH_ADMIN, &ar)) {
         if (s->audit != NULL)
             att_audit_write(s->audit, att_change_record(what, req, &ar, (int)ar.status, ar.code,
@@ -248,6 +296,7 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
         free(s);
         return att_diag_set(d, ATT_E_ARG, "unknown signing algorithm '%s'", cfg->signing_alg);
     }
+    s->anonymous_admin_anywhere = cfg->allow_anonymous_admin;
     att_err_t e = att_svc_new(&o, &s->svc, d);
     if (e != ATT_OK) {
         free(s);
@@ -320,6 +369,12 @@ att_err_t att_service_routes(att_service_t *s, att_http_router_t *r, att_diag_t 
 }
 
 bool att_service_ready(att_service_t *s) { return s != NULL && att_svc_ready(s->svc); }
+
+void att_service_stop(att_service_t *s)
+{
+    if (s != NULL)
+        att_svc_stop(s->svc);
+}
 
 void att_service_free(att_service_t *s)
 {

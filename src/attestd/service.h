@@ -35,6 +35,11 @@ att_err_t att_service_routes(att_service_t *svc, att_http_router_t *r, att_diag_
 /* True when the service can answer attestation requests (GET /readyz). Thread-safe. */
 bool att_service_ready(att_service_t *svc);
 void att_service_free(att_service_t *svc);
+/* Shutting down: evaluations in flight give up (att_svc_stop). Call before att_http_stop. */
+void att_service_stop(att_service_t *svc);
+/* 127.0.0.0/8, ::1 or ::ffff:127.x.y.z: an address alone or as att_http_remote_addr prints
+ * it ("127.0.0.1:5000", "[::1]:5000"). */
+bool att_service_is_loopback(const char *addr);
 /* Run a command given after the options (argv[0] is the command name, e.g. "keys"); returns the
  * process exit status (0 ok, 1 failure, 2 usage). */
 int att_service_command(int argc, char **argv, const att_config_t *cfg);

@@ -18,6 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -68,6 +71,7 @@ struct att_svc {
     att_pol_t *pol[ATT_SVC_NTYPES];
     bool isolated;
     STACK_OF(X509) *signers; /* policy management certificates (isolated mode) */
+    atomic_bool stopping;    /* att_svc_stop: evaluations in flight give up */
 };
 
 /* ---- small helpers ---- */
@@ -75,6 +79,11 @@ struct att_svc {
 static att_time_t att_wall(void) { return (att_time_t)time(NULL); }
 
 static att_time_t att_svc_now(const att_svc_t *svc) { return svc->o.have_at ? svc->o.at : att_wall(); }
+
+static bool att_svc_stopping(void *arg)
+{
+    return atomic_load_explicit(&((att_svc_t *)arg)->stopping, memory_order_relaxed);
+}
 
 static void att_reply(att_svc_reply_t *r, int status, json_t *body)
 {
@@ -461,6 +470,198 @@ static att_err_t att_policy_jws(att_svc_t *svc, const char *body, size_t len, at
     return ATT_OK;
 }
 
+/* ---- what a signed administration request authorises (docs/api.md#signed-requests) ----
+ *
+ * In isolated mode the signature is what authorises a change (elsewhere the access token is),
+ * so there a signed request must say what it is for.
+ * The operation: a policy set carries AttestationPolicy; a reset carries an empty payload (or a
+ * JSON object with neither AttestationPolicy nor a policy certificate); a certificate change
+ * carries policyCertificate. So the policy JWS that GET /policies hands out can never reset.
+ * Freshness: exp and nbf are enforced when present (60 s of clock skew); with
+ * --policy-jws-max-age an iat at most that old is required.
+ * Type and once: GET /policies hands the policy JWS in force to anyone who may read, so in
+ * isolated mode a signed policy set is recorded in the store's ledger (by the SHA-256 of its
+ * signing input, so a re-encoded or, for ECDSA, a re-signed (r, n-s) copy is the same request)
+ * with its type. It is refused for any other type, and for its own type once another policy has
+ * replaced it (a rollback); a retry that changes nothing is answered as before. Resets and
+ * certificate changes carry nothing that could bind them (MAA's format: an empty payload; the
+ * same policyCertificate payload for add and remove), are never handed out by attestd, and are
+ * bounded by exp / --policy-jws-max-age only (docs/api.md). */
+
+#define ATT_SVC_JWS_SKEW 60
+
+static const char *const att_signed_ops[] = {"policy.set", "policy.reset", "certificates.add",
+                                             "certificates.remove"};
+typedef enum { ATT_SIGNED_SET, ATT_SIGNED_RESET, ATT_SIGNED_CERT_ADD, ATT_SIGNED_CERT_REMOVE } att_signed_op_t;
+
+/* exp, nbf and iat of a policy-management JWS: integers when present, and in range at the
+ * wall clock (request freshness is about now, not about the --at evidence clock). */
+static bool att_request_fresh(att_svc_t *svc, const att_jws_t *j, att_svc_reply_t *r)
+{
+    static const char *const names[] = {"exp", "nbf", "iat"};
+    json_int_t v[3] = {0, 0, 0};
+    bool have[3] = {false, false, false};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *c = json_object_get(j->claims, names[i]);
+        if (c == NULL)
+            continue;
+        if (!json_is_integer(c) || json_integer_value(c) < 0) {
+            att_reply_err(r, 400, "InvalidParameter", ATT_E_TOKEN_CLAIM,
+                          "the request token's %s must be a non-negative integer (seconds since "
+                          "1970)", names[i]);
+            return false;
+        }
+        v[i] = json_integer_value(c);
+        have[i] = true;
+    }
+    att_time_t now = att_wall();
+    char t[ATT_TIME_STRLEN];
+    if (have[0] && v[0] <= now - ATT_SVC_JWS_SKEW) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_TOKEN_EXPIRED,
+                      "the request token expired at %s", att_time_format((att_time_t)v[0], t));
+        return false;
+    }
+    if (have[1] && v[1] > now + ATT_SVC_JWS_SKEW) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_TOKEN_NOT_YET_VALID,
+                      "the request token is not valid before %s",
+                      att_time_format((att_time_t)v[1], t));
+        return false;
+    }
+    if (have[2] && v[2] > now + ATT_SVC_JWS_SKEW) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_TOKEN_NOT_YET_VALID,
+                      "the request token's iat %s is in the future",
+                      att_time_format((att_time_t)v[2], t));
+        return false;
+    }
+    int64_t max_age = svc->o.policy_jws_max_age;
+    if (max_age > 0 && j->signer != NULL && (!have[2] || now - v[2] > max_age)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_TOKEN_CLAIM,
+                      "this attestd takes signed requests at most %lld s old "
+                      "(--policy-jws-max-age): the request token %s",
+                      (long long)max_age, have[2] ? "is older" : "has no iat claim");
+        return false;
+    }
+    return true;
+}
+
+/* Does the JWS payload say what the operation is? */
+static bool att_request_op_ok(const att_jws_t *j, att_signed_op_t op, att_svc_reply_t *r)
+{
+    bool has_policy = json_object_get(j->claims, "AttestationPolicy") != NULL;
+    bool has_cert = false;
+    static const char *const cert_names[] = {"policyCertificate", "maa-policyCertificate",
+                                             "x-ms-policyCertificate", "aas-policyCertificate"};
+    for (size_t i = 0; i < ATT_ARRAY_LEN(cert_names); i++)
+        has_cert |= json_object_get(j->claims, cert_names[i]) != NULL;
+    const char *what = NULL;
+    switch (op) {
+    case ATT_SIGNED_SET:
+        if (has_cert)
+            what = "it carries a policy certificate: it is a certificates request";
+        break;
+    case ATT_SIGNED_RESET:
+        if (has_policy)
+            what = "it carries AttestationPolicy: it is a policy set request (a reset takes a "
+                   "JWS with an empty payload)";
+        else if (has_cert)
+            what = "it carries a policy certificate: it is a certificates request";
+        else if (j->payload_len > 0 && j->claims == NULL)
+            what = "its payload is neither empty nor a JSON object";
+        break;
+    case ATT_SIGNED_CERT_ADD:
+    case ATT_SIGNED_CERT_REMOVE:
+        if (has_policy)
+            what = "it carries AttestationPolicy: it is a policy set request";
+        break;
+    }
+    if (what == NULL)
+        return true;
+    att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                  "the request token does not authorise %s: %s", att_signed_ops[op], what);
+    return false;
+}
+
+/* SHA-256 (hex) of a JWS's signing input, b64(header) "." b64(payload), as sent. */
+static bool att_request_hash(const char *body, size_t len, char out[65])
+{
+    json_t *lit = NULL;
+    if (len > 0 && body[0] == '"') { /* a JSON string literal, as /certificates:* take it */
+        json_error_t je;
+        if ((lit = json_loadb(body, len, JSON_DECODE_ANY, &je)) == NULL || !json_is_string(lit)) {
+            json_decref(lit);
+            return false;
+        }
+        body = json_string_value(lit);
+        len = json_string_length(lit);
+        att_trim_body(&body, &len);
+    }
+    const char *d1 = memchr(body, '.', len);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - body)) : NULL;
+    uint8_t h[32];
+    bool ok = d2 != NULL && att_sha256_2((const uint8_t *)body, (size_t)(d2 - body), NULL, 0, h);
+    if (ok)
+        att_hex_encode(h, sizeof h, out);
+    json_decref(lit);
+    return ok;
+}
+
+/* The checks of a policy-management JWS that has verified: what it authorises, freshness, and
+ * (isolated mode, signed policy sets) the ledger. *seen_same is set when the request was used
+ * before for exactly this; the caller accepts that only when it changes nothing. */
+static bool att_request_authorised(att_svc_t *svc, const char *body, size_t len,
+                                   const att_jws_t *j, att_signed_op_t op, const char *type,
+                                   bool *seen_same, att_svc_reply_t *r)
+{
+    *seen_same = false;
+    /* Outside isolated mode the access token authorises the change; the body only carries it. */
+    if (!svc->isolated || j->signer == NULL)
+        return true;
+    if (!att_request_op_ok(j, op, r) || !att_request_fresh(svc, j, r))
+        return false;
+    if (op != ATT_SIGNED_SET)
+        return true;
+    char hash[65], used_for[64];
+    if (!att_request_hash(body, len, hash)) {
+        att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                      "the request token is not a compact JWS");
+        return false;
+    }
+    snprintf(used_for, sizeof used_for, "%s%s%s", att_signed_ops[op], type ? " " : "",
+             type ? type : "");
+    char *prev = NULL;
+    att_time_t prev_at = 0;
+    att_diag_t d;
+    att_err_t e = att_store_request_use(svc->store, hash, used_for, att_wall(), &prev, &prev_at,
+                                        &d);
+    if (e != ATT_OK) {
+        att_reply_err(r, 500, "InternalError", e, "recording the signed request failed: %s",
+                      d.msg);
+        return false;
+    }
+    if (prev == NULL)
+        return true;
+    if (strcmp(prev, used_for) == 0) {
+        free(prev);
+        *seen_same = true;
+        return true;
+    }
+    char t[ATT_TIME_STRLEN];
+    att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                  "this signed request was made for %s (first used %s), not %s: a signed request "
+                  "authorises one change, once", prev, att_time_format(prev_at, t), used_for);
+    free(prev);
+    return false;
+}
+
+/* A request seen before for the same operation: accepted only when it changes nothing. */
+static void att_reply_replay(att_svc_reply_t *r, att_signed_op_t op, const char *type)
+{
+    att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                  "this signed request was already used for %s%s%s and another policy has "
+                  "replaced it since: a signed policy is not set again (no rollback); sign a new "
+                  "request (an iat claim, or any change of the text, makes it new)", att_signed_ops[op], type ? " " : "", type ? type : "");
+}
+
 /* Start a policy operation's reply: the type's index, or a 400 naming the unknown type. */
 static bool att_policy_type(const char *type, size_t *idx, att_svc_reply_t *r)
 {
@@ -539,6 +740,18 @@ void att_svc_policy_set(att_svc_t *svc, const char *type, const char *body, size
         att_reply_err(r, 400, "PolicyParsingError", e, "%s", d.msg);
         goto out;
     }
+    bool seen = false;
+    if (!raw_text && !att_request_authorised(svc, body, len, &j, ATT_SIGNED_SET, r->type, &seen, r))
+        goto out;
+    if (seen) { /* a retry of the request that set the policy in force changes nothing */
+        att_pol_t *cur = att_pol_get(svc, idx);
+        bool same = !cur->is_default && strcmp(cur->jws, jws) == 0;
+        att_pol_unref(cur);
+        if (!same) {
+            att_reply_replay(r, ATT_SIGNED_SET, r->type);
+            goto out;
+        }
+    }
     /* Durable first, then in force. */
     if ((e = att_store_policy_put(svc->store, r->type, jws, &d)) != ATT_OK) {
         att_reply_err(r, 500, "InternalError", e, "storing the policy failed: %s", d.msg);
@@ -581,6 +794,11 @@ void att_svc_policy_reset(att_svc_t *svc, const char *type, const char *body, si
     if (len > 0 || svc->isolated) {
         if (att_policy_jws(svc, body, len, &j, r) != ATT_OK)
             return;
+        bool seen = false;
+        if (!att_request_authorised(svc, body, len, &j, ATT_SIGNED_RESET, r->type, &seen, r)) {
+            att_jws_clear(&j);
+            return;
+        }
     }
     att_err_t e = att_store_policy_delete(svc->store, r->type, &d);
     if (e != ATT_OK && e != ATT_E_STORE_NOT_FOUND) {
@@ -627,6 +845,49 @@ void att_svc_certificates(att_svc_t *svc, att_svc_reply_t *r)
     att_reply_token(svc, c, r);
 }
 
+/* Can this certificate's key sign a policy attestd accepts? RS256/PS256 need RSA of 2048 to
+ * 16384 bits with an odd public exponent >= 65537, ES256 a P-256 key (as att_jws_verify and
+ * docs/tokens.md); anything else could never authorise a change. why: the reason otherwise. */
+static bool att_signer_key_ok(X509 *cert, char *why, size_t n)
+{
+    EVP_PKEY *k = X509_get0_pubkey(cert);
+    if (k == NULL) {
+        snprintf(why, n, "its public key cannot be read");
+        return false;
+    }
+    int bits = EVP_PKEY_get_bits(k);
+    switch (EVP_PKEY_get_base_id(k)) {
+    case EVP_PKEY_RSA: {
+        BIGNUM *e = NULL;
+        bool e_ok = EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e) == 1 && BN_is_odd(e) &&
+                    BN_num_bits(e) >= 17 && BN_num_bits(e) <= 64;
+        BN_free(e);
+        if (bits < 2048 || bits > 16384) {
+            snprintf(why, n, "its RSA key has %d bits (RS256/PS256 need 2048 to 16384)", bits);
+            return false;
+        }
+        if (!e_ok) {
+            snprintf(why, n, "its RSA public exponent is not an odd number from 65537 to 2^64");
+            return false;
+        }
+        return true;
+    }
+    case EVP_PKEY_EC: {
+        char group[64] = "";
+        size_t glen = 0;
+        if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) == 1 &&
+            strcmp(group, "prime256v1") == 0)
+            return true;
+        snprintf(why, n, "its EC key is on %s, and ES256 needs P-256", group[0] ? group : "an "
+                 "unnamed curve");
+        return false;
+    }
+    default:
+        snprintf(why, n, "its key is neither RSA (RS256/PS256) nor EC P-256 (ES256)");
+        return false;
+    }
+}
+
 void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, size_t len,
                                  att_svc_reply_t *r)
 {
@@ -668,6 +929,17 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
                       "Constraints CA=true)");
         goto out;
     }
+    char why[160];
+    if (add && !att_signer_key_ok(cert, why, sizeof why)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_CERT_KEY,
+                      "the policy management certificate could never sign a policy: %s", why);
+        goto out;
+    }
+    bool seen = false;
+    if (!att_request_authorised(svc, body, len, &j,
+                                add ? ATT_SIGNED_CERT_ADD : ATT_SIGNED_CERT_REMOVE, NULL, &seen,
+                                r))
+        goto out;
     char lower[41], thumb[41]; /* the store's key; the answer's x-ms-certificate-thumbprint */
     att_sha1_hex(cert, lower);
     for (int i = 0; i <= 40; i++)
@@ -863,17 +1135,15 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
         att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "nonce must be a string");
         goto out;
     }
-    const char *draft_text = json_string_value(json_object_get(req, "draftPolicyForAttestation"));
-    if (draft_text != NULL) {
-        att_policy_pos_t pos;
-        if (att_policy_compile(draft_text, strlen(draft_text), &draft, &pos, &d) != ATT_OK) {
-            att_reply_err(r, 400, "PolicyParsingError", d.code, "draftPolicyForAttestation: %s",
-                          d.msg);
-            goto out;
-        }
+    json_t *jdraft = json_object_get(req, "draftPolicyForAttestation");
+    if (jdraft != NULL && !json_is_null(jdraft) && !json_is_string(jdraft)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "draftPolicyForAttestation must be a string (policy text)");
+        goto out;
     }
 
-    /* Verify the evidence and the data bound into it. */
+    /* Verify the evidence and the data bound into it. Nothing that costs more than reading the
+     * request runs before this succeeds: the draft policy is compiled only afterwards. */
     att_time_t now = att_svc_now(svc);
     att_ev_ctx_t ctx = {.trust = svc->trust, .cache = svc->cache,
                         .collateral = att_svc_collateral, .arg = svc, .now = now};
@@ -889,6 +1159,18 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
                          it.present ? it.bytes : NULL, it.len, &d)) != ATT_OK) {
         att_reply_err(r, 400, "InvalidParameter", e, "%s", d.msg);
         goto out;
+    }
+
+    /* The draft policy, compiled now that the evidence has verified (compiling is linear in its
+     * text, but a request whose evidence is bad should not pay even that). */
+    if (json_is_string(jdraft)) {
+        att_policy_pos_t pos;
+        if (att_policy_compile(json_string_value(jdraft), json_string_length(jdraft), &draft,
+                               &pos, &d) != ATT_OK) {
+            att_reply_err(r, 400, "PolicyParsingError", d.code, "draftPolicyForAttestation: %s",
+                          d.msg);
+            goto out;
+        }
     }
 
     /* Incoming claims for the policy. */
@@ -915,13 +1197,22 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
     }
     /* Evaluate without the explain trace (it costs more than the evaluation); a denial is
      * evaluated again with it, so that its reason names the rule and the values. */
-    att_policy_eval_opts_t po = {.explain = false};
+    att_policy_eval_opts_t po = {.explain = false,
+                                 .max_steps = svc->o.policy_max_steps,
+                                 .max_bytes = svc->o.policy_max_bytes,
+                                 .cancelled = att_svc_stopping,
+                                 .cancel_arg = svc};
     if ((e = att_policy_eval(use, claims, &po, &pres, &d)) == ATT_OK &&
         !att_policy_permitted(pres)) {
         att_policy_result_free(pres);
         pres = NULL;
         po.explain = true;
         e = att_policy_eval(use, claims, &po, &pres, &d);
+    }
+    if (e == ATT_E_CANCELLED) {
+        json_decref(claims);
+        att_reply_err(r, 503, "ServiceUnavailable", e, "policy evaluation stopped: %s", d.msg);
+        goto out;
     }
     if (e != ATT_OK) {
         json_decref(claims);
@@ -989,6 +1280,12 @@ out:
 
 bool att_svc_ready(att_svc_t *svc) { return svc != NULL && svc->keys != NULL; }
 
+void att_svc_stop(att_svc_t *svc)
+{
+    if (svc != NULL)
+        atomic_store(&svc->stopping, true);
+}
+
 void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -1030,6 +1327,12 @@ static att_err_t att_svc_signers(att_svc_t *svc, att_diag_t *d)
                 e = att_diag_set(d, ATT_E_CERT_CONSTRAINTS, "--isolated-signers: certificate %d "
                                  "is not a CA certificate (policy signers need Basic Constraints "
                                  "CA=true, as in Azure Attestation)", i + 1);
+                break;
+            }
+            char why[160];
+            if (!att_signer_key_ok(c, why, sizeof why)) {
+                e = att_diag_set(d, ATT_E_CERT_KEY, "--isolated-signers: certificate %d could "
+                                 "never sign a policy: %s", i + 1, why);
                 break;
             }
             char thumb[41], *pem = att_cert_to_pem(c);
@@ -1131,6 +1434,23 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
         }
     }
     e = ATT_OK;
+    /* Signed policies stored before the ledger existed count as used for their type. */
+    for (size_t i = 0; svc->isolated && i < ATT_SVC_NTYPES; i++) {
+        char hash[65], used_for[64], *prev = NULL;
+        att_time_t prev_at;
+        att_diag_t pd;
+        if (svc->pol[i]->is_default || svc->pol[i]->signer == NULL ||
+            !att_request_hash(svc->pol[i]->jws, strlen(svc->pol[i]->jws), hash))
+            continue;
+        snprintf(used_for, sizeof used_for, "policy.set %s", att_svc_types[i]);
+        if (att_store_request_use(svc->store, hash, used_for, att_wall(), &prev, &prev_at, &pd) !=
+            ATT_OK) {
+            *d = pd;
+            e = pd.code;
+            goto fail;
+        }
+        free(prev);
+    }
 
     if (o->collateral_url != NULL || o->collateral_dir != NULL) {
         att_collsrc_opts_t co = {.pcs_url = o->collateral_url,

@@ -33,6 +33,9 @@ typedef struct {
     int64_t token_lifetime;      /* seconds, default 28800 */
     att_alg_t alg;               /* signing algorithm, default RS256 */
     int64_t collateral_max_age;  /* seconds, 0 = until nextUpdate */
+    uint64_t policy_max_steps;   /* work budget of one policy evaluation (0: library default) */
+    size_t policy_max_bytes;     /* size budget of one policy evaluation (0: library default) */
+    int64_t policy_jws_max_age;  /* seconds: signed requests need an iat this recent (0: off) */
 } att_svc_opts_t;
 
 typedef struct att_svc att_svc_t;
@@ -48,6 +51,9 @@ typedef struct {
 att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d);
 void att_svc_free(att_svc_t *svc);
 bool att_svc_ready(att_svc_t *svc);
+/* Shutting down: policy evaluations in flight stop at their next budget check with
+ * ATT_E_CANCELLED (503), so that the HTTP server's graceful stop never waits on one. */
+void att_svc_stop(att_svc_t *svc);
 void att_svc_reply_clear(att_svc_reply_t *r);
 
 /* POST /attest/{type}: body is the JSON request. */

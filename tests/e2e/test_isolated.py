@@ -3,10 +3,12 @@
 management certificate are accepted; GET /certificates, POST /certificates:add and :remove with
 signed requests and every claim-name variant; the last certificate cannot be removed. The signer
 certificates are self-signed CAs made with the openssl command, the JWSs are RS256 with x5c."""
-import subprocess
+import base64
 import hashlib
 import os
+import subprocess
 import sys
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -140,6 +142,112 @@ def isolated(s, a, b, u, leaf, q):
     modified('B adds A back', s, change(s, 'add', b, a), 'add', a)
 
 
+def key_cert(d, name, newkey):
+    """A self-signed CA certificate with the given openssl -newkey argument; its x5c value."""
+    key, cert = os.path.join(d, name + '.key'), os.path.join(d, name + '.pem')
+    r = subprocess.run(['openssl', 'req', '-x509', '-newkey', newkey, '-nodes', '-sha256',
+                        '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=' + name,
+                        '-addext', 'basicConstraints=critical,CA:TRUE'],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError('openssl req %s: %s' % (newkey, r.stderr))
+    der = subprocess.run(['openssl', 'x509', '-in', cert, '-outform', 'DER'], capture_output=True,
+                         timeout=30).stdout
+    return cert, base64.b64encode(der).decode()
+
+
+def signed_requests(s, a, q, k):
+    """What a signed request authorises (issue 10, item 3): the operation, the type, freshness."""
+    deny = a.sign({'AttestationPolicy': b64url(DENY_POLICY)})
+    r = s.put('/policies/SgxEnclave', deny, headers=TEXT)
+    T.eq('signed deny policy set: 200', r.status, 200, repr(r))
+    r = s.get('/policies/SgxEnclave')
+    stored = jwt_parts(r.token)[1].get('x-ms-policy') if r.status == 200 else None
+    T.eq('GET hands out the signed policy JWS (x-ms-policy)', stored, deny)
+    # the policy JWS that anyone may read cannot reset, cannot be set for another type and is
+    # not a certificate change
+    r = s.post('/policies/SgxEnclave:reset', stored, headers=TEXT)
+    T.eq('x-ms-policy posted to :reset: 400 InvalidOperation', (r.status, r.error_code),
+         (400, 'InvalidOperation'), repr(r))
+    T.check('... says it is a set request', 'AttestationPolicy' in r.error_message, repr(r))
+    r = s.post('/attest/SgxEnclave', {'quote': q})
+    T.eq('the deny policy is still in force', r.error_code, 'PolicyEvaluationError', repr(r))
+    r = s.put('/policies/TdxVm', stored, headers=TEXT)
+    T.eq('SgxEnclave\'s signed policy PUT for TdxVm: 400 InvalidOperation',
+         (r.status, r.error_code), (400, 'InvalidOperation'), repr(r))
+    T.check('... names the type it was made for', 'policy.set SgxEnclave' in r.error_message,
+            repr(r))
+    r = s.get('/policies/TdxVm')
+    T.check('TdxVm keeps its default policy', jwt_parts(r.token)[1].get('x-ms-policy') != deny,
+            repr(r))
+    r = s.post('/certificates:add', '"%s"' % stored)
+    T.eq('x-ms-policy posted to certificates:add: 400', r.status, 400, repr(r))
+    # a retry that changes nothing is answered; a rollback is not
+    r = s.put('/policies/SgxEnclave', deny, headers=TEXT)
+    T.eq('the same signed PUT again (a retry, no change): 200', r.status, 200, repr(r))
+    permit = a.sign({'AttestationPolicy': b64url(PERMIT_POLICY)})
+    r = s.put('/policies/SgxEnclave', permit, headers=TEXT)
+    T.eq('a new signed policy: 200', r.status, 200, repr(r))
+    r = s.put('/policies/SgxEnclave', deny, headers=TEXT)
+    T.eq('the replaced signed policy again (rollback): 400 InvalidOperation',
+         (r.status, r.error_code), (400, 'InvalidOperation'), repr(r))
+    r = s.post('/attest/SgxEnclave', {'quote': q})
+    T.eq('the new policy stays in force: attest 200', r.status, 200, repr(r))
+    # a reset carries an empty payload (or claims without a policy) and may be repeated
+    for i in range(2):
+        r = s.post('/policies/SgxEnclave:reset', a.sign(''), headers=TEXT)
+        T.eq('signed reset #%d: 200' % (i + 1), r.status, 200, repr(r))
+    # freshness: exp and nbf are enforced, and must be numbers
+    now = int(time.time())
+    for what, claims, want in [('exp in the past', {'exp': now - 3600}, 'expired'),
+                               ('nbf in the future', {'nbf': now + 3600}, 'not valid before'),
+                               ('iat in the future', {'iat': now + 3600}, 'future'),
+                               ('exp as a string', {'exp': str(now + 60)}, 'integer')]:
+        c = dict(claims, AttestationPolicy=b64url(DENY_POLICY + ' '))
+        r = s.put('/policies/SgxEnclave', a.sign(c), headers=TEXT)
+        T.eq('signed PUT with %s: 400' % what, r.status, 400, repr(r))
+        T.check('... says so (%s)' % want, want in r.error_message, repr(r))
+    r = s.put('/policies/SgxEnclave', a.sign({'exp': now + 600,
+                                              'AttestationPolicy': b64url(DENY_POLICY)}),
+              headers=TEXT)
+    T.eq('signed PUT with a future exp: 200', r.status, 200, repr(r))
+    # certificates whose key could never sign a policy (issue 10, item 10)
+    for name, newkey, why in [('rsa1024', 'rsa:1024', '1024 bits'),
+                              ('p384', 'ec:' + ec_params(k, 'secp384r1'), 'secp384r1')]:
+        cert, x5c = key_cert(k, name, newkey)
+        r = s.post('/certificates:add', '"%s"' % a.sign({'policyCertificate': {'kty': 'RSA',
+                                                                               'x5c': [x5c]}}))
+        T.eq('certificates:add of a %s certificate: 400 InvalidParameter' % name,
+             (r.status, r.error_code), (400, 'InvalidParameter'), repr(r))
+        T.check('... says why (%s)' % why, why in r.error_message, repr(r))
+    T.eq('refused adds changed nothing', cert_set(s), [a.x5c])
+
+
+def ec_params(k, curve):
+    path = os.path.join(k, curve + '.param')
+    subprocess.run(['openssl', 'ecparam', '-name', curve, '-out', path], check=True, timeout=30)
+    return path
+
+
+def max_age(s, a):
+    """--policy-jws-max-age 300: signed requests need a recent iat."""
+    now = int(time.time())
+    pol = b64url(DENY_POLICY)
+    r = s.put('/policies/SgxEnclave', a.sign({'AttestationPolicy': pol}), headers=TEXT)
+    T.eq('max-age: signed PUT without iat: 400', r.status, 400, repr(r))
+    T.check('... says iat is needed', 'iat' in r.error_message, repr(r))
+    r = s.put('/policies/SgxEnclave', a.sign({'iat': now - 3600, 'AttestationPolicy': pol}),
+              headers=TEXT)
+    T.eq('max-age: signed PUT with an hour-old iat: 400', r.status, 400, repr(r))
+    r = s.put('/policies/SgxEnclave', a.sign({'iat': now, 'AttestationPolicy': pol}),
+              headers=TEXT)
+    T.eq('max-age: signed PUT with a fresh iat: 200', r.status, 200, repr(r))
+    r = s.post('/policies/SgxEnclave:reset', a.sign(''), headers=TEXT)
+    T.eq('max-age: signed reset without iat: 400', r.status, 400, repr(r))
+    r = s.post('/policies/SgxEnclave:reset', a.sign({'iat': now}), headers=TEXT)
+    T.eq('max-age: signed reset with a fresh iat: 200', r.status, 200, repr(r))
+
+
 def main():
     name, d, exp = sgx_vector()
     q = b64url(quote_bytes(d))
@@ -165,6 +273,18 @@ def main():
     T.eq('attestd refuses a non-CA --isolated-signers certificate: exit 1', p.returncode, 1,
          p.stderr)
     T.check('... and says why', 'not a CA certificate' in p.stderr, p.stderr)
+    with Server(at=exp['verification_time'], collateral_dir=DCAP, isolated=a.cert) as s:
+        T.section(signed_requests, s, a, q, k)
+    with Server('--policy-jws-max-age', '300', at=exp['verification_time'], collateral_dir=DCAP,
+                isolated=a.cert) as s:
+        T.section(max_age, s, a)
+    # a signer certificate whose key could never sign a policy is refused at start
+    p384, _ = key_cert(k, 'p384-signer', 'ec:' + ec_params(k, 'secp384r1'))
+    p = subprocess.run([ATTESTD, '--listen', '127.0.0.1:0', '--data-dir', os.path.join(data, 'p384'),
+                        '--isolated-signers', p384], capture_output=True, text=True, timeout=30)
+    T.eq('attestd refuses a P-384 --isolated-signers certificate: exit 1', p.returncode, 1,
+         p.stderr)
+    T.check('... and says why', 'could never sign a policy' in p.stderr, p.stderr)
     with Server(at=exp['verification_time'], collateral_dir=DCAP, isolated=a.cert) as s:
         r = change(s, 'add', a, leaf)
         T.eq('certificates:add of a non-CA certificate: 400 InvalidParameter',

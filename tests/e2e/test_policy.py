@@ -79,6 +79,22 @@ def policies(s, q, exp):
     T.eq('draft permit policy under a stored deny: 200', r.status, 200, repr(r))
     if r.status == 200:
         T.eq('draft token: alg none', jwt_parts(r.token)[0].get('alg'), 'none')
+    # a draft policy is compiled only once the evidence has verified (issue 10, item 1): with
+    # evidence that does not verify, a broken or huge draft costs nothing and is not reported
+    huge = 'version=1.0; authorizationrules {' + '=>permit();' * 40000 + '};'
+    for what, draft in [('a draft with a syntax error', 'version=1.0; authorizationrules {'),
+                        ('a 440 kB one-line draft', huge)]:
+        r = s.post('/attest/SgxEnclave', {'quote': 'AAAA', 'draftPolicyForAttestation': draft})
+        T.eq('bad evidence with %s: the evidence error, 400 InvalidParameter' % what,
+             (r.status, r.error_code), (400, 'InvalidParameter'), repr(r))
+        T.check('... naming the evidence', 'evidence' in r.error_message, repr(r))
+    r = s.post('/attest/SgxEnclave', {'quote': q, 'draftPolicyForAttestation':
+                                      'version=1.0; authorizationrules {'})
+    T.eq('good evidence with a broken draft: 400 PolicyParsingError', (r.status, r.error_code),
+         (400, 'PolicyParsingError'), repr(r))
+    r = s.post('/attest/SgxEnclave', {'quote': q, 'draftPolicyForAttestation': 7})
+    T.eq('a draft that is not a string: 400 InvalidParameter', (r.status, r.error_code),
+         (400, 'InvalidParameter'), repr(r))
 
     # PUT raw policy text
     r = s.put('/policies/SgxEnclave', PERMIT_POLICY, headers=TEXT)
