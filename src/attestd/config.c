@@ -58,6 +58,10 @@ enum {
     O_AUTH_READER_ROLE,
     O_AUTH_ADMIN_ROLE,
     O_AUTH_ATTEST,
+    O_AUTH_JWKS_TIMEOUT,
+    O_AUTH_JWKS_REFETCH,
+    O_AUTH_JWKS_BACKOFF,
+    O_AUTH_JWKS_WAITERS,
     O_ALLOW_ANON_ADMIN,
     O_POLICY_JWS_MAX_AGE,
     O_CONFIG,
@@ -124,6 +128,17 @@ static const att_opt_t att_opts[O_COUNT] = {
                            "role that may change policies and policy certificates (and read)"},
     [O_AUTH_ATTEST] = {"auth-attest", K_ATTEST, "MODE", "anonymous", 0, 0,
                        "/attest/*: 'anonymous', or 'required' (any valid access token)"},
+    [O_AUTH_JWKS_TIMEOUT] = {"auth-jwks-timeout", K_UINT, "SECONDS", "5", 1, 600,
+                             "deadline of one key fetch of an --auth-issuer (discovery and "
+                             "JWKS together)"},
+    [O_AUTH_JWKS_REFETCH] = {"auth-jwks-refetch", K_UINT, "SECONDS", "30", 1, 86400,
+                             "after a key fetch, an unknown kid starts no new one for this long "
+                             "(per issuer)"},
+    [O_AUTH_JWKS_BACKOFF] = {"auth-jwks-backoff", K_UINT, "SECONDS", "60", 1, 86400,
+                             "after a failed key fetch, none for this long (per issuer)"},
+    [O_AUTH_JWKS_WAITERS] = {"auth-jwks-waiters", K_UINT, "N", "1", 1, 1024,
+                             "requests that may wait for an issuer's key fetch in flight; more "
+                             "are refused at once (401); keep it below --threads"},
     [O_ALLOW_ANON_ADMIN] = {"allow-anonymous-admin", K_BOOL, NULL, "false", 0, 0,
                             "without --auth-issuer, accept policy and policy-certificate "
                             "changes from any address, not only loopback (unsafe)"},
@@ -435,6 +450,18 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_AUTH_ADMIN_ROLE:
         dst = &cfg->auth_admin_role;
+        break;
+    case O_AUTH_JWKS_TIMEOUT:
+        cfg->auth_jwks_timeout = (unsigned)num;
+        break;
+    case O_AUTH_JWKS_REFETCH:
+        cfg->auth_jwks_refetch = (unsigned)num;
+        break;
+    case O_AUTH_JWKS_BACKOFF:
+        cfg->auth_jwks_backoff = (unsigned)num;
+        break;
+    case O_AUTH_JWKS_WAITERS:
+        cfg->auth_jwks_waiters = (unsigned)num;
         break;
     case O_LIFETIME:
         cfg->token_lifetime = num;

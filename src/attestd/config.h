@@ -63,6 +63,10 @@ typedef struct {
     char *auth_reader_role;    /* default "attestation.read" */
     char *auth_admin_role;     /* default "attestation.admin" */
     bool auth_attest_required; /* --auth-attest required (default anonymous) */
+    unsigned auth_jwks_timeout; /* seconds: deadline of one key fetch, default 5 */
+    unsigned auth_jwks_refetch; /* seconds between fetches for unknown kids, default 30 */
+    unsigned auth_jwks_backoff; /* seconds without a fetch after a failed one, default 60 */
+    unsigned auth_jwks_waiters; /* requests waiting for a fetch in flight, default 1 */
     bool allow_anonymous_admin; /* changes from non-loopback peers without --auth-issuer */
     uint64_t policy_jws_max_age; /* seconds; 0 = signed requests need no iat */
     char *config_file;         /* the file read, or NULL */
