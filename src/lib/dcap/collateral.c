@@ -79,19 +79,44 @@ static bool att_sig_by_cert(X509 *cert, const uint8_t *msg, size_t len, const ui
     return ok;
 }
 
-/* Is `cert` listed on `crl`? Sets diag naming the certificate and serial. */
+/* Is `cert` listed on `crl`? Sets diag naming the certificate and serial. An entry matches on
+ * the serial whatever its reason, as in Intel's QVL: X509_CRL_get0_by_serial answers 2 for an
+ * entry with reason removeFromCRL (a delta-CRL notion; Intel issues full CRLs), which is still a
+ * listed serial here. */
 att_err_t att_check_not_revoked(X509_CRL *crl, X509 *cert, const char *what, const char *crl_name,
                                 att_diag_t *diag);
 att_err_t att_check_not_revoked(X509_CRL *crl, X509 *cert, const char *what, const char *crl_name,
                                 att_diag_t *diag)
 {
     X509_REVOKED *rev = NULL;
-    if (X509_CRL_get0_by_cert(crl, &rev, cert) == 1) {
+    if (X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(cert)) != 0) {
         char serial[80], cn[128];
         att_x509_serial_hex(X509_get0_serialNumber(cert), serial, sizeof(serial));
         att_x509_cn(X509_get_subject_name(cert), cn, sizeof(cn));
         return att_diag_set(diag, ATT_E_CERT_REVOKED, "%s '%s' serial %s is revoked by the %s",
                             what, cn, serial, crl_name);
+    }
+    return ATT_OK;
+}
+
+/* The extensions Intel's QVL requires of every CRL (CRL_REQUIRED_EXTENSIONS): a CRL number and
+ * an authority key identifier, each once. */
+static att_err_t att_crl_extensions(X509_CRL *crl, const char *what, att_diag_t *diag)
+{
+    static const struct {
+        int nid;
+        const char *name;
+    } req[] = {{NID_crl_number, "CRL number"},
+               {NID_authority_key_identifier, "authority key identifier"}};
+    for (size_t i = 0; i < ATT_ARRAY_LEN(req); i++) {
+        int at = X509_CRL_get_ext_by_NID(crl, req[i].nid, -1);
+        if (at < 0)
+            return att_diag_set(diag, ATT_E_CRL_PARSE, "%s has no %s extension (Intel's CRLs "
+                                "carry a CRL number and an authority key identifier)", what,
+                                req[i].name);
+        if (X509_CRL_get_ext_by_NID(crl, req[i].nid, at) >= 0)
+            return att_diag_set(diag, ATT_E_CRL_PARSE, "%s has the %s extension twice", what,
+                                req[i].name);
     }
     return ATT_OK;
 }
@@ -189,6 +214,8 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
         e = att_diag_set(diag, ATT_E_CRL_PARSE, "root CA CRL has bad or missing update times");
         goto fail;
     }
+    if ((e = att_crl_extensions(rcrl, "root CA CRL", diag)))
+        goto fail;
     if (X509_NAME_cmp(X509_CRL_get_issuer(rcrl), X509_get_subject_name(c->root.cert)) != 0) {
         char in[256];
         att_x509_name_str(X509_CRL_get_issuer(rcrl), in, sizeof(in));
@@ -254,6 +281,8 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
         e = att_diag_set(diag, ATT_E_CRL_PARSE, "PCK CRL has bad or missing update times");
         goto fail;
     }
+    if ((e = att_crl_extensions(pcrl, "PCK CRL", diag)))
+        goto fail;
     if (raw->pck_crl_chain.len > 0) {
         STACK_OF(X509) *sk = att_pem_chain(raw->pck_crl_chain.ptr, raw->pck_crl_chain.len, 4,
                                            ATT_E_CERT_PARSE, "PCK CRL issuer chain", diag);

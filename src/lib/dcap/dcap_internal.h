@@ -46,17 +46,21 @@ typedef struct {
     json_t *advisories; /* array or NULL */
 } att_tcb_verdict_t;
 
+/* TCB levels are kept as Intel's QVL keeps them: sorted highest first and unique (docs/dcap.md
+ * "Ordering and uniqueness"), so the first level a platform meets is its level. */
 typedef struct {
     uint8_t sgx[16];
     uint16_t pcesvn;
-    uint8_t tdx[16];
+    uint8_t tdx[16]; /* TDX TCB info only; zero otherwise */
     att_tcb_verdict_t v;
+    att_time_t tcb_date;
     char date[ATT_TIME_STRLEN];
 } att_tcb_level_t;
 
 typedef struct {
     uint16_t isvsvn;
     att_tcb_verdict_t v;
+    att_time_t tcb_date;
 } att_isv_level_t;
 
 typedef struct {

@@ -2,11 +2,17 @@
  *
  * The signature covers the exact bytes of the inner object as served, so the inner object is
  * located in the text (att_json_raw_member) and its content is parsed from those same bytes:
- * what is read is exactly what was signed. Duplicate keys are rejected. Not checked here: the
- * signature itself, dates against a time, or any match with a quote (see collateral.c, verify.c).
+ * what is read is exactly what was signed. Duplicate keys are rejected. Levels are sorted and
+ * checked for duplicates here, once per collateral, as Intel's QVL keeps them (ordered sets):
+ * TCB levels by SGX components, then PCESVN, then TDX components; TDX module levels by isvsvn;
+ * QE levels by isvsvn, then tcbDate; all highest first (docs/dcap.md "Ordering and uniqueness").
+ * Not checked here: the signature itself, dates against a time, or any match with a quote (see
+ * collateral.c, verify.c).
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/cursor.h"
 #include "core/util.h"
 #include "dcap/dcap_internal.h"
 
@@ -160,7 +166,34 @@ static att_err_t att_signed_doc(att_jctx_t *c, const char *json, size_t len, con
     return e;
 }
 
-static att_err_t att_isv_levels(att_jctx_t *c, json_t *arr, bool qe, att_isv_level_t **out,
+/* Descending orders (qsort comparators): QVL's std::greater sets. */
+static int att_cmp_isv_desc(const void *a, const void *b)
+{
+    const att_isv_level_t *x = a, *y = b;
+    return (x->isvsvn < y->isvsvn) - (x->isvsvn > y->isvsvn);
+}
+
+static int att_cmp_isv_date_desc(const void *a, const void *b)
+{
+    const att_isv_level_t *x = a, *y = b;
+    int r = att_cmp_isv_desc(a, b);
+    return r != 0 ? r : (x->tcb_date < y->tcb_date) - (x->tcb_date > y->tcb_date);
+}
+
+static int att_cmp_tcb_desc(const void *a, const void *b)
+{
+    const att_tcb_level_t *x = a, *y = b;
+    int r = memcmp(y->sgx, x->sgx, 16);
+    if (r == 0)
+        r = (x->pcesvn < y->pcesvn) - (x->pcesvn > y->pcesvn);
+    if (r == 0)
+        r = memcmp(y->tdx, x->tdx, 16);
+    return r;
+}
+
+/* Levels of a QE identity (ordered by isvsvn, then tcbDate) or of a TDX module identity
+ * (`module`: by isvsvn alone); sorted highest first, duplicates rejected. */
+static att_err_t att_isv_levels(att_jctx_t *c, json_t *arr, bool module, att_isv_level_t **out,
                                 size_t *n)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0)
@@ -176,11 +209,22 @@ static att_err_t att_isv_levels(att_jctx_t *c, json_t *arr, bool qe, att_isv_lev
             return att_jfail(c, "tcbLevels[].tcb", "is not an object");
         att_err_t e = att_jint(c, tcb, "isvsvn", 0, 65535, &svn);
         if (e == ATT_OK)
-            e = att_jstatus(c, lvl, qe, &(*out)[i].v);
+            e = att_jtime(c, lvl, "tcbDate", &(*out)[i].tcb_date);
+        if (e == ATT_OK)
+            e = att_jstatus(c, lvl, true, &(*out)[i].v);
         if (e != ATT_OK)
             return e;
         (*out)[i].isvsvn = (uint16_t)svn;
     }
+    int (*cmp)(const void *, const void *) = module ? att_cmp_isv_desc : att_cmp_isv_date_desc;
+    qsort(*out, *n, sizeof(**out), cmp);
+    for (size_t i = 1; i < *n; i++)
+        if (cmp(&(*out)[i - 1], &(*out)[i]) == 0) {
+            char d[ATT_TIME_STRLEN];
+            return att_diag_set(c->diag, ATT_E_COLL_FORMAT, "%s: duplicated TCB level (isvsvn "
+                                "%u%s%s)", c->doc, (*out)[i].isvsvn, module ? "" : ", tcbDate ",
+                                module ? "" : att_time_format((*out)[i].tcb_date, d));
+        }
     return ATT_OK;
 }
 
@@ -199,7 +243,9 @@ static att_err_t att_module_id(att_jctx_t *c, json_t *m, att_tdx_module_id_t *ou
     if (strlen(id) >= sizeof(out->id))
         return att_jfail(c, "tdxModuleIdentities[].id", "is too long");
     strcpy(out->id, id);
-    return att_isv_levels(c, json_object_get(m, "tcbLevels"), true, &out->levels, &out->n_levels);
+    att_jctx_t mc = {"TCB info tdxModuleIdentities", c->diag};
+    return att_isv_levels(&mc, json_object_get(m, "tcbLevels"), true, &out->levels,
+                          &out->n_levels);
 }
 
 static att_err_t att_comp_array(att_jctx_t *c, json_t *tcb, const char *field, uint8_t out[16])
@@ -251,11 +297,15 @@ att_err_t att_tcb_info_parse(const char *json, size_t len, att_tcb_info_t *t, co
     if ((e = att_jint(&c, ti, "tcbEvaluationDataNumber", 0, 1L << 30, &v)) != ATT_OK)
         return e;
     t->eval_num = (int)v;
-    if (t->version == 3) {
-        if ((e = att_jint(&c, ti, "tcbType", 0, 0, &v)) != ATT_OK)
-            return e;
-    }
+    /* tcbType: in v2 and v3 (QVL 4.1.2.7.4: only type 0, component-wise comparison) */
+    if ((e = att_jint(&c, ti, "tcbType", 0, 0, &v)) != ATT_OK)
+        return e;
     bool tdx = !strcmp(t->id, "TDX");
+    if (t->version == 3 && !tdx &&
+        (json_object_get(ti, "tdxModule") != NULL ||
+         json_object_get(ti, "tdxModuleIdentities") != NULL))
+        return att_diag_set(diag, ATT_E_COLL_FORMAT, "TCB info: an SGX TCB info carries "
+                            "tdxModule or tdxModuleIdentities");
     if (tdx) {
         json_t *m = json_object_get(ti, "tdxModule");
         if (!json_is_object(m))
@@ -265,8 +315,8 @@ att_err_t att_tcb_info_parse(const char *json, size_t len, att_tcb_info_t *t, co
         t->has_module = true;
         json_t *ids = json_object_get(ti, "tdxModuleIdentities");
         if (ids != NULL) {
-            if (!json_is_array(ids))
-                return att_jfail(&c, "tdxModuleIdentities", "is not an array");
+            if (!json_is_array(ids) || json_array_size(ids) == 0)
+                return att_jfail(&c, "tdxModuleIdentities", "is not a non-empty array");
             t->n_modules = json_array_size(ids);
             t->modules = calloc(t->n_modules + 1, sizeof(*t->modules));
             if (t->modules == NULL)
@@ -307,11 +357,24 @@ att_err_t att_tcb_info_parse(const char *json, size_t len, att_tcb_info_t *t, co
         L->pcesvn = (uint16_t)v;
         if ((e = att_jstatus(&c, lvl, false, &L->v)) != ATT_OK)
             return e;
-        const char *date;
-        if ((e = att_jstr(&c, lvl, "tcbDate", &date)) != ATT_OK)
+        if ((e = att_jtime(&c, lvl, "tcbDate", &L->tcb_date)) != ATT_OK)
             return e;
-        snprintf(L->date, sizeof(L->date), "%s", date);
+        att_time_format(L->tcb_date, L->date);
     }
+    qsort(t->levels, t->n_levels, sizeof(*t->levels), att_cmp_tcb_desc);
+    for (size_t i = 1; i < t->n_levels; i++)
+        if (att_cmp_tcb_desc(&t->levels[i - 1], &t->levels[i]) == 0) {
+            const att_tcb_level_t *L = &t->levels[i];
+            char sgx[64], tdxs[64];
+            for (size_t k = 0, o1 = 0, o2 = 0; k < 16; k++) {
+                o1 += (size_t)snprintf(sgx + o1, sizeof(sgx) - o1, "%s%u", k ? "," : "", L->sgx[k]);
+                o2 += (size_t)snprintf(tdxs + o2, sizeof(tdxs) - o2, "%s%u", k ? "," : "",
+                                       L->tdx[k]);
+            }
+            return att_diag_set(diag, ATT_E_COLL_FORMAT, "TCB info: duplicated TCB level (SGX "
+                                "components [%s], PCESVN %u%s%s%s)", sgx, L->pcesvn,
+                                tdx ? ", TDX components [" : "", tdx ? tdxs : "", tdx ? "]" : "");
+        }
     return ATT_OK;
 }
 
@@ -344,12 +407,12 @@ att_err_t att_qe_identity_parse(const char *json, size_t len, att_qe_identity_t 
         (e = att_jtime(&c, ei, "nextUpdate", &q->next_update)) ||
         (e = att_jhex(&c, ei, "miscselect", b4, 4)))
         return e;
-    /* miscselect is written as a big-endian hex number */
-    q->miscselect = (uint32_t)b4[0] << 24 | (uint32_t)b4[1] << 16 | (uint32_t)b4[2] << 8 | b4[3];
+    /* miscselect and its mask are the report's 4 little-endian bytes in hex, as Intel's QVL
+     * reads them ("01000000" is MISCSELECT 1), not a big-endian number */
+    q->miscselect = att_le32(b4);
     if ((e = att_jhex(&c, ei, "miscselectMask", b4, 4)))
         return e;
-    q->miscselect_mask =
-        (uint32_t)b4[0] << 24 | (uint32_t)b4[1] << 16 | (uint32_t)b4[2] << 8 | b4[3];
+    q->miscselect_mask = att_le32(b4);
     if ((e = att_jhex(&c, ei, "attributes", q->attributes, 16)) ||
         (e = att_jhex(&c, ei, "attributesMask", q->attributes_mask, 16)) ||
         (e = att_jhex(&c, ei, "mrsigner", q->mrsigner, 32)))
@@ -360,7 +423,7 @@ att_err_t att_qe_identity_parse(const char *json, size_t len, att_qe_identity_t 
     if ((e = att_jint(&c, ei, "tcbEvaluationDataNumber", 0, 1L << 30, &v)) != ATT_OK)
         return e;
     q->eval_num = (int)v;
-    return att_isv_levels(&c, json_object_get(ei, "tcbLevels"), true, &q->levels, &q->n_levels);
+    return att_isv_levels(&c, json_object_get(ei, "tcbLevels"), false, &q->levels, &q->n_levels);
 }
 
 void att_tcb_info_clear(att_tcb_info_t *t)

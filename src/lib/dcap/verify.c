@@ -288,36 +288,41 @@ static att_err_t att_tdx_module(const att_quote_t *q, const att_tcb_info_t *t,
                         "every module TCB level", m->id, td->tee_tcb_svn[0]);
 }
 
-/* TD 1.5 relaunch advice (Intel's TDRelaunchCheck). */
-static att_tcb_status_t att_relaunch(const att_quote_t *q, const att_tcb_info_t *t,
-                                     att_tcb_status_t sgx, att_tcb_status_t tdx,
-                                     att_tcb_status_t module, att_tcb_status_t qe)
+/* TD 1.5 relaunch advice (Intel's TDRelaunchCheck): *tdx becomes TDRelaunchAdvised[...] when
+ * the module the TD runs now (tee_tcb_svn2) meets the latest TCB level and the latest level of
+ * its module identity (levels are sorted: [0] is the latest). A module version in tee_tcb_svn2
+ * that the TCB info does not know is a module mismatch, as in QVL. */
+static att_err_t att_relaunch(const att_quote_t *q, const att_tcb_info_t *t, att_tcb_status_t sgx,
+                              att_tcb_status_t *tdx, att_tcb_status_t module, att_tcb_status_t qe,
+                              att_diag_t *diag)
 {
     const uint8_t *svn2 = q->td.tee_tcb_svn2;
     if (qe == ATT_TCB_OUT_OF_DATE || qe == ATT_TCB_REVOKED)
-        return tdx;
+        return ATT_OK;
     if (sgx != ATT_TCB_UP_TO_DATE && sgx != ATT_TCB_SW_HARDENING_NEEDED &&
         sgx != ATT_TCB_CONFIGURATION_NEEDED && sgx != ATT_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED)
-        return tdx;
-    if (tdx != ATT_TCB_OUT_OF_DATE && tdx != ATT_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED)
-        return tdx;
+        return ATT_OK;
+    if (*tdx != ATT_TCB_OUT_OF_DATE && *tdx != ATT_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED)
+        return ATT_OK;
     if (module != ATT_TCB_OUT_OF_DATE)
-        return tdx;
+        return ATT_OK;
     const att_tcb_level_t *latest = &t->levels[0];
     bool meets;
     if (svn2[1] == 0) {
         meets = svn2[0] >= latest->tdx[0] && svn2[2] >= latest->tdx[2];
     } else {
         const att_tdx_module_id_t *m = att_find_module(t, svn2[1]);
-        if (m == NULL || m->n_levels == 0)
-            return tdx;
+        if (m == NULL)
+            return att_diag_set(diag, ATT_E_TDX_MODULE_MISMATCH, "TCB info has no module "
+                                "identity TDX_%02X for the TDX module the TD runs now "
+                                "(tee_tcb_svn2 major version %u)", svn2[1], svn2[1]);
         meets = svn2[0] >= m->levels[0].isvsvn && svn2[2] >= latest->tdx[2];
     }
-    if (!meets)
-        return tdx;
-    return att_config_needed(sgx) || att_config_needed(tdx)
-               ? ATT_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
-               : ATT_TCB_TD_RELAUNCH_ADVISED;
+    if (meets)
+        *tdx = att_config_needed(sgx) || att_config_needed(*tdx)
+                   ? ATT_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
+                   : ATT_TCB_TD_RELAUNCH_ADVISED;
+    return ATT_OK;
 }
 
 /* ---- the whole chain ---- */
@@ -473,7 +478,8 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
     if (tdx && (e = att_tdx_module(q, t, res, diag)))
         return e;
 
-    /* 12. platform TCB level: first level whose components the platform meets */
+    /* 12. platform TCB level: first level whose components the platform meets (the levels
+     * are sorted highest first when the collateral is parsed) */
     const att_tcb_level_t *lvl = NULL, *sgx_lvl = NULL;
     for (size_t i = 0; i < t->n_levels && lvl == NULL; i++) {
         if (!att_sgx_level_match(&t->levels[i], &pck))
@@ -510,8 +516,10 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
     att_tcb_status_t s = lvl->v.status;
     if (tdx) {
         s = att_converge(s, res->module_status);
-        if (q->body_type == ATT_BODY_TD15)
-            s = att_relaunch(q, t, sgx_lvl->v.status, s, res->module_status, res->qe_status);
+        if (q->body_type == ATT_BODY_TD15 &&
+            (e = att_relaunch(q, t, sgx_lvl->v.status, &s, res->module_status, res->qe_status,
+                              diag)))
+            return e;
     }
     s = att_converge(s, res->qe_status);
     res->status = s;
