@@ -1,5 +1,10 @@
 /* oauth.c - OAuth2 client-credentials access tokens (RFC 6749 section 4.4), token endpoint from
  * OpenID discovery, cached until shortly before expiry.
+ *
+ * Discovery is trusted only as far as the issuer's origin: the document must name the issuer
+ * asked for, and its token_endpoint - where the client secret goes - must be on the issuer's
+ * origin (same scheme, host, port; so https never becomes http). A discovery request redirected
+ * elsewhere therefore cannot steer the secret away. An explicit token URL is used as given.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -116,6 +121,34 @@ static void att_oauth_error_text(const att_client_resp_t *rs, char *buf, size_t 
     json_decref(j);
 }
 
+/* Length of the "scheme://authority" prefix of an http(s) URL, 0 if it is not one. */
+static size_t att_oauth_origin_len(const char *url)
+{
+    size_t skip = strncasecmp(url, "https://", 8) == 0  ? 8
+                  : strncasecmp(url, "http://", 7) == 0 ? 7
+                                                        : 0;
+    if (skip == 0)
+        return 0;
+    size_t n = skip + strcspn(url + skip, "/?#");
+    return n > skip ? n : 0;
+}
+
+/* The discovered token endpoint receives the client secret, so it must be on the issuer's own
+ * origin (same scheme, host and port: never https -> http, never another host, whatever
+ * redirects the discovery request met); NULL if it is, else why not. A provider whose token
+ * endpoint lives elsewhere is used with an explicit --token-url. */
+static const char *att_oauth_endpoint_refused(const char *issuer, const char *te)
+{
+    size_t il = att_oauth_origin_len(issuer), tl = att_oauth_origin_len(te);
+    if (tl == 0)
+        return "is not an http(s) URL";
+    if (strncasecmp(issuer, "https://", 8) == 0 && strncasecmp(te, "https://", 8) != 0)
+        return "is not https while the issuer is (no downgrade)";
+    if (il != tl || strncasecmp(issuer, te, il) != 0)
+        return "is not on the issuer's origin (give --token-url to use another)";
+    return NULL;
+}
+
 static att_err_t att_oauth_discover(att_oauth_t *o, att_diag_t *diag)
 {
     if (o->endpoint != NULL)
@@ -154,18 +187,25 @@ static att_err_t att_oauth_discover(att_oauth_t *o, att_diag_t *diag)
                          url, j ? "" : ": ", j ? "" : je.text);
         goto out;
     }
-    /* OpenID Connect Discovery 1.0 section 4.3: the issuer must be the one asked for */
-    if (iss != NULL) {
-        size_t il = strlen(iss);
-        while (il > 0 && iss[il - 1] == '/')
-            il--;
-        if (il != strlen(o->issuer) || strncmp(iss, o->issuer, il) != 0) {
-            e = att_diag_set(diag, ATT_E_FETCH,
-                             "OpenID discovery GET %s: the document is for "
-                             "issuer '%s', not '%s'",
-                             url, iss, o->issuer);
-            goto out;
-        }
+    /* OpenID Connect Discovery 1.0 section 4.3: the issuer must be there and be the one asked
+     * for (a trailing '/' aside) */
+    size_t il = iss ? strlen(iss) : 0;
+    while (il > 0 && iss[il - 1] == '/')
+        il--;
+    if (iss == NULL || il != strlen(o->issuer) || strncmp(iss, o->issuer, il) != 0) {
+        e = att_diag_set(diag, ATT_E_FETCH,
+                         "OpenID discovery GET %s: the document is for issuer '%.200s', not "
+                         "'%s'",
+                         url, iss ? iss : "(none)", o->issuer);
+        goto out;
+    }
+    const char *why = att_oauth_endpoint_refused(o->issuer, te);
+    if (why != NULL) {
+        e = att_diag_set(diag, ATT_E_FETCH,
+                         "OpenID discovery GET %s: token_endpoint '%.200s' %s; the client "
+                         "secret is not sent there",
+                         url, te, why);
+        goto out;
     }
     if ((o->endpoint = strdup(te)) == NULL)
         e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");

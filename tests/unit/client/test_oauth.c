@@ -17,6 +17,7 @@
 #include "attest/client.h"
 #include "attest/token.h"
 #include "client/client_int.h"
+#include "rp/loopback.h"
 
 #define NOW ((att_time_t)1751328000)
 
@@ -286,12 +287,153 @@ static void test_real_http_refused(void **state)
     att_oauth_free(a);
 }
 
+/* ---- issue 18.B5: discovery cannot steer the client secret away --------------------------- */
+
+typedef struct {
+    char doc[512];   /* B's discovery document */
+    int posts;       /* token requests B received */
+    char location[128];
+} steal_t;
+
+static steal_t steal;
+
+/* A: every request is redirected to B's discovery document. */
+static const char *a_answer(lo_srv_t *s, const char *req)
+{
+    (void)s, (void)req;
+    static char resp[256];
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+             steal.location);
+    return resp;
+}
+
+/* B: serves the document and, to a POST, a token (counting it: that is the leak). */
+static const char *b_answer(lo_srv_t *s, const char *req)
+{
+    (void)s;
+    static char resp[1024];
+    const char *body = steal.doc;
+    if (strncmp(req, "POST ", 5) == 0) {
+        steal.posts++;
+        body = "{\"access_token\":\"stolen\",\"token_type\":\"Bearer\",\"expires_in\":60}";
+    }
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n%s",
+             strlen(body), body);
+    return resp;
+}
+
+static void test_discovery_origin(void **state)
+{
+    (void)state;
+    lo_srv_t a, b;
+    lo_start(&b, b_answer, NULL);
+    lo_start(&a, a_answer, NULL);
+    char issuer_a[64], origin_b[64];
+    snprintf(issuer_a, sizeof issuer_a, "http://127.0.0.1:%d", a.port);
+    snprintf(origin_b, sizeof origin_b, "http://127.0.0.1:%d", b.port);
+    snprintf(steal.location, sizeof steal.location, "%s/.well-known/openid-configuration",
+             origin_b);
+    /* B's document without an issuer, and one claiming A's issuer: both name B's endpoint */
+    for (int i = 0; i < 2; i++) {
+        if (i == 0)
+            snprintf(steal.doc, sizeof steal.doc, "{\"token_endpoint\":\"%s/token\"}", origin_b);
+        else
+            snprintf(steal.doc, sizeof steal.doc,
+                     "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}", issuer_a, origin_b);
+        steal.posts = 0;
+        att_oauth_opts_t o = {.issuer = issuer_a, .client_id = "app", .client_secret = "s3cret",
+                              .timeout_ms = 5000};
+        att_oauth_t *c;
+        att_diag_t d;
+        char *t = NULL;
+        assert_int_equal(att_oauth_new(&o, &c, &d), ATT_OK);
+        assert_int_equal(att_oauth_token(c, NOW, &t, &d), ATT_E_FETCH);
+        assert_null(t);
+        assert_non_null(strstr(d.msg, i == 0 ? "issuer '(none)'" : "not on the issuer's origin"));
+        assert_int_equal(steal.posts, 0);
+        att_oauth_free(c);
+    }
+    lo_stop(&a);
+    lo_stop(&b);
+}
+
+typedef struct {
+    const char *doc;
+    int posts;
+} doc_t;
+
+static att_err_t doc_fetch(void *arg, const att_client_req_t *rq, att_client_resp_t *rs,
+                           att_diag_t *diag)
+{
+    (void)diag;
+    doc_t *f = arg;
+    const char *body = f->doc;
+    if (strcmp(rq->method, "POST") == 0) {
+        f->posts++;
+        body = "{\"access_token\":\"t\",\"token_type\":\"Bearer\"}";
+    }
+    rs->status = 200;
+    rs->body = strdup(body);
+    rs->len = strlen(body);
+    return ATT_OK;
+}
+
+static void test_discovery_no_downgrade(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc, *why;
+    } cases[] = {
+        {"{\"issuer\":\"https://idp.example\",\"token_endpoint\":\"http://idp.example/token\"}",
+         "no downgrade"},
+        {"{\"issuer\":\"https://idp.example\",\"token_endpoint\":\"https://idp.example:8443/t\"}",
+         "not on the issuer's origin"},
+        {"{\"issuer\":\"https://idp.example\",\"token_endpoint\":\"https://idp.example@evil/t\"}",
+         "not on the issuer's origin"},
+        {"{\"issuer\":\"https://idp.example\",\"token_endpoint\":\"ftp://idp.example/t\"}",
+         "not an http(s) URL"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        doc_t f = {.doc = cases[i].doc};
+        att_oauth_opts_t o = {.issuer = "https://idp.example", .client_id = "app",
+                              .client_secret = "pw"};
+        att_oauth_t *c;
+        att_diag_t d;
+        char *t = NULL;
+        assert_int_equal(att_oauth_new(&o, &c, &d), ATT_OK);
+        att_oauth_set_fetch(c, doc_fetch, &f);
+        assert_int_equal(att_oauth_token(c, NOW, &t, &d), ATT_E_FETCH);
+        if (strstr(d.msg, cases[i].why) == NULL)
+            fail_msg("case %zu: %s", i, d.msg);
+        assert_int_equal(f.posts, 0);
+        att_oauth_free(c);
+    }
+    /* the same origin, https: accepted */
+    doc_t f = {.doc = "{\"issuer\":\"https://idp.example/\",\"token_endpoint\":"
+                      "\"HTTPS://idp.example/oauth2/token\"}"};
+    att_oauth_opts_t o = {.issuer = "https://idp.example", .client_id = "app",
+                          .client_secret = "pw"};
+    att_oauth_t *c;
+    att_diag_t d;
+    char *t = NULL;
+    assert_int_equal(att_oauth_new(&o, &c, &d), ATT_OK);
+    att_oauth_set_fetch(c, doc_fetch, &f);
+    assert_int_equal(att_oauth_token(c, NOW, &t, &d), ATT_OK);
+    assert_int_equal(f.posts, 1);
+    free(t);
+    att_oauth_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_discovery_and_cache), cmocka_unit_test(test_post_auth_and_params),
         cmocka_unit_test(test_expiry_variants),     cmocka_unit_test(test_errors),
         cmocka_unit_test(test_real_http_refused),
+        cmocka_unit_test(test_discovery_origin),    cmocka_unit_test(test_discovery_no_downgrade),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
