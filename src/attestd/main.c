@@ -15,6 +15,7 @@
 #include "config.h"
 #include "http.h"
 #include "metrics.h"
+#include "perms.h"
 #include "service.h"
 
 extern char **environ;
@@ -124,6 +125,11 @@ static int att_serve(att_config_t *cfg)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (att_perms_check(cfg->data_dir, cfg->tls_key, &d) != ATT_OK) {
+        att_log(ATT_LOG_ERROR, "%s", d.msg);
+        fprintf(stderr, "attestd: %s\n", d.msg);
+        goto out;
+    }
     if (att_http_listen_socket(cfg->listen, &fd, &port, &d) != ATT_OK ||
         att_config_set_port(cfg, port, &d) != ATT_OK) {
         att_log(ATT_LOG_ERROR, "%s", d.msg);
