@@ -2,8 +2,9 @@
  * (collect + access token + submit), with OAuth2 client-credentials access tokens.
  *
  * Exit codes: 0 token printed; 1 attestd or the identity provider answered with an error (its
- * message is printed verbatim), or the evidence provider failed; 2 usage, file or connection
- * errors.
+ * message is printed with control characters escaped), attestd's 200 answer held no compact JWS
+ * (nothing is printed on stdout then), or the evidence provider failed; 2 usage, file or
+ * connection errors.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #include "attest/token.h"
 #include "cli.h"
 #include "core/util.h"
+
+static void att_put_safe(FILE *f, const char *s);
 
 #define ATT_SECRET_MAX 8192
 
@@ -42,7 +45,8 @@ static const char att_submit_usage[] =
     "                    bytes (then --type is required). OpenEnclave wraps a bare SGX quote in\n"
     "                    an Open Enclave report header.\n" ATT_AUTH_USAGE
     "Exit: 0 token printed, 1 attestd or the identity provider answered with an error (printed\n"
-    "verbatim: CODE: message), 2 usage, file or connection error.\n";
+    "as CODE: message, control characters escaped) or attestd's answer held no compact JWS\n"
+    "(nothing printed), 2 usage, file or connection error.\n";
 
 static const char att_run_usage[] =
     "usage: attest run --url URL --provider sim|tsm|gramine --runtime-data FILE [--nonce N]\n"
@@ -50,8 +54,8 @@ static const char att_run_usage[] =
     "                  [--api-version V] [access token options]\n"
     "Collect evidence binding FILE (as 'attest evidence'), get an access token (if asked), send\n"
     "both to attestd (as 'attest submit') and print the attestation token.\n" ATT_AUTH_USAGE
-    "Exit: 0 token printed, 1 the provider failed or attestd or the identity provider answered\n"
-    "with an error, 2 usage, file or connection error.\n";
+    "Exit: 0 token printed, 1 the provider failed, attestd or the identity provider answered\n"
+    "with an error, or attestd's answer held no compact JWS, 2 usage, file or connection error.\n";
 
 typedef struct {
     const char *access_token_file, *issuer, *token_url, *client_id, *secret_file, *client_auth,
@@ -181,10 +185,58 @@ static int att_access_token(const char *cmd, const att_cli_auth_t *a, char **out
         e = att_oauth_token(o, (att_time_t)time(NULL), out, &d);
     att_oauth_free(o);
     if (e != ATT_OK) {
-        fprintf(stderr, "attest %s: access token: %s\n", cmd, d.msg);
+        fprintf(stderr, "attest %s: access token: ", cmd);
+        att_put_safe(stderr, d.msg); /* may quote the provider's error_description */
+        fputc('\n', stderr);
         return e == ATT_E_FETCH_STATUS ? ATT_EXIT_REJECT : ATT_EXIT_USAGE;
     }
     return ATT_EXIT_OK;
+}
+
+/* Text that came from a server (error codes and messages, or a message quoting them), printed
+ * with every control character escaped (\n, \xNN): a server cannot write terminal escape
+ * sequences, or fake lines, on the user's terminal. */
+static void att_put_safe(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
+/* NULL if t is a compact JWS as attestd issues them: three base64url segments, a header that
+ * is a JSON object with a string "alg" other than "none", a non-empty signature; else why not.
+ * Only such a token is printed (the signature is the relying party's to check). */
+static const char *att_token_malformed(const char *t)
+{
+    static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t h = strspn(t, b64u);
+    if (h == 0 || t[h] != '.')
+        return "it does not start with a base64url header segment and a '.'";
+    size_t p = strspn(t + h + 1, b64u);
+    if (t[h + 1 + p] != '.')
+        return "it has no base64url payload segment followed by a '.'";
+    const char *sig = t + h + 2 + p;
+    size_t sl = strspn(sig, b64u);
+    if (sl == 0 || sig[sl] != '\0')
+        return "its signature segment is empty, or other characters follow it";
+    uint8_t *hb = NULL;
+    size_t hn = 0;
+    if (!att_b64_decode(t, h, false, &hb, &hn))
+        return "its header segment is not base64url";
+    json_t *hj = json_loadb((const char *)hb, hn, JSON_REJECT_DUPLICATES, NULL);
+    free(hb);
+    const char *alg = json_string_value(json_object_get(hj, "alg"));
+    const char *why = !json_is_object(hj) ? "its header is not a JSON object"
+                      : alg == NULL        ? "its header has no string \"alg\""
+                      : strcmp(alg, "none") == 0 ? "it is unsigned (alg \"none\")"
+                                                 : NULL;
+    json_decref(hj);
+    return why;
 }
 
 static int att_do_submit(const char *cmd, const att_cli_sub_t *s, const char *type,
@@ -204,15 +256,26 @@ static int att_do_submit(const char *cmd, const att_cli_sub_t *s, const char *ty
     att_diag_t d;
     att_err_t e = att_submit(&so, &r, &d);
     int rc = ATT_EXIT_OK;
-    if (e == ATT_OK) {
+    const char *bad = e == ATT_OK ? att_token_malformed(r.token ? r.token : "") : NULL;
+    if (e == ATT_OK && bad == NULL) {
         printf("%s\n", r.token);
+    } else if (e == ATT_OK) {
+        fprintf(stderr,
+                "attest %s: attestd answered HTTP 200 without an attestation token: the "
+                "\"token\" is not a compact JWS (%s); nothing printed\n",
+                cmd, bad);
+        rc = ATT_EXIT_REJECT;
     } else if (e == ATT_E_FETCH_STATUS) {
-        fprintf(stderr, "attest %s: attestd answered HTTP %ld: %s: %s\n", cmd, r.http_status,
-                r.error_code ? r.error_code : "(no error code)",
-                r.error_message ? r.error_message : "");
+        fprintf(stderr, "attest %s: attestd answered HTTP %ld: ", cmd, r.http_status);
+        att_put_safe(stderr, r.error_code ? r.error_code : "(no error code)");
+        fputs(": ", stderr);
+        att_put_safe(stderr, r.error_message);
+        fputc('\n', stderr);
         rc = ATT_EXIT_REJECT;
     } else {
-        fprintf(stderr, "attest %s: %s\n", cmd, d.msg);
+        fprintf(stderr, "attest %s: ", cmd);
+        att_put_safe(stderr, d.msg);
+        fputc('\n', stderr);
         rc = ATT_EXIT_USAGE;
     }
     att_submit_result_clear(&r);

@@ -202,6 +202,14 @@ class H(BaseHTTPRequestHandler):
         n = int(self.headers.get('Content-Length', 0))
         form = urllib.parse.parse_qs(self.rfile.read(n).decode())
         if self.path.startswith('/attest/'):
+            a = self.headers.get('Authorization')
+            if a == 'Bearer junk200':  # a 200 whose token is terminal escapes, not a JWT
+                return self.send(200, {'token': '\x1b]0;owned\x07\x1b[2Jhello'})
+            if a == 'Bearer none200':  # a 200 whose token is unsigned
+                return self.send(200, {'token': 'eyJhbGciOiJub25lIn0.e30.c2ln'})
+            if a == 'Bearer escape':  # an error whose code and message carry escapes
+                return self.send(400, {'error': {'code': 'Bad\x1b[31m', 'message':
+                                 'line1\nattest submit: fake line \x1b[2J'}})
             return self.send(401, {'error': {'code': 'Unauthorized', 'message':
                              'got %s' % self.headers.get('Authorization')}})
         auth = self.headers.get('Authorization', '')
@@ -246,6 +254,21 @@ printf 'static-token\n' >"$T/at"
 expect 1 "$ATTEST" submit --url "$IDP" --evidence "$T/ev.json" --runtime-data "$T/rt.bin" \
     --access-token-file "$T/at"
 has "got Bearer static-token" err
+# issue 18.B10: only a compact JWS is printed; server text reaches the terminal escaped
+for t in junk200 none200; do
+    printf '%s\n' "$t" >"$T/at2"
+    expect 1 "$ATTEST" submit --url "$IDP" --evidence "$T/ev.json" --runtime-data "$T/rt.bin" \
+        --access-token-file "$T/at2"
+    has "not a compact JWS" err
+    if [ ! -s "$T/out" ]; then ok; else fail "$t: a 200 without a JWS printed: $(od -c "$T/out" | head -2)"; fi
+done
+has "unsigned (alg \"none\")" err
+printf 'escape\n' >"$T/at2"
+expect 1 "$ATTEST" submit --url "$IDP" --evidence "$T/ev.json" --runtime-data "$T/rt.bin" \
+    --access-token-file "$T/at2"
+has 'HTTP 400: Bad\x1b[31m: line1\nattest submit: fake line \x1b[2J' err
+if [ "$(wc -l <"$T/err")" -eq 1 ] && ! grep -q "$(printf '\033')" "$T/err"; then ok; else
+    fail "server text printed raw: $(od -c "$T/err" | head -4)"; fi
 expect 2 "$ATTEST" submit --url "$IDP" --evidence "$T/ev.json" --runtime-data "$T/rt.bin" \
     --access-token-file "$T/at" --client-id x
 has "exclude each other" err
