@@ -8,7 +8,9 @@ tampered, unpublished key, other audience, expired, not yet valid and unconfigur
 are 401 with the reason and a WWW-Authenticate challenge; /certs, discovery, /healthz, /readyz and
 /metrics stay anonymous; failures are counted on /metrics. With --auth-attest required (issuers
 given in the environment, ',' separated): attestation needs any valid token, from either issuer.
-Options: a missing audience exits 2."""
+A hanging identity provider (JWKS accepted, never answered) with a stream of junk tokens of
+invented kids: anonymous attestation and /healthz still answer in < 2 s and the provider gets one
+discovery and one JWKS request (issues 10.6, 18.B2). Options: a missing audience exits 2."""
 import http.server
 import json
 import os
@@ -249,6 +251,110 @@ def options():
         '--auth-admin-role', '--auth-attest')), r.stdout)
 
 
+class HangingIdp:
+    """An OpenID provider whose discovery answers but whose JWKS request is accepted and never
+    answered (issues 10.6 and 18.B2); it counts both."""
+
+    def __init__(self):
+        self.disc_hits = self.jwks_hits = 0
+        self.release = threading.Event()
+        idp = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == '/.well-known/openid-configuration':
+                    idp.disc_hits += 1
+                    data = json.dumps({'issuer': idp.url, 'jwks_uri': idp.url + '/jwks'}).encode()
+                    self.send_response(200)
+                    self.send_header('Content-Type', 'application/json')
+                    self.send_header('Content-Length', str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                idp.jwks_hits += 1
+                self.release.wait(120)  # hang: never answer while the test runs
+
+            def log_message(self, *a):
+                pass
+
+        H.release = self.release
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+        self.httpd.daemon_threads = True
+        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def junk_token(self):
+        """An RS256 token of this issuer with an invented kid and a random signature."""
+        h = {'alg': 'RS256', 'kid': 'invented-' + os.urandom(6).hex()}
+        now = int(time.time())
+        c = {'iss': self.url, 'aud': AUD, 'exp': now + 300, 'roles': [ADMIN]}
+        return (b64url(json.dumps(h, separators=(',', ':'))) + '.' +
+                b64url(json.dumps(c, separators=(',', ':'))) + '.' + b64url(os.urandom(256)))
+
+
+def hanging_idp(q, exp):
+    """A hanging JWKS and a stream of junk tokens with invented kids (about 9 a second on
+    PUT /policies) must not slow anonymous attestation or /healthz, and attestd asks the
+    provider for its keys once (--auth-jwks-backoff 60 s outlasts the test)."""
+    h = HangingIdp()
+    body = unsigned_jws({'AttestationPolicy': b64url(PERMIT)})
+    with Server('--auth-issuer', h.url, '--auth-audience', AUD, '--threads', '2',
+                '--auth-jwks-timeout', '5', at=exp['verification_time'],
+                collateral_dir=DCAP) as s:
+        stop = threading.Event()
+        junk = []
+
+        def stream():
+            while not stop.is_set():
+                t0 = time.monotonic()
+                r = s.put('/policies/SgxEnclave', body,
+                          headers={'Content-Type': 'text/plain',
+                                   'Authorization': 'Bearer ' + h.junk_token()})
+                junk.append((r.status, time.monotonic() - t0, r.error_message))
+                stop.wait(0.33)
+
+        streams = [threading.Thread(target=stream, daemon=True) for _ in range(3)]
+        for t in streams:
+            t.start()
+        time.sleep(0.5)  # the first junk token has started the key fetch that hangs
+        worst = {'attest': 0.0, 'healthz': 0.0}
+        for _ in range(10):
+            t0 = time.monotonic()
+            r = s.post('/attest/SgxEnclave', {'quote': q})
+            worst['attest'] = max(worst['attest'], time.monotonic() - t0)
+            T.eq('anonymous attest during the junk stream: 200', r.status, 200, repr(r))
+            t0 = time.monotonic()
+            r = s.get('/healthz', api=None)
+            worst['healthz'] = max(worst['healthz'], time.monotonic() - t0)
+            T.eq('/healthz during the junk stream: 200', r.status, 200)
+            time.sleep(0.5)
+        stop.set()
+        for t in streams:
+            t.join(40)
+        print('  junk tokens: %d, slowest %.2f s; slowest anonymous attest %.3f s, /healthz '
+              '%.3f s; provider: %d discovery, %d JWKS requests'
+              % (len(junk), max(j[1] for j in junk), worst['attest'], worst['healthz'],
+                 h.disc_hits, h.jwks_hits))
+        T.check('anonymous attest answered promptly (< 2 s)', worst['attest'] < 2.0, worst)
+        T.check('/healthz answered promptly (< 2 s)', worst['healthz'] < 2.0, worst)
+        T.check('every junk token refused with 401', all(j[0] == 401 for j in junk),
+                [j for j in junk if j[0] != 401][:3])
+        # one junk token waits for the fetch (--auth-jwks-waiters 1); a connection that
+        # libmicrohttpd gave the same worker thread before that waits behind it
+        T.check('junk tokens refused without waiting (all but the waiter and those queued on '
+                'its worker thread answered in < 2 s)', sum(1 for j in junk if j[1] >= 2.0) <= 3,
+                sorted(j[1] for j in junk)[-4:])
+        T.check('the refusals say why no key fetch happens',
+                any('backoff after a failed fetch' in j[2] for j in junk) and
+                any('being fetched' in j[2] or 'backoff' in j[2] for j in junk),
+                [j[2] for j in junk[:3]])
+        T.eq('the provider got one JWKS request', h.jwks_hits, 1)
+        T.eq('the provider got one discovery request', h.disc_hits, 1)
+        T.check('server alive', s.alive(), s.log())
+    h.release.set()
+    h.httpd.shutdown()
+
+
 def main():
     d = tmpdir('attestd-auth-')
     a, b = Idp(d, 'idp-a'), Idp(d, 'idp-b')
@@ -260,6 +366,7 @@ def main():
         T.section(bad_tokens, s, a, b, d)
         T.check('server alive', s.alive(), s.log())
     T.section(required_attest, a, b, q, exp)
+    T.section(hanging_idp, q, exp)
     T.section(options)
 
 
