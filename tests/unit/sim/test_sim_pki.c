@@ -858,18 +858,25 @@ static void test_negative_knobs(void **state)
     att_sim_pck_ext_quirks_t q = {.omit = 1u << 5, .duplicate = 1u << 4, .extra_arc = 9,
                                   .tcb_duplicate = 1, .tcb_duplicate_svn = 12};
     assert_int_equal(att_sim_pki_reissue_pck_quirks(p, &e, &q, &d), ATT_OK);
-    assert_int_equal(sgx_ext_arcs(cert_of(p, ATT_SIM_PCK), arcs, 16, &tcbn), 6);
+    X509 *x = cert_of(p, ATT_SIM_PCK);
+    assert_int_equal(sgx_ext_arcs(x, arcs, 16, &tcbn), 6);
+    X509_free(x);
     static const int want[] = {1, 2, 3, 4, 4, 9};
     assert_memory_equal(arcs, want, sizeof want);
     assert_int_equal(tcbn, 19);
     q = (att_sim_pck_ext_quirks_t){.tcb_omit = 1u << 18};
     assert_int_equal(att_sim_pki_reissue_pck_quirks(p, &e, &q, &d), ATT_OK);
-    assert_int_equal(sgx_ext_arcs(cert_of(p, ATT_SIM_PCK), arcs, 16, &tcbn), 5);
+    x = cert_of(p, ATT_SIM_PCK);
+    assert_int_equal(sgx_ext_arcs(x, arcs, 16, &tcbn), 5);
+    X509_free(x);
     assert_int_equal(tcbn, 17);
     assert_int_equal(att_sim_pki_reissue_pck(p, &e, NULL, &d), ATT_OK); /* quirks reset */
     decoded_ext_t de;
-    decode_sgx_ext(cert_of(p, ATT_SIM_PCK), &de);
+    x = cert_of(p, ATT_SIM_PCK);
+    decode_sgx_ext(x, &de);
+    X509_free(x);
     assert_int_equal(de.n_top, 5);
+    X509 *ca = cert_of(p, ATT_SIM_PCK_CA);
 
     /* CRL entry reasons and the two required extensions. */
     att_sim_serial_t rev = {{0x7F, 0x02}, 2};
@@ -886,7 +893,7 @@ static void test_negative_knobs(void **state)
         assert_int_equal(att_sim_crl_make(p, &co, &der, &len, &d), ATT_OK);
         X509_CRL *crl = crl_of(der, len);
         free(der);
-        assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(cert_of(p, ATT_SIM_PCK_CA))), 1);
+        assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(ca)), 1);
         assert_int_equal(X509_CRL_get_ext_by_NID(crl, NID_crl_number, -1) >= 0, reason > 0);
         assert_int_equal(X509_CRL_get_ext_by_NID(crl, NID_authority_key_identifier, -1) >= 0,
                          reason < 0);
@@ -899,6 +906,7 @@ static void test_negative_knobs(void **state)
         ASN1_ENUMERATED_free(why);
         X509_CRL_free(crl);
     }
+    X509_free(ca);
 
     /* QE identity MISCSELECT as the report's little-endian bytes. */
     att_sim_qe_identity_t qi;
