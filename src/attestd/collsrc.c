@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <openssl/bio.h>
@@ -34,6 +35,10 @@
 #define COLL_URL_LEN 2048
 #define COLL_MAX_BASE 1500
 #define COLL_MAX_ENTRIES 4096          /* keys held; those without a set are evicted first */
+#define COLL_MAX_REDIRS 3              /* redirects followed per GET, within its origin */
+#define COLL_DEF_RATE 2                /* fetches per second, all keys */
+#define COLL_DEF_BACKOFF_MS 5000       /* first backoff after a failed fetch of a key */
+#define COLL_DEF_BACKOFF_MAX_MS 300000 /* the doubling stops here */
 
 typedef struct coll_entry {
     struct coll_entry *next;
@@ -51,6 +56,9 @@ typedef struct coll_entry {
     bool attempted;  /* a network fetch was tried ... */
     att_time_t last_attempt; /* ... at this `now` */
     bool failed;     /* the last network attempt failed */
+    bool fetch_net;  /* the running fetch may go to the network (its waiters count as blocked) */
+    unsigned fail_streak; /* consecutive failed network fetches */
+    int64_t retry_at;     /* clock_ms: no network fetch before this (backoff); 0: none */
     att_err_t last_err;
     att_diag_t last_diag;
     /* A fetched set the store has not taken yet (its write failed, or is about to be made):
@@ -77,7 +85,14 @@ struct att_collsrc {
     att_store_t *store;
     const att_trust_t *trust;
     int64_t max_age, refresh_margin;
-    long timeout_ms;
+    long timeout_ms; /* deadline of one fetch */
+    unsigned max_waiters, blocked; /* bound (0: none) and callers blocked on network fetches */
+    unsigned rate;                 /* fetches per second, and the bucket's size */
+    int64_t tokens;                /* the bucket, in thousandths of a fetch */
+    int64_t bucket_at;             /* clock_ms of its last refill */
+    int64_t backoff_ms, backoff_max_ms;
+    int64_t (*clock_ms)(void *arg);
+    void *clock_arg;
     att_collsrc_stats_t stats;
 };
 
@@ -238,70 +253,184 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* GET url; status must be 200. Body (NUL-terminated, malloc'd) into *body; when hdr_names is
- * given, the first of those headers must be present: its URL-decoded value into *hdr_out. */
-static att_err_t http_get(att_collsrc_t *s, CURL *h, const char *url,
+/* The real monotonic clock in milliseconds: fetch deadlines (curl's timeouts run on it). */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_clock(void *arg)
+{
+    (void)arg;
+    return mono_ms();
+}
+
+/* Upstream text (an error body, a Location) made fit for a log line: printable ASCII only
+ * (anything else becomes '?'), at most cap - 1 characters, "..." when cut. */
+static void sanitize(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < cap; i++)
+        out[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+    if (k + 1 == cap && n > k && cap > 4)
+        memcpy(out + cap - 4, "...", 3);
+    out[k] = 0;
+}
+
+/* The origin of url as "scheme://host:port" (lower case, default port filled in). */
+static bool url_origin(const char *url, char *out, size_t n)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    bool ok = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+              (size_t)snprintf(out, n, "%s://%s:%s", scheme, host, port) < n;
+    if (ok)
+        for (char *c = out; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+static bool is_redirect(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* One fetch of a collateral set: its handle, its key and the deadline all its GETs share. */
+typedef struct {
+    att_collsrc_t *s;
+    CURL *h;
+    const char *key;
+    int64_t deadline; /* mono_ms() */
+} coll_fetch_t;
+
+/* GET url (`what` names the item in messages); status must be 200. Redirects are followed
+ * within url's origin only, at most COLL_MAX_REDIRS. Body (NUL-terminated, malloc'd) into
+ * *body; when hdr_names is given, the first of those headers must be present: its URL-decoded
+ * value into *hdr_out. The source's text (an error body, a Location elsewhere) is only logged. */
+static att_err_t http_get(coll_fetch_t *f, const char *url, const char *what,
                           const char *const *hdr_names, uint8_t **body, size_t *blen,
                           uint8_t **hdr_out, size_t *hdr_len, att_diag_t *d)
 {
+    CURL *h = f->h;
     att_buf_t b = {.max = COLL_MAX_BODY};
     coll_hdr_t hd = {.names = hdr_names};
     char errbuf[CURL_ERROR_SIZE] = "";
+    char cur[COLL_URL_LEN], origin[COLL_URL_LEN];
     att_err_t e = ATT_OK;
+    long status = 0;
     *body = NULL;
     *blen = 0;
     if (hdr_out) {
         *hdr_out = NULL;
         *hdr_len = 0;
     }
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    if ((size_t)snprintf(cur, sizeof(cur), "%s", url) >= sizeof(cur) ||
+        !url_origin(url, origin, sizeof(origin)))
+        return att_diag_set(d, ATT_E_FETCH, "GET %s: not a usable URL", url);
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, att_buf_curl_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &hd);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* Redirects are handled below (same origin only); curl follows none itself. */
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, strncmp(origin, "https:", 6) == 0 ? "https"
+                                                                                  : "http");
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)COLL_MAX_BODY);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "attestd");
-    CURLcode rc = curl_easy_perform(h);
-    if (b.over || rc == CURLE_FILESIZE_EXCEEDED) {
-        e = att_diag_set(d, ATT_E_FETCH, "GET %s: body exceeds %u bytes", url, COLL_MAX_BODY);
-        goto out;
+    for (int hop = 0;; hop++) {
+        int64_t left = f->deadline - mono_ms();
+        if (left <= 0) {
+            e = att_diag_set(d, ATT_E_FETCH, "GET %s: not sent: the fetch of collateral for %s "
+                             "ran out of its %ld ms deadline (timed out)", cur, f->key,
+                             f->s->timeout_ms);
+            goto out;
+        }
+        curl_easy_setopt(h, CURLOPT_URL, cur);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
+        pthread_mutex_lock(&f->s->mu);
+        f->s->stats.requests++;
+        pthread_mutex_unlock(&f->s->mu);
+        errbuf[0] = 0;
+        CURLcode rc = curl_easy_perform(h);
+        if (b.over || rc == CURLE_FILESIZE_EXCEEDED) {
+            e = att_diag_set(d, ATT_E_FETCH, "GET %s: body exceeds %u bytes", cur,
+                             COLL_MAX_BODY);
+            goto out;
+        }
+        if (rc == CURLE_OPERATION_TIMEDOUT) {
+            e = att_diag_set(d, ATT_E_FETCH, "GET %s: timed out: the fetch of collateral for %s "
+                             "ran past its %ld ms deadline", cur, f->key, f->s->timeout_ms);
+            goto out;
+        }
+        if (rc != CURLE_OK) {
+            e = att_diag_set(d, ATT_E_FETCH, "GET %s: %s", cur,
+                             errbuf[0] ? errbuf : curl_easy_strerror(rc));
+            goto out;
+        }
+        status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        if (!is_redirect(status))
+            break;
+        char *loc = NULL, there[COLL_URL_LEN], shown[128];
+        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+        sanitize((const uint8_t *)(loc ? loc : ""), loc ? strlen(loc) : 0, shown,
+                 sizeof(shown));
+        if (loc == NULL || !url_origin(loc, there, sizeof(there)) ||
+            strcmp(there, origin) != 0 || strlen(loc) >= sizeof(cur)) {
+            att_log(ATT_LOG_WARN, "the collateral source redirected GET %s to \"%s\": not "
+                    "followed (only redirects within %s are)", cur, shown, origin);
+            e = att_diag_set(d, ATT_E_FETCH_STATUS, "collateral source answered HTTP %ld for "
+                             "%s (GET %s), a redirect %s: not followed", status, what, cur,
+                             loc ? "to another origin" : "without a location");
+            goto out;
+        }
+        if (hop >= COLL_MAX_REDIRS) {
+            e = att_diag_set(d, ATT_E_FETCH_STATUS, "collateral source answered HTTP %ld for "
+                             "%s (GET %s): more than %d redirects", status, what, url,
+                             COLL_MAX_REDIRS);
+            goto out;
+        }
+        memmove(cur, loc, strlen(loc) + 1); /* loc belongs to the handle: copy before reuse */
+        free(b.p);
+        b = (att_buf_t){.max = COLL_MAX_BODY};
+        free(hd.value);
+        hd.value = NULL;
+        hd.over = false;
     }
-    if (rc != CURLE_OK) {
-        e = att_diag_set(d, ATT_E_FETCH, "GET %s: %s", url,
-                         errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        goto out;
-    }
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
-        char snippet[121];
-        size_t k = 0;
-        for (size_t i = 0; i < b.len && k < sizeof(snippet) - 1; i++)
-            snippet[k++] = isprint(b.p[i]) ? (char)b.p[i] : ' ';
-        snippet[k] = 0;
-        e = att_diag_set(d, ATT_E_FETCH_STATUS, "GET %s: HTTP status %ld%s%s", url, status,
-                         k ? ": " : "", snippet);
+        /* The body is the source's business (it may name internal systems): logged, not
+         * echoed to whoever sent the quote. */
+        char snippet[161];
+        sanitize(b.p, b.len, snippet, sizeof(snippet));
+        att_log(ATT_LOG_WARN, "the collateral source answered HTTP %ld for %s (GET %s)%s%s",
+                status, what, cur, snippet[0] ? "; body: " : "", snippet);
+        e = att_diag_set(d, ATT_E_FETCH_STATUS, "collateral source answered HTTP %ld for %s "
+                         "(GET %s)", status, what, cur);
         goto out;
     }
     if (hdr_names) {
         if (hd.over) {
-            e = att_diag_set(d, ATT_E_FETCH, "GET %s: header %s exceeds %u bytes", url,
+            e = att_diag_set(d, ATT_E_FETCH, "GET %s: header %s exceeds %u bytes", cur,
                              hdr_names[0], COLL_MAX_HEADER);
             goto out;
         }
         if (hd.value == NULL) {
-            e = att_diag_set(d, ATT_E_COLL_MISSING, "GET %s: the answer has no %s header", url,
+            e = att_diag_set(d, ATT_E_COLL_MISSING, "GET %s: the answer has no %s header", cur,
                              hdr_names[0]);
             goto out;
         }
@@ -310,7 +439,7 @@ static att_err_t http_get(att_collsrc_t *s, CURL *h, const char *url,
         if (dec == NULL || n <= 0) {
             curl_free(dec);
             e = att_diag_set(d, ATT_E_COLL_FORMAT, "GET %s: header %s cannot be URL-decoded",
-                             url, hdr_names[0]);
+                             cur, hdr_names[0]);
             goto out;
         }
         uint8_t *copy = malloc((size_t)n + 1);
@@ -346,9 +475,10 @@ static void slice_take(att_slice_t *sl, uint8_t *p, size_t n)
     sl->len = n;
 }
 
-/* Fetch the 7 raw items of one key from the PCS. raw is filled with malloc'd slices. */
-static att_err_t fetch_raw(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6],
-                           const char *ca, att_dcap_collateral_raw_t *raw, att_diag_t *d)
+/* Fetch the 7 raw items of one key from the PCS, all GETs within one deadline of
+ * s->timeout_ms. raw is filled with malloc'd slices. */
+static att_err_t fetch_raw(att_collsrc_t *s, const coll_entry_t *en,
+                           att_dcap_collateral_raw_t *raw, att_diag_t *d)
 {
     static const char *const tcb_hdr[] = {"TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain",
                                           NULL};
@@ -356,33 +486,38 @@ static att_err_t fetch_raw(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[
                                          "Enclave-Identity-Issuer-Chain", NULL};
     static const char *const crl_hdr[] = {"SGX-PCK-CRL-Issuer-Chain", NULL};
     memset(raw, 0, sizeof(*raw));
-    CURL *h = curl_easy_init();
-    if (h == NULL)
+    coll_fetch_t f = {.s = s, .h = curl_easy_init(), .key = en->key,
+                      .deadline = mono_ms() + s->timeout_ms};
+    if (f.h == NULL)
         return att_diag_set(d, ATT_E_FETCH, "curl_easy_init failed");
-    char fm[13], url[COLL_URL_LEN];
-    att_hex_encode(fmspc, 6, fm);
+    char fm[13], url[COLL_URL_LEN], what[64];
+    att_hex_encode(en->fmspc, 6, fm);
     for (char *p = fm; *p; p++)
         *p = (char)toupper((unsigned char)*p);
-    const char *t = tee_name(tee);
+    const char *t = tee_name(en->tee);
     uint8_t *b, *c;
     size_t bl, cl;
     att_err_t e;
 
     snprintf(url, sizeof(url), "%s/%s/certification/v4/tcb?fmspc=%s", s->pcs_url, t, fm);
-    if ((e = http_get(s, h, url, tcb_hdr, &b, &bl, &c, &cl, d)))
+    snprintf(what, sizeof(what), "the %s TCB info of FMSPC %s", en->tee == ATT_TEE_TDX ? "TDX"
+             : "SGX", fm);
+    if ((e = http_get(&f, url, what, tcb_hdr, &b, &bl, &c, &cl, d)))
         goto out;
     slice_take(&raw->tcb_info, b, bl);
     slice_take(&raw->tcb_info_chain, c, cl);
 
     snprintf(url, sizeof(url), "%s/%s/certification/v4/qe/identity", s->pcs_url, t);
-    if ((e = http_get(s, h, url, qe_hdr, &b, &bl, &c, &cl, d)))
+    snprintf(what, sizeof(what), "the %s QE identity", en->tee == ATT_TEE_TDX ? "TDX" : "SGX");
+    if ((e = http_get(&f, url, what, qe_hdr, &b, &bl, &c, &cl, d)))
         goto out;
     slice_take(&raw->qe_identity, b, bl);
     slice_take(&raw->qe_identity_chain, c, cl);
 
     snprintf(url, sizeof(url), "%s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", s->pcs_url,
-             ca);
-    if ((e = http_get(s, h, url, crl_hdr, &b, &bl, &c, &cl, d)))
+             en->ca);
+    snprintf(what, sizeof(what), "the PCK CRL of the %s CA", en->ca);
+    if ((e = http_get(&f, url, what, crl_hdr, &b, &bl, &c, &cl, d)))
         goto out;
     if ((e = crl_normalize(&b, &bl, url, d))) {
         free(b);
@@ -392,7 +527,7 @@ static att_err_t fetch_raw(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[
     slice_take(&raw->pck_crl, b, bl);
     slice_take(&raw->pck_crl_chain, c, cl);
 
-    if ((e = http_get(s, h, s->root_crl_url, NULL, &b, &bl, NULL, NULL, d)))
+    if ((e = http_get(&f, s->root_crl_url, "the root CA CRL", NULL, &b, &bl, NULL, NULL, d)))
         goto out;
     if ((e = crl_normalize(&b, &bl, s->root_crl_url, d))) {
         free(b);
@@ -400,7 +535,7 @@ static att_err_t fetch_raw(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[
     }
     slice_take(&raw->root_ca_crl, b, bl);
 out:
-    curl_easy_cleanup(h);
+    curl_easy_cleanup(f.h);
     if (e)
         att_dcap_collateral_raw_free(raw);
     return e;
@@ -718,8 +853,12 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
     if (opts->pcs_url == NULL && opts->offline_dir == NULL && opts->store == NULL)
         return att_diag_set(d, ATT_E_ARG, "collsrc: no collateral source (need a PCS URL, an "
                             "offline directory or a store)");
-    if (opts->max_age < 0 || opts->refresh_margin < 0 || opts->timeout_ms < 0)
-        return att_diag_set(d, ATT_E_ARG, "collsrc: negative max_age, refresh_margin or timeout");
+    if (opts->max_age < 0 || opts->refresh_margin < 0 || opts->timeout_ms < 0 ||
+        opts->backoff_ms < 0 || opts->backoff_max_ms < 0)
+        return att_diag_set(d, ATT_E_ARG, "collsrc: negative max_age, refresh_margin, timeout "
+                            "or backoff");
+    if (opts->fetch_rate > 1000000 || opts->backoff_max_ms > INT64_MAX / 4)
+        return att_diag_set(d, ATT_E_ARG, "collsrc: fetch rate or backoff out of range");
     att_collsrc_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return att_diag_set(d, ATT_E_NOMEM, "out of memory");
@@ -730,6 +869,16 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
     s->max_age = opts->max_age;
     s->refresh_margin = opts->refresh_margin ? opts->refresh_margin : 3600;
     s->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 10000;
+    s->max_waiters = opts->max_waiters;
+    s->rate = opts->fetch_rate ? opts->fetch_rate : COLL_DEF_RATE;
+    s->backoff_ms = opts->backoff_ms ? opts->backoff_ms : COLL_DEF_BACKOFF_MS;
+    s->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : COLL_DEF_BACKOFF_MAX_MS;
+    if (s->backoff_max_ms < s->backoff_ms)
+        s->backoff_max_ms = s->backoff_ms;
+    s->clock_ms = opts->clock_ms ? opts->clock_ms : mono_clock;
+    s->clock_arg = opts->clock_arg;
+    s->tokens = (int64_t)s->rate * 1000; /* full */
+    s->bucket_at = s->clock_ms(s->clock_arg);
     att_err_t e = ATT_OK;
     if (opts->pcs_url) {
         size_t n = strlen(opts->pcs_url);
@@ -830,7 +979,7 @@ static att_err_t net_fetch(att_collsrc_t *s, const coll_entry_t *en, att_dcap_co
     *blob = NULL;
     *blen = 0;
     att_dcap_collateral_raw_t raw;
-    att_err_t e = fetch_raw(s, en->tee, en->fmspc, en->ca, &raw, d);
+    att_err_t e = fetch_raw(s, en, &raw, d);
     if (e)
         return e;
     char what[COLL_MAX_BASE + 64];
@@ -959,6 +1108,115 @@ static void unlock_and_persist(att_collsrc_t *s, coll_entry_t *en, att_time_t no
         claimed = pending_write(s, en, &w, now);
 }
 
+/* ---- what a get may cost the source ----
+ * A get that would fetch from the network asks, in this order: is the key in its backoff after
+ * a failed fetch, are max_waiters callers already blocked on network fetches, is there a token
+ * in the fetch-rate bucket. A refusal serves the set in hand (stale) if there is one, else
+ * answers ATT_E_FETCH (or the failed fetch's ATT_E_FETCH_STATUS) at once, with the seconds to
+ * wait. Nothing here sleeps or reads the network. */
+
+typedef enum { COLL_GO, COLL_BACKOFF, COLL_BUSY, COLL_RATE } coll_deny_t;
+
+static int64_t ceil_s(int64_t ms) { return ms <= 1000 ? 1 : (ms + 999) / 1000; }
+
+/* Called with the lock held: take one fetch from the bucket (refilled at s->rate per second up
+ * to s->rate), or say in *wait_ms when the next one is there. A clock that went back refills
+ * nothing. */
+static bool rate_take(att_collsrc_t *s, int64_t now_ms, int64_t *wait_ms)
+{
+    int64_t cap = (int64_t)s->rate * 1000, dt = 0;
+    if (!__builtin_sub_overflow(now_ms, s->bucket_at, &dt) && dt > 0) {
+        s->tokens = dt >= 1000 ? cap : s->tokens + dt * (int64_t)s->rate;
+        if (s->tokens > cap)
+            s->tokens = cap;
+    }
+    s->bucket_at = now_ms;
+    if (s->tokens >= 1000) {
+        s->tokens -= 1000;
+        return true;
+    }
+    *wait_ms = (1000 - s->tokens + s->rate - 1) / s->rate;
+    return false;
+}
+
+/* Called with the lock held, after a network fetch of en ended with fe. */
+static void backoff_settle(att_collsrc_t *s, coll_entry_t *en, att_err_t fe, int64_t now_ms)
+{
+    if (fe == ATT_OK) {
+        en->fail_streak = 0;
+        en->retry_at = 0;
+        return;
+    }
+    if (en->fail_streak < 64)
+        en->fail_streak++;
+    int64_t delay = s->backoff_ms;
+    for (unsigned i = 1; i < en->fail_streak && delay < s->backoff_max_ms; i++)
+        delay *= 2; /* backoff_max_ms <= INT64_MAX / 4: no overflow */
+    if (delay > s->backoff_max_ms)
+        delay = s->backoff_max_ms;
+    en->retry_at = now_ms + delay;
+}
+
+/* Called with the lock held: may en go to the network now? Counts a refusal; *wait_ms says when
+ * to ask again. */
+static coll_deny_t fetch_allowed(att_collsrc_t *s, coll_entry_t *en, int64_t now_ms,
+                                 int64_t *wait_ms)
+{
+    if (en->retry_at != 0 && now_ms < en->retry_at) {
+        *wait_ms = en->retry_at - now_ms;
+        s->stats.backoff_denied++;
+        return COLL_BACKOFF;
+    }
+    if (s->max_waiters != 0 && s->blocked >= s->max_waiters) {
+        *wait_ms = 1000;
+        s->stats.busy_denied++;
+        return COLL_BUSY;
+    }
+    if (!rate_take(s, now_ms, wait_ms)) {
+        s->stats.rate_denied++;
+        return COLL_RATE;
+    }
+    return COLL_GO;
+}
+
+/* Called with the lock held: the seconds after which a get that failed on en may succeed: the
+ * rest of its backoff after a failed fetch, else 0. */
+static int64_t failure_retry(const att_collsrc_t *s, const coll_entry_t *en)
+{
+    if (!en->failed || en->retry_at == 0)
+        return 0;
+    int64_t left = en->retry_at - s->clock_ms(s->clock_arg);
+    return ceil_s(left);
+}
+
+static att_err_t answer(att_collsrc_t *s, coll_entry_t *en, att_time_t now,
+                        att_dcap_collateral_t **out, att_diag_t *d);
+
+/* Called with the lock held: the answer to a get refused a fetch (why) that has no set. */
+static att_err_t denied(att_collsrc_t *s, coll_entry_t *en, coll_deny_t why, int64_t wait_ms,
+                        att_time_t now, int64_t *retry_after, att_diag_t *d)
+{
+    int64_t secs = ceil_s(wait_ms);
+    *retry_after = secs;
+    if (why == COLL_BUSY)
+        return att_diag_set(d, ATT_E_FETCH, "collateral for %s must be fetched, and %u requests "
+                            "are already waiting on collateral fetches (the most allowed): try "
+                            "again in %lld s", en->key, s->max_waiters, (long long)secs);
+    if (why == COLL_RATE)
+        return att_diag_set(d, ATT_E_FETCH, "collateral for %s must be fetched, and the fetch "
+                            "rate (%u per second) is used up: try again in %lld s", en->key,
+                            s->rate, (long long)secs);
+    att_dcap_collateral_t *none = NULL;
+    att_diag_t last;
+    att_diag_clear(&last);
+    att_err_t e = answer(s, en, now, &none, &last);
+    att_dcap_collateral_free(none); /* en has no set: stays NULL */
+    return att_diag_set(d, e == ATT_E_FETCH_STATUS ? e : ATT_E_FETCH, "%.380s (collateral for "
+                        "%s is not fetched again for %lld s after %u failed fetch%s)", last.msg,
+                        en->key, (long long)secs, en->fail_streak,
+                        en->fail_streak == 1 ? "" : "es");
+}
+
 /* Called with the lock held: answer from the entry after a fetch (ours or another's). */
 static att_err_t answer(att_collsrc_t *s, coll_entry_t *en, att_time_t now,
                         att_dcap_collateral_t **out, att_diag_t *d)
@@ -990,6 +1248,17 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
                           const char *ca, att_time_t now, att_dcap_collateral_t **out,
                           att_diag_t *d)
 {
+    return att_collsrc_get_retry(s, tee, fmspc, ca, now, out, NULL, d);
+}
+
+att_err_t att_collsrc_get_retry(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6],
+                                const char *ca, att_time_t now, att_dcap_collateral_t **out,
+                                int64_t *retry_after, att_diag_t *d)
+{
+    int64_t ra_unused;
+    if (retry_after == NULL)
+        retry_after = &ra_unused;
+    *retry_after = 0;
     if (s == NULL || fmspc == NULL || ca == NULL || out == NULL)
         return att_diag_set(d, ATT_E_ARG, "collsrc: NULL argument");
     *out = NULL;
@@ -1026,12 +1295,25 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
     }
     s->stats.misses++;
     if (en->fetching) { /* single flight: wait for the running fetch and share its result */
+        /* Waiting on the network holds the caller's thread like fetching does: bounded. */
+        bool blocks = en->fetch_net;
+        if (blocks && s->max_waiters != 0 && s->blocked >= s->max_waiters) {
+            s->stats.busy_denied++;
+            att_err_t e = en->coll ? answer(s, en, now, out, d)
+                                   : denied(s, en, COLL_BUSY, 1000, now, retry_after, d);
+            unlock_and_persist(s, en, now);
+            return e;
+        }
         uint64_t gen = en->gen;
         en->waiters++;
+        s->blocked += blocks;
         while (en->fetching && en->gen == gen)
             pthread_cond_wait(&s->cv, &s->mu);
+        s->blocked -= blocks;
         en->waiters--;
         att_err_t e = answer(s, en, now, out, d);
+        if (e != ATT_OK)
+            *retry_after = failure_retry(s, en);
         unlock_and_persist(s, en, now);
         return e;
     }
@@ -1040,12 +1322,26 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
     bool try_net = s->pcs_url != NULL &&
                    !(en->coll && en->attempted &&
                      within_interval(now, en->last_attempt, COLL_RETRY_INTERVAL));
+    /* Backoff, blocked callers, fetch rate: a refused fetch serves the set in hand, if any. */
+    coll_deny_t deny = COLL_GO;
+    int64_t deny_ms = 0;
+    if (try_net && (deny = fetch_allowed(s, en, s->clock_ms(s->clock_arg), &deny_ms)) != COLL_GO)
+        try_net = false;
     if (!try_store && !try_net) {
-        att_err_t e = answer(s, en, now, out, d);
+        att_err_t e;
+        if (en->coll == NULL && deny != COLL_GO) {
+            e = denied(s, en, deny, deny_ms, now, retry_after, d);
+        } else {
+            if (en->coll && deny != COLL_GO && !en->failed && needs_refresh(s, en, now))
+                s->stats.served_stale++; /* answer() counts it when the last fetch failed */
+            e = answer(s, en, now, out, d);
+        }
         unlock_and_persist(s, en, now);
         return e;
     }
     en->fetching = true;
+    en->fetch_net = try_net;
+    s->blocked += try_net;
     pthread_mutex_unlock(&s->mu);
 
     /* ---- I/O, without the lock; `en` stays valid: a fetching entry is never evicted ---- */
@@ -1071,6 +1367,7 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
     }
 
     pthread_mutex_lock(&s->mu);
+    s->blocked -= try_net;
     att_dcap_collateral_t *drop1 = NULL, *drop2 = NULL;
     if (try_store) {
         en->store_tried = true;
@@ -1090,6 +1387,7 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
     }
     if (netted) {
         s->stats.fetches++;
+        backoff_settle(s, en, fe, s->clock_ms(s->clock_arg));
         en->attempted = true;
         en->last_attempt = now;
         if (fe == ATT_OK) {
@@ -1109,9 +1407,19 @@ att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6
         }
     }
     en->fetching = false;
+    en->fetch_net = false;
     en->gen++;
     pthread_cond_broadcast(&s->cv);
-    att_err_t e = answer(s, en, now, out, d);
+    att_err_t e;
+    if (en->coll == NULL && deny != COLL_GO) { /* the store had nothing, the network was refused */
+        e = denied(s, en, deny, deny_ms, now, retry_after, d);
+    } else {
+        if (en->coll && deny != COLL_GO && !en->failed && needs_refresh(s, en, now))
+            s->stats.served_stale++;
+        e = answer(s, en, now, out, d);
+        if (e != ATT_OK)
+            *retry_after = failure_retry(s, en);
+    }
     unlock_and_persist(s, en, now);
     att_dcap_collateral_free(drop1);
     att_dcap_collateral_free(drop2);

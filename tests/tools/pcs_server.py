@@ -21,9 +21,13 @@ QE identity and CRL requests carry no FMSPC: they are answered from the set whos
 last fetched on the same connection (HTTP/1.1 keep-alive), else from the first set of that TEE
 (QE identity) or with a PCK CRL of that CA.
 
-Faults: --fail-status N (every answer is that status), --delay S (sleep before answering),
---garbage (bodies that do not parse; headers stay), --legacy-headers (send the v3 header name
-SGX-TCB-Info-Issuer-Chain), --count-file F (append "METHOD PATH?QUERY" per request).
+Faults: --fail-status N (every answer is that status), --fail-body TEXT (its body instead of
+{"error":"injected failure"}), --delay S (sleep before answering), --hold-file F (after counting
+a request, answer it only once F does not exist, at most 60 s later), --redirect BASE (every
+answer is 302 to BASE + the request's path and query; with a path in BASE, e.g. a relative
+/moved, requests under it are answered normally), --garbage (bodies that do not parse;
+headers stay), --legacy-headers (send the v3 header name SGX-TCB-Info-Issuer-Chain),
+--count-file F (append "METHOD PATH?QUERY" per request).
 Stops on SIGTERM/SIGINT, and on stdin EOF with --exit-on-stdin-eof (so it dies with its parent).
 """
 import argparse
@@ -119,11 +123,26 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.count_lock:
                 with open(cfg.count_file, 'a') as f:
                     f.write('GET %s\n' % self.path)
+        if cfg.hold_file:
+            t0 = time.time()
+            while os.path.exists(cfg.hold_file) and time.time() - t0 < 60:
+                time.sleep(0.02)
         if cfg.delay:
             time.sleep(cfg.delay)
+        if cfg.redirect:
+            # A redirect base with a path (e.g. /moved, relative: same origin) is served here:
+            # requests under it are answered as without the prefix.
+            prefix = urllib.parse.urlsplit(cfg.redirect).path.rstrip('/')
+            if prefix and self.path.startswith(prefix + '/'):
+                self.path = self.path[len(prefix):]
+                url = urllib.parse.urlsplit(self.path)
+            else:
+                return self.send(302, b'', [('Location', cfg.redirect.rstrip('/') + self.path)])
         if cfg.fail_status:
-            return self.send(cfg.fail_status, b'{"error":"injected failure"}',
-                             [('Error-Code', 'InjectedFailure')])
+            body = cfg.fail_body.encode() if cfg.fail_body is not None else \
+                b'{"error":"injected failure"}'
+            return self.send(cfg.fail_status, body, [('Error-Code', 'InjectedFailure')],
+                             'text/plain' if cfg.fail_body is not None else 'application/json')
         q = urllib.parse.parse_qs(url.query)
         parts = url.path.strip('/').split('/')
         sets = self.server.sets
@@ -185,7 +204,10 @@ def main():
     ap.add_argument('dirs', nargs='+')
     ap.add_argument('--port', type=int, default=0)
     ap.add_argument('--fail-status', type=int, default=0)
+    ap.add_argument('--fail-body')
     ap.add_argument('--delay', type=float, default=0.0)
+    ap.add_argument('--hold-file')
+    ap.add_argument('--redirect')
     ap.add_argument('--garbage', action='store_true')
     ap.add_argument('--legacy-headers', action='store_true')
     ap.add_argument('--count-file')

@@ -3,7 +3,10 @@
  * fetched collateral verifies the vector quotes, cache hits, store persistence, stale serving
  * when the source is down or answers garbage, refresh near nextUpdate and after max_age,
  * single flight, store writes that fail (retried) or block (one writer), the offline directory
- * layouts, and argument checks. */
+ * layouts, and argument checks; and what a misbehaving source may cost (issue 18 B1, B3, B4):
+ * one deadline per fetch, the bound on callers blocked on fetches, backoff after a failed fetch,
+ * the global fetch rate, redirects only within the origin, error bodies never echoed. Backoff
+ * and rate run on a fake clock (fake_ms) that the tests move. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,6 +37,13 @@
 
 static att_trust_t *trust;
 static char count_file[64];
+static int64_t fake_ms = 1000000; /* the collateral source's backoff and rate clock */
+
+static int64_t fake_clock(void *arg)
+{
+    (void)arg;
+    return fake_ms;
+}
 
 /* ---- the python server ---- */
 
@@ -256,8 +266,11 @@ static void check_verifies(qv_t *q, att_dcap_collateral_t *got)
 
 static att_collsrc_t *mk(const char *url, const char *dir, att_store_t *st, int64_t max_age)
 {
+    /* The fake clock, and a rate no test of caching reaches: tests that fetch again after a
+     * failure move fake_ms past the backoff. */
     att_collsrc_opts_t o = {.pcs_url = url, .offline_dir = dir, .store = st, .trust = trust,
-                            .max_age = max_age, .timeout_ms = 5000};
+                            .max_age = max_age, .timeout_ms = 5000, .clock_ms = fake_clock,
+                            .fetch_rate = 1000};
     att_collsrc_t *s = NULL;
     att_diag_t d;
     att_err_t e = att_collsrc_new(&o, &s, &d);
@@ -354,7 +367,8 @@ static void test_fetch_all_sets_variants(void **state)
         pcs_url(&p, url, sizeof(url));
         snprintf(rurl, sizeof(rurl), "http://127.0.0.1:%d/IntelSGXRootCA.der", p.port);
         att_collsrc_opts_t o = {.pcs_url = url, .trust = trust,
-                                .root_ca_crl_url = k == 2 ? rurl : NULL};
+                                .root_ca_crl_url = k == 2 ? rurl : NULL,
+                                .fetch_rate = 1000}; /* one fetch per vector at once */
         att_collsrc_t *s;
         att_diag_t d;
         assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
@@ -837,7 +851,8 @@ static void test_stale_when_down(void **state)
     assert_int_equal(st.fetches, 2);
     assert_int_equal(st.served_stale, 2);
 
-    /* 2. 503 */
+    /* 2. 503 (after the backoff of the failed fetch) */
+    fake_ms += 600000;
     const char *a503[] = {VDIR "/" SGX_SET, "--fail-status", "503", NULL};
     pcs_start(&p, port, a503);
     int before = count_requests();
@@ -851,6 +866,7 @@ static void test_stale_when_down(void **state)
     pcs_stop(&p);
 
     /* 3. garbage */
+    fake_ms += 600000;
     const char *agarb[] = {VDIR "/" SGX_SET, "--garbage", NULL};
     pcs_start(&p, port, agarb);
     assert_int_equal(get(s, &q, t + 240, &c, &d), ATT_OK);
@@ -863,6 +879,7 @@ static void test_stale_when_down(void **state)
 
     /* 4. back up: a new set is fetched (same content here, so it still needs refresh, but it
      * is the newest there is: not counted stale). */
+    fake_ms += 600000;
     const char *aok[] = {VDIR "/" SGX_SET, NULL};
     pcs_start(&p, port, aok);
     assert_int_equal(get(s, &q, t + 360, &c, &d), ATT_OK);
@@ -897,8 +914,10 @@ static void test_nothing_cached_errors(void **state)
     assert_null(c);
     assert_non_null(strstr(d.msg, "503"));
     assert_non_null(strstr(d.msg, "/sgx/certification/v4/tcb?fmspc=00A067110000"));
+    assert_non_null(strstr(d.msg, "TCB info of FMSPC 00A067110000"));
     pcs_stop(&p);
 
+    fake_ms += 600000; /* past the backoff of each failure */
     const char *agarb[] = {VDIR "/" SGX_SET, "--garbage", NULL};
     pcs_start(&p, port, agarb);
     assert_int_not_equal(get(s, &q, q.v.at + 1, &c, &d), ATT_OK);
@@ -906,6 +925,7 @@ static void test_nothing_cached_errors(void **state)
     pcs_stop(&p);
 
     /* unknown FMSPC: 404 */
+    fake_ms += 600000;
     const char *aok[] = {VDIR "/" TDX_SET, NULL};
     pcs_start(&p, port, aok);
     assert_int_equal(get(s, &q, q.v.at + 2, &c, &d), ATT_E_FETCH_STATUS);
@@ -913,6 +933,7 @@ static void test_nothing_cached_errors(void **state)
     pcs_stop(&p);
 
     /* nobody listening */
+    fake_ms += 600000;
     assert_int_equal(get(s, &q, q.v.at + 3, &c, &d), ATT_E_FETCH);
     assert_non_null(strstr(d.msg, url));
     att_collsrc_stats_t st;
@@ -1204,6 +1225,354 @@ static void test_args(void **state)
     att_collsrc_free(NULL);
 }
 
+/* ---- what a misbehaving source may cost (issue 18 B1, B3, B4) ---- */
+
+static att_collsrc_t *mk_opts(att_collsrc_opts_t *o)
+{
+    o->trust = trust;
+    if (o->clock_ms == NULL)
+        o->clock_ms = fake_clock;
+    att_collsrc_t *s = NULL;
+    att_diag_t d;
+    if (att_collsrc_new(o, &s, &d) != ATT_OK)
+        fail_msg("att_collsrc_new: %s", d.msg);
+    return s;
+}
+
+/* Regression (B1): the timeout was per GET, so a source answering each of the 4 GETs just
+ * under it made one fetch last 4 timeouts. Now the GETs share one deadline: with 1 s per answer
+ * and a 2.5 s deadline the fetch fails in its third GET (before: 4 GETs and success after 4 s). */
+static void test_deadline_per_fetch(void **state)
+{
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, "--delay", "1", NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    att_collsrc_opts_t o = {.pcs_url = url, .timeout_ms = 2500};
+    att_collsrc_t *s = mk_opts(&o);
+    att_dcap_collateral_t *c = NULL;
+    att_diag_t d;
+    int64_t ra = -1;
+    att_err_t e = att_collsrc_get_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d);
+    if (e != ATT_E_FETCH || strstr(d.msg, "2500 ms deadline") == NULL)
+        fail_msg("want ATT_E_FETCH naming the deadline, got %s: %s", att_err_name(e), d.msg);
+    assert_null(c);
+    assert_true(count_requests() < 4); /* the fourth GET was never sent */
+    assert_int_equal(ra, 5);            /* the default first backoff */
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.requests, (uint64_t)count_requests());
+    att_collsrc_free(s);
+    pcs_stop(&p);
+    vec_free(&q.v);
+}
+
+typedef struct {
+    att_collsrc_t *s;
+    qv_t *q;
+    att_err_t e;
+    att_dcap_collateral_t *got;
+    att_diag_t d;
+} held_t;
+
+static void *held_get(void *arg)
+{
+    held_t *h = arg;
+    h->e = get(h->s, h->q, h->q->v.at, &h->got, &h->d);
+    return NULL;
+}
+
+/* Wait (bounded) until the stand-in has counted n requests. */
+static void wait_requests(int n)
+{
+    for (int i = 0; i < 3000 && count_requests() < n; i++)
+        usleep(10000);
+    assert_true(count_requests() >= n);
+}
+
+/* Regression (B1): every caller needing a fetch waited for it, so a slow source could hold
+ * every HTTP worker and starve cached platforms and /healthz. With max_waiters 1 and one fetch
+ * held by the source (synchronised through its request count, no timing), a second caller for
+ * the same key or another uncached key is refused at once (before: it waited for the fetch),
+ * and a cached platform is served. */
+static void test_busy_bound(void **state)
+{
+    char hold[64];
+    snprintf(hold, sizeof(hold), "/tmp/collsrc-hold-XXXXXX");
+    int fd = mkstemp(hold);
+    assert_true(fd >= 0);
+    close(fd);
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, "--hold-file", hold, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t sgx, tdx;
+    qv_load(&sgx, SGX_SET);
+    qv_load(&tdx, TDX_SET);
+    att_collsrc_opts_t o = {.pcs_url = url, .offline_dir = VDIR "/" TDX_SET, .max_waiters = 1,
+                            .fetch_rate = 1000};
+    att_collsrc_t *s = mk_opts(&o);
+
+    held_t h = {.s = s, .q = &sgx};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, held_get, &h), 0);
+    wait_requests(1); /* the fetch is in the source's hands */
+
+    att_dcap_collateral_t *c = NULL;
+    att_diag_t d;
+    int64_t ra = 0;
+    att_err_t e = att_collsrc_get_retry(s, sgx.tee, sgx.fmspc, sgx.ca, sgx.v.at, &c, &ra, &d);
+    if (e != ATT_E_FETCH || strstr(d.msg, "already waiting") == NULL)
+        fail_msg("same key while its fetch is held: want ATT_E_FETCH at once, got %s: %s",
+                 att_err_name(e), d.msg);
+    assert_int_equal(ra, 1);
+    const uint8_t other[6] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
+    e = att_collsrc_get(s, ATT_TEE_SGX, other, "platform", sgx.v.at, &c, &d);
+    assert_int_equal(e, ATT_E_FETCH);
+    assert_null(c);
+    /* the cached platform is answered while the fetch is held */
+    assert_int_equal(get(s, &tdx, tdx.v.at, &c, &d), ATT_OK);
+    att_dcap_collateral_free(c);
+    assert_int_equal(count_requests(), 1); /* the refused ones asked nothing */
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.busy_denied, 2);
+
+    unlink(hold); /* release the fetch */
+    pthread_join(th, NULL);
+    assert_int_equal(h.e, ATT_OK);
+    check_verifies(&sgx, h.got);
+    att_dcap_collateral_free(h.got);
+    /* nobody is blocked any more: the other key is fetched (the stand-in does not know it) */
+    assert_int_equal(att_collsrc_get(s, ATT_TEE_SGX, other, "platform", sgx.v.at, &c, &d),
+                     ATT_E_FETCH_STATUS);
+    assert_non_null(strstr(d.msg, "404"));
+    att_collsrc_free(s);
+    pcs_stop(&p);
+    vec_free(&sgx.v);
+    vec_free(&tdx.v);
+}
+
+/* Regression (B3): failures were not cached, so every get for a platform whose fetch fails
+ * asked the source again: 200 gets against a source answering 503 made 200 requests. Now the
+ * key backs off (5 s, doubling, capped at 20 s here): one request, and 199 answers of the cached
+ * failure, each saying when to come back. */
+static void test_backoff(void **state)
+{
+    pcs_t p;
+    const char *a503[] = {VDIR "/" SGX_SET, "--fail-status", "503", NULL};
+    reset_count();
+    pcs_start(&p, 0, a503);
+    int port = p.port;
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    att_collsrc_opts_t o = {.pcs_url = url, .backoff_ms = 5000, .backoff_max_ms = 20000,
+                            .fetch_rate = 1000};
+    att_collsrc_t *s = mk_opts(&o);
+    att_dcap_collateral_t *c = NULL;
+    att_diag_t d;
+    int64_t ra = 0;
+    for (int i = 0; i < 200; i++) {
+        att_err_t e = att_collsrc_get_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d);
+        assert_int_equal(e, ATT_E_FETCH_STATUS);
+        assert_null(c);
+        assert_int_equal(ra, 5);
+        assert_non_null(strstr(d.msg, "503"));
+        if (i > 0 && strstr(d.msg, "not fetched again for 5 s after 1 failed fetch") == NULL)
+            fail_msg("get %d: \"%s\" does not give the backoff", i, d.msg);
+    }
+    assert_int_equal(count_requests(), 1);
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.fetches, 1);
+    assert_int_equal(st.requests, 1);
+    assert_int_equal(st.backoff_denied, 199);
+
+    fake_ms += 4001; /* 999 ms left: rounded up */
+    assert_int_equal(att_collsrc_get_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d),
+                     ATT_E_FETCH_STATUS);
+    assert_int_equal(ra, 1);
+    assert_int_equal(count_requests(), 1);
+    /* each expiry allows one attempt; the backoff doubles to the cap */
+    const int64_t want[] = {10, 20, 20};
+    for (size_t i = 0; i < 3; i++) {
+        fake_ms += 20000;
+        assert_int_equal(att_collsrc_get_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d),
+                         ATT_E_FETCH_STATUS);
+        assert_int_equal(count_requests(), 2 + (int)i);
+        assert_int_equal(ra, want[i]);
+    }
+    /* the source recovers: after the backoff one fetch succeeds, and the streak is over */
+    pcs_stop(&p);
+    const char *aok[] = {VDIR "/" SGX_SET, NULL};
+    pcs_start(&p, port, aok);
+    assert_int_equal(get(s, &q, q.v.at, &c, &d), ATT_E_FETCH_STATUS); /* still backing off */
+    assert_int_equal(count_requests(), 4);
+    fake_ms += 20000;
+    assert_int_equal(get(s, &q, q.v.at, &c, &d), ATT_OK);
+    check_verifies(&q, c);
+    att_dcap_collateral_free(c);
+    assert_int_equal(count_requests(), 8);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+    vec_free(&q.v);
+}
+
+/* Regression (B3): quotes naming 50 different unknown platforms made 50 fetches at once. The
+ * fetch rate (2 per second here) lets 2 through; the others are refused at once, told to come
+ * back in 1 s, and the bucket refills with the clock. */
+static void test_fetch_rate(void **state)
+{
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    att_collsrc_opts_t o = {.pcs_url = url, .fetch_rate = 2};
+    att_collsrc_t *s = mk_opts(&o);
+    att_dcap_collateral_t *c = NULL;
+    att_diag_t d;
+    int64_t ra = 0;
+    int refused = 0;
+    for (int i = 0; i < 50; i++) {
+        uint8_t fm[6] = {0xF0, 0, 0, 0, 0, (uint8_t)i};
+        att_err_t e = att_collsrc_get_retry(s, ATT_TEE_SGX, fm, "processor", 0, &c, &ra, &d);
+        if (e == ATT_E_FETCH && strstr(d.msg, "fetch rate (2 per second)")) {
+            refused++;
+            assert_int_equal(ra, 1);
+        } else {
+            assert_int_equal(e, ATT_E_FETCH_STATUS); /* 404: unknown to the stand-in */
+        }
+    }
+    assert_int_equal(count_requests(), 2);
+    assert_int_equal(refused, 48);
+    fake_ms += 500; /* one token back */
+    for (int i = 50; i < 53; i++) {
+        uint8_t fm[6] = {0xF0, 0, 0, 0, 0, (uint8_t)i};
+        (void)att_collsrc_get(s, ATT_TEE_SGX, fm, "processor", 0, &c, &d);
+    }
+    assert_int_equal(count_requests(), 3);
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.rate_denied, 50);
+    assert_int_equal(st.fetches, 3);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+}
+
+/* Regression (B4): curl followed redirects to any host, so a source (or whoever controls its
+ * answers) could send attestd's requests elsewhere, https to http included. Redirects within
+ * the origin are followed; one to another port is not, and that server sees no request. */
+static void test_redirects(void **state)
+{
+    char other_count[64];
+    snprintf(other_count, sizeof(other_count), "/tmp/collsrc-other-XXXXXX");
+    int fd = mkstemp(other_count);
+    assert_true(fd >= 0);
+    close(fd);
+    pcs_t target, p;
+    const char *targs[] = {VDIR "/" SGX_SET, "--count-file", other_count, NULL};
+    pcs_start(&target, 0, targs);
+    char there[64];
+    snprintf(there, sizeof(there), "http://127.0.0.1:%d", target.port);
+    const char *args[] = {VDIR "/" SGX_SET, "--redirect", there, NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    FILE *log = tmpfile();
+    assert_non_null(log);
+    att_log_setup(ATT_LOG_INFO, log);
+    att_collsrc_opts_t o = {.pcs_url = url};
+    att_collsrc_t *s = mk_opts(&o);
+    att_dcap_collateral_t *c = NULL;
+    att_diag_t d;
+    att_err_t e = get(s, &q, q.v.at, &c, &d);
+    if (e != ATT_E_FETCH_STATUS || strstr(d.msg, "302") == NULL ||
+        strstr(d.msg, "not followed") == NULL)
+        fail_msg("cross-origin redirect: want ATT_E_FETCH_STATUS, got %s: %s", att_err_name(e),
+                 d.msg);
+    assert_null(c);
+    assert_int_equal(count_requests(), 1);
+    FILE *f = fopen(other_count, "r");
+    assert_non_null(f);
+    assert_int_equal(fgetc(f), EOF); /* the other server was never asked */
+    fclose(f);
+    att_log_setup(ATT_LOG_INFO, NULL);
+    assert_int_equal(log_lines(log, "redirected", there), 1); /* where to: only in the log */
+    fclose(log);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+
+    /* Within the origin (a relative Location): followed, the set fetched. */
+    const char *same[] = {VDIR "/" SGX_SET, "--redirect", "/moved", NULL};
+    reset_count();
+    pcs_start(&p, 0, same);
+    pcs_url(&p, url, sizeof(url));
+    o = (att_collsrc_opts_t){.pcs_url = url};
+    s = mk_opts(&o);
+    assert_int_equal(get(s, &q, q.v.at, &c, &d), ATT_OK);
+    check_verifies(&q, c);
+    att_dcap_collateral_free(c);
+    assert_int_equal(count_requests(), 8); /* 4 redirects, 4 answers */
+    att_collsrc_free(s);
+    pcs_stop(&p);
+    pcs_stop(&target);
+    unlink(other_count);
+    vec_free(&q.v);
+}
+
+/* Regression (B4): the source's error body reached the error, and so the anonymous client
+ * ("HTTP status 403: INTERNAL-ONLY ..."). Now the error names the status and the item; the
+ * body is only logged, truncated and with control characters (a terminal escape) replaced. */
+static void test_error_body_not_echoed(void **state)
+{
+    pcs_t p;
+    const char *args[] = {VDIR "/" SGX_SET, "--fail-status", "403", "--fail-body",
+                          "INTERNAL-ONLY: ask db7.corp\x1b[2J", NULL};
+    reset_count();
+    pcs_start(&p, 0, args);
+    char url[64];
+    pcs_url(&p, url, sizeof(url));
+    qv_t q;
+    qv_load(&q, SGX_SET);
+    FILE *log = tmpfile();
+    assert_non_null(log);
+    att_log_setup(ATT_LOG_INFO, log);
+    att_collsrc_opts_t o = {.pcs_url = url};
+    att_collsrc_t *s = mk_opts(&o);
+    att_dcap_collateral_t *c = NULL;
+    att_diag_t d;
+    assert_int_equal(get(s, &q, q.v.at, &c, &d), ATT_E_FETCH_STATUS);
+    if (strstr(d.msg, "INTERNAL-ONLY") != NULL || strstr(d.msg, "db7") != NULL ||
+        strstr(d.msg, "collateral source answered HTTP 403 for the SGX TCB info of FMSPC "
+               "00A067110000") == NULL)
+        fail_msg("the error must name status and item, not the body: %s", d.msg);
+    att_log_setup(ATT_LOG_INFO, NULL);
+    assert_int_equal(log_lines(log, "HTTP 403", "INTERNAL-ONLY: ask db7.corp?[2J"), 1);
+    fflush(log);
+    rewind(log);
+    int ch, esc = 0;
+    while ((ch = fgetc(log)) != EOF)
+        esc += ch == 0x1b;
+    assert_int_equal(esc, 0);
+    fclose(log);
+    att_collsrc_free(s);
+    pcs_stop(&p);
+    vec_free(&q.v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1221,6 +1590,12 @@ int main(void)
         cmocka_unit_test(test_single_flight),
         cmocka_unit_test(test_parallel_keys),
         cmocka_unit_test(test_offline),
+        cmocka_unit_test(test_deadline_per_fetch),
+        cmocka_unit_test(test_busy_bound),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_fetch_rate),
+        cmocka_unit_test(test_redirects),
+        cmocka_unit_test(test_error_body_not_echoed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
