@@ -1457,7 +1457,12 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
                                  .offline_dir = o->collateral_dir,
                                  .store = svc->store,
                                  .trust = svc->trust,
-                                 .max_age = o->collateral_max_age};
+                                 .max_age = o->collateral_max_age,
+                                 .timeout_ms = (long)o->collateral_timeout * 1000,
+                                 .max_waiters = o->collateral_fetch_waiters,
+                                 .fetch_rate = o->collateral_fetch_rate,
+                                 .backoff_ms = o->collateral_backoff * 1000,
+                                 .backoff_max_ms = o->collateral_backoff_max * 1000};
         if ((e = att_collsrc_new(&co, &svc->coll, d)) != ATT_OK)
             goto fail;
     }

@@ -33,6 +33,12 @@ typedef struct {
     int64_t token_lifetime;      /* seconds, default 28800 */
     att_alg_t alg;               /* signing algorithm, default RS256 */
     int64_t collateral_max_age;  /* seconds, 0 = until nextUpdate */
+    int64_t collateral_timeout;  /* seconds: deadline of one collateral fetch (0: 10) */
+    unsigned collateral_fetch_waiters; /* requests blocked on collateral fetches at once; more
+                                        * get 503 at once (0: no bound) */
+    unsigned collateral_fetch_rate;    /* collateral fetches started per second (0: 2) */
+    int64_t collateral_backoff;        /* seconds without refetch after a failed fetch (0: 5) */
+    int64_t collateral_backoff_max;    /* seconds, cap of its doubling (0: 300) */
     uint64_t policy_max_steps;   /* work budget of one policy evaluation (0: library default) */
     size_t policy_max_bytes;     /* size budget of one policy evaluation (0: library default) */
     int64_t policy_jws_max_age;  /* seconds: signed requests need an iat this recent (0: off) */
