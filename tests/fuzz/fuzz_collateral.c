@@ -17,7 +17,8 @@
  *   9     likewise a QE identity document for att_qe_identity_parse().
  * Every field is copied into its own exact-size heap buffer, so reading past a slice is caught.
  * Invariants (abort): on failure diag code == returned code; terminated messages;
- * accepted <=> ATT_OK; an accepted result has a known status and bounded advisories.
+ * accepted <=> ATT_OK; an accepted result has a known status and bounded advisories; a parsed
+ * TCB info / QE identity has its levels strictly descending (sorted, no duplicates).
  * Seed corpus: tests/fuzz/corpus/collateral/ (see docs/fuzzing.md for how it was made).
  */
 #include <stdint.h>
@@ -172,6 +173,37 @@ static void fuzz_raw(fuzz_set_t *s, int mode, const uint8_t *p, size_t n)
         free(owned[i]);
 }
 
+/* Levels as Intel's QVL keeps them: strictly descending, so sorted and without duplicates.
+ * TCB levels by (SGX components, PCESVN, TDX components) compared component by component. */
+static void check_tcb_levels_sorted(const att_tcb_info_t *t)
+{
+    for (size_t i = 1; i < t->n_levels; i++) {
+        const att_tcb_level_t *a = &t->levels[i - 1], *b = &t->levels[i];
+        int c = 0;
+        for (int k = 0; k < 16 && c == 0; k++)
+            c = (a->sgx[k] > b->sgx[k]) - (a->sgx[k] < b->sgx[k]);
+        if (c == 0)
+            c = (a->pcesvn > b->pcesvn) - (a->pcesvn < b->pcesvn);
+        for (int k = 0; k < 16 && c == 0; k++)
+            c = (a->tdx[k] > b->tdx[k]) - (a->tdx[k] < b->tdx[k]);
+        FUZZ_CHECK(c > 0, "TCB level %zu is not below level %zu (unsorted or duplicated)", i,
+                   i - 1);
+    }
+    for (size_t m = 0; m < t->n_modules; m++)
+        for (size_t i = 1; i < t->modules[m].n_levels; i++)
+            FUZZ_CHECK(t->modules[m].levels[i - 1].isvsvn > t->modules[m].levels[i].isvsvn,
+                       "module %s level %zu is not below level %zu", t->modules[m].id, i, i - 1);
+}
+
+static void check_qe_levels_sorted(const att_qe_identity_t *q)
+{
+    for (size_t i = 1; i < q->n_levels; i++) {
+        const att_isv_level_t *a = &q->levels[i - 1], *b = &q->levels[i];
+        FUZZ_CHECK(a->isvsvn > b->isvsvn || (a->isvsvn == b->isvsvn && a->tcb_date > b->tcb_date),
+                   "QE level %zu is not below level %zu (unsorted or duplicated)", i, i - 1);
+    }
+}
+
 static void fuzz_tcb_info(fuzz_set_t *s, const uint8_t *p, size_t n)
 {
     char *json = (char *)dup_exact(p, n);
@@ -190,6 +222,7 @@ static void fuzz_tcb_info(fuzz_set_t *s, const uint8_t *p, size_t n)
     } else {
         FUZZ_CHECK(sp >= json && sl <= n && (size_t)(sp - json) <= n - sl,
                    "signed range outside the document");
+        check_tcb_levels_sorted(&t);
         att_tcb_info_t saved = s->coll->tcb;
         s->coll->tcb = t;
         verify_and_check(s, s->coll);
@@ -217,6 +250,7 @@ static void fuzz_qe_identity(fuzz_set_t *s, const uint8_t *p, size_t n)
     } else {
         FUZZ_CHECK(sp >= json && sl <= n && (size_t)(sp - json) <= n - sl,
                    "signed range outside the document");
+        check_qe_levels_sorted(&q);
         att_qe_identity_t saved = s->coll->qe;
         s->coll->qe = q;
         verify_and_check(s, s->coll);
