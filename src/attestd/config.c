@@ -38,6 +38,11 @@ enum {
     O_COLL_URL,
     O_COLL_DIR,
     O_COLL_MAX_AGE,
+    O_COLL_TIMEOUT,
+    O_COLL_WAITERS,
+    O_COLL_RATE,
+    O_COLL_BACKOFF,
+    O_COLL_BACKOFF_MAX,
     O_TRUST_ROOT,
     O_AT,
     O_ISOLATED,
@@ -84,6 +89,18 @@ static const att_opt_t att_opts[O_COUNT] = {
     [O_COLL_MAX_AGE] = {"collateral-max-age", K_UINT, "SECONDS", "0", 0, 31536000,
                         "refetch cached collateral older than this (0: only before its "
                         "nextUpdate)"},
+    [O_COLL_TIMEOUT] = {"collateral-timeout", K_UINT, "SECONDS", "10", 1, 600,
+                        "deadline of one collateral fetch (all its requests together)"},
+    [O_COLL_WAITERS] = {"collateral-fetch-waiters", K_UINT, "N", "0", 0, 1024,
+                        "requests that may wait on collateral fetches at once; more get 503 "
+                        "with Retry-After (0: --threads minus 1, at least 1)"},
+    [O_COLL_RATE] = {"collateral-fetch-rate", K_UINT, "N", "2", 1, 1000,
+                     "collateral fetches started per second, all platforms together"},
+    [O_COLL_BACKOFF] = {"collateral-backoff", K_UINT, "SECONDS", "5", 1, 3600,
+                        "no refetch of a platform's collateral this long after a failed fetch; "
+                        "doubles per consecutive failure"},
+    [O_COLL_BACKOFF_MAX] = {"collateral-backoff-max", K_UINT, "SECONDS", "300", 1, 86400,
+                            "the doubling of --collateral-backoff stops here"},
     [O_TRUST_ROOT] = {"trust-root", K_LIST, "FILE", NULL, 0, 0,
                       "extra trusted root CA certificate (PEM); repeatable"},
     [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
@@ -468,6 +485,21 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_COLL_MAX_AGE:
         cfg->collateral_max_age = num;
+        break;
+    case O_COLL_TIMEOUT:
+        cfg->collateral_timeout = (unsigned)num;
+        break;
+    case O_COLL_WAITERS:
+        cfg->collateral_fetch_waiters = (unsigned)num;
+        break;
+    case O_COLL_RATE:
+        cfg->collateral_fetch_rate = (unsigned)num;
+        break;
+    case O_COLL_BACKOFF:
+        cfg->collateral_backoff = (unsigned)num;
+        break;
+    case O_COLL_BACKOFF_MAX:
+        cfg->collateral_backoff_max = (unsigned)num;
         break;
     case O_THREADS:
         cfg->threads = (unsigned)num;

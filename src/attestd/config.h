@@ -41,6 +41,11 @@ typedef struct {
     char *collateral_url; /* NULL: none */
     char *collateral_dir; /* NULL: none */
     uint64_t collateral_max_age; /* seconds; 0 = refresh only before nextUpdate */
+    unsigned collateral_timeout; /* seconds: deadline of one fetch, default 10 */
+    unsigned collateral_fetch_waiters; /* requests blocked on fetches at once; 0 = threads - 1 */
+    unsigned collateral_fetch_rate;    /* fetches started per second, default 2 */
+    unsigned collateral_backoff;       /* seconds after a failed fetch, default 5, doubling */
+    unsigned collateral_backoff_max;   /* seconds, default 300 */
     char **trust_roots;   /* n_trust_roots files */
     size_t n_trust_roots;
     bool has_at;            /* --at given */
