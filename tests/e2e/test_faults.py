@@ -6,6 +6,12 @@
   also after a restart on the same data dir: the store's copy), slow (--delay past attestd's 10 s
   fetch timeout: 503 naming the timeout, /healthz answers meanwhile), returning garbage and
   failing with HTTP 500 (a clean error, no crash);
+- what a misbehaving source may cost (issue 18 B1, B3, B4): with --threads 2 and a PCS answering
+  each GET after 9 s, 4 concurrent attests needing a fetch leave a cached platform's attest and
+  /healthz answering within 3 s (the fetch ends at its 10 s deadline, the requests over the
+  waiter bound get 503 at once); 200 attests against a PCS answering 503 make a handful of
+  upstream requests (backoff), not 200; a redirect to another port is not followed (that server
+  sees nothing); a 403 body marked INTERNAL-ONLY is logged, never sent to the client;
 - the store failing to write (RLIMIT_FSIZE 0 on the running process, SIGXFSZ ignored: every
   write to a regular file fails with EFBIG, the closest to a full disk without mounting
   anything): a policy PUT gets a clean 5xx, attestation and the policy in force are unchanged,
@@ -141,6 +147,151 @@ def collateral_bad(flags, what):
                 400 <= r.status < 500 or r.status == 503, repr(r))
         T.eq('%s: /healthz 200' % what, s.get('/healthz', api=None).status, 200)
         T.check('%s: attestd alive' % what, s.alive(), s.log())
+    pcs.stop()
+
+
+# ---------------------------------------------------------------- what a misbehaving PCS may cost
+# (issue 18 B1, B3, B4)
+
+TDX_DIR = os.path.join(DCAP, 'tdx-v4-fmspcB0C06F000000')
+QT = b64url(quote_bytes(TDX_DIR))
+
+
+def count_lines(path):
+    try:
+        return sum(1 for _ in open(path))
+    except OSError:
+        return 0
+
+
+def attest_tdx(s, timeout=60):
+    return s.post('/attest/TdxVm', {'quote': QT}, api='2023-04-01-preview', timeout=timeout)
+
+
+def collateral_slow_workers():
+    """B1: --threads 2, a PCS answering each GET after 9 s, 4 concurrent TDX attests needing a
+    fetch from it. Before: the fetch took 4 x 9 s and held both workers, so an attest of a
+    cached platform took 29.5 s and /healthz 35.6 s. Now one request waits on the fetch (the
+    default bound is --threads minus 1), the others get 503 at once, the fetch ends at its 10 s
+    deadline, and the cached SGX platform (from --collateral-dir) and /healthz answer at once."""
+    count = os.path.join(tmpdir(), 'count')
+    pcs = PcsServer('--delay', '9', TDX_DIR, count_file=count)
+    with Server('--threads', '2', at=AT, collateral_dir=VDIR, collateral_url=pcs.url) as s:
+        T.eq('slow PCS, 2 threads: cached SGX attest 200 before', attest(s).status, 200)
+        box = []
+        lock = threading.Lock()
+
+        def tdx():
+            t0 = time.time()
+            try:
+                r = attest_tdx(s)
+            except Exception as ex:  # a transport failure is a finding too
+                r = ex
+            with lock:
+                box.append((r, time.time() - t0))
+
+        t_start = time.time()
+        ths = [threading.Thread(target=tdx, daemon=True) for _ in range(4)]
+        for t in ths:
+            t.start()
+        while count_lines(count) == 0 and time.time() - t_start < 15:
+            time.sleep(0.02)  # the fetch has reached the PCS
+        T.check('slow PCS: the fetch reached the PCS', count_lines(count) > 0)
+        t0 = time.time()
+        r = attest(s, timeout=60)
+        took_attest = time.time() - t0
+        t0 = time.time()
+        h = s.get('/healthz', api=None, timeout=60)
+        took_health = time.time() - t0
+        T.eq('slow PCS: cached platform attest 200 during the fetch', r.status, 200, repr(r))
+        T.check('slow PCS: cached platform attest answered within 3 s (was 29.5 s)',
+                took_attest < 3, 'took %.2f s' % took_attest)
+        T.eq('slow PCS: /healthz 200 during the fetch', h.status, 200)
+        T.check('slow PCS: /healthz answered within 3 s (was 35.6 s)', took_health < 3,
+                'took %.2f s' % took_health)
+        for t in ths:
+            t.join(40)
+        rs = [x for x, _ in box]
+        times = sorted(t for _, t in box)
+        T.eq('slow PCS: 4 fetch attests answered', len(rs), 4, repr(box))
+        T.check('slow PCS: each a 503 ServiceUnavailable',
+                all(getattr(x, 'status', None) == 503 and x.error_code == 'ServiceUnavailable'
+                    for x in rs), repr(rs))
+        refused = [x for x in rs if 'already waiting on collateral fetches' in
+                   getattr(x, 'error_message', '')]
+        T.check('slow PCS: the requests over the bound were refused at once (>= 2)',
+                len(refused) >= 2, repr(rs))
+        T.check('slow PCS: the fetch ended at its 10 s deadline, not 4 x 9 s', times and
+                times[-1] < 16, 'times %r' % times)
+        T.check('slow PCS: the PCS got at most 2 GETs for the one fetch', count_lines(count) <= 2,
+                '%d GETs' % count_lines(count))
+        print('  slow PCS, 2 threads: cached attest %.3f s, /healthz %.3f s during the fetch; fetch '
+              'attests answered after %s s; %d GETs' % (
+                  took_attest, took_health, ', '.join('%.1f' % t for t in times),
+                  count_lines(count)), flush=True)
+    pcs.stop()
+
+
+def collateral_503_backoff():
+    """B3: 200 attests of a platform whose fetch fails (the PCS answers 503), from 8 threads.
+    Before: 200 upstream requests in 0.4 s. Now: the first fetch fails, the key backs off 5 s,
+    every other attest gets 503 without an upstream request."""
+    count = os.path.join(tmpdir(), 'count')
+    pcs = PcsServer('--fail-status', '503', VDIR, count_file=count)
+    with Server(at=AT, collateral_url=pcs.url) as s:
+        statuses = []
+        lock = threading.Lock()
+
+        def worker():
+            for _ in range(25):
+                r = attest(s)
+                with lock:
+                    statuses.append((r.status, r.error_code))
+
+        t0 = time.time()
+        ths = [threading.Thread(target=worker, daemon=True) for _ in range(8)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join(60)
+        took = time.time() - t0
+        T.eq('503 PCS: 200 attests answered', len(statuses), 200)
+        T.check('503 PCS: every one 503 ServiceUnavailable',
+                all(x == (503, 'ServiceUnavailable') for x in statuses), repr(set(statuses)))
+        n = count_lines(count)
+        T.check('503 PCS: a handful of upstream requests, not 200', n <= 3, '%d requests' % n)
+        print('  503 PCS: 200 attests in %.1f s made %d upstream request(s)' % (took, n),
+              flush=True)
+    pcs.stop()
+
+
+def collateral_redirect_and_body():
+    """B4: a PCS that redirects to another port on loopback (that server must see nothing), and
+    one answering 403 with an INTERNAL-ONLY body (the client must not see it)."""
+    count = os.path.join(tmpdir(), 'count')
+    other = PcsServer(VDIR, count_file=count)
+    pcs = PcsServer('--redirect', other.url, VDIR)
+    with Server(at=AT, collateral_url=pcs.url) as s:
+        r = attest(s)
+        T.eq('redirecting PCS: 503', r.status, 503, repr(r))
+        T.check('redirecting PCS: the error says the redirect was not followed',
+                'not followed' in r.error_message, repr(r))
+        T.check('redirecting PCS: the error does not name the target',
+                other.url not in r.error_message, repr(r))
+        T.eq('redirecting PCS: the other server got no request', count_lines(count), 0)
+    pcs.stop()
+    other.stop()
+    pcs = PcsServer('--fail-status', '403', '--fail-body', 'INTERNAL-ONLY: ask db7.corp', VDIR)
+    with Server(at=AT, collateral_url=pcs.url) as s:
+        r = attest(s)
+        T.eq('403 PCS: 503', r.status, 503, repr(r))
+        T.check('403 PCS: names the status and the item',
+                'collateral source answered HTTP 403 for the SGX TCB info' in r.error_message,
+                repr(r))
+        T.check('403 PCS: the body does not reach the client',
+                'INTERNAL-ONLY' not in r.error_message and 'db7' not in r.body.decode(
+                    errors='replace'), repr(r))
+        T.check('403 PCS: the body is in the log', 'INTERNAL-ONLY' in s.log(), s.log())
     pcs.stop()
 
 
@@ -414,7 +565,8 @@ def kill9_during_writes(rounds=3):
 
 def main():
     t0 = time.time()
-    for fn in (collateral_down_before_fetch, collateral_down_after_fetch, store_write_fails,
+    for fn in (collateral_down_before_fetch, collateral_down_after_fetch, collateral_503_backoff,
+               collateral_redirect_and_body, collateral_slow_workers, store_write_fails,
                store_read_only, sigterm_during_load, kill9_during_writes):
         T.section(fn)
     # the slow and garbage sources run side by side: the slow one waits out a 10 s timeout
