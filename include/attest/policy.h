@@ -86,7 +86,10 @@ typedef struct {
  * Values are booleans, integers, strings; objects and arrays are JSON-valued string claims.
  * Returns ATT_OK with a result whether the policy permits or denies (see att_policy_permitted);
  * an error (ATT_E_POLICY_EVAL, ATT_E_ARG, ...) means evaluation itself failed: fail closed.
- * opts may be NULL. */
+ * The work is bounded by opts' budget: ATT_E_POLICY_BUDGET when the steps or the bytes of values
+ * built run out (the message names the budget, its limit and the rule or JmesPath query),
+ * ATT_E_CANCELLED when opts->cancelled answered true (asked every 4096 steps).
+ * opts may be NULL (default budget). */
 ATT_API att_err_t att_policy_eval(const att_policy_t *pol, const json_t *claims,
                                   const att_policy_eval_opts_t *opts, att_policy_result_t **out,
                                   att_diag_t *diag) ATT_WUR;
@@ -105,6 +108,10 @@ ATT_API const json_t *att_policy_result_properties(const att_policy_result_t *re
 ATT_API const json_t *att_policy_result_trace(const att_policy_result_t *res);
 /* The trace as text, one line per rule (NULL without opts.explain). */
 ATT_API const char *att_policy_result_trace_text(const att_policy_result_t *res);
+/* What the evaluation cost against its budget: steps of work and bytes of values built
+ * (docs/policy.md, "Limits"). Always within opts' max_steps and max_bytes. */
+ATT_API void att_policy_result_cost(const att_policy_result_t *res, uint64_t *steps,
+                                    size_t *bytes);
 
 #ifdef __cplusplus
 }

@@ -40,10 +40,60 @@ void att_pol_arena_free(att_pol_arena_t *a)
     memset(a, 0, sizeof(*a));
 }
 
+/* ---- work budget ------------------------------------------------------------------------ */
+
+void att_pol_budget_init(att_pol_budget_t *b, const att_policy_eval_opts_t *opts)
+{
+    memset(b, 0, sizeof(*b));
+    b->max_steps = opts && opts->max_steps ? opts->max_steps : ATT_POLICY_DEFAULT_MAX_STEPS;
+    b->max_bytes = opts && opts->max_bytes ? opts->max_bytes : ATT_POLICY_DEFAULT_MAX_BYTES;
+    b->cancelled = opts ? opts->cancelled : NULL;
+    b->cancel_arg = opts ? opts->cancel_arg : NULL;
+    b->next_poll = ATT_POL_POLL_STEPS;
+}
+
+bool att_pol_spend(att_pol_budget_t *b, uint64_t n)
+{
+    if (b->err != ATT_OK)
+        return false;
+    b->steps = n > UINT64_MAX - b->steps ? UINT64_MAX : b->steps + n;
+    if (b->steps > b->max_steps) {
+        b->err = ATT_E_POLICY_BUDGET;
+        b->what = "steps";
+        return false;
+    }
+    if (b->steps >= b->next_poll) {
+        b->next_poll = b->steps + ATT_POL_POLL_STEPS;
+        if (b->cancelled != NULL && b->cancelled(b->cancel_arg)) {
+            b->err = ATT_E_CANCELLED;
+            b->what = "cancelled";
+            return false;
+        }
+    }
+    return true;
+}
+
+bool att_pol_charge(att_pol_budget_t *b, size_t n)
+{
+    if (b->err != ATT_OK)
+        return false;
+    b->bytes = n > SIZE_MAX - b->bytes ? SIZE_MAX : b->bytes + n;
+    if (b->bytes > b->max_bytes) {
+        b->err = ATT_E_POLICY_BUDGET;
+        b->what = "bytes";
+        return false;
+    }
+    return true;
+}
+
+/* ---- arena ------------------------------------------------------------------------------ */
+
 void *att_pol_alloc(att_pol_arena_t *a, size_t n)
 {
     if (a->failed)
         return NULL;
+    if (a->budget != NULL && !att_pol_charge(a->budget, n))
+        goto fail;
     size_t need = (n + ATT_POL_ALIGN - 1) & ~(ATT_POL_ALIGN - 1);
     if (need < n)
         goto fail;

@@ -24,7 +24,6 @@
 #include "policy/policy_int.h"
 
 #define ATT_EVAL_STACK      16384
-#define ATT_EVAL_ARENA_MAX  (64u << 20)
 #define ATT_EVAL_MAX_CLAIMS 100000
 #define ATT_EVAL_MAX_SET    10000
 
@@ -34,6 +33,7 @@ typedef struct {
     const char *issuer;
     size_t in;
     att_pv_t v;
+    size_t size; /* serialised size of type and value once measured (0: not yet) */
 } att_claim_t;
 
 typedef struct {
@@ -66,9 +66,15 @@ typedef struct {
     bool explain;
     json_t *trace;
     att_pol_buf_t text;
+    att_pol_budget_t b;
+    const att_pol_rule_t *rule; /* the rule being evaluated, for budget messages */
+    const char *query;          /* the JmesPath query being evaluated, or NULL */
+    size_t query_n;
 } att_eval_t;
 
 struct att_policy_result {
+    uint64_t steps; /* work and size the evaluation took (att_policy_result_cost) */
+    size_t bytes;
     bool permitted;
     char *reason;
     json_t *claims;
@@ -83,10 +89,73 @@ static const char att_iss_custom[] = "CustomClaim";
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
+/* The budget ran out (or the caller cancelled): say which budget, its limit and where. */
+static att_err_t att_budget_err(att_eval_t *e)
+{
+    const att_pol_budget_t *b = &e->b;
+    char where[160], q[128] = "";
+    if (e->rule != NULL)
+        snprintf(where, sizeof(where), " in %s rule %d at line %u",
+                 att_pol_section_name(e->rule->section), e->rule->index, e->rule->at.line);
+    else
+        snprintf(where, sizeof(where), " while reading the incoming claims");
+    if (e->query != NULL)
+        snprintf(q, sizeof(q), ", JmesPath query \"%.*s%s\"",
+                 (int)(e->query_n > 80 ? 80 : e->query_n), e->query, e->query_n > 80 ? "..." : "");
+    switch (b->err) {
+    case ATT_E_CANCELLED:
+        return att_diag_set(e->diag, ATT_E_CANCELLED,
+                            "policy evaluation cancelled%s%s (after %" PRIu64 " steps)", where, q,
+                            b->steps);
+    case ATT_E_LIMIT:
+        return att_diag_set(e->diag, ATT_E_LIMIT,
+                            "policy evaluation stopped: a JSON value nested deeper than %d "
+                            "levels%s%s",
+                            ATT_POL_MAX_NEST, where, q);
+    default:
+        if (strcmp(b->what ? b->what : "", "steps") == 0)
+            return att_diag_set(e->diag, ATT_E_POLICY_BUDGET,
+                                "policy evaluation exceeded its work budget of %" PRIu64
+                                " steps%s%s",
+                                b->max_steps, where, q);
+        return att_diag_set(e->diag, ATT_E_POLICY_BUDGET,
+                            "policy evaluation exceeded its size budget of %zu bytes of values "
+                            "built%s%s",
+                            b->max_bytes, where, q);
+    }
+}
+
 static att_err_t att_oom(att_eval_t *e)
 {
-    return att_diag_set(e->diag, ATT_E_NOMEM, "policy evaluation ran out of memory (limit %u MB)",
-                        ATT_EVAL_ARENA_MAX >> 20);
+    if (e->b.err != ATT_OK)
+        return att_budget_err(e); /* the arena refused because the budget ran out */
+    return att_diag_set(e->diag, ATT_E_NOMEM, "policy evaluation ran out of memory");
+}
+
+static bool att_spend(att_eval_t *e, uint64_t n)
+{
+    return att_pol_spend(&e->b, n);
+}
+
+/* Serialised size of claim c (type and value), measured once against the budget. */
+static bool att_claim_size(att_eval_t *e, att_claim_t *c, size_t *size)
+{
+    if (c->size == 0) {
+        size_t vs = 0;
+        if (c->v.kind == ATT_PV_JSON && c->v.json != NULL) {
+            att_pol_jsize_t z;
+            if (!att_pol_json_size(&e->b, c->v.json,
+                                   e->b.max_bytes > e->b.bytes ? e->b.max_bytes - e->b.bytes : 0,
+                                   &z))
+                return false;
+            vs = z.text;
+        } else {
+            vs = c->v.kind == ATT_PV_STR ? c->v.n + 2 : 24;
+        }
+        c->size = c->tn + 4 + vs;
+    }
+    *size = c->size;
+    return true;
 }
 
 static att_err_t att_set_add(att_eval_t *e, att_claimset_t *s, att_claim_t *c)
@@ -209,10 +278,22 @@ static json_t *att_value_json(att_eval_t *e, att_pv_t *v, const char **why)
         *why = "is not a string";
         return NULL;
     }
+    if (!att_spend(e, att_pol_parse_cost(v->n))) {
+        *why = "ran out of budget";
+        return NULL;
+    }
     json_error_t jerr;
     json_t *j = json_loadb(v->s, v->n, JSON_DECODE_ANY, &jerr);
     if (j == NULL) {
         *why = "is not valid JSON";
+        return NULL;
+    }
+    /* the parsed value is built here: charge its nodes and text */
+    att_pol_jsize_t z;
+    if (!att_pol_json_size(&e->b, j, SIZE_MAX, &z) ||
+        !att_pol_charge(&e->b, z.nodes * ATT_POL_JSON_NODE + z.text)) {
+        json_decref(j);
+        *why = "ran out of budget";
         return NULL;
     }
     return att_pol_keep(e->a, j);
@@ -223,6 +304,8 @@ static att_err_t att_json_to_values(att_eval_t *e, const att_pol_rule_t *r, cons
 {
     att_pv_t v;
     memset(&v, 0, sizeof(v));
+    if (!att_spend(e, 1))
+        return att_budget_err(e);
     switch (json_typeof(j)) {
     case JSON_NULL:
         return ATT_OK; /* an empty claim value */
@@ -294,7 +377,7 @@ static att_err_t att_apply(att_eval_t *e, const att_pol_rule_t *r, const att_pol
                 return att_type_error(e, r, x, "two Strings", args[i]);
         size_t n0, n1;
         const char *s0 = att_pv_text(e->a, args[0], &n0), *s1 = att_pv_text(e->a, args[1], &n1);
-        char *s = att_pol_alloc(e->a, n0 + n1 + 1);
+        char *s = s0 && s1 ? att_pol_alloc(e->a, n0 + n1 + 1) : NULL;
         if (s0 == NULL || s1 == NULL || s == NULL)
             return att_oom(e);
         memcpy(s, s0, n0);
@@ -307,6 +390,8 @@ static att_err_t att_apply(att_eval_t *e, const att_pol_rule_t *r, const att_pol
     }
     case ATT_FN_JSONTOCLAIMVALUE: {
         json_t *j = att_value_json(e, args[0], &why);
+        if (j == NULL && e->b.err != ATT_OK)
+            return att_budget_err(e);
         if (j == NULL)
             return att_diag_set(e->diag, ATT_E_POLICY_TYPE,
                                 "%s rule %d at line %u: JsonToClaimValue's argument %s",
@@ -315,11 +400,15 @@ static att_err_t att_apply(att_eval_t *e, const att_pol_rule_t *r, const att_pol
     }
     case ATT_FN_JMESPATH: {
         json_t *data = att_value_json(e, args[0], &why);
+        if (data == NULL && e->b.err != ATT_OK)
+            return att_budget_err(e);
         if (data == NULL)
             return att_diag_set(e->diag, ATT_E_POLICY_TYPE,
                                 "%s rule %d at line %u: JmesPath's first argument %s",
                                 att_pol_section_name(r->section), r->index, x->at.line, why);
         const att_jp_node_t *q = x->query;
+        e->query = x->args[1]->kind == ATT_PX_LIT ? x->args[1]->lit.s : args[1]->s;
+        e->query_n = x->args[1]->kind == ATT_PX_LIT ? x->args[1]->lit.n : args[1]->n;
         if (q == NULL) {
             if (args[1]->kind != ATT_PV_STR)
                 return att_type_error(e, r, x, "a String query", args[1]);
@@ -333,7 +422,10 @@ static att_err_t att_apply(att_eval_t *e, const att_pol_rule_t *r, const att_pol
                                     (int)(args[1]->n > 80 ? 80 : args[1]->n), args[1]->s, at + 1,
                                     why);
         }
-        json_t *res = att_jp_eval(q, data, &why);
+        json_t *res = att_jp_eval(q, data, &e->b, &why);
+        if (res == NULL && e->b.err != ATT_OK)
+            return att_budget_err(e);
+        e->query = NULL;
         if (res == NULL)
             return att_diag_set(e->diag, ATT_E_POLICY_JMESPATH, "%s rule %d at line %u: %s",
                                 att_pol_section_name(r->section), r->index, x->at.line, why);
@@ -347,6 +439,15 @@ static att_err_t att_apply(att_eval_t *e, const att_pol_rule_t *r, const att_pol
         return att_diag_set(e->diag, ATT_E_INTERNAL, "unexpected function");
     }
     return att_set_push(e, out, &v);
+}
+
+/* Steps for comparing two values: one, plus the scan of the shorter text (JSON values compare
+ * by json_equal over their materialised texts' worth of nodes at most). */
+static uint64_t att_cmp_cost(const att_pv_t *a, const att_pv_t *b)
+{
+    size_t na = a->kind == ATT_PV_STR || a->kind == ATT_PV_JSON ? a->n : 0;
+    size_t nb = b->kind == ATT_PV_STR || b->kind == ATT_PV_JSON ? b->n : 0;
+    return att_pol_scan_cost(na < nb ? na : nb);
 }
 
 static att_err_t att_eval_call(att_eval_t *e, const att_pol_rule_t *r, const att_pol_expr_t *x,
@@ -378,6 +479,8 @@ static att_err_t att_eval_call(att_eval_t *e, const att_pol_rule_t *r, const att
             for (size_t i = 0; i < args[0].n && res; i++) {
                 att_pv_text(e->a, &args[0].v[i], NULL);
                 att_pv_text(e->a, &args[1].v[0], NULL);
+                if (!att_spend(e, att_cmp_cost(&args[0].v[i], &args[1].v[0])))
+                    return att_budget_err(e);
                 res = att_pv_compare(&args[0].v[i], ATT_OP_EQ, &args[1].v[0]) == 1;
             }
         } else {
@@ -387,6 +490,8 @@ static att_err_t att_eval_call(att_eval_t *e, const att_pol_rule_t *r, const att
                 att_pv_text(e->a, &args[0].v[i], NULL);
                 for (size_t k = 0; k < args[1].n && !found; k++) {
                     att_pv_text(e->a, &args[1].v[k], NULL);
+                    if (!att_spend(e, att_cmp_cost(&args[0].v[i], &args[1].v[k])))
+                        return att_budget_err(e);
                     found = att_pv_compare(&args[0].v[i], ATT_OP_EQ, &args[1].v[k]) == 1;
                 }
                 res = found;
@@ -414,6 +519,8 @@ static att_err_t att_eval_call(att_eval_t *e, const att_pol_rule_t *r, const att
         att_pv_t *cur[8];
         for (int i = 0; i < x->nargs; i++)
             cur[i] = &args[i].v[idx[i]];
+        if (!att_spend(e, 1))
+            return att_budget_err(e);
         err = att_apply(e, r, x, cur, out);
         if (err != ATT_OK)
             return err;
@@ -438,6 +545,8 @@ static att_err_t att_eval_expr(att_eval_t *e, const att_pol_rule_t *r, const att
         return ATT_OK;
     case ATT_PX_REF: {
         const att_bind_t *b = &bind[x->ref];
+        if (!att_spend(e, 1 + b->n))
+            return att_budget_err(e);
         att_err_t err = att_set_alloc(e, out, b->n);
         if (err != ATT_OK)
             return err;
@@ -461,15 +570,21 @@ static att_err_t att_test_claim(att_eval_t *e, const att_pol_rule_t *r, const at
     /* fast path: type == "literal" */
     if (t->prop == ATT_PP_TYPE && t->op == ATT_OP_EQ && rhs->n == 1 &&
         rhs->v[0].kind == ATT_PV_STR) {
+        if (!att_spend(e, att_pol_scan_cost(c->tn < rhs->v[0].n ? c->tn : rhs->v[0].n)))
+            return att_budget_err(e);
         *pass = c->tn == rhs->v[0].n && memcmp(c->type, rhs->v[0].s, c->tn) == 0;
         return ATT_OK;
     }
     att_claim_prop(e, c, t->prop, &lhs);
+    if (e->b.err != ATT_OK)
+        return att_budget_err(e);
     *pass = false;
     for (size_t i = 0; i < rhs->n && !*pass; i++) {
         att_pv_t *rv = &rhs->v[i];
         if (rv->kind == ATT_PV_JSON)
             att_pv_text(e->a, rv, NULL);
+        if (!att_spend(e, att_cmp_cost(&lhs, rv)))
+            return att_budget_err(e);
         int res = att_pv_compare(&lhs, t->op, rv);
         if (res < 0) {
             att_pol_buf_t b;
@@ -516,6 +631,8 @@ static att_err_t att_match(att_eval_t *e, const att_pol_rule_t *r, att_bind_t *b
         for (size_t k = 0; k < nclaims; k++) {
             att_claim_t *c = e->in.c[k];
             bool pass = true, typed = true;
+            if (!att_spend(e, 1))
+                return att_budget_err(e);
             int ti;
             for (ti = 0; ti < cond->ntests && pass; ti++) {
                 att_err_t err = att_test_claim(e, r, &cond->tests[ti], &rhs[ti], c, &pass);
@@ -620,6 +737,8 @@ static att_err_t att_coerce(att_eval_t *e, const att_pol_rule_t *r, att_pol_vt_t
     size_t n;
     const char *s =
         (v->kind == ATT_PV_STR || v->kind == ATT_PV_JSON) ? att_pv_text(e->a, v, &n) : NULL;
+    if (e->b.err != ATT_OK)
+        return att_budget_err(e);
     switch (vt) {
     case ATT_VT_STRING:
         if (v->kind == ATT_PV_INT) {
@@ -684,7 +803,14 @@ static att_err_t att_emit(att_eval_t *e, const att_pol_rule_t *r, const char *ty
     c->issuer = att_iss_policy;
     c->in = sizeof(att_iss_policy) - 1;
     c->v = *v;
+    c->size = 0;
     att_err_t err = att_coerce(e, r, r->act.valuetype, &c->v);
+    /* a claim added or issued costs its serialised size: it may be compared, traced, put in
+     * the token; a JSON value sharing nodes is measured here, where it stops being cheap */
+    size_t size;
+    if (err == ATT_OK && (!att_claim_size(e, c, &size) || !att_pol_charge(&e->b, size) ||
+                          !att_spend(e, att_pol_copy_cost(size))))
+        return att_budget_err(e);
     if (err == ATT_OK)
         err = att_set_add(e, &e->in, c);
     if (err == ATT_OK && r->act.kind == ATT_ACT_ISSUE)
@@ -692,6 +818,8 @@ static att_err_t att_emit(att_eval_t *e, const att_pol_rule_t *r, const char *ty
     if (err == ATT_OK && r->act.kind == ATT_ACT_ISSUEPROPERTY)
         err = att_set_add(e, &e->props, c);
     if (err == ATT_OK && effects != NULL) {
+        if (!att_pol_charge(&e->b, size) || !att_spend(e, att_pol_copy_cost(size)))
+            return att_budget_err(e); /* the trace holds the value again */
         json_t *val = att_pv_to_json(&c->v);
         json_array_append_new(effects,
                               json_pack("{s:s%,s:o*}", "type", c->type, c->tn, "value", val));
@@ -761,7 +889,11 @@ static void att_trace_rule(att_eval_t *e, const att_pol_rule_t *r, const att_bin
         json_t *claims = json_array();
         if (ok)
             for (size_t k = 0; k < bind[ci].n && k < 8; k++) {
-                const att_claim_t *cl2 = bind[ci].c[k];
+                att_claim_t *cl2 = bind[ci].c[k];
+                size_t size; /* the trace holds the claim: it costs its size again */
+                if (!att_claim_size(e, cl2, &size) || !att_pol_charge(&e->b, size) ||
+                    !att_spend(e, att_pol_copy_cost(size)))
+                    break;
                 json_array_append_new(claims, json_pack("{s:s%,s:o*,s:s}", "type", cl2->type,
                                                         cl2->tn, "value", att_pv_to_json(&cl2->v),
                                                         "issuer", cl2->issuer));
@@ -809,12 +941,12 @@ static void att_trace_rule(att_eval_t *e, const att_pol_rule_t *r, const att_bin
         json_t *x;
         json_array_foreach(effects, i, x)
         {
-            char *vs = json_dumps(json_object_get(x, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
-            size_t vl = vs ? strlen(vs) : 0;
-            att_pol_buf_printf(
-                t, "%s%s = %.*s%s", i ? ", " : "", json_string_value(json_object_get(x, "type")),
-                (int)(vl > 100 ? 100 : vl), vs ? vs : "?", vl > 100 ? "...(cut)" : "");
-            free(vs);
+            char vs[101];
+            size_t vl;
+            bool cut = att_pol_json_head(json_object_get(x, "value"), vs, sizeof(vs), &vl);
+            att_pol_buf_printf(t, "%s%s = %.*s%s", i ? ", " : "",
+                               json_string_value(json_object_get(x, "type")),
+                               (int)(vl > 100 ? 100 : vl), vs, cut || vl > 100 ? "...(cut)" : "");
         }
         if (json_array_size(effects) == 0)
             att_pol_buf_add(t, "nothing: empty value", 20);
@@ -829,6 +961,9 @@ static att_err_t att_run_section(att_eval_t *e, att_pol_section_t s)
     const att_pol_sec_t *sec = &e->pol->sec[s];
     for (int i = 0; i < sec->nrules; i++) {
         const att_pol_rule_t *r = &sec->rules[i];
+        e->rule = r;
+        if (!att_spend(e, 1))
+            return att_budget_err(e);
         att_bind_t bindbuf[8];
         att_bind_t *bind = bindbuf;
         if (r->nconds > 8) {
@@ -870,9 +1005,11 @@ static att_err_t att_run_section(att_eval_t *e, att_pol_section_t s)
             }
             e->misses[e->nmiss++] = miss;
         }
-        if (e->explain)
+        if (e->explain && att_spend(e, ATT_POL_TRACE_STEPS + (uint64_t)r->nconds * 10))
             att_trace_rule(e, r, bind, &miss, fired, effects);
         json_decref(effects);
+        if (e->b.err != ATT_OK)
+            return att_budget_err(e);
         if (e->deny_rule != NULL)
             break; /* a deny ends authorization */
     }
@@ -931,8 +1068,8 @@ static att_err_t att_load_claims(att_eval_t *e, const json_t *claims)
         json_t *v;
         json_object_keylen_foreach((json_t *)claims, k, klen, v)
         {
-            att_claim_t *c = att_pol_alloc(e->a, sizeof(*c));
-            if (c == NULL)
+            att_claim_t *c = att_pol_zalloc(e->a, sizeof(*c));
+            if (c == NULL || !att_spend(e, 1))
                 return att_oom(e);
             bool skip;
             att_value_from_json(v, &c->v, &skip);
@@ -958,8 +1095,8 @@ static att_err_t att_load_claims(att_eval_t *e, const json_t *claims)
                                     "claim %zu: expected {\"type\": string, \"value\": ..., "
                                     "\"issuer\"?: string, \"valueType\"?: string}",
                                     i);
-            att_claim_t *c = att_pol_alloc(e->a, sizeof(*c));
-            if (c == NULL)
+            att_claim_t *c = att_pol_zalloc(e->a, sizeof(*c));
+            if (c == NULL || !att_spend(e, 1))
                 return att_oom(e);
             bool skip;
             att_value_from_json(v, &c->v, &skip);
@@ -1089,10 +1226,13 @@ ATT_API att_err_t att_policy_eval(const att_policy_t *pol, const json_t *claims,
     if (pol == NULL || claims == NULL || out == NULL)
         return att_diag_set(diag, ATT_E_ARG, "att_policy_eval: NULL argument");
     _Alignas(max_align_t) char stack[ATT_EVAL_STACK];
-    att_pol_arena_t arena;
-    att_pol_arena_init(&arena, stack, sizeof(stack), ATT_EVAL_ARENA_MAX);
     att_eval_t e;
     memset(&e, 0, sizeof(e));
+    att_pol_budget_init(&e.b, opts);
+    /* no limit of its own: every allocation is charged to the size budget */
+    att_pol_arena_t arena;
+    att_pol_arena_init(&arena, stack, sizeof(stack), 0);
+    arena.budget = &e.b;
     e.pol = pol;
     e.a = &arena;
     e.diag = diag;
@@ -1129,8 +1269,11 @@ ATT_API att_err_t att_policy_eval(const att_policy_t *pol, const json_t *claims,
                 err = att_oom(&e);
         }
         if (err == ATT_OK &&
-            (res->reason == NULL || res->claims == NULL || res->props == NULL || arena.failed))
+            (res->reason == NULL || res->claims == NULL || res->props == NULL || arena.failed ||
+             e.b.err != ATT_OK))
             err = att_oom(&e);
+        res->steps = e.b.steps;
+        res->bytes = e.b.bytes;
     }
     json_decref(e.trace);
     att_pol_arena_free(&arena);
@@ -1183,4 +1326,12 @@ ATT_API const json_t *att_policy_result_trace(const att_policy_result_t *res)
 ATT_API const char *att_policy_result_trace_text(const att_policy_result_t *res)
 {
     return res ? res->trace_text : NULL;
+}
+
+ATT_API void att_policy_result_cost(const att_policy_result_t *res, uint64_t *steps, size_t *bytes)
+{
+    if (steps != NULL)
+        *steps = res ? res->steps : 0;
+    if (bytes != NULL)
+        *bytes = res ? res->bytes : 0;
 }

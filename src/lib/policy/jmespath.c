@@ -781,6 +781,36 @@ const att_jp_node_t *att_jp_compile(att_pol_arena_t *a, const char *q, size_t n,
 
 /* ---- evaluation ------------------------------------------------------------------------- */
 
+/* Every node evaluated, element iterated and comparison made is counted against the budget, and
+ * every JSON value built is charged its size: results share nodes (jansson reference counts), so
+ * a value can be exponentially larger than the work that built it, and only counting where the
+ * work happens (equality, serialisation: att_pol_json_equal, att_pol_json_size) bounds it. */
+typedef struct {
+    att_pol_budget_t *b;
+    const char **err;
+} att_jx_t;
+
+static bool att_jover(att_jx_t *x)
+{
+    if (*x->err == NULL)
+        *x->err = x->b->err == ATT_E_CANCELLED ? "evaluation cancelled"
+                  : x->b->err == ATT_E_LIMIT   ? "value nested too deeply"
+                                               : "work budget exceeded";
+    return false;
+}
+
+static bool att_jstep(att_jx_t *x, uint64_t n)
+{
+    return att_pol_spend(x->b, n) || att_jover(x);
+}
+
+/* A JSON value built with `slots` elements and `extra` bytes of text. */
+static bool att_jbuilt(att_jx_t *x, size_t slots, size_t extra)
+{
+    return att_pol_charge(x->b, ATT_POL_JSON_NODE + slots * ATT_POL_JSON_SLOT + extra) ||
+           att_jover(x);
+}
+
 static bool att_jtruthy(const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -816,22 +846,27 @@ static json_t *att_jnumber(double d)
     return json_real(d);
 }
 
-static bool att_jequal(const json_t *a, const json_t *b)
+/* 1 equal, 0 not, -1 over the budget */
+static int att_jequal(att_jx_t *x, const json_t *a, const json_t *b)
 {
-    double x, y;
-    if (att_jnum(a, &x) && att_jnum(b, &y))
-        return x == y;
-    return json_equal((json_t *)a, (json_t *)b);
+    double p, q;
+    if (att_jnum(a, &p) && att_jnum(b, &q))
+        return p == q;
+    int r = att_pol_json_equal(x->b, a, b);
+    if (r < 0)
+        att_jover(x);
+    return r;
 }
 
-static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, int depth);
+static json_t *att_jeval(const att_jp_node_t *n, json_t *v, att_jx_t *x, int depth);
 
-static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int depth)
+static json_t *att_jfn(const att_jp_node_t *n, json_t *v, att_jx_t *x, int depth)
 {
+    const char **err = x->err;
     json_t *a[32] = {NULL};
     int na = n->nargs;
     for (int i = 0; i < na; i++) {
-        a[i] = att_jeval(n->args[i], v, err, depth + 1);
+        a[i] = att_jeval(n->args[i], v, x, depth + 1);
         if (a[i] == NULL) {
             for (int k = 0; k < i; k++)
                 json_decref(a[k]);
@@ -843,9 +878,11 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
     switch (n->fn) {
     case JF_LENGTH:
         if (json_is_string(a[0])) {
-            size_t cp = 0;
+            size_t cp = 0, len = json_string_length(a[0]);
             const char *s = json_string_value(a[0]);
-            for (size_t i = 0; i < json_string_length(a[0]); i++)
+            if (!att_jstep(x, att_pol_scan_cost(len)))
+                break;
+            for (size_t i = 0; i < len; i++)
                 cp += ((unsigned char)s[i] & 0xC0) != 0x80;
             r = json_integer((json_int_t)cp);
         } else if (json_is_array(a[0]))
@@ -854,19 +891,32 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
             r = json_integer((json_int_t)json_object_size(a[0]));
         else
             *err = "length() takes a string, array or object";
+        if (r != NULL && !att_jbuilt(x, 0, 0)) {
+            json_decref(r);
+            r = NULL;
+        }
         break;
     case JF_CONTAINS:
         if (json_is_array(a[0])) {
             size_t i;
             json_t *e;
-            bool found = false;
-            json_array_foreach(a[0], i, e) found = found || att_jequal(e, a[1]);
-            r = json_boolean(found);
-        } else if (json_is_string(a[0]) && json_is_string(a[1]))
-            r = json_boolean(memmem(json_string_value(a[0]), json_string_length(a[0]),
-                                    json_string_value(a[1]), json_string_length(a[1])) != NULL ||
-                             json_string_length(a[1]) == 0);
-        else
+            int found = 0;
+            json_array_foreach(a[0], i, e)
+            {
+                found = att_jequal(x, e, a[1]);
+                if (found != 0)
+                    break;
+            }
+            if (found >= 0)
+                r = json_boolean(found == 1);
+        } else if (json_is_string(a[0]) && json_is_string(a[1])) {
+            if (att_jstep(x, att_pol_scan_cost(json_string_length(a[0]) +
+                                               json_string_length(a[1]))))
+                r = json_boolean(memmem(json_string_value(a[0]), json_string_length(a[0]),
+                                        json_string_value(a[1]), json_string_length(a[1])) !=
+                                     NULL ||
+                                 json_string_length(a[1]) == 0);
+        } else
             *err = "contains() takes an array or two strings";
         break;
     case JF_STARTS_WITH:
@@ -874,6 +924,8 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
         if (json_is_string(a[0]) && json_is_string(a[1])) {
             size_t l0 = json_string_length(a[0]), l1 = json_string_length(a[1]);
             const char *s0 = json_string_value(a[0]), *s1 = json_string_value(a[1]);
+            if (!att_jstep(x, att_pol_scan_cost(l1)))
+                break;
             bool ok = l1 <= l0 && (n->fn == JF_STARTS_WITH ? !memcmp(s0, s1, l1)
                                                            : !memcmp(s0 + l0 - l1, s1, l1));
             r = json_boolean(ok);
@@ -883,24 +935,47 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
     case JF_KEYS:
     case JF_VALUES:
         if (json_is_object(a[0])) {
+            if (!att_jstep(x, json_object_size(a[0])) ||
+                !att_jbuilt(x, json_object_size(a[0]), 0))
+                break;
             r = json_array();
             const char *k;
+            size_t klen;
             json_t *e;
-            json_object_foreach(a[0], k, e)
-                json_array_append_new(r, n->fn == JF_KEYS ? json_string(k) : json_incref(e));
+            json_object_keylen_foreach(a[0], k, klen, e)
+            {
+                if (n->fn == JF_KEYS && !att_jbuilt(x, 0, klen)) {
+                    json_decref(r);
+                    r = NULL;
+                    break;
+                }
+                json_array_append_new(r, n->fn == JF_KEYS ? json_stringn(k, klen)
+                                                          : json_incref(e));
+            }
         } else
             *err = "keys()/values() take an object";
         break;
     case JF_TYPE: {
         static const char *names[] = {"object", "array",   "string",  "number",
                                       "number", "boolean", "boolean", "null"};
-        r = json_string(names[json_typeof(a[0])]);
+        if (att_jbuilt(x, 0, 8))
+            r = json_string(names[json_typeof(a[0])]);
         break;
     }
     case JF_TO_STRING:
         if (json_is_string(a[0]))
             r = json_incref(a[0]);
         else {
+            /* measure before serialising: a[0] may share nodes exponentially */
+            att_pol_budget_t *b = x->b;
+            att_pol_jsize_t z;
+            if (!att_pol_json_size(b, a[0], b->max_bytes > b->bytes ? b->max_bytes - b->bytes : 0,
+                                   &z) ||
+                !att_pol_spend(b, z.nodes * ATT_POL_DUMP_STEPS_PER_NODE) ||
+                !att_jbuilt(x, 0, z.text)) {
+                att_jover(x);
+                break;
+            }
             char *s = json_dumps(a[0], JSON_COMPACT | JSON_ENCODE_ANY);
             r = s ? json_string(s) : NULL;
             free(s);
@@ -910,8 +985,11 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
         if (att_jnum(a[0], &d))
             r = json_incref(a[0]);
         else if (json_is_string(a[0])) {
-            json_t *x = json_loads(json_string_value(a[0]), JSON_DECODE_ANY, NULL);
-            r = x && json_is_number(x) ? x : (json_decref(x), json_null());
+            if (!att_jstep(x, att_pol_parse_cost(json_string_length(a[0]))) ||
+                !att_jbuilt(x, 0, 0))
+                break;
+            json_t *y = json_loads(json_string_value(a[0]), JSON_DECODE_ANY, NULL);
+            r = y && json_is_number(y) ? y : (json_decref(y), json_null());
         } else
             r = json_null();
         break;
@@ -926,6 +1004,7 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
         if (json_is_string(a[0]) && json_is_array(a[1])) {
             att_pol_arena_t tmp;
             att_pol_arena_init(&tmp, NULL, 0, 16u << 20);
+            tmp.budget = x->b; /* the joined text counts as built */
             att_pol_buf_t b;
             att_pol_buf_init(&b, &tmp);
             att_pol_buf_add(&b, "", 0);
@@ -937,12 +1016,16 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
                     *err = "join() takes an array of strings";
                     break;
                 }
+                if (!att_jstep(x, att_pol_scan_cost(json_string_length(e))))
+                    break;
                 if (i)
                     att_pol_buf_add(&b, json_string_value(a[0]), json_string_length(a[0]));
                 att_pol_buf_add(&b, json_string_value(e), json_string_length(e));
             }
-            if (*err == NULL)
-                r = b.p ? json_stringn(b.p, b.len) : NULL;
+            if (*err == NULL && tmp.failed && x->b->err != ATT_OK)
+                att_jover(x);
+            if (*err == NULL && att_jbuilt(x, 0, 0))
+                r = b.p && !tmp.failed ? json_stringn(b.p, b.len) : NULL;
             att_pol_arena_free(&tmp);
         } else
             *err = "join() takes a string and an array of strings";
@@ -956,6 +1039,8 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
             double sum = 0, bd = 0;
             json_array_foreach(a[0], i, e)
             {
+                if (!att_jstep(x, 1))
+                    break;
                 if (att_jnum(e, &d)) {
                     sum += d;
                     if (best == NULL || (n->fn == JF_MAX ? d > bd : d < bd)) {
@@ -963,6 +1048,9 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
                         bd = d;
                     }
                 } else if (json_is_string(e) && n->fn != JF_SUM) {
+                    if (best != NULL && json_is_string(best) &&
+                        !att_jstep(x, att_pol_scan_cost(json_string_length(e))))
+                        break;
                     if (best == NULL ||
                         (json_is_string(best) &&
                          (n->fn == JF_MAX
@@ -974,31 +1062,38 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, const char **err, int 
                 } else
                     *err = "max()/min()/sum() take an array of numbers";
             }
-            if (*err == NULL)
+            if (*err == NULL && (n->fn != JF_SUM || att_jbuilt(x, 0, 0)))
                 r = n->fn == JF_SUM ? att_jnumber(sum) : best ? json_incref(best) : json_null();
         } else
             *err = "max()/min()/sum() take an array";
         break;
     case JF_ABS:
-        if (att_jnum(a[0], &d))
-            r = att_jnumber(fabs(d));
-        else
+        if (!att_jnum(a[0], &d))
             *err = "abs() takes a number";
+        else if (att_jbuilt(x, 0, 0))
+            r = att_jnumber(fabs(d));
         break;
     }
     for (int i = 0; i < na; i++)
         json_decref(a[i]);
     if (r == NULL && *err == NULL)
         *err = "out of memory";
+    if (r != NULL && *err != NULL) {
+        json_decref(r);
+        r = NULL;
+    }
     return r;
 }
 
-static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, int depth)
+static json_t *att_jeval(const att_jp_node_t *n, json_t *v, att_jx_t *x, int depth)
 {
+    const char **err = x->err;
     if (depth > 256) {
         *err = "query evaluation nested too deeply";
         return NULL;
     }
+    if (!att_jstep(x, 1))
+        return NULL;
     json_t *l, *r, *out;
     switch (n->kind) {
     case JP_CUR:
@@ -1007,8 +1102,10 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
         return json_incref(n->lit);
     case JP_FIELD:
         if (json_is_object(v)) {
-            json_t *x = json_object_getn(v, n->name, n->n);
-            return x ? json_incref(x) : json_null();
+            if (!att_jstep(x, att_pol_scan_cost(n->n))) /* hashing the name */
+                return NULL;
+            json_t *f = json_object_getn(v, n->name, n->n);
+            return f ? json_incref(f) : json_null();
         }
         return json_null();
     case JP_INDEX:
@@ -1023,21 +1120,25 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
         return json_null();
     case JP_SUB:
     case JP_PIPE:
-        l = att_jeval(n->l, v, err, depth + 1);
+        l = att_jeval(n->l, v, x, depth + 1);
         if (l == NULL)
             return NULL;
         if (n->kind == JP_SUB && json_is_null(l))
             return l;
-        r = att_jeval(n->r, l, err, depth + 1);
+        r = att_jeval(n->r, l, x, depth + 1);
         json_decref(l);
         return r;
     case JP_FLATTEN:
-        l = att_jeval(n->l, v, err, depth + 1);
+        l = att_jeval(n->l, v, x, depth + 1);
         if (l == NULL)
             return NULL;
         if (!json_is_array(l)) {
             json_decref(l);
             return json_null();
+        }
+        if (!att_jbuilt(x, 0, 0)) {
+            json_decref(l);
+            return NULL;
         }
         out = json_array();
         {
@@ -1045,6 +1146,12 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
             json_t *e;
             json_array_foreach(l, i, e)
             {
+                size_t k = json_is_array(e) ? json_array_size(e) : 1;
+                if (!att_jstep(x, k) || !(att_pol_charge(x->b, k * ATT_POL_JSON_SLOT) || att_jover(x))) {
+                    json_decref(out);
+                    json_decref(l);
+                    return NULL;
+                }
                 if (json_is_array(e))
                     json_array_extend(out, e);
                 else
@@ -1056,7 +1163,7 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
     case JP_PROJ:
     case JP_VPROJ:
     case JP_FILTER: {
-        l = att_jeval(n->l, v, err, depth + 1);
+        l = att_jeval(n->l, v, x, depth + 1);
         if (l == NULL)
             return NULL;
         json_t *items;
@@ -1064,6 +1171,11 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
             if (!json_is_object(l)) {
                 json_decref(l);
                 return json_null();
+            }
+            size_t sz = json_object_size(l);
+            if (!att_jstep(x, sz) || !att_jbuilt(x, sz, 0)) {
+                json_decref(l);
+                return NULL;
             }
             items = json_array();
             const char *k;
@@ -1077,13 +1189,17 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
             }
             items = l;
         }
+        if (!att_jbuilt(x, 0, 0)) {
+            json_decref(items);
+            return NULL;
+        }
         out = json_array();
         size_t i;
         json_t *e;
         json_array_foreach(items, i, e)
         {
             if (n->kind == JP_FILTER) {
-                json_t *c = att_jeval(n->c, e, err, depth + 1);
+                json_t *c = att_jeval(n->c, e, x, depth + 1);
                 if (c == NULL)
                     break;
                 bool keep = att_jtruthy(c);
@@ -1091,12 +1207,16 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
                 if (!keep)
                     continue;
             }
-            json_t *x = att_jeval(n->r, e, err, depth + 1);
-            if (x == NULL)
+            json_t *y = att_jeval(n->r, e, x, depth + 1);
+            if (y == NULL)
                 break;
-            if (!json_is_null(x))
-                json_array_append(out, x);
-            json_decref(x);
+            if (!json_is_null(y) && att_pol_charge(x->b, ATT_POL_JSON_SLOT))
+                json_array_append(out, y);
+            json_decref(y);
+            if (x->b->err != ATT_OK) {
+                att_jover(x);
+                break;
+            }
         }
         json_decref(items);
         if (*err != NULL) {
@@ -1107,38 +1227,38 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
     }
     case JP_OR:
     case JP_AND:
-        l = att_jeval(n->l, v, err, depth + 1);
+        l = att_jeval(n->l, v, x, depth + 1);
         if (l == NULL)
             return NULL;
         if (att_jtruthy(l) == (n->kind == JP_OR))
             return l;
         json_decref(l);
-        return att_jeval(n->r, v, err, depth + 1);
+        return att_jeval(n->r, v, x, depth + 1);
     case JP_NOT:
-        l = att_jeval(n->l, v, err, depth + 1);
+        l = att_jeval(n->l, v, x, depth + 1);
         if (l == NULL)
             return NULL;
         out = json_boolean(!att_jtruthy(l));
         json_decref(l);
         return out;
     case JP_CMP: {
-        l = att_jeval(n->l, v, err, depth + 1);
+        l = att_jeval(n->l, v, x, depth + 1);
         if (l == NULL)
             return NULL;
-        r = att_jeval(n->r, v, err, depth + 1);
+        r = att_jeval(n->r, v, x, depth + 1);
         if (r == NULL) {
             json_decref(l);
             return NULL;
         }
-        double x, y;
+        double p, q;
         if (n->op == ATT_OP_EQ || n->op == ATT_OP_NE) {
-            bool eq = att_jequal(l, r);
-            out = json_boolean(n->op == ATT_OP_EQ ? eq : !eq);
-        } else if (att_jnum(l, &x) && att_jnum(r, &y)) {
-            bool res = n->op == ATT_OP_LT   ? x < y
-                       : n->op == ATT_OP_LE ? x <= y
-                       : n->op == ATT_OP_GT ? x > y
-                                            : x >= y;
+            int eq = att_jequal(x, l, r);
+            out = eq < 0 ? NULL : json_boolean(n->op == ATT_OP_EQ ? eq == 1 : eq == 0);
+        } else if (att_jnum(l, &p) && att_jnum(r, &q)) {
+            bool res = n->op == ATT_OP_LT   ? p < q
+                       : n->op == ATT_OP_LE ? p <= q
+                       : n->op == ATT_OP_GT ? p > q
+                                            : p >= q;
             out = json_boolean(res);
         } else
             out = json_null();
@@ -1147,22 +1267,30 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
         return out;
     }
     case JP_FUNC:
-        return att_jfn(n, v, err, depth);
+        return att_jfn(n, v, x, depth);
     case JP_MLIST:
     case JP_MHASH:
         if (json_is_null(v))
             return json_null();
+        if (!att_jbuilt(x, (size_t)n->nargs, 0))
+            return NULL;
         out = n->kind == JP_MLIST ? json_array() : json_object();
         for (int i = 0; i < n->nargs; i++) {
-            json_t *x = att_jeval(n->args[i], v, err, depth + 1);
-            if (x == NULL) {
+            json_t *y = att_jeval(n->args[i], v, x, depth + 1);
+            if (y == NULL) {
                 json_decref(out);
                 return NULL;
             }
-            if (n->kind == JP_MLIST)
-                json_array_append_new(out, x);
-            else
-                json_object_setn_new(out, n->keys[i], n->keylens[i], x);
+            if (n->kind == JP_MLIST) {
+                json_array_append_new(out, y);
+            } else if (att_jstep(x, att_pol_scan_cost(n->keylens[i])) &&
+                       att_jbuilt(x, 0, n->keylens[i])) {
+                json_object_setn_new(out, n->keys[i], n->keylens[i], y);
+            } else {
+                json_decref(y);
+                json_decref(out);
+                return NULL;
+            }
         }
         return out;
     }
@@ -1170,11 +1298,17 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, const char **err, in
     return NULL;
 }
 
-json_t *att_jp_eval(const att_jp_node_t *node, json_t *data, const char **err)
+json_t *att_jp_eval(const att_jp_node_t *node, json_t *data, att_pol_budget_t *b, const char **err)
 {
+    att_pol_budget_t own;
+    if (b == NULL) {
+        att_pol_budget_init(&own, NULL);
+        b = &own;
+    }
     *err = NULL;
-    json_t *r = att_jeval(node, data, err, 0);
+    att_jx_t x = {.b = b, .err = err};
+    json_t *r = b->err == ATT_OK ? att_jeval(node, data, &x, 0) : NULL;
     if (r == NULL && *err == NULL)
-        *err = "out of memory";
+        *err = b->err != ATT_OK ? "work budget exceeded" : "out of memory";
     return r;
 }

@@ -2,7 +2,7 @@
  *
  *   size_t at; const char *why;
  *   const att_jp_node_t *q = att_jp_compile(&arena, "Events[?Type == 'x'] | length(@)", n, &at,
- * &why); json_t *r = att_jp_eval(q, data, &why);     // new reference, NULL on error
+ * &why); json_t *r = att_jp_eval(q, data, &budget, &why);   // new reference, NULL on error
  *
  * Supported: identifiers (bare and "quoted"), sub-expressions a.b, index [n] (negative counts
  * from the end), list projection [*], object projection *, flatten [], filter [?cond],
@@ -23,8 +23,11 @@
 const att_jp_node_t *att_jp_compile(att_pol_arena_t *a, const char *q, size_t n, size_t *err_at,
                                     const char **err);
 
-/* Evaluate against data (borrowed). A new reference, or NULL with *err on a runtime error
- * (wrong argument type to a function, nesting too deep, out of memory). */
-json_t *att_jp_eval(const att_jp_node_t *node, json_t *data, const char **err);
+/* Evaluate against data (borrowed), counting the work and the values built against b (NULL: a
+ * default budget of its own). A new reference, or NULL with *err on a runtime error (wrong
+ * argument type to a function, nesting too deep, out of memory) or when b ran out (b->err set;
+ * the caller reports which budget). */
+json_t *att_jp_eval(const att_jp_node_t *node, json_t *data, att_pol_budget_t *b,
+                    const char **err);
 
 #endif

@@ -15,6 +15,58 @@
 
 #include "attest/policy.h"
 
+/* ---- work budget ------------------------------------------------------------------------ */
+
+/* The cost bound of one evaluation (docs/policy.md, "Limits"). Steps count work: one per rule
+ * tried, per claim a condition looks at, per comparison, per JmesPath node evaluated and per
+ * element it iterates, per JSON node a comparison or a serialisation visits, and one per 64
+ * bytes of text scanned. Bytes count the values built: arena allocations, JSON values built by
+ * JmesPath (ATT_POL_JSON_NODE per node, ATT_POL_JSON_SLOT per element), and the serialised size
+ * of every claim added or issued and of every JSON value turned into text. Both are checked
+ * after being counted, so a failed evaluation overshoots by at most one charge; a successful one
+ * stays within both. Once exceeded the budget stays failed (err is sticky). */
+typedef struct {
+    uint64_t steps, max_steps;
+    size_t bytes, max_bytes;
+    bool (*cancelled)(void *arg);
+    void *cancel_arg;
+    uint64_t next_poll; /* steps at which cancelled() is asked next */
+    att_err_t err;      /* ATT_OK, ATT_E_POLICY_BUDGET, ATT_E_CANCELLED or ATT_E_LIMIT (nesting) */
+    const char *what;   /* which limit: "steps", "bytes", "nesting" */
+} att_pol_budget_t;
+
+#define ATT_POL_POLL_STEPS 4096u /* cancelled() is asked at least this often (in steps) */
+#define ATT_POL_MAX_NEST   1000  /* deepest JSON value the evaluator serialises, compares or adds */
+#define ATT_POL_JSON_NODE  64u   /* bytes charged per JSON value built (jansson struct + malloc) */
+#define ATT_POL_JSON_SLOT  16u   /* bytes charged per array element / object member built */
+
+/* Start a budget from the caller's options (NULL or 0 fields: the defaults). */
+void att_pol_budget_init(att_pol_budget_t *b, const att_policy_eval_opts_t *opts);
+/* Count n steps; false once a limit was hit (then or before) or the caller cancelled. */
+bool att_pol_spend(att_pol_budget_t *b, uint64_t n);
+/* Count n bytes of values built; false once a limit was hit. */
+bool att_pol_charge(att_pol_budget_t *b, size_t n);
+/* Steps for scanning n bytes of text (comparing, hashing, copying). */
+static inline uint64_t att_pol_scan_cost(size_t n)
+{
+    return 1 + n / 64;
+}
+/* Steps for copying n bytes of text into a JSON string (jansson validates UTF-8 as it copies). */
+static inline uint64_t att_pol_copy_cost(size_t n)
+{
+    return 1 + n / 4;
+}
+/* Steps for parsing n bytes of JSON text with jansson (up to ~100 ns a byte: a node per 2). */
+static inline uint64_t att_pol_parse_cost(size_t n)
+{
+    return 1 + n;
+}
+/* Steps for one rule's entry in the explain trace (JSON objects, source text, the why line). */
+#define ATT_POL_TRACE_STEPS 100u
+/* Extra steps for serialising a measured value with jansson, beyond measuring it: its
+ * serialiser checks each array and object for cycles through a hash table. */
+#define ATT_POL_DUMP_STEPS_PER_NODE 4u
+
 /* ---- arena ------------------------------------------------------------------------------ */
 
 typedef struct att_pol_block att_pol_block_t;
@@ -28,6 +80,7 @@ typedef struct {
     json_t **jrefs; /* JSON values to decref when the arena is freed */
     size_t njrefs, capjrefs;
     bool failed; /* an allocation failed or the limit was hit */
+    att_pol_budget_t *budget; /* every allocation is charged to it (NULL: none) */
 } att_pol_arena_t;
 
 /* Start an arena; buf/size (may be NULL/0) is a first block the caller owns (e.g. stack). */
@@ -185,10 +238,30 @@ const char *att_pol_prop_name(att_pol_prop_t p);
 const char *att_pol_fn_name(att_pol_fn_t fn);
 const char *att_pol_act_name(att_pol_act_t a);
 
-/* Compare two values with op. Returns 1/0, or -1 when op needs two integers (type mismatch). */
+/* Compare two values with op. Returns 1/0, or -1 when op needs two integers (type mismatch).
+ * The texts of JSON values must have been materialised (att_pv_text), which bounds the cost;
+ * the caller counts att_pol_scan_cost of the shorter text. */
 int att_pv_compare(const att_pv_t *a, att_pol_op_t op, const att_pv_t *b);
-/* Text of a STR/JSON value (serialises JSON on first use into the arena); NULL on failure. */
+/* Text of a STR/JSON value (serialises JSON on first use into the arena, after measuring it
+ * with att_pol_json_size against a->budget); NULL on failure or when over the budget. */
 const char *att_pv_text(att_pol_arena_t *a, att_pv_t *v, size_t *n);
+
+/* What a JSON value costs: its compact serialised size, its node count, its depth. */
+typedef struct {
+    size_t text;
+    size_t nodes;
+    int depth;
+} att_pol_jsize_t;
+/* Measure j, counting a step per node visited (shared nodes once per path, as a serialiser
+ * would) and att_pol_scan_cost per string; stops with false (b->err set) when the steps run out,
+ * the text passes `limit` bytes (ATT_E_POLICY_BUDGET, "bytes") or the nesting passes
+ * ATT_POL_MAX_NEST (ATT_E_LIMIT). */
+bool att_pol_json_size(att_pol_budget_t *b, const json_t *j, size_t limit, att_pol_jsize_t *out);
+/* jansson's json_equal, counting a step per node pair and the strings' scan cost: 1, 0, or -1
+ * when the budget ran out (b->err set). Pointer-equal values are equal at once. */
+int att_pol_json_equal(att_pol_budget_t *b, const json_t *x, const json_t *y);
+/* At most max bytes of j's compact text into buf (for messages); true when it was cut. */
+bool att_pol_json_head(const json_t *j, char *buf, size_t max, size_t *n);
 /* Append a human form of v ("1", "true", "\"abc\"", long strings cut) to b. */
 void att_pv_describe(att_pol_buf_t *b, const att_pv_t *v);
 /* The JSON form of v (a new reference). */

@@ -5,6 +5,7 @@
  * error the evaluator reports (fail closed: a deny rule cannot silently miss). A JSON-valued
  * claim is a String whose text is the compact JSON. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "policy/policy_int.h"
@@ -52,9 +53,225 @@ const char *att_pv_type_name(const att_pv_t *v)
     }
 }
 
+/* ---- counted JSON measures -------------------------------------------------------------- */
+
+/* Compact serialised length of a string as jansson writes it (escapes included). */
+static size_t att_str_text(const char *s, size_t n)
+{
+    size_t t = 2 + n;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            t += 1;
+        else if (c < 0x20)
+            t += (c == '\n' || c == '\t' || c == '\r' || c == '\b' || c == '\f') ? 1 : 5;
+    }
+    return t;
+}
+
+static bool att_nest_fail(att_pol_budget_t *b)
+{
+    if (b->err == ATT_OK) {
+        b->err = ATT_E_LIMIT;
+        b->what = "nesting";
+    }
+    return false;
+}
+
+typedef struct {
+    att_pol_budget_t *b;
+    size_t limit;
+    att_pol_jsize_t acc;
+} att_jsz_t;
+
+static bool att_jsz_add(att_jsz_t *z, size_t t)
+{
+    z->acc.text = t > SIZE_MAX - z->acc.text ? SIZE_MAX : z->acc.text + t;
+    if (z->acc.text <= z->limit)
+        return true;
+    if (z->b->err == ATT_OK) {
+        z->b->err = ATT_E_POLICY_BUDGET;
+        z->b->what = "bytes";
+    }
+    return false;
+}
+
+static bool att_jsz(att_jsz_t *z, json_t *j, int depth)
+{
+    if (depth > ATT_POL_MAX_NEST)
+        return att_nest_fail(z->b);
+    if (depth > z->acc.depth)
+        z->acc.depth = depth;
+    if (!att_pol_spend(z->b, 1))
+        return false;
+    z->acc.nodes++;
+    char num[64];
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j);
+        if (!att_jsz_add(z, 2 + (n ? n - 1 : 0)))
+            return false;
+        const char *k;
+        size_t klen;
+        json_t *v;
+        json_object_keylen_foreach(j, k, klen, v)
+        {
+            if (!att_pol_spend(z->b, att_pol_scan_cost(klen)) ||
+                !att_jsz_add(z, att_str_text(k, klen) + 1) || !att_jsz(z, v, depth + 1))
+                return false;
+        }
+        return true;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(j);
+        if (!att_jsz_add(z, 2 + (n ? n - 1 : 0)))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (!att_jsz(z, json_array_get(j, i), depth + 1))
+                return false;
+        return true;
+    }
+    case JSON_STRING: {
+        size_t n = json_string_length(j);
+        return att_pol_spend(z->b, att_pol_scan_cost(n)) &&
+               att_jsz_add(z, att_str_text(json_string_value(j), n));
+    }
+    case JSON_INTEGER: {
+        json_int_t i = json_integer_value(j);
+        size_t digits = i < 0 ? 2 : 1; /* sign */
+        for (uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i; u >= 10; u /= 10)
+            digits++;
+        return att_jsz_add(z, digits);
+    }
+    case JSON_REAL:
+        return att_jsz_add(z, (size_t)snprintf(num, sizeof(num), "%.17g", json_real_value(j)) + 2);
+    case JSON_TRUE:
+    case JSON_NULL:
+        return att_jsz_add(z, 4);
+    default:
+        return att_jsz_add(z, 5);
+    }
+}
+
+bool att_pol_json_size(att_pol_budget_t *b, const json_t *j, size_t limit, att_pol_jsize_t *out)
+{
+    att_jsz_t z = {.b = b, .limit = limit};
+    bool ok = att_jsz(&z, (json_t *)j, 0);
+    if (out != NULL)
+        *out = z.acc;
+    return ok;
+}
+
+static int att_jeq(att_pol_budget_t *b, json_t *x, json_t *y, int depth)
+{
+    if (!att_pol_spend(b, 1))
+        return -1;
+    if (x == y)
+        return 1;
+    if (json_typeof(x) != json_typeof(y))
+        return 0;
+    if (depth > ATT_POL_MAX_NEST)
+        return att_nest_fail(b) ? 0 : -1;
+    switch (json_typeof(x)) {
+    case JSON_INTEGER:
+        return json_integer_value(x) == json_integer_value(y);
+    case JSON_REAL:
+        return json_real_value(x) == json_real_value(y);
+    case JSON_STRING: {
+        size_t n = json_string_length(x);
+        if (n != json_string_length(y))
+            return 0;
+        if (!att_pol_spend(b, att_pol_scan_cost(n)))
+            return -1;
+        return memcmp(json_string_value(x), json_string_value(y), n) == 0;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(x);
+        if (n != json_array_size(y))
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            int r = att_jeq(b, json_array_get(x, i), json_array_get(y, i), depth + 1);
+            if (r != 1)
+                return r;
+        }
+        return 1;
+    }
+    case JSON_OBJECT: {
+        if (json_object_size(x) != json_object_size(y))
+            return 0;
+        const char *k;
+        size_t klen;
+        json_t *v;
+        json_object_keylen_foreach(x, k, klen, v)
+        {
+            if (!att_pol_spend(b, att_pol_scan_cost(klen)))
+                return -1;
+            json_t *w = json_object_getn(y, k, klen);
+            if (w == NULL)
+                return 0;
+            int r = att_jeq(b, v, w, depth + 1);
+            if (r != 1)
+                return r;
+        }
+        return 1;
+    }
+    default: /* true, false, null: same type, same value */
+        return 1;
+    }
+}
+
+int att_pol_json_equal(att_pol_budget_t *b, const json_t *x, const json_t *y)
+{
+    if (x == NULL || y == NULL)
+        return x == y;
+    return att_jeq(b, (json_t *)x, (json_t *)y, 0);
+}
+
+typedef struct {
+    char *buf;
+    size_t max, n;
+    bool cut;
+} att_head_t;
+
+static int att_head_cb(const char *s, size_t len, void *data)
+{
+    att_head_t *h = data;
+    size_t room = h->max - h->n;
+    if (len > room) {
+        memcpy(h->buf + h->n, s, room);
+        h->n += room;
+        h->cut = true;
+        return -1; /* stops jansson's serialiser */
+    }
+    memcpy(h->buf + h->n, s, len);
+    h->n += len;
+    return 0;
+}
+
+bool att_pol_json_head(const json_t *j, char *buf, size_t max, size_t *n)
+{
+    att_head_t h = {.buf = buf, .max = max};
+    json_dump_callback(j, att_head_cb, &h, JSON_COMPACT | JSON_ENCODE_ANY);
+    *n = h.n;
+    return h.cut;
+}
+
+/* ---- values ----------------------------------------------------------------------------- */
+
 const char *att_pv_text(att_pol_arena_t *a, att_pv_t *v, size_t *n)
 {
     if (v->kind == ATT_PV_JSON && v->s == NULL && v->json != NULL) {
+        /* measure first: a value built of shared nodes can be exponentially larger than the
+         * work that built it, and json_dumps would go all the way */
+        att_pol_budget_t *b = a->budget;
+        att_pol_jsize_t z;
+        if (b != NULL &&
+            (!att_pol_json_size(b, v->json, b->max_bytes > b->bytes ? b->max_bytes - b->bytes : 0,
+                                &z) ||
+             !att_pol_spend(b, z.nodes * ATT_POL_DUMP_STEPS_PER_NODE))) {
+            a->failed = true;
+            return NULL;
+        }
         char *t = json_dumps(v->json, JSON_COMPACT | JSON_ENCODE_ANY);
         if (t == NULL)
             return NULL;
@@ -116,19 +333,20 @@ void att_pv_describe(att_pol_buf_t *b, const att_pv_t *v)
     default:
         break;
     }
+    enum { max = 100 };
     const char *s = v->s;
     size_t n = v->n;
-    char *tmp = NULL;
+    char head[max + 1];
+    bool cut = false;
     if (s == NULL && v->json != NULL) {
-        tmp = json_dumps(v->json, JSON_COMPACT | JSON_ENCODE_ANY);
-        s = tmp;
-        n = tmp ? strlen(tmp) : 0;
+        /* only the head: the whole text may be large (or not measured yet) */
+        cut = att_pol_json_head(v->json, head, max + 1, &n);
+        s = head;
     }
     if (s == NULL) {
         att_pol_buf_add(b, "?", 1);
         return;
     }
-    const size_t max = 100;
     att_pol_buf_add(b, "\"", 1);
     for (size_t i = 0; i < n && i < max; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -140,9 +358,10 @@ void att_pv_describe(att_pol_buf_t *b, const att_pv_t *v)
             att_pol_buf_add(b, (const char *)&s[i], 1);
     }
     att_pol_buf_add(b, "\"", 1);
-    if (n > max)
+    if (cut)
+        att_pol_buf_add(b, "...(cut)", 8);
+    else if (n > max)
         att_pol_buf_printf(b, "...(%zu chars)", n);
-    free(tmp);
 }
 
 json_t *att_pv_to_json(const att_pv_t *v)

@@ -343,7 +343,7 @@ static json_t *jp(const char *query, const char *data)
         fail_msg("%s: %s at %zu", query, why, at);
     json_t *d = json_loads(data, JSON_DECODE_ANY, NULL);
     assert_non_null(d);
-    json_t *r = att_jp_eval(q, d, &why);
+    json_t *r = att_jp_eval(q, d, NULL, &why);
     json_decref(d);
     att_pol_arena_free(&a);
     return r;
