@@ -69,6 +69,8 @@ enum {
     O_AUTH_JWKS_WAITERS,
     O_ALLOW_ANON_ADMIN,
     O_POLICY_JWS_MAX_AGE,
+    O_POLICY_MAX_STEPS,
+    O_POLICY_MAX_MEMORY,
     O_CONFIG,
     O_COUNT
 };
@@ -162,6 +164,13 @@ static const att_opt_t att_opts[O_COUNT] = {
     [O_POLICY_JWS_MAX_AGE] = {"policy-jws-max-age", K_UINT, "SECONDS", "0", 0, 31536000,
                               "signed policy and certificate requests must carry an \"iat\" "
                               "at most this old (0: iat optional; exp/nbf always enforced)"},
+    /* defaults: ATT_POLICY_DEFAULT_MAX_STEPS and ATT_POLICY_DEFAULT_MAX_BYTES (attest/policy.h) */
+    [O_POLICY_MAX_STEPS] = {"policy-max-steps", K_UINT, "N", "1000000", 1000, 1ull << 40,
+                            "work budget of one policy evaluation, in steps (docs/policy.md, "
+                            "Limits); over it: 400 PolicyEvaluationError"},
+    [O_POLICY_MAX_MEMORY] = {"policy-max-memory", K_SIZE, "BYTES", "64M", 65536, 1ull << 40,
+                             "size budget of one policy evaluation: bytes of values built "
+                             "(docs/policy.md, Limits); over it: 400 PolicyEvaluationError"},
     [O_CONFIG] = {"config", K_STR, "FILE", NULL, 0, 0,
                   "read options from FILE (`name = value` lines, # comments)"},
 };
@@ -518,6 +527,12 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_POLICY_JWS_MAX_AGE:
         cfg->policy_jws_max_age = num;
+        break;
+    case O_POLICY_MAX_STEPS:
+        cfg->policy_max_steps = num;
+        break;
+    case O_POLICY_MAX_MEMORY:
+        cfg->policy_max_memory = (size_t)num;
         break;
     default:
         break;

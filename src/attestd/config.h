@@ -74,6 +74,8 @@ typedef struct {
     unsigned auth_jwks_waiters; /* requests waiting for a fetch in flight, default 1 */
     bool allow_anonymous_admin; /* changes from non-loopback peers without --auth-issuer */
     uint64_t policy_jws_max_age; /* seconds; 0 = signed requests need no iat */
+    uint64_t policy_max_steps;   /* policy evaluation work budget, default 1000000 steps */
+    size_t policy_max_memory;    /* policy evaluation size budget, default 64 MiB */
     char *config_file;         /* the file read, or NULL */
     bool help, version;        /* --help / --version seen */
     int argc;                  /* the command after the options (e.g. "keys rotate") */
