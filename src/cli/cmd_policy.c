@@ -6,7 +6,10 @@
  *
  * Exit codes: 0 ok/permit, 1 syntax error/deny/evaluation error, 2 usage or I/O error.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -40,13 +43,16 @@ static const char att_check_usage[] =
     "\"error\": {...}}.\n";
 
 static const char att_eval_usage[] =
-    "usage: attest policy eval FILE --claims CLAIMS.json [--explain] [--json]\n"
+    "usage: attest policy eval FILE --claims CLAIMS.json [--explain] [--json] [--max-steps N]\n"
+    "                          [--max-memory BYTES]\n"
     "Evaluate a policy against incoming claims: a JSON object of MAA claim names\n"
     "({\"x-ms-sgx-mrenclave\": \"...\", \"x-ms-sgx-svn\": 2, ...}, issuer AttestationService) or\n"
     "an array of {\"type\", \"value\", \"issuer\", \"valueType\"}. Prints permit or deny, the\n"
     "deciding rule, the issued claims and properties; --explain adds a trace of every rule.\n"
     "--json prints one object: {\"decision\", \"reason\", \"claims\", \"properties\",\n"
-    "\"policy_hash\", \"trace\" (with --explain)}.\n"
+    "\"policy_hash\", \"trace\" (with --explain), \"cost\": {\"steps\", \"bytes\"}}.\n"
+    "--max-steps and --max-memory set the evaluation's work budget (default 1000000 steps,\n"
+    "64M bytes of values built; k/M/G suffixes); over it: ATT_E_POLICY_BUDGET.\n"
     "Exit: 0 permit, 1 deny, syntax or evaluation error, 2 usage or I/O error.\n";
 
 static const char att_default_usage[] =
@@ -201,14 +207,47 @@ static void att_print_json(const char *label, const json_t *j)
     free(s);
 }
 
+/* "1000", "64M", "16k": a positive count with an optional 1024-based k/M/G suffix. */
+static bool att_parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'M')
+        shift = 20;
+    else if (*end == 'G')
+        shift = 30;
+    if (shift)
+        end++;
+    if (errno != 0 || *end != '\0' || v == 0 || v > (UINT64_MAX >> shift))
+        return false;
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
 static int att_cmd_eval(int argc, char **argv)
 {
     const char *path = NULL, *claims_path = NULL;
     bool json = false, explain = false;
+    uint64_t max_steps = 0, max_bytes = 0;
     for (int i = 1; i < argc; i++) {
         if (att_is_help(argv[i])) {
             fputs(att_eval_usage, stdout);
             return ATT_EXIT_OK;
+        } else if (!strcmp(argv[i], "--max-steps") || !strcmp(argv[i], "--max-memory")) {
+            uint64_t *dst = !strcmp(argv[i], "--max-steps") ? &max_steps : &max_bytes;
+            if (i + 1 >= argc || !att_parse_count(argv[i + 1], dst) ||
+                (dst == &max_bytes && *dst > SIZE_MAX)) {
+                fprintf(stderr, "attest policy eval: %s needs a positive number (k/M/G suffix)\n%s",
+                        argv[i], att_eval_usage);
+                return ATT_EXIT_USAGE;
+            }
+            i++;
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
         } else if (!strcmp(argv[i], "--explain")) {
@@ -262,7 +301,8 @@ static int att_cmd_eval(int argc, char **argv)
         json_decref(claims);
         return e == ATT_E_POLICY_SYNTAX ? ATT_EXIT_REJECT : ATT_EXIT_USAGE;
     }
-    att_policy_eval_opts_t opts = {.explain = explain};
+    att_policy_eval_opts_t opts = {
+        .explain = explain, .max_steps = max_steps, .max_bytes = (size_t)max_bytes};
     att_policy_result_t *res = NULL;
     e = att_policy_eval(pol, claims, &opts, &res, &d);
     json_decref(claims);
@@ -286,6 +326,11 @@ static int att_cmd_eval(int argc, char **argv)
             att_policy_result_properties(res), "policy_hash", att_policy_hash(pol));
         if (explain)
             json_object_set(o, "trace", (json_t *)att_policy_result_trace(res));
+        uint64_t steps;
+        size_t bytes;
+        att_policy_result_cost(res, &steps, &bytes);
+        json_object_set_new(o, "cost", json_pack("{s:I,s:I}", "steps", (json_int_t)steps, "bytes",
+                                                 (json_int_t)bytes));
         char *s = json_dumps(o, JSON_INDENT(2));
         printf("%s\n", s ? s : "?");
         free(s);
