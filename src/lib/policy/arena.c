@@ -49,7 +49,7 @@ void att_pol_budget_init(att_pol_budget_t *b, const att_policy_eval_opts_t *opts
     b->max_bytes = opts && opts->max_bytes ? opts->max_bytes : ATT_POLICY_DEFAULT_MAX_BYTES;
     b->cancelled = opts ? opts->cancelled : NULL;
     b->cancel_arg = opts ? opts->cancel_arg : NULL;
-    b->next_poll = ATT_POL_POLL_STEPS;
+    b->next_poll = 0; /* the first step asks: a stopping service starts no evaluation */
 }
 
 bool att_pol_spend(att_pol_budget_t *b, uint64_t n)

@@ -149,10 +149,16 @@ static bool att_claim_size(att_eval_t *e, att_claim_t *c, size_t *size)
                                    &z))
                 return false;
             vs = z.text;
+        } else if (c->v.kind == ATT_PV_STR || c->v.kind == ATT_PV_JSON) {
+            if (!att_spend(e, att_pol_scan_cost(c->v.n)))
+                return false;
+            vs = att_pol_str_text(c->v.s, c->v.n);
         } else {
-            vs = c->v.kind == ATT_PV_STR ? c->v.n + 2 : 24;
+            vs = 24; /* an integer or a Boolean */
         }
-        c->size = c->tn + 4 + vs;
+        if (!att_spend(e, att_pol_scan_cost(c->tn)))
+            return false;
+        c->size = att_pol_str_text(c->type, c->tn) + 2 + vs;
     }
     *size = c->size;
     return true;
@@ -1239,6 +1245,10 @@ ATT_API att_err_t att_policy_eval(const att_policy_t *pol, const json_t *claims,
     e.explain = opts != NULL && opts->explain;
     att_policy_result_t *res = calloc(1, sizeof(*res));
     att_err_t err = res ? ATT_OK : att_oom(&e);
+    /* one step for the evaluation itself: a cancelled caller (a stopping service) gets
+     * ATT_E_CANCELLED before any work, however small the policy */
+    if (err == ATT_OK && !att_spend(&e, 1))
+        err = att_budget_err(&e);
     if (err == ATT_OK && e.explain) {
         e.trace = json_array();
         att_pol_buf_init(&e.text, e.a);

@@ -260,6 +260,8 @@ bool att_pol_json_size(att_pol_budget_t *b, const json_t *j, size_t limit, att_p
 /* jansson's json_equal, counting a step per node pair and the strings' scan cost: 1, 0, or -1
  * when the budget ran out (b->err set). Pointer-equal values are equal at once. */
 int att_pol_json_equal(att_pol_budget_t *b, const json_t *x, const json_t *y);
+/* Length of s as a JSON string (quotes and escapes included), as jansson writes it. */
+size_t att_pol_str_text(const char *s, size_t n);
 /* At most max bytes of j's compact text into buf (for messages); true when it was cut. */
 bool att_pol_json_head(const json_t *j, char *buf, size_t max, size_t *n);
 /* Append a human form of v ("1", "true", "\"abc\"", long strings cut) to b. */

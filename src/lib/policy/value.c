@@ -56,7 +56,7 @@ const char *att_pv_type_name(const att_pv_t *v)
 /* ---- counted JSON measures -------------------------------------------------------------- */
 
 /* Compact serialised length of a string as jansson writes it (escapes included). */
-static size_t att_str_text(const char *s, size_t n)
+size_t att_pol_str_text(const char *s, size_t n)
 {
     size_t t = 2 + n;
     for (size_t i = 0; i < n; i++) {
@@ -117,7 +117,7 @@ static bool att_jsz(att_jsz_t *z, json_t *j, int depth)
         json_object_keylen_foreach(j, k, klen, v)
         {
             if (!att_pol_spend(z->b, att_pol_scan_cost(klen)) ||
-                !att_jsz_add(z, att_str_text(k, klen) + 1) || !att_jsz(z, v, depth + 1))
+                !att_jsz_add(z, att_pol_str_text(k, klen) + 1) || !att_jsz(z, v, depth + 1))
                 return false;
         }
         return true;
@@ -134,7 +134,7 @@ static bool att_jsz(att_jsz_t *z, json_t *j, int depth)
     case JSON_STRING: {
         size_t n = json_string_length(j);
         return att_pol_spend(z->b, att_pol_scan_cost(n)) &&
-               att_jsz_add(z, att_str_text(json_string_value(j), n));
+               att_jsz_add(z, att_pol_str_text(json_string_value(j), n));
     }
     case JSON_INTEGER: {
         json_int_t i = json_integer_value(j);

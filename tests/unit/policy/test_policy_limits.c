@@ -243,8 +243,8 @@ static bool cancel_after(void *arg)
     return ncalls >= *(int *)arg;
 }
 
-/* The cancel callback is asked every ATT_POL_POLL_STEPS (4096) steps; true stops the
- * evaluation with ATT_E_CANCELLED, false lets it finish. */
+/* The cancel callback is asked at the first step, then every ATT_POL_POLL_STEPS (4096) steps;
+ * true stops the evaluation with ATT_E_CANCELLED, false lets it finish. */
 static void test_cancel(void **state)
 {
     sbuf_t b = {0};
@@ -271,8 +271,19 @@ static void test_cancel(void **state)
     assert_true(att_policy_permitted(res));
     uint64_t steps;
     att_policy_result_cost(res, &steps, NULL);
-    assert_int_equal(ncalls, (int)(steps / 4096));
+    assert_int_equal(ncalls, (int)(steps / 4096) + 1);
     assert_true(ncalls >= 20);
+    att_policy_result_free(res);
+
+    /* a service already stopping evaluates nothing, however small the policy */
+    att_policy_t *tiny = compile_ok("version=1.0;authorizationrules{=>permit();};", 44);
+    stop_at = 1;
+    ncalls = 0;
+    assert_int_equal(att_policy_eval(tiny, claims, &opts, &res, &d), ATT_E_CANCELLED);
+    assert_null(res);
+    assert_int_equal(ncalls, 1);
+    att_policy_free(tiny);
+    res = NULL;
     att_policy_result_free(res);
     json_decref(claims);
     att_policy_free(pol);
