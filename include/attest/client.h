@@ -124,7 +124,10 @@ ATT_API att_err_t att_oauth_new(const att_oauth_opts_t *o, att_oauth_t **out,
  * expires_in is not cached (expires_in: a number, or a string of decimal digits as Microsoft
  * Entra ID's v1 endpoint sends). Errors: ATT_E_FETCH (transport, or an answer that is not a token),
  * ATT_E_FETCH_STATUS (the provider said no: diag has the HTTP status, `error` and
- * `error_description`). Thread-safe: one request at a time per context. */
+ * `error_description`; or answered with a redirect not followed: diag names its target).
+ * Discovery follows at most 3 redirects, within the issuer's origin only; the token request
+ * none; the document's issuer must be ours and its token_endpoint on the issuer's origin.
+ * Thread-safe: one request at a time per context. */
 ATT_API att_err_t att_oauth_token(att_oauth_t *o, att_time_t now, char **token,
                                   att_diag_t *diag) ATT_WUR;
 /* Forget the cached token (e.g. after attestd answered 401). */

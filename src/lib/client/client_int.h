@@ -12,7 +12,17 @@
 
 /* ---- HTTP ------------------------------------------------------------------------------ */
 
-#define ATT_CLIENT_MAX_BODY (4u << 20)
+#define ATT_CLIENT_MAX_BODY   (4u << 20)
+#define ATT_CLIENT_MAX_REDIRS 3 /* same-origin redirects a GET may follow */
+
+/* Which redirects a request follows (issue 18.B5). Never a redirect to another origin. */
+typedef enum {
+    ATT_CLIENT_REDIRECT_NONE = 0, /* none: a 3xx answer comes back as it is */
+    /* GET only: up to ATT_CLIENT_MAX_REDIRS redirects whose target has the request URL's
+     * origin (scheme, host and port, as libcurl's URL parser reads them; so never https to
+     * http); any other comes back as it is */
+    ATT_CLIENT_REDIRECT_SAME_ORIGIN,
+} att_client_redirect_t;
 
 typedef struct {
     const char *method; /* "GET" or "POST" */
@@ -21,7 +31,8 @@ typedef struct {
     const char *body;           /* POST body */
     size_t body_len;
     const char *basic_user, *basic_pass; /* HTTP Basic, both already form-encoded */
-    long timeout_ms;
+    long timeout_ms;                     /* for the request and the redirects it follows */
+    att_client_redirect_t redirects;     /* 0: none followed */
 } att_client_req_t;
 
 typedef struct {
@@ -29,12 +40,25 @@ typedef struct {
     char *body; /* malloc'd, NUL-terminated */
     size_t len;
     char *error_code_hdr; /* x-ms-error-code, if any */
+    /* a 3xx answer with a Location that was not followed: the URL it leads to (resolved
+     * against the request's, malloc'd) and why it was not followed (static text) */
+    char *location;
+    const char *redirect_refused;
 } att_client_resp_t;
 
-/* One request: http/https only (also for up to 3 redirects), TLS verification on, body at most
- * ATT_CLIENT_MAX_BODY. ATT_E_FETCH ("POST <url>: <curl error>") when no full answer came; any
- * HTTP status is ATT_OK with rs->status set. */
+/* One request: http/https only, TLS verification on, body at most ATT_CLIENT_MAX_BODY; libcurl
+ * follows no redirect itself: rq->redirects says which are followed here, each target checked
+ * before anything is sent to it. ATT_E_FETCH ("POST <url>: <curl error>") when no full answer
+ * came; any HTTP status is ATT_OK with rs->status set (a redirect not followed also with
+ * rs->location and rs->redirect_refused). */
 att_err_t att_client_http(const att_client_req_t *rq, att_client_resp_t *rs, att_diag_t *diag);
+/* ATT_E_FETCH_STATUS "<what> <METHOD> <url>: HTTP 302, a redirect to '<location>': not followed
+ * (<why>)" when rs is a redirect att_client_http did not follow, else ATT_OK. */
+att_err_t att_client_redirect_error(const char *what, const att_client_req_t *rq,
+                                    const att_client_resp_t *rs, att_diag_t *diag);
+/* Whether two absolute http(s) URLs have the same origin (scheme, host, port; default ports
+ * filled in, case ignored), by libcurl's URL parser; false if either is not one. */
+bool att_client_same_origin(const char *a, const char *b);
 void att_client_resp_clear(att_client_resp_t *rs);
 /* application/x-www-form-urlencoded value (RFC 6749 appendix B); malloc'd. */
 char *att_form_encode(const char *s);

@@ -3,8 +3,9 @@
  *
  * Discovery is trusted only as far as the issuer's origin: the document must name the issuer
  * asked for, and its token_endpoint - where the client secret goes - must be on the issuer's
- * origin (same scheme, host, port; so https never becomes http). A discovery request redirected
- * elsewhere therefore cannot steer the secret away. An explicit token URL is used as given.
+ * origin (same scheme, host, port; so https never becomes http). The discovery GET follows
+ * redirects within the issuer's origin only, the token POST none at all (issue 18.B5); a
+ * redirect not followed is an error naming where it led. An explicit token URL is used as given.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -163,12 +164,17 @@ static att_err_t att_oauth_discover(att_oauth_t *o, att_diag_t *diag)
         return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
     snprintf(url, n, "%s/.well-known/openid-configuration", o->issuer);
     static const char *const hdrs[] = {"Accept: application/json", NULL};
-    att_client_req_t rq = {
-        .method = "GET", .url = url, .headers = hdrs, .timeout_ms = o->timeout_ms};
+    /* redirects within the issuer's origin only: nothing is asked of another server */
+    att_client_req_t rq = {.method = "GET",
+                           .url = url,
+                           .headers = hdrs,
+                           .timeout_ms = o->timeout_ms,
+                           .redirects = ATT_CLIENT_REDIRECT_SAME_ORIGIN};
     att_client_resp_t rs;
     att_err_t e = att_oauth_http(o, &rq, &rs, diag);
     json_t *j = NULL;
-    if (e != ATT_OK)
+    if (e != ATT_OK ||
+        (e = att_client_redirect_error("OpenID discovery", &rq, &rs, diag)) != ATT_OK)
         goto out;
     if (rs.status != 200) {
         char t[300];
@@ -270,8 +276,11 @@ static att_err_t att_oauth_fetch(att_oauth_t *o, att_time_t now, att_diag_t *dia
                            .body_len = blen,
                            .basic_user = user,
                            .basic_pass = pass,
-                           .timeout_ms = o->timeout_ms};
-    if ((e = att_oauth_http(o, &rq, &rs, diag)) != ATT_OK)
+                           .timeout_ms = o->timeout_ms,
+                           /* it carries the client secret: no redirect is followed at all */
+                           .redirects = ATT_CLIENT_REDIRECT_NONE};
+    if ((e = att_oauth_http(o, &rq, &rs, diag)) != ATT_OK ||
+        (e = att_client_redirect_error("token request", &rq, &rs, diag)) != ATT_OK)
         goto out;
     if (rs.status != 200) {
         char t[400];

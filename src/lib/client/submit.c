@@ -122,7 +122,8 @@ ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
                            .headers = hdrs,
                            .body = body,
                            .body_len = strlen(body),
-                           .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000};
+                           .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000,
+                           .redirects = ATT_CLIENT_REDIRECT_NONE}; /* evidence + bearer token */
     if ((e = att_client_http(&rq, &rs, diag)) != ATT_OK)
         goto out;
     r->http_status = rs.status;
@@ -145,6 +146,12 @@ ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
     const char *msg = json_string_value(json_object_get(err, "message"));
     if (code == NULL)
         code = rs.error_code_hdr;
+    char redir[512];
+    if (code == NULL && rs.location != NULL) { /* a redirect: say where to, not followed */
+        snprintf(redir, sizeof redir, "a redirect to '%.300s': not followed (%s)", rs.location,
+                 rs.redirect_refused);
+        msg = redir;
+    }
     if (msg == NULL)
         msg = rs.body;
     r->error_code = code ? strdup(code) : NULL;

@@ -1,7 +1,9 @@
 /* test_oauth.c - OAuth2 client credentials through a fetch hook: discovery, the token request
  * (Basic and form client authentication, extra parameters), caching until shortly before
  * expiry, errors naming the status and the provider's error / error_description; argument
- * checks and the libcurl path against a closed port.
+ * checks and the libcurl path against a closed port; against loopback servers, where discovery
+ * and the token request may go (issue 18.B5): no redirect to another origin (the target gets no
+ * request), same-origin redirects for discovery only, none for the token POST.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -289,61 +291,59 @@ static void test_real_http_refused(void **state)
 
 /* ---- issue 18.B5: discovery cannot steer the client secret away --------------------------- */
 
+/* A loopback identity provider (lo_srv_t.arg): each request is answered, by path, with a
+ * redirect, the discovery document or (to a POST) a token; it counts what it receives. */
 typedef struct {
-    char doc[512];   /* B's discovery document */
-    int posts;       /* token requests B received */
-    char location[128];
-} steal_t;
+    const char *redirect_path; /* requests for this path ("*": any) are redirected... */
+    char location[160];        /* ...to this Location */
+    long redirect_status;      /* 0: 302 */
+    char doc[512];             /* the answer to any other GET */
+    int gets, posts;
+    char resp[1024];
+} idp_srv_t;
 
-static steal_t steal;
-
-/* A: every request is redirected to B's discovery document. */
-static const char *a_answer(lo_srv_t *s, const char *req)
+static const char *idp_answer(lo_srv_t *s, const char *req)
 {
-    (void)s, (void)req;
-    static char resp[256];
-    snprintf(resp, sizeof resp,
-             "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-             steal.location);
-    return resp;
-}
-
-/* B: serves the document and, to a POST, a token (counting it: that is the leak). */
-static const char *b_answer(lo_srv_t *s, const char *req)
-{
-    (void)s;
-    static char resp[1024];
-    const char *body = steal.doc;
-    if (strncmp(req, "POST ", 5) == 0) {
-        steal.posts++;
-        body = "{\"access_token\":\"stolen\",\"token_type\":\"Bearer\",\"expires_in\":60}";
+    idp_srv_t *f = s->arg;
+    char method[8] = "", path[256] = "";
+    sscanf(req, "%7s %255s", method, path);
+    bool post = strcmp(method, "POST") == 0;
+    post ? f->posts++ : f->gets++;
+    if (f->redirect_path != NULL &&
+        (strcmp(f->redirect_path, "*") == 0 || strcmp(f->redirect_path, path) == 0)) {
+        snprintf(f->resp, sizeof f->resp,
+                 "HTTP/1.1 %ld Moved\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: "
+                 "close\r\n\r\n",
+                 f->redirect_status ? f->redirect_status : 302, f->location);
+        return f->resp;
     }
-    snprintf(resp, sizeof resp,
+    const char *body =
+        post ? "{\"access_token\":\"tok\",\"token_type\":\"Bearer\",\"expires_in\":60}" : f->doc;
+    snprintf(f->resp, sizeof f->resp,
              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
              "Connection: close\r\n\r\n%s",
              strlen(body), body);
-    return resp;
+    return f->resp;
 }
 
+/* A's discovery document itself names a token endpoint on B (another port): with no issuer, and
+ * with A's issuer. The secret is not sent, and B is never contacted. */
 static void test_discovery_origin(void **state)
 {
     (void)state;
+    idp_srv_t fa = {0}, fb = {0};
     lo_srv_t a, b;
-    lo_start(&b, b_answer, NULL);
-    lo_start(&a, a_answer, NULL);
+    lo_start(&b, idp_answer, &fb);
+    lo_start(&a, idp_answer, &fa);
     char issuer_a[64], origin_b[64];
     snprintf(issuer_a, sizeof issuer_a, "http://127.0.0.1:%d", a.port);
     snprintf(origin_b, sizeof origin_b, "http://127.0.0.1:%d", b.port);
-    snprintf(steal.location, sizeof steal.location, "%s/.well-known/openid-configuration",
-             origin_b);
-    /* B's document without an issuer, and one claiming A's issuer: both name B's endpoint */
     for (int i = 0; i < 2; i++) {
         if (i == 0)
-            snprintf(steal.doc, sizeof steal.doc, "{\"token_endpoint\":\"%s/token\"}", origin_b);
+            snprintf(fa.doc, sizeof fa.doc, "{\"token_endpoint\":\"%s/token\"}", origin_b);
         else
-            snprintf(steal.doc, sizeof steal.doc,
-                     "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}", issuer_a, origin_b);
-        steal.posts = 0;
+            snprintf(fa.doc, sizeof fa.doc, "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}",
+                     issuer_a, origin_b);
         att_oauth_opts_t o = {.issuer = issuer_a, .client_id = "app", .client_secret = "s3cret",
                               .timeout_ms = 5000};
         att_oauth_t *c;
@@ -353,11 +353,147 @@ static void test_discovery_origin(void **state)
         assert_int_equal(att_oauth_token(c, NOW, &t, &d), ATT_E_FETCH);
         assert_null(t);
         assert_non_null(strstr(d.msg, i == 0 ? "issuer '(none)'" : "not on the issuer's origin"));
-        assert_int_equal(steal.posts, 0);
+        assert_int_equal(fa.gets, i + 1);
+        assert_int_equal(fa.posts, 0);
         att_oauth_free(c);
     }
     lo_stop(&a);
     lo_stop(&b);
+    assert_int_equal(b.accepted, 0);
+}
+
+/* Issue 18.B5: discovery at A answered by a redirect to B (another port), whose document even
+ * names A as issuer and A's token endpoint: the redirect is refused, naming its Location, and B
+ * receives no request at all; for every redirect status. */
+static void test_discovery_redirect_refused(void **state)
+{
+    (void)state;
+    static const long statuses[] = {301, 302, 303, 307, 308};
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+        idp_srv_t fa = {.redirect_path = "*", .redirect_status = statuses[i]}, fb = {0};
+        lo_srv_t a, b;
+        lo_start(&b, idp_answer, &fb);
+        lo_start(&a, idp_answer, &fa);
+        char issuer_a[64], disc_a[128];
+        snprintf(issuer_a, sizeof issuer_a, "http://127.0.0.1:%d", a.port);
+        snprintf(disc_a, sizeof disc_a, "%s/.well-known/openid-configuration", issuer_a);
+        snprintf(fa.location, sizeof fa.location,
+                 "http://127.0.0.1:%d/.well-known/openid-configuration", b.port);
+        snprintf(fb.doc, sizeof fb.doc, "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}",
+                 issuer_a, issuer_a);
+        att_oauth_opts_t o = {.issuer = issuer_a, .client_id = "app", .client_secret = "s3cret",
+                              .timeout_ms = 5000};
+        att_oauth_t *c;
+        att_diag_t d;
+        char *t = NULL;
+        assert_int_equal(att_oauth_new(&o, &c, &d), ATT_OK);
+        att_err_t e = att_oauth_token(c, NOW, &t, &d);
+        lo_stop(&a);
+        lo_stop(&b);
+        if (e != ATT_E_FETCH_STATUS || b.accepted != 0 || strstr(d.msg, fa.location) == NULL ||
+            strstr(d.msg, disc_a) == NULL || strstr(d.msg, "another origin") == NULL)
+            fail_msg("HTTP %ld: %s, B got %d requests: %s", statuses[i], att_err_name(e),
+                     b.accepted, d.msg);
+        assert_null(t);
+        assert_int_equal(a.accepted, 1);
+        assert_null(att_oauth_token_endpoint(c));
+        att_oauth_free(c);
+    }
+}
+
+/* Redirects within the issuer's origin are followed (a relative Location), at most 3. */
+static void test_discovery_redirect_same_origin(void **state)
+{
+    (void)state;
+    idp_srv_t fa = {.redirect_path = "/.well-known/openid-configuration",
+                    .location = "/moved/.well-known/openid-configuration"};
+    lo_srv_t a;
+    lo_start(&a, idp_answer, &fa);
+    char issuer_a[64];
+    snprintf(issuer_a, sizeof issuer_a, "http://127.0.0.1:%d", a.port);
+    snprintf(fa.doc, sizeof fa.doc, "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}",
+             issuer_a, issuer_a);
+    att_oauth_opts_t o = {.issuer = issuer_a, .client_id = "app", .client_secret = "s3cret",
+                          .timeout_ms = 5000};
+    att_oauth_t *c;
+    att_diag_t d;
+    char *t = NULL;
+    assert_int_equal(att_oauth_new(&o, &c, &d), ATT_OK);
+    if (att_oauth_token(c, NOW, &t, &d) != ATT_OK)
+        fail_msg("%s", d.msg);
+    assert_string_equal(t, "tok");
+    free(t);
+    assert_int_equal(fa.gets, 2);
+    assert_int_equal(fa.posts, 1);
+    att_oauth_free(c);
+    /* a redirect loop on the origin: 1 request and 3 redirects followed, then refused */
+    fa.redirect_path = "*";
+    snprintf(fa.location, sizeof fa.location, "%s/loop", issuer_a);
+    fa.gets = 0;
+    assert_int_equal(att_oauth_new(&o, &c, &d), ATT_OK);
+    assert_int_equal(att_oauth_token(c, NOW, &t, &d), ATT_E_FETCH_STATUS);
+    assert_null(t);
+    assert_non_null(strstr(d.msg, "more than 3 redirects"));
+    assert_int_equal(fa.gets, 4);
+    att_oauth_free(c);
+    lo_stop(&a);
+}
+
+/* The token POST carries the client secret: it follows no redirect at all, to another origin
+ * (B never hears of it) or to its own. */
+static void test_token_no_redirect(void **state)
+{
+    (void)state;
+    for (int same = 0; same < 2; same++) {
+        idp_srv_t fa = {.redirect_path = "/token", .redirect_status = 307}, fb = {0};
+        lo_srv_t a, b;
+        lo_start(&b, idp_answer, &fb);
+        lo_start(&a, idp_answer, &fa);
+        char token_a[64];
+        snprintf(token_a, sizeof token_a, "http://127.0.0.1:%d/token", a.port);
+        snprintf(fa.location, sizeof fa.location, "http://127.0.0.1:%d/token2",
+                 same ? a.port : b.port);
+        att_oauth_opts_t o = {.token_url = token_a, .client_id = "app",
+                              .client_secret = "s3cret", .timeout_ms = 5000};
+        att_oauth_t *c;
+        att_diag_t d;
+        char *t = NULL;
+        assert_int_equal(att_oauth_new(&o, &c, &d), ATT_OK);
+        assert_int_equal(att_oauth_token(c, NOW, &t, &d), ATT_E_FETCH_STATUS);
+        assert_null(t);
+        lo_stop(&a);
+        lo_stop(&b);
+        if (strstr(d.msg, fa.location) == NULL || strstr(d.msg, "follows no redirect") == NULL ||
+            strstr(d.msg, "token request POST") == NULL || strstr(d.msg, "HTTP 307") == NULL)
+            fail_msg("%s", d.msg);
+        assert_int_equal(a.accepted, 1);
+        assert_int_equal(b.accepted, 0);
+        att_oauth_free(c);
+    }
+}
+
+static void test_same_origin(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        bool same;
+    } cases[] = {
+        {"https://idp.example/t", "https://idp.example/other?x", true},
+        {"https://idp.example/t", "https://IDP.example:443/", true},
+        {"HTTP://idp.example", "http://idp.example:80/x", true},
+        {"https://idp.example/t", "http://idp.example/t", false}, /* downgrade */
+        {"http://idp.example/t", "https://idp.example/t", false}, /* another scheme */
+        {"http://127.0.0.1:8080/", "http://127.0.0.1:8081/", false},
+        {"https://idp.example/", "https://idp.example@evil.example/", false},
+        {"https://idp.example/", "https://idp.example.evil.example/", false},
+        {"https://idp.example/", "ftp://idp.example/", false},
+        {"https://idp.example/", "/relative", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (att_client_same_origin(cases[i].a, cases[i].b) != cases[i].same)
+            fail_msg("%s vs %s: want %s", cases[i].a, cases[i].b,
+                     cases[i].same ? "same" : "different");
 }
 
 typedef struct {
@@ -434,6 +570,9 @@ int main(void)
         cmocka_unit_test(test_expiry_variants),     cmocka_unit_test(test_errors),
         cmocka_unit_test(test_real_http_refused),
         cmocka_unit_test(test_discovery_origin),    cmocka_unit_test(test_discovery_no_downgrade),
+        cmocka_unit_test(test_discovery_redirect_refused),
+        cmocka_unit_test(test_discovery_redirect_same_origin),
+        cmocka_unit_test(test_token_no_redirect),   cmocka_unit_test(test_same_origin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test_submit.c - the attest request: body shape (quote/report, runtimeData, nonce), Open
- * Enclave wrapping of a bare SGX quote, argument checks. Includes the source to reach statics.
+ * Enclave wrapping of a bare SGX quote, argument checks, a redirect from attestd not followed.
+ * Includes the source to reach statics.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 
 #include "attest/evidence.h"
 #include "client/submit.c"
+#include "rp/loopback.h"
 
 static void test_body_sgx(void **state)
 {
@@ -100,12 +102,62 @@ static void test_submit_args(void **state)
     att_submit_result_clear(NULL);
 }
 
+static char redirect_to[128];
+
+static const char *redirect_answer(lo_srv_t *s, const char *req)
+{
+    (void)s, (void)req;
+    static char resp[256];
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 307 Temporary Redirect\r\nLocation: %s\r\nContent-Length: 0\r\n"
+             "Connection: close\r\n\r\n",
+             redirect_to);
+    return resp;
+}
+
+static const char *never_answer(lo_srv_t *s, const char *req)
+{
+    (void)s, (void)req;
+    return "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+}
+
+/* attestd's URL answering 307 to another server: the evidence and the bearer token are not
+ * sent there; the error gives the status and the Location (issue 18.B5). */
+static void test_submit_redirect(void **state)
+{
+    (void)state;
+    lo_srv_t a, b;
+    lo_start(&b, never_answer, NULL);
+    lo_start(&a, redirect_answer, NULL);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", a.port);
+    snprintf(redirect_to, sizeof redirect_to, "http://127.0.0.1:%d/attest/SgxEnclave", b.port);
+    static const uint8_t q[] = {3, 0, 2, 0, 0xff};
+    att_submit_opts_t o = {.url = url, .type = "SgxEnclave", .evidence = q,
+                           .evidence_len = sizeof q, .access_token = "bearer-secret",
+                           .timeout_ms = 5000};
+    att_submit_result_t r;
+    att_diag_t d;
+    assert_int_equal(att_submit(&o, &r, &d), ATT_E_FETCH_STATUS);
+    lo_stop(&a);
+    lo_stop(&b);
+    assert_int_equal(r.http_status, 307);
+    assert_null(r.token);
+    if (r.error_message == NULL || strstr(r.error_message, redirect_to) == NULL ||
+        strstr(r.error_message, "not followed") == NULL)
+        fail_msg("%s", r.error_message ? r.error_message : "(none)");
+    assert_int_equal(a.accepted, 1);
+    assert_int_equal(b.accepted, 0);
+    att_submit_result_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_body_sgx),
         cmocka_unit_test(test_body_open_enclave),
         cmocka_unit_test(test_submit_args),
+        cmocka_unit_test(test_submit_redirect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
