@@ -300,6 +300,8 @@ struct att_http_server {
     unsigned max_connections;
     unsigned timeout_s;
     unsigned stop_grace_ms;
+    void (*stop_late)(void *arg);
+    void *stop_late_arg;
     uint16_t port;
     bool tls;
     char *tls_cert_pem, *tls_key_pem;
@@ -1552,6 +1554,8 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
     s->max_connections = o->max_connections ? o->max_connections : 1024;
     s->timeout_s = o->timeout_s;
     s->stop_grace_ms = o->stop_grace_ms;
+    s->stop_late = o->stop_late;
+    s->stop_late_arg = o->stop_late_arg;
     s->service_version =
         strdup(o->service_version ? o->service_version : "attestd/" ATTESTD_VERSION);
     if (!s->service_version) {
@@ -1668,9 +1672,12 @@ void att_http_stop(att_http_server_t *s)
         nanosleep(&ts, NULL);
     }
     unsigned left = atomic_load(&s->in_flight);
-    if (left)
+    if (left) {
         att_log(ATT_LOG_WARN, "stopping with %u request(s) still in flight after %u ms", left,
                 s->stop_grace_ms);
+        if (s->stop_late != NULL)
+            s->stop_late(s->stop_late_arg);
+    }
     MHD_stop_daemon(s->mhd);
     att_shed_note_t note = {0};
     pthread_mutex_lock(&s->conn_lock);

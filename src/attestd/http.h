@@ -119,6 +119,10 @@ typedef struct {
     unsigned timeout_s;          /* idle connection timeout and whole-body deadline: 408/close */
     size_t max_header;           /* request line + headers; over it: 431 (from libmicrohttpd) */
     unsigned stop_grace_ms;      /* att_http_stop waits this long for in-flight requests */
+    void (*stop_late)(void *arg); /* called when requests are still in flight after the grace
+                                   * period, before their threads are joined: give up long work
+                                   * (NULL: none) */
+    void *stop_late_arg;
     const char *service_version; /* x-ms-maa-service-version; NULL = "attestd/" ATTESTD_VERSION */
     att_http_router_t *router;   /* required */
     att_metrics_t *metrics;      /* optional: request counters and latency are recorded here */
@@ -148,7 +152,8 @@ bool att_http_tls(const att_http_server_t *s);
 /* Requests currently being handled (headers received, answer not yet sent). */
 unsigned att_http_in_flight(const att_http_server_t *s);
 /* Graceful stop: close the listening socket, wait up to stop_grace_ms for in-flight requests,
- * then close every connection and join the threads. NULL is ignored. */
+ * then (stop_late) tell the rest to give up, close every connection and join the threads. NULL
+ * is ignored. */
 void att_http_stop(att_http_server_t *s);
 
 /* ---- requests (valid until the handler's answer is sent) ---- */

@@ -59,6 +59,9 @@ static void att_bound_url(int fd, bool tls, char *out, size_t n, bool *loopback)
              v6 ? "]" : "", port);
 }
 
+/* The HTTP server's stop_late: past the grace period, policy evaluations give up. */
+static void att_stop_late(void *svc) { att_service_stop(svc); }
+
 /* Largest --max-connections whose descriptors fit in `fds` (0 if none does). */
 static unsigned att_max_connections_for(att_http_opts_t o, unsigned long fds)
 {
@@ -169,6 +172,8 @@ static int att_serve(att_config_t *cfg)
     o.timeout_s = cfg->timeout;
     o.router = router;
     o.metrics = metrics;
+    o.stop_late = att_stop_late;
+    o.stop_late_arg = svc;
     if (att_nofile_ensure(&o, &d) != ATT_OK) {
         att_log(ATT_LOG_ERROR, "%s", d.msg);
         fprintf(stderr, "attestd: %s\n", d.msg);
@@ -217,8 +222,7 @@ static int att_serve(att_config_t *cfg)
         ;
     att_log(ATT_LOG_INFO, "received %s, stopping (in-flight requests: %u)",
             sig == SIGTERM ? "SIGTERM" : "SIGINT", att_http_in_flight(srv));
-    att_service_stop(svc); /* policy evaluations in flight give up: nothing to wait on */
-    att_http_stop(srv);
+    att_http_stop(srv); /* past its grace period, policy evaluations in flight give up */
     srv = NULL;
     att_log(ATT_LOG_INFO, "attestd stopped");
     rc = 0;

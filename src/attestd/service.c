@@ -24,6 +24,16 @@ struct att_service {
     bool anonymous_admin_anywhere; /* --allow-anonymous-admin */
 };
 
+/* --collateral-fetch-waiters 0: the HTTP threads (as http.c counts them) minus one, at least
+ * one, so that a worker always remains for cached platforms and /healthz. */
+static unsigned att_coll_waiters(const att_config_t *cfg)
+{
+    if (cfg->collateral_fetch_waiters)
+        return cfg->collateral_fetch_waiters;
+    long t = cfg->threads ? (long)cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    return t > 2 ? (unsigned)(t - 1) : 1;
+}
+
 static att_svc_opts_t att_opts_from(const att_config_t *cfg)
 {
     att_svc_opts_t o = {
@@ -39,7 +49,14 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .token_lifetime = (int64_t)cfg->token_lifetime,
         .alg = att_alg_parse(cfg->signing_alg ? cfg->signing_alg : "RS256"),
         .collateral_max_age = (int64_t)cfg->collateral_max_age,
+        .collateral_timeout = cfg->collateral_timeout,
+        .collateral_fetch_waiters = att_coll_waiters(cfg),
+        .collateral_fetch_rate = cfg->collateral_fetch_rate,
+        .collateral_backoff = cfg->collateral_backoff,
+        .collateral_backoff_max = cfg->collateral_backoff_max,
         .policy_jws_max_age = (int64_t)cfg->policy_jws_max_age,
+        .policy_max_steps = cfg->policy_max_steps,
+        .policy_max_bytes = cfg->policy_max_memory,
     };
     return o;
 }
@@ -52,6 +69,11 @@ static void att_send(att_http_req_t *req, att_svc_reply_t *r)
     if (r->att_code != NULL)
         att_http_log_field(req, "att_code", r->att_code);
     if (r->status >= 400) {
+        if (r->retry_after > 0) {
+            char ra[24];
+            snprintf(ra, sizeof(ra), "%lld", (long long)r->retry_after);
+            att_http_add_header(req, "Retry-After", ra);
+        }
         const char *msg =
             json_string_value(json_object_get(json_object_get(r->body, "error"), "message"));
         att_http_error(req, (unsigned)r->status, r->code ? r->code : "InternalError", "%s",
@@ -87,7 +109,7 @@ static void h_attest(att_http_req_t *req, void *arg)
     att_service_t *s = arg;
     if (!att_auth_require(s->auth, req, ATT_AUTH_ATTEST))
         return;
-    att_svc_reply_t r;
+    att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
     att_slice_t b = att_http_body(req);
     att_svc_attest(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
     att_send(req, &r);
@@ -96,7 +118,7 @@ static void h_attest(att_http_req_t *req, void *arg)
 static void h_certs(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
-    att_svc_reply_t r;
+    att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
     att_svc_certs(s->svc, &r);
     att_send(req, &r);
 }
@@ -104,7 +126,7 @@ static void h_certs(att_http_req_t *req, void *arg)
 static void h_openid(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
-    att_svc_reply_t r;
+    att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
     att_svc_openid(s->svc, &r);
     att_send(req, &r);
 }
@@ -114,7 +136,7 @@ static void h_policy_get(att_http_req_t *req, void *arg)
     att_service_t *s = arg;
     if (!att_auth_require(s->auth, req, ATT_AUTH_READ))
         return;
-    att_svc_reply_t r;
+    att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
     att_svc_policy_get(s->svc, att_http_param(req, "type"), &r);
     att_send(req, &r);
 }
@@ -124,7 +146,7 @@ static void h_certificates(att_http_req_t *req, void *arg)
     att_service_t *s = arg;
     if (!att_auth_require(s->auth, req, ATT_AUTH_READ))
         return;
-    att_svc_reply_t r;
+    att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
     att_svc_certificates(s->svc, &r);
     att_send(req, &r);
 }
@@ -219,7 +241,7 @@ static void att_change(att_service_t *s, att_http_req_t *req, att_change_t what)
                                                         ar.message));
         return;
     }
-    att_svc_reply_t r;
+    att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
     att_slice_t b = att_http_body(req);
     const char *body = (const char *)b.ptr;
     switch (what) {
@@ -279,6 +301,10 @@ ATT_STAT_FN(st_coll_misses, coll_misses)
 ATT_STAT_FN(st_coll_fetches, coll_fetches)
 ATT_STAT_FN(st_coll_fetch_errors, coll_fetch_errors)
 ATT_STAT_FN(st_coll_stale, coll_served_stale)
+ATT_STAT_FN(st_coll_requests, coll_requests)
+ATT_STAT_FN(st_coll_backoff, coll_backoff_denied)
+ATT_STAT_FN(st_coll_rate, coll_rate_denied)
+ATT_STAT_FN(st_coll_busy, coll_busy_denied)
 
 static double st_audit_failures(void *arg)
 {
@@ -331,6 +357,10 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
             {"attestd_collateral_fetch_errors_total", "Failed collateral fetches", st_coll_fetch_errors},
             {"attestd_collateral_served_stale_total", "Requests served with cached collateral while the "
                                                 "source failed", st_coll_stale},
+            {"attestd_collateral_requests_total", "HTTP requests sent to the collateral source", st_coll_requests},
+            {"attestd_collateral_backoff_denied_total", "Collateral fetches not made: the platform's backoff after a failed fetch", st_coll_backoff},
+            {"attestd_collateral_rate_denied_total", "Collateral fetches not made: --collateral-fetch-rate used up", st_coll_rate},
+            {"attestd_collateral_busy_denied_total", "Requests refused: --collateral-fetch-waiters requests already waiting on fetches", st_coll_busy},
             {"attestd_audit_write_failures_total", "Audit records that could not be written "
                                                    "(--audit-log)", st_audit_failures},
         };

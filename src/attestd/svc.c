@@ -1018,15 +1018,22 @@ void att_svc_openid(att_svc_t *svc, att_svc_reply_t *r)
 
 /* ---- attest ---- */
 
+/* The collateral callback's argument: per request, so that collsrc's Retry-After reaches it. */
+typedef struct {
+    att_svc_t *svc;
+    int64_t retry_after;
+} att_coll_req_t;
+
 static att_err_t att_svc_collateral(void *arg, att_tee_t tee, const uint8_t fmspc[6],
                                     const char *ca, att_time_t now, att_dcap_collateral_t **out,
                                     att_diag_t *d)
 {
-    att_svc_t *svc = arg;
+    att_coll_req_t *cr = arg;
+    att_svc_t *svc = cr->svc;
     if (svc->coll == NULL)
         return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral source is configured (start "
                             "attestd with --collateral-url or --collateral-dir)");
-    return att_collsrc_get(svc->coll, tee, fmspc, ca, now, out, d);
+    return att_collsrc_get_retry(svc->coll, tee, fmspc, ca, now, out, &cr->retry_after, d);
 }
 
 /* runtimeData / initTimeData: {"data": b64url, "dataType": "Binary"|"JSON"}. */
@@ -1145,14 +1152,17 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
     /* Verify the evidence and the data bound into it. Nothing that costs more than reading the
      * request runs before this succeeds: the draft policy is compiled only afterwards. */
     att_time_t now = att_svc_now(svc);
+    att_coll_req_t cr = {.svc = svc};
     att_ev_ctx_t ctx = {.trust = svc->trust, .cache = svc->cache,
-                        .collateral = att_svc_collateral, .arg = svc, .now = now};
+                        .collateral = att_svc_collateral, .arg = &cr, .now = now};
     att_err_t e = v->verify(&ctx, ev, evlen, &res);
     if (e != ATT_OK) {
         bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
         att_reply_err(r, unavailable ? 503 : 400,
                       unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
                       "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
+        if (unavailable)
+            r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
         goto out;
     }
     if ((e = att_ev_bind(&res, rt.present ? rt.bytes : NULL, rt.len,
@@ -1299,6 +1309,10 @@ void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
         out->coll_fetches = s.fetches;
         out->coll_fetch_errors = s.fetch_errors;
         out->coll_served_stale = s.served_stale;
+        out->coll_requests = s.requests;
+        out->coll_backoff_denied = s.backoff_denied;
+        out->coll_rate_denied = s.rate_denied;
+        out->coll_busy_denied = s.busy_denied;
     }
 }
 

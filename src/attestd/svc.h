@@ -52,6 +52,7 @@ typedef struct {
     const char *code;    /* MAA error code when status >= 400 ("InvalidParameter", ...) */
     const char *att_code; /* our error name (ATT_E_...) when there is one, for logs/metrics */
     const char *type;    /* attestation type for metrics, or NULL */
+    int64_t retry_after; /* seconds for a Retry-After header (503), 0: none */
 } att_svc_reply_t;
 
 att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d);
@@ -88,6 +89,7 @@ typedef struct {
     uint64_t ecdsa_verifications; /* P-256 verifications by the process (quotes, QE reports,
                                    * certificates, CRLs, collateral) */
     uint64_t coll_hits, coll_misses, coll_fetches, coll_fetch_errors, coll_served_stale;
+    uint64_t coll_requests, coll_backoff_denied, coll_rate_denied, coll_busy_denied;
 } att_svc_stats_t;
 void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out);
 

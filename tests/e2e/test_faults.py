@@ -291,6 +291,10 @@ def collateral_redirect_and_body():
         T.check('403 PCS: the body does not reach the client',
                 'INTERNAL-ONLY' not in r.error_message and 'db7' not in r.body.decode(
                     errors='replace'), repr(r))
+        for _ in range(50):  # stderr reaches the log file through the harness's drain thread
+            if 'INTERNAL-ONLY' in s.log():
+                break
+            time.sleep(0.1)
         T.check('403 PCS: the body is in the log', 'INTERNAL-ONLY' in s.log(), s.log())
     pcs.stop()
 

@@ -266,6 +266,19 @@ static void test_policies(void **state)
     att_svc_reply_clear(&r);
     free(db);
 
+    /* Shutting down (att_svc_stop): an evaluation in flight gives up with 503
+     * ServiceUnavailable / ATT_E_CANCELLED instead of holding the worker the HTTP server's
+     * graceful stop waits for; the evaluation checks before it does any work. */
+    att_svc_stop(svc);
+    char *pb = attest_body(&s, "quote", "\"draftPolicyForAttestation\":\"version=1.0; "
+                                        "authorizationrules { => permit(); };\"");
+    att_svc_attest(svc, "SgxEnclave", pb, strlen(pb), &r);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(r.code, "ServiceUnavailable");
+    assert_string_equal(r.att_code, "ATT_E_CANCELLED");
+    att_svc_reply_clear(&r);
+    free(pb);
+
     /* The stored policy survives a restart. */
     att_svc_policy_get(svc, "SgxEnclave", &r);
     c = payload(&r);
