@@ -296,7 +296,13 @@ struct att_http_server {
     att_http_router_t *router;
     att_metrics_t *metrics;
     att_metric_t *m_requests, *m_latency, *m_errors, *m_outcomes, *m_inflight, *m_conns;
+    att_metric_t *m_body_refused;
     size_t max_body;
+    size_t max_header;
+    unsigned max_query_params;
+    size_t max_body_memory;
+    _Atomic size_t body_memory; /* bytes reserved by request bodies in flight */
+    char *tls_priority;
     unsigned max_connections;
     unsigned timeout_s;
     unsigned stop_grace_ms;
@@ -323,6 +329,11 @@ struct att_http_req {
     att_http_server_t *srv;
     struct MHD_Connection *conn;
     att_conn_t *cn; /* the connection's tracking entry; NULL if untracked */
+    /* set by the URI callback (request line parsed, headers not yet read) */
+    size_t target_len;     /* the request target as sent, query included */
+    size_t query_params;   /* its query parameters */
+    bool query_cut;        /* over max_query_params: the query was hidden from libmicrohttpd */
+    bool begun;            /* the access handler's first call has run */
     const char *method; /* MHD-owned, valid for the request */
     char *path;
     const att_route_t *route;
@@ -334,7 +345,9 @@ struct att_http_req {
     struct timespec start;
     /* body */
     att_buf_t body; /* the request body so far (max_body is checked before each append) */
+    size_t body_reserved; /* bytes of srv->body_memory held for body (its capacity) */
     bool body_over; /* chunked body exceeded max_body: drained, answered 413 */
+    bool body_nomem; /* chunked body did not fit in max_body_memory: drained, answered 503 */
     size_t drained;
     /* answer */
     bool answered, queued;
@@ -398,10 +411,18 @@ static char *att_http_strndup(att_http_req_t *req, const char *s, size_t n)
     return p;
 }
 
+static void att_body_release(att_http_req_t *req)
+{
+    if (req->body_reserved)
+        atomic_fetch_sub(&req->srv->body_memory, req->body_reserved);
+    req->body_reserved = 0;
+}
+
 static void att_req_free(att_http_req_t *req)
 {
     if (!req)
         return;
+    att_body_release(req);
     att_arena_block_t *b = req->arena;
     while (b) {
         att_arena_block_t *n = b->next;
@@ -1074,6 +1095,244 @@ static bool att_conns_over_limit(att_http_server_t *s)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* request heads: framing and limits checked before any body byte is read
+ *
+ * libmicrohttpd 0.9.75 is lenient where a proxy in front of attestd may not be, and a request
+ * the two frame differently can smuggle a second request past the proxy. So on the access
+ * handler's first call (headers parsed, body not yet read) the head is checked against RFC 9110
+ * and 9112, and one that fails is refused with an MAA error and Connection: close, without
+ * reading its body:
+ *   - the method is a token; HTTP/1.1 has exactly one Host, HTTP/1.0 at most one;
+ *   - a header name is a token (so "Name : value", whitespace before the colon, is refused);
+ *     a value has no control characters but HTAB;
+ *   - no obs-fold (a header line continued on the next one). libmicrohttpd 0.9.75 joins such a
+ *     line onto the *name* of the header before it and moves that name elsewhere in its memory
+ *     pool; it otherwise parses each line in place, name NUL (the colon) OWS value. A header
+ *     whose name and value are not laid out that way was folded (att_head_layout_ok);
+ *   - at most one Content-Length (identical duplicates are refused too: RFC 9110 allows either,
+ *     and a proxy that keeps one copy and one that joins them disagree); at most one
+ *     Transfer-Encoding, only in HTTP/1.1, only "chunked" (anything else 501), never with
+ *     Content-Length (RFC 9112 6.3: such a message must not be kept open; attestd refuses it);
+ *   - request line + headers within max_header (431; 414 when the request line alone is over),
+ *     and at most max_query_params query parameters (414).
+ * Not checked here: what libmicrohttpd refuses before attestd sees the request (a malformed
+ * Content-Length value, a line without a colon, an unknown HTTP version, a head too large for
+ * its memory pool: its own answers, see att_http_start), bare LF line ends (RFC 9112 2.2 lets a
+ * server accept them). */
+
+typedef struct {
+    unsigned status; /* 0: the head is acceptable */
+    const char *code;
+    char msg[200];
+} att_head_verdict_t;
+
+static bool att_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool att_token(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (; *s; s++)
+        if (!att_tchar((unsigned char)*s))
+            return false;
+    return true;
+}
+
+/* A field value: visible characters, SP, HTAB and obs-text (bytes >= 0x80). */
+static bool att_field_value_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* The header was parsed in place from one line: key, the colon (now NUL), OWS, value (see
+ * above). Reads only the bytes between the key's end and the value, after checking that they
+ * lie between the two (both are in one libmicrohttpd pool) and are few. */
+static bool att_head_layout_ok(const char *key, const char *value, size_t max_header)
+{
+    if (!key || !value)
+        return false;
+    const char *kend = key + strlen(key);
+    if (value <= kend || (size_t)(value - kend) > max_header)
+        return false;
+    for (const char *p = kend + 1; p < value; p++)
+        if (*p != ' ' && *p != '\t')
+            return false;
+    return true;
+}
+
+typedef struct {
+    att_head_verdict_t *v;
+    size_t max_header;
+    size_t bytes;      /* header lines as sent: name: value CRLF */
+    unsigned n_cl, n_te, n_host;
+    const char *te;
+} att_head_scan_t;
+
+static void att_verdict(att_head_verdict_t *v, unsigned status, const char *code, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+static void att_verdict(att_head_verdict_t *v, unsigned status, const char *code, const char *fmt,
+                        ...)
+{
+    if (v->status)
+        return; /* the first problem found is the one reported */
+    v->status = status;
+    v->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
+    va_end(ap);
+}
+
+static enum MHD_Result att_head_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    att_head_scan_t *h = cls;
+    size_t kl = key ? strlen(key) : 0, vl = value ? strlen(value) : 0;
+    h->bytes += kl + vl + 4;
+    if (!att_head_layout_ok(key, value, h->max_header))
+        att_verdict(h->v, 400, "BadRequest",
+                    "Header lines continued on the next line (obs-fold) are not accepted");
+    else if (!att_token(key))
+        att_verdict(h->v, 400, "BadRequest",
+                    "Header name '%.40s' is not a token (whitespace before the colon?)", key);
+    else if (!att_field_value_ok(value))
+        att_verdict(h->v, 400, "BadRequest",
+                    "The value of header '%.40s' holds control characters", key);
+    if (!key)
+        return MHD_YES;
+    if (!strcasecmp(key, "Content-Length"))
+        h->n_cl++;
+    else if (!strcasecmp(key, "Transfer-Encoding")) {
+        h->n_te++;
+        h->te = value;
+    } else if (!strcasecmp(key, "Host"))
+        h->n_host++;
+    return MHD_YES;
+}
+
+/* "chunked", any case, with optional trailing white space (libmicrohttpd drops the leading). */
+static bool att_te_chunked(const char *te)
+{
+    size_t n = strlen(te);
+    while (n && (te[n - 1] == ' ' || te[n - 1] == '\t'))
+        n--;
+    return n == 7 && !strncasecmp(te, "chunked", 7);
+}
+
+/* Check a request head (see above); v->status stays 0 when it is acceptable. */
+static void att_head_check(att_http_req_t *req, const char *version, att_head_verdict_t *v)
+{
+    att_http_server_t *s = req->srv;
+    memset(v, 0, sizeof(*v));
+    att_head_scan_t h = {.v = v, .max_header = s->max_header};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, att_head_header, &h);
+    bool v11 = version && !strcmp(version, "HTTP/1.1");
+    size_t line = strlen(req->method) + req->target_len + (version ? strlen(version) : 0) + 4;
+    if (line > s->max_header)
+        att_verdict(v, 414, "RequestUriTooLong",
+                    "The request line is %zu bytes; the limit is %zu (--max-header)", line,
+                    s->max_header);
+    if (req->query_cut)
+        att_verdict(v, 414, "RequestUriTooLong",
+                    "The query has %zu parameters; the limit is %u (--max-query-params)",
+                    req->query_params, s->max_query_params);
+    if (line + h.bytes + 2 > s->max_header)
+        att_verdict(v, 431, "RequestHeaderFieldsTooLarge",
+                    "The request line and headers are %zu bytes; the limit is %zu (--max-header)",
+                    line + h.bytes + 2, s->max_header);
+    if (!att_token(req->method))
+        att_verdict(v, 400, "BadRequest", "The request method is not a token");
+    if (v11 ? h.n_host != 1 : h.n_host > 1)
+        att_verdict(v, 400, "BadRequest",
+                    h.n_host ? "The request has %u Host headers; it must have one"
+                             : "An HTTP/1.1 request must have a Host header (it has %u)",
+                    h.n_host);
+    if (h.n_cl > 1)
+        att_verdict(v, 400, "BadRequest",
+                    "Content-Length appears %u times; a request must have at most one", h.n_cl);
+    if (h.n_te && h.n_cl)
+        att_verdict(v, 400, "BadRequest",
+                    "A request must not have both Content-Length and Transfer-Encoding");
+    if (h.n_te > 1)
+        att_verdict(v, 400, "BadRequest",
+                    "Transfer-Encoding appears %u times; a request must have at most one",
+                    h.n_te);
+    if (h.n_te && !v11)
+        att_verdict(v, 400, "BadRequest", "Transfer-Encoding is not allowed in %.16s requests",
+                    version ? version : "HTTP/1.0");
+    if (h.n_te == 1 && !att_te_chunked(h.te))
+        att_verdict(v, 501, "NotImplemented",
+                    "Transfer-Encoding '%.40s' is not supported; only 'chunked' is", h.te);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* memory held by request bodies
+ *
+ * Every body being received holds its buffer's capacity against max_body_memory (all requests
+ * together): the whole Content-Length when the request starts (the buffer is allocated at that
+ * size once), and a chunked body as its buffer grows (doubling, at most to max_body). A request
+ * whose body would not fit gets 503 ServiceUnavailable with Retry-After: 1: at once when its
+ * Content-Length does not fit, after reading and dropping the rest (bounded as for 413) when a
+ * chunked body stops fitting. The reservation is returned when the request ends. */
+
+/* Reserve what it takes for req's body buffer to hold `cap` bytes. False when that would take
+ * the server over max_body_memory (nothing is reserved then). */
+static bool att_body_reserve(att_http_req_t *req, size_t cap)
+{
+    att_http_server_t *s = req->srv;
+    if (cap <= req->body_reserved)
+        return true;
+    size_t add = cap - req->body_reserved;
+    size_t cur = atomic_load(&s->body_memory);
+    do {
+        if (add > s->max_body_memory || cur > s->max_body_memory - add)
+            return false;
+    } while (!atomic_compare_exchange_weak(&s->body_memory, &cur, cur + add));
+    req->body_reserved = cap;
+    return true;
+}
+
+/* Grow req's body buffer to take n more bytes within the reservation. False when out of the
+ * server's body memory (*nomem set) or out of memory. */
+static bool att_body_grow(att_http_req_t *req, size_t n, bool *nomem)
+{
+    att_buf_t *b = &req->body;
+    size_t need = b->len + n + 1;
+    *nomem = false;
+    if (b->p && need <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (cap > req->srv->max_body + 1 && need <= req->srv->max_body + 1)
+        cap = req->srv->max_body + 1;
+    if (!att_body_reserve(req, cap)) {
+        *nomem = true;
+        return false;
+    }
+    uint8_t *np = realloc(b->p, cap);
+    if (!np)
+        return false;
+    b->p = np;
+    b->cap = cap;
+    return true;
+}
+
+static double att_body_memory_gauge(void *arg)
+{
+    att_http_server_t *s = arg;
+    return (double)atomic_load(&s->body_memory);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* request lifecycle */
 
 static void att_uuid4(char out[37])
@@ -1159,7 +1418,7 @@ static bool att_has_body(att_http_req_t *req)
 
 /* First call: set up req, answer what can be answered from the headers alone. Returns true when
  * an answer was given (queued by the caller). */
-static bool att_req_begin(att_http_req_t *req)
+static bool att_req_begin(att_http_req_t *req, const char *version)
 {
     att_http_server_t *s = req->srv;
     if (att_conns_over_limit(s)) {
@@ -1167,6 +1426,13 @@ static bool att_req_begin(att_http_req_t *req)
         req->close_after = true;
         att_error_internal(req, 503, "ServiceUnavailable",
                            "Too many open connections (limit %u); retry later", s->max_connections);
+        return true;
+    }
+    att_head_verdict_t v;
+    att_head_check(req, version, &v);
+    if (v.status) {
+        req->close_after = true; /* the framing is in doubt: nothing after this head is read */
+        att_error_internal(req, v.status, v.code, "%s", v.msg);
         return true;
     }
     const char *cl = att_http_header(req, "Content-Length");
@@ -1191,7 +1457,52 @@ static bool att_req_begin(att_http_req_t *req)
         return true;
     if (!(f & (ATT_HTTP_API_VERSION | ATT_HTTP_API_VERSION_OPTIONAL)))
         req->api_version = att_known_api_version(att_http_query(req, "api-version"));
+    unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0; /* checked above */
+    if (n && !att_body_reserve(req, (size_t)n + 1)) {
+        att_metric_inc(s->m_body_refused);
+        att_http_add_header(req, "Retry-After", "1");
+        req->close_after = true;
+        att_error_internal(req, 503, "ServiceUnavailable",
+                           "Request bodies being received fill the memory set aside for them "
+                           "(%zu bytes, --max-body-memory); retry later",
+                           s->max_body_memory);
+        return true;
+    }
+    if (n) {
+        req->body.p = malloc((size_t)n + 1); /* the whole body at once: no regrowth */
+        if (req->body.p)
+            req->body.cap = (size_t)n + 1;
+    }
     return false;
+}
+
+/* The request line has been parsed (libmicrohttpd's URI log callback): the request starts here.
+ * Its query is counted, and one with more than max_query_params parameters is hidden from
+ * libmicrohttpd, which otherwise stores every parameter in the connection's memory pool and,
+ * when that runs out, neither answers nor closes (0.9.75). libmicrohttpd splits the query after
+ * this call, in place in the same buffer, so ending the string after the '?' leaves it none to
+ * store; att_head_check then answers 414. The returned request is the access handler's
+ * *con_cls, and reaches att_completed however the request ends. */
+static void *att_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    att_http_server_t *s = cls;
+    att_http_req_t *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->srv = s;
+    req->conn = conn;
+    req->target_len = uri ? strlen(uri) : 0;
+    char *q = uri ? strchr(uri, '?') : NULL;
+    if (q) {
+        req->query_params = 1;
+        for (const char *p = q + 1; *p; p++)
+            req->query_params += *p == '&';
+        if (req->query_params > s->max_query_params) {
+            req->query_cut = true;
+            q[1] = '\0';
+        }
+    }
+    return req;
 }
 
 /* Percent-decoding of the path and the query (libmicrohttpd's, except that %00 stays as is: a
@@ -1222,13 +1533,10 @@ static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const 
 {
     att_http_server_t *s = cls;
     att_http_req_t *req = *con_cls;
-    if (!req) {
-        req = calloc(1, sizeof(*req));
-        if (!req)
-            return MHD_NO;
-        *con_cls = req;
-        req->srv = s;
-        req->conn = conn;
+    if (!req)
+        return MHD_NO; /* att_uri_log ran out of memory */
+    if (!req->begun) {
+        req->begun = true;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         req->cn = ci ? ci->socket_context : NULL;
@@ -1242,7 +1550,7 @@ static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const 
         att_metric_gauge_add(s->m_inflight, 1);
         if (!req->path)
             return MHD_NO;
-        if (!att_req_begin(req))
+        if (!att_req_begin(req, version))
             return MHD_YES;
         /* Answered from the headers. Over a limit: answer now and close. Otherwise (404, 405,
          * 400) read and drop a body first, so that the client is not reset mid-upload. */
@@ -1257,10 +1565,21 @@ static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         if (s->timeout_s && att_elapsed(&req->start) > s->timeout_s)
             return MHD_NO; /* body deadline: a body must arrive within timeout_s */
-        if (req->answered || req->body_over || n > s->max_body - req->body.len) {
-            /* already answered, or a chunked body over the limit: drain a bounded amount,
-             * then answer (413 for the latter) */
-            req->body_over = !req->answered;
+        bool nomem = false;
+        if (!req->answered && !req->body_over && !req->body_nomem &&
+            n <= s->max_body - req->body.len && !att_body_grow(req, n, &nomem) && !nomem)
+            return MHD_NO; /* out of memory */
+        if (req->answered || req->body_over || req->body_nomem || nomem ||
+            n > s->max_body - req->body.len) {
+            /* already answered, or a chunked body over the limit or out of body memory: drain
+             * a bounded amount, then answer (413 or 503) */
+            if (!req->answered && !req->body_over && !req->body_nomem) {
+                req->body_nomem = nomem;
+                req->body_over = !nomem;
+                att_body_release(req);
+                free(req->body.p);
+                memset(&req->body, 0, sizeof(req->body));
+            }
             req->drained += n;
             return req->drained > 4 * s->max_body + 65536 ? MHD_NO : MHD_YES;
         }
@@ -1275,6 +1594,14 @@ static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const 
         req->close_after = true;
         att_error_internal(req, 413, "RequestEntityTooLarge",
                            "The request body is larger than the limit of %zu bytes", s->max_body);
+    } else if (req->body_nomem) {
+        att_metric_inc(s->m_body_refused);
+        att_http_add_header(req, "Retry-After", "1");
+        req->close_after = true;
+        att_error_internal(req, 503, "ServiceUnavailable",
+                           "Request bodies being received fill the memory set aside for them "
+                           "(%zu bytes, --max-body-memory); retry later",
+                           s->max_body_memory);
     } else if (s->timeout_s && att_elapsed(&req->start) > s->timeout_s) {
         req->close_after = true;
         att_error_internal(req, 408, "RequestTimeout",
@@ -1285,6 +1612,29 @@ static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const 
     return att_queue(req);
 }
 
+/* The methods of RFC 9110 and PATCH; any other is "other" in metrics. */
+static const char *att_method_label(const char *m)
+{
+    static const char *const known[] = {"GET",     "HEAD",    "POST",  "PUT",   "DELETE",
+                                        "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL};
+    for (size_t i = 0; m && known[i]; i++)
+        if (!strcmp(m, known[i]))
+            return known[i];
+    return "other";
+}
+
+/* An error code or attestation type as a label: letters and digits, at most 64; else "other".
+ * Both are set by attestd's own code from fixed sets, never copied from a request. */
+static const char *att_word_label(const char *w)
+{
+    size_t n = 0;
+    for (; w && w[n]; n++)
+        if (n == 64 || !((w[n] >= 'a' && w[n] <= 'z') || (w[n] >= 'A' && w[n] <= 'Z') ||
+                         (w[n] >= '0' && w[n] <= '9')))
+            return "other";
+    return n ? w : "other";
+}
+
 static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                           enum MHD_RequestTerminationCode toe)
 {
@@ -1293,20 +1643,28 @@ static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls
     if (!req)
         return;
     *con_cls = NULL;
+    if (!req->begun) {
+        /* ended before its headers were complete: the client went away, or libmicrohttpd
+         * refused the head itself (it logs that) */
+        att_req_free(req);
+        return;
+    }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->close_after)
         att_conn_idle(s, req->cn); /* else MHD closes the connection now */
     double secs = att_elapsed(&req->start);
     unsigned status = req->queued ? req->status : 0; /* 0: closed without an answer */
     const char *route = req->route_label ? req->route_label : "unmatched";
     char st[8];
-    snprintf(st, sizeof(st), "%u", status);
-    att_metric_inc(s->m_requests, route, req->method, st);
+    snprintf(st, sizeof(st), "%u", status < 1000 ? status : 0);
+    /* Every label value from a bounded set: route patterns, known methods, our own statuses
+     * and codes (the registry's series cap is the backstop). */
+    att_metric_inc(s->m_requests, route, att_method_label(req->method), st);
     att_metric_observe(s->m_latency, secs, route);
     if (req->error_code)
-        att_metric_inc(s->m_errors, req->error_code);
+        att_metric_inc(s->m_errors, att_word_label(req->error_code));
     if (req->att_type)
-        att_metric_inc(s->m_outcomes, req->att_type,
-                       req->error_code ? req->error_code
+        att_metric_inc(s->m_outcomes, att_word_label(req->att_type),
+                       req->error_code ? att_word_label(req->error_code)
                                        : (status >= 200 && status < 300 ? "OK" : "Unknown"));
     att_metric_gauge_add(s->m_inflight, -1);
 
@@ -1314,11 +1672,14 @@ static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls
     if (req->route && (req->route->flags & ATT_HTTP_QUIET) && status < 400)
         lvl = ATT_LOG_DEBUG;
     if ((int)lvl >= atomic_load(&att_log_min)) {
+        char method[40];
+        snprintf(method, sizeof(method), "%.32s%s", req->method ? req->method : "",
+                 req->method && strlen(req->method) > 32 ? "..." : "");
         char path[ATT_HTTP_LOG_PATH_MAX + 4];
         snprintf(path, sizeof(path), "%.*s%s", ATT_HTTP_LOG_PATH_MAX, req->path ? req->path : "",
                  req->path && strlen(req->path) > ATT_HTTP_LOG_PATH_MAX ? "..." : "");
         json_t *o = json_pack("{s:s, s:o*, s:o*, s:i, s:f, s:I, s:s}", "request_id",
-                              req->request_id, "method", att_jstr(req->method), "path",
+                              req->request_id, "method", att_jstr(method), "path",
                               att_jstr(path), "status", (int)status, "duration_ms", secs * 1000.0,
                               "bytes", (json_int_t)req->resp_len, "remote", req->remote);
         if (o && req->error_code)
@@ -1381,6 +1742,8 @@ att_http_opts_t att_http_opts_default(void)
         .max_connections = 1024,
         .timeout_s = 30,
         .max_header = 16 << 10,
+        .max_query_params = 64,
+        .max_body_memory = 64 << 20,
         .stop_grace_ms = 10000,
     };
     return o;
@@ -1471,6 +1834,20 @@ att_err_t att_http_listen_socket(const char *hostport, int *fd, uint16_t *port, 
     return ATT_OK;
 }
 
+/* libmicrohttpd's per-connection memory pool (MHD_OPTION_CONNECTION_MEMORY_LIMIT). It holds the
+ * head as read (up to max_header is ours to judge), a record of about 56 bytes (0.9.75) per
+ * header and query parameter, and later the answer's header lines. A pool of just max_header
+ * runs out before a head of max_header bytes is in, and then libmicrohttpd answers (or, for
+ * query parameters, hangs) itself; twice max_header plus a record per allowed query parameter
+ * and 16 KiB for a hundred-odd headers and the answer lets attestd see every head up to
+ * max_header in the usual shapes and answer 414/431 itself. Heads with many more, tiny
+ * headers still exhaust it: libmicrohttpd then answers 431 at once and closes. The pool is
+ * mmap'd above 32 KiB by libmicrohttpd, so only the pages a connection uses are resident. */
+static size_t att_pool_size(size_t max_header, unsigned max_query_params)
+{
+    return 2 * max_header + 64 * (size_t)max_query_params + (16 << 10);
+}
+
 static unsigned att_threads(const att_http_opts_t *o)
 {
     if (o->threads)
@@ -1494,6 +1871,7 @@ static void att_server_free(att_http_server_t *s)
         free(s->tls_key_pem);
     }
     free(s->tls_cert_pem);
+    free(s->tls_priority);
     free(s->service_version);
     pthread_mutex_destroy(&s->conn_lock);
     free(s);
@@ -1529,6 +1907,14 @@ static void att_server_metrics(att_http_server_t *s)
                                     "(max_connections reached)",
                                     0, NULL);
     att_metric_add(s->m_shed, 0); /* rendered (as 0) before the first shed */
+    att_metrics_gauge_fn(m, "attestd_http_body_memory_bytes",
+                         "Memory held for request bodies being received (--max-body-memory)",
+                         att_body_memory_gauge, s);
+    s->m_body_refused = att_metrics_counter(m, "attestd_http_body_memory_refused_total",
+                                            "Requests answered 503 because their body did not "
+                                            "fit in --max-body-memory",
+                                            0, NULL);
+    att_metric_add(s->m_body_refused, 0);
     const char *v[] = {"version"};
     att_metric_t *bi = att_metrics_gauge(m, "attestd_build_info", "attestd version", 1, v);
     att_metric_set(bi, 1, ATTESTD_VERSION);
@@ -1551,6 +1937,24 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
     s->router = o->router;
     s->metrics = o->metrics;
     s->max_body = o->max_body ? o->max_body : (1 << 20);
+    s->max_header = o->max_header ? o->max_header : (16 << 10);
+    if (s->max_header < 4096)
+        s->max_header = 4096;
+    s->max_query_params = o->max_query_params ? o->max_query_params : 64;
+    s->max_body_memory = o->max_body_memory ? o->max_body_memory : ((size_t)64 << 20);
+    if (s->max_body_memory < s->max_body + 1) {
+        att_diag_set(d, ATT_E_ARG,
+                     "--max-body-memory (%zu bytes) must be larger than --max-body (%zu bytes): "
+                     "no request with a body of the largest size could be received",
+                     s->max_body_memory, s->max_body);
+        goto fail;
+    }
+    s->tls_priority = strdup(o->tls_priority && *o->tls_priority ? o->tls_priority
+                                                                  : ATT_HTTP_TLS_PRIORITY);
+    if (!s->tls_priority) {
+        att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        goto fail;
+    }
     s->max_connections = o->max_connections ? o->max_connections : 1024;
     s->timeout_s = o->timeout_s;
     s->stop_grace_ms = o->stop_grace_ms;
@@ -1607,9 +2011,7 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
     /* libmicrohttpd's own hard limit sits above ours so that we can still answer 503, and
      * accept new connections while shed ones are closing (see "connections" above). */
     unsigned hard = att_hard_limit(s->max_connections);
-    size_t mem = o->max_header ? o->max_header : (16 << 10);
-    if (mem < 4096)
-        mem = 4096;
+    size_t mem = att_pool_size(s->max_header, s->max_query_params);
     struct MHD_OptionItem ops[16];
     size_t n = 0;
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)att_mhd_log, NULL};
@@ -1617,6 +2019,7 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, hard, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)att_uri_log, s};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)att_completed, s};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)att_unescape, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)att_notify_conn, s};
@@ -1625,13 +2028,16 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
     if (s->tls) {
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert_pem};
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, s->tls_priority};
     }
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, att_access, s, MHD_OPTION_ARRAY, ops,
                               MHD_OPTION_END);
     if (!s->mhd) {
         att_diag_set(d, ATT_E_IO, "libmicrohttpd failed to start%s (see the preceding log line)",
-                     s->tls ? " (check that the TLS certificate and key are PEM and match)" : "");
+                     s->tls ? " (check that the TLS certificate and key are PEM and match, and "
+                              "that --tls-priority is a valid GnuTLS priority string)"
+                            : "");
         close(fd);
         att_server_free(s);
         return NULL;

@@ -13,6 +13,10 @@
 #include "core/util.h"
 
 #define ATT_METRICS_MAX_LABELS 8
+/* Series per family. Label values must come from bounded sets (callers map anything else to
+ * "other"); this cap is the backstop when one does not: past it, new label sets are counted in
+ * one series (the cap's last) whose every label is "other", so memory and /metrics stay bounded. */
+#define ATT_METRICS_MAX_SERIES 1000
 
 const double att_metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                               0.1,    0.25,  0.5,    1,     2.5,  5};
@@ -50,6 +54,7 @@ struct att_metric {
     void *fn_arg;
     pthread_rwlock_t lock; /* guards the series list */
     att_series_t *series, **tail;
+    size_t nseries;
 };
 
 struct att_metrics {
@@ -249,7 +254,11 @@ static att_series_t *att_find(att_metric_t *f, const char *const *values)
     return NULL;
 }
 
-/* The series for these label values, created on first use; NULL when out of memory. */
+static const char *const att_other[ATT_METRICS_MAX_LABELS] = {
+    "other", "other", "other", "other", "other", "other", "other", "other"};
+
+/* The series for these label values, created on first use (past ATT_METRICS_MAX_SERIES, the
+ * all-"other" series); NULL when out of memory. */
 static att_series_t *att_series(att_metric_t *f, const char *const *values)
 {
     pthread_rwlock_rdlock(&f->lock);
@@ -259,6 +268,10 @@ static att_series_t *att_series(att_metric_t *f, const char *const *values)
         return s;
     pthread_rwlock_wrlock(&f->lock);
     s = att_find(f, values);
+    if (!s && f->nseries >= ATT_METRICS_MAX_SERIES - 1) { /* the last one is "other" */
+        values = att_other;
+        s = att_find(f, values);
+    }
     if (s)
         goto out;
     s = calloc(1, sizeof(*s));
@@ -277,6 +290,7 @@ static att_series_t *att_series(att_metric_t *f, const char *const *values)
     }
     *f->tail = s;
     f->tail = &s->next;
+    f->nseries++;
 out:
     pthread_rwlock_unlock(&f->lock);
     return s;
@@ -442,18 +456,54 @@ static void att_buf_fmt(att_buf_t *b, const char *fmt, ...)
         att_buf_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* HELP text escapes \ and newline; label values also escape ". */
-static void att_buf_escaped(att_buf_t *b, const char *s, bool quote)
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, surrogates or
+ * code points past U+10FFFF), 0 when the bytes there are not one. */
+static size_t att_utf8_len(const unsigned char *s)
 {
-    for (; *s; s++) {
+    unsigned c = s[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    unsigned cp = c & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Text in the exposition format (0.0.4): HELP text escapes \ and newline, label values also ".
+ * The format is UTF-8 and a scraper rejects the whole scrape over one bad byte, so bytes that are
+ * not well-formed UTF-8, and control characters (which the format does not escape), become
+ * U+FFFD whatever the caller passed. */
+static void att_buf_escaped(att_buf_t *b, const char *str, bool quote)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        size_t n = att_utf8_len(s);
         if (*s == '\\')
             att_buf_str(b, "\\\\");
         else if (*s == '\n')
             att_buf_str(b, "\\n");
         else if (quote && *s == '"')
             att_buf_str(b, "\\\"");
+        else if (n == 0 || *s < 0x20 || *s == 0x7f)
+            att_buf_str(b, "\xef\xbf\xbd"); /* U+FFFD */
         else
-            att_buf_put(b, s, 1);
+            att_buf_put(b, s, n);
+        s += n ? n : 1;
     }
 }
 

@@ -13,8 +13,12 @@
  * returns the same family (type and labels must agree, else NULL). Series (one per set of label
  * values) are created on first use. Updates are lock-free atomics once a series exists; creating
  * a series takes a write lock. Every function is safe to call from many threads. Families live
- * until att_metrics_free. Not checked here: metric and label names beyond [a-zA-Z_:][a-zA-Z0-9_:]*,
- * and label cardinality (callers must use bounded label values: route patterns, not raw paths).
+ * until att_metrics_free. Label values and HELP text are rendered as valid exposition text
+ * whatever they hold: \, " and newline escaped, bytes that are not well-formed UTF-8 and other
+ * control characters replaced by U+FFFD. Callers must use bounded label values (route patterns,
+ * not raw paths; known methods, else "other"); as a backstop a family holds at most 1000 series,
+ * the last of them "other" in every label, which takes every later new label set.
+ * Not checked here: metric and label names beyond [a-zA-Z_:][a-zA-Z0-9_:]*.
  */
 #ifndef ATTESTD_METRICS_H
 #define ATTESTD_METRICS_H

@@ -212,6 +212,7 @@ typedef struct {
 } fx_t;
 
 static bool g_shed; /* fx_start: att_http_opts_t.shed_idle */
+static size_t g_body_memory; /* fx_start: att_http_opts_t.max_body_memory (0: default) */
 
 static fx_t *fx_start(size_t max_body, unsigned max_conn, unsigned timeout_s)
 {
@@ -253,6 +254,8 @@ static fx_t *fx_start(size_t max_body, unsigned max_conn, unsigned timeout_s)
     o.shed_idle = g_shed;
     o.timeout_s = timeout_s;
     o.max_header = 8192;
+    if (g_body_memory)
+        o.max_body_memory = g_body_memory;
     o.stop_grace_ms = 5000;
     att_diag_t d;
     f->s = att_http_start(&o, &d);
@@ -616,6 +619,60 @@ static void test_metrics_registry(void **state)
     att_metrics_free(m);
 }
 
+/* True when s[0..n) is well-formed UTF-8 with no control characters but newline (what a
+ * Prometheus scrape accepts). */
+static bool exposition_clean(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (!len || i + len > n || (c < 0x20 && c != '\n') || c == 0x7f)
+            return false;
+        for (size_t k = 1; k < len; k++)
+            if (((unsigned char)s[i + k] & 0xc0) != 0x80)
+                return false;
+        i += len;
+    }
+    return true;
+}
+
+/* Label values and HELP text that are not clean UTF-8 still render as valid exposition text,
+ * and a family with unbounded label values stops growing at the series cap (issue 10 item 5). */
+static void test_metrics_label_escaping(void **state)
+{
+    att_metrics_t *m = att_metrics_new();
+    att_metric_t *c = att_metrics_counter(m, "t_total", "help \x02 here", 1,
+                                          (const char *const[]){"method"});
+    att_metric_inc(c, "a\xff\x01"
+                      "b\xc3\xa9\xed\xa0\x80\xc0\xaf\"\\");
+    char *t = att_metrics_render(m);
+    assert_non_null(t);
+    assert_true(exposition_clean(t, strlen(t)));
+    /* invalid bytes, controls, a surrogate and an overlong form become U+FFFD; é stays */
+    assert_non_null(strstr(t, "t_total{method=\"a\xef\xbf\xbd\xef\xbf\xbd"
+                              "b\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"));
+    assert_non_null(strstr(t, "\\\"\\\\\"} 1\n"));
+    assert_non_null(strstr(t, "# HELP t_total help \xef\xbf\xbd here\n"));
+    free(t);
+    /* 3000 distinct values: at most the cap (1000) series, the rest counted as "other" */
+    for (int i = 0; i < 3000; i++) {
+        char v[32];
+        snprintf(v, sizeof(v), "m%d", i);
+        att_metric_inc(c, v);
+    }
+    t = att_metrics_render(m);
+    size_t series = 0;
+    for (const char *p = t; (p = strstr(p, "\nt_total{")); p++)
+        series++;
+    assert_true(series <= 1000);
+    const char *other[] = {"other"};
+    assert_int_equal(series, 1000); /* the first value, 998 of the loop's, "other" */
+    assert_true(att_metric_value(c, other) == 3000 - 998);
+    free(t);
+    att_metrics_free(m);
+}
+
 typedef struct {
     const char *path;
     long status;
@@ -832,6 +889,287 @@ static void test_start_errors(void **state)
     att_http_router_free(r);
 }
 
+/* ---- request heads (issue 10 items 5, 7, 8, 9) ---- */
+
+/* Send req (n bytes) on a new connection and read until the server closes it. *closed: EOF
+ * seen (false: the 8 s receive timeout ran out, or a reset). Returns the bytes (malloc'd). */
+static char *raw_exchange(const char *req, size_t n, bool *closed, size_t *outlen)
+{
+    int s = raw_connect();
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = send(s, req + off, n - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap + 1);
+    *closed = false;
+    for (;;) {
+        if (cap - len < 1024)
+            out = realloc(out, (cap *= 2) + 1);
+        ssize_t r = recv(s, out + len, cap - len, 0);
+        if (r == 0)
+            *closed = true;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    out[len] = 0;
+    close(s);
+    if (outlen)
+        *outlen = len;
+    return out;
+}
+
+static size_t count_str(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* One answer, status and MAA error code as given, Connection: close, and the server closed the
+ * connection (no second request read from what followed the head). */
+static void assert_refused(const char *req, size_t n, int status, const char *code)
+{
+    bool closed;
+    char *out = raw_exchange(req, n, &closed, NULL);
+    char want[64], json[128], xcode[96];
+    snprintf(want, sizeof(want), "HTTP/1.1 %d ", status);
+    snprintf(json, sizeof(json), "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
+    snprintf(xcode, sizeof(xcode), "x-ms-error-code: %s\r\n", code);
+    if (strncmp(out, want, strlen(want)) || !strstr(out, json) || !strstr(out, xcode) ||
+        !strstr(out, "Connection: close\r\n") || count_str(out, "\nHTTP/1.1 ") || !closed)
+        fail_msg("want one %d %s and a close (closed=%d) for:\n%.300s\ngot:\n%.1000s", status,
+                 code, closed, req, out);
+    free(out);
+}
+
+static void assert_served(const char *req, int status)
+{
+    bool closed;
+    char *out = raw_exchange(req, strlen(req), &closed, NULL);
+    char want[32];
+    snprintf(want, sizeof(want), "HTTP/1.1 %d ", status);
+    if (strncmp(out, want, strlen(want)))
+        fail_msg("want %d for:\n%.300s\ngot:\n%.600s", status, req, out);
+    free(out);
+}
+
+#define REFUSE(req, status, code) assert_refused(req, sizeof(req) - 1, status, code)
+
+/* Framing the RFCs forbid is refused on the head, before any body byte is read, with 400 (501
+ * for an unknown transfer coding) and a closed connection (issue 10 item 7). */
+static void test_framing(void **state)
+{
+    fx_t *f = fx_start(1 << 20, 100, 10);
+    /* conflicting Content-Length: the leftover bytes used to be served as a second request */
+    REFUSE("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n"
+           "{}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+           400, "BadRequest");
+    REFUSE("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+           400, "BadRequest");
+    /* Content-Length with Transfer-Encoding: refused and closed (RFC 9112 6.3) */
+    REFUSE("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+           "\r\n2\r\n{}\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+           400, "BadRequest");
+    REFUSE("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+           400, "BadRequest");
+    REFUSE("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc", 501,
+           "NotImplemented");
+    REFUSE("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+           "BadRequest");
+    /* whitespace before the colon, obs-fold, control characters */
+    REFUSE("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length : 0\r\n\r\n", 400, "BadRequest");
+    REFUSE("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A\t: 1\r\n\r\n", 400, "BadRequest");
+    REFUSE("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n", 400, "BadRequest");
+    REFUSE("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\t2\r\nX-B: 3\r\n\r\n", 400,
+           "BadRequest");
+    REFUSE("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\x01 2\r\n\r\n", 400, "BadRequest");
+    /* Host: exactly one in HTTP/1.1, at most one in HTTP/1.0 */
+    REFUSE("GET /healthz HTTP/1.1\r\n\r\n", 400, "BadRequest");
+    REFUSE("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "BadRequest");
+    REFUSE("GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400, "BadRequest");
+    /* a method that is not a token */
+    REFUSE("\xff\x01GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 400, "BadRequest");
+    /* what is allowed still is */
+    assert_served("GET /healthz HTTP/1.0\r\n\r\n", 200);
+    assert_served("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A:1\r\nX-B: \t2\r\n"
+                  "Connection: close\r\n\r\n",
+                  200);
+    assert_served("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n"
+                  "Connection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+                  200);
+    assert_served("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n"
+                  "\r\n{}",
+                  200);
+    resp_t r;
+    assert_int_equal(http(&r, "GET", "/healthz", NULL, 0, NULL), 200);
+    resp_free(&r);
+    fx_stop(f);
+}
+
+/* A request line or head over max_header and a query with too many parameters get attestd's
+ * own 414/431 in MAA's shape at once, closed; 300 parameters used to exhaust libmicrohttpd's
+ * pool so that it neither answered nor closed (issue 10 item 8). */
+static void test_head_limits(void **state)
+{
+    fx_t *f = fx_start(1 << 20, 100, 10); /* max_header 8192, max_query_params 64 */
+    char *req = malloc(40000);
+    const size_t counts[] = {64, 65, 300, 3000};
+    for (size_t k = 0; k < 4; k++) {
+        size_t nq = counts[k];
+        int n = snprintf(req, 40000, "GET /healthz?");
+        for (size_t i = 0; i < nq; i++)
+            n += snprintf(req + n, 40000 - (size_t)n, "%sp=%zu", i ? "&" : "", i % 10);
+        n += snprintf(req + n, 40000 - (size_t)n, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        if (nq == 64)
+            assert_served(req, 200);
+        else if (nq < 3000)
+            assert_refused(req, (size_t)n, 414, "RequestUriTooLong");
+        else
+            assert_refused(req, (size_t)n, 414, "RequestUriTooLong"); /* line over 8192 too */
+    }
+    /* empty parameters count too: "?&&&..." */
+    int n = snprintf(req, 40000, "GET /healthz?");
+    memset(req + n, '&', 1000);
+    n += 1000;
+    n += snprintf(req + n, 40000 - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_refused(req, (size_t)n, 414, "RequestUriTooLong");
+    /* a path making the request line longer than max_header */
+    n = snprintf(req, 40000, "GET /%09000d HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    assert_refused(req, (size_t)n, 414, "RequestUriTooLong");
+    /* headers: just under the limit served, just over it 431 from attestd */
+    n = snprintf(req, 40000, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: ");
+    size_t head = (size_t)n + 4;
+    memset(req + n, 'a', 8192 - head);
+    n += (int)(8192 - head);
+    n += snprintf(req + n, 40000 - (size_t)n, "\r\n\r\n");
+    assert_int_equal(n, 8192);
+    assert_served(req, 200);
+    n = snprintf(req, 40000, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(req + n, 'a', 8200);
+    n += 8200;
+    n += snprintf(req + n, 40000 - (size_t)n, "\r\n\r\n");
+    assert_refused(req, (size_t)n, 431, "RequestHeaderFieldsTooLarge");
+    /* many small headers within the limit */
+    n = snprintf(req, 40000, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 100; i++)
+        n += snprintf(req + n, 40000 - (size_t)n, "X-%d: %d\r\n", i, i);
+    n += snprintf(req + n, 40000 - (size_t)n, "Connection: close\r\n\r\n");
+    assert_served(req, 200);
+    free(req);
+    resp_t r;
+    assert_int_equal(http(&r, "GET", "/healthz", NULL, 0, NULL), 200);
+    resp_free(&r);
+    fx_stop(f);
+}
+
+/* Made-up methods do not become metric labels: they are counted as "other", the exposition
+ * stays small and valid UTF-8 (issue 10 item 5). */
+static void test_metric_labels_bounded(void **state)
+{
+    fx_t *f = fx_start(1 << 20, 100, 10);
+    char *req = malloc(8000);
+    for (int i = 0; i < 200; i++) {
+        /* 4000-byte methods: a valid token, an unknown method (405 on /certs) */
+        memset(req, 'A' + i % 26, 4000);
+        int n = 4000 + snprintf(req + 4000, 4000, "%03d /certs HTTP/1.1\r\nHost: x\r\n"
+                                                  "Connection: close\r\n\r\n", i);
+        bool closed;
+        free(raw_exchange(req, (size_t)n, &closed, NULL));
+    }
+    free(req);
+    assert_served("\xff\x01\x02 /certs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400);
+    assert_served("BREW /certs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405);
+    resp_t r;
+    assert_int_equal(http(&r, "GET", "/metrics", NULL, 0, NULL), 200);
+    assert_true(exposition_clean(r.body, r.len));
+    assert_true(r.len < 20000);
+    assert_null(strstr(r.body, "AAAA"));
+    assert_null(strstr(r.body, "BREW"));
+    assert_non_null(strstr(r.body, "attestd_http_requests_total{route=\"/certs\",method=\"other\","
+                                   "status=\"405\"} 201\n"));
+    resp_free(&r);
+    fx_stop(f);
+}
+
+/* Bodies in flight share max_body_memory: a request whose Content-Length does not fit gets 503
+ * with Retry-After at once, a chunked one when it stops fitting, and the memory comes back when
+ * requests end (issue 10 item 9). */
+static void test_body_memory(void **state)
+{
+    g_body_memory = 3 * 65537 + 4000; /* three 64 KiB bodies, not four */
+    fx_t *f = fx_start(65536, 100, 10);
+    g_body_memory = 0;
+    const char *hd = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\nabc";
+    int hold[3];
+    for (int i = 0; i < 3; i++) {
+        hold[i] = raw_connect();
+        assert_int_equal(send(hold[i], hd, strlen(hd), 0), (ssize_t)strlen(hd));
+    }
+    /* wait until the server has taken the three heads (bounded) */
+    resp_t r;
+    const char *gauge = "\nattestd_http_body_memory_bytes 196611\n";
+    for (int i = 0; i < 100; i++) {
+        http(&r, "GET", "/metrics", NULL, 0, NULL);
+        bool held = r.body && strstr(r.body, gauge);
+        resp_free(&r);
+        if (held)
+            break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    REFUSE("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\nabc", 503,
+           "ServiceUnavailable");
+    char *big = malloc(20000);
+    memset(big, 'b', 20000);
+    const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
+    http(&r, "POST", "/echo", big, 20000, chunked);
+    assert_maa_error(&r, 503, "ServiceUnavailable", "--max-body-memory");
+    assert_string_equal(hdr(&r, "retry-after"), "1");
+    resp_free(&r);
+    /* small bodies still fit */
+    assert_int_equal(http(&r, "POST", "/echo", big, 1000, NULL), 200);
+    resp_free(&r);
+    /* one holder finishes its body: its memory comes back */
+    char *rest = malloc(65536);
+    memset(rest, 'c', 65536);
+    assert_int_equal(send(hold[0], rest, 65533, 0), 65533);
+    char buf[16] = {0};
+    assert_true(recv(hold[0], buf, 12, MSG_WAITALL) == 12);
+    assert_memory_equal(buf, "HTTP/1.1 200", 12);
+    free(rest);
+    long st = 0;
+    for (int i = 0; i < 100 && st != 200; i++) {
+        st = http(&r, "POST", "/echo", big, 20000, NULL);
+        resp_free(&r);
+    }
+    assert_int_equal(st, 200);
+    assert_int_equal(http(&r, "GET", "/metrics", NULL, 0, NULL), 200);
+    assert_non_null(strstr(r.body, "\nattestd_http_body_memory_refused_total 2\n"));
+    resp_free(&r);
+    for (int i = 0; i < 3; i++)
+        close(hold[i]);
+    free(big);
+    fx_stop(f);
+    /* max_body_memory below max_body is refused at start */
+    att_http_router_t *rt = att_http_router_new();
+    att_http_opts_t o = att_http_opts_default();
+    o.listen = "127.0.0.1:0";
+    o.router = rt;
+    o.max_body = 1 << 20;
+    o.max_body_memory = 1 << 19;
+    att_diag_t d;
+    assert_null(att_http_start(&o, &d));
+    assert_non_null(strstr(d.msg, "--max-body-memory"));
+    att_http_router_free(rt);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -843,6 +1181,11 @@ int main(void)
         cmocka_unit_test(test_connection_limit),     cmocka_unit_test(test_idle_shedding),
         cmocka_unit_test(test_slow_client),
         cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_metrics_label_escaping),
+        cmocka_unit_test(test_framing),
+        cmocka_unit_test(test_head_limits),
+        cmocka_unit_test(test_metric_labels_bounded),
+        cmocka_unit_test(test_body_memory),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
