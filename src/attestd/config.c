@@ -53,6 +53,9 @@ enum {
     O_THREADS,
     O_MAX_BODY,
     O_MAX_HEADER,
+    O_MAX_QUERY_PARAMS,
+    O_MAX_BODY_MEMORY,
+    O_TLS_PRIORITY,
     O_MAX_CONN,
     O_TIMEOUT,
     O_LOG_LEVEL,
@@ -122,6 +125,14 @@ static const att_opt_t att_opts[O_COUNT] = {
                     "largest request body accepted (k/M/G suffixes); larger: 413"},
     [O_MAX_HEADER] = {"max-header", K_SIZE, "BYTES", "16k", 4096, 1ull << 20,
                       "largest request line + headers; larger: 431"},
+    [O_MAX_QUERY_PARAMS] = {"max-query-params", K_UINT, "N", "64", 1, 4096,
+                            "most query parameters in a request; more: 414"},
+    [O_MAX_BODY_MEMORY] = {"max-body-memory", K_SIZE, "BYTES", "64M", 4096, 1ull << 40,
+                           "memory held by all request bodies being received; a body that does "
+                           "not fit: 503 with Retry-After (must exceed --max-body)"},
+    [O_TLS_PRIORITY] = {"tls-priority", K_STR, "PRIORITY", NULL, 0, 0,
+                        "GnuTLS priority string for --tls-cert (default: TLS 1.2+, ECDHE, AEAD, "
+                        "server order; docs/server.md)"},
     [O_MAX_CONN] = {"max-connections", K_UINT, "N", "1024", 1, 1000000,
                     "connections kept open; at the limit the least recently active idle ones "
                     "are closed for new ones, and requests get 503 only when all are busy"},
@@ -459,6 +470,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case O_TLS_KEY:
         dst = &cfg->tls_key;
         break;
+    case O_TLS_PRIORITY:
+        dst = &cfg->tls_priority;
+        break;
     case O_ALG:
         dst = &cfg->signing_alg;
         break;
@@ -518,6 +532,12 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_MAX_HEADER:
         cfg->max_header = (size_t)num;
+        break;
+    case O_MAX_QUERY_PARAMS:
+        cfg->max_query_params = (unsigned)num;
+        break;
+    case O_MAX_BODY_MEMORY:
+        cfg->max_body_memory = (size_t)num;
         break;
     case O_MAX_CONN:
         cfg->max_connections = (unsigned)num;
@@ -712,6 +732,7 @@ void att_config_free(att_config_t *cfg)
     free(cfg->audit_log);
     free(cfg->tls_cert);
     free(cfg->tls_key);
+    free(cfg->tls_priority);
     free(cfg->signing_alg);
     free(cfg->config_file);
     for (size_t i = 0; i < cfg->n_auth_issuers; i++)

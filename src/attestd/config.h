@@ -52,11 +52,14 @@ typedef struct {
     att_time_t at;          /* clock override */
     char *isolated_signers; /* NULL: not isolated */
     char *tls_cert, *tls_key;
+    char *tls_priority;        /* GnuTLS priority string; NULL = ATT_HTTP_TLS_PRIORITY */
     uint64_t token_lifetime;   /* seconds, default 28800 */
     char *signing_alg;         /* "RS256" (default), "PS256", "ES256" */
     unsigned threads;          /* 0 = number of CPUs */
     size_t max_body;           /* default 1 MiB */
     size_t max_header;         /* default 16 KiB */
+    unsigned max_query_params; /* default 64 */
+    size_t max_body_memory;    /* default 64 MiB */
     unsigned max_connections;  /* default 1024 */
     unsigned timeout;          /* seconds, default 30 */
     att_log_level_t log_level; /* default info */

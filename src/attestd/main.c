@@ -167,6 +167,9 @@ static int att_serve(att_config_t *cfg)
     o.tls_key = cfg->tls_key;
     o.max_body = cfg->max_body;
     o.max_header = cfg->max_header;
+    o.max_query_params = cfg->max_query_params;
+    o.max_body_memory = cfg->max_body_memory;
+    o.tls_priority = cfg->tls_priority;
     o.max_connections = cfg->max_connections;
     o.shed_idle = true;
     o.timeout_s = cfg->timeout;
