@@ -12,11 +12,15 @@
  *   - whatever verifies signed-only also verifies with allow_unsigned on, with the same alg and
  *     the same payload;
  *   - on failure the result is empty, the diag code equals the returned code and the message is
- *     NUL-terminated; on success the payload is NUL-terminated and claims, when set, are an object.
+ *     NUL-terminated; on success the payload is NUL-terminated and claims, when set, are an object;
+ *   - an accepted RS256 / PS256 signer has an RSA key of 2048-8192 bits with an odd public
+ *     exponent 65537 <= e < 2^32 (e = 1 would make the padded digest itself a signature).
  * Seed corpus: tests/fuzz/corpus/jws/, written by this target itself:
  *   FUZZ_MAKE_SEEDS=tests/fuzz/corpus/jws build-fuzz/bin/fuzz_jws -runs=0
  * (ES256, RS256 and PS256 tokens signed with the fixed keys, with and without x5c, unsigned
- * policy JWSs, a JSON string-wrapped JWS, alg none with a signature).
+ * policy JWSs, a JSON string-wrapped JWS, alg none with a signature; attack shapes: an x5c
+ * certificate whose RSA key has e = 1 with a token forged for it, and signed tokens whose exp
+ * is 2^63 or a string and whose nbf / iat are out of range).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +58,68 @@ static char *sign(int key, att_alg_t alg, bool x5c, const char *payload)
     return out;
 }
 
+/* A certificate for the fixed RSA modulus with e = 1, issued by the fixed EC key (what a
+ * forger can put in x5c: no library refuses to encode it). */
+static X509 *cert_e1(void)
+{
+    EVP_PKEY *pub = fuzz_rsa_with_e(g_keys[1], 1);
+    X509 *x = X509_new();
+    X509_NAME *nm = X509_NAME_new();
+    if (x == NULL || nm == NULL ||
+        !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"e1", -1, -1,
+                                    0) ||
+        !X509_set_version(x, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(x), 1) ||
+        !X509_set_subject_name(x, nm) || !X509_set_issuer_name(x, nm) ||
+        !X509_gmtime_adj(X509_getm_notBefore(x), 0) ||
+        !X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 3650) || !X509_set_pubkey(x, pub) ||
+        !X509_sign(x, g_keys[0], EVP_sha256())) {
+        fprintf(stderr, "fuzz_jws: cannot make the e = 1 certificate\n");
+        exit(1);
+    }
+    X509_NAME_free(nm);
+    EVP_PKEY_free(pub);
+    return x;
+}
+
+/* Attack shapes (issues 10.6, 10.11, 18.B7). */
+static void make_attack_seeds(const char *dir)
+{
+    /* e = 1 in x5c[0] and a token whose "signature" is the padded digest itself */
+    X509 *x = cert_e1();
+    unsigned char *der = NULL;
+    int dl = i2d_X509(x, &der);
+    char *b64 = dl > 0 ? att_b64std_encode(der, (size_t)dl) : NULL;
+    if (b64 == NULL) {
+        fprintf(stderr, "fuzz_jws: cannot encode the e = 1 certificate\n");
+        exit(1);
+    }
+    size_t hn = strlen(b64) + 64;
+    char *hdr = malloc(hn);
+    snprintf(hdr, hn, "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5c\":[\"%s\"]}", b64);
+    char *t = fuzz_rs256_for_e1(g_keys[1], hdr,
+                                "{\"iss\":\"https://fuzz.attestd.test\",\"exp\":1767229200}");
+    fuzz_write_seed(dir, "rs256-e1-x5c-forged.jws", t);
+    free(t);
+    free(hdr);
+    free(b64);
+    OPENSSL_free(der);
+    X509_free(x);
+    /* signed tokens with time claims out of range or of the wrong type */
+    static const char *const times[][2] = {
+        {"es256-exp-2p63.jws", "{\"iss\":\"https://fuzz.attestd.test\",\"exp\":9223372036854775808}"},
+        {"es256-exp-string.jws", "{\"iss\":\"https://fuzz.attestd.test\",\"exp\":\"1767229200\"}"},
+        {"rs256-nbf-iat-out-of-range.jws",
+         "{\"iss\":\"https://fuzz.attestd.test\",\"exp\":9223372036854775807,\"nbf\":-1,"
+         "\"iat\":1e300}"},
+    };
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        int key = times[i][0][0] == 'r';
+        t = sign(key, key ? ATT_ALG_RS256 : ATT_ALG_ES256, true, times[i][1]);
+        fuzz_write_seed(dir, times[i][0], t);
+        free(t);
+    }
+}
+
 static void make_seeds(const char *dir)
 {
     static const char claims[] =
@@ -86,6 +152,7 @@ static void make_seeds(const char *dir)
     free(ns);
     free(t);
     fuzz_write_seed(dir, "hs256.jws", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln");
+    make_attack_seeds(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -118,6 +185,10 @@ static void check(const char *what, att_err_t e, const att_jws_t *j, const att_d
     FUZZ_CHECK(j->payload != NULL && j->payload[j->payload_len] == 0,
                "%s: payload missing or not terminated", what);
     FUZZ_CHECK(j->claims == NULL || json_is_object(j->claims), "%s: claims not an object", what);
+    if (j->alg == ATT_ALG_RS256 || j->alg == ATT_ALG_PS256)
+        FUZZ_CHECK(j->signer != NULL && fuzz_rsa_key_acceptable(X509_get0_pubkey(j->signer)),
+                   "%s: accepted %s with an RSA key whose size or exponent is refused elsewhere",
+                   what, att_alg_name(j->alg));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,7 +3,10 @@
  * tests/fuzz/corpus/{jws,rp}/ carry valid signatures that the fuzzers can verify, run after run.
  * Made with: openssl ecparam -name prime256v1 -genkey | openssl pkcs8 -topk8 -nocrypt;
  * openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048; certificates self-signed with
- * openssl req -new -x509 -days 36500 -sha256. */
+ * openssl req -new -x509 -days 36500 -sha256.
+ * Also the helpers that build the attack-shaped seeds (issues 10, 18): an RSA key that takes the
+ * fixed modulus with another exponent (e = 1: a "signature" that is the padded digest itself
+ * verifies under it), and the oracle that an accepted RSA key has a sane exponent and size. */
 #ifndef ATT_FUZZ_KEYS_H
 #define ATT_FUZZ_KEYS_H
 
@@ -11,12 +14,18 @@
 #define ATT_FUZZ_NAME "fuzz"
 #endif
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "attest/token.h"
 
@@ -127,6 +136,115 @@ static inline void fuzz_write_seed(const char *dir, const char *name, const char
         fprintf(stderr, "%s: cannot write %s\n", ATT_FUZZ_NAME, path);
         exit(1);
     }
+}
+
+/* The RSA key rules the library enforces before any use of a key (src/lib/token/sign.c
+ * att_token_rsa_weak): 2048-8192 bits, an odd public exponent with 65537 <= e < 2^32. */
+static inline bool fuzz_rsa_acceptable(const BIGNUM *n, const BIGNUM *e)
+{
+    return n != NULL && e != NULL && BN_num_bits(n) >= 2048 && BN_num_bits(n) <= 8192 &&
+           BN_is_odd(e) && BN_num_bits(e) <= 32 && BN_get_word(e) >= 65537;
+}
+
+static inline bool fuzz_rsa_key_acceptable(EVP_PKEY *k)
+{
+    BIGNUM *n = NULL, *e = NULL;
+    bool ok = k != NULL && EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA &&
+              EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+              EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e) == 1 && fuzz_rsa_acceptable(n, e);
+    BN_free(n);
+    BN_free(e);
+    return ok;
+}
+
+/* base64url of a BIGNUM's big-endian bytes (malloc'd). */
+static inline char *fuzz_bn_b64(const BIGNUM *b)
+{
+    int n = BN_num_bytes(b);
+    unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
+    if (buf == NULL || BN_bn2bin(b, buf) != n) {
+        fprintf(stderr, "%s: BN_bn2bin failed\n", ATT_FUZZ_NAME);
+        exit(1);
+    }
+    char *out = att_b64url_encode(buf, (size_t)n);
+    free(buf);
+    return out;
+}
+
+/* The fixed RSA key's modulus, base64url (malloc'd). */
+static inline char *fuzz_rsa_n_b64(EVP_PKEY *rsa)
+{
+    BIGNUM *n = NULL;
+    if (EVP_PKEY_get_bn_param(rsa, OSSL_PKEY_PARAM_RSA_N, &n) != 1) {
+        fprintf(stderr, "%s: no RSA modulus\n", ATT_FUZZ_NAME);
+        exit(1);
+    }
+    char *out = fuzz_bn_b64(n);
+    BN_free(n);
+    return out;
+}
+
+/* A public key with the fixed RSA key's modulus and exponent e (OpenSSL builds it without
+ * checking e: what an attacker's JWK or certificate can carry). */
+static inline EVP_PKEY *fuzz_rsa_with_e(EVP_PKEY *rsa, unsigned long e)
+{
+    BIGNUM *n = NULL, *be = BN_new();
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *out = NULL;
+    if (be == NULL || bld == NULL || ctx == NULL ||
+        EVP_PKEY_get_bn_param(rsa, OSSL_PKEY_PARAM_RSA_N, &n) != 1 || !BN_set_word(be, e) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) ||
+        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        fprintf(stderr, "%s: cannot build an RSA key with e = %lu\n", ATT_FUZZ_NAME, e);
+        exit(1);
+    }
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    BN_free(n);
+    BN_free(be);
+    return out;
+}
+
+/* A compact RS256 JWS over header.payload "signed" for the fixed modulus with e = 1: its
+ * signature is the EMSA-PKCS1-v1_5 encoding of SHA-256(signing input) itself (s^1 = EM), which
+ * verifies under such a key (malloc'd). */
+static inline char *fuzz_rs256_for_e1(EVP_PKEY *rsa, const char *header, const char *payload)
+{
+    static const unsigned char digest_info[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                                0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                                0x01, 0x05, 0x00, 0x04, 0x20};
+    char *h = att_b64url_encode((const uint8_t *)header, strlen(header));
+    char *p = att_b64url_encode((const uint8_t *)payload, strlen(payload));
+    size_t k = (size_t)EVP_PKEY_get_size(rsa), in_len = strlen(h) + 1 + strlen(p);
+    char *in = malloc(in_len + 1);
+    unsigned char *em = malloc(k);
+    if (h == NULL || p == NULL || in == NULL || em == NULL || k < 64) {
+        fprintf(stderr, "%s: out of memory\n", ATT_FUZZ_NAME);
+        exit(1);
+    }
+    snprintf(in, in_len + 1, "%s.%s", h, p);
+    size_t t = sizeof digest_info + 32;
+    em[0] = 0x00;
+    em[1] = 0x01;
+    memset(em + 2, 0xff, k - t - 3);
+    em[k - t - 1] = 0x00;
+    memcpy(em + k - t, digest_info, sizeof digest_info);
+    unsigned int dl = 32;
+    EVP_Digest(in, in_len, em + k - 32, &dl, EVP_sha256(), NULL);
+    char *sig = att_b64url_encode(em, k);
+    char *out = malloc(in_len + strlen(sig) + 2);
+    sprintf(out, "%s.%s", in, sig);
+    free(h);
+    free(p);
+    free(in);
+    free(em);
+    free(sig);
+    return out;
 }
 
 #endif

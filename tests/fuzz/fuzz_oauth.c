@@ -28,15 +28,20 @@
  *     discovery document's token_endpoint (or the configured URL), and with discovery the
  *     document's issuer, if any, is ours;
  *   - requests: discovery is a GET of <issuer>/.well-known/openid-configuration, done at most
- *     once per context once it succeeded; the token request is a POST to the endpoint in use
- *     with grant_type=client_credentials and the client's credentials (HTTP Basic or form);
+ *     once per context once it succeeded, that may follow same-origin redirects only; the token
+ *     request is a POST to the endpoint in use with grant_type=client_credentials and the
+ *     client's credentials (HTTP Basic or form), that follows no redirect (issue 18.B5);
+ *   - with discovery, a token is only ever asked of the issuer's origin: the endpoint used
+ *     starts with https://idp.fuzz.test followed by the end, '/', '?' or '#';
  *   - caching as documented in attest/client.h: the second call reuses the token iff
  *     expires_in (a number, or a string of up to 10 decimal digits) is in (0, 10 years) and
  *     the step is below expires_in - min(refresh_margin 60, expires_in / 2); after
  *     att_oauth_invalidate it asks again;
  *   - the client secret never shows in a diag message (unless the answer itself carried it).
  * Seed corpus: tests/fuzz/corpus/oauth/ (discovery documents and token answers shaped like
- * oidc-provider's, Keycloak's, Microsoft Entra ID's and Auth0's; the script is in
+ * oidc-provider's, Keycloak's, Microsoft Entra ID's and Auth0's; attack shapes: another issuer,
+ * a token_endpoint on another host or port, over http, with userinfo; expires_in 2^63 as a
+ * number and a string, negative, and a JWT access token with exp 2^63; the scripts are in
  * docs/fuzzing.md).
  */
 #include <jansson.h>
@@ -95,12 +100,16 @@ static att_err_t answer(hook_t *h, const att_client_req_t *rq, att_client_resp_t
         FUZZ_CHECK(strcmp(rq->url, FUZZ_ISSUER "/.well-known/openid-configuration") == 0,
                    "discovery GET of %s", rq->url);
         FUZZ_CHECK(rq->body == NULL || rq->body_len == 0, "discovery GET with a body");
+        FUZZ_CHECK(rq->redirects == ATT_CLIENT_REDIRECT_SAME_ORIGIN,
+                   "discovery GET may follow redirects off the issuer's origin");
         h->gets++;
         p = h->disc;
         n = h->disc_len;
         rs->status = h->disc_status;
     } else {
         FUZZ_CHECK(strcmp(rq->method, "POST") == 0, "method %s", rq->method);
+        FUZZ_CHECK(rq->redirects == ATT_CLIENT_REDIRECT_NONE,
+                   "the token POST (it carries the secret) may follow redirects");
         FUZZ_CHECK(rq->body != NULL &&
                        contains(rq->body, rq->body_len, "grant_type=client_credentials"),
                    "token POST without grant_type=client_credentials");
@@ -254,6 +263,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        strcmp(h.endpoint_seen, want) == 0,
                    "token endpoint %s, POST to %s, want %s", ep ? ep : "(none)",
                    h.endpoint_seen ? h.endpoint_seen : "(none)", want ? want : "(none)");
+        if (discovery) {
+            size_t il = strlen(FUZZ_ISSUER);
+            FUZZ_CHECK(strncasecmp(ep, FUZZ_ISSUER, il) == 0 &&
+                           (ep[il] == '\0' || strchr("/?#", ep[il]) != NULL),
+                       "a token asked of %s, off the issuer's origin", ep);
+        }
         if (discovery && disc.issuer != NULL) {
             size_t il = strlen(disc.issuer);
             while (il > 0 && disc.issuer[il - 1] == '/')
