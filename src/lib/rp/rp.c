@@ -469,8 +469,13 @@ static att_err_t att_rp_claims_unreadable(att_rp_result_t *r, const uint8_t *p, 
             if (!json_is_real(m) || fabs(json_real_value(m)) < 9223372036854775807.0)
                 continue;
             att_err_t e;
-            if (!strcmp(name, "exp") || !strcmp(name, "nbf") || !strcmp(name, "iat"))
-                e = att_rp_fail(r, name, ATT_E_TOKEN_CLAIM,
+            /* r->check must outlive v: the check's name is a literal, never the key */
+            const char *check = !strcmp(name, "exp")   ? "exp"
+                                : !strcmp(name, "nbf") ? "nbf"
+                                : !strcmp(name, "iat") ? "iat"
+                                                       : NULL;
+            if (check != NULL)
+                e = att_rp_fail(r, check, ATT_E_TOKEN_CLAIM,
                                 "%s %g is not an integer NumericDate within range (a number of "
                                 "seconds from 0 to 253402300799, the end of year 9999)",
                                 name, json_real_value(m));
