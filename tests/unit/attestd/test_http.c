@@ -1144,14 +1144,24 @@ static void test_body_memory(void **state)
     assert_true(recv(hold[0], buf, 12, MSG_WAITALL) == 12);
     assert_memory_equal(buf, "HTTP/1.1 200", 12);
     free(rest);
+    /* the memory comes back when the request is completed, which may be a moment after its
+     * answer reached us: until then a retry is refused (and counted) */
     long st = 0;
+    int refused = 2;
     for (int i = 0; i < 100 && st != 200; i++) {
         st = http(&r, "POST", "/echo", big, 20000, NULL);
         resp_free(&r);
+        if (st == 503) {
+            refused++;
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
     }
     assert_int_equal(st, 200);
     assert_int_equal(http(&r, "GET", "/metrics", NULL, 0, NULL), 200);
-    assert_non_null(strstr(r.body, "\nattestd_http_body_memory_refused_total 2\n"));
+    char want[80];
+    snprintf(want, sizeof want, "\nattestd_http_body_memory_refused_total %d\n", refused);
+    assert_non_null(strstr(r.body, want));
     resp_free(&r);
     for (int i = 0; i < 3; i++)
         close(hold[i]);
