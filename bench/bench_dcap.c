@@ -2,6 +2,8 @@
  *
  *   bench_dcap [--seconds S] [--warmup S] [--vectors DIR] [--only sgx|tdx|ecdsa]
  *   env: ATT_BENCH_SECONDS (default 2), ATT_BENCH_WARMUP (default 0.5), ATT_BENCH_VECTORS
+ *   The real vector sets are not in the repository: DIR holds dcap/<set>/, by default the flat view
+ *   the build made at configure time from ATTESTD_VECTORS or ../shared/vectors (docs/testing.md).
  *
  * For each benchmarked vector set, at its own verification time (expected.json):
  *   cold  each iteration: att_dcap_collateral_new() from the raw collateral bytes (already read
@@ -40,7 +42,7 @@
 #include "crypto/crypto.h"
 
 #ifndef ATT_BENCH_VECTORS
-#define ATT_BENCH_VECTORS "tests/vectors"
+#define ATT_BENCH_VECTORS "" /* bench/CMakeLists.txt passes the build's view of the sets */
 #endif
 
 typedef struct {
@@ -327,6 +329,9 @@ int main(int argc, char **argv)
     }
     if (budget <= 0)
         die("the time budget must be > 0");
+    if (*vectors == 0)
+        die("no real vectors (set ATTESTD_VECTORS=DIR and re-run cmake, or pass --vectors DIR; "
+            "see docs/testing.md)");
 
     printf("# bench_dcap: one thread; budget %.2f s per path after %.2f s warm-up\n", budget,
            warmup);

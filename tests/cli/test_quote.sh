@@ -6,9 +6,12 @@ pass=0
 check() { # name, condition result
     if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi
 }
-D=$VECTORS/dcap
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/tests/tools/vectors.sh"
+att_vectors cli/test_quote "$REPO" "$TMP" # the real vector sets, or SKIP
+D=$VDCAP
 
 # Accepted SGX set: exit 0, JSON verdict/status/advisories/fields.
 "$ATTEST" quote verify --quote "$D/sgx-v3-fmspc00A067110000/quote.bin" \

@@ -6,7 +6,6 @@ set -u
 : "${ATTEST:?ATTEST must point at the attest binary}"
 ATTESTD=${ATTESTD:-$(dirname "$ATTEST")/attestd}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-VEC=$REPO/tests/vectors/dcap/sgx-v3-fmspc00A067110000
 MRENCLAVE=33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb
 T=$(mktemp -d)
 PID=
@@ -15,6 +14,9 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
+. "$REPO/tests/tools/vectors.sh"
+att_vectors cli/test_token "$REPO" "$T" # the real vector sets, or SKIP
+VEC=$VDCAP/sgx-v3-fmspc00A067110000
 fails=0
 n=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
@@ -26,7 +28,7 @@ expect() {
 has() { grep -qF -- "$1" "$T/$2" || { fail "missing '$1' in $2"; sed 's/^/  | /' "$T/$2"; }; }
 
 # start attestd on a free port
-"$ATTESTD" --listen 127.0.0.1:0 --data-dir "$T/var" --collateral-dir "$REPO/tests/vectors/dcap" \
+"$ATTESTD" --listen 127.0.0.1:0 --data-dir "$T/var" --collateral-dir "$VDCAP" \
     --at 2025-07-01T00:00:00Z >"$T/d.out" 2>"$T/d.err" &
 PID=$!
 URL=

@@ -2,7 +2,7 @@
  * domain logic (src/attestd/svc.h), without HTTP.
  *
  * One att_svc_t is made at start-up: a data directory created once under /tmp (removed at exit),
- * offline collateral from the source tree's tests/vectors/dcap, and the clock at
+ * offline collateral from the real vector sets (fuzz_vectors()), and the clock at
  * 2025-07-01T00:00:00Z, so the SGX vector quote attests (200) under the default policy. The first
  * input byte selects what the rest of the input is (mode = sel % 4):
  *
@@ -18,8 +18,8 @@
  *   - the status is 200, 4xx, 501 or 503: never 500 (nor anything else);
  *   - the body is a JSON object: {"token": string} for 200, {"error": {"code", "message"}} with
  *     the reply's MAA code for an error.
- * Seed corpus: tests/fuzz/corpus/attest_body/ (the e2e tests' request shapes around the SGX
- * vector quote; the script is in docs/fuzzing.md).
+ * Seed corpus: tests/fuzz/corpus/attest_body/ and the seeds tests/fuzz/vector-seeds writes (the
+ * e2e tests' request shapes around the SGX vector quote, which is not in the repository).
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
@@ -59,9 +59,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *vectors = getenv("ATT_FUZZ_VECTORS");
-    if (vectors == NULL || *vectors == 0)
-        vectors = ATT_FUZZ_VECTORS;
+    const char *vectors = fuzz_vectors();
     g_verbose = getenv("FUZZ_VERBOSE") != NULL;
     snprintf(g_coll, sizeof g_coll, "%s/dcap", vectors);
     if (mkdtemp(g_dir) == NULL) {

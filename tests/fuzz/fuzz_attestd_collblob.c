@@ -36,8 +36,9 @@
  *     rather than dropped when nothing better comes).
  * UBSan aborts on the signed overflow that `now - fetched_at` was for fetched_at INT64_MIN
  * (fixed in collsrc.c; seeds sgx-max-age-*, unit test tests/unit/attestd/test_collsrc_stored.c).
- * Seeds: tests/fuzz/corpus/attestd_collblob/, written by this target itself from the vectors:
- *   FUZZ_MAKE_SEEDS=tests/fuzz/corpus/attestd_collblob build-fuzz/bin/fuzz_attestd_collblob
+ * Seeds: written by this target itself from the vectors (tests/fuzz/vector-seeds does it, as the
+ * vectors are not in the repository; only `empty` and `magic-only` are committed):
+ *   FUZZ_MAKE_SEEDS=DIR build-fuzz/bin/fuzz_attestd_collblob
  * At start-up the target checks its encoder against the server: the genuine blob of each vector
  * stored under its key must come back as a set (else the format changed: fix this file).
  */
@@ -339,9 +340,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *vectors = getenv("ATT_FUZZ_VECTORS");
-    if (vectors == NULL || *vectors == 0)
-        vectors = ATT_FUZZ_VECTORS;
+    const char *vectors = fuzz_vectors();
     g_verbose = getenv("FUZZ_VERBOSE") != NULL;
     if ((g_trust = att_trust_new()) == NULL) {
         fprintf(stderr, "fuzz_attestd_collblob: att_trust_new failed\n");

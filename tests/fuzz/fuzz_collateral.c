@@ -19,7 +19,7 @@
  * Invariants (abort): on failure diag code == returned code; terminated messages;
  * accepted <=> ATT_OK; an accepted result has a known status and bounded advisories; a parsed
  * TCB info / QE identity has its levels strictly descending (sorted, no duplicates).
- * Seed corpus: tests/fuzz/corpus/collateral/ (see docs/fuzzing.md for how it was made).
+ * Seed corpus: made from the real vector sets by tests/fuzz/vector-seeds (not in the repository).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -75,9 +75,7 @@ static void load_set(const char *vectors, fuzz_set_t *s)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *vectors = getenv("ATT_FUZZ_VECTORS");
-    if (vectors == NULL || *vectors == 0)
-        vectors = ATT_FUZZ_VECTORS;
+    const char *vectors = fuzz_vectors();
     g_verbose = getenv("FUZZ_VERBOSE") != NULL;
     g_trust = att_trust_new();
     if (g_trust == NULL) {

@@ -2,7 +2,8 @@
  * through it and through jansson's json_loadb, and the two must agree - both refuse it, or both
  * give the same dump (member order and exact doubles included). The first byte picks the flags
  * (JSON_REJECT_DUPLICATES, JSON_DECODE_ANY), the rest is the text.
- * Seeds: tests/fuzz/corpus/json (token claims, attest bodies, JWKS, collateral, edge cases). */
+ * Seeds: tests/fuzz/corpus/json (token claims, JWKS, edge cases) and, made from the real vector
+ * sets by tests/fuzz/vector-seeds, a TCB info and an attest body. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -15,8 +15,9 @@
  *   - OpenEnclave(report) and SgxEnclave(quote inside) return the same code;
  *   - an accepted result has a DCAP result, MAA claims (an object, x-ms-attestation-type "sgx"),
  *     and report data equal to the REPORTDATA bytes of the verified quote.
- * Seed corpus: tests/fuzz/corpus/oe_report/ (the SGX vector quote and simulated SGX quotes in an
- * Open Enclave header, and broken headers). Vectors: ATT_FUZZ_VECTORS (env) or the source tree's.
+ * Seed corpus: tests/fuzz/corpus/oe_report/ (simulated SGX quotes in an Open Enclave header, broken
+ * headers) and, from tests/fuzz/vector-seeds, the SGX and TDX vector quotes in one. Vectors:
+ * fuzz_vectors().
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -51,9 +52,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *vectors = getenv("ATT_FUZZ_VECTORS");
-    if (vectors == NULL || *vectors == 0)
-        vectors = ATT_FUZZ_VECTORS;
+    const char *vectors = fuzz_vectors();
     g_verbose = getenv("FUZZ_VERBOSE") != NULL;
     char dir[2048];
     snprintf(dir, sizeof dir, "%s/dcap/sgx-v3-fmspc00A067110000", vectors);

@@ -11,8 +11,8 @@
  *     NUL-terminated;
  *   - a quote the parser rejects is never accepted by the verifier;
  *   - an accepted result has a known status and a bounded advisory list.
- * Seed corpus: tests/fuzz/corpus/quote/ (the vector quotes). Vectors: ATT_FUZZ_VECTORS (env) or
- * the source tree's tests/vectors.
+ * Seed corpus: tests/fuzz/corpus/quote/ (simulated quotes) and the vector quotes, which
+ * tests/fuzz/vector-seeds writes (they are not in the repository). Vectors: fuzz_vectors().
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -90,9 +90,7 @@ fail:
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *vectors = getenv("ATT_FUZZ_VECTORS");
-    if (vectors == NULL || *vectors == 0)
-        vectors = ATT_FUZZ_VECTORS;
+    const char *vectors = fuzz_vectors();
     g_verbose = getenv("FUZZ_VERBOSE") != NULL;
     g_trust = att_trust_new();
     if (g_trust == NULL) {

@@ -23,6 +23,7 @@ from harness import DCAP, Server, Signer, run, sgx_vector, tmpdir  # noqa: E402
 
 
 def main():
+    harness.need_vectors('interop/sdk')  # the SGX quote of the real vector sets, or SKIP
     node, npm = shutil.which('node'), shutil.which('npm')
     if not node or not npm:
         print('SKIP interop: node/npm not installed (scripts/install-deps installs nodejs and npm)')

@@ -30,7 +30,7 @@
 #include "dcap/vec.h"
 #include "http.h" /* att_log_setup: the tests read what collsrc logs */
 
-#define PCS_SERVER ATT_TEST_VECTORS "/../tools/pcs_server.py"
+#define PCS_SERVER ATT_TEST_TOOLS "/pcs_server.py"
 #define VDIR ATT_TEST_VECTORS "/dcap"
 #define SGX_SET "sgx-v3-fmspc00A067110000"
 #define TDX_SET "tdx-v4-fmspcB0C06F000000"
@@ -318,6 +318,7 @@ static int teardown(void **state)
 
 static void test_fetch_sgx_tdx(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *args[] = {VDIR "/" SGX_SET, VDIR "/" TDX_SET, NULL};
     reset_count();
@@ -353,6 +354,7 @@ static void test_fetch_sgx_tdx(void **state)
  * info), root CRL as PEM, the v3 TCB info header name, and a configured root CRL URL. */
 static void test_fetch_all_sets_variants(void **state)
 {
+    VEC_REQUIRE();
     const char *variants[][4] = {
         {VDIR, NULL},
         {VDIR, "--legacy-headers", "--root-crl-format", "pem"},
@@ -390,6 +392,7 @@ static void test_fetch_all_sets_variants(void **state)
 
 static void test_cache_hit_and_store(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *args[] = {VDIR "/" SGX_SET, NULL};
     reset_count();
@@ -475,6 +478,7 @@ static void rm_dir(const char *dir)
 /* The same persistence through the SQLite store, across a close and reopen. */
 static void test_sqlite_store(void **state)
 {
+    VEC_REQUIRE();
     char dir[] = "/tmp/collsrc-db-XXXXXX";
     assert_non_null(mkdtemp(dir));
     pcs_t p;
@@ -663,6 +667,7 @@ static void wfx_stop(wfx_t *w, bool pcs_stopped)
  * the write is retried by later gets (hits included), at most once per 60 s of `now`. */
 static void test_store_write_retry(void **state)
 {
+    VEC_REQUIRE();
     wfx_t w;
     wfx_start(&w);
     FILE *log = tmpfile();
@@ -722,6 +727,7 @@ static void test_store_write_retry(void **state)
  * source freed with a set pending frees it (ASan). */
 static void test_store_write_newer_fetch(void **state)
 {
+    VEC_REQUIRE();
     wfx_t w;
     wfx_start(&w);
     att_log_setup(ATT_LOG_ERROR, NULL);
@@ -773,6 +779,7 @@ static void *bg_get(void *arg)
  * waiting and without writing it too (one writer per key). */
 static void test_store_write_single_writer(void **state)
 {
+    VEC_REQUIRE();
     wfx_t w;
     wfx_start(&w);
     att_log_setup(ATT_LOG_ERROR, NULL);
@@ -820,6 +827,7 @@ static void test_store_write_single_writer(void **state)
 
 static void test_stale_when_down(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *args[] = {VDIR "/" SGX_SET, NULL};
     reset_count();
@@ -898,6 +906,7 @@ static void test_stale_when_down(void **state)
 
 static void test_nothing_cached_errors(void **state)
 {
+    VEC_REQUIRE();
     qv_t q;
     qv_load(&q, SGX_SET);
     att_dcap_collateral_t *c = (att_dcap_collateral_t *)&q; /* must be reset to NULL */
@@ -946,6 +955,7 @@ static void test_nothing_cached_errors(void **state)
 
 static void test_refresh(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *args[] = {VDIR "/" TDX_SET, NULL};
     reset_count();
@@ -1009,6 +1019,7 @@ static void run_flight(att_collsrc_t *s, qv_t *q, att_time_t now, worker_t *w, s
 
 static void test_single_flight(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *args[] = {VDIR "/" SGX_SET, "--delay", "0.25", NULL}; /* 4 requests: 1 s */
     reset_count();
@@ -1102,6 +1113,7 @@ static void test_single_flight(void **state)
 /* Different keys fetch in parallel: the global lock is not held during I/O. */
 static void test_parallel_keys(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *args[] = {VDIR "/" SGX_SET, VDIR "/" TDX_SET, "--delay", "0.25", NULL};
     reset_count();
@@ -1141,6 +1153,7 @@ static void test_parallel_keys(void **state)
 
 static void test_offline(void **state)
 {
+    VEC_REQUIRE();
     qv_t sgx, tdx;
     qv_load(&sgx, SGX_SET);
     qv_load(&tdx, TDX_SET);
@@ -1244,6 +1257,7 @@ static att_collsrc_t *mk_opts(att_collsrc_opts_t *o)
  * and a 2.5 s deadline the fetch fails in its third GET (before: 4 GETs and success after 4 s). */
 static void test_deadline_per_fetch(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *args[] = {VDIR "/" SGX_SET, "--delay", "1", NULL};
     reset_count();
@@ -1301,6 +1315,7 @@ static void wait_requests(int n)
  * and a cached platform is served. */
 static void test_busy_bound(void **state)
 {
+    VEC_REQUIRE();
     char hold[64];
     snprintf(hold, sizeof(hold), "/tmp/collsrc-hold-XXXXXX");
     int fd = mkstemp(hold);
@@ -1365,6 +1380,7 @@ static void test_busy_bound(void **state)
  * failure, each saying when to come back. */
 static void test_backoff(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *a503[] = {VDIR "/" SGX_SET, "--fail-status", "503", NULL};
     reset_count();
@@ -1431,6 +1447,7 @@ static void test_backoff(void **state)
  * back in 1 s, and the bucket refills with the clock. */
 static void test_fetch_rate(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *args[] = {VDIR "/" SGX_SET, NULL};
     reset_count();
@@ -1474,6 +1491,7 @@ static void test_fetch_rate(void **state)
  * the origin are followed; one to another port is not, and that server sees no request. */
 static void test_redirects(void **state)
 {
+    VEC_REQUIRE();
     char other_count[64];
     snprintf(other_count, sizeof(other_count), "/tmp/collsrc-other-XXXXXX");
     int fd = mkstemp(other_count);
@@ -1538,6 +1556,7 @@ static void test_redirects(void **state)
  * body is only logged, truncated and with control characters (a terminal escape) replaced. */
 static void test_error_body_not_echoed(void **state)
 {
+    VEC_REQUIRE();
     pcs_t p;
     const char *args[] = {VDIR "/" SGX_SET, "--fail-status", "403", "--fail-body",
                           "INTERNAL-ONLY: ask db7.corp\x1b[2J", NULL};

@@ -247,6 +247,7 @@ static void test_unusable_row_reason(void **state)
 
 int main(void)
 {
+    VEC_REQUIRE_ALL(); /* every test here reads the real vector sets */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fetched_at_sane, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetched_at_int64_min, setup, teardown),

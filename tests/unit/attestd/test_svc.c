@@ -74,6 +74,7 @@ static char *attest_body(const vec_t *v, const char *field, const char *extra)
 
 static void test_attest_sgx_and_tdx(void **state)
 {
+    VEC_REQUIRE();
     vec_t s, t;
     assert_int_equal(vec_load(&s, vec_names[0]), 0);
     assert_int_equal(vec_load(&t, vec_names[1]), 0);
@@ -191,6 +192,7 @@ static void test_attest_sgx_and_tdx(void **state)
 
 static void test_policies(void **state)
 {
+    VEC_REQUIRE();
     vec_t s;
     assert_int_equal(vec_load(&s, vec_names[0]), 0);
     att_svc_t *svc = mksvc("2025-07-01T00:00:00Z", true);
@@ -349,6 +351,7 @@ static void test_error_message_not_utf8(void **state)
 
 static void test_metadata_and_rotation(void **state)
 {
+    VEC_REQUIRE();
     att_svc_t *svc = mksvc(NULL, false);
     att_svc_reply_t r;
     att_svc_openid(svc, &r);

@@ -22,6 +22,7 @@
 #include "attest/dcap.h"
 #include "client/client_int.h"
 #include "core/util.h"
+#include "vectors.h"
 
 #define NOW     ((att_time_t)1751328000) /* 2025-07-01T00:00:00Z */
 #define SGX_VEC ATT_TEST_VECTORS "/dcap/sgx-v3-fmspc00A067110000/quote.bin"
@@ -296,6 +297,7 @@ static void fake_init(fake_tsm_t *f, att_fs_ops_t *ops, const char *provider, co
 
 static void test_tsm_tdx(void **state)
 {
+    VEC_REQUIRE();
     fake_tsm_t f;
     att_fs_ops_t ops;
     fake_init(&f, &ops, "tdx_guest\n", TDX_VEC);
@@ -332,6 +334,7 @@ static void test_tsm_tdx(void **state)
 
 static void test_tsm_sev_snp_and_unknown(void **state)
 {
+    VEC_REQUIRE();
     fake_tsm_t f;
     att_fs_ops_t ops;
     fake_init(&f, &ops, "sev_guest\n", TDX_VEC);
@@ -402,6 +405,7 @@ static void gramine_tree(const char *root, const char *type, const char *vec)
 
 static void test_gramine_dcap(void **state)
 {
+    VEC_REQUIRE();
     char root[512], p[600];
     path(root, "attestation");
     gramine_tree(root, "dcap", SGX_VEC);
@@ -429,6 +433,7 @@ static void test_gramine_dcap(void **state)
 
 static void test_gramine_errors(void **state)
 {
+    VEC_REQUIRE();
     att_provider_opts_t o = {.root = "/nonexistent/dev/attestation"};
     att_provider_t *pr;
     att_diag_t d;

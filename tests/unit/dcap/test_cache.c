@@ -256,6 +256,7 @@ static void test_cache_threads(void **state)
 
 int main(void)
 {
+    VEC_REQUIRE_ALL(); /* every test here reads the real vector sets */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_same_verdicts),
         cmocka_unit_test(test_cache_keyed_by_collateral_and_bounded),

@@ -457,6 +457,7 @@ static void test_result_json(void **state)
 
 int main(void)
 {
+    VEC_REQUIRE_ALL(); /* every test here reads the real vector sets */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expected_verdicts),
         cmocka_unit_test(test_time_window),

@@ -1,4 +1,5 @@
-/* vec.h - load a DCAP vector set (quote, collateral, expected.json) for tests. */
+/* vec.h - load a DCAP vector set (quote, collateral, expected.json) for tests; the sets are
+ * outside the repository (vectors.h: VEC_REQUIRE before vec_load). */
 #ifndef ATT_TEST_VEC_H
 #define ATT_TEST_VEC_H
 
@@ -10,6 +11,7 @@
 
 #include "attest/dcap.h"
 #include "core/util.h"
+#include "vectors.h"
 
 typedef struct {
     char dir[1024];
