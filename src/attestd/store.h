@@ -1,20 +1,24 @@
 /* store.h - attestd's persistent store, as an interface (SQLite now, PostgreSQL later).
  *
  *   att_store_t *st;
- *   att_store_open_sqlite("var", &st, &d);          // var/attestd.db, WAL, migrated
+ *   att_store_open("sqlite:var", &st, &d);           // var/attestd.db, WAL, migrated
  *   att_store_policy_put(st, "SgxEnclave", jws, &d); // durable when it returns ATT_OK
  *   char *jws; att_store_policy_get(st, "SgxEnclave", &jws, &d);  // ATT_E_STORE_NOT_FOUND: default
  *   att_store_close(st);
  *
- * Handlers call only the att_store_* functions below; a backend fills att_store_ops_t. Every
- * write is committed before it returns (an acknowledged write is never lost). Safe to call from
- * many threads. Not checked here: the meaning of what is stored (policies are not parsed, keys
- * not validated); the caller does that.
+ * A store is named by a URL (docs/store.md): `sqlite:DIR` today; `postgresql://...` is reserved
+ * (ATT_E_UNSUPPORTED until that backend exists). A URL may carry a password: print it only
+ * through att_store_url_redacted. Handlers call only the att_store_* functions below; a backend
+ * fills att_store_ops_t and must pass tests/unit/attestd/test_store_contract.c. Every write is
+ * committed before it returns (an acknowledged write is never lost). Safe to call from many
+ * threads. Not checked here: the meaning of what is stored (policies are not parsed, keys not
+ * validated); the caller does that.
  */
 #ifndef ATTESTD_STORE_H
 #define ATTESTD_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "attest/types.h"
@@ -61,7 +65,33 @@ struct att_store {
     const att_store_ops_t *ops;
 };
 
-/* SQLite in DIR/attestd.db (created 0600 with DIR 0700 if missing), WAL, schema migrations. */
+/* Open the store a URL names:
+ *   sqlite:DIR          SQLite in DIR/attestd.db (att_store_open_sqlite); DIR verbatim, relative
+ *                       to the working directory or absolute; sqlite:///ABS/DIR is also accepted
+ *   postgresql://...    (also postgres://) reserved: ATT_E_UNSUPPORTED, not built yet
+ * The scheme is case-insensitive. Anything else is ATT_E_ARG naming the accepted schemes.
+ * Messages show the URL only as att_store_url_redacted gives it. */
+att_err_t att_store_open(const char *url, att_store_t **out, att_diag_t *d);
+
+typedef enum { ATT_STORE_URL_SQLITE = 1, ATT_STORE_URL_POSTGRES } att_store_backend_t;
+typedef struct {
+    att_store_backend_t backend;
+    const char *sqlite_dir; /* ATT_STORE_URL_SQLITE: the directory, a suffix of the URL */
+} att_store_url_t;
+/* Parse a store URL without opening anything (attestd's option check, the permission check).
+ * ATT_E_ARG as att_store_open gives it; a postgresql:// URL parses (backend POSTGRES). */
+att_err_t att_store_url_parse(const char *url, att_store_url_t *u, att_diag_t *d);
+/* The URL of the SQLite store in DIR (the default of --store: "sqlite:" + --data-dir), such
+ * that att_store_url_parse gives DIR back exactly. malloc'd; NULL when out of memory. */
+char *att_store_url_for_dir(const char *dir);
+/* url with its secrets masked, for messages and logs: the password of the user information
+ * (scheme://user:***@host) and the value of every `password=` (and `sslpassword=`) parameter,
+ * in a query or a key=value connection string. Written into buf (always NUL-terminated; a
+ * URL too long ends in "..."); returns buf. NULL url gives "(none)". */
+const char *att_store_url_redacted(const char *url, char *buf, size_t n);
+
+/* SQLite in DIR/attestd.db (created 0600 with DIR 0700 if missing), WAL, schema migrations. The
+ * backend's own opener: attestd and backend-neutral code use att_store_open. */
 att_err_t att_store_open_sqlite(const char *dir, att_store_t **out, att_diag_t *d);
 /* Schema version this program writes (for `attestd --version` and tests). */
 int att_store_schema_version(void);
