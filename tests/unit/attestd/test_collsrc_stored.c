@@ -73,7 +73,9 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/collsrc-stored-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     att_diag_t d;
-    assert_int_equal(att_store_open_sqlite(f->dir, &f->st, &d), ATT_OK);
+    char url[80];
+    snprintf(url, sizeof(url), "sqlite:%s", f->dir);
+    assert_int_equal(att_store_open(url, &f->st, &d), ATT_OK);
     assert_non_null(f->trust = att_trust_new());
     assert_int_equal(vec_load(&f->v, SGX_SET), 0);
     f->blob = encode(&f->v.raw, &f->blob_len);
