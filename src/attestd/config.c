@@ -1,5 +1,6 @@
 /* config.c - attestd's options (see config.h). */
 #include "config.h"
+#include "store.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,6 +21,7 @@ typedef enum {
     K_URLS,   /* repeatable URL; ',' or white space separate them in the environment */
     K_ATTEST, /* required | anonymous */
     K_BOOL,   /* flag: no value on the command line; true/false, yes/no, 1/0 elsewhere */
+    K_STORE,  /* store URL (att_store_url_parse); shown only redacted */
 } att_kind_t;
 
 typedef struct {
@@ -34,6 +36,7 @@ typedef struct {
 enum {
     O_LISTEN,
     O_DATA_DIR,
+    O_STORE,
     O_ISSUER,
     O_COLL_URL,
     O_COLL_DIR,
@@ -83,6 +86,9 @@ static const att_opt_t att_opts[O_COUNT] = {
                   "address to listen on; [IPv6]:PORT; port 0 picks a free port"},
     [O_DATA_DIR] = {"data-dir", K_STR, "DIR", "./var", 0, 0,
                     "store directory (SQLite database, signing keys), created 0700"},
+    [O_STORE] = {"store", K_STORE, "URL", NULL, 0, 0,
+                 "the store: sqlite:DIR (default sqlite: + --data-dir; given, it wins over "
+                 "--data-dir); postgresql://... is reserved (docs/store.md)"},
     [O_ISSUER] = {"issuer", K_URL, "URL", NULL, 0, 0,
                   "token issuer and base URL of /certs (default http(s)://HOST:PORT of "
                   "--listen; localhost for a wildcard host)"},
@@ -437,6 +443,14 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         }
         return ATT_OK;
     }
+    case K_STORE: { /* not BAD(): the URL may hold a password, so it is shown redacted */
+        att_diag_t sd;
+        att_store_url_t su;
+        if (att_store_url_parse(v, &su, &sd) != ATT_OK)
+            return att_diag_set(d, ATT_E_ARG, "invalid %s (%s %s): %s", o->name,
+                                att_src_name(r->src), r->where, sd.msg);
+        break;
+    }
     case K_STR:
         break;
     }
@@ -448,6 +462,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_DATA_DIR:
         dst = &cfg->data_dir;
+        break;
+    case O_STORE:
+        dst = &cfg->store_url;
         break;
     case O_ISSUER:
         dst = &cfg->issuer;
@@ -662,6 +679,9 @@ static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv,
     for (int i = 0; i < O_COUNT; i++)
         if ((e = att_apply(cfg, i, &raw[i], d)) != ATT_OK)
             return e;
+    /* no --store: the SQLite store in --data-dir */
+    if (!cfg->store_url && !(cfg->store_url = att_store_url_for_dir(cfg->data_dir)))
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
     if (!cfg->tls_cert != !cfg->tls_key)
         return att_diag_set(d, ATT_E_ARG, "--tls-cert and --tls-key must be given together");
     /* access tokens: an audience goes with an issuer; protection asked for without an issuer
@@ -722,6 +742,7 @@ void att_config_free(att_config_t *cfg)
     free(cfg->listen);
     free(cfg->listen_host);
     free(cfg->data_dir);
+    free(cfg->store_url);
     free(cfg->issuer);
     free(cfg->collateral_url);
     free(cfg->collateral_dir);

@@ -15,7 +15,8 @@
  * that sets it; in the environment --trust-root's values are separated by ':', --auth-issuer's
  * (URLs) by ',' or white space. Options end at the first non-option argument or "--"; the rest
  * is a command (cfg.args). Every value is checked here (numbers, ranges, the listen address,
- * --at, --signing-alg, --log-level, --auth-attest, URLs start with http:// or https://, TLS cert
+ * --at, --signing-alg, --log-level, --auth-attest, --store (att_store_url_parse; an invalid
+ * one is named redacted), URLs start with http:// or https://, TLS cert
  * and key given together, --auth-audience given with --auth-issuer and --auth-audience or
  * --auth-attest required not given without one). Not checked here: that files and directories
  * exist or are readable (the modules that open them report that).
@@ -36,6 +37,7 @@ typedef struct {
     char *listen_host; /* HOST without brackets */
     uint16_t listen_port;
     char *data_dir;       /* default ./var */
+    char *store_url;      /* --store URL; default "sqlite:" + data_dir (att_store_url_for_dir) */
     char *issuer;         /* explicit, or derived (see issuer_derived) */
     bool issuer_derived;  /* true when issuer came from the listen address */
     char *collateral_url; /* NULL: none */

@@ -128,7 +128,7 @@ static int att_serve(att_config_t *cfg)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (att_perms_check(cfg->data_dir, cfg->tls_key, &d) != ATT_OK) {
+    if (att_perms_check_store(cfg->store_url, cfg->data_dir, cfg->tls_key, &d) != ATT_OK) {
         att_log(ATT_LOG_ERROR, "%s", d.msg);
         fprintf(stderr, "attestd: %s\n", d.msg);
         goto out;

@@ -1,7 +1,7 @@
 /* perms.h - attestd refuses to start on secrets that other users can read or replace, as sshd
  * does with its host keys.
  *
- *   if (att_perms_check(cfg.data_dir, cfg.tls_key, &d) != ATT_OK)
+ *   if (att_perms_check_store(cfg.store_url, cfg.data_dir, cfg.tls_key, &d) != ATT_OK)
  *       ... "--tls-key key.pem holds a private key and is readable by other users (mode 0644):
  *            run chmod 600 key.pem ..." -> exit 1
  *
@@ -18,5 +18,9 @@
 #include "attest/types.h"
 
 att_err_t att_perms_check(const char *data_dir, const char *tls_key, att_diag_t *d);
+/* The same for the store a --store URL names: a sqlite: URL's directory is checked as
+ * --data-dir is (and named so in messages when it is data_dir); another backend's is not. */
+att_err_t att_perms_check_store(const char *store_url, const char *data_dir, const char *tls_key,
+                                att_diag_t *d);
 
 #endif

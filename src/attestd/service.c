@@ -39,6 +39,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
     att_svc_opts_t o = {
         .issuer = cfg->issuer,
         .data_dir = cfg->data_dir,
+        .store_url = cfg->store_url,
         .collateral_url = cfg->collateral_url,
         .collateral_dir = cfg->collateral_dir,
         .trust_roots = (const char *const *)cfg->trust_roots,

@@ -1402,7 +1402,8 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
         e = att_trust_add_root_file(svc->trust, o->trust_roots[i], d);
     if (e != ATT_OK)
         goto fail;
-    if ((e = att_store_open_sqlite(o->data_dir, &svc->store, d)) != ATT_OK)
+    if ((e = o->store_url ? att_store_open(o->store_url, &svc->store, d)
+                          : att_store_open_sqlite(o->data_dir, &svc->store, d)) != ATT_OK)
         goto fail;
 
     /* Signing keys: generated on first start. */

@@ -22,7 +22,8 @@
 
 typedef struct {
     const char *issuer;          /* token iss, jku = issuer + "/certs" */
-    const char *data_dir;        /* SQLite store */
+    const char *data_dir;        /* SQLite store directory, when store_url is NULL */
+    const char *store_url;       /* store URL (att_store_open), e.g. "sqlite:var"; wins */
     const char *collateral_url;  /* PCS v4 base URL or NULL */
     const char *collateral_dir;  /* offline collateral or NULL */
     const char *const *trust_roots; /* extra trust anchors (PEM/DER files) */

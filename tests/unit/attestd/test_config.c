@@ -306,6 +306,75 @@ static void test_flag(void **state)
     expect_bad((const char *[]){"--allow-anonymous-admin=maybe", NULL}, NULL, "true or false");
 }
 
+/* --store URL: defaults to "sqlite:" + --data-dir from whichever source set that; given, it
+ * wins for the database and --data-dir keeps its value; checked here, shown only redacted. */
+static void test_store(void **state)
+{
+    att_config_t c;
+    att_diag_t d;
+    assert_int_equal(load(&c, &d, NULL, NULL), ATT_OK);
+    assert_string_equal(c.store_url, "sqlite:./var");
+    att_config_free(&c);
+    assert_int_equal(load(&c, &d, (const char *[]){"--data-dir", "/d", NULL}, NULL), ATT_OK);
+    assert_string_equal(c.store_url, "sqlite:/d");
+    att_config_free(&c);
+    assert_int_equal(load(&c, &d, NULL, (const char *[]){"ATTESTD_DATA_DIR=/e", NULL}), ATT_OK);
+    assert_string_equal(c.store_url, "sqlite:/e");
+    att_config_free(&c);
+    /* a directory that starts with // still names itself (not a host) */
+    assert_int_equal(load(&c, &d, (const char *[]){"--data-dir", "//srv/x", NULL}, NULL), ATT_OK);
+    assert_string_equal(c.store_url, "sqlite:////srv/x");
+    att_config_free(&c);
+
+    /* both given: --store names the database, --data-dir keeps what it holds */
+    assert_int_equal(load(&c, &d, (const char *[]){"--data-dir", "/d", "--store", "sqlite:/s",
+                                                    NULL}, NULL), ATT_OK);
+    assert_string_equal(c.store_url, "sqlite:/s");
+    assert_string_equal(c.data_dir, "/d");
+    att_config_free(&c);
+
+    /* precedence: command line > environment > file, as every option */
+    const char *f = write_file("store = sqlite:/file\ndata-dir = /fd\n");
+    assert_int_equal(load(&c, &d, (const char *[]){"--config", f, NULL}, NULL), ATT_OK);
+    assert_string_equal(c.store_url, "sqlite:/file");
+    assert_string_equal(c.data_dir, "/fd");
+    att_config_free(&c);
+    const char *env[] = {"ATTESTD_STORE=sqlite:/env", NULL};
+    assert_int_equal(load(&c, &d, (const char *[]){"--config", f, NULL}, env), ATT_OK);
+    assert_string_equal(c.store_url, "sqlite:/env");
+    att_config_free(&c);
+    assert_int_equal(load(&c, &d, (const char *[]){"--config", f, "--store=sqlite:cli", NULL},
+                          env), ATT_OK);
+    assert_string_equal(c.store_url, "sqlite:cli");
+    att_config_free(&c);
+    unlink(f);
+
+    /* a PostgreSQL URL is well-formed here; opening it says it is not built yet */
+    assert_int_equal(load(&c, &d, (const char *[]){"--store", "postgresql://u:S3cr3t@h/db", NULL},
+                          NULL), ATT_OK);
+    assert_string_equal(c.store_url, "postgresql://u:S3cr3t@h/db");
+    att_config_free(&c);
+
+    expect_bad((const char *[]){"--store", "", NULL}, NULL, "empty value");
+    expect_bad((const char *[]){"--store", "sqlite:", NULL}, NULL, "names no directory");
+    expect_bad((const char *[]){"--store", "sqlite://host/x", NULL}, NULL, "names a host");
+    expect_bad((const char *[]){"--store", "/var/lib/attestd", NULL}, NULL,
+               "write sqlite:/var/lib/attestd");
+    expect_bad((const char *[]){"--store", "mysql://u:S3cr3t@h/db", NULL}, NULL,
+               "invalid store (command line --store): store URL 'mysql://u:***@h/db': unknown "
+               "scheme 'mysql'; accepted: sqlite:DIR");
+    expect_bad(NULL, (const char *[]){"ATTESTD_STORE=mysql://u:S3cr3t@h/db", NULL},
+               "environment ATTESTD_STORE");
+    /* the password is in no message */
+    assert_int_equal(load(&c, &d, (const char *[]){"--store", "mysql://u:S3cr3t@h/db", NULL},
+                          NULL), ATT_E_ARG);
+    assert_null(strstr(d.msg, "S3cr3t"));
+    assert_int_equal(load(&c, &d, (const char *[]){"--store", "host=h password=S3cr3t", NULL},
+                          NULL), ATT_E_ARG);
+    assert_non_null(strstr(d.msg, "password=***"));
+    assert_null(strstr(d.msg, "S3cr3t"));
+}
+
 static void test_usage(void **state)
 {
     char *buf = NULL;
@@ -338,6 +407,8 @@ static void test_usage(void **state)
                           "ATTESTD_TRUST_ROOT",
                           "default 28800",
                           "--help",
+                          "--store URL",
+                          "ATTESTD_STORE",
                           "--version"};
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
         if (!strstr(buf, opts[i]))
@@ -351,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_all_options), cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_usage),       cmocka_unit_test(test_flag),
+        cmocka_unit_test(test_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
