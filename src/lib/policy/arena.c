@@ -52,7 +52,7 @@ void att_pol_budget_init(att_pol_budget_t *b, const att_policy_eval_opts_t *opts
     b->next_poll = 0; /* the first step asks: a stopping service starts no evaluation */
 }
 
-bool att_pol_spend(att_pol_budget_t *b, uint64_t n)
+bool att_pol_spend_slow(att_pol_budget_t *b, uint64_t n)
 {
     if (b->err != ATT_OK)
         return false;

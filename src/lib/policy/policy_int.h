@@ -42,8 +42,19 @@ typedef struct {
 
 /* Start a budget from the caller's options (NULL or 0 fields: the defaults). */
 void att_pol_budget_init(att_pol_budget_t *b, const att_policy_eval_opts_t *opts);
-/* Count n steps; false once a limit was hit (then or before) or the caller cancelled. */
-bool att_pol_spend(att_pol_budget_t *b, uint64_t n);
+/* Count n steps; false once a limit was hit (then or before) or the caller cancelled. The
+ * common case (within the budget, no cancel poll due) is inline: it runs per claim scanned. */
+bool att_pol_spend_slow(att_pol_budget_t *b, uint64_t n);
+static inline bool att_pol_spend(att_pol_budget_t *b, uint64_t n)
+{
+    if (__builtin_expect(b->err == ATT_OK && n < b->next_poll - b->steps &&
+                             n <= b->max_steps - b->steps && b->steps < b->next_poll,
+                         1)) {
+        b->steps += n;
+        return true;
+    }
+    return att_pol_spend_slow(b, n);
+}
 /* Count n bytes of values built; false once a limit was hit. */
 bool att_pol_charge(att_pol_budget_t *b, size_t n);
 /* Steps for scanning n bytes of text (comparing, hashing, copying). */
