@@ -16,6 +16,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "perms.h"
+#include "store.h"
 #include "service.h"
 
 extern char **environ;
@@ -194,6 +195,10 @@ static int att_serve(att_config_t *cfg)
     json_t *info =
         json_pack("{s:s, s:s, s:s, s:b, s:s}", "version", ATTESTD_VERSION, "listen", bound, "issuer",
                   cfg->issuer, "tls", cfg->tls_cert != NULL, "data_dir", cfg->data_dir);
+    char store_shown[512];
+    json_object_set_new(info, "store",
+                        json_string(att_store_url_redacted(cfg->store_url ? cfg->store_url : "",
+                                                           store_shown, sizeof store_shown)));
     att_log_json(ATT_LOG_INFO, "attestd started", info);
     json_decref(info);
     const char *try_path = att_http_router_has(router, "GET", "/.well-known/openid-configuration")
