@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/util.h"
 #include "policy/jmespath.h"
 #include "policy/policy_int.h"
 
@@ -288,17 +289,6 @@ static bool att_skip(att_parser_t *p)
     return true;
 }
 
-static int att_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void att_utf8(att_pol_buf_t *b, uint32_t cp)
 {
     char u[4];
@@ -374,7 +364,7 @@ static bool att_lex_string(att_parser_t *p)
             if (p->pos + 6 > p->len)
                 return att_lex_error(p, p->pos, "expected 4 hex digits after '\\u'");
             for (int k = 0; k < 4; k++) {
-                int h = att_hex(p->src[p->pos + 2 + k]);
+                int h = att_hexval(p->src[p->pos + 2 + k]);
                 if (h < 0)
                     return att_lex_error(p, p->pos, "expected 4 hex digits after '\\u'");
                 cp = cp << 4 | (uint32_t)h;
@@ -413,7 +403,7 @@ static bool att_lex_int(att_parser_t *p)
         p->pos += 2;
     size_t digits = 0;
     while (p->pos < p->len) {
-        int d = hex ? att_hex(p->src[p->pos])
+        int d = hex ? att_hexval(p->src[p->pos])
                     : (isdigit((unsigned char)p->src[p->pos]) ? p->src[p->pos] - '0' : -1);
         if (d < 0)
             break;
