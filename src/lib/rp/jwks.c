@@ -21,7 +21,7 @@
 
 #include "core/util.h"
 #include "rp/rp_int.h"
-#include "token/token_int.h"
+#include "token/jws.h"
 
 /* ---- HTTP ----------------------------------------------------------------------------- */
 

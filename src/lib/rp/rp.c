@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "rp/rp_int.h"
-#include "token/token_int.h"
+#include "token/jws.h"
 
 /* ---- construction ---------------------------------------------------------------------- */
 
@@ -606,25 +606,19 @@ static att_err_t att_rp_verify_in(att_rp_t *rp, const char *token, size_t len,
                                   uint8_t *pbuf, size_t pcap)
 {
     /* b64(header) "." b64(payload) "." b64(signature) */
-    const char *d1 = memchr(token, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
-    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL) {
-        size_t dots = 0;
-        for (size_t i = 0; i < len; i++)
-            dots += token[i] == '.';
+    att_jws_parts_t seg;
+    size_t nseg = 0;
+    if (!att_jws_split(token, len, &seg, &nseg))
         return att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
-                           "token has %zu '.'-separated segments, not 3 (compact JWS)", dots + 1);
-    }
-    const char *pay = d1 + 1, *sigtxt = d2 + 1;
-    size_t hlen = (size_t)(d1 - token), plen = (size_t)(d2 - pay);
-    size_t siglen_txt = len - (size_t)(sigtxt - token), input_len = (size_t)(d2 - token);
+                           "token has %zu '.'-separated segments, not 3 (compact JWS)", nseg);
 
     /* header */
     uint8_t hbuf[ATT_RP_HEADER_MAX];
     size_t hn = 0;
-    if (hlen == 0 || !att_b64_decode_to(token, hlen, false, hbuf, sizeof hbuf, &hn))
+    if (seg.header_len == 0 ||
+        !att_b64_decode_to(seg.header, seg.header_len, false, hbuf, sizeof hbuf, &hn))
         return att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
-                           hlen > ATT_RP_HEADER_MAX * 4 / 3
+                           seg.header_len > ATT_RP_HEADER_MAX * 4 / 3
                                ? "header segment is longer than %d bytes decoded"
                                : "header segment is not unpadded base64url (limit %d bytes)",
                            ATT_RP_HEADER_MAX);
@@ -663,12 +657,12 @@ static att_err_t att_rp_verify_in(att_rp_t *rp, const char *token, size_t len,
 
     uint8_t sig[ATT_RP_SIG_MAX];
     size_t slen = 0;
-    if (!att_b64_decode_to(sigtxt, siglen_txt, false, sig, sizeof sig, &slen))
+    if (!att_b64_decode_to(seg.sig, seg.sig_len, false, sig, sizeof sig, &slen))
         return att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
                            "signature segment is not unpadded base64url (limit %d bytes)",
                            ATT_RP_SIG_MAX);
     size_t pn = 0;
-    if (!att_b64_decode_to(pay, plen, false, pbuf, pcap, &pn))
+    if (!att_b64_decode_to(seg.payload, seg.payload_len, false, pbuf, pcap, &pn))
         return att_rp_fail(r, "format", ATT_E_JWS_FORMAT,
                            "payload segment is not unpadded base64url");
     if (slen == 0)
@@ -685,13 +679,14 @@ static att_err_t att_rp_verify_in(att_rp_t *rp, const char *token, size_t len,
     size_t found = 0;
     const att_rp_key_t *named = NULL;
     const att_rp_key_t *k =
-        att_rp_try_keys(s, kid, kid_len, alg, token, input_len, sig, slen, &found, &named);
+        att_rp_try_keys(s, kid, kid_len, alg, token, seg.input_len, sig, slen, &found, &named);
     if (k == NULL && found == 0) {
         att_err_t fe = att_rp_need_keys(rp, now, gen, false, &fd);
         if (fe == ATT_OK) {
             att_rp_jwks_release(s);
             s = att_rp_acquire(rp, &gen);
-            k = att_rp_try_keys(s, kid, kid_len, alg, token, input_len, sig, slen, &found, &named);
+            k = att_rp_try_keys(s, kid, kid_len, alg, token, seg.input_len, sig, slen, &found,
+                                &named);
         }
         if (s == NULL)
             return att_rp_fail(r, "jwks", ATT_E_JWKS, "no key set for issuer %.200s: %s",

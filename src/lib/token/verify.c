@@ -38,6 +38,31 @@ static void att_trim(const char **p, size_t *len)
         (*len)--;
 }
 
+bool att_jws_split(const char *text, size_t len, att_jws_parts_t *out, size_t *nseg)
+{
+    const char *d1 = memchr(text, '.', len);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - text)) : NULL;
+    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - text)) != NULL) {
+        if (nseg != NULL) {
+            size_t dots = 0;
+            for (size_t i = 0; i < len; i++)
+                dots += text[i] == '.';
+            *nseg = dots + 1;
+        }
+        return false;
+    }
+    out->header = text;
+    out->header_len = (size_t)(d1 - text);
+    out->payload = d1 + 1;
+    out->payload_len = (size_t)(d2 - out->payload);
+    out->sig = d2 + 1;
+    out->sig_len = len - (size_t)(out->sig - text);
+    out->input_len = (size_t)(d2 - text);
+    if (nseg != NULL)
+        *nseg = 3;
+    return true;
+}
+
 bool att_token_sig_ok(EVP_PKEY *key, const EVP_MD_CTX *tmpl, att_alg_t alg, const char *input,
                       size_t ilen, const uint8_t *sig, size_t slen)
 {
@@ -167,30 +192,23 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
     }
 
     /* Exactly three segments. */
-    const char *d1 = memchr(text, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - text)) : NULL;
-    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - text)) != NULL) {
-        size_t dots = 0;
-        for (size_t i = 0; i < len; i++)
-            dots += text[i] == '.';
+    att_jws_parts_t seg;
+    size_t nseg = 0;
+    if (!att_jws_split(text, len, &seg, &nseg)) {
         rc = att_diag_set(diag, ATT_E_JWS_FORMAT,
-                          "JWS compact serialisation has %zu segments, not 3", dots + 1);
+                          "JWS compact serialisation has %zu segments, not 3", nseg);
         goto out;
     }
-    const char *seg_p = d1 + 1, *seg_s = d2 + 1;
-    size_t seg_hlen = (size_t)(d1 - text), seg_plen = (size_t)(d2 - seg_p);
-    size_t seg_slen = len - (size_t)(seg_s - text);
-    size_t input_len = (size_t)(d2 - text); /* b64(header) "." b64(payload), as received */
 
-    if (seg_hlen == 0 || !att_b64_decode(text, seg_hlen, false, &hdr, &hlen)) {
+    if (seg.header_len == 0 || !att_b64_decode(seg.header, seg.header_len, false, &hdr, &hlen)) {
         rc = att_diag_set(diag, ATT_E_JWS_FORMAT, "JWS header segment is not base64url");
         goto out;
     }
-    if (!att_b64_decode(seg_p, seg_plen, false, &j.payload, &j.payload_len)) {
+    if (!att_b64_decode(seg.payload, seg.payload_len, false, &j.payload, &j.payload_len)) {
         rc = att_diag_set(diag, ATT_E_JWS_FORMAT, "JWS payload segment is not base64url");
         goto out;
     }
-    if (!att_b64_decode(seg_s, seg_slen, false, &sig, &slen)) {
+    if (!att_b64_decode(seg.sig, seg.sig_len, false, &sig, &slen)) {
         rc = att_diag_set(diag, ATT_E_JWS_FORMAT, "JWS signature segment is not base64url");
         goto out;
     }
@@ -236,7 +254,7 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
                               "JWS is unsigned (alg \"none\") where a signature is required");
             goto out;
         }
-        if (slen != 0 || seg_slen != 0) {
+        if (slen != 0 || seg.sig_len != 0) {
             rc = att_diag_set(diag, ATT_E_JWS_FORMAT,
                               "JWS with alg \"none\" has a non-empty signature (%zu bytes)", slen);
             goto out;
@@ -260,7 +278,7 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
             if (k == NULL || att_token_key_mismatch(k, j.alg) != NULL)
                 continue;
             fitting++;
-            if (att_token_sig_ok(k, NULL, j.alg, text, input_len, sig, slen) &&
+            if (att_token_sig_ok(k, NULL, j.alg, text, seg.input_len, sig, slen) &&
                 X509_up_ref(opts->keys[i]))
                 j.signer = opts->keys[i];
         }
@@ -280,7 +298,7 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
                               att_alg_name(j.alg), why, k ? att_key_type_name(k) : "unreadable");
             goto out;
         }
-        if (!att_token_sig_ok(k, NULL, j.alg, text, input_len, sig, slen)) {
+        if (!att_token_sig_ok(k, NULL, j.alg, text, seg.input_len, sig, slen)) {
             rc = att_diag_set(diag, ATT_E_JWS_SIGNATURE,
                               "JWS %s signature does not verify with the key of x5c[0]",
                               att_alg_name(j.alg));

@@ -21,7 +21,7 @@
 #include "rp/rp_int.h"
 #include "token/tok.h"
 #include "core/util.h"
-#include "token/token_int.h"
+#include "token/jws.h"
 #include "rp/loopback.h"
 
 #define DISCOVERY_URL ISSUER "/.well-known/openid-configuration"
@@ -414,6 +414,10 @@ static void test_tampered(void **state)
     const char *bad[] = {"", "abc", "a.b", "a.b.c.d", "a.b.c.d.e", "!!.e30.e30"};
     for (size_t i = 0; i < ATT_ARRAY_LEN(bad); i++)
         EXPECT_FAIL(rp, bad[i], NULL, NOW, ATT_E_JWS_FORMAT, "format");
+    char segmsg[512];
+    assert_int_equal(verify(rp, "a.b.c.d.e", NULL, NOW, NULL, segmsg, sizeof segmsg),
+                     ATT_E_JWS_FORMAT);
+    assert_non_null(strstr(segmsg, "token has 5 '.'-separated segments, not 3"));
     char pad[8192];
     snprintf(pad, sizeof pad, "%s.%s=.%s", h, p, s); /* padding is not base64url of JWS */
     EXPECT_FAIL(rp, pad, NULL, NOW, ATT_E_JWS_FORMAT, "format");

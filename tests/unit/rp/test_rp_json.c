@@ -13,7 +13,7 @@
 
 #include "attest/token.h"
 #include "rp/rp_int.h"
-#include "token/token_int.h"
+#include "token/jws.h"
 
 /* Deterministic pseudo-random numbers (xorshift64) for the random base64 cases. */
 static uint64_t rng = 0x9e3779b97f4a7c15ull;

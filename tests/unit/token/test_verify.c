@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "token/jws.h"
 #include "token/tok.h"
 
 static tok_key_t rsa, ec, rsa2;
@@ -698,6 +699,47 @@ static void test_mutations(void **state)
     assert_true(ok < total / 20); /* mutations of signed JWSs are nearly always caught */
 }
 
+/* att_jws_split, the one cut of a compact JWS that att_jws_verify and att_rp_verify share: the
+ * three ranges point into the text, the signing input ends before the second dot, empty segments
+ * are left to the caller, and a wrong count is reported as the number of segments. */
+static void test_split(void **state)
+{
+    (void)state;
+    att_jws_parts_t j;
+    size_t n = 0;
+    const char *t = "hh.ppp.s";
+    assert_true(att_jws_split(t, strlen(t), &j, &n));
+    assert_int_equal(n, 3);
+    assert_ptr_equal(j.header, t);
+    assert_int_equal(j.header_len, 2);
+    assert_ptr_equal(j.payload, t + 3);
+    assert_int_equal(j.payload_len, 3);
+    assert_ptr_equal(j.sig, t + 7);
+    assert_int_equal(j.sig_len, 1);
+    assert_int_equal(j.input_len, 6);
+    /* the length bounds the text: a dot after it is not seen */
+    assert_true(att_jws_split("a.b.c.d", 5, &j, NULL));
+    assert_int_equal(j.sig_len, 1);
+    assert_true(att_jws_split("..", 2, &j, &n));
+    assert_int_equal(j.header_len + j.payload_len + j.sig_len, 0);
+    assert_int_equal(j.input_len, 1);
+    static const struct {
+        const char *text;
+        size_t segments;
+    } bad[] = {{"", 1},       {"abc", 1},       {"a.b", 2}, {".", 2},
+               {"a.b.c.", 4}, {"a.b.c.d.e", 5}, {"...", 4}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = 0;
+        assert_false(att_jws_split(bad[i].text, strlen(bad[i].text), &j, &n));
+        assert_int_equal(n, bad[i].segments);
+        assert_false(att_jws_split(bad[i].text, strlen(bad[i].text), &j, NULL));
+    }
+    /* att_jws_verify says how many it found */
+    att_diag_t d;
+    assert_int_equal(verify("a.b.c.d", NULL, &d), ATT_E_JWS_FORMAT);
+    assert_non_null(strstr(d.msg, "has 4 segments, not 3"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_claims_parsing),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_split),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
