@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "log.h"
 
 struct att_audit {
     int fd;

@@ -23,7 +23,7 @@
 #include <openssl/x509.h>
 
 #include "core/util.h"
-#include "http.h" /* att_log */
+#include "log.h"
 
 #define COLL_MAX_BODY (4u << 20)       /* per HTTP body */
 #define COLL_MAX_HEADER (64u << 10)    /* per issuer-chain header */

@@ -1,5 +1,6 @@
 /* config.c - attestd's options (see config.h). */
 #include "config.h"
+#include "http.h" /* att_http_split_hostport */
 #include "store.h"
 
 #include <ctype.h>

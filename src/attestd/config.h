@@ -30,7 +30,7 @@
 #include <stdio.h>
 
 #include "attest/types.h"
-#include "http.h"
+#include "log.h"
 
 typedef struct {
     char *listen;      /* "HOST:PORT" as given (default 127.0.0.1:8080) */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "log.h"
 
 #define ATT_HTTP_MAX_PARAMS   8
 #define ATT_HTTP_MAX_SEGMENTS 16
@@ -35,103 +36,6 @@
  * connections waits here while the workers accept, instead of having its SYNs dropped, which
  * would cost every client connecting meanwhile a retransmit (1 s). */
 #define ATT_HTTP_BACKLOG 4096
-
-/* ------------------------------------------------------------------------------------------ */
-/* logging */
-
-static json_t *att_jstr(const char *text);
-
-static _Atomic int att_log_min = ATT_LOG_INFO;
-static FILE *att_log_file; /* NULL = stderr */
-
-static const char *const att_log_names[] = {"debug", "info", "warn", "error"};
-
-void att_log_setup(att_log_level_t level, FILE *f)
-{
-    atomic_store(&att_log_min, (int)level);
-    att_log_file = f;
-}
-
-bool att_log_level_parse(const char *s, att_log_level_t *out)
-{
-    if (!s)
-        return false;
-    for (int i = 0; i < 4; i++)
-        if (!strcasecmp(s, att_log_names[i])) {
-            *out = (att_log_level_t)i;
-            return true;
-        }
-    if (!strcasecmp(s, "warning")) {
-        *out = ATT_LOG_WARN;
-        return true;
-    }
-    return false;
-}
-
-void att_now_rfc3339(char buf[40])
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, 40 - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
-void att_log_json(att_log_level_t level, const char *msg, json_t *extra)
-{
-    if ((int)level < atomic_load(&att_log_min) || level > ATT_LOG_ERROR)
-        return;
-    char t[40];
-    att_now_rfc3339(t);
-    json_t *o = json_pack("{s:s, s:s, s:o*}", "time", t, "level", att_log_names[level], "msg",
-                          att_jstr(msg));
-    if (!o)
-        return;
-    if (extra)
-        json_object_update(o, extra);
-    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    json_decref(o);
-    if (!line)
-        return;
-    FILE *f = att_log_file ? att_log_file : stderr;
-    flockfile(f);
-    fputs(line, f);
-    fputc('\n', f);
-    fflush(f);
-    funlockfile(f);
-    free(line);
-}
-
-void att_log(att_log_level_t level, const char *fmt, ...)
-{
-    if ((int)level < atomic_load(&att_log_min))
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    att_log_json(level, msg, NULL);
-}
-
-/* A JSON string for text that may not be UTF-8 (paths, messages quoting client input): bytes
- * outside printable ASCII become '?' when the text is not valid UTF-8. */
-static json_t *att_jstr(const char *text)
-{
-    json_t *j = json_string(text ? text : "");
-    if (j)
-        return j;
-    char *copy = strdup(text);
-    if (!copy)
-        return NULL;
-    for (unsigned char *p = (unsigned char *)copy; *p; p++)
-        if (*p < 0x20 || *p >= 0x7f)
-            *p = '?';
-    j = json_string(copy);
-    free(copy);
-    return j;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* router */
@@ -510,7 +414,7 @@ void att_http_log_field(att_http_req_t *req, const char *key, const char *value)
     if (!req->log_extra)
         req->log_extra = json_object();
     if (req->log_extra && json_object_size(req->log_extra) < 16)
-        json_object_set_new(req->log_extra, key, att_jstr(value));
+        json_object_set_new(req->log_extra, key, att_log_jstr(value));
 }
 
 static bool att_header_ok(const char *s, bool name)
@@ -591,7 +495,7 @@ static void att_verror(att_http_req_t *req, unsigned status, const char *code, c
     char msg[2048];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     att_http_set_error(req, code, msg);
-    json_t *o = json_pack("{s:{s:s, s:o*}}", "error", "code", code, "message", att_jstr(msg));
+    json_t *o = json_pack("{s:{s:s, s:o*}}", "error", "code", code, "message", att_log_jstr(msg));
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!s) /* out of memory or invalid UTF-8 in msg: still answer in the right form */
@@ -1671,7 +1575,7 @@ static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls
     att_log_level_t lvl = status >= 500 || status == 0 ? ATT_LOG_WARN : ATT_LOG_INFO;
     if (req->route && (req->route->flags & ATT_HTTP_QUIET) && status < 400)
         lvl = ATT_LOG_DEBUG;
-    if ((int)lvl >= atomic_load(&att_log_min)) {
+    if (att_log_enabled(lvl)) {
         char method[40];
         snprintf(method, sizeof(method), "%.32s%s", req->method ? req->method : "",
                  req->method && strlen(req->method) > 32 ? "..." : "");
@@ -1679,15 +1583,15 @@ static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls
         snprintf(path, sizeof(path), "%.*s%s", ATT_HTTP_LOG_PATH_MAX, req->path ? req->path : "",
                  req->path && strlen(req->path) > ATT_HTTP_LOG_PATH_MAX ? "..." : "");
         json_t *o = json_pack("{s:s, s:o*, s:o*, s:i, s:f, s:I, s:s}", "request_id",
-                              req->request_id, "method", att_jstr(method), "path",
-                              att_jstr(path), "status", (int)status, "duration_ms", secs * 1000.0,
+                              req->request_id, "method", att_log_jstr(method), "path",
+                              att_log_jstr(path), "status", (int)status, "duration_ms", secs * 1000.0,
                               "bytes", (json_int_t)req->resp_len, "remote", req->remote);
         if (o && req->error_code)
             json_object_set_new(o, "error_code", json_string(req->error_code));
         if (o && req->error_msg)
-            json_object_set_new(o, "error_message", att_jstr(req->error_msg));
+            json_object_set_new(o, "error_message", att_log_jstr(req->error_msg));
         if (o && req->att_type)
-            json_object_set_new(o, "attestation_type", att_jstr(req->att_type));
+            json_object_set_new(o, "attestation_type", att_log_jstr(req->att_type));
         if (o && req->log_extra)
             json_object_update_missing(o, req->log_extra);
         if (o && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {

@@ -43,32 +43,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "attest/types.h"
 #include "metrics.h"
 
 #define ATTESTD_VERSION "0.1.0"
-
-/* ---- logging: one JSON object per line on stderr (or the stream given) ---- */
-
-typedef enum {
-    ATT_LOG_DEBUG = 0,
-    ATT_LOG_INFO = 1,
-    ATT_LOG_WARN = 2,
-    ATT_LOG_ERROR = 3,
-} att_log_level_t;
-
-/* Process-wide: lines below `level` are dropped; `f` NULL means stderr. */
-void att_log_setup(att_log_level_t level, FILE *f);
-/* "debug", "info", "warn", "error" (also "warning"); false if unknown. */
-bool att_log_level_parse(const char *s, att_log_level_t *out);
-/* {"time":"...Z","level":"info","msg":"..."} plus the fields of `extra` (borrowed, may be NULL).
- * Never pass bodies, keys or tokens. */
-void att_log_json(att_log_level_t level, const char *msg, json_t *extra);
-/* The wall clock as RFC 3339 UTC with milliseconds (2026-11-23T04:40:24.123Z), as logs use. */
-void att_now_rfc3339(char buf[40]);
-void att_log(att_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- routes ---- */
 

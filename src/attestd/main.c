@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 #include "perms.h"
 #include "store.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "http.h"
+#include "log.h"
 #include "store.h"
 
 /* A file holding a private key: regular, not writable by group or others, not readable by

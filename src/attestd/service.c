@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "core/util.h"
 #include "crypto/crypto.h"
+#include "log.h"
 #include "service.h"
 #include "svc.h"
 

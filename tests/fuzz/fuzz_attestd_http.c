@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "../../src/attestd/http.h"
+#include "../../src/attestd/log.h"
 #include "fuzz_common.h"
 
 static att_http_server_t *g_srv;

@@ -28,7 +28,7 @@
 
 #include "collsrc.h"
 #include "dcap/vec.h"
-#include "http.h" /* att_log_setup: the tests read what collsrc logs */
+#include "log.h" /* att_log_setup: the tests read what collsrc logs */
 
 #define PCS_SERVER ATT_TEST_TOOLS "/pcs_server.py"
 #define VDIR ATT_TEST_VECTORS "/dcap"

@@ -22,7 +22,7 @@
 
 #include "collsrc.h"
 #include "dcap/vec.h"
-#include "http.h" /* att_log_setup: the tests read what collsrc logs */
+#include "log.h" /* att_log_setup: the tests read what collsrc logs */
 #include "store.h"
 
 #define SGX_SET "sgx-v3-fmspc00A067110000"

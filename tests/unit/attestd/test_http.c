@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 
 /* ---- client ---- */
