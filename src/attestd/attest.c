@@ -1,0 +1,290 @@
+/* attest.c - the attest pipeline, POST /attest/{type}: read the request, verify the evidence and
+ * the data bound into it, evaluate the policy (the draft or the one in force), sign the token
+ * (see svc_int.h). Nothing that costs more than reading the request runs before the evidence
+ * has verified.
+ */
+#include "svc_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/rand.h>
+
+#include "attest/evidence.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "crypto/crypto.h"
+
+static bool att_svc_stopping(void *arg)
+{
+    return atomic_load_explicit(&((att_svc_t *)arg)->stopping, memory_order_relaxed);
+}
+
+/* The collateral callback's argument: per request, so that collsrc's Retry-After reaches it. */
+typedef struct {
+    att_svc_t *svc;
+    int64_t retry_after;
+} att_coll_req_t;
+
+static att_err_t att_svc_collateral(void *arg, att_tee_t tee, const uint8_t fmspc[6],
+                                    const char *ca, att_time_t now, att_dcap_collateral_t **out,
+                                    att_diag_t *d)
+{
+    att_coll_req_t *cr = arg;
+    att_svc_t *svc = cr->svc;
+    if (svc->coll == NULL)
+        return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral source is configured (start "
+                            "attestd with --collateral-url or --collateral-dir)");
+    return att_collsrc_get_retry(svc->coll, tee, fmspc, ca, now, out, &cr->retry_after, d);
+}
+
+/* runtimeData / initTimeData: {"data": b64url, "dataType": "Binary"|"JSON"}. */
+typedef struct {
+    uint8_t *bytes;
+    size_t len;
+    json_t *json; /* when dataType is JSON */
+    bool present;
+} att_data_t;
+
+static bool att_parse_data(json_t *body, const char *field, att_data_t *out, att_svc_reply_t *r)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *o = json_object_get(body, field);
+    if (o == NULL || json_is_null(o))
+        return true;
+    const char *data = json_string_value(json_object_get(o, "data"));
+    json_t *dt = json_object_get(o, "dataType");
+    if (!json_is_object(o) || data == NULL) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "%s must be an object with a "
+                      "base64url 'data' member", field);
+        return false;
+    }
+    if (!att_b64_decode(data, strlen(data), false, &out->bytes, &out->len)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "%s.data is not base64url", field);
+        return false;
+    }
+    out->present = true;
+    const char *t = json_string_value(dt);
+    if (dt != NULL && (t == NULL || (strcasecmp(t, "Binary") && strcasecmp(t, "JSON")))) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "%s.dataType must be \"Binary\" "
+                      "or \"JSON\"", field);
+        return false;
+    }
+    if (t != NULL && strcasecmp(t, "JSON") == 0) {
+        json_error_t je;
+        out->json = att_json_loadb((const char *)out->bytes, out->len, JSON_REJECT_DUPLICATES,
+                                   &je);
+        if (out->json == NULL) {
+            att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "%s has dataType JSON but its "
+                          "data is not JSON: %s", field, je.text);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void att_data_clear(att_data_t *d)
+{
+    free(d->bytes);
+    json_decref(d->json);
+}
+
+void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
+                    att_svc_reply_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    size_t idx;
+    const char *tname = att_svc_type_name(type, &idx);
+    r->type = tname;
+    if (tname == NULL) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "unknown attestation type '%s' "
+                      "(SgxEnclave, OpenEnclave, TdxVm, SevSnpVm, Tpm)", type);
+        return;
+    }
+    const att_ev_verifier_t *v = att_ev_find(tname);
+    if (v == NULL) {
+        att_reply_err(r, 501, "NotSupported", ATT_E_UNSUPPORTED, "attestation type %s is not "
+                      "supported yet by this attestd", tname);
+        return;
+    }
+    const char *field = strcmp(tname, "OpenEnclave") == 0 ? "report" : "quote";
+    json_error_t je;
+    json_t *req = att_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    att_data_t rt = {0}, it = {0};
+    uint8_t *ev = NULL;
+    size_t evlen = 0;
+    att_ev_result_t res = {0};
+    att_policy_t *draft = NULL;
+    att_pol_t *pol = NULL;
+    att_policy_result_t *pres = NULL;
+    att_diag_t d;
+    if (req == NULL || !json_is_object(req)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "the request body is not a JSON "
+                      "object%s%s", req ? "" : ": ", req ? "" : je.text);
+        goto out;
+    }
+    json_t *jev = json_object_get(req, field);
+    if (!json_is_string(jev) && strcmp(tname, "SgxEnclave") == 0)
+        jev = json_object_get(req, "Quote"); /* 2018 preview */
+    const char *evb = json_string_value(jev);
+    size_t evblen = evb ? json_string_length(jev) : 0;
+    if (evb == NULL || evblen == 0) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "the request has no '%s' "
+                      "(base64url evidence)", field);
+        goto out;
+    }
+    if (!att_b64_decode(evb, evblen, false, &ev, &evlen)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "'%s' is not base64url", field);
+        goto out;
+    }
+    if (!att_parse_data(req, "runtimeData", &rt, r) || !att_parse_data(req, "initTimeData", &it, r))
+        goto out;
+    json_t *nonce = json_object_get(req, "nonce");
+    if (nonce != NULL && !json_is_null(nonce) && !json_is_string(nonce)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "nonce must be a string");
+        goto out;
+    }
+    json_t *jdraft = json_object_get(req, "draftPolicyForAttestation");
+    if (jdraft != NULL && !json_is_null(jdraft) && !json_is_string(jdraft)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "draftPolicyForAttestation must be a string (policy text)");
+        goto out;
+    }
+
+    /* Verify the evidence and the data bound into it. Nothing that costs more than reading the
+     * request runs before this succeeds: the draft policy is compiled only afterwards. */
+    att_time_t now = att_svc_now(svc);
+    att_coll_req_t cr = {.svc = svc};
+    att_ev_ctx_t ctx = {.trust = svc->trust, .cache = svc->cache,
+                        .collateral = att_svc_collateral, .arg = &cr, .now = now};
+    att_err_t e = v->verify(&ctx, ev, evlen, &res);
+    if (e != ATT_OK) {
+        bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
+        att_reply_err(r, unavailable ? 503 : 400,
+                      unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
+                      "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
+        if (unavailable)
+            r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
+        goto out;
+    }
+    if ((e = att_ev_bind(&res, rt.present ? rt.bytes : NULL, rt.len,
+                         it.present ? it.bytes : NULL, it.len, &d)) != ATT_OK) {
+        att_reply_err(r, 400, "InvalidParameter", e, "%s", d.msg);
+        goto out;
+    }
+
+    /* The draft policy, compiled now that the evidence has verified (compiling is linear in its
+     * text, but a request whose evidence is bad should not pay even that). */
+    if (json_is_string(jdraft)) {
+        att_policy_pos_t pos;
+        if (att_policy_compile(json_string_value(jdraft), json_string_length(jdraft), &draft,
+                               &pos, &d) != ATT_OK) {
+            att_reply_err(r, 400, "PolicyParsingError", d.code, "draftPolicyForAttestation: %s",
+                          d.msg);
+            goto out;
+        }
+    }
+
+    /* Incoming claims for the policy. */
+    json_t *claims = res.claims; /* taken over: the result is not used after this */
+    res.claims = NULL;
+    bool sgx = strcmp(v->attestation_type, "sgx") == 0;
+    if (rt.present) {
+        if (sgx) {
+            char *ehd = att_b64url_encode(rt.bytes, rt.len);
+            json_object_set_new(claims, "x-ms-sgx-ehd", json_string(ehd ? ehd : ""));
+            free(ehd);
+        }
+        if (rt.json)
+            json_object_set(claims, "x-ms-runtime", rt.json);
+    }
+    if (it.json)
+        json_object_set(claims, "x-ms-inittime", it.json);
+
+    /* Policy: the draft, or the one in force for the type. */
+    const att_policy_t *use = draft;
+    if (use == NULL) {
+        pol = att_pol_get(svc, idx);
+        use = pol->pol;
+    }
+    /* Evaluate without the explain trace (it costs more than the evaluation); a denial is
+     * evaluated again with it, so that its reason names the rule and the values. */
+    att_policy_eval_opts_t po = {.explain = false,
+                                 .max_steps = svc->o.policy_max_steps,
+                                 .max_bytes = svc->o.policy_max_bytes,
+                                 .cancelled = att_svc_stopping,
+                                 .cancel_arg = svc};
+    if ((e = att_policy_eval(use, claims, &po, &pres, &d)) == ATT_OK &&
+        !att_policy_permitted(pres)) {
+        att_policy_result_free(pres);
+        pres = NULL;
+        po.explain = true;
+        e = att_policy_eval(use, claims, &po, &pres, &d);
+    }
+    if (e == ATT_E_CANCELLED) {
+        json_decref(claims);
+        att_reply_err(r, 503, "ServiceUnavailable", e, "policy evaluation stopped: %s", d.msg);
+        goto out;
+    }
+    if (e != ATT_OK) {
+        json_decref(claims);
+        att_reply_err(r, 400, "PolicyEvaluationError", e, "policy evaluation failed: %s", d.msg);
+        goto out;
+    }
+    if (!att_policy_permitted(pres)) {
+        json_decref(claims);
+        att_reply_err(r, 400, "PolicyEvaluationError", ATT_E_POLICY_DENIED,
+                      "A Deny claim was issued, authorization failed. %s",
+                      att_policy_result_reason(pres));
+        goto out;
+    }
+
+    /* The token: incoming claims, issued claims, and MAA's standard claims. */
+    json_object_update(claims, (json_t *)att_policy_result_claims(pres));
+    char vt[ATT_TIME_STRLEN];
+    json_object_set_new(claims, "x-ms-ver", json_string("1.0"));
+    json_object_set_new(claims, "x-ms-attestation-type", json_string(v->attestation_type));
+    json_object_set_new(claims, "x-ms-policy-hash", json_string(att_policy_hash(use)));
+    if (pol != NULL && pol->signer != NULL)
+        json_object_set(claims, "x-ms-policy-signer", pol->signer);
+    json_object_set_new(claims, "x-attestd-verification-time",
+                        json_string(att_time_format(now, vt)));
+    if (json_is_string(nonce))
+        json_object_set(claims, "nonce", nonce);
+    uint8_t jti[32];
+    char jtih[65];
+    if (RAND_bytes(jti, sizeof(jti)) != 1) {
+        json_decref(claims);
+        att_reply_err(r, 500, "InternalError", ATT_E_INTERNAL, "no randomness for jti");
+        goto out;
+    }
+    att_hex_encode(jti, 32, jtih);
+    json_object_set_new(claims, "jti", json_string(jtih));
+    att_std_claims(svc, claims);
+    if (draft != NULL) {
+        /* Tokens from a draft policy are unsecured, as MAA makes them. */
+        char *payload = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
+        char *jws = payload ? att_jws_unsigned((const uint8_t *)payload, strlen(payload)) : NULL;
+        json_decref(claims);
+        if (jws == NULL) {
+            att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+        } else {
+            att_reply_jws(r, jws);
+        }
+        free(payload);
+        free(jws);
+        goto out;
+    }
+    att_keys_maybe_reload(svc);
+    att_reply_token(svc, claims, r);
+out:
+    att_policy_result_free(pres);
+    att_pol_unref(pol);
+    att_policy_free(draft);
+    att_ev_result_clear(&res);
+    att_data_clear(&rt);
+    att_data_clear(&it);
+    free(ev);
+    json_decref(req);
+}

@@ -1,0 +1,132 @@
+/* svc_int.h - what the rooms of attestd's domain service share (svc.c, attest.c, policies.c,
+ * policy_certs.c, keys.c, metadata.c): the service's state and the helpers one room offers the
+ * others. Not a public header: main.c and routes.c use svc.h only.
+ *
+ *   void att_svc_something(att_svc_t *svc, ..., att_svc_reply_t *r) {
+ *       if (bad) return att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "why %s", what);
+ *       json_t *c = json_object();
+ *       att_std_claims(svc, c);             // iss, iat, nbf, exp
+ *       att_reply_token(svc, c, r);         // 200 {"token": signed with the active key}
+ *   }
+ *
+ * Locking: svc->lock guards keys, keys_loaded, pol[] and signers; the snapshots it hands out
+ * (att_pol_get, the keys in att_reply_token) are used without it.
+ */
+#ifndef ATTESTD_SVC_INT_H
+#define ATTESTD_SVC_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "attest/dcap.h"
+#include "attest/policy.h"
+#include "attest/token.h"
+#include "collsrc.h"
+#include "store.h"
+#include "svc.h"
+
+/* The attestation types of the URL paths, in the order of svc->pol (svc.c). */
+#define ATT_SVC_NTYPES 5
+extern const char *const att_svc_types[ATT_SVC_NTYPES];
+
+/* A policy in force for one type: immutable once published. */
+typedef struct {
+    atomic_int refs;
+    att_policy_t *pol;
+    char *jws;         /* the stored policy JWS (x-ms-policy) */
+    json_t *signer;    /* JWK of the signer when signed, else NULL */
+    bool is_default;
+} att_pol_t;
+
+/* The signing state: active signer and the published JWKS. */
+typedef struct {
+    atomic_int refs;
+    att_signer_t *signer;
+    EVP_PKEY *key;
+    X509 *cert;
+    json_t *jwks;
+} att_keys_t;
+
+struct att_svc {
+    char *issuer, *jku;
+    att_svc_opts_t o;
+    att_store_t *store;
+    att_trust_t *trust;
+    att_dcap_cache_t *cache;
+    att_collsrc_t *coll;
+    pthread_rwlock_t lock;
+    att_keys_t *keys;
+    time_t keys_loaded;
+    att_pol_t *pol[ATT_SVC_NTYPES];
+    bool isolated;
+    STACK_OF(X509) *signers; /* policy management certificates (isolated mode) */
+    atomic_bool stopping;    /* att_svc_stop: evaluations in flight give up */
+};
+
+/* ---- time ---- */
+
+static inline att_time_t att_wall(void) { return (att_time_t)time(NULL); }
+
+/* The evidence clock: the --at override, else the wall clock. */
+static inline att_time_t att_svc_now(const att_svc_t *svc)
+{
+    return svc->o.have_at ? svc->o.at : att_wall();
+}
+
+/* ---- replies (svc.c) ---- */
+
+void att_reply(att_svc_reply_t *r, int status, json_t *body);
+/* An error reply: status, MAA code, our error name (ATT_OK: none) and the message. */
+void att_reply_err(att_svc_reply_t *r, int status, const char *code, att_err_t e, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
+/* 200 {"token": jws}. */
+void att_reply_jws(att_svc_reply_t *r, const char *jws);
+/* The canonical spelling of an attestation type (case-insensitive) and its index; NULL if
+ * unknown. */
+const char *att_svc_type_name(const char *type, size_t *idx);
+
+/* ---- keys and tokens (keys.c) ---- */
+
+att_err_t att_keys_init(att_svc_t *svc, att_diag_t *d);
+void att_keys_unref(att_keys_t *k);
+/* Reload the keys from the store when the last load is a few seconds old. */
+void att_keys_maybe_reload(att_svc_t *svc);
+/* Token claims every service token carries: iss, iat, nbf, exp. */
+void att_std_claims(const att_svc_t *svc, json_t *c);
+/* Sign claims with the active key into {"token": jwt}; takes ownership of claims. */
+void att_reply_token(att_svc_t *svc, json_t *claims, att_svc_reply_t *r);
+
+/* ---- policies and signed requests (policies.c) ---- */
+
+att_err_t att_policies_init(att_svc_t *svc, att_diag_t *d);
+att_pol_t *att_pol_get(att_svc_t *svc, size_t idx);
+void att_pol_unref(att_pol_t *p);
+/* Trim whitespace around a JWS body. */
+void att_trim_body(const char **p, size_t *len);
+/* Verify a policy-management JWS: in isolated mode signed by a policy management certificate,
+ * else unsigned or any valid signature. On failure *r holds the error reply. */
+att_err_t att_policy_jws(att_svc_t *svc, const char *body, size_t len, att_jws_t *j,
+                         att_svc_reply_t *r);
+typedef enum {
+    ATT_SIGNED_SET,
+    ATT_SIGNED_RESET,
+    ATT_SIGNED_CERT_ADD,
+    ATT_SIGNED_CERT_REMOVE
+} att_signed_op_t;
+/* What a verified signed request authorises, its freshness and (isolated mode, policy sets) the
+ * ledger; *seen_same when it was used before for exactly this. False: *r holds the error. */
+bool att_request_authorised(att_svc_t *svc, const char *body, size_t len, const att_jws_t *j,
+                            att_signed_op_t op, const char *type, bool *seen_same,
+                            att_svc_reply_t *r);
+
+/* ---- policy management certificates (policy_certs.c) ---- */
+
+att_err_t att_signers_init(att_svc_t *svc, att_diag_t *d);
+/* Is cert one of the policy management certificates? */
+bool att_is_signer(att_svc_t *svc, X509 *cert);
+
+#endif
