@@ -18,7 +18,7 @@
 #include "metrics.h"
 #include "perms.h"
 #include "store.h"
-#include "service.h"
+#include "routes.h"
 
 extern char **environ;
 

@@ -1,13 +1,13 @@
 /* svc.h - attestd's domain logic, independent of HTTP: attest, policies, policy-management
  * certificates, metadata, signing keys. Each operation takes the request's parts and returns a
- * reply (HTTP status, JSON body, MAA error code); http glue lives in service.c.
+ * reply (HTTP status, JSON body, MAA error code); http glue lives in routes.c.
  *
  *   att_svc_opts_t o = {.issuer = "http://127.0.0.1:8080", .data_dir = "var", ...};
  *   att_svc_t *svc; att_svc_new(&o, &svc, &d);
  *   att_svc_reply_t r; att_svc_attest(svc, "SgxEnclave", body, len, &r);   // {"token": ...}
  *   ... r.status, r.body ...; att_svc_reply_clear(&r);
  *
- * Not here: transport limits, routing, api-version checks, logging (http.c, service.c).
+ * Not here: transport limits, routing, api-version checks, logging (http.c, routes.c, log.c).
  */
 #ifndef ATTESTD_SVC_H
 #define ATTESTD_SVC_H

@@ -18,7 +18,7 @@
 
 #include "config.h"
 #include "perms.h"
-#include "service.h"
+#include "routes.h"
 #include "store.h"
 
 typedef struct {

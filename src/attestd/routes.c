@@ -1,6 +1,6 @@
-/* service.c - the MAA routes of attestd: HTTP glue between http.h and the domain logic (svc.h).
+/* routes.c - the MAA routes of attestd: HTTP glue between http.h and the domain logic (svc.h).
  * Each handler reads the request's parts, calls one att_svc_* operation and sends its reply.
- * Not here: any attestation logic (svc.c) or transport rules (http.c).
+ * Not here: any attestation logic (svc.c and its rooms) or transport rules (http.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +15,7 @@
 #include "core/util.h"
 #include "crypto/crypto.h"
 #include "log.h"
-#include "service.h"
+#include "routes.h"
 #include "svc.h"
 
 struct att_service {

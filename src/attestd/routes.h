@@ -1,4 +1,5 @@
-/* service.h - attestd's domain service as the process frame (main.c) sees it.
+/* routes.h - attestd's MAA routes and the service behind them, as the process frame (main.c)
+ * sees it.
  *
  *   att_service_t *svc;
  *   if (att_service_new(&cfg, metrics, &svc, &d) != ATT_OK) ...   // open store, load keys
@@ -14,8 +15,8 @@
  * and decides readiness. The service is created after the listening socket is bound, so
  * cfg->issuer already names the real port. Not checked here: anything HTTP (http.h does that).
  */
-#ifndef ATTESTD_SERVICE_H
-#define ATTESTD_SERVICE_H
+#ifndef ATTESTD_ROUTES_H
+#define ATTESTD_ROUTES_H
 
 #include <stdbool.h>
 
