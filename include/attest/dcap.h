@@ -10,7 +10,7 @@
  *   att_dcap_collateral_free(coll); att_trust_free(trust);
  *
  * What is checked: the whole Intel QVL chain (docs/dcap.md section 4): quote structure, PCK
- * chain to a pinned root by key, root CA CRL and PCK CRL (signature, issuer, validity, revocation
+ * chain to a pinned ECDSA P-256 root by key, root CA CRL and PCK CRL (signature, issuer, validity, revocation
  * of every certificate), PCK SGX extensions, TCB info and QE identity (signatures through their
  * issuer chain, validity, ids and versions, FMSPC/PCE-ID), QE report signature and report-data
  * binding, QE identity match and TCB, quote signature, TDX module identity and TCB, platform TCB
@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "attest/trust.h"
 #include "attest/types.h"
 
 #ifdef __cplusplus
@@ -110,17 +111,13 @@ ATT_API att_err_t att_quote_parse(const uint8_t *buf, size_t len, att_quote_t *q
 
 /* ---- trust anchors ----------------------------------------------------------------- */
 
-typedef struct att_trust att_trust_t;
+/* The store type and att_trust_add_root / _file / _free are in attest/trust.h. */
 
-/* A trust set pinning the Intel SGX Root CA's public key. */
+/* The DCAP verifier's trust store: the Intel SGX Root CA's public key pinned. Extra roots
+ * (att_trust_add_root: test hierarchies, attestd --trust-root) may be of any key type the store
+ * accepts, but a DCAP chain (PCK chain, TCB info and QE identity issuer chains) must end at an
+ * ECDSA P-256 root: one ending at a trusted RSA or P-384 root is refused with ATT_E_CERT_KEY. */
 ATT_API att_trust_t *att_trust_new(void);
-/* Add an extra root (PEM or DER certificate) trusted by its key: for test hierarchies only. It
- * must be what a chain root must be - a self-signed CA (basicConstraints CA:TRUE) with a P-256
- * key - else ATT_E_CERT_SIGNATURE (ATT_E_CERT_KEY for another key type). */
-ATT_API att_err_t att_trust_add_root(att_trust_t *t, const uint8_t *cert, size_t len,
-                                     att_diag_t *diag) ATT_WUR;
-ATT_API att_err_t att_trust_add_root_file(att_trust_t *t, const char *path, att_diag_t *diag) ATT_WUR;
-ATT_API void att_trust_free(att_trust_t *t);
 
 /* ---- collateral ---------------------------------------------------------------------- */
 

@@ -53,7 +53,7 @@ extern "C" {
     X(ATT_E_CERT_CONSTRAINTS, 207, "certificate basic constraints or key usage are wrong")        \
     X(ATT_E_CERT_SUBJECT, 208, "certificate subject is not the expected one")                     \
     X(ATT_E_CERT_REVOKED, 209, "certificate is revoked")                                          \
-    X(ATT_E_CERT_KEY, 210, "certificate key is not an ECDSA P-256 key")                           \
+    X(ATT_E_CERT_KEY, 210, "certificate key type is not accepted (DCAP: ECDSA P-256)")            \
     X(ATT_E_PCK_EXTENSION, 211, "PCK certificate SGX extension is missing or malformed")          \
     /* CRLs */                                                                                    \
     X(ATT_E_CRL_PARSE, 301, "CRL cannot be parsed")                                               \

@@ -6,7 +6,9 @@
  * Every signature verification goes through these functions so that
  * att_crypto_ecdsa_verify_count() reports exactly how many the library performed
  * (benchmarks derive their crypto bound from it).
- * Not checked here: anything about what a certificate means; see dcap/verify.c.
+ * Trust anchors of any accepted key type (RSA, EC P-256, EC P-384) and a generic chain check are
+ * in trust.c.
+ * Not checked here: anything about what a certificate means to a verifier; see dcap/verify.c.
  */
 #ifndef ATT_CRYPTO_H
 #define ATT_CRYPTO_H
@@ -19,6 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "attest/trust.h"
 #include "attest/types.h"
 
 /* Number of signature verifications performed by this process through these helpers. */
@@ -59,5 +62,34 @@ STACK_OF(X509) *att_pem_chain(const uint8_t *text, size_t len, size_t max, att_e
 X509_CRL *att_crl_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag);
 /* A certificate in DER or PEM. */
 X509 *att_cert_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag);
+
+/* ---- trust anchors (trust.c; the public part is attest/trust.h) ---- */
+
+/* The key types a trust store and att_trust_check_chain accept. */
+typedef enum {
+    ATT_KEY_UNSUPPORTED = 0,
+    ATT_KEY_RSA,  /* rsaEncryption or RSASSA-PSS, at least ATT_TRUST_RSA_MIN_BITS */
+    ATT_KEY_P256, /* ECDSA P-256 */
+    ATT_KEY_P384, /* ECDSA P-384 */
+} att_key_type_t;
+att_key_type_t att_key_type(EVP_PKEY *key);
+/* "RSA-4096", "EC P-384", "EC secp521r1", "ED25519", ... into buf, for messages. */
+void att_key_name(EVP_PKEY *key, char *buf, size_t len);
+/* Pin a public key with no certificate (a vendor's anchor compiled in). */
+att_err_t att_trust_pin(att_trust_t *t, EVP_PKEY *key, att_diag_t *diag);
+/* True if the certificate's public key is one of the store's root keys. */
+bool att_trust_has_key(const att_trust_t *t, X509 *cert);
+/* A self-issued, self-signed CA certificate, whatever its key type (its key's trust is the
+ * caller's question); `what` names the chain it ends. */
+att_err_t att_check_root(X509 *root, const char *what, att_diag_t *diag);
+/* A chain, leaf first and root last (n >= 1, bounded by the caller's parser), against a store:
+ * the root's key is in the store and the root is a self-signed CA; each certificate is issued by
+ * the next (names, key identifiers, key usage: X509_check_issued), every one but the leaf is a CA,
+ * every key is of an accepted type, every signature verifies with the issuer's key, checked from
+ * the root down, so that no signature is checked with a key not yet authenticated; every
+ * certificate is valid at `now`. Not checked: names, extensions or key types a verifier requires
+ * of its own chains, the leaf's CA flag, revocation. */
+att_err_t att_trust_check_chain(const att_trust_t *t, X509 *const *chain, size_t n, att_time_t now,
+                                const char *what, att_diag_t *diag);
 
 #endif

@@ -170,8 +170,10 @@ ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t
         else if (!att_trust_has_key(trust, root))
             e = att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT, "the root of the PCK chain is not "
                              "a trusted root key");
-        else if (!att_x509_sig_ok(pca, X509_get0_pubkey(root)) ||
-                 !att_x509_sig_ok(leaf, X509_get0_pubkey(pca)))
+        else
+            e = att_dcap_root_key(root, "PCK chain", diag);
+        if (e == ATT_OK && (!att_x509_sig_ok(pca, X509_get0_pubkey(root)) ||
+                            !att_x509_sig_ok(leaf, X509_get0_pubkey(pca))))
             e = att_diag_set(diag, ATT_E_CERT_SIGNATURE, "the PCK chain in the quote is not "
                              "signed along its path to the root");
     }

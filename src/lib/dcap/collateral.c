@@ -59,15 +59,6 @@ att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const cha
     return ATT_OK;
 }
 
-att_err_t att_check_root(X509 *root, const char *what, att_diag_t *diag)
-{
-    if (X509_check_issued(root, root) != X509_V_OK || X509_check_ca(root) == 0 ||
-        !att_x509_sig_ok(root, X509_get0_pubkey(root)))
-        return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "the root of the %s is not a valid "
-                            "self-signed CA certificate", what);
-    return ATT_OK;
-}
-
 static void att_sha256_hex(att_slice_t s, char out[65]);
 
 /* A raw r||s signature over msg by the key of `cert`. */
@@ -146,7 +137,8 @@ static att_err_t att_signing_chain(const att_slice_t *pem, const char *what, con
                              "trusted root key", what, name);
             goto out;
         }
-        if ((e = att_check_root(root, what, diag)) != ATT_OK)
+        if ((e = att_dcap_root_key(root, what, diag)) != ATT_OK ||
+            (e = att_check_root(root, what, diag)) != ATT_OK)
             goto out;
         X509_up_ref(root);
         if (!att_cert_init(&c->root, root)) {

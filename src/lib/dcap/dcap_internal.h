@@ -14,18 +14,15 @@
 #define ATT_TD10_REPORT_LEN 584
 #define ATT_TD15_REPORT_LEN 648
 
-#define ATT_MAX_TRUST_ROOTS 16
-
 void att_sgx_report_parse(const uint8_t *b, att_sgx_report_t *r);
 
-struct att_trust {
-    size_t n;
-    uint8_t key[ATT_MAX_TRUST_ROOTS][65]; /* uncompressed P-256 points */
-};
-/* True if the certificate's public key is one of the trusted root keys. */
-bool att_trust_has_key(const att_trust_t *t, X509 *cert);
+/* The store itself (any key type, att_trust_has_key) is crypto/trust.c; DCAP's rules here. */
 /* True if the certificate's key is the pinned Intel SGX Root CA key. */
 bool att_trust_is_intel(X509 *cert);
+/* DCAP's rule for a chain root the store trusts: an ECDSA P-256 key, as Intel's root has
+ * (ATT_E_CERT_KEY naming the chain and the key type otherwise). Checked after trust, so an
+ * untrusted root of any type stays ATT_E_CERT_UNTRUSTED_ROOT. */
+att_err_t att_dcap_root_key(X509 *root, const char *what, att_diag_t *diag);
 
 /* Values of the PCK certificate SGX extension (OID 1.2.840.113741.1.13.1). */
 typedef struct {
@@ -185,9 +182,7 @@ const char *att_pck_ca_type(const char *cn);
  * `what` names the certificate in the message. Validity and revocation are not checked. */
 att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const char *cn1,
                            const char *cn2, bool ca, att_diag_t *diag);
-/* A self-issued, self-signed CA certificate (its key's trust is the caller's question);
- * `what` names the chain it ends. */
-att_err_t att_check_root(X509 *root, const char *what, att_diag_t *diag);
+/* att_check_root (a self-signed CA, any key type) is in crypto/crypto.h. */
 
 /* Load a certificate's validity window; false if malformed. */
 bool att_cert_init(att_cert_t *c, X509 *x);

@@ -1,13 +1,16 @@
-/* trust.c - trust anchors, pinned by public key.
+/* trust.c - the DCAP verifier's trust anchors: its store and its root rule.
  *
  * The Intel SGX Root CA (CN=Intel SGX Root CA, O=Intel Corporation; SHA-256 fingerprint
  * 44:A0:19:6B:2B:99:F8:89:B8:E1:49:E9:5B:80:7A:35:0E:74:24:96:43:99:E8:85:A7:CB:B8:CC:FA:B6:74:D3)
- * is pinned by its P-256 public key. Other roots are trusted only when a caller adds them,
- * for test hierarchies.
+ * is pinned by its P-256 public key. Other roots are trusted only when a caller adds them, for
+ * test hierarchies. The store (crypto/trust.c) holds roots of any accepted key type; DCAP
+ * requires its chains to end at a P-256 root (att_dcap_root_key), so an RSA or P-384 root added
+ * for another verifier's sake never vouches for an Intel quote.
  */
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include "core/util.h"
 #include "crypto/crypto.h"
@@ -35,65 +38,50 @@ static bool att_cert_point(X509 *cert, uint8_t out[65])
     return true;
 }
 
+/* The pinned key as an EVP_PKEY, for the store. */
+static EVP_PKEY *att_intel_root_pkey(void)
+{
+    EVP_PKEY *k = NULL;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    OSSL_PARAM p[] = {
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)att_intel_root_key,
+                                sizeof(att_intel_root_key)),
+        OSSL_PARAM_END};
+    if (c == NULL || EVP_PKEY_fromdata_init(c) != 1 ||
+        EVP_PKEY_fromdata(c, &k, EVP_PKEY_PUBLIC_KEY, p) != 1)
+        k = NULL;
+    EVP_PKEY_CTX_free(c);
+    ERR_clear_error();
+    return k;
+}
+
 ATT_API att_trust_t *att_trust_new(void)
 {
-    att_trust_t *t = calloc(1, sizeof(*t));
-    if (t == NULL)
-        return NULL;
-    memcpy(t->key[0], att_intel_root_key, 65);
-    t->n = 1;
+    att_trust_t *t = att_trust_new_empty();
+    EVP_PKEY *k = att_intel_root_pkey();
+    if (t == NULL || k == NULL || att_trust_pin(t, k, NULL) != ATT_OK) {
+        att_trust_free(t);
+        t = NULL;
+    }
+    EVP_PKEY_free(k);
     return t;
 }
 
-ATT_API att_err_t att_trust_add_root(att_trust_t *t, const uint8_t *cert, size_t len,
-                                     att_diag_t *diag)
+att_err_t att_dcap_root_key(X509 *root, const char *what, att_diag_t *diag)
 {
-    if (t == NULL || cert == NULL)
-        return att_diag_set(diag, ATT_E_ARG, "trust root: NULL argument");
-    if (t->n == ATT_MAX_TRUST_ROOTS)
-        return att_diag_set(diag, ATT_E_LIMIT, "at most %d trust roots", ATT_MAX_TRUST_ROOTS);
-    X509 *x = att_cert_parse(cert, len, "trust root", diag);
-    if (x == NULL)
-        return ATT_E_CERT_PARSE;
-    att_err_t e = ATT_OK;
-    if (!att_cert_point(x, t->key[t->n]))
-        e = att_diag_set(diag, ATT_E_CERT_KEY, "trust root key is not an ECDSA P-256 key");
-    else if (att_check_root(x, "trust root", diag) != ATT_OK) /* what chain roots must be */
-        e = att_diag_set(diag, ATT_E_CERT_SIGNATURE, "trust root is not a self-signed CA "
-                         "certificate (issuer = subject, basicConstraints CA:TRUE, own signature)");
-    else
-        t->n++;
-    X509_free(x);
-    return e;
+    EVP_PKEY *k = X509_get0_pubkey(root);
+    if (att_key_is_p256(k))
+        return ATT_OK;
+    char kn[64];
+    att_key_name(k, kn, sizeof(kn));
+    return att_diag_set(diag, ATT_E_CERT_KEY, "the root of the %s has an %s key: a DCAP chain "
+                        "must end at an ECDSA P-256 root like Intel's (a trust root of another "
+                        "key type serves other verifiers only)", what, kn);
 }
-
-ATT_API att_err_t att_trust_add_root_file(att_trust_t *t, const char *path, att_diag_t *diag)
-{
-    uint8_t *buf;
-    size_t len;
-    att_err_t e = att_read_file(path, 1 << 20, &buf, &len, diag);
-    if (e != ATT_OK)
-        return e;
-    e = att_trust_add_root(t, buf, len, diag);
-    free(buf);
-    return e;
-}
-
-ATT_API void att_trust_free(att_trust_t *t) { free(t); }
 
 bool att_trust_is_intel(X509 *cert)
 {
     uint8_t pt[65];
     return att_cert_point(cert, pt) && memcmp(pt, att_intel_root_key, 65) == 0;
-}
-
-bool att_trust_has_key(const att_trust_t *t, X509 *cert)
-{
-    uint8_t pt[65];
-    if (t == NULL || !att_cert_point(cert, pt))
-        return false;
-    for (size_t i = 0; i < t->n; i++)
-        if (memcmp(t->key[i], pt, 65) == 0)
-            return true;
-    return false;
 }

@@ -75,11 +75,13 @@ static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_
             return att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT, "the root of the PCK chain (%s) "
                                 "is not a trusted root key", name);
         }
+        att_err_t e = att_dcap_root_key(root, "PCK chain", diag);
+        if (e != ATT_OK)
+            return e;
         if (EVP_PKEY_eq(X509_get0_pubkey(root), X509_get0_pubkey(c->root.cert)) != 1)
             return att_diag_set(diag, ATT_E_CERT_ISSUER, "the root of the PCK chain is not the "
                                 "root that signed the collateral");
-        att_err_t e = att_check_root(root, "PCK chain", diag);
-        if (e != ATT_OK)
+        if ((e = att_check_root(root, "PCK chain", diag)) != ATT_OK)
             return e;
     }
 
