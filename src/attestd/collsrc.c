@@ -18,11 +18,10 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <openssl/bio.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "core/util.h"
+#include "crypto/crypto.h" /* att_crl_parse */
 #include "log.h"
 
 #define COLL_MAX_BODY (4u << 20)       /* per HTTP body */
@@ -109,30 +108,14 @@ static void make_key(char key[COLL_KEY_LEN], att_tee_t tee, const uint8_t fmspc[
     snprintf(key, COLL_KEY_LEN, "dcap/%s/%s/%s", tee_name(tee), hex, ca);
 }
 
-/* ---- CRL helpers ---- */
-
-static X509_CRL *crl_parse(const uint8_t *p, size_t n)
-{
-    if (n == 0 || n > COLL_MAX_BODY)
-        return NULL;
-    if (p[0] == 0x30) {
-        const unsigned char *q = p;
-        return d2i_X509_CRL(NULL, &q, (long)n);
-    }
-    BIO *b = BIO_new_mem_buf(p, (int)n);
-    if (b == NULL)
-        return NULL;
-    X509_CRL *c = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
-    BIO_free(b);
-    return c;
-}
+/* ---- CRL helpers (parsing is the library's att_crl_parse, the project's one CRL parser) ---- */
 
 /* "processor" or "platform" from a PCK CRL's issuer CN. */
 static att_err_t crl_ca(att_slice_t crl, const char **ca, att_diag_t *d)
 {
-    X509_CRL *c = crl_parse(crl.ptr, crl.len);
+    X509_CRL *c = att_crl_parse(crl.ptr, crl.len, "PCK CRL", d);
     if (c == NULL)
-        return att_diag_set(d, ATT_E_CRL_PARSE, "PCK CRL cannot be parsed (DER or PEM expected)");
+        return ATT_E_CRL_PARSE;
     char cn[256] = "";
     X509_NAME_get_text_by_NID(X509_CRL_get_issuer(c), NID_commonName, cn, sizeof(cn));
     X509_CRL_free(c);
@@ -164,9 +147,9 @@ static att_err_t crl_normalize(uint8_t **buf, size_t *len, const char *url, att_
 {
     if (*len >= 10 && memcmp(*buf, "-----BEGIN", 10) == 0) {
         /* PEM to DER, so that a set's hashes do not depend on how the source encoded it. */
-        X509_CRL *c = crl_parse(*buf, *len);
+        X509_CRL *c = att_crl_parse(*buf, *len, url, NULL);
         if (c == NULL)
-            return ATT_OK; /* att_dcap_collateral_new reports it */
+            return ATT_OK; /* stays PEM: att_dcap_collateral_new reports it (same parser) */
         unsigned char *der = NULL;
         int n = i2d_X509_CRL(c, &der);
         X509_CRL_free(c);

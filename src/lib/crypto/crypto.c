@@ -260,30 +260,69 @@ static bool att_looks_pem(const uint8_t *buf, size_t len)
     return false;
 }
 
+/* A DER CRL that fills buf[0..len) exactly. `where` says where the DER was ("" or "inside its
+ * PEM block") for the message. */
+static X509_CRL *att_crl_der(const uint8_t *buf, size_t len, const char *what, const char *where,
+                             att_diag_t *diag)
+{
+    const unsigned char *p = buf;
+    X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
+    ERR_clear_error();
+    if (crl == NULL) {
+        att_diag_set(diag, ATT_E_CRL_PARSE, "%s is not a DER or PEM CRL", what);
+        return NULL;
+    }
+    if (p != buf + len) {
+        X509_CRL_free(crl);
+        att_diag_set(diag, ATT_E_CRL_PARSE, "%s has %zu bytes after the DER CRL%s", what,
+                     (size_t)(buf + len - p), where);
+        return NULL;
+    }
+    return crl;
+}
+
 X509_CRL *att_crl_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag)
 {
-    X509_CRL *crl = NULL;
-    if (len == 0 || len > INT32_MAX) {
+    if (buf == NULL || len == 0 || len > INT32_MAX) {
         att_diag_set(diag, ATT_E_CRL_PARSE, "%s is empty or too large", what);
         return NULL;
     }
-    if (att_looks_pem(buf, len)) {
-        BIO *b = BIO_new_mem_buf(buf, (int)len);
-        crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
+    if (!att_looks_pem(buf, len))
+        return att_crl_der(buf, len, what, "", diag);
+    /* PEM: exactly one "X509 CRL" block with no headers, only whitespace (or NULs) after it. */
+    X509_CRL *crl = NULL;
+    char *name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long dlen = 0;
+    BIO *b = BIO_new_mem_buf(buf, (int)len);
+    if (b == NULL) {
+        att_diag_set(diag, ATT_E_NOMEM, "out of memory parsing %s", what);
+        return NULL;
+    }
+    if (PEM_read_bio(b, &name, &header, &der, &dlen) != 1 || dlen <= 0) {
+        att_diag_set(diag, ATT_E_CRL_PARSE, "%s is not a DER or PEM CRL", what);
+    } else if (strcmp(name, PEM_STRING_X509_CRL) != 0 || header[0] != '\0') {
+        /* The label is the sender's text: not echoed. */
+        att_diag_set(diag, ATT_E_CRL_PARSE, "%s: its PEM block is not one \"" PEM_STRING_X509_CRL
+                     "\" block without headers", what);
     } else {
-        const unsigned char *p = buf;
-        crl = d2i_X509_CRL(NULL, &p, (long)len);
-        if (crl != NULL && p != buf + len) {
-            X509_CRL_free(crl);
-            att_diag_set(diag, ATT_E_CRL_PARSE, "%s has %zu bytes after the DER CRL", what,
-                         (size_t)(buf + len - p));
-            return NULL;
-        }
+        const uint8_t *rest;
+        long n = BIO_get_mem_data(b, (char **)&rest);
+        size_t junk = 0;
+        for (long i = 0; i < n; i++)
+            junk += !(rest[i] == 0 || rest[i] == ' ' || rest[i] == '\n' || rest[i] == '\r' ||
+                      rest[i] == '\t');
+        if (junk > 0)
+            att_diag_set(diag, ATT_E_CRL_PARSE, "%s has %zu bytes other than whitespace after "
+                         "its PEM block", what, junk);
+        else
+            crl = att_crl_der(der, (size_t)dlen, what, " inside its PEM block", diag);
     }
     ERR_clear_error();
-    if (crl == NULL)
-        att_diag_set(diag, ATT_E_CRL_PARSE, "%s is not a DER or PEM CRL", what);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(der);
+    BIO_free(b);
     return crl;
 }
 

@@ -58,7 +58,9 @@ void att_x509_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t len);
  * with sk_X509_pop_free) or NULL with diag set (code `err`). At most `max` certificates. */
 STACK_OF(X509) *att_pem_chain(const uint8_t *text, size_t len, size_t max, att_err_t err,
                               const char *what, att_diag_t *diag);
-/* A CRL in DER or PEM. */
+/* A CRL in DER, or in PEM (one "X509 CRL" block, only whitespace around it): the one CRL parser
+ * of the project. Bytes after the DER CRL, inside or outside a PEM block, are refused
+ * (ATT_E_CRL_PARSE, with `what` and the count in diag). */
 X509_CRL *att_crl_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag);
 /* A certificate in DER or PEM. */
 X509 *att_cert_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag);

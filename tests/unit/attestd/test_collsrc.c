@@ -26,6 +26,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 
+#include "attest/sim.h"
 #include "collsrc.h"
 #include "dcap/vec.h"
 #include "log.h" /* att_log_setup: the tests read what collsrc logs */
@@ -1592,6 +1593,87 @@ static void test_error_body_not_echoed(void **state)
     vec_free(&q.v);
 }
 
+/* Append one byte to dir/name. */
+static void append_byte(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fputc(0x00, f), 0x00);
+    fclose(f);
+}
+
+/* A fetched CRL goes through the library's one CRL parser (issue 11, item 6): a DER PCK CRL with
+ * a byte after it, and a root CA CRL with a byte after its DER served as hex (a PCCS's form) or
+ * as PEM, are refused. The PEM case was accepted before: collsrc's own parser re-encoded the CRL
+ * it read from the PEM block and dropped the byte. A simulated set, so no vectors are needed;
+ * the unmodified set is the control. */
+static void test_crl_trailing(void **state)
+{
+    const att_time_t now = 1751328000; /* 2025-07-01T00:00:00Z */
+    att_sim_pki_opts_t po;
+    att_sim_pki_opts_default(&po, ATT_SIM_CA_PROCESSOR, now);
+    att_sim_pki_t *pki;
+    att_diag_t d;
+    assert_int_equal(att_sim_pki_new(&po, &pki, &d), ATT_OK);
+    att_sim_collateral_opts_t co;
+    att_sim_collateral_opts_default(&co, pki, ATT_TEE_SGX, now);
+    att_sim_collateral_t sc;
+    assert_int_equal(att_sim_collateral_make(pki, &co, &sc, &d), ATT_OK);
+    att_trust_t *t = att_trust_new();
+    assert_int_equal(att_trust_add_root(t, sc.trust_root.ptr, sc.trust_root.len, &d), ATT_OK);
+    const uint8_t *fmspc = att_sim_pki_opts(pki)->pck.fmspc;
+
+    static const struct {
+        const char *file; /* gets one byte appended; NULL: the control */
+        const char *root_format;
+        const char *want;
+    } cases[] = {
+        {NULL, "pem", NULL},
+        {"pck_crl.der", "hex", "PCK CRL has 1 bytes after the DER CRL"},
+        {"root_ca_crl.der", "hex", "root CA CRL has 1 bytes after the DER CRL"},
+        {"root_ca_crl.der", "pem", "root CA CRL has 1 bytes after the DER CRL inside its PEM"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char dir[] = "/tmp/collsrc-crl-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(att_sim_collateral_write_dir(&sc, dir, &d), ATT_OK);
+        if (cases[i].file != NULL)
+            append_byte(dir, cases[i].file);
+        pcs_t p;
+        const char *args[] = {dir, "--root-crl-format", cases[i].root_format, NULL};
+        pcs_start(&p, 0, args);
+        char url[64];
+        pcs_url(&p, url, sizeof(url));
+        att_collsrc_opts_t o = {.pcs_url = url, .trust = t, .timeout_ms = 5000,
+                                .clock_ms = fake_clock, .fetch_rate = 1000};
+        att_collsrc_t *s;
+        assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+        att_dcap_collateral_t *c = NULL;
+        att_err_t e = att_collsrc_get(s, ATT_TEE_SGX, fmspc, "processor", now, &c, &d);
+        if (cases[i].want == NULL) {
+            if (e != ATT_OK)
+                fail_msg("control: %s: %s", att_err_name(e), d.msg);
+            assert_non_null(c);
+        } else {
+            if (e != ATT_E_CRL_PARSE || strstr(d.msg, cases[i].want) == NULL)
+                fail_msg("case %zu: want ATT_E_CRL_PARSE \"%s\", got %s: %s", i, cases[i].want,
+                         att_err_name(e), d.msg);
+            assert_null(c);
+        }
+        att_dcap_collateral_free(c);
+        att_collsrc_free(s);
+        pcs_stop(&p);
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    att_trust_free(t);
+    att_sim_collateral_free(&sc);
+    att_sim_pki_free(pki);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1615,6 +1697,7 @@ int main(void)
         cmocka_unit_test(test_fetch_rate),
         cmocka_unit_test(test_redirects),
         cmocka_unit_test(test_error_body_not_echoed),
+        cmocka_unit_test(test_crl_trailing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
