@@ -49,7 +49,8 @@ ATT_API att_trust_t *att_trust_new_empty(void);
 ATT_API att_err_t att_trust_add_root(att_trust_t *t, const uint8_t *cert, size_t len,
                                      att_diag_t *diag) ATT_WUR;
 /* The same from a file (at most 1 MiB). */
-ATT_API att_err_t att_trust_add_root_file(att_trust_t *t, const char *path, att_diag_t *diag) ATT_WUR;
+ATT_API att_err_t att_trust_add_root_file(att_trust_t *t, const char *path,
+                                          att_diag_t *diag) ATT_WUR;
 /* Number of root keys in the store (DCAP's pinned Intel key included). */
 ATT_API size_t att_trust_count(const att_trust_t *t);
 ATT_API void att_trust_free(att_trust_t *t);

@@ -31,8 +31,7 @@ att_key_type_t att_key_type(EVP_PKEY *key)
     switch (EVP_PKEY_get_base_id(key)) {
     case EVP_PKEY_RSA:
     case EVP_PKEY_RSA_PSS:
-        return EVP_PKEY_get_bits(key) >= ATT_TRUST_RSA_MIN_BITS ? ATT_KEY_RSA
-                                                                : ATT_KEY_UNSUPPORTED;
+        return EVP_PKEY_get_bits(key) >= ATT_TRUST_RSA_MIN_BITS ? ATT_KEY_RSA : ATT_KEY_UNSUPPORTED;
     case EVP_PKEY_EC:
         if (!att_ec_group(key, group, sizeof(group)))
             return ATT_KEY_UNSUPPORTED;
@@ -82,12 +81,16 @@ static att_err_t att_key_refused(EVP_PKEY *key, const char *what, att_diag_t *di
 {
     char kn[64];
     att_key_name(key, kn, sizeof(kn));
-    return att_diag_set(diag, ATT_E_CERT_KEY, "%s has an %s key; accepted: RSA of %d bits or more "
-                        "(PKCS#1 v1.5 or PSS), EC P-256, EC P-384", what, kn,
-                        ATT_TRUST_RSA_MIN_BITS);
+    return att_diag_set(diag, ATT_E_CERT_KEY,
+                        "%s has an %s key; accepted: RSA of %d bits or more "
+                        "(PKCS#1 v1.5 or PSS), EC P-256, EC P-384",
+                        what, kn, ATT_TRUST_RSA_MIN_BITS);
 }
 
-ATT_API att_trust_t *att_trust_new_empty(void) { return calloc(1, sizeof(att_trust_t)); }
+ATT_API att_trust_t *att_trust_new_empty(void)
+{
+    return calloc(1, sizeof(att_trust_t));
+}
 
 att_err_t att_trust_pin(att_trust_t *t, EVP_PKEY *key, att_diag_t *diag)
 {
@@ -119,7 +122,8 @@ ATT_API att_err_t att_trust_add_root(att_trust_t *t, const uint8_t *cert, size_t
     if (att_key_type(k) == ATT_KEY_UNSUPPORTED)
         e = att_key_refused(k, "trust root", diag);
     else if (att_check_root(x, "trust root", diag) != ATT_OK) /* what chain roots must be */
-        e = att_diag_set(diag, ATT_E_CERT_SIGNATURE, "trust root is not a self-signed CA "
+        e = att_diag_set(diag, ATT_E_CERT_SIGNATURE,
+                         "trust root is not a self-signed CA "
                          "certificate (issuer = subject, basicConstraints CA:TRUE, own signature)");
     else
         e = att_trust_pin(t, k, diag);
@@ -139,7 +143,10 @@ ATT_API att_err_t att_trust_add_root_file(att_trust_t *t, const char *path, att_
     return e;
 }
 
-ATT_API size_t att_trust_count(const att_trust_t *t) { return t ? t->n : 0; }
+ATT_API size_t att_trust_count(const att_trust_t *t)
+{
+    return t ? t->n : 0;
+}
 
 ATT_API void att_trust_free(att_trust_t *t)
 {
@@ -166,8 +173,10 @@ att_err_t att_check_root(X509 *root, const char *what, att_diag_t *diag)
 {
     if (X509_check_issued(root, root) != X509_V_OK || X509_check_ca(root) == 0 ||
         !att_x509_sig_ok(root, X509_get0_pubkey(root)))
-        return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "the root of the %s is not a valid "
-                            "self-signed CA certificate", what);
+        return att_diag_set(diag, ATT_E_CERT_SIGNATURE,
+                            "the root of the %s is not a valid "
+                            "self-signed CA certificate",
+                            what);
     return ATT_OK;
 }
 
@@ -181,12 +190,15 @@ static att_err_t att_cert_window(X509 *x, att_time_t now, const char *what, size
         return att_diag_set(diag, ATT_E_CERT_PARSE, "%s: certificate %zu has bad dates", what, i);
     att_x509_cn(X509_get_subject_name(x), cn, sizeof(cn));
     if (now < nb)
-        return att_diag_set(diag, ATT_E_CERT_NOT_YET_VALID, "%s: certificate %zu ('%s') is not "
-                            "valid before %lld, now is %lld", what, i, cn, (long long)nb,
-                            (long long)now);
+        return att_diag_set(diag, ATT_E_CERT_NOT_YET_VALID,
+                            "%s: certificate %zu ('%s') is not "
+                            "valid before %lld, now is %lld",
+                            what, i, cn, (long long)nb, (long long)now);
     if (now > na)
-        return att_diag_set(diag, ATT_E_CERT_EXPIRED, "%s: certificate %zu ('%s') expired at %lld, "
-                            "now is %lld", what, i, cn, (long long)na, (long long)now);
+        return att_diag_set(diag, ATT_E_CERT_EXPIRED,
+                            "%s: certificate %zu ('%s') expired at %lld, "
+                            "now is %lld",
+                            what, i, cn, (long long)na, (long long)now);
     return ATT_OK;
 }
 
@@ -199,8 +211,10 @@ att_err_t att_trust_check_chain(const att_trust_t *t, X509 *const *chain, size_t
     if (!att_trust_has_key(t, root)) {
         char name[256];
         att_x509_name_str(X509_get_subject_name(root), name, sizeof(name));
-        return att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT, "the root of the %s (%s) is not a "
-                            "trusted root key", what, name);
+        return att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT,
+                            "the root of the %s (%s) is not a "
+                            "trusted root key",
+                            what, name);
     }
     att_err_t e = att_check_root(root, what, diag);
     if (e == ATT_OK)
@@ -212,15 +226,19 @@ att_err_t att_trust_check_chain(const att_trust_t *t, X509 *const *chain, size_t
         snprintf(label, sizeof(label), "%s: certificate %zu", what, i);
         int r = X509_check_issued(issuer, x);
         if (r != X509_V_OK)
-            e = att_diag_set(diag, ATT_E_CERT_ISSUER, "%s is not issued by the next certificate "
-                             "of its chain: %s", label, X509_verify_cert_error_string(r));
+            e = att_diag_set(diag, ATT_E_CERT_ISSUER,
+                             "%s is not issued by the next certificate "
+                             "of its chain: %s",
+                             label, X509_verify_cert_error_string(r));
         else if (i > 0 && X509_check_ca(x) == 0)
             e = att_diag_set(diag, ATT_E_CERT_CONSTRAINTS, "%s is not a CA certificate", label);
         else if (att_key_type(X509_get0_pubkey(x)) == ATT_KEY_UNSUPPORTED)
             e = att_key_refused(X509_get0_pubkey(x), label, diag);
         else if (!att_x509_sig_ok(x, X509_get0_pubkey(issuer)))
-            e = att_diag_set(diag, ATT_E_CERT_SIGNATURE, "%s signature does not verify with the "
-                             "key of its issuer", label);
+            e = att_diag_set(diag, ATT_E_CERT_SIGNATURE,
+                             "%s signature does not verify with the "
+                             "key of its issuer",
+                             label);
         else
             e = att_cert_window(x, now, what, i, diag);
     }

@@ -110,8 +110,14 @@ static X509 *mk_cert(const cert_spec_t *s)
 /* DER of a self-signed certificate with key k; `bc` as in cert_spec_t. Caller frees. */
 static uint8_t *self_signed(EVP_PKEY *k, const char *bc, bool pss, size_t *len)
 {
-    cert_spec_t s = {.cn = "Test Root", .key = k, .sign_key = k, .bc = bc, .pss = pss,
-                     .md = EVP_sha384(), .nb = NOW - DAY, .na = NOW + 365 * DAY};
+    cert_spec_t s = {.cn = "Test Root",
+                     .key = k,
+                     .sign_key = k,
+                     .bc = bc,
+                     .pss = pss,
+                     .md = EVP_sha384(),
+                     .nb = NOW - DAY,
+                     .na = NOW + 365 * DAY};
     X509 *x = mk_cert(&s);
     uint8_t *der = NULL;
     int n_der = i2d_X509(x, &der);
@@ -200,22 +206,48 @@ static void test_other_key_types_refused(void **state)
 static void test_chain_under_rsa_and_p384_roots(void **state)
 {
     att_time_t nb = NOW - DAY, na = NOW + 30 * DAY;
-    cert_spec_t rs = {.cn = "Test ARK", .key = rsa4096, .sign_key = rsa4096,
-                      .bc = "critical,CA:TRUE", .md = EVP_sha384(), .pss = true, .nb = nb,
+    cert_spec_t rs = {.cn = "Test ARK",
+                      .key = rsa4096,
+                      .sign_key = rsa4096,
+                      .bc = "critical,CA:TRUE",
+                      .md = EVP_sha384(),
+                      .pss = true,
+                      .nb = nb,
                       .na = na};
     X509 *root = mk_cert(&rs);
-    cert_spec_t cs = {.cn = "Test ASK", .key = p384, .issuer = root, .sign_key = rsa4096,
-                      .bc = "critical,CA:TRUE", .md = EVP_sha384(), .pss = true, .nb = nb,
+    cert_spec_t cs = {.cn = "Test ASK",
+                      .key = p384,
+                      .issuer = root,
+                      .sign_key = rsa4096,
+                      .bc = "critical,CA:TRUE",
+                      .md = EVP_sha384(),
+                      .pss = true,
+                      .nb = nb,
                       .na = na};
     X509 *ca = mk_cert(&cs);
-    cert_spec_t ls = {.cn = "Test VCEK", .key = p384b, .issuer = ca, .sign_key = p384,
-                      .md = EVP_sha384(), .nb = nb, .na = NOW + DAY};
+    cert_spec_t ls = {.cn = "Test VCEK",
+                      .key = p384b,
+                      .issuer = ca,
+                      .sign_key = p384,
+                      .md = EVP_sha384(),
+                      .nb = nb,
+                      .na = NOW + DAY};
     X509 *leaf = mk_cert(&ls);
-    cert_spec_t es = {.cn = "Test EC Root", .key = p384, .sign_key = p384,
-                      .bc = "critical,CA:TRUE", .md = EVP_sha384(), .nb = nb, .na = na};
+    cert_spec_t es = {.cn = "Test EC Root",
+                      .key = p384,
+                      .sign_key = p384,
+                      .bc = "critical,CA:TRUE",
+                      .md = EVP_sha384(),
+                      .nb = nb,
+                      .na = na};
     X509 *eroot = mk_cert(&es);
-    cert_spec_t e2 = {.cn = "Test EC Leaf", .key = p256, .issuer = eroot, .sign_key = p384,
-                      .md = EVP_sha384(), .nb = nb, .na = na};
+    cert_spec_t e2 = {.cn = "Test EC Leaf",
+                      .key = p256,
+                      .issuer = eroot,
+                      .sign_key = p384,
+                      .md = EVP_sha384(),
+                      .nb = nb,
+                      .na = na};
     X509 *eleaf = mk_cert(&e2);
 
     att_trust_t *t = att_trust_new_empty();
@@ -247,8 +279,7 @@ static void test_chain_under_rsa_and_p384_roots(void **state)
                      ATT_E_CERT_NOT_YET_VALID);
     /* A leaf whose issuer is not the next certificate. */
     X509 *wrong[] = {eleaf, ca, root};
-    assert_int_equal(att_trust_check_chain(t, wrong, 3, NOW, "test chain", &d),
-                     ATT_E_CERT_ISSUER);
+    assert_int_equal(att_trust_check_chain(t, wrong, 3, NOW, "test chain", &d), ATT_E_CERT_ISSUER);
     /* A leaf named as issued by the CA but signed by another key. */
     cert_spec_t fs = ls;
     fs.sign_key = p384b;
@@ -423,7 +454,8 @@ static void test_dcap_refuses_non_p256_root(void **state)
         att_trust_t *t = att_trust_new();
         assert_non_null(t);
         att_slice_t rp = pem_of(&r.root, 1);
-        assert_int_equal(att_trust_add_root(t, rp.ptr, rp.len, &d), ATT_OK); /* the store takes it */
+        assert_int_equal(att_trust_add_root(t, rp.ptr, rp.len, &d),
+                         ATT_OK); /* the store takes it */
         assert_int_equal(att_trust_add_root(t, c.trust_root.ptr, c.trust_root.len, &d), ATT_OK);
 
         /* Collateral signed under the new root. */
