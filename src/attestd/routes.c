@@ -63,7 +63,8 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
     return o;
 }
 
-/* Send a domain reply: JSON on success, MAA error form (with x-ms-error-code) otherwise. */
+/* Send a domain reply: JSON on success; otherwise its code and message, which att_http_error
+ * writes in the MAA error form (with x-ms-error-code). */
 static void att_send(att_http_req_t *req, att_svc_reply_t *r)
 {
     if (r->type != NULL)
@@ -76,10 +77,8 @@ static void att_send(att_http_req_t *req, att_svc_reply_t *r)
             snprintf(ra, sizeof(ra), "%lld", (long long)r->retry_after);
             att_http_add_header(req, "Retry-After", ra);
         }
-        const char *msg =
-            json_string_value(json_object_get(json_object_get(r->body, "error"), "message"));
         att_http_error(req, (unsigned)r->status, r->code ? r->code : "InternalError", "%s",
-                       msg ? msg : "error");
+                       r->message ? r->message : "error");
         att_svc_reply_clear(r);
         return;
     }
@@ -186,7 +185,7 @@ static json_t *att_change_record(att_change_t what, att_http_req_t *req,
     json_object_set_new(ev, "status", json_integer(status));
     json_object_set_new(ev, "outcome", json_string(status < 400 ? "ok" : code ? code : "error"));
     if (status >= 400 && message != NULL)
-        json_object_set_new(ev, "message", json_string(message));
+        json_object_set_new(ev, "message", att_log_jstr(message)); /* may quote client input */
     return ev;
 }
 
@@ -258,11 +257,9 @@ static void att_change(att_service_t *s, att_http_req_t *req, att_change_t what)
         att_svc_certificates_change(s->svc, what == ATT_CHANGE_CERT_ADD, body, b.len, &r);
         break;
     }
-    if (s->audit != NULL) {
-        const char *msg =
-            json_string_value(json_object_get(json_object_get(r.body, "error"), "message"));
-        att_audit_write(s->audit, att_change_record(what, req, &ar, r.status, r.code, msg));
-    }
+    if (s->audit != NULL)
+        att_audit_write(s->audit,
+                        att_change_record(what, req, &ar, r.status, r.code, r.message));
     att_send(req, &r);
 }
 

@@ -44,15 +44,8 @@ void att_reply_err(att_svc_reply_t *r, int status, const char *code, att_err_t e
     r->status = status;
     r->code = code;
     r->att_code = e != ATT_OK ? att_err_name(e) : NULL;
-    r->body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-    if (r->body == NULL) {
-        /* msg quotes client input that is not UTF-8 (jansson refuses it): bytes outside
-         * printable ASCII become '?', so the reply is still {"error": {...}} */
-        for (unsigned char *p = (unsigned char *)msg; *p; p++)
-            if (*p < 0x20 || *p >= 0x7f)
-                *p = '?';
-        r->body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-    }
+    free(r->message);
+    r->message = strdup(msg); /* NULL when out of memory: the transport says "error" */
 }
 
 /* 200 {"token": jws}. A compact JWS is base64url and dots - ASCII by construction - so the
@@ -73,6 +66,7 @@ void att_reply_jws(att_svc_reply_t *r, const char *jws)
 void att_svc_reply_clear(att_svc_reply_t *r)
 {
     json_decref(r->body);
+    free(r->message);
     memset(r, 0, sizeof(*r));
 }
 

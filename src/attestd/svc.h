@@ -1,11 +1,11 @@
 /* svc.h - attestd's domain logic, independent of HTTP: attest, policies, policy-management
  * certificates, metadata, signing keys. Each operation takes the request's parts and returns a
- * reply (HTTP status, JSON body, MAA error code); http glue lives in routes.c.
+ * reply (HTTP status and JSON body, or MAA error code and message); http glue lives in routes.c.
  *
  *   att_svc_opts_t o = {.issuer = "http://127.0.0.1:8080", .data_dir = "var", ...};
  *   att_svc_t *svc; att_svc_new(&o, &svc, &d);
  *   att_svc_reply_t r; att_svc_attest(svc, "SgxEnclave", body, len, &r);   // {"token": ...}
- *   ... r.status, r.body ...; att_svc_reply_clear(&r);
+ *   ... r.status, r.body ...; att_svc_reply_clear(&r);   // or r.code, r.message
  *
  * Not here: transport limits, routing, api-version checks, logging (http.c, routes.c, log.c).
  */
@@ -47,11 +47,16 @@ typedef struct {
 
 typedef struct att_svc att_svc_t;
 
+/* A handler's result. An answer (status < 400) is its JSON body; an error (status >= 400) is
+ * its MAA code, our error name and its message as text, which the transport writes once in the
+ * MAA error form {"error":{"code","message"}} (http.h att_http_error). */
 typedef struct {
     int status;          /* HTTP status */
-    json_t *body;        /* owned */
+    json_t *body;        /* owned: the answer when status < 400; NULL for an error */
     const char *code;    /* MAA error code when status >= 400 ("InvalidParameter", ...) */
     const char *att_code; /* our error name (ATT_E_...) when there is one, for logs/metrics */
+    char *message;       /* owned: the error's message when status >= 400 (may quote client
+                          * input, so it need not be UTF-8: the transport makes it so) */
     const char *type;    /* attestation type for metrics, or NULL */
     int64_t retry_after; /* seconds for a Retry-After header (503), 0: none */
 } att_svc_reply_t;

@@ -80,7 +80,8 @@ static inline att_time_t att_svc_now(const att_svc_t *svc)
 /* ---- replies (svc.c) ---- */
 
 void att_reply(att_svc_reply_t *r, int status, json_t *body);
-/* An error reply: status, MAA code, our error name (ATT_OK: none) and the message. */
+/* An error reply: status, MAA code, our error name (ATT_OK: none) and the message (at most
+ * 1023 bytes). The transport writes it in the MAA error form. */
 void att_reply_err(att_svc_reply_t *r, int status, const char *code, att_err_t e, const char *fmt,
                    ...) __attribute__((format(printf, 5, 6)));
 /* 200 {"token": jws}. */

@@ -16,8 +16,8 @@
  * body), so every input starts from the default policy and a crash reproduces on its own.
  * Invariants checked on every reply (abort = crash for libFuzzer):
  *   - the status is 200, 4xx, 501 or 503: never 500 (nor anything else);
- *   - the body is a JSON object: {"token": string} for 200, {"error": {"code", "message"}} with
- *     the reply's MAA code for an error.
+ *   - 200 carries a JSON object {"token": string}; an error carries its MAA code and a message
+ *     (which the transport writes as {"error": {"code", "message"}}).
  * Seed corpus: tests/fuzz/corpus/attest_body/ and the seeds tests/fuzz/vector-seeds writes (the
  * e2e tests' request shapes around the SGX vector quote, which is not in the repository).
  */
@@ -83,28 +83,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void check_reply(const char *what, const att_svc_reply_t *r)
 {
-    if (g_verbose) {
-        json_t *err = json_object_get(r->body, "error");
+    if (g_verbose)
         fprintf(stderr, "fuzz_attest_body: %s: %d %s\n", what, r->status,
-                err ? json_string_value(json_object_get(err, "message")) : "");
-    }
+                r->message ? r->message : "");
     FUZZ_CHECK(
         r->status == 200 || (r->status >= 400 && r->status < 500) || r->status == 501 ||
             r->status == 503,
         "%s: status %d (%s: %s)", what, r->status, r->code ? r->code : "",
-        r->body ? json_string_value(json_object_get(json_object_get(r->body, "error"), "message"))
-                : "(no body)");
-    FUZZ_CHECK(json_is_object(r->body), "%s: status %d without a JSON object body", what,
-               r->status);
+        r->message ? r->message : "(no message)");
     if (r->status == 200) {
+        FUZZ_CHECK(json_is_object(r->body), "%s: status %d without a JSON object body", what,
+                   r->status);
         FUZZ_CHECK(json_is_string(json_object_get(r->body, "token")), "%s: 200 without a token",
                    what);
     } else {
-        json_t *err = json_object_get(r->body, "error");
-        const char *code = json_string_value(json_object_get(err, "code"));
-        FUZZ_CHECK(code != NULL && r->code != NULL && strcmp(code, r->code) == 0 &&
-                       json_is_string(json_object_get(err, "message")),
-                   "%s: status %d with a malformed error body", what, r->status);
+        /* the transport writes {"error":{"code","message"}} from these two */
+        FUZZ_CHECK(r->code != NULL && r->message != NULL,
+                   "%s: status %d without an MAA code and a message", what, r->status);
     }
 }
 
