@@ -3,7 +3,10 @@
  * others. Not a public header: main.c and routes.c use svc.h only.
  *
  *   void att_svc_something(att_svc_t *svc, ..., att_svc_reply_t *r) {
- *       if (bad) return att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "why %s", what);
+ *       if (bad) {
+ *           att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "why %s", what);
+ *           return;                         // the transport writes the MAA error form
+ *       }
  *       json_t *c = json_object();
  *       att_std_claims(svc, c);             // iss, iat, nbf, exp
  *       att_reply_token(svc, c, r);         // 200 {"token": signed with the active key}
