@@ -19,6 +19,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include "core/util.h"
 #include "crypto/crypto.h"
 
@@ -81,6 +84,46 @@ const char *att_svc_type_name(const char *type, size_t *idx)
     return NULL;
 }
 
+/* --trust-root feeds the DCAP verifier, whose chains must end at an ECDSA P-256 root (as Intel's
+ * does): a root of another key type would be accepted by the store and then fail every quote, so
+ * it is refused at start, naming the file and the key. */
+static att_err_t att_trust_root_is_p256(const char *path, att_diag_t *d)
+{
+    uint8_t *buf;
+    size_t len;
+    att_err_t e = att_read_file(path, 1 << 20, &buf, &len, d);
+    if (e != ATT_OK)
+        return e;
+    STACK_OF(X509) *sk = att_pem_chain(buf, len, 64, ATT_E_CERT_PARSE, "--trust-root file", d);
+    if (sk == NULL) {
+        /* DER or something else: att_trust_add_root_file reads it and names the problem */
+        free(buf);
+        att_diag_clear(d);
+        return ATT_OK;
+    }
+    free(buf);
+    for (int i = 0; i < sk_X509_num(sk) && e == ATT_OK; i++) {
+        EVP_PKEY *k = X509_get0_pubkey(sk_X509_value(sk, i));
+        char group[64] = "";
+        size_t glen = 0;
+        bool p256 = k != NULL && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC &&
+                    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                                   sizeof group, &glen) == 1 &&
+                    strcmp(group, "prime256v1") == 0;
+        if (!p256)
+            e = att_diag_set(d, ATT_E_CERT_KEY,
+                             "--trust-root %s: certificate %d has %s key; --trust-root adds roots "
+                             "for the DCAP verifier, whose chains end at an ECDSA P-256 root like "
+                             "Intel's", path, i + 1,
+                             k == NULL                                   ? "no readable"
+                             : EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA ? "an RSA"
+                             : EVP_PKEY_get_base_id(k) == EVP_PKEY_EC  ? "an EC (not P-256)"
+                                                                       : "another kind of");
+    }
+    sk_X509_pop_free(sk, X509_free);
+    return e;
+}
+
 /* ---- life cycle ---- */
 
 bool att_svc_ready(att_svc_t *svc) { return svc != NULL && svc->keys != NULL; }
@@ -136,7 +179,8 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
     }
     snprintf(svc->jku, ilen + 8, "%s/certs", svc->issuer);
     for (size_t i = 0; i < o->n_trust_roots && e == ATT_OK; i++)
-        e = att_trust_add_root_file(svc->trust, o->trust_roots[i], d);
+        if ((e = att_trust_root_is_p256(o->trust_roots[i], d)) == ATT_OK)
+            e = att_trust_add_root_file(svc->trust, o->trust_roots[i], d);
     if (e != ATT_OK)
         goto fail;
     if ((e = o->store_url ? att_store_open(o->store_url, &svc->store, d)
