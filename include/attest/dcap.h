@@ -10,14 +10,14 @@
  *   att_dcap_collateral_free(coll); att_trust_free(trust);
  *
  * What is checked: the whole Intel QVL chain (docs/dcap.md section 4): quote structure, PCK
- * chain to a pinned ECDSA P-256 root by key, root CA CRL and PCK CRL (signature, issuer, validity, revocation
- * of every certificate), PCK SGX extensions, TCB info and QE identity (signatures through their
- * issuer chain, validity, ids and versions, FMSPC/PCE-ID), QE report signature and report-data
- * binding, QE identity match and TCB, quote signature, TDX module identity and TCB, platform TCB
- * level, status convergence and TD 1.5 relaunch advice.
- * What is NOT checked: anything a relying party decides by policy (debug enclaves, which TCB
- * statuses to accept, MRENCLAVE values, report data contents). The verifier does no I/O and never
- * reads the clock: `now` is an argument.
+ * chain to a pinned ECDSA P-256 root by key, root CA CRL and PCK CRL (signature, issuer, validity,
+ * revocation of every certificate), PCK SGX extensions, TCB info and QE identity (signatures
+ * through their issuer chain, validity, ids and versions, FMSPC/PCE-ID), QE report signature and
+ * report-data binding, QE identity match and TCB, quote signature, TDX module identity and TCB,
+ * platform TCB level, status convergence and TD 1.5 relaunch advice. What is NOT checked: anything
+ * a relying party decides by policy (debug enclaves, which TCB statuses to accept, MRENCLAVE
+ * values, report data contents). The verifier does no I/O and never reads the clock: `now` is an
+ * argument.
  */
 #ifndef ATTEST_DCAP_H
 #define ATTEST_DCAP_H
@@ -39,9 +39,9 @@ extern "C" {
 typedef enum { ATT_TEE_SGX = 0x00000000, ATT_TEE_TDX = 0x00000081 } att_tee_t;
 
 typedef enum {
-    ATT_BODY_SGX = 1,   /* SGX enclave report, 384 bytes */
-    ATT_BODY_TD10 = 2,  /* TD report 1.0, 584 bytes */
-    ATT_BODY_TD15 = 3,  /* TD report 1.5, 648 bytes */
+    ATT_BODY_SGX = 1,  /* SGX enclave report, 384 bytes */
+    ATT_BODY_TD10 = 2, /* TD report 1.0, 584 bytes */
+    ATT_BODY_TD15 = 3, /* TD report 1.5, 648 bytes */
 } att_body_type_t;
 
 typedef struct {
@@ -88,26 +88,26 @@ typedef struct {
     uint8_t qe_vendor_id[16];
     uint8_t user_data[20];
     att_body_type_t body_type;
-    att_sgx_report_t sgx; /* when body_type == ATT_BODY_SGX */
-    att_td_report_t td;   /* when body_type is TD10 or TD15 */
+    att_sgx_report_t sgx;      /* when body_type == ATT_BODY_SGX */
+    att_td_report_t td;        /* when body_type is TD10 or TD15 */
     att_slice_t signed_region; /* header (+ v5 descriptor) + body */
     uint32_t sig_data_len;
-    const uint8_t *signature;   /* 64 bytes r||s */
-    const uint8_t *attest_key;  /* 64 bytes x||y */
-    uint16_t outer_cert_type;   /* 5 for v3; 6 for v4/v5 */
-    const uint8_t *qe_report;   /* 384 bytes */
-    att_sgx_report_t qe;        /* parsed QE report */
+    const uint8_t *signature;     /* 64 bytes r||s */
+    const uint8_t *attest_key;    /* 64 bytes x||y */
+    uint16_t outer_cert_type;     /* 5 for v3; 6 for v4/v5 */
+    const uint8_t *qe_report;     /* 384 bytes */
+    att_sgx_report_t qe;          /* parsed QE report */
     const uint8_t *qe_report_sig; /* 64 bytes */
     att_slice_t qe_auth_data;
-    uint16_t cert_type;         /* inner certification data type (5) */
-    att_slice_t pck_chain;      /* PEM, may carry a trailing NUL */
-    size_t quote_len;           /* bytes actually used */
-    size_t trailing;            /* bytes after the signature data, tolerated and reported */
+    uint16_t cert_type;    /* inner certification data type (5) */
+    att_slice_t pck_chain; /* PEM, may carry a trailing NUL */
+    size_t quote_len;      /* bytes actually used */
+    size_t trailing;       /* bytes after the signature data, tolerated and reported */
 } att_quote_t;
 
 /* Parse a quote with every length checked. On failure diag names the field and sizes. */
-ATT_API att_err_t att_quote_parse(const uint8_t *buf, size_t len, att_quote_t *q, att_diag_t *diag)
-    ATT_WUR;
+ATT_API att_err_t att_quote_parse(const uint8_t *buf, size_t len, att_quote_t *q,
+                                  att_diag_t *diag) ATT_WUR;
 
 /* ---- trust anchors ----------------------------------------------------------------- */
 
@@ -124,9 +124,9 @@ ATT_API att_trust_t *att_trust_new(void);
 /* Raw collateral as Intel PCS serves it. Chains are PEM (signing cert first, root last).
  * CRLs are DER or PEM. pck_crl_chain may be empty: the quote's own chain is used then. */
 typedef struct {
-    att_slice_t tcb_info;          /* {"tcbInfo":{...},"signature":"hex"} */
+    att_slice_t tcb_info; /* {"tcbInfo":{...},"signature":"hex"} */
     att_slice_t tcb_info_chain;
-    att_slice_t qe_identity;       /* {"enclaveIdentity":{...},"signature":"hex"} */
+    att_slice_t qe_identity; /* {"enclaveIdentity":{...},"signature":"hex"} */
     att_slice_t qe_identity_chain;
     att_slice_t pck_crl;
     att_slice_t pck_crl_chain;
@@ -185,7 +185,7 @@ ATT_API const char *att_tcb_status_name(att_tcb_status_t s);
 ATT_API att_tcb_status_t att_tcb_status_parse(const char *s);
 
 #define ATT_MAX_ADVISORIES 64
-#define ATT_ADVISORY_LEN 32
+#define ATT_ADVISORY_LEN   32
 
 typedef struct {
     att_diag_t diag;         /* ATT_OK or the failing check */
@@ -208,8 +208,8 @@ typedef struct {
 /* Verify a quote at time `now`. Returns ATT_OK when accepted (res->accepted), else the code of
  * the first failing check, also in res->diag. res is filled as far as verification got. */
 ATT_API att_err_t att_dcap_verify(const uint8_t *quote, size_t len, const att_dcap_collateral_t *c,
-                                  const att_trust_t *trust, att_time_t now, att_dcap_result_t *res)
-    ATT_WUR;
+                                  const att_trust_t *trust, att_time_t now,
+                                  att_dcap_result_t *res) ATT_WUR;
 
 /* ---- PCK chain cache ----------------------------------------------------------------- */
 

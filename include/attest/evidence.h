@@ -32,7 +32,7 @@ typedef att_err_t (*att_ev_collateral_fn)(void *arg, att_tee_t tee, const uint8_
 
 typedef struct {
     const att_trust_t *trust;
-    att_dcap_cache_t *cache;          /* may be NULL */
+    att_dcap_cache_t *cache; /* may be NULL */
     att_ev_collateral_fn collateral;
     void *arg;
     att_time_t now;
@@ -40,8 +40,8 @@ typedef struct {
 
 typedef struct {
     att_diag_t diag;
-    att_dcap_result_t *dcap;   /* the quote verification (heap, owned) */
-    json_t *claims;            /* MAA incoming claims (owned) */
+    att_dcap_result_t *dcap;    /* the quote verification (heap, owned) */
+    json_t *claims;             /* MAA incoming claims (owned) */
     const uint8_t *report_data; /* 64 bytes inside dcap->quote */
     const uint8_t *init_field;  /* CONFIGID (SGX, 64) or MRCONFIGID (TDX, 48) */
     size_t init_field_len;

@@ -110,8 +110,7 @@ ATT_API const json_t *att_policy_result_trace(const att_policy_result_t *res);
 ATT_API const char *att_policy_result_trace_text(const att_policy_result_t *res);
 /* What the evaluation cost against its budget: steps of work and bytes of values built
  * (docs/policy.md, "Limits"). Always within opts' max_steps and max_bytes. */
-ATT_API void att_policy_result_cost(const att_policy_result_t *res, uint64_t *steps,
-                                    size_t *bytes);
+ATT_API void att_policy_result_cost(const att_policy_result_t *res, uint64_t *steps, size_t *bytes);
 
 #ifdef __cplusplus
 }

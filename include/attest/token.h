@@ -32,8 +32,8 @@ extern "C" {
 
 typedef enum { ATT_ALG_NONE = 0, ATT_ALG_RS256, ATT_ALG_PS256, ATT_ALG_ES256 } att_alg_t;
 
-ATT_API const char *att_alg_name(att_alg_t a);       /* "RS256", ... "none" */
-ATT_API att_alg_t att_alg_parse(const char *name);   /* ATT_ALG_NONE if unknown or "none" */
+ATT_API const char *att_alg_name(att_alg_t a);     /* "RS256", ... "none" */
+ATT_API att_alg_t att_alg_parse(const char *name); /* ATT_ALG_NONE if unknown or "none" */
 
 /* ---- base64 ---- */
 /* base64url without padding; malloc'd NUL-terminated string. */
@@ -83,19 +83,19 @@ ATT_API att_err_t att_jwks_add(json_t *jwks, X509 *cert, att_diag_t *diag) ATT_W
 
 /* ---- JWS verification ---- */
 typedef struct {
-    json_t *header;    /* decoded protected header */
-    uint8_t *payload;  /* decoded payload bytes (NUL-terminated), may be empty */
+    json_t *header;   /* decoded protected header */
+    uint8_t *payload; /* decoded payload bytes (NUL-terminated), may be empty */
     size_t payload_len;
-    json_t *claims;    /* payload parsed as a JSON object, or NULL if it is not one */
+    json_t *claims; /* payload parsed as a JSON object, or NULL if it is not one */
     att_alg_t alg;
-    X509 *signer;      /* x5c[0] or the key's certificate when signed; NULL when unsigned */
-    STACK_OF(X509) *x5c; /* the whole x5c chain when present (never for alg none: unvouched) */
+    X509 *signer;         /* x5c[0] or the key's certificate when signed; NULL when unsigned */
+    STACK_OF(X509) * x5c; /* the whole x5c chain when present (never for alg none: unvouched) */
 } att_jws_t;
 
 typedef struct {
-    bool allow_unsigned;     /* accept alg "none" with an empty signature */
-    X509 *const *keys;       /* when set: the signature must verify with one of these */
-    size_t n_keys;           /* (else with x5c[0] of the header) */
+    bool allow_unsigned; /* accept alg "none" with an empty signature */
+    X509 *const *keys;   /* when set: the signature must verify with one of these */
+    size_t n_keys;       /* (else with x5c[0] of the header) */
 } att_jws_opts_t;
 
 /* Parse compact JWS text (whitespace around it and a JSON string literal wrapper are tolerated),

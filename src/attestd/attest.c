@@ -34,7 +34,8 @@ static att_err_t att_svc_collateral(void *arg, att_tee_t tee, const uint8_t fmsp
     att_coll_req_t *cr = arg;
     att_svc_t *svc = cr->svc;
     if (svc->coll == NULL)
-        return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral source is configured (start "
+        return att_diag_set(d, ATT_E_COLL_MISSING,
+                            "no collateral source is configured (start "
                             "attestd with --collateral-url or --collateral-dir)");
     return att_collsrc_get_retry(svc->coll, tee, fmspc, ca, now, out, &cr->retry_after, d);
 }
@@ -56,8 +57,10 @@ static bool att_parse_data(json_t *body, const char *field, att_data_t *out, att
     const char *data = json_string_value(json_object_get(o, "data"));
     json_t *dt = json_object_get(o, "dataType");
     if (!json_is_object(o) || data == NULL) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "%s must be an object with a "
-                      "base64url 'data' member", field);
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "%s must be an object with a "
+                      "base64url 'data' member",
+                      field);
         return false;
     }
     if (!att_b64_decode(data, strlen(data), false, &out->bytes, &out->len)) {
@@ -67,17 +70,20 @@ static bool att_parse_data(json_t *body, const char *field, att_data_t *out, att
     out->present = true;
     const char *t = json_string_value(dt);
     if (dt != NULL && (t == NULL || (strcasecmp(t, "Binary") && strcasecmp(t, "JSON")))) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "%s.dataType must be \"Binary\" "
-                      "or \"JSON\"", field);
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "%s.dataType must be \"Binary\" "
+                      "or \"JSON\"",
+                      field);
         return false;
     }
     if (t != NULL && strcasecmp(t, "JSON") == 0) {
         json_error_t je;
-        out->json = att_json_loadb((const char *)out->bytes, out->len, JSON_REJECT_DUPLICATES,
-                                   &je);
+        out->json = att_json_loadb((const char *)out->bytes, out->len, JSON_REJECT_DUPLICATES, &je);
         if (out->json == NULL) {
-            att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "%s has dataType JSON but its "
-                          "data is not JSON: %s", field, je.text);
+            att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                          "%s has dataType JSON but its "
+                          "data is not JSON: %s",
+                          field, je.text);
             return false;
         }
     }
@@ -98,14 +104,18 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
     const char *tname = att_svc_type_name(type, &idx);
     r->type = tname;
     if (tname == NULL) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "unknown attestation type '%s' "
-                      "(SgxEnclave, OpenEnclave, TdxVm, SevSnpVm, Tpm)", type);
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "unknown attestation type '%s' "
+                      "(SgxEnclave, OpenEnclave, TdxVm, SevSnpVm, Tpm)",
+                      type);
         return;
     }
     const att_ev_verifier_t *v = att_ev_find(tname);
     if (v == NULL) {
-        att_reply_err(r, 501, "NotSupported", ATT_E_UNSUPPORTED, "attestation type %s is not "
-                      "supported yet by this attestd", tname);
+        att_reply_err(r, 501, "NotSupported", ATT_E_UNSUPPORTED,
+                      "attestation type %s is not "
+                      "supported yet by this attestd",
+                      tname);
         return;
     }
     const char *field = strcmp(tname, "OpenEnclave") == 0 ? "report" : "quote";
@@ -120,8 +130,10 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
     att_policy_result_t *pres = NULL;
     att_diag_t d;
     if (req == NULL || !json_is_object(req)) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "the request body is not a JSON "
-                      "object%s%s", req ? "" : ": ", req ? "" : je.text);
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "the request body is not a JSON "
+                      "object%s%s",
+                      req ? "" : ": ", req ? "" : je.text);
         goto out;
     }
     json_t *jev = json_object_get(req, field);
@@ -130,8 +142,10 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
     const char *evb = json_string_value(jev);
     size_t evblen = evb ? json_string_length(jev) : 0;
     if (evb == NULL || evblen == 0) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "the request has no '%s' "
-                      "(base64url evidence)", field);
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "the request has no '%s' "
+                      "(base64url evidence)",
+                      field);
         goto out;
     }
     if (!att_b64_decode(evb, evblen, false, &ev, &evlen)) {
@@ -156,8 +170,11 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
      * request runs before this succeeds: the draft policy is compiled only afterwards. */
     att_time_t now = att_svc_now(svc);
     att_coll_req_t cr = {.svc = svc};
-    att_ev_ctx_t ctx = {.trust = svc->trust, .cache = svc->cache,
-                        .collateral = att_svc_collateral, .arg = &cr, .now = now};
+    att_ev_ctx_t ctx = {.trust = svc->trust,
+                        .cache = svc->cache,
+                        .collateral = att_svc_collateral,
+                        .arg = &cr,
+                        .now = now};
     att_err_t e = v->verify(&ctx, ev, evlen, &res);
     if (e != ATT_OK) {
         bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
@@ -168,8 +185,8 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
             r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
         goto out;
     }
-    if ((e = att_ev_bind(&res, rt.present ? rt.bytes : NULL, rt.len,
-                         it.present ? it.bytes : NULL, it.len, &d)) != ATT_OK) {
+    if ((e = att_ev_bind(&res, rt.present ? rt.bytes : NULL, rt.len, it.present ? it.bytes : NULL,
+                         it.len, &d)) != ATT_OK) {
         att_reply_err(r, 400, "InvalidParameter", e, "%s", d.msg);
         goto out;
     }
@@ -178,8 +195,8 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
      * text, but a request whose evidence is bad should not pay even that). */
     if (json_is_string(jdraft)) {
         att_policy_pos_t pos;
-        if (att_policy_compile(json_string_value(jdraft), json_string_length(jdraft), &draft,
-                               &pos, &d) != ATT_OK) {
+        if (att_policy_compile(json_string_value(jdraft), json_string_length(jdraft), &draft, &pos,
+                               &d) != ATT_OK) {
             att_reply_err(r, 400, "PolicyParsingError", d.code, "draftPolicyForAttestation: %s",
                           d.msg);
             goto out;

@@ -100,4 +100,7 @@ bool att_audit_write(att_audit_t *a, json_t *ev)
     return ok;
 }
 
-unsigned long att_audit_failures(att_audit_t *a) { return a ? atomic_load(&a->failures) : 0; }
+unsigned long att_audit_failures(att_audit_t *a)
+{
+    return a ? atomic_load(&a->failures) : 0;
+}

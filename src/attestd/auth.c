@@ -20,11 +20,11 @@
 #include "core/json.h"
 
 /* Defaults of the --auth-jwks-* options when cfg leaves them 0 (tests); docs/auth.md. */
-#define ATT_AUTH_TIMEOUT_S  5  /* one deadline per key fetch (discovery + JWKS) */
-#define ATT_AUTH_REFETCH_S  30 /* at most one key fetch per issuer this often (unknown kid) */
-#define ATT_AUTH_BACKOFF_S  60 /* no key fetch this long after a failed one */
-#define ATT_AUTH_WAITERS    1  /* requests that may wait for the fetch in flight */
-#define ATT_AUTH_SKEW_S     60 /* around exp and nbf */
+#define ATT_AUTH_TIMEOUT_S 5  /* one deadline per key fetch (discovery + JWKS) */
+#define ATT_AUTH_REFETCH_S 30 /* at most one key fetch per issuer this often (unknown kid) */
+#define ATT_AUTH_BACKOFF_S 60 /* no key fetch this long after a failed one */
+#define ATT_AUTH_WAITERS   1  /* requests that may wait for the fetch in flight */
+#define ATT_AUTH_SKEW_S    60 /* around exp and nbf */
 
 struct att_auth {
     size_t n;
@@ -89,10 +89,10 @@ att_err_t att_auth_new(const att_config_t *cfg, att_metrics_t *metrics, att_rp_f
             .issuer = cfg->auth_issuers[i],
             .audience = a->audience,
             .skew = ATT_AUTH_SKEW_S,
-            .timeout_ms = 1000L * (cfg->auth_jwks_timeout ? cfg->auth_jwks_timeout
-                                                           : ATT_AUTH_TIMEOUT_S),
-            .refetch_interval = cfg->auth_jwks_refetch ? cfg->auth_jwks_refetch
-                                                       : ATT_AUTH_REFETCH_S,
+            .timeout_ms =
+                1000L * (cfg->auth_jwks_timeout ? cfg->auth_jwks_timeout : ATT_AUTH_TIMEOUT_S),
+            .refetch_interval =
+                cfg->auth_jwks_refetch ? cfg->auth_jwks_refetch : ATT_AUTH_REFETCH_S,
             .fail_backoff = cfg->auth_jwks_backoff ? cfg->auth_jwks_backoff : ATT_AUTH_BACKOFF_S,
             .max_waiters = cfg->auth_jwks_waiters ? cfg->auth_jwks_waiters : ATT_AUTH_WAITERS,
             .fetch = fetch,
@@ -221,8 +221,8 @@ static char *att_auth_unverified_iss(const char *tok, size_t len, char *why, siz
     json_t *claims = att_json_loadb((const char *)p, pn, JSON_REJECT_DUPLICATES, NULL);
     json_error_t je = {.text = ""};
     if (claims == NULL)
-        claims = json_loadb((const char *)p, pn, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
-                            &je);
+        claims =
+            json_loadb((const char *)p, pn, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &je);
     free(p);
     json_t *jiss = json_object_get(claims, "iss");
     const char *iss = json_string_value(jiss);

@@ -34,8 +34,8 @@
  * error_description="..."`; a valid token without the role 403 Forbidden naming the role
  * (`error="insufficient_scope"`). Failures are counted in attestd_auth_failures_total{reason}.
  *
- * NOT checked: "iat" against the clock, "jti" (no replay cache: access tokens are bearer tokens by design),
- * "azp"/"client_id", "scope" (unless it is the roles claim), "typ"; token revocation
+ * NOT checked: "iat" against the clock, "jti" (no replay cache: access tokens are bearer tokens by
+ * design), "azp"/"client_id", "scope" (unless it is the roles claim), "typ"; token revocation
  * (introspection); the TLS of issuer URLs beyond what libcurl checks (use https).
  */
 #ifndef ATTESTD_AUTH_H

@@ -24,20 +24,20 @@
 #include "crypto/crypto.h" /* att_crl_parse */
 #include "log.h"
 
-#define COLL_MAX_BODY (4u << 20)       /* per HTTP body */
-#define COLL_MAX_HEADER (64u << 10)    /* per issuer-chain header */
-#define COLL_RETRY_INTERVAL 60         /* seconds of `now` between attempts on a set in hand */
-#define COLL_WRITE_RETRY_INTERVAL 60   /* seconds of `now` between store writes of a pending set */
-#define COLL_BLOB_MAGIC "ATTCOLL1"
-#define COLL_BLOB_ITEMS 7
-#define COLL_KEY_LEN 48
-#define COLL_URL_LEN 2048
-#define COLL_MAX_BASE 1500
-#define COLL_MAX_ENTRIES 4096          /* keys held; those without a set are evicted first */
-#define COLL_MAX_REDIRS 3              /* redirects followed per GET, within its origin */
-#define COLL_DEF_RATE 2                /* fetches per second, all keys */
-#define COLL_DEF_BACKOFF_MS 5000       /* first backoff after a failed fetch of a key */
-#define COLL_DEF_BACKOFF_MAX_MS 300000 /* the doubling stops here */
+#define COLL_MAX_BODY             (4u << 20)  /* per HTTP body */
+#define COLL_MAX_HEADER           (64u << 10) /* per issuer-chain header */
+#define COLL_RETRY_INTERVAL       60 /* seconds of `now` between attempts on a set in hand */
+#define COLL_WRITE_RETRY_INTERVAL 60 /* seconds of `now` between store writes of a pending set */
+#define COLL_BLOB_MAGIC           "ATTCOLL1"
+#define COLL_BLOB_ITEMS           7
+#define COLL_KEY_LEN              48
+#define COLL_URL_LEN              2048
+#define COLL_MAX_BASE             1500
+#define COLL_MAX_ENTRIES          4096   /* keys held; those without a set are evicted first */
+#define COLL_MAX_REDIRS           3      /* redirects followed per GET, within its origin */
+#define COLL_DEF_RATE             2      /* fetches per second, all keys */
+#define COLL_DEF_BACKOFF_MS       5000   /* first backoff after a failed fetch of a key */
+#define COLL_DEF_BACKOFF_MAX_MS   300000 /* the doubling stops here */
 
 typedef struct coll_entry {
     struct coll_entry *next;
@@ -49,26 +49,26 @@ typedef struct coll_entry {
     att_time_t fetched_at;
     bool fetched_at_known; /* false for offline seeds until the first get */
     bool store_tried;
-    bool fetching;   /* a fetcher is working on this key (single flight) */
-    unsigned waiters; /* callers waiting on this entry: it is not evicted meanwhile */
-    uint64_t gen;    /* bumped when a fetcher finishes */
-    bool attempted;  /* a network fetch was tried ... */
+    bool fetching;           /* a fetcher is working on this key (single flight) */
+    unsigned waiters;        /* callers waiting on this entry: it is not evicted meanwhile */
+    uint64_t gen;            /* bumped when a fetcher finishes */
+    bool attempted;          /* a network fetch was tried ... */
     att_time_t last_attempt; /* ... at this `now` */
-    bool failed;     /* the last network attempt failed */
-    bool fetch_net;  /* the running fetch may go to the network (its waiters count as blocked) */
+    bool failed;             /* the last network attempt failed */
+    bool fetch_net; /* the running fetch may go to the network (its waiters count as blocked) */
     unsigned fail_streak; /* consecutive failed network fetches */
     int64_t retry_at;     /* clock_ms: no network fetch before this (backoff); 0: none */
     att_err_t last_err;
     att_diag_t last_diag;
     /* A fetched set the store has not taken yet (its write failed, or is about to be made):
      * written again by a later get, at most once per COLL_WRITE_RETRY_INTERVAL (pending_claim). */
-    uint8_t *pending;        /* store-format blob, or NULL */
+    uint8_t *pending; /* store-format blob, or NULL */
     size_t pending_len;
-    att_time_t pending_at;   /* its fetched_at */
-    bool write_due;          /* pending comes from a fetch not written yet: write it at once */
-    bool writing;            /* a caller is writing this key's blob (single writer) */
-    att_time_t last_write;   /* `now` of the last failed write */
-    bool write_failing;      /* the last write failed (logged once, until one succeeds) */
+    att_time_t pending_at; /* its fetched_at */
+    bool write_due;        /* pending comes from a fetch not written yet: write it at once */
+    bool writing;          /* a caller is writing this key's blob (single writer) */
+    att_time_t last_write; /* `now` of the last failed write */
+    bool write_failing;    /* the last write failed (logged once, until one succeeds) */
     /* Why the store's row for this key was not used (ATT_OK: none, fine, or not read yet). */
     att_err_t stored_err;
     att_diag_t stored_diag;
@@ -79,12 +79,12 @@ struct att_collsrc {
     pthread_cond_t cv; /* broadcast when any fetcher finishes */
     coll_entry_t *entries;
     size_t n_entries;
-    char *pcs_url;      /* without trailing '/' */
+    char *pcs_url; /* without trailing '/' */
     char *root_crl_url;
     att_store_t *store;
     const att_trust_t *trust;
     int64_t max_age, refresh_margin;
-    long timeout_ms; /* deadline of one fetch */
+    long timeout_ms;               /* deadline of one fetch */
     unsigned max_waiters, blocked; /* bound (0: none) and callers blocked on network fetches */
     unsigned rate;                 /* fetches per second, and the bucket's size */
     int64_t tokens;                /* the bucket, in thousandths of a fetch */
@@ -97,9 +97,15 @@ struct att_collsrc {
 
 static pthread_once_t coll_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode coll_curl_init_rc = CURLE_FAILED_INIT;
-static void coll_curl_init(void) { coll_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void coll_curl_init(void)
+{
+    coll_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
-static const char *tee_name(att_tee_t tee) { return tee == ATT_TEE_TDX ? "tdx" : "sgx"; }
+static const char *tee_name(att_tee_t tee)
+{
+    return tee == ATT_TEE_TDX ? "tdx" : "sgx";
+}
 
 static void make_key(char key[COLL_KEY_LEN], att_tee_t tee, const uint8_t fmspc[6], const char *ca)
 {
@@ -124,8 +130,10 @@ static att_err_t crl_ca(att_slice_t crl, const char **ca, att_diag_t *d)
     else if (strcmp(cn, "Intel SGX PCK Platform CA") == 0)
         *ca = "platform";
     else
-        return att_diag_set(d, ATT_E_CRL_ISSUER, "PCK CRL issuer CN \"%s\" is neither the "
-                            "Processor nor the Platform CA", cn);
+        return att_diag_set(d, ATT_E_CRL_ISSUER,
+                            "PCK CRL issuer CN \"%s\" is neither the "
+                            "Processor nor the Platform CA",
+                            cn);
     return ATT_OK;
 }
 
@@ -223,8 +231,7 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
         const char *v = colon + 1, *end = p + n;
         while (v < end && (*v == ' ' || *v == '\t'))
             v++;
-        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
-                           end[-1] == '\t'))
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
             end--;
         if ((size_t)(end - v) > COLL_MAX_HEADER) {
             h->over = true;
@@ -330,16 +337,17 @@ static att_err_t http_get(coll_fetch_t *f, const char *url, const char *what,
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     /* Redirects are handled below (same origin only); curl follows none itself. */
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, strncmp(origin, "https:", 6) == 0 ? "https"
-                                                                                  : "http");
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR,
+                     strncmp(origin, "https:", 6) == 0 ? "https" : "http");
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)COLL_MAX_BODY);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "attestd");
     for (int hop = 0;; hop++) {
         int64_t left = f->deadline - mono_ms();
         if (left <= 0) {
-            e = att_diag_set(d, ATT_E_FETCH, "GET %s: not sent: the fetch of collateral for %s "
-                             "ran out of its %ld ms deadline (timed out)", cur, f->key,
-                             f->s->timeout_ms);
+            e = att_diag_set(d, ATT_E_FETCH,
+                             "GET %s: not sent: the fetch of collateral for %s "
+                             "ran out of its %ld ms deadline (timed out)",
+                             cur, f->key, f->s->timeout_ms);
             goto out;
         }
         curl_easy_setopt(h, CURLOPT_URL, cur);
@@ -351,13 +359,14 @@ static att_err_t http_get(coll_fetch_t *f, const char *url, const char *what,
         errbuf[0] = 0;
         CURLcode rc = curl_easy_perform(h);
         if (b.over || rc == CURLE_FILESIZE_EXCEEDED) {
-            e = att_diag_set(d, ATT_E_FETCH, "GET %s: body exceeds %u bytes", cur,
-                             COLL_MAX_BODY);
+            e = att_diag_set(d, ATT_E_FETCH, "GET %s: body exceeds %u bytes", cur, COLL_MAX_BODY);
             goto out;
         }
         if (rc == CURLE_OPERATION_TIMEDOUT) {
-            e = att_diag_set(d, ATT_E_FETCH, "GET %s: timed out: the fetch of collateral for %s "
-                             "ran past its %ld ms deadline", cur, f->key, f->s->timeout_ms);
+            e = att_diag_set(d, ATT_E_FETCH,
+                             "GET %s: timed out: the fetch of collateral for %s "
+                             "ran past its %ld ms deadline",
+                             cur, f->key, f->s->timeout_ms);
             goto out;
         }
         if (rc != CURLE_OK) {
@@ -371,21 +380,24 @@ static att_err_t http_get(coll_fetch_t *f, const char *url, const char *what,
             break;
         char *loc = NULL, there[COLL_URL_LEN], shown[128];
         curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
-        sanitize((const uint8_t *)(loc ? loc : ""), loc ? strlen(loc) : 0, shown,
-                 sizeof(shown));
-        if (loc == NULL || !url_origin(loc, there, sizeof(there)) ||
-            strcmp(there, origin) != 0 || strlen(loc) >= sizeof(cur)) {
-            att_log(ATT_LOG_WARN, "the collateral source redirected GET %s to \"%s\": not "
-                    "followed (only redirects within %s are)", cur, shown, origin);
-            e = att_diag_set(d, ATT_E_FETCH_STATUS, "collateral source answered HTTP %ld for "
-                             "%s (GET %s), a redirect %s: not followed", status, what, cur,
-                             loc ? "to another origin" : "without a location");
+        sanitize((const uint8_t *)(loc ? loc : ""), loc ? strlen(loc) : 0, shown, sizeof(shown));
+        if (loc == NULL || !url_origin(loc, there, sizeof(there)) || strcmp(there, origin) != 0 ||
+            strlen(loc) >= sizeof(cur)) {
+            att_log(ATT_LOG_WARN,
+                    "the collateral source redirected GET %s to \"%s\": not "
+                    "followed (only redirects within %s are)",
+                    cur, shown, origin);
+            e = att_diag_set(d, ATT_E_FETCH_STATUS,
+                             "collateral source answered HTTP %ld for "
+                             "%s (GET %s), a redirect %s: not followed",
+                             status, what, cur, loc ? "to another origin" : "without a location");
             goto out;
         }
         if (hop >= COLL_MAX_REDIRS) {
-            e = att_diag_set(d, ATT_E_FETCH_STATUS, "collateral source answered HTTP %ld for "
-                             "%s (GET %s): more than %d redirects", status, what, url,
-                             COLL_MAX_REDIRS);
+            e = att_diag_set(d, ATT_E_FETCH_STATUS,
+                             "collateral source answered HTTP %ld for "
+                             "%s (GET %s): more than %d redirects",
+                             status, what, url, COLL_MAX_REDIRS);
             goto out;
         }
         memmove(cur, loc, strlen(loc) + 1); /* loc belongs to the handle: copy before reuse */
@@ -400,10 +412,12 @@ static att_err_t http_get(coll_fetch_t *f, const char *url, const char *what,
          * echoed to whoever sent the quote. */
         char snippet[161];
         sanitize(b.p, b.len, snippet, sizeof(snippet));
-        att_log(ATT_LOG_WARN, "the collateral source answered HTTP %ld for %s (GET %s)%s%s",
-                status, what, cur, snippet[0] ? "; body: " : "", snippet);
-        e = att_diag_set(d, ATT_E_FETCH_STATUS, "collateral source answered HTTP %ld for %s "
-                         "(GET %s)", status, what, cur);
+        att_log(ATT_LOG_WARN, "the collateral source answered HTTP %ld for %s (GET %s)%s%s", status,
+                what, cur, snippet[0] ? "; body: " : "", snippet);
+        e = att_diag_set(d, ATT_E_FETCH_STATUS,
+                         "collateral source answered HTTP %ld for %s "
+                         "(GET %s)",
+                         status, what, cur);
         goto out;
     }
     if (hdr_names) {
@@ -421,8 +435,8 @@ static att_err_t http_get(coll_fetch_t *f, const char *url, const char *what,
         char *dec = curl_easy_unescape(h, hd.value, 0, &n);
         if (dec == NULL || n <= 0) {
             curl_free(dec);
-            e = att_diag_set(d, ATT_E_COLL_FORMAT, "GET %s: header %s cannot be URL-decoded",
-                             cur, hdr_names[0]);
+            e = att_diag_set(d, ATT_E_COLL_FORMAT, "GET %s: header %s cannot be URL-decoded", cur,
+                             hdr_names[0]);
             goto out;
         }
         uint8_t *copy = malloc((size_t)n + 1);
@@ -460,8 +474,8 @@ static void slice_take(att_slice_t *sl, uint8_t *p, size_t n)
 
 /* Fetch the 7 raw items of one key from the PCS, all GETs within one deadline of
  * s->timeout_ms. raw is filled with malloc'd slices. */
-static att_err_t fetch_raw(att_collsrc_t *s, const coll_entry_t *en,
-                           att_dcap_collateral_raw_t *raw, att_diag_t *d)
+static att_err_t fetch_raw(att_collsrc_t *s, const coll_entry_t *en, att_dcap_collateral_raw_t *raw,
+                           att_diag_t *d)
 {
     static const char *const tcb_hdr[] = {"TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain",
                                           NULL};
@@ -469,8 +483,8 @@ static att_err_t fetch_raw(att_collsrc_t *s, const coll_entry_t *en,
                                          "Enclave-Identity-Issuer-Chain", NULL};
     static const char *const crl_hdr[] = {"SGX-PCK-CRL-Issuer-Chain", NULL};
     memset(raw, 0, sizeof(*raw));
-    coll_fetch_t f = {.s = s, .h = curl_easy_init(), .key = en->key,
-                      .deadline = mono_ms() + s->timeout_ms};
+    coll_fetch_t f = {
+        .s = s, .h = curl_easy_init(), .key = en->key, .deadline = mono_ms() + s->timeout_ms};
     if (f.h == NULL)
         return att_diag_set(d, ATT_E_FETCH, "curl_easy_init failed");
     char fm[13], url[COLL_URL_LEN], what[64];
@@ -483,8 +497,8 @@ static att_err_t fetch_raw(att_collsrc_t *s, const coll_entry_t *en,
     att_err_t e;
 
     snprintf(url, sizeof(url), "%s/%s/certification/v4/tcb?fmspc=%s", s->pcs_url, t, fm);
-    snprintf(what, sizeof(what), "the %s TCB info of FMSPC %s", en->tee == ATT_TEE_TDX ? "TDX"
-             : "SGX", fm);
+    snprintf(what, sizeof(what), "the %s TCB info of FMSPC %s",
+             en->tee == ATT_TEE_TDX ? "TDX" : "SGX", fm);
     if ((e = http_get(&f, url, what, tcb_hdr, &b, &bl, &c, &cl, d)))
         goto out;
     slice_take(&raw->tcb_info, b, bl);
@@ -530,9 +544,9 @@ out:
 
 static att_slice_t *raw_items(att_dcap_collateral_raw_t *r, size_t i)
 {
-    att_slice_t *items[COLL_BLOB_ITEMS] = {&r->tcb_info, &r->tcb_info_chain, &r->qe_identity,
-                                           &r->qe_identity_chain, &r->pck_crl,
-                                           &r->pck_crl_chain, &r->root_ca_crl};
+    att_slice_t *items[COLL_BLOB_ITEMS] = {
+        &r->tcb_info, &r->tcb_info_chain, &r->qe_identity, &r->qe_identity_chain,
+        &r->pck_crl,  &r->pck_crl_chain,  &r->root_ca_crl};
     return items[i];
 }
 
@@ -578,8 +592,8 @@ static att_err_t blob_decode(const uint8_t *b, size_t n, att_dcap_collateral_raw
     for (size_t i = 0; i < COLL_BLOB_ITEMS; i++) {
         if (n - off < 4)
             goto trunc;
-        size_t l = (size_t)b[off] << 24 | (size_t)b[off + 1] << 16 | (size_t)b[off + 2] << 8 |
-                   b[off + 3];
+        size_t l =
+            (size_t)b[off] << 24 | (size_t)b[off + 1] << 16 | (size_t)b[off + 2] << 8 | b[off + 3];
         off += 4;
         if (n - off < l)
             goto trunc;
@@ -595,8 +609,7 @@ static att_err_t blob_decode(const uint8_t *b, size_t n, att_dcap_collateral_raw
     }
     if (off != n) {
         att_dcap_collateral_raw_free(raw);
-        return att_diag_set(d, ATT_E_COLL_FORMAT, "stored collateral: %zu trailing bytes",
-                            n - off);
+        return att_diag_set(d, ATT_E_COLL_FORMAT, "stored collateral: %zu trailing bytes", n - off);
     }
     return ATT_OK;
 trunc:
@@ -605,9 +618,8 @@ trunc:
 }
 
 /* Parse and check raw collateral, and that it is for (tee, fmspc, ca) when those are given. */
-static att_err_t make_coll(att_collsrc_t *s, const att_dcap_collateral_raw_t *raw,
-                           const char *what, const coll_entry_t *want,
-                           att_dcap_collateral_t **out, att_diag_t *d)
+static att_err_t make_coll(att_collsrc_t *s, const att_dcap_collateral_raw_t *raw, const char *what,
+                           const coll_entry_t *want, att_dcap_collateral_t **out, att_diag_t *d)
 {
     att_diag_t d2;
     att_dcap_collateral_t *c = NULL;
@@ -626,8 +638,8 @@ static att_err_t make_coll(att_collsrc_t *s, const att_dcap_collateral_raw_t *ra
         make_key(k, att_dcap_collateral_tee(c), fm, ca);
         if (strcmp(k, want->key) != 0) {
             att_dcap_collateral_free(c);
-            return att_diag_set(d, ATT_E_COLL_FORMAT, "%s: collateral is for %s, not %s", what,
-                                k, want->key);
+            return att_diag_set(d, ATT_E_COLL_FORMAT, "%s: collateral is for %s, not %s", what, k,
+                                want->key);
         }
     }
     *out = c;
@@ -663,8 +675,7 @@ static bool needs_refresh(const att_collsrc_t *s, const coll_entry_t *en, att_ti
 
 /* While another caller refreshes it, a set may be served without waiting if it has not expired
  * and is not older than max_age. */
-static bool usable_while_refreshing(const att_collsrc_t *s, const coll_entry_t *en,
-                                   att_time_t now)
+static bool usable_while_refreshing(const att_collsrc_t *s, const coll_entry_t *en, att_time_t now)
 {
     if (now >= att_dcap_collateral_expiry(en->coll))
         return false;
@@ -769,8 +780,7 @@ static att_err_t offline_load(att_collsrc_t *s, const char *dir, att_diag_t *d)
         return offline_load_set(s, dir, d);
     DIR *dh = opendir(dir);
     if (dh == NULL)
-        return att_diag_set(d, ATT_E_IO, "offline collateral directory %s cannot be opened",
-                            dir);
+        return att_diag_set(d, ATT_E_IO, "offline collateral directory %s cannot be opened", dir);
     char **names = NULL;
     size_t n = 0, cap = 0;
     att_err_t e = ATT_OK;
@@ -800,8 +810,10 @@ static att_err_t offline_load(att_collsrc_t *s, const char *dir, att_diag_t *d)
         n++;
     }
     if (n == 0) {
-        e = att_diag_set(d, ATT_E_COLL_MISSING, "offline collateral directory %s holds no "
-                         "collateral set (tcb_info.json, in it or in a subdirectory)", dir);
+        e = att_diag_set(d, ATT_E_COLL_MISSING,
+                         "offline collateral directory %s holds no "
+                         "collateral set (tcb_info.json, in it or in a subdirectory)",
+                         dir);
         goto out;
     }
     qsort(names, n, sizeof(*names), cmp_str); /* deterministic order */
@@ -834,11 +846,13 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
         return att_diag_set(d, ATT_E_ARG, "collsrc: NULL argument");
     *out = NULL;
     if (opts->pcs_url == NULL && opts->offline_dir == NULL && opts->store == NULL)
-        return att_diag_set(d, ATT_E_ARG, "collsrc: no collateral source (need a PCS URL, an "
+        return att_diag_set(d, ATT_E_ARG,
+                            "collsrc: no collateral source (need a PCS URL, an "
                             "offline directory or a store)");
     if (opts->max_age < 0 || opts->refresh_margin < 0 || opts->timeout_ms < 0 ||
         opts->backoff_ms < 0 || opts->backoff_max_ms < 0)
-        return att_diag_set(d, ATT_E_ARG, "collsrc: negative max_age, refresh_margin, timeout "
+        return att_diag_set(d, ATT_E_ARG,
+                            "collsrc: negative max_age, refresh_margin, timeout "
                             "or backoff");
     if (opts->fetch_rate > 1000000 || opts->backoff_max_ms > INT64_MAX / 4)
         return att_diag_set(d, ATT_E_ARG, "collsrc: fetch rate or backoff out of range");
@@ -870,8 +884,10 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
         if (n == 0 || n > COLL_MAX_BASE ||
             (strncmp(opts->pcs_url, "http://", 7) != 0 &&
              strncmp(opts->pcs_url, "https://", 8) != 0)) {
-            e = att_diag_set(d, ATT_E_ARG, "collsrc: PCS URL must be http(s):// and at most %d "
-                             "characters", COLL_MAX_BASE);
+            e = att_diag_set(d, ATT_E_ARG,
+                             "collsrc: PCS URL must be http(s):// and at most %d "
+                             "characters",
+                             COLL_MAX_BASE);
             goto fail;
         }
         pthread_once(&coll_curl_once, coll_curl_init);
@@ -882,8 +898,7 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
         }
         s->pcs_url = strndup(opts->pcs_url, n);
         s->root_crl_url = opts->root_ca_crl_url ? strdup(opts->root_ca_crl_url)
-                                                : derive_root_crl_url(s->pcs_url ? s->pcs_url
-                                                                                 : "");
+                                                : derive_root_crl_url(s->pcs_url ? s->pcs_url : "");
         if (s->pcs_url == NULL || s->root_crl_url == NULL) {
             e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
             goto fail;
@@ -1072,9 +1087,10 @@ static bool pending_write(att_collsrc_t *s, coll_entry_t *en, coll_write_t *w, a
     bool more = pending_claim(en, now, w);
     pthread_mutex_unlock(&s->mu);
     if (lg == COLL_WRITE_FAILED)
-        att_log(ATT_LOG_WARN, "collateral for %s cannot be stored: %s; it is served from memory "
-                "and the write is retried at most once per %d s", key, d.msg,
-                COLL_WRITE_RETRY_INTERVAL);
+        att_log(ATT_LOG_WARN,
+                "collateral for %s cannot be stored: %s; it is served from memory "
+                "and the write is retried at most once per %d s",
+                key, d.msg, COLL_WRITE_RETRY_INTERVAL);
     else if (lg == COLL_WRITE_RECOVERED)
         att_log(ATT_LOG_INFO, "collateral for %s is stored now (earlier writes had failed)", key);
     return more;
@@ -1100,7 +1116,10 @@ static void unlock_and_persist(att_collsrc_t *s, coll_entry_t *en, att_time_t no
 
 typedef enum { COLL_GO, COLL_BACKOFF, COLL_BUSY, COLL_RATE } coll_deny_t;
 
-static int64_t ceil_s(int64_t ms) { return ms <= 1000 ? 1 : (ms + 999) / 1000; }
+static int64_t ceil_s(int64_t ms)
+{
+    return ms <= 1000 ? 1 : (ms + 999) / 1000;
+}
 
 /* Called with the lock held: take one fetch from the bucket (refilled at s->rate per second up
  * to s->rate), or say in *wait_ms when the next one is there. A clock that went back refills
@@ -1182,21 +1201,25 @@ static att_err_t denied(att_collsrc_t *s, coll_entry_t *en, coll_deny_t why, int
     int64_t secs = ceil_s(wait_ms);
     *retry_after = secs;
     if (why == COLL_BUSY)
-        return att_diag_set(d, ATT_E_FETCH, "collateral for %s must be fetched, and %u requests "
+        return att_diag_set(d, ATT_E_FETCH,
+                            "collateral for %s must be fetched, and %u requests "
                             "are already waiting on collateral fetches (the most allowed): try "
-                            "again in %lld s", en->key, s->max_waiters, (long long)secs);
+                            "again in %lld s",
+                            en->key, s->max_waiters, (long long)secs);
     if (why == COLL_RATE)
-        return att_diag_set(d, ATT_E_FETCH, "collateral for %s must be fetched, and the fetch "
-                            "rate (%u per second) is used up: try again in %lld s", en->key,
-                            s->rate, (long long)secs);
+        return att_diag_set(d, ATT_E_FETCH,
+                            "collateral for %s must be fetched, and the fetch "
+                            "rate (%u per second) is used up: try again in %lld s",
+                            en->key, s->rate, (long long)secs);
     att_dcap_collateral_t *none = NULL;
     att_diag_t last;
     att_diag_clear(&last);
     att_err_t e = answer(s, en, now, &none, &last);
     att_dcap_collateral_free(none); /* en has no set: stays NULL */
-    return att_diag_set(d, e == ATT_E_FETCH_STATUS ? e : ATT_E_FETCH, "%.380s (collateral for "
-                        "%s is not fetched again for %lld s after %u failed fetch%s)", last.msg,
-                        en->key, (long long)secs, en->fail_streak,
+    return att_diag_set(d, e == ATT_E_FETCH_STATUS ? e : ATT_E_FETCH,
+                        "%.380s (collateral for "
+                        "%s is not fetched again for %lld s after %u failed fetch%s)",
+                        last.msg, en->key, (long long)secs, en->fail_streak,
                         en->fail_streak == 1 ? "" : "es");
 }
 
@@ -1219,17 +1242,19 @@ static att_err_t answer(att_collsrc_t *s, coll_entry_t *en, att_time_t now,
         return en->last_err;
     }
     if (en->stored_err)
-        return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral for %s: the stored set is "
-                            "unusable (%s) and %s", en->key, en->stored_diag.msg,
+        return att_diag_set(d, ATT_E_COLL_MISSING,
+                            "no collateral for %s: the stored set is "
+                            "unusable (%s) and %s",
+                            en->key, en->stored_diag.msg,
                             s->pcs_url ? "none was fetched yet" : "no PCS URL is configured");
     return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral for %s (%s)", en->key,
-                        s->pcs_url ? "not fetched yet" : "not in the offline directory or the "
-                        "store, and no PCS URL is configured");
+                        s->pcs_url ? "not fetched yet"
+                                   : "not in the offline directory or the "
+                                     "store, and no PCS URL is configured");
 }
 
-att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6],
-                          const char *ca, att_time_t now, att_dcap_collateral_t **out,
-                          att_diag_t *d)
+att_err_t att_collsrc_get(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6], const char *ca,
+                          att_time_t now, att_dcap_collateral_t **out, att_diag_t *d)
 {
     return att_collsrc_get_retry(s, tee, fmspc, ca, now, out, NULL, d);
 }
@@ -1256,8 +1281,10 @@ att_err_t att_collsrc_get_retry(att_collsrc_t *s, att_tee_t tee, const uint8_t f
     coll_entry_t *en = entry_find(s, key);
     if (en == NULL && (en = entry_add(s, key, tee, fmspc, ca)) == NULL) {
         pthread_mutex_unlock(&s->mu);
-        return att_diag_set(d, ATT_E_LIMIT, "collsrc: cannot track collateral for %s (out of "
-                            "memory or %d keys held)", key, COLL_MAX_ENTRIES);
+        return att_diag_set(d, ATT_E_LIMIT,
+                            "collsrc: cannot track collateral for %s (out of "
+                            "memory or %d keys held)",
+                            key, COLL_MAX_ENTRIES);
     }
     if (en->coll && !en->fetched_at_known) { /* an offline seed: its age starts now */
         en->fetched_at = now;
@@ -1302,9 +1329,9 @@ att_err_t att_collsrc_get_retry(att_collsrc_t *s, att_tee_t tee, const uint8_t f
     }
     bool try_store = s->store != NULL && !en->store_tried;
     /* With a set in hand, try the network at most once per COLL_RETRY_INTERVAL of `now`. */
-    bool try_net = s->pcs_url != NULL &&
-                   !(en->coll && en->attempted &&
-                     within_interval(now, en->last_attempt, COLL_RETRY_INTERVAL));
+    bool try_net =
+        s->pcs_url != NULL &&
+        !(en->coll && en->attempted && within_interval(now, en->last_attempt, COLL_RETRY_INTERVAL));
     /* Backoff, blocked callers, fetch rate: a refused fetch serves the set in hand, if any. */
     coll_deny_t deny = COLL_GO;
     int64_t deny_ms = 0;

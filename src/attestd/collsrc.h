@@ -78,18 +78,17 @@ typedef struct att_collsrc att_collsrc_t;
 typedef struct {
     uint64_t hits, misses, fetches, fetch_errors, served_stale;
     uint64_t store_write_errors; /* failed store writes of fetched sets (each is retried) */
-    uint64_t requests;       /* HTTP requests sent to the source (a fetch is up to 4) */
-    uint64_t backoff_denied; /* gets answered from a failed fetch's backoff, not fetched */
-    uint64_t rate_denied;    /* gets refused a fetch by the fetch rate */
-    uint64_t busy_denied;    /* gets refused because max_waiters callers were blocked */
+    uint64_t requests;           /* HTTP requests sent to the source (a fetch is up to 4) */
+    uint64_t backoff_denied;     /* gets answered from a failed fetch's backoff, not fetched */
+    uint64_t rate_denied;        /* gets refused a fetch by the fetch rate */
+    uint64_t busy_denied;        /* gets refused because max_waiters callers were blocked */
 } att_collsrc_stats_t;
 
 att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, att_diag_t *d);
 void att_collsrc_free(att_collsrc_t *src);
 /* ca is "processor" or "platform" (from the PCK leaf issuer CN). Returns a new reference. */
-att_err_t att_collsrc_get(att_collsrc_t *src, att_tee_t tee, const uint8_t fmspc[6],
-                          const char *ca, att_time_t now, att_dcap_collateral_t **out,
-                          att_diag_t *d);
+att_err_t att_collsrc_get(att_collsrc_t *src, att_tee_t tee, const uint8_t fmspc[6], const char *ca,
+                          att_time_t now, att_dcap_collateral_t **out, att_diag_t *d);
 /* att_collsrc_get, and when it fails because the source is unavailable (a failed fetch, its
  * backoff, the fetch rate, max_waiters) *retry_after gets the seconds after which asking again
  * may succeed (>= 1); 0 for other outcomes. */

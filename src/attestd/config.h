@@ -42,13 +42,13 @@ typedef struct {
     bool issuer_derived;  /* true when issuer came from the listen address */
     char *collateral_url; /* NULL: none */
     char *collateral_dir; /* NULL: none */
-    uint64_t collateral_max_age; /* seconds; 0 = refresh only before nextUpdate */
-    unsigned collateral_timeout; /* seconds: deadline of one fetch, default 10 */
+    uint64_t collateral_max_age;       /* seconds; 0 = refresh only before nextUpdate */
+    unsigned collateral_timeout;       /* seconds: deadline of one fetch, default 10 */
     unsigned collateral_fetch_waiters; /* requests blocked on fetches at once; 0 = threads - 1 */
     unsigned collateral_fetch_rate;    /* fetches started per second, default 2 */
     unsigned collateral_backoff;       /* seconds after a failed fetch, default 5, doubling */
     unsigned collateral_backoff_max;   /* seconds, default 300 */
-    char **trust_roots;   /* n_trust_roots files */
+    char **trust_roots;                /* n_trust_roots files */
     size_t n_trust_roots;
     bool has_at;            /* --at given */
     att_time_t at;          /* clock override */
@@ -68,23 +68,23 @@ typedef struct {
     char *audit_log;           /* --audit-log FILE, or NULL: no audit trail */
     char **auth_issuers;       /* n_auth_issuers OpenID issuers of access tokens; none: auth off */
     size_t n_auth_issuers;
-    char *auth_audience;       /* required with an issuer */
-    char *auth_roles_claim;    /* default "roles"; a dotted path reaches into objects */
-    char *auth_reader_role;    /* default "attestation.read" */
-    char *auth_admin_role;     /* default "attestation.admin" */
-    bool auth_attest_required; /* --auth-attest required (default anonymous) */
-    unsigned auth_jwks_timeout; /* seconds: deadline of one key fetch, default 5 */
-    unsigned auth_jwks_refetch; /* seconds between fetches for unknown kids, default 30 */
-    unsigned auth_jwks_backoff; /* seconds without a fetch after a failed one, default 60 */
-    unsigned auth_jwks_waiters; /* requests waiting for a fetch in flight, default 1 */
-    bool allow_anonymous_admin; /* changes from non-loopback peers without --auth-issuer */
+    char *auth_audience;         /* required with an issuer */
+    char *auth_roles_claim;      /* default "roles"; a dotted path reaches into objects */
+    char *auth_reader_role;      /* default "attestation.read" */
+    char *auth_admin_role;       /* default "attestation.admin" */
+    bool auth_attest_required;   /* --auth-attest required (default anonymous) */
+    unsigned auth_jwks_timeout;  /* seconds: deadline of one key fetch, default 5 */
+    unsigned auth_jwks_refetch;  /* seconds between fetches for unknown kids, default 30 */
+    unsigned auth_jwks_backoff;  /* seconds without a fetch after a failed one, default 60 */
+    unsigned auth_jwks_waiters;  /* requests waiting for a fetch in flight, default 1 */
+    bool allow_anonymous_admin;  /* changes from non-loopback peers without --auth-issuer */
     uint64_t policy_jws_max_age; /* seconds; 0 = signed requests need no iat */
     uint64_t policy_max_steps;   /* policy evaluation work budget, default 1000000 steps */
     size_t policy_max_memory;    /* policy evaluation size budget, default 64 MiB */
-    char *config_file;         /* the file read, or NULL */
-    bool help, version;        /* --help / --version seen */
-    int argc;                  /* the command after the options (e.g. "keys rotate") */
-    char **args;               /* borrowed from argv */
+    char *config_file;           /* the file read, or NULL */
+    bool help, version;          /* --help / --version seen */
+    int argc;                    /* the command after the options (e.g. "keys rotate") */
+    char **args;                 /* borrowed from argv */
 } att_config_t;
 
 /* Fill cfg (zeroed first). envp is a NULL-terminated "NAME=value" array (environ; NULL = none).

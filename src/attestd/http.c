@@ -375,10 +375,10 @@ static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls
         char path[ATT_HTTP_LOG_PATH_MAX + 4];
         snprintf(path, sizeof(path), "%.*s%s", ATT_HTTP_LOG_PATH_MAX, req->path ? req->path : "",
                  req->path && strlen(req->path) > ATT_HTTP_LOG_PATH_MAX ? "..." : "");
-        json_t *o = json_pack("{s:s, s:o*, s:o*, s:i, s:f, s:I, s:s}", "request_id",
-                              req->request_id, "method", att_log_jstr(method), "path",
-                              att_log_jstr(path), "status", (int)status, "duration_ms", secs * 1000.0,
-                              "bytes", (json_int_t)req->resp_len, "remote", req->remote);
+        json_t *o = json_pack(
+            "{s:s, s:o*, s:o*, s:i, s:f, s:I, s:s}", "request_id", req->request_id, "method",
+            att_log_jstr(method), "path", att_log_jstr(path), "status", (int)status, "duration_ms",
+            secs * 1000.0, "bytes", (json_int_t)req->resp_len, "remote", req->remote);
         if (o && req->error_code)
             json_object_set_new(o, "error_code", json_string(req->error_code));
         if (o && req->error_msg)
@@ -646,8 +646,8 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
                      s->max_body_memory, s->max_body);
         goto fail;
     }
-    s->tls_priority = strdup(o->tls_priority && *o->tls_priority ? o->tls_priority
-                                                                  : ATT_HTTP_TLS_PRIORITY);
+    s->tls_priority =
+        strdup(o->tls_priority && *o->tls_priority ? o->tls_priority : ATT_HTTP_TLS_PRIORITY);
     if (!s->tls_priority) {
         att_diag_set(d, ATT_E_NOMEM, "out of memory");
         goto fail;

@@ -88,27 +88,27 @@ att_err_t att_http_route_builtins(att_http_router_t *r, att_metrics_t *m, bool (
 /* TLS 1.2 and 1.3 only, ECDHE key exchange only (forward secrecy: no static RSA, no finite-field
  * DHE), AEAD ciphers only (AES-GCM, ChaCha20-Poly1305), the server's order of preference. */
 #define ATT_HTTP_TLS_PRIORITY                                                                      \
-    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"              \
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"               \
     "-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
 
 typedef struct {
-    const char *listen;          /* "HOST:PORT", "[v6]:PORT"; port 0 = ephemeral. */
-    int listen_fd;               /* >= 0: an already bound, listening socket (listen ignored). */
-    unsigned threads;            /* worker threads; 0 = number of CPUs */
-    const char *tls_cert;        /* PEM file; with tls_key enables HTTPS */
-    const char *tls_key;         /* PEM file (unencrypted) */
-    size_t max_body;             /* bytes; over it: 413 */
-    unsigned max_connections;    /* open connections; over it: 503 then close (see shed_idle) */
-    bool shed_idle;              /* at max_connections, close the least recently active idle
-                                  * connections to make room, 503 only when all are busy */
-    unsigned timeout_s;          /* idle connection timeout and whole-body deadline: 408/close */
-    size_t max_header;           /* request line + headers; over it: 431 (414 when the request
-                                  * line alone is over) */
-    unsigned max_query_params;   /* query parameters; over it: 414 */
-    size_t max_body_memory;      /* bytes held by all bodies being received; a body that does
-                                  * not fit: 503 with Retry-After (must exceed max_body) */
-    const char *tls_priority;    /* GnuTLS priority string; NULL = ATT_HTTP_TLS_PRIORITY */
-    unsigned stop_grace_ms;      /* att_http_stop waits this long for in-flight requests */
+    const char *listen;           /* "HOST:PORT", "[v6]:PORT"; port 0 = ephemeral. */
+    int listen_fd;                /* >= 0: an already bound, listening socket (listen ignored). */
+    unsigned threads;             /* worker threads; 0 = number of CPUs */
+    const char *tls_cert;         /* PEM file; with tls_key enables HTTPS */
+    const char *tls_key;          /* PEM file (unencrypted) */
+    size_t max_body;              /* bytes; over it: 413 */
+    unsigned max_connections;     /* open connections; over it: 503 then close (see shed_idle) */
+    bool shed_idle;               /* at max_connections, close the least recently active idle
+                                   * connections to make room, 503 only when all are busy */
+    unsigned timeout_s;           /* idle connection timeout and whole-body deadline: 408/close */
+    size_t max_header;            /* request line + headers; over it: 431 (414 when the request
+                                   * line alone is over) */
+    unsigned max_query_params;    /* query parameters; over it: 414 */
+    size_t max_body_memory;       /* bytes held by all bodies being received; a body that does
+                                   * not fit: 503 with Retry-After (must exceed max_body) */
+    const char *tls_priority;     /* GnuTLS priority string; NULL = ATT_HTTP_TLS_PRIORITY */
+    unsigned stop_grace_ms;       /* att_http_stop waits this long for in-flight requests */
     void (*stop_late)(void *arg); /* called when requests are still in flight after the grace
                                    * period, before their threads are joined: give up long work
                                    * (NULL: none) */

@@ -176,16 +176,16 @@ void att_shed_report(att_http_server_t *s, unsigned n, const att_shed_note_t *no
     if (n)
         att_metric_add(s->m_shed, n);
     if (note->ended) {
-        json_t *o = json_pack("{s:I, s:f, s:i}", "connections_shed", (json_int_t)note->count,
-                              "burst_seconds", note->secs, "max_connections",
-                              (int)s->max_connections);
+        json_t *o =
+            json_pack("{s:I, s:f, s:i}", "connections_shed", (json_int_t)note->count,
+                      "burst_seconds", note->secs, "max_connections", (int)s->max_connections);
         att_log_json(ATT_LOG_WARN, "idle connection shedding ended", o);
         json_decref(o);
     }
     if (note->started) {
-        json_t *o = json_pack("{s:i, s:i, s:i}", "open_connections", (int)note->open,
-                              "idle_connections", (int)note->idle, "max_connections",
-                              (int)s->max_connections);
+        json_t *o =
+            json_pack("{s:i, s:i, s:i}", "open_connections", (int)note->open, "idle_connections",
+                      (int)note->idle, "max_connections", (int)s->max_connections);
         att_log_json(ATT_LOG_WARN,
                      "connection limit reached: closing the least recently active idle "
                      "connections",

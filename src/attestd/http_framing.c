@@ -80,7 +80,7 @@ static bool att_head_layout_ok(const char *key, const char *value, size_t max_he
 typedef struct {
     att_head_verdict_t *v;
     size_t max_header;
-    size_t bytes;      /* header lines as sent: name: value CRLF */
+    size_t bytes; /* header lines as sent: name: value CRLF */
     unsigned n_cl, n_te, n_host;
     const char *te;
 } att_head_scan_t;
@@ -114,8 +114,8 @@ static enum MHD_Result att_head_header(void *cls, enum MHD_ValueKind kind, const
         att_verdict(h->v, 400, "BadRequest",
                     "Header name '%.40s' is not a token (whitespace before the colon?)", key);
     else if (!att_field_value_ok(value))
-        att_verdict(h->v, 400, "BadRequest",
-                    "The value of header '%.40s' holds control characters", key);
+        att_verdict(h->v, 400, "BadRequest", "The value of header '%.40s' holds control characters",
+                    key);
     if (!key)
         return MHD_YES;
     if (!strcasecmp(key, "Content-Length"))
@@ -173,8 +173,7 @@ void att_head_check(att_http_req_t *req, const char *version, att_head_verdict_t
                     "A request must not have both Content-Length and Transfer-Encoding");
     if (h.n_te > 1)
         att_verdict(v, 400, "BadRequest",
-                    "Transfer-Encoding appears %u times; a request must have at most one",
-                    h.n_te);
+                    "Transfer-Encoding appears %u times; a request must have at most one", h.n_te);
     if (h.n_te && !v11)
         att_verdict(v, 400, "BadRequest", "Transfer-Encoding is not allowed in %.16s requests",
                     version ? version : "HTTP/1.0");

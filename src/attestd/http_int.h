@@ -133,11 +133,11 @@ struct att_http_req {
     struct MHD_Connection *conn;
     att_conn_t *cn; /* the connection's tracking entry; NULL if untracked */
     /* set by the URI callback (request line parsed, headers not yet read) */
-    size_t target_len;     /* the request target as sent, query included */
-    size_t query_params;   /* its query parameters */
-    bool query_cut;        /* over max_query_params: the query was hidden from libmicrohttpd */
-    bool begun;            /* the access handler's first call has run */
-    const char *method; /* MHD-owned, valid for the request */
+    size_t target_len;   /* the request target as sent, query included */
+    size_t query_params; /* its query parameters */
+    bool query_cut;      /* over max_query_params: the query was hidden from libmicrohttpd */
+    bool begun;          /* the access handler's first call has run */
+    const char *method;  /* MHD-owned, valid for the request */
     char *path;
     const att_route_t *route;
     const char *route_label; /* for metrics: the matched pattern even on 405 */
@@ -147,10 +147,10 @@ struct att_http_req {
     char remote[INET6_ADDRSTRLEN + 8];
     struct timespec start;
     /* body */
-    att_buf_t body; /* the request body so far (max_body is checked before each append) */
+    att_buf_t body;       /* the request body so far (max_body is checked before each append) */
     size_t body_reserved; /* bytes of srv->body_memory held for body (its capacity) */
-    bool body_over; /* chunked body exceeded max_body: drained, answered 413 */
-    bool body_nomem; /* chunked body did not fit in max_body_memory: drained, answered 503 */
+    bool body_over;       /* chunked body exceeded max_body: drained, answered 413 */
+    bool body_nomem;      /* chunked body did not fit in max_body_memory: drained, answered 503 */
     size_t drained;
     /* answer */
     bool answered, queued;
@@ -171,9 +171,9 @@ struct att_http_req {
 /* What to log about shedding once conn_lock is released. */
 typedef struct {
     bool started, ended;
-    unsigned open, idle;  /* at the start of a burst */
-    uint64_t count;       /* the ended burst's */
-    double secs;          /* the ended burst's length */
+    unsigned open, idle; /* at the start of a burst */
+    uint64_t count;      /* the ended burst's */
+    double secs;         /* the ended burst's length */
 } att_shed_note_t;
 
 /* The verdict on a request head (att_head_check). */

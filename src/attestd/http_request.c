@@ -193,8 +193,7 @@ bool att_http_add_header(att_http_req_t *req, const char *name, const char *valu
 }
 
 /* Take ownership of body (malloc'd) as the answer. */
-void att_answer(att_http_req_t *req, unsigned status, const char *type, char *body,
-                       size_t len)
+void att_answer(att_http_req_t *req, unsigned status, const char *type, char *body, size_t len)
 {
     if (req->answered) {
         free(body);
@@ -279,10 +278,10 @@ void att_http_error(att_http_req_t *req, unsigned status, const char *code, cons
     va_end(ap);
 }
 
-void att_error_internal(att_http_req_t *req, unsigned status, const char *code,
-                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void att_error_internal(att_http_req_t *req, unsigned status, const char *code,
-                               const char *fmt, ...)
+void att_error_internal(att_http_req_t *req, unsigned status, const char *code, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+void att_error_internal(att_http_req_t *req, unsigned status, const char *code, const char *fmt,
+                        ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -12,7 +12,7 @@
 
 #include "crypto/crypto.h"
 
-#define ATT_SVC_CERT_LIFETIME (10LL * 365 * 86400)
+#define ATT_SVC_CERT_LIFETIME      (10LL * 365 * 86400)
 #define ATT_SVC_KEY_RELOAD_SECONDS 5
 
 void att_keys_unref(att_keys_t *k)

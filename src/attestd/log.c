@@ -104,4 +104,3 @@ json_t *att_log_jstr(const char *text)
     free(copy);
     return j;
 }
-

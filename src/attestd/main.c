@@ -57,12 +57,15 @@ static void att_bound_url(int fd, bool tls, char *out, size_t n, bool *loopback)
         *loopback = att_service_is_loopback(host);
     }
     bool v6 = strchr(host, ':') != NULL;
-    snprintf(out, n, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", host,
-             v6 ? "]" : "", port);
+    snprintf(out, n, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+             port);
 }
 
 /* The HTTP server's stop_late: past the grace period, policy evaluations give up. */
-static void att_stop_late(void *svc) { att_service_stop(svc); }
+static void att_stop_late(void *svc)
+{
+    att_service_stop(svc);
+}
 
 /* Largest --max-connections whose descriptors fit in `fds` (0 if none does). */
 static unsigned att_max_connections_for(att_http_opts_t o, unsigned long fds)
@@ -105,8 +108,9 @@ static att_err_t att_nofile_ensure(const att_http_opts_t *o, att_diag_t *d)
                             "--max-connections %u needs %lu file descriptors; raising the open "
                             "file limit (RLIMIT_NOFILE) from %llu failed: %s",
                             o->max_connections, need, (unsigned long long)old, strerror(errno));
-    att_log(ATT_LOG_INFO, "raised the open file limit (RLIMIT_NOFILE) from %llu to %lu for "
-                          "--max-connections %u",
+    att_log(ATT_LOG_INFO,
+            "raised the open file limit (RLIMIT_NOFILE) from %llu to %lu for "
+            "--max-connections %u",
             (unsigned long long)old, need, o->max_connections);
     return ATT_OK;
 }
@@ -194,8 +198,8 @@ static int att_serve(att_config_t *cfg)
     char url[300];
     att_local_url(cfg, port, url, sizeof(url));
     json_t *info =
-        json_pack("{s:s, s:s, s:s, s:b, s:s}", "version", ATTESTD_VERSION, "listen", bound, "issuer",
-                  cfg->issuer, "tls", cfg->tls_cert != NULL, "data_dir", cfg->data_dir);
+        json_pack("{s:s, s:s, s:s, s:b, s:s}", "version", ATTESTD_VERSION, "listen", bound,
+                  "issuer", cfg->issuer, "tls", cfg->tls_cert != NULL, "data_dir", cfg->data_dir);
     char store_shown[512];
     json_object_set_new(info, "store",
                         json_string(att_store_url_redacted(cfg->store_url ? cfg->store_url : "",
@@ -211,15 +215,19 @@ static int att_serve(att_config_t *cfg)
     if (!loopback && cfg->issuer_derived) {
         printf("warning: listening beyond loopback without --issuer: the issuer %s is derived "
                "from --listen and relying parties on other machines cannot fetch /certs from "
-               "it; set --issuer to the URL they use\n", cfg->issuer);
-        att_log(ATT_LOG_WARN, "listening on %s without --issuer: the derived issuer %s will not "
-                "work for remote relying parties", bound, cfg->issuer);
+               "it; set --issuer to the URL they use\n",
+               cfg->issuer);
+        att_log(ATT_LOG_WARN,
+                "listening on %s without --issuer: the derived issuer %s will not "
+                "work for remote relying parties",
+                bound, cfg->issuer);
     }
     if (cfg->n_auth_issuers == 0 && cfg->allow_anonymous_admin) {
         printf("warning: --allow-anonymous-admin: anyone who reaches %s can change policies and "
-               "policy certificates\n", bound);
+               "policy certificates\n",
+               bound);
         att_log(ATT_LOG_WARN, "--allow-anonymous-admin without --auth-issuer: policy and "
-                "certificate changes are accepted from any address");
+                              "certificate changes are accepted from any address");
     } else if (cfg->n_auth_issuers == 0 && !loopback) {
         printf("note: no --auth-issuer: policy and policy-certificate changes are accepted from "
                "loopback addresses only\n");

@@ -21,12 +21,11 @@ void att_svc_openid(att_svc_t *svc, att_svc_reply_t *r)
     memset(r, 0, sizeof(*r));
     char revoke[1024];
     snprintf(revoke, sizeof(revoke), "%s/revoke", svc->issuer);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:[s,s],s:[s],s:[s,s,s,s,s,s]}", "issuer", svc->issuer,
-                          "jwks_uri", svc->jku, "revocation_endpoint", revoke,
-                          "response_types_supported", "token", "none",
-                          "id_token_signing_alg_values_supported", att_alg_name(svc->o.alg),
-                          "claims_supported", "x-ms-sgx-is-debuggable", "x-ms-sgx-mrsigner",
-                          "x-ms-sgx-mrenclave", "x-ms-sgx-product-id", "x-ms-sgx-svn",
-                          "x-ms-attestation-type");
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:[s,s],s:[s],s:[s,s,s,s,s,s]}", "issuer", svc->issuer, "jwks_uri", svc->jku,
+        "revocation_endpoint", revoke, "response_types_supported", "token", "none",
+        "id_token_signing_alg_values_supported", att_alg_name(svc->o.alg), "claims_supported",
+        "x-ms-sgx-is-debuggable", "x-ms-sgx-mrsigner", "x-ms-sgx-mrenclave", "x-ms-sgx-product-id",
+        "x-ms-sgx-svn", "x-ms-attestation-type");
     att_reply(r, 200, o);
 }

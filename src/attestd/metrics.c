@@ -254,8 +254,8 @@ static att_series_t *att_find(att_metric_t *f, const char *const *values)
     return NULL;
 }
 
-static const char *const att_other[ATT_METRICS_MAX_LABELS] = {
-    "other", "other", "other", "other", "other", "other", "other", "other"};
+static const char *const att_other[ATT_METRICS_MAX_LABELS] = {"other", "other", "other", "other",
+                                                              "other", "other", "other", "other"};
 
 /* The series for these label values, created on first use (past ATT_METRICS_MAX_SERIES, the
  * all-"other" series); NULL when out of memory. */

@@ -23,8 +23,9 @@ static att_err_t att_perms_key_file(const char *what, const char *path, att_diag
         return att_diag_set(d, ATT_E_ARG,
                             "%s %s holds a private key and is %s other users (mode %04o): run "
                             "chmod 600 %s (or 640 with a group only attestd's user is in)",
-                            what, path, mode & S_IWOTH || mode & S_IWGRP ? "writable by" :
-                            "readable by", mode, path);
+                            what, path,
+                            mode & S_IWOTH || mode & S_IWGRP ? "writable by" : "readable by", mode,
+                            path);
     return ATT_OK;
 }
 
@@ -47,14 +48,17 @@ static att_err_t att_perms_dir(const char *what, const char *data_dir, att_diag_
                             "(mode %04o): anyone could replace the store; run chmod 700 %s",
                             what, data_dir, mode, data_dir);
     if (mode & (S_IROTH | S_IXOTH))
-        att_log(ATT_LOG_WARN, "%s %s is open to other users (mode %04o); the store's "
-                "files are 0600, but chmod 700 %s is safer", what, data_dir, mode, data_dir);
+        att_log(ATT_LOG_WARN,
+                "%s %s is open to other users (mode %04o); the store's "
+                "files are 0600, but chmod 700 %s is safer",
+                what, data_dir, mode, data_dir);
     char db[4096];
     if ((size_t)snprintf(db, sizeof db, "%s/attestd.db", data_dir) < sizeof db &&
         stat(db, &st) == 0 && ((unsigned)st.st_mode & (S_IRWXG | S_IRWXO)))
         return att_diag_set(d, ATT_E_ARG,
                             "%s holds the signing keys and other users may use it (mode %04o): "
-                            "run chmod 600 %s", db, (unsigned)st.st_mode & 07777, db);
+                            "run chmod 600 %s",
+                            db, (unsigned)st.st_mode & 07777, db);
     return ATT_OK;
 }
 

@@ -133,8 +133,8 @@ att_err_t att_policy_jws(att_svc_t *svc, const char *body, size_t len, att_jws_t
         return ATT_E_JWS_UNSIGNED;
     }
     if (e != ATT_OK) {
-        att_reply_err(r, 400, e == ATT_E_JWS_SIGNATURE ? "InvalidParameter" : "InvalidOperation",
-                      e, "the policy token is not a valid JWS: %s", d.msg);
+        att_reply_err(r, 400, e == ATT_E_JWS_SIGNATURE ? "InvalidParameter" : "InvalidOperation", e,
+                      "the policy token is not a valid JWS: %s", d.msg);
         return e;
     }
     if (svc->isolated && !att_is_signer(svc, j->signer)) {
@@ -184,7 +184,8 @@ static bool att_request_fresh(att_svc_t *svc, const att_jws_t *j, att_svc_reply_
         if (!json_is_integer(c) || json_integer_value(c) < 0) {
             att_reply_err(r, 400, "InvalidParameter", ATT_E_TOKEN_CLAIM,
                           "the request token's %s must be a non-negative integer (seconds since "
-                          "1970)", names[i]);
+                          "1970)",
+                          names[i]);
             return false;
         }
         v[i] = json_integer_value(c);
@@ -307,11 +308,10 @@ bool att_request_authorised(att_svc_t *svc, const char *body, size_t len, const 
     char *prev = NULL;
     att_time_t prev_at = 0;
     att_diag_t d;
-    att_err_t e = att_store_request_use(svc->store, hash, used_for, att_wall(), &prev, &prev_at,
-                                        &d);
+    att_err_t e =
+        att_store_request_use(svc->store, hash, used_for, att_wall(), &prev, &prev_at, &d);
     if (e != ATT_OK) {
-        att_reply_err(r, 500, "InternalError", e, "recording the signed request failed: %s",
-                      d.msg);
+        att_reply_err(r, 500, "InternalError", e, "recording the signed request failed: %s", d.msg);
         return false;
     }
     if (prev == NULL)
@@ -324,7 +324,8 @@ bool att_request_authorised(att_svc_t *svc, const char *body, size_t len, const 
     char t[ATT_TIME_STRLEN];
     att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
                   "this signed request was made for %s (first used %s), not %s: a signed request "
-                  "authorises one change, once", prev, att_time_format(prev_at, t), used_for);
+                  "authorises one change, once",
+                  prev, att_time_format(prev_at, t), used_for);
     free(prev);
     return false;
 }
@@ -335,7 +336,8 @@ static void att_reply_replay(att_svc_reply_t *r, att_signed_op_t op, const char 
     att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
                   "this signed request was already used for %s%s%s and another policy has "
                   "replaced it since: a signed policy is not set again (no rollback); sign a new "
-                  "request (an iat claim, or any change of the text, makes it new)", att_signed_ops[op], type ? " " : "", type ? type : "");
+                  "request (an iat claim, or any change of the text, makes it new)",
+                  att_signed_ops[op], type ? " " : "", type ? type : "");
 }
 
 /* Start a policy operation's reply: the type's index, or a 400 naming the unknown type. */
@@ -373,7 +375,8 @@ void att_svc_policy_set(att_svc_t *svc, const char *type, const char *body, size
         return;
     att_trim_body(&body, &len);
     if (len == 0) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "the request body is empty: send "
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "the request body is empty: send "
                       "the policy as a JWS (or as policy text)");
         return;
     }

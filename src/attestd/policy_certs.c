@@ -82,11 +82,14 @@ static bool att_signer_key_ok(X509 *cert, char *why, size_t n)
     case EVP_PKEY_EC: {
         char group[64] = "";
         size_t glen = 0;
-        if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) == 1 &&
+        if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                           &glen) == 1 &&
             strcmp(group, "prime256v1") == 0)
             return true;
-        snprintf(why, n, "its EC key is on %s, and ES256 needs P-256", group[0] ? group : "an "
-                 "unnamed curve");
+        snprintf(why, n, "its EC key is on %s, and ES256 needs P-256",
+                 group[0] ? group
+                          : "an "
+                            "unnamed curve");
         return false;
     }
     default:
@@ -144,8 +147,7 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
     }
     bool seen = false;
     if (!att_request_authorised(svc, body, len, &j,
-                                add ? ATT_SIGNED_CERT_ADD : ATT_SIGNED_CERT_REMOVE, NULL, &seen,
-                                r))
+                                add ? ATT_SIGNED_CERT_ADD : ATT_SIGNED_CERT_REMOVE, NULL, &seen, r))
         goto out;
     char lower[41], thumb[41]; /* the store's key; the answer's x-ms-certificate-thumbprint */
     att_sha1_hex(cert, lower);
@@ -180,8 +182,10 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
         goto out;
     }
     if (e != ATT_OK) {
-        att_reply_err(r, 500, "InternalError", e, "updating the policy management "
-                      "certificates failed: %s", d.msg);
+        att_reply_err(r, 500, "InternalError", e,
+                      "updating the policy management "
+                      "certificates failed: %s",
+                      d.msg);
         goto out;
     }
     json_t *c = json_object();
@@ -210,23 +214,27 @@ att_err_t att_signers_init(att_svc_t *svc, att_diag_t *d)
         size_t len;
         if ((e = att_read_file(svc->o.isolated_signers, 1 << 20, &buf, &len, d)) != ATT_OK)
             return e;
-        STACK_OF(X509) *sk = att_pem_chain(buf, len, 64, ATT_E_CERT_PARSE,
-                                           "--isolated-signers file", d);
+        STACK_OF(X509) *sk =
+            att_pem_chain(buf, len, 64, ATT_E_CERT_PARSE, "--isolated-signers file", d);
         free(buf);
         if (sk == NULL)
             return ATT_E_CERT_PARSE;
         for (int i = 0; i < sk_X509_num(sk) && e == ATT_OK; i++) {
             X509 *c = sk_X509_value(sk, i);
             if (X509_check_ca(c) < 1) {
-                e = att_diag_set(d, ATT_E_CERT_CONSTRAINTS, "--isolated-signers: certificate %d "
+                e = att_diag_set(d, ATT_E_CERT_CONSTRAINTS,
+                                 "--isolated-signers: certificate %d "
                                  "is not a CA certificate (policy signers need Basic Constraints "
-                                 "CA=true, as in Azure Attestation)", i + 1);
+                                 "CA=true, as in Azure Attestation)",
+                                 i + 1);
                 break;
             }
             char why[160];
             if (!att_signer_key_ok(c, why, sizeof why)) {
-                e = att_diag_set(d, ATT_E_CERT_KEY, "--isolated-signers: certificate %d could "
-                                 "never sign a policy: %s", i + 1, why);
+                e = att_diag_set(d, ATT_E_CERT_KEY,
+                                 "--isolated-signers: certificate %d could "
+                                 "never sign a policy: %s",
+                                 i + 1, why);
                 break;
             }
             char thumb[41], *pem = att_cert_to_pem(c);

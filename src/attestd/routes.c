@@ -20,8 +20,8 @@
 
 struct att_service {
     att_svc_t *svc;
-    att_auth_t *auth;   /* NULL: no --auth-issuer, every route anonymous */
-    att_audit_t *audit; /* NULL: no --audit-log */
+    att_auth_t *auth;              /* NULL: no --auth-issuer, every route anonymous */
+    att_audit_t *audit;            /* NULL: no --audit-log */
     bool anonymous_admin_anywhere; /* --allow-anonymous-admin */
 };
 
@@ -88,7 +88,8 @@ static void att_send(att_http_req_t *req, att_svc_reply_t *r)
                           ? json_string_value(json_object_get(r->body, "token"))
                           : NULL;
     size_t n = tok ? strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                 "0123456789-_.") : 0;
+                                 "0123456789-_.")
+                   : 0;
     if (tok != NULL && tok[n] == '\0') {
         size_t len = n + 12; /* {"token":" + token + "} */
         char *text = malloc(len + 1);
@@ -154,11 +155,15 @@ static void h_certificates(att_http_req_t *req, void *arg)
 
 /* ---- changes: authorised as admin, then recorded in the audit trail whatever the outcome ---- */
 
-typedef enum { ATT_CHANGE_POLICY_SET, ATT_CHANGE_POLICY_RESET, ATT_CHANGE_CERT_ADD,
-               ATT_CHANGE_CERT_REMOVE } att_change_t;
+typedef enum {
+    ATT_CHANGE_POLICY_SET,
+    ATT_CHANGE_POLICY_RESET,
+    ATT_CHANGE_CERT_ADD,
+    ATT_CHANGE_CERT_REMOVE
+} att_change_t;
 
-static const char *const att_change_event[] = {"policy.set", "policy.reset",
-                                               "certificates.add", "certificates.remove"};
+static const char *const att_change_event[] = {"policy.set", "policy.reset", "certificates.add",
+                                               "certificates.remove"};
 
 /* The audit record of a change request: who, from where, what was sent, how it ended. */
 static json_t *att_change_record(att_change_t what, att_http_req_t *req,
@@ -238,8 +243,8 @@ static void att_change(att_service_t *s, att_http_req_t *req, att_change_t what)
     }
     if (!att_auth_require_r(s->auth, req, ATT_AUTH_ADMIN, &ar)) {
         if (s->audit != NULL)
-            att_audit_write(s->audit, att_change_record(what, req, &ar, (int)ar.status, ar.code,
-                                                        ar.message));
+            att_audit_write(s->audit,
+                            att_change_record(what, req, &ar, (int)ar.status, ar.code, ar.message));
         return;
     }
     att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
@@ -258,8 +263,7 @@ static void att_change(att_service_t *s, att_http_req_t *req, att_change_t what)
         break;
     }
     if (s->audit != NULL)
-        att_audit_write(s->audit,
-                        att_change_record(what, req, &ar, r.status, r.code, r.message));
+        att_audit_write(s->audit, att_change_record(what, req, &ar, r.status, r.code, r.message));
     att_send(req, &r);
 }
 
@@ -282,7 +286,6 @@ static void h_cert_remove(att_http_req_t *req, void *arg)
 {
     att_change(arg, req, ATT_CHANGE_CERT_REMOVE);
 }
-
 
 /* Cache counters for /metrics, read from the service when rendered. */
 #define ATT_STAT_FN(name, field)                                                                   \
@@ -347,21 +350,34 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
         } g[] = {
             {"attestd_pck_chain_cache_hits_total", "PCK chain cache hits", st_chain_hits},
             {"attestd_pck_chain_cache_misses_total", "PCK chain cache misses", st_chain_misses},
-            {"attestd_ecdsa_verifications_total", "ECDSA P-256 signature verifications (quotes, "
-                                                  "QE reports, certificates, CRLs, collateral)",
+            {"attestd_ecdsa_verifications_total",
+             "ECDSA P-256 signature verifications (quotes, "
+             "QE reports, certificates, CRLs, collateral)",
              st_ecdsa},
             {"attestd_collateral_cache_hits_total", "Collateral cache hits", st_coll_hits},
             {"attestd_collateral_cache_misses_total", "Collateral cache misses", st_coll_misses},
-            {"attestd_collateral_fetches_total", "Collateral fetches from the PCS source", st_coll_fetches},
-            {"attestd_collateral_fetch_errors_total", "Failed collateral fetches", st_coll_fetch_errors},
-            {"attestd_collateral_served_stale_total", "Requests served with cached collateral while the "
-                                                "source failed", st_coll_stale},
-            {"attestd_collateral_requests_total", "HTTP requests sent to the collateral source", st_coll_requests},
-            {"attestd_collateral_backoff_denied_total", "Collateral fetches not made: the platform's backoff after a failed fetch", st_coll_backoff},
-            {"attestd_collateral_rate_denied_total", "Collateral fetches not made: --collateral-fetch-rate used up", st_coll_rate},
-            {"attestd_collateral_busy_denied_total", "Requests refused: --collateral-fetch-waiters requests already waiting on fetches", st_coll_busy},
-            {"attestd_audit_write_failures_total", "Audit records that could not be written "
-                                                   "(--audit-log)", st_audit_failures},
+            {"attestd_collateral_fetches_total", "Collateral fetches from the PCS source",
+             st_coll_fetches},
+            {"attestd_collateral_fetch_errors_total", "Failed collateral fetches",
+             st_coll_fetch_errors},
+            {"attestd_collateral_served_stale_total",
+             "Requests served with cached collateral while the "
+             "source failed",
+             st_coll_stale},
+            {"attestd_collateral_requests_total", "HTTP requests sent to the collateral source",
+             st_coll_requests},
+            {"attestd_collateral_backoff_denied_total",
+             "Collateral fetches not made: the platform's backoff after a failed fetch",
+             st_coll_backoff},
+            {"attestd_collateral_rate_denied_total",
+             "Collateral fetches not made: --collateral-fetch-rate used up", st_coll_rate},
+            {"attestd_collateral_busy_denied_total",
+             "Requests refused: --collateral-fetch-waiters requests already waiting on fetches",
+             st_coll_busy},
+            {"attestd_audit_write_failures_total",
+             "Audit records that could not be written "
+             "(--audit-log)",
+             st_audit_failures},
         };
         for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
             att_metrics_counter_fn(metrics, g[i].name, g[i].help, g[i].fn, s);
@@ -391,13 +407,15 @@ att_err_t att_service_routes(att_service_t *s, att_http_router_t *r, att_diag_t 
         att_err_t e = att_http_route(r, routes[i].method, routes[i].pattern, routes[i].flags,
                                      routes[i].fn, s);
         if (e != ATT_OK)
-            return att_diag_set(d, e, "cannot register %s %s", routes[i].method,
-                                routes[i].pattern);
+            return att_diag_set(d, e, "cannot register %s %s", routes[i].method, routes[i].pattern);
     }
     return ATT_OK;
 }
 
-bool att_service_ready(att_service_t *s) { return s != NULL && att_svc_ready(s->svc); }
+bool att_service_ready(att_service_t *s)
+{
+    return s != NULL && att_svc_ready(s->svc);
+}
 
 void att_service_stop(att_service_t *s)
 {

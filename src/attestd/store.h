@@ -29,7 +29,7 @@ typedef struct {
     char *key_pem;  /* PKCS#8 private key */
     char *cert_pem; /* self-signed certificate */
     att_time_t created;
-    att_time_t retired;    /* 0 while active; else when it stopped signing */
+    att_time_t retired;       /* 0 while active; else when it stopped signing */
     att_time_t publish_until; /* 0 while active; else kept in /certs until then */
 } att_store_key_t;
 
@@ -57,8 +57,8 @@ typedef struct {
                           att_time_t *fetched_at, att_diag_t *d);
     att_err_t (*coll_put)(att_store_t *st, const char *key, const uint8_t *blob, size_t len,
                           att_time_t fetched_at, att_diag_t *d);
-    att_err_t (*request_use)(att_store_t *st, const char *hash, const char *used_for,
-                             att_time_t at, char **prev, att_time_t *prev_at, att_diag_t *d);
+    att_err_t (*request_use)(att_store_t *st, const char *hash, const char *used_for, att_time_t at,
+                             char **prev, att_time_t *prev_at, att_diag_t *d);
 } att_store_ops_t;
 
 struct att_store {

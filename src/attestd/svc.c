@@ -25,8 +25,8 @@
 #include "core/util.h"
 #include "crypto/crypto.h"
 
-const char *const att_svc_types[ATT_SVC_NTYPES] = {"SgxEnclave", "OpenEnclave", "TdxVm",
-                                                   "SevSnpVm", "Tpm"};
+const char *const att_svc_types[ATT_SVC_NTYPES] = {"SgxEnclave", "OpenEnclave", "TdxVm", "SevSnpVm",
+                                                   "Tpm"};
 
 /* ---- replies ---- */
 
@@ -114,8 +114,9 @@ static att_err_t att_trust_root_is_p256(const char *path, att_diag_t *d)
             e = att_diag_set(d, ATT_E_CERT_KEY,
                              "--trust-root %s: certificate %d has %s key; --trust-root adds roots "
                              "for the DCAP verifier, whose chains end at an ECDSA P-256 root like "
-                             "Intel's", path, i + 1,
-                             k == NULL                                   ? "no readable"
+                             "Intel's",
+                             path, i + 1,
+                             k == NULL                                 ? "no readable"
                              : EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA ? "an RSA"
                              : EVP_PKEY_get_base_id(k) == EVP_PKEY_EC  ? "an EC (not P-256)"
                                                                        : "another kind of");
@@ -126,7 +127,10 @@ static att_err_t att_trust_root_is_p256(const char *path, att_diag_t *d)
 
 /* ---- life cycle ---- */
 
-bool att_svc_ready(att_svc_t *svc) { return svc != NULL && svc->keys != NULL; }
+bool att_svc_ready(att_svc_t *svc)
+{
+    return svc != NULL && svc->keys != NULL;
+}
 
 void att_svc_stop(att_svc_t *svc)
 {

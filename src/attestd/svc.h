@@ -21,28 +21,28 @@
 #include "attest/types.h"
 
 typedef struct {
-    const char *issuer;          /* token iss, jku = issuer + "/certs" */
-    const char *data_dir;        /* SQLite store directory, when store_url is NULL */
-    const char *store_url;       /* store URL (att_store_open), e.g. "sqlite:var"; wins */
-    const char *collateral_url;  /* PCS v4 base URL or NULL */
-    const char *collateral_dir;  /* offline collateral or NULL */
+    const char *issuer;             /* token iss, jku = issuer + "/certs" */
+    const char *data_dir;           /* SQLite store directory, when store_url is NULL */
+    const char *store_url;          /* store URL (att_store_open), e.g. "sqlite:var"; wins */
+    const char *collateral_url;     /* PCS v4 base URL or NULL */
+    const char *collateral_dir;     /* offline collateral or NULL */
     const char *const *trust_roots; /* extra trust anchors (PEM/DER files) */
     size_t n_trust_roots;
-    bool have_at;                /* clock override */
+    bool have_at; /* clock override */
     att_time_t at;
-    const char *isolated_signers; /* PEM file of policy signer certificates, or NULL */
-    int64_t token_lifetime;      /* seconds, default 28800 */
-    att_alg_t alg;               /* signing algorithm, default RS256 */
-    int64_t collateral_max_age;  /* seconds, 0 = until nextUpdate */
-    int64_t collateral_timeout;  /* seconds: deadline of one collateral fetch (0: 10) */
+    const char *isolated_signers;      /* PEM file of policy signer certificates, or NULL */
+    int64_t token_lifetime;            /* seconds, default 28800 */
+    att_alg_t alg;                     /* signing algorithm, default RS256 */
+    int64_t collateral_max_age;        /* seconds, 0 = until nextUpdate */
+    int64_t collateral_timeout;        /* seconds: deadline of one collateral fetch (0: 10) */
     unsigned collateral_fetch_waiters; /* requests blocked on collateral fetches at once; more
                                         * get 503 at once (0: no bound) */
     unsigned collateral_fetch_rate;    /* collateral fetches started per second (0: 2) */
     int64_t collateral_backoff;        /* seconds without refetch after a failed fetch (0: 5) */
     int64_t collateral_backoff_max;    /* seconds, cap of its doubling (0: 300) */
-    uint64_t policy_max_steps;   /* work budget of one policy evaluation (0: library default) */
-    size_t policy_max_bytes;     /* size budget of one policy evaluation (0: library default) */
-    int64_t policy_jws_max_age;  /* seconds: signed requests need an iat this recent (0: off) */
+    uint64_t policy_max_steps;  /* work budget of one policy evaluation (0: library default) */
+    size_t policy_max_bytes;    /* size budget of one policy evaluation (0: library default) */
+    int64_t policy_jws_max_age; /* seconds: signed requests need an iat this recent (0: off) */
 } att_svc_opts_t;
 
 typedef struct att_svc att_svc_t;
@@ -51,14 +51,14 @@ typedef struct att_svc att_svc_t;
  * its MAA code, our error name and its message as text, which the transport writes once in the
  * MAA error form {"error":{"code","message"}} (http.h att_http_error). */
 typedef struct {
-    int status;          /* HTTP status */
-    json_t *body;        /* owned: the answer when status < 400; NULL for an error */
-    const char *code;    /* MAA error code when status >= 400 ("InvalidParameter", ...) */
+    int status;           /* HTTP status */
+    json_t *body;         /* owned: the answer when status < 400; NULL for an error */
+    const char *code;     /* MAA error code when status >= 400 ("InvalidParameter", ...) */
     const char *att_code; /* our error name (ATT_E_...) when there is one, for logs/metrics */
-    char *message;       /* owned: the error's message when status >= 400 (may quote client
-                          * input, so it need not be UTF-8: the transport makes it so) */
-    const char *type;    /* attestation type for metrics, or NULL */
-    int64_t retry_after; /* seconds for a Retry-After header (503), 0: none */
+    char *message;        /* owned: the error's message when status >= 400 (may quote client
+                           * input, so it need not be UTF-8: the transport makes it so) */
+    const char *type;     /* attestation type for metrics, or NULL */
+    int64_t retry_after;  /* seconds for a Retry-After header (503), 0: none */
 } att_svc_reply_t;
 
 att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d);

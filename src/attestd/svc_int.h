@@ -40,8 +40,8 @@ extern const char *const att_svc_types[ATT_SVC_NTYPES];
 typedef struct {
     atomic_int refs;
     att_policy_t *pol;
-    char *jws;         /* the stored policy JWS (x-ms-policy) */
-    json_t *signer;    /* JWK of the signer when signed, else NULL */
+    char *jws;      /* the stored policy JWS (x-ms-policy) */
+    json_t *signer; /* JWK of the signer when signed, else NULL */
     bool is_default;
 } att_pol_t;
 
@@ -66,13 +66,16 @@ struct att_svc {
     time_t keys_loaded;
     att_pol_t *pol[ATT_SVC_NTYPES];
     bool isolated;
-    STACK_OF(X509) *signers; /* policy management certificates (isolated mode) */
-    atomic_bool stopping;    /* att_svc_stop: evaluations in flight give up */
+    STACK_OF(X509) * signers; /* policy management certificates (isolated mode) */
+    atomic_bool stopping;     /* att_svc_stop: evaluations in flight give up */
 };
 
 /* ---- time ---- */
 
-static inline att_time_t att_wall(void) { return (att_time_t)time(NULL); }
+static inline att_time_t att_wall(void)
+{
+    return (att_time_t)time(NULL);
+}
 
 /* The evidence clock: the --at override, else the wall clock. */
 static inline att_time_t att_svc_now(const att_svc_t *svc)

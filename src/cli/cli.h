@@ -7,10 +7,10 @@
 /* Exit codes shared by every command. */
 enum { ATT_EXIT_OK = 0, ATT_EXIT_REJECT = 1, ATT_EXIT_USAGE = 2 };
 
-int att_cli_quote(int argc, char **argv);  /* cmd_quote.c */
-int att_cli_policy(int argc, char **argv); /* cmd_policy.c */
-int att_cli_errors(int argc, char **argv); /* cmd_errors.c */
-int att_cli_token(int argc, char **argv);  /* cmd_token.c */
+int att_cli_quote(int argc, char **argv);    /* cmd_quote.c */
+int att_cli_policy(int argc, char **argv);   /* cmd_policy.c */
+int att_cli_errors(int argc, char **argv);   /* cmd_errors.c */
+int att_cli_token(int argc, char **argv);    /* cmd_token.c */
 int att_cli_sim(int argc, char **argv);      /* cmd_sim.c */
 int att_cli_evidence(int argc, char **argv); /* cmd_evidence.c */
 int att_cli_submit(int argc, char **argv);   /* cmd_submit.c */
@@ -26,7 +26,7 @@ int att_cli_prov_arg(att_cli_prov_t *p, int argc, char **argv, int *i);
 /* Read --runtime-data FILE; exit code. */
 int att_cli_read_runtime(const char *cmd, const char *path, uint8_t **rd, size_t *len);
 /* Collect evidence binding rd; prints the error; exit code. */
-int att_cli_prov_collect(const char *cmd, const att_cli_prov_t *p, const uint8_t *rd,
-                         size_t rdlen, att_evidence_t *ev);
+int att_cli_prov_collect(const char *cmd, const att_cli_prov_t *p, const uint8_t *rd, size_t rdlen,
+                         att_evidence_t *ev);
 
 #endif

@@ -329,8 +329,9 @@ static int att_cmd_eval(int argc, char **argv)
         uint64_t steps;
         size_t bytes;
         att_policy_result_cost(res, &steps, &bytes);
-        json_object_set_new(o, "cost", json_pack("{s:I,s:I}", "steps", (json_int_t)steps, "bytes",
-                                                 (json_int_t)bytes));
+        json_object_set_new(
+            o, "cost",
+            json_pack("{s:I,s:I}", "steps", (json_int_t)steps, "bytes", (json_int_t)bytes));
         char *s = json_dumps(o, JSON_INDENT(2));
         printf("%s\n", s ? s : "?");
         free(s);

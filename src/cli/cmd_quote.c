@@ -158,8 +158,10 @@ static int att_quote_verify(int argc, char **argv)
     }
     att_time_t now = (att_time_t)time(NULL);
     if (at != NULL && att_time_parse(at, &now) != ATT_OK) {
-        fprintf(stderr, "attest quote verify: --at '%s' is not an RFC 3339 time "
-                        "(e.g. 2025-07-01T00:00:00Z)\n", at);
+        fprintf(stderr,
+                "attest quote verify: --at '%s' is not an RFC 3339 time "
+                "(e.g. 2025-07-01T00:00:00Z)\n",
+                at);
         return ATT_EXIT_USAGE;
     }
     int rc = ATT_EXIT_USAGE;

@@ -231,8 +231,8 @@ static const char *att_token_malformed(const char *t)
     json_t *hj = json_loadb((const char *)hb, hn, JSON_REJECT_DUPLICATES, NULL);
     free(hb);
     const char *alg = json_string_value(json_object_get(hj, "alg"));
-    const char *why = !json_is_object(hj) ? "its header is not a JSON object"
-                      : alg == NULL        ? "its header has no string \"alg\""
+    const char *why = !json_is_object(hj)        ? "its header is not a JSON object"
+                      : alg == NULL              ? "its header has no string \"alg\""
                       : strcmp(alg, "none") == 0 ? "it is unsigned (alg \"none\")"
                                                  : NULL;
     json_decref(hj);

@@ -86,11 +86,10 @@ static void check_reply(const char *what, const att_svc_reply_t *r)
     if (g_verbose)
         fprintf(stderr, "fuzz_attest_body: %s: %d %s\n", what, r->status,
                 r->message ? r->message : "");
-    FUZZ_CHECK(
-        r->status == 200 || (r->status >= 400 && r->status < 500) || r->status == 501 ||
-            r->status == 503,
-        "%s: status %d (%s: %s)", what, r->status, r->code ? r->code : "",
-        r->message ? r->message : "(no message)");
+    FUZZ_CHECK(r->status == 200 || (r->status >= 400 && r->status < 500) || r->status == 501 ||
+                   r->status == 503,
+               "%s: status %d (%s: %s)", what, r->status, r->code ? r->code : "",
+               r->message ? r->message : "(no message)");
     if (r->status == 200) {
         FUZZ_CHECK(json_is_object(r->body), "%s: status %d without a JSON object body", what,
                    r->status);

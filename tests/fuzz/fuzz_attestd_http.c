@@ -68,8 +68,7 @@ static size_t exchange(const uint8_t *data, size_t size, char *out, size_t cap, 
     FUZZ_CHECK(s >= 0, "socket: %s", strerror(errno));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(g_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    FUZZ_CHECK(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s",
-               strerror(errno));
+    FUZZ_CHECK(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s", strerror(errno));
     size_t off = 0;
     while (off < size) {
         ssize_t w = send(s, data + off, size - off, MSG_NOSIGNAL);
@@ -104,8 +103,11 @@ static bool utf8_clean(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-                               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        size_t len = c < 0x80                 ? 1
+                     : c >= 0xc2 && c <= 0xdf ? 2
+                     : c >= 0xe0 && c <= 0xef ? 3
+                     : c >= 0xf0 && c <= 0xf4 ? 4
+                                              : 0;
         if (!len || i + len > n || (c < 0x20 && c != '\n') || c == 0x7f)
             return false;
         for (size_t k = 1; k < len; k++)
@@ -142,9 +144,9 @@ static void check_answers(const char *out, size_t len)
                 json_error_t je;
                 json_t *o = json_loadb(body, blen <= (size_t)(end - body) ? blen : 0, 0, &je);
                 const char *code = NULL, *msg = NULL;
-                FUZZ_CHECK(o && !json_unpack(o, "{s:{s:s, s:s}}", "error", "code", &code,
-                                             "message", &msg),
-                           "error body not MAA-shaped: %.300s", body);
+                FUZZ_CHECK(
+                    o && !json_unpack(o, "{s:{s:s, s:s}}", "error", "code", &code, "message", &msg),
+                    "error body not MAA-shaped: %.300s", body);
                 json_decref(o);
                 refused = status == 400 || status == 414 || status == 431 || status == 501 ||
                           (status == 503 && memmem(p, hlen, "\r\nConnection: close", 19));
@@ -193,8 +195,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             {"dup-cl", "POST /attest/SgxEnclave?api-version=2022-08-01 HTTP/1.1\r\nHost: x\r\n"
                        "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}GET /certs HTTP/1.1\r\n"
                        "Host: x\r\n\r\n"},
-            {"cl-te", "POST /attest/SgxEnclave?api-version=2022-08-01 HTTP/1.1\r\nHost: x\r\n"
-                      "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"},
+            {"cl-te",
+             "POST /attest/SgxEnclave?api-version=2022-08-01 HTTP/1.1\r\nHost: x\r\n"
+             "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"},
             {"te-gzip", "POST /attest/SgxEnclave HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip,"
                         " chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"},
             {"fold", "GET /certs HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n"},

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    size_t flags = ((data[0] & 1) ? JSON_REJECT_DUPLICATES : 0) |
-                   ((data[0] & 2) ? JSON_DECODE_ANY : 0);
+    size_t flags =
+        ((data[0] & 1) ? JSON_REJECT_DUPLICATES : 0) | ((data[0] & 2) ? JSON_DECODE_ANY : 0);
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
     json_error_t e1, e2;

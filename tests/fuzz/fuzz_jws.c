@@ -106,7 +106,8 @@ static void make_attack_seeds(const char *dir)
     X509_free(x);
     /* signed tokens with time claims out of range or of the wrong type */
     static const char *const times[][2] = {
-        {"es256-exp-2p63.jws", "{\"iss\":\"https://fuzz.attestd.test\",\"exp\":9223372036854775808}"},
+        {"es256-exp-2p63.jws",
+         "{\"iss\":\"https://fuzz.attestd.test\",\"exp\":9223372036854775808}"},
         {"es256-exp-string.jws", "{\"iss\":\"https://fuzz.attestd.test\",\"exp\":\"1767229200\"}"},
         {"rs256-nbf-iat-out-of-range.jws",
          "{\"iss\":\"https://fuzz.attestd.test\",\"exp\":9223372036854775807,\"nbf\":-1,"
@@ -145,7 +146,7 @@ static void make_seeds(const char *dir)
     free(q);
     free(t);
     fuzz_write_seed(dir, "none-policy.jws",
-               t = att_jws_unsigned((const uint8_t *)policy, strlen(policy)));
+                    t = att_jws_unsigned((const uint8_t *)policy, strlen(policy)));
     char *ns = malloc(strlen(t) + 8);
     sprintf(ns, "%sAAAA", t); /* alg none with a signature */
     fuzz_write_seed(dir, "none-with-signature.jws", ns);

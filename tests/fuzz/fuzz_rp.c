@@ -313,9 +313,8 @@ static void check_result(att_rp_t *rp, const char *token, size_t size, const att
         FUZZ_CHECK(r->check != NULL, "%s without a failed check", att_err_name(e));
         /* one of the names attest/rp.h lists, readable until att_rp_result_clear (ASan sees a
          * check name that points into freed memory) */
-        static const char *const names[] = {"format", "alg",   "jwks", "kid",   "signature",
-                                            "iss",    "aud",   "exp",  "nbf",   "iat",
-                                            "nonce",  "claim"};
+        static const char *const names[] = {"format", "alg", "jwks", "kid", "signature", "iss",
+                                            "aud",    "exp", "nbf",  "iat", "nonce",     "claim"};
         bool known = false;
         for (size_t i = 0; i < sizeof names / sizeof names[0] && !known; i++)
             known = strcmp(r->check, names[i]) == 0;
@@ -342,8 +341,7 @@ static void check_result(att_rp_t *rp, const char *token, size_t size, const att
                "accepted exp/nbf/iat that is not a NumericDate from 0 to 253402300799");
     if (c != NULL && c->nonce != NULL) {
         const char *n = json_string_value(json_object_get(r->claims, "nonce"));
-        FUZZ_CHECK(n != NULL && strcmp(n, FUZZ_NONCE) == 0, "accepted nonce %s",
-                   n ? n : "(none)");
+        FUZZ_CHECK(n != NULL && strcmp(n, FUZZ_NONCE) == 0, "accepted nonce %s", n ? n : "(none)");
     }
     if (c != NULL && c->n_expect > 0)
         FUZZ_CHECK(json_equal(json_object_get(r->claims, g_expect.name), g_expect.value),
@@ -381,8 +379,8 @@ static void one_jwks(const char *jwks, size_t jlen, const char *token, size_t tl
     att_rp_result_t r;
     att_err_t e = att_rp_verify(rp, token, tlen, c, FUZZ_NOW, &r);
     if (g_verbose)
-        fprintf(stderr, "fuzz_rp: JWKS %s, %zu keys; %s (check %s): %s\n", att_err_name(le),
-                count, att_err_name(e), r.check ? r.check : "-", r.diag.msg);
+        fprintf(stderr, "fuzz_rp: JWKS %s, %zu keys; %s (check %s): %s\n", att_err_name(le), count,
+                att_err_name(e), r.check ? r.check : "-", r.diag.msg);
     check_result(rp, token, tlen, c, e, &r, false);
     if (e == ATT_OK) {
         const char *kid = json_string_value(json_object_get(r.header, "kid"));

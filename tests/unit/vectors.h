@@ -3,8 +3,8 @@
  * The sets are public data from other projects and are not in this repository (docs/testing.md,
  * "Real hardware vectors"). tests/CMakeLists.txt resolves them at configure time (ATTESTD_VECTORS,
  * else ../shared/vectors) and passes ATT_TEST_VECTORS: a directory holding dcap/<set>/, or "" when
- * no set was found. A test that needs them starts with VEC_REQUIRE(): without the sets it prints one
- * line "SKIP <test>: ..." (once per executable) and is skipped, the other tests still run.
+ * no set was found. A test that needs them starts with VEC_REQUIRE(): without the sets it prints
+ * one line "SKIP <test>: ..." (once per executable) and is skipped, the other tests still run.
  * Include after <cmocka.h>. */
 #ifndef ATT_TEST_VECTORS_H
 #define ATT_TEST_VECTORS_H

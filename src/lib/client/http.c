@@ -165,9 +165,10 @@ att_err_t att_client_http(const att_client_req_t *rq, att_client_resp_t *rs, att
     for (int hop = 0;; hop++) {
         int64_t left = deadline - att_client_mono_ms();
         if (left <= 0) {
-            e = att_diag_set(diag, ATT_E_FETCH, "%s %s: not sent: the request ran out of its %ld "
-                             "ms (timed out) following redirects from %s", rq->method, cur,
-                             timeout, rq->url);
+            e = att_diag_set(diag, ATT_E_FETCH,
+                             "%s %s: not sent: the request ran out of its %ld "
+                             "ms (timed out) following redirects from %s",
+                             rq->method, cur, timeout, rq->url);
             goto out;
         }
         curl_easy_setopt(c, CURLOPT_URL, cur);

@@ -314,8 +314,10 @@ static att_err_t att_oauth_fetch(att_oauth_t *o, att_time_t now, att_diag_t *dia
         const char *es = json_string_value(exp);
         size_t n = strspn(es, "0123456789");
         if (n == 0 || n > 10 || es[n] != '\0') {
-            e = att_diag_set(diag, ATT_E_FETCH, "token request POST %s: expires_in \"%.32s\" is "
-                             "not a number of seconds", o->endpoint, es);
+            e = att_diag_set(diag, ATT_E_FETCH,
+                             "token request POST %s: expires_in \"%.32s\" is "
+                             "not a number of seconds",
+                             o->endpoint, es);
             goto out;
         }
         ei = strtod(es, NULL);

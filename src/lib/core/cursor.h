@@ -26,7 +26,10 @@ static inline att_cursor_t att_cursor(const uint8_t *buf, size_t len)
     return c;
 }
 
-static inline size_t att_cur_left(const att_cursor_t *c) { return c->len - c->off; }
+static inline size_t att_cur_left(const att_cursor_t *c)
+{
+    return c->len - c->off;
+}
 
 static inline bool att_cur_bytes(att_cursor_t *c, size_t n, const uint8_t **out)
 {
@@ -55,7 +58,10 @@ static inline bool att_cur_u32(att_cursor_t *c, uint32_t *out)
     return true;
 }
 
-static inline uint16_t att_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint16_t att_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
 static inline uint32_t att_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);

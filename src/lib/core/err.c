@@ -33,9 +33,15 @@ ATT_API const char *att_strerror(att_err_t e)
     return "unknown error";
 }
 
-ATT_API size_t att_err_count(void) { return ATT_ERR_N; }
+ATT_API size_t att_err_count(void)
+{
+    return ATT_ERR_N;
+}
 
-ATT_API att_err_t att_err_at(size_t i) { return i < ATT_ERR_N ? att_err_table[i].code : ATT_OK; }
+ATT_API att_err_t att_err_at(size_t i)
+{
+    return i < ATT_ERR_N ? att_err_table[i].code : ATT_OK;
+}
 
 ATT_API att_err_t att_diag_set(att_diag_t *diag, att_err_t code, const char *fmt, ...)
 {

@@ -10,7 +10,8 @@
 
 #include "core/json.h"
 
-namespace {
+namespace
+{
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
@@ -22,7 +23,8 @@ constexpr size_t att_tls_max = 16 * 1024;
 
 /* Builds the jansson tree from simdjson's parse; sets `fallback` (and returns NULL) where jansson
  * must decide instead. */
-class att_reader {
+class att_reader
+{
   public:
     explicit att_reader(bool reject_dups) : reject_dups_(reject_dups) {}
     json_t *value(element e);

@@ -85,8 +85,7 @@ ATT_API att_err_t att_time_parse(const char *s, att_time_t *out)
     }
     if (*p != '\0')
         return ATT_E_ARG;
-    if (mo < 1 || mo > 12 || d < 1 || d > att_days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > att_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return ATT_E_ARG;
     if (sec == 60)
         sec = 59; /* leap second: clamp */
@@ -106,10 +105,12 @@ ATT_API char *att_time_format(att_time_t t, char *buf)
     unsigned m, d;
     att_civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999) {
-        snprintf(buf, ATT_TIME_STRLEN, "%s", y < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z");
+        snprintf(buf, ATT_TIME_STRLEN, "%s",
+                 y < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z");
         return buf;
     }
     snprintf(buf, ATT_TIME_STRLEN, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)y % 10000u, m % 13u,
-             d % 32u, (unsigned)(rem / 3600) % 24u, (unsigned)(rem / 60 % 60), (unsigned)(rem % 60));
+             d % 32u, (unsigned)(rem / 3600) % 24u, (unsigned)(rem / 60 % 60),
+             (unsigned)(rem % 60));
     return buf;
 }

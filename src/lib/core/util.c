@@ -189,7 +189,10 @@ bool att_json_raw_member(const char *json, size_t len, const char *key, const ch
     return false;
 }
 
-bool att_ct_equal(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n) == 0; }
+bool att_ct_equal(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
 
 bool att_buf_put(att_buf_t *b, const void *src, size_t n)
 {

@@ -11,7 +11,10 @@
 
 #define ATT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static inline void att_freep(void *p) { free(*(void **)p); }
+static inline void att_freep(void *p)
+{
+    free(*(void **)p);
+}
 #define att_auto_free __attribute__((cleanup(att_freep)))
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */

@@ -24,9 +24,15 @@
 
 static atomic_uint_fast64_t att_verify_count;
 
-uint64_t att_crypto_ecdsa_verify_count(void) { return atomic_load(&att_verify_count); }
+uint64_t att_crypto_ecdsa_verify_count(void)
+{
+    return atomic_load(&att_verify_count);
+}
 
-static void att_count(void) { atomic_fetch_add_explicit(&att_verify_count, 1, memory_order_relaxed); }
+static void att_count(void)
+{
+    atomic_fetch_add_explicit(&att_verify_count, 1, memory_order_relaxed);
+}
 
 struct att_p256 {
     EC_KEY *key;
@@ -110,7 +116,8 @@ bool att_key_is_p256(EVP_PKEY *key)
     size_t glen = 0;
     if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC)
         return false;
-    if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen))
+    if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                        &glen))
         return false;
     return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
 }
@@ -200,8 +207,8 @@ void att_x509_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t len)
     BN_free(bn);
 }
 
-STACK_OF(X509) *att_pem_chain(const uint8_t *text, size_t len, size_t max, att_err_t err,
-                              const char *what, att_diag_t *diag)
+STACK_OF(X509) * att_pem_chain(const uint8_t *text, size_t len, size_t max, att_err_t err,
+                               const char *what, att_diag_t *diag)
 {
     const void *nul = memchr(text, 0, len);
     if (nul != NULL)
@@ -303,8 +310,9 @@ X509_CRL *att_crl_parse(const uint8_t *buf, size_t len, const char *what, att_di
         att_diag_set(diag, ATT_E_CRL_PARSE, "%s is not a DER or PEM CRL", what);
     } else if (strcmp(name, PEM_STRING_X509_CRL) != 0 || header[0] != '\0') {
         /* The label is the sender's text: not echoed. */
-        att_diag_set(diag, ATT_E_CRL_PARSE, "%s: its PEM block is not one \"" PEM_STRING_X509_CRL
-                     "\" block without headers", what);
+        att_diag_set(
+            diag, ATT_E_CRL_PARSE,
+            "%s: its PEM block is not one \"" PEM_STRING_X509_CRL "\" block without headers", what);
     } else {
         const uint8_t *rest;
         long n = BIO_get_mem_data(b, (char **)&rest);
@@ -313,8 +321,10 @@ X509_CRL *att_crl_parse(const uint8_t *buf, size_t len, const char *what, att_di
             junk += !(rest[i] == 0 || rest[i] == ' ' || rest[i] == '\n' || rest[i] == '\r' ||
                       rest[i] == '\t');
         if (junk > 0)
-            att_diag_set(diag, ATT_E_CRL_PARSE, "%s has %zu bytes other than whitespace after "
-                         "its PEM block", what, junk);
+            att_diag_set(diag, ATT_E_CRL_PARSE,
+                         "%s has %zu bytes other than whitespace after "
+                         "its PEM block",
+                         what, junk);
         else
             crl = att_crl_der(der, (size_t)dlen, what, " inside its PEM block", diag);
     }

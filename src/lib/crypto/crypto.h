@@ -56,8 +56,8 @@ void att_x509_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t len);
 
 /* Parse every PEM certificate in text[0..len) (stops at NUL). Returns the stack (caller frees
  * with sk_X509_pop_free) or NULL with diag set (code `err`). At most `max` certificates. */
-STACK_OF(X509) *att_pem_chain(const uint8_t *text, size_t len, size_t max, att_err_t err,
-                              const char *what, att_diag_t *diag);
+STACK_OF(X509) * att_pem_chain(const uint8_t *text, size_t len, size_t max, att_err_t err,
+                               const char *what, att_diag_t *diag);
 /* A CRL in DER, or in PEM (one "X509 CRL" block, only whitespace around it): the one CRL parser
  * of the project. Bytes after the DER CRL, inside or outside a PEM block, are refused
  * (ATT_E_CRL_PARSE, with `what` and the count in diag). */

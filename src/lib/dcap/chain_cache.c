@@ -152,8 +152,7 @@ ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t
             return ATT_OK;
         }
     }
-    STACK_OF(X509) *sk = att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8,
-                                       ATT_E_QUOTE_PCK_CHAIN,
+    STACK_OF(X509) *sk = att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8, ATT_E_QUOTE_PCK_CHAIN,
                                        "PCK certificate chain in the quote", diag);
     if (sk == NULL)
         return diag ? diag->code : ATT_E_QUOTE_PCK_CHAIN;
@@ -165,16 +164,20 @@ ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t
         X509 *leaf = sk_X509_value(sk, 0), *pca = n > 1 ? sk_X509_value(sk, 1) : NULL,
              *root = n > 2 ? sk_X509_value(sk, 2) : NULL;
         if (n != 3)
-            e = att_diag_set(diag, ATT_E_QUOTE_PCK_CHAIN, "PCK certificate chain in the quote "
-                             "holds %d certificates, expected 3 (PCK, PCK CA, root)", n);
+            e = att_diag_set(diag, ATT_E_QUOTE_PCK_CHAIN,
+                             "PCK certificate chain in the quote "
+                             "holds %d certificates, expected 3 (PCK, PCK CA, root)",
+                             n);
         else if (!att_trust_has_key(trust, root))
-            e = att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT, "the root of the PCK chain is not "
+            e = att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT,
+                             "the root of the PCK chain is not "
                              "a trusted root key");
         else
             e = att_dcap_root_key(root, "PCK chain", diag);
         if (e == ATT_OK && (!att_x509_sig_ok(pca, X509_get0_pubkey(root)) ||
                             !att_x509_sig_ok(leaf, X509_get0_pubkey(pca))))
-            e = att_diag_set(diag, ATT_E_CERT_SIGNATURE, "the PCK chain in the quote is not "
+            e = att_diag_set(diag, ATT_E_CERT_SIGNATURE,
+                             "the PCK chain in the quote is not "
                              "signed along its path to the root");
     }
     if (e == ATT_OK)
@@ -183,8 +186,10 @@ ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t
         att_x509_cn(X509_get_issuer_name(sk_X509_value(sk, 0)), cn, sizeof(cn));
         *ca = att_pck_ca_type(cn);
         if (*ca == NULL)
-            e = att_diag_set(diag, ATT_E_CERT_SUBJECT, "PCK certificate issuer CN '%s' is not "
-                             "a PCK Processor or Platform CA", cn);
+            e = att_diag_set(diag, ATT_E_CERT_SUBJECT,
+                             "PCK certificate issuer CN '%s' is not "
+                             "a PCK Processor or Platform CA",
+                             cn);
         else
             memcpy(fmspc, ext.fmspc, 6);
     }
@@ -223,8 +228,8 @@ void att_chain_qe_add(att_chain_t *ch, const uint8_t qe_report[384],
     m->akey = *akey;
     for (size_t i = 0; i < ATT_QE_MEMOS; i++) {
         att_qe_memo_t *expected = NULL;
-        if (atomic_compare_exchange_strong_explicit(&ch->qe[i], &expected, m,
-                                                    memory_order_acq_rel, memory_order_acquire)) {
+        if (atomic_compare_exchange_strong_explicit(&ch->qe[i], &expected, m, memory_order_acq_rel,
+                                                    memory_order_acquire)) {
             *akey = NULL; /* the memo owns it now */
             return;
         }

@@ -41,9 +41,10 @@ att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const cha
     if (r != X509_V_OK) {
         char in[256];
         att_x509_name_str(X509_get_issuer_name(cert), in, sizeof(in));
-        return att_diag_set(diag, ATT_E_CERT_ISSUER, "%s (issuer %s) is not issued by the next "
-                            "certificate of its chain: %s", what, in,
-                            X509_verify_cert_error_string(r));
+        return att_diag_set(diag, ATT_E_CERT_ISSUER,
+                            "%s (issuer %s) is not issued by the next "
+                            "certificate of its chain: %s",
+                            what, in, X509_verify_cert_error_string(r));
     }
     if ((X509_check_ca(cert) != 0) != ca)
         return att_diag_set(diag, ATT_E_CERT_CONSTRAINTS, "%s %s a CA certificate", what,
@@ -53,8 +54,10 @@ att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const cha
     if (!att_x509_sig_ok(cert, X509_get0_pubkey(issuer))) {
         char icn[128];
         att_x509_cn(X509_get_subject_name(issuer), icn, sizeof(icn));
-        return att_diag_set(diag, ATT_E_CERT_SIGNATURE, "%s signature does not verify with the "
-                            "key of its issuer '%s'", what, icn);
+        return att_diag_set(diag, ATT_E_CERT_SIGNATURE,
+                            "%s signature does not verify with the "
+                            "key of its issuer '%s'",
+                            what, icn);
     }
     return ATT_OK;
 }
@@ -102,9 +105,10 @@ static att_err_t att_crl_extensions(X509_CRL *crl, const char *what, att_diag_t 
     for (size_t i = 0; i < ATT_ARRAY_LEN(req); i++) {
         int at = X509_CRL_get_ext_by_NID(crl, req[i].nid, -1);
         if (at < 0)
-            return att_diag_set(diag, ATT_E_CRL_PARSE, "%s has no %s extension (Intel's CRLs "
-                                "carry a CRL number and an authority key identifier)", what,
-                                req[i].name);
+            return att_diag_set(diag, ATT_E_CRL_PARSE,
+                                "%s has no %s extension (Intel's CRLs "
+                                "carry a CRL number and an authority key identifier)",
+                                what, req[i].name);
         if (X509_CRL_get_ext_by_NID(crl, req[i].nid, at) >= 0)
             return att_diag_set(diag, ATT_E_CRL_PARSE, "%s has the %s extension twice", what,
                                 req[i].name);
@@ -124,8 +128,10 @@ static att_err_t att_signing_chain(const att_slice_t *pem, const char *what, con
         return ATT_E_CERT_PARSE;
     att_err_t e = ATT_OK;
     if (sk_X509_num(sk) != 2) {
-        e = att_diag_set(diag, ATT_E_CERT_PARSE, "the %s holds %d certificates, expected 2 "
-                         "(signing certificate, root)", what, sk_X509_num(sk));
+        e = att_diag_set(diag, ATT_E_CERT_PARSE,
+                         "the %s holds %d certificates, expected 2 "
+                         "(signing certificate, root)",
+                         what, sk_X509_num(sk));
         goto out;
     }
     X509 *leaf = sk_X509_value(sk, 0), *root = sk_X509_value(sk, 1);
@@ -133,8 +139,10 @@ static att_err_t att_signing_chain(const att_slice_t *pem, const char *what, con
         if (!att_trust_has_key(trust, root)) {
             char name[256];
             att_x509_name_str(X509_get_subject_name(root), name, sizeof(name));
-            e = att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT, "the root of the %s (%s) is not a "
-                             "trusted root key", what, name);
+            e = att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT,
+                             "the root of the %s (%s) is not a "
+                             "trusted root key",
+                             what, name);
             goto out;
         }
         if ((e = att_dcap_root_key(root, what, diag)) != ATT_OK ||
@@ -146,8 +154,10 @@ static att_err_t att_signing_chain(const att_slice_t *pem, const char *what, con
             goto out;
         }
     } else if (X509_cmp(root, c->root.cert) != 0) {
-        e = att_diag_set(diag, ATT_E_CERT_ISSUER, "the root of the %s differs from the root of "
-                         "the TCB info issuer chain", what);
+        e = att_diag_set(diag, ATT_E_CERT_ISSUER,
+                         "the root of the %s differs from the root of "
+                         "the TCB info issuer chain",
+                         what);
         goto out;
     }
     if (signer != &c->tcb_signer && c->tcb_signer.cert != NULL &&
@@ -158,8 +168,10 @@ static att_err_t att_signing_chain(const att_slice_t *pem, const char *what, con
     }
     X509_up_ref(leaf);
     if (!att_cert_init(signer, leaf))
-        e = att_diag_set(diag, ATT_E_CERT_PARSE, "the signing certificate of the %s has bad "
-                         "dates", what);
+        e = att_diag_set(diag, ATT_E_CERT_PARSE,
+                         "the signing certificate of the %s has bad "
+                         "dates",
+                         what);
 out:
     sk_X509_pop_free(sk, X509_free);
     return e;
@@ -216,7 +228,8 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
         goto fail;
     }
     if (!att_crl_sig_ok(rcrl, X509_get0_pubkey(c->root.cert))) {
-        e = att_diag_set(diag, ATT_E_CRL_SIGNATURE, "root CA CRL signature does not verify with "
+        e = att_diag_set(diag, ATT_E_CRL_SIGNATURE,
+                         "root CA CRL signature does not verify with "
                          "the root CA key");
         goto fail;
     }
@@ -233,7 +246,8 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
                                 &sl, sig, diag)))
         goto fail;
     if (!att_sig_by_cert(c->tcb_signer.cert, (const uint8_t *)sp, sl, sig)) {
-        e = att_diag_set(diag, ATT_E_TCBINFO_SIGNATURE, "TCB info signature does not verify "
+        e = att_diag_set(diag, ATT_E_TCBINFO_SIGNATURE,
+                         "TCB info signature does not verify "
                          "over the tcbInfo bytes with the TCB signing key");
         goto fail;
     }
@@ -250,11 +264,12 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
         e = att_diag_set(diag, ATT_E_COLL_MISSING, "the QE identity is missing");
         goto fail;
     }
-    if ((e = att_qe_identity_parse((const char *)raw->qe_identity.ptr, raw->qe_identity.len,
-                                   &c->qe, &sp, &sl, sig, diag)))
+    if ((e = att_qe_identity_parse((const char *)raw->qe_identity.ptr, raw->qe_identity.len, &c->qe,
+                                   &sp, &sl, sig, diag)))
         goto fail;
     if (!att_sig_by_cert(c->qe_signer.cert, (const uint8_t *)sp, sl, sig)) {
-        e = att_diag_set(diag, ATT_E_QEID_SIGNATURE, "QE identity signature does not verify "
+        e = att_diag_set(diag, ATT_E_QEID_SIGNATURE,
+                         "QE identity signature does not verify "
                          "over the enclaveIdentity bytes with the TCB signing key");
         goto fail;
     }
@@ -284,16 +299,19 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
         }
         X509 *ca = sk_X509_value(sk, 0), *root = sk_X509_value(sk, sk_X509_num(sk) - 1);
         if (sk_X509_num(sk) != 2)
-            e = att_diag_set(diag, ATT_E_CERT_PARSE, "the PCK CRL issuer chain holds %d "
-                             "certificates, expected 2 (PCK CA, root)", sk_X509_num(sk));
+            e = att_diag_set(diag, ATT_E_CERT_PARSE,
+                             "the PCK CRL issuer chain holds %d "
+                             "certificates, expected 2 (PCK CA, root)",
+                             sk_X509_num(sk));
         else if (X509_cmp(root, c->root.cert) != 0)
-            e = att_diag_set(diag, ATT_E_CERT_ISSUER, "the root of the PCK CRL issuer chain "
+            e = att_diag_set(diag, ATT_E_CERT_ISSUER,
+                             "the root of the PCK CRL issuer chain "
                              "differs from the root of the TCB info issuer chain");
         else if ((e = att_check_issued(ca, c->root.cert, "PCK CA certificate (CRL issuer chain)",
                                        "Intel SGX PCK Processor CA", "Intel SGX PCK Platform CA",
                                        true, diag)) == ATT_OK &&
-                 (e = att_check_not_revoked(rcrl, ca, "PCK CA certificate", "root CA CRL",
-                                            diag)) == ATT_OK) {
+                 (e = att_check_not_revoked(rcrl, ca, "PCK CA certificate", "root CA CRL", diag)) ==
+                     ATT_OK) {
             X509_up_ref(ca);
             if (!att_cert_init(&c->pck_ca, ca))
                 e = att_diag_set(diag, ATT_E_CERT_PARSE, "PCK CA certificate has bad dates");
@@ -304,12 +322,15 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
         if (X509_NAME_cmp(X509_CRL_get_issuer(pcrl), X509_get_subject_name(c->pck_ca.cert))) {
             char in[256];
             att_x509_name_str(X509_CRL_get_issuer(pcrl), in, sizeof(in));
-            e = att_diag_set(diag, ATT_E_CRL_ISSUER, "PCK CRL is issued by %s, not by the PCK CA "
-                             "of its issuer chain", in);
+            e = att_diag_set(diag, ATT_E_CRL_ISSUER,
+                             "PCK CRL is issued by %s, not by the PCK CA "
+                             "of its issuer chain",
+                             in);
             goto fail;
         }
         if (!att_crl_sig_ok(pcrl, X509_get0_pubkey(c->pck_ca.cert))) {
-            e = att_diag_set(diag, ATT_E_CRL_SIGNATURE, "PCK CRL signature does not verify with "
+            e = att_diag_set(diag, ATT_E_CRL_SIGNATURE,
+                             "PCK CRL signature does not verify with "
                              "the key of its issuer chain's PCK CA");
             goto fail;
         }
@@ -317,8 +338,12 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
 
     /* Earliest expiry of the collateral itself (the quote's PCK chain adds its own later). */
     att_time_t exp = c->tcb.next_update;
-    att_time_t cands[] = {c->qe.next_update,       c->root_crl.next_update, c->pck_crl.next_update,
-                          c->root.not_after,       c->tcb_signer.not_after, c->qe_signer.not_after,
+    att_time_t cands[] = {c->qe.next_update,
+                          c->root_crl.next_update,
+                          c->pck_crl.next_update,
+                          c->root.not_after,
+                          c->tcb_signer.not_after,
+                          c->qe_signer.not_after,
                           c->pck_ca.cert ? c->pck_ca.not_after : exp};
     for (size_t i = 0; i < ATT_ARRAY_LEN(cands); i++)
         if (cands[i] < exp)
@@ -451,8 +476,8 @@ ATT_API void att_dcap_collateral_raw_free(att_dcap_collateral_raw_t *raw)
 {
     if (raw == NULL)
         return;
-    att_slice_t *s[] = {&raw->tcb_info,  &raw->tcb_info_chain, &raw->qe_identity,
-                        &raw->qe_identity_chain, &raw->pck_crl, &raw->pck_crl_chain,
+    att_slice_t *s[] = {&raw->tcb_info,          &raw->tcb_info_chain, &raw->qe_identity,
+                        &raw->qe_identity_chain, &raw->pck_crl,        &raw->pck_crl_chain,
                         &raw->root_ca_crl};
     for (size_t i = 0; i < ATT_ARRAY_LEN(s); i++)
         free((void *)s[i]->ptr);

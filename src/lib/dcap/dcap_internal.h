@@ -10,9 +10,9 @@
 #include "attest/dcap.h"
 
 #define ATT_QUOTE_HEADER_LEN 48
-#define ATT_SGX_REPORT_LEN 384
-#define ATT_TD10_REPORT_LEN 584
-#define ATT_TD15_REPORT_LEN 648
+#define ATT_SGX_REPORT_LEN   384
+#define ATT_TD10_REPORT_LEN  584
+#define ATT_TD15_REPORT_LEN  648
 
 void att_sgx_report_parse(const uint8_t *b, att_sgx_report_t *r);
 
@@ -111,13 +111,13 @@ typedef struct {
 } att_crl_t;
 
 struct att_dcap_collateral {
-    uint64_t id;            /* unique per collateral object in this process (cache key) */
-    att_cert_t root;        /* root of the TCB info chain: a trusted anchor */
-    att_crl_t root_crl;     /* signed by root */
-    att_cert_t tcb_signer;  /* signs TCB info */
-    att_cert_t qe_signer;   /* signs QE identity */
-    att_crl_t pck_crl;      /* signature checked against pck_ca when present, else per quote */
-    att_cert_t pck_ca;      /* intermediate from the PCK CRL issuer chain, verified; or NULL */
+    uint64_t id;           /* unique per collateral object in this process (cache key) */
+    att_cert_t root;       /* root of the TCB info chain: a trusted anchor */
+    att_crl_t root_crl;    /* signed by root */
+    att_cert_t tcb_signer; /* signs TCB info */
+    att_cert_t qe_signer;  /* signs QE identity */
+    att_crl_t pck_crl;     /* signature checked against pck_ca when present, else per quote */
+    att_cert_t pck_ca;     /* intermediate from the PCK CRL issuer chain, verified; or NULL */
     att_tcb_info_t tcb;
     att_qe_identity_t qe;
     att_time_t expiry;

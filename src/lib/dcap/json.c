@@ -116,22 +116,23 @@ ATT_API json_t *att_dcap_result_json(const att_dcap_result_t *res)
     const att_quote_t *q = &res->quote;
     char t[ATT_TIME_STRLEN];
     json_object_set_new(o, "verdict", json_string(res->accepted ? "accept" : "reject"));
-    json_object_set_new(o, "status", res->status == ATT_TCB_UNKNOWN
-                                         ? json_null()
-                                         : json_string(att_tcb_status_name(res->status)));
+    json_object_set_new(o, "status",
+                        res->status == ATT_TCB_UNKNOWN
+                            ? json_null()
+                            : json_string(att_tcb_status_name(res->status)));
     json_t *adv = json_array();
     for (size_t i = 0; i < res->n_advisories; i++)
         json_array_append_new(adv, json_string(res->advisory_ids[i]));
     json_object_set_new(o, "advisory_ids", adv);
     bool parsed = q->version != 0 && q->body_type != 0;
-    json_object_set_new(o, "tee", parsed ? json_string(res->tee == ATT_TEE_TDX ? "tdx" : "sgx")
-                                         : json_null());
+    json_object_set_new(
+        o, "tee", parsed ? json_string(res->tee == ATT_TEE_TDX ? "tdx" : "sgx") : json_null());
     if (res->accepted)
         json_object_set_new(o, "error", json_null());
     else
-        json_object_set_new(o, "error", json_pack("{s:s,s:i,s:s}", "code",
-                                                  att_err_name(res->diag.code), "number",
-                                                  (int)res->diag.code, "message", res->diag.msg));
+        json_object_set_new(o, "error",
+                            json_pack("{s:s,s:i,s:s}", "code", att_err_name(res->diag.code),
+                                      "number", (int)res->diag.code, "message", res->diag.msg));
     if (parsed) {
         json_object_set_new(o, "quote_version", json_integer(q->version));
         json_object_set_new(o, "body_type", json_string(att_body_name(q->body_type)));

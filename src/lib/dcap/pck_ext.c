@@ -23,7 +23,7 @@ typedef struct {
 } att_pair_t;
 
 static int att_pairs(const unsigned char *der, long len, att_pair_t *pairs, int max,
-                     STACK_OF(ASN1_TYPE) **keep)
+                     STACK_OF(ASN1_TYPE) * *keep)
 {
     const unsigned char *p = der;
     STACK_OF(ASN1_TYPE) *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, len);
@@ -59,7 +59,7 @@ static int att_pairs(const unsigned char *der, long len, att_pair_t *pairs, int 
     return out;
 }
 
-static void att_pairs_free(STACK_OF(ASN1_TYPE) **keep, int n)
+static void att_pairs_free(STACK_OF(ASN1_TYPE) * *keep, int n)
 {
     for (int i = 0; i < n; i++)
         sk_ASN1_TYPE_pop_free(keep[i], ASN1_TYPE_free);
@@ -87,7 +87,8 @@ static bool att_small_int(const ASN1_TYPE *t, int type, long max, long *out)
 
 #define ATT_PCK_MAX_PAIRS 32
 
-/* The arc k of "1.2.840.113741.1.13.1.<prefix>k" (k = 1..99), or 0 if the OID is not of that form. */
+/* The arc k of "1.2.840.113741.1.13.1.<prefix>k" (k = 1..99), or 0 if the OID is not of that form.
+ */
 static int att_sgx_arc(const char *oid, const char *prefix)
 {
     size_t pl = strlen(prefix);
@@ -104,7 +105,7 @@ static int att_sgx_arc(const char *oid, const char *prefix)
 static att_err_t att_pck_tcb(const ASN1_TYPE *v, att_pck_ext_t *out, att_diag_t *diag)
 {
     att_pair_t tcb[ATT_PCK_MAX_PAIRS];
-    STACK_OF(ASN1_TYPE) *keep[1 + ATT_PCK_MAX_PAIRS] = {0};
+    STACK_OF(ASN1_TYPE) * keep[1 + ATT_PCK_MAX_PAIRS] = {0};
     att_err_t e = ATT_OK;
     uint32_t seen = 0;
     long n = 0;
@@ -113,26 +114,31 @@ static att_err_t att_pck_tcb(const ASN1_TYPE *v, att_pck_ext_t *out, att_diag_t 
                                ATT_PCK_MAX_PAIRS, keep)
                    : -1;
     if (ntcb < 0) {
-        e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension TCB is not a SEQUENCE of "
+        e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                         "PCK SGX extension TCB is not a SEQUENCE of "
                          "(OID, value) pairs");
         goto out;
     }
     if (ntcb != 18) {
-        e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension TCB holds %d entries, "
-                         "expected 18 (16 component SVNs, PCESVN, CPUSVN)", ntcb);
+        e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                         "PCK SGX extension TCB holds %d entries, "
+                         "expected 18 (16 component SVNs, PCESVN, CPUSVN)",
+                         ntcb);
         goto out;
     }
     for (int j = 0; j < ntcb; j++) {
         int k = att_sgx_arc(tcb[j].oid, ATT_SGX_OID ".2.");
         bool ok;
         if (k < 1 || k > 18) {
-            e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension TCB has an unknown "
-                             "entry %.64s", tcb[j].oid);
+            e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                             "PCK SGX extension TCB has an unknown "
+                             "entry %.64s",
+                             tcb[j].oid);
             goto out;
         }
         if (seen >> k & 1) {
-            e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension TCB has entry "
-                             ATT_SGX_OID ".2.%d twice", k);
+            e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                             "PCK SGX extension TCB has entry " ATT_SGX_OID ".2.%d twice", k);
             goto out;
         }
         seen |= 1u << k;
@@ -146,8 +152,10 @@ static att_err_t att_pck_tcb(const ASN1_TYPE *v, att_pck_ext_t *out, att_diag_t 
             ok = att_octets(tcb[j].value, out->cpusvn, 16);
         }
         if (!ok) {
-            e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension TCB entry "
-                             ATT_SGX_OID ".2.%d has a value of the wrong type or size", k);
+            e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                             "PCK SGX extension TCB entry " ATT_SGX_OID
+                             ".2.%d has a value of the wrong type or size",
+                             k);
             goto out;
         }
     }
@@ -176,20 +184,23 @@ att_err_t att_pck_ext_parse(X509 *leaf, att_pck_ext_t *out, att_diag_t *diag)
     ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(X509_get_ext(leaf, idx));
 
     att_pair_t top[ATT_PCK_MAX_PAIRS];
-    STACK_OF(ASN1_TYPE) *keep_top[1 + ATT_PCK_MAX_PAIRS] = {0};
+    STACK_OF(ASN1_TYPE) * keep_top[1 + ATT_PCK_MAX_PAIRS] = {0};
     uint32_t seen = 0;
     att_err_t e = ATT_OK;
     int ntop = att_pairs(os->data, os->length, top, ATT_PCK_MAX_PAIRS, keep_top);
     if (ntop < 0) {
-        e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension is not a SEQUENCE of "
-                                                    "(OID, value) pairs");
+        e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                         "PCK SGX extension is not a SEQUENCE of "
+                         "(OID, value) pairs");
         goto out;
     }
     /* QVL: 5 entries (processor CA leaves) or 7 (platform CA leaves, with PlatformInstanceID
      * and Configuration); here each of .1-.7 at most once and nothing else, so 7 means .1-.7. */
     if (ntop != 5 && ntop != 7) {
-        e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension holds %d entries, "
-                         "expected 5 (processor CA) or 7 (platform CA)", ntop);
+        e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                         "PCK SGX extension holds %d entries, "
+                         "expected 5 (processor CA) or 7 (platform CA)",
+                         ntop);
         goto out;
     }
     for (int i = 0; i < ntop; i++) {
@@ -198,13 +209,17 @@ att_err_t att_pck_ext_parse(X509 *leaf, att_pck_ext_t *out, att_diag_t *diag)
         long n = 0;
         bool ok;
         if (k < 1 || k > 7) {
-            e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension has an unknown "
-                             "entry %.64s", top[i].oid);
+            e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                             "PCK SGX extension has an unknown "
+                             "entry %.64s",
+                             top[i].oid);
             goto out;
         }
         if (seen >> k & 1) {
-            e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension has its %s entry "
-                             "twice", att_sgx_top_names[k]);
+            e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                             "PCK SGX extension has its %s entry "
+                             "twice",
+                             att_sgx_top_names[k]);
             goto out;
         }
         seen |= 1u << k;
@@ -235,8 +250,10 @@ att_err_t att_pck_ext_parse(X509 *leaf, att_pck_ext_t *out, att_diag_t *diag)
             break;
         }
         if (!ok) {
-            e = att_diag_set(diag, ATT_E_PCK_EXTENSION, "PCK SGX extension %s entry has a value "
-                             "of the wrong type or size", att_sgx_top_names[k]);
+            e = att_diag_set(diag, ATT_E_PCK_EXTENSION,
+                             "PCK SGX extension %s entry has a value "
+                             "of the wrong type or size",
+                             att_sgx_top_names[k]);
             goto out;
         }
     }

@@ -171,8 +171,8 @@ ATT_API att_err_t att_quote_parse(const uint8_t *buf, size_t len, att_quote_t *q
     const uint8_t *body;
     if (!att_cur_bytes(&c, body_len, &body))
         return att_diag_set(diag, ATT_E_QUOTE_TRUNCATED,
-                            "quote body needs %zu bytes at offset %zu, %zu left", body_len,
-                            c.off, att_cur_left(&c));
+                            "quote body needs %zu bytes at offset %zu, %zu left", body_len, c.off,
+                            att_cur_left(&c));
     if (q->body_type == ATT_BODY_SGX)
         att_sgx_report_parse(body, &q->sgx);
     else

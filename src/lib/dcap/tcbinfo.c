@@ -146,8 +146,8 @@ static att_err_t att_signed_doc(att_jctx_t *c, const char *json, size_t len, con
     att_err_t e = ATT_OK;
     const char *sigs;
     if (!json_is_object(outer) || !json_is_object(json_object_get(outer, key))) {
-        e = att_diag_set(c->diag, ATT_E_COLL_FORMAT, "%s: top-level object '%s' is missing",
-                         c->doc, key);
+        e = att_diag_set(c->diag, ATT_E_COLL_FORMAT, "%s: top-level object '%s' is missing", c->doc,
+                         key);
     } else if ((e = att_jstr(c, outer, "signature", &sigs)) == ATT_OK &&
                !att_hex_decode(sigs, strlen(sigs), sig, 64)) {
         e = att_jfail(c, "signature", "is not 64 bytes of hex (r||s)");
@@ -158,8 +158,8 @@ static att_err_t att_signed_doc(att_jctx_t *c, const char *json, size_t len, con
         if (*inner == NULL || !json_is_object(*inner)) {
             json_decref(*inner);
             *inner = NULL;
-            e = att_diag_set(c->diag, ATT_E_COLL_FORMAT, "%s: '%s' is not a JSON object",
-                             c->doc, key);
+            e = att_diag_set(c->diag, ATT_E_COLL_FORMAT, "%s: '%s' is not a JSON object", c->doc,
+                             key);
         }
     }
     json_decref(outer);
@@ -221,8 +221,10 @@ static att_err_t att_isv_levels(att_jctx_t *c, json_t *arr, bool module, att_isv
     for (size_t i = 1; i < *n; i++)
         if (cmp(&(*out)[i - 1], &(*out)[i]) == 0) {
             char d[ATT_TIME_STRLEN];
-            return att_diag_set(c->diag, ATT_E_COLL_FORMAT, "%s: duplicated TCB level (isvsvn "
-                                "%u%s%s)", c->doc, (*out)[i].isvsvn, module ? "" : ", tcbDate ",
+            return att_diag_set(c->diag, ATT_E_COLL_FORMAT,
+                                "%s: duplicated TCB level (isvsvn "
+                                "%u%s%s)",
+                                c->doc, (*out)[i].isvsvn, module ? "" : ", tcbDate ",
                                 module ? "" : att_time_format((*out)[i].tcb_date, d));
         }
     return ATT_OK;
@@ -244,8 +246,7 @@ static att_err_t att_module_id(att_jctx_t *c, json_t *m, att_tdx_module_id_t *ou
         return att_jfail(c, "tdxModuleIdentities[].id", "is too long");
     strcpy(out->id, id);
     att_jctx_t mc = {"TCB info tdxModuleIdentities", c->diag};
-    return att_isv_levels(&mc, json_object_get(m, "tcbLevels"), true, &out->levels,
-                          &out->n_levels);
+    return att_isv_levels(&mc, json_object_get(m, "tcbLevels"), true, &out->levels, &out->n_levels);
 }
 
 static att_err_t att_comp_array(att_jctx_t *c, json_t *tcb, const char *field, uint8_t out[16])
@@ -304,7 +305,8 @@ att_err_t att_tcb_info_parse(const char *json, size_t len, att_tcb_info_t *t, co
     if (t->version == 3 && !tdx &&
         (json_object_get(ti, "tdxModule") != NULL ||
          json_object_get(ti, "tdxModuleIdentities") != NULL))
-        return att_diag_set(diag, ATT_E_COLL_FORMAT, "TCB info: an SGX TCB info carries "
+        return att_diag_set(diag, ATT_E_COLL_FORMAT,
+                            "TCB info: an SGX TCB info carries "
                             "tdxModule or tdxModuleIdentities");
     if (tdx) {
         json_t *m = json_object_get(ti, "tdxModule");
@@ -368,18 +370,20 @@ att_err_t att_tcb_info_parse(const char *json, size_t len, att_tcb_info_t *t, co
             char sgx[64], tdxs[64];
             for (size_t k = 0, o1 = 0, o2 = 0; k < 16; k++) {
                 o1 += (size_t)snprintf(sgx + o1, sizeof(sgx) - o1, "%s%u", k ? "," : "", L->sgx[k]);
-                o2 += (size_t)snprintf(tdxs + o2, sizeof(tdxs) - o2, "%s%u", k ? "," : "",
-                                       L->tdx[k]);
+                o2 +=
+                    (size_t)snprintf(tdxs + o2, sizeof(tdxs) - o2, "%s%u", k ? "," : "", L->tdx[k]);
             }
-            return att_diag_set(diag, ATT_E_COLL_FORMAT, "TCB info: duplicated TCB level (SGX "
-                                "components [%s], PCESVN %u%s%s%s)", sgx, L->pcesvn,
-                                tdx ? ", TDX components [" : "", tdx ? tdxs : "", tdx ? "]" : "");
+            return att_diag_set(diag, ATT_E_COLL_FORMAT,
+                                "TCB info: duplicated TCB level (SGX "
+                                "components [%s], PCESVN %u%s%s%s)",
+                                sgx, L->pcesvn, tdx ? ", TDX components [" : "", tdx ? tdxs : "",
+                                tdx ? "]" : "");
         }
     return ATT_OK;
 }
 
-att_err_t att_qe_identity_parse(const char *json, size_t len, att_qe_identity_t *q,
-                                const char **sp, size_t *sl, uint8_t sig[64], att_diag_t *diag)
+att_err_t att_qe_identity_parse(const char *json, size_t len, att_qe_identity_t *q, const char **sp,
+                                size_t *sl, uint8_t sig[64], att_diag_t *diag)
 {
     att_jctx_t c = {"QE identity", diag};
     memset(q, 0, sizeof(*q));

@@ -17,11 +17,11 @@
 #include "dcap/dcap_internal.h"
 
 static const uint8_t att_intel_root_key[65] = {
-    0x04, 0x0b, 0xa9, 0xc4, 0xc0, 0xc0, 0xc8, 0x61, 0x93, 0xa3, 0xfe, 0x23, 0xd6, 0xb0, 0x2c,
-    0xda, 0x10, 0xa8, 0xbb, 0xd4, 0xe8, 0x8e, 0x48, 0xb4, 0x45, 0x85, 0x61, 0xa3, 0x6e, 0x70,
-    0x55, 0x25, 0xf5, 0x67, 0x91, 0x8e, 0x2e, 0xdc, 0x88, 0xe4, 0x0d, 0x86, 0x0b, 0xd0, 0xcc,
-    0x4e, 0xe2, 0x6a, 0xac, 0xc9, 0x88, 0xe5, 0x05, 0xa9, 0x53, 0x55, 0x8c, 0x45, 0x3f, 0x6b,
-    0x09, 0x04, 0xae, 0x73, 0x94};
+    0x04, 0x0b, 0xa9, 0xc4, 0xc0, 0xc0, 0xc8, 0x61, 0x93, 0xa3, 0xfe, 0x23, 0xd6,
+    0xb0, 0x2c, 0xda, 0x10, 0xa8, 0xbb, 0xd4, 0xe8, 0x8e, 0x48, 0xb4, 0x45, 0x85,
+    0x61, 0xa3, 0x6e, 0x70, 0x55, 0x25, 0xf5, 0x67, 0x91, 0x8e, 0x2e, 0xdc, 0x88,
+    0xe4, 0x0d, 0x86, 0x0b, 0xd0, 0xcc, 0x4e, 0xe2, 0x6a, 0xac, 0xc9, 0x88, 0xe5,
+    0x05, 0xa9, 0x53, 0x55, 0x8c, 0x45, 0x3f, 0x6b, 0x09, 0x04, 0xae, 0x73, 0x94};
 
 /* The uncompressed P-256 point of a certificate's key. */
 static bool att_cert_point(X509 *cert, uint8_t out[65])
@@ -43,11 +43,10 @@ static EVP_PKEY *att_intel_root_pkey(void)
 {
     EVP_PKEY *k = NULL;
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    OSSL_PARAM p[] = {
-        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
-        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)att_intel_root_key,
-                                sizeof(att_intel_root_key)),
-        OSSL_PARAM_END};
+    OSSL_PARAM p[] = {OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+                      OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)att_intel_root_key,
+                                              sizeof(att_intel_root_key)),
+                      OSSL_PARAM_END};
     if (c == NULL || EVP_PKEY_fromdata_init(c) != 1 ||
         EVP_PKEY_fromdata(c, &k, EVP_PKEY_PUBLIC_KEY, p) != 1)
         k = NULL;
@@ -75,9 +74,11 @@ att_err_t att_dcap_root_key(X509 *root, const char *what, att_diag_t *diag)
         return ATT_OK;
     char kn[64];
     att_key_name(k, kn, sizeof(kn));
-    return att_diag_set(diag, ATT_E_CERT_KEY, "the root of the %s has an %s key: a DCAP chain "
+    return att_diag_set(diag, ATT_E_CERT_KEY,
+                        "the root of the %s has an %s key: a DCAP chain "
                         "must end at an ECDSA P-256 root like Intel's (a trust root of another "
-                        "key type serves other verifiers only)", what, kn);
+                        "key type serves other verifiers only)",
+                        what, kn);
 }
 
 bool att_trust_is_intel(X509 *cert)

@@ -48,11 +48,12 @@ static att_err_t att_crl_window(const att_crl_t *c, att_time_t now, const char *
 
 /* Every time-independent check of the PCK chain: structure, root trust, issuance, names, CA
  * flags, keys, signatures, CRL issuer and signature, revocation, SGX extension. */
-static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_t *c,
+static att_err_t att_chain_static(STACK_OF(X509) * sk, const att_dcap_collateral_t *c,
                                   const att_trust_t *trust, att_chain_t *ch, att_diag_t *diag)
 {
     if (sk_X509_num(sk) != 3)
-        return att_diag_set(diag, ATT_E_QUOTE_PCK_CHAIN, "PCK certificate chain in the quote "
+        return att_diag_set(diag, ATT_E_QUOTE_PCK_CHAIN,
+                            "PCK certificate chain in the quote "
                             "holds %d certificates, expected 3 (PCK, PCK CA, root)",
                             sk_X509_num(sk));
     X509 *leaf = sk_X509_value(sk, 0), *ca = sk_X509_value(sk, 1), *root = sk_X509_value(sk, 2);
@@ -72,14 +73,17 @@ static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_
         if (!att_trust_has_key(trust, root)) {
             char name[256];
             att_x509_name_str(X509_get_subject_name(root), name, sizeof(name));
-            return att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT, "the root of the PCK chain (%s) "
-                                "is not a trusted root key", name);
+            return att_diag_set(diag, ATT_E_CERT_UNTRUSTED_ROOT,
+                                "the root of the PCK chain (%s) "
+                                "is not a trusted root key",
+                                name);
         }
         att_err_t e = att_dcap_root_key(root, "PCK chain", diag);
         if (e != ATT_OK)
             return e;
         if (EVP_PKEY_eq(X509_get0_pubkey(root), X509_get0_pubkey(c->root.cert)) != 1)
-            return att_diag_set(diag, ATT_E_CERT_ISSUER, "the root of the PCK chain is not the "
+            return att_diag_set(diag, ATT_E_CERT_ISSUER,
+                                "the root of the PCK chain is not the "
                                 "root that signed the collateral");
         if ((e = att_check_root(root, "PCK chain", diag)) != ATT_OK)
             return e;
@@ -102,8 +106,8 @@ static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_
         return att_diag_set(diag, ATT_E_CERT_SUBJECT, "PCK CA certificate has CN '%s'", cacn);
 
     /* PCK leaf. */
-    if ((e = att_check_issued(leaf, ca, "PCK certificate", "Intel SGX PCK Certificate", NULL,
-                              false, diag)))
+    if ((e = att_check_issued(leaf, ca, "PCK certificate", "Intel SGX PCK Certificate", NULL, false,
+                              diag)))
         return e;
 
     /* The PCK CRL must come from the leaf's issuer, be signed by it, and not list the leaf. */
@@ -111,11 +115,14 @@ static att_err_t att_chain_static(STACK_OF(X509) *sk, const att_dcap_collateral_
         char a[256], b[256];
         att_x509_name_str(X509_CRL_get_issuer(c->pck_crl.crl), a, sizeof(a));
         att_x509_name_str(X509_get_issuer_name(leaf), b, sizeof(b));
-        return att_diag_set(diag, ATT_E_CRL_ISSUER, "PCK CRL is issued by %s but the PCK "
-                            "certificate by %s", a, b);
+        return att_diag_set(diag, ATT_E_CRL_ISSUER,
+                            "PCK CRL is issued by %s but the PCK "
+                            "certificate by %s",
+                            a, b);
     }
     if (!ca_known && !att_crl_sig_ok(c->pck_crl.crl, X509_get0_pubkey(ca)))
-        return att_diag_set(diag, ATT_E_CRL_SIGNATURE, "PCK CRL signature does not verify with "
+        return att_diag_set(diag, ATT_E_CRL_SIGNATURE,
+                            "PCK CRL signature does not verify with "
                             "the PCK CA key");
     if ((e = att_check_not_revoked(c->pck_crl.crl, leaf, "PCK certificate", "PCK CRL", diag)))
         return e;
@@ -136,8 +143,7 @@ static att_err_t att_chain_build(const att_quote_t *q, const att_dcap_collateral
         return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
     ch->refs = 1;
     ch->coll_id = c->id;
-    STACK_OF(X509) *sk = att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8,
-                                       ATT_E_QUOTE_PCK_CHAIN,
+    STACK_OF(X509) *sk = att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8, ATT_E_QUOTE_PCK_CHAIN,
                                        "PCK certificate chain in the quote", diag);
     att_err_t e = sk == NULL ? diag->code : att_chain_static(sk, c, trust, ch, diag);
     sk_X509_pop_free(sk, X509_free);
@@ -158,12 +164,12 @@ static att_err_t att_chain_times(const att_chain_t *ch, const att_dcap_collatera
                                  att_time_t now, att_diag_t *diag)
 {
     att_err_t e;
-    if ((e = att_window(now, ch->root_nb, ch->root_na, ATT_E_CERT_NOT_YET_VALID,
-                        ATT_E_CERT_EXPIRED, "root CA certificate", diag)) ||
+    if ((e = att_window(now, ch->root_nb, ch->root_na, ATT_E_CERT_NOT_YET_VALID, ATT_E_CERT_EXPIRED,
+                        "root CA certificate", diag)) ||
         (e = att_window(now, ch->ca_nb, ch->ca_na, ATT_E_CERT_NOT_YET_VALID, ATT_E_CERT_EXPIRED,
                         "PCK CA certificate", diag)) ||
-        (e = att_window(now, ch->leaf_nb, ch->leaf_na, ATT_E_CERT_NOT_YET_VALID,
-                        ATT_E_CERT_EXPIRED, "PCK certificate", diag)) ||
+        (e = att_window(now, ch->leaf_nb, ch->leaf_na, ATT_E_CERT_NOT_YET_VALID, ATT_E_CERT_EXPIRED,
+                        "PCK certificate", diag)) ||
         (e = att_crl_window(&c->root_crl, now, "root CA CRL", diag)) ||
         (e = att_crl_window(&c->pck_crl, now, "PCK CRL", diag)))
         return e;
@@ -257,19 +263,23 @@ static att_err_t att_tdx_module(const att_quote_t *q, const att_tcb_info_t *t,
     if (version > 0) {
         m = att_find_module(t, version);
         if (m == NULL)
-            return att_diag_set(diag, ATT_E_TDX_MODULE_MISMATCH, "TCB info has no module "
-                                "identity TDX_%02X for TDX module major version %u", version,
-                                version);
+            return att_diag_set(diag, ATT_E_TDX_MODULE_MISMATCH,
+                                "TCB info has no module "
+                                "identity TDX_%02X for TDX module major version %u",
+                                version, version);
     }
     if (memcmp(td->mrsignerseam, m->mrsigner, 48) != 0) {
         char hex[97];
         att_hex_encode(td->mrsignerseam, 48, hex);
-        return att_diag_set(diag, ATT_E_TDX_MODULE_MISMATCH, "MRSIGNERSEAM %s is not the module "
-                            "signer of the TCB info", hex);
+        return att_diag_set(diag, ATT_E_TDX_MODULE_MISMATCH,
+                            "MRSIGNERSEAM %s is not the module "
+                            "signer of the TCB info",
+                            hex);
     }
     for (int i = 0; i < 8; i++)
         if ((td->seam_attributes[i] & m->attributes_mask[i]) != m->attributes[i])
-            return att_diag_set(diag, ATT_E_TDX_MODULE_MISMATCH, "SEAM attributes do not match "
+            return att_diag_set(diag, ATT_E_TDX_MODULE_MISMATCH,
+                                "SEAM attributes do not match "
                                 "the module identity under its mask");
     if (version == 0) {
         res->module_status = ATT_TCB_UP_TO_DATE;
@@ -280,14 +290,17 @@ static att_err_t att_tdx_module(const att_quote_t *q, const att_tcb_info_t *t,
             res->module_status = m->levels[i].v.status;
             att_add_advisories(res, m->levels[i].v.advisories);
             if (res->module_status == ATT_TCB_REVOKED)
-                return att_diag_set(diag, ATT_E_TDX_MODULE_TCB_REVOKED, "TDX module %s SVN %u "
-                                    "is at a revoked TCB level (isvsvn %u)", m->id,
-                                    td->tee_tcb_svn[0], m->levels[i].isvsvn);
+                return att_diag_set(diag, ATT_E_TDX_MODULE_TCB_REVOKED,
+                                    "TDX module %s SVN %u "
+                                    "is at a revoked TCB level (isvsvn %u)",
+                                    m->id, td->tee_tcb_svn[0], m->levels[i].isvsvn);
             return ATT_OK;
         }
     }
-    return att_diag_set(diag, ATT_E_TDX_MODULE_TCB_NOT_SUPPORTED, "TDX module %s SVN %u is below "
-                        "every module TCB level", m->id, td->tee_tcb_svn[0]);
+    return att_diag_set(diag, ATT_E_TDX_MODULE_TCB_NOT_SUPPORTED,
+                        "TDX module %s SVN %u is below "
+                        "every module TCB level",
+                        m->id, td->tee_tcb_svn[0]);
 }
 
 /* TD 1.5 relaunch advice (Intel's TDRelaunchCheck): *tdx becomes TDRelaunchAdvised[...] when
@@ -315,9 +328,11 @@ static att_err_t att_relaunch(const att_quote_t *q, const att_tcb_info_t *t, att
     } else {
         const att_tdx_module_id_t *m = att_find_module(t, svn2[1]);
         if (m == NULL)
-            return att_diag_set(diag, ATT_E_TDX_MODULE_MISMATCH, "TCB info has no module "
+            return att_diag_set(diag, ATT_E_TDX_MODULE_MISMATCH,
+                                "TCB info has no module "
                                 "identity TDX_%02X for the TDX module the TD runs now "
-                                "(tee_tcb_svn2 major version %u)", svn2[1], svn2[1]);
+                                "(tee_tcb_svn2 major version %u)",
+                                svn2[1], svn2[1]);
         meets = svn2[0] >= m->levels[0].isvsvn && svn2[2] >= latest->tdx[2];
     }
     if (meets)
@@ -344,8 +359,8 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
     bool tdx = q->tee_type == ATT_TEE_TDX;
 
     /* 2-4. PCK chain, root CA CRL, PCK CRL (time-independent part cached when possible) */
-    att_chain_t *ch = cache ? att_dcap_cache_get(cache, q->pck_chain.ptr, q->pck_chain.len, c->id)
-                            : NULL;
+    att_chain_t *ch =
+        cache ? att_dcap_cache_get(cache, q->pck_chain.ptr, q->pck_chain.len, c->id) : NULL;
     if (ch == NULL) {
         if ((e = att_chain_build(q, c, trust, &ch, diag)))
             return e;
@@ -378,20 +393,25 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
                         ATT_E_TCBINFO_EXPIRED, "TCB info", diag)))
         return e;
     if (tdx ? (t->version != 3 || strcmp(t->id, "TDX")) : (t->version == 3 && strcmp(t->id, "SGX")))
-        return att_diag_set(diag, ATT_E_TCBINFO_TEE, "TCB info id '%s' version %d cannot judge a "
-                            "%s quote", t->id[0] ? t->id : "(none)", t->version,
-                            tdx ? "TDX" : "SGX");
+        return att_diag_set(diag, ATT_E_TCBINFO_TEE,
+                            "TCB info id '%s' version %d cannot judge a "
+                            "%s quote",
+                            t->id[0] ? t->id : "(none)", t->version, tdx ? "TDX" : "SGX");
     if (memcmp(t->fmspc, pck.fmspc, 6) != 0) {
         att_hex_encode(t->fmspc, 6, ha);
         att_hex_encode(pck.fmspc, 6, hb);
-        return att_diag_set(diag, ATT_E_TCBINFO_FMSPC, "TCB info is for FMSPC %s, the PCK "
-                            "certificate says %s", ha, hb);
+        return att_diag_set(diag, ATT_E_TCBINFO_FMSPC,
+                            "TCB info is for FMSPC %s, the PCK "
+                            "certificate says %s",
+                            ha, hb);
     }
     if (memcmp(t->pceid, pck.pceid, 2) != 0) {
         att_hex_encode(t->pceid, 2, ha);
         att_hex_encode(pck.pceid, 2, hb);
-        return att_diag_set(diag, ATT_E_TCBINFO_PCEID, "TCB info is for PCE-ID %s, the PCK "
-                            "certificate says %s", ha, hb);
+        return att_diag_set(diag, ATT_E_TCBINFO_PCEID,
+                            "TCB info is for PCE-ID %s, the PCK "
+                            "certificate says %s",
+                            ha, hb);
     }
 
     /* 6. QE identity */
@@ -401,16 +421,18 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
                         ATT_E_QEID_EXPIRED, "QE identity", diag)))
         return e;
     if (strcmp(qi->id, tdx ? "TD_QE" : "QE") != 0)
-        return att_diag_set(diag, ATT_E_QEID_VERSION, "QE identity id '%s' cannot judge a %s "
-                            "quote (needs '%s')", qi->id, tdx ? "TDX" : "SGX",
-                            tdx ? "TD_QE" : "QE");
+        return att_diag_set(diag, ATT_E_QEID_VERSION,
+                            "QE identity id '%s' cannot judge a %s "
+                            "quote (needs '%s')",
+                            qi->id, tdx ? "TDX" : "SGX", tdx ? "TD_QE" : "QE");
 
     /* 7. QE report signature by the PCK key - unless this chain's key already verified these
      * very bytes (the memo: every quote of a platform carries the same QE report) */
     const att_qe_memo_t *memo = att_chain_qe_find(ch, q->qe_report, q->qe_report_sig);
     if (memo == NULL &&
         !att_p256_verify(ch->leaf_key, q->qe_report, ATT_SGX_REPORT_LEN, q->qe_report_sig))
-        return att_diag_set(diag, ATT_E_QE_REPORT_SIGNATURE, "QE report signature does not "
+        return att_diag_set(diag, ATT_E_QE_REPORT_SIGNATURE,
+                            "QE report signature does not "
                             "verify with the PCK certificate key");
 
     /* 8. QE report data binds the attestation key and QE auth data */
@@ -419,29 +441,37 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
         return att_diag_set(diag, ATT_E_INTERNAL, "SHA-256 failed");
     static const uint8_t zero32[32];
     if (memcmp(q->qe.report_data, h, 32) != 0 || memcmp(q->qe.report_data + 32, zero32, 32) != 0)
-        return att_diag_set(diag, ATT_E_QE_REPORT_DATA, "QE report data is not SHA-256(attestation"
+        return att_diag_set(diag, ATT_E_QE_REPORT_DATA,
+                            "QE report data is not SHA-256(attestation"
                             " key || QE auth data) followed by 32 zero bytes");
 
     /* 9. QE identity match and QE TCB */
     if (memcmp(q->qe.mrsigner, qi->mrsigner, 32) != 0) {
         char hex[65];
         att_hex_encode(q->qe.mrsigner, 32, hex);
-        return att_diag_set(diag, ATT_E_QE_IDENTITY_MISMATCH, "QE MRSIGNER %s is not the one of "
-                            "the QE identity", hex);
+        return att_diag_set(diag, ATT_E_QE_IDENTITY_MISMATCH,
+                            "QE MRSIGNER %s is not the one of "
+                            "the QE identity",
+                            hex);
     }
     if (q->qe.isvprodid != qi->isvprodid)
-        return att_diag_set(diag, ATT_E_QE_IDENTITY_MISMATCH, "QE ISVPRODID %u, QE identity "
-                            "requires %u", q->qe.isvprodid, qi->isvprodid);
+        return att_diag_set(diag, ATT_E_QE_IDENTITY_MISMATCH,
+                            "QE ISVPRODID %u, QE identity "
+                            "requires %u",
+                            q->qe.isvprodid, qi->isvprodid);
     if ((q->qe.miscselect & qi->miscselect_mask) != qi->miscselect)
-        return att_diag_set(diag, ATT_E_QE_IDENTITY_MISMATCH, "QE MISCSELECT 0x%08x under mask "
-                            "0x%08x is not 0x%08x", q->qe.miscselect, qi->miscselect_mask,
-                            qi->miscselect);
+        return att_diag_set(diag, ATT_E_QE_IDENTITY_MISMATCH,
+                            "QE MISCSELECT 0x%08x under mask "
+                            "0x%08x is not 0x%08x",
+                            q->qe.miscselect, qi->miscselect_mask, qi->miscselect);
     for (int i = 0; i < 16; i++)
         if ((q->qe.attributes[i] & qi->attributes_mask[i]) != qi->attributes[i]) {
             char hex[33];
             att_hex_encode(q->qe.attributes, 16, hex);
-            return att_diag_set(diag, ATT_E_QE_IDENTITY_MISMATCH, "QE ATTRIBUTES %s do not match "
-                                "the QE identity under its mask", hex);
+            return att_diag_set(diag, ATT_E_QE_IDENTITY_MISMATCH,
+                                "QE ATTRIBUTES %s do not match "
+                                "the QE identity under its mask",
+                                hex);
         }
     res->qe_status = ATT_TCB_UNKNOWN;
     for (size_t i = 0; i < qi->n_levels; i++)
@@ -451,8 +481,10 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
             break;
         }
     if (res->qe_status == ATT_TCB_UNKNOWN)
-        return att_diag_set(diag, ATT_E_QE_TCB_NOT_SUPPORTED, "QE ISVSVN %u is below every QE "
-                            "TCB level", q->qe.isvsvn);
+        return att_diag_set(diag, ATT_E_QE_TCB_NOT_SUPPORTED,
+                            "QE ISVSVN %u is below every QE "
+                            "TCB level",
+                            q->qe.isvsvn);
     if (res->qe_status == ATT_TCB_REVOKED)
         return att_diag_set(diag, ATT_E_QE_TCB_REVOKED, "QE ISVSVN %u is at a revoked TCB level",
                             q->qe.isvsvn);
@@ -465,12 +497,14 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
     } else {
         *akey = att_p256_from_raw(q->attest_key);
         if (*akey == NULL)
-            return att_diag_set(diag, ATT_E_QUOTE_KEY, "attestation key is not a point on "
+            return att_diag_set(diag, ATT_E_QUOTE_KEY,
+                                "attestation key is not a point on "
                                 "P-256");
         k = *akey;
     }
     if (!att_p256_verify(k, q->signed_region.ptr, q->signed_region.len, q->signature))
-        return att_diag_set(diag, ATT_E_QUOTE_SIGNATURE, "quote signature over the first %zu "
+        return att_diag_set(diag, ATT_E_QUOTE_SIGNATURE,
+                            "quote signature over the first %zu "
                             "bytes does not verify with the attestation key",
                             q->signed_region.len);
     if (memo == NULL) /* QE report and attestation key both verified: remember them */
@@ -499,12 +533,15 @@ static att_err_t att_verify(const uint8_t *buf, size_t len, const att_dcap_colla
             char tneed[80];
             att_svn_list(q->td.tee_tcb_svn, 16, tsvn, sizeof(tsvn));
             att_svn_list(t->levels[t->n_levels - 1].tdx, 16, tneed, sizeof(tneed));
-            return att_diag_set(diag, ATT_E_TCB_NOT_SUPPORTED, "no TCB level matches: PCK SGX "
+            return att_diag_set(diag, ATT_E_TCB_NOT_SUPPORTED,
+                                "no TCB level matches: PCK SGX "
                                 "components [%s] PCESVN %u, TEE TCB SVN [%s]; the lowest level "
-                                "needs SGX [%s] PCESVN %u, TDX [%s]", comps, pck.pcesvn, tsvn,
-                                need, t->levels[t->n_levels - 1].pcesvn, tneed);
+                                "needs SGX [%s] PCESVN %u, TDX [%s]",
+                                comps, pck.pcesvn, tsvn, need, t->levels[t->n_levels - 1].pcesvn,
+                                tneed);
         }
-        return att_diag_set(diag, ATT_E_TCB_NOT_SUPPORTED, "no TCB level matches: PCK SGX "
+        return att_diag_set(diag, ATT_E_TCB_NOT_SUPPORTED,
+                            "no TCB level matches: PCK SGX "
                             "components [%s] PCESVN %u; the lowest level needs [%s] PCESVN %u",
                             comps, pck.pcesvn, need, t->levels[t->n_levels - 1].pcesvn);
     }

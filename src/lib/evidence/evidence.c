@@ -48,8 +48,10 @@ static att_err_t att_ev_dcap(const att_ev_ctx_t *ctx, const uint8_t *q, size_t l
     if (e != ATT_OK)
         return e;
     if ((att_tee_t)parsed.tee_type != want)
-        return att_diag_set(d, ATT_E_EVIDENCE_TYPE, "the quote is a %s quote; this endpoint "
-                            "takes %s", parsed.tee_type == ATT_TEE_TDX ? "TDX" : "SGX",
+        return att_diag_set(d, ATT_E_EVIDENCE_TYPE,
+                            "the quote is a %s quote; this endpoint "
+                            "takes %s",
+                            parsed.tee_type == ATT_TEE_TDX ? "TDX" : "SGX",
                             want == ATT_TEE_TDX ? "TDX" : "SGX");
     uint8_t fmspc[6];
     const char *ca;
@@ -127,19 +129,26 @@ ATT_API att_err_t att_oe_report_parse(const uint8_t *buf, size_t len, const uint
     uint32_t version, type;
     const uint8_t *sz;
     if (!att_cur_u32(&c, &version) || !att_cur_u32(&c, &type) || !att_cur_bytes(&c, 8, &sz))
-        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT, "Open Enclave report header needs 16 "
-                            "bytes, the report has %zu", len);
+        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
+                            "Open Enclave report header needs 16 "
+                            "bytes, the report has %zu",
+                            len);
     if (version != 1)
-        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT, "Open Enclave report header version %u "
-                            "is not supported (1 is)", version);
+        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
+                            "Open Enclave report header version %u "
+                            "is not supported (1 is)",
+                            version);
     if (type != 2)
-        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT, "Open Enclave report type %u is not a "
-                            "remote SGX report (2)", type);
+        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
+                            "Open Enclave report type %u is not a "
+                            "remote SGX report (2)",
+                            type);
     uint64_t size = att_le64(sz);
     if (size != att_cur_left(&c))
-        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT, "Open Enclave report header declares "
-                            "%llu bytes of report, %zu follow", (unsigned long long)size,
-                            att_cur_left(&c));
+        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
+                            "Open Enclave report header declares "
+                            "%llu bytes of report, %zu follow",
+                            (unsigned long long)size, att_cur_left(&c));
     *quote = buf + c.off;
     *qlen = (size_t)size;
     return ATT_OK;
@@ -232,8 +241,10 @@ static att_err_t att_bind_one(const uint8_t *data, size_t len, const uint8_t *fi
         return ATT_OK;
     att_hex_encode(h, 32, a);
     att_hex_encode(field, 32, b);
-    return att_diag_set(diag, ATT_E_EVIDENCE_BINDING, "SHA-256 of the %s is %s but the first 32 "
-                        "bytes of %s are %s", what, a, where, b);
+    return att_diag_set(diag, ATT_E_EVIDENCE_BINDING,
+                        "SHA-256 of the %s is %s but the first 32 "
+                        "bytes of %s are %s",
+                        what, a, where, b);
 }
 
 ATT_API att_err_t att_ev_bind(const att_ev_result_t *r, const uint8_t *runtime, size_t rlen,
@@ -247,9 +258,8 @@ ATT_API att_err_t att_ev_bind(const att_ev_result_t *r, const uint8_t *runtime, 
         (e = att_bind_one(runtime, rlen, r->report_data, "runtime data",
                           tdx ? "the TD report's REPORTDATA" : "the enclave's REPORTDATA", diag)))
         return e;
-    if (init != NULL &&
-        (e = att_bind_one(init, ilen, r->init_field, "init-time data",
-                          tdx ? "MRCONFIGID" : "CONFIGID", diag)))
+    if (init != NULL && (e = att_bind_one(init, ilen, r->init_field, "init-time data",
+                                          tdx ? "MRCONFIGID" : "CONFIGID", diag)))
         return e;
     return ATT_OK;
 }

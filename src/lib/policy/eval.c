@@ -1278,9 +1278,8 @@ ATT_API att_err_t att_policy_eval(const att_policy_t *pol, const json_t *claims,
             if (res->trace == NULL || res->trace_text == NULL)
                 err = att_oom(&e);
         }
-        if (err == ATT_OK &&
-            (res->reason == NULL || res->claims == NULL || res->props == NULL || arena.failed ||
-             e.b.err != ATT_OK))
+        if (err == ATT_OK && (res->reason == NULL || res->claims == NULL || res->props == NULL ||
+                              arena.failed || e.b.err != ATT_OK))
             err = att_oom(&e);
         res->steps = e.b.steps;
         res->bytes = e.b.bytes;

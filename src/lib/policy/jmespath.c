@@ -910,11 +910,11 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, att_jx_t *x, int depth
             if (found >= 0)
                 r = json_boolean(found == 1);
         } else if (json_is_string(a[0]) && json_is_string(a[1])) {
-            if (att_jstep(x, att_pol_scan_cost(json_string_length(a[0]) +
-                                               json_string_length(a[1]))))
+            if (att_jstep(x,
+                          att_pol_scan_cost(json_string_length(a[0]) + json_string_length(a[1]))))
                 r = json_boolean(memmem(json_string_value(a[0]), json_string_length(a[0]),
-                                        json_string_value(a[1]), json_string_length(a[1])) !=
-                                     NULL ||
+                                        json_string_value(a[1]),
+                                        json_string_length(a[1])) != NULL ||
                                  json_string_length(a[1]) == 0);
         } else
             *err = "contains() takes an array or two strings";
@@ -935,8 +935,7 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, att_jx_t *x, int depth
     case JF_KEYS:
     case JF_VALUES:
         if (json_is_object(a[0])) {
-            if (!att_jstep(x, json_object_size(a[0])) ||
-                !att_jbuilt(x, json_object_size(a[0]), 0))
+            if (!att_jstep(x, json_object_size(a[0])) || !att_jbuilt(x, json_object_size(a[0]), 0))
                 break;
             r = json_array();
             const char *k;
@@ -949,8 +948,7 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, att_jx_t *x, int depth
                     r = NULL;
                     break;
                 }
-                json_array_append_new(r, n->fn == JF_KEYS ? json_stringn(k, klen)
-                                                          : json_incref(e));
+                json_array_append_new(r, n->fn == JF_KEYS ? json_stringn(k, klen) : json_incref(e));
             }
         } else
             *err = "keys()/values() take an object";
@@ -985,8 +983,7 @@ static json_t *att_jfn(const att_jp_node_t *n, json_t *v, att_jx_t *x, int depth
         if (att_jnum(a[0], &d))
             r = json_incref(a[0]);
         else if (json_is_string(a[0])) {
-            if (!att_jstep(x, att_pol_parse_cost(json_string_length(a[0]))) ||
-                !att_jbuilt(x, 0, 0))
+            if (!att_jstep(x, att_pol_parse_cost(json_string_length(a[0]))) || !att_jbuilt(x, 0, 0))
                 break;
             json_t *y = json_loads(json_string_value(a[0]), JSON_DECODE_ANY, NULL);
             r = y && json_is_number(y) ? y : (json_decref(y), json_null());
@@ -1147,7 +1144,8 @@ static json_t *att_jeval(const att_jp_node_t *n, json_t *v, att_jx_t *x, int dep
             json_array_foreach(l, i, e)
             {
                 size_t k = json_is_array(e) ? json_array_size(e) : 1;
-                if (!att_jstep(x, k) || !(att_pol_charge(x->b, k * ATT_POL_JSON_SLOT) || att_jover(x))) {
+                if (!att_jstep(x, k) ||
+                    !(att_pol_charge(x->b, k * ATT_POL_JSON_SLOT) || att_jover(x))) {
                     json_decref(out);
                     json_decref(l);
                     return NULL;

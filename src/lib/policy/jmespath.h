@@ -27,7 +27,6 @@ const att_jp_node_t *att_jp_compile(att_pol_arena_t *a, const char *q, size_t n,
  * default budget of its own). A new reference, or NULL with *err on a runtime error (wrong
  * argument type to a function, nesting too deep, out of memory) or when b ran out (b->err set;
  * the caller reports which budget). */
-json_t *att_jp_eval(const att_jp_node_t *node, json_t *data, att_pol_budget_t *b,
-                    const char **err);
+json_t *att_jp_eval(const att_jp_node_t *node, json_t *data, att_pol_budget_t *b, const char **err);
 
 #endif

@@ -90,7 +90,7 @@ typedef struct {
     size_t limit;   /* 0 = no limit */
     json_t **jrefs; /* JSON values to decref when the arena is freed */
     size_t njrefs, capjrefs;
-    bool failed; /* an allocation failed or the limit was hit */
+    bool failed;              /* an allocation failed or the limit was hit */
     att_pol_budget_t *budget; /* every allocation is charged to it (NULL: none) */
 } att_pol_arena_t;
 

@@ -84,7 +84,7 @@ att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, 
     if (rc != CURLE_OK)
         e = att_diag_set(diag, ATT_E_JWKS, "GET %s failed: %s", url,
                          b.over ? "answer larger than 1 MiB"
-                                   : (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+                                : (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
     else if (status >= 300 && status < 400)
         e = att_diag_set(diag, ATT_E_JWKS,
                          "GET %s answered HTTP %ld, a redirect (redirects are not followed)", url,

@@ -303,8 +303,8 @@ static att_err_t att_rp_need_keys(att_rp_t *rp, att_time_t now, uint64_t seen, b
         e = att_diag_set(diag, ATT_E_JWKS, "the key fetch did not end within %ld ms",
                          rp->timeout_ms);
     else if (rp->gen == seen && !force)
-        e = att_diag_set(diag, ATT_E_JWKS, "%s", rp->last_error[0] ? rp->last_error
-                                                                   : "the key fetch failed");
+        e = att_diag_set(diag, ATT_E_JWKS, "%s",
+                         rp->last_error[0] ? rp->last_error : "the key fetch failed");
     else if (force && !rp->last_ok)
         e = att_diag_set(diag, ATT_E_JWKS, "%s", rp->last_error);
 out:
@@ -459,8 +459,8 @@ static att_err_t att_rp_bad_time(att_rp_result_t *r, const char *name, json_t *c
 static att_err_t att_rp_claims_unreadable(att_rp_result_t *r, const uint8_t *p, size_t n)
 {
     json_error_t je;
-    json_t *v = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
-                           NULL);
+    json_t *v =
+        json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, NULL);
     if (json_is_object(v)) {
         const char *name;
         json_t *m;

@@ -52,16 +52,16 @@ struct att_rp {
     bool allow_foreign_jwks;
     bool alg_ok[ATT_RP_NALG];
     int64_t skew, refetch_interval, fail_backoff, max_age;
-    long timeout_ms;    /* one deadline for a whole key fetch (discovery + JWKS) */
+    long timeout_ms; /* one deadline for a whole key fetch (discovery + JWKS) */
     unsigned max_waiters;
     att_rp_fetch_fn fetch;
     void *fetch_arg;
 
-    pthread_mutex_t lock; /* guards the members below */
-    pthread_cond_t done;  /* broadcast when a fetch ends (CLOCK_MONOTONIC) */
-    att_rp_jwks_t *snap;  /* current keys, or NULL */
-    uint64_t gen;         /* incremented by every snapshot swap */
-    bool attempted;       /* a fetch was started (or keys loaded) once */
+    pthread_mutex_t lock;    /* guards the members below */
+    pthread_cond_t done;     /* broadcast when a fetch ends (CLOCK_MONOTONIC) */
+    att_rp_jwks_t *snap;     /* current keys, or NULL */
+    uint64_t gen;            /* incremented by every snapshot swap */
+    bool attempted;          /* a fetch was started (or keys loaded) once */
     att_time_t last_attempt; /* `now` of the start of the last fetch */
     bool last_ok;            /* the last fetch installed keys */
     char last_error[256];    /* why the last fetch failed, "" if it did not */
@@ -69,14 +69,14 @@ struct att_rp {
     att_time_t jwks_uri_at;  /* `now` of that discovery */
     /* the single flight: at most one fetch per verifier, on its own thread */
     bool fetching;
-    uint64_t fetch_seq, done_seq; /* fetches started / finished */
-    att_time_t fetch_now;         /* `now` the fetch in flight runs at */
+    uint64_t fetch_seq, done_seq;   /* fetches started / finished */
+    att_time_t fetch_now;           /* `now` the fetch in flight runs at */
     struct timespec fetch_deadline; /* CLOCK_MONOTONIC end of the fetch in flight */
-    unsigned waiters;             /* requests waiting for the fetch in flight */
-    bool thread_live;             /* `thread` was started and not yet joined */
+    unsigned waiters;               /* requests waiting for the fetch in flight */
+    bool thread_live;               /* `thread` was started and not yet joined */
     pthread_t thread;
-    atomic_bool closing;          /* att_rp_free: abort the transfer in flight */
-    uint64_t fetches;             /* fetches started (tests, statistics) */
+    atomic_bool closing; /* att_rp_free: abort the transfer in flight */
+    uint64_t fetches;    /* fetches started (tests, statistics) */
 };
 
 /* JWKS text -> snapshot with keys usable for rp's allowed algs. ATT_E_JWKS when the text is not

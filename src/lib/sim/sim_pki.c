@@ -486,8 +486,7 @@ static att_err_t att_sim_issue(att_sim_pki_t *p, att_sim_cert_t which, att_diag_
                 false;
         }
         ok = att_sim_add_constraints(x, false, 0) &&
-             att_sim_add_sgx_ext(x, &p->opts.pck, p->opts.ca == ATT_SIM_CA_PLATFORM,
-                                 &p->quirks);
+             att_sim_add_sgx_ext(x, &p->opts.pck, p->opts.ca == ATT_SIM_CA_PLATFORM, &p->quirks);
         break;
     default:
         ok = att_sim_add_constraints(x, false, 0);

@@ -417,9 +417,8 @@ static void test_numeric_dates(void **state)
              ISSUER, AUDIENCE);
     expect(a, bearer_raw(&k1, kid, p), ATT_AUTH_READ, NOW, 401, "claims",
            "exp 9.22337e+18 is not an integer NumericDate within range");
-    snprintf(p, sizeof p,
-             "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"nbf\":\"now\"}", ISSUER, AUDIENCE,
-             (long long)NOW + 300);
+    snprintf(p, sizeof p, "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"nbf\":\"now\"}", ISSUER,
+             AUDIENCE, (long long)NOW + 300);
     expect(a, bearer_raw(&k1, kid, p), ATT_AUTH_READ, NOW, 401, "claims",
            "nbf \"now\" is not an integer NumericDate");
     snprintf(p, sizeof p, "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"iat\":-5}", ISSUER,
@@ -457,8 +456,8 @@ static void test_invented_kids(void **state)
         expect(a, bearer_raw(&stranger, kid, p), ATT_AUTH_READ, NOW + i * 29 / 99, 401, "kid",
                "is not in the issuer's JWKS");
         if (i == 50) /* a published key still works, without a fetch */
-            expect(a, bearer(&k1, claims(ISSUER, "[\"attestation.read\"]")), ATT_AUTH_READ, NOW,
-                   0, NULL, NULL);
+            expect(a, bearer(&k1, claims(ISSUER, "[\"attestation.read\"]")), ATT_AUTH_READ, NOW, 0,
+                   NULL, NULL);
     }
     assert_int_equal(idp.fetches, 2); /* discovery and JWKS, once */
     expect(a, bearer_raw(&stranger, "invented-x", p), ATT_AUTH_READ, NOW + 30, 401, "kid", NULL);

@@ -32,9 +32,9 @@
 #include "log.h" /* att_log_setup: the tests read what collsrc logs */
 
 #define PCS_SERVER ATT_TEST_TOOLS "/pcs_server.py"
-#define VDIR ATT_TEST_VECTORS "/dcap"
-#define SGX_SET "sgx-v3-fmspc00A067110000"
-#define TDX_SET "tdx-v4-fmspcB0C06F000000"
+#define VDIR       ATT_TEST_VECTORS "/dcap"
+#define SGX_SET    "sgx-v3-fmspc00A067110000"
+#define TDX_SET    "tdx-v4-fmspcB0C06F000000"
 
 static att_trust_t *trust;
 static char count_file[64];
@@ -269,8 +269,13 @@ static att_collsrc_t *mk(const char *url, const char *dir, att_store_t *st, int6
 {
     /* The fake clock, and a rate no test of caching reaches: tests that fetch again after a
      * failure move fake_ms past the backoff. */
-    att_collsrc_opts_t o = {.pcs_url = url, .offline_dir = dir, .store = st, .trust = trust,
-                            .max_age = max_age, .timeout_ms = 5000, .clock_ms = fake_clock,
+    att_collsrc_opts_t o = {.pcs_url = url,
+                            .offline_dir = dir,
+                            .store = st,
+                            .trust = trust,
+                            .max_age = max_age,
+                            .timeout_ms = 5000,
+                            .clock_ms = fake_clock,
                             .fetch_rate = 1000};
     att_collsrc_t *s = NULL;
     att_diag_t d;
@@ -369,7 +374,8 @@ static void test_fetch_all_sets_variants(void **state)
         char url[64], rurl[96];
         pcs_url(&p, url, sizeof(url));
         snprintf(rurl, sizeof(rurl), "http://127.0.0.1:%d/IntelSGXRootCA.der", p.port);
-        att_collsrc_opts_t o = {.pcs_url = url, .trust = trust,
+        att_collsrc_opts_t o = {.pcs_url = url,
+                                .trust = trust,
                                 .root_ca_crl_url = k == 2 ? rurl : NULL,
                                 .fetch_rate = 1000}; /* one fetch per vector at once */
         att_collsrc_t *s;
@@ -518,15 +524,15 @@ static void test_sqlite_store(void **state)
 /* ---- a SQLite store whose collateral writes fail or block on demand ---- */
 
 typedef struct {
-    att_store_t base; /* first: the collateral source sees an att_store_t */
+    att_store_t base;    /* first: the collateral source sees an att_store_t */
     att_store_ops_t ops; /* collateral calls only, forwarded to `real` */
     att_store_t *real;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool fail;    /* coll_put answers as SQLite does on a full disk, writing nothing */
-    bool block;   /* coll_put waits until block is cleared */
-    int puts;     /* coll_put calls */
-    int in_put;   /* coll_put calls running */
+    bool fail;  /* coll_put answers as SQLite does on a full disk, writing nothing */
+    bool block; /* coll_put waits until block is cleared */
+    int puts;   /* coll_put calls */
+    int in_put; /* coll_put calls running */
 } flaky_store_t;
 
 static att_err_t fl_put(att_store_t *st, const char *key, const uint8_t *blob, size_t len,
@@ -541,7 +547,8 @@ static att_err_t fl_put(att_store_t *st, const char *key, const uint8_t *blob, s
         pthread_cond_wait(&f->cv, &f->mu);
     bool fail = f->fail;
     pthread_mutex_unlock(&f->mu);
-    att_err_t e = fail ? att_diag_set(d, ATT_E_STORE, "store coll_put on flaky.db: database or "
+    att_err_t e = fail ? att_diag_set(d, ATT_E_STORE,
+                                      "store coll_put on flaky.db: database or "
                                       "disk is full (SQLite error 13); free disk space and retry")
                        : att_store_coll_put(f->real, key, blob, len, at, d);
     pthread_mutex_lock(&f->mu);
@@ -573,8 +580,8 @@ static flaky_store_t *fl_open(const char *dir)
     if (att_store_open_sqlite(dir, &f->real, &d) != ATT_OK)
         fail_msg("att_store_open_sqlite: %s", d.msg);
     /* The real ops expect the real handle: forward what the collateral source calls. */
-    f->ops = (att_store_ops_t){.name = f->real->ops->name, .close = fl_close, .coll_get = fl_get,
-                               .coll_put = fl_put};
+    f->ops = (att_store_ops_t){
+        .name = f->real->ops->name, .close = fl_close, .coll_get = fl_get, .coll_put = fl_put};
     f->base.ops = &f->ops;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
@@ -700,10 +707,10 @@ static void test_store_write_retry(void **state)
     get_ok(s, &w.q, t0 + 120);
     assert_int_equal(fl_puts(w.fl), 3);
     assert_int_equal(fl_stored(w.fl, SGX_KEY, &at), ATT_OK);
-    assert_int_equal(at, t0); /* when it was fetched, not when it was written */
-    get_ok(s, &w.q, t0 + 300);  /* nothing pending any more */
+    assert_int_equal(at, t0);  /* when it was fetched, not when it was written */
+    get_ok(s, &w.q, t0 + 300); /* nothing pending any more */
     assert_int_equal(fl_puts(w.fl), 3);
-    assert_int_equal(write_errors(s), 2); /* the failed ones */
+    assert_int_equal(write_errors(s), 2);  /* the failed ones */
     assert_int_equal(count_requests(), 4); /* all hits */
     att_collsrc_free(s);
     /* One warning for the run of failures (key and the store's message), one line when done. */
@@ -824,7 +831,6 @@ static void test_store_write_single_writer(void **state)
     att_log_setup(ATT_LOG_INFO, NULL);
     wfx_stop(&w, false);
 }
-
 
 static void test_stale_when_down(void **state)
 {
@@ -1277,7 +1283,7 @@ static void test_deadline_per_fetch(void **state)
         fail_msg("want ATT_E_FETCH naming the deadline, got %s: %s", att_err_name(e), d.msg);
     assert_null(c);
     assert_true(count_requests() < 4); /* the fourth GET was never sent */
-    assert_int_equal(ra, 5);            /* the default first backoff */
+    assert_int_equal(ra, 5);           /* the default first backoff */
     att_collsrc_stats_t st;
     att_collsrc_stats(s, &st);
     assert_int_equal(st.requests, (uint64_t)count_requests());
@@ -1331,8 +1337,8 @@ static void test_busy_bound(void **state)
     qv_t sgx, tdx;
     qv_load(&sgx, SGX_SET);
     qv_load(&tdx, TDX_SET);
-    att_collsrc_opts_t o = {.pcs_url = url, .offline_dir = VDIR "/" TDX_SET, .max_waiters = 1,
-                            .fetch_rate = 1000};
+    att_collsrc_opts_t o = {
+        .pcs_url = url, .offline_dir = VDIR "/" TDX_SET, .max_waiters = 1, .fetch_rate = 1000};
     att_collsrc_t *s = mk_opts(&o);
 
     held_t h = {.s = s, .q = &sgx};
@@ -1391,8 +1397,8 @@ static void test_backoff(void **state)
     pcs_url(&p, url, sizeof(url));
     qv_t q;
     qv_load(&q, SGX_SET);
-    att_collsrc_opts_t o = {.pcs_url = url, .backoff_ms = 5000, .backoff_max_ms = 20000,
-                            .fetch_rate = 1000};
+    att_collsrc_opts_t o = {
+        .pcs_url = url, .backoff_ms = 5000, .backoff_max_ms = 20000, .fetch_rate = 1000};
     att_collsrc_t *s = mk_opts(&o);
     att_dcap_collateral_t *c = NULL;
     att_diag_t d;
@@ -1559,8 +1565,12 @@ static void test_error_body_not_echoed(void **state)
 {
     VEC_REQUIRE();
     pcs_t p;
-    const char *args[] = {VDIR "/" SGX_SET, "--fail-status", "403", "--fail-body",
-                          "INTERNAL-ONLY: ask db7.corp\x1b[2J", NULL};
+    const char *args[] = {VDIR "/" SGX_SET,
+                          "--fail-status",
+                          "403",
+                          "--fail-body",
+                          "INTERNAL-ONLY: ask db7.corp\x1b[2J",
+                          NULL};
     reset_count();
     pcs_start(&p, 0, args);
     char url[64];
@@ -1577,7 +1587,7 @@ static void test_error_body_not_echoed(void **state)
     assert_int_equal(get(s, &q, q.v.at, &c, &d), ATT_E_FETCH_STATUS);
     if (strstr(d.msg, "INTERNAL-ONLY") != NULL || strstr(d.msg, "db7") != NULL ||
         strstr(d.msg, "collateral source answered HTTP 403 for the SGX TCB info of FMSPC "
-               "00A067110000") == NULL)
+                      "00A067110000") == NULL)
         fail_msg("the error must name status and item, not the body: %s", d.msg);
     att_log_setup(ATT_LOG_INFO, NULL);
     assert_int_equal(log_lines(log, "HTTP 403", "INTERNAL-ONLY: ask db7.corp?[2J"), 1);
@@ -1646,8 +1656,11 @@ static void test_crl_trailing(void **state)
         pcs_start(&p, 0, args);
         char url[64];
         pcs_url(&p, url, sizeof(url));
-        att_collsrc_opts_t o = {.pcs_url = url, .trust = t, .timeout_ms = 5000,
-                                .clock_ms = fake_clock, .fetch_rate = 1000};
+        att_collsrc_opts_t o = {.pcs_url = url,
+                                .trust = t,
+                                .timeout_ms = 5000,
+                                .clock_ms = fake_clock,
+                                .fetch_rate = 1000};
         att_collsrc_t *s;
         assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
         att_dcap_collateral_t *c = NULL;

@@ -194,8 +194,8 @@ static void unusable_reason(fx_t *f, const uint8_t *blob, size_t len, const char
     FILE *log = tmpfile();
     assert_non_null(log);
     att_log_setup(ATT_LOG_INFO, log);
-    att_collsrc_opts_t o = {.pcs_url = pcs_url, .store = f->st, .trust = f->trust,
-                            .timeout_ms = 5000};
+    att_collsrc_opts_t o = {
+        .pcs_url = pcs_url, .store = f->st, .trust = f->trust, .timeout_ms = 5000};
     att_collsrc_t *s = NULL;
     assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
     for (int i = 0; i < 2; i++) { /* the second get answers from the entry: same reason */

@@ -283,8 +283,9 @@ static void test_flag(void **state)
     assert_int_equal(c.policy_jws_max_age, 0);
     att_config_free(&c);
     /* the flag must not swallow the next option as its value */
-    assert_int_equal(load(&c, &d, (const char *[]){"--allow-anonymous-admin", "--threads", "3",
-                                                    NULL}, NULL), ATT_OK);
+    assert_int_equal(
+        load(&c, &d, (const char *[]){"--allow-anonymous-admin", "--threads", "3", NULL}, NULL),
+        ATT_OK);
     assert_true(c.allow_anonymous_admin);
     assert_int_equal(c.threads, 3);
     att_config_free(&c);
@@ -294,7 +295,8 @@ static void test_flag(void **state)
     att_config_free(&c);
     assert_int_equal(load(&c, &d, NULL,
                           (const char *[]){"ATTESTD_ALLOW_ANONYMOUS_ADMIN=yes",
-                                           "ATTESTD_POLICY_JWS_MAX_AGE=300", NULL}), ATT_OK);
+                                           "ATTESTD_POLICY_JWS_MAX_AGE=300", NULL}),
+                     ATT_OK);
     assert_true(c.allow_anonymous_admin);
     assert_int_equal(c.policy_jws_max_age, 300);
     att_config_free(&c);
@@ -327,8 +329,9 @@ static void test_store(void **state)
     att_config_free(&c);
 
     /* both given: --store names the database, --data-dir keeps what it holds */
-    assert_int_equal(load(&c, &d, (const char *[]){"--data-dir", "/d", "--store", "sqlite:/s",
-                                                    NULL}, NULL), ATT_OK);
+    assert_int_equal(
+        load(&c, &d, (const char *[]){"--data-dir", "/d", "--store", "sqlite:/s", NULL}, NULL),
+        ATT_OK);
     assert_string_equal(c.store_url, "sqlite:/s");
     assert_string_equal(c.data_dir, "/d");
     att_config_free(&c);
@@ -343,15 +346,16 @@ static void test_store(void **state)
     assert_int_equal(load(&c, &d, (const char *[]){"--config", f, NULL}, env), ATT_OK);
     assert_string_equal(c.store_url, "sqlite:/env");
     att_config_free(&c);
-    assert_int_equal(load(&c, &d, (const char *[]){"--config", f, "--store=sqlite:cli", NULL},
-                          env), ATT_OK);
+    assert_int_equal(load(&c, &d, (const char *[]){"--config", f, "--store=sqlite:cli", NULL}, env),
+                     ATT_OK);
     assert_string_equal(c.store_url, "sqlite:cli");
     att_config_free(&c);
     unlink(f);
 
     /* a PostgreSQL URL is well-formed here; opening it says it is not built yet */
-    assert_int_equal(load(&c, &d, (const char *[]){"--store", "postgresql://u:S3cr3t@h/db", NULL},
-                          NULL), ATT_OK);
+    assert_int_equal(
+        load(&c, &d, (const char *[]){"--store", "postgresql://u:S3cr3t@h/db", NULL}, NULL),
+        ATT_OK);
     assert_string_equal(c.store_url, "postgresql://u:S3cr3t@h/db");
     att_config_free(&c);
 
@@ -366,11 +370,11 @@ static void test_store(void **state)
     expect_bad(NULL, (const char *[]){"ATTESTD_STORE=mysql://u:S3cr3t@h/db", NULL},
                "environment ATTESTD_STORE");
     /* the password is in no message */
-    assert_int_equal(load(&c, &d, (const char *[]){"--store", "mysql://u:S3cr3t@h/db", NULL},
-                          NULL), ATT_E_ARG);
+    assert_int_equal(load(&c, &d, (const char *[]){"--store", "mysql://u:S3cr3t@h/db", NULL}, NULL),
+                     ATT_E_ARG);
     assert_null(strstr(d.msg, "S3cr3t"));
-    assert_int_equal(load(&c, &d, (const char *[]){"--store", "host=h password=S3cr3t", NULL},
-                          NULL), ATT_E_ARG);
+    assert_int_equal(
+        load(&c, &d, (const char *[]){"--store", "host=h password=S3cr3t", NULL}, NULL), ATT_E_ARG);
     assert_non_null(strstr(d.msg, "password=***"));
     assert_null(strstr(d.msg, "S3cr3t"));
 }

@@ -212,7 +212,7 @@ typedef struct {
     FILE *log;
 } fx_t;
 
-static bool g_shed; /* fx_start: att_http_opts_t.shed_idle */
+static bool g_shed;          /* fx_start: att_http_opts_t.shed_idle */
 static size_t g_body_memory; /* fx_start: att_http_opts_t.max_body_memory (0: default) */
 
 static fx_t *fx_start(size_t max_body, unsigned max_conn, unsigned timeout_s)
@@ -639,8 +639,11 @@ static bool exposition_clean(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-                               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        size_t len = c < 0x80                 ? 1
+                     : c >= 0xc2 && c <= 0xdf ? 2
+                     : c >= 0xe0 && c <= 0xef ? 3
+                     : c >= 0xf0 && c <= 0xf4 ? 4
+                                              : 0;
         if (!len || i + len > n || (c < 0x20 && c != '\n') || c == 0x7f)
             return false;
         for (size_t k = 1; k < len; k++)
@@ -656,8 +659,8 @@ static bool exposition_clean(const char *s, size_t n)
 static void test_metrics_label_escaping(void **state)
 {
     att_metrics_t *m = att_metrics_new();
-    att_metric_t *c = att_metrics_counter(m, "t_total", "help \x02 here", 1,
-                                          (const char *const[]){"method"});
+    att_metric_t *c =
+        att_metrics_counter(m, "t_total", "help \x02 here", 1, (const char *const[]){"method"});
     att_metric_inc(c, "a\xff\x01"
                       "b\xc3\xa9\xed\xa0\x80\xc0\xaf\"\\");
     char *t = att_metrics_render(m);
@@ -957,8 +960,8 @@ static void assert_refused(const char *req, size_t n, int status, const char *co
     snprintf(xcode, sizeof(xcode), "x-ms-error-code: %s\r\n", code);
     if (strncmp(out, want, strlen(want)) || !strstr(out, json) || !strstr(out, xcode) ||
         !strstr(out, "Connection: close\r\n") || count_str(out, "\nHTTP/1.1 ") || !closed)
-        fail_msg("want one %d %s and a close (closed=%d) for:\n%.300s\ngot:\n%.1000s", status,
-                 code, closed, req, out);
+        fail_msg("want one %d %s and a close (closed=%d) for:\n%.300s\ngot:\n%.1000s", status, code,
+                 closed, req, out);
     free(out);
 }
 
@@ -995,8 +998,7 @@ static void test_framing(void **state)
            400, "BadRequest");
     REFUSE("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc", 501,
            "NotImplemented");
-    REFUSE("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
-           "BadRequest");
+    REFUSE("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "BadRequest");
     /* whitespace before the colon, obs-fold, control characters */
     REFUSE("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length : 0\r\n\r\n", 400, "BadRequest");
     REFUSE("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A\t: 1\r\n\r\n", 400, "BadRequest");
@@ -1040,7 +1042,8 @@ static void test_head_limits(void **state)
         int n = snprintf(req, 40000, "GET /healthz?");
         for (size_t i = 0; i < nq; i++)
             n += snprintf(req + n, 40000 - (size_t)n, "%sp=%zu", i ? "&" : "", i % 10);
-        n += snprintf(req + n, 40000 - (size_t)n, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        n += snprintf(req + n, 40000 - (size_t)n,
+                      " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         if (nq == 64)
             assert_served(req, 200);
         else if (nq < 3000)
@@ -1092,8 +1095,10 @@ static void test_metric_labels_bounded(void **state)
     for (int i = 0; i < 200; i++) {
         /* 4000-byte methods: a valid token, an unknown method (405 on /certs) */
         memset(req, 'A' + i % 26, 4000);
-        int n = 4000 + snprintf(req + 4000, 4000, "%03d /certs HTTP/1.1\r\nHost: x\r\n"
-                                                  "Connection: close\r\n\r\n", i);
+        int n = 4000 + snprintf(req + 4000, 4000,
+                                "%03d /certs HTTP/1.1\r\nHost: x\r\n"
+                                "Connection: close\r\n\r\n",
+                                i);
         bool closed;
         free(raw_exchange(req, (size_t)n, &closed, NULL));
     }
@@ -1208,11 +1213,16 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_router_patterns),      cmocka_unit_test(test_routing),
-        cmocka_unit_test(test_api_version),          cmocka_unit_test(test_body_limit),
-        cmocka_unit_test(test_request_ids_and_logs), cmocka_unit_test(test_metrics_and_health),
-        cmocka_unit_test(test_metrics_registry),     cmocka_unit_test(test_graceful_stop),
-        cmocka_unit_test(test_connection_limit),     cmocka_unit_test(test_idle_shedding),
+        cmocka_unit_test(test_router_patterns),
+        cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_api_version),
+        cmocka_unit_test(test_body_limit),
+        cmocka_unit_test(test_request_ids_and_logs),
+        cmocka_unit_test(test_metrics_and_health),
+        cmocka_unit_test(test_metrics_registry),
+        cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_connection_limit),
+        cmocka_unit_test(test_idle_shedding),
         cmocka_unit_test(test_slow_client),
         cmocka_unit_test(test_start_errors),
         cmocka_unit_test(test_metrics_label_escaping),

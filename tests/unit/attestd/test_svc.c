@@ -23,8 +23,10 @@ static att_svc_t *mksvc(const char *at, bool with_coll)
     assert_non_null(mkdtemp(tmpdir));
     char vec[512];
     snprintf(vec, sizeof(vec), "%s/dcap", ATT_TEST_VECTORS);
-    att_svc_opts_t o = {.issuer = "http://127.0.0.1:9/", .data_dir = tmpdir,
-                        .collateral_dir = with_coll ? vec : NULL, .token_lifetime = 600};
+    att_svc_opts_t o = {.issuer = "http://127.0.0.1:9/",
+                        .data_dir = tmpdir,
+                        .collateral_dir = with_coll ? vec : NULL,
+                        .token_lifetime = 600};
     if (at != NULL) {
         o.have_at = true;
         assert_int_equal(att_time_parse(at, &o.at), ATT_OK);
@@ -94,7 +96,8 @@ static void test_attest_sgx_and_tdx(void **state)
     assert_string_equal(json_string_value(json_object_get(c, "x-attestd-verification-time")),
                         "2025-07-01T00:00:00Z");
     assert_int_equal(json_integer_value(json_object_get(c, "exp")) -
-                         json_integer_value(json_object_get(c, "iat")), 600);
+                         json_integer_value(json_object_get(c, "iat")),
+                     600);
     assert_int_equal(strlen(json_string_value(json_object_get(c, "jti"))), 64);
     assert_non_null(json_object_get(c, "x-ms-policy-hash"));
     assert_non_null(json_object_get(c, "x-ms-sgx-collateral"));
@@ -116,8 +119,8 @@ static void test_attest_sgx_and_tdx(void **state)
     free(oe), free(oeb), free(b2);
 
     /* Runtime data that the quote does not bind: 400 naming both digests. */
-    char *bad = attest_body(&s, "quote",
-                            "\"runtimeData\":{\"data\":\"aGVsbG8\",\"dataType\":\"Binary\"}");
+    char *bad =
+        attest_body(&s, "quote", "\"runtimeData\":{\"data\":\"aGVsbG8\",\"dataType\":\"Binary\"}");
     att_svc_attest(svc, "SgxEnclave", bad, strlen(bad), &r);
     assert_int_equal(r.status, 400);
     assert_string_equal(r.code, "InvalidParameter");
@@ -146,8 +149,13 @@ static void test_attest_sgx_and_tdx(void **state)
     att_svc_attest(svc, "Foo", "{}", 2, &r);
     assert_int_equal(r.status, 400);
     att_svc_reply_clear(&r);
-    const char *bads[] = {"", "[]", "{\"quote\":5}", "{\"quote\":\"***\"}", "{\"quote\":\"AAAA\"}",
-                          "{\"quote\":\"AAAA\",\"runtimeData\":{\"data\":\"!!\"}}", "{\"a\":1,\"a\":2}"};
+    const char *bads[] = {"",
+                          "[]",
+                          "{\"quote\":5}",
+                          "{\"quote\":\"***\"}",
+                          "{\"quote\":\"AAAA\"}",
+                          "{\"quote\":\"AAAA\",\"runtimeData\":{\"data\":\"!!\"}}",
+                          "{\"a\":1,\"a\":2}"};
     for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
         att_svc_attest(svc, "SgxEnclave", bads[i], strlen(bads[i]), &r);
         assert_int_equal(r.status, 400);
@@ -251,15 +259,15 @@ static void test_policies(void **state)
     assert_string_equal(json_string_value(json_object_get(c, "custom")), "hello");
     json_decref(c);
     att_svc_reply_clear(&r);
-    att_svc_policy_set(svc, "SgxEnclave", "version=1.0; authorizationrules { => permit() ",
-                       47, &r);
+    att_svc_policy_set(svc, "SgxEnclave", "version=1.0; authorizationrules { => permit() ", 47, &r);
     assert_int_equal(r.status, 400);
     assert_string_equal(r.code, "PolicyParsingError");
     att_svc_reply_clear(&r);
 
     /* Draft policy: evaluated for this request only, unsecured token. */
-    char *db = attest_body(&s, "quote", "\"draftPolicyForAttestation\":\"version=1.0; "
-                                        "authorizationrules { => deny(); };\"");
+    char *db = attest_body(&s, "quote",
+                           "\"draftPolicyForAttestation\":\"version=1.0; "
+                           "authorizationrules { => deny(); };\"");
     att_svc_attest(svc, "SgxEnclave", db, strlen(db), &r);
     assert_int_equal(r.status, 400);
     assert_string_equal(r.code, "PolicyEvaluationError");
@@ -270,8 +278,9 @@ static void test_policies(void **state)
      * ServiceUnavailable / ATT_E_CANCELLED instead of holding the worker the HTTP server's
      * graceful stop waits for; the evaluation checks before it does any work. */
     att_svc_stop(svc);
-    char *pb = attest_body(&s, "quote", "\"draftPolicyForAttestation\":\"version=1.0; "
-                                        "authorizationrules { => permit(); };\"");
+    char *pb = attest_body(&s, "quote",
+                           "\"draftPolicyForAttestation\":\"version=1.0; "
+                           "authorizationrules { => permit(); };\"");
     att_svc_attest(svc, "SgxEnclave", pb, strlen(pb), &r);
     assert_int_equal(r.status, 503);
     assert_string_equal(r.code, "ServiceUnavailable");
@@ -289,8 +298,9 @@ static void test_policies(void **state)
     att_svc_certificates(svc, &r);
     assert_int_equal(r.status, 200);
     c = payload(&r);
-    assert_int_equal(json_array_size(json_object_get(json_object_get(c, "x-ms-policy-certificates"),
-                                                     "keys")), 0);
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(c, "x-ms-policy-certificates"), "keys")),
+        0);
     json_decref(c);
     att_svc_reply_clear(&r);
     att_svc_certificates_change(svc, true, jws, strlen(jws), &r);
@@ -404,10 +414,8 @@ static void test_metadata_and_rotation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_attest_sgx_and_tdx),
-        cmocka_unit_test(test_policies),
-        cmocka_unit_test(test_policy_text_with_nul),
-        cmocka_unit_test(test_error_message_not_utf8),
+        cmocka_unit_test(test_attest_sgx_and_tdx),    cmocka_unit_test(test_policies),
+        cmocka_unit_test(test_policy_text_with_nul),  cmocka_unit_test(test_error_message_not_utf8),
         cmocka_unit_test(test_metadata_and_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

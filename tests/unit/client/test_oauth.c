@@ -344,8 +344,8 @@ static void test_discovery_origin(void **state)
         else
             snprintf(fa.doc, sizeof fa.doc, "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}",
                      issuer_a, origin_b);
-        att_oauth_opts_t o = {.issuer = issuer_a, .client_id = "app", .client_secret = "s3cret",
-                              .timeout_ms = 5000};
+        att_oauth_opts_t o = {
+            .issuer = issuer_a, .client_id = "app", .client_secret = "s3cret", .timeout_ms = 5000};
         att_oauth_t *c;
         att_diag_t d;
         char *t = NULL;
@@ -381,8 +381,8 @@ static void test_discovery_redirect_refused(void **state)
                  "http://127.0.0.1:%d/.well-known/openid-configuration", b.port);
         snprintf(fb.doc, sizeof fb.doc, "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}",
                  issuer_a, issuer_a);
-        att_oauth_opts_t o = {.issuer = issuer_a, .client_id = "app", .client_secret = "s3cret",
-                              .timeout_ms = 5000};
+        att_oauth_opts_t o = {
+            .issuer = issuer_a, .client_id = "app", .client_secret = "s3cret", .timeout_ms = 5000};
         att_oauth_t *c;
         att_diag_t d;
         char *t = NULL;
@@ -411,10 +411,10 @@ static void test_discovery_redirect_same_origin(void **state)
     lo_start(&a, idp_answer, &fa);
     char issuer_a[64];
     snprintf(issuer_a, sizeof issuer_a, "http://127.0.0.1:%d", a.port);
-    snprintf(fa.doc, sizeof fa.doc, "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}",
-             issuer_a, issuer_a);
-    att_oauth_opts_t o = {.issuer = issuer_a, .client_id = "app", .client_secret = "s3cret",
-                          .timeout_ms = 5000};
+    snprintf(fa.doc, sizeof fa.doc, "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}", issuer_a,
+             issuer_a);
+    att_oauth_opts_t o = {
+        .issuer = issuer_a, .client_id = "app", .client_secret = "s3cret", .timeout_ms = 5000};
     att_oauth_t *c;
     att_diag_t d;
     char *t = NULL;
@@ -453,8 +453,10 @@ static void test_token_no_redirect(void **state)
         snprintf(token_a, sizeof token_a, "http://127.0.0.1:%d/token", a.port);
         snprintf(fa.location, sizeof fa.location, "http://127.0.0.1:%d/token2",
                  same ? a.port : b.port);
-        att_oauth_opts_t o = {.token_url = token_a, .client_id = "app",
-                              .client_secret = "s3cret", .timeout_ms = 5000};
+        att_oauth_opts_t o = {.token_url = token_a,
+                              .client_id = "app",
+                              .client_secret = "s3cret",
+                              .timeout_ms = 5000};
         att_oauth_t *c;
         att_diag_t d;
         char *t = NULL;
@@ -534,8 +536,8 @@ static void test_discovery_no_downgrade(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         doc_t f = {.doc = cases[i].doc};
-        att_oauth_opts_t o = {.issuer = "https://idp.example", .client_id = "app",
-                              .client_secret = "pw"};
+        att_oauth_opts_t o = {
+            .issuer = "https://idp.example", .client_id = "app", .client_secret = "pw"};
         att_oauth_t *c;
         att_diag_t d;
         char *t = NULL;
@@ -550,8 +552,8 @@ static void test_discovery_no_downgrade(void **state)
     /* the same origin, https: accepted */
     doc_t f = {.doc = "{\"issuer\":\"https://idp.example/\",\"token_endpoint\":"
                       "\"HTTPS://idp.example/oauth2/token\"}"};
-    att_oauth_opts_t o = {.issuer = "https://idp.example", .client_id = "app",
-                          .client_secret = "pw"};
+    att_oauth_opts_t o = {
+        .issuer = "https://idp.example", .client_id = "app", .client_secret = "pw"};
     att_oauth_t *c;
     att_diag_t d;
     char *t = NULL;
@@ -566,13 +568,17 @@ static void test_discovery_no_downgrade(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_discovery_and_cache), cmocka_unit_test(test_post_auth_and_params),
-        cmocka_unit_test(test_expiry_variants),     cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_discovery_and_cache),
+        cmocka_unit_test(test_post_auth_and_params),
+        cmocka_unit_test(test_expiry_variants),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_real_http_refused),
-        cmocka_unit_test(test_discovery_origin),    cmocka_unit_test(test_discovery_no_downgrade),
+        cmocka_unit_test(test_discovery_origin),
+        cmocka_unit_test(test_discovery_no_downgrade),
         cmocka_unit_test(test_discovery_redirect_refused),
         cmocka_unit_test(test_discovery_redirect_same_origin),
-        cmocka_unit_test(test_token_no_redirect),   cmocka_unit_test(test_same_origin),
+        cmocka_unit_test(test_token_no_redirect),
+        cmocka_unit_test(test_same_origin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

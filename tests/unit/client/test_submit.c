@@ -133,8 +133,11 @@ static void test_submit_redirect(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d", a.port);
     snprintf(redirect_to, sizeof redirect_to, "http://127.0.0.1:%d/attest/SgxEnclave", b.port);
     static const uint8_t q[] = {3, 0, 2, 0, 0xff};
-    att_submit_opts_t o = {.url = url, .type = "SgxEnclave", .evidence = q,
-                           .evidence_len = sizeof q, .access_token = "bearer-secret",
+    att_submit_opts_t o = {.url = url,
+                           .type = "SgxEnclave",
+                           .evidence = q,
+                           .evidence_len = sizeof q,
+                           .access_token = "bearer-secret",
                            .timeout_ms = 5000};
     att_submit_result_t r;
     att_diag_t d;

@@ -35,7 +35,10 @@ static json_t *both(const char *text, size_t len, size_t flags)
     return a;
 }
 
-static json_t *both_s(const char *text, size_t flags) { return both(text, strlen(text), flags); }
+static json_t *both_s(const char *text, size_t flags)
+{
+    return both(text, strlen(text), flags);
+}
 
 static void test_token_claims(void **state)
 {
@@ -45,7 +48,8 @@ static void test_token_claims(void **state)
         "\"x-ms-runtime\":{\"keys\":[{\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"u1SU1Lf\"}],"
         "\"client-data\":{\"ok\":true,\"ratio\":0.25,\"none\":null,\"neg\":-7}},"
         "\"x-ms-sgx-collateral\":{\"qeidhash\":\"aa\",\"tcbinfohash\":\"bb\"},"
-        "\"advisories\":[\"INTEL-SA-00615\",\"INTEL-SA-00657\"],\"caf\\u00e9\":\"\\u2603 \\\"q\\\"\"}";
+        "\"advisories\":[\"INTEL-SA-00615\",\"INTEL-SA-00657\"],\"caf\\u00e9\":\"\\u2603 "
+        "\\\"q\\\"\"}";
     json_t *v = both_s(claims, JSON_REJECT_DUPLICATES);
     assert_non_null(v);
     assert_int_equal(json_integer_value(json_object_get(v, "exp")), 1751356800);
@@ -65,9 +69,18 @@ static void test_numbers(void **state)
     assert_int_equal(json_integer_value(json_array_get(v, 6)), INT64_MIN);
     json_decref(v);
     /* beyond int64 or double: jansson refuses, and its message is the one returned */
-    const char *bad[] = {"[9223372036854775808]", "[-9223372036854775809]",
-                         "[18446744073709551616]", "[1e400]", "[-1e400]", "[01]", "[1.]", "[.5]",
-                         "[+1]", "[0x10]", "[NaN]", "[Infinity]"};
+    const char *bad[] = {"[9223372036854775808]",
+                         "[-9223372036854775809]",
+                         "[18446744073709551616]",
+                         "[1e400]",
+                         "[-1e400]",
+                         "[01]",
+                         "[1.]",
+                         "[.5]",
+                         "[+1]",
+                         "[0x10]",
+                         "[NaN]",
+                         "[Infinity]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_null(both_s(bad[i], 0));
     json_error_t e;
@@ -77,12 +90,14 @@ static void test_numbers(void **state)
 
 static void test_strings(void **state)
 {
-    json_t *v = both_s("[\"\\ud83d\\ude00\", \"\\/\\b\\f\\n\\r\\t\", \"\xf0\x9f\x98\x80\", \"\"]", 0);
+    json_t *v =
+        both_s("[\"\\ud83d\\ude00\", \"\\/\\b\\f\\n\\r\\t\", \"\xf0\x9f\x98\x80\", \"\"]", 0);
     assert_non_null(v);
     json_decref(v);
-    const char *bad[] = {"[\"\\u0000\"]", "{\"a\\u0000b\":1}", "[\"\\ud800\"]",
-                         "[\"\\udc00\\ud800\"]", "[\"a\tb\"]", "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]",
-                         "[\"\xff\"]", "[\"\\x41\"]", "[\"unterminated]"};
+    const char *bad[] = {"[\"\\u0000\"]",        "{\"a\\u0000b\":1}", "[\"\\ud800\"]",
+                         "[\"\\udc00\\ud800\"]", "[\"a\tb\"]",        "[\"\xc0\xaf\"]",
+                         "[\"\xed\xa0\x80\"]",   "[\"\xff\"]",        "[\"\\x41\"]",
+                         "[\"unterminated]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_null(both_s(bad[i], 0));
     json_error_t e;
@@ -112,8 +127,9 @@ static void test_top_level_and_structure(void **state)
     assert_string_equal(json_string_value(v), "s");
     json_decref(v);
     json_decref(both_s("null", JSON_DECODE_ANY));
-    const char *bad[] = {"", " ", "{", "[1,]", "{\"a\":1,}", "[1]x", "[1] [2]", "{a:1}",
-                         "{\"a\" 1}", "[true false]", "[tru]", "//c\n[]", "[1]\x00"};
+    const char *bad[] = {"",      " ",       "{",      "[1,]",      "{\"a\":1,}",
+                         "[1]x",  "[1] [2]", "{a:1}",  "{\"a\" 1}", "[true false]",
+                         "[tru]", "//c\n[]", "[1]\x00"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_null(both(bad[i], strlen(bad[i]) + (i == 12 ? 1 : 0), JSON_DECODE_ANY));
     /* flags simdjson's path does not handle go to jansson as they are */
@@ -163,9 +179,12 @@ static void test_large_document(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_token_claims), cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_strings),      cmocka_unit_test(test_duplicates),
-        cmocka_unit_test(test_top_level_and_structure), cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_token_claims),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_top_level_and_structure),
+        cmocka_unit_test(test_depth),
         cmocka_unit_test(test_large_document),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,9 +27,16 @@ static void test_parse_known(void **state)
 static void test_parse_rejects(void **state)
 {
     att_time_t t;
-    const char *bad[] = {"", "2025-07-01", "2025-07-01T00:00:00", "2025-13-01T00:00:00Z",
-                         "2025-02-29T00:00:00Z", "2025-07-01T24:00:00Z", "2025-07-01T00:00:00Zx",
-                         "2025-07-01T00:00:00.Z", "25-07-01T00:00:00Z", "2025-07-01T00:00:00+2:00"};
+    const char *bad[] = {"",
+                         "2025-07-01",
+                         "2025-07-01T00:00:00",
+                         "2025-13-01T00:00:00Z",
+                         "2025-02-29T00:00:00Z",
+                         "2025-07-01T24:00:00Z",
+                         "2025-07-01T00:00:00Zx",
+                         "2025-07-01T00:00:00.Z",
+                         "25-07-01T00:00:00Z",
+                         "2025-07-01T00:00:00+2:00"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(att_time_parse(bad[i], &t), ATT_E_ARG);
     assert_int_equal(att_time_parse(NULL, &t), ATT_E_ARG);

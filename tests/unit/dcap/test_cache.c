@@ -38,8 +38,8 @@ static void test_cache_same_verdicts(void **state)
         assert_memory_equal(a.fmspc, b.fmspc, 6);
         /* On a hit, windows are still checked at the call's time. */
         att_time_t na = vec_window(&v, "not_after");
-        assert_int_not_equal(att_dcap_verify_cached(v.quote, v.quote_len, c, trust, na + 1,
-                                                    cache, &x), ATT_OK);
+        assert_int_not_equal(
+            att_dcap_verify_cached(v.quote, v.quote_len, c, trust, na + 1, cache, &x), ATT_OK);
         assert_int_equal(x.diag.code, att_dcap_verify(v.quote, v.quote_len, c, trust, na + 1, &a));
         /* A tampered quote with a cached chain still fails its own signature. */
         uint8_t *q = malloc(v.quote_len);
@@ -98,7 +98,6 @@ static void test_cache_keyed_by_collateral_and_bounded(void **state)
     att_trust_free(trust);
 }
 
-
 /* The QE report memo: once a chain entry's PCK key verified a QE report and signature, later
  * quotes carrying the same bytes skip that ECDSA verification (and the attestation key parse) -
  * and anything else about them is still checked: a changed QE report, signature or attestation
@@ -130,7 +129,7 @@ static void test_qe_report_memo(void **state)
         assert_int_equal(verify_counted(v.quote, v.quote_len, c, trust, v.at, cache, &n1), want);
         assert_int_equal(verify_counted(v.quote, v.quote_len, c, trust, v.at, cache, &n2), want);
         assert_int_equal(verify_counted(v.quote, v.quote_len, c, trust, v.at, cache, &n3), want);
-        assert_true(n1 >= 2); /* chain certificates, QE report, quote */
+        assert_true(n1 >= 2);    /* chain certificates, QE report, quote */
         assert_int_equal(n2, 1); /* the quote's own signature only */
         assert_int_equal(n3, 1);
         /* changed bytes after the memo exists: the same errors as a fresh verifier gives */
@@ -221,8 +220,8 @@ static void *race_verify(void *arg)
     race_t *r = arg;
     for (int i = 0; i < 200; i++) {
         att_dcap_result_t res;
-        if (att_dcap_verify_cached(r->v->quote, r->v->quote_len, r->c, r->trust, r->v->at,
-                                   r->cache, &res) != r->want)
+        if (att_dcap_verify_cached(r->v->quote, r->v->quote_len, r->c, r->trust, r->v->at, r->cache,
+                                   &res) != r->want)
             __atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
     }
     return NULL;

@@ -313,8 +313,7 @@ static void test_crl_remove_from_crl_reason(void **state)
 
 /* ---- 6. the PCK SGX extension: 5 or 7 entries, each once; exactly 18 TCB entries ------------ */
 
-static att_err_t verify_with_quirks(att_tee_t tee, const att_sim_pck_ext_quirks_t *q,
-                                    world_t *w)
+static att_err_t verify_with_quirks(att_tee_t tee, const att_sim_pck_ext_quirks_t *q, world_t *w)
 {
     world_init(w, tee, tee == ATT_TEE_TDX ? 4 : 3);
     att_diag_t d;
@@ -337,9 +336,11 @@ static void test_pck_extension_strict(void **state)
         {"an extra entry .9", ATT_TEE_SGX, {.extra_arc = 9}},
         {"no PlatformInstanceID (platform CA)", ATT_TEE_TDX, {.omit = 1u << 6}},
         {"no Configuration (platform CA)", ATT_TEE_TDX, {.omit = 1u << 7}},
-        {"7 entries: FMSPC twice, no PlatformInstanceID", ATT_TEE_TDX,
+        {"7 entries: FMSPC twice, no PlatformInstanceID",
+         ATT_TEE_TDX,
          {.omit = 1u << 6, .duplicate = 1u << 4}},
-        {"TCB component 1 twice (19 entries)", ATT_TEE_SGX,
+        {"TCB component 1 twice (19 entries)",
+         ATT_TEE_SGX,
          {.tcb_duplicate = 1, .tcb_duplicate_svn = 11}},
         {"TCB without CPUSVN", ATT_TEE_SGX, {.tcb_omit = 1u << 18}},
     };
@@ -348,8 +349,8 @@ static void test_pck_extension_strict(void **state)
         print_message("      %s\n", bad[i].what);
         att_err_t e = verify_with_quirks(bad[i].tee, &bad[i].q, &w);
         if (e != ATT_E_PCK_EXTENSION)
-            fail_msg("%s: expected ATT_E_PCK_EXTENSION, got %s: %s", bad[i].what,
-                     att_err_name(e), w.diag.msg);
+            fail_msg("%s: expected ATT_E_PCK_EXTENSION, got %s: %s", bad[i].what, att_err_name(e),
+                     w.diag.msg);
         world_free(&w);
     }
 
@@ -397,7 +398,8 @@ static void test_crl_required_extensions(void **state)
     }
 }
 
-/* ---- 8. TCB info fields QVL requires ----------------------------------------------------------- */
+/* ---- 8. TCB info fields QVL requires -----------------------------------------------------------
+ */
 
 static void test_tcb_info_fields(void **state)
 {

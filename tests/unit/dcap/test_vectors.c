@@ -100,8 +100,7 @@ static void test_expected_verdicts(void **state)
             json_t *adv = json_object_get(exp, "advisory_ids");
             assert_int_equal(res.n_advisories, json_array_size(adv));
             for (size_t k = 0; k < res.n_advisories; k++)
-                assert_string_equal(res.advisory_ids[k],
-                                    json_string_value(json_array_get(adv, k)));
+                assert_string_equal(res.advisory_ids[k], json_string_value(json_array_get(adv, k)));
             assert_true(res.collateral_expiry >= v.at);
             assert_true(res.collateral_expiry <= vec_window(&v, "not_after"));
         } else {
@@ -141,10 +140,10 @@ static void test_time_window(void **state)
         assert_int_equal(vec_load(&v, vec_names[i]), 0);
         json_t *w = json_object_get(v.expected, "collateral_validity_window");
         att_time_t nb = vec_window(&v, "not_before"), na = vec_window(&v, "not_after");
-        att_err_t ok = json_is_true(json_object_get(json_object_get(v.expected, "expected"),
-                                                    "accept"))
-                           ? ATT_OK
-                           : ATT_E_TCB_NOT_SUPPORTED;
+        att_err_t ok =
+            json_is_true(json_object_get(json_object_get(v.expected, "expected"), "accept"))
+                ? ATT_OK
+                : ATT_E_TCB_NOT_SUPPORTED;
         att_dcap_result_t res;
         assert_int_equal(run(v.quote, v.quote_len, &v.raw, nb, &res), ok);
         assert_int_equal(run(v.quote, v.quote_len, &v.raw, na, &res), ok);
@@ -323,8 +322,8 @@ static void test_missing_and_garbage_collateral(void **state)
     assert_int_equal(vec_load(&v, vec_names[0]), 0);
     att_dcap_collateral_t *c = NULL;
     att_diag_t d;
-    att_slice_t *fields[] = {&v.raw.tcb_info, &v.raw.tcb_info_chain, &v.raw.qe_identity,
-                             &v.raw.qe_identity_chain, &v.raw.pck_crl, &v.raw.root_ca_crl};
+    att_slice_t *fields[] = {&v.raw.tcb_info,          &v.raw.tcb_info_chain, &v.raw.qe_identity,
+                             &v.raw.qe_identity_chain, &v.raw.pck_crl,        &v.raw.root_ca_crl};
     for (size_t i = 0; i < 6; i++) {
         att_dcap_collateral_raw_t mix = v.raw;
         att_slice_t *f = (att_slice_t *)((char *)&mix + ((char *)fields[i] - (char *)&v.raw));
@@ -393,9 +392,8 @@ static void test_header_errors(void **state)
         uint8_t val;
         att_err_t want;
     } cases[] = {
-        {0, 2, ATT_E_QUOTE_VERSION},  {0, 6, ATT_E_QUOTE_VERSION},
-        {2, 3, ATT_E_QUOTE_KEY_TYPE}, {4, 0x82, ATT_E_QUOTE_TEE_TYPE},
-        {0, 3, ATT_E_QUOTE_TEE_TYPE}, /* v3 with TDX */
+        {0, 2, ATT_E_QUOTE_VERSION},     {0, 6, ATT_E_QUOTE_VERSION},  {2, 3, ATT_E_QUOTE_KEY_TYPE},
+        {4, 0x82, ATT_E_QUOTE_TEE_TYPE}, {0, 3, ATT_E_QUOTE_TEE_TYPE}, /* v3 with TDX */
         {12, 0, ATT_E_QUOTE_QE_VENDOR},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

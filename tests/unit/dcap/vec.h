@@ -23,10 +23,8 @@ typedef struct {
 } vec_t;
 
 static const char *const vec_names[] = {
-    "sgx-v3-fmspc00A067110000",
-    "tdx-v4-fmspcB0C06F000000",
-    "tdx-v4-fmspc20A06F000000-near",
-    "tdx-v5-td15-fmspc90C06F000000-nomatch",
+    "sgx-v3-fmspc00A067110000",        "tdx-v4-fmspcB0C06F000000",
+    "tdx-v4-fmspc20A06F000000-near",   "tdx-v5-td15-fmspc90C06F000000-nomatch",
     "tdx-v4-fmspc50806f000000-spr-e4",
 };
 #define VEC_N (sizeof(vec_names) / sizeof(vec_names[0]))
@@ -47,7 +45,9 @@ static inline int vec_load(vec_t *v, const char *name)
     if (v->expected == NULL)
         return -1;
     return att_time_parse(json_string_value(json_object_get(v->expected, "verification_time")),
-                          &v->at) == ATT_OK ? 0 : -1;
+                          &v->at) == ATT_OK
+               ? 0
+               : -1;
 }
 
 static inline void vec_free(vec_t *v)

@@ -44,8 +44,8 @@ static void test_sgx_and_tdx_claims(void **state)
     one_src_t src = {0};
     att_diag_t d;
     assert_int_equal(att_dcap_collateral_new(&s.raw, trust, &src.coll, &d), ATT_OK);
-    att_ev_ctx_t ctx = {.trust = trust, .cache = cache, .collateral = one_collateral, .arg = &src,
-                        .now = s.at};
+    att_ev_ctx_t ctx = {
+        .trust = trust, .cache = cache, .collateral = one_collateral, .arg = &src, .now = s.at};
     const att_ev_verifier_t *sgx = att_ev_find("SgxEnclave");
     assert_non_null(sgx);
     assert_string_equal(sgx->attestation_type, "sgx");

@@ -141,8 +141,7 @@ static void dup_query(sbuf_t *b, int n)
         sb_add(b, "%s[@,@]", i ? "|" : "");
 }
 
-static void expect_budget(const char *text, const char *claims, const char *what,
-                          const char *where)
+static void expect_budget(const char *text, const char *claims, const char *what, const char *where)
 {
     att_policy_t *pol = compile_ok(text, strlen(text));
     att_policy_result_t *res = NULL;
@@ -183,8 +182,9 @@ static void test_shared_nodes_compare_40(void **state)
     sb_add(&b, ")==(");
     dup_query(&b, 40);
     sb_add(&b, ")\")] => permit();\n};\n");
-    expect_budget(b.p, "{\"x\": true}", "work budget", "authorizationrules rule 1 at line 3, "
-                                                       "JmesPath query \"([@,@]|");
+    expect_budget(b.p, "{\"x\": true}", "work budget",
+                  "authorizationrules rule 1 at line 3, "
+                  "JmesPath query \"([@,@]|");
     /* the same query as the data of a JmesPath: to_string() measures before serialising */
     free(b.p);
     b = (sbuf_t){0};
@@ -207,8 +207,9 @@ static void join_policy(sbuf_t *b, int k)
                'a' + i);
     sb_add(b, "c:[type==\"a\"] => add(type=\"b\", value=c.value);\n");
     for (int i = 0; i < k; i++)
-        sb_add(b, "d:[type==\"b\"] && [type==\"a\", value==d.value] => add(type=\"z%d\", "
-                  "value=\"1\");\n",
+        sb_add(b,
+               "d:[type==\"b\"] && [type==\"a\", value==d.value] => add(type=\"z%d\", "
+               "value=\"1\");\n",
                i);
     sb_add(b, "};\n");
 }
@@ -375,7 +376,8 @@ static void test_real_policies_cost(void **state)
                "(%.3f%%)\n",
                explain ? " with --explain" : "", (unsigned long long)max_steps[explain],
                100.0 * (double)max_steps[explain] / ATT_POLICY_DEFAULT_MAX_STEPS,
-               max_bytes[explain], 100.0 * (double)max_bytes[explain] / ATT_POLICY_DEFAULT_MAX_BYTES);
+               max_bytes[explain],
+               100.0 * (double)max_bytes[explain] / ATT_POLICY_DEFAULT_MAX_BYTES);
 }
 
 /* ---- property: generated policies --------------------------------------------------------- */
@@ -398,9 +400,23 @@ static const char *pick(const char *const *v, size_t n)
 static void gen_query(sbuf_t *b)
 {
     static const char *const pieces[] = {
-        "[@,@]", "[@,@,@]", "{a:@,b:@}", "[]", "[*]", "@", "to_string(@)",
-        "length(to_string(@))", "[?@==@]", "values({a:@})", "[0]", "a", "[@,`[1,2,3]`]",
-        "contains([@],@)", "join(',', [to_string(@), to_string(@)])", "not_null(@)", "*",
+        "[@,@]",
+        "[@,@,@]",
+        "{a:@,b:@}",
+        "[]",
+        "[*]",
+        "@",
+        "to_string(@)",
+        "length(to_string(@))",
+        "[?@==@]",
+        "values({a:@})",
+        "[0]",
+        "a",
+        "[@,`[1,2,3]`]",
+        "contains([@],@)",
+        "join(',', [to_string(@), to_string(@)])",
+        "not_null(@)",
+        "*",
         "[*].a",
     };
     int n = 1 + (int)(rnd() % 14);
@@ -510,8 +526,7 @@ static void test_budget_property(void **state)
             assert_non_null(c);
             assert_non_null(p);
             if (strlen(c) + strlen(p) > bytes + 4)
-                fail_msg("output of %zu bytes, %zu counted\n%s", strlen(c) + strlen(p), bytes,
-                         b.p);
+                fail_msg("output of %zu bytes, %zu counted\n%s", strlen(c) + strlen(p), bytes, b.p);
             free(c);
             free(p);
             att_policy_result_free(res);
@@ -527,8 +542,7 @@ static void test_budget_property(void **state)
             assert_true(strstr(d.msg, "budget of") != NULL);
             /* monotone: half the budget fails too */
             assert_int_not_equal(
-                eval(pol, claims, max_steps / 2 + 1, max_bytes / 2 + 1, explain, &res, &d),
-                ATT_OK);
+                eval(pol, claims, max_steps / 2 + 1, max_bytes / 2 + 1, explain, &res, &d), ATT_OK);
         } else {
             errs++; /* a type error or a failing query: policy errors, not budget ones */
             if (e != ATT_E_POLICY_TYPE && e != ATT_E_POLICY_JMESPATH && e != ATT_E_LIMIT)

@@ -30,7 +30,7 @@ struct lo_srv {
     int accepted;           /* connections accepted */
     int kept[LO_MAX_CONNS]; /* hanging connections, closed by lo_stop */
     int nkept;
-    char last[4096];        /* the last request read */
+    char last[4096]; /* the last request read */
 };
 
 static inline void lo_read_request(int c, char *buf, size_t cap)

@@ -352,10 +352,10 @@ static void test_nonce_and_claims(void **state)
     EXPECT_OK(rp, jwt, &c, NOW);
 
     att_rp_expect_t bad;
-    const char *wrong[] = {("x-ms-sgx-mrenclave=00d8736db756ed4997e04ba358d27833188f1932ff7b1d156904"
-                            "d3f560452fbb"),
-                           "x-ms-sgx-is-debuggable=true", "x-ms-sgx-svn=4", "x-ms-sgx-svn=\"3\"",
-                           "absent-claim=1"};
+    const char *wrong[] = {
+        ("x-ms-sgx-mrenclave=00d8736db756ed4997e04ba358d27833188f1932ff7b1d156904"
+         "d3f560452fbb"),
+        "x-ms-sgx-is-debuggable=true", "x-ms-sgx-svn=4", "x-ms-sgx-svn=\"3\"", "absent-claim=1"};
     for (size_t i = 0; i < ATT_ARRAY_LEN(wrong); i++) {
         assert_int_equal(att_rp_expect_parse(wrong[i], &bad, &d), ATT_OK);
         att_rp_expect_t all[5] = {e[0], e[1], e[2], e[3], bad};
@@ -754,7 +754,6 @@ static void test_load_jwks_and_audience(void **state)
     att_rp_free(rp);
 }
 
-
 /* ---- issue 10.6 / 18.B2: single-flight key fetches -------------------------------------- */
 
 /* A fetch hook that holds every JWKS request until the test opens the gate (or 20 s pass: a
@@ -827,9 +826,10 @@ static void test_single_flight(void **state)
     srv_default();
     gate.open = gate.entered = false;
     gate.jwks_calls = 0;
-    att_rp_t *rp = att_rp_new(&(att_rp_opts_t){.issuer = ISSUER, .fetch = gate_fetch,
-                                               .timeout_ms = 30000, .max_waiters = 2},
-                              NULL);
+    att_rp_t *rp = att_rp_new(
+        &(att_rp_opts_t){
+            .issuer = ISSUER, .fetch = gate_fetch, .timeout_ms = 30000, .max_waiters = 2},
+        NULL);
     assert_non_null(rp);
     char *ta = good(&rsa), *tp = good(&ps), *te = good(&ec), *tb = good(&other);
 
@@ -916,8 +916,10 @@ static void test_hanging_jwks(void **state)
     lo_start(&hang, NULL, NULL);
     char uri[128];
     snprintf(uri, sizeof uri, "http://127.0.0.1:%d/jwks", hang.port);
-    att_rp_t *rp = att_rp_new(&(att_rp_opts_t){.issuer = ISSUER, .jwks_uri = uri,
-                                               .timeout_ms = 400, .refetch_interval = 5,
+    att_rp_t *rp = att_rp_new(&(att_rp_opts_t){.issuer = ISSUER,
+                                               .jwks_uri = uri,
+                                               .timeout_ms = 400,
+                                               .refetch_interval = 5,
                                                .max_waiters = 1},
                               NULL);
     assert_non_null(rp);
@@ -939,9 +941,9 @@ static void test_hanging_jwks(void **state)
     att_rp_free(rp);
 
     /* a known kid with stale keys: verified while the refresh hangs on the loopback server */
-    rp = att_rp_new(&(att_rp_opts_t){.issuer = ISSUER, .jwks_uri = uri, .timeout_ms = 60000,
-                                     .max_age = 600},
-                    NULL);
+    rp = att_rp_new(
+        &(att_rp_opts_t){.issuer = ISSUER, .jwks_uri = uri, .timeout_ms = 60000, .max_age = 600},
+        NULL);
     tok_key_t *k[] = {&rsa};
     json_t *j = jwks_of(k, 1);
     char *txt = json_dumps(j, JSON_COMPACT);

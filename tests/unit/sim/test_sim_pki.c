@@ -857,8 +857,11 @@ static void test_negative_knobs(void **state)
 
     /* SGX extension quirks. */
     att_sim_pck_ext_t e = att_sim_pki_opts(p)->pck;
-    att_sim_pck_ext_quirks_t q = {.omit = 1u << 5, .duplicate = 1u << 4, .extra_arc = 9,
-                                  .tcb_duplicate = 1, .tcb_duplicate_svn = 12};
+    att_sim_pck_ext_quirks_t q = {.omit = 1u << 5,
+                                  .duplicate = 1u << 4,
+                                  .extra_arc = 9,
+                                  .tcb_duplicate = 1,
+                                  .tcb_duplicate_svn = 12};
     assert_int_equal(att_sim_pki_reissue_pck_quirks(p, &e, &q, &d), ATT_OK);
     X509 *x = cert_of(p, ATT_SIM_PCK);
     assert_int_equal(sgx_ext_arcs(x, arcs, 16, &tcbn), 6);
@@ -939,10 +942,9 @@ static void test_negative_knobs(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "tcbType")), 1);
     assert_non_null(json_object_get(o, "tdxModule"));
     assert_null(json_object_get(o, "tdxModuleIdentities"));
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(json_object_get(o, "tcbLevels"), 0),
-                                          "tcbDate")),
-        "yesterday");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(o, "tcbLevels"), 0), "tcbDate")),
+                        "yesterday");
     json_decref(o);
     att_sim_tcb_info_default(&t, p, ATT_TEE_TDX, NOW);
     t.n_module_ids = 0;
