@@ -1,6 +1,6 @@
 # attestd - top-level entry points. Everything goes through CMake + Ninja in build/.
 #   make run     install what is missing, build, and start (see README)
-#   make test    install, build, run every test (then unit, CLI, e2e and interop tests again under
+#   make test    install, build, check the formatting (make format-check), run every test (then unit, CLI, e2e and interop tests again under
 #                ASan+UBSan, then every libFuzzer target for 5 s when clang is present:
 #                make fuzz-smoke)
 #   make demo    the five-step workflow end to end on loopback, narrated (docs/demo.md)
@@ -20,7 +20,7 @@ ifneq ($(CI),)
 CMAKE_FLAGS += -DATT_WERROR=ON
 endif
 
-.PHONY: all deps build run demo test test-asan bench fuzz fuzz-build fuzz-smoke clean format
+.PHONY: all deps build run demo test test-asan bench fuzz fuzz-build fuzz-smoke clean format format-check
 
 all: build
 
@@ -39,7 +39,7 @@ run: build
 demo: build
 	scripts/demo $(BUILD)
 
-test: build
+test: build format-check
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
 	@if command -v clang >/dev/null 2>&1; then \
@@ -75,7 +75,16 @@ soak: build
 	tests/soak/run $(BUILD)
 
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
+
+# The tree is formatted as .clang-format says (run by make test; `make format` fixes it).
+format-check: deps
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' '*.cpp') && \
+	  echo "format-check: $$(git ls-files '*.c' '*.h' '*.cpp' | wc -l) files formatted as .clang-format says"; \
+	else \
+	  echo "format-check: not a git checkout, skipped"; \
+	fi
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
