@@ -55,6 +55,7 @@ extern "C" {
     X(ATT_E_CERT_REVOKED, 209, "certificate is revoked")                                           \
     X(ATT_E_CERT_KEY, 210, "certificate key type is not accepted (DCAP: ECDSA P-256)")             \
     X(ATT_E_PCK_EXTENSION, 211, "PCK certificate SGX extension is missing or malformed")           \
+    X(ATT_E_SNP_CERT_EXTENSION, 212, "VCEK/VLEK AMD extension is missing or malformed")            \
     /* CRLs */                                                                                     \
     X(ATT_E_CRL_PARSE, 301, "CRL cannot be parsed")                                                \
     X(ATT_E_CRL_SIGNATURE, 302, "CRL signature is invalid")                                        \
@@ -82,6 +83,9 @@ extern "C" {
     X(ATT_E_QUOTE_SIGNATURE, 504, "quote signature is invalid")                                    \
     X(ATT_E_QUOTE_KEY, 505, "attestation key is not a valid P-256 point")                          \
     X(ATT_E_TDX_MODULE_MISMATCH, 506, "TDX module does not match the TCB info module identity")    \
+    X(ATT_E_SNP_REPORT_SIGNATURE, 507, "SEV-SNP report signature is invalid")                      \
+    X(ATT_E_SNP_CERT_MISMATCH, 508,                                                                \
+      "VCEK/VLEK does not match the report (chip id, TCB, product or signing key)")                \
     /* TCB evaluation */                                                                           \
     X(ATT_E_TCB_NOT_SUPPORTED, 601, "no TCB level matches the platform")                           \
     X(ATT_E_TCB_REVOKED, 602, "the platform TCB level is revoked")                                 \

@@ -10,6 +10,7 @@ static const struct {
     const char *help;
 } att_commands[] = {
     {"quote", att_cli_quote, "verify or dump an Intel DCAP quote (SGX, TDX)"},
+    {"snp", att_cli_snp, "verify or dump an AMD SEV-SNP attestation report"},
     {"policy", att_cli_policy, "check, evaluate or print attestation policies"},
     {"errors", att_cli_errors, "list every error code with its message"},
     {"token", att_cli_token, "verify an attestation token as a relying party"},
