@@ -1,65 +1,151 @@
-/* attest/evidence.h - every TEE verifier behind one interface (parse, verify, claims).
+/* attest/evidence.h - every TEE behind one interface: a registry of evidence types, each a table
+ * the core never looks inside.
  *
- *   const att_ev_verifier_t *v = att_ev_find("SgxEnclave");     // OpenEnclave, TdxVm, ...
- *   att_ev_ctx_t ctx = {.trust = trust, .cache = cache, .collateral = my_source, .arg = src,
- *                       .now = now};
+ *   const att_ev_type_t *t = att_ev_type_find("SgxEnclave");   // any case; NULL if unknown
+ *   att_ev_set_t *set;                                         // one instance per backend
+ *   att_ev_set_new(&set, &diag);
+ *   att_ev_set_add_root_file(set, "test-root.pem", &diag);     // a test hierarchy's root
+ *   att_ev_input_t in = {.evidence = ev, .len = len, .now = now,
+ *                        .collateral = my_source, .collateral_arg = src};
  *   att_ev_result_t r;
- *   if (v->verify(&ctx, evidence, len, &r) == ATT_OK) {
- *       att_ev_bind(&r, runtime, rlen, init, ilen, &diag);       // MAA's data binding
+ *   if (att_ev_verify(set, t, &in, &r) == ATT_OK) {
+ *       att_ev_bind(&r, runtime, rlen, init, ilen, &diag);    // MAA's data binding
  *       ... r.claims: {"x-ms-sgx-mrenclave": "...", ...} for the policy and the token ...
  *   }
  *   att_ev_result_clear(&r);
+ *   att_ev_set_free(set);
  *
- * The service routes by type name and never names a TEE's internals. A verifier checks the
- * evidence completely (for DCAP: docs/dcap.md) and turns it into MAA's claim names. Not checked
- * here: policy (debug, TCB status acceptance, measurements) and runtime data contents.
+ * A type (one file in src/lib/evidence/ per TEE, listed once in registry.c) says everything a
+ * caller needs without naming its internals: the MAA path name and x-ms-attestation-type, which
+ * request members carry its evidence, the api-version clients send, the claims it publishes, its
+ * default policy, and the backend whose instance (trust anchors, caches) verifies it. verify
+ * checks the evidence completely (for DCAP: docs/dcap.md) and gives a generic result: MAA's
+ * claims, the slices runtime and init-time data bind to, and an opaque backend detail.
+ * Collateral is asked for by a string key (e.g. "dcap/sgx/<fmspc>/<ca>") through the input's
+ * callback; the object it returns belongs to the backend's vendor, which releases it.
+ * Not checked here: policy (debug, TCB status acceptance, measurements) and the contents of
+ * runtime data.
  */
 #ifndef ATTEST_EVIDENCE_H
 #define ATTEST_EVIDENCE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include <jansson.h>
 
-#include "attest/dcap.h"
+#include "attest/trust.h"
+#include "attest/types.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Gives verified collateral for (tee, fmspc, ca) at now: a new reference, or an error. */
-typedef att_err_t (*att_ev_collateral_fn)(void *arg, att_tee_t tee, const uint8_t fmspc[6],
-                                          const char *ca, att_time_t now,
-                                          att_dcap_collateral_t **out, att_diag_t *diag);
+/* Gives the collateral named by key, checked and current at now: a new reference (released by
+ * the backend that asked, which knows its type), or an error. */
+typedef att_err_t (*att_ev_collateral_fn)(void *arg, const char *key, att_time_t now, void **out,
+                                          att_diag_t *diag);
 
 typedef struct {
-    const att_trust_t *trust;
-    att_dcap_cache_t *cache; /* may be NULL */
-    att_ev_collateral_fn collateral;
-    void *arg;
-    att_time_t now;
-} att_ev_ctx_t;
+    const uint8_t *evidence; /* the decoded evidence bytes */
+    size_t len;
+    att_time_t now;                  /* verification time: certificates, collateral and TCB dates */
+    att_ev_collateral_fn collateral; /* NULL: no collateral source (ATT_E_COLL_MISSING) */
+    void *collateral_arg;
+} att_ev_input_t;
 
 typedef struct {
     att_diag_t diag;
-    att_dcap_result_t *dcap;    /* the quote verification (heap, owned) */
-    json_t *claims;             /* MAA incoming claims (owned) */
-    const uint8_t *report_data; /* 64 bytes inside dcap->quote */
-    const uint8_t *init_field;  /* CONFIGID (SGX, 64) or MRCONFIGID (TDX, 48) */
-    size_t init_field_len;
+    json_t *claims; /* MAA incoming claims (owned) */
+    /* Runtime data binds to report_data: SHA-256(runtime data) equals its first 32 bytes. */
+    const uint8_t *report_data;   /* inside detail */
+    const char *report_data_name; /* "the enclave's REPORTDATA" */
+    /* Init-time data binds the same way to init_data; NULL when the type has no such field. */
+    const uint8_t *init_data;
+    const char *init_data_name; /* "CONFIGID" */
+    void *detail;               /* the backend's own result (DCAP: att_dcap_result_t) */
+    void (*detail_free)(void *detail);
 } att_ev_result_t;
 
 typedef struct {
-    const char *name;             /* URL path type: "SgxEnclave", "OpenEnclave", "TdxVm" */
-    const char *attestation_type; /* x-ms-attestation-type: "sgx", "tdxvm" */
-    att_err_t (*verify)(const att_ev_ctx_t *ctx, const uint8_t *evidence, size_t len,
-                        att_ev_result_t *out);
-} att_ev_verifier_t;
+    uint64_t cache_hits, cache_misses; /* the backend's chain/certificate cache */
+} att_ev_stats_t;
 
-/* The verifier of a type (case-sensitive, as in MAA paths), or NULL. */
-ATT_API const att_ev_verifier_t *att_ev_find(const char *name);
+/* A verifier instance shared by the types it serves: its trust anchors and caches. */
+typedef struct {
+    const char *name; /* "dcap" */
+    att_err_t (*create)(void **inst, att_diag_t *diag);
+    void (*destroy)(void *inst);
+    /* Take a root certificate (DER) from configuration. ATT_OK: taken; ATT_E_CERT_KEY: not a
+     * root this backend's chains can end at (diag says which it takes); other errors: bad root. */
+    att_err_t (*add_root)(void *inst, const uint8_t *der, size_t len, att_diag_t *diag);
+    void (*stats)(void *inst, att_ev_stats_t *out);
+    /* The instance's trust store, which its collateral's signatures chain to (NULL: none). */
+    const att_trust_t *(*trust)(void *inst);
+} att_ev_backend_t;
+
+typedef struct att_ev_type att_ev_type_t;
+
+struct att_ev_type {
+    const char *name;             /* MAA path: "SgxEnclave" */
+    const char *attestation_type; /* x-ms-attestation-type: "sgx" */
+    const char *const *fields;    /* request members carrying the evidence (base64url), NULL-ended;
+                                   * the first is what clients send */
+    const char *api_version;      /* the api-version clients send */
+    const char *runtime_claim;    /* claim carrying Binary runtime data (base64url), or NULL */
+    const char *const *claims;    /* claims it publishes (NULL-ended), for claims_supported */
+    const char *default_policy;   /* MAA's default policy for the type */
+    const char *wraps;            /* the type whose evidence this one wraps (OpenEnclave:
+                                   * SgxEnclave), or NULL */
+    /* Clients: this type's evidence from the wrapped type's (evidence already in this type's
+     * form is copied as is). NULL for types that wrap nothing. */
+    att_err_t (*wrap)(const uint8_t *inner, size_t len, uint8_t **out, size_t *outlen,
+                      att_diag_t *diag);
+    const att_ev_backend_t *backend; /* NULL: a type known by name, not verified yet (501) */
+    att_err_t (*verify)(void *inst, const att_ev_input_t *in, att_ev_result_t *out);
+    /* Multi-round protocols (a challenge, then the evidence): called with the request body
+     * before verify; sets *answer (owned by the caller) to end an intermediate round, or leaves
+     * it NULL for the final round. NULL for single-round types (all of today's). */
+    att_err_t (*round)(void *inst, const json_t *request, att_time_t now, json_t **answer,
+                       att_diag_t *diag);
+};
+
+/* The registry: every type, in a stable order. */
+ATT_API size_t att_ev_type_count(void);
+ATT_API const att_ev_type_t *att_ev_type_at(size_t i);
+/* The type named (case-insensitive, as MAA's paths are), or NULL. */
+ATT_API const att_ev_type_t *att_ev_type_find(const char *name);
+/* True when the type's evidence can be verified by this build. */
+ATT_API bool att_ev_type_supported(const att_ev_type_t *t);
+/* The names, comma-separated, for messages: every type, or those this build verifies. */
+ATT_API const char *att_ev_type_names(bool supported_only);
+
+/* One instance of every backend. */
+typedef struct att_ev_set att_ev_set_t;
+ATT_API att_err_t att_ev_set_new(att_ev_set_t **out, att_diag_t *diag) ATT_WUR;
+ATT_API void att_ev_set_free(att_ev_set_t *set);
+/* Add the root certificates of a file (PEM, one or more; or one DER) to the backends whose
+ * chains can end at them. A certificate no backend takes is refused (ATT_E_CERT_KEY naming the
+ * file, the certificate and what each backend takes), so a root never sits unused. */
+ATT_API att_err_t att_ev_set_add_root_file(att_ev_set_t *set, const char *path,
+                                           att_diag_t *diag) ATT_WUR;
+/* The same from memory. */
+ATT_API att_err_t att_ev_set_add_root(att_ev_set_t *set, const uint8_t *cert, size_t len,
+                                      att_diag_t *diag) ATT_WUR;
+ATT_API void att_ev_set_stats(att_ev_set_t *set, att_ev_stats_t *out);
+/* The trust store of the backend named (its collateral is checked against it), or NULL. */
+ATT_API const att_trust_t *att_ev_set_trust(const att_ev_set_t *set, const char *backend);
+
+/* Verify evidence of type t. ATT_E_UNSUPPORTED for a type without a backend. The result is
+ * cleared first and must be cleared by the caller whatever the outcome. */
+ATT_API att_err_t att_ev_verify(att_ev_set_t *set, const att_ev_type_t *t, const att_ev_input_t *in,
+                                att_ev_result_t *out) ATT_WUR;
 
 /* MAA's binding: SHA-256(runtime) must equal the first 32 bytes of report_data, and
- * SHA-256(init) the first 32 bytes of CONFIGID / MRCONFIGID. NULL data is not checked.
- * Mismatch: ATT_E_EVIDENCE_BINDING with both digests in the message. */
+ * SHA-256(init) the first 32 bytes of the init-time field. NULL data is not checked; init-time
+ * data for a type without the field is ATT_E_ARG. Mismatch: ATT_E_EVIDENCE_BINDING with both
+ * digests in the message. */
 ATT_API att_err_t att_ev_bind(const att_ev_result_t *r, const uint8_t *runtime, size_t rlen,
                               const uint8_t *init, size_t ilen, att_diag_t *diag) ATT_WUR;
 

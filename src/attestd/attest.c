@@ -5,6 +5,7 @@
  */
 #include "svc_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,8 +28,24 @@ typedef struct {
     int64_t retry_after;
 } att_coll_req_t;
 
-static att_err_t att_svc_collateral(void *arg, att_tee_t tee, const uint8_t fmspc[6],
-                                    const char *ca, att_time_t now, att_dcap_collateral_t **out,
+/* TRANSITION (removed when collsrc takes string keys): "dcap/<tee>/<fmspc>/<ca>" back into
+ * collsrc's (tee, fmspc, ca). */
+static att_err_t att_collsrc_get_key(att_collsrc_t *src, const char *key, att_time_t now,
+                                     void **out, int64_t *retry_after, att_diag_t *d)
+{
+    char tee[4], hex[13], ca[16];
+    uint8_t fmspc[6];
+    if (sscanf(key, "dcap/%3[a-z]/%12[0-9a-f]/%15s", tee, hex, ca) != 3 ||
+        !att_hex_decode(hex, 12, fmspc, 6))
+        return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral source for '%s'", key);
+    att_dcap_collateral_t *c = NULL;
+    att_err_t e = att_collsrc_get_retry(src, strcmp(tee, "tdx") == 0 ? ATT_TEE_TDX : ATT_TEE_SGX,
+                                        fmspc, ca, now, &c, retry_after, d);
+    *out = c;
+    return e;
+}
+
+static att_err_t att_svc_collateral(void *arg, const char *key, att_time_t now, void **out,
                                     att_diag_t *d)
 {
     att_coll_req_t *cr = arg;
@@ -37,7 +54,7 @@ static att_err_t att_svc_collateral(void *arg, att_tee_t tee, const uint8_t fmsp
         return att_diag_set(d, ATT_E_COLL_MISSING,
                             "no collateral source is configured (start "
                             "attestd with --collateral-url or --collateral-dir)");
-    return att_collsrc_get_retry(svc->coll, tee, fmspc, ca, now, out, &cr->retry_after, d);
+    return att_collsrc_get_key(svc->coll, key, now, out, &cr->retry_after, d);
 }
 
 /* runtimeData / initTimeData: {"data": b64url, "dataType": "Binary"|"JSON"}. */
@@ -104,21 +121,19 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
     const char *tname = att_svc_type_name(type, &idx);
     r->type = tname;
     if (tname == NULL) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
-                      "unknown attestation type '%s' "
-                      "(SgxEnclave, OpenEnclave, TdxVm, SevSnpVm, Tpm)",
-                      type);
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "unknown attestation type '%s' (%s)",
+                      type, att_ev_type_names(false));
         return;
     }
-    const att_ev_verifier_t *v = att_ev_find(tname);
-    if (v == NULL) {
+    const att_ev_type_t *v = att_ev_type_at(idx);
+    if (!att_ev_type_supported(v)) {
         att_reply_err(r, 501, "NotSupported", ATT_E_UNSUPPORTED,
                       "attestation type %s is not "
                       "supported yet by this attestd",
                       tname);
         return;
     }
-    const char *field = strcmp(tname, "OpenEnclave") == 0 ? "report" : "quote";
+    const char *field = v->fields[0];
     json_error_t je;
     json_t *req = att_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     att_data_t rt = {0}, it = {0};
@@ -136,9 +151,9 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
                       req ? "" : ": ", req ? "" : je.text);
         goto out;
     }
-    json_t *jev = json_object_get(req, field);
-    if (!json_is_string(jev) && strcmp(tname, "SgxEnclave") == 0)
-        jev = json_object_get(req, "Quote"); /* 2018 preview */
+    json_t *jev = NULL; /* the first member the type's evidence may be in */
+    for (size_t i = 0; v->fields[i] != NULL && !json_is_string(jev); i++)
+        jev = json_object_get(req, v->fields[i]);
     const char *evb = json_string_value(jev);
     size_t evblen = evb ? json_string_length(jev) : 0;
     if (evb == NULL || evblen == 0) {
@@ -170,12 +185,12 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
      * request runs before this succeeds: the draft policy is compiled only afterwards. */
     att_time_t now = att_svc_now(svc);
     att_coll_req_t cr = {.svc = svc};
-    att_ev_ctx_t ctx = {.trust = svc->trust,
-                        .cache = svc->cache,
-                        .collateral = att_svc_collateral,
-                        .arg = &cr,
-                        .now = now};
-    att_err_t e = v->verify(&ctx, ev, evlen, &res);
+    att_ev_input_t in = {.evidence = ev,
+                         .len = evlen,
+                         .now = now,
+                         .collateral = att_svc_collateral,
+                         .collateral_arg = &cr};
+    att_err_t e = att_ev_verify(svc->ev, v, &in, &res);
     if (e != ATT_OK) {
         bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
         att_reply_err(r, unavailable ? 503 : 400,
@@ -206,11 +221,10 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
     /* Incoming claims for the policy. */
     json_t *claims = res.claims; /* taken over: the result is not used after this */
     res.claims = NULL;
-    bool sgx = strcmp(v->attestation_type, "sgx") == 0;
     if (rt.present) {
-        if (sgx) {
+        if (v->runtime_claim != NULL) {
             char *ehd = att_b64url_encode(rt.bytes, rt.len);
-            json_object_set_new(claims, "x-ms-sgx-ehd", json_string(ehd ? ehd : ""));
+            json_object_set_new(claims, v->runtime_claim, json_string(ehd ? ehd : ""));
             free(ehd);
         }
         if (rt.json)

@@ -16,16 +16,27 @@ void att_svc_certs(att_svc_t *svc, att_svc_reply_t *r)
     att_reply(r, 200, jwks);
 }
 
+/* claims_supported: x-ms-attestation-type and the claims each evidence type publishes. */
+static json_t *att_claims_supported(void)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < att_ev_type_count(); i++) {
+        const char *const *c = att_ev_type_at(i)->claims;
+        for (size_t j = 0; c != NULL && c[j] != NULL; j++)
+            json_array_append_new(a, json_string(c[j]));
+    }
+    json_array_append_new(a, json_string("x-ms-attestation-type"));
+    return a;
+}
+
 void att_svc_openid(att_svc_t *svc, att_svc_reply_t *r)
 {
     memset(r, 0, sizeof(*r));
     char revoke[1024];
     snprintf(revoke, sizeof(revoke), "%s/revoke", svc->issuer);
-    json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:[s,s],s:[s],s:[s,s,s,s,s,s]}", "issuer", svc->issuer, "jwks_uri", svc->jku,
-        "revocation_endpoint", revoke, "response_types_supported", "token", "none",
-        "id_token_signing_alg_values_supported", att_alg_name(svc->o.alg), "claims_supported",
-        "x-ms-sgx-is-debuggable", "x-ms-sgx-mrsigner", "x-ms-sgx-mrenclave", "x-ms-sgx-product-id",
-        "x-ms-sgx-svn", "x-ms-attestation-type");
+    json_t *o = json_pack("{s:s,s:s,s:s,s:[s,s],s:[s],s:o}", "issuer", svc->issuer, "jwks_uri",
+                          svc->jku, "revocation_endpoint", revoke, "response_types_supported",
+                          "token", "none", "id_token_signing_alg_values_supported",
+                          att_alg_name(svc->o.alg), "claims_supported", att_claims_supported());
     att_reply(r, 200, o);
 }

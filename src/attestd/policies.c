@@ -501,33 +501,33 @@ void att_svc_policy_reset(att_svc_t *svc, const char *type, const char *body, si
  * policies stored before the ledger existed count as used for their type. */
 att_err_t att_policies_init(att_svc_t *svc, att_diag_t *d)
 {
-    for (size_t i = 0; i < ATT_SVC_NTYPES; i++) {
+    for (size_t i = 0; i < att_svc_ntypes(); i++) {
         char *jws = NULL;
         att_diag_t pd;
-        att_err_t e = att_store_policy_get(svc->store, att_svc_types[i], &jws, &pd);
+        att_err_t e = att_store_policy_get(svc->store, att_svc_type_at(i), &jws, &pd);
         if (e == ATT_OK) {
             svc->pol[i] = att_pol_from_jws(jws, false, &pd);
             free(jws);
             if (svc->pol[i] == NULL)
                 return att_diag_set(d, pd.code, "the stored %s policy cannot be loaded: %s",
-                                    att_svc_types[i], pd.msg);
+                                    att_svc_type_at(i), pd.msg);
         } else if (e == ATT_E_STORE_NOT_FOUND) {
-            if ((svc->pol[i] = att_pol_default(att_svc_types[i], &pd)) == NULL)
+            if ((svc->pol[i] = att_pol_default(att_svc_type_at(i), &pd)) == NULL)
                 return att_diag_set(d, pd.code, "the default %s policy cannot be loaded: %s",
-                                    att_svc_types[i], pd.msg);
+                                    att_svc_type_at(i), pd.msg);
         } else {
             *d = pd;
             return e;
         }
     }
-    for (size_t i = 0; svc->isolated && i < ATT_SVC_NTYPES; i++) {
+    for (size_t i = 0; svc->isolated && i < att_svc_ntypes(); i++) {
         char hash[65], used_for[64], *prev = NULL;
         att_time_t prev_at;
         att_diag_t pd;
         if (svc->pol[i]->is_default || svc->pol[i]->signer == NULL ||
             !att_request_hash(svc->pol[i]->jws, strlen(svc->pol[i]->jws), hash))
             continue;
-        snprintf(used_for, sizeof used_for, "policy.set %s", att_svc_types[i]);
+        snprintf(used_for, sizeof used_for, "policy.set %s", att_svc_type_at(i));
         if (att_store_request_use(svc->store, hash, used_for, att_wall(), &prev, &prev_at, &pd) !=
             ATT_OK) {
             *d = pd;

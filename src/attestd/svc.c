@@ -19,14 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-#include "core/util.h"
 #include "crypto/crypto.h"
-
-const char *const att_svc_types[ATT_SVC_NTYPES] = {"SgxEnclave", "OpenEnclave", "TdxVm", "SevSnpVm",
-                                                   "Tpm"};
 
 /* ---- replies ---- */
 
@@ -75,54 +68,25 @@ void att_svc_reply_clear(att_svc_reply_t *r)
 
 const char *att_svc_type_name(const char *type, size_t *idx)
 {
-    for (size_t i = 0; type != NULL && i < ATT_SVC_NTYPES; i++)
-        if (strcasecmp(type, att_svc_types[i]) == 0) {
+    const att_ev_type_t *t = att_ev_type_find(type);
+    for (size_t i = 0; t != NULL && i < att_ev_type_count(); i++)
+        if (att_ev_type_at(i) == t) {
             if (idx)
                 *idx = i;
-            return att_svc_types[i];
+            return t->name;
         }
     return NULL;
 }
 
-/* --trust-root feeds the DCAP verifier, whose chains must end at an ECDSA P-256 root (as Intel's
- * does): a root of another key type would be accepted by the store and then fail every quote, so
- * it is refused at start, naming the file and the key. */
-static att_err_t att_trust_root_is_p256(const char *path, att_diag_t *d)
+size_t att_svc_ntypes(void)
 {
-    uint8_t *buf;
-    size_t len;
-    att_err_t e = att_read_file(path, 1 << 20, &buf, &len, d);
-    if (e != ATT_OK)
-        return e;
-    STACK_OF(X509) *sk = att_pem_chain(buf, len, 64, ATT_E_CERT_PARSE, "--trust-root file", d);
-    if (sk == NULL) {
-        /* DER or something else: att_trust_add_root_file reads it and names the problem */
-        free(buf);
-        att_diag_clear(d);
-        return ATT_OK;
-    }
-    free(buf);
-    for (int i = 0; i < sk_X509_num(sk) && e == ATT_OK; i++) {
-        EVP_PKEY *k = X509_get0_pubkey(sk_X509_value(sk, i));
-        char group[64] = "";
-        size_t glen = 0;
-        bool p256 = k != NULL && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC &&
-                    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                                   sizeof group, &glen) == 1 &&
-                    strcmp(group, "prime256v1") == 0;
-        if (!p256)
-            e = att_diag_set(d, ATT_E_CERT_KEY,
-                             "--trust-root %s: certificate %d has %s key; --trust-root adds roots "
-                             "for the DCAP verifier, whose chains end at an ECDSA P-256 root like "
-                             "Intel's",
-                             path, i + 1,
-                             k == NULL                                 ? "no readable"
-                             : EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA ? "an RSA"
-                             : EVP_PKEY_get_base_id(k) == EVP_PKEY_EC  ? "an EC (not P-256)"
-                                                                       : "another kind of");
-    }
-    sk_X509_pop_free(sk, X509_free);
-    return e;
+    return att_ev_type_count();
+}
+
+const char *att_svc_type_at(size_t i)
+{
+    const att_ev_type_t *t = att_ev_type_at(i);
+    return t ? t->name : NULL;
 }
 
 /* ---- life cycle ---- */
@@ -141,7 +105,10 @@ void att_svc_stop(att_svc_t *svc)
 void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
-    att_dcap_cache_stats(svc->cache, &out->chain_cache_hits, &out->chain_cache_misses);
+    att_ev_stats_t es;
+    att_ev_set_stats(svc->ev, &es);
+    out->chain_cache_hits = es.cache_hits;
+    out->chain_cache_misses = es.cache_misses;
     out->ecdsa_verifications = att_crypto_ecdsa_verify_count();
     if (svc->coll) {
         att_collsrc_stats_t s;
@@ -175,16 +142,19 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
         ilen--;
     svc->issuer = strndup(o->issuer, ilen);
     svc->jku = malloc(ilen + 8);
-    svc->trust = att_trust_new();
-    svc->cache = att_dcap_cache_new(4096);
-    if (svc->issuer == NULL || svc->jku == NULL || svc->trust == NULL || svc->cache == NULL) {
+    if (svc->issuer == NULL || svc->jku == NULL) {
         e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
         goto fail;
     }
+    if (att_ev_type_count() > ATT_SVC_MAX_TYPES) {
+        e = att_diag_set(d, ATT_E_INTERNAL, "more than %d attestation types", ATT_SVC_MAX_TYPES);
+        goto fail;
+    }
+    if ((e = att_ev_set_new(&svc->ev, d)) != ATT_OK)
+        goto fail;
     snprintf(svc->jku, ilen + 8, "%s/certs", svc->issuer);
     for (size_t i = 0; i < o->n_trust_roots && e == ATT_OK; i++)
-        if ((e = att_trust_root_is_p256(o->trust_roots[i], d)) == ATT_OK)
-            e = att_trust_add_root_file(svc->trust, o->trust_roots[i], d);
+        e = att_ev_set_add_root_file(svc->ev, o->trust_roots[i], d);
     if (e != ATT_OK)
         goto fail;
     if ((e = o->store_url ? att_store_open(o->store_url, &svc->store, d)
@@ -197,7 +167,7 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
         att_collsrc_opts_t co = {.pcs_url = o->collateral_url,
                                  .offline_dir = o->collateral_dir,
                                  .store = svc->store,
-                                 .trust = svc->trust,
+                                 .trust = att_ev_set_trust(svc->ev, "dcap"),
                                  .max_age = o->collateral_max_age,
                                  .timeout_ms = (long)o->collateral_timeout * 1000,
                                  .max_waiters = o->collateral_fetch_waiters,
@@ -219,13 +189,12 @@ void att_svc_free(att_svc_t *svc)
     if (svc == NULL)
         return;
     att_collsrc_free(svc->coll);
-    for (size_t i = 0; i < ATT_SVC_NTYPES; i++)
+    for (size_t i = 0; i < ATT_SVC_MAX_TYPES; i++)
         att_pol_unref(svc->pol[i]);
     att_keys_unref(svc->keys);
     sk_X509_pop_free(svc->signers, X509_free);
     att_store_close(svc->store);
-    att_dcap_cache_free(svc->cache);
-    att_trust_free(svc->trust);
+    att_ev_set_free(svc->ev);
     pthread_rwlock_destroy(&svc->lock);
     free(svc->issuer);
     free(svc->jku);

@@ -25,16 +25,16 @@
 
 #include <openssl/x509.h>
 
-#include "attest/dcap.h"
+#include "attest/evidence.h"
 #include "attest/policy.h"
 #include "attest/token.h"
 #include "collsrc.h"
 #include "store.h"
 #include "svc.h"
 
-/* The attestation types of the URL paths, in the order of svc->pol (svc.c). */
-#define ATT_SVC_NTYPES 5
-extern const char *const att_svc_types[ATT_SVC_NTYPES];
+/* The attestation types are the evidence registry's (attest/evidence.h), in its order, which
+ * is the order of svc->pol; at most this many. */
+#define ATT_SVC_MAX_TYPES 16
 
 /* A policy in force for one type: immutable once published. */
 typedef struct {
@@ -58,13 +58,12 @@ struct att_svc {
     char *issuer, *jku;
     att_svc_opts_t o;
     att_store_t *store;
-    att_trust_t *trust;
-    att_dcap_cache_t *cache;
+    att_ev_set_t *ev; /* the evidence verifiers' instances */
     att_collsrc_t *coll;
     pthread_rwlock_t lock;
     att_keys_t *keys;
     time_t keys_loaded;
-    att_pol_t *pol[ATT_SVC_NTYPES];
+    att_pol_t *pol[ATT_SVC_MAX_TYPES];
     bool isolated;
     STACK_OF(X509) * signers; /* policy management certificates (isolated mode) */
     atomic_bool stopping;     /* att_svc_stop: evaluations in flight give up */
@@ -95,6 +94,9 @@ void att_reply_jws(att_svc_reply_t *r, const char *jws);
 /* The canonical spelling of an attestation type (case-insensitive) and its index; NULL if
  * unknown. */
 const char *att_svc_type_name(const char *type, size_t *idx);
+/* The number of attestation types, and the name of the i-th. */
+size_t att_svc_ntypes(void);
+const char *att_svc_type_at(size_t i);
 
 /* ---- keys and tokens (keys.c) ---- */
 

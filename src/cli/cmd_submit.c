@@ -17,6 +17,7 @@
 
 #include "attest/client.h"
 #include "attest/token.h"
+#include "attest/evidence.h"
 #include "cli.h"
 #include "core/util.h"
 
@@ -282,9 +283,18 @@ static int att_do_submit(const char *cmd, const att_cli_sub_t *s, const char *ty
     return rc;
 }
 
+/* A type this build can submit, spelled as MAA's path spells it. */
 static bool att_known_type(const char *t)
 {
-    return !strcmp(t, "SgxEnclave") || !strcmp(t, "OpenEnclave") || !strcmp(t, "TdxVm");
+    const att_ev_type_t *et = att_ev_type_find(t);
+    return et != NULL && att_ev_type_supported(et) && strcmp(et->name, t) == 0;
+}
+
+/* Evidence collected for `have` may be sent as `want`: the same type, or one wrapping it. */
+static bool att_type_fits(const char *want, const char *have)
+{
+    const att_ev_type_t *w = att_ev_type_find(want);
+    return strcmp(want, have) == 0 || (w != NULL && w->wraps != NULL && !strcmp(w->wraps, have));
 }
 
 /* The evidence file: an 'attest evidence' JSON document or raw bytes. */
@@ -347,7 +357,7 @@ int att_cli_submit(int argc, char **argv)
         return ATT_EXIT_USAGE;
     }
     if (s.type != NULL && !att_known_type(s.type)) {
-        fprintf(stderr, "attest submit: --type must be SgxEnclave, OpenEnclave or TdxVm\n");
+        fprintf(stderr, "attest submit: --type must be one of %s\n", att_ev_type_names(true));
         return ATT_EXIT_USAGE;
     }
     uint8_t *rd = NULL, *ev = NULL;
@@ -360,12 +370,11 @@ int att_cli_submit(int argc, char **argv)
     if ((rc = att_load_evidence(s.evidence_file, &type, &ev, &evlen, &doc_type)) != ATT_EXIT_OK)
         goto out;
     if (type == NULL) {
-        fprintf(stderr, "attest submit: raw evidence needs --type SgxEnclave|OpenEnclave|TdxVm\n");
+        fprintf(stderr, "attest submit: raw evidence needs --type (%s)\n", att_ev_type_names(true));
         rc = ATT_EXIT_USAGE;
         goto out;
     }
-    if (doc_type != NULL && strcmp(type, doc_type) != 0 &&
-        !(strcmp(type, "OpenEnclave") == 0 && strcmp(doc_type, "SgxEnclave") == 0)) {
+    if (doc_type != NULL && !att_type_fits(type, doc_type)) {
         fprintf(stderr, "attest submit: --type %s, but the evidence is for %s\n", type, doc_type);
         rc = ATT_EXIT_USAGE;
         goto out;
@@ -407,7 +416,7 @@ int att_cli_run(int argc, char **argv)
         return ATT_EXIT_USAGE;
     }
     if (s.type != NULL && !att_known_type(s.type)) {
-        fprintf(stderr, "attest run: --type must be SgxEnclave, OpenEnclave or TdxVm\n");
+        fprintf(stderr, "attest run: --type must be one of %s\n", att_ev_type_names(true));
         return ATT_EXIT_USAGE;
     }
     uint8_t *rd = NULL;
@@ -421,7 +430,7 @@ int att_cli_run(int argc, char **argv)
         goto out;
     const char *type = ev.type;
     if (s.type != NULL && strcmp(s.type, type) != 0) {
-        if (strcmp(s.type, "OpenEnclave") != 0 || strcmp(type, "SgxEnclave") != 0) {
+        if (!att_type_fits(s.type, type)) {
             fprintf(stderr, "attest run: --type %s, but the provider gave %s evidence\n", s.type,
                     type);
             rc = ATT_EXIT_USAGE;

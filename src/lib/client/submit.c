@@ -1,4 +1,5 @@
-/* submit.c - POST evidence to attestd (or MAA): /attest/{SgxEnclave,OpenEnclave,TdxVm}. */
+/* submit.c - POST evidence to attestd (or MAA): /attest/{type}, for every type the evidence
+ * registry verifies (attest/evidence.h: its request member, api-version and envelope). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,37 +7,22 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "attest/evidence.h"
 #include "attest/token.h"
 #include "client/client_int.h"
 #include "core/util.h"
 
-/* A bare DCAP quote starts with version 3..5 and key type 2; an OE report with u32 version 1
- * and u32 type 2. Wrap the former in the 16-byte OE header (version, type, u64 size). */
-static uint8_t *att_oe_wrap(const uint8_t *ev, size_t len, size_t *outlen)
-{
-    if (len >= 8 && ev[0] == 1 && ev[1] == 0 && ev[2] == 0 && ev[3] == 0)
-        return NULL; /* already an OE report */
-    uint8_t *b = malloc(len + 16);
-    if (b == NULL)
-        return NULL;
-    memset(b, 0, 16);
-    b[0] = 1;
-    b[4] = 2;
-    for (int i = 0; i < 8; i++)
-        b[8 + i] = (uint8_t)((uint64_t)len >> (8 * i));
-    memcpy(b + 16, ev, len);
-    *outlen = len + 16;
-    return b;
-}
-
 static json_t *att_submit_body(const att_submit_opts_t *o, att_diag_t *diag)
 {
-    bool oe = strcmp(o->type, "OpenEnclave") == 0;
+    const att_ev_type_t *t = att_ev_type_find(o->type);
     const uint8_t *ev = o->evidence;
     size_t evlen = o->evidence_len;
-    uint8_t *wrapped = oe ? att_oe_wrap(ev, evlen, &evlen) : NULL;
-    if (wrapped != NULL)
+    uint8_t *wrapped = NULL;
+    if (t->wrap != NULL) {
+        if (t->wrap(ev, evlen, &wrapped, &evlen, diag) != ATT_OK)
+            return NULL;
         ev = wrapped;
+    }
     char *b = att_b64url_encode(ev, evlen);
     free(wrapped);
     json_t *req = json_object();
@@ -46,7 +32,7 @@ static json_t *att_submit_body(const att_submit_opts_t *o, att_diag_t *diag)
         att_diag_set(diag, ATT_E_NOMEM, "out of memory");
         return NULL;
     }
-    json_object_set_new(req, oe ? "report" : "quote", json_string(b));
+    json_object_set_new(req, t->fields[0], json_string(b));
     free(b);
     if (o->runtime_data != NULL) {
         char *rd = att_b64url_encode(o->runtime_data, o->runtime_len);
@@ -71,11 +57,10 @@ ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
     if (o == NULL || r == NULL || o->url == NULL || o->type == NULL || o->evidence == NULL ||
         o->evidence_len == 0)
         return att_diag_set(diag, ATT_E_ARG, "submit: URL, type and evidence are needed");
-    if (strcmp(o->type, "SgxEnclave") && strcmp(o->type, "OpenEnclave") && strcmp(o->type, "TdxVm"))
-        return att_diag_set(diag, ATT_E_ARG,
-                            "submit: unknown attestation type '%s' (SgxEnclave, "
-                            "OpenEnclave, TdxVm)",
-                            o->type);
+    const att_ev_type_t *t = att_ev_type_find(o->type);
+    if (t == NULL || !att_ev_type_supported(t) || strcmp(t->name, o->type) != 0)
+        return att_diag_set(diag, ATT_E_ARG, "submit: unknown attestation type '%s' (%s)", o->type,
+                            att_ev_type_names(true));
     if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
         return att_diag_set(diag, ATT_E_ARG, "submit: the access token contains a line break");
     if (o->nonce != NULL && strlen(o->nonce) > 4096)
@@ -88,10 +73,8 @@ ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
     size_t ul = strlen(o->url);
     while (ul > 0 && o->url[ul - 1] == '/')
         ul--;
-    /* MAA defines TdxVm from 2023-04-01-preview on; the others are stable in 2022-08-01 */
-    const char *ver = o->api_version              ? o->api_version
-                      : !strcmp(o->type, "TdxVm") ? "2023-04-01-preview"
-                                                  : "2022-08-01";
+    /* the api-version MAA defines the type in (TdxVm: 2023-04-01-preview) */
+    const char *ver = o->api_version ? o->api_version : t->api_version;
     size_t n = ul + strlen(o->type) + strlen(ver) + 32;
     if ((url = malloc(n)) == NULL) {
         e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");

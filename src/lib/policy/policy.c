@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "attest/evidence.h"
 #include "policy/policy_int.h"
 
 /* base64url without padding of in[0..n) into out (4*ceil(n/3)+1 bytes); returns the length. */
@@ -117,43 +118,10 @@ ATT_API const char *att_policy_hash(const att_policy_t *pol)
     return pol ? pol->hash : NULL;
 }
 
-/* Default policies. SgxEnclave/OpenEnclave: the current default as MAA documents it
- * (policy-examples, "Default policy for an SGX enclave"). TdxVm, SevSnpVm and Tpm: MAA does not
- * publish its defaults; these permit-all stand-ins are the canonical minimal policy of the
- * spec examples (docs/policy.md says so). */
-static const char att_default_sgx[] =
-    "version= 1.1;\n"
-    "configurationrules{\n"
-    "\t=> issueproperty(type=\"x-ms-sgx-tcbidentifier\", value=\"azuredefault\");\n"
-    "};\n"
-    "authorizationrules{\n"
-    "\t=> permit();\n"
-    "};\n"
-    "issuancerules{\n"
-    "\tc:[type==\"x-ms-sgx-is-debuggable\"] => issue(type=\"is-debuggable\", value=c.value);\n"
-    "\tc:[type==\"x-ms-sgx-mrsigner\"] => issue(type=\"sgx-mrsigner\", value=c.value);\n"
-    "\tc:[type==\"x-ms-sgx-mrenclave\"] => issue(type=\"sgx-mrenclave\", value=c.value);\n"
-    "\tc:[type==\"x-ms-sgx-product-id\"] => issue(type=\"product-id\", value=c.value);\n"
-    "\tc:[type==\"x-ms-sgx-svn\"] => issue(type=\"svn\", value=c.value);\n"
-    "\tc:[type==\"x-ms-attestation-type\"] => issue(type=\"tee\", value=c.value);\n"
-    "};\n";
-
-static const char att_default_permit_all[] = "version=1.0;\n"
-                                             "authorizationrules\n"
-                                             "{\n"
-                                             "\t=> permit();\n"
-                                             "};\n"
-                                             "issuancerules\n"
-                                             "{\n"
-                                             "};\n";
-
+/* Default policies: each evidence type carries MAA's default for it (attest/evidence.h; the
+ * SGX text is MAA's documented default, the others MAA does not publish: docs/policy.md). */
 ATT_API const char *att_policy_default(const char *type)
 {
-    if (type == NULL)
-        return NULL;
-    if (!strcasecmp(type, "SgxEnclave") || !strcasecmp(type, "OpenEnclave"))
-        return att_default_sgx;
-    if (!strcasecmp(type, "TdxVm") || !strcasecmp(type, "SevSnpVm") || !strcasecmp(type, "Tpm"))
-        return att_default_permit_all;
-    return NULL;
+    const att_ev_type_t *t = att_ev_type_find(type);
+    return t != NULL ? t->default_policy : NULL;
 }

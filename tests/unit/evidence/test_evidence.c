@@ -7,6 +7,9 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
 #include "../dcap/vec.h"
 #include "attest/evidence.h"
 #include "attest/sim.h"
@@ -19,42 +22,62 @@ typedef struct {
     char ca[16];
 } one_src_t;
 
-static att_err_t one_collateral(void *arg, att_tee_t tee, const uint8_t fmspc[6], const char *ca,
-                                att_time_t now, att_dcap_collateral_t **out, att_diag_t *diag)
+static att_err_t one_collateral(void *arg, const char *key, att_time_t now, void **out,
+                                att_diag_t *diag)
 {
     one_src_t *s = arg;
     s->calls++;
-    snprintf(s->ca, sizeof(s->ca), "%s", ca);
+    /* the key the DCAP backend asks with: "dcap/<tee>/<fmspc>/<ca>", ca from the PCK chain */
+    const char *ca = strrchr(key, '/');
+    snprintf(s->ca, sizeof(s->ca), "%s", ca ? ca + 1 : "");
     uint8_t f[6];
     att_dcap_collateral_fmspc(s->coll, f);
-    if (memcmp(f, fmspc, 6) != 0 || att_dcap_collateral_tee(s->coll) != tee)
-        return att_diag_set(diag, ATT_E_COLL_MISSING, "no collateral for this FMSPC");
+    char want[ATT_DCAP_COLL_KEY_LEN];
+    att_dcap_collateral_key(att_dcap_collateral_tee(s->coll), f, s->ca, want);
+    if (strcmp(key, want) != 0)
+        return att_diag_set(diag, ATT_E_COLL_MISSING, "no collateral for %s", key);
     *out = att_dcap_collateral_ref(s->coll);
     return ATT_OK;
+}
+
+static att_ev_set_t *new_set(void)
+{
+    att_ev_set_t *set;
+    att_diag_t d;
+    assert_int_equal(att_ev_set_new(&set, &d), ATT_OK);
+    return set;
+}
+
+static bool intel_root(const att_ev_result_t *r)
+{
+    return ((const att_dcap_result_t *)r->detail)->intel_root;
 }
 
 static void test_sgx_and_tdx_claims(void **state)
 {
     VEC_REQUIRE();
     att_trust_t *trust = att_trust_new();
-    att_dcap_cache_t *cache = att_dcap_cache_new(4);
+    att_ev_set_t *set = new_set();
     vec_t s, t;
     assert_int_equal(vec_load(&s, vec_names[0]), 0);
     assert_int_equal(vec_load(&t, vec_names[1]), 0);
     one_src_t src = {0};
     att_diag_t d;
     assert_int_equal(att_dcap_collateral_new(&s.raw, trust, &src.coll, &d), ATT_OK);
-    att_ev_ctx_t ctx = {
-        .trust = trust, .cache = cache, .collateral = one_collateral, .arg = &src, .now = s.at};
-    const att_ev_verifier_t *sgx = att_ev_find("SgxEnclave");
+    att_ev_input_t in = {.evidence = s.quote,
+                         .len = s.quote_len,
+                         .now = s.at,
+                         .collateral = one_collateral,
+                         .collateral_arg = &src};
+    const att_ev_type_t *sgx = att_ev_type_find("SgxEnclave");
     assert_non_null(sgx);
     assert_string_equal(sgx->attestation_type, "sgx");
     att_ev_result_t r;
-    assert_int_equal(sgx->verify(&ctx, s.quote, s.quote_len, &r), ATT_OK);
+    assert_int_equal(att_ev_verify(set, sgx, &in, &r), ATT_OK);
     assert_string_equal(src.ca, "processor");
     json_t *c = r.claims;
     assert_null(json_object_get(c, "x-attestd-simulated"));
-    assert_true(r.dcap->intel_root);
+    assert_true(intel_root(&r));
     assert_string_equal(json_string_value(json_object_get(c, "x-ms-attestation-type")), "sgx");
     assert_string_equal(json_string_value(json_object_get(c, "x-ms-sgx-mrenclave")),
                         "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb");
@@ -78,18 +101,20 @@ static void test_sgx_and_tdx_claims(void **state)
     att_ev_result_clear(&r);
 
     /* The TDX endpoint refuses the SGX quote, and the SGX endpoint the TDX quote. */
-    const att_ev_verifier_t *tdx = att_ev_find("TdxVm");
-    assert_int_equal(tdx->verify(&ctx, s.quote, s.quote_len, &r), ATT_E_EVIDENCE_TYPE);
+    const att_ev_type_t *tdx = att_ev_type_find("TdxVm");
+    assert_int_equal(att_ev_verify(set, tdx, &in, &r), ATT_E_EVIDENCE_TYPE);
     assert_non_null(strstr(r.diag.msg, "SGX quote"));
     att_ev_result_clear(&r);
-    assert_int_equal(sgx->verify(&ctx, t.quote, t.quote_len, &r), ATT_E_EVIDENCE_TYPE);
+    in.evidence = t.quote;
+    in.len = t.quote_len;
+    assert_int_equal(att_ev_verify(set, sgx, &in, &r), ATT_E_EVIDENCE_TYPE);
     att_ev_result_clear(&r);
 
     /* TDX with its own collateral. */
     att_dcap_collateral_free(src.coll);
     assert_int_equal(att_dcap_collateral_new(&t.raw, trust, &src.coll, &d), ATT_OK);
-    ctx.now = t.at;
-    assert_int_equal(tdx->verify(&ctx, t.quote, t.quote_len, &r), ATT_OK);
+    in.now = t.at;
+    assert_int_equal(att_ev_verify(set, tdx, &in, &r), ATT_OK);
     assert_string_equal(src.ca, "platform");
     c = r.claims;
     assert_string_equal(json_string_value(json_object_get(c, "x-ms-attestation-type")), "tdxvm");
@@ -104,15 +129,17 @@ static void test_sgx_and_tdx_claims(void **state)
     att_ev_result_clear(&r);
 
     /* A verification failure carries the verifier's diagnosis. */
-    ctx.now = t.at + 365 * 86400;
-    assert_int_not_equal(tdx->verify(&ctx, t.quote, t.quote_len, &r), ATT_OK);
+    in.now = t.at + 365 * 86400;
+    assert_int_not_equal(att_ev_verify(set, tdx, &in, &r), ATT_OK);
     assert_non_null(strstr(r.diag.msg, "expired"));
     att_ev_result_clear(&r);
 
-    assert_null(att_ev_find("SevSnpVm"));
-    assert_null(att_ev_find("sgxenclave"));
+    /* The set's DCAP instance kept the chains it checked in its cache (SGX's, TDX's). */
+    att_ev_stats_t st;
+    att_ev_set_stats(set, &st);
+    assert_true(st.cache_misses >= 2);
     att_dcap_collateral_free(src.coll);
-    att_dcap_cache_free(cache);
+    att_ev_set_free(set);
     vec_free(&s);
     vec_free(&t);
     att_trust_free(trust);
@@ -127,7 +154,7 @@ static void test_open_enclave_envelope(void **state)
     one_src_t src = {0};
     att_diag_t d;
     assert_int_equal(att_dcap_collateral_new(&s.raw, trust, &src.coll, &d), ATT_OK);
-    att_ev_ctx_t ctx = {.trust = trust, .collateral = one_collateral, .arg = &src, .now = s.at};
+    att_ev_set_t *set = new_set();
     uint8_t *oe = malloc(16 + s.quote_len);
     uint32_t v = 1, type = 2;
     uint64_t size = s.quote_len;
@@ -136,25 +163,33 @@ static void test_open_enclave_envelope(void **state)
     memcpy(oe + 8, &size, 8);
     memcpy(oe + 16, s.quote, s.quote_len);
     att_ev_result_t r;
-    const att_ev_verifier_t *oev = att_ev_find("OpenEnclave");
-    assert_int_equal(oev->verify(&ctx, oe, 16 + s.quote_len, &r), ATT_OK);
+    const att_ev_type_t *oev = att_ev_type_find("OpenEnclave");
+    att_ev_input_t in = {.evidence = oe,
+                         .len = 16 + s.quote_len,
+                         .now = s.at,
+                         .collateral = one_collateral,
+                         .collateral_arg = &src};
+    assert_int_equal(att_ev_verify(set, oev, &in, &r), ATT_OK);
     assert_string_equal(json_string_value(json_object_get(r.claims, "x-ms-sgx-mrsigner")),
                         "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6");
     att_ev_result_clear(&r);
     /* Header errors. */
     oe[0] = 2;
-    assert_int_equal(oev->verify(&ctx, oe, 16 + s.quote_len, &r), ATT_E_EVIDENCE_FORMAT);
+    assert_int_equal(att_ev_verify(set, oev, &in, &r), ATT_E_EVIDENCE_FORMAT);
     att_ev_result_clear(&r);
     oe[0] = 1;
     oe[4] = 1; /* local report */
-    assert_int_equal(oev->verify(&ctx, oe, 16 + s.quote_len, &r), ATT_E_EVIDENCE_FORMAT);
+    assert_int_equal(att_ev_verify(set, oev, &in, &r), ATT_E_EVIDENCE_FORMAT);
     att_ev_result_clear(&r);
     oe[4] = 2;
-    assert_int_equal(oev->verify(&ctx, oe, 15 + s.quote_len, &r), ATT_E_EVIDENCE_FORMAT);
+    in.len = 15 + s.quote_len;
+    assert_int_equal(att_ev_verify(set, oev, &in, &r), ATT_E_EVIDENCE_FORMAT);
     assert_non_null(strstr(r.diag.msg, "declares"));
     att_ev_result_clear(&r);
-    assert_int_equal(oev->verify(&ctx, oe, 10, &r), ATT_E_EVIDENCE_FORMAT);
+    in.len = 10;
+    assert_int_equal(att_ev_verify(set, oev, &in, &r), ATT_E_EVIDENCE_FORMAT);
     att_ev_result_clear(&r);
+    att_ev_set_free(set);
     free(oe);
     att_dcap_collateral_free(src.coll);
     vec_free(&s);
@@ -195,15 +230,21 @@ static void bind_case(att_tee_t tee, uint16_t version)
     size_t qlen;
     assert_int_equal(att_sim_quote_build(pki, &qo, &q, &qlen, &d), ATT_OK);
 
-    att_ev_ctx_t ctx = {.trust = trust, .collateral = one_collateral, .arg = &src, .now = now};
+    att_ev_set_t *set = new_set();
+    assert_int_equal(att_ev_set_add_root(set, sc.trust_root.ptr, sc.trust_root.len, &d), ATT_OK);
+    att_ev_input_t in = {.evidence = q,
+                         .len = qlen,
+                         .now = now,
+                         .collateral = one_collateral,
+                         .collateral_arg = &src};
     att_ev_result_t r;
-    const att_ev_verifier_t *v = att_ev_find(tee == ATT_TEE_TDX ? "TdxVm" : "SgxEnclave");
-    if (v->verify(&ctx, q, qlen, &r) != ATT_OK)
+    const att_ev_type_t *v = att_ev_type_find(tee == ATT_TEE_TDX ? "TdxVm" : "SgxEnclave");
+    if (att_ev_verify(set, v, &in, &r) != ATT_OK)
         fail_msg("simulated quote rejected: %s", r.diag.msg);
     assert_int_equal(att_ev_bind(&r, runtime, sizeof(runtime) - 1, init, sizeof(init) - 1, &d),
                      ATT_OK);
     assert_true(json_is_true(json_object_get(r.claims, "x-attestd-simulated")));
-    assert_false(r.dcap->intel_root);
+    assert_false(intel_root(&r));
     assert_int_equal(att_ev_bind(&r, NULL, 0, NULL, 0, &d), ATT_OK);
     assert_int_equal(att_ev_bind(&r, runtime, sizeof(runtime) - 2, NULL, 0, &d),
                      ATT_E_EVIDENCE_BINDING);
@@ -213,6 +254,7 @@ static void bind_case(att_tee_t tee, uint16_t version)
                      ATT_E_EVIDENCE_BINDING);
     assert_non_null(strstr(d.msg, tee == ATT_TEE_TDX ? "MRCONFIGID" : "CONFIGID"));
     att_ev_result_clear(&r);
+    att_ev_set_free(set);
     free(q);
     att_dcap_collateral_free(src.coll);
     att_trust_free(trust);
@@ -236,17 +278,107 @@ static void test_untrusted_chain_fetches_nothing(void **state)
     uint8_t *q;
     size_t qlen;
     assert_int_equal(att_sim_quote_build(pki, &qo, &q, &qlen, &d), ATT_OK);
-    att_trust_t *trust = att_trust_new(); /* Intel's root only */
+    att_ev_set_t *set = new_set(); /* Intel's root only */
     one_src_t src = {0};
-    att_ev_ctx_t ctx = {.trust = trust, .collateral = one_collateral, .arg = &src, .now = now};
+    att_ev_input_t in = {.evidence = q,
+                         .len = qlen,
+                         .now = now,
+                         .collateral = one_collateral,
+                         .collateral_arg = &src};
     att_ev_result_t r;
-    assert_int_equal(att_ev_find("SgxEnclave")->verify(&ctx, q, qlen, &r),
+    assert_int_equal(att_ev_verify(set, att_ev_type_find("SgxEnclave"), &in, &r),
                      ATT_E_CERT_UNTRUSTED_ROOT);
     assert_int_equal(src.calls, 0);
     att_ev_result_clear(&r);
+    att_ev_set_free(set);
     free(q);
-    att_trust_free(trust);
     att_sim_pki_free(pki);
+}
+
+/* A self-signed CA certificate with a key of the given OpenSSL algorithm ("RSA", "EC"). */
+static uint8_t *self_signed(EVP_PKEY *k, size_t *len)
+{
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_NAME *n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"test root", -1, -1,
+                               0);
+    X509_set_issuer_name(x, n);
+    X509_set_pubkey(x, k);
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    uint8_t *der = NULL;
+    int l = i2d_X509(x, &der);
+    assert_true(l > 0);
+    X509_free(x);
+    uint8_t *out = malloc((size_t)l);
+    memcpy(out, der, (size_t)l);
+    OPENSSL_free(der);
+    *len = (size_t)l;
+    return out;
+}
+
+/* The registry: every type described, names case-insensitive, types known but not verified yet,
+ * and configured roots going to the backend that can use them. */
+static void test_registry(void **state)
+{
+    assert_true(att_ev_type_count() >= 5);
+    for (size_t i = 0; i < att_ev_type_count(); i++) {
+        const att_ev_type_t *t = att_ev_type_at(i);
+        assert_non_null(t->name);
+        assert_non_null(t->attestation_type);
+        assert_non_null(t->default_policy);
+        assert_non_null(t->api_version);
+        assert_ptr_equal(att_ev_type_find(t->name), t);
+        if (att_ev_type_supported(t))
+            assert_non_null(t->fields[0]);
+    }
+    assert_null(att_ev_type_at(att_ev_type_count()));
+    assert_ptr_equal(att_ev_type_find("sgxenclave"), att_ev_type_find("SgxEnclave"));
+    assert_ptr_equal(att_ev_type_find("TDXVM"), att_ev_type_find("TdxVm"));
+    assert_null(att_ev_type_find("VbsEnclave"));
+    assert_null(att_ev_type_find(NULL));
+    assert_string_equal(att_ev_type_find("OpenEnclave")->fields[0], "report");
+    assert_string_equal(att_ev_type_find("SgxEnclave")->runtime_claim, "x-ms-sgx-ehd");
+    assert_null(att_ev_type_find("TdxVm")->runtime_claim);
+
+    att_ev_set_t *set = new_set();
+    /* A type MAA defines that this build does not verify yet. */
+    const att_ev_type_t *snp = att_ev_type_find("SevSnpVm");
+    assert_non_null(snp);
+    assert_false(att_ev_type_supported(snp));
+    static const uint8_t junk[4] = {1, 2, 3, 4};
+    att_ev_input_t in = {.evidence = junk, .len = sizeof(junk)};
+    att_ev_result_t r;
+    assert_int_equal(att_ev_verify(set, snp, &in, &r), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(r.diag.msg, "SevSnpVm"));
+    att_ev_result_clear(&r);
+
+    /* Roots: a P-256 root goes to DCAP; an RSA root no backend takes is refused, saying why. */
+    att_diag_t d;
+    EVP_PKEY *ec = EVP_EC_gen("P-256"), *rsa = EVP_RSA_gen(2048);
+    size_t len;
+    uint8_t *der = self_signed(ec, &len);
+    assert_int_equal(att_ev_set_add_root(set, der, len, &d), ATT_OK);
+    assert_int_equal(att_trust_count(att_ev_set_trust(set, "dcap")), 2);
+    free(der);
+    der = self_signed(rsa, &len);
+    assert_int_equal(att_ev_set_add_root(set, der, len, &d), ATT_E_CERT_KEY);
+    assert_non_null(strstr(d.msg, "RSA-2048"));
+    assert_non_null(strstr(d.msg, "P-256"));
+    assert_int_equal(att_trust_count(att_ev_set_trust(set, "dcap")), 2);
+    free(der);
+    assert_null(att_ev_set_trust(set, "no-such-backend"));
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(rsa);
+    att_ev_set_free(set);
 }
 
 static void test_binding(void **state)
@@ -258,6 +390,7 @@ static void test_binding(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registry),
         cmocka_unit_test(test_sgx_and_tdx_claims),
         cmocka_unit_test(test_open_enclave_envelope),
         cmocka_unit_test(test_binding),

@@ -1,0 +1,163 @@
+/* dcap_backend.c - the DCAP backend shared by SgxEnclave, OpenEnclave and TdxVm: its instance (the
+ * trust store with Intel's root pinned plus configured roots, the PCK chain cache), the collateral
+ * it asks for ("dcap/<tee>/<fmspc>/<ca>") and the claim pieces the three types share.
+ *
+ * Verification is the DCAP verifier's (docs/dcap.md); this file only picks the collateral and
+ * hands the quote over. Roots from configuration must be ECDSA P-256 (DCAP chains end at such
+ * a root, like Intel's); the root's other properties are att_trust_add_root's checks.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "core/util.h"
+#include "crypto/crypto.h"
+#include "ev_int.h"
+
+/* PCK chains remembered per instance (a fleet's platforms; round-robin eviction). */
+#define ATT_EV_DCAP_CACHE 4096
+
+typedef struct {
+    att_trust_t *trust;
+    att_dcap_cache_t *cache;
+} att_ev_dcap_t;
+
+static att_err_t att_dcap_create(void **inst, att_diag_t *d)
+{
+    att_ev_dcap_t *x = calloc(1, sizeof(*x));
+    if (x != NULL) {
+        x->trust = att_trust_new();
+        x->cache = att_dcap_cache_new(ATT_EV_DCAP_CACHE);
+    }
+    if (x == NULL || x->trust == NULL || x->cache == NULL) {
+        if (x != NULL) {
+            att_trust_free(x->trust);
+            att_dcap_cache_free(x->cache);
+        }
+        free(x);
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    }
+    *inst = x;
+    return ATT_OK;
+}
+
+static void att_dcap_destroy(void *inst)
+{
+    att_ev_dcap_t *x = inst;
+    if (x == NULL)
+        return;
+    att_dcap_cache_free(x->cache);
+    att_trust_free(x->trust);
+    free(x);
+}
+
+static att_err_t att_dcap_add_root(void *inst, const uint8_t *der, size_t len, att_diag_t *d)
+{
+    att_ev_dcap_t *x = inst;
+    const uint8_t *p = der;
+    X509 *c = d2i_X509(NULL, &p, (long)len);
+    if (c == NULL || p != der + len) {
+        X509_free(c);
+        return att_diag_set(d, ATT_E_CERT_PARSE, "the root is not one DER certificate");
+    }
+    bool p256 = att_key_is_p256(X509_get0_pubkey(c));
+    X509_free(c);
+    if (!p256)
+        return att_diag_set(d, ATT_E_CERT_KEY, "DCAP takes ECDSA P-256 roots, like Intel's");
+    return att_trust_add_root(x->trust, der, len, d);
+}
+
+static void att_dcap_stats(void *inst, att_ev_stats_t *out)
+{
+    att_ev_dcap_t *x = inst;
+    att_dcap_cache_stats(x->cache, &out->cache_hits, &out->cache_misses);
+}
+
+static const att_trust_t *att_dcap_trust(void *inst)
+{
+    return ((att_ev_dcap_t *)inst)->trust;
+}
+
+const att_ev_backend_t att_ev_dcap_backend = {
+    .name = "dcap",
+    .create = att_dcap_create,
+    .destroy = att_dcap_destroy,
+    .add_root = att_dcap_add_root,
+    .stats = att_dcap_stats,
+    .trust = att_dcap_trust,
+};
+
+static void att_dcap_detail_free(void *p)
+{
+    free(p);
+}
+
+att_err_t att_ev_dcap_quote(void *inst, const att_ev_input_t *in, const uint8_t *q, size_t len,
+                            att_tee_t want, att_ev_result_t *out, att_dcap_collateral_t **collp)
+{
+    att_ev_dcap_t *x = inst;
+    att_diag_t *d = &out->diag;
+    *collp = NULL;
+    att_dcap_result_t *res = calloc(1, sizeof(*res));
+    if (res == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    out->detail = res;
+    out->detail_free = att_dcap_detail_free;
+    att_quote_t parsed;
+    att_err_t e = att_quote_parse(q, len, &parsed, d);
+    if (e != ATT_OK)
+        return e;
+    if ((att_tee_t)parsed.tee_type != want)
+        return att_diag_set(
+            d, ATT_E_EVIDENCE_TYPE, "the quote is a %s quote; this endpoint takes %s",
+            parsed.tee_type == ATT_TEE_TDX ? "TDX" : "SGX", want == ATT_TEE_TDX ? "TDX" : "SGX");
+    uint8_t fmspc[6];
+    const char *ca;
+    if ((e = att_dcap_quote_pck_info(&parsed, x->cache, x->trust, fmspc, &ca, d)) != ATT_OK)
+        return e;
+    if (in->collateral == NULL)
+        return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral source");
+    char key[ATT_DCAP_COLL_KEY_LEN];
+    att_dcap_collateral_key(want, fmspc, ca, key);
+    void *obj = NULL;
+    if ((e = in->collateral(in->collateral_arg, key, in->now, &obj, d)) != ATT_OK)
+        return e;
+    *collp = obj;
+    e = att_dcap_verify_cached(q, len, *collp, x->trust, in->now, x->cache, res);
+    if (e != ATT_OK)
+        *d = res->diag;
+    return e;
+}
+
+json_t *att_ev_dcap_advisories(const att_dcap_result_t *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->n_advisories; i++)
+        json_array_append_new(a, json_string(r->advisory_ids[i]));
+    return a;
+}
+
+json_t *att_ev_dcap_collateral_json(const att_dcap_collateral_t *c, const uint8_t *quote,
+                                    size_t qlen)
+{
+    att_dcap_collateral_hashes_t h;
+    att_dcap_collateral_hashes(c, &h);
+    uint8_t qh[32];
+    char qhex[65];
+    if (!att_sha256_2(quote, qlen, NULL, 0, qh))
+        memset(qh, 0, sizeof(qh));
+    att_hex_encode(qh, 32, qhex);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "qeidcertshash", h.qeidcertshash,
+                     "qeidcrlhash", h.qeidcrlhash, "qeidhash", h.qeidhash, "quotehash", qhex,
+                     "tcbinfocertshash", h.tcbinfocertshash, "tcbinfocrlhash", h.tcbinfocrlhash,
+                     "tcbinfohash", h.tcbinfohash);
+}
+
+/* Evidence whose PCK chain ends at a root trusted only by configuration (a test or simulated
+ * hierarchy) says so in its claims; genuine Intel evidence carries no such claim. */
+void att_ev_dcap_mark_simulated(json_t *claims, const att_dcap_result_t *r)
+{
+    if (!r->intel_root)
+        json_object_set_new(claims, "x-attestd-simulated", json_true());
+}
