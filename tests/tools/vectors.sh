@@ -32,3 +32,24 @@ att_vectors() {
         exit 0
     fi
 }
+
+#   att_vectors_snp NAME REPO   sets VSNP to the SEV-SNP sets (DIR/snp: <origin>/ files and
+#                               amd-roots/), by the same rule (VECTORS_SNP from ctest first), or
+#                               prints the one line "SKIP NAME: ..." and exits 0
+att_vectors_snp() {
+    VSNP=
+    if [ "${VECTORS_SNP+set}" = set ]; then
+        VSNP=$VECTORS_SNP
+    else
+        if [ "${ATTESTD_VECTORS+set}" = set ]; then
+            r=$ATTESTD_VECTORS
+        else
+            r=$2/../shared/vectors
+        fi
+        [ -n "$r" ] && [ -d "$r/snp/amd-roots" ] && VSNP=$(cd "$r/snp" && pwd)
+    fi
+    if [ -z "$VSNP" ] || [ ! -d "$VSNP/amd-roots" ]; then
+        echo "SKIP $1: no real vectors (set ATTESTD_VECTORS=DIR, see docs/testing.md)"
+        exit 0
+    fi
+}

@@ -47,4 +47,27 @@ static inline void vec_skip_note(void)
         }                                                                                          \
     } while (0)
 
+/* The SEV-SNP sets (ATT_TEST_VECTORS_SNP: the build's link to DIR/snp, or "" when absent) skip on
+ * their own, with the same one line. */
+static inline bool vec_snp_present(void)
+{
+    return ATT_TEST_VECTORS_SNP[0] != '\0';
+}
+
+#define VEC_SNP_REQUIRE()                                                                          \
+    do {                                                                                           \
+        if (!vec_snp_present()) {                                                                  \
+            vec_skip_note();                                                                       \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#define VEC_SNP_REQUIRE_ALL()                                                                      \
+    do {                                                                                           \
+        if (!vec_snp_present()) {                                                                  \
+            vec_skip_note();                                                                       \
+            return 0;                                                                              \
+        }                                                                                          \
+    } while (0)
+
 #endif
