@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/dcap.h"
 #include "attest/evidence.h"
 #include "fuzz_common.h"
 
