@@ -18,6 +18,7 @@
 
 #include "attest/token.h"
 #include "core/json.h"
+#include "token/jws.h"
 
 /* Defaults of the --auth-jwks-* options when cfg leaves them 0 (tests); docs/auth.md. */
 #define ATT_AUTH_TIMEOUT_S 5  /* one deadline per key fetch (discovery + JWKS) */
@@ -203,18 +204,22 @@ static bool att_auth_has_role(json_t *roles, const char *role)
 
 /* The "iss" of the unverified payload, or NULL with why[] saying what is wrong. Used to select
  * a verifier, never trusted. Integers beyond 64 bits are read as reals here, so that such a
- * claim (an exp of 2^63) reaches the verifier, which names it, instead of hiding the iss. */
+ * claim (an exp of 2^63) reaches the verifier, which names it, instead of hiding the iss. A
+ * token that is not three segments is refused here, before any issuer is chosen. */
 static char *att_auth_unverified_iss(const char *tok, size_t len, char *why, size_t cap)
 {
-    const char *d1 = memchr(tok, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok)) : NULL;
-    if (d2 == NULL) {
-        snprintf(why, cap, "not a compact JWS (three '.'-separated segments)");
+    att_jws_parts_t seg;
+    size_t nseg = 0;
+    if (!att_jws_split(tok, len, &seg, &nseg)) {
+        if (nseg < 3)
+            snprintf(why, cap, "not a compact JWS (three '.'-separated segments)");
+        else /* the words att_rp_verify uses for it */
+            snprintf(why, cap, "token has %zu '.'-separated segments, not 3 (compact JWS)", nseg);
         return NULL;
     }
     uint8_t *p = NULL;
     size_t pn = 0;
-    if (d2 == d1 + 1 || !att_b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), false, &p, &pn)) {
+    if (seg.payload_len == 0 || !att_b64_decode(seg.payload, seg.payload_len, false, &p, &pn)) {
         snprintf(why, cap, "the payload segment is not base64url");
         return NULL;
     }

@@ -11,6 +11,7 @@
 
 #include "core/util.h"
 #include "crypto/crypto.h"
+#include "token/jws.h"
 
 void att_pol_unref(att_pol_t *p)
 {
@@ -272,10 +273,10 @@ static bool att_request_hash(const char *body, size_t len, char out[65])
         len = json_string_length(lit);
         att_trim_body(&body, &len);
     }
-    const char *d1 = memchr(body, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - body)) : NULL;
+    att_jws_parts_t seg;
     uint8_t h[32];
-    bool ok = d2 != NULL && att_sha256_2((const uint8_t *)body, (size_t)(d2 - body), NULL, 0, h);
+    bool ok = att_jws_split(body, len, &seg, NULL) &&
+              att_sha256_2((const uint8_t *)body, seg.input_len, NULL, 0, h);
     if (ok)
         att_hex_encode(h, sizeof h, out);
     json_decref(lit);

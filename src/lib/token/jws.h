@@ -1,7 +1,9 @@
 /* jws.h - the token module's JWS primitives for the rest of the library (internal, not installed,
  * nothing exported): the compact-serialisation split, the one signature check and the key/alg
  * rules. att_jws_verify (token/verify.c) and the relying party's att_rp_verify (rp/rp.c) both
- * read a token through these, so the two agree on what a JWS is.
+ * read a token through these, so the two agree on what a JWS is; attestd cuts a bearer token
+ * (auth.c: its unverified "iss") and a signed request (policies.c: the hash of its signing input)
+ * with att_jws_split too.
  *
  *   att_jws_parts_t j;
  *   size_t nseg;
