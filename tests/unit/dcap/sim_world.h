@@ -36,6 +36,7 @@ typedef struct {
     bool no_pck_crl_chain; /* serve no PCK CRL issuer chain (the quote's is used) */
     size_t trailing;       /* zero bytes appended after the quote */
     void (*tamper)(uint8_t *quote, size_t len); /* change the built quote */
+    att_sim_serial_t revoked[2]; /* world_revoke's entries: [0] PCK CRL, [1] root CA CRL */
     /* filled by world_verify */
     att_err_t coll_err;   /* from att_dcap_collateral_new */
     att_err_t verify_err; /* from att_dcap_verify (if collateral was made) */
@@ -60,6 +61,40 @@ static inline void world_free(world_t *w)
 {
     att_sim_pki_free(w->pki);
     att_sim_pki_free(w->quote_pki);
+}
+
+/* Two levels, the second a copy of the first, in a level list of w->co (tcb_info, one of its
+ * module_ids, qe_identity); the test then changes one of the two. */
+#define two_levels(list)                                                                           \
+    do {                                                                                           \
+        (list)->n_levels = 2;                                                                      \
+        (list)->levels[1] = (list)->levels[0];                                                     \
+    } while (0)
+
+/* Put certificate `which` of w->pki on the CRL that covers it, as its one entry: the PCK leaf on
+ * the PCK CRL, the PCK CA or the TCB signer on the root CA CRL. Returns that CRL's options (to
+ * set a reason, say). */
+static inline att_sim_crl_opts_t *world_revoke(world_t *w, att_sim_cert_t which)
+{
+    bool leaf = which == ATT_SIM_PCK;
+    att_sim_crl_opts_t *crl = leaf ? &w->co.pck_crl : &w->co.root_ca_crl;
+    w->revoked[leaf ? 0 : 1] = att_sim_pki_serial(w->pki, which);
+    crl->revoked = &w->revoked[leaf ? 0 : 1];
+    crl->n_revoked = 1;
+    return crl;
+}
+
+/* TD 1.5 relaunch (Intel TDRelaunchCheck): module TDX_01 levels isvsvn 5 UpToDate, isvsvn 3
+ * OutOfDate; the TD launched under module SVN 3 (tee_tcb_svn) and now runs under SVN 5
+ * (tee_tcb_svn2). */
+static inline void relaunch_world(world_t *w, uint16_t version)
+{
+    world_init(w, ATT_TEE_TDX, version);
+    att_sim_tdx_module_id_t *m = &w->co.tcb_info.module_ids[0];
+    two_levels(m);
+    m->levels[0].isvsvn = 5;
+    m->levels[1].st.status = "OutOfDate";
+    w->qo.td.tee_tcb_svn2[0] = 5;
 }
 
 /* DER CRL -> PEM CRL, in place. */

@@ -20,8 +20,7 @@ static void test_tcb_levels_sorted(void **state)
     world_init(&w, ATT_TEE_SGX, 3);
     att_sim_tcb_info_t *t = &w.co.tcb_info;
     assert_int_equal(t->levels[0].sgx_svn[0], 11);
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[1].st.status = "Revoked";
     t->levels[0].sgx_svn[0] = 10;
     t->levels[0].st.tcb_date = NOW - 400 * DAY;
@@ -31,8 +30,7 @@ static void test_tcb_levels_sorted(void **state)
     /* The same with an UpToDate newer level: served second, still the one chosen. */
     world_init(&w, ATT_TEE_SGX, 3);
     t = &w.co.tcb_info;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[0].sgx_svn[0] = 10;
     t->levels[0].st.status = "OutOfDate";
     t->levels[0].st.advisory_ids[0] = "INTEL-SA-00001";
@@ -44,8 +42,7 @@ static void test_tcb_levels_sorted(void **state)
     /* Equal components: the higher PCESVN sorts first. */
     world_init(&w, ATT_TEE_SGX, 3);
     t = &w.co.tcb_info;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[1].st.status = "Revoked";
     t->levels[0].pcesvn--;
     assert_verdict(&w, ATT_E_TCB_REVOKED);
@@ -56,8 +53,7 @@ static void test_tcb_levels_sorted(void **state)
      * meets both; 11,0 sorts first. */
     world_init(&w, ATT_TEE_SGX, 3);
     t = &w.co.tcb_info;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[0].sgx_svn[0] = 10;
     t->levels[0].st.status = "Revoked";
     t->levels[1].sgx_svn[1] = 0;
@@ -70,8 +66,7 @@ static void test_tcb_levels_sorted(void **state)
     world_init(&w, ATT_TEE_SGX, 3);
     t = &w.co.tcb_info;
     t->version = 2;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[1].st.status = "Revoked";
     t->levels[0].sgx_svn[0] = 10;
     assert_verdict(&w, ATT_E_TCB_REVOKED);
@@ -86,8 +81,7 @@ static void test_tdx_levels_sorted(void **state)
     world_init(&w, ATT_TEE_TDX, 4);
     att_sim_tcb_info_t *t = &w.co.tcb_info;
     assert_int_equal(w.qo.td.tee_tcb_svn[2], 2);
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[1].st.status = "Revoked";
     t->levels[0].tdx_svn[2] = 1;
     assert_verdict(&w, ATT_E_TCB_REVOKED);
@@ -101,8 +95,7 @@ static void test_tcb_levels_duplicated(void **state)
     world_t w;
     world_init(&w, ATT_TEE_SGX, 3);
     att_sim_tcb_info_t *t = &w.co.tcb_info;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[1].st.status = "Revoked";
     assert_verdict(&w, ATT_E_COLL_FORMAT);
     assert_int_equal(w.coll_err, ATT_E_COLL_FORMAT);
@@ -112,8 +105,7 @@ static void test_tcb_levels_duplicated(void **state)
     /* TDX: same SGX components, PCESVN and TDX components. */
     world_init(&w, ATT_TEE_TDX, 4);
     t = &w.co.tcb_info;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[1].st.status = "OutOfDate";
     assert_verdict(&w, ATT_E_COLL_FORMAT);
     world_free(&w);
@@ -121,8 +113,7 @@ static void test_tcb_levels_duplicated(void **state)
     /* ...but TDX components alone make two TDX levels distinct. */
     world_init(&w, ATT_TEE_TDX, 4);
     t = &w.co.tcb_info;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[1].tdx_svn[2] = 1;
     t->levels[1].st.status = "OutOfDate";
     assert_verdict(&w, ATT_OK);
@@ -130,33 +121,20 @@ static void test_tcb_levels_duplicated(void **state)
     world_free(&w);
 }
 
-/* Module TDX_01 levels 5 UpToDate and 3 OutOfDate; the TD launched under module SVN 3. */
-static void relaunch_world(world_t *w)
-{
-    world_init(w, ATT_TEE_TDX, 5);
-    att_sim_tdx_module_id_t *m = &w->co.tcb_info.module_ids[0];
-    m->n_levels = 2;
-    m->levels[1] = m->levels[0];
-    m->levels[0].isvsvn = 5;
-    m->levels[1].st.status = "OutOfDate";
-    w->qo.td.tee_tcb_svn2[0] = 5;
-}
-
 /* TD 1.5 relaunch compares tee_tcb_svn2 with the latest TCB level, not the first served. */
 static void test_relaunch_uses_latest_tcb_level(void **state)
 {
     world_t w;
-    relaunch_world(&w);
+    relaunch_world(&w, 5);
     assert_verdict(&w, ATT_OK);
     assert_int_equal(w.res.status, ATT_TCB_TD_RELAUNCH_ADVISED);
     world_free(&w);
 
     /* A newer level (late microcode SVN 3) served second: the TD's tee_tcb_svn2[2] = 2 does
      * not reach it, so relaunching is no cure. */
-    relaunch_world(&w);
+    relaunch_world(&w, 5);
     att_sim_tcb_info_t *t = &w.co.tcb_info;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[1].tdx_svn[2] = 3;
     assert_verdict(&w, ATT_OK);
     assert_int_equal(w.res.status, ATT_TCB_OUT_OF_DATE);
@@ -172,8 +150,7 @@ static void test_module_levels_sorted(void **state)
     world_init(&w, ATT_TEE_TDX, 4);
     att_sim_tdx_module_id_t *m = &w.co.tcb_info.module_ids[0];
     assert_int_equal(w.qo.td.tee_tcb_svn[0], 3);
-    m->n_levels = 2;
-    m->levels[1] = m->levels[0];
+    two_levels(m);
     m->levels[1].st.status = "Revoked";
     m->levels[0].isvsvn = 1;
     assert_verdict2(&w, ATT_E_TDX_MODULE_TCB_REVOKED, ATT_E_TCB_REVOKED);
@@ -182,15 +159,14 @@ static void test_module_levels_sorted(void **state)
     /* Duplicated isvsvn: QVL's "Detected duplicated TDX Module Identity TCB levels". */
     world_init(&w, ATT_TEE_TDX, 4);
     m = &w.co.tcb_info.module_ids[0];
-    m->n_levels = 2;
-    m->levels[1] = m->levels[0];
+    two_levels(m);
     m->levels[1].st.status = "OutOfDate";
     assert_verdict(&w, ATT_E_COLL_FORMAT);
     world_free(&w);
 
     /* Relaunch takes the module's latest level: served [3 OutOfDate, 5 UpToDate], the TD now
      * runs module SVN 4, below the latest (5): no relaunch advice. */
-    relaunch_world(&w);
+    relaunch_world(&w, 5);
     m = &w.co.tcb_info.module_ids[0];
     att_sim_isv_level_t hi = m->levels[0];
     m->levels[0] = m->levels[1];
@@ -208,8 +184,7 @@ static void test_qe_levels_sorted(void **state)
     world_t w;
     world_init(&w, ATT_TEE_SGX, 3);
     att_sim_qe_identity_t *q = &w.co.qe_identity;
-    q->n_levels = 2;
-    q->levels[1] = q->levels[0];
+    two_levels(q);
     q->levels[1].st.status = "Revoked";
     q->levels[0].isvsvn = 1;
     assert_verdict2(&w, ATT_E_QE_TCB_REVOKED, ATT_E_TCB_REVOKED);
@@ -218,8 +193,7 @@ static void test_qe_levels_sorted(void **state)
     /* Same isvsvn, two dates: the later tcbDate sorts first. */
     world_init(&w, ATT_TEE_SGX, 3);
     q = &w.co.qe_identity;
-    q->n_levels = 2;
-    q->levels[1] = q->levels[0];
+    two_levels(q);
     q->levels[1].st.status = "OutOfDate";
     q->levels[1].st.tcb_date = q->levels[0].st.tcb_date + DAY;
     assert_verdict(&w, ATT_OK);
@@ -229,8 +203,7 @@ static void test_qe_levels_sorted(void **state)
     /* Same isvsvn and tcbDate: duplicated. */
     world_init(&w, ATT_TEE_SGX, 3);
     q = &w.co.qe_identity;
-    q->n_levels = 2;
-    q->levels[1] = q->levels[0];
+    two_levels(q);
     q->levels[1].st.status = "OutOfDate";
     assert_verdict(&w, ATT_E_COLL_FORMAT);
     world_free(&w);
@@ -268,7 +241,7 @@ static void test_qe_miscselect_byte_order(void **state)
 static void test_relaunch_unknown_module(void **state)
 {
     world_t w;
-    relaunch_world(&w);
+    relaunch_world(&w, 5);
     w.qo.td.tee_tcb_svn2[1] = 2; /* TDX_02: not in the TCB info */
     assert_verdict(&w, ATT_E_TDX_MODULE_MISMATCH);
     assert_non_null(strstr(w.diag.msg, "TDX_02"));
@@ -283,29 +256,20 @@ static void test_crl_remove_from_crl_reason(void **state)
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
         world_t w;
         world_init(&w, ATT_TEE_SGX, 3);
-        att_sim_serial_t leaf = att_sim_pki_serial(w.pki, ATT_SIM_PCK);
-        w.co.pck_crl.revoked = &leaf;
-        w.co.pck_crl.n_revoked = 1;
-        w.co.pck_crl.reason = reasons[i];
+        world_revoke(&w, ATT_SIM_PCK)->reason = reasons[i];
         print_message("      PCK CRL entry reason %d\n", reasons[i]);
         assert_verdict(&w, ATT_E_CERT_REVOKED);
         world_free(&w);
 
         /* The PCK CA on the root CA CRL. */
         world_init(&w, ATT_TEE_SGX, 3);
-        att_sim_serial_t ca = att_sim_pki_serial(w.pki, ATT_SIM_PCK_CA);
-        w.co.root_ca_crl.revoked = &ca;
-        w.co.root_ca_crl.n_revoked = 1;
-        w.co.root_ca_crl.reason = reasons[i];
+        world_revoke(&w, ATT_SIM_PCK_CA)->reason = reasons[i];
         assert_verdict(&w, ATT_E_CERT_REVOKED);
         world_free(&w);
 
         /* The TCB signer on the root CA CRL. */
         world_init(&w, ATT_TEE_SGX, 3);
-        att_sim_serial_t ts = att_sim_pki_serial(w.pki, ATT_SIM_TCB_SIGNER);
-        w.co.root_ca_crl.revoked = &ts;
-        w.co.root_ca_crl.n_revoked = 1;
-        w.co.root_ca_crl.reason = reasons[i];
+        world_revoke(&w, ATT_SIM_TCB_SIGNER)->reason = reasons[i];
         assert_verdict(&w, ATT_E_CERT_REVOKED);
         world_free(&w);
     }
@@ -359,8 +323,7 @@ static void test_pck_extension_strict(void **state)
     world_t w;
     world_init(&w, ATT_TEE_SGX, 3);
     att_sim_tcb_info_t *t = &w.co.tcb_info;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[1].st.status = "OutOfDate";
     t->levels[0].sgx_svn[0] = 12;
     att_sim_pck_ext_quirks_t q = {.tcb_duplicate = 1, .tcb_duplicate_svn = 12};

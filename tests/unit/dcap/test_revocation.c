@@ -2,21 +2,7 @@
  * revocation (PCK leaf, intermediate, TCB signer), CRL validity and issuers, untrusted roots,
  * TCB level selection and every status, QE identity match and QE TCB convergence, TDX module
  * identities. Each case changes one thing in an otherwise valid world. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-
-#include <cmocka.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
-#include "attest/dcap.h"
-#include "attest/sim.h"
 
 #include "sim_world.h"
 
@@ -140,9 +126,7 @@ static void test_revoked_pck_leaf(void **state)
 
     /* The same for a TDX platform-CA leaf. */
     world_init(&w, ATT_TEE_TDX, 4);
-    att_sim_serial_t leaf = att_sim_pki_serial(w.pki, ATT_SIM_PCK);
-    w.co.pck_crl.revoked = &leaf;
-    w.co.pck_crl.n_revoked = 1;
+    world_revoke(&w, ATT_SIM_PCK);
     assert_verdict(&w, ATT_E_CERT_REVOKED);
     world_free(&w);
 }
@@ -151,9 +135,7 @@ static void test_revoked_intermediate(void **state)
 {
     world_t w;
     world_init(&w, ATT_TEE_SGX, 3);
-    att_sim_serial_t ca = att_sim_pki_serial(w.pki, ATT_SIM_PCK_CA);
-    w.co.root_ca_crl.revoked = &ca;
-    w.co.root_ca_crl.n_revoked = 1;
+    world_revoke(&w, ATT_SIM_PCK_CA);
     assert_verdict(&w, ATT_E_CERT_REVOKED);
     world_free(&w);
 }
@@ -162,9 +144,7 @@ static void test_revoked_tcb_signer(void **state)
 {
     world_t w;
     world_init(&w, ATT_TEE_SGX, 3);
-    att_sim_serial_t s = att_sim_pki_serial(w.pki, ATT_SIM_TCB_SIGNER);
-    w.co.root_ca_crl.revoked = &s;
-    w.co.root_ca_crl.n_revoked = 1;
+    world_revoke(&w, ATT_SIM_TCB_SIGNER);
     assert_verdict(&w, ATT_E_CERT_REVOKED);
     world_free(&w);
 }
@@ -533,8 +513,7 @@ static void test_tdx_v4_module_identity(void **state)
     /* Module SVN 3 behind the module identity's latest level -> OutOfDate converges. */
     world_init(&w, ATT_TEE_TDX, 4);
     att_sim_tdx_module_id_t *m = &w.co.tcb_info.module_ids[0];
-    m->n_levels = 2;
-    m->levels[1] = m->levels[0];
+    two_levels(m);
     m->levels[0].isvsvn = 5;
     m->levels[1].st.status = "OutOfDate";
     m->levels[1].st.advisory_ids[0] = "INTEL-SA-01000";
@@ -546,8 +525,7 @@ static void test_tdx_v4_module_identity(void **state)
     /* ...and with a ConfigurationNeeded platform -> OutOfDateConfigurationNeeded. */
     world_init(&w, ATT_TEE_TDX, 4);
     m = &w.co.tcb_info.module_ids[0];
-    m->n_levels = 2;
-    m->levels[1] = m->levels[0];
+    two_levels(m);
     m->levels[0].isvsvn = 5;
     m->levels[1].st.status = "OutOfDate";
     w.co.tcb_info.levels[0].st.status = "ConfigurationNeeded";
@@ -659,18 +637,7 @@ static void test_collateral_mismatches(void **state)
 /* ---- TD 1.5 relaunch advice (Intel TDRelaunchCheck) -------------------------------------------
  */
 
-/* Module TDX_01 levels: isvsvn 5 UpToDate, isvsvn 3 OutOfDate. The TD launched under module SVN 3
- * (tee_tcb_svn) and now runs under SVN 5 (tee_tcb_svn2). */
-static void relaunch_world(world_t *w, uint16_t version)
-{
-    world_init(w, ATT_TEE_TDX, version);
-    att_sim_tdx_module_id_t *m = &w->co.tcb_info.module_ids[0];
-    m->n_levels = 2;
-    m->levels[1] = m->levels[0];
-    m->levels[0].isvsvn = 5;
-    m->levels[1].st.status = "OutOfDate";
-    w->qo.td.tee_tcb_svn2[0] = 5;
-}
+/* relaunch_world (sim_world.h): module SVN 3 at launch, 5 now; levels 5 UpToDate, 3 OutOfDate. */
 
 static void test_td15_relaunch_advised(void **state)
 {
@@ -718,8 +685,7 @@ static void test_tdx_level_selection(void **state)
     world_t w;
     world_init(&w, ATT_TEE_TDX, 4);
     att_sim_tcb_info_t *t = &w.co.tcb_info;
-    t->n_levels = 2;
-    t->levels[1] = t->levels[0];
+    two_levels(t);
     t->levels[0].tdx_svn[2] = 3; /* the TD's microcode SVN is 2 */
     t->levels[1].st.status = "OutOfDate";
     t->levels[1].st.tcb_date = NOW - 200 * DAY;
@@ -743,9 +709,7 @@ static void test_collateral_formats(void **state)
     world_free(&w);
     world_init(&w, ATT_TEE_SGX, 3);
     w.pem_crls = true;
-    att_sim_serial_t leaf = att_sim_pki_serial(w.pki, ATT_SIM_PCK);
-    w.co.pck_crl.revoked = &leaf;
-    w.co.pck_crl.n_revoked = 1;
+    world_revoke(&w, ATT_SIM_PCK);
     assert_verdict(&w, ATT_E_CERT_REVOKED);
     world_free(&w);
 
@@ -756,9 +720,7 @@ static void test_collateral_formats(void **state)
     world_free(&w);
     world_init(&w, ATT_TEE_SGX, 3);
     w.no_pck_crl_chain = true;
-    leaf = att_sim_pki_serial(w.pki, ATT_SIM_PCK);
-    w.co.pck_crl.revoked = &leaf;
-    w.co.pck_crl.n_revoked = 1;
+    world_revoke(&w, ATT_SIM_PCK);
     assert_verdict(&w, ATT_E_CERT_REVOKED);
     world_free(&w);
     world_init(&w, ATT_TEE_SGX, 3);
