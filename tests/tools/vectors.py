@@ -70,6 +70,17 @@ def dcap_dir(repo=REPO):
     return view
 
 
+def snp_dir(repo=REPO):
+    """The SEV-SNP sets (DIR/snp: <origin>/ files, amd-roots/), or None: VECTORS_SNP from ctest
+    (empty = none), else the same rule as root()."""
+    if 'VECTORS_SNP' in os.environ:
+        v = os.environ['VECTORS_SNP']
+        return v if v and os.path.isdir(os.path.join(v, 'amd-roots')) else None
+    r = root(repo)
+    d = os.path.join(r, 'snp') if r else None
+    return d if d and os.path.isdir(os.path.join(d, 'amd-roots')) else None
+
+
 def skip(name):
     """Print the one SKIP line of a test that needs the sets and exit 0."""
     print('SKIP %s: %s' % (name, HINT), flush=True)
