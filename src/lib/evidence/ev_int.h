@@ -12,7 +12,7 @@
 extern const att_ev_type_t att_ev_sgx;         /* sgx.c */
 extern const att_ev_type_t att_ev_openenclave; /* openenclave.c */
 extern const att_ev_type_t att_ev_tdx;         /* tdx.c */
-extern const att_ev_type_t att_ev_sevsnp;      /* registry.c: known by name only, for now */
+extern const att_ev_type_t att_ev_sevsnp;      /* sevsnp.c */
 extern const att_ev_type_t att_ev_tpm;         /* registry.c: known by name only, for now */
 
 /* An SGX quote verified with SgxEnclave's claims (sgx.c; OpenEnclave's report wraps one). */
@@ -26,6 +26,7 @@ extern const char att_ev_policy_permit_all[]; /* registry.c */
 /* ---- the DCAP backend (dcap_backend.c) ---- */
 
 extern const att_ev_backend_t att_ev_dcap_backend;
+extern const att_ev_backend_t att_ev_snp_backend; /* sevsnp.c */
 
 /* Verify a DCAP quote of the expected TEE with collateral asked from the input, into
  * out->detail (an att_dcap_result_t). *collp is the collateral used (release with

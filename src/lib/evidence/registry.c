@@ -28,14 +28,8 @@ const char att_ev_policy_permit_all[] = "version=1.0;\n"
                                         "{\n"
                                         "};\n";
 
-/* Types MAA defines whose evidence this build does not verify yet: their paths answer 501, and
- * their policies can already be managed. */
-const att_ev_type_t att_ev_sevsnp = {
-    .name = "SevSnpVm",
-    .attestation_type = "sevsnpvm",
-    .default_policy = att_ev_policy_permit_all,
-    .api_version = "2022-08-01",
-};
+/* A type MAA defines whose evidence this build does not verify yet: its path answers 501, and
+ * its policies can already be managed. */
 const att_ev_type_t att_ev_tpm = {
     .name = "Tpm",
     .attestation_type = "tpm",

@@ -78,9 +78,9 @@ static void test_submit_args(void **state)
     att_diag_t d;
     static const uint8_t q[] = {3, 0, 2, 0};
     att_submit_opts_t o = {
-        .url = "http://127.0.0.1:1", .type = "SevSnpVm", .evidence = q, .evidence_len = sizeof(q)};
+        .url = "http://127.0.0.1:1", .type = "Tpm", .evidence = q, .evidence_len = sizeof(q)};
     assert_int_equal(att_submit(&o, &r, &d), ATT_E_ARG);
-    assert_non_null(strstr(d.msg, "SevSnpVm"));
+    assert_non_null(strstr(d.msg, "Tpm"));
     o.type = "SgxEnclave";
     o.access_token = "a\r\nX-Injected: 1";
     assert_int_equal(att_submit(&o, &r, &d), ATT_E_ARG);

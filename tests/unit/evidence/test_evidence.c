@@ -351,31 +351,40 @@ static void test_registry(void **state)
 
     att_ev_set_t *set = new_set();
     /* A type MAA defines that this build does not verify yet. */
-    const att_ev_type_t *snp = att_ev_type_find("SevSnpVm");
+    const att_ev_type_t *snp = att_ev_type_find("Tpm");
     assert_non_null(snp);
     assert_false(att_ev_type_supported(snp));
     static const uint8_t junk[4] = {1, 2, 3, 4};
     att_ev_input_t in = {.evidence = junk, .len = sizeof(junk)};
     att_ev_result_t r;
     assert_int_equal(att_ev_verify(set, snp, &in, &r), ATT_E_UNSUPPORTED);
-    assert_non_null(strstr(r.diag.msg, "SevSnpVm"));
+    assert_non_null(strstr(r.diag.msg, "Tpm"));
     att_ev_result_clear(&r);
 
-    /* Roots: a P-256 root goes to DCAP; an RSA root no backend takes is refused, saying why. */
+    /* Roots: a P-256 root goes to DCAP, an RSA root to SEV-SNP, and a P-384 root, which no
+     * backend's chains end at, is refused saying what each takes. */
     att_diag_t d;
-    EVP_PKEY *ec = EVP_EC_gen("P-256"), *rsa = EVP_RSA_gen(2048);
+    EVP_PKEY *ec = EVP_EC_gen("P-256"), *rsa = EVP_RSA_gen(2048), *p384 = EVP_EC_gen("P-384");
     size_t len;
     uint8_t *der = self_signed(ec, &len);
     assert_int_equal(att_ev_set_add_root(set, der, len, &d), ATT_OK);
     assert_int_equal(att_trust_count(att_ev_set_trust(set, "dcap")), 2);
+    assert_int_equal(att_trust_count(att_ev_set_trust(set, "snp")), 0);
     free(der);
     der = self_signed(rsa, &len);
+    assert_int_equal(att_ev_set_add_root(set, der, len, &d), ATT_OK);
+    assert_int_equal(att_trust_count(att_ev_set_trust(set, "dcap")), 2);
+    assert_int_equal(att_trust_count(att_ev_set_trust(set, "snp")), 1);
+    free(der);
+    der = self_signed(p384, &len);
     assert_int_equal(att_ev_set_add_root(set, der, len, &d), ATT_E_CERT_KEY);
-    assert_non_null(strstr(d.msg, "RSA-2048"));
+    assert_non_null(strstr(d.msg, "EC P-384"));
     assert_non_null(strstr(d.msg, "P-256"));
+    assert_non_null(strstr(d.msg, "RSA"));
     assert_int_equal(att_trust_count(att_ev_set_trust(set, "dcap")), 2);
     free(der);
     assert_null(att_ev_set_trust(set, "no-such-backend"));
+    EVP_PKEY_free(p384);
     EVP_PKEY_free(ec);
     EVP_PKEY_free(rsa);
     att_ev_set_free(set);

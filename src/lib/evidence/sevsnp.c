@@ -1,0 +1,316 @@
+/* sevsnp.c - the SevSnpVm type and its backend: AMD SEV-SNP reports verified by src/lib/snp
+ * (docs/snp.md) with MAA's x-ms-sevsnpvm-* claims, and the instance that owns the SNP trust store
+ * (roots from configuration; AMD's ARKs are pinned in the library) and certificate cache.
+ *
+ * The evidence (member "report", base64url) is one of:
+ * - MAA's JSON {"SnpReport": b64url(report), "VcekCertChain": b64url(PEM VCEK|VLEK, ASK|ASVK,
+ *   ARK), "Endorsements"?: ...} (Endorsements, ACI's UVM endorsements, are not read);
+ * - an Azure HCL report ("HCLA"): the SNP report inside, its runtime data bound into
+ *   report_data and issued as x-ms-runtime, as MAA does;
+ * - a raw report (0x4A0 bytes).
+ * Without a certificate chain in the evidence the VCEK is asked from the collateral source
+ * ("snp/vcek/<product>/<chip id>/<reported TCB>"). Runtime data binds to REPORT_DATA, init-time
+ * data to HOST_DATA. Not checked here: what policy decides (docs/snp.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "attest/hcl.h"
+#include "attest/snp.h"
+#include "attest/token.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "crypto/crypto.h"
+#include "ev_int.h"
+
+/* Leaves remembered per instance (a fleet's chips). */
+#define ATT_EV_SNP_CACHE 4096
+/* The largest evidence member taken (a report with a PEM chain is about 6 kB). */
+#define ATT_EV_SNP_MAX_PART (256 * 1024)
+
+typedef struct {
+    att_trust_t *trust; /* roots from configuration (test hierarchies) */
+    att_snp_cache_t *cache;
+} att_ev_snp_t;
+
+static att_err_t att_snp_create(void **inst, att_diag_t *d)
+{
+    att_ev_snp_t *x = calloc(1, sizeof(*x));
+    if (x != NULL) {
+        x->trust = att_trust_new_empty();
+        x->cache = att_snp_cache_new(ATT_EV_SNP_CACHE);
+    }
+    if (x == NULL || x->trust == NULL || x->cache == NULL) {
+        if (x != NULL) {
+            att_trust_free(x->trust);
+            att_snp_cache_free(x->cache);
+        }
+        free(x);
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    }
+    *inst = x;
+    return ATT_OK;
+}
+
+static void att_snp_destroy(void *inst)
+{
+    att_ev_snp_t *x = inst;
+    if (x == NULL)
+        return;
+    att_snp_cache_free(x->cache);
+    att_trust_free(x->trust);
+    free(x);
+}
+
+/* SEV-SNP chains end at an RSA root (AMD's ARKs are RSA-4096 with RSASSA-PSS). */
+static att_err_t att_snp_add_root(void *inst, const uint8_t *der, size_t len, att_diag_t *d)
+{
+    att_ev_snp_t *x = inst;
+    const uint8_t *p = der;
+    X509 *c = d2i_X509(NULL, &p, (long)len);
+    if (c == NULL || p != der + len) {
+        X509_free(c);
+        return att_diag_set(d, ATT_E_CERT_PARSE, "the root is not one DER certificate");
+    }
+    int id = EVP_PKEY_get_base_id(X509_get0_pubkey(c));
+    X509_free(c);
+    if (id != EVP_PKEY_RSA && id != EVP_PKEY_RSA_PSS)
+        return att_diag_set(d, ATT_E_CERT_KEY, "SEV-SNP takes RSA roots, like AMD's ARK");
+    return att_trust_add_root(x->trust, der, len, d);
+}
+
+static void att_snp_stats(void *inst, att_ev_stats_t *out)
+{
+    att_ev_snp_t *x = inst;
+    att_snp_cache_stats(x->cache, &out->cache_hits, &out->cache_misses);
+}
+
+static const att_trust_t *att_snp_trust(void *inst)
+{
+    return ((att_ev_snp_t *)inst)->trust;
+}
+
+const att_ev_backend_t att_ev_snp_backend = {
+    .name = "snp",
+    .create = att_snp_create,
+    .destroy = att_snp_destroy,
+    .add_root = att_snp_add_root,
+    .stats = att_snp_stats,
+    .trust = att_snp_trust,
+};
+
+/* ---- the evidence forms ---- */
+
+/* What one verification keeps: the result (report_data and host_data point into it) and, for an
+ * HCL report, its runtime data. */
+typedef struct {
+    att_snp_result_t res;
+    json_t *hcl_runtime;
+} att_ev_snp_detail_t;
+
+static void att_snp_detail_free(void *p)
+{
+    att_ev_snp_detail_t *x = p;
+    if (x != NULL)
+        json_decref(x->hcl_runtime);
+    free(x);
+}
+
+/* A base64url member of MAA's JSON form, decoded; absent: *out NULL. */
+static att_err_t att_snp_member(json_t *o, const char *name, bool required, uint8_t **out,
+                                size_t *len, att_diag_t *d)
+{
+    *out = NULL;
+    *len = 0;
+    json_t *v = json_object_get(o, name);
+    if (v == NULL || json_is_null(v)) {
+        if (required)
+            return att_diag_set(d, ATT_E_EVIDENCE_FORMAT, "the SEV-SNP evidence has no %s", name);
+        return ATT_OK;
+    }
+    const char *s = json_string_value(v);
+    size_t n = s ? json_string_length(v) : 0;
+    if (s == NULL || n == 0 || n > ATT_EV_SNP_MAX_PART)
+        return att_diag_set(d, ATT_E_EVIDENCE_FORMAT,
+                            "the SEV-SNP evidence's %s must be a base64url string of 1 to %d "
+                            "characters",
+                            name, ATT_EV_SNP_MAX_PART);
+    if (!att_b64_decode(s, n, false, out, len))
+        return att_diag_set(d, ATT_E_EVIDENCE_FORMAT, "the SEV-SNP evidence's %s is not base64url",
+                            name);
+    return ATT_OK;
+}
+
+/* The VCEK from the collateral source, when the evidence carries no chain. */
+static att_err_t att_snp_fetch_vcek(const att_ev_input_t *in, const uint8_t *report, size_t len,
+                                    att_diag_t *d)
+{
+    att_snp_report_t rep;
+    att_err_t e = att_snp_report_parse(report, len, &rep, d);
+    if (e != ATT_OK)
+        return e;
+    (void)in;
+    return att_diag_set(d, ATT_E_COLL_MISSING,
+                        "the SEV-SNP evidence carries no VcekCertChain, and this attestd does not "
+                        "fetch VCEKs from AMD KDS yet: send the chain with the report");
+}
+
+static void att_snp_set_tcb(json_t *c, const char *key, const att_snp_tcb_t *t,
+                            att_snp_product_t product)
+{
+    json_t *o = json_pack("{s:i,s:i,s:i,s:i}", "bootloader", t->bootloader, "tee", t->tee, "snp",
+                          t->snp, "microcode", t->microcode);
+    if (o != NULL && product == ATT_SNP_TURIN)
+        json_object_set_new(o, "fmc", json_integer(t->fmc));
+    json_object_set_new(c, key, o);
+}
+
+/* MAA's x-ms-sevsnpvm-* claims, and what attestd adds (x-attestd-sevsnpvm-*). */
+static json_t *att_snp_claims(const att_snp_result_t *r)
+{
+    const att_snp_report_t *p = &r->report;
+    json_t *c = json_object();
+    json_object_set_new(c, "x-ms-attestation-type", json_string("sevsnpvm"));
+    att_json_set_hex(c, "x-ms-sevsnpvm-authorkeydigest", p->author_key_digest, 48);
+    json_object_set_new(c, "x-ms-sevsnpvm-bootloader-svn",
+                        json_integer(r->reported_tcb.bootloader));
+    att_json_set_hex(c, "x-ms-sevsnpvm-familyId", p->family_id, 16);
+    json_object_set_new(c, "x-ms-sevsnpvm-guestsvn", json_integer(p->guest_svn));
+    att_json_set_hex(c, "x-ms-sevsnpvm-hostdata", p->host_data, 32);
+    att_json_set_hex(c, "x-ms-sevsnpvm-idkeydigest", p->id_key_digest, 48);
+    att_json_set_hex(c, "x-ms-sevsnpvm-imageId", p->image_id, 16);
+    json_object_set_new(c, "x-ms-sevsnpvm-is-debuggable", json_boolean(p->debug));
+    att_json_set_hex(c, "x-ms-sevsnpvm-launchmeasurement", p->measurement, 48);
+    json_object_set_new(c, "x-ms-sevsnpvm-microcode-svn", json_integer(r->reported_tcb.microcode));
+    json_object_set_new(c, "x-ms-sevsnpvm-migration-allowed",
+                        json_boolean(p->policy & ATT_SNP_POLICY_MIGRATE_MA));
+    att_json_set_hex(c, "x-ms-sevsnpvm-reportdata", p->report_data, 64);
+    att_json_set_hex(c, "x-ms-sevsnpvm-reportid", p->report_id, 32);
+    json_object_set_new(c, "x-ms-sevsnpvm-smt-allowed",
+                        json_boolean(p->policy & ATT_SNP_POLICY_SMT));
+    json_object_set_new(c, "x-ms-sevsnpvm-snpfw-svn", json_integer(r->reported_tcb.snp));
+    json_object_set_new(c, "x-ms-sevsnpvm-tee-svn", json_integer(r->reported_tcb.tee));
+    json_object_set_new(c, "x-ms-sevsnpvm-vmpl", json_integer(p->vmpl));
+    /* attestd's additions */
+    att_json_set_hex(c, "x-attestd-sevsnpvm-chip-id", p->chip_id, 64);
+    json_object_set_new(c, "x-attestd-sevsnpvm-product",
+                        json_string(att_snp_product_name(r->product)));
+    json_object_set_new(c, "x-attestd-sevsnpvm-signing-key",
+                        json_string(att_snp_key_name(r->signing_key)));
+    json_object_set_new(c, "x-attestd-sevsnpvm-report-version", json_integer(p->version));
+    json_object_set_new(c, "x-attestd-sevsnpvm-policy", json_integer((json_int_t)p->policy));
+    uint64_t pi = p->platform_info;
+    json_object_set_new(c, "x-attestd-sevsnpvm-platform-info",
+                        json_pack("{s:b,s:b,s:b,s:b,s:b,s:b,s:b}", "smt_enabled",
+                                  (pi & ATT_SNP_PLATFORM_SMT_EN) != 0, "tsme_enabled",
+                                  (pi & ATT_SNP_PLATFORM_TSME_EN) != 0, "ecc_enabled",
+                                  (pi & ATT_SNP_PLATFORM_ECC_EN) != 0, "rapl_disabled",
+                                  (pi & ATT_SNP_PLATFORM_RAPL_DIS) != 0, "ciphertext_hiding",
+                                  (pi & ATT_SNP_PLATFORM_CIPHERTEXT_HID) != 0,
+                                  "alias_check_complete", (pi & ATT_SNP_PLATFORM_ALIAS_CHECK) != 0,
+                                  "tio_enabled", (pi & ATT_SNP_PLATFORM_TIO_EN) != 0));
+    att_snp_set_tcb(c, "x-attestd-sevsnpvm-reported-tcb", &r->reported_tcb, r->product);
+    att_snp_set_tcb(c, "x-attestd-sevsnpvm-committed-tcb", &r->committed_tcb, r->product);
+    att_snp_set_tcb(c, "x-attestd-sevsnpvm-launch-tcb", &r->launch_tcb, r->product);
+    att_snp_set_tcb(c, "x-attestd-sevsnpvm-current-tcb", &r->current_tcb, r->product);
+    if (!r->amd_root)
+        json_object_set_new(c, "x-attestd-simulated", json_true());
+    return c;
+}
+
+static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_result_t *out)
+{
+    att_ev_snp_t *x = inst;
+    att_diag_t *d = &out->diag;
+    att_ev_snp_detail_t *det = calloc(1, sizeof(*det));
+    if (det == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    out->detail = det;
+    out->detail_free = att_snp_detail_free;
+
+    uint8_t *report_buf = NULL, *chain = NULL;
+    size_t report_len = 0, chain_len = 0;
+    const uint8_t *report = in->evidence;
+    size_t rlen = in->len;
+    json_t *doc = NULL;
+    att_hcl_report_t hcl = {0};
+    att_err_t e = ATT_OK;
+    if (rlen > 0 && in->evidence[0] == '{') {
+        json_error_t je;
+        doc = att_json_loadb((const char *)in->evidence, rlen, JSON_REJECT_DUPLICATES, &je);
+        if (doc == NULL || !json_is_object(doc)) {
+            e = att_diag_set(d, ATT_E_EVIDENCE_FORMAT,
+                             "the SEV-SNP evidence is not a JSON object%s%s", doc ? "" : ": ",
+                             doc ? "" : je.text);
+            goto out;
+        }
+        if ((e = att_snp_member(doc, "SnpReport", true, &report_buf, &report_len, d)) != ATT_OK ||
+            (e = att_snp_member(doc, "VcekCertChain", false, &chain, &chain_len, d)) != ATT_OK)
+            goto out;
+        report = report_buf;
+        rlen = report_len;
+    }
+    if (att_hcl_is_report(report, rlen)) {
+        if ((e = att_hcl_report_parse(report, rlen, &hcl, d)) != ATT_OK)
+            goto out;
+        report = hcl.report;
+        rlen = ATT_HCL_HW_REPORT_LEN;
+    }
+    if (chain == NULL) {
+        e = att_snp_fetch_vcek(in, report, rlen, d);
+        goto out;
+    }
+    att_snp_input_t si = {.report = report,
+                          .report_len = rlen,
+                          .chain = chain,
+                          .chain_len = chain_len,
+                          .trust = x->trust,
+                          .now = in->now};
+    if ((e = att_snp_verify(&si, x->cache, &det->res)) != ATT_OK) {
+        *d = det->res.diag;
+        goto out;
+    }
+    if (hcl.runtime != NULL) {
+        if ((e = att_hcl_check_binding(&hcl, det->res.report.report_data, d)) != ATT_OK)
+            goto out;
+        det->hcl_runtime = json_incref(hcl.runtime);
+    }
+    out->claims = att_snp_claims(&det->res);
+    if (det->hcl_runtime != NULL)
+        json_object_set(out->claims, "x-ms-runtime", det->hcl_runtime);
+    out->report_data = det->res.report.report_data;
+    out->report_data_name = "the SNP report's REPORT_DATA";
+    out->init_data = det->res.report.host_data;
+    out->init_data_name = "HOST_DATA";
+out:
+    att_hcl_report_clear(&hcl);
+    json_decref(doc);
+    free(report_buf);
+    free(chain);
+    return e;
+}
+
+static const char *const att_sevsnp_fields[] = {"report", NULL};
+
+static const char *const att_sevsnp_claims_supported[] = {"x-ms-sevsnpvm-is-debuggable",
+                                                          "x-ms-sevsnpvm-launchmeasurement",
+                                                          "x-ms-sevsnpvm-hostdata",
+                                                          "x-ms-sevsnpvm-reportdata",
+                                                          "x-ms-sevsnpvm-vmpl",
+                                                          "x-ms-sevsnpvm-guestsvn",
+                                                          NULL};
+
+const att_ev_type_t att_ev_sevsnp = {
+    .name = "SevSnpVm",
+    .attestation_type = "sevsnpvm",
+    .fields = att_sevsnp_fields,
+    .api_version = "2022-08-01",
+    .runtime_claim = NULL,
+    .claims = att_sevsnp_claims_supported,
+    .default_policy = att_ev_policy_permit_all,
+    .backend = &att_ev_snp_backend,
+    .verify = att_sevsnp_verify,
+};
