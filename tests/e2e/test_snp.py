@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""test_snp.py - SEV-SNP evidence through POST /attest/SevSnpVm at the vectors' verification times:
+MAA's JSON evidence {SnpReport, VcekCertChain} (go-sev-guest, Google Cloud's v5 report), an Azure
+HCL report with its runtime data as JSON runtimeData (x-ms-runtime), signed tokens verified
+against /certs, a draft policy that refuses a debuggable VM, and the errors: a flipped bit in the
+signed report, no chain, a report of another chip's VCEK, malformed evidence."""
+import json
+import os
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from harness import REPO, Results, Server, b64url, verify_token  # noqa: E402
+import vectors  # noqa: E402
+
+T = Results('e2e/test_snp')
+SNP = vectors.snp_dir(REPO)
+
+
+def rd(rel):
+    with open(os.path.join(SNP, rel), 'rb') as f:
+        return f.read()
+
+
+def der_to_pem(der):
+    import base64
+    b = base64.b64encode(der).decode()
+    return ('-----BEGIN CERTIFICATE-----\n' +
+            '\n'.join(b[i:i + 64] for i in range(0, len(b), 64)) +
+            '\n-----END CERTIFICATE-----\n').encode()
+
+
+def evidence(report, chain=None):
+    doc = {'SnpReport': b64url(report)}
+    if chain is not None:
+        doc['VcekCertChain'] = b64url(chain)
+    return b64url(json.dumps(doc).encode())
+
+
+def token_claims(s, r, what):
+    T.eq('%s: 200' % what, r.status, 200, repr(r))
+    if r.status != 200:
+        return {}
+    ok, c, why = verify_token(r.token, s.jwks(), s.issuer)
+    T.check('%s: the token verifies against /certs' % what, ok, why)
+    return c or {}
+
+
+def go_sev_guest():
+    rep = rd('go-sev-guest/report.bin')
+    chain = der_to_pem(rd('go-sev-guest/vcek.der')) + rd('go-sev-guest/cert_chain_milan.pem')
+    with Server(at='2025-01-01T00:00:00Z') as s:
+        r = s.post('/attest/SevSnpVm', {'report': evidence(rep, chain), 'nonce': 'n-1'})
+        c = token_claims(s, r, 'go-sev-guest')
+        T.eq('x-ms-attestation-type', c.get('x-ms-attestation-type'), 'sevsnpvm')
+        T.eq('x-ms-sevsnpvm-launchmeasurement', c.get('x-ms-sevsnpvm-launchmeasurement'),
+             'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb'
+             '0cf2e4872b01')
+        T.eq('x-ms-sevsnpvm-is-debuggable (policy bit 19)', c.get('x-ms-sevsnpvm-is-debuggable'),
+             True)
+        T.eq('x-ms-sevsnpvm-reportdata', c.get('x-ms-sevsnpvm-reportdata'),
+             '0102030405' + '00' * 59)
+        T.eq('x-ms-sevsnpvm-snpfw-svn', c.get('x-ms-sevsnpvm-snpfw-svn'), 5)
+        T.eq('x-attestd-sevsnpvm-product', c.get('x-attestd-sevsnpvm-product'), 'Milan')
+        T.eq('nonce', c.get('nonce'), 'n-1')
+        T.check('genuine AMD evidence is not marked simulated', 'x-attestd-simulated' not in c, c)
+
+        # a policy that wants a VM that cannot be debugged refuses it
+        draft = ('version=1.0; authorizationrules { c:[type=="x-ms-sevsnpvm-is-debuggable", '
+                 'value==false] => permit(); }; issuancerules { };')
+        r = s.post('/attest/SevSnpVm', {'report': evidence(rep, chain),
+                                        'draftPolicyForAttestation': draft})
+        T.eq('a debuggable VM under a no-debug policy: 400 PolicyEvaluationError',
+             (r.status, r.error_code), (400, 'PolicyEvaluationError'), repr(r))
+
+        # one flipped bit in the signed part of the report
+        bent = bytearray(rep)
+        bent[0x90] ^= 0x01  # measurement
+        r = s.post('/attest/SevSnpVm', {'report': evidence(bytes(bent), chain)})
+        T.eq('a flipped bit in the measurement: 400', r.status, 400, repr(r))
+        T.check('... saying the signature is wrong', 'signature' in r.error_message.lower(),
+                r.error_message)
+        # no chain: the VCEK would have to come from AMD KDS
+        r = s.post('/attest/SevSnpVm', {'report': evidence(rep)})
+        T.eq('no VcekCertChain: 400', r.status, 400, repr(r))
+        T.check('... naming the missing chain', 'VcekCertChain' in r.error_message,
+                r.error_message)
+        # another chip's VCEK (Azure's, the same product)
+        other = rd('azure-snp-vtpm/hcl_report_a.vcek_ask_ark.pem')
+        r = s.post('/attest/SevSnpVm', {'report': evidence(rep, other)})
+        T.eq("another chip's VCEK: 400", r.status, 400, repr(r))
+        # malformed evidence
+        for what, ev in [('not JSON', b64url(b'{nope')), ('no SnpReport', b64url(b'{}')),
+                         ('a truncated report', evidence(rep[:100], chain))]:
+            r = s.post('/attest/SevSnpVm', {'report': ev})
+            T.eq('%s: 400 InvalidParameter' % what, (r.status, r.error_code),
+                 (400, 'InvalidParameter'), repr(r))
+        # runtime data must hash to REPORT_DATA
+        r = s.post('/attest/SevSnpVm', {'report': evidence(rep, chain),
+                                        'runtimeData': {'data': b64url(b'{}'), 'dataType': 'JSON'}})
+        T.eq('runtime data that REPORT_DATA does not bind: 400', r.status, 400, repr(r))
+
+
+def gcp_v5():
+    rep = rd('gcp-teekit/report_v5.bin')
+    chain = rd('gcp-teekit/vcek.pem') + rd('gcp-teekit/cert_chain_milan.pem')
+    with Server(at='2026-06-01T00:00:00Z') as s:
+        r = s.post('/attest/SevSnpVm', {'report': evidence(rep, chain)})
+        c = token_claims(s, r, 'Google Cloud report v5')
+        T.eq('v5: x-attestd-sevsnpvm-report-version', c.get('x-attestd-sevsnpvm-report-version'), 5)
+        T.eq('v5: x-ms-sevsnpvm-is-debuggable', c.get('x-ms-sevsnpvm-is-debuggable'), False)
+
+
+def azure_hcl():
+    hcl = rd('azure-snp-vtpm/hcl_report_a.bin')
+    chain = rd('azure-snp-vtpm/hcl_report_a.vcek_ask_ark.pem')
+    runtime = rd('azure-snp-vtpm/hcl_report_a.runtime_data.json')
+    with Server(at='2025-01-01T00:00:00Z') as s:
+        r = s.post('/attest/SevSnpVm', {'report': evidence(hcl, chain),
+                                        'runtimeData': {'data': b64url(runtime),
+                                                        'dataType': 'JSON'}})
+        c = token_claims(s, r, 'Azure HCL report')
+        keys = (c.get('x-ms-runtime') or {}).get('keys') or []
+        T.check('x-ms-runtime carries the vTPM AK (HCLAkPub)',
+                any(k.get('kid') == 'HCLAkPub' for k in keys), c.get('x-ms-runtime'))
+        T.check('x-ms-runtime carries vm-configuration',
+                'vm-configuration' in (c.get('x-ms-runtime') or {}), c.get('x-ms-runtime'))
+
+
+def main():
+    if SNP is None:
+        vectors.skip('e2e/test_snp')
+    T.section(go_sev_guest)
+    T.section(gcp_v5)
+    T.section(azure_hcl)
+
+
+if __name__ == '__main__':
+    T.run(main)
