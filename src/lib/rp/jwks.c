@@ -3,7 +3,8 @@
  * Discovery: GET <issuer>/.well-known/openid-configuration; its "issuer" must be ours (OpenID
  * Connect Discovery 1.0 section 4.3) and its "jwks_uri" on the issuer's origin unless the caller
  * allowed another. Then GET jwks_uri. Both answers must be 200 and at most ATT_RP_BODY_MAX bytes;
- * no redirects are followed and only http/https are spoken.
+ * no redirects are followed and only http/https are spoken (through the library's one HTTP
+ * helper, net/http.h: TLS always verified, an https URL over https only).
  *
  * Each JWK becomes one EVP_PKEY, built once: from "n"/"e" (RSA) or "crv"/"x"/"y" (EC P-256) with
  * libjose's jose_openssl_jwk_to_EVP_PKEY over a copy holding only the public members, or from
@@ -14,92 +15,59 @@
  */
 #include <string.h>
 
-#include <curl/curl.h>
+#include <strings.h>
+
 #include <jose/openssl.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include "core/util.h"
+#include "net/http.h"
 #include "rp/rp_int.h"
 #include "token/jws.h"
 
 /* ---- HTTP ----------------------------------------------------------------------------- */
 
-static pthread_once_t att_rp_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode att_rp_curl_rc = CURLE_FAILED_INIT;
-static void att_rp_curl_init(void)
-{
-    att_rp_curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* libcurl's progress callback: a non-zero return aborts the transfer (att_rp_free). */
-static int att_rp_curl_abort(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    (void)dt, (void)dn, (void)ut, (void)un;
-    const atomic_bool *abort = arg;
-    return abort != NULL && atomic_load(abort);
-}
-
 att_err_t att_rp_http_get(void *arg, const char *url, char **body, size_t *len, att_diag_t *diag)
 {
     const att_rp_get_opts_t *go = arg;
     long timeout_ms = go && go->timeout_ms > 0 ? go->timeout_ms : 10000;
+    static const char *const accept[] = {"Accept: application/json", NULL};
     *body = NULL;
     *len = 0;
-    pthread_once(&att_rp_curl_once, att_rp_curl_init);
-    if (att_rp_curl_rc != CURLE_OK)
-        return att_diag_set(diag, ATT_E_JWKS, "libcurl cannot be initialised: %s",
-                            curl_easy_strerror(att_rp_curl_rc));
-    CURL *c = curl_easy_init();
-    if (c == NULL)
-        return att_diag_set(diag, ATT_E_NOMEM, "GET %s: libcurl handle: out of memory", url);
-    att_buf_t b = {.max = ATT_RP_BODY_MAX};
-    char errbuf[CURL_ERROR_SIZE] = "";
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    /* an https URL is fetched over https only; no redirect is ever followed */
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
-                     strncasecmp(url, "https://", 8) == 0 ? "https" : "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    if (go != NULL && go->abort != NULL) {
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, att_rp_curl_abort);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)go->abort);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    }
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)ATT_RP_BODY_MAX);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "attest-rp/0.1");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, att_buf_curl_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(hdrs);
-    att_err_t e = ATT_OK;
-    if (rc != CURLE_OK)
+    att_net_req_t rq = {.url = url,
+                        .headers = accept,
+                        .allow_http = strncasecmp(url, "https://", 8) != 0,
+                        .max_redirects = 0, /* no redirect is ever followed */
+                        .deadline_ms = att_net_mono_ms() + timeout_ms,
+                        .max_body = ATT_RP_BODY_MAX,
+                        .abort = go ? go->abort : NULL,
+                        .user_agent = "attest-rp/0.1"};
+    att_net_resp_t rs;
+    att_diag_t in;
+    att_diag_clear(&in);
+    att_err_t e = att_net_request(NULL, &rq, &rs, &in);
+    if (e == ATT_E_NOMEM || rs.fail == ATT_NET_NOMEM)
+        e = att_diag_set(diag, ATT_E_NOMEM, "GET %s: out of memory", url);
+    else if (e != ATT_OK && rs.fail == ATT_NET_BAD_URL)
+        e = att_diag_set(diag, ATT_E_JWKS, "GET %s failed: not an http(s) URL", url);
+    else if (e != ATT_OK)
         e = att_diag_set(diag, ATT_E_JWKS, "GET %s failed: %s", url,
-                         b.over ? "answer larger than 1 MiB"
-                                : (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
-    else if (status >= 300 && status < 400)
+                         rs.fail == ATT_NET_TOO_LARGE ? "answer larger than 1 MiB"
+                                                      : (rs.error[0] ? rs.error : in.msg));
+    else if (rs.status >= 300 && rs.status < 400)
         e = att_diag_set(diag, ATT_E_JWKS,
                          "GET %s answered HTTP %ld, a redirect (redirects are not followed)", url,
-                         status);
-    else if (status != 200)
-        e = att_diag_set(diag, ATT_E_JWKS, "GET %s answered HTTP %ld, not 200", url, status);
-    if (e == ATT_OK && b.p == NULL && !att_buf_put(&b, "", 0)) /* an empty answer: "" */
-        e = att_diag_set(diag, ATT_E_NOMEM, "GET %s: out of memory", url);
-    if (e != ATT_OK) {
-        free(b.p);
-        return e;
+                         rs.status);
+    else if (rs.status != 200)
+        e = att_diag_set(diag, ATT_E_JWKS, "GET %s answered HTTP %ld, not 200", url, rs.status);
+    if (e == ATT_OK) {
+        *body = (char *)rs.body;
+        *len = rs.len;
+        rs.body = NULL;
     }
-    *body = (char *)b.p;
-    *len = b.len;
-    return ATT_OK;
+    att_net_resp_clear(&rs);
+    return e;
 }
 
 size_t att_rp_origin_len(const char *url)
