@@ -27,18 +27,13 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "../../src/attestd/http.h"
 #include "../../src/attestd/log.h"
+#include "../common/http_raw.h"
 #include "fuzz_common.h"
 
 static att_http_server_t *g_srv;
@@ -53,69 +48,16 @@ static void h_echo(att_http_req_t *req, void *arg)
     att_http_json(req, 200, json_pack("{s:I}", "body_len", (json_int_t)b.len));
 }
 
-static double now_s(void)
+/* Send data on a new connection, shut the write side, read until the server closes it into a
+ * malloc'd string (http_raw.h; at most 64 KiB kept), *n its length. *closed tells whether the
+ * connection ended (EOF or a reset) within 5 s. */
+static char *exchange(const uint8_t *data, size_t size, size_t *n, bool *closed)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Send data on a new connection, shut the write side, read until EOF into out (at most cap-1
- * bytes kept). Returns the bytes read; *closed tells whether EOF came within 5 s. */
-static size_t exchange(const uint8_t *data, size_t size, char *out, size_t cap, bool *closed)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    FUZZ_CHECK(s >= 0, "socket: %s", strerror(errno));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(g_port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    FUZZ_CHECK(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s", strerror(errno));
-    size_t off = 0;
-    while (off < size) {
-        ssize_t w = send(s, data + off, size - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break; /* the server closed first: fine */
-        off += (size_t)w;
-    }
-    shutdown(s, SHUT_WR);
-    size_t len = 0;
-    double t0 = now_s();
-    *closed = false;
-    while (now_s() - t0 < 5) {
-        struct pollfd p = {.fd = s, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        char tmp[4096];
-        ssize_t r = recv(s, tmp, sizeof(tmp), 0);
-        if (r <= 0) {
-            *closed = true;
-            break;
-        }
-        size_t keep = (size_t)r < cap - 1 - len ? (size_t)r : cap - 1 - len;
-        memcpy(out + len, tmp, keep);
-        len += keep;
-    }
-    out[len] = 0;
-    close(s);
-    return len;
-}
-
-static bool utf8_clean(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80                 ? 1
-                     : c >= 0xc2 && c <= 0xdf ? 2
-                     : c >= 0xe0 && c <= 0xef ? 3
-                     : c >= 0xf0 && c <= 0xf4 ? 4
-                                              : 0;
-        if (!len || i + len > n || (c < 0x20 && c != '\n') || c == 0x7f)
-            return false;
-        for (size_t k = 1; k < len; k++)
-            if (((unsigned char)s[i + k] & 0xc0) != 0x80)
-                return false;
-        i += len;
-    }
-    return true;
+    raw_tcp_end_t end;
+    char *out = raw_tcp_exchange(g_port, data, size, true, 5000, (1 << 16) - 1, &end, n);
+    FUZZ_CHECK(out != NULL, "exchange: %s", strerror(errno));
+    *closed = end != RAW_TCP_TIMEOUT;
+    return out;
 }
 
 /* Check every answer in out[0..len). */
@@ -231,22 +173,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char out[1 << 16];
     bool closed;
-    size_t n = exchange(data, size, out, sizeof(out), &closed);
+    size_t n;
+    char *out = exchange(data, size, &n, &closed);
     FUZZ_CHECK(closed, "connection not closed within 5 s after %zu bytes (got %.200s)", size, out);
     check_answers(out, n);
+    free(out);
     if (++g_runs % 64 == 0) {
         const uint8_t get[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-        n = exchange(get, sizeof(get) - 1, out, sizeof(out), &closed);
+        out = exchange(get, sizeof(get) - 1, &n, &closed);
         FUZZ_CHECK(n > 12 && !memcmp(out, "HTTP/1.1 200 ", 13), "/metrics: %.200s", out);
         const char *body = strstr(out, "\r\n\r\n");
-        FUZZ_CHECK(body && utf8_clean(body + 4, n - (size_t)(body + 4 - out)),
+        FUZZ_CHECK(body && exposition_clean(body + 4, n - (size_t)(body + 4 - out)),
                    "/metrics is not clean UTF-8");
         if (att_http_in_flight(g_srv) <= 1)
             FUZZ_CHECK(strstr(body, "\nattestd_http_body_memory_bytes 0\n") ||
                            att_http_in_flight(g_srv) > 0,
                        "body memory not returned with nothing in flight");
+        free(out);
     }
     return 0;
 }

@@ -7,7 +7,6 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,10 +15,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../../common/http_raw.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -633,27 +632,6 @@ static void test_metrics_registry(void **state)
     att_metrics_free(m);
 }
 
-/* True when s[0..n) is well-formed UTF-8 with no control characters but newline (what a
- * Prometheus scrape accepts). */
-static bool exposition_clean(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80                 ? 1
-                     : c >= 0xc2 && c <= 0xdf ? 2
-                     : c >= 0xe0 && c <= 0xef ? 3
-                     : c >= 0xf0 && c <= 0xf4 ? 4
-                                              : 0;
-        if (!len || i + len > n || (c < 0x20 && c != '\n') || c == 0x7f)
-            return false;
-        for (size_t k = 1; k < len; k++)
-            if (((unsigned char)s[i + k] & 0xc0) != 0x80)
-                return false;
-        i += len;
-    }
-    return true;
-}
-
 /* Label values and HELP text that are not clean UTF-8 still render as valid exposition text,
  * and a family with unbounded label values stops growing at the series cap (issue 10 item 5). */
 static void test_metrics_label_escaping(void **state)
@@ -742,14 +720,11 @@ static void test_graceful_stop(void **state)
     fx_stop(f);
 }
 
+/* A connection to the server under test; a recv on it gives up after 8 s. */
 static int raw_connect(void)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(g_port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    struct timeval tv = {8, 0};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int s = raw_tcp_connect(g_port, 8);
+    assert_true(s >= 0);
     return s;
 }
 
@@ -909,34 +884,13 @@ static void test_start_errors(void **state)
 /* ---- request heads (issue 10 items 5, 7, 8, 9) ---- */
 
 /* Send req (n bytes) on a new connection and read until the server closes it. *closed: EOF
- * seen (false: the 8 s receive timeout ran out, or a reset). Returns the bytes (malloc'd). */
-static char *raw_exchange(const char *req, size_t n, bool *closed, size_t *outlen)
+ * seen (false: 8 s passed, or a reset). Returns the bytes (malloc'd). */
+static char *raw_exchange(const char *req, size_t n, bool *closed)
 {
-    int s = raw_connect();
-    size_t off = 0;
-    while (off < n) {
-        ssize_t w = send(s, req + off, n - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    size_t cap = 4096, len = 0;
-    char *out = malloc(cap + 1);
-    *closed = false;
-    for (;;) {
-        if (cap - len < 1024)
-            out = realloc(out, (cap *= 2) + 1);
-        ssize_t r = recv(s, out + len, cap - len, 0);
-        if (r == 0)
-            *closed = true;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    out[len] = 0;
-    close(s);
-    if (outlen)
-        *outlen = len;
+    raw_tcp_end_t end;
+    char *out = raw_tcp_exchange(g_port, req, n, false, 8000, 0, &end, NULL);
+    assert_non_null(out);
+    *closed = end == RAW_TCP_EOF;
     return out;
 }
 
@@ -953,7 +907,7 @@ static size_t count_str(const char *hay, const char *needle)
 static void assert_refused(const char *req, size_t n, int status, const char *code)
 {
     bool closed;
-    char *out = raw_exchange(req, n, &closed, NULL);
+    char *out = raw_exchange(req, n, &closed);
     char want[64], json[128], xcode[96];
     snprintf(want, sizeof(want), "HTTP/1.1 %d ", status);
     snprintf(json, sizeof(json), "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
@@ -968,7 +922,7 @@ static void assert_refused(const char *req, size_t n, int status, const char *co
 static void assert_served(const char *req, int status)
 {
     bool closed;
-    char *out = raw_exchange(req, strlen(req), &closed, NULL);
+    char *out = raw_exchange(req, strlen(req), &closed);
     char want[32];
     snprintf(want, sizeof(want), "HTTP/1.1 %d ", status);
     if (strncmp(out, want, strlen(want)))
@@ -1100,7 +1054,7 @@ static void test_metric_labels_bounded(void **state)
                                 "Connection: close\r\n\r\n",
                                 i);
         bool closed;
-        free(raw_exchange(req, (size_t)n, &closed, NULL));
+        free(raw_exchange(req, (size_t)n, &closed));
     }
     free(req);
     assert_served("\xff\x01\x02 /certs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400);
