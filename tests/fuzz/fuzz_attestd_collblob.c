@@ -1,7 +1,8 @@
 /* fuzz_attestd_collblob.c - libFuzzer target: DCAP collateral as attestd reads it back from its
- * store (src/attestd/collsrc.c over src/attestd/store_sqlite.c). A row of the `collateral` table
- * that is corrupted (a bad disk, a bad restore, someone editing attestd.db) must give an error,
- * never a crash; the store's copy is outside input like a PCS answer.
+ * store (src/attestd/collsrc*.c and src/lib/dcap/pcs.c over src/attestd/store_sqlite.c). A row
+ * of the `collateral` table that is corrupted (a bad disk, a bad restore, someone editing
+ * attestd.db) must give an error, never a crash; the store's copy is outside input like a PCS
+ * answer.
  *
  * The path is the server's own: the row is written into a real SQLite store, and a collateral
  * source with that store as its only source (like attestd restarted with its PCS down) is asked
@@ -66,7 +67,7 @@ typedef struct {
     att_tee_t tee;
     uint8_t fmspc[6];
     const char *ca;
-    const char *key; /* as collsrc.c's make_key writes it */
+    const char *key; /* as att_dcap_coll_key writes it (the store key) */
     uint8_t *quote;
     size_t quote_len;
     uint8_t *blob; /* the genuine collateral in the store format */
@@ -114,7 +115,7 @@ static void cleanup(void)
     nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* The store format of collsrc.c (blob_encode). */
+/* The DCAP store format (src/lib/dcap/pcs.c, blob_encode). */
 static uint8_t *encode(const att_dcap_collateral_raw_t *r, size_t *len)
 {
     const att_slice_t *items[N_ITEMS] = {
@@ -200,6 +201,16 @@ static void put_row(const fuzz_set_t *s, unsigned how, int64_t fetched_at, const
     raw_exec(q);
 }
 
+/* The set of s's key, by the collateral source's key API. */
+static att_err_t get_set(att_collsrc_t *src, const fuzz_set_t *s, att_time_t now,
+                         att_dcap_collateral_t **c, att_diag_t *d)
+{
+    void *obj = NULL;
+    att_err_t e = att_collsrc_get(src, s->key, now, &obj, NULL, d);
+    *c = obj;
+    return e;
+}
+
 static att_collsrc_t *new_src(int64_t max_age, bool pcs)
 {
     att_collsrc_opts_t o = {.store = g_store,
@@ -260,10 +271,10 @@ static void run_one(const fuzz_set_t *s, uint8_t sel, int64_t fetched_at, const 
     att_dcap_collateral_t *c1 = NULL, *c2 = NULL;
     att_diag_t d;
     att_diag_clear(&d);
-    att_err_t e1 = att_collsrc_get(src, s->tee, s->fmspc, s->ca, s->now, &c1, &d);
+    att_err_t e1 = get_set(src, s, s->now, &c1, &d);
     check_get(s, "first get", e1, c1, &d, pcs, blob, len);
     att_diag_clear(&d);
-    att_err_t e2 = att_collsrc_get(src, s->tee, s->fmspc, s->ca, s->now + later, &c2, &d);
+    att_err_t e2 = get_set(src, s, s->now + later, &c2, &d);
     check_get(s, "second get", e2, c2, &d, pcs, blob, len);
     FUZZ_CHECK((e1 == ATT_OK) == (e2 == ATT_OK), "first get %s, second get %s", att_err_name(e1),
                att_err_name(e2));
@@ -386,7 +397,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         put_row(s, 0, s->now, s->blob, s->blob_len);
         att_collsrc_t *src = new_src(0, false);
         att_dcap_collateral_t *c = NULL;
-        att_err_t e = att_collsrc_get(src, s->tee, s->fmspc, s->ca, s->now, &c, &d);
+        att_err_t e = get_set(src, s, s->now, &c, &d);
         att_dcap_collateral_free(c);
         att_collsrc_free(src);
         if (e != ATT_OK) {

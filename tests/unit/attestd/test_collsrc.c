@@ -265,6 +265,27 @@ static void check_verifies(qv_t *q, att_dcap_collateral_t *got)
     att_dcap_collateral_free(local);
 }
 
+/* The new API, by DCAP key: att_collsrc_get of the key of (tee, fmspc, ca). */
+static att_err_t dget_retry(att_collsrc_t *s, att_tee_t tee, const uint8_t *fmspc, const char *ca,
+                            att_time_t now, att_dcap_collateral_t **c, int64_t *ra, att_diag_t *d)
+{
+    char key[ATT_COLL_KEY_MAX];
+    *c = NULL;
+    att_err_t e = att_dcap_coll_key(tee, fmspc, ca, key, sizeof key, d);
+    if (e != ATT_OK)
+        return e;
+    void *obj = NULL;
+    e = att_collsrc_get(s, key, now, &obj, ra, d);
+    *c = obj;
+    return e;
+}
+
+static att_err_t dget(att_collsrc_t *s, att_tee_t tee, const uint8_t *fmspc, const char *ca,
+                      att_time_t now, att_dcap_collateral_t **c, att_diag_t *d)
+{
+    return dget_retry(s, tee, fmspc, ca, now, c, NULL, d);
+}
+
 static att_collsrc_t *mk(const char *url, const char *dir, att_store_t *st, int64_t max_age)
 {
     /* The fake clock, and a rate no test of caching reaches: tests that fetch again after a
@@ -288,7 +309,7 @@ static att_collsrc_t *mk(const char *url, const char *dir, att_store_t *st, int6
 static att_err_t get(att_collsrc_t *s, qv_t *q, att_time_t now, att_dcap_collateral_t **c,
                      att_diag_t *d)
 {
-    return att_collsrc_get(s, q->tee, q->fmspc, q->ca, now, c, d);
+    return dget(s, q->tee, q->fmspc, q->ca, now, c, d);
 }
 
 static void get_ok(att_collsrc_t *s, qv_t *q, att_time_t now)
@@ -1237,10 +1258,31 @@ static void test_args(void **state)
     assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
     uint8_t fm[6] = {0};
     att_dcap_collateral_t *c;
-    assert_int_equal(att_collsrc_get(s, ATT_TEE_SGX, fm, "nope", 0, &c, &d), ATT_E_ARG);
-    assert_int_equal(att_collsrc_get(s, (att_tee_t)7, fm, "platform", 0, &c, &d), ATT_E_ARG);
-    assert_int_equal(att_collsrc_get(s, ATT_TEE_SGX, NULL, "platform", 0, &c, &d), ATT_E_ARG);
-    assert_int_equal(att_collsrc_get(NULL, ATT_TEE_SGX, fm, "platform", 0, &c, &d), ATT_E_ARG);
+    assert_int_equal(dget(s, ATT_TEE_SGX, fm, "nope", 0, &c, &d), ATT_E_ARG);
+    assert_int_equal(dget(s, (att_tee_t)7, fm, "platform", 0, &c, &d), ATT_E_ARG);
+    assert_int_equal(dget(s, ATT_TEE_SGX, NULL, "platform", 0, &c, &d), ATT_E_ARG);
+    /* keys: NULL, malformed for their fetcher, no fetcher, bad characters, too long */
+    void *obj = (void *)1;
+    assert_int_equal(att_collsrc_get(NULL, "dcap/sgx/000000000000/platform", 0, &obj, NULL, &d),
+                     ATT_E_ARG);
+    assert_int_equal(att_collsrc_get(s, NULL, 0, &obj, NULL, &d), ATT_E_ARG);
+    assert_int_equal(att_collsrc_get(s, "dcap/sgx/00000000000/platform", 0, &obj, NULL, &d),
+                     ATT_E_ARG);
+    assert_non_null(strstr(d.msg, "not a DCAP collateral key"));
+    assert_int_equal(att_collsrc_get(s, "dcap/sgx/00000000000A/platform", 0, &obj, NULL, &d),
+                     ATT_E_ARG); /* upper case: store keys are lower case */
+    assert_null(obj);
+    assert_int_equal(att_collsrc_get(s, "kds/milan/crl", 0, &obj, NULL, &d), ATT_E_COLL_MISSING);
+    assert_non_null(strstr(d.msg, "no collateral source serves \"kds/...\" keys"));
+    assert_int_equal(att_collsrc_get(s, "dcap/sgx/00 0/platform", 0, &obj, NULL, &d), ATT_E_ARG);
+    char longkey[400];
+    memset(longkey, 'a', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = 0;
+    assert_int_equal(att_collsrc_get(s, longkey, 0, &obj, NULL, &d), ATT_E_ARG);
+    /* TRANSITION: the (tee, fmspc, ca) wrapper, deleted with it */
+    assert_int_equal(att_collsrc_get_retry(s, ATT_TEE_SGX, fm, "nope", 0, &c, NULL, &d), ATT_E_ARG);
+    assert_int_equal(att_collsrc_get_retry(NULL, ATT_TEE_SGX, fm, "platform", 0, &c, NULL, &d),
+                     ATT_E_ARG);
     att_collsrc_free(s);
     att_collsrc_free(NULL);
 }
@@ -1278,7 +1320,7 @@ static void test_deadline_per_fetch(void **state)
     att_dcap_collateral_t *c = NULL;
     att_diag_t d;
     int64_t ra = -1;
-    att_err_t e = att_collsrc_get_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d);
+    att_err_t e = dget_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d);
     if (e != ATT_E_FETCH || strstr(d.msg, "2500 ms deadline") == NULL)
         fail_msg("want ATT_E_FETCH naming the deadline, got %s: %s", att_err_name(e), d.msg);
     assert_null(c);
@@ -1349,13 +1391,13 @@ static void test_busy_bound(void **state)
     att_dcap_collateral_t *c = NULL;
     att_diag_t d;
     int64_t ra = 0;
-    att_err_t e = att_collsrc_get_retry(s, sgx.tee, sgx.fmspc, sgx.ca, sgx.v.at, &c, &ra, &d);
+    att_err_t e = dget_retry(s, sgx.tee, sgx.fmspc, sgx.ca, sgx.v.at, &c, &ra, &d);
     if (e != ATT_E_FETCH || strstr(d.msg, "already waiting") == NULL)
         fail_msg("same key while its fetch is held: want ATT_E_FETCH at once, got %s: %s",
                  att_err_name(e), d.msg);
     assert_int_equal(ra, 1);
     const uint8_t other[6] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
-    e = att_collsrc_get(s, ATT_TEE_SGX, other, "platform", sgx.v.at, &c, &d);
+    e = dget(s, ATT_TEE_SGX, other, "platform", sgx.v.at, &c, &d);
     assert_int_equal(e, ATT_E_FETCH);
     assert_null(c);
     /* the cached platform is answered while the fetch is held */
@@ -1372,8 +1414,7 @@ static void test_busy_bound(void **state)
     check_verifies(&sgx, h.got);
     att_dcap_collateral_free(h.got);
     /* nobody is blocked any more: the other key is fetched (the stand-in does not know it) */
-    assert_int_equal(att_collsrc_get(s, ATT_TEE_SGX, other, "platform", sgx.v.at, &c, &d),
-                     ATT_E_FETCH_STATUS);
+    assert_int_equal(dget(s, ATT_TEE_SGX, other, "platform", sgx.v.at, &c, &d), ATT_E_FETCH_STATUS);
     assert_non_null(strstr(d.msg, "404"));
     att_collsrc_free(s);
     pcs_stop(&p);
@@ -1404,7 +1445,7 @@ static void test_backoff(void **state)
     att_diag_t d;
     int64_t ra = 0;
     for (int i = 0; i < 200; i++) {
-        att_err_t e = att_collsrc_get_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d);
+        att_err_t e = dget_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d);
         assert_int_equal(e, ATT_E_FETCH_STATUS);
         assert_null(c);
         assert_int_equal(ra, 5);
@@ -1420,15 +1461,14 @@ static void test_backoff(void **state)
     assert_int_equal(st.backoff_denied, 199);
 
     fake_ms += 4001; /* 999 ms left: rounded up */
-    assert_int_equal(att_collsrc_get_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d),
-                     ATT_E_FETCH_STATUS);
+    assert_int_equal(dget_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d), ATT_E_FETCH_STATUS);
     assert_int_equal(ra, 1);
     assert_int_equal(count_requests(), 1);
     /* each expiry allows one attempt; the backoff doubles to the cap */
     const int64_t want[] = {10, 20, 20};
     for (size_t i = 0; i < 3; i++) {
         fake_ms += 20000;
-        assert_int_equal(att_collsrc_get_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d),
+        assert_int_equal(dget_retry(s, q.tee, q.fmspc, q.ca, q.v.at, &c, &ra, &d),
                          ATT_E_FETCH_STATUS);
         assert_int_equal(count_requests(), 2 + (int)i);
         assert_int_equal(ra, want[i]);
@@ -1469,7 +1509,7 @@ static void test_fetch_rate(void **state)
     int refused = 0;
     for (int i = 0; i < 50; i++) {
         uint8_t fm[6] = {0xF0, 0, 0, 0, 0, (uint8_t)i};
-        att_err_t e = att_collsrc_get_retry(s, ATT_TEE_SGX, fm, "processor", 0, &c, &ra, &d);
+        att_err_t e = dget_retry(s, ATT_TEE_SGX, fm, "processor", 0, &c, &ra, &d);
         if (e == ATT_E_FETCH && strstr(d.msg, "fetch rate (2 per second)")) {
             refused++;
             assert_int_equal(ra, 1);
@@ -1482,7 +1522,7 @@ static void test_fetch_rate(void **state)
     fake_ms += 500; /* one token back */
     for (int i = 50; i < 53; i++) {
         uint8_t fm[6] = {0xF0, 0, 0, 0, 0, (uint8_t)i};
-        (void)att_collsrc_get(s, ATT_TEE_SGX, fm, "processor", 0, &c, &d);
+        (void)dget(s, ATT_TEE_SGX, fm, "processor", 0, &c, &d);
     }
     assert_int_equal(count_requests(), 3);
     att_collsrc_stats_t st;
@@ -1664,7 +1704,7 @@ static void test_crl_trailing(void **state)
         att_collsrc_t *s;
         assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
         att_dcap_collateral_t *c = NULL;
-        att_err_t e = att_collsrc_get(s, ATT_TEE_SGX, fmspc, "processor", now, &c, &d);
+        att_err_t e = dget(s, ATT_TEE_SGX, fmspc, "processor", now, &c, &d);
         if (cases[i].want == NULL) {
             if (e != ATT_OK)
                 fail_msg("control: %s: %s", att_err_name(e), d.msg);

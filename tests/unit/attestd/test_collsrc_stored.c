@@ -5,9 +5,9 @@
  * for fetched_at = INT64_MIN, undefined behaviour that in practice meant "never too old"), and
  * corrupted blobs (an error, the set not served, no crash).
  *
- * Each case stores the genuine SGX vector collateral (the store format of collsrc.c) with a
- * given fetched_at, then asks a collateral source with the store, max_age 1 day and a PCS URL
- * that refuses connections (127.0.0.1 port 1): a set judged too old is refetched (stats.fetches
+ * Each case stores the genuine SGX vector collateral (the DCAP store format, src/lib/dcap/pcs.c)
+ * with a given fetched_at, then asks a collateral source with the store, max_age 1 day and a PCS
+ * URL that refuses connections (127.0.0.1 port 1): a set judged too old is refetched (stats.fetches
  * counts the attempt), the fetch fails, and the stored set is served. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +29,14 @@
 #define SGX_KEY "dcap/sgx/00a067110000/processor"
 #define DAY     86400
 
-static const uint8_t sgx_fmspc[6] = {0x00, 0xA0, 0x67, 0x11, 0x00, 0x00};
+/* The set of SGX_KEY through the key API. */
+static att_err_t get(att_collsrc_t *s, att_time_t now, att_dcap_collateral_t **c, att_diag_t *d)
+{
+    void *obj = NULL;
+    att_err_t e = att_collsrc_get(s, SGX_KEY, now, &obj, NULL, d);
+    *c = obj;
+    return e;
+}
 
 typedef struct {
     char dir[64];
@@ -40,7 +47,8 @@ typedef struct {
     size_t blob_len;
 } fx_t;
 
-/* collsrc.c's store format: "ATTCOLL1", then 7 items each with a 4-byte big-endian length. */
+/* The DCAP store format (src/lib/dcap/pcs.c): "ATTCOLL1", then 7 items each with a 4-byte
+ * big-endian length. */
 static uint8_t *encode(const att_dcap_collateral_raw_t *r, size_t *len)
 {
     const att_slice_t *items[7] = {&r->tcb_info,          &r->tcb_info_chain, &r->qe_identity,
@@ -115,7 +123,7 @@ static uint64_t fetches_for(fx_t *f, const uint8_t *blob, size_t len, att_time_t
     assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
     for (int i = 0; i < 2; i++) {
         att_dcap_collateral_t *c = NULL;
-        att_err_t e = att_collsrc_get(s, ATT_TEE_SGX, sgx_fmspc, "processor", f->v.at, &c, &d);
+        att_err_t e = get(s, f->v.at, &c, &d);
         assert_int_equal(e, want);
         if (want == ATT_OK) {
             assert_non_null(c);
@@ -201,8 +209,7 @@ static void unusable_reason(fx_t *f, const uint8_t *blob, size_t len, const char
     for (int i = 0; i < 2; i++) { /* the second get answers from the entry: same reason */
         att_dcap_collateral_t *c = NULL;
         att_diag_clear(&d);
-        assert_int_equal(att_collsrc_get(s, ATT_TEE_SGX, sgx_fmspc, "processor", f->v.at, &c, &d),
-                         want);
+        assert_int_equal(get(s, f->v.at, &c, &d), want);
         assert_null(c);
         if (strstr(d.msg, reason) == NULL || strstr(d.msg, "the stored set is unusable") == NULL)
             fail_msg("get %d: \"%s\" does not give the reason \"%s\"", i, d.msg, reason);

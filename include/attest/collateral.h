@@ -1,0 +1,110 @@
+/* collateral.h - per-vendor collateral fetchers behind a vendor-neutral collateral source.
+ *
+ * A collateral set is named by a string key "<prefix>/<vendor's own path>", e.g. Intel DCAP's
+ * "dcap/sgx/00a067110000/processor" (TEE, FMSPC, PCK CA). attestd's collateral source (caching,
+ * single-flight fetches, stale serving, store persistence, offline directories, limits) knows
+ * keys, blobs and opaque objects only; everything about a vendor is in one fetcher table:
+ *
+ *   void *cfg;
+ *   att_dcap_pcs_new(&(att_dcap_pcs_opts_t){.base_url = "https://api.trustedservices.intel.com",
+ *                                          .trust = trust}, &cfg, &d);
+ *   att_coll_source_t src[] = {{&att_dcap_pcs_fetcher, cfg}};   // attestd's collsrc takes cfg
+ *   ...
+ *   char key[ATT_COLL_KEY_MAX];
+ *   att_dcap_coll_key(ATT_TEE_SGX, fmspc, "processor", key, sizeof key);
+ *   void *obj;   // att_collsrc_get(src, key, now, &obj, &retry_after, &d): a new reference
+ *   att_dcap_pcs_fetcher.release(obj);   // or att_dcap_collateral_free((att_dcap_collateral_t
+ * *)obj)
+ *
+ * Adding a vendor (AMD's KDS next: keys "kds/<product>/vcek/<hwid>/<tcb>", "kds/<product>/
+ * cert_chain", "kds/<product>/crl"; RSA-PSS signed) is one file defining one more
+ * att_coll_fetcher_t and its config constructor; the source is not changed.
+ *
+ * Blobs are what the store keeps (the fetcher's own format, stable across versions: existing
+ * data directories must keep working). A fetcher's load checks what it can (signatures against
+ * its trust store, that the set is the key's); the verifier of the evidence checks the rest.
+ * Not here: caching, limits, time (always passed in), logging (see att_coll_net_t.warn).
+ */
+#ifndef ATTEST_COLLATERAL_H
+#define ATTEST_COLLATERAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attest/dcap.h"
+#include "attest/err.h"
+#include "attest/trust.h"
+#include "attest/types.h"
+
+#define ATT_COLL_KEY_MAX    256 /* longest key, NUL included */
+#define ATT_COLL_PREFIX_MAX 16  /* longest prefix, NUL included */
+
+/* What the source gives one network fetch, and what the fetcher tells it back. */
+typedef struct {
+    int64_t deadline_ms; /* CLOCK_MONOTONIC milliseconds: all requests of this fetch together */
+    long timeout_ms;     /* the fetch's whole budget (for messages) */
+    /* Optional: a line for the operator's log (an upstream error body, a refused redirect);
+     * never put upstream text in the error itself. */
+    void (*warn)(void *arg, const char *msg);
+    void *warn_arg;
+    unsigned requests;   /* out: HTTP requests sent */
+    int64_t retry_after; /* out: the source's Retry-After in seconds on a failure, or 0 */
+} att_coll_net_t;
+
+/* The offline callback: one set found in an offline directory (the callback takes obj). */
+typedef att_err_t (*att_coll_found_fn)(void *arg, const char *key, void *obj,
+                                       att_time_t next_update, att_diag_t *d);
+
+typedef struct att_coll_fetcher {
+    const char *prefix;   /* keys "<prefix>/..." are this fetcher's; no '/' in it */
+    const char *url_name; /* how messages name its network source, e.g. "PCS URL" */
+    /* Whether key is well formed for this fetcher (before any fetch or store read). */
+    att_err_t (*check_key)(const void *cfg, const char *key, att_diag_t *d);
+    /* Whether cfg has a network source (else only the store and offline sets serve). */
+    bool (*online)(const void *cfg);
+    /* Fetch the set of key from the network, as a blob (malloc'd) for load and the store. */
+    att_err_t (*fetch)(const void *cfg, const char *key, att_coll_net_t *net, uint8_t **blob,
+                       size_t *len, att_diag_t *d);
+    /* Parse and check a blob (from fetch, or the store) for key: *obj is a new object with one
+     * reference, *next_update the earliest time it must be replaced by. what names the blob's
+     * origin in messages (NULL: "collateral from <the network source>"). */
+    att_err_t (*load)(const void *cfg, const char *key, const uint8_t *blob, size_t len,
+                      att_time_t now, const char *what, void **obj, att_time_t *next_update,
+                      att_diag_t *d);
+    void *(*retain)(void *obj);
+    void (*release)(void *obj);
+    /* Enumerate the sets in an offline directory (found called once per set, with its key).
+     * ATT_E_COLL_MISSING when it holds none of this fetcher's; ATT_E_IO if it cannot be read. */
+    att_err_t (*offline)(const void *cfg, const char *dir, att_time_t now, att_coll_found_fn found,
+                         void *arg, att_diag_t *d);
+    void (*cfg_free)(void *cfg);
+} att_coll_fetcher_t;
+
+/* A fetcher with its configuration, as the source is given it. */
+typedef struct {
+    const att_coll_fetcher_t *fetcher;
+    void *cfg; /* made by the vendor's constructor; the source frees it with fetcher->cfg_free */
+} att_coll_source_t;
+
+/* ---- Intel DCAP: an Intel PCS v4 / PCCS endpoint (src/lib/dcap/pcs.c) ----
+ * Keys "dcap/<sgx|tdx>/<fmspc, 12 lowercase hex>/<processor|platform>"; objects are
+ * att_dcap_collateral_t * (retain/release: att_dcap_collateral_ref/_free); blobs the
+ * "ATTCOLL1" raw-set format attestd's store has always held; an offline directory holds one set
+ * in the `attest quote verify --collateral` layout, or one subdirectory per set. The base URL
+ * is https:// or http:// (a PCCS on loopback); each URL is fetched over its own scheme only. */
+typedef struct {
+    const char *base_url;        /* e.g. https://api.trustedservices.intel.com; NULL: offline */
+    const char *root_ca_crl_url; /* NULL: derived (PCCS <base>/sgx/certification/v4/rootcacrl;
+                                  * Intel's CRL distribution point for Intel PCS) */
+    const att_trust_t *trust;    /* to check collateral signatures; borrowed, must outlive cfg */
+    const char *ca_file;         /* PEM CA bundle for TLS instead of the system's (tests) */
+} att_dcap_pcs_opts_t;
+
+ATT_API extern const att_coll_fetcher_t att_dcap_pcs_fetcher;
+ATT_API att_err_t att_dcap_pcs_new(const att_dcap_pcs_opts_t *o, void **cfg, att_diag_t *d);
+/* The key of a DCAP set; ATT_E_ARG for an unknown TEE or a CA other than processor/platform. */
+ATT_API att_err_t att_dcap_coll_key(att_tee_t tee, const uint8_t fmspc[6], const char *ca,
+                                    char *out, size_t n, att_diag_t *d);
+
+#endif
