@@ -33,30 +33,28 @@ typedef struct {
     size_t hlen;
 } resp_t;
 
+/* Append p[0..add) to the NUL-terminated *buf of *len bytes. */
+static size_t append(char **buf, size_t *len, const char *p, size_t add)
+{
+    char *b = realloc(*buf, *len + add + 1);
+    assert_non_null(b);
+    memcpy(b + *len, p, add);
+    *len += add;
+    b[*len] = 0;
+    *buf = b;
+    return add;
+}
+
 static size_t on_data(char *p, size_t sz, size_t n, void *ud)
 {
     resp_t *r = ud;
-    size_t add = sz * n;
-    char *b = realloc(r->body, r->len + add + 1);
-    assert_non_null(b);
-    memcpy(b + r->len, p, add);
-    r->len += add;
-    b[r->len] = 0;
-    r->body = b;
-    return add;
+    return append(&r->body, &r->len, p, sz * n);
 }
 
 static size_t on_hdr(char *p, size_t sz, size_t n, void *ud)
 {
     resp_t *r = ud;
-    size_t add = sz * n;
-    char *b = realloc(r->hdrs, r->hlen + add + 1);
-    assert_non_null(b);
-    memcpy(b + r->hlen, p, add);
-    r->hlen += add;
-    b[r->hlen] = 0;
-    r->hdrs = b;
-    return add;
+    return append(&r->hdrs, &r->hlen, p, sz * n);
 }
 
 static void resp_free(resp_t *r)
