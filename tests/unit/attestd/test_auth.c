@@ -305,6 +305,10 @@ static void test_rejections(void **state)
     expect(a, S("Bearer a.!!!.c"), N, NOW, 401, "malformed", NULL);
     expect(a, S("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"), N, NOW, 401, "malformed",
            "string \"iss\"");
+    /* five segments naming an unconfigured issuer: malformed before any issuer is chosen (the
+     * split every verifier uses refuses it, whatever the issuer) */
+    expect(a, S("Bearer eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL290aGVyIn0.c2ln.x.y"), N, NOW,
+           401, "malformed", "5 '.'-separated segments");
     /* the scheme is case-insensitive and surrounding white space is ignored */
     char *h = bearer(&k1, claims(ISSUER, admin));
     char lower[4096];
