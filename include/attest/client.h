@@ -41,7 +41,8 @@ extern "C" {
 typedef struct {
     uint8_t *data; /* malloc'd evidence bytes (a DCAP quote for sim, tsm, gramine) */
     size_t len;
-    const char *type; /* static: the attest endpoint it is for, "SgxEnclave" or "TdxVm" */
+    const char *type; /* static: the attest endpoint it is for, "SgxEnclave", "TdxVm" or
+                       * "SevSnpVm" (data: MAA's JSON {SnpReport, VcekCertChain}) */
 } att_evidence_t;
 
 typedef struct {

@@ -4,7 +4,9 @@
  *      /sys/kernel/config/tsm/report, check `provider`, read `generation`, write the 64-byte
  *      `inblob`, read `outblob`, read `generation` again (it must have moved by exactly one
  *      write, else another writer raced us), rmdir. tdx_guest outblobs are TDX quotes (TdxVm);
- *      sev_guest outblobs are SEV-SNP reports, which attestd does not verify yet.
+ *      sev_guest outblobs are SEV-SNP reports, sent with the certificates of `auxblob` (the
+ *      extended request's certificate table) as MAA's JSON {SnpReport, VcekCertChain}
+ *      (SevSnpVm); without auxblob the chain is left out.
  * gramine: /dev/attestation/attestation_type must be "dcap"; write `user_report_data` (64
  *      bytes), read `quote` (an SGX DCAP quote: SgxEnclave).
  * Every file access goes through att_client_fs() so tests can emulate the kernel's files.
@@ -18,6 +20,8 @@
 
 #include <openssl/rand.h>
 
+#include "attest/snp.h"
+#include "attest/snp_guest.h"
 #include "client/client_int.h"
 #include "core/util.h"
 
@@ -110,6 +114,34 @@ static att_err_t att_dev_write(const att_dev_state_t *s, const char *path, const
          ? ATT_OK                                                                                  \
          : att_diag_set(diag, ATT_E_ARG, "path too long"))
 
+/* SEV-SNP evidence as MAA takes it: the report and the certificate table's chain, in place of
+ * the raw report in out (SevSnpVm). */
+static att_err_t att_snp_evidence(att_evidence_t *out, const uint8_t *aux, size_t auxlen,
+                                  const char *where, att_diag_t *diag)
+{
+    att_snp_report_t rep;
+    att_diag_t d;
+    if (att_snp_report_parse(out->data, out->len, &rep, &d) != ATT_OK)
+        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
+                            "%s: the device's SEV-SNP report does "
+                            "not parse: %s",
+                            where, d.msg);
+    att_snp_certs_t certs = {0};
+    att_err_t e;
+    if (aux != NULL && auxlen > 0 &&
+        (e = att_snp_cert_table_parse(aux, auxlen, &certs, &d)) != ATT_OK)
+        return att_diag_set(diag, e, "%s: %s", where, d.msg);
+    char *json;
+    size_t jlen;
+    if ((e = att_snp_maa_evidence(out->data, out->len, &certs, &json, &jlen, diag)) != ATT_OK)
+        return e;
+    free(out->data);
+    out->data = (uint8_t *)json;
+    out->len = jlen;
+    out->type = "SevSnpVm";
+    return ATT_OK;
+}
+
 /* ---- tsm ---- */
 
 static const char att_tsm_absent[] =
@@ -146,15 +178,11 @@ static att_err_t att_tsm_report(att_dev_state_t *s, const char *entry, const uin
     free(b);
     if (!ok)
         return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT, "%s: unexpected content", p);
-    if (strcmp(prov, "sev_guest") == 0)
-        return att_diag_set(diag, ATT_E_UNSUPPORTED,
-                            "configfs-tsm provider is sev_guest: this is "
-                            "an AMD SEV-SNP guest, and attestd does not verify SEV-SNP reports "
-                            "yet (only SGX and TDX DCAP quotes)");
-    if (strcmp(prov, "tdx_guest") != 0)
+    bool snp = strcmp(prov, "sev_guest") == 0;
+    if (!snp && strcmp(prov, "tdx_guest") != 0)
         return att_diag_set(diag, ATT_E_UNSUPPORTED,
                             "configfs-tsm provider '%s' is not supported "
-                            "(tdx_guest is)",
+                            "(tdx_guest and sev_guest are)",
                             prov);
     unsigned long long g0, g1;
     if ((e = ATT_JOIN(p, "%s/generation", entry)) != ATT_OK ||
@@ -166,16 +194,39 @@ static att_err_t att_tsm_report(att_dev_state_t *s, const char *entry, const uin
     if ((e = ATT_JOIN(p, "%s/outblob", entry)) != ATT_OK ||
         (e = att_dev_read(s, p, ATT_EVIDENCE_MAX, &out->data, &out->len, diag)) != ATT_OK)
         return e;
+    /* SEV-SNP: the host's certificates (VCEK, ASK, ARK) come in auxblob, when it gives them */
+    uint8_t *aux = NULL;
+    size_t auxlen = 0;
+    if (snp) {
+        if ((e = ATT_JOIN(p, "%s/auxblob", entry)) != ATT_OK)
+            return e;
+        if (s->fs->read(s->fs->arg, p, ATT_EVIDENCE_MAX, &aux, &auxlen) != 0) {
+            int err = errno;
+            if (err != ENOENT && err != ENODATA)
+                return att_diag_set(diag, ATT_E_IO, "cannot read %s: %s", p, strerror(err));
+            aux = NULL;
+            auxlen = 0;
+        }
+    }
     if ((e = ATT_JOIN(p, "%s/generation", entry)) != ATT_OK ||
         (e = att_dev_read_u64(s, p, &g1, diag)) != ATT_OK)
         return e;
-    if (g1 != g0 + 1)
+    if (g1 != g0 + 1) {
+        free(aux);
         return att_diag_set(diag, ATT_E_IO,
                             "%s: generation went from %llu to %llu around our "
                             "one write: another process used the report entry; retry",
                             entry, g0, g1);
-    if (out->len == 0)
+    }
+    if (out->len == 0) {
+        free(aux);
         return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT, "%s/outblob is empty", entry);
+    }
+    if (snp) {
+        e = att_snp_evidence(out, aux, auxlen, entry, diag);
+        free(aux);
+        return e;
+    }
     return att_quote_endpoint(out->data, out->len, &out->type, diag);
 }
 

@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include "attest/client.h"
 #include "attest/dcap.h"
+#include "attest/evidence.h"
 #include "client/client_int.h"
 #include "core/util.h"
 #include "vectors.h"
@@ -224,6 +226,8 @@ typedef struct {
     const char *provider;
     uint8_t *outblob;
     size_t outlen;
+    uint8_t *auxblob; /* NULL: the entry has no auxblob */
+    size_t auxlen;
     int gen_step; /* generation increment per write (1 normally; 2 simulates a racing writer) */
     uint8_t inblob[64];
     size_t inlen;
@@ -247,15 +251,19 @@ static int fk_mkdir(void *arg, const char *p)
     write_file(q, "", 0);
     snprintf(q, sizeof(q), "%s/outblob", p);
     write_file(q, f->outblob, f->outlen);
+    if (f->auxblob != NULL) {
+        snprintf(q, sizeof(q), "%s/auxblob", p);
+        write_file(q, f->auxblob, f->auxlen);
+    }
     return 0;
 }
 
 static int fk_rmdir(void *arg, const char *p)
 {
     fake_tsm_t *f = arg;
-    static const char *const names[] = {"provider", "generation", "inblob", "outblob"};
+    static const char *const names[] = {"provider", "generation", "inblob", "outblob", "auxblob"};
     char q[700];
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         snprintf(q, sizeof(q), "%s/%s", p, names[i]);
         unlink(q);
     }
@@ -332,12 +340,149 @@ static void test_tsm_tdx(void **state)
     free(f.outblob);
 }
 
-static void test_tsm_sev_snp_and_unknown(void **state)
+/* A DER certificate from a PEM file of the SEV-SNP vectors. */
+static uint8_t *snp_der(const char *rel, size_t *len)
+{
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/%s", ATT_TEST_VECTORS_SNP, rel);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(x);
+    uint8_t *der = NULL;
+    int n = i2d_X509(x, &der);
+    assert_true(n > 0);
+    X509_free(x);
+    uint8_t *out = malloc((size_t)n);
+    memcpy(out, der, (size_t)n);
+    OPENSSL_free(der);
+    *len = (size_t)n;
+    return out;
+}
+
+/* The extended request's certificate table: entries {GUID, offset, length}, an all-zero entry,
+ * then the certificates. */
+static uint8_t *cert_table(uint8_t *const *der, const size_t *lens, const uint8_t *const *guids,
+                           size_t n, size_t *outlen)
+{
+    size_t head = (n + 1) * 24, total = head;
+    for (size_t i = 0; i < n; i++)
+        total += lens[i];
+    uint8_t *t = calloc(1, total);
+    size_t off = head;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(t + i * 24, guids[i], 16);
+        uint32_t o = (uint32_t)off, l = (uint32_t)lens[i];
+        memcpy(t + i * 24 + 16, &o, 4);
+        memcpy(t + i * 24 + 20, &l, 4);
+        memcpy(t + off, der[i], lens[i]);
+        off += lens[i];
+    }
+    *outlen = total;
+    return t;
+}
+
+/* The GHCB specification's GUIDs, RFC 4122 byte order. */
+static const uint8_t guid_vcek[16] = {0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64,
+                                      0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd};
+static const uint8_t guid_ask[16] = {0x4a, 0xb7, 0xb3, 0x79, 0xbb, 0xac, 0x4f, 0xe4,
+                                     0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27, 0xc7, 0x82};
+static const uint8_t guid_ark[16] = {0xc0, 0xb4, 0x06, 0xa4, 0xa8, 0x03, 0x49, 0x52,
+                                     0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c, 0xd0, 0xae};
+
+/* sev_guest: the report and auxblob's certificates become MAA's SevSnpVm evidence, which the
+ * SevSnpVm verifier accepts; without auxblob the chain is left out; a broken table or report is
+ * refused. */
+static void test_tsm_sev_snp(void **state)
+{
+    VEC_SNP_REQUIRE();
+    char rep_path[1024], vcek_path[1024];
+    snprintf(rep_path, sizeof(rep_path), "%s/go-sev-guest/report.bin", ATT_TEST_VECTORS_SNP);
+    snprintf(vcek_path, sizeof(vcek_path), "%s/go-sev-guest/vcek.der", ATT_TEST_VECTORS_SNP);
+    fake_tsm_t f;
+    att_fs_ops_t ops;
+    fake_init(&f, &ops, "sev_guest\n", rep_path);
+    size_t lens[3];
+    uint8_t *der[3];
+    der[0] = read_all(vcek_path, &lens[0]);
+    der[1] = snp_der("amd-roots/ask_milan.pem", &lens[1]);
+    der[2] = snp_der("amd-roots/ark_milan.pem", &lens[2]);
+    const uint8_t *guids[3] = {guid_vcek, guid_ask, guid_ark};
+    f.auxblob = cert_table(der, lens, guids, 3, &f.auxlen);
+    char root[512];
+    path(root, "report");
+    assert_int_equal(mkdir(root, 0755), 0);
+    att_provider_opts_t o = {.root = root};
+    att_provider_t *p;
+    att_diag_t d;
+    assert_int_equal(att_provider_new("tsm", &o, &p, &d), ATT_OK);
+    att_evidence_t ev;
+    static const uint8_t rt[] = {9, 8, 7};
+    if (att_provider_collect(p, rt, sizeof(rt), &ev, &d) != ATT_OK)
+        fail_msg("sev_guest collect: %s", d.msg);
+    assert_string_equal(ev.type, "SevSnpVm");
+    assert_int_equal(f.inlen, 64);
+    expect_rd(f.inblob, rt, sizeof(rt));
+    assert_int_equal(f.rmdirs, 1);
+    /* the evidence verifies as SevSnpVm at the vector's time */
+    att_ev_set_t *set;
+    assert_int_equal(att_ev_set_new(&set, &d), ATT_OK);
+    att_time_t now;
+    assert_int_equal(att_time_parse("2025-01-01T00:00:00Z", &now), ATT_OK);
+    att_ev_input_t in = {.evidence = ev.data, .len = ev.len, .now = now};
+    att_ev_result_t r;
+    if (att_ev_verify(set, att_ev_type_find("SevSnpVm"), &in, &r) != ATT_OK)
+        fail_msg("SevSnpVm refused the provider's evidence: %s", r.diag.msg);
+    att_ev_result_clear(&r);
+    att_evidence_clear(&ev);
+
+    /* no auxblob: the report alone (the server then needs the VCEK from elsewhere) */
+    uint8_t *aux = f.auxblob;
+    f.auxblob = NULL;
+    assert_int_equal(att_provider_collect(p, rt, sizeof(rt), &ev, &d), ATT_OK);
+    json_t *j = json_loadb((const char *)ev.data, ev.len, 0, NULL);
+    assert_non_null(json_object_get(j, "SnpReport"));
+    assert_null(json_object_get(j, "VcekCertChain"));
+    json_decref(j);
+    att_evidence_clear(&ev);
+    /* a table without its terminator (one unknown entry, then nothing), a table cut short and a
+     * certificate past the end */
+    static uint8_t junk[30];
+    memset(junk, 0x5a, sizeof(junk));
+    f.auxblob = junk;
+    f.auxlen = sizeof(junk);
+    assert_int_equal(att_provider_collect(p, rt, sizeof(rt), &ev, &d), ATT_E_EVIDENCE_FORMAT);
+    assert_non_null(strstr(d.msg, "terminator"));
+    f.auxblob = aux;
+    size_t full = f.auxlen;
+    f.auxlen = 3 * 24;
+    assert_int_equal(att_provider_collect(p, rt, sizeof(rt), &ev, &d), ATT_E_EVIDENCE_FORMAT);
+    assert_non_null(strstr(d.msg, "runs past"));
+    f.auxlen = full - 1;
+    assert_int_equal(att_provider_collect(p, rt, sizeof(rt), &ev, &d), ATT_E_EVIDENCE_FORMAT);
+    assert_non_null(strstr(d.msg, "runs past"));
+    /* an outblob that is no SEV-SNP report */
+    f.auxlen = full;
+    free(f.outblob);
+    f.outblob = (uint8_t *)strdup("garbage");
+    f.outlen = 7;
+    assert_int_equal(att_provider_collect(p, rt, sizeof(rt), &ev, &d), ATT_E_EVIDENCE_FORMAT);
+    assert_non_null(strstr(d.msg, "does not parse"));
+    att_ev_set_free(set);
+    att_provider_free(p);
+    free(f.outblob);
+    free(f.auxblob);
+    for (int i = 0; i < 3; i++)
+        free(der[i]);
+}
+
+static void test_tsm_unknown(void **state)
 {
     VEC_REQUIRE();
     fake_tsm_t f;
     att_fs_ops_t ops;
-    fake_init(&f, &ops, "sev_guest\n", TDX_VEC);
+    fake_init(&f, &ops, "arm_cca_guest\n", TDX_VEC);
     char root[512];
     path(root, "report");
     assert_int_equal(mkdir(root, 0755), 0);
@@ -347,13 +492,9 @@ static void test_tsm_sev_snp_and_unknown(void **state)
     assert_int_equal(att_provider_new("tsm", &o, &p, &d), ATT_OK);
     att_evidence_t ev;
     assert_int_equal(att_provider_collect(p, NULL, 0, &ev, &d), ATT_E_UNSUPPORTED);
-    assert_non_null(strstr(d.msg, "SEV-SNP"));
-    assert_non_null(strstr(d.msg, "not verify"));
+    assert_non_null(strstr(d.msg, "arm_cca_guest"));
     assert_int_equal(f.inlen, 0); /* nothing was asked of the device */
     assert_int_equal(f.rmdirs, 1);
-    f.provider = "arm_cca_guest";
-    assert_int_equal(att_provider_collect(p, NULL, 0, &ev, &d), ATT_E_UNSUPPORTED);
-    assert_non_null(strstr(d.msg, "arm_cca_guest"));
     /* an outblob that is no quote */
     f.provider = "tdx_guest";
     free(f.outblob);
@@ -466,7 +607,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sim_dir_default_tee_and_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sim_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tsm_tdx, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tsm_sev_snp_and_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsm_sev_snp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsm_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tsm_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gramine_dcap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gramine_errors, setup, teardown),
