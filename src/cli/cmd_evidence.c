@@ -22,18 +22,21 @@
 #define ATT_RUNTIME_MAX (1u << 20)
 
 static const char att_evidence_usage[] =
-    "usage: attest evidence --provider sim|tsm|gramine --runtime-data FILE [--out FILE] [--raw]\n"
-    "                       [--sim-dir DIR] [--tee sgx|tdx] [--root DIR]\n"
+    "usage: attest evidence --provider sim|tsm|gramine|sev-guest --runtime-data FILE [--out FILE]\n"
+    "                       [--raw] [--sim-dir DIR] [--tee sgx|tdx] [--root DIR]\n"
     "Collect attestation evidence whose report data binds FILE as MAA checks it:\n"
     "report_data = SHA-256(FILE) || 32 zero bytes.\n"
     "  --provider sim      a simulated platform made by 'attest sim init DIR' (--sim-dir DIR);\n"
     "                      --tee sgx (SGX DCAP v3 quote) or tdx (TDX v4), default from DIR\n"
-    "  --provider tsm      Linux configfs-tsm in a TDX guest (--root: the report directory,\n"
-    "                      default /sys/kernel/config/tsm/report; needs root)\n"
+    "  --provider tsm      Linux configfs-tsm in a TDX or SEV-SNP guest (--root: the report\n"
+    "                      directory, default /sys/kernel/config/tsm/report; needs root)\n"
     "  --provider gramine  Gramine's /dev/attestation inside an SGX enclave (--root: that\n"
     "                      directory)\n"
-    "Output: {\"type\": \"SgxEnclave\"|\"TdxVm\", \"provider\": P, \"evidence\": BASE64URL} on\n"
-    "standard output, or in --out FILE. --raw writes the bare evidence bytes to --out FILE and\n"
+    "  --provider sev-guest  /dev/sev-guest in an SEV-SNP guest without configfs-tsm (--root:\n"
+    "                      the device, default /dev/sev-guest; needs root)\n"
+    "Output: {\"type\": \"SgxEnclave\"|\"TdxVm\"|\"SevSnpVm\", \"provider\": P, \"evidence\":\n"
+    "BASE64URL} on standard output, or in --out FILE. --raw writes the bare evidence bytes to "
+    "--out FILE and\n"
     "prints the type. 'attest submit --evidence FILE' takes either form.\n"
     "Exit: 0 collected, 1 the provider failed (device absent, unsupported), 2 usage or I/O.\n";
 
@@ -72,7 +75,7 @@ int att_cli_prov_collect(const char *cmd, const att_cli_prov_t *p, const uint8_t
 {
     att_provider_opts_t o = {.sim_dir = p->sim_dir, .root = p->root};
     if (p->provider == NULL) {
-        fprintf(stderr, "attest %s: --provider sim|tsm|gramine is required\n", cmd);
+        fprintf(stderr, "attest %s: --provider sim|tsm|gramine|sev-guest is required\n", cmd);
         return ATT_EXIT_USAGE;
     }
     if (p->tee != NULL) {

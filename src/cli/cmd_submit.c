@@ -50,8 +50,9 @@ static const char att_submit_usage[] =
     "(nothing printed), 2 usage, file or connection error.\n";
 
 static const char att_run_usage[] =
-    "usage: attest run --url URL --provider sim|tsm|gramine --runtime-data FILE [--nonce N]\n"
-    "                  [--sim-dir DIR] [--tee sgx|tdx] [--root DIR] [--type OpenEnclave]\n"
+    "usage: attest run --url URL --provider sim|tsm|gramine|sev-guest --runtime-data FILE\n"
+    "                  [--nonce N] [--sim-dir DIR] [--tee sgx|tdx] [--root DIR] [--type "
+    "OpenEnclave]\n"
     "                  [--api-version V] [access token options]\n"
     "Collect evidence binding FILE (as 'attest evidence'), get an access token (if asked), send\n"
     "both to attestd (as 'attest submit') and print the attestation token.\n" ATT_AUTH_USAGE

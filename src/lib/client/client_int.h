@@ -77,10 +77,11 @@ typedef struct {
     void (*close)(void *state);
 } att_provider_ops_t;
 
-extern const att_provider_ops_t att_provider_sim, att_provider_tsm, att_provider_gramine;
+extern const att_provider_ops_t att_provider_sim, att_provider_tsm, att_provider_gramine,
+    att_provider_sev_guest;
 
-/* File-system operations of the tsm and gramine providers; tests replace them to emulate
- * configfs (mkdir populating attributes, generation counting writes). */
+/* File-system operations of the tsm, gramine and sev-guest providers; tests replace them to
+ * emulate configfs (mkdir populating attributes, generation counting writes) and devices. */
 typedef struct {
     int (*mkdir)(void *arg, const char *path); /* 0 or -1 with errno */
     int (*rmdir)(void *arg, const char *path);
@@ -88,6 +89,8 @@ typedef struct {
     /* read at most max bytes; *out malloc'd and NUL-terminated */
     int (*read)(void *arg, const char *path, size_t max, uint8_t **out, size_t *len);
     void *arg;
+    /* open path read-write, ioctl(req, data), close; 0 or -1 with errno (NULL: POSIX) */
+    int (*ioctl)(void *arg, const char *path, unsigned long req, void *data);
 } att_fs_ops_t;
 
 extern const att_fs_ops_t att_fs_posix;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "client/client_int.h"
@@ -17,9 +18,9 @@ struct att_provider {
     void *state;
 };
 
-static const att_provider_ops_t *const att_providers[] = {&att_provider_sim, &att_provider_tsm,
-                                                          &att_provider_gramine};
-static const char *const att_provider_name_list[] = {"sim", "tsm", "gramine", NULL};
+static const att_provider_ops_t *const att_providers[] = {
+    &att_provider_sim, &att_provider_tsm, &att_provider_gramine, &att_provider_sev_guest};
+static const char *const att_provider_name_list[] = {"sim", "tsm", "gramine", "sev-guest", NULL};
 
 ATT_API const char *const *att_provider_names(void)
 {
@@ -197,8 +198,24 @@ static int att_posix_read(void *arg, const char *path, size_t max, uint8_t **out
     return 0;
 }
 
-const att_fs_ops_t att_fs_posix = {att_posix_mkdir, att_posix_rmdir, att_posix_write,
-                                   att_posix_read, NULL};
+static int att_posix_ioctl(void *arg, const char *path, unsigned long req, void *data)
+{
+    (void)arg;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r;
+    do
+        r = ioctl(fd, req, data);
+    while (r < 0 && errno == EINTR);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return r < 0 ? -1 : 0;
+}
+
+const att_fs_ops_t att_fs_posix = {
+    att_posix_mkdir, att_posix_rmdir, att_posix_write, att_posix_read, NULL, att_posix_ioctl};
 static const att_fs_ops_t *att_fs_current = &att_fs_posix;
 
 void att_client_set_fs(const att_fs_ops_t *fs)

@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/sev-guest.h>
+#include <sys/ioctl.h>
+
 #include <cmocka.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
@@ -217,7 +220,8 @@ static void test_sim_errors(void **state)
     assert_string_equal(names[0], "sim");
     assert_string_equal(names[1], "tsm");
     assert_string_equal(names[2], "gramine");
-    assert_null(names[3]);
+    assert_string_equal(names[3], "sev-guest");
+    assert_null(names[4]);
 }
 
 /* ---- tsm: configfs emulated over a real directory ---- */
@@ -299,7 +303,7 @@ static void fake_init(fake_tsm_t *f, att_fs_ops_t *ops, const char *provider, co
     f->provider = provider;
     f->outblob = read_all(vec, &f->outlen);
     f->gen_step = 1;
-    *ops = (att_fs_ops_t){fk_mkdir, fk_rmdir, fk_write, fk_read, f};
+    *ops = (att_fs_ops_t){fk_mkdir, fk_rmdir, fk_write, fk_read, f, NULL};
     att_client_set_fs(ops);
 }
 
@@ -506,6 +510,130 @@ static void test_tsm_unknown(void **state)
     free(f.outblob);
 }
 
+/* ---- sev-guest: /dev/sev-guest emulated through the ioctl hook ---- */
+
+typedef struct {
+    uint8_t *report;
+    size_t rlen;
+    uint8_t *table; /* the host's certificate table (NULL: none, an all-zero buffer) */
+    size_t tlen;
+    uint32_t status; /* the firmware's answer */
+    int fail_errno;  /* nonzero: the ioctl fails with it */
+    int calls;
+    uint8_t user_data[64];
+} fake_dev_t;
+
+static int fd_ioctl(void *arg, const char *path, unsigned long req, void *data)
+{
+    fake_dev_t *f = arg;
+    (void)path;
+    f->calls++;
+    assert_int_equal(req, SNP_GET_EXT_REPORT);
+    struct snp_guest_request_ioctl *io = data;
+    struct snp_ext_report_req *rq = (void *)(uintptr_t)io->req_data;
+    struct snp_report_resp *rs = (void *)(uintptr_t)io->resp_data;
+    assert_int_equal(io->msg_version, 1);
+    memcpy(f->user_data, rq->data.user_data, 64);
+    if (f->fail_errno != 0) {
+        io->exitinfo2 = 0x16; /* a firmware error */
+        errno = f->fail_errno;
+        return -1;
+    }
+    if (f->table != NULL && rq->certs_len < f->tlen) {
+        rq->certs_len = (uint32_t)f->tlen; /* the kernel says how much it needs */
+        io->exitinfo2 = 1ull << 32;        /* SNP_GUEST_VMM_ERR_INVALID_LEN */
+        errno = EINVAL;
+        return -1;
+    }
+    if (f->table != NULL)
+        memcpy((void *)(uintptr_t)rq->certs_address, f->table, f->tlen);
+    uint32_t size = (uint32_t)f->rlen;
+    memset(rs->data, 0, sizeof(rs->data));
+    memcpy(rs->data, &f->status, 4);
+    memcpy(rs->data + 4, &size, 4);
+    memcpy(rs->data + 32, f->report, f->rlen < 4000 - 32 ? f->rlen : 4000 - 32);
+    return 0;
+}
+
+static void test_sev_guest(void **state)
+{
+    VEC_SNP_REQUIRE();
+    char p[1024], dev[512];
+    fake_dev_t f = {0};
+    snprintf(p, sizeof(p), "%s/go-sev-guest/report.bin", ATT_TEST_VECTORS_SNP);
+    f.report = read_all(p, &f.rlen);
+    snprintf(p, sizeof(p), "%s/go-sev-guest/vcek.der", ATT_TEST_VECTORS_SNP);
+    size_t lens[3];
+    uint8_t *der[3];
+    der[0] = read_all(p, &lens[0]);
+    der[1] = snp_der("amd-roots/ask_milan.pem", &lens[1]);
+    der[2] = snp_der("amd-roots/ark_milan.pem", &lens[2]);
+    const uint8_t *guids[3] = {guid_vcek, guid_ask, guid_ark};
+    f.table = cert_table(der, lens, guids, 3, &f.tlen);
+    /* larger than the provider's first buffer, so that it asks again with the size given */
+    uint8_t *big = calloc(1, 20000);
+    memcpy(big, f.table, f.tlen);
+    free(f.table);
+    f.table = big;
+    f.tlen = 20000;
+    att_fs_ops_t ops = att_fs_posix;
+    ops.ioctl = fd_ioctl;
+    ops.arg = &f;
+    att_client_set_fs(&ops);
+    path(dev, "sev-guest");
+    write_file(dev, "", 0);
+    att_provider_opts_t o = {.root = dev};
+    att_provider_t *prov;
+    att_diag_t d;
+    assert_int_equal(att_provider_new("sev-guest", &o, &prov, &d), ATT_OK);
+    att_evidence_t ev;
+    static const uint8_t rt[] = {5, 6, 7};
+    if (att_provider_collect(prov, rt, sizeof(rt), &ev, &d) != ATT_OK)
+        fail_msg("sev-guest collect: %s", d.msg);
+    assert_int_equal(f.calls, 2); /* asked again with the table's size */
+    expect_rd(f.user_data, rt, sizeof(rt));
+    assert_string_equal(ev.type, "SevSnpVm");
+    att_ev_set_t *set;
+    assert_int_equal(att_ev_set_new(&set, &d), ATT_OK);
+    att_time_t now;
+    assert_int_equal(att_time_parse("2025-01-01T00:00:00Z", &now), ATT_OK);
+    att_ev_input_t in = {.evidence = ev.data, .len = ev.len, .now = now};
+    att_ev_result_t r;
+    if (att_ev_verify(set, att_ev_type_find("SevSnpVm"), &in, &r) != ATT_OK)
+        fail_msg("SevSnpVm refused the sev-guest evidence: %s", r.diag.msg);
+    att_ev_result_clear(&r);
+    att_ev_set_free(set);
+    att_evidence_clear(&ev);
+    /* a firmware status, a report of the wrong size, a refused ioctl, a host asking too much */
+    f.status = 7;
+    assert_int_equal(att_provider_collect(prov, rt, sizeof(rt), &ev, &d), ATT_E_IO);
+    assert_non_null(strstr(d.msg, "status 7"));
+    f.status = 0;
+    f.rlen = 1000;
+    assert_int_equal(att_provider_collect(prov, rt, sizeof(rt), &ev, &d), ATT_E_EVIDENCE_FORMAT);
+    assert_non_null(strstr(d.msg, "1000 bytes"));
+    f.fail_errno = EACCES;
+    assert_int_equal(att_provider_collect(prov, rt, sizeof(rt), &ev, &d), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "needs root"));
+    f.fail_errno = 0;
+    f.rlen = 1184;
+    f.tlen = 100000;
+    uint8_t *huge = calloc(1, f.tlen);
+    free(f.table);
+    f.table = huge;
+    assert_int_equal(att_provider_collect(prov, rt, sizeof(rt), &ev, &d), ATT_E_LIMIT);
+    att_provider_free(prov);
+    att_client_set_fs(NULL);
+    /* no device */
+    o.root = "/nonexistent/sev-guest";
+    assert_int_equal(att_provider_new("sev-guest", &o, &prov, &d), ATT_E_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "/dev/sev-guest is not available"));
+    free(f.table);
+    free(f.report);
+    for (int i = 0; i < 3; i++)
+        free(der[i]);
+}
+
 static void test_tsm_absent(void **state)
 {
     att_provider_opts_t o = {.root = "/nonexistent/tsm/report"};
@@ -610,6 +738,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tsm_sev_snp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tsm_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tsm_absent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sev_guest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gramine_dcap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gramine_errors, setup, teardown),
     };
