@@ -42,6 +42,8 @@
 extern "C" {
 #endif
 
+struct att_coll_fetcher; /* attest/collateral.h */
+
 /* Gives the collateral named by key, checked and current at now: a new reference (released by
  * the backend that asked, which knows its type), or an error. */
 typedef att_err_t (*att_ev_collateral_fn)(void *arg, const char *key, att_time_t now, void **out,
@@ -83,6 +85,11 @@ typedef struct {
     void (*stats)(void *inst, att_ev_stats_t *out);
     /* The instance's trust store, which its collateral's signatures chain to (NULL: none). */
     const att_trust_t *(*trust)(void *inst);
+    /* The collateral fetcher this backend's keys need (attest/collateral.h) with a new
+     * configuration for the network source at url (NULL: offline directories and the store
+     * only), checking signatures against the instance's trust store. NULL: no collateral. */
+    att_err_t (*collateral)(void *inst, const char *url, const struct att_coll_fetcher **fetcher,
+                            void **cfg, att_diag_t *diag);
 } att_ev_backend_t;
 
 typedef struct att_ev_type att_ev_type_t;
@@ -136,6 +143,15 @@ ATT_API att_err_t att_ev_set_add_root(att_ev_set_t *set, const uint8_t *cert, si
 ATT_API void att_ev_set_stats(att_ev_set_t *set, att_ev_stats_t *out);
 /* The trust store of the backend named (its collateral is checked against it), or NULL. */
 ATT_API const att_trust_t *att_ev_set_trust(const att_ev_set_t *set, const char *backend);
+/* The collateral sources of every backend that needs one, for a collateral source: out[i] gets a
+ * fetcher and a new configuration (freed by the caller with fetcher->cfg_free, or by the source
+ * that takes it). url(arg, backend name) gives each backend's network URL, or NULL. At most max;
+ * *n is how many were made. */
+ATT_API att_err_t att_ev_set_collateral(att_ev_set_t *set,
+                                        const char *(*url)(void *arg, const char *backend),
+                                        void *arg, const struct att_coll_fetcher **fetchers,
+                                        void **cfgs, size_t max, size_t *n,
+                                        att_diag_t *diag) ATT_WUR;
 
 /* Verify evidence of type t. ATT_E_UNSUPPORTED for a type without a backend. The result is
  * cleared first and must be cleared by the caller whatever the outcome. */

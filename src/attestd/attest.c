@@ -5,7 +5,6 @@
  */
 #include "svc_int.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,23 +27,6 @@ typedef struct {
     int64_t retry_after;
 } att_coll_req_t;
 
-/* TRANSITION (removed when collsrc takes string keys): "dcap/<tee>/<fmspc>/<ca>" back into
- * collsrc's (tee, fmspc, ca). */
-static att_err_t att_collsrc_get_key(att_collsrc_t *src, const char *key, att_time_t now,
-                                     void **out, int64_t *retry_after, att_diag_t *d)
-{
-    char tee[4], hex[13], ca[16];
-    uint8_t fmspc[6];
-    if (sscanf(key, "dcap/%3[a-z]/%12[0-9a-f]/%15s", tee, hex, ca) != 3 ||
-        !att_hex_decode(hex, 12, fmspc, 6))
-        return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral source for '%s'", key);
-    att_dcap_collateral_t *c = NULL;
-    att_err_t e = att_collsrc_get_retry(src, strcmp(tee, "tdx") == 0 ? ATT_TEE_TDX : ATT_TEE_SGX,
-                                        fmspc, ca, now, &c, retry_after, d);
-    *out = c;
-    return e;
-}
-
 static att_err_t att_svc_collateral(void *arg, const char *key, att_time_t now, void **out,
                                     att_diag_t *d)
 {
@@ -54,7 +36,7 @@ static att_err_t att_svc_collateral(void *arg, const char *key, att_time_t now, 
         return att_diag_set(d, ATT_E_COLL_MISSING,
                             "no collateral source is configured (start "
                             "attestd with --collateral-url or --collateral-dir)");
-    return att_collsrc_get_key(svc->coll, key, now, out, &cr->retry_after, d);
+    return att_collsrc_get(svc->coll, key, now, out, &cr->retry_after, d);
 }
 
 /* runtimeData / initTimeData: {"data": b64url, "dataType": "Binary"|"JSON"}. */

@@ -91,6 +91,16 @@ const char *att_svc_type_at(size_t i)
 
 /* ---- life cycle ---- */
 
+/* The network source of each evidence backend's collateral: --collateral-url for DCAP (Intel PCS
+ * or a PCCS); none for the others yet. */
+static const char *att_svc_collateral_url(void *arg, const char *backend)
+{
+    const att_svc_t *svc = arg;
+    if (strcmp(backend, "dcap") == 0)
+        return svc->o.collateral_url;
+    return NULL;
+}
+
 bool att_svc_ready(att_svc_t *svc)
 {
     return svc != NULL && svc->keys != NULL;
@@ -164,10 +174,23 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
         (e = att_policies_init(svc, d)) != ATT_OK)
         goto fail;
     if (o->collateral_url != NULL || o->collateral_dir != NULL) {
-        att_collsrc_opts_t co = {.pcs_url = o->collateral_url,
+        /* every evidence backend's collateral fetcher, each with its network URL */
+        const att_coll_fetcher_t *fetchers[ATT_SVC_MAX_SOURCES];
+        void *cfgs[ATT_SVC_MAX_SOURCES];
+        att_coll_source_t srcs[ATT_SVC_MAX_SOURCES];
+        size_t n = 0;
+        if ((e = att_ev_set_collateral(svc->ev, att_svc_collateral_url, svc, fetchers, cfgs,
+                                       ATT_SVC_MAX_SOURCES, &n, d)) != ATT_OK) {
+            for (size_t i = 0; i < n; i++)
+                fetchers[i]->cfg_free(cfgs[i]);
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++)
+            srcs[i] = (att_coll_source_t){fetchers[i], cfgs[i]};
+        att_collsrc_opts_t co = {.sources = srcs,
+                                 .n_sources = n,
                                  .offline_dir = o->collateral_dir,
                                  .store = svc->store,
-                                 .trust = att_ev_set_trust(svc->ev, "dcap"),
                                  .max_age = o->collateral_max_age,
                                  .timeout_ms = (long)o->collateral_timeout * 1000,
                                  .max_waiters = o->collateral_fetch_waiters,

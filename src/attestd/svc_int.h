@@ -35,6 +35,8 @@
 /* The attestation types are the evidence registry's (attest/evidence.h), in its order, which
  * is the order of svc->pol; at most this many. */
 #define ATT_SVC_MAX_TYPES 16
+/* Collateral fetchers (one per evidence backend that needs collateral), at most. */
+#define ATT_SVC_MAX_SOURCES 8
 
 /* A policy in force for one type: immutable once published. */
 typedef struct {

@@ -11,6 +11,7 @@
 
 #include <openssl/x509.h>
 
+#include "attest/collateral.h"
 #include "core/util.h"
 #include "crypto/crypto.h"
 #include "ev_int.h"
@@ -79,6 +80,16 @@ static const att_trust_t *att_dcap_trust(void *inst)
     return ((att_ev_dcap_t *)inst)->trust;
 }
 
+/* Intel PCS (or a PCCS) at url, collateral signatures checked against the instance's store. */
+static att_err_t att_dcap_collateral(void *inst, const char *url,
+                                     const struct att_coll_fetcher **fetcher, void **cfg,
+                                     att_diag_t *d)
+{
+    att_dcap_pcs_opts_t o = {.base_url = url, .trust = ((att_ev_dcap_t *)inst)->trust};
+    *fetcher = &att_dcap_pcs_fetcher;
+    return att_dcap_pcs_new(&o, cfg, d);
+}
+
 const att_ev_backend_t att_ev_dcap_backend = {
     .name = "dcap",
     .create = att_dcap_create,
@@ -86,6 +97,7 @@ const att_ev_backend_t att_ev_dcap_backend = {
     .add_root = att_dcap_add_root,
     .stats = att_dcap_stats,
     .trust = att_dcap_trust,
+    .collateral = att_dcap_collateral,
 };
 
 static void att_dcap_detail_free(void *p)

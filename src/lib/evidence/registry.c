@@ -256,6 +256,27 @@ ATT_API const att_trust_t *att_ev_set_trust(const att_ev_set_t *s, const char *b
     return NULL;
 }
 
+ATT_API att_err_t att_ev_set_collateral(att_ev_set_t *s,
+                                        const char *(*url)(void *arg, const char *backend),
+                                        void *arg, const struct att_coll_fetcher **fetchers,
+                                        void **cfgs, size_t max, size_t *n, att_diag_t *diag)
+{
+    *n = 0;
+    for (size_t i = 0; s != NULL && i < s->n; i++) {
+        const att_ev_backend_t *b = s->backend[i];
+        if (b->collateral == NULL)
+            continue;
+        if (*n == max)
+            return att_diag_set(diag, ATT_E_LIMIT, "more than %zu collateral sources", max);
+        att_err_t e = b->collateral(s->inst[i], url ? url(arg, b->name) : NULL, &fetchers[*n],
+                                    &cfgs[*n], diag);
+        if (e != ATT_OK)
+            return e;
+        (*n)++;
+    }
+    return ATT_OK;
+}
+
 /* ---- verification and binding ---- */
 
 ATT_API att_err_t att_ev_verify(att_ev_set_t *s, const att_ev_type_t *t, const att_ev_input_t *in,
