@@ -16,9 +16,9 @@
  *   att_dcap_pcs_fetcher.release(obj);   // or att_dcap_collateral_free((att_dcap_collateral_t
  * *)obj)
  *
- * Adding a vendor (AMD's KDS next: keys "kds/<product>/vcek/<hwid>/<tcb>", "kds/<product>/
- * cert_chain", "kds/<product>/crl"; RSA-PSS signed) is one file defining one more
- * att_coll_fetcher_t and its config constructor; the source is not changed.
+ * Adding a vendor (as AMD's KDS was: src/lib/snp/kds.c, keys "kds/<product>/vcek/<hwid>/<tcb>"
+ * and "kds/<product>/crl") is one file defining one more att_coll_fetcher_t and its config
+ * constructor; the source is not changed.
  *
  * Blobs are what the store keeps (the fetcher's own format, stable across versions: existing
  * data directories must keep working). A fetcher's load checks what it can (signatures against
@@ -34,6 +34,7 @@
 
 #include "attest/dcap.h"
 #include "attest/err.h"
+#include "attest/snp.h"
 #include "attest/trust.h"
 #include "attest/types.h"
 
@@ -106,5 +107,61 @@ ATT_API att_err_t att_dcap_pcs_new(const att_dcap_pcs_opts_t *o, void **cfg, att
 /* The key of a DCAP set; ATT_E_ARG for an unknown TEE or a CA other than processor/platform. */
 ATT_API att_err_t att_dcap_coll_key(att_tee_t tee, const uint8_t fmspc[6], const char *ca,
                                     char *out, size_t n, att_diag_t *d);
+
+/* ---- AMD KDS: AMD's Key Distribution Service or a stand-in (src/lib/snp/kds.c) ----
+ * Keys (product lowercase: milan, genoa, turin):
+ *   "kds/<product>/vcek/<hwid hex>/<reported_tcb, 16 hex>"  the VCEK of a chip at a TCB: GET
+ *       <base>/vcek/v1/<Product>/<hwid>?[fmcSPL=..&]blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..
+ *       (hwid: the 64-byte chip_id, 128 lowercase hex; Turin its first 8 bytes, 16 hex);
+ *   "kds/<product>/crl", "kds/<product>/vlek-crl"             the CRL of the ASK / ASVK: GET
+ *       <base>/vcek/v1/<Product>/crl, <base>/vlek/v1/<Product>/crl.
+ * Blobs are the DER KDS answers (at most ATT_SNP_KDS_MAX_BODY bytes). load() of a VCEK: a DER
+ * certificate, CN SEV-VCEK, issuer SEV-<Product>, EC P-384, whose hwID, TCB SPLs and productName
+ * are the key's (next update: its notAfter); its chain is the verifier's (att_snp_verify). load()
+ * of a CRL: issued by ARK-<Product> and signed by AMD's pinned ARK of the product or, for test
+ * hierarchies, by a root of opts.trust; thisUpdate <= now <= nextUpdate when now is not 0 (next
+ * update: its nextUpdate); which serials it revokes is the verifier's. Objects are
+ * att_snp_kds_obj_t * (retain/release: att_snp_kds_obj_ref/_free). An offline directory is laid
+ * out as `attest snp verify --kds-dir` reads it: DIR/vcek/v1/<Product>/<hwid hex> (a VCEK, DER;
+ * its TCB, which the name does not say, is read from its extensions), DIR/vcek/v1/<Product>/crl,
+ * DIR/vlek/v1/<Product>/crl; other files (cert_chain) are not sets. VLEKs are not served by KDS
+ * to the public: they come with the evidence. */
+#define ATT_SNP_KDS_MAX_BODY (64u << 10) /* per KDS answer (a VCEK is ~1.4 kB, a CRL a few kB) */
+
+typedef struct {
+    const char *base_url;     /* e.g. https://kdsintf.amd.com; http:// too (loopback tests);
+                               * NULL: offline and store only */
+    const att_trust_t *trust; /* extra roots (test hierarchies) a CRL may be signed by; NULL:
+                               * AMD's pinned ARKs only. Borrowed, must outlive cfg */
+    const char *ca_file;      /* PEM CA bundle for TLS instead of the system's (tests) */
+} att_snp_kds_opts_t;
+
+typedef enum {
+    ATT_SNP_KDS_VCEK = 1, /* a VCEK certificate */
+    ATT_SNP_KDS_CRL = 2,  /* a CRL of the ASK (key_kind VCEK) or of the ASVK (key_kind VLEK) */
+} att_snp_kds_kind_t;
+
+/* A loaded KDS answer (refcounted, immutable): the DER bytes for att_snp_verify's vcek or crl. */
+typedef struct {
+    att_snp_kds_kind_t kind;
+    att_snp_product_t product;
+    att_snp_key_t key_kind; /* VCEK for a VCEK or the ASK's CRL; VLEK for the ASVK's CRL */
+    const uint8_t *der;
+    size_t len;
+    att_time_t next_update; /* VCEK: notAfter; CRL: nextUpdate */
+    long refs_;             /* private: att_snp_kds_obj_ref/_free */
+} att_snp_kds_obj_t;
+
+ATT_API extern const att_coll_fetcher_t att_snp_kds_fetcher;
+ATT_API att_err_t att_snp_kds_new(const att_snp_kds_opts_t *o, void **cfg, att_diag_t *d);
+/* The key of a chip's VCEK at reported_tcb (ATT_E_ARG: no product, a zero chip_id, reserved TCB
+ * bytes set for the product). */
+ATT_API att_err_t att_snp_kds_key_vcek(att_snp_product_t product, const uint8_t chip_id[64],
+                                       uint64_t reported_tcb, char *out, size_t n, att_diag_t *d);
+/* The key of the CRL of a product's ASK (kind VCEK) or ASVK (kind VLEK). */
+ATT_API att_err_t att_snp_kds_key_crl(att_snp_product_t product, att_snp_key_t kind, char *out,
+                                      size_t n, att_diag_t *d);
+ATT_API att_snp_kds_obj_t *att_snp_kds_obj_ref(att_snp_kds_obj_t *o);
+ATT_API void att_snp_kds_obj_free(att_snp_kds_obj_t *o);
 
 #endif

@@ -169,6 +169,17 @@ bool att_trust_has_key(const att_trust_t *t, X509 *cert)
     return false;
 }
 
+bool att_trust_crl_sig_ok(const att_trust_t *t, X509_CRL *crl)
+{
+    if (t == NULL || crl == NULL)
+        return false;
+    for (size_t i = 0; i < t->n; i++)
+        if (att_crl_sig_ok(crl, t->key[i]))
+            return true;
+    ERR_clear_error();
+    return false;
+}
+
 att_err_t att_check_root(X509 *root, const char *what, att_diag_t *diag)
 {
     if (X509_check_issued(root, root) != X509_V_OK || X509_check_ca(root) == 0 ||

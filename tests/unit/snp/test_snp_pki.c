@@ -1,8 +1,8 @@
-/* test_snp_pki.c - SEV-SNP checks the shared vectors cannot reach, on a test hierarchy shaped like
- * AMD's made here (ARK and ASK RSA with RSASSA-PSS SHA-384 salt 48, a P-384 VCEK with the AMD
- * extensions, reports signed with its key): the KDS CRL (accepted, revoking the ASK, bad
- * signature, another issuer, outside its dates), Turin's TCB layout (fmc) and 8-byte hwID, a
- * caller's root that is needed (untrusted without it). */
+/* test_snp_pki.c - SEV-SNP checks the shared vectors cannot reach, on the library's simulated
+ * AMD-shaped hierarchy (attest/sim.h, att_sim_snp_*: ARK and ASK RSA with RSASSA-PSS SHA-384
+ * salt 48, P-384 VCEKs with the AMD extensions, reports signed with their keys): the KDS CRL
+ * (accepted, revoking the ASK, bad signature, another issuer, outside its dates), Turin's TCB
+ * layout (fmc) and 8-byte hwID, a caller's root that is needed (untrusted without it). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,255 +11,84 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <openssl/bn.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/sha.h>
-#include <openssl/x509v3.h>
 
+#include "attest/sim.h"
 #include "attest/snp.h"
 #include "attest/trust.h"
 
 #define T0 1735689600 /* 2025-01-01T00:00:00Z */
 
+/* A simulated hierarchy (RSA-2048 for speed) at `tcb`, its ARK trusted; chip 0's VCEK. */
 typedef struct {
-    EVP_PKEY *ark_key, *ask_key, *vcek_key;
-    X509 *ark, *ask, *vcek;
+    att_sim_snp_t *sim;
     att_trust_t *trust;
-    uint8_t chain[16384]; /* ASK + ARK PEM */
-    size_t chain_len;
-    uint8_t vcek_der[4096];
-    size_t vcek_len;
+    att_sim_buf_t chain; /* ASK + ARK PEM, as KDS cert_chain */
+    att_slice_t vcek;    /* DER, borrowed from sim */
 } pki_t;
 
-static EVP_PKEY *rsa_key(void)
-{
-    EVP_PKEY *k = EVP_RSA_gen(2048);
-    assert_non_null(k);
-    return k;
-}
-
-static void pss_sign_cert(X509 *x, EVP_PKEY *key)
-{
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *p = NULL;
-    assert_int_equal(EVP_DigestSignInit(m, &p, EVP_sha384(), NULL, key), 1);
-    assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(p, RSA_PKCS1_PSS_PADDING), 1);
-    assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(p, 48), 1);
-    assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(p, EVP_sha384()), 1);
-    assert_true(X509_sign_ctx(x, m) > 0);
-    EVP_MD_CTX_free(m);
-}
-
-static void add_ext(X509 *x, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    assert_non_null(e);
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-}
-
-/* An AMD extension 1.3.6.1.4.1.3704.1.<arc> with raw extnValue content. */
-static void add_amd(X509 *x, const char *arc, const uint8_t *v, size_t n)
-{
-    char oid[64];
-    snprintf(oid, sizeof oid, "1.3.6.1.4.1.3704.1.%s", arc);
-    ASN1_OBJECT *o = OBJ_txt2obj(oid, 1);
-    ASN1_OCTET_STRING *s = ASN1_OCTET_STRING_new();
-    ASN1_OCTET_STRING_set(s, v, (int)n);
-    X509_EXTENSION *e = X509_EXTENSION_create_by_OBJ(NULL, o, 0, s);
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    ASN1_OCTET_STRING_free(s);
-    ASN1_OBJECT_free(o);
-}
-
-static void add_spl(X509 *x, const char *arc, uint8_t v)
-{
-    uint8_t der[4] = {0x02, 0x01, v};
-    if (v >= 0x80) {
-        der[1] = 2;
-        der[2] = 0;
-        der[3] = v;
-    }
-    add_amd(x, arc, der, v >= 0x80 ? 4 : 3);
-}
-
-static X509 *cert(const char *cn, const char *issuer_cn, EVP_PKEY *pub, long nb, long na)
-{
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), cn[0] == 'S' && cn[4] == 'V' ? 0 : 0x1234);
-    X509_NAME *s = X509_NAME_new(), *i = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(s, "O", MBSTRING_ASC, (const uint8_t *)"Advanced Micro Devices", -1,
-                               -1, 0);
-    X509_NAME_add_entry_by_txt(s, "CN", MBSTRING_ASC, (const uint8_t *)cn, -1, -1, 0);
-    X509_NAME_add_entry_by_txt(i, "O", MBSTRING_ASC, (const uint8_t *)"Advanced Micro Devices", -1,
-                               -1, 0);
-    X509_NAME_add_entry_by_txt(i, "CN", MBSTRING_ASC, (const uint8_t *)issuer_cn, -1, -1, 0);
-    X509_set_subject_name(x, s);
-    X509_set_issuer_name(x, i);
-    X509_NAME_free(s);
-    X509_NAME_free(i);
-    ASN1_TIME_set(X509_getm_notBefore(x), nb);
-    ASN1_TIME_set(X509_getm_notAfter(x), na);
-    X509_set_pubkey(x, pub);
-    return x;
-}
-
-static void pem_append(pki_t *p, X509 *x)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(b, x);
-    char *d;
-    long n = BIO_get_mem_data(b, &d);
-    assert_true(p->chain_len + (size_t)n < sizeof p->chain);
-    memcpy(p->chain + p->chain_len, d, (size_t)n);
-    p->chain_len += (size_t)n;
-    BIO_free(b);
-}
-
-/* A hierarchy for `product` ("Milan" or "Turin"); the VCEK for chip (64 bytes, Turin uses 8) and
- * TCB spl[] = {bl, tee, snp, ucode, fmc}. */
-static void pki_make(pki_t *p, const char *product, const uint8_t chip[64], const uint8_t spl[5])
+static void pki_make(pki_t *p, att_snp_product_t product, uint64_t tcb)
 {
     memset(p, 0, sizeof *p);
-    bool turin = strcmp(product, "Turin") == 0;
-    char ark_cn[32], ask_cn[32];
-    snprintf(ark_cn, sizeof ark_cn, "ARK-%s", product);
-    snprintf(ask_cn, sizeof ask_cn, "SEV-%s", product);
-    p->ark_key = rsa_key();
-    p->ask_key = rsa_key();
-    p->vcek_key = EVP_EC_gen("P-384");
-    assert_non_null(p->vcek_key);
-    p->ark = cert(ark_cn, ark_cn, p->ark_key, T0 - 86400 * 365, T0 + 86400 * 3650);
-    add_ext(p->ark, NID_basic_constraints, "critical,CA:TRUE");
-    add_ext(p->ark, NID_key_usage, "critical,keyCertSign,cRLSign");
-    pss_sign_cert(p->ark, p->ark_key);
-    p->ask = cert(ask_cn, ark_cn, p->ask_key, T0 - 86400 * 365, T0 + 86400 * 3650);
-    add_ext(p->ask, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
-    add_ext(p->ask, NID_key_usage, "critical,keyCertSign");
-    pss_sign_cert(p->ask, p->ark_key);
-    p->vcek = cert("SEV-VCEK", ask_cn, p->vcek_key, T0 - 86400, T0 + 86400 * 365);
-    const uint8_t sv[] = {0x02, 0x01, 0x00};
-    add_amd(p->vcek, "1", sv, 3);
-    uint8_t name[16] = {0x16, 0};
-    size_t nl = strlen(product);
-    name[1] = (uint8_t)nl;
-    memcpy(name + 2, product, nl);
-    add_amd(p->vcek, "2", name, nl + 2);
-    add_spl(p->vcek, "3.1", spl[0]);
-    add_spl(p->vcek, "3.2", spl[1]);
-    add_spl(p->vcek, "3.3", spl[2]);
-    add_spl(p->vcek, "3.8", spl[3]);
-    if (turin)
-        add_spl(p->vcek, "3.9", spl[4]);
-    add_amd(p->vcek, "4", chip, turin ? 8 : 64);
-    pss_sign_cert(p->vcek, p->ask_key);
-    uint8_t *d = p->vcek_der;
-    p->vcek_len = (size_t)i2d_X509(p->vcek, &d);
-    pem_append(p, p->ask);
-    pem_append(p, p->ark);
+    att_sim_snp_opts_t o;
+    att_sim_snp_opts_default(&o, product, T0);
+    o.rsa_bits = 2048;
+    o.tcb = tcb;
+    att_diag_t d;
+    if (att_sim_snp_new(&o, &p->sim, &d) != ATT_OK)
+        fail_msg("att_sim_snp_new: %s", d.msg);
+    assert_int_equal(att_sim_snp_cert_chain(p->sim, ATT_SNP_KEY_VCEK, &p->chain, &d), ATT_OK);
+    assert_int_equal(att_sim_snp_leaf(p->sim, ATT_SNP_KEY_VCEK, 0, tcb, &p->vcek, &d), ATT_OK);
     p->trust = att_trust_new_empty();
-    uint8_t der[4096], *q = der;
-    int n = i2d_X509(p->ark, &q);
-    att_diag_t diag;
-    assert_int_equal(att_trust_add_root(p->trust, der, (size_t)n, &diag), ATT_OK);
+    att_slice_t ark = att_sim_snp_cert_der(p->sim, ATT_SIM_SNP_ARK);
+    assert_int_equal(att_trust_add_root(p->trust, ark.ptr, ark.len, &d), ATT_OK);
 }
 
 static void pki_free(pki_t *p)
 {
-    X509_free(p->ark);
-    X509_free(p->ask);
-    X509_free(p->vcek);
-    EVP_PKEY_free(p->ark_key);
-    EVP_PKEY_free(p->ask_key);
-    EVP_PKEY_free(p->vcek_key);
+    free(p->chain.ptr);
     att_trust_free(p->trust);
+    att_sim_snp_free(p->sim);
 }
 
-/* A v3 report (CPUID of `product`) with chip id and reported_tcb, signed by the VCEK. */
-static void report_make(const pki_t *p, bool turin, const uint8_t chip[64], uint64_t tcb,
-                        uint8_t r[ATT_SNP_REPORT_LEN])
+/* A v3 report of chip 0 with every TCB `tcb`, signed by chip 0's VCEK of TCB `key_tcb`. */
+static void report_make(pki_t *p, uint64_t tcb, uint64_t key_tcb, uint8_t r[ATT_SNP_REPORT_LEN])
 {
-    memset(r, 0, ATT_SNP_REPORT_LEN);
-    r[0] = 3;
-    r[0x0A] = 0x03; /* policy: SMT, bit 17 */
-    r[0x34] = 1;
-    for (int i = 0; i < 8; i++) {
-        r[0x38 + i] = r[0x180 + i] = r[0x1E0 + i] = r[0x1F0 + i] = (uint8_t)(tcb >> (8 * i));
-    }
-    memset(r + 0x160, 0xFF, 32);
-    r[0x188] = turin ? 0x1A : 0x19;
-    r[0x189] = turin ? 0x02 : 0x01;
-    memcpy(r + 0x1A0, chip, 64);
-    memset(r + 0x50, 0xAB, 64);
-    uint8_t dg[48];
-    SHA384(r, ATT_SNP_SIGNED_LEN, dg);
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(p->vcek_key, NULL);
-    uint8_t der[128];
-    size_t dl = sizeof der;
-    assert_int_equal(EVP_PKEY_sign_init(c), 1);
-    assert_int_equal(EVP_PKEY_sign(c, der, &dl, dg, sizeof dg), 1);
-    EVP_PKEY_CTX_free(c);
-    const uint8_t *q = der;
-    ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &q, (long)dl);
-    assert_non_null(s);
-    BN_bn2lebinpad(ECDSA_SIG_get0_r(s), r + 0x2A0, 72);
-    BN_bn2lebinpad(ECDSA_SIG_get0_s(s), r + 0x2E8, 72);
-    ECDSA_SIG_free(s);
+    att_sim_snp_report_opts_t o;
+    att_sim_snp_report_opts_default(p->sim, &o, 0, 3);
+    o.reported_tcb = o.committed_tcb = o.current_tcb = o.launch_tcb = tcb;
+    o.other_key_tcb = true;
+    o.key_tcb = key_tcb;
+    memset(o.report_data, 0xAB, 64);
+    att_diag_t d;
+    if (att_sim_snp_report(p->sim, &o, r, &d) != ATT_OK)
+        fail_msg("att_sim_snp_report: %s", d.msg);
 }
 
-/* A CRL issued by `issuer_cn`, signed with key, listing `serial` when >= 0. */
-static size_t crl_make(EVP_PKEY *key, const char *issuer_cn, long serial, long tu, long nu,
-                       uint8_t *out, size_t cap)
+/* A KDS CRL signed by `signer`'s key, issued by `issuer_cn` (NULL: the ARK), listing `revoked`
+ * (NULL: nothing), valid from tu to nu. */
+static size_t crl_make(const pki_t *p, att_sim_snp_cert_t signer, const char *issuer_cn,
+                       const att_sim_serial_t *revoked, att_time_t tu, att_time_t nu, uint8_t *out,
+                       size_t cap)
 {
-    X509_CRL *crl = X509_CRL_new();
-    X509_CRL_set_version(crl, 1);
-    X509_NAME *i = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(i, "O", MBSTRING_ASC, (const uint8_t *)"Advanced Micro Devices", -1,
-                               -1, 0);
-    X509_NAME_add_entry_by_txt(i, "CN", MBSTRING_ASC, (const uint8_t *)issuer_cn, -1, -1, 0);
-    X509_CRL_set_issuer_name(crl, i);
-    X509_NAME_free(i);
-    ASN1_TIME *t = ASN1_TIME_set(NULL, tu), *n = ASN1_TIME_set(NULL, nu);
-    X509_CRL_set1_lastUpdate(crl, t);
-    X509_CRL_set1_nextUpdate(crl, n);
-    ASN1_TIME_free(t);
-    ASN1_TIME_free(n);
-    if (serial >= 0) {
-        X509_REVOKED *r = X509_REVOKED_new();
-        ASN1_INTEGER *s = ASN1_INTEGER_new();
-        ASN1_INTEGER_set(s, serial);
-        X509_REVOKED_set_serialNumber(r, s);
-        ASN1_TIME *rt = ASN1_TIME_set(NULL, tu);
-        X509_REVOKED_set_revocationDate(r, rt);
-        ASN1_TIME_free(rt);
-        ASN1_INTEGER_free(s);
-        X509_CRL_add0_revoked(crl, r);
-    }
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *p = NULL;
-    assert_int_equal(EVP_DigestSignInit(m, &p, EVP_sha384(), NULL, key), 1);
-    EVP_PKEY_CTX_set_rsa_padding(p, RSA_PKCS1_PSS_PADDING);
-    EVP_PKEY_CTX_set_rsa_pss_saltlen(p, 48);
-    EVP_PKEY_CTX_set_rsa_mgf1_md(p, EVP_sha384());
-    assert_true(X509_CRL_sign_ctx(crl, m) > 0);
-    EVP_MD_CTX_free(m);
-    uint8_t *d = out;
-    int len = i2d_X509_CRL(crl, NULL);
-    assert_true(len > 0 && (size_t)len <= cap);
-    i2d_X509_CRL(crl, &d);
-    X509_CRL_free(crl);
-    return (size_t)len;
+    att_sim_snp_crl_opts_t o;
+    att_sim_snp_crl_opts_default(&o, T0);
+    o.signer = signer;
+    o.issuer_cn = issuer_cn;
+    o.revoked = revoked;
+    o.n_revoked = revoked ? 1 : 0;
+    o.this_update = tu;
+    o.next_update = nu;
+    uint8_t *der;
+    size_t len;
+    att_diag_t d;
+    if (att_sim_snp_crl_make(p->sim, &o, &der, &len, &d) != ATT_OK)
+        fail_msg("att_sim_snp_crl_make: %s", d.msg);
+    assert_true(len <= cap);
+    memcpy(out, der, len);
+    free(der);
+    return len;
 }
 
-static const uint8_t spl_milan[5] = {3, 0, 8, 0xD9, 0};
 #define TCB_MILAN 0xD908000000000003ull /* bl 3, snp 8, ucode 217 */
 
 static att_err_t run(const pki_t *p, const uint8_t *rep, const uint8_t *crl, size_t crl_len,
@@ -267,10 +96,10 @@ static att_err_t run(const pki_t *p, const uint8_t *rep, const uint8_t *crl, siz
 {
     att_snp_input_t in = {.report = rep,
                           .report_len = ATT_SNP_REPORT_LEN,
-                          .vcek = p->vcek_der,
-                          .vcek_len = p->vcek_len,
-                          .chain = p->chain,
-                          .chain_len = p->chain_len,
+                          .vcek = p->vcek.ptr,
+                          .vcek_len = p->vcek.len,
+                          .chain = p->chain.ptr,
+                          .chain_len = p->chain.len,
                           .crl = crl,
                           .crl_len = crl_len,
                           .trust = trust,
@@ -289,10 +118,9 @@ static void expect(att_err_t got, att_err_t want, const att_snp_result_t *res, c
 static void test_test_root_needed(void **state)
 {
     pki_t p;
-    uint8_t chip[64], rep[ATT_SNP_REPORT_LEN];
-    memset(chip, 0x5A, 64);
-    pki_make(&p, "Milan", chip, spl_milan);
-    report_make(&p, false, chip, TCB_MILAN, rep);
+    uint8_t rep[ATT_SNP_REPORT_LEN];
+    pki_make(&p, ATT_SNP_MILAN, TCB_MILAN);
+    report_make(&p, TCB_MILAN, TCB_MILAN, rep);
     att_snp_result_t res;
     expect(run(&p, rep, NULL, 0, p.trust, T0, &res), ATT_OK, &res, NULL);
     assert_false(res.amd_root);
@@ -306,28 +134,29 @@ static void test_test_root_needed(void **state)
 static void test_crl(void **state)
 {
     pki_t p;
-    uint8_t chip[64], rep[ATT_SNP_REPORT_LEN], crl[8192];
-    memset(chip, 0x11, 64);
-    pki_make(&p, "Milan", chip, spl_milan);
-    report_make(&p, false, chip, TCB_MILAN, rep);
+    uint8_t rep[ATT_SNP_REPORT_LEN], crl[8192];
+    pki_make(&p, ATT_SNP_MILAN, TCB_MILAN);
+    report_make(&p, TCB_MILAN, TCB_MILAN, rep);
     att_snp_result_t res;
+    const att_sim_serial_t other = {{0x99, 0x99}, 2};
+    att_sim_serial_t ask = att_sim_snp_serial(p.sim, ATT_SIM_SNP_ASK);
     /* a CRL of the ARK listing another serial: accepted */
-    size_t n = crl_make(p.ark_key, "ARK-Milan", 0x9999, T0 - 86400, T0 + 86400, crl, sizeof crl);
+    size_t n = crl_make(&p, ATT_SIM_SNP_ARK, NULL, &other, T0 - 86400, T0 + 86400, crl, sizeof crl);
     expect(run(&p, rep, crl, n, p.trust, T0, &res), ATT_OK, &res, NULL);
     /* listing the ASK's serial: revoked */
-    n = crl_make(p.ark_key, "ARK-Milan", 0x1234, T0 - 86400, T0 + 86400, crl, sizeof crl);
-    expect(run(&p, rep, crl, n, p.trust, T0, &res), ATT_E_CERT_REVOKED, &res,
-           "SEV-Milan (serial 1234) is revoked");
+    n = crl_make(&p, ATT_SIM_SNP_ARK, NULL, &ask, T0 - 86400, T0 + 86400, crl, sizeof crl);
+    expect(run(&p, rep, crl, n, p.trust, T0, &res), ATT_E_CERT_REVOKED, &res, "SEV-Milan (serial ");
+    assert_non_null(strstr(res.diag.msg, "is revoked by the KDS CRL of ARK-Milan"));
     /* signed by another key (the ASK's) */
-    n = crl_make(p.ask_key, "ARK-Milan", -1, T0 - 86400, T0 + 86400, crl, sizeof crl);
+    n = crl_make(&p, ATT_SIM_SNP_ASK, NULL, NULL, T0 - 86400, T0 + 86400, crl, sizeof crl);
     expect(run(&p, rep, crl, n, p.trust, T0, &res), ATT_E_CRL_SIGNATURE, &res, NULL);
     /* issued by another name */
-    n = crl_make(p.ark_key, "ARK-Genoa", -1, T0 - 86400, T0 + 86400, crl, sizeof crl);
+    n = crl_make(&p, ATT_SIM_SNP_ARK, "ARK-Genoa", NULL, T0 - 86400, T0 + 86400, crl, sizeof crl);
     expect(run(&p, rep, crl, n, p.trust, T0, &res), ATT_E_CRL_ISSUER, &res, "not by ARK-Milan");
     /* outside its dates */
-    n = crl_make(p.ark_key, "ARK-Milan", -1, T0 - 86400, T0 + 86400, crl, sizeof crl);
+    n = crl_make(&p, ATT_SIM_SNP_ARK, NULL, NULL, T0 - 86400, T0 + 86400, crl, sizeof crl);
     expect(run(&p, rep, crl, n, p.trust, T0 + 2 * 86400, &res), ATT_E_CRL_EXPIRED, &res, NULL);
-    n = crl_make(p.ark_key, "ARK-Milan", -1, T0 + 3600, T0 + 86400, crl, sizeof crl);
+    n = crl_make(&p, ATT_SIM_SNP_ARK, NULL, NULL, T0 + 3600, T0 + 86400, crl, sizeof crl);
     expect(run(&p, rep, crl, n, p.trust, T0, &res), ATT_E_CRL_NOT_YET_VALID, &res, NULL);
     /* not a CRL */
     expect(run(&p, rep, (const uint8_t *)"garbage", 7, p.trust, T0, &res), ATT_E_CRL_PARSE, &res,
@@ -339,14 +168,15 @@ static void test_crl(void **state)
 static void test_turin_layout(void **state)
 {
     pki_t p;
-    uint8_t chip[64], rep[ATT_SNP_REPORT_LEN];
-    memset(chip, 0, 64);
-    memcpy(chip, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
-    const uint8_t spl[5] = {4, 1, 22, 0x55, 7}; /* bl, tee, snp, ucode, fmc */
-    pki_make(&p, "Turin", chip, spl);
+    uint8_t rep[ATT_SNP_REPORT_LEN];
     /* Turin TCB bytes: [0]=fmc [1]=bl [2]=tee [3]=snp [7]=ucode */
     uint64_t tcb = 7ull | 4ull << 8 | 1ull << 16 | 22ull << 24 | 0x55ull << 56;
-    report_make(&p, true, chip, tcb, rep);
+    assert_true(tcb == att_sim_snp_tcb(ATT_SNP_TURIN, 4, 1, 22, 0x55, 7));
+    pki_make(&p, ATT_SNP_TURIN, tcb);
+    const uint8_t *chip = att_sim_snp_chip_id(p.sim, 0);
+    for (int i = 8; i < 64; i++)
+        assert_int_equal(chip[i], 0); /* Turin's chip_id: 8 bytes */
+    report_make(&p, tcb, tcb, rep);
     att_snp_result_t res;
     expect(run(&p, rep, NULL, 0, p.trust, T0, &res), ATT_OK, &res, NULL);
     assert_int_equal(res.product, ATT_SNP_TURIN);
@@ -355,11 +185,11 @@ static void test_turin_layout(void **state)
     assert_int_equal(res.reported_tcb.tee, 1);
     assert_int_equal(res.reported_tcb.snp, 22);
     assert_int_equal(res.reported_tcb.microcode, 0x55);
-    /* the fmc SPL differs: another TCB */
-    report_make(&p, true, chip, tcb + 1, rep);
+    /* the fmc SPL differs: another TCB (signed by the VCEK of `tcb`) */
+    report_make(&p, tcb + 1, tcb, rep);
     expect(run(&p, rep, NULL, 0, p.trust, T0, &res), ATT_E_SNP_CERT_MISMATCH, &res, "fmcSPL is 7");
     /* Milan's layout would read byte 4 as reserved: on Turin byte 4 is reserved too */
-    report_make(&p, true, chip, tcb | 1ull << 32, rep);
+    report_make(&p, tcb | 1ull << 32, tcb, rep);
     expect(run(&p, rep, NULL, 0, p.trust, T0, &res), ATT_E_EVIDENCE_FORMAT, &res,
            "reserved bytes set (Turin layout)");
     pki_free(&p);
