@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "attest/dcap.h"
+#include "attest/snp.h"
 #include "attest/types.h"
 
 #ifdef __cplusplus
@@ -304,6 +305,141 @@ ATT_API void att_sim_quote_opts_default(att_sim_quote_opts_t *o, att_tee_t tee, 
 /* Build and sign a quote with the hierarchy's PCK leaf: malloc'd, free(). */
 ATT_API att_err_t att_sim_quote_build(const att_sim_pki_t *p, const att_sim_quote_opts_t *o,
                                       uint8_t **quote, size_t *len, att_diag_t *diag) ATT_WUR;
+
+/* ---- AMD SEV-SNP: an AMD-shaped hierarchy, N chips, signed reports (sim_snp.c) ----------- */
+/*
+ *   att_sim_snp_opts_t so;  att_sim_snp_opts_default(&so, ATT_SNP_MILAN, now);  so.n_chips = 100;
+ *   att_sim_snp_t *snp;     att_sim_snp_new(&so, &snp, &diag);
+ *   att_sim_snp_report_opts_t ro;  att_sim_snp_report_opts_default(snp, &ro, 7, 3);  // chip 7, v3
+ *   memcpy(ro.report_data, nonce, 64);
+ *   uint8_t rep[ATT_SNP_REPORT_LEN];  att_sim_snp_report(snp, &ro, rep, &diag);
+ *   att_slice_t vcek;  att_sim_snp_leaf(snp, ATT_SNP_KEY_VCEK, 7, ro.reported_tcb, &vcek, &diag);
+ *   ... att_trust_add_root(trust, ark.ptr, ark.len) with ark = att_sim_snp_cert_der(snp, ..ARK) ...
+ *   att_sim_snp_save(snp, "kds/", &diag);   // KDS layout for attest snp verify --kds-dir + ark.pem
+ *   att_sim_snp_free(snp);
+ *
+ * Shaped like AMD's KDS hierarchy (docs/sim.md): ARK-<product> (self-signed) -> SEV-<product>
+ * (ASK) and SEV-VLEK-<product> (ASVK), RSA with RSASSA-PSS SHA-384 (salt 48), 4096 bits as AMD's
+ * (smaller for fast tests); VCEKs (one per chip and TCB) and VLEKs (one per TCB) are EC P-384
+ * certificates with AMD's extensions (structVersion, productName, the SPLs, hwID or csp_id),
+ * serial 0. A chip is a 32-byte secret: its chip_id and the private key of its VCEK at each TCB
+ * are derived from it, so a chip signs with the same key at the same TCB every time, and a VCEK
+ * issued again (another RSA-PSS salt) still verifies its reports. Subjects carry
+ * O = "attestd test hierarchy"; the ARK is trusted only through att_trust_add_root.
+ * What this is NOT: a model of AMD firmware. Not thread-safe: one att_sim_snp_t per thread.
+ */
+
+typedef struct att_sim_snp att_sim_snp_t;
+
+typedef enum {
+    ATT_SIM_SNP_ARK = 0, /* ARK-<product>, self-signed */
+    ATT_SIM_SNP_ASK,     /* SEV-<product>: issues VCEKs */
+    ATT_SIM_SNP_ASVK,    /* SEV-VLEK-<product>: issues VLEKs */
+    ATT_SIM_SNP_N_CERTS
+} att_sim_snp_cert_t;
+
+typedef struct {
+    att_snp_product_t product; /* Milan, Genoa or Turin */
+    unsigned rsa_bits;         /* ARK, ASK and ASVK: 4096 as AMD's; >= 2048 for fast tests */
+    size_t n_chips;            /* distinct chips (1 .. ATT_SIM_SNP_MAX_CHIPS) */
+    uint64_t tcb; /* the platforms' TCB (raw TCB_VERSION of the product's layout): the default
+                   * reported/committed/current/launch TCB and the TCB of the VCEKs written */
+    att_time_t now;
+    att_sim_cert_opts_t cert[ATT_SIM_SNP_N_CERTS]; /* validity and serial (len 0: random) */
+    att_time_t leaf_not_before, leaf_not_after;    /* every VCEK and VLEK */
+    const char *org; /* O of every subject; NULL: "attestd test hierarchy" */
+} att_sim_snp_opts_t;
+
+#define ATT_SIM_SNP_MAX_CHIPS 1000000
+
+/* Defaults: one chip; RSA-4096; a TCB like a current platform's (Milan/Genoa bl 3 tee 0 snp 8
+ * ucode 209; Turin fmc 1 bl 1 tee 1 snp 3 ucode 75); ARK/ASK/ASVK valid from now - 1 day for 25
+ * years, VCEKs/VLEKs from now - 1 day for 7 years; random 16-byte serials for the CAs. */
+ATT_API void att_sim_snp_opts_default(att_sim_snp_opts_t *o, att_snp_product_t product,
+                                      att_time_t now);
+/* Generate the RSA keys and CA certificates and the chips' secrets (VCEKs are issued lazily). */
+ATT_API att_err_t att_sim_snp_new(const att_sim_snp_opts_t *o, att_sim_snp_t **out,
+                                  att_diag_t *diag) ATT_WUR;
+ATT_API void att_sim_snp_free(att_sim_snp_t *s);
+ATT_API const att_sim_snp_opts_t *att_sim_snp_opts(const att_sim_snp_t *s);
+
+/* The chip_id of chip `chip` (64 bytes; on Turin 8 bytes then zeros), or NULL if out of range. */
+ATT_API const uint8_t *att_sim_snp_chip_id(const att_sim_snp_t *s, size_t chip);
+/* A TCB_VERSION in the product's layout (Turin: fmc first), the inverse of att_snp_tcb_decode. */
+ATT_API uint64_t att_sim_snp_tcb(att_snp_product_t product, uint8_t bootloader, uint8_t tee,
+                                 uint8_t snp, uint8_t microcode, uint8_t fmc);
+
+/* The CA certificates, borrowed: DER, or PEM (NUL-terminated, len excludes the NUL). */
+ATT_API att_slice_t att_sim_snp_cert_der(const att_sim_snp_t *s, att_sim_snp_cert_t which);
+ATT_API att_slice_t att_sim_snp_cert_pem(const att_sim_snp_t *s, att_sim_snp_cert_t which);
+ATT_API att_sim_serial_t att_sim_snp_serial(const att_sim_snp_t *s, att_sim_snp_cert_t which);
+/* KDS cert_chain: the ASK (kind VCEK) or ASVK (VLEK) then the ARK, PEM, malloc'd (free()). */
+ATT_API att_err_t att_sim_snp_cert_chain(const att_sim_snp_t *s, att_snp_key_t kind,
+                                         att_sim_buf_t *pem, att_diag_t *diag) ATT_WUR;
+/* The VCEK of `chip` at `tcb` (kind VCEK), or the VLEK at `tcb` (kind VLEK; chip ignored), DER,
+ * borrowed from s (valid until att_sim_snp_free). Issued on first use and kept. */
+ATT_API att_err_t att_sim_snp_leaf(att_sim_snp_t *s, att_snp_key_t kind, size_t chip, uint64_t tcb,
+                                   att_slice_t *der, att_diag_t *diag) ATT_WUR;
+
+/* ---- reports ---- */
+typedef struct {
+    uint32_t version;  /* 2..5; v2 has no CPUID bytes, v5 adds the mitigation vectors */
+    size_t chip;       /* whose VCEK signs */
+    att_snp_key_t key; /* ATT_SNP_KEY_VCEK or ATT_SNP_KEY_VLEK (key_info) */
+    uint32_t guest_svn;
+    uint64_t policy; /* default 0x30000: bit 17 (must be 1) and SMT allowed */
+    uint32_t vmpl;
+    uint8_t family_id[16], image_id[16];
+    uint8_t report_data[64], measurement[48], host_data[32];
+    uint8_t id_key_digest[48], author_key_digest[48];
+    uint8_t report_id[32], report_id_ma[32]; /* report_id_ma default all 0xFF (no MA) */
+    uint64_t platform_info;                  /* default SMT_EN | TSME_EN */
+    uint64_t reported_tcb, committed_tcb, current_tcb, launch_tcb; /* default: opts.tcb */
+    uint8_t current_fw[3], committed_fw[3];                        /* build, minor, major */
+    uint64_t launch_mit_vector, current_mit_vector;                /* v5 only */
+    uint8_t chip_id[64]; /* default: the chip's; another value makes a wrong-hwID report */
+    /* The TCB of the key that signs: false = reported_tcb. With another TCB the report is
+     * signature-valid under a VCEK (VLEK) that is not for its reported_tcb. */
+    bool other_key_tcb;
+    uint64_t key_tcb;
+} att_sim_snp_report_opts_t;
+
+/* Defaults for `chip` and `version`: recognisable measurement (0x11..), host_data, report_id. */
+ATT_API void att_sim_snp_report_opts_default(const att_sim_snp_t *s, att_sim_snp_report_opts_t *o,
+                                             size_t chip, uint32_t version);
+/* Lay out and sign (ECDSA P-384, SHA-384 over bytes 0..0x29F, R/S little-endian) a report. */
+ATT_API att_err_t att_sim_snp_report(att_sim_snp_t *s, const att_sim_snp_report_opts_t *o,
+                                     uint8_t report[ATT_SNP_REPORT_LEN], att_diag_t *diag) ATT_WUR;
+/* MAA's SevSnpVm JSON evidence {"SnpReport": b64url(report), "VcekCertChain": b64url(PEM leaf,
+ * ASK/ASVK, ARK)} for a report made with `o`. malloc'd, NUL-terminated: free(). */
+ATT_API att_err_t att_sim_snp_evidence(att_sim_snp_t *s, const att_sim_snp_report_opts_t *o,
+                                       const uint8_t report[ATT_SNP_REPORT_LEN], char **json,
+                                       att_diag_t *diag) ATT_WUR;
+
+/* ---- the KDS CRL ---- */
+typedef struct {
+    att_time_t this_update, next_update;
+    const att_sim_serial_t *revoked; /* serials listed (att_sim_snp_serial of the ASK: revoked) */
+    size_t n_revoked;
+    att_sim_snp_cert_t signer; /* whose key signs: the ARK (AMD), another for negative tests */
+    const char *issuer_cn;     /* NULL: ARK-<product> */
+} att_sim_snp_crl_opts_t;
+
+/* Defaults: thisUpdate now - 1 hour, nextUpdate now + 30 days, nothing revoked, the ARK. */
+ATT_API void att_sim_snp_crl_opts_default(att_sim_snp_crl_opts_t *o, att_time_t now);
+/* A DER X.509 v2 CRL, RSASSA-PSS SHA-384 as AMD signs it, malloc'd: free(). */
+ATT_API att_err_t att_sim_snp_crl_make(const att_sim_snp_t *s, const att_sim_snp_crl_opts_t *o,
+                                       uint8_t **der, size_t *len, att_diag_t *diag) ATT_WUR;
+
+/* ---- a directory ---- */
+/* Write dir (created 0755) in the layout `attest snp verify --kds-dir` reads:
+ * vcek/v1/<Product>/{cert_chain,crl,<chip_id hex>} (each chip's VCEK at opts.tcb, DER; Turin:
+ * the first 8 bytes), vlek/v1/<Product>/{cert_chain,crl}; ark.pem (for --trust-root);
+ * chips.txt (one chip_id hex a line); and sim/ (what att_sim_snp_load reads back: the CA
+ * certificates, their keys (PKCS#8 PEM, 0600) and snp.json with the chip secrets (0600)). The
+ * CRL revokes nothing and is valid from opts.now - 1 hour for 30 days. */
+ATT_API att_err_t att_sim_snp_save(att_sim_snp_t *s, const char *dir, att_diag_t *diag) ATT_WUR;
+ATT_API att_err_t att_sim_snp_load(const char *dir, att_sim_snp_t **out, att_diag_t *diag) ATT_WUR;
 
 #ifdef __cplusplus
 }

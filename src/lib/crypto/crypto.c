@@ -34,6 +34,13 @@ static void att_count(void)
     atomic_fetch_add_explicit(&att_verify_count, 1, memory_order_relaxed);
 }
 
+static atomic_uint_fast64_t att_p384_count;
+
+uint64_t att_crypto_p384_verify_count(void)
+{
+    return atomic_load(&att_p384_count);
+}
+
 struct att_p256 {
     EC_KEY *key;
 };
@@ -106,6 +113,28 @@ bool att_p256_verify(const att_p256_t *k, const uint8_t *msg, size_t len, const 
     }
     int ok = ECDSA_do_verify(digest, sizeof(digest), s, k->key);
     ECDSA_SIG_free(s);
+    ERR_clear_error();
+    return ok == 1;
+}
+
+bool att_p384_verify_le(EC_KEY *key, const uint8_t *msg, size_t len, const uint8_t *r,
+                        const uint8_t *s, size_t n)
+{
+    uint8_t digest[SHA384_DIGEST_LENGTH];
+    att_count();
+    atomic_fetch_add_explicit(&att_p384_count, 1, memory_order_relaxed);
+    if (key == NULL || n > 72 || SHA384(msg, len, digest) == NULL)
+        return false;
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *rb = BN_lebin2bn(r, (int)n, NULL), *sb = BN_lebin2bn(s, (int)n, NULL);
+    if (sig == NULL || rb == NULL || sb == NULL || !ECDSA_SIG_set0(sig, rb, sb)) {
+        BN_free(rb);
+        BN_free(sb);
+        ECDSA_SIG_free(sig);
+        return false;
+    }
+    int ok = ECDSA_do_verify(digest, sizeof(digest), sig, key);
+    ECDSA_SIG_free(sig);
     ERR_clear_error();
     return ok == 1;
 }

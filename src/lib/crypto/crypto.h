@@ -26,6 +26,8 @@
 
 /* Number of signature verifications performed by this process through these helpers. */
 uint64_t att_crypto_ecdsa_verify_count(void);
+/* Of those, the ECDSA P-384 verifications (att_p384_verify_le: SEV-SNP report signatures). */
+uint64_t att_crypto_p384_verify_count(void);
 
 /* A P-256 public key ready for repeated raw verification (immutable, shareable). */
 typedef struct att_p256 att_p256_t;
@@ -36,6 +38,11 @@ att_p256_t *att_p256_from_pkey(EVP_PKEY *key);
 void att_p256_free(att_p256_t *k);
 /* Verify raw r||s (64 bytes) over SHA-256(msg) (counted). */
 bool att_p256_verify(const att_p256_t *k, const uint8_t *msg, size_t len, const uint8_t sig[64]);
+
+/* Verify ECDSA P-384 over SHA-384(msg), r and s given as n-byte (n <= 72) little-endian
+ * integers as AMD's SEV-SNP reports carry them (counted in both counters). key: EC P-384. */
+bool att_p384_verify_le(EC_KEY *key, const uint8_t *msg, size_t len, const uint8_t *r,
+                        const uint8_t *s, size_t n);
 
 /* True if key is an EC key on P-256. */
 bool att_key_is_p256(EVP_PKEY *key);
@@ -81,10 +88,6 @@ void att_key_name(EVP_PKEY *key, char *buf, size_t len);
 att_err_t att_trust_pin(att_trust_t *t, EVP_PKEY *key, att_diag_t *diag);
 /* True if the certificate's public key is one of the store's root keys. */
 bool att_trust_has_key(const att_trust_t *t, X509 *cert);
-/* True if one of the store's root keys verifies the CRL's signature (counted): a CRL issued by
- * a root the caller trusts (a test hierarchy's ARK); which issuer name it must have is the
- * caller's question. */
-bool att_trust_crl_sig_ok(const att_trust_t *t, X509_CRL *crl);
 /* A self-issued, self-signed CA certificate, whatever its key type (its key's trust is the
  * caller's question); `what` names the chain it ends. */
 att_err_t att_check_root(X509 *root, const char *what, att_diag_t *diag);

@@ -662,24 +662,10 @@ static att_err_t att_ext_match(const att_snp_report_t *rep, const att_snp_leaf_t
     return ATT_OK;
 }
 
-/* ECDSA P-384 / SHA-384 over bytes [0, 0x2A0) with R and S little-endian. */
+/* ECDSA P-384 / SHA-384 over bytes [0, 0x2A0) with R and S little-endian (counted: crypto.h). */
 static bool att_report_sig_ok(const uint8_t *report, const att_snp_report_t *rep, EC_KEY *key)
 {
-    uint8_t digest[SHA384_DIGEST_LENGTH];
-    if (SHA384(report, ATT_SNP_SIGNED_LEN, digest) == NULL)
-        return false;
-    ECDSA_SIG *s = ECDSA_SIG_new();
-    BIGNUM *r = BN_lebin2bn(rep->sig_r, 72, NULL), *sv = BN_lebin2bn(rep->sig_s, 72, NULL);
-    if (s == NULL || r == NULL || sv == NULL || !ECDSA_SIG_set0(s, r, sv)) {
-        BN_free(r);
-        BN_free(sv);
-        ECDSA_SIG_free(s);
-        return false;
-    }
-    int ok = ECDSA_do_verify(digest, sizeof(digest), s, key);
-    ECDSA_SIG_free(s);
-    ERR_clear_error();
-    return ok == 1;
+    return att_p384_verify_le(key, report, ATT_SNP_SIGNED_LEN, rep->sig_r, rep->sig_s, 72);
 }
 
 ATT_API att_err_t att_snp_verify(const att_snp_input_t *in, att_snp_cache_t *cache,
