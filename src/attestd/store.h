@@ -59,6 +59,10 @@ typedef struct {
                           att_time_t fetched_at, att_diag_t *d);
     att_err_t (*request_use)(att_store_t *st, const char *hash, const char *used_for, att_time_t at,
                              char **prev, att_time_t *prev_at, att_diag_t *d);
+    att_err_t (*secret)(att_store_t *st, const char *name, const uint8_t *fresh, size_t len,
+                        att_time_t now, uint8_t **out, size_t *outlen, att_diag_t *d);
+    att_err_t (*token_spend)(att_store_t *st, const char *hash, att_time_t expires, att_time_t now,
+                             bool *first, att_diag_t *d);
 } att_store_ops_t;
 
 struct att_store {
@@ -165,6 +169,25 @@ static inline att_err_t att_store_request_use(att_store_t *st, const char *hash,
                                               att_time_t *prev_at, att_diag_t *d)
 {
     return st->ops->request_use(st, hash, used_for, at, prev, prev_at, d);
+}
+
+/* The service's secret `name`: the stored one, or, when none is stored yet, `fresh` (which the
+ * caller made random) stored now. Concurrent callers with different fresh values all get the
+ * one that was stored first, so replicas sharing a store share the secret. *out is malloc'd. */
+static inline att_err_t att_store_secret(att_store_t *st, const char *name, const uint8_t *fresh,
+                                         size_t len, att_time_t now, uint8_t **out, size_t *outlen,
+                                         att_diag_t *d)
+{
+    return st->ops->secret(st, name, fresh, len, now, out, outlen, d);
+}
+
+/* Spend a single-use token (its SHA-256, hex) valid until `expires`: *first is true the first
+ * time, false when it was spent before. Tokens whose expiry is before `now` are forgotten
+ * (they are refused by their expiry), so the ledger holds only live tokens. */
+static inline att_err_t att_store_token_spend(att_store_t *st, const char *hash, att_time_t expires,
+                                              att_time_t now, bool *first, att_diag_t *d)
+{
+    return st->ops->token_spend(st, hash, expires, now, first, d);
 }
 
 void att_store_keys_free(att_store_key_t *keys, size_t n);

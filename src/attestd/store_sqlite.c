@@ -83,6 +83,16 @@ static const char *const sq_migrations[] = {
     "  body_sha256 TEXT    PRIMARY KEY,"
     "  used_for    TEXT    NOT NULL,"
     "  used_at     INTEGER NOT NULL);",
+    /* 3: the service's own secrets (the key of stateless challenges), shared by every replica,
+     * and the single-use tokens spent until they expire */
+    "CREATE TABLE service_secrets ("
+    "  name    TEXT    PRIMARY KEY,"
+    "  secret  BLOB    NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE spent_tokens ("
+    "  token_sha256 TEXT    PRIMARY KEY,"
+    "  expires      INTEGER NOT NULL);"
+    "CREATE INDEX spent_tokens_expires ON spent_tokens (expires);",
 };
 #define SQ_N_MIGRATIONS ((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
 
@@ -97,12 +107,16 @@ enum {
     Q_SIG_DEL,
     Q_COLL_PUT,
     Q_REQ_USE,
+    Q_SECRET_ADD,
+    Q_TOKEN_PURGE,
+    Q_TOKEN_SPEND,
     Q_N_WRITE, /* statements below run on reader connections */
     Q_KEY_LIST = Q_N_WRITE,
     Q_POL_GET,
     Q_SIG_LIST,
     Q_COLL_GET,
     Q_REQ_GET,
+    Q_SECRET_GET,
     Q_N,
 };
 
@@ -128,6 +142,12 @@ static const char *const sq_sql[Q_N] = {
     [Q_REQ_USE] = "INSERT INTO signed_requests (body_sha256, used_for, used_at) VALUES (?, ?, ?)"
                   " ON CONFLICT (body_sha256) DO NOTHING",
     [Q_REQ_GET] = "SELECT used_for, used_at FROM signed_requests WHERE body_sha256 = ?",
+    [Q_SECRET_ADD] = "INSERT INTO service_secrets (name, secret, created) VALUES (?, ?, ?)"
+                     " ON CONFLICT (name) DO NOTHING",
+    [Q_SECRET_GET] = "SELECT secret FROM service_secrets WHERE name = ?",
+    [Q_TOKEN_PURGE] = "DELETE FROM spent_tokens WHERE expires < ?",
+    [Q_TOKEN_SPEND] = "INSERT INTO spent_tokens (token_sha256, expires) VALUES (?, ?)"
+                      " ON CONFLICT (token_sha256) DO NOTHING",
 };
 
 typedef struct {
@@ -514,6 +534,84 @@ out:;
     }
     if (rc != SQLITE_OK)
         e = sq_fail(s, c->db, d, "request_use", rc);
+    sq_release(c, q);
+    return e;
+}
+
+/* ---- service secrets and spent tokens ------------------------------------------------------ */
+
+static att_err_t sq_secret(att_store_t *st, const char *name, const uint8_t *fresh, size_t len,
+                           att_time_t now, uint8_t **out, size_t *outlen, att_diag_t *d)
+{
+    sq_store_t *s = (sq_store_t *)st;
+    if (sq_empty(name) || fresh == NULL || len == 0 || out == NULL || outlen == NULL)
+        return sq_arg(d, "secret", "name, fresh, out and outlen are required");
+    *out = NULL;
+    *outlen = 0;
+    /* The first writer's secret wins; everyone then reads the same one. */
+    sq_conn_t *c = sq_writer(s);
+    sqlite3_stmt *q = c->q[Q_SECRET_ADD];
+    int rc;
+    if ((rc = sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC)) == SQLITE_OK &&
+        (rc = sqlite3_bind_blob(q, 2, fresh, (int)len, SQLITE_STATIC)) == SQLITE_OK &&
+        (rc = sqlite3_bind_int64(q, 3, (sqlite3_int64)now)) == SQLITE_OK &&
+        (rc = sqlite3_step(q)) == SQLITE_DONE)
+        rc = SQLITE_OK;
+    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, c->db, d, "secret", rc);
+    sq_release(c, q);
+    if (e != ATT_OK)
+        return e;
+    c = sq_reader(s);
+    q = c->q[Q_SECRET_GET];
+    if ((rc = sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC)) == SQLITE_OK &&
+        (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        int n = sqlite3_column_bytes(q, 0);
+        const void *b = sqlite3_column_blob(q, 0);
+        if (n <= 0 || b == NULL)
+            e = att_diag_set(d, ATT_E_STORE, "store secret: the secret '%s' is empty", name);
+        else if ((*out = malloc((size_t)n)) == NULL)
+            e = att_diag_set(d, ATT_E_STORE, "store secret: out of memory");
+        else {
+            memcpy(*out, b, (size_t)n);
+            *outlen = (size_t)n;
+        }
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        e = att_diag_set(d, ATT_E_STORE, "store secret: the secret '%s' vanished", name);
+    }
+    if (rc != SQLITE_OK)
+        e = sq_fail(s, c->db, d, "secret", rc);
+    sq_release(c, q);
+    return e;
+}
+
+static att_err_t sq_token_spend(att_store_t *st, const char *hash, att_time_t expires,
+                                att_time_t now, bool *first, att_diag_t *d)
+{
+    sq_store_t *s = (sq_store_t *)st;
+    if (sq_empty(hash) || first == NULL)
+        return sq_arg(d, "token_spend", "hash and first are required");
+    *first = false;
+    sq_conn_t *c = sq_writer(s);
+    /* Forget the tokens that have expired (they are refused by their expiry now). */
+    sqlite3_stmt *q = c->q[Q_TOKEN_PURGE];
+    int rc;
+    if ((rc = sqlite3_bind_int64(q, 1, (sqlite3_int64)now)) == SQLITE_OK &&
+        (rc = sqlite3_step(q)) == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    if (rc == SQLITE_OK) {
+        q = c->q[Q_TOKEN_SPEND];
+        if ((rc = sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC)) == SQLITE_OK &&
+            (rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)expires)) == SQLITE_OK &&
+            (rc = sqlite3_step(q)) == SQLITE_DONE) {
+            rc = SQLITE_OK;
+            *first = sqlite3_changes(c->db) == 1;
+        }
+    }
+    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, c->db, d, "token_spend", rc);
     sq_release(c, q);
     return e;
 }
@@ -914,6 +1012,8 @@ static const att_store_ops_t sq_ops = {
     .policy_put = sq_policy_put,
     .policy_delete = sq_policy_delete,
     .request_use = sq_request_use,
+    .secret = sq_secret,
+    .token_spend = sq_token_spend,
     .signer_list = sq_signer_list,
     .signer_add = sq_signer_add,
     .signer_remove = sq_signer_remove,

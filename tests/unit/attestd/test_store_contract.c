@@ -436,6 +436,71 @@ static void test_reopen_persists(void **state)
     }
 }
 
+/* The service's secrets: the first one stored wins, for every handle (replicas), across reopen. */
+static void test_secrets(void **state)
+{
+    fx_t *f = *state;
+    att_store_t *a = open_ok(f), *b = open_ok(f);
+    att_diag_t d = {0};
+    static const uint8_t one[32] = {1}, two[32] = {2}, other[16] = {3};
+    uint8_t *got = NULL;
+    size_t n = 0;
+    assert_int_equal(att_store_secret(a, "challenge-key", one, sizeof one, 10, &got, &n, &d),
+                     ATT_OK);
+    assert_int_equal(n, 32);
+    assert_memory_equal(got, one, 32);
+    free(got);
+    /* another handle offering its own fresh secret gets the stored one */
+    assert_int_equal(att_store_secret(b, "challenge-key", two, sizeof two, 20, &got, &n, &d),
+                     ATT_OK);
+    assert_memory_equal(got, one, 32);
+    free(got);
+    /* names are separate */
+    assert_int_equal(att_store_secret(b, "other", other, sizeof other, 20, &got, &n, &d), ATT_OK);
+    assert_int_equal(n, 16);
+    assert_memory_equal(got, other, 16);
+    free(got);
+    assert_int_equal(att_store_secret(a, "", one, sizeof one, 10, &got, &n, &d), ATT_E_ARG);
+    assert_int_equal(att_store_secret(a, "x", one, 0, 10, &got, &n, &d), ATT_E_ARG);
+    att_store_close(a);
+    att_store_close(b);
+    a = open_ok(f);
+    assert_int_equal(att_store_secret(a, "challenge-key", two, sizeof two, 30, &got, &n, &d),
+                     ATT_OK);
+    assert_memory_equal(got, one, 32);
+    free(got);
+    att_store_close(a);
+}
+
+/* Single-use tokens: spent once, refused after, on every handle; expired ones are forgotten. */
+static void test_spent_tokens(void **state)
+{
+    fx_t *f = *state;
+    att_store_t *a = open_ok(f), *b = open_ok(f);
+    att_diag_t d = {0};
+    bool first = false;
+    assert_int_equal(att_store_token_spend(a, "t1", 100, 50, &first, &d), ATT_OK);
+    assert_true(first);
+    assert_int_equal(att_store_token_spend(b, "t1", 100, 60, &first, &d), ATT_OK);
+    assert_false(first); /* replayed, through another handle */
+    assert_int_equal(att_store_token_spend(a, "t2", 200, 60, &first, &d), ATT_OK);
+    assert_true(first);
+    /* at 150, t1 has expired: it is forgotten (its expiry refuses it), t2 is still spent */
+    assert_int_equal(att_store_token_spend(a, "t3", 300, 150, &first, &d), ATT_OK);
+    assert_true(first);
+    assert_int_equal(att_store_token_spend(a, "t2", 200, 150, &first, &d), ATT_OK);
+    assert_false(first);
+    assert_int_equal(att_store_token_spend(a, "t1", 400, 150, &first, &d), ATT_OK);
+    assert_true(first);
+    assert_int_equal(att_store_token_spend(a, "", 1, 1, &first, &d), ATT_E_ARG);
+    att_store_close(a);
+    att_store_close(b);
+    a = open_ok(f);
+    assert_int_equal(att_store_token_spend(a, "t3", 300, 160, &first, &d), ATT_OK);
+    assert_false(first); /* durable */
+    att_store_close(a);
+}
+
 static void test_two_handles(void **state)
 {
     /* Two handles on one store in one process (as `attestd keys rotate` beside a running
@@ -569,6 +634,8 @@ static int run_contract(const char *spec)
         cmocka_unit_test_setup_teardown(test_signer_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coll_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_ledger, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spent_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_persists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
