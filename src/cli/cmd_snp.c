@@ -1,4 +1,6 @@
-/* cmd_snp.c - `attest snp verify|dump`: AMD SEV-SNP report verification with offline certificates.
+/* cmd_snp.c - `attest snp verify|dump`: AMD SEV-SNP report verification, with certificates from
+ * files, a directory in the KDS layout or AMD's KDS itself (the library's KDS fetcher, no cache),
+ * and Azure's HCL report (the SNP report inside it and the binding of its runtime data).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,16 +9,22 @@
 
 #include <jansson.h>
 
+#include "attest/collateral.h"
+#include "attest/hcl.h"
 #include "attest/snp.h"
 #include "cli.h"
 #include "core/util.h"
+#include "crypto/crypto.h"
+#include "net/http.h"
+#include "snp/snp_int.h"
 
-#define ATT_SNP_MAX_FILE (1u << 20)
+#define ATT_SNP_MAX_FILE    (1u << 20)
+#define ATT_SNP_KDS_TIMEOUT 10000 /* ms: all the GETs of one --kds verification together */
 
 static const char att_snp_usage[] =
-    "usage: attest snp verify --report FILE [--vcek FILE | --vlek FILE] [--chain FILE]\n"
-    "                         [--crl FILE] [--kds-dir DIR] [--trust-root FILE] [--at RFC3339]\n"
-    "                         [--json]\n"
+    "usage: attest snp verify (--report FILE | --hcl-report FILE) [--vcek FILE | --vlek FILE]\n"
+    "                         [--chain FILE] [--crl FILE] [--kds-dir DIR] [--kds URL [--no-crl]]\n"
+    "                         [--trust-root FILE] [--at RFC3339] [--json]\n"
     "       attest snp dump --report FILE [--json]\n"
     "\n"
     "verify  checks an AMD SEV-SNP attestation report (versions 2-5; Milan, Genoa, Turin) at time\n"
@@ -24,6 +32,10 @@ static const char att_snp_usage[] =
     "        the chain VCEK <- ASK <- ARK (VLEK <- ASVK <- ARK) to AMD's ARK of the report's\n"
     "        product (pinned in the library), the certificate extensions (hwID = chip_id, TCB =\n"
     "        reported_tcb, product) and, with --crl or a crl file in --kds-dir, the KDS CRL.\n"
+    "        --hcl-report FILE: an Azure confidential VM's HCL report instead of --report: the "
+    "SNP\n"
+    "        report inside it is verified, then its runtime data's binding (SHA-256 of it =\n"
+    "        report_data[0:32], the rest zero); --json adds runtime_data, the parsed JSON.\n"
     "        --vcek/--vlek FILE: the leaf certificate (DER or PEM).\n"
     "        --chain FILE: PEM, ASK (or ASVK) then ARK as KDS cert_chain serves it, or VCEK + ASK\n"
     "        + ARK as Azure's THIM bundle; without it AMD's ASK/ASVK compiled in are used.\n"
@@ -33,11 +45,18 @@ static const char att_snp_usage[] =
     "        --vcek is given. Options given explicitly win over the directory.\n"
     "        --trust-root FILE: an extra root (PEM/DER) trusted by key, for test hierarchies;\n"
     "        AMD's ARKs are always pinned. Repeatable.\n"
-    "        (--kds URL and --hcl-report, Azure's HCL report, come with the KDS fetcher.)\n"
+    "        --kds URL: AMD's KDS (https://kdsintf.amd.com) or a stand-in: what is still missing\n"
+    "        after the files and --kds-dir is fetched: the VCEK (by chip_id and reported_tcb)\n"
+    "        when no --vcek/--vlek/--chain is given, and the CRL of the product unless --crl or\n"
+    "        --no-crl; each answer must be the one asked for (the VCEK's hwID, TCB and product; "
+    "the\n"
+    "        CRL signed by the ARK and current). One GET each, at most 64 kB, 10 s for all.\n"
+    "        --no-crl: with --kds, no CRL is fetched (no revocation check).\n"
     "dump    prints the parsed report without verifying anything.\n"
     "\n"
-    "Exit status: 0 accepted (dump: parsed), 1 rejected - a malformed or truncated report\n"
-    "included (dump: malformed), 2 usage or I/O error.\n";
+    "Exit status: 0 accepted (dump: parsed), 1 rejected - a malformed or truncated report, or a\n"
+    "KDS answer that is not what was asked for, included (dump: malformed), 2 usage or I/O\n"
+    "error (a file that cannot be read, KDS unreachable or answering an error status).\n";
 
 static void att_snp_print(json_t *o, int json)
 {
@@ -83,21 +102,133 @@ static int att_snp_read_opt(const char *dir, const char *rel, uint8_t **buf, siz
     return att_snp_read("--kds-dir file", path, buf, len);
 }
 
+/* One KDS answer through the library's fetcher (fetch, then load at now; no cache). Returns 0,
+ * -1 for a fetch that failed (I/O: message on stderr) or 1 for an answer that did not load
+ * (its error in *e, d). */
+static int att_snp_kds_get(void *cfg, const char *key, int64_t deadline_ms, att_time_t now,
+                           att_snp_kds_obj_t **obj, att_err_t *e, att_diag_t *d)
+{
+    const att_coll_fetcher_t *f = &att_snp_kds_fetcher;
+    att_coll_net_t net = {.deadline_ms = deadline_ms, .timeout_ms = ATT_SNP_KDS_TIMEOUT};
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    att_time_t nu;
+    *obj = NULL;
+    if ((*e = f->fetch(cfg, key, &net, &blob, &len, d)) != ATT_OK)
+        return -1;
+    *e = f->load(cfg, key, blob, len, now, NULL, (void **)obj, &nu, d);
+    free(blob);
+    return *e == ATT_OK ? 0 : 1;
+}
+
+/* The product a leaf certificate names (productName), or UNKNOWN. */
+static att_snp_product_t att_snp_leaf_product(const uint8_t *leaf, size_t len)
+{
+    X509 *x = att_cert_parse(leaf, len, "leaf", NULL);
+    att_snp_ext_t ext;
+    att_diag_t d;
+    att_snp_product_t p = x != NULL && att_snp_ext_parse(x, &ext, &d) == ATT_OK
+                              ? att_snp_ext_product(&ext)
+                              : ATT_SNP_PRODUCT_UNKNOWN;
+    X509_free(x);
+    return p;
+}
+
+typedef struct {
+    uint8_t *leaf, *ch, *cr;
+    size_t llen, clen, crlen;
+    att_snp_kds_obj_t *vcek, *crl; /* fetched */
+} att_snp_certs_t;
+
+/* --kds: fetch the VCEK (none given) and the CRL (unless given or --no-crl). The products tried
+ * are the report's (v3+), else Milan then Genoa. 0 done, -1 I/O (message printed), 1 an answer
+ * that is not the key's (*e, d). */
+static int att_snp_kds_fill(const char *url, const att_trust_t *trust, const att_snp_report_t *r,
+                            bool want_vcek, bool want_crl, att_time_t now, att_snp_certs_t *c,
+                            att_err_t *e, att_diag_t *d)
+{
+    void *cfg = NULL;
+    if ((*e = att_snp_kds_new(&(att_snp_kds_opts_t){.base_url = url, .trust = trust}, &cfg, d)) !=
+        ATT_OK) {
+        fprintf(stderr, "attest snp verify: --kds %s: %s\n", url, d->msg);
+        return -1;
+    }
+    int64_t deadline = att_net_mono_ms() + ATT_SNP_KDS_TIMEOUT;
+    att_snp_product_t ps[2] = {r->product, ATT_SNP_PRODUCT_UNKNOWN};
+    if (r->product == ATT_SNP_PRODUCT_UNKNOWN) {
+        ps[0] = ATT_SNP_MILAN;
+        ps[1] = ATT_SNP_GENOA;
+    }
+    att_snp_product_t product = ps[0];
+    char key[ATT_COLL_KEY_MAX];
+    int rc = 0;
+    if (want_vcek) {
+        att_diag_t first;
+        att_err_t fe = ATT_OK;
+        int frc = 0;
+        for (int k = 0; k < 2 && ps[k] != ATT_SNP_PRODUCT_UNKNOWN; k++) {
+            if ((*e = att_snp_kds_key_vcek(ps[k], r->chip_id, r->reported_tcb, key, sizeof(key),
+                                           d)) != ATT_OK) {
+                rc = 1; /* a report KDS has no VCEK for (zero chip_id, reserved TCB bytes) */
+                goto out;
+            }
+            rc = att_snp_kds_get(cfg, key, deadline, now, &c->vcek, e, d);
+            if (rc == 0) {
+                product = ps[k];
+                break;
+            }
+            if (k == 0) {
+                first = *d;
+                fe = *e;
+                frc = rc;
+            }
+        }
+        if (rc != 0) { /* the first product's answer says why */
+            *d = first;
+            *e = fe;
+            rc = frc;
+            goto out;
+        }
+    } else if (c->leaf != NULL && r->product == ATT_SNP_PRODUCT_UNKNOWN) {
+        att_snp_product_t lp = att_snp_leaf_product(c->leaf, c->llen);
+        if (lp != ATT_SNP_PRODUCT_UNKNOWN)
+            product = lp;
+    }
+    if (want_crl) {
+        att_snp_key_t kind =
+            r->signing_key == ATT_SNP_KEY_VLEK ? ATT_SNP_KEY_VLEK : ATT_SNP_KEY_VCEK;
+        if ((*e = att_snp_kds_key_crl(product, kind, key, sizeof(key), d)) != ATT_OK) {
+            rc = 1;
+            goto out;
+        }
+        rc = att_snp_kds_get(cfg, key, deadline, now, &c->crl, e, d);
+    }
+out:
+    if (rc < 0)
+        fprintf(stderr, "attest snp verify: --kds: %s: %s\n", att_err_name(*e), d->msg);
+    att_snp_kds_fetcher.cfg_free(cfg);
+    return rc;
+}
+
 static int att_snp_verify_cmd(int argc, char **argv)
 {
-    const char *report = NULL, *vcek = NULL, *vlek = NULL, *chain = NULL, *crl = NULL, *kds = NULL,
-               *at = NULL, *roots[8];
+    const char *report = NULL, *hcl = NULL, *vcek = NULL, *vlek = NULL, *chain = NULL, *crl = NULL,
+               *kds = NULL, *kds_url = NULL, *at = NULL, *roots[8];
     size_t nroots = 0;
-    int json = 0;
+    int json = 0, no_crl = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--no-crl")) {
+            no_crl = 1;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(att_snp_usage, stdout);
             return ATT_EXIT_OK;
         } else if (i + 1 < argc && !strcmp(a, "--report")) {
             report = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--hcl-report")) {
+            hcl = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--vcek")) {
             vcek = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--vlek")) {
@@ -108,6 +239,8 @@ static int att_snp_verify_cmd(int argc, char **argv)
             crl = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--kds-dir")) {
             kds = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--kds")) {
+            kds_url = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--at")) {
             at = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--trust-root")) {
@@ -122,12 +255,17 @@ static int att_snp_verify_cmd(int argc, char **argv)
             return ATT_EXIT_USAGE;
         }
     }
-    if (report == NULL) {
-        fprintf(stderr, "attest snp verify: --report is required\n%s", att_snp_usage);
+    if ((report == NULL) == (hcl == NULL)) {
+        fprintf(stderr, "attest snp verify: give --report or --hcl-report (one of them)\n%s",
+                att_snp_usage);
         return ATT_EXIT_USAGE;
     }
     if (vcek != NULL && vlek != NULL) {
         fprintf(stderr, "attest snp verify: give --vcek or --vlek, not both\n");
+        return ATT_EXIT_USAGE;
+    }
+    if (no_crl && kds_url == NULL) {
+        fprintf(stderr, "attest snp verify: --no-crl goes with --kds\n");
         return ATT_EXIT_USAGE;
     }
     att_time_t now = (att_time_t)time(NULL);
@@ -139,17 +277,33 @@ static int att_snp_verify_cmd(int argc, char **argv)
         return ATT_EXIT_USAGE;
     }
     int rc = ATT_EXIT_USAGE;
-    uint8_t *rep = NULL, *leaf = NULL, *ch = NULL, *cr = NULL;
-    size_t rlen = 0, llen = 0, clen = 0, crlen = 0;
+    uint8_t *file = NULL;
+    const uint8_t *rep = NULL;
+    size_t flen = 0, rlen = 0;
+    att_snp_certs_t c = {0};
     att_trust_t *trust = NULL;
+    att_hcl_report_t h = {0};
+    bool hcl_ok = false;
     att_snp_result_t *res = calloc(1, sizeof(*res));
-    att_diag_t d;
+    att_diag_t d, pre; /* pre: a rejection before verification (HCL form, KDS answer) */
+    att_err_t pe = ATT_OK;
     const char *lpath = vcek ? vcek : vlek;
-    if (res == NULL || att_snp_read("--report", report, &rep, &rlen) != 0 ||
-        (lpath && att_snp_read(vcek ? "--vcek" : "--vlek", lpath, &leaf, &llen) != 0) ||
-        (chain && att_snp_read("--chain", chain, &ch, &clen) != 0) ||
-        (crl && att_snp_read("--crl", crl, &cr, &crlen) != 0))
+    if (res == NULL ||
+        att_snp_read(hcl ? "--hcl-report" : "--report", hcl ? hcl : report, &file, &flen) != 0 ||
+        (lpath && att_snp_read(vcek ? "--vcek" : "--vlek", lpath, &c.leaf, &c.llen) != 0) ||
+        (chain && att_snp_read("--chain", chain, &c.ch, &c.clen) != 0) ||
+        (crl && att_snp_read("--crl", crl, &c.cr, &c.crlen) != 0))
         goto out;
+    rep = file;
+    rlen = flen;
+    if (hcl != NULL) {
+        /* A malformed HCL report is a rejection, as a malformed report is. */
+        if ((pe = att_hcl_report_parse(file, flen, &h, &pre)) == ATT_OK) {
+            hcl_ok = true;
+            rep = h.report;
+            rlen = ATT_HCL_HW_REPORT_LEN;
+        }
+    }
     if (nroots > 0) {
         if ((trust = att_trust_new_empty()) == NULL)
             goto out;
@@ -159,65 +313,84 @@ static int att_snp_verify_cmd(int argc, char **argv)
                 goto out;
             }
     }
-    if (kds != NULL) {
+    att_snp_report_t r;
+    bool parsed = pe == ATT_OK && att_snp_report_parse(rep, rlen, &r, &d) == ATT_OK;
+    if (kds != NULL && parsed) {
         /* The report names the product (v3+) and the key kind; a v2 report is looked up under
          * Milan then Genoa (Turin reports are v3+). */
-        att_snp_report_t r;
-        if (att_snp_report_parse(rep, rlen, &r, &d) == ATT_OK) {
-            const char *kind = r.signing_key == ATT_SNP_KEY_VLEK ? "vlek" : "vcek";
-            att_snp_product_t ps[2] = {r.product, ATT_SNP_PRODUCT_UNKNOWN};
-            if (r.product == ATT_SNP_PRODUCT_UNKNOWN) {
-                ps[0] = ATT_SNP_MILAN;
-                ps[1] = ATT_SNP_GENOA;
-            }
-            char chip[129], rel[512];
-            att_hex_encode(r.chip_id, r.product == ATT_SNP_TURIN ? 8 : 64, chip);
-            for (int k = 0; k < 2 && ps[k] != ATT_SNP_PRODUCT_UNKNOWN; k++) {
-                const char *pn = att_snp_product_name(ps[k]);
-                if (leaf == NULL && r.signing_key == ATT_SNP_KEY_VCEK) {
-                    snprintf(rel, sizeof(rel), "vcek/v1/%s/%s", pn, chip);
-                    if (att_snp_read_opt(kds, rel, &leaf, &llen) != 0)
-                        goto out;
-                }
-                if (ch == NULL) {
-                    snprintf(rel, sizeof(rel), "%s/v1/%s/cert_chain", kind, pn);
-                    if (att_snp_read_opt(kds, rel, &ch, &clen) != 0)
-                        goto out;
-                }
-                if (cr == NULL) {
-                    snprintf(rel, sizeof(rel), "%s/v1/%s/crl", kind, pn);
-                    if (att_snp_read_opt(kds, rel, &cr, &crlen) != 0)
-                        goto out;
-                }
-                if (leaf != NULL)
-                    break;
-            }
+        const char *kind = r.signing_key == ATT_SNP_KEY_VLEK ? "vlek" : "vcek";
+        att_snp_product_t ps[2] = {r.product, ATT_SNP_PRODUCT_UNKNOWN};
+        if (r.product == ATT_SNP_PRODUCT_UNKNOWN) {
+            ps[0] = ATT_SNP_MILAN;
+            ps[1] = ATT_SNP_GENOA;
         }
+        char chip[129], rel[512];
+        att_hex_encode(r.chip_id, r.product == ATT_SNP_TURIN ? 8 : 64, chip);
+        for (int k = 0; k < 2 && ps[k] != ATT_SNP_PRODUCT_UNKNOWN; k++) {
+            const char *pn = att_snp_product_name(ps[k]);
+            if (c.leaf == NULL && r.signing_key == ATT_SNP_KEY_VCEK) {
+                snprintf(rel, sizeof(rel), "vcek/v1/%s/%s", pn, chip);
+                if (att_snp_read_opt(kds, rel, &c.leaf, &c.llen) != 0)
+                    goto out;
+            }
+            if (c.ch == NULL) {
+                snprintf(rel, sizeof(rel), "%s/v1/%s/cert_chain", kind, pn);
+                if (att_snp_read_opt(kds, rel, &c.ch, &c.clen) != 0)
+                    goto out;
+            }
+            if (c.cr == NULL) {
+                snprintf(rel, sizeof(rel), "%s/v1/%s/crl", kind, pn);
+                if (att_snp_read_opt(kds, rel, &c.cr, &c.crlen) != 0)
+                    goto out;
+            }
+            if (c.leaf != NULL)
+                break;
+        }
+    }
+    if (kds_url != NULL && parsed) {
+        bool want_vcek = c.leaf == NULL && c.ch == NULL && r.signing_key == ATT_SNP_KEY_VCEK;
+        bool want_crl = c.cr == NULL && !no_crl;
+        int k = att_snp_kds_fill(kds_url, trust, &r, want_vcek, want_crl, now, &c, &pe, &pre);
+        if (k < 0)
+            goto out;
     }
     att_snp_input_t in = {.report = rep,
                           .report_len = rlen,
-                          .vcek = leaf,
-                          .vcek_len = llen,
-                          .chain = ch,
-                          .chain_len = clen,
-                          .crl = cr,
-                          .crl_len = crlen,
+                          .vcek = c.vcek ? c.vcek->der : c.leaf,
+                          .vcek_len = c.vcek ? c.vcek->len : c.llen,
+                          .chain = c.ch,
+                          .chain_len = c.clen,
+                          .crl = c.crl ? c.crl->der : c.cr,
+                          .crl_len = c.crl ? c.crl->len : c.crlen,
                           .trust = trust,
                           .now = now};
-    att_err_t e = att_snp_verify(&in, NULL, res);
+    att_err_t e = pe;
+    if (pe == ATT_OK) {
+        e = att_snp_verify(&in, NULL, res);
+        if (e == ATT_OK && hcl_ok &&
+            (e = att_hcl_check_binding(&h, res->report.report_data, &res->diag)) != ATT_OK)
+            res->accepted = false;
+    } else {
+        res->diag = pre;
+    }
     json_t *o = att_snp_result_json(res);
+    if (hcl_ok && json)
+        json_object_set(o, "runtime_data", h.runtime);
     char t[ATT_TIME_STRLEN];
     json_object_set_new(o, "verified_at", json_string(att_time_format(now, t)));
     att_snp_print(o, json);
     json_decref(o);
     rc = e == ATT_OK ? ATT_EXIT_OK : ATT_EXIT_REJECT;
 out:
+    att_hcl_report_clear(&h);
     att_trust_free(trust);
+    att_snp_kds_obj_free(c.vcek);
+    att_snp_kds_obj_free(c.crl);
     free(res);
-    free(rep);
-    free(leaf);
-    free(ch);
-    free(cr);
+    free(file);
+    free(c.leaf);
+    free(c.ch);
+    free(c.cr);
     return rc;
 }
 
