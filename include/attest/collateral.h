@@ -11,10 +11,9 @@
  *   att_coll_source_t src[] = {{&att_dcap_pcs_fetcher, cfg}};   // attestd's collsrc takes cfg
  *   ...
  *   char key[ATT_COLL_KEY_MAX];
- *   att_dcap_coll_key(ATT_TEE_SGX, fmspc, "processor", key, sizeof key);
+ *   att_dcap_coll_key(ATT_TEE_SGX, fmspc, "processor", key, sizeof key, &d);
  *   void *obj;   // att_collsrc_get(src, key, now, &obj, &retry_after, &d): a new reference
- *   att_dcap_pcs_fetcher.release(obj);   // or att_dcap_collateral_free((att_dcap_collateral_t
- * *)obj)
+ *   att_dcap_pcs_fetcher.release(obj);   // or att_dcap_collateral_free(obj)
  *
  * Adding a vendor (as AMD's KDS was: src/lib/snp/kds.c, keys "kds/<product>/vcek/<hwid>/<tcb>"
  * and "kds/<product>/crl") is one file defining one more att_coll_fetcher_t and its config
