@@ -86,6 +86,11 @@ extern "C" {
     X(ATT_E_SNP_REPORT_SIGNATURE, 507, "SEV-SNP report signature is invalid")                      \
     X(ATT_E_SNP_CERT_MISMATCH, 508,                                                                \
       "VCEK/VLEK does not match the report (chip id, TCB, product or signing key)")                \
+    X(ATT_E_TPM_SIGNATURE, 509, "TPM quote signature is invalid")                                  \
+    X(ATT_E_TPM_NONCE, 510, "TPM quote qualifying data (extraData) is not the expected nonce")     \
+    X(ATT_E_TPM_PCR_DIGEST, 511, "TPM quote PCR digest does not match the presented PCR values")   \
+    X(ATT_E_TPM_EVENTLOG_REPLAY, 512, "event log does not replay to the quoted PCR values")        \
+    X(ATT_E_TPM_AK, 513, "TPM attestation key is not acceptable (type, size or attributes)")       \
     /* TCB evaluation */                                                                           \
     X(ATT_E_TCB_NOT_SUPPORTED, 601, "no TCB level matches the platform")                           \
     X(ATT_E_TCB_REVOKED, 602, "the platform TCB level is revoked")                                 \
@@ -97,6 +102,8 @@ extern "C" {
     X(ATT_E_EVIDENCE_FORMAT, 651, "evidence is malformed")                                         \
     X(ATT_E_EVIDENCE_TYPE, 652, "evidence is of another TEE type than the endpoint")               \
     X(ATT_E_EVIDENCE_BINDING, 653, "runtime or init-time data does not match the evidence")        \
+    X(ATT_E_CHALLENGE, 670,                                                                        \
+      "the challenge (service context) is not this service's, has expired or was used already")   \
     /* tokens and JWS */                                                                           \
     X(ATT_E_JWS_FORMAT, 801, "JWS is malformed")                                                   \
     X(ATT_E_JWS_ALG, 802, "JWS algorithm is not supported or not allowed")                         \

@@ -171,7 +171,7 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
                           : att_store_open_sqlite(o->data_dir, &svc->store, d)) != ATT_OK)
         goto fail;
     if ((e = att_keys_init(svc, d)) != ATT_OK || (e = att_signers_init(svc, d)) != ATT_OK ||
-        (e = att_policies_init(svc, d)) != ATT_OK)
+        (e = att_policies_init(svc, d)) != ATT_OK || (e = att_challenge_init(svc, d)) != ATT_OK)
         goto fail;
     if (o->collateral_url != NULL || o->collateral_dir != NULL) {
         /* every evidence backend's collateral fetcher, each with its network URL */

@@ -67,8 +67,9 @@ struct att_svc {
     time_t keys_loaded;
     att_pol_t *pol[ATT_SVC_MAX_TYPES];
     bool isolated;
-    STACK_OF(X509) * signers; /* policy management certificates (isolated mode) */
-    atomic_bool stopping;     /* att_svc_stop: evaluations in flight give up */
+    STACK_OF(X509) * signers;  /* policy management certificates (isolated mode) */
+    atomic_bool stopping;      /* att_svc_stop: evaluations in flight give up */
+    uint8_t challenge_key[32]; /* seals stateless challenges (challenge.c), from the store */
 };
 
 /* ---- time ---- */
@@ -133,6 +134,21 @@ typedef enum {
 bool att_request_authorised(att_svc_t *svc, const char *body, size_t len, const att_jws_t *j,
                             att_signed_op_t op, const char *type, bool *seen_same,
                             att_svc_reply_t *r);
+
+/* ---- stateless, single-use challenges (challenge.c) ---- */
+
+/* Read (or, in a new store, make) the key that seals challenges; replicas share it. */
+att_err_t att_challenge_init(att_svc_t *svc, att_diag_t *d);
+/* An opaque base64url token carrying purpose ("service context", "nonce"), data (at most 1 kB)
+ * and its expiry, sealed with AES-256-GCM; NULL when out of memory or out of bounds. */
+char *att_challenge_seal(const att_svc_t *svc, const char *purpose, const uint8_t *data, size_t len,
+                         att_time_t expires);
+/* Open a token of that purpose, current at now; spend: also single use (replicas share the
+ * record). *data malloc'd. ATT_E_CHALLENGE for a foreign, changed, other-purpose, expired or
+ * spent token (the message says which, never the token). */
+att_err_t att_challenge_open(att_svc_t *svc, const char *purpose, const char *token, att_time_t now,
+                             bool spend, uint8_t **data, size_t *len, att_time_t *expires,
+                             att_diag_t *d);
 
 /* ---- policy management certificates (policy_certs.c) ---- */
 
