@@ -1,4 +1,5 @@
-/* parser.c - lexer and recursive-descent parser of the MAA policy language 1.0 / 1.1 / 1.2.
+/* parser.c - recursive-descent parser of the MAA policy language 1.0 / 1.1 / 1.2, over the
+ * tokens of lexer.c.
  *
  *   policy    := "version" "=" 1 "." (0|1|2) ";" [config] auth [issue]
  *   section   := NAME "{" rule* "}" ";"        NAME: configurationrules (1.1+), authorizationrules,
@@ -11,497 +12,21 @@
  *   spec      := (type|value|valueType) "=" expr
  *   expr      := STRING | INT | true | false | IDENT "." prop | FUNC "(" [expr ("," expr)*] ")"
  *
- * Comments are // to end of line and / * ... * /. Integers are decimal or 0x hex, may be
- * negative, and must fit in 64 bits. Leniencies MAA's samples rely on: "=" for "==" inside
- * conditions, the ";" after a rule is optional. Checks done here rather than at run time:
- * identifiers are declared before use, each action is allowed in its section, function names and
- * argument counts, literal JmesPath queries compile, ordering operators get integers, and
- * literal values of documented properties have the right type.
+ * Comments, strings and integers are the lexer's (lexer.c). Leniencies MAA's samples rely on:
+ * "=" for "==" inside conditions, the ";" after a rule is optional. Checks done here rather than
+ * at run time: identifiers are declared before use, each action is allowed in its section,
+ * function names and argument counts, literal JmesPath queries compile, ordering operators get
+ * integers, and literal values of documented properties have the right type.
  * Every error names line, column, what was expected and what was found.
+ * Does NOT check what needs the claims: the types of claim values and of function results are
+ * checked when the policy is evaluated (eval.c).
  */
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "core/util.h"
 #include "policy/jmespath.h"
 #include "policy/policy_int.h"
-
-typedef enum {
-    T_EOF,
-    T_IDENT,
-    T_STRING,
-    T_INT,
-    T_EQ,
-    T_ASSIGN,
-    T_NE,
-    T_LT,
-    T_LE,
-    T_GT,
-    T_GE,
-    T_ARROW,
-    T_AND,
-    T_NOT,
-    T_COLON,
-    T_LBRACK,
-    T_RBRACK,
-    T_LPAREN,
-    T_RPAREN,
-    T_LBRACE,
-    T_RBRACE,
-    T_COMMA,
-    T_SEMI,
-    T_DOT,
-    T_ERROR,
-} att_tok_kind_t;
-
-typedef struct {
-    att_tok_kind_t kind;
-    size_t off, end;
-    unsigned line, col;
-    const char *s; /* IDENT: points into the text; STRING: decoded, in the arena */
-    size_t n;
-    int64_t i;
-} att_tok_t;
-
-#define ATT_POL_MAX_IDENTS 32
-#define ATT_POL_MAX_DEPTH  16
-
-typedef struct {
-    const char *src;
-    size_t len;
-    size_t pos;
-    unsigned line;
-    size_t line_start;
-    /* att_col's memo: byte col_off of the line starting at col_ls is at column col_n. Tokens
-     * move forward, so each column costs only the bytes since the previous one: parsing stays
-     * linear however long a line is (issue 10: a 440 kB one-line policy took 31 s). */
-    size_t col_ls, col_off;
-    unsigned col_n;
-    att_tok_t tok;
-    att_pol_arena_t *a;
-    att_policy_t *pol;
-    att_diag_t *diag;
-    att_policy_pos_t *errpos;
-    bool failed;
-    /* the rule being parsed */
-    const char *idents[ATT_POL_MAX_IDENTS];
-    size_t identlen[ATT_POL_MAX_IDENTS];
-    int nidents;
-    int depth;
-} att_parser_t;
-
-/* ---- errors ----------------------------------------------------------------------------- */
-
-static const char *att_tok_name(att_tok_kind_t k)
-{
-    switch (k) {
-    case T_EOF:
-        return "end of policy";
-    case T_IDENT:
-        return "name";
-    case T_STRING:
-        return "string";
-    case T_INT:
-        return "integer";
-    case T_EQ:
-        return "'=='";
-    case T_ASSIGN:
-        return "'='";
-    case T_NE:
-        return "'!='";
-    case T_LT:
-        return "'<'";
-    case T_LE:
-        return "'<='";
-    case T_GT:
-        return "'>'";
-    case T_GE:
-        return "'>='";
-    case T_ARROW:
-        return "'=>'";
-    case T_AND:
-        return "'&&'";
-    case T_NOT:
-        return "'!'";
-    case T_COLON:
-        return "':'";
-    case T_LBRACK:
-        return "'['";
-    case T_RBRACK:
-        return "']'";
-    case T_LPAREN:
-        return "'('";
-    case T_RPAREN:
-        return "')'";
-    case T_LBRACE:
-        return "'{'";
-    case T_RBRACE:
-        return "'}'";
-    case T_COMMA:
-        return "','";
-    case T_SEMI:
-        return "';'";
-    case T_DOT:
-        return "'.'";
-    default:
-        return "invalid text";
-    }
-}
-
-static bool att_perr_at(att_parser_t *p, unsigned line, unsigned col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static bool att_perr_at(att_parser_t *p, unsigned line, unsigned col, const char *fmt, ...)
-{
-    if (p->failed)
-        return false;
-    p->failed = true;
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (p->errpos != NULL) {
-        p->errpos->line = line;
-        p->errpos->column = col;
-    }
-    att_diag_set(p->diag, ATT_E_POLICY_SYNTAX, "line %u, column %u: %s", line, col, msg);
-    return false;
-}
-
-/* "found 'x'" text for the current token. */
-static const char *att_found(att_parser_t *p, char *buf, size_t size)
-{
-    const att_tok_t *t = &p->tok;
-    switch (t->kind) {
-    case T_IDENT:
-        snprintf(buf, size, "'%.*s'", (int)(t->n > 40 ? 40 : t->n), t->s);
-        break;
-    case T_STRING:
-    case T_INT: {
-        size_t n = t->end - t->off;
-        snprintf(buf, size, "%s %.*s%s", att_tok_name(t->kind), (int)(n > 40 ? 40 : n),
-                 p->src + t->off, n > 40 ? "..." : "");
-        break;
-    }
-    default:
-        snprintf(buf, size, "%s", att_tok_name(t->kind));
-    }
-    return buf;
-}
-
-/* Error at the current token: "expected X, found Y". */
-static bool att_expected(att_parser_t *p, const char *what)
-{
-    if (p->tok.kind == T_ERROR)
-        return false; /* the lexer already reported */
-    char found[96];
-    return att_perr_at(p, p->tok.line, p->tok.col, "expected %s, found %s", what,
-                       att_found(p, found, sizeof(found)));
-}
-
-/* ---- lexer ------------------------------------------------------------------------------ */
-
-static bool att_is_char_start(const att_parser_t *p, size_t i)
-{
-    return ((unsigned char)p->src[i] & 0xC0) != 0x80; /* not a UTF-8 continuation byte */
-}
-
-/* Column (in characters) of byte off of the current line, from the memo of the last one asked:
- * forward by the bytes in between, backward (a token re-read after a look-ahead) likewise. */
-static unsigned att_col(att_parser_t *p, size_t off)
-{
-    if (off < p->line_start)
-        return 1;
-    if (p->col_ls != p->line_start || p->col_n == 0) {
-        p->col_ls = p->col_off = p->line_start;
-        p->col_n = 1;
-    }
-    for (; p->col_off < off; p->col_off++)
-        if (att_is_char_start(p, p->col_off))
-            p->col_n++;
-    for (; p->col_off > off; p->col_off--)
-        if (att_is_char_start(p, p->col_off - 1))
-            p->col_n--;
-    return p->col_n;
-}
-
-static void att_newline(att_parser_t *p, size_t next)
-{
-    p->line++;
-    p->line_start = next;
-}
-
-static bool att_lex_error(att_parser_t *p, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool att_lex_error(att_parser_t *p, size_t off, const char *fmt, ...)
-{
-    char msg[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    p->tok.kind = T_ERROR;
-    return att_perr_at(p, p->line, att_col(p, off), "%s", msg);
-}
-
-/* Skip blanks and comments; false on an unterminated comment. */
-static bool att_skip(att_parser_t *p)
-{
-    while (p->pos < p->len) {
-        char c = p->src[p->pos];
-        if (c == '\n') {
-            p->pos++;
-            att_newline(p, p->pos);
-        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
-            p->pos++;
-        } else if (c == '/' && p->pos + 1 < p->len && p->src[p->pos + 1] == '/') {
-            while (p->pos < p->len && p->src[p->pos] != '\n')
-                p->pos++;
-        } else if (c == '/' && p->pos + 1 < p->len && p->src[p->pos + 1] == '*') {
-            size_t start = p->pos;
-            unsigned l0 = p->line;
-            size_t ls0 = p->line_start;
-            p->pos += 2;
-            for (;;) {
-                if (p->pos + 1 >= p->len) {
-                    p->line = l0;
-                    p->line_start = ls0;
-                    p->pos = p->len;
-                    return att_lex_error(p, start, "comment is not closed: expected '*/'");
-                }
-                if (p->src[p->pos] == '*' && p->src[p->pos + 1] == '/') {
-                    p->pos += 2;
-                    break;
-                }
-                if (p->src[p->pos] == '\n')
-                    att_newline(p, p->pos + 1);
-                p->pos++;
-            }
-        } else {
-            break;
-        }
-    }
-    return true;
-}
-
-static void att_utf8(att_pol_buf_t *b, uint32_t cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | cp >> 12);
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | cp >> 18);
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    att_pol_buf_add(b, u, n);
-}
-
-static bool att_lex_string(att_parser_t *p)
-{
-    size_t start = p->pos;
-    unsigned l0 = p->line;
-    size_t ls0 = p->line_start;
-    att_pol_buf_t b;
-    att_pol_buf_init(&b, p->a);
-    att_pol_buf_add(&b, "", 0);
-    p->pos++; /* opening quote */
-    for (;;) {
-        if (p->pos >= p->len) {
-            p->line = l0;
-            p->line_start = ls0;
-            return att_lex_error(p, start, "string is not closed: expected '\"'");
-        }
-        char c = p->src[p->pos];
-        if (c == '"') {
-            p->pos++;
-            break;
-        }
-        if (c == '\n') {
-            p->line = l0;
-            p->line_start = ls0;
-            return att_lex_error(p, start,
-                                 "string is not closed before the end of the line: "
-                                 "expected '\"'");
-        }
-        if (c == '\0')
-            return att_lex_error(p, p->pos, "NUL character in a string");
-        if (c != '\\') {
-            att_pol_buf_add(&b, &c, 1);
-            p->pos++;
-            continue;
-        }
-        if (p->pos + 1 >= p->len)
-            return att_lex_error(p, p->pos, "string is not closed: expected '\"'");
-        char e = p->src[p->pos + 1];
-        const char *simple = strchr("\"\\/nrtbf", e);
-        if (e != '\0' && simple != NULL) {
-            static const char out[] = "\"\\/\n\r\t\b\f";
-            att_pol_buf_add(&b, &out[simple - "\"\\/nrtbf"], 1);
-            p->pos += 2;
-            continue;
-        }
-        if (e == 'u') {
-            uint32_t cp = 0;
-            if (p->pos + 6 > p->len)
-                return att_lex_error(p, p->pos, "expected 4 hex digits after '\\u'");
-            for (int k = 0; k < 4; k++) {
-                int h = att_hexval(p->src[p->pos + 2 + k]);
-                if (h < 0)
-                    return att_lex_error(p, p->pos, "expected 4 hex digits after '\\u'");
-                cp = cp << 4 | (uint32_t)h;
-            }
-            if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
-                return att_lex_error(p, p->pos, "\\u%04X is not allowed in a string", cp);
-            att_utf8(&b, cp);
-            p->pos += 6;
-            continue;
-        }
-        return att_lex_error(p, p->pos,
-                             "unknown escape '\\%c' in a string: expected one of \\\" \\\\ \\/ "
-                             "\\n \\r \\t \\b \\f \\uXXXX",
-                             isprint((unsigned char)e) ? e : '?');
-    }
-    if (p->a->failed)
-        return att_lex_error(p, start, "out of memory");
-    p->tok.kind = T_STRING;
-    p->tok.s = b.p;
-    p->tok.n = b.len;
-    return true;
-}
-
-static bool att_lex_int(att_parser_t *p)
-{
-    size_t start = p->pos;
-    bool neg = false;
-    if (p->src[p->pos] == '-') {
-        neg = true;
-        p->pos++;
-    }
-    uint64_t v = 0, max = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    bool hex = p->pos + 1 < p->len && p->src[p->pos] == '0' &&
-               (p->src[p->pos + 1] == 'x' || p->src[p->pos + 1] == 'X');
-    if (hex)
-        p->pos += 2;
-    size_t digits = 0;
-    while (p->pos < p->len) {
-        int d = hex ? att_hexval(p->src[p->pos])
-                    : (isdigit((unsigned char)p->src[p->pos]) ? p->src[p->pos] - '0' : -1);
-        if (d < 0)
-            break;
-        unsigned base = hex ? 16 : 10;
-        if (v > (max - (uint64_t)d) / base)
-            return att_lex_error(p, start, "integer does not fit in 64 bits");
-        v = v * base + (uint64_t)d;
-        p->pos++;
-        digits++;
-    }
-    if (digits == 0)
-        return att_lex_error(p, start,
-                             hex ? "expected hex digits after '0x'" : "expected digits after '-'");
-    if (p->pos < p->len && (isalpha((unsigned char)p->src[p->pos]) || p->src[p->pos] == '_'))
-        return att_lex_error(p, p->pos, "unexpected '%c' after an integer", p->src[p->pos]);
-    p->tok.kind = T_INT;
-    p->tok.i = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
-    return true;
-}
-
-/* Read the next token into p->tok. */
-static bool att_next(att_parser_t *p)
-{
-    if (p->failed)
-        return false;
-    if (!att_skip(p))
-        return false;
-    att_tok_t *t = &p->tok;
-    memset(t, 0, sizeof(*t));
-    t->off = p->pos;
-    t->line = p->line;
-    t->col = att_col(p, p->pos);
-    if (p->pos >= p->len) {
-        t->kind = T_EOF;
-        t->end = p->pos;
-        return true;
-    }
-    char c = p->src[p->pos];
-    char d = p->pos + 1 < p->len ? p->src[p->pos + 1] : '\0';
-    bool ok = true;
-    if (c == '"') {
-        ok = att_lex_string(p);
-    } else if (isdigit((unsigned char)c) || (c == '-' && isdigit((unsigned char)d))) {
-        ok = att_lex_int(p);
-    } else if (isalpha((unsigned char)c) || c == '_') {
-        while (p->pos < p->len && (isalnum((unsigned char)p->src[p->pos]) || p->src[p->pos] == '_'))
-            p->pos++;
-        t->kind = T_IDENT;
-        t->s = p->src + t->off;
-        t->n = p->pos - t->off;
-    } else {
-        static const struct {
-            const char *s;
-            att_tok_kind_t k;
-        } ops[] = {{"=>", T_ARROW}, {"==", T_EQ},    {"!=", T_NE},    {"<=", T_LE},
-                   {">=", T_GE},    {"&&", T_AND},   {"=", T_ASSIGN}, {"<", T_LT},
-                   {">", T_GT},     {"!", T_NOT},    {":", T_COLON},  {"[", T_LBRACK},
-                   {"]", T_RBRACK}, {"(", T_LPAREN}, {")", T_RPAREN}, {"{", T_LBRACE},
-                   {"}", T_RBRACE}, {",", T_COMMA},  {";", T_SEMI},   {".", T_DOT}};
-        size_t i;
-        for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-            size_t n = strlen(ops[i].s);
-            if (p->pos + n <= p->len && memcmp(p->src + p->pos, ops[i].s, n) == 0) {
-                t->kind = ops[i].k;
-                p->pos += n;
-                break;
-            }
-        }
-        if (i == sizeof(ops) / sizeof(ops[0])) {
-            unsigned char uc = (unsigned char)c;
-            if (c == '&')
-                return att_lex_error(p, p->pos, "expected '&&', found a single '&'");
-            if (uc >= 0x21 && uc < 0x7f)
-                return att_lex_error(p, p->pos, "unexpected character '%c'", c);
-            return att_lex_error(p, p->pos, "unexpected character (byte 0x%02x)", uc);
-        }
-    }
-    t->end = p->pos;
-    return ok;
-}
-
-static bool att_is_kw(const att_tok_t *t, const char *kw)
-{
-    return t->kind == T_IDENT && t->n == strlen(kw) && strncasecmp(t->s, kw, t->n) == 0;
-}
-
-static bool att_expect(att_parser_t *p, att_tok_kind_t k, const char *what)
-{
-    if (p->tok.kind != k)
-        return att_expected(p, what);
-    return att_next(p);
-}
-
-static att_pol_span_t att_span_start(const att_parser_t *p)
-{
-    att_pol_span_t s = {p->tok.line, p->tok.col, p->tok.off, p->tok.end};
-    return s;
-}
 
 /* ---- expressions ------------------------------------------------------------------------ */
 
@@ -525,7 +50,7 @@ static bool att_parse_prop_name(const att_tok_t *t, att_pol_prop_t *out)
                  {"valueType", ATT_PP_VALUETYPE},
                  {"issuer", ATT_PP_ISSUER}};
     for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-        if (att_is_kw(t, props[i].s)) {
+        if (att_pol_is_kw(t, props[i].s)) {
             *out = props[i].p;
             return true;
         }
@@ -551,11 +76,11 @@ static bool att_check_call(att_parser_t *p, att_pol_expr_t *e)
         bool want_str = e->fn == ATT_FN_JMESPATH || e->fn == ATT_FN_JSONTOCLAIMVALUE ||
                         e->fn == ATT_FN_APPENDSTRING;
         if (want_str && x->lit.kind != ATT_PV_STR)
-            return att_perr_at(p, x->at.line, x->at.col, "%s takes string arguments, found %s",
-                               att_pol_fn_name(e->fn), att_pv_type_name(&x->lit));
+            return att_pol_perr_at(p, x->at.line, x->at.col, "%s takes string arguments, found %s",
+                                   att_pol_fn_name(e->fn), att_pv_type_name(&x->lit));
         if (e->fn == ATT_FN_NEGATEBOOL && x->lit.kind != ATT_PV_BOOL)
-            return att_perr_at(p, x->at.line, x->at.col, "NegateBool takes a Boolean, found %s",
-                               att_pv_type_name(&x->lit));
+            return att_pol_perr_at(p, x->at.line, x->at.col, "NegateBool takes a Boolean, found %s",
+                                   att_pv_type_name(&x->lit));
     }
     if (e->fn == ATT_FN_JMESPATH && e->args[1]->kind == ATT_PX_LIT) {
         const att_pol_expr_t *q = e->args[1];
@@ -563,9 +88,9 @@ static bool att_check_call(att_parser_t *p, att_pol_expr_t *e)
         const char *why = NULL;
         e->query = att_jp_compile(p->a, q->lit.s, q->lit.n, &at, &why);
         if (e->query == NULL)
-            return att_perr_at(p, q->at.line, q->at.col,
-                               "JmesPath query is not valid at character %zu of the query: %s",
-                               at + 1, why);
+            return att_pol_perr_at(p, q->at.line, q->at.col,
+                                   "JmesPath query is not valid at character %zu of the query: %s",
+                                   at + 1, why);
     }
     return true;
 }
@@ -574,36 +99,36 @@ static att_pol_expr_t *att_parse_call(att_parser_t *p, att_pol_expr_t *e)
 {
     size_t i;
     for (i = 0; i < sizeof(att_fns) / sizeof(att_fns[0]); i++)
-        if (att_is_kw(&p->tok, att_fns[i].name))
+        if (att_pol_is_kw(&p->tok, att_fns[i].name))
             break;
     if (i == sizeof(att_fns) / sizeof(att_fns[0])) {
-        att_perr_at(p, p->tok.line, p->tok.col,
-                    "unknown function '%.*s': expected JmesPath, JsonToClaimValue, IsSubsetOf, "
-                    "AppendString, NegateBool or ContainsOnlyValue",
-                    (int)(p->tok.n > 40 ? 40 : p->tok.n), p->tok.s);
+        att_pol_perr_at(p, p->tok.line, p->tok.col,
+                        "unknown function '%.*s': expected JmesPath, JsonToClaimValue, IsSubsetOf, "
+                        "AppendString, NegateBool or ContainsOnlyValue",
+                        (int)(p->tok.n > 40 ? 40 : p->tok.n), p->tok.s);
         return NULL;
     }
     if (p->pol->version < 12) {
-        att_perr_at(p, p->tok.line, p->tok.col,
-                    "function %s needs policy version 1.2 (this policy is version 1.%d)",
-                    att_fns[i].name, p->pol->version - 10);
+        att_pol_perr_at(p, p->tok.line, p->tok.col,
+                        "function %s needs policy version 1.2 (this policy is version 1.%d)",
+                        att_fns[i].name, p->pol->version - 10);
         return NULL;
     }
     if (++p->depth > ATT_POL_MAX_DEPTH) {
-        att_perr_at(p, p->tok.line, p->tok.col, "function calls nested more than %d deep",
-                    ATT_POL_MAX_DEPTH);
+        att_pol_perr_at(p, p->tok.line, p->tok.col, "function calls nested more than %d deep",
+                        ATT_POL_MAX_DEPTH);
         return NULL;
     }
     e->kind = ATT_PX_CALL;
     e->fn = att_fns[i].fn;
-    if (!att_next(p) || !att_expect(p, T_LPAREN, "'(' after the function name"))
+    if (!att_pol_next(p) || !att_pol_expect(p, T_LPAREN, "'(' after the function name"))
         return NULL;
     att_pol_expr_t *args[8];
     int n = 0;
     if (p->tok.kind != T_RPAREN) {
         for (;;) {
             if (n == 8) {
-                att_expected(p, "')' (too many arguments)");
+                att_pol_expected(p, "')' (too many arguments)");
                 return NULL;
             }
             args[n] = att_parse_expr(p);
@@ -612,21 +137,21 @@ static att_pol_expr_t *att_parse_call(att_parser_t *p, att_pol_expr_t *e)
             n++;
             if (p->tok.kind != T_COMMA)
                 break;
-            if (!att_next(p))
+            if (!att_pol_next(p))
                 return NULL;
         }
     }
     if (p->tok.kind != T_RPAREN) {
-        att_expected(p, "',' or ')' in the argument list");
+        att_pol_expected(p, "',' or ')' in the argument list");
         return NULL;
     }
     if (n != att_fns[i].nargs) {
-        att_perr_at(p, e->at.line, e->at.col, "%s takes %d argument%s, found %d", att_fns[i].name,
-                    att_fns[i].nargs, att_fns[i].nargs == 1 ? "" : "s", n);
+        att_pol_perr_at(p, e->at.line, e->at.col, "%s takes %d argument%s, found %d",
+                        att_fns[i].name, att_fns[i].nargs, att_fns[i].nargs == 1 ? "" : "s", n);
         return NULL;
     }
     e->at.end = p->tok.end;
-    if (!att_next(p))
+    if (!att_pol_next(p))
         return NULL;
     e->args = att_pol_alloc(p->a, sizeof(*e->args) * (size_t)n);
     if (e->args == NULL)
@@ -641,30 +166,30 @@ static att_pol_expr_t *att_parse_expr(att_parser_t *p)
 {
     att_pol_expr_t *e = att_pol_zalloc(p->a, sizeof(*e));
     if (e == NULL) {
-        att_perr_at(p, p->tok.line, p->tok.col, "out of memory");
+        att_pol_perr_at(p, p->tok.line, p->tok.col, "out of memory");
         return NULL;
     }
-    e->at = att_span_start(p);
+    e->at = att_pol_span_start(p);
     e->kind = ATT_PX_LIT;
     switch (p->tok.kind) {
     case T_STRING:
         e->lit.kind = ATT_PV_STR;
         e->lit.s = p->tok.s;
         e->lit.n = p->tok.n;
-        return att_next(p) ? e : NULL;
+        return att_pol_next(p) ? e : NULL;
     case T_INT:
         e->lit.kind = ATT_PV_INT;
         e->lit.i = p->tok.i;
-        return att_next(p) ? e : NULL;
+        return att_pol_next(p) ? e : NULL;
     case T_IDENT:
-        if (att_is_kw(&p->tok, "true") || att_is_kw(&p->tok, "false")) {
+        if (att_pol_is_kw(&p->tok, "true") || att_pol_is_kw(&p->tok, "false")) {
             e->lit.kind = ATT_PV_BOOL;
-            e->lit.b = att_is_kw(&p->tok, "true");
-            return att_next(p) ? e : NULL;
+            e->lit.b = att_pol_is_kw(&p->tok, "true");
+            return att_pol_next(p) ? e : NULL;
         }
         break;
     default:
-        att_expected(p, "a value (string, integer, true, false, c.value or a function call)");
+        att_pol_expected(p, "a value (string, integer, true, false, c.value or a function call)");
         return NULL;
     }
     /* IDENT "." prop  or  FUNC "(" ... ")" */
@@ -672,7 +197,7 @@ static att_pol_expr_t *att_parse_expr(att_parser_t *p)
     size_t save_pos = p->pos;
     unsigned save_line = p->line;
     size_t save_ls = p->line_start;
-    if (!att_next(p))
+    if (!att_pol_next(p))
         return NULL;
     if (p->tok.kind == T_LPAREN) {
         p->pos = save_pos;
@@ -684,37 +209,37 @@ static att_pol_expr_t *att_parse_expr(att_parser_t *p)
     if (p->tok.kind != T_DOT) {
         char buf[64];
         snprintf(buf, sizeof(buf), "'.' or '(' after '%.*s'", (int)(id.n > 40 ? 40 : id.n), id.s);
-        att_expected(p, buf);
+        att_pol_expected(p, buf);
         return NULL;
     }
     int ref = att_find_ident(p, id.s, id.n);
     if (ref < 0) {
-        att_perr_at(p, id.line, id.col,
-                    "'%.*s' is not declared: expected an identifier bound earlier in this rule "
-                    "(as in c:[type==...])",
-                    (int)(id.n > 40 ? 40 : id.n), id.s);
+        att_pol_perr_at(p, id.line, id.col,
+                        "'%.*s' is not declared: expected an identifier bound earlier in this rule "
+                        "(as in c:[type==...])",
+                        (int)(id.n > 40 ? 40 : id.n), id.s);
         return NULL;
     }
-    if (!att_next(p))
+    if (!att_pol_next(p))
         return NULL;
     if (!att_parse_prop_name(&p->tok, &e->prop)) {
-        att_expected(p, "a claim property (value, type, valueType or issuer) after '.'");
+        att_pol_expected(p, "a claim property (value, type, valueType or issuer) after '.'");
         return NULL;
     }
     e->kind = ATT_PX_REF;
     e->ref = ref;
     e->at.end = p->tok.end;
-    return att_next(p) ? e : NULL;
+    return att_pol_next(p) ? e : NULL;
 }
 
 /* ---- conditions and rules --------------------------------------------------------------- */
 
 static bool att_parse_test(att_parser_t *p, att_pol_test_t *t)
 {
-    t->at = att_span_start(p);
+    t->at = att_pol_span_start(p);
     if (!att_parse_prop_name(&p->tok, &t->prop))
-        return att_expected(p, "a claim property (type, value, valueType or issuer)");
-    if (!att_next(p))
+        return att_pol_expected(p, "a claim property (type, value, valueType or issuer)");
+    if (!att_pol_next(p))
         return false;
     switch (p->tok.kind) {
     case T_EQ:
@@ -737,10 +262,10 @@ static bool att_parse_test(att_parser_t *p, att_pol_test_t *t)
         t->op = ATT_OP_GE;
         break;
     default:
-        return att_expected(p, "a comparison operator (==, !=, <, <=, >, >=)");
+        return att_pol_expected(p, "a comparison operator (==, !=, <, <=, >, >=)");
     }
     att_tok_t optok = p->tok;
-    if (!att_next(p))
+    if (!att_pol_next(p))
         return false;
     t->rhs = att_parse_expr(p);
     if (t->rhs == NULL)
@@ -748,81 +273,84 @@ static bool att_parse_test(att_parser_t *p, att_pol_test_t *t)
     t->at.end = t->rhs->at.end;
     if (t->op != ATT_OP_EQ && t->op != ATT_OP_NE) {
         if (t->prop != ATT_PP_VALUE)
-            return att_perr_at(p, optok.line, optok.col,
-                               "operator %s compares integers but %s is a string: expected == or "
-                               "!=",
-                               att_pol_op_name(t->op), att_pol_prop_name(t->prop));
+            return att_pol_perr_at(
+                p, optok.line, optok.col,
+                "operator %s compares integers but %s is a string: expected == or "
+                "!=",
+                att_pol_op_name(t->op), att_pol_prop_name(t->prop));
         if (t->rhs->kind == ATT_PX_LIT && t->rhs->lit.kind != ATT_PV_INT)
-            return att_perr_at(p, t->rhs->at.line, t->rhs->at.col,
-                               "operator %s compares integers: expected an integer, found a %s",
-                               att_pol_op_name(t->op), att_pv_type_name(&t->rhs->lit));
+            return att_pol_perr_at(p, t->rhs->at.line, t->rhs->at.col,
+                                   "operator %s compares integers: expected an integer, found a %s",
+                                   att_pol_op_name(t->op), att_pv_type_name(&t->rhs->lit));
     } else if (t->prop != ATT_PP_VALUE && t->rhs->kind == ATT_PX_LIT &&
                t->rhs->lit.kind != ATT_PV_STR) {
-        return att_perr_at(p, t->rhs->at.line, t->rhs->at.col,
-                           "claim %s is a string: expected a string, found %s",
-                           att_pol_prop_name(t->prop), att_pv_type_name(&t->rhs->lit));
+        return att_pol_perr_at(p, t->rhs->at.line, t->rhs->at.col,
+                               "claim %s is a string: expected a string, found %s",
+                               att_pol_prop_name(t->prop), att_pv_type_name(&t->rhs->lit));
     }
     return true;
 }
 
 static bool att_parse_cond(att_parser_t *p, att_pol_cond_t *c)
 {
-    c->at = att_span_start(p);
+    c->at = att_pol_span_start(p);
     if (p->tok.kind == T_NOT) {
         if (p->pol->version < 12)
-            return att_perr_at(p, p->tok.line, p->tok.col,
-                               "the absence operator '!' needs policy version 1.2 (this policy "
-                               "is version 1.%d)",
-                               p->pol->version - 10);
+            return att_pol_perr_at(p, p->tok.line, p->tok.col,
+                                   "the absence operator '!' needs policy version 1.2 (this policy "
+                                   "is version 1.%d)",
+                                   p->pol->version - 10);
         c->absent = true;
-        if (!att_next(p))
+        if (!att_pol_next(p))
             return false;
     }
     if (p->tok.kind == T_IDENT) {
         att_tok_t id = p->tok;
-        if (!att_next(p))
+        if (!att_pol_next(p))
             return false;
         if (p->tok.kind != T_COLON)
-            return att_expected(p, "':' after the identifier (as in c:[type==...])");
+            return att_pol_expected(p, "':' after the identifier (as in c:[type==...])");
         if (att_find_ident(p, id.s, id.n) >= 0)
-            return att_perr_at(p, id.line, id.col,
-                               "identifier '%.*s' is already bound in this rule: expected a new "
-                               "name",
-                               (int)(id.n > 40 ? 40 : id.n), id.s);
+            return att_pol_perr_at(
+                p, id.line, id.col,
+                "identifier '%.*s' is already bound in this rule: expected a new "
+                "name",
+                (int)(id.n > 40 ? 40 : id.n), id.s);
         c->ident = att_pol_strndup(p->a, id.s, id.n);
-        if (!att_next(p))
+        if (!att_pol_next(p))
             return false;
     }
     if (p->tok.kind != T_LBRACK)
-        return att_expected(p, c->ident ? "'[' to open the claim condition"
-                                        : "'[', an identifier, '!' or '=>' to start a rule");
-    if (!att_next(p))
+        return att_pol_expected(p, c->ident ? "'[' to open the claim condition"
+                                            : "'[', an identifier, '!' or '=>' to start a rule");
+    if (!att_pol_next(p))
         return false;
     att_pol_test_t tests[16];
     int n = 0;
     for (;;) {
         if (n == 16)
-            return att_perr_at(p, p->tok.line, p->tok.col, "more than 16 tests in one condition");
+            return att_pol_perr_at(p, p->tok.line, p->tok.col,
+                                   "more than 16 tests in one condition");
         if (!att_parse_test(p, &tests[n]))
             return false;
         n++;
         if (p->tok.kind == T_COMMA) {
-            if (!att_next(p))
+            if (!att_pol_next(p))
                 return false;
             continue;
         }
         if (p->tok.kind == T_RBRACK)
             break;
-        return att_expected(p, "',' or ']' in the claim condition");
+        return att_pol_expected(p, "',' or ']' in the claim condition");
     }
     c->at.end = p->tok.end;
-    if (!att_next(p))
+    if (!att_pol_next(p))
         return false;
     /* Type tests first, value tests last: the type narrows the claims before a value is compared
      * (and tells the explain trace which claim came closest). */
     c->tests = att_pol_alloc(p->a, sizeof(*c->tests) * (size_t)n);
     if (c->tests == NULL)
-        return att_perr_at(p, c->at.line, c->at.col, "out of memory");
+        return att_pol_perr_at(p, c->at.line, c->at.col, "out of memory");
     int k = 0;
     for (int pass = 0; pass < 3; pass++)
         for (int i = 0; i < n; i++) {
@@ -869,8 +397,9 @@ static bool att_check_action(att_parser_t *p, att_pol_section_t sec, att_pol_act
         break;
     }
     if (!ok)
-        return att_perr_at(p, verb->line, verb->col, "%s() is not allowed in %s: it belongs in %s",
-                           att_pol_act_name(a->kind), att_pol_section_name(sec), where[a->kind]);
+        return att_pol_perr_at(
+            p, verb->line, verb->col, "%s() is not allowed in %s: it belongs in %s",
+            att_pol_act_name(a->kind), att_pol_section_name(sec), where[a->kind]);
     if (a->kind == ATT_ACT_ISSUEPROPERTY && a->type && a->type->kind == ATT_PX_LIT && a->value &&
         a->value->kind == ATT_PX_LIT) {
         for (size_t i = 0; i < sizeof(att_known_props) / sizeof(att_known_props[0]); i++) {
@@ -879,10 +408,10 @@ static bool att_check_action(att_parser_t *p, att_pol_section_t sec, att_pol_act
                 memcmp(att_known_props[i].name, t->s, t->n) == 0 &&
                 v->kind != att_known_props[i].kind) {
                 att_pv_t want = {.kind = att_known_props[i].kind};
-                return att_perr_at(p, a->value->at.line, a->value->at.col,
-                                   "property %s takes a %s value, found %s",
-                                   att_known_props[i].name, att_pv_type_name(&want),
-                                   att_pv_type_name(v));
+                return att_pol_perr_at(p, a->value->at.line, a->value->at.col,
+                                       "property %s takes a %s value, found %s",
+                                       att_known_props[i].name, att_pv_type_name(&want),
+                                       att_pv_type_name(v));
             }
         }
     }
@@ -891,7 +420,7 @@ static bool att_check_action(att_parser_t *p, att_pol_section_t sec, att_pol_act
 
 static bool att_parse_action(att_parser_t *p, att_pol_section_t sec, att_pol_action_t *a)
 {
-    a->at = att_span_start(p);
+    a->at = att_pol_span_start(p);
     a->claim_ref = -1;
     att_tok_t verb = p->tok;
     static const struct {
@@ -904,43 +433,44 @@ static bool att_parse_action(att_parser_t *p, att_pol_section_t sec, att_pol_act
                  {"issueproperty", ATT_ACT_ISSUEPROPERTY}};
     size_t i;
     for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-        if (att_is_kw(&verb, verbs[i].s))
+        if (att_pol_is_kw(&verb, verbs[i].s))
             break;
     if (i == sizeof(verbs) / sizeof(verbs[0]))
-        return att_expected(p, "an action (permit, deny, add, issue or issueproperty)");
+        return att_pol_expected(p, "an action (permit, deny, add, issue or issueproperty)");
     a->kind = verbs[i].k;
-    if (!att_next(p) || !att_expect(p, T_LPAREN, "'(' after the action"))
+    if (!att_pol_next(p) || !att_pol_expect(p, T_LPAREN, "'(' after the action"))
         return false;
     if (a->kind == ATT_ACT_PERMIT || a->kind == ATT_ACT_DENY) {
         if (p->tok.kind != T_RPAREN)
-            return att_expected(p, "')': permit() and deny() take no claim");
-    } else if (att_is_kw(&p->tok, "claim")) {
-        if (!att_next(p) || !att_expect(p, T_ASSIGN, "'=' after 'claim'"))
+            return att_pol_expected(p, "')': permit() and deny() take no claim");
+    } else if (att_pol_is_kw(&p->tok, "claim")) {
+        if (!att_pol_next(p) || !att_pol_expect(p, T_ASSIGN, "'=' after 'claim'"))
             return false;
         if (p->tok.kind != T_IDENT)
-            return att_expected(p, "an identifier bound in this rule after 'claim ='");
+            return att_pol_expected(p, "an identifier bound in this rule after 'claim ='");
         a->claim_ref = att_find_ident(p, p->tok.s, p->tok.n);
         if (a->claim_ref < 0)
-            return att_perr_at(p, p->tok.line, p->tok.col,
-                               "'%.*s' is not declared: expected an identifier bound in this rule",
-                               (int)(p->tok.n > 40 ? 40 : p->tok.n), p->tok.s);
-        if (!att_next(p))
+            return att_pol_perr_at(
+                p, p->tok.line, p->tok.col,
+                "'%.*s' is not declared: expected an identifier bound in this rule",
+                (int)(p->tok.n > 40 ? 40 : p->tok.n), p->tok.s);
+        if (!att_pol_next(p))
             return false;
     } else {
         for (;;) {
             att_tok_t name = p->tok;
             att_pol_prop_t prop;
             if (!att_parse_prop_name(&name, &prop) || prop == ATT_PP_ISSUER)
-                return att_expected(p, "'type', 'value', 'valueType' or 'claim' in the claim");
-            if (!att_next(p) || !att_expect(p, T_ASSIGN, "'=' after the claim property"))
+                return att_pol_expected(p, "'type', 'value', 'valueType' or 'claim' in the claim");
+            if (!att_pol_next(p) || !att_pol_expect(p, T_ASSIGN, "'=' after the claim property"))
                 return false;
             att_pol_expr_t *e = att_parse_expr(p);
             if (e == NULL)
                 return false;
             if ((prop == ATT_PP_TYPE && a->type) || (prop == ATT_PP_VALUE && a->value) ||
                 (prop == ATT_PP_VALUETYPE && a->valuetype != ATT_VT_NONE))
-                return att_perr_at(p, name.line, name.col, "'%s' is given twice in the claim",
-                                   att_pol_prop_name(prop));
+                return att_pol_perr_at(p, name.line, name.col, "'%s' is given twice in the claim",
+                                       att_pol_prop_name(prop));
             if (prop == ATT_PP_TYPE)
                 a->type = e;
             else if (prop == ATT_PP_VALUE)
@@ -948,45 +478,45 @@ static bool att_parse_action(att_parser_t *p, att_pol_section_t sec, att_pol_act
             else {
                 static const char *vts[] = {"String", "Integer", "Boolean"};
                 if (e->kind != ATT_PX_LIT || e->lit.kind != ATT_PV_STR)
-                    return att_perr_at(p, e->at.line, e->at.col,
-                                       "expected \"String\", \"Integer\" or \"Boolean\" as the "
-                                       "valueType");
+                    return att_pol_perr_at(p, e->at.line, e->at.col,
+                                           "expected \"String\", \"Integer\" or \"Boolean\" as the "
+                                           "valueType");
                 for (int k = 0; k < 3; k++)
                     if (strlen(vts[k]) == e->lit.n && !strncasecmp(vts[k], e->lit.s, e->lit.n))
                         a->valuetype = (att_pol_vt_t)(k + 1);
                 if (a->valuetype == ATT_VT_NONE)
-                    return att_perr_at(p, e->at.line, e->at.col,
-                                       "expected \"String\", \"Integer\" or \"Boolean\" as the "
-                                       "valueType");
+                    return att_pol_perr_at(p, e->at.line, e->at.col,
+                                           "expected \"String\", \"Integer\" or \"Boolean\" as the "
+                                           "valueType");
             }
             if (p->tok.kind != T_COMMA)
                 break;
-            if (!att_next(p))
+            if (!att_pol_next(p))
                 return false;
         }
         if (a->type == NULL || a->value == NULL)
-            return att_perr_at(p, a->at.line, a->at.col,
-                               "%s() needs both type=... and value=... (or claim=c)",
-                               att_pol_act_name(a->kind));
+            return att_pol_perr_at(p, a->at.line, a->at.col,
+                                   "%s() needs both type=... and value=... (or claim=c)",
+                                   att_pol_act_name(a->kind));
         if (a->type->kind == ATT_PX_LIT && a->type->lit.kind != ATT_PV_STR)
-            return att_perr_at(p, a->type->at.line, a->type->at.col,
-                               "the claim type must be a string, found %s",
-                               att_pv_type_name(&a->type->lit));
+            return att_pol_perr_at(p, a->type->at.line, a->type->at.col,
+                                   "the claim type must be a string, found %s",
+                                   att_pv_type_name(&a->type->lit));
         if (a->type->kind == ATT_PX_LIT && a->type->lit.n == 0)
-            return att_perr_at(p, a->type->at.line, a->type->at.col,
-                               "the claim type must not be empty");
+            return att_pol_perr_at(p, a->type->at.line, a->type->at.col,
+                                   "the claim type must not be empty");
     }
     if (p->tok.kind != T_RPAREN)
-        return att_expected(p, "',' or ')' to close the action");
+        return att_pol_expected(p, "',' or ')' to close the action");
     a->at.end = p->tok.end;
-    if (!att_next(p))
+    if (!att_pol_next(p))
         return false;
     return att_check_action(p, sec, a, &verb);
 }
 
 static bool att_parse_rule(att_parser_t *p, att_pol_section_t sec, att_pol_rule_t *r)
 {
-    r->at = att_span_start(p);
+    r->at = att_pol_span_start(p);
     r->section = sec;
     p->nidents = 0;
     att_pol_cond_t conds[32];
@@ -994,47 +524,48 @@ static bool att_parse_rule(att_parser_t *p, att_pol_section_t sec, att_pol_rule_
     if (p->tok.kind != T_ARROW) {
         for (;;) {
             if (n == 32)
-                return att_perr_at(p, p->tok.line, p->tok.col, "more than 32 conditions in a rule");
+                return att_pol_perr_at(p, p->tok.line, p->tok.col,
+                                       "more than 32 conditions in a rule");
             memset(&conds[n], 0, sizeof(conds[n]));
             if (!att_parse_cond(p, &conds[n]))
                 return false;
             /* declare the identifier only now: a condition cannot refer to itself */
             if (conds[n].ident) {
                 if (p->nidents == ATT_POL_MAX_IDENTS)
-                    return att_perr_at(p, conds[n].at.line, conds[n].at.col,
-                                       "too many identifiers in one rule");
+                    return att_pol_perr_at(p, conds[n].at.line, conds[n].at.col,
+                                           "too many identifiers in one rule");
                 p->idents[p->nidents] = conds[n].ident;
                 p->identlen[p->nidents] = strlen(conds[n].ident);
                 p->nidents++;
             }
             n++;
             if (p->tok.kind == T_AND) {
-                if (!att_next(p))
+                if (!att_pol_next(p))
                     return false;
                 continue;
             }
             if (p->tok.kind == T_ARROW)
                 break;
-            return att_expected(p, "'&&' or '=>' after the condition");
+            return att_pol_expected(p, "'&&' or '=>' after the condition");
         }
     }
     /* identifiers index conditions: remap to condition indexes */
-    if (!att_next(p))
+    if (!att_pol_next(p))
         return false;
     r->nconds = n;
     r->conds = att_pol_alloc(p->a, sizeof(*r->conds) * (size_t)(n ? n : 1));
     if (r->conds == NULL)
-        return att_perr_at(p, r->at.line, r->at.col, "out of memory");
+        return att_pol_perr_at(p, r->at.line, r->at.col, "out of memory");
     memcpy(r->conds, conds, sizeof(*conds) * (size_t)n);
     if (!att_parse_action(p, sec, &r->act))
         return false;
     r->at.end = r->act.at.end;
     if (p->tok.kind == T_SEMI)
-        return att_next(p);
+        return att_pol_next(p);
     if (p->tok.kind == T_RBRACE || p->tok.kind == T_LBRACK || p->tok.kind == T_ARROW ||
         p->tok.kind == T_NOT || p->tok.kind == T_IDENT)
         return true; /* lenient: ';' after a rule is optional */
-    return att_expected(p, "';' after the rule");
+    return att_pol_expected(p, "';' after the rule");
 }
 
 /* Identifiers are stored per condition; REF/claim_ref hold the index in p->idents, which is
@@ -1069,15 +600,15 @@ static bool att_parse_section(att_parser_t *p, att_pol_section_t sec)
 {
     att_pol_sec_t *s = &p->pol->sec[sec];
     s->present = true;
-    s->at = att_span_start(p);
-    if (!att_next(p) || !att_expect(p, T_LBRACE, "'{' after the section name"))
+    s->at = att_pol_span_start(p);
+    if (!att_pol_next(p) || !att_pol_expect(p, T_LBRACE, "'{' after the section name"))
         return false;
     size_t cap = 8;
     att_pol_rule_t *rules = att_pol_zalloc(p->a, sizeof(*rules) * cap);
     int n = 0;
     while (rules != NULL && p->tok.kind != T_RBRACE) {
         if (p->tok.kind == T_EOF)
-            return att_expected(p, "'}' to close the section");
+            return att_pol_expected(p, "'}' to close the section");
         if ((size_t)n == cap) {
             att_pol_rule_t *nr = att_pol_zalloc(p->a, sizeof(*rules) * cap * 2);
             if (nr == NULL)
@@ -1094,44 +625,45 @@ static bool att_parse_section(att_parser_t *p, att_pol_section_t sec)
         n++;
     }
     if (rules == NULL || p->a->failed)
-        return att_perr_at(p, s->at.line, s->at.col, "out of memory");
+        return att_pol_perr_at(p, s->at.line, s->at.col, "out of memory");
     s->rules = rules;
     s->nrules = n;
-    if (!att_next(p))
+    if (!att_pol_next(p))
         return false;
-    return att_expect(p, T_SEMI, "';' after '}' closing the section");
+    return att_pol_expect(p, T_SEMI, "';' after '}' closing the section");
 }
 
 static bool att_parse_policy(att_parser_t *p)
 {
-    if (!att_next(p))
+    if (!att_pol_next(p))
         return false;
-    if (!att_is_kw(&p->tok, "version"))
-        return att_expected(p, "'version' at the start of the policy");
-    if (!att_next(p) || !att_expect(p, T_ASSIGN, "'=' after 'version'"))
+    if (!att_pol_is_kw(&p->tok, "version"))
+        return att_pol_expected(p, "'version' at the start of the policy");
+    if (!att_pol_next(p) || !att_pol_expect(p, T_ASSIGN, "'=' after 'version'"))
         return false;
     att_tok_t major = p->tok;
     if (major.kind != T_INT)
-        return att_expected(p, "a version number (1.0, 1.1 or 1.2)");
-    if (!att_next(p) || !att_expect(p, T_DOT, "'.' in the version number (1.0, 1.1 or 1.2)"))
+        return att_pol_expected(p, "a version number (1.0, 1.1 or 1.2)");
+    if (!att_pol_next(p) ||
+        !att_pol_expect(p, T_DOT, "'.' in the version number (1.0, 1.1 or 1.2)"))
         return false;
     att_tok_t minor = p->tok;
     if (minor.kind != T_INT)
-        return att_expected(p, "the minor version number (1.0, 1.1 or 1.2)");
+        return att_pol_expected(p, "the minor version number (1.0, 1.1 or 1.2)");
     size_t mlen = minor.end - minor.off;
     if (major.i != 1 || mlen != 1 || minor.i < 0 || minor.i > 2)
-        return att_perr_at(
+        return att_pol_perr_at(
             p, major.line, major.col, "unsupported version %.*s: expected 1.0, 1.1 or 1.2",
             (int)(minor.end - major.off > 20 ? 20 : minor.end - major.off), p->src + major.off);
     p->pol->version = 10 + (int)minor.i;
-    if (!att_next(p) || !att_expect(p, T_SEMI, "';' after the version"))
+    if (!att_pol_next(p) || !att_pol_expect(p, T_SEMI, "';' after the version"))
         return false;
     int next = 0; /* the first section still allowed */
     static const char *names[] = {"configurationrules", "authorizationrules", "issuancerules"};
     while (p->tok.kind != T_EOF) {
         int s;
         for (s = 0; s < ATT_SEC_N; s++)
-            if (att_is_kw(&p->tok, names[s]))
+            if (att_pol_is_kw(&p->tok, names[s]))
                 break;
         if (s == ATT_SEC_N || s < next) {
             const char *what = next == 0   ? "a section (configurationrules, authorizationrules "
@@ -1142,21 +674,22 @@ static bool att_parse_policy(att_parser_t *p)
                                              "configurationrules, authorizationrules, "
                                              "issuancerules, once each)"
                                            : "end of policy after issuancerules";
-            return att_expected(p, what);
+            return att_pol_expected(p, what);
         }
         if (s == ATT_SEC_CONFIG && p->pol->version < 11)
-            return att_perr_at(p, p->tok.line, p->tok.col,
-                               "configurationrules needs policy version 1.1 or later (this policy "
-                               "is version 1.0)");
+            return att_pol_perr_at(
+                p, p->tok.line, p->tok.col,
+                "configurationrules needs policy version 1.1 or later (this policy "
+                "is version 1.0)");
         if (s > ATT_SEC_AUTH && !p->pol->sec[ATT_SEC_AUTH].present)
-            return att_expected(p, "'authorizationrules' (every policy has one, before "
-                                   "issuancerules)");
+            return att_pol_expected(p, "'authorizationrules' (every policy has one, before "
+                                       "issuancerules)");
         if (!att_parse_section(p, (att_pol_section_t)s))
             return false;
         next = s + 1;
     }
     if (!p->pol->sec[ATT_SEC_AUTH].present)
-        return att_expected(p, "an 'authorizationrules' section");
+        return att_pol_expected(p, "an 'authorizationrules' section");
     return true;
 }
 
@@ -1174,6 +707,6 @@ att_err_t att_pol_parse(att_policy_t *pol, att_policy_pos_t *pos, att_diag_t *di
     if (att_parse_policy(&p))
         return ATT_OK;
     if (!p.failed) /* defensive: every failure path reports */
-        att_perr_at(&p, p.tok.line, p.tok.col, "syntax error");
+        att_pol_perr_at(&p, p.tok.line, p.tok.col, "syntax error");
     return ATT_E_POLICY_SYNTAX;
 }

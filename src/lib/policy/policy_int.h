@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -242,6 +244,101 @@ struct att_policy {
 /* parser.c: fill pol (arena initialised) from pol->text; error: diag + pos. */
 att_err_t att_pol_parse(att_policy_t *pol, att_policy_pos_t *pos, att_diag_t *diag);
 
+/* ---- tokens and parser state (lexer.c, parser.c) ---------------------------------------- */
+
+typedef enum {
+    T_EOF,
+    T_IDENT,
+    T_STRING,
+    T_INT,
+    T_EQ,
+    T_ASSIGN,
+    T_NE,
+    T_LT,
+    T_LE,
+    T_GT,
+    T_GE,
+    T_ARROW,
+    T_AND,
+    T_NOT,
+    T_COLON,
+    T_LBRACK,
+    T_RBRACK,
+    T_LPAREN,
+    T_RPAREN,
+    T_LBRACE,
+    T_RBRACE,
+    T_COMMA,
+    T_SEMI,
+    T_DOT,
+    T_ERROR,
+} att_tok_kind_t;
+
+typedef struct {
+    att_tok_kind_t kind;
+    size_t off, end;
+    unsigned line, col;
+    const char *s; /* IDENT: points into the text; STRING: decoded, in the arena */
+    size_t n;
+    int64_t i;
+} att_tok_t;
+
+#define ATT_POL_MAX_IDENTS 32
+#define ATT_POL_MAX_DEPTH  16
+
+typedef struct {
+    const char *src;
+    size_t len;
+    size_t pos;
+    unsigned line;
+    size_t line_start;
+    /* att_col's memo: byte col_off of the line starting at col_ls is at column col_n. Tokens
+     * move forward, so each column costs only the bytes since the previous one: parsing stays
+     * linear however long a line is (issue 10: a 440 kB one-line policy took 31 s). */
+    size_t col_ls, col_off;
+    unsigned col_n;
+    att_tok_t tok;
+    att_pol_arena_t *a;
+    att_policy_t *pol;
+    att_diag_t *diag;
+    att_policy_pos_t *errpos;
+    bool failed;
+    /* the rule being parsed */
+    const char *idents[ATT_POL_MAX_IDENTS];
+    size_t identlen[ATT_POL_MAX_IDENTS];
+    int nidents;
+    int depth;
+} att_parser_t;
+
+/* lexer.c: the first syntax error, at line/col (later ones are dropped); always false. */
+bool att_pol_perr_at(att_parser_t *p, unsigned line, unsigned col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Error at the current token: "expected X, found Y"; always false. */
+bool att_pol_expected(att_parser_t *p, const char *what);
+/* Read the next token into p->tok; false on a lexical error (reported). */
+bool att_pol_next(att_parser_t *p);
+
+/* The token is the name kw (case-insensitive). */
+static inline bool att_pol_is_kw(const att_tok_t *t, const char *kw)
+{
+    return t->kind == T_IDENT && t->n == strlen(kw) && strncasecmp(t->s, kw, t->n) == 0;
+}
+
+/* The current token is of kind k (then read the next one), else "expected what". */
+static inline bool att_pol_expect(att_parser_t *p, att_tok_kind_t k, const char *what)
+{
+    if (p->tok.kind != k)
+        return att_pol_expected(p, what);
+    return att_pol_next(p);
+}
+
+/* Where the current token is. */
+static inline att_pol_span_t att_pol_span_start(const att_parser_t *p)
+{
+    att_pol_span_t s = {p->tok.line, p->tok.col, p->tok.off, p->tok.end};
+    return s;
+}
+
 /* Names for messages. */
 const char *att_pol_section_name(att_pol_section_t s);
 const char *att_pol_op_name(att_pol_op_t op);
@@ -281,5 +378,94 @@ void att_pv_describe(att_pol_buf_t *b, const att_pv_t *v);
 json_t *att_pv_to_json(const att_pv_t *v);
 /* "String", "Integer", "Boolean". */
 const char *att_pv_type_name(const att_pv_t *v);
+
+/* ---- evaluation state (eval.c, eval_expr.c, eval_claims.c, eval_explain.c) --------------- */
+
+typedef struct {
+    const char *type;
+    size_t tn;
+    const char *issuer;
+    size_t in;
+    att_pv_t v;
+    size_t size; /* serialised size of type and value once measured (0: not yet) */
+} att_claim_t;
+
+typedef struct {
+    att_claim_t **c;
+    size_t n, cap;
+} att_claimset_t;
+
+typedef struct {
+    att_claim_t **c;
+    size_t n;
+} att_bind_t;
+
+/* Why a rule did not fire: the failed condition and the claim that came closest. */
+typedef struct {
+    const att_pol_rule_t *rule;
+    int failed;
+    const att_claim_t *near; /* passed the type tests, failed near_test; or (absence) present */
+    int near_test;
+} att_miss_t;
+
+typedef struct {
+    const att_policy_t *pol;
+    att_pol_arena_t *a;
+    att_diag_t *diag;
+    att_claimset_t in, out, props;
+    const att_pol_rule_t *permit_rule, *deny_rule;
+    att_bind_t *deny_bind;
+    att_miss_t *misses; /* failed permit rules, for the denial reason */
+    size_t nmiss, capmiss;
+    bool explain;
+    json_t *trace;
+    att_pol_buf_t text;
+    att_pol_budget_t b;
+    const att_pol_rule_t *rule; /* the rule being evaluated, for budget messages */
+    const char *query;          /* the JmesPath query being evaluated, or NULL */
+    size_t query_n;
+} att_eval_t;
+
+/* eval.c: the budget ran out (or the caller cancelled): say which budget, its limit and where. */
+att_err_t att_pol_budget_err(att_eval_t *e);
+/* eval.c: out of memory, or the budget error when the arena refused because of the budget. */
+att_err_t att_pol_oom(att_eval_t *e);
+/* eval.c: serialised size of claim c (type and value), measured once against the budget. */
+bool att_pol_claim_size(att_eval_t *e, att_claim_t *c, size_t *size);
+/* eval.c: append c to s (at most ATT_EVAL_MAX_CLAIMS claims). */
+att_err_t att_pol_claimset_add(att_eval_t *e, att_claimset_t *s, att_claim_t *c);
+/* eval.c: give v the valueType vt (ATT_VT_NONE: unchanged); ATT_E_POLICY_TYPE when it cannot. */
+att_err_t att_pol_coerce(att_eval_t *e, const att_pol_rule_t *r, att_pol_vt_t vt, att_pv_t *v);
+/* eval_expr.c: the set of values expression x of rule r evaluates to, with the bindings bind. */
+att_err_t att_pol_eval_expr(att_eval_t *e, const att_pol_rule_t *r, const att_pol_expr_t *x,
+                            const att_bind_t *bind, att_pv_set_t *out);
+/* eval.c: value of property p of claim c. */
+void att_pol_claim_prop(att_eval_t *e, att_claim_t *c, att_pol_prop_t p, att_pv_t *out);
+/* eval_claims.c: the incoming claims (an object or MAA's array of claims) into e->in. */
+att_err_t att_pol_load_claims(att_eval_t *e, const json_t *claims);
+/* eval_claims.c: a claim set as a JSON object (a type issued twice becomes an array). */
+json_t *att_pol_claims_json(const att_claimset_t *s);
+/* eval_explain.c: "type = value" of c, appended to b. */
+void att_pol_describe_claim(att_pol_buf_t *b, const att_claim_t *c);
+/* eval_explain.c: the explain trace's entry (JSON and text) for rule r. */
+void att_pol_trace_rule(att_eval_t *e, const att_pol_rule_t *r, const att_bind_t *bind,
+                        const att_miss_t *miss, bool fired, json_t *effects);
+/* eval_explain.c: the decision's reason, malloc'd (NULL when out of memory). */
+char *att_pol_reason(att_eval_t *e, bool permitted);
+
+/* Count n steps against the evaluation's budget; false once it is spent. */
+static inline bool att_pol_eval_spend(att_eval_t *e, uint64_t n)
+{
+    return att_pol_spend(&e->b, n);
+}
+
+/* Steps for comparing two values: one, plus the scan of the shorter text (JSON values compare
+ * by json_equal over their materialised texts' worth of nodes at most). */
+static inline uint64_t att_pol_cmp_cost(const att_pv_t *a, const att_pv_t *b)
+{
+    size_t na = a->kind == ATT_PV_STR || a->kind == ATT_PV_JSON ? a->n : 0;
+    size_t nb = b->kind == ATT_PV_STR || b->kind == ATT_PV_JSON ? b->n : 0;
+    return att_pol_scan_cost(na < nb ? na : nb);
+}
 
 #endif
