@@ -3,21 +3,26 @@
  *
  *   attest sim init DIR [--ca processor|platform] [--tee sgx|tdx] [--force]
  *   attest sim collateral-server --dir DIR [--listen 127.0.0.1:PORT] [--quiet]
+ *   attest sim snp init DIR [--chips N] [--product milan|genoa|turin] [--rsa-bits B] [--force]
+ *   attest sim snp report DIR --chip I [--report-data HEX] ... [--out FILE] [--evidence FILE]
  *
  * Exit codes: 0 ok, 1 failure (cannot create, cannot listen), 2 usage.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
 
 #include "attest/client.h"
+#include "attest/sim.h"
 #include "attest/token.h"
 #include "cli.h"
 #include "core/util.h"
@@ -25,6 +30,7 @@
 static const char att_sim_usage[] =
     "usage: attest sim init DIR [--ca processor|platform] [--tee sgx|tdx] [--force]\n"
     "       attest sim collateral-server --dir DIR [--listen 127.0.0.1:PORT] [--quiet]\n"
+    "       attest sim snp init|report ...   (a simulated SEV-SNP fleet: attest sim snp --help)\n"
     "\n"
     "A simulated Intel DCAP platform for development and tests. Its quotes are real DCAP quotes\n"
     "signed by a test hierarchy that proves nothing: attestd trusts it only with\n"
@@ -432,6 +438,292 @@ static int att_sim_server(int argc, char **argv)
     return ATT_EXIT_OK;
 }
 
+/* ---- attest sim snp: a simulated SEV-SNP fleet ---------------------------------------------- */
+
+static const char att_snp_init_usage[] =
+    "usage: attest sim snp init DIR [--chips N] [--product milan|genoa|turin] [--rsa-bits BITS]\n"
+    "                               [--force]\n"
+    "Create a simulated SEV-SNP fleet in DIR: a test hierarchy shaped like AMD's (ARK, ASK and\n"
+    "ASVK, RSA with RSASSA-PSS SHA-384), N chips (default 1) with their VCEKs, laid out as AMD\n"
+    "KDS serves them: DIR/vcek/v1/<Product>/{cert_chain,crl,<chip_id hex>},\n"
+    "DIR/vlek/v1/<Product>/{cert_chain,crl}; DIR/ark.pem (the root to trust), DIR/chips.txt (one\n"
+    "chip_id a line, chip 0 first) and DIR/sim (keys and chip secrets, 0600). Then:\n"
+    "  attest snp verify --report R --kds-dir DIR --trust-root DIR/ark.pem\n"
+    "  --product milan|genoa|turin  (milan)\n"
+    "  --rsa-bits BITS              ARK/ASK/ASVK size: 4096 as AMD's (default); 2048 is faster\n"
+    "  --force                      replace a simulated fleet already in DIR\n"
+    "The CRL revokes nothing and is valid for 30 days. Exit: 0 created, 1 failure, 2 usage.\n";
+
+static const char att_snp_report_usage[] =
+    "usage: attest sim snp report DIR --chip I [--version 2..5] [--vlek] [--report-data HEX]\n"
+    "           [--host-data HEX] [--measurement HEX] [--policy HEX] [--vmpl N] [--tcb HEX]\n"
+    "           [--wrong-hwid] [--key-tcb HEX] [--out FILE] [--evidence FILE] [--vcek-out FILE]\n"
+    "A report of chip I of the fleet in DIR (attest sim snp init), signed by its VCEK (or the\n"
+    "VLEK): version 3 by default; HEX values fill the field from its start (report-data 64\n"
+    "bytes, host-data 32, measurement 48), the rest zero. --tcb sets every TCB of the report\n"
+    "(raw TCB_VERSION, 16 hex digits); its VCEK is then that TCB's (write it with --vcek-out:\n"
+    "DIR holds the VCEKs of the fleet's TCB). For negative tests, signature-valid reports a real\n"
+    "chip never makes: --wrong-hwid writes a chip_id that is not chip I's; --key-tcb HEX signs\n"
+    "with the VCEK of another TCB than the report's.\n"
+    "  --out FILE       the 1184-byte report\n"
+    "  --evidence FILE  MAA's SevSnpVm JSON {\"SnpReport\", \"VcekCertChain\"} (base64url)\n"
+    "Without --out or --evidence the JSON evidence goes to standard output.\n"
+    "Exit: 0 written, 1 failure, 2 usage.\n";
+
+static int att_snp_init(int argc, char **argv)
+{
+    const char *dir = NULL, *product = "milan";
+    unsigned long chips = 1, bits = 4096;
+    bool force = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *end = NULL;
+        if (att_is_help(a)) {
+            fputs(att_snp_init_usage, stdout);
+            return ATT_EXIT_OK;
+        } else if (!strcmp(a, "--force")) {
+            force = true;
+        } else if (i + 1 < argc && !strcmp(a, "--product")) {
+            product = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--chips")) {
+            chips = strtoul(argv[++i], &end, 10);
+            if (*argv[i] == '-' || *end != 0 || chips < 1 || chips > ATT_SIM_SNP_MAX_CHIPS) {
+                fprintf(stderr, "attest sim snp init: --chips must be 1 to %d, not '%s'\n",
+                        ATT_SIM_SNP_MAX_CHIPS, argv[i]);
+                return ATT_EXIT_USAGE;
+            }
+        } else if (i + 1 < argc && !strcmp(a, "--rsa-bits")) {
+            bits = strtoul(argv[++i], &end, 10);
+            if (*argv[i] == '-' || *end != 0 || bits < 2048 || bits > 8192) {
+                fprintf(stderr, "attest sim snp init: --rsa-bits must be 2048 to 8192, not '%s'\n",
+                        argv[i]);
+                return ATT_EXIT_USAGE;
+            }
+        } else if (a[0] != '-' && dir == NULL) {
+            dir = a;
+        } else {
+            fprintf(stderr, "attest sim snp init: unexpected argument '%s'\n%s", a,
+                    att_snp_init_usage);
+            return ATT_EXIT_USAGE;
+        }
+    }
+    if (dir == NULL) {
+        fprintf(stderr, "attest sim snp init: DIR is required\n%s", att_snp_init_usage);
+        return ATT_EXIT_USAGE;
+    }
+    att_snp_product_t p = !strcasecmp(product, "milan")   ? ATT_SNP_MILAN
+                          : !strcasecmp(product, "genoa") ? ATT_SNP_GENOA
+                          : !strcasecmp(product, "turin") ? ATT_SNP_TURIN
+                                                          : ATT_SNP_PRODUCT_UNKNOWN;
+    if (p == ATT_SNP_PRODUCT_UNKNOWN) {
+        fprintf(stderr, "attest sim snp init: --product must be milan, genoa or turin, not '%s'\n",
+                product);
+        return ATT_EXIT_USAGE;
+    }
+    char state[4096];
+    snprintf(state, sizeof state, "%s/sim/snp.json", dir);
+    if (!force && access(state, F_OK) == 0) {
+        fprintf(stderr,
+                "attest sim snp init: %s already holds a simulated SEV-SNP fleet (--force "
+                "replaces it)\n",
+                dir);
+        return ATT_EXIT_REJECT;
+    }
+    att_sim_snp_opts_t o;
+    att_sim_snp_opts_default(&o, p, (att_time_t)time(NULL));
+    o.n_chips = chips;
+    o.rsa_bits = (unsigned)bits;
+    att_sim_snp_t *s = NULL;
+    att_diag_t d;
+    if (att_sim_snp_new(&o, &s, &d) != ATT_OK || att_sim_snp_save(s, dir, &d) != ATT_OK) {
+        fprintf(stderr, "attest sim snp init: %s\n", d.msg);
+        att_sim_snp_free(s);
+        return ATT_EXIT_REJECT;
+    }
+    att_sim_snp_free(s);
+    printf("simulated SEV-SNP fleet in %s: %lu %s chip%s (chip ids in %s/chips.txt)\n"
+           "trust root: %s/ark.pem  (attest snp verify --trust-root, attestd --trust-root)\n"
+           "KDS layout: attest snp verify --kds-dir %s\n",
+           dir, chips, att_snp_product_name(p), chips == 1 ? "" : "s", dir, dir, dir);
+    return ATT_EXIT_OK;
+}
+
+/* HEX (at most n bytes, an even number of digits) into out, zero-padded. */
+static bool att_snp_hex_arg(const char *opt, const char *hex, uint8_t *out, size_t n)
+{
+    size_t l = strlen(hex);
+    memset(out, 0, n);
+    if (l % 2 != 0 || l / 2 > n || !att_hex_decode(hex, l, out, l / 2)) {
+        fprintf(stderr, "attest sim snp report: %s takes at most %zu bytes of hex, not '%s'\n", opt,
+                n, hex);
+        return false;
+    }
+    return true;
+}
+
+static bool att_snp_u64_arg(const char *opt, const char *v, uint64_t max, uint64_t *out, int base)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, base);
+    if (*v == 0 || *v == '-' || *end != 0 || errno != 0 || x > max) {
+        fprintf(stderr, "attest sim snp report: bad %s '%s'\n", opt, v);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static int att_snp_write_out(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "attest sim snp report: cannot write %s: %s\n", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return ATT_EXIT_REJECT;
+    }
+    return ATT_EXIT_OK;
+}
+
+static int att_snp_report_cmd(int argc, char **argv)
+{
+    const char *dir = NULL, *out = NULL, *evidence = NULL, *vcek_out = NULL;
+    const char *chip = NULL, *version = "3", *rd = NULL, *hd = NULL, *meas = NULL, *policy = NULL,
+               *vmpl = NULL, *tcb = NULL, *key_tcb = NULL;
+    bool vlek = false, wrong_hwid = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (att_is_help(a)) {
+            fputs(att_snp_report_usage, stdout);
+            return ATT_EXIT_OK;
+        } else if (!strcmp(a, "--vlek")) {
+            vlek = true;
+            continue;
+        } else if (!strcmp(a, "--wrong-hwid")) {
+            wrong_hwid = true;
+            continue;
+        }
+        const struct {
+            const char *name;
+            const char **slot;
+        } opts[] = {{"--chip", &chip},    {"--version", &version},   {"--report-data", &rd},
+                    {"--host-data", &hd}, {"--measurement", &meas},  {"--policy", &policy},
+                    {"--vmpl", &vmpl},    {"--tcb", &tcb},           {"--key-tcb", &key_tcb},
+                    {"--out", &out},      {"--evidence", &evidence}, {"--vcek-out", &vcek_out}};
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+            if (!strcmp(a, opts[k].name))
+                slot = opts[k].slot;
+        if (slot != NULL && i + 1 < argc) {
+            *slot = argv[++i];
+        } else if (a[0] != '-' && dir == NULL) {
+            dir = a;
+        } else {
+            fprintf(stderr, "attest sim snp report: unexpected argument '%s'\n%s", a,
+                    att_snp_report_usage);
+            return ATT_EXIT_USAGE;
+        }
+    }
+    if (dir == NULL || chip == NULL) {
+        fprintf(stderr, "attest sim snp report: DIR and --chip are required\n%s",
+                att_snp_report_usage);
+        return ATT_EXIT_USAGE;
+    }
+    uint64_t ci, ver, v;
+    if (!att_snp_u64_arg("--chip", chip, ATT_SIM_SNP_MAX_CHIPS, &ci, 10) ||
+        !att_snp_u64_arg("--version", version, 5, &ver, 10) || ver < 2) {
+        if (ci <= ATT_SIM_SNP_MAX_CHIPS && ver < 2)
+            fprintf(stderr, "attest sim snp report: --version must be 2 to 5\n");
+        return ATT_EXIT_USAGE;
+    }
+    att_sim_snp_t *s = NULL;
+    att_diag_t d;
+    if (att_sim_snp_load(dir, &s, &d) != ATT_OK) {
+        fprintf(stderr, "attest sim snp report: %s\n", d.msg);
+        return ATT_EXIT_REJECT;
+    }
+    int rc = ATT_EXIT_USAGE;
+    char *json = NULL;
+    if (ci >= att_sim_snp_opts(s)->n_chips) {
+        fprintf(stderr, "attest sim snp report: --chip %llu: the fleet in %s has %zu chips\n",
+                (unsigned long long)ci, dir, att_sim_snp_opts(s)->n_chips);
+        goto done;
+    }
+    att_sim_snp_report_opts_t o;
+    att_sim_snp_report_opts_default(s, &o, (size_t)ci, (uint32_t)ver);
+    o.key = vlek ? ATT_SNP_KEY_VLEK : ATT_SNP_KEY_VCEK;
+    if ((rd && !att_snp_hex_arg("--report-data", rd, o.report_data, 64)) ||
+        (hd && !att_snp_hex_arg("--host-data", hd, o.host_data, 32)) ||
+        (meas && !att_snp_hex_arg("--measurement", meas, o.measurement, 48)))
+        goto done;
+    if (policy) {
+        if (!att_snp_u64_arg("--policy", policy, UINT64_MAX, &o.policy, 16))
+            goto done;
+    }
+    if (vmpl) {
+        if (!att_snp_u64_arg("--vmpl", vmpl, 3, &v, 10))
+            goto done;
+        o.vmpl = (uint32_t)v;
+    }
+    if (tcb) {
+        if (!att_snp_u64_arg("--tcb", tcb, UINT64_MAX, &v, 16))
+            goto done;
+        o.reported_tcb = o.committed_tcb = o.current_tcb = o.launch_tcb = v;
+    }
+    if (key_tcb) {
+        if (!att_snp_u64_arg("--key-tcb", key_tcb, UINT64_MAX, &o.key_tcb, 16))
+            goto done;
+        o.other_key_tcb = true;
+    }
+    if (wrong_hwid) /* no chip has it: each byte of chip I's inverted */
+        for (size_t i = 0; i < (att_sim_snp_opts(s)->product == ATT_SNP_TURIN ? 8 : 64); i++)
+            o.chip_id[i] ^= 0xFF;
+    rc = ATT_EXIT_REJECT;
+    uint8_t rep[ATT_SNP_REPORT_LEN];
+    att_slice_t leaf;
+    if (att_sim_snp_report(s, &o, rep, &d) != ATT_OK ||
+        att_sim_snp_evidence(s, &o, rep, &json, &d) != ATT_OK ||
+        att_sim_snp_leaf(s, o.key, o.chip, o.other_key_tcb ? o.key_tcb : o.reported_tcb, &leaf,
+                         &d) != ATT_OK) {
+        fprintf(stderr, "attest sim snp report: %s\n", d.msg);
+        goto done;
+    }
+    rc = ATT_EXIT_OK;
+    if (out)
+        rc = att_snp_write_out(out, rep, sizeof rep);
+    if (rc == ATT_EXIT_OK && vcek_out)
+        rc = att_snp_write_out(vcek_out, leaf.ptr, leaf.len);
+    if (rc == ATT_EXIT_OK && evidence) {
+        rc = att_snp_write_out(evidence, json, strlen(json));
+    }
+    if (rc == ATT_EXIT_OK && out == NULL && evidence == NULL)
+        printf("%s\n", json);
+done:
+    free(json);
+    att_sim_snp_free(s);
+    return rc;
+}
+
+static int att_sim_snp(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: attest sim snp init DIR [--chips N] [--product milan|genoa|turin] ...\n"
+        "       attest sim snp report DIR --chip I [--report-data HEX] ... [--out FILE]\n"
+        "A simulated SEV-SNP fleet (docs/sim.md). 'attest sim snp COMMAND --help' describes a\n"
+        "command.\n";
+    if (argc < 2 || att_is_help(argv[1])) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? ATT_EXIT_USAGE : ATT_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "init"))
+        return att_snp_init(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "report"))
+        return att_snp_report_cmd(argc - 1, argv + 1);
+    fprintf(stderr, "attest sim snp: unknown command '%s'\n%s", argv[1], usage);
+    return ATT_EXIT_USAGE;
+}
+
 int att_cli_sim(int argc, char **argv)
 {
     if (argc < 2) {
@@ -446,6 +738,8 @@ int att_cli_sim(int argc, char **argv)
         return att_sim_init(argc - 1, argv + 1);
     if (!strcmp(argv[1], "collateral-server"))
         return att_sim_server(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "snp"))
+        return att_sim_snp(argc - 1, argv + 1);
     fprintf(stderr, "attest sim: unknown command '%s'\n%s", argv[1], att_sim_usage);
     return ATT_EXIT_USAGE;
 }
