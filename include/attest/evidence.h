@@ -49,12 +49,30 @@ struct att_coll_fetcher; /* attest/collateral.h */
 typedef att_err_t (*att_ev_collateral_fn)(void *arg, const char *key, att_time_t now, void **out,
                                           att_diag_t *diag);
 
+/* Seals data into an opaque token for the client that only this service (any replica) can open
+ * again, until expires; NULL when out of memory. purpose keeps tokens of different uses apart. */
+typedef char *(*att_ev_seal_fn)(void *arg, const char *purpose, const uint8_t *data, size_t len,
+                                att_time_t expires);
+/* Opens a token this service sealed, for purpose, once (a second open is refused): *data
+ * malloc'd. ATT_E_CHALLENGE for a token that is foreign, changed, expired or spent. */
+typedef att_err_t (*att_ev_open_fn)(void *arg, const char *purpose, const char *token,
+                                    uint8_t **data, size_t *len, att_diag_t *diag);
+
+/* What a multi-round type's intermediate round gets. */
+typedef struct {
+    att_time_t now;
+    att_ev_seal_fn seal;
+    void *seal_arg;
+} att_ev_round_ctx_t;
+
 typedef struct {
     const uint8_t *evidence; /* the decoded evidence bytes */
     size_t len;
     att_time_t now;                  /* verification time: certificates, collateral and TCB dates */
     att_ev_collateral_fn collateral; /* NULL: no collateral source (ATT_E_COLL_MISSING) */
     void *collateral_arg;
+    att_ev_open_fn open; /* multi-round types: opens what a round sealed (NULL: none) */
+    void *open_arg;
 } att_ev_input_t;
 
 typedef struct {
@@ -111,11 +129,12 @@ struct att_ev_type {
                       att_diag_t *diag);
     const att_ev_backend_t *backend; /* NULL: a type known by name, not verified yet (501) */
     att_err_t (*verify)(void *inst, const att_ev_input_t *in, att_ev_result_t *out);
-    /* Multi-round protocols (a challenge, then the evidence): called with the request body
-     * before verify; sets *answer (owned by the caller) to end an intermediate round, or leaves
-     * it NULL for the final round. NULL for single-round types (all of today's). */
-    att_err_t (*round)(void *inst, const json_t *request, att_time_t now, json_t **answer,
-                       att_diag_t *diag);
+    /* Multi-round protocols (a challenge, then the evidence): called with the request (the
+     * JSON the client sent) before verify; sets *answer (owned by the caller) to end an
+     * intermediate round, or leaves it NULL for the final round, whose request then goes to
+     * verify as the evidence. inst is NULL for a type without a backend. NULL: single round. */
+    att_err_t (*round)(void *inst, const att_ev_round_ctx_t *ctx, const json_t *request,
+                       json_t **answer, att_diag_t *diag);
 };
 
 /* The registry: every type, in a stable order. */
@@ -152,6 +171,11 @@ ATT_API att_err_t att_ev_set_collateral(att_ev_set_t *set,
                                         void *arg, const struct att_coll_fetcher **fetchers,
                                         void **cfgs, size_t max, size_t *n,
                                         att_diag_t *diag) ATT_WUR;
+
+/* A multi-round type's round (t->round): see att_ev_type_t. */
+ATT_API att_err_t att_ev_round(att_ev_set_t *set, const att_ev_type_t *t,
+                               const att_ev_round_ctx_t *ctx, const json_t *request,
+                               json_t **answer, att_diag_t *diag) ATT_WUR;
 
 /* Verify evidence of type t. ATT_E_UNSUPPORTED for a type without a backend. The result is
  * cleared first and must be cleared by the caller whatever the outcome. */

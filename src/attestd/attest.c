@@ -95,6 +95,63 @@ static void att_data_clear(att_data_t *d)
     json_decref(d->json);
 }
 
+static char *att_svc_seal(void *arg, const char *purpose, const uint8_t *data, size_t len,
+                          att_time_t expires)
+{
+    return att_challenge_seal(arg, purpose, data, len, expires);
+}
+
+/* A multi-round type (MAA's TPM protocol): the body is {"data": base64url(JSON)}; an
+ * intermediate round answers {"data": base64url(its JSON)}. */
+static void att_svc_rounds(att_svc_t *svc, const att_ev_type_t *v, const char *body, size_t len,
+                           att_svc_reply_t *r)
+{
+    json_error_t je;
+    json_t *req = att_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *msg = NULL,
+           *answer = NULL;
+    uint8_t *raw = NULL;
+    size_t rawlen = 0;
+    const char *data = json_string_value(json_object_get(req, "data"));
+    if (!json_is_object(req) || data == NULL) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "a %s request is {\"data\": base64url of the protocol message}", v->name);
+        goto out;
+    }
+    if (!att_b64_decode(data, strlen(data), false, &raw, &rawlen) ||
+        (msg = att_json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, &je)) == NULL ||
+        !json_is_object(msg)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "'data' is not base64url of a JSON object");
+        goto out;
+    }
+    att_ev_round_ctx_t ctx = {.now = att_svc_now(svc), .seal = att_svc_seal, .seal_arg = svc};
+    att_diag_t d;
+    if (att_ev_round(svc->ev, v, &ctx, msg, &answer, &d) != ATT_OK) {
+        att_reply_err(r, 400, "InvalidParameter", d.code, "%s", d.msg);
+        goto out;
+    }
+    if (answer == NULL) {
+        att_reply_err(r, 501, "NotSupported", ATT_E_UNSUPPORTED,
+                      "the final round of %s attestation is not supported yet by this attestd",
+                      v->name);
+        goto out;
+    }
+    char *text = json_dumps(answer, JSON_COMPACT);
+    char *b = text ? att_b64url_encode((const uint8_t *)text, strlen(text)) : NULL;
+    json_t *o = b ? json_pack("{s:s}", "data", b) : NULL;
+    if (o == NULL)
+        att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+    else
+        att_reply(r, 200, o);
+    free(text);
+    free(b);
+out:
+    json_decref(answer);
+    json_decref(msg);
+    free(raw);
+    json_decref(req);
+}
+
 void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
                     att_svc_reply_t *r)
 {
@@ -108,6 +165,10 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
         return;
     }
     const att_ev_type_t *v = att_ev_type_at(idx);
+    if (v->round != NULL) {
+        att_svc_rounds(svc, v, body, len, r);
+        return;
+    }
     if (!att_ev_type_supported(v)) {
         att_reply_err(r, 501, "NotSupported", ATT_E_UNSUPPORTED,
                       "attestation type %s is not "

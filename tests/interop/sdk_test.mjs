@@ -119,6 +119,14 @@ async function attestationClient(url) {
           signers[0].certificates[0]);
   });
 
+  await step("attestTpm round 1", async () => {
+    // MAA's TPM protocol, first round, as the SDK's own TPM test makes it
+    const r = JSON.parse(await client.attestTpm(JSON.stringify({ payload: { type: "aikcert" } })));
+    check("tpm: payload.challenge", typeof (r.payload || {}).challenge === "string" &&
+          Buffer.from(r.payload.challenge, "base64url").length === 32, JSON.stringify(r));
+    check("tpm: payload.service_context", typeof (r.payload || {}).service_context === "string" &&
+          r.payload.service_context.length > 43, JSON.stringify(r));
+  });
   await step("attestSgxEnclave", async () => {
     const r = await client.attestSgxEnclave(quote);
     const v = r.body;

@@ -13,7 +13,7 @@ extern const att_ev_type_t att_ev_sgx;         /* sgx.c */
 extern const att_ev_type_t att_ev_openenclave; /* openenclave.c */
 extern const att_ev_type_t att_ev_tdx;         /* tdx.c */
 extern const att_ev_type_t att_ev_sevsnp;      /* sevsnp.c */
-extern const att_ev_type_t att_ev_tpm;         /* registry.c: known by name only, for now */
+extern const att_ev_type_t att_ev_tpm;         /* tpm.c */
 
 /* An SGX quote verified with SgxEnclave's claims (sgx.c; OpenEnclave's report wraps one). */
 att_err_t att_ev_sgx_quote(void *inst, const att_ev_input_t *in, const uint8_t *q, size_t len,

@@ -28,15 +28,6 @@ const char att_ev_policy_permit_all[] = "version=1.0;\n"
                                         "{\n"
                                         "};\n";
 
-/* A type MAA defines whose evidence this build does not verify yet: its path answers 501, and
- * its policies can already be managed. */
-const att_ev_type_t att_ev_tpm = {
-    .name = "Tpm",
-    .attestation_type = "tpm",
-    .default_policy = att_ev_policy_permit_all,
-    .api_version = "2022-08-01",
-};
-
 static const att_ev_type_t *const att_ev_types[] = {
     &att_ev_sgx, &att_ev_openenclave, &att_ev_tdx, &att_ev_sevsnp, &att_ev_tpm,
 };
@@ -278,6 +269,17 @@ ATT_API att_err_t att_ev_set_collateral(att_ev_set_t *s,
 }
 
 /* ---- verification and binding ---- */
+
+ATT_API att_err_t att_ev_round(att_ev_set_t *s, const att_ev_type_t *t,
+                               const att_ev_round_ctx_t *ctx, const json_t *request,
+                               json_t **answer, att_diag_t *diag)
+{
+    *answer = NULL;
+    if (t == NULL || t->round == NULL || ctx == NULL || request == NULL)
+        return att_diag_set(diag, ATT_E_ARG, "round: not a multi-round type, or no request");
+    void *inst = s != NULL && t->backend != NULL ? att_ev_inst(s, t->backend) : NULL;
+    return t->round(inst, ctx, request, answer, diag);
+}
 
 ATT_API att_err_t att_ev_verify(att_ev_set_t *s, const att_ev_type_t *t, const att_ev_input_t *in,
                                 att_ev_result_t *out)
