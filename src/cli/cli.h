@@ -9,6 +9,7 @@ enum { ATT_EXIT_OK = 0, ATT_EXIT_REJECT = 1, ATT_EXIT_USAGE = 2 };
 
 int att_cli_quote(int argc, char **argv);    /* cmd_quote.c */
 int att_cli_snp(int argc, char **argv);      /* cmd_snp.c */
+int att_cli_tpm(int argc, char **argv);      /* cmd_tpm.c */
 int att_cli_policy(int argc, char **argv);   /* cmd_policy.c */
 int att_cli_errors(int argc, char **argv);   /* cmd_errors.c */
 int att_cli_token(int argc, char **argv);    /* cmd_token.c */

@@ -11,6 +11,7 @@ static const struct {
 } att_commands[] = {
     {"quote", att_cli_quote, "verify or dump an Intel DCAP quote (SGX, TDX)"},
     {"snp", att_cli_snp, "verify or dump an AMD SEV-SNP attestation report"},
+    {"tpm", att_cli_tpm, "verify a TPM 2.0 quote, its PCR values and event logs"},
     {"policy", att_cli_policy, "check, evaluate or print attestation policies"},
     {"errors", att_cli_errors, "list every error code with its message"},
     {"token", att_cli_token, "verify an attestation token as a relying party"},
