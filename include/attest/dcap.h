@@ -150,12 +150,6 @@ ATT_API void att_dcap_collateral_raw_free(att_dcap_collateral_raw_t *raw);
 ATT_API att_dcap_collateral_t *att_dcap_collateral_ref(att_dcap_collateral_t *c);
 ATT_API void att_dcap_collateral_free(att_dcap_collateral_t *c);
 
-/* The collateral source key of the set for (tee, fmspc, ca): "dcap/<sgx|tdx>/<fmspc, lowercase
- * hex>/<ca>", ca "processor" or "platform". Keys name stored sets too, so the form is stable. */
-#define ATT_DCAP_COLL_KEY_LEN 48
-ATT_API void att_dcap_collateral_key(att_tee_t tee, const uint8_t fmspc[6], const char *ca,
-                                     char key[ATT_DCAP_COLL_KEY_LEN]);
-
 /* SHA-256 (lowercase hex) of each raw collateral item, as MAA's x-ms-sgx-collateral claim has. */
 typedef struct {
     char tcbinfohash[65], tcbinfocertshash[65], tcbinfocrlhash[65];

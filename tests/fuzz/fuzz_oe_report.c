@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/collateral.h" /* att_dcap_coll_key */
 #include "attest/dcap.h"
 #include "attest/evidence.h"
 #include "fuzz_common.h"
@@ -42,9 +43,11 @@ static att_err_t fuzz_collateral(void *arg, const char *key, att_time_t now, voi
     (void)now;
     uint8_t f[6];
     att_dcap_collateral_fmspc(g_coll, f);
-    char p[ATT_DCAP_COLL_KEY_LEN], c[ATT_DCAP_COLL_KEY_LEN];
-    att_dcap_collateral_key(att_dcap_collateral_tee(g_coll), f, "processor", p);
-    att_dcap_collateral_key(att_dcap_collateral_tee(g_coll), f, "platform", c);
+    char p[ATT_COLL_KEY_MAX], c[ATT_COLL_KEY_MAX];
+    att_tee_t tee = att_dcap_collateral_tee(g_coll);
+    if (att_dcap_coll_key(tee, f, "processor", p, sizeof p, diag) != ATT_OK ||
+        att_dcap_coll_key(tee, f, "platform", c, sizeof c, diag) != ATT_OK)
+        return ATT_E_INTERNAL; /* the vector's own collateral: cannot happen */
     if (strcmp(key, p) != 0 && strcmp(key, c) != 0)
         return att_diag_set(diag, ATT_E_COLL_MISSING, "no collateral for %s", key);
     *out = att_dcap_collateral_ref(g_coll);

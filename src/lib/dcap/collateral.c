@@ -371,15 +371,6 @@ ATT_API att_dcap_collateral_t *att_dcap_collateral_ref(att_dcap_collateral_t *c)
     return c;
 }
 
-ATT_API void att_dcap_collateral_key(att_tee_t tee, const uint8_t fmspc[6], const char *ca,
-                                     char key[ATT_DCAP_COLL_KEY_LEN])
-{
-    char hex[13];
-    att_hex_encode(fmspc, 6, hex);
-    snprintf(key, ATT_DCAP_COLL_KEY_LEN, "dcap/%s/%s/%s", tee == ATT_TEE_TDX ? "tdx" : "sgx", hex,
-             ca);
-}
-
 ATT_API void att_dcap_collateral_hashes(const att_dcap_collateral_t *c,
                                         att_dcap_collateral_hashes_t *out)
 {

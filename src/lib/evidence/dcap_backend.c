@@ -130,8 +130,9 @@ att_err_t att_ev_dcap_quote(void *inst, const att_ev_input_t *in, const uint8_t 
         return e;
     if (in->collateral == NULL)
         return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral source");
-    char key[ATT_DCAP_COLL_KEY_LEN];
-    att_dcap_collateral_key(want, fmspc, ca, key);
+    char key[ATT_COLL_KEY_MAX];
+    if ((e = att_dcap_coll_key(want, fmspc, ca, key, sizeof key, d)) != ATT_OK)
+        return e;
     void *obj = NULL;
     if ((e = in->collateral(in->collateral_arg, key, in->now, &obj, d)) != ATT_OK)
         return e;

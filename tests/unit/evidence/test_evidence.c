@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "../dcap/vec.h"
+#include "attest/collateral.h" /* att_dcap_coll_key */
 #include "attest/evidence.h"
 #include "attest/sim.h"
 #include "crypto/crypto.h"
@@ -32,9 +33,10 @@ static att_err_t one_collateral(void *arg, const char *key, att_time_t now, void
     snprintf(s->ca, sizeof(s->ca), "%s", ca ? ca + 1 : "");
     uint8_t f[6];
     att_dcap_collateral_fmspc(s->coll, f);
-    char want[ATT_DCAP_COLL_KEY_LEN];
-    att_dcap_collateral_key(att_dcap_collateral_tee(s->coll), f, s->ca, want);
-    if (strcmp(key, want) != 0)
+    char want[ATT_COLL_KEY_MAX];
+    if (att_dcap_coll_key(att_dcap_collateral_tee(s->coll), f, s->ca, want, sizeof want, NULL) !=
+            ATT_OK ||
+        strcmp(key, want) != 0)
         return att_diag_set(diag, ATT_E_COLL_MISSING, "no collateral for %s", key);
     *out = att_dcap_collateral_ref(s->coll);
     return ATT_OK;
