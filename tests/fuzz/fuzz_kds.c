@@ -102,8 +102,8 @@ static void check_vcek(const char *key, const att_snp_kds_obj_t *o)
     att_snp_tcb_t t;
     att_snp_tcb_decode(tcb, o->product, &t);
     FUZZ_CHECK(ext.has_spl[1] && ext.spl[1] == t.bootloader && ext.has_spl[2] &&
-                   ext.spl[2] == t.tee && ext.has_spl[3] && ext.spl[3] == t.snp &&
-                   ext.has_spl[8] && ext.spl[8] == t.microcode &&
+                   ext.spl[2] == t.tee && ext.has_spl[3] && ext.spl[3] == t.snp && ext.has_spl[8] &&
+                   ext.spl[8] == t.microcode &&
                    (o->product != ATT_SNP_TURIN || (ext.has_spl[9] && ext.spl[9] == t.fmc)),
                "%s: accepted VCEK has another TCB", key);
     att_time_t na;
