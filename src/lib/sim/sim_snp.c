@@ -1,6 +1,6 @@
 /* sim_snp.c - a simulated AMD SEV-SNP world: an AMD-shaped test hierarchy (ARK, ASK, ASVK with
  * RSASSA-PSS SHA-384), N chips with their VCEKs per TCB, VLEKs, signed reports, the KDS CRL and
- * a directory in the KDS layout (attest/sim.h, docs/sim.md).
+ * a directory in the KDS layout (attest/sim.h, docs/sim.md; the directory: sim_snp_dir.c).
  *
  * A chip is a 32-byte secret. Its chip_id is SHA-512(secret || "chip_id") (Turin: the first 8
  * bytes, then zeros) and the private scalar of its VCEK at TCB t is SHA-512(secret || "VCEK" ||
@@ -31,38 +31,9 @@
 #include "sim/sim_internal.h"
 #include "snp/snp_int.h"
 
-#define ATT_SNP_ORG "attestd test hierarchy"
+#include "sim/sim_snp_int.h"
 
-/* A VCEK or VLEK issued once and kept. */
-typedef struct att_snp_leaf_node {
-    struct att_snp_leaf_node *next;
-    uint64_t tcb;
-    EVP_PKEY *key;
-    uint8_t *der;
-    size_t len;
-} att_snp_leaf_node_t;
-
-typedef struct {
-    uint8_t secret[32];
-    uint8_t chip_id[64];
-    att_snp_leaf_node_t *leaves;
-} att_snp_chip_t;
-
-struct att_sim_snp {
-    att_sim_snp_opts_t opts;
-    char org[128];
-    EVP_PKEY *key[ATT_SIM_SNP_N_CERTS];
-    X509 *cert[ATT_SIM_SNP_N_CERTS];
-    uint8_t *der[ATT_SIM_SNP_N_CERTS];
-    size_t der_len[ATT_SIM_SNP_N_CERTS];
-    char *pem[ATT_SIM_SNP_N_CERTS];
-    size_t pem_len[ATT_SIM_SNP_N_CERTS];
-    att_snp_chip_t *chips;
-    uint8_t vlek_secret[32];
-    att_snp_leaf_node_t *vleks;
-};
-
-static const char *att_snp_pname(att_snp_product_t p)
+const char *att_snp_pname(att_snp_product_t p)
 {
     return att_snp_product_name(p);
 }
@@ -80,7 +51,7 @@ static const char *att_snp_stepping_name(att_snp_product_t p)
     }
 }
 
-static att_err_t att_snp_ossl(att_diag_t *diag, const char *what)
+att_err_t att_snp_ossl(att_diag_t *diag, const char *what)
 {
     unsigned long e = ERR_get_error();
     char buf[256] = "";
@@ -159,7 +130,7 @@ out:
     return pk;
 }
 
-static void att_snp_chip_id_of(const uint8_t secret[32], att_snp_product_t product, uint8_t out[64])
+void att_snp_chip_id_of(const uint8_t secret[32], att_snp_product_t product, uint8_t out[64])
 {
     uint8_t in[32 + 7];
     memcpy(in, secret, 32);
@@ -325,8 +296,7 @@ static bool att_snp_to_pem(X509 *x, char **pem, size_t *len)
 }
 
 /* Install x (ownership taken) as CA certificate `which`, with its DER and PEM. */
-static att_err_t att_snp_set_ca(att_sim_snp_t *s, att_sim_snp_cert_t which, X509 *x,
-                                att_diag_t *diag)
+att_err_t att_snp_set_ca(att_sim_snp_t *s, att_sim_snp_cert_t which, X509 *x, att_diag_t *diag)
 {
     X509_free(s->cert[which]);
     free(s->der[which]);
@@ -483,7 +453,7 @@ void att_sim_snp_free(att_sim_snp_t *s)
 }
 
 /* The hierarchy's frame, without keys: options checked and copied, chips allocated. */
-static att_err_t att_snp_alloc(const att_sim_snp_opts_t *o, att_sim_snp_t **out, att_diag_t *diag)
+att_err_t att_snp_alloc(const att_sim_snp_opts_t *o, att_sim_snp_t **out, att_diag_t *diag)
 {
     *out = NULL;
     if (o == NULL)
@@ -820,252 +790,4 @@ att_err_t att_sim_snp_crl_make(const att_sim_snp_t *s, const att_sim_snp_crl_opt
     if (*der == NULL)
         return att_snp_ossl(diag, "making the KDS CRL");
     return ATT_OK;
-}
-
-/* ---- the directory ------------------------------------------------------------------------------
- */
-
-static const char *const att_snp_file[ATT_SIM_SNP_N_CERTS] = {"ark", "ask", "asvk"};
-
-static att_err_t att_snp_mkdirs(const char *dir, const char *rel, att_diag_t *diag)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", dir, rel) >= (int)sizeof path)
-        return att_diag_set(diag, ATT_E_ARG, "path too long: %s/%s", dir, rel);
-    for (char *p = path + strlen(dir) + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        att_err_t e = att_sim_mkdir(path, diag);
-        *p = '/';
-        if (e != ATT_OK)
-            return e;
-    }
-    return att_sim_mkdir(path, diag);
-}
-
-static att_err_t att_snp_write(const char *dir, const char *name, const void *p, size_t n,
-                               unsigned mode, att_diag_t *diag)
-{
-    att_sim_buf_t b = {(uint8_t *)p, n};
-    return att_sim_write_file(dir, name, &b, mode, diag);
-}
-
-static att_err_t att_snp_write_key(const char *dir, const char *name, EVP_PKEY *k, att_diag_t *diag)
-{
-    BIO *b = BIO_new(BIO_s_secmem());
-    char *d;
-    long n;
-    if (b == NULL || PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1 ||
-        (n = BIO_get_mem_data(b, &d)) <= 0) {
-        BIO_free(b);
-        return att_snp_ossl(diag, "encoding a private key");
-    }
-    att_err_t e = att_snp_write(dir, name, d, (size_t)n, 0600, diag);
-    BIO_free(b);
-    return e;
-}
-
-att_err_t att_sim_snp_save(att_sim_snp_t *s, const char *dir, att_diag_t *diag)
-{
-    const char *pn = att_snp_pname(s->opts.product);
-    char rel[256], sub[4096], name[160];
-    att_err_t e;
-    if ((e = att_sim_mkdir(dir, diag)) != ATT_OK ||
-        (e = att_snp_mkdirs(dir, "sim", diag)) != ATT_OK)
-        return e;
-    /* private state first: a directory with a KDS layout always has its keys */
-    snprintf(sub, sizeof sub, "%s/sim", dir);
-    for (int i = 0; i < ATT_SIM_SNP_N_CERTS; i++) {
-        snprintf(name, sizeof name, "%s.pem", att_snp_file[i]);
-        if ((e = att_snp_write(sub, name, s->pem[i], s->pem_len[i], 0644, diag)) != ATT_OK)
-            return e;
-        snprintf(name, sizeof name, "%s.key", att_snp_file[i]);
-        if ((e = att_snp_write_key(sub, name, s->key[i], diag)) != ATT_OK)
-            return e;
-    }
-    json_t *chips = json_array();
-    char hex[129], t[ATT_TIME_STRLEN];
-    for (size_t i = 0; chips != NULL && i < s->opts.n_chips; i++) {
-        att_hex_encode(s->chips[i].secret, 32, hex);
-        json_array_append_new(chips, json_string(hex));
-    }
-    char vhex[65], tcb[17];
-    att_hex_encode(s->vlek_secret, 32, vhex);
-    snprintf(tcb, sizeof tcb, "%016llx", (unsigned long long)s->opts.tcb);
-    json_t *doc = chips ? json_pack("{s:s,s:i,s:s,s:s,s:s,s:o}", "product", pn, "rsa_bits",
-                                    (json_int_t)s->opts.rsa_bits, "tcb", tcb, "created",
-                                    att_time_format(s->opts.now, t), "vlek_secret", vhex,
-                                    "chip_secrets", chips)
-                        : NULL;
-    OPENSSL_cleanse(hex, sizeof hex);
-    OPENSSL_cleanse(vhex, sizeof vhex);
-    char *text = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
-    json_decref(doc);
-    if (text == NULL)
-        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
-    e = att_snp_write(sub, "snp.json", text, strlen(text), 0600, diag);
-    OPENSSL_cleanse(text, strlen(text));
-    free(text);
-    if (e != ATT_OK)
-        return e;
-    /* the KDS layout */
-    att_sim_snp_crl_opts_t co;
-    att_sim_snp_crl_opts_default(&co, s->opts.now);
-    uint8_t *crl = NULL;
-    size_t crl_len = 0;
-    if ((e = att_sim_snp_crl_make(s, &co, &crl, &crl_len, diag)) != ATT_OK)
-        return e;
-    for (int k = 0; k < 2 && e == ATT_OK; k++) {
-        att_snp_key_t kind = k == 0 ? ATT_SNP_KEY_VCEK : ATT_SNP_KEY_VLEK;
-        snprintf(rel, sizeof rel, "%s/v1/%s", k == 0 ? "vcek" : "vlek", pn);
-        snprintf(sub, sizeof sub, "%s/%s", dir, rel);
-        att_sim_buf_t chain = {NULL, 0};
-        if ((e = att_snp_mkdirs(dir, rel, diag)) != ATT_OK ||
-            (e = att_sim_snp_cert_chain(s, kind, &chain, diag)) != ATT_OK)
-            break;
-        e = att_snp_write(sub, "cert_chain", chain.ptr, chain.len, 0644, diag);
-        free(chain.ptr);
-        if (e == ATT_OK)
-            e = att_snp_write(sub, "crl", crl, crl_len, 0644, diag);
-    }
-    free(crl);
-    if (e != ATT_OK)
-        return e;
-    snprintf(sub, sizeof sub, "%s/vcek/v1/%s", dir, pn);
-    size_t idlen = s->opts.product == ATT_SNP_TURIN ? 8 : 64;
-    char *list = malloc(s->opts.n_chips * 130 + 1);
-    if (list == NULL)
-        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
-    size_t off = 0;
-    for (size_t i = 0; i < s->opts.n_chips && e == ATT_OK; i++) {
-        att_slice_t der;
-        att_hex_encode(s->chips[i].chip_id, idlen, hex);
-        off += (size_t)sprintf(list + off, "%s\n", hex);
-        if ((e = att_sim_snp_leaf(s, ATT_SNP_KEY_VCEK, i, s->opts.tcb, &der, diag)) == ATT_OK)
-            e = att_snp_write(sub, hex, der.ptr, der.len, 0644, diag);
-    }
-    if (e == ATT_OK)
-        e = att_snp_write(dir, "chips.txt", list, off, 0644, diag);
-    free(list);
-    if (e != ATT_OK)
-        return e;
-    return att_snp_write(dir, "ark.pem", s->pem[ATT_SIM_SNP_ARK], s->pem_len[ATT_SIM_SNP_ARK], 0644,
-                         diag);
-}
-
-static att_err_t att_snp_read(const char *dir, const char *name, uint8_t **buf, size_t *len,
-                              att_diag_t *diag)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/sim/%s", dir, name) >= (int)sizeof path)
-        return att_diag_set(diag, ATT_E_ARG, "path too long: %s/sim/%s", dir, name);
-    return att_read_file(path, 1 << 24, buf, len, diag);
-}
-
-static bool att_snp_hex32(json_t *v, uint8_t out[32])
-{
-    const char *h = json_string_value(v);
-    return h != NULL && strlen(h) == 64 && att_hex_decode(h, 64, out, 32);
-}
-
-att_err_t att_sim_snp_load(const char *dir, att_sim_snp_t **out, att_diag_t *diag)
-{
-    *out = NULL;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    att_err_t e = att_snp_read(dir, "snp.json", &buf, &len, diag);
-    if (e != ATT_OK)
-        return e;
-    json_error_t je;
-    json_t *doc = json_loadb((const char *)buf, len, 0, &je);
-    OPENSSL_cleanse(buf, len);
-    free(buf);
-    const char *pn = NULL, *tcb = NULL, *created = NULL;
-    json_int_t bits = 0;
-    json_t *chips = NULL, *vlek = NULL;
-    att_sim_snp_opts_t o;
-    att_sim_snp_t *s = NULL;
-    if (doc == NULL ||
-        json_unpack(doc, "{s:s,s:I,s:s,s:s,s:o,s:o}", "product", &pn, "rsa_bits", &bits, "tcb",
-                    &tcb, "created", &created, "vlek_secret", &vlek, "chip_secrets", &chips) != 0 ||
-        !json_is_array(chips)) {
-        e = att_diag_set(diag, ATT_E_ARG, "%s/sim/snp.json is not a simulated SEV-SNP state", dir);
-        goto out;
-    }
-    att_snp_product_t product = strcmp(pn, "Milan") == 0   ? ATT_SNP_MILAN
-                                : strcmp(pn, "Genoa") == 0 ? ATT_SNP_GENOA
-                                : strcmp(pn, "Turin") == 0 ? ATT_SNP_TURIN
-                                                           : ATT_SNP_PRODUCT_UNKNOWN;
-    att_time_t now;
-    char *end;
-    errno = 0;
-    unsigned long long t = strtoull(tcb, &end, 16);
-    if (att_time_parse(created, &now) != ATT_OK || errno != 0 || *end != 0 || strlen(tcb) != 16) {
-        e = att_diag_set(diag, ATT_E_ARG, "%s/sim/snp.json: bad created or tcb", dir);
-        goto out;
-    }
-    att_sim_snp_opts_default(&o, product, now);
-    o.rsa_bits = (unsigned)bits;
-    o.tcb = t;
-    o.n_chips = json_array_size(chips);
-    if ((e = att_snp_alloc(&o, &s, diag)) != ATT_OK)
-        goto out;
-    for (size_t i = 0; i < o.n_chips; i++) {
-        if (!att_snp_hex32(json_array_get(chips, i), s->chips[i].secret)) {
-            e = att_diag_set(diag, ATT_E_ARG, "%s/sim/snp.json: chip %zu: not 64 hex digits", dir,
-                             i);
-            goto out;
-        }
-        att_snp_chip_id_of(s->chips[i].secret, product, s->chips[i].chip_id);
-    }
-    if (!att_snp_hex32(vlek, s->vlek_secret)) {
-        e = att_diag_set(diag, ATT_E_ARG, "%s/sim/snp.json: vlek_secret: not 64 hex digits", dir);
-        goto out;
-    }
-    for (int i = 0; i < ATT_SIM_SNP_N_CERTS; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "%s.pem", att_snp_file[i]);
-        if ((e = att_snp_read(dir, name, &buf, &len, diag)) != ATT_OK)
-            goto out;
-        BIO *b = BIO_new_mem_buf(buf, (int)len);
-        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-        free(buf);
-        snprintf(name, sizeof name, "%s.key", att_snp_file[i]);
-        if (x == NULL || (e = att_snp_set_ca(s, (att_sim_snp_cert_t)i, x, diag)) != ATT_OK) {
-            if (x == NULL)
-                e = att_diag_set(diag, ATT_E_CERT_PARSE, "%s/sim/%s.pem: not a PEM certificate",
-                                 dir, att_snp_file[i]);
-            goto out;
-        }
-        if ((e = att_snp_read(dir, name, &buf, &len, diag)) != ATT_OK)
-            goto out;
-        b = BIO_new_mem_buf(buf, (int)len);
-        s->key[i] = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-        OPENSSL_cleanse(buf, len);
-        free(buf);
-        if (s->key[i] == NULL || EVP_PKEY_get_base_id(s->key[i]) != EVP_PKEY_RSA ||
-            X509_check_private_key(s->cert[i], s->key[i]) != 1) {
-            e = att_diag_set(diag, ATT_E_CERT_KEY, "%s/sim/%s: not the RSA private key of %s.pem",
-                             dir, name, att_snp_file[i]);
-            goto out;
-        }
-    }
-    for (int i = 0; i < ATT_SIM_SNP_N_CERTS; i++)
-        if (X509_verify(s->cert[i], s->key[ATT_SIM_SNP_ARK]) != 1) {
-            e = att_diag_set(diag, ATT_E_CERT_SIGNATURE,
-                             "%s/sim/%s.pem is not signed by the ARK's key", dir, att_snp_file[i]);
-            goto out;
-        }
-    s->opts.rsa_bits = (unsigned)EVP_PKEY_get_bits(s->key[ATT_SIM_SNP_ARK]);
-out:
-    ERR_clear_error();
-    json_decref(doc);
-    if (e != ATT_OK)
-        att_sim_snp_free(s);
-    else
-        *out = s;
-    return e;
 }
