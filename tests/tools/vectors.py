@@ -81,6 +81,17 @@ def snp_dir(repo=REPO):
     return d if d and os.path.isdir(os.path.join(d, 'amd-roots')) else None
 
 
+def tpm_dir(repo=REPO):
+    """The TPM sets (DIR/tpm: swtpm-rsa/, trustee-swtpm-evidence/, ...), or None: VECTORS_TPM from
+    ctest (empty = none), else the same rule as root()."""
+    if 'VECTORS_TPM' in os.environ:
+        v = os.environ['VECTORS_TPM']
+        return v if v and os.path.isfile(os.path.join(v, 'swtpm-rsa', 'quote.msg')) else None
+    r = root(repo)
+    d = os.path.join(r, 'tpm') if r else None
+    return d if d and os.path.isfile(os.path.join(d, 'swtpm-rsa', 'quote.msg')) else None
+
+
 def skip(name):
     """Print the one SKIP line of a test that needs the sets and exit 0."""
     print('SKIP %s: %s' % (name, HINT), flush=True)

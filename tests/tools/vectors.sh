@@ -53,3 +53,24 @@ att_vectors_snp() {
         exit 0
     fi
 }
+
+#   att_vectors_tpm NAME REPO   sets VTPM to the TPM sets (DIR/tpm: swtpm-rsa/, trustee-swtpm-evidence/,
+#                               ...), by the same rule (VECTORS_TPM from ctest first), or prints
+#                               the one line "SKIP NAME: ..." and exits 0
+att_vectors_tpm() {
+    VTPM=
+    if [ "${VECTORS_TPM+set}" = set ]; then
+        VTPM=$VECTORS_TPM
+    else
+        if [ "${ATTESTD_VECTORS+set}" = set ]; then
+            r=$ATTESTD_VECTORS
+        else
+            r=$2/../shared/vectors
+        fi
+        [ -n "$r" ] && [ -f "$r/tpm/swtpm-rsa/quote.msg" ] && VTPM=$(cd "$r/tpm" && pwd)
+    fi
+    if [ -z "$VTPM" ] || [ ! -f "$VTPM/swtpm-rsa/quote.msg" ]; then
+        echo "SKIP $1: no real vectors (set ATTESTD_VECTORS=DIR, see docs/testing.md)"
+        exit 0
+    fi
+}

@@ -70,4 +70,18 @@ static inline bool vec_snp_present(void)
         }                                                                                          \
     } while (0)
 
+/* The TPM sets (ATT_TEST_VECTORS_TPM: the build's link to DIR/tpm, or "" when absent), likewise. */
+static inline bool vec_tpm_present(void)
+{
+    return ATT_TEST_VECTORS_TPM[0] != '\0';
+}
+
+#define VEC_TPM_REQUIRE()                                                                          \
+    do {                                                                                           \
+        if (!vec_tpm_present()) {                                                                  \
+            vec_skip_note();                                                                       \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 #endif
