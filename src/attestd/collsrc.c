@@ -1,5 +1,5 @@
 /* collsrc.c - collateral for attestd, vendor-neutral: sets named by string keys
- * ("<prefix>/..."), each prefix served by one fetcher (attest/collateral.h: Intel PCS now),
+ * ("<prefix>/..."), each prefix served by one fetcher (attest/collateral.h),
  * kept in memory with refresh, stale serving and single-flight fetches, persisted in the store
  * (collsrc_store.c), seeded from an offline directory, and bounded by a deadline per fetch,
  * max_waiters, a per-key backoff and a global fetch rate. See collsrc.h and
@@ -221,35 +221,23 @@ static att_err_t offline_load(att_collsrc_t *s, const char *dir, att_diag_t *d)
     return ATT_OK;
 }
 
-/* The sources of opts: opts->sources, or (TRANSITION, until svc.c passes sources) one Intel PCS
- * source from pcs_url, root_ca_crl_url and trust. The cfgs become s's. */
+/* The sources of opts (1 to COLL_MAX_SOURCES, checked by the caller), each fetcher complete and
+ * alone on its prefix. The cfgs become s's, also on failure. */
 static att_err_t take_sources(att_collsrc_t *s, const att_collsrc_opts_t *o, att_diag_t *d)
 {
-    if (o->sources != NULL) {
-        for (size_t i = 0; i < o->n_sources; i++) /* ours from here on, even on failure */
-            s->srcs[s->n_srcs++] = o->sources[i];
-        for (size_t i = 0; i < o->n_sources; i++) {
-            const att_coll_fetcher_t *f = o->sources[i].fetcher;
-            if (f == NULL || f->prefix == NULL || f->prefix[0] == 0 ||
-                strlen(f->prefix) >= ATT_COLL_PREFIX_MAX || strchr(f->prefix, '/') != NULL ||
-                f->load == NULL || f->retain == NULL || f->release == NULL || f->url_name == NULL)
-                return att_diag_set(d, ATT_E_ARG, "collsrc: source %zu: incomplete fetcher", i);
-            for (size_t j = 0; j < i; j++)
-                if (strcmp(o->sources[j].fetcher->prefix, f->prefix) == 0)
-                    return att_diag_set(d, ATT_E_ARG, "collsrc: two fetchers for \"%s\" keys",
-                                        f->prefix);
-        }
-        return ATT_OK;
+    for (size_t i = 0; i < o->n_sources; i++) /* ours from here on, even on failure */
+        s->srcs[s->n_srcs++] = o->sources[i];
+    for (size_t i = 0; i < o->n_sources; i++) {
+        const att_coll_fetcher_t *f = o->sources[i].fetcher;
+        if (f == NULL || f->prefix == NULL || f->prefix[0] == 0 ||
+            strlen(f->prefix) >= ATT_COLL_PREFIX_MAX || strchr(f->prefix, '/') != NULL ||
+            f->load == NULL || f->retain == NULL || f->release == NULL || f->url_name == NULL)
+            return att_diag_set(d, ATT_E_ARG, "collsrc: source %zu: incomplete fetcher", i);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(o->sources[j].fetcher->prefix, f->prefix) == 0)
+                return att_diag_set(d, ATT_E_ARG, "collsrc: two fetchers for \"%s\" keys",
+                                    f->prefix);
     }
-    if (o->trust == NULL)
-        return att_diag_set(d, ATT_E_ARG, "collsrc: NULL argument");
-    att_dcap_pcs_opts_t po = {
-        .base_url = o->pcs_url, .root_ca_crl_url = o->root_ca_crl_url, .trust = o->trust};
-    void *cfg = NULL;
-    att_err_t e = att_dcap_pcs_new(&po, &cfg, d);
-    if (e != ATT_OK)
-        return e;
-    s->srcs[s->n_srcs++] = (att_coll_source_t){&att_dcap_pcs_fetcher, cfg};
     return ATT_OK;
 }
 
@@ -269,7 +257,7 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
     }
     *out = NULL;
     att_err_t e = ATT_OK;
-    if (opts->sources != NULL && (opts->n_sources == 0 || opts->n_sources > COLL_MAX_SOURCES)) {
+    if (opts->sources == NULL || opts->n_sources == 0 || opts->n_sources > COLL_MAX_SOURCES) {
         free_sources(opts);
         return att_diag_set(d, ATT_E_ARG, "collsrc: 1 to %d sources", COLL_MAX_SOURCES);
     }
@@ -289,8 +277,8 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
     }
     if (!any_online && opts->offline_dir == NULL && opts->store == NULL) {
         e = att_diag_set(d, ATT_E_ARG,
-                         "collsrc: no collateral source (need a PCS URL, an "
-                         "offline directory or a store)");
+                         "collsrc: no collateral source (need a fetcher with a "
+                         "network source, an offline directory or a store)");
         goto fail;
     }
     if (opts->max_age < 0 || opts->refresh_margin < 0 || opts->timeout_ms < 0 ||
@@ -718,25 +706,5 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
         f->release(drop2);
     if (se != ATT_OK) /* read once per entry: logged once */
         att_log(ATT_LOG_WARN, "the stored collateral for %s is not used: %s", key, sd.msg);
-    return e;
-}
-
-/* TRANSITION (deleted once attest.c asks by key): the DCAP key of (tee, fmspc, ca). */
-att_err_t att_collsrc_get_retry(att_collsrc_t *s, att_tee_t tee, const uint8_t fmspc[6],
-                                const char *ca, att_time_t now, att_dcap_collateral_t **out,
-                                int64_t *retry_after, att_diag_t *d)
-{
-    char key[COLL_KEY_LEN];
-    if (retry_after != NULL)
-        *retry_after = 0;
-    if (s == NULL || out == NULL)
-        return att_diag_set(d, ATT_E_ARG, "collsrc: NULL argument");
-    *out = NULL;
-    att_err_t e = att_dcap_coll_key(tee, fmspc, ca, key, sizeof key, d);
-    if (e != ATT_OK)
-        return e;
-    void *obj = NULL;
-    e = att_collsrc_get(s, key, now, &obj, retry_after, d);
-    *out = obj;
     return e;
 }

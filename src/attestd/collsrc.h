@@ -1,18 +1,17 @@
 /* collsrc.h - where attestd gets collateral, for any vendor: sets named by string keys
  * ("<prefix>/...", e.g. "dcap/sgx/00a067110000/processor"), each prefix served by one fetcher
- * (attest/collateral.h: Intel PCS now, AMD KDS next), an offline directory, and the store's
- * cache. The source knows keys, blobs and opaque objects; never a vendor's types.
+ * (attest/collateral.h's fetcher tables, each evidence backend naming its own), an offline
+ * directory, and the store's cache. The source knows keys, blobs and opaque objects; never a
+ * vendor's types or functions.
  *
- *   void *pcs;
- *   att_dcap_pcs_new(&(att_dcap_pcs_opts_t){.base_url = "https://api.trustedservices.intel.com",
- *                                          .trust = trust}, &pcs, &d);
- *   att_coll_source_t srcs[] = {{&att_dcap_pcs_fetcher, pcs}};   // the source takes pcs
+ *   // fetcher, cfg: a vendor's fetcher table and its config (svc.c asks the evidence backends)
+ *   att_coll_source_t srcs[] = {{fetcher, cfg}};   // the source takes cfg
  *   att_collsrc_opts_t o = {.sources = srcs, .n_sources = 1, .offline_dir = NULL, .store = st};
  *   att_collsrc_t *src; att_collsrc_new(&o, &src, &d);
  *   void *obj; int64_t retry_after;
  *   att_collsrc_get(src, "dcap/sgx/00a067110000/processor", now, &obj, &retry_after, &d);
- *   ... att_dcap_verify_cached(q, len, obj, trust, now, cache, &res) ...
- *   att_dcap_pcs_fetcher.release(obj);    // drops this reference (the asker knows its vendor)
+ *   ... the asker's verifier uses obj (here a DCAP collateral set) ...
+ *   fetcher->release(obj);   // drops this reference (the asker knows its vendor)
  *
  * Behaviour: checked sets (the fetcher's load) are kept in memory per key and persisted raw in
  * the store under the key, in the fetcher's blob format; a set is refreshed from the source
@@ -57,12 +56,11 @@
 #include <stdint.h>
 
 #include "attest/collateral.h"
-#include "attest/dcap.h"
 #include "store.h"
 
 typedef struct {
     /* The fetchers, one per key prefix, with their configurations: the source takes each cfg
-     * (freed with its fetcher's cfg_free), also when att_collsrc_new fails. At most 8. */
+     * (freed with its fetcher's cfg_free), also when att_collsrc_new fails. 1 to 8. */
     const att_coll_source_t *sources;
     size_t n_sources;
     const char *offline_dir; /* or NULL */
@@ -80,11 +78,6 @@ typedef struct {
     /* Monotonic milliseconds for backoff and rate (NULL: CLOCK_MONOTONIC); for tests. */
     int64_t (*clock_ms)(void *arg);
     void *clock_arg;
-    /* TRANSITION (deleted once svc.c passes sources): used only when sources is NULL, to make
-     * the one Intel PCS source (att_dcap_pcs_opts_t's base_url, root_ca_crl_url, trust). */
-    const char *pcs_url;
-    const att_trust_t *trust;
-    const char *root_ca_crl_url;
 } att_collsrc_opts_t;
 
 typedef struct att_collsrc att_collsrc_t;
@@ -107,11 +100,6 @@ void att_collsrc_free(att_collsrc_t *src);
  * ATT_E_COLL_MISSING; a malformed one ATT_E_ARG. */
 att_err_t att_collsrc_get(att_collsrc_t *src, const char *key, att_time_t now, void **obj,
                           int64_t *retry_after, att_diag_t *d);
-/* TRANSITION (deleted once attest.c asks by key): att_collsrc_get of the DCAP key of (tee,
- * fmspc, ca); ca is "processor" or "platform". */
-att_err_t att_collsrc_get_retry(att_collsrc_t *src, att_tee_t tee, const uint8_t fmspc[6],
-                                const char *ca, att_time_t now, att_dcap_collateral_t **out,
-                                int64_t *retry_after, att_diag_t *d);
 void att_collsrc_stats(att_collsrc_t *src, att_collsrc_stats_t *out);
 
 #endif

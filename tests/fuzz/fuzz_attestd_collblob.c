@@ -53,6 +53,7 @@
 
 #include <sqlite3.h>
 
+#include "../unit/attestd/collsrc_test.h" /* collsrc_test_new_pcs */
 #include "collsrc.h"
 #include "core/util.h"
 #include "store.h"
@@ -213,14 +214,11 @@ static att_err_t get_set(att_collsrc_t *src, const fuzz_set_t *s, att_time_t now
 
 static att_collsrc_t *new_src(int64_t max_age, bool pcs)
 {
-    att_collsrc_opts_t o = {.store = g_store,
-                            .trust = g_trust,
-                            .max_age = max_age,
-                            .pcs_url = pcs ? "http://127.0.0.1:1" : NULL,
-                            .timeout_ms = 2000};
+    att_collsrc_opts_t o = {.store = g_store, .max_age = max_age, .timeout_ms = 2000};
     att_collsrc_t *src = NULL;
     att_diag_t d;
-    if (att_collsrc_new(&o, &src, &d) != ATT_OK) {
+    if (collsrc_test_new_pcs(&o, pcs ? "http://127.0.0.1:1" : NULL, g_trust, NULL, &src, &d) !=
+        ATT_OK) {
         fprintf(stderr, "fuzz_attestd_collblob: att_collsrc_new: %s\n", d.msg);
         abort();
     }

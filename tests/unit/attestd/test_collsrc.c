@@ -7,8 +7,6 @@
  * one deadline per fetch, the bound on callers blocked on fetches, backoff after a failed fetch,
  * the global fetch rate, redirects only within the origin, error bodies never echoed. Backoff
  * and rate run on a fake clock (fake_ms) that the tests move. */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,15 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <dirent.h>
 
+#include "../../common/pyserver.h"
 #include "attest/sim.h"
 #include "collsrc.h"
+#include "collsrc_test.h"
 #include "dcap/vec.h"
 #include "log.h" /* att_log_setup: the tests read what collsrc logs */
 
@@ -48,24 +47,15 @@ static int64_t fake_clock(void *arg)
 
 /* ---- the python server ---- */
 
-typedef struct {
-    pid_t pid;
-    int port;
-    int in_fd; /* its stdin: closing it (or our death) stops it */
-} pcs_t;
+typedef py_server_t pcs_t; /* a pcs_server.py; stopped with py_server_stop */
 
 /* Start pcs_server.py with extra args (NULL-terminated) on `port` (0: ephemeral). */
 static void pcs_start(pcs_t *p, int port, const char *const *args)
 {
-    int in[2], out[2];
-    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-    const char *argv[32];
-    char portbuf[16];
+    const char *argv[PY_SERVER_MAX_ARGS + 1];
+    char portbuf[16], err[256];
     size_t n = 0;
     snprintf(portbuf, sizeof(portbuf), "%d", port);
-    argv[n++] = "python3";
-    argv[n++] = PCS_SERVER;
     argv[n++] = "--port";
     argv[n++] = portbuf;
     argv[n++] = "--exit-on-stdin-eof";
@@ -74,45 +64,8 @@ static void pcs_start(pcs_t *p, int port, const char *const *args)
     for (size_t i = 0; args && args[i]; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        execvp("python3", (char *const *)argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    char line[32];
-    size_t k = 0;
-    while (k < sizeof(line) - 1) {
-        ssize_t r = read(out[0], line + k, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0 || line[k] == '\n')
-            break;
-        k++;
-    }
-    line[k] = 0;
-    close(out[0]);
-    p->pid = pid;
-    p->in_fd = in[1];
-    p->port = atoi(line);
-    if (p->port <= 0)
-        fail_msg("pcs_server did not start (got \"%s\")", line);
-}
-
-static void pcs_stop(pcs_t *p)
-{
-    if (p->pid <= 0)
-        return;
-    kill(p->pid, SIGTERM);
-    int st;
-    while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    close(p->in_fd);
-    p->pid = 0;
+    if (py_server_start(p, PCS_SERVER, argv, err, sizeof err) != 0)
+        fail_msg("%s", err);
 }
 
 static void pcs_url(const pcs_t *p, char *buf, size_t n)
@@ -137,83 +90,6 @@ static void reset_count(void)
     FILE *f = fopen(count_file, "w");
     assert_non_null(f);
     fclose(f);
-}
-
-/* ---- a tiny in-memory store (collateral only) ---- */
-
-typedef struct {
-    att_store_t base;
-    pthread_mutex_t mu;
-    char *key[32];
-    uint8_t *blob[32];
-    size_t len[32];
-    att_time_t at[32];
-    size_t n;
-    int gets, puts;
-} fake_store_t;
-
-static void fs_close(att_store_t *st)
-{
-    fake_store_t *f = (fake_store_t *)st;
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->key[i]);
-        free(f->blob[i]);
-    }
-    pthread_mutex_destroy(&f->mu);
-    free(f);
-}
-
-static att_err_t fs_get(att_store_t *st, const char *key, uint8_t **blob, size_t *len,
-                        att_time_t *at, att_diag_t *d)
-{
-    fake_store_t *f = (fake_store_t *)st;
-    att_err_t e = att_diag_set(d, ATT_E_STORE_NOT_FOUND, "no %s", key);
-    pthread_mutex_lock(&f->mu);
-    f->gets++;
-    for (size_t i = 0; i < f->n; i++)
-        if (strcmp(f->key[i], key) == 0) {
-            *blob = malloc(f->len[i] ? f->len[i] : 1);
-            memcpy(*blob, f->blob[i], f->len[i]);
-            *len = f->len[i];
-            *at = f->at[i];
-            e = ATT_OK;
-        }
-    pthread_mutex_unlock(&f->mu);
-    return e;
-}
-
-static att_err_t fs_put(att_store_t *st, const char *key, const uint8_t *blob, size_t len,
-                        att_time_t at, att_diag_t *d)
-{
-    fake_store_t *f = (fake_store_t *)st;
-    pthread_mutex_lock(&f->mu);
-    f->puts++;
-    size_t i = 0;
-    while (i < f->n && strcmp(f->key[i], key) != 0)
-        i++;
-    if (i == f->n) {
-        assert_true(f->n < 32);
-        f->key[f->n++] = strdup(key);
-    } else {
-        free(f->blob[i]);
-    }
-    f->blob[i] = malloc(len ? len : 1);
-    memcpy(f->blob[i], blob, len);
-    f->len[i] = len;
-    f->at[i] = at;
-    pthread_mutex_unlock(&f->mu);
-    return ATT_OK;
-}
-
-static const att_store_ops_t fs_ops = {
-    .name = "fake", .close = fs_close, .coll_get = fs_get, .coll_put = fs_put};
-
-static fake_store_t *fs_new(void)
-{
-    fake_store_t *f = calloc(1, sizeof(*f));
-    f->base.ops = &fs_ops;
-    pthread_mutex_init(&f->mu, NULL);
-    return f;
 }
 
 /* ---- helpers ---- */
@@ -265,7 +141,7 @@ static void check_verifies(qv_t *q, att_dcap_collateral_t *got)
     att_dcap_collateral_free(local);
 }
 
-/* The new API, by DCAP key: att_collsrc_get of the key of (tee, fmspc, ca). */
+/* att_collsrc_get of the DCAP key of (tee, fmspc, ca). */
 static att_err_t dget_retry(att_collsrc_t *s, att_tee_t tee, const uint8_t *fmspc, const char *ca,
                             att_time_t now, att_dcap_collateral_t **c, int64_t *ra, att_diag_t *d)
 {
@@ -290,17 +166,15 @@ static att_collsrc_t *mk(const char *url, const char *dir, att_store_t *st, int6
 {
     /* The fake clock, and a rate no test of caching reaches: tests that fetch again after a
      * failure move fake_ms past the backoff. */
-    att_collsrc_opts_t o = {.pcs_url = url,
-                            .offline_dir = dir,
+    att_collsrc_opts_t o = {.offline_dir = dir,
                             .store = st,
-                            .trust = trust,
                             .max_age = max_age,
                             .timeout_ms = 5000,
                             .clock_ms = fake_clock,
                             .fetch_rate = 1000};
     att_collsrc_t *s = NULL;
     att_diag_t d;
-    att_err_t e = att_collsrc_new(&o, &s, &d);
+    att_err_t e = collsrc_test_new_pcs(&o, url, trust, NULL, &s, &d);
     if (e != ATT_OK)
         fail_msg("att_collsrc_new: %s", d.msg);
     return s;
@@ -374,7 +248,7 @@ static void test_fetch_sgx_tdx(void **state)
     assert_int_equal(st.misses, 2);
     assert_int_equal(st.fetch_errors, 0);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
 }
 
 /* Every vector set from one server (the QE identity and CRLs follow the connection's TCB
@@ -395,13 +269,11 @@ static void test_fetch_all_sets_variants(void **state)
         char url[64], rurl[96];
         pcs_url(&p, url, sizeof(url));
         snprintf(rurl, sizeof(rurl), "http://127.0.0.1:%d/IntelSGXRootCA.der", p.port);
-        att_collsrc_opts_t o = {.pcs_url = url,
-                                .trust = trust,
-                                .root_ca_crl_url = k == 2 ? rurl : NULL,
-                                .fetch_rate = 1000}; /* one fetch per vector at once */
+        att_collsrc_opts_t o = {.fetch_rate = 1000}; /* one fetch per vector at once */
         att_collsrc_t *s;
         att_diag_t d;
-        assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+        assert_int_equal(collsrc_test_new_pcs(&o, url, trust, k == 2 ? rurl : NULL, &s, &d),
+                         ATT_OK);
         for (size_t i = 0; i < VEC_N; i++) {
             qv_t q;
             qv_load(&q, vec_names[i]);
@@ -414,7 +286,7 @@ static void test_fetch_all_sets_variants(void **state)
             vec_free(&q.v);
         }
         att_collsrc_free(s);
-        pcs_stop(&p);
+        py_server_stop(&p);
     }
 }
 
@@ -427,7 +299,8 @@ static void test_cache_hit_and_store(void **state)
     pcs_start(&p, 0, args);
     char url[64];
     pcs_url(&p, url, sizeof(url));
-    fake_store_t *fs = fs_new();
+    coll_mem_store_t *fs = coll_mem_store_new();
+    assert_non_null(fs);
     qv_t q;
     qv_load(&q, SGX_SET);
 
@@ -483,7 +356,7 @@ static void test_cache_hit_and_store(void **state)
 
     vec_free(&q.v);
     att_store_close(&fs->base);
-    pcs_stop(&p);
+    py_server_stop(&p);
 }
 
 static void rm_dir(const char *dir)
@@ -537,7 +410,7 @@ static void test_sqlite_store(void **state)
     assert_int_equal(count_requests(), 4); /* restored, not fetched */
     att_collsrc_free(s);
     att_store_close(st);
-    pcs_stop(&p);
+    py_server_stop(&p);
     vec_free(&q.v);
     rm_dir(dir);
 }
@@ -681,12 +554,12 @@ static void wfx_start(wfx_t *w)
     w->fl = fl_open(w->dir);
 }
 
-/* pcs_stop is the caller's when it stopped the stand-in itself (pcs_stopped). */
+/* pcs_stopped: the caller stopped the stand-in itself. */
 static void wfx_stop(wfx_t *w, bool pcs_stopped)
 {
     att_store_close(&w->fl->base);
     if (!pcs_stopped)
-        pcs_stop(&w->p);
+        py_server_stop(&w->p);
     vec_free(&w->q.v);
     rm_dir(w->dir);
 }
@@ -740,7 +613,7 @@ static void test_store_write_retry(void **state)
     assert_int_equal(log_lines(log, SGX_KEY, "stored now"), 1);
 
     /* A restart with the PCS down (here: no PCS URL at all) serves what was verified. */
-    pcs_stop(&w.p);
+    py_server_stop(&w.p);
     s = mk(NULL, NULL, &w.fl->base, 0);
     assert_int_equal(get(s, &w.q, t0 + 400, &c, &d), ATT_OK);
     check_verifies(&w.q, c);
@@ -873,7 +746,7 @@ static void test_stale_when_down(void **state)
     att_time_t t = q.expiry - 1800; /* within the refresh margin */
 
     /* 1. server gone */
-    pcs_stop(&p);
+    py_server_stop(&p);
     assert_int_equal(get(s, &q, t, &c, &d), ATT_OK);
     assert_ptr_equal(c, first);
     att_dcap_collateral_free(c);
@@ -899,7 +772,7 @@ static void test_stale_when_down(void **state)
     att_collsrc_stats(s, &st);
     assert_int_equal(st.fetch_errors, 2);
     assert_int_equal(st.served_stale, 3);
-    pcs_stop(&p);
+    py_server_stop(&p);
 
     /* 3. garbage */
     fake_ms += 600000;
@@ -911,7 +784,7 @@ static void test_stale_when_down(void **state)
     att_collsrc_stats(s, &st);
     assert_int_equal(st.fetch_errors, 3);
     assert_int_equal(st.served_stale, 4);
-    pcs_stop(&p);
+    py_server_stop(&p);
 
     /* 4. back up: a new set is fetched (same content here, so it still needs refresh, but it
      * is the newest there is: not counted stale). */
@@ -928,7 +801,7 @@ static void test_stale_when_down(void **state)
     assert_int_equal(st.fetches, 5);
     att_dcap_collateral_free(first);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
     vec_free(&q.v);
 }
 
@@ -952,14 +825,14 @@ static void test_nothing_cached_errors(void **state)
     assert_non_null(strstr(d.msg, "503"));
     assert_non_null(strstr(d.msg, "/sgx/certification/v4/tcb?fmspc=00A067110000"));
     assert_non_null(strstr(d.msg, "TCB info of FMSPC 00A067110000"));
-    pcs_stop(&p);
+    py_server_stop(&p);
 
     fake_ms += 600000; /* past the backoff of each failure */
     const char *agarb[] = {VDIR "/" SGX_SET, "--garbage", NULL};
     pcs_start(&p, port, agarb);
     assert_int_not_equal(get(s, &q, q.v.at + 1, &c, &d), ATT_OK);
     assert_null(c);
-    pcs_stop(&p);
+    py_server_stop(&p);
 
     /* unknown FMSPC: 404 */
     fake_ms += 600000;
@@ -967,7 +840,7 @@ static void test_nothing_cached_errors(void **state)
     pcs_start(&p, port, aok);
     assert_int_equal(get(s, &q, q.v.at + 2, &c, &d), ATT_E_FETCH_STATUS);
     assert_non_null(strstr(d.msg, "404"));
-    pcs_stop(&p);
+    py_server_stop(&p);
 
     /* nobody listening */
     fake_ms += 600000;
@@ -1014,7 +887,7 @@ static void test_refresh(void **state)
     get_ok(s, &q, q.v.at + 600);
     assert_int_equal(count_requests(), 20);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
     vec_free(&q.v);
 }
 
@@ -1070,7 +943,7 @@ static void test_single_flight(void **state)
     att_collsrc_stats(s, &st);
     assert_int_equal(st.fetches, 1);
     assert_int_equal(st.misses + st.hits, 8);
-    pcs_stop(&p);
+    py_server_stop(&p);
 
     /* Failing source, nothing cached: one attempt, every waiter gets its error. */
     const char *a503[] = {VDIR "/" SGX_SET, "--delay", "0.5", "--fail-status", "503", NULL};
@@ -1103,7 +976,7 @@ static void test_single_flight(void **state)
     assert_true(st.served_stale >= 1);
 
     /* A refresh in progress does not make callers with a valid set wait. */
-    pcs_stop(&p);
+    py_server_stop(&p);
     const char *aslow[] = {VDIR "/" SGX_SET, "--delay", "1", NULL};
     reset_count();
     pcs_start(&p, 0, aslow);
@@ -1134,7 +1007,7 @@ static void test_single_flight(void **state)
     att_dcap_collateral_free(seed);
     att_collsrc_free(s3);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
     vec_free(&q.v);
 }
 
@@ -1174,7 +1047,7 @@ static void test_parallel_keys(void **state)
     for (size_t i = 0; i < 8; i++)
         att_dcap_collateral_free(w[i].got);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
     vec_free(&a.v);
     vec_free(&b.v);
 }
@@ -1232,13 +1105,13 @@ static void test_offline(void **state)
     get_ok(s, &tdx, tdx.expiry - 60); /* near expiry: the network refreshes it */
     assert_int_equal(count_requests(), 4);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
 
     /* Directories without any set, or a broken set, are refused at start. */
-    att_collsrc_opts_t o = {.offline_dir = ATT_TEST_VECTORS, .trust = trust};
-    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_COLL_MISSING);
+    att_collsrc_opts_t o = {.offline_dir = ATT_TEST_VECTORS};
+    assert_int_equal(collsrc_test_new_pcs(&o, NULL, trust, NULL, &s, &d), ATT_E_COLL_MISSING);
     o.offline_dir = "/nonexistent-collsrc-dir";
-    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_IO);
+    assert_int_equal(collsrc_test_new_pcs(&o, NULL, trust, NULL, &s, &d), ATT_E_IO);
     vec_free(&sgx.v);
     vec_free(&tdx.v);
 }
@@ -1247,15 +1120,14 @@ static void test_args(void **state)
 {
     att_collsrc_t *s;
     att_diag_t d;
-    att_collsrc_opts_t o = {.trust = trust};
-    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_ARG); /* no source at all */
-    o.pcs_url = "ftp://example";
-    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_ARG);
-    o.pcs_url = "http://127.0.0.1:1";
-    o.trust = NULL;
-    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_ARG);
-    o.trust = trust;
-    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+    att_collsrc_opts_t o = {0};
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_E_ARG); /* no fetcher */
+    assert_non_null(strstr(d.msg, "1 to 8 sources"));
+    /* a fetcher without a URL, and no directory or store: no source at all */
+    assert_int_equal(collsrc_test_new_pcs(&o, NULL, trust, NULL, &s, &d), ATT_E_ARG);
+    assert_int_equal(collsrc_test_new_pcs(&o, "ftp://example", trust, NULL, &s, &d), ATT_E_ARG);
+    assert_int_equal(collsrc_test_new_pcs(&o, "http://127.0.0.1:1", NULL, NULL, &s, &d), ATT_E_ARG);
+    assert_int_equal(collsrc_test_new_pcs(&o, "http://127.0.0.1:1", trust, NULL, &s, &d), ATT_OK);
     uint8_t fm[6] = {0};
     att_dcap_collateral_t *c;
     assert_int_equal(dget(s, ATT_TEE_SGX, fm, "nope", 0, &c, &d), ATT_E_ARG);
@@ -1279,24 +1151,20 @@ static void test_args(void **state)
     memset(longkey, 'a', sizeof longkey - 1);
     longkey[sizeof longkey - 1] = 0;
     assert_int_equal(att_collsrc_get(s, longkey, 0, &obj, NULL, &d), ATT_E_ARG);
-    /* TRANSITION: the (tee, fmspc, ca) wrapper, deleted with it */
-    assert_int_equal(att_collsrc_get_retry(s, ATT_TEE_SGX, fm, "nope", 0, &c, NULL, &d), ATT_E_ARG);
-    assert_int_equal(att_collsrc_get_retry(NULL, ATT_TEE_SGX, fm, "platform", 0, &c, NULL, &d),
-                     ATT_E_ARG);
     att_collsrc_free(s);
     att_collsrc_free(NULL);
 }
 
 /* ---- what a misbehaving source may cost (issue 18 B1, B3, B4) ---- */
 
-static att_collsrc_t *mk_opts(att_collsrc_opts_t *o)
+/* A source of o's options and one PCS source at url. */
+static att_collsrc_t *mk_opts(att_collsrc_opts_t *o, const char *url)
 {
-    o->trust = trust;
     if (o->clock_ms == NULL)
         o->clock_ms = fake_clock;
     att_collsrc_t *s = NULL;
     att_diag_t d;
-    if (att_collsrc_new(o, &s, &d) != ATT_OK)
+    if (collsrc_test_new_pcs(o, url, trust, NULL, &s, &d) != ATT_OK)
         fail_msg("att_collsrc_new: %s", d.msg);
     return s;
 }
@@ -1315,8 +1183,8 @@ static void test_deadline_per_fetch(void **state)
     pcs_url(&p, url, sizeof(url));
     qv_t q;
     qv_load(&q, SGX_SET);
-    att_collsrc_opts_t o = {.pcs_url = url, .timeout_ms = 2500};
-    att_collsrc_t *s = mk_opts(&o);
+    att_collsrc_opts_t o = {.timeout_ms = 2500};
+    att_collsrc_t *s = mk_opts(&o, url);
     att_dcap_collateral_t *c = NULL;
     att_diag_t d;
     int64_t ra = -1;
@@ -1330,7 +1198,7 @@ static void test_deadline_per_fetch(void **state)
     att_collsrc_stats(s, &st);
     assert_int_equal(st.requests, (uint64_t)count_requests());
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
     vec_free(&q.v);
 }
 
@@ -1379,9 +1247,8 @@ static void test_busy_bound(void **state)
     qv_t sgx, tdx;
     qv_load(&sgx, SGX_SET);
     qv_load(&tdx, TDX_SET);
-    att_collsrc_opts_t o = {
-        .pcs_url = url, .offline_dir = VDIR "/" TDX_SET, .max_waiters = 1, .fetch_rate = 1000};
-    att_collsrc_t *s = mk_opts(&o);
+    att_collsrc_opts_t o = {.offline_dir = VDIR "/" TDX_SET, .max_waiters = 1, .fetch_rate = 1000};
+    att_collsrc_t *s = mk_opts(&o, url);
 
     held_t h = {.s = s, .q = &sgx};
     pthread_t th;
@@ -1417,7 +1284,7 @@ static void test_busy_bound(void **state)
     assert_int_equal(dget(s, ATT_TEE_SGX, other, "platform", sgx.v.at, &c, &d), ATT_E_FETCH_STATUS);
     assert_non_null(strstr(d.msg, "404"));
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
     vec_free(&sgx.v);
     vec_free(&tdx.v);
 }
@@ -1438,9 +1305,8 @@ static void test_backoff(void **state)
     pcs_url(&p, url, sizeof(url));
     qv_t q;
     qv_load(&q, SGX_SET);
-    att_collsrc_opts_t o = {
-        .pcs_url = url, .backoff_ms = 5000, .backoff_max_ms = 20000, .fetch_rate = 1000};
-    att_collsrc_t *s = mk_opts(&o);
+    att_collsrc_opts_t o = {.backoff_ms = 5000, .backoff_max_ms = 20000, .fetch_rate = 1000};
+    att_collsrc_t *s = mk_opts(&o, url);
     att_dcap_collateral_t *c = NULL;
     att_diag_t d;
     int64_t ra = 0;
@@ -1474,7 +1340,7 @@ static void test_backoff(void **state)
         assert_int_equal(ra, want[i]);
     }
     /* the source recovers: after the backoff one fetch succeeds, and the streak is over */
-    pcs_stop(&p);
+    py_server_stop(&p);
     const char *aok[] = {VDIR "/" SGX_SET, NULL};
     pcs_start(&p, port, aok);
     assert_int_equal(get(s, &q, q.v.at, &c, &d), ATT_E_FETCH_STATUS); /* still backing off */
@@ -1485,7 +1351,7 @@ static void test_backoff(void **state)
     att_dcap_collateral_free(c);
     assert_int_equal(count_requests(), 8);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
     vec_free(&q.v);
 }
 
@@ -1501,8 +1367,8 @@ static void test_fetch_rate(void **state)
     pcs_start(&p, 0, args);
     char url[64];
     pcs_url(&p, url, sizeof(url));
-    att_collsrc_opts_t o = {.pcs_url = url, .fetch_rate = 2};
-    att_collsrc_t *s = mk_opts(&o);
+    att_collsrc_opts_t o = {.fetch_rate = 2};
+    att_collsrc_t *s = mk_opts(&o, url);
     att_dcap_collateral_t *c = NULL;
     att_diag_t d;
     int64_t ra = 0;
@@ -1530,7 +1396,7 @@ static void test_fetch_rate(void **state)
     assert_int_equal(st.rate_denied, 50);
     assert_int_equal(st.fetches, 3);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
 }
 
 /* Regression (B4): curl followed redirects to any host, so a source (or whoever controls its
@@ -1559,8 +1425,8 @@ static void test_redirects(void **state)
     FILE *log = tmpfile();
     assert_non_null(log);
     att_log_setup(ATT_LOG_INFO, log);
-    att_collsrc_opts_t o = {.pcs_url = url};
-    att_collsrc_t *s = mk_opts(&o);
+    att_collsrc_opts_t o = {0};
+    att_collsrc_t *s = mk_opts(&o, url);
     att_dcap_collateral_t *c = NULL;
     att_diag_t d;
     att_err_t e = get(s, &q, q.v.at, &c, &d);
@@ -1578,22 +1444,22 @@ static void test_redirects(void **state)
     assert_int_equal(log_lines(log, "redirected", there), 1); /* where to: only in the log */
     fclose(log);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
 
     /* Within the origin (a relative Location): followed, the set fetched. */
     const char *same[] = {VDIR "/" SGX_SET, "--redirect", "/moved", NULL};
     reset_count();
     pcs_start(&p, 0, same);
     pcs_url(&p, url, sizeof(url));
-    o = (att_collsrc_opts_t){.pcs_url = url};
-    s = mk_opts(&o);
+    o = (att_collsrc_opts_t){0};
+    s = mk_opts(&o, url);
     assert_int_equal(get(s, &q, q.v.at, &c, &d), ATT_OK);
     check_verifies(&q, c);
     att_dcap_collateral_free(c);
     assert_int_equal(count_requests(), 8); /* 4 redirects, 4 answers */
     att_collsrc_free(s);
-    pcs_stop(&p);
-    pcs_stop(&target);
+    py_server_stop(&p);
+    py_server_stop(&target);
     unlink(other_count);
     vec_free(&q.v);
 }
@@ -1620,8 +1486,8 @@ static void test_error_body_not_echoed(void **state)
     FILE *log = tmpfile();
     assert_non_null(log);
     att_log_setup(ATT_LOG_INFO, log);
-    att_collsrc_opts_t o = {.pcs_url = url};
-    att_collsrc_t *s = mk_opts(&o);
+    att_collsrc_opts_t o = {0};
+    att_collsrc_t *s = mk_opts(&o, url);
     att_dcap_collateral_t *c = NULL;
     att_diag_t d;
     assert_int_equal(get(s, &q, q.v.at, &c, &d), ATT_E_FETCH_STATUS);
@@ -1639,7 +1505,7 @@ static void test_error_body_not_echoed(void **state)
     assert_int_equal(esc, 0);
     fclose(log);
     att_collsrc_free(s);
-    pcs_stop(&p);
+    py_server_stop(&p);
     vec_free(&q.v);
 }
 
@@ -1696,13 +1562,9 @@ static void test_crl_trailing(void **state)
         pcs_start(&p, 0, args);
         char url[64];
         pcs_url(&p, url, sizeof(url));
-        att_collsrc_opts_t o = {.pcs_url = url,
-                                .trust = t,
-                                .timeout_ms = 5000,
-                                .clock_ms = fake_clock,
-                                .fetch_rate = 1000};
+        att_collsrc_opts_t o = {.timeout_ms = 5000, .clock_ms = fake_clock, .fetch_rate = 1000};
         att_collsrc_t *s;
-        assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+        assert_int_equal(collsrc_test_new_pcs(&o, url, t, NULL, &s, &d), ATT_OK);
         att_dcap_collateral_t *c = NULL;
         att_err_t e = dget(s, ATT_TEE_SGX, fmspc, "processor", now, &c, &d);
         if (cases[i].want == NULL) {
@@ -1717,7 +1579,7 @@ static void test_crl_trailing(void **state)
         }
         att_dcap_collateral_free(c);
         att_collsrc_free(s);
-        pcs_stop(&p);
+        py_server_stop(&p);
         char cmd[64];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         assert_int_equal(system(cmd), 0);

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "collsrc.h"
+#include "collsrc_test.h"
 #include "dcap/vec.h"
 #include "log.h" /* att_log_setup: the tests read what collsrc logs */
 #include "store.h"
@@ -114,13 +115,10 @@ static uint64_t fetches_for(fx_t *f, const uint8_t *blob, size_t len, att_time_t
 {
     att_diag_t d;
     assert_int_equal(att_store_coll_put(f->st, SGX_KEY, blob, len, fetched_at, &d), ATT_OK);
-    att_collsrc_opts_t o = {.pcs_url = "http://127.0.0.1:1",
-                            .store = f->st,
-                            .trust = f->trust,
-                            .max_age = DAY,
-                            .timeout_ms = 5000};
+    att_collsrc_opts_t o = {.store = f->st, .max_age = DAY, .timeout_ms = 5000};
     att_collsrc_t *s = NULL;
-    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+    assert_int_equal(collsrc_test_new_pcs(&o, "http://127.0.0.1:1", f->trust, NULL, &s, &d),
+                     ATT_OK);
     for (int i = 0; i < 2; i++) {
         att_dcap_collateral_t *c = NULL;
         att_err_t e = get(s, f->v.at, &c, &d);
@@ -202,10 +200,9 @@ static void unusable_reason(fx_t *f, const uint8_t *blob, size_t len, const char
     FILE *log = tmpfile();
     assert_non_null(log);
     att_log_setup(ATT_LOG_INFO, log);
-    att_collsrc_opts_t o = {
-        .pcs_url = pcs_url, .store = f->st, .trust = f->trust, .timeout_ms = 5000};
+    att_collsrc_opts_t o = {.store = f->st, .timeout_ms = 5000};
     att_collsrc_t *s = NULL;
-    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+    assert_int_equal(collsrc_test_new_pcs(&o, pcs_url, f->trust, NULL, &s, &d), ATT_OK);
     for (int i = 0; i < 2; i++) { /* the second get answers from the entry: same reason */
         att_dcap_collateral_t *c = NULL;
         att_diag_clear(&d);

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "collsrc.h"
+#include "collsrc_test.h" /* coll_mem_store_t */
 
 static int64_t fake_ms = 1000000;
 
@@ -197,64 +198,6 @@ static tcfg_t *tcfg_new(bool online, att_time_t next_update)
     return c;
 }
 
-/* ---- a store holding collateral only ---- */
-
-typedef struct {
-    att_store_t base;
-    pthread_mutex_t mu;
-    char *key[8];
-    uint8_t *blob[8];
-    size_t len[8];
-    size_t n;
-} mstore_t;
-
-static void ms_close(att_store_t *st)
-{
-    mstore_t *m = (mstore_t *)st;
-    for (size_t i = 0; i < m->n; i++) {
-        free(m->key[i]);
-        free(m->blob[i]);
-    }
-    pthread_mutex_destroy(&m->mu);
-    free(m);
-}
-
-static att_err_t ms_get(att_store_t *st, const char *key, uint8_t **blob, size_t *len,
-                        att_time_t *at, att_diag_t *d)
-{
-    mstore_t *m = (mstore_t *)st;
-    att_err_t e = att_diag_set(d, ATT_E_STORE_NOT_FOUND, "no %s", key);
-    pthread_mutex_lock(&m->mu);
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->key[i], key) == 0) {
-            *blob = malloc(m->len[i]);
-            memcpy(*blob, m->blob[i], m->len[i]);
-            *len = m->len[i];
-            *at = 0;
-            e = ATT_OK;
-        }
-    pthread_mutex_unlock(&m->mu);
-    return e;
-}
-
-static att_err_t ms_put(att_store_t *st, const char *key, const uint8_t *blob, size_t len,
-                        att_time_t at, att_diag_t *d)
-{
-    (void)at, (void)d;
-    mstore_t *m = (mstore_t *)st;
-    pthread_mutex_lock(&m->mu);
-    assert_true(m->n < 8);
-    m->key[m->n] = strdup(key);
-    m->blob[m->n] = malloc(len);
-    memcpy(m->blob[m->n], blob, len);
-    m->len[m->n++] = len;
-    pthread_mutex_unlock(&m->mu);
-    return ATT_OK;
-}
-
-static const att_store_ops_t ms_ops = {
-    .name = "memory", .close = ms_close, .coll_get = ms_get, .coll_put = ms_put};
-
 /* ---- helpers ---- */
 
 #define NOW 1751328000 /* 2025-07-01T00:00:00Z */
@@ -293,9 +236,8 @@ static void test_routing_and_store(void **state)
 {
     (void)state;
     tcfg_t *t = tcfg_new(true, NOW + 86400);
-    mstore_t *m = calloc(1, sizeof(*m));
-    m->base.ops = &ms_ops;
-    pthread_mutex_init(&m->mu, NULL);
+    coll_mem_store_t *m = coll_mem_store_new();
+    assert_non_null(m);
     att_collsrc_t *s = mk(t, &m->base, NULL);
     tobj_t *o = NULL;
     att_diag_t d;
@@ -333,7 +275,7 @@ static void test_routing_and_store(void **state)
     assert_non_null(strstr(d.msg, "no test source is configured"));
     assert_int_equal(t2->fetches, 0);
     att_collsrc_free(s);
-    ms_close(&m->base);
+    att_store_close(&m->base);
     assert_int_equal(atomic_load(&live), 0);
 }
 

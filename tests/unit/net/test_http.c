@@ -6,77 +6,33 @@
  * before sending, and running out on a server that does not answer), Retry-After in seconds and
  * as an HTTP-date, captured headers and their cap, http refused unless allowed, TLS verified
  * (an unknown CA refused), POST with Basic credentials. */
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "../../common/pyserver.h"
 #include "net/http.h"
 
 #define SERVER ATT_TEST_DATA "/net_server.py"
 
-typedef struct {
-    pid_t pid;
-    int port, in_fd;
-} srv_t;
+typedef py_server_t srv_t; /* a net_server.py; stopped with py_server_stop */
 
 static char tls_dir[] = "/tmp/net-http-XXXXXX";
 static char cert[128], key[128];
 
 static void srv_start(srv_t *s, bool tls)
 {
-    int in[2], out[2];
-    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        if (tls)
-            execlp("python3", "python3", SERVER, "--tls", cert, key, (char *)NULL);
-        else
-            execlp("python3", "python3", SERVER, (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    char line[32];
-    size_t k = 0;
-    while (k < sizeof(line) - 1) {
-        ssize_t r = read(out[0], line + k, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0 || line[k] == '\n')
-            break;
-        k++;
-    }
-    line[k] = 0;
-    close(out[0]);
-    s->pid = pid;
-    s->in_fd = in[1];
-    s->port = atoi(line);
-    if (s->port <= 0)
-        fail_msg("net_server.py did not start (got \"%s\")", line);
-}
-
-static void srv_stop(srv_t *s)
-{
-    kill(s->pid, SIGTERM);
-    int st;
-    while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    close(s->in_fd);
+    const char *tls_args[] = {"--tls", cert, key, NULL};
+    char err[256];
+    if (py_server_start(s, SERVER, tls ? tls_args : NULL, err, sizeof err) != 0)
+        fail_msg("%s", err);
 }
 
 static char *url(const srv_t *s, bool tls, const char *path)
@@ -144,7 +100,7 @@ static void test_ok(void **state)
     assert_int_equal(rs.requests, 1);
     att_net_resp_clear(&rs);
     free(u);
-    srv_stop(&s);
+    py_server_stop(&s);
 }
 
 /* http:// is refused unless allowed, before any connection. */
@@ -168,7 +124,7 @@ static void test_http_needs_allowing(void **state)
     att_net_resp_clear(&rs);
     assert_int_equal(served(&s, false), 0);
     free(u);
-    srv_stop(&s);
+    py_server_stop(&s);
 }
 
 /* Redirects: within the origin followed (up to max_redirects, a loop stopped there); to another
@@ -218,8 +174,8 @@ static void test_redirects(void **state)
     assert_int_equal(rs.requests, 1);
     att_net_resp_clear(&rs);
     free(ok_a), free(ok_b), free(same), free(other), free(loop);
-    srv_stop(&a);
-    srv_stop(&b);
+    py_server_stop(&a);
+    py_server_stop(&b);
 }
 
 /* TLS: verified against ca_file; https to http refused even on the same host and port, the
@@ -254,8 +210,8 @@ static void test_tls(void **state)
     assert_int_equal(rs.fail, ATT_NET_TRANSPORT);
     att_net_resp_clear(&rs);
     free(ok), free(plain), free(down);
-    srv_stop(&t);
-    srv_stop(&p);
+    py_server_stop(&t);
+    py_server_stop(&p);
 }
 
 /* The body cap, announced by Content-Length or found while reading a chunked body. */
@@ -281,7 +237,7 @@ static void test_body_cap(void **state)
         att_net_resp_clear(&rs);
         free(u);
     }
-    srv_stop(&s);
+    py_server_stop(&s);
 }
 
 /* The deadline: passed before sending (nothing sent), and reached while the server holds the
@@ -307,7 +263,7 @@ static void test_deadline(void **state)
     assert_int_equal(rs.fail, ATT_NET_TIMEOUT);
     att_net_resp_clear(&rs);
     free(u);
-    srv_stop(&s);
+    py_server_stop(&s);
 }
 
 /* Retry-After in seconds, and as an HTTP-date taken relative to the answer's Date. */
@@ -330,7 +286,7 @@ static void test_retry_after(void **state)
         att_net_resp_clear(&rs);
         free(u);
     }
-    srv_stop(&s);
+    py_server_stop(&s);
 }
 
 /* A captured header over max_header is not kept, and says so. */
@@ -354,7 +310,7 @@ static void test_header_cap(void **state)
     assert_int_equal(strlen(rs.header), 3000);
     att_net_resp_clear(&rs);
     free(u);
-    srv_stop(&s);
+    py_server_stop(&s);
 }
 
 /* POST with a body and Basic credentials, on a kept connection reused by a GET. */
@@ -392,7 +348,7 @@ static void test_post_and_conn(void **state)
     att_net_conn_free(c);
     free(u);
     free(ok);
-    srv_stop(&s);
+    py_server_stop(&s);
 }
 
 int main(void)
