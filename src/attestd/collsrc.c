@@ -524,6 +524,23 @@ static att_err_t answer(att_collsrc_t *s, coll_entry_t *en, att_time_t now, void
                         online(en) ? "not fetched yet" : why);
 }
 
+/* Called with the lock held: the answer to a get that did what it could for en, its fetch
+ * refused (why, with wait_ms) or not (COLL_GO): the set in hand (counted stale when a refused
+ * fetch leaves it needing a refresh), else the refusal, else en's last error and how long to
+ * wait after it. */
+static att_err_t answer_get(att_collsrc_t *s, coll_entry_t *en, coll_deny_t why, int64_t wait_ms,
+                            att_time_t now, void **out, int64_t *retry_after, att_diag_t *d)
+{
+    if (en->obj == NULL && why != COLL_GO) /* no set in hand, the network refused */
+        return denied(s, en, why, wait_ms, now, retry_after, d);
+    if (en->obj && why != COLL_GO && !en->failed && needs_refresh(s, en, now))
+        s->stats.served_stale++; /* answer() counts it when the last fetch failed */
+    att_err_t e = answer(s, en, now, out, d);
+    if (e != ATT_OK)
+        *retry_after = failure_retry(s, en);
+    return e;
+}
+
 att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, void **out,
                           int64_t *retry_after, att_diag_t *d)
 {
@@ -584,9 +601,7 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
             pthread_cond_wait(&s->cv, &s->mu);
         s->blocked -= blocks;
         en->waiters--;
-        att_err_t e = answer(s, en, now, out, d);
-        if (e != ATT_OK)
-            *retry_after = failure_retry(s, en);
+        att_err_t e = answer_get(s, en, COLL_GO, 0, now, out, retry_after, d);
         coll_unlock_and_persist(s, en, now);
         return e;
     }
@@ -601,14 +616,7 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
     if (try_net && (deny = fetch_allowed(s, en, s->clock_ms(s->clock_arg), &deny_ms)) != COLL_GO)
         try_net = false;
     if (!try_store && !try_net) {
-        att_err_t e;
-        if (en->obj == NULL && deny != COLL_GO) {
-            e = denied(s, en, deny, deny_ms, now, retry_after, d);
-        } else {
-            if (en->obj && deny != COLL_GO && !en->failed && needs_refresh(s, en, now))
-                s->stats.served_stale++; /* answer() counts it when the last fetch failed */
-            e = answer(s, en, now, out, d);
-        }
+        att_err_t e = answer_get(s, en, deny, deny_ms, now, out, retry_after, d);
         coll_unlock_and_persist(s, en, now);
         return e;
     }
@@ -689,16 +697,7 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
     en->fetch_net = false;
     en->gen++;
     pthread_cond_broadcast(&s->cv);
-    att_err_t e;
-    if (en->obj == NULL && deny != COLL_GO) { /* the store had nothing, the network was refused */
-        e = denied(s, en, deny, deny_ms, now, retry_after, d);
-    } else {
-        if (en->obj && deny != COLL_GO && !en->failed && needs_refresh(s, en, now))
-            s->stats.served_stale++;
-        e = answer(s, en, now, out, d);
-        if (e != ATT_OK)
-            *retry_after = failure_retry(s, en);
-    }
+    att_err_t e = answer_get(s, en, deny, deny_ms, now, out, retry_after, d);
     coll_unlock_and_persist(s, en, now);
     if (drop1)
         f->release(drop1);
