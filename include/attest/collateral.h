@@ -113,7 +113,12 @@ ATT_API att_err_t att_dcap_coll_key(att_tee_t tee, const uint8_t fmspc[6], const
  *       <base>/vcek/v1/<Product>/<hwid>?[fmcSPL=..&]blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..
  *       (hwid: the 64-byte chip_id, 128 lowercase hex; Turin its first 8 bytes, 16 hex);
  *   "kds/<product>/crl", "kds/<product>/vlek-crl"             the CRL of the ASK / ASVK: GET
- *       <base>/vcek/v1/<Product>/crl, <base>/vlek/v1/<Product>/crl.
+ *       <base>/vcek/v1/<Product>/crl, <base>/vlek/v1/<Product>/crl;
+ *   "kds/<product>/cert_chain", "kds/<product>/vlek-cert_chain"  the ASK (ASVK) and ARK, PEM: GET
+ *       <base>/{vcek,vlek}/v1/<Product>/cert_chain. load(): exactly two certificates, SEV-<Product>
+ *       (SEV-VLEK-<Product>) then ARK-<Product>, the first issued by the second (next update: the
+ *       earlier notAfter); whether the ARK is trusted is the verifier's (att_snp_verify takes a
+ *       chain's ARK only when it is pinned or configured).
  * Blobs are the DER KDS answers (at most ATT_SNP_KDS_MAX_BODY bytes). load() of a VCEK: a DER
  * certificate, CN SEV-VCEK, issuer SEV-<Product>, EC P-384, whose hwID, TCB SPLs and productName
  * are the key's (next update: its notAfter); its chain is the verifier's (att_snp_verify). load()
@@ -136,8 +141,9 @@ typedef struct {
 } att_snp_kds_opts_t;
 
 typedef enum {
-    ATT_SNP_KDS_VCEK = 1, /* a VCEK certificate */
-    ATT_SNP_KDS_CRL = 2,  /* a CRL of the ASK (key_kind VCEK) or of the ASVK (key_kind VLEK) */
+    ATT_SNP_KDS_VCEK = 1,  /* a VCEK certificate */
+    ATT_SNP_KDS_CRL = 2,   /* a CRL of the ASK (key_kind VCEK) or of the ASVK (key_kind VLEK) */
+    ATT_SNP_KDS_CHAIN = 3, /* cert_chain: PEM, the ASK (or ASVK) then the ARK */
 } att_snp_kds_kind_t;
 
 /* A loaded KDS answer (refcounted, immutable): the DER bytes for att_snp_verify's vcek or crl. */
@@ -160,6 +166,9 @@ ATT_API att_err_t att_snp_kds_key_vcek(att_snp_product_t product, const uint8_t 
 /* The key of the CRL of a product's ASK (kind VCEK) or ASVK (kind VLEK). */
 ATT_API att_err_t att_snp_kds_key_crl(att_snp_product_t product, att_snp_key_t kind, char *out,
                                       size_t n, att_diag_t *d);
+/* The key of a product's cert_chain for VCEKs (kind VCEK: ASK, ARK) or VLEKs (ASVK, ARK). */
+ATT_API att_err_t att_snp_kds_key_chain(att_snp_product_t product, att_snp_key_t kind, char *out,
+                                        size_t n, att_diag_t *d);
 ATT_API att_snp_kds_obj_t *att_snp_kds_obj_ref(att_snp_kds_obj_t *o);
 ATT_API void att_snp_kds_obj_free(att_snp_kds_obj_t *o);
 

@@ -34,8 +34,8 @@ static att_err_t att_svc_collateral(void *arg, const char *key, att_time_t now, 
     att_svc_t *svc = cr->svc;
     if (svc->coll == NULL)
         return att_diag_set(d, ATT_E_COLL_MISSING,
-                            "no collateral source is configured (start "
-                            "attestd with --collateral-url or --collateral-dir)");
+                            "no collateral source is configured (start attestd with "
+                            "--collateral-url, --kds-url or --collateral-dir)");
     return att_collsrc_get(svc->coll, key, now, out, &cr->retry_after, d);
 }
 

@@ -40,6 +40,7 @@ enum {
     O_STORE,
     O_ISSUER,
     O_COLL_URL,
+    O_KDS_URL,
     O_COLL_DIR,
     O_COLL_MAX_AGE,
     O_COLL_TIMEOUT,
@@ -95,6 +96,9 @@ static const att_opt_t att_opts[O_COUNT] = {
                   "--listen; localhost for a wildcard host)"},
     [O_COLL_URL] = {"collateral-url", K_URL, "URL", NULL, 0, 0,
                     "Intel PCS v4-compatible collateral endpoint (Intel PCS or a PCCS)"},
+    [O_KDS_URL] = {"kds-url", K_URL, "URL", NULL, 0, 0,
+                   "AMD Key Distribution Service for SEV-SNP VCEKs and CRLs (e.g. "
+                   "https://kdsintf.amd.com)"},
     [O_COLL_DIR] = {"collateral-dir", K_STR, "DIR", NULL, 0, 0,
                     "offline collateral directory (seeds the cache; replaces the network "
                     "without --collateral-url)"},
@@ -473,6 +477,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case O_COLL_URL:
         dst = &cfg->collateral_url;
         break;
+    case O_KDS_URL:
+        dst = &cfg->kds_url;
+        break;
     case O_COLL_DIR:
         dst = &cfg->collateral_dir;
         break;
@@ -746,6 +753,7 @@ void att_config_free(att_config_t *cfg)
     free(cfg->store_url);
     free(cfg->issuer);
     free(cfg->collateral_url);
+    free(cfg->kds_url);
     free(cfg->collateral_dir);
     for (size_t i = 0; i < cfg->n_trust_roots; i++)
         free(cfg->trust_roots[i]);

@@ -41,6 +41,7 @@ typedef struct {
     char *issuer;         /* explicit, or derived (see issuer_derived) */
     bool issuer_derived;  /* true when issuer came from the listen address */
     char *collateral_url; /* NULL: none */
+    char *kds_url;        /* AMD KDS base URL; NULL: none */
     char *collateral_dir; /* NULL: none */
     uint64_t collateral_max_age;       /* seconds; 0 = refresh only before nextUpdate */
     unsigned collateral_timeout;       /* seconds: deadline of one fetch, default 10 */

@@ -42,6 +42,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .data_dir = cfg->data_dir,
         .store_url = cfg->store_url,
         .collateral_url = cfg->collateral_url,
+        .kds_url = cfg->kds_url,
         .collateral_dir = cfg->collateral_dir,
         .trust_roots = (const char *const *)cfg->trust_roots,
         .n_trust_roots = cfg->n_trust_roots,
@@ -466,6 +467,7 @@ int att_service_command(int argc, char **argv, const att_config_t *cfg)
     if (argc >= 2 && strcmp(argv[0], "keys") == 0 && strcmp(argv[1], "rotate") == 0) {
         att_svc_opts_t o = att_opts_from(cfg);
         o.collateral_url = NULL; /* keys only: no collateral source needed */
+        o.kds_url = NULL;
         o.collateral_dir = NULL;
         att_svc_t *svc;
         att_diag_t d;

@@ -92,12 +92,14 @@ const char *att_svc_type_at(size_t i)
 /* ---- life cycle ---- */
 
 /* The network source of each evidence backend's collateral: --collateral-url for DCAP (Intel PCS
- * or a PCCS); none for the others yet. */
+ * or a PCCS), --kds-url for SEV-SNP (AMD KDS). */
 static const char *att_svc_collateral_url(void *arg, const char *backend)
 {
     const att_svc_t *svc = arg;
     if (strcmp(backend, "dcap") == 0)
         return svc->o.collateral_url;
+    if (strcmp(backend, "snp") == 0)
+        return svc->o.kds_url;
     return NULL;
 }
 
@@ -173,7 +175,7 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
     if ((e = att_keys_init(svc, d)) != ATT_OK || (e = att_signers_init(svc, d)) != ATT_OK ||
         (e = att_policies_init(svc, d)) != ATT_OK || (e = att_challenge_init(svc, d)) != ATT_OK)
         goto fail;
-    if (o->collateral_url != NULL || o->collateral_dir != NULL) {
+    if (o->collateral_url != NULL || o->kds_url != NULL || o->collateral_dir != NULL) {
         /* every evidence backend's collateral fetcher, each with its network URL */
         const att_coll_fetcher_t *fetchers[ATT_SVC_MAX_SOURCES];
         void *cfgs[ATT_SVC_MAX_SOURCES];

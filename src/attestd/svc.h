@@ -25,6 +25,7 @@ typedef struct {
     const char *data_dir;           /* SQLite store directory, when store_url is NULL */
     const char *store_url;          /* store URL (att_store_open), e.g. "sqlite:var"; wins */
     const char *collateral_url;     /* PCS v4 base URL or NULL */
+    const char *kds_url;            /* AMD KDS base URL or NULL */
     const char *collateral_dir;     /* offline collateral or NULL */
     const char *const *trust_roots; /* extra trust anchors (PEM/DER files) */
     size_t n_trust_roots;

@@ -47,6 +47,7 @@ import vectors as _vectors  # noqa: E402
 
 DCAP = _vectors.dcap_dir(REPO)  # one subdirectory per set, or None
 PCS_SERVER = os.path.join(REPO, 'tests', 'tools', 'pcs_server.py')
+KDS_SERVER = os.path.join(REPO, 'tests', 'tools', 'kds_server.py')
 API = '2022-08-01'
 
 # ---------------------------------------------------------------- process bookkeeping
@@ -424,12 +425,13 @@ class Server:
 
 class PcsServer:
     """tests/tools/pcs_server.py serving collateral sets; .url is its base URL."""
+    SCRIPT = PCS_SERVER
 
-    def __init__(self, *dirs, count_file=None):
-        args = [sys.executable, PCS_SERVER, '--port', '0']
+    def __init__(self, *dirs, count_file=None, flags=()):
+        args = [sys.executable, self.SCRIPT, '--port', '0']
         if count_file:
             args += ['--count-file', count_file]
-        args += list(dirs)
+        args += list(flags) + list(dirs)
         logdir = tmpdir('pcs-log-')
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   stdin=subprocess.DEVNULL)
@@ -443,7 +445,7 @@ class PcsServer:
         ready.wait(20)
         if not lines:
             self.stop()
-            raise RuntimeError('pcs_server.py did not start')
+            raise RuntimeError('%s did not start' % os.path.basename(self.SCRIPT))
         self.port = int(lines[0].split()[-1])
         self.url = 'http://127.0.0.1:%d' % self.port
 
@@ -460,6 +462,11 @@ class PcsServer:
 
     def __exit__(self, *a):
         self.stop()
+
+
+class KdsServer(PcsServer):
+    """tests/tools/kds_server.py serving a directory in AMD KDS's layout; .url is its base URL."""
+    SCRIPT = KDS_SERVER
 
 
 # ---------------------------------------------------------------- vectors

@@ -11,7 +11,8 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from harness import REPO, Results, Server, b64url, verify_token  # noqa: E402
+from harness import (ATTEST, REPO, KdsServer, Results, Server, b64url, run, tmpdir,  # noqa: E402
+                     verify_token)
 import vectors  # noqa: E402
 
 T = Results('e2e/test_snp')
@@ -128,9 +129,68 @@ def azure_hcl():
                 'vm-configuration' in (c.get('x-ms-runtime') or {}), c.get('x-ms-runtime'))
 
 
+def sim_fleet_over_kds():
+    """A simulated fleet (attest sim snp) behind the KDS stand-in: evidence without a chain gets
+    its VCEK from KDS once per chip and the CRL checked; KDS down is a 503 with Retry-After."""
+    d = tmpdir('snp-fleet-')
+    p = run([ATTEST, 'sim', 'snp', 'init', d, '--chips', '3', '--rsa-bits', '2048'])
+    T.eq('attest sim snp init: exit 0', p.returncode, 0, p.stderr)
+    reports = []
+    for chip in range(3):
+        out = os.path.join(d, 'r%d.bin' % chip)
+        p = run([ATTEST, 'sim', 'snp', 'report', d, '--chip', str(chip), '--out', out])
+        T.eq('sim report %d: exit 0' % chip, p.returncode, 0, p.stderr)
+        reports.append(open(out, 'rb').read())
+    count = os.path.join(d, 'kds-requests')
+    with KdsServer(d, count_file=count) as kds, \
+            Server('--kds-url', kds.url, '--trust-root', os.path.join(d, 'ark.pem'),
+                   '--collateral-fetch-rate', '50') as s:
+        r = s.post('/attest/SevSnpVm', {'report': evidence(reports[0])})
+        c = token_claims(s, r, 'simulated chip 0, VCEK from KDS')
+        T.eq('the KDS CRL was checked', c.get('x-attestd-sevsnpvm-crl-checked'), True)
+        T.eq('simulated evidence is marked', c.get('x-attestd-simulated'), True)
+        r = s.post('/attest/SevSnpVm', {'report': evidence(reports[0])})
+        T.eq('chip 0 again: 200', r.status, 200, repr(r))
+        for chip in (1, 2):
+            r = s.post('/attest/SevSnpVm', {'report': evidence(reports[chip])})
+            T.eq('chip %d: 200' % chip, r.status, 200, repr(r))
+        log = open(count).read().split('\n')
+        vceks = [l for l in log if '/crl' not in l and l.startswith('GET /vcek/')]
+        vceks = [l for l in vceks if not l.endswith('/cert_chain')]
+        crls = [l for l in log if l.endswith('/crl')]
+        chains = [l for l in log if l.endswith('/cert_chain')]
+        T.eq('one VCEK fetch per chip (3), none again for a known chip', len(vceks), 3, log)
+        T.eq('one CRL and one cert_chain fetch for the fleet', (len(crls), len(chains)), (1, 1),
+             log)
+    # KDS down: a new chip cannot be verified now, and the client is told when to retry
+    with KdsServer(d, flags=['--fail-status', '503']) as kds, \
+            Server('--kds-url', kds.url, '--trust-root', os.path.join(d, 'ark.pem')) as s:
+        r = s.post('/attest/SevSnpVm', {'report': evidence(reports[1])})
+        T.eq('KDS down: 503 ServiceUnavailable', (r.status, r.error_code),
+             (503, 'ServiceUnavailable'), repr(r))
+        T.check('... with Retry-After', 'retry-after' in r.headers, r.headers)
+
+
+def vector_offline():
+    """A real vector without its chain, the VCEK from an offline directory in KDS's layout (no
+    CRL there: the claims say it was not checked)."""
+    d = tmpdir('snp-offline-')
+    rep = rd('go-sev-guest/report.bin')
+    os.makedirs(os.path.join(d, 'vcek', 'v1', 'Milan'))
+    chip = rep[0x1A0:0x1E0].hex()
+    with open(os.path.join(d, 'vcek', 'v1', 'Milan', chip), 'wb') as f:
+        f.write(rd('go-sev-guest/vcek.der'))
+    with Server(at='2025-01-01T00:00:00Z', collateral_dir=d) as s:
+        r = s.post('/attest/SevSnpVm', {'report': evidence(rep)})
+        c = token_claims(s, r, 'go-sev-guest, VCEK from the offline directory')
+        T.eq('no CRL offline: not checked', c.get('x-attestd-sevsnpvm-crl-checked'), False)
+
+
 def main():
+    T.section(sim_fleet_over_kds)
     if SNP is None:
         vectors.skip('e2e/test_snp')
+    T.section(vector_offline)
     T.section(go_sev_guest)
     T.section(gcp_v5)
     T.section(azure_hcl)

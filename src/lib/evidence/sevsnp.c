@@ -9,7 +9,9 @@
  *   report_data and issued as x-ms-runtime, as MAA does;
  * - a raw report (0x4A0 bytes).
  * Without a certificate chain in the evidence the VCEK is asked from the collateral source
- * ("snp/vcek/<product>/<chip id>/<reported TCB>"). Runtime data binds to REPORT_DATA, init-time
+ * ("kds/<product>/vcek/<chip id>/<reported TCB>", AMD KDS with --kds-url), and the product's KDS
+ * CRL ("kds/<product>/crl", "vlek-crl") is asked for every report: checked when a source has it
+ * (x-attestd-sevsnpvm-crl-checked says whether). Runtime data binds to REPORT_DATA, init-time
  * data to HOST_DATA. Not checked here: what policy decides (docs/snp.md).
  */
 #include <stdio.h>
@@ -18,6 +20,7 @@
 
 #include <openssl/x509.h>
 
+#include "attest/collateral.h"
 #include "attest/hcl.h"
 #include "attest/snp.h"
 #include "attest/token.h"
@@ -93,6 +96,16 @@ static const att_trust_t *att_snp_trust(void *inst)
     return ((att_ev_snp_t *)inst)->trust;
 }
 
+/* AMD KDS at url (VCEKs, CRLs), CRL signatures checked against AMD's ARKs and the store's roots. */
+static att_err_t att_snp_collateral(void *inst, const char *url,
+                                    const struct att_coll_fetcher **fetcher, void **cfg,
+                                    att_diag_t *d)
+{
+    att_snp_kds_opts_t o = {.base_url = url, .trust = ((att_ev_snp_t *)inst)->trust};
+    *fetcher = &att_snp_kds_fetcher;
+    return att_snp_kds_new(&o, cfg, d);
+}
+
 const att_ev_backend_t att_ev_snp_backend = {
     .name = "snp",
     .create = att_snp_create,
@@ -100,6 +113,7 @@ const att_ev_backend_t att_ev_snp_backend = {
     .add_root = att_snp_add_root,
     .stats = att_snp_stats,
     .trust = att_snp_trust,
+    .collateral = att_snp_collateral,
 };
 
 /* ---- the evidence forms ---- */
@@ -144,18 +158,53 @@ static att_err_t att_snp_member(json_t *o, const char *name, bool required, uint
     return ATT_OK;
 }
 
-/* The VCEK from the collateral source, when the evidence carries no chain. */
-static att_err_t att_snp_fetch_vcek(const att_ev_input_t *in, const uint8_t *report, size_t len,
-                                    att_diag_t *d)
+/* A KDS object of key from the collateral source; ATT_E_COLL_MISSING when there is no source. */
+static att_err_t att_snp_coll(const att_ev_input_t *in, const char *key, att_snp_kds_obj_t **obj,
+                              att_diag_t *d)
 {
-    att_snp_report_t rep;
-    att_err_t e = att_snp_report_parse(report, len, &rep, d);
-    if (e != ATT_OK)
-        return e;
-    (void)in;
-    return att_diag_set(d, ATT_E_COLL_MISSING,
-                        "the SEV-SNP evidence carries no VcekCertChain, and this attestd does not "
-                        "fetch VCEKs from AMD KDS yet: send the chain with the report");
+    *obj = NULL;
+    if (in->collateral == NULL)
+        return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral source");
+    void *o = NULL;
+    att_err_t e = in->collateral(in->collateral_arg, key, in->now, &o, d);
+    *obj = o;
+    return e;
+}
+
+/* The VCEK from the collateral source (AMD KDS), when the evidence carries no chain: by the
+ * report's product, or, for a v2 report (no CPUID), Milan's then Genoa's. */
+static att_err_t att_snp_fetch_vcek(const att_ev_input_t *in, const att_snp_report_t *rep,
+                                    att_snp_kds_obj_t **vcek, att_diag_t *d)
+{
+    if (rep->signing_key == ATT_SNP_KEY_VLEK)
+        return att_diag_set(d, ATT_E_COLL_MISSING,
+                            "the report is signed with a VLEK, which AMD KDS does not serve: send "
+                            "its VcekCertChain (VLEK, ASVK, ARK) with the report");
+    att_snp_product_t try[2] = {rep->product, ATT_SNP_PRODUCT_UNKNOWN};
+    if (rep->product == ATT_SNP_PRODUCT_UNKNOWN) {
+        try[0] = ATT_SNP_MILAN;
+        try[1] = ATT_SNP_GENOA;
+    }
+    att_err_t e = ATT_E_COLL_MISSING;
+    for (int i = 0; i < 2 && try[i] != ATT_SNP_PRODUCT_UNKNOWN; i++) {
+        char key[ATT_COLL_KEY_MAX];
+        if ((e = att_snp_kds_key_vcek(try[i], rep->chip_id, rep->reported_tcb, key, sizeof key,
+                                      d)) != ATT_OK)
+            return e;
+        e = att_snp_coll(in, key, vcek, d);
+        if (e != ATT_E_COLL_MISSING && e != ATT_E_FETCH_STATUS)
+            break;
+    }
+    if (e == ATT_E_COLL_MISSING) {
+        char why[sizeof d->msg];
+        snprintf(why, sizeof why, "%s", d->msg);
+        return att_diag_set(d, ATT_E_COLL_MISSING,
+                            "the SEV-SNP evidence carries no VcekCertChain and its VCEK is not "
+                            "available (%s): send the chain with the report, or give attestd "
+                            "--kds-url",
+                            why);
+    }
+    return e;
 }
 
 static void att_snp_set_tcb(json_t *c, const char *key, const att_snp_tcb_t *t,
@@ -237,6 +286,7 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
     size_t rlen = in->len;
     json_t *doc = NULL;
     att_hcl_report_t hcl = {0};
+    att_snp_kds_obj_t *vcek = NULL, *crl = NULL, *ica = NULL;
     att_err_t e = ATT_OK;
     if (rlen > 0 && in->evidence[0] == '{') {
         json_error_t je;
@@ -259,16 +309,59 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
         report = hcl.report;
         rlen = ATT_HCL_HW_REPORT_LEN;
     }
-    if (chain == NULL) {
-        e = att_snp_fetch_vcek(in, report, rlen, d);
+    att_snp_report_t rep;
+    if ((e = att_snp_report_parse(report, rlen, &rep, d)) != ATT_OK)
         goto out;
+    if (chain == NULL) {
+        if ((e = att_snp_fetch_vcek(in, &rep, &vcek, d)) != ATT_OK)
+            goto out;
+        /* the product's ASK (ASVK) and ARK as KDS serves them, else the library's own */
+        char kkey[ATT_COLL_KEY_MAX];
+        if ((e = att_snp_kds_key_chain(vcek->product, rep.signing_key, kkey, sizeof kkey, d)) !=
+            ATT_OK)
+            goto out;
+        e = att_snp_coll(in, kkey, &ica, d);
+        if (e == ATT_E_COLL_MISSING)
+            e = ATT_OK;
+        else if (e != ATT_OK)
+            goto out;
     }
     att_snp_input_t si = {.report = report,
                           .report_len = rlen,
-                          .chain = chain,
-                          .chain_len = chain_len,
+                          .vcek = vcek ? vcek->der : NULL,
+                          .vcek_len = vcek ? vcek->len : 0,
+                          .chain = chain ? chain
+                                   : ica ? ica->der
+                                         : NULL,
+                          .chain_len = chain ? chain_len
+                                       : ica ? ica->len
+                                             : 0,
                           .trust = x->trust,
                           .now = in->now};
+    /* The product's KDS CRL (revoking an ASK or ASVK) when a source has it; without one the
+     * claims say the CRL was not checked. A v2 report names no product: the first verification
+     * learns it from the certificate. */
+    att_snp_product_t product = vcek ? vcek->product : rep.product;
+    if (product == ATT_SNP_PRODUCT_UNKNOWN) {
+        if ((e = att_snp_verify(&si, x->cache, &det->res)) != ATT_OK) {
+            *d = det->res.diag;
+            goto out;
+        }
+        product = det->res.product;
+    }
+    char ckey[ATT_COLL_KEY_MAX];
+    if ((e = att_snp_kds_key_crl(product, rep.signing_key, ckey, sizeof ckey, d)) != ATT_OK)
+        goto out;
+    e = att_snp_coll(in, ckey, &crl, d);
+    if (e == ATT_E_COLL_MISSING) {
+        e = ATT_OK;
+    } else if (e != ATT_OK) {
+        goto out;
+    } else {
+        si.crl = crl->der;
+        si.crl_len = crl->len;
+    }
+    memset(&det->res, 0, sizeof(det->res));
     if ((e = att_snp_verify(&si, x->cache, &det->res)) != ATT_OK) {
         *d = det->res.diag;
         goto out;
@@ -279,6 +372,7 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
         det->hcl_runtime = json_incref(hcl.runtime);
     }
     out->claims = att_snp_claims(&det->res);
+    json_object_set_new(out->claims, "x-attestd-sevsnpvm-crl-checked", json_boolean(crl != NULL));
     if (det->hcl_runtime != NULL)
         json_object_set(out->claims, "x-ms-runtime", det->hcl_runtime);
     out->report_data = det->res.report.report_data;
@@ -286,6 +380,9 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
     out->init_data = det->res.report.host_data;
     out->init_data_name = "HOST_DATA";
 out:
+    att_snp_kds_obj_free(vcek);
+    att_snp_kds_obj_free(crl);
+    att_snp_kds_obj_free(ica);
     att_hcl_report_clear(&hcl);
     json_decref(doc);
     free(report_buf);

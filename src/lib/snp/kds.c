@@ -90,9 +90,10 @@ static size_t hwid_len(att_snp_product_t p)
 static void make_key(const kds_key_t *k, char out[KDS_KEY_LEN])
 {
     const char *p = kds_lower[k->product];
-    if (k->kind == ATT_SNP_KDS_CRL) {
-        snprintf(out, KDS_KEY_LEN, "kds/%s/%s", p,
-                 k->key_kind == ATT_SNP_KEY_VLEK ? "vlek-crl" : "crl");
+    if (k->kind == ATT_SNP_KDS_CRL || k->kind == ATT_SNP_KDS_CHAIN) {
+        const char *what = k->kind == ATT_SNP_KDS_CRL ? "crl" : "cert_chain";
+        snprintf(out, KDS_KEY_LEN, "kds/%s/%s%s", p, k->key_kind == ATT_SNP_KEY_VLEK ? "vlek-" : "",
+                 what);
         return;
     }
     char hex[129];
@@ -131,6 +132,11 @@ static bool key_parse(const char *key, kds_key_t *k)
         k->key_kind = p[0] == 'v' ? ATT_SNP_KEY_VLEK : ATT_SNP_KEY_VCEK;
         return true;
     }
+    if (strcmp(p, "cert_chain") == 0 || strcmp(p, "vlek-cert_chain") == 0) {
+        k->kind = ATT_SNP_KDS_CHAIN;
+        k->key_kind = p[0] == 'v' ? ATT_SNP_KEY_VLEK : ATT_SNP_KEY_VCEK;
+        return true;
+    }
     if (strncmp(p, "vcek/", 5) != 0)
         return false;
     p += 5;
@@ -159,7 +165,8 @@ static att_err_t kds_check_key(const void *cfg, const char *key, att_diag_t *d)
     if (!key_parse(key, &k))
         return att_diag_set(d, ATT_E_ARG,
                             "collsrc: \"%.100s\" is not an AMD KDS key (kds/<milan|genoa|turin>/"
-                            "crl, .../vlek-crl or .../vcek/<hwid hex>/<reported_tcb, 16 hex>)",
+                            "crl, .../vlek-crl, .../cert_chain, .../vlek-cert_chain or "
+                            ".../vcek/<hwid hex>/<reported_tcb, 16 hex>)",
                             key);
     return ATT_OK;
 }
@@ -195,21 +202,34 @@ ATT_API att_err_t att_snp_kds_key_vcek(att_snp_product_t product, const uint8_t 
     return ATT_OK;
 }
 
-ATT_API att_err_t att_snp_kds_key_crl(att_snp_product_t product, att_snp_key_t kind, char *out,
-                                      size_t n, att_diag_t *d)
+static att_err_t kds_key_product(att_snp_kds_kind_t what, att_snp_product_t product,
+                                 att_snp_key_t kind, char *out, size_t n, att_diag_t *d)
 {
     if (out == NULL)
         return att_diag_set(d, ATT_E_ARG, "KDS key: NULL argument");
     if (product <= ATT_SNP_PRODUCT_UNKNOWN || product >= ATT_SNP_NPRODUCTS)
         return att_diag_set(d, ATT_E_ARG, "KDS key: the product must be Milan, Genoa or Turin");
     if (kind != ATT_SNP_KEY_VCEK && kind != ATT_SNP_KEY_VLEK)
-        return att_diag_set(d, ATT_E_ARG, "KDS key: a CRL is of the VCEK or the VLEK hierarchy");
-    kds_key_t k = {.kind = ATT_SNP_KDS_CRL, .product = product, .key_kind = kind};
+        return att_diag_set(d, ATT_E_ARG,
+                            "KDS key: a CRL or cert_chain is of the VCEK or the VLEK hierarchy");
+    kds_key_t k = {.kind = what, .product = product, .key_kind = kind};
     char key[KDS_KEY_LEN];
     make_key(&k, key);
     if ((size_t)snprintf(out, n, "%s", key) >= n)
         return att_diag_set(d, ATT_E_ARG, "KDS key: buffer too small");
     return ATT_OK;
+}
+
+ATT_API att_err_t att_snp_kds_key_crl(att_snp_product_t product, att_snp_key_t kind, char *out,
+                                      size_t n, att_diag_t *d)
+{
+    return kds_key_product(ATT_SNP_KDS_CRL, product, kind, out, n, d);
+}
+
+ATT_API att_err_t att_snp_kds_key_chain(att_snp_product_t product, att_snp_key_t kind, char *out,
+                                        size_t n, att_diag_t *d)
+{
+    return kds_key_product(ATT_SNP_KDS_CHAIN, product, kind, out, n, d);
 }
 
 /* What a key's answer is, for messages: "the Milan VCEK", "the Milan VLEK CRL". */
@@ -218,6 +238,9 @@ static void key_what(const kds_key_t *k, char *out, size_t n)
     const char *p = att_snp_product_name(k->product);
     if (k->kind == ATT_SNP_KDS_VCEK)
         snprintf(out, n, "the %s VCEK", p);
+    else if (k->kind == ATT_SNP_KDS_CHAIN)
+        snprintf(out, n, "the %s %s cert_chain", p,
+                 k->key_kind == ATT_SNP_KEY_VLEK ? "VLEK" : "VCEK");
     else
         snprintf(out, n, "the %s %s CRL", p, k->key_kind == ATT_SNP_KEY_VLEK ? "VLEK" : "VCEK");
 }
@@ -340,6 +363,51 @@ out:
     return e;
 }
 
+/* cert_chain: exactly the ASK (ASVK) then the ARK of the key's product, the first issued by the
+ * second; the blob is kept as served (PEM), for att_snp_verify's chain. */
+static att_err_t load_chain(const kds_key_t *k, const uint8_t *blob, size_t len, const char *what,
+                            att_snp_kds_obj_t **out, att_time_t *next_update, att_diag_t *d)
+{
+    const char *pn = att_snp_product_name(k->product);
+    att_diag_t d2;
+    STACK_OF(X509) *sk = len <= ATT_SNP_KDS_MAX_BODY
+                             ? att_pem_chain(blob, len, 2, ATT_E_COLL_FORMAT, what, &d2)
+                             : NULL;
+    att_err_t e = ATT_OK;
+    if (sk == NULL || sk_X509_num(sk) != 2) {
+        e = att_diag_set(d, ATT_E_COLL_FORMAT, "%s: not two PEM certificates (ASK, ARK)", what);
+        goto out;
+    }
+    X509 *ica = sk_X509_value(sk, 0), *ark = sk_X509_value(sk, 1);
+    char cn[128], acn[128], want[40], warke[32];
+    att_x509_cn(X509_get_subject_name(ica), cn, sizeof(cn));
+    att_x509_cn(X509_get_subject_name(ark), acn, sizeof(acn));
+    snprintf(want, sizeof(want), "SEV-%s%s", k->key_kind == ATT_SNP_KEY_VLEK ? "VLEK-" : "", pn);
+    snprintf(warke, sizeof(warke), "ARK-%s", pn);
+    if (strcmp(cn, want) != 0 || strcmp(acn, warke) != 0 ||
+        X509_check_issued(ark, ica) != X509_V_OK) {
+        e = att_diag_set(d, ATT_E_COLL_FORMAT,
+                         "%s: the certificates are '%s' and '%s', not %s issued by %s", what, cn,
+                         acn, want, warke);
+        goto out;
+    }
+    att_time_t a, b;
+    if (!att_asn1_time(X509_get0_notAfter(ica), &a) ||
+        !att_asn1_time(X509_get0_notAfter(ark), &b)) {
+        e = att_diag_set(d, ATT_E_COLL_FORMAT, "%s: a malformed notAfter", what);
+        goto out;
+    }
+    if ((*out = obj_new(k, blob, len, a < b ? a : b)) == NULL) {
+        e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    *next_update = a < b ? a : b;
+out:
+    sk_X509_pop_free(sk, X509_free);
+    ERR_clear_error();
+    return e;
+}
+
 /* AMD's pinned ARK of a product (roots.c), parsed once. */
 static X509 *kds_arks[ATT_SNP_NPRODUCTS];
 static pthread_once_t kds_arks_once = PTHREAD_ONCE_INIT;
@@ -444,8 +512,9 @@ static att_err_t kds_load(const void *cfg, const char *key, const uint8_t *blob,
     else
         snprintf(from, sizeof(from), "%s (%s)", item, what);
     att_snp_kds_obj_t *o = NULL;
-    att_err_t e = k.kind == ATT_SNP_KDS_VCEK
-                      ? load_vcek(&k, blob, len, from, &o, next_update, d)
+    att_err_t e = k.kind == ATT_SNP_KDS_VCEK ? load_vcek(&k, blob, len, from, &o, next_update, d)
+                  : k.kind == ATT_SNP_KDS_CHAIN
+                      ? load_chain(&k, blob, len, from, &o, next_update, d)
                       : load_crl(c, &k, blob, len, now, from, &o, next_update, d);
     *obj = o;
     return e;
@@ -470,9 +539,10 @@ static void kds_warn(att_coll_net_t *net, const char *fmt, ...)
 static void key_url(const kds_cfg_t *c, const kds_key_t *k, char *url, size_t n)
 {
     const char *pn = att_snp_product_name(k->product);
-    if (k->kind == ATT_SNP_KDS_CRL) {
-        snprintf(url, n, "%s/%s/v1/%s/crl", c->base,
-                 k->key_kind == ATT_SNP_KEY_VLEK ? "vlek" : "vcek", pn);
+    if (k->kind == ATT_SNP_KDS_CRL || k->kind == ATT_SNP_KDS_CHAIN) {
+        snprintf(url, n, "%s/%s/v1/%s/%s", c->base,
+                 k->key_kind == ATT_SNP_KEY_VLEK ? "vlek" : "vcek", pn,
+                 k->kind == ATT_SNP_KDS_CRL ? "crl" : "cert_chain");
         return;
     }
     char hex[129], fmc[16] = "";
@@ -647,12 +717,14 @@ static att_err_t offline_product(const kds_cfg_t *c, const char *pdir, att_snp_p
         size_t hn = 2 * hwid_len(p);
         if (strcmp(nm, "crl") == 0) {
             k.kind = ATT_SNP_KDS_CRL;
+        } else if (strcmp(nm, "cert_chain") == 0) {
+            k.kind = ATT_SNP_KDS_CHAIN;
         } else if (kind == ATT_SNP_KEY_VCEK && strlen(nm) == hn && lower_hex(nm, hn)) {
             k.kind = ATT_SNP_KDS_VCEK;
             k.hwid_len = hwid_len(p);
             att_hex_decode(nm, hn, k.hwid, k.hwid_len);
         } else {
-            continue; /* cert_chain, or not a KDS answer */
+            continue; /* not a KDS answer */
         }
         char path[4096];
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", pdir, nm) >= sizeof(path))

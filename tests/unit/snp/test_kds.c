@@ -659,14 +659,33 @@ static void test_offline(void **state)
     found_t f = {0};
     att_diag_t d;
     expect(att_snp_kds_fetcher.offline(cfg, dir, 0, on_found, &f, &d), ATT_OK, &d, NULL);
-    assert_int_equal(f.n, 2);
+    assert_int_equal(f.n, 3);
     char want[ATT_COLL_KEY_MAX];
     /* the TCB comes from the certificate: bl 3, snp 8, ucode 0xd9 */
     snprintf(want, sizeof want, "kds/milan/vcek/%s/d908000000000003", hex);
-    assert_string_equal(f.keys[0], want); /* file names in order: "1111..." before "crl" */
+    assert_string_equal(f.keys[0], want); /* file names in order: "1111...", "cert_chain", "crl" */
     assert_int_equal(f.nu[0], T0 + 86400 * 365);
-    assert_string_equal(f.keys[1], "kds/milan/crl");
-    assert_int_equal(f.nu[1], T0 + 86400);
+    assert_string_equal(f.keys[1], "kds/milan/cert_chain");
+    assert_string_equal(f.keys[2], "kds/milan/crl");
+    assert_int_equal(f.nu[2], T0 + 86400);
+
+    /* cert_chain: ASK then ARK of the product; another order or product is refused */
+    void *obj = NULL;
+    att_time_t nu = 0;
+    expect(att_snp_kds_fetcher.load(cfg, "kds/milan/cert_chain", p.chain, p.chain_len, T0, NULL,
+                                    &obj, &nu, &d),
+           ATT_OK, &d, NULL);
+    assert_int_equal(((att_snp_kds_obj_t *)obj)->kind, ATT_SNP_KDS_CHAIN);
+    att_snp_kds_obj_free(obj);
+    expect(att_snp_kds_fetcher.load(cfg, "kds/genoa/cert_chain", p.chain, p.chain_len, T0, NULL,
+                                    &obj, &nu, &d),
+           ATT_E_COLL_FORMAT, &d, "not SEV-Genoa");
+    expect(att_snp_kds_fetcher.load(cfg, "kds/milan/vlek-cert_chain", p.chain, p.chain_len, T0,
+                                    NULL, &obj, &nu, &d),
+           ATT_E_COLL_FORMAT, &d, "SEV-VLEK-Milan");
+    expect(att_snp_kds_fetcher.load(cfg, "kds/milan/cert_chain", (const uint8_t *)"junk", 4, T0,
+                                    NULL, &obj, &nu, &d),
+           ATT_E_COLL_FORMAT, &d, "not two PEM certificates");
 
     /* a VCEK filed under another chip's name is refused, naming the file */
     memset(hex, 'a', 128);
@@ -713,7 +732,8 @@ static void test_keys(void **state)
         {"kds/milan/vcek/", 16, "/7308000000000003"},   /* a Turin-length hwID for Milan */
         {"kds/turin/vcek/", 128, "/7308000000000003"},  /* a Milan-length hwID for Turin */
         {"kds/milan/vcek/", 128, "/7308000000000003x"}, /* trailing junk */
-        {"kds/milan/cert_chain", 0, ""},                /* not a key of this fetcher */
+        {"kds/milan/ark", 0, ""},                       /* not a key of this fetcher */
+        {"kds/milan/cert_chain/", 0, ""},
         {"kds/milan/crl/", 0, ""},
         {"dcap/milan/crl", 0, ""},
     };
