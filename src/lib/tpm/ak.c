@@ -368,7 +368,9 @@ ATT_API att_err_t att_tpm_ak_load(const uint8_t *buf, size_t len, att_tpm_ak_t *
     while (lead < len &&
            (buf[lead] == ' ' || buf[lead] == '\n' || buf[lead] == '\r' || buf[lead] == '\t'))
         lead++;
-    if (len - lead >= 10 && !memcmp(buf + lead, "-----BEGIN", 10)) {
+    if (lead == len) {
+        e = att_diag_set(diag, ATT_E_EVIDENCE_FORMAT, "the AK is %zu bytes of white space", len);
+    } else if (len - lead >= 10 && !memcmp(buf + lead, "-----BEGIN", 10)) {
         BIO *bio = BIO_new_mem_buf(buf, (int)(len > INT32_MAX ? INT32_MAX : len));
         ak->key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
         /* Only whitespace may follow the one PEM block. */

@@ -427,6 +427,20 @@ static void test_ak_pem_trailing(void **state)
     free(ak.p);
 }
 
+/* An AK of white space only (found by fuzz_tpm_quote: the form was chosen by reading the byte
+ * after the white space, one past the end; under ASan this test fails without the fix). */
+static void test_ak_whitespace(void **state)
+{
+    att_tpm_ak_t *k = NULL;
+    att_diag_t d;
+    uint8_t *ws = malloc(3);
+    memcpy(ws, "\t\t\t", 3);
+    assert_int_equal(att_tpm_ak_load(ws, 3, &k, &d), ATT_E_EVIDENCE_FORMAT);
+    assert_non_null(strstr(d.msg, "3 bytes of white space"));
+    assert_null(k);
+    free(ws);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_bare_rsa),
         cmocka_unit_test(test_ak_attributes),
         cmocka_unit_test(test_ak_pem_trailing),
+        cmocka_unit_test(test_ak_whitespace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
