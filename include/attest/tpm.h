@@ -267,8 +267,8 @@ typedef struct {
 
 /* Verify a quote. Returns ATT_OK when accepted (res->accepted), else the code of the first
  * failing check, also in res->diag; res is filled as far as verification got and must be
- * released with att_tpm_result_free. Order: AK, quote structure, signature structure, PCR
- * values, signature, nonce, pcrDigest, event logs. */
+ * released with att_tpm_result_free. Order: AK, quote structure, signature, nonce, PCR values
+ * and pcrDigest, event logs (docs/tpm.md). */
 ATT_API att_err_t att_tpm_verify(const att_tpm_input_t *in, att_tpm_result_t *res) ATT_WUR;
 ATT_API void att_tpm_result_free(att_tpm_result_t *res);
 

@@ -16,25 +16,13 @@
 #include <cmocka.h>
 #include <openssl/sha.h>
 
-#include "attest/tpm.h"
-#include "core/util.h"
+#include "tpm_test.h"
 
 static char g_dir[64];
 
-typedef struct {
-    uint8_t *p;
-    size_t n;
-} buf_t;
-
 static buf_t rd(const char *rel)
 {
-    char path[256];
-    buf_t b = {0};
-    att_diag_t d;
-    snprintf(path, sizeof(path), "%s/%s", g_dir, rel);
-    if (att_read_file(path, 1 << 20, &b.p, &b.n, &d) != ATT_OK)
-        fail_msg("%s: %s", path, d.msg);
-    return b;
+    return tpm_rd(g_dir, rel);
 }
 
 static att_err_t tcg(const uint8_t *p, size_t n, const att_tpm_limits_t *l, att_diag_t *d,

@@ -16,30 +16,14 @@
 
 #include <cmocka.h>
 
-#include "attest/tpm.h"
-#include "core/util.h"
+#include "tpm_test.h"
 
 static char g_dir[256];
 
-typedef struct {
-    uint8_t *p;
-    size_t n;
-} buf_t;
-
 static buf_t rd(const char *rel)
 {
-    char path[512];
-    buf_t b = {0};
-    att_diag_t d;
-    snprintf(path, sizeof(path), "%s/%s", g_dir, rel);
-    if (att_read_file(path, 1 << 22, &b.p, &b.n, &d) != ATT_OK)
-        fail_msg("%s: %s", path, d.msg);
-    return b;
+    return tpm_rd(g_dir, rel);
 }
-
-typedef struct {
-    buf_t ak, quote, sig, pcrs, nonce, log, ima;
-} ev_t;
 
 static ev_t load(const char *kind, const char *ak, const char *quote, const char *sig,
                  const char *pcrs)
@@ -56,48 +40,6 @@ static ev_t load(const char *kind, const char *ak, const char *quote, const char
     assert_true(att_hex_decode((const char *)e.nonce.p, hl, e.nonce.p, 32));
     e.nonce.n = 32;
     return e;
-}
-
-static void ev_free(ev_t *e)
-{
-    free(e->ak.p);
-    free(e->quote.p);
-    free(e->sig.p);
-    free(e->pcrs.p);
-    free(e->nonce.p);
-    free(e->log.p);
-    free(e->ima.p);
-}
-
-static att_err_t verify(const ev_t *e, att_tpm_result_t *res)
-{
-    att_tpm_input_t in = {.ak = e->ak.p,
-                          .ak_len = e->ak.n,
-                          .quote = e->quote.p,
-                          .quote_len = e->quote.n,
-                          .sig = e->sig.p,
-                          .sig_len = e->sig.n,
-                          .pcrs = e->pcrs.p,
-                          .pcrs_len = e->pcrs.n,
-                          .nonce = e->nonce.p,
-                          .nonce_len = e->nonce.n,
-                          .eventlog = e->log.p,
-                          .eventlog_len = e->log.n,
-                          .ima = e->ima.p,
-                          .ima_len = e->ima.n};
-    att_err_t r = att_tpm_verify(&in, res);
-    assert_int_equal(res->diag.code, r);
-    return r;
-}
-
-static void expect(const ev_t *e, att_err_t want, const char *needle)
-{
-    att_tpm_result_t res;
-    att_err_t r = verify(e, &res);
-    if (r != want || (needle && !strstr(res.diag.msg, needle)))
-        fail_msg("want %s (\"%s\"), got %s: %s", att_err_name(want), needle ? needle : "",
-                 att_err_name(r), res.diag.msg);
-    att_tpm_result_free(&res);
 }
 
 static const char *kinds[] = {"rsa", "ecc"};

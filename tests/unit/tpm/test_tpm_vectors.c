@@ -14,24 +14,12 @@
 
 #include <cmocka.h>
 
-#include "attest/tpm.h"
-#include "core/util.h"
+#include "tpm_test.h"
 #include "vectors.h"
-
-typedef struct {
-    uint8_t *p;
-    size_t n;
-} buf_t;
 
 static buf_t rd(const char *root, const char *rel)
 {
-    char path[2048];
-    buf_t b = {0};
-    att_diag_t d;
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    if (att_read_file(path, 1 << 20, &b.p, &b.n, &d) != ATT_OK)
-        fail_msg("%s: %s", path, d.msg);
-    return b;
+    return tpm_rd(root, rel);
 }
 
 static buf_t nonce_of(const char *root, const char *rel)
@@ -46,56 +34,16 @@ static buf_t nonce_of(const char *root, const char *rel)
     return b;
 }
 
-/* One evidence: AK, quote, signature, PCR values, nonce. */
-typedef struct {
-    buf_t ak, quote, sig, pcrs, nonce;
-} ev_t;
-
-static void ev_free(ev_t *e)
-{
-    free(e->ak.p);
-    free(e->quote.p);
-    free(e->sig.p);
-    free(e->pcrs.p);
-    free(e->nonce.p);
-}
-
 static ev_t swtpm_rsa(const char *ak)
 {
-    ev_t e = {rd(ATT_TEST_VECTORS_TPM, ak), rd(ATT_TEST_VECTORS_TPM, "swtpm-rsa/quote.msg"),
+    ev_t e = {rd(ATT_TEST_VECTORS_TPM, ak),
+              rd(ATT_TEST_VECTORS_TPM, "swtpm-rsa/quote.msg"),
               rd(ATT_TEST_VECTORS_TPM, "swtpm-rsa/quote.sig"),
               rd(ATT_TEST_VECTORS_TPM, "swtpm-rsa/pcrs.values"),
-              nonce_of(ATT_TEST_VECTORS_TPM, "swtpm-rsa/nonce.hex")};
+              nonce_of(ATT_TEST_VECTORS_TPM, "swtpm-rsa/nonce.hex"),
+              {0},
+              {0}};
     return e;
-}
-
-static att_err_t verify(const ev_t *e, att_tpm_result_t *res)
-{
-    att_tpm_input_t in = {.ak = e->ak.p,
-                          .ak_len = e->ak.n,
-                          .quote = e->quote.p,
-                          .quote_len = e->quote.n,
-                          .sig = e->sig.p,
-                          .sig_len = e->sig.n,
-                          .pcrs = e->pcrs.p,
-                          .pcrs_len = e->pcrs.n,
-                          .nonce = e->nonce.p,
-                          .nonce_len = e->nonce.n};
-    att_err_t r = att_tpm_verify(&in, res);
-    assert_int_equal(res->diag.code, r);
-    assert_int_equal(res->accepted, r == ATT_OK);
-    return r;
-}
-
-/* Verify, expect `want`, and the message to contain `needle` (when not NULL). */
-static void expect(const ev_t *e, att_err_t want, const char *needle)
-{
-    att_tpm_result_t res;
-    att_err_t r = verify(e, &res);
-    if (r != want || (needle && !strstr(res.diag.msg, needle)))
-        fail_msg("want %s (\"%s\"), got %s: %s", att_err_name(want), needle ? needle : "",
-                 att_err_name(r), res.diag.msg);
-    att_tpm_result_free(&res);
 }
 
 static void hexeq(const uint8_t *p, size_t n, const char *hex)
@@ -160,10 +108,13 @@ static void test_trustee(void **state)
 {
     VEC_TPM_REQUIRE();
     const char *r = ATT_TEST_VECTORS_TPM;
-    ev_t e = {rd(r, "trustee-swtpm-evidence/ak.pub.pem"), rd(r, "trustee-swtpm-evidence/quote.msg"),
+    ev_t e = {rd(r, "trustee-swtpm-evidence/ak.pub.pem"),
+              rd(r, "trustee-swtpm-evidence/quote.msg"),
               rd(r, "trustee-swtpm-evidence/quote.sig"),
               rd(r, "trustee-swtpm-evidence/pcrs.values"),
-              nonce_of(r, "trustee-swtpm-evidence/nonce.hex")};
+              nonce_of(r, "trustee-swtpm-evidence/nonce.hex"),
+              {0},
+              {0}};
     att_tpm_result_t res;
     assert_int_equal(verify(&e, &res), ATT_OK);
     assert_int_equal(res.attest.extra_data_len, 64);
@@ -187,7 +138,7 @@ static void test_azure(void **state)
         snprintf(p[2], sizeof(p[2]), "%s.tpm_quote.sig_rsassa_raw", sets[k]);
         snprintf(p[3], sizeof(p[3]), "%s.tpm_pcrs_sha256_0-23.values", sets[k]);
         const char *r = ATT_TEST_VECTORS_SNP;
-        ev_t e = {rd(r, p[0]), rd(r, p[1]), rd(r, p[2]), rd(r, p[3]), {0}};
+        ev_t e = {rd(r, p[0]), rd(r, p[1]), rd(r, p[2]), rd(r, p[3]), {0}, {0}, {0}};
         e.nonce.p = (uint8_t *)strdup("challenge");
         e.nonce.n = 9;
         att_tpm_result_t res;
