@@ -743,23 +743,12 @@ ATT_API att_err_t att_dcap_pcs_new(const att_dcap_pcs_opts_t *o, void **out, att
         goto fail;
     }
     if (o->base_url) {
-        size_t n = strlen(o->base_url);
-        while (n > 0 && o->base_url[n - 1] == '/')
-            n--;
-        if (n == 0 || n > PCS_MAX_BASE ||
-            (strncmp(o->base_url, "http://", 7) != 0 && strncmp(o->base_url, "https://", 8) != 0)) {
-            e = att_diag_set(d, ATT_E_ARG,
-                             "collsrc: PCS URL must be http(s):// and at most %d "
-                             "characters",
-                             PCS_MAX_BASE);
+        if ((e = att_net_base_url(o->base_url, PCS_MAX_BASE, "collsrc: PCS URL", &c->base, d)) !=
+            ATT_OK)
             goto fail;
-        }
-        if ((e = att_net_init(d)) != ATT_OK)
-            goto fail;
-        c->base = strndup(o->base_url, n);
-        c->root_crl_url = o->root_ca_crl_url ? strdup(o->root_ca_crl_url)
-                                             : derive_root_crl_url(c->base ? c->base : "");
-        if (c->base == NULL || c->root_crl_url == NULL) {
+        c->root_crl_url =
+            o->root_ca_crl_url ? strdup(o->root_ca_crl_url) : derive_root_crl_url(c->base);
+        if (c->root_crl_url == NULL) {
             e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
             goto fail;
         }

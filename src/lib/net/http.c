@@ -40,6 +40,23 @@ att_err_t att_net_init(att_diag_t *d)
     return ATT_OK;
 }
 
+att_err_t att_net_base_url(const char *url, size_t max, const char *what, char **out, att_diag_t *d)
+{
+    *out = NULL;
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    if (n == 0 || n > max || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+        return att_diag_set(d, ATT_E_ARG, "%s must be http(s):// and at most %zu characters", what,
+                            max);
+    att_err_t e = att_net_init(d);
+    if (e != ATT_OK)
+        return e;
+    if ((*out = strndup(url, n)) == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    return ATT_OK;
+}
+
 int64_t att_net_mono_ms(void)
 {
     struct timespec ts;

@@ -114,6 +114,11 @@ void att_net_resp_clear(att_net_resp_t *rs);
 
 /* curl_global_init, once per process (every att_net_* function calls it). */
 att_err_t att_net_init(att_diag_t *d);
+/* A service's base URL as fetchers keep it: http:// or https://, trailing '/' removed, at most
+ * max characters; *out malloc'd. ATT_E_ARG naming `what` ("PCS URL") otherwise. Calls
+ * att_net_init. */
+att_err_t att_net_base_url(const char *url, size_t max, const char *what, char **out,
+                           att_diag_t *d);
 /* CLOCK_MONOTONIC in milliseconds: the clock of deadline_ms (libcurl's timeouts run on it). */
 int64_t att_net_mono_ms(void);
 /* "scheme://host:port" of an absolute http(s) URL (lowercase, default port filled in); false

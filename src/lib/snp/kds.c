@@ -826,23 +826,9 @@ ATT_API att_err_t att_snp_kds_new(const att_snp_kds_opts_t *o, void **out, att_d
         e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
         goto fail;
     }
-    if (o->base_url) {
-        size_t n = strlen(o->base_url);
-        while (n > 0 && o->base_url[n - 1] == '/')
-            n--;
-        if (n == 0 || n > KDS_MAX_BASE ||
-            (strncmp(o->base_url, "http://", 7) != 0 && strncmp(o->base_url, "https://", 8) != 0)) {
-            e = att_diag_set(d, ATT_E_ARG, "KDS URL must be http(s):// and at most %d characters",
-                             KDS_MAX_BASE);
-            goto fail;
-        }
-        if ((e = att_net_init(d)) != ATT_OK)
-            goto fail;
-        if ((c->base = strndup(o->base_url, n)) == NULL) {
-            e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
-            goto fail;
-        }
-    }
+    if (o->base_url &&
+        (e = att_net_base_url(o->base_url, KDS_MAX_BASE, "KDS URL", &c->base, d)) != ATT_OK)
+        goto fail;
     *out = c;
     return ATT_OK;
 fail:

@@ -20,6 +20,7 @@
 #include "core/util.h"
 #include "net/http.h"
 #include "snp_pki.h"
+#include "../../common/pyserver.h"
 #include "vectors.h"
 
 #define KDS_SERVER ATT_TEST_TOOLS "/kds_server.py"
@@ -32,21 +33,15 @@ static char tmp[64], count_file[96];
 /* ---- the python stand-in ---- */
 
 typedef struct {
-    pid_t pid;
+    py_server_t srv;
     int port;
-    int in_fd; /* its stdin: closing it (or our death) stops it */
     char url[64];
 } kds_t;
 
 static void kds_start(kds_t *s, const char *dir, const char *const *args)
 {
-    int in[2], out[2];
-    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
     const char *argv[32];
     size_t n = 0;
-    argv[n++] = "python3";
-    argv[n++] = KDS_SERVER;
     argv[n++] = "--exit-on-stdin-eof";
     argv[n++] = "--count-file";
     argv[n++] = count_file;
@@ -54,43 +49,16 @@ static void kds_start(kds_t *s, const char *dir, const char *const *args)
         argv[n++] = args[i];
     argv[n++] = dir;
     argv[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    assert_int_equal(posix_spawnp(&s->pid, "python3", &fa, NULL, (char *const *)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    char line[32];
-    size_t k = 0;
-    while (k < sizeof(line) - 1) {
-        ssize_t r = read(out[0], line + k, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0 || line[k] == '\n')
-            break;
-        k++;
-    }
-    line[k] = 0;
-    close(out[0]);
-    s->in_fd = in[1];
-    s->port = atoi(line);
-    if (s->port <= 0)
-        fail_msg("kds_server did not start (got \"%s\")", line);
+    char err[256];
+    if (py_server_start(&s->srv, KDS_SERVER, argv, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    s->port = s->srv.port;
     snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d/", s->port);
 }
 
 static void kds_stop(kds_t *s)
 {
-    if (s->pid <= 0)
-        return;
-    kill(s->pid, SIGTERM);
-    int st;
-    while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    close(s->in_fd);
-    s->pid = 0;
+    py_server_stop(&s->srv);
 }
 
 /* The last request the stand-in logged, or "". */
