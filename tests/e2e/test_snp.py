@@ -154,6 +154,16 @@ def sim_fleet_over_kds():
         for chip in (1, 2):
             r = s.post('/attest/SevSnpVm', {'report': evidence(reports[chip])})
             T.eq('chip %d: 200' % chip, r.status, 200, repr(r))
+        # a chain in the evidence that does not verify (chip 1's VCEK for chip 0's report):
+        # the VCEK from KDS is used instead
+        ev1 = os.path.join(d, 'e1.json')
+        p = run([ATTEST, 'sim', 'snp', 'report', d, '--chip', '1', '--evidence', ev1])
+        T.eq('sim evidence of chip 1: exit 0', p.returncode, 0, p.stderr)
+        chain1 = json.load(open(ev1))['VcekCertChain']
+        doc = {'SnpReport': b64url(reports[0]), 'VcekCertChain': chain1}
+        r = s.post('/attest/SevSnpVm', {'report': b64url(json.dumps(doc).encode())})
+        T.eq("another chip's chain in the evidence, KDS has the right VCEK: 200", r.status, 200,
+             repr(r))
         log = open(count).read().split('\n')
         vceks = [l for l in log if '/crl' not in l and l.startswith('GET /vcek/')]
         vceks = [l for l in vceks if not l.endswith('/cert_chain')]

@@ -8,7 +8,8 @@
  * - an Azure HCL report ("HCLA"): the SNP report inside, its runtime data bound into
  *   report_data and issued as x-ms-runtime, as MAA does;
  * - a raw report (0x4A0 bytes).
- * Without a certificate chain in the evidence the VCEK is asked from the collateral source
+ * A chain given with the evidence is used when it verifies; otherwise (and without one) the VCEK is
+ * asked from the collateral source
  * ("kds/<product>/vcek/<chip id>/<reported TCB>", AMD KDS with --kds-url), and the product's KDS
  * CRL ("kds/<product>/crl", "vlek-crl") is asked for every report: checked when a source has it
  * (x-attestd-sevsnpvm-crl-checked says whether). Runtime data binds to REPORT_DATA, init-time
@@ -270,6 +271,83 @@ static json_t *att_snp_claims(const att_snp_result_t *r)
     return c;
 }
 
+/* Certificate failures: the chain the evidence carried may be at fault, not the report. */
+static bool att_snp_cert_error(att_err_t e)
+{
+    return (e >= 201 && e <= 299) || e == ATT_E_SNP_CERT_MISMATCH;
+}
+
+/* Verify a parsed report with the evidence's chain, or (chain NULL) the VCEK and cert_chain from
+ * the collateral source; and with the product's KDS CRL when a source has it (*crl_checked). */
+static att_err_t att_snp_check(att_ev_snp_t *x, const att_ev_input_t *in, const uint8_t *report,
+                               size_t rlen, const att_snp_report_t *rep, const uint8_t *chain,
+                               size_t chain_len, att_ev_snp_detail_t *det, bool *crl_checked,
+                               att_diag_t *d)
+{
+    att_snp_kds_obj_t *vcek = NULL, *crl = NULL, *ica = NULL;
+    att_err_t e = ATT_OK;
+    *crl_checked = false;
+    if (chain == NULL) {
+        if ((e = att_snp_fetch_vcek(in, rep, &vcek, d)) != ATT_OK)
+            goto out;
+        /* the product's ASK (ASVK) and ARK as KDS serves them, else the library's own */
+        char kkey[ATT_COLL_KEY_MAX];
+        if ((e = att_snp_kds_key_chain(vcek->product, rep->signing_key, kkey, sizeof kkey, d)) !=
+            ATT_OK)
+            goto out;
+        e = att_snp_coll(in, kkey, &ica, d);
+        if (e == ATT_E_COLL_MISSING)
+            e = ATT_OK;
+        else if (e != ATT_OK)
+            goto out;
+    }
+    att_snp_input_t si = {.report = report,
+                          .report_len = rlen,
+                          .vcek = vcek ? vcek->der : NULL,
+                          .vcek_len = vcek ? vcek->len : 0,
+                          .chain = chain ? chain
+                                   : ica ? ica->der
+                                         : NULL,
+                          .chain_len = chain ? chain_len
+                                       : ica ? ica->len
+                                             : 0,
+                          .trust = x->trust,
+                          .now = in->now};
+    /* A v2 report names no product: the first verification learns it from the certificate. */
+    att_snp_product_t product = vcek ? vcek->product : rep->product;
+    if (product == ATT_SNP_PRODUCT_UNKNOWN) {
+        memset(&det->res, 0, sizeof(det->res));
+        if ((e = att_snp_verify(&si, x->cache, &det->res)) != ATT_OK) {
+            *d = det->res.diag;
+            goto out;
+        }
+        product = det->res.product;
+    }
+    char ckey[ATT_COLL_KEY_MAX];
+    if ((e = att_snp_kds_key_crl(product, rep->signing_key, ckey, sizeof ckey, d)) != ATT_OK)
+        goto out;
+    e = att_snp_coll(in, ckey, &crl, d);
+    if (e == ATT_E_COLL_MISSING) {
+        e = ATT_OK;
+    } else if (e != ATT_OK) {
+        goto out;
+    } else {
+        si.crl = crl->der;
+        si.crl_len = crl->len;
+    }
+    memset(&det->res, 0, sizeof(det->res));
+    if ((e = att_snp_verify(&si, x->cache, &det->res)) != ATT_OK) {
+        *d = det->res.diag;
+        goto out;
+    }
+    *crl_checked = crl != NULL;
+out:
+    att_snp_kds_obj_free(vcek);
+    att_snp_kds_obj_free(crl);
+    att_snp_kds_obj_free(ica);
+    return e;
+}
+
 static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_result_t *out)
 {
     att_ev_snp_t *x = inst;
@@ -286,7 +364,7 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
     size_t rlen = in->len;
     json_t *doc = NULL;
     att_hcl_report_t hcl = {0};
-    att_snp_kds_obj_t *vcek = NULL, *crl = NULL, *ica = NULL;
+    bool crl_checked = false;
     att_err_t e = ATT_OK;
     if (rlen > 0 && in->evidence[0] == '{') {
         json_error_t je;
@@ -312,67 +390,25 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
     att_snp_report_t rep;
     if ((e = att_snp_report_parse(report, rlen, &rep, d)) != ATT_OK)
         goto out;
-    if (chain == NULL) {
-        if ((e = att_snp_fetch_vcek(in, &rep, &vcek, d)) != ATT_OK)
-            goto out;
-        /* the product's ASK (ASVK) and ARK as KDS serves them, else the library's own */
-        char kkey[ATT_COLL_KEY_MAX];
-        if ((e = att_snp_kds_key_chain(vcek->product, rep.signing_key, kkey, sizeof kkey, d)) !=
-            ATT_OK)
-            goto out;
-        e = att_snp_coll(in, kkey, &ica, d);
-        if (e == ATT_E_COLL_MISSING)
+    e = att_snp_check(x, in, report, rlen, &rep, chain, chain_len, det, &crl_checked, d);
+    if (chain != NULL && att_snp_cert_error(e)) {
+        /* The chain the evidence carries does not verify: the VCEK from KDS may */
+        att_diag_t d2;
+        bool c2 = false;
+        if (att_snp_check(x, in, report, rlen, &rep, NULL, 0, det, &c2, &d2) == ATT_OK) {
             e = ATT_OK;
-        else if (e != ATT_OK)
-            goto out;
-    }
-    att_snp_input_t si = {.report = report,
-                          .report_len = rlen,
-                          .vcek = vcek ? vcek->der : NULL,
-                          .vcek_len = vcek ? vcek->len : 0,
-                          .chain = chain ? chain
-                                   : ica ? ica->der
-                                         : NULL,
-                          .chain_len = chain ? chain_len
-                                       : ica ? ica->len
-                                             : 0,
-                          .trust = x->trust,
-                          .now = in->now};
-    /* The product's KDS CRL (revoking an ASK or ASVK) when a source has it; without one the
-     * claims say the CRL was not checked. A v2 report names no product: the first verification
-     * learns it from the certificate. */
-    att_snp_product_t product = vcek ? vcek->product : rep.product;
-    if (product == ATT_SNP_PRODUCT_UNKNOWN) {
-        if ((e = att_snp_verify(&si, x->cache, &det->res)) != ATT_OK) {
-            *d = det->res.diag;
-            goto out;
+            crl_checked = c2;
         }
-        product = det->res.product;
     }
-    char ckey[ATT_COLL_KEY_MAX];
-    if ((e = att_snp_kds_key_crl(product, rep.signing_key, ckey, sizeof ckey, d)) != ATT_OK)
+    if (e != ATT_OK)
         goto out;
-    e = att_snp_coll(in, ckey, &crl, d);
-    if (e == ATT_E_COLL_MISSING) {
-        e = ATT_OK;
-    } else if (e != ATT_OK) {
-        goto out;
-    } else {
-        si.crl = crl->der;
-        si.crl_len = crl->len;
-    }
-    memset(&det->res, 0, sizeof(det->res));
-    if ((e = att_snp_verify(&si, x->cache, &det->res)) != ATT_OK) {
-        *d = det->res.diag;
-        goto out;
-    }
     if (hcl.runtime != NULL) {
         if ((e = att_hcl_check_binding(&hcl, det->res.report.report_data, d)) != ATT_OK)
             goto out;
         det->hcl_runtime = json_incref(hcl.runtime);
     }
     out->claims = att_snp_claims(&det->res);
-    json_object_set_new(out->claims, "x-attestd-sevsnpvm-crl-checked", json_boolean(crl != NULL));
+    json_object_set_new(out->claims, "x-attestd-sevsnpvm-crl-checked", json_boolean(crl_checked));
     if (det->hcl_runtime != NULL)
         json_object_set(out->claims, "x-ms-runtime", det->hcl_runtime);
     out->report_data = det->res.report.report_data;
@@ -380,9 +416,6 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
     out->init_data = det->res.report.host_data;
     out->init_data_name = "HOST_DATA";
 out:
-    att_snp_kds_obj_free(vcek);
-    att_snp_kds_obj_free(crl);
-    att_snp_kds_obj_free(ica);
     att_hcl_report_clear(&hcl);
     json_decref(doc);
     free(report_buf);
