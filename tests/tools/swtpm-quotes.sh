@@ -64,6 +64,7 @@ if ! swtpm socket --tpm2 --server type=tcp,port=$PORT,bindaddr=127.0.0.1 \
 fi
 stop() { [ -f "$OUT/swtpm.pid" ] && kill "$(cat "$OUT/swtpm.pid")" 2>/dev/null; rm -f "$OUT/swtpm.pid"; }
 trap stop EXIT
+trap "stop; exit 1" INT TERM HUP PIPE # dash runs no EXIT trap when a signal ends it
 export TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=$PORT
 i=0
 until tpm2_getrandom 8 >/dev/null 2>&1; do # the daemon may need a moment to listen
