@@ -29,7 +29,7 @@
  *
  * Not checked here: what is stored (policies are not parsed, keys not validated).
  */
-#include "store.h"
+#include "store_sqlite_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +43,6 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
-
-#define SQ_READERS         4
-#define SQ_BUSY_TIMEOUT_MS 5000
-#define SQ_DB_NAME         "attestd.db"
 
 /* ---- schema ------------------------------------------------------------------------------ */
 
@@ -98,28 +94,6 @@ static const char *const sq_migrations[] = {
 
 /* ---- statements -------------------------------------------------------------------------- */
 
-enum {
-    Q_KEY_PUT,
-    Q_KEY_RETIRE,
-    Q_POL_PUT,
-    Q_POL_DEL,
-    Q_SIG_ADD,
-    Q_SIG_DEL,
-    Q_COLL_PUT,
-    Q_REQ_USE,
-    Q_SECRET_ADD,
-    Q_TOKEN_PURGE,
-    Q_TOKEN_SPEND,
-    Q_N_WRITE, /* statements below run on reader connections */
-    Q_KEY_LIST = Q_N_WRITE,
-    Q_POL_GET,
-    Q_SIG_LIST,
-    Q_COLL_GET,
-    Q_REQ_GET,
-    Q_SECRET_GET,
-    Q_N,
-};
-
 static const char *const sq_sql[Q_N] = {
     [Q_KEY_PUT] = "INSERT INTO signing_keys (kid, alg, key_pem, cert_pem, created, retired,"
                   " publish_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -150,21 +124,6 @@ static const char *const sq_sql[Q_N] = {
                       " ON CONFLICT (token_sha256) DO NOTHING",
 };
 
-typedef struct {
-    sqlite3 *db;
-    sqlite3_stmt *q[Q_N];
-    pthread_mutex_t mu;
-    bool mu_ok;
-} sq_conn_t;
-
-typedef struct {
-    att_store_t base; /* first: att_store_t * <-> sq_store_t * */
-    char *path;
-    sq_conn_t writer;
-    sq_conn_t readers[SQ_READERS];
-    atomic_uint next_reader;
-} sq_store_t;
-
 static const att_store_ops_t sq_ops;
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -178,7 +137,7 @@ static const att_store_ops_t sq_ops;
  * failed (SQLite 3.40, seen with EROFS), so errno as the failed call left it is the fallback;
  * only errors a file write or open can give are named, so a stale errno is never blamed.
  * SQLITE_FULL is ENOSPC already. */
-static att_err_t sq_fail(const sq_store_t *s, sqlite3 *db, att_diag_t *d, const char *op, int rc)
+att_err_t att_sq_fail(const sq_store_t *s, sqlite3 *db, att_diag_t *d, const char *op, int rc)
 {
     int err = errno; /* first, before anything below can change it */
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -233,14 +192,14 @@ static att_err_t sq_fail(const sq_store_t *s, sqlite3 *db, att_diag_t *d, const 
                         rc, hint);
 }
 
-static sq_conn_t *sq_writer(sq_store_t *s)
+sq_conn_t *att_sq_writer(sq_store_t *s)
 {
     pthread_mutex_lock(&s->writer.mu);
     return &s->writer;
 }
 
 /* A free reader if there is one, else wait for the one this call was dealt. */
-static sq_conn_t *sq_reader(sq_store_t *s)
+sq_conn_t *att_sq_reader(sq_store_t *s)
 {
     unsigned start = atomic_fetch_add_explicit(&s->next_reader, 1, memory_order_relaxed);
     for (unsigned i = 0; i < SQ_READERS; i++) {
@@ -253,7 +212,7 @@ static sq_conn_t *sq_reader(sq_store_t *s)
     return c;
 }
 
-static void sq_release(sq_conn_t *c, sqlite3_stmt *q)
+void att_sq_release(sq_conn_t *c, sqlite3_stmt *q)
 {
     sqlite3_reset(q); /* ends the statement's read transaction (else checkpoints stall) */
     sqlite3_clear_bindings(q);
@@ -261,7 +220,7 @@ static void sq_release(sq_conn_t *c, sqlite3_stmt *q)
 }
 
 /* malloc'd copy of a TEXT column. */
-static char *sq_col_str(sqlite3_stmt *q, int i)
+char *att_sq_col_str(sqlite3_stmt *q, int i)
 {
     const unsigned char *t = sqlite3_column_text(q, i);
     if (t == NULL)
@@ -275,25 +234,15 @@ static char *sq_col_str(sqlite3_stmt *q, int i)
     return out;
 }
 
-static bool sq_empty(const char *s)
-{
-    return s == NULL || s[0] == '\0';
-}
-
-static att_err_t sq_arg(att_diag_t *d, const char *op, const char *what)
-{
-    return att_diag_set(d, ATT_E_ARG, "store %s: %s", op, what);
-}
-
 /* ---- keys -------------------------------------------------------------------------------- */
 
 static att_err_t sq_key_put(att_store_t *st, const att_store_key_t *k, att_diag_t *d)
 {
     sq_store_t *s = (sq_store_t *)st;
-    if (k == NULL || sq_empty(k->kid) || sq_empty(k->alg) || sq_empty(k->key_pem) ||
-        sq_empty(k->cert_pem))
-        return sq_arg(d, "key_put", "kid, alg, key_pem and cert_pem are required");
-    sq_conn_t *c = sq_writer(s);
+    if (k == NULL || att_sq_empty(k->kid) || att_sq_empty(k->alg) || att_sq_empty(k->key_pem) ||
+        att_sq_empty(k->cert_pem))
+        return att_sq_arg(d, "key_put", "kid, alg, key_pem and cert_pem are required");
+    sq_conn_t *c = att_sq_writer(s);
     sqlite3_stmt *q = c->q[Q_KEY_PUT];
     att_err_t e = ATT_OK;
     int rc;
@@ -314,8 +263,8 @@ static att_err_t sq_key_put(att_store_t *st, const att_store_key_t *k, att_diag_
                          k->kid);
 out:
     if (rc != SQLITE_OK && e == ATT_OK)
-        e = sq_fail(s, c->db, d, "key_put", rc);
-    sq_release(c, q);
+        e = att_sq_fail(s, c->db, d, "key_put", rc);
+    att_sq_release(c, q);
     return e;
 }
 
@@ -337,13 +286,13 @@ static att_err_t sq_key_list(att_store_t *st, att_store_key_t **keys, size_t *n,
 {
     sq_store_t *s = (sq_store_t *)st;
     if (keys == NULL || n == NULL)
-        return sq_arg(d, "key_list", "keys and n are required");
+        return att_sq_arg(d, "key_list", "keys and n are required");
     *keys = NULL;
     *n = 0;
     att_store_key_t *arr = NULL;
     size_t cnt = 0, cap = 0;
     att_err_t e = ATT_OK;
-    sq_conn_t *c = sq_reader(s);
+    sq_conn_t *c = att_sq_reader(s);
     sqlite3_stmt *q = c->q[Q_KEY_LIST];
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -353,10 +302,10 @@ static att_err_t sq_key_list(att_store_t *st, att_store_key_t **keys, size_t *n,
         }
         att_store_key_t *k = &arr[cnt++];
         memset(k, 0, sizeof(*k));
-        k->kid = sq_col_str(q, 0);
-        k->alg = sq_col_str(q, 1);
-        k->key_pem = sq_col_str(q, 2);
-        k->cert_pem = sq_col_str(q, 3);
+        k->kid = att_sq_col_str(q, 0);
+        k->alg = att_sq_col_str(q, 1);
+        k->key_pem = att_sq_col_str(q, 2);
+        k->cert_pem = att_sq_col_str(q, 3);
         k->created = sqlite3_column_int64(q, 4);
         k->retired = sqlite3_column_int64(q, 5);
         k->publish_until = sqlite3_column_int64(q, 6);
@@ -366,9 +315,9 @@ static att_err_t sq_key_list(att_store_t *st, att_store_key_t **keys, size_t *n,
         }
     }
     if (rc != SQLITE_DONE)
-        e = sq_fail(s, c->db, d, "key_list", rc);
+        e = att_sq_fail(s, c->db, d, "key_list", rc);
 out:
-    sq_release(c, q);
+    att_sq_release(c, q);
     if (e != ATT_OK) {
         att_store_keys_free(arr, cnt);
         return e;
@@ -382,9 +331,9 @@ static att_err_t sq_key_retire(att_store_t *st, const char *kid, att_time_t reti
                                att_time_t publish_until, att_diag_t *d)
 {
     sq_store_t *s = (sq_store_t *)st;
-    if (sq_empty(kid))
-        return sq_arg(d, "key_retire", "kid is required");
-    sq_conn_t *c = sq_writer(s);
+    if (att_sq_empty(kid))
+        return att_sq_arg(d, "key_retire", "kid is required");
+    sq_conn_t *c = att_sq_writer(s);
     sqlite3_stmt *q = c->q[Q_KEY_RETIRE];
     att_err_t e = ATT_OK;
     int rc;
@@ -401,8 +350,8 @@ static att_err_t sq_key_retire(att_store_t *st, const char *kid, att_time_t reti
     }
 out:
     if (rc != SQLITE_OK)
-        e = sq_fail(s, c->db, d, "key_retire", rc);
-    sq_release(c, q);
+        e = att_sq_fail(s, c->db, d, "key_retire", rc);
+    att_sq_release(c, q);
     return e;
 }
 
@@ -411,10 +360,10 @@ out:
 static att_err_t sq_policy_get(att_store_t *st, const char *type, char **jws, att_diag_t *d)
 {
     sq_store_t *s = (sq_store_t *)st;
-    if (sq_empty(type) || jws == NULL)
-        return sq_arg(d, "policy_get", "type and jws are required");
+    if (att_sq_empty(type) || jws == NULL)
+        return att_sq_arg(d, "policy_get", "type and jws are required");
     *jws = NULL;
-    sq_conn_t *c = sq_reader(s);
+    sq_conn_t *c = att_sq_reader(s);
     sqlite3_stmt *q = c->q[Q_POL_GET];
     att_err_t e = ATT_OK;
     int rc;
@@ -423,7 +372,7 @@ static att_err_t sq_policy_get(att_store_t *st, const char *type, char **jws, at
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
         rc = SQLITE_OK;
-        if ((*jws = sq_col_str(q, 0)) == NULL)
+        if ((*jws = att_sq_col_str(q, 0)) == NULL)
             e = att_diag_set(d, ATT_E_STORE, "store policy_get: out of memory");
     } else if (rc == SQLITE_DONE) {
         rc = SQLITE_OK;
@@ -432,17 +381,17 @@ static att_err_t sq_policy_get(att_store_t *st, const char *type, char **jws, at
     }
 out:
     if (rc != SQLITE_OK)
-        e = sq_fail(s, c->db, d, "policy_get", rc);
-    sq_release(c, q);
+        e = att_sq_fail(s, c->db, d, "policy_get", rc);
+    att_sq_release(c, q);
     return e;
 }
 
 static att_err_t sq_policy_put(att_store_t *st, const char *type, const char *jws, att_diag_t *d)
 {
     sq_store_t *s = (sq_store_t *)st;
-    if (sq_empty(type) || jws == NULL)
-        return sq_arg(d, "policy_put", "type and jws are required");
-    sq_conn_t *c = sq_writer(s);
+    if (att_sq_empty(type) || jws == NULL)
+        return att_sq_arg(d, "policy_put", "type and jws are required");
+    sq_conn_t *c = att_sq_writer(s);
     sqlite3_stmt *q = c->q[Q_POL_PUT];
     int rc;
     /* `updated` is bookkeeping for operators (when was this policy set), not a verification
@@ -455,8 +404,8 @@ static att_err_t sq_policy_put(att_store_t *st, const char *type, const char *jw
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:;
-    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, c->db, d, "policy_put", rc);
-    sq_release(c, q);
+    att_err_t e = rc == SQLITE_OK ? ATT_OK : att_sq_fail(s, c->db, d, "policy_put", rc);
+    att_sq_release(c, q);
     return e;
 }
 
@@ -464,7 +413,7 @@ out:;
 static att_err_t sq_delete_one(sq_store_t *s, int which, const char *op, const char *what,
                                const char *val, att_diag_t *d)
 {
-    sq_conn_t *c = sq_writer(s);
+    sq_conn_t *c = att_sq_writer(s);
     sqlite3_stmt *q = c->q[which];
     att_err_t e = ATT_OK;
     int rc;
@@ -478,142 +427,17 @@ static att_err_t sq_delete_one(sq_store_t *s, int which, const char *op, const c
     }
 out:
     if (rc != SQLITE_OK)
-        e = sq_fail(s, c->db, d, op, rc);
-    sq_release(c, q);
+        e = att_sq_fail(s, c->db, d, op, rc);
+    att_sq_release(c, q);
     return e;
 }
 
 static att_err_t sq_policy_delete(att_store_t *st, const char *type, att_diag_t *d)
 {
-    if (sq_empty(type))
-        return sq_arg(d, "policy_delete", "type is required");
+    if (att_sq_empty(type))
+        return att_sq_arg(d, "policy_delete", "type is required");
     return sq_delete_one((sq_store_t *)st, Q_POL_DEL, "policy_delete", "policy stored for", type,
                          d);
-}
-
-/* ---- signed request ledger ----------------------------------------------------------------- */
-
-static att_err_t sq_request_use(att_store_t *st, const char *hash, const char *used_for,
-                                att_time_t at, char **prev, att_time_t *prev_at, att_diag_t *d)
-{
-    sq_store_t *s = (sq_store_t *)st;
-    if (sq_empty(hash) || sq_empty(used_for) || prev == NULL || prev_at == NULL)
-        return sq_arg(d, "request_use", "hash, used_for, prev and prev_at are required");
-    *prev = NULL;
-    *prev_at = 0;
-    sq_conn_t *c = sq_writer(s);
-    sqlite3_stmt *q = c->q[Q_REQ_USE];
-    int rc;
-    bool inserted = false;
-    if ((rc = sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC)) != SQLITE_OK ||
-        (rc = sqlite3_bind_text(q, 2, used_for, -1, SQLITE_STATIC)) != SQLITE_OK ||
-        (rc = sqlite3_bind_int64(q, 3, (sqlite3_int64)at)) != SQLITE_OK)
-        goto out;
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
-        inserted = sqlite3_changes(c->db) == 1;
-    }
-out:;
-    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, c->db, d, "request_use", rc);
-    sq_release(c, q);
-    if (e != ATT_OK || inserted)
-        return e;
-    /* Seen before: say what for. The row is committed, so any connection sees it. */
-    c = sq_reader(s);
-    q = c->q[Q_REQ_GET];
-    if ((rc = sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC)) == SQLITE_OK &&
-        (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        rc = SQLITE_OK;
-        *prev_at = (att_time_t)sqlite3_column_int64(q, 1);
-        if ((*prev = sq_col_str(q, 0)) == NULL)
-            e = att_diag_set(d, ATT_E_STORE, "store request_use: out of memory");
-    } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
-        e = att_diag_set(d, ATT_E_STORE, "store request_use: the request row vanished");
-    }
-    if (rc != SQLITE_OK)
-        e = sq_fail(s, c->db, d, "request_use", rc);
-    sq_release(c, q);
-    return e;
-}
-
-/* ---- service secrets and spent tokens ------------------------------------------------------ */
-
-static att_err_t sq_secret(att_store_t *st, const char *name, const uint8_t *fresh, size_t len,
-                           att_time_t now, uint8_t **out, size_t *outlen, att_diag_t *d)
-{
-    sq_store_t *s = (sq_store_t *)st;
-    if (sq_empty(name) || fresh == NULL || len == 0 || out == NULL || outlen == NULL)
-        return sq_arg(d, "secret", "name, fresh, out and outlen are required");
-    *out = NULL;
-    *outlen = 0;
-    /* The first writer's secret wins; everyone then reads the same one. */
-    sq_conn_t *c = sq_writer(s);
-    sqlite3_stmt *q = c->q[Q_SECRET_ADD];
-    int rc;
-    if ((rc = sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC)) == SQLITE_OK &&
-        (rc = sqlite3_bind_blob(q, 2, fresh, (int)len, SQLITE_STATIC)) == SQLITE_OK &&
-        (rc = sqlite3_bind_int64(q, 3, (sqlite3_int64)now)) == SQLITE_OK &&
-        (rc = sqlite3_step(q)) == SQLITE_DONE)
-        rc = SQLITE_OK;
-    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, c->db, d, "secret", rc);
-    sq_release(c, q);
-    if (e != ATT_OK)
-        return e;
-    c = sq_reader(s);
-    q = c->q[Q_SECRET_GET];
-    if ((rc = sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC)) == SQLITE_OK &&
-        (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        rc = SQLITE_OK;
-        int n = sqlite3_column_bytes(q, 0);
-        const void *b = sqlite3_column_blob(q, 0);
-        if (n <= 0 || b == NULL)
-            e = att_diag_set(d, ATT_E_STORE, "store secret: the secret '%s' is empty", name);
-        else if ((*out = malloc((size_t)n)) == NULL)
-            e = att_diag_set(d, ATT_E_STORE, "store secret: out of memory");
-        else {
-            memcpy(*out, b, (size_t)n);
-            *outlen = (size_t)n;
-        }
-    } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
-        e = att_diag_set(d, ATT_E_STORE, "store secret: the secret '%s' vanished", name);
-    }
-    if (rc != SQLITE_OK)
-        e = sq_fail(s, c->db, d, "secret", rc);
-    sq_release(c, q);
-    return e;
-}
-
-static att_err_t sq_token_spend(att_store_t *st, const char *hash, att_time_t expires,
-                                att_time_t now, bool *first, att_diag_t *d)
-{
-    sq_store_t *s = (sq_store_t *)st;
-    if (sq_empty(hash) || first == NULL)
-        return sq_arg(d, "token_spend", "hash and first are required");
-    *first = false;
-    sq_conn_t *c = sq_writer(s);
-    /* Forget the tokens that have expired (they are refused by their expiry now). */
-    sqlite3_stmt *q = c->q[Q_TOKEN_PURGE];
-    int rc;
-    if ((rc = sqlite3_bind_int64(q, 1, (sqlite3_int64)now)) == SQLITE_OK &&
-        (rc = sqlite3_step(q)) == SQLITE_DONE)
-        rc = SQLITE_OK;
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    if (rc == SQLITE_OK) {
-        q = c->q[Q_TOKEN_SPEND];
-        if ((rc = sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC)) == SQLITE_OK &&
-            (rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)expires)) == SQLITE_OK &&
-            (rc = sqlite3_step(q)) == SQLITE_DONE) {
-            rc = SQLITE_OK;
-            *first = sqlite3_changes(c->db) == 1;
-        }
-    }
-    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, c->db, d, "token_spend", rc);
-    sq_release(c, q);
-    return e;
 }
 
 /* ---- policy signers ---------------------------------------------------------------------- */
@@ -622,13 +446,13 @@ static att_err_t sq_signer_list(att_store_t *st, att_store_signer_t **out, size_
 {
     sq_store_t *s = (sq_store_t *)st;
     if (out == NULL || n == NULL)
-        return sq_arg(d, "signer_list", "s and n are required");
+        return att_sq_arg(d, "signer_list", "s and n are required");
     *out = NULL;
     *n = 0;
     att_store_signer_t *arr = NULL;
     size_t cnt = 0, cap = 0;
     att_err_t e = ATT_OK;
-    sq_conn_t *c = sq_reader(s);
+    sq_conn_t *c = att_sq_reader(s);
     sqlite3_stmt *q = c->q[Q_SIG_LIST];
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -637,17 +461,17 @@ static att_err_t sq_signer_list(att_store_t *st, att_store_signer_t **out, size_
             goto out;
         }
         att_store_signer_t *g = &arr[cnt++];
-        g->thumbprint = sq_col_str(q, 0);
-        g->cert_pem = sq_col_str(q, 1);
+        g->thumbprint = att_sq_col_str(q, 0);
+        g->cert_pem = att_sq_col_str(q, 1);
         if (!g->thumbprint || !g->cert_pem) {
             e = att_diag_set(d, ATT_E_STORE, "store signer_list: out of memory reading a row");
             goto out;
         }
     }
     if (rc != SQLITE_DONE)
-        e = sq_fail(s, c->db, d, "signer_list", rc);
+        e = att_sq_fail(s, c->db, d, "signer_list", rc);
 out:
-    sq_release(c, q);
+    att_sq_release(c, q);
     if (e != ATT_OK) {
         att_store_signers_free(arr, cnt);
         return e;
@@ -662,9 +486,9 @@ out:
 static att_err_t sq_signer_add(att_store_t *st, const att_store_signer_t *g, att_diag_t *d)
 {
     sq_store_t *s = (sq_store_t *)st;
-    if (g == NULL || sq_empty(g->thumbprint) || sq_empty(g->cert_pem))
-        return sq_arg(d, "signer_add", "thumbprint and cert_pem are required");
-    sq_conn_t *c = sq_writer(s);
+    if (g == NULL || att_sq_empty(g->thumbprint) || att_sq_empty(g->cert_pem))
+        return att_sq_arg(d, "signer_add", "thumbprint and cert_pem are required");
+    sq_conn_t *c = att_sq_writer(s);
     sqlite3_stmt *q = c->q[Q_SIG_ADD];
     int rc;
     if ((rc = sqlite3_bind_text(q, 1, g->thumbprint, -1, SQLITE_STATIC)) != SQLITE_OK ||
@@ -675,15 +499,15 @@ static att_err_t sq_signer_add(att_store_t *st, const att_store_signer_t *g, att
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:;
-    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, c->db, d, "signer_add", rc);
-    sq_release(c, q);
+    att_err_t e = rc == SQLITE_OK ? ATT_OK : att_sq_fail(s, c->db, d, "signer_add", rc);
+    att_sq_release(c, q);
     return e;
 }
 
 static att_err_t sq_signer_remove(att_store_t *st, const char *thumbprint, att_diag_t *d)
 {
-    if (sq_empty(thumbprint))
-        return sq_arg(d, "signer_remove", "thumbprint is required");
+    if (att_sq_empty(thumbprint))
+        return att_sq_arg(d, "signer_remove", "thumbprint is required");
     return sq_delete_one((sq_store_t *)st, Q_SIG_DEL, "signer_remove",
                          "policy signer with thumbprint", thumbprint, d);
 }
@@ -694,11 +518,11 @@ static att_err_t sq_coll_get(att_store_t *st, const char *key, uint8_t **blob, s
                              att_time_t *fetched_at, att_diag_t *d)
 {
     sq_store_t *s = (sq_store_t *)st;
-    if (sq_empty(key) || blob == NULL || len == NULL)
-        return sq_arg(d, "coll_get", "key, blob and len are required");
+    if (att_sq_empty(key) || blob == NULL || len == NULL)
+        return att_sq_arg(d, "coll_get", "key, blob and len are required");
     *blob = NULL;
     *len = 0;
-    sq_conn_t *c = sq_reader(s);
+    sq_conn_t *c = att_sq_reader(s);
     sqlite3_stmt *q = c->q[Q_COLL_GET];
     att_err_t e = ATT_OK;
     int rc;
@@ -728,8 +552,8 @@ static att_err_t sq_coll_get(att_store_t *st, const char *key, uint8_t **blob, s
     }
 out:
     if (rc != SQLITE_OK)
-        e = sq_fail(s, c->db, d, "coll_get", rc);
-    sq_release(c, q);
+        e = att_sq_fail(s, c->db, d, "coll_get", rc);
+    att_sq_release(c, q);
     return e;
 }
 
@@ -737,9 +561,9 @@ static att_err_t sq_coll_put(att_store_t *st, const char *key, const uint8_t *bl
                              att_time_t fetched_at, att_diag_t *d)
 {
     sq_store_t *s = (sq_store_t *)st;
-    if (sq_empty(key) || (blob == NULL && len > 0))
-        return sq_arg(d, "coll_put", "key is required, and blob unless len is 0");
-    sq_conn_t *c = sq_writer(s);
+    if (att_sq_empty(key) || (blob == NULL && len > 0))
+        return att_sq_arg(d, "coll_put", "key is required, and blob unless len is 0");
+    sq_conn_t *c = att_sq_writer(s);
     sqlite3_stmt *q = c->q[Q_COLL_PUT];
     int rc;
     /* A NULL pointer would bind SQL NULL; "" with length 0 binds an empty blob. */
@@ -752,8 +576,8 @@ static att_err_t sq_coll_put(att_store_t *st, const char *key, const uint8_t *bl
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:;
-    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, c->db, d, "coll_put", rc);
-    sq_release(c, q);
+    att_err_t e = rc == SQLITE_OK ? ATT_OK : att_sq_fail(s, c->db, d, "coll_put", rc);
+    att_sq_release(c, q);
     return e;
 }
 
@@ -785,7 +609,7 @@ static void sq_close(att_store_t *st)
 static att_err_t sq_exec(sq_store_t *s, sqlite3 *db, const char *sql, const char *op, att_diag_t *d)
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? ATT_OK : sq_fail(s, db, d, op, rc);
+    return rc == SQLITE_OK ? ATT_OK : att_sq_fail(s, db, d, op, rc);
 }
 
 /* DIR, created 0700 if missing. */
@@ -845,7 +669,7 @@ static att_err_t sq_conn_open(sq_store_t *s, sq_conn_t *c, bool writer, att_diag
     int rc = sqlite3_open_v2(
         s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK)
-        return sq_fail(s, c->db, d, "open", rc);
+        return att_sq_fail(s, c->db, d, "open", rc);
     if (sqlite3_db_readonly(c->db, "main") == 1)
         return att_diag_set(d, ATT_E_STORE,
                             "store open: %s can only be opened read-only (file or file system "
@@ -853,7 +677,7 @@ static att_err_t sq_conn_open(sq_store_t *s, sq_conn_t *c, bool writer, att_diag
                             s->path);
     sqlite3_extended_result_codes(c->db, 1);
     if ((rc = sqlite3_busy_timeout(c->db, SQ_BUSY_TIMEOUT_MS)) != SQLITE_OK)
-        return sq_fail(s, c->db, d, "open (busy_timeout)", rc);
+        return att_sq_fail(s, c->db, d, "open (busy_timeout)", rc);
     att_err_t e = sq_exec(s, c->db,
                           "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
                           " PRAGMA trusted_schema = OFF;",
@@ -874,7 +698,7 @@ static att_err_t sq_conn_open(sq_store_t *s, sq_conn_t *c, bool writer, att_diag
         rc = SQLITE_OK;
     }
     if (rc != SQLITE_OK)
-        e = sq_fail(s, c->db, d, "open (journal_mode=WAL)", rc);
+        e = att_sq_fail(s, c->db, d, "open (journal_mode=WAL)", rc);
     sqlite3_finalize(q);
     return e;
 }
@@ -885,7 +709,7 @@ static att_err_t sq_prepare(sq_store_t *s, sq_conn_t *c, int from, int to, att_d
         int rc =
             sqlite3_prepare_v3(c->db, sq_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->q[i], NULL);
         if (rc != SQLITE_OK)
-            return sq_fail(s, c->db, d, "open (prepare)", rc);
+            return att_sq_fail(s, c->db, d, "open (prepare)", rc);
     }
     return ATT_OK;
 }
@@ -902,7 +726,7 @@ static att_err_t sq_schema_get(sq_store_t *s, int *version, att_diag_t *d)
         *version = v > 1000000 ? 1000000 : (int)v; /* absurd values still compare as too new */
         rc = SQLITE_OK;
     }
-    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, db, d, "migrate (read version)", rc);
+    att_err_t e = rc == SQLITE_OK ? ATT_OK : att_sq_fail(s, db, d, "migrate (read version)", rc);
     sqlite3_finalize(q);
     return e;
 }
@@ -917,7 +741,7 @@ static att_err_t sq_schema_record(sq_store_t *s, int version, att_diag_t *d)
         (rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)time(NULL))) == SQLITE_OK &&
         (rc = sqlite3_step(q)) == SQLITE_DONE)
         rc = SQLITE_OK;
-    att_err_t e = rc == SQLITE_OK ? ATT_OK : sq_fail(s, db, d, "migrate (record version)", rc);
+    att_err_t e = rc == SQLITE_OK ? ATT_OK : att_sq_fail(s, db, d, "migrate (record version)", rc);
     sqlite3_finalize(q);
     return e;
 }
@@ -960,10 +784,10 @@ static att_err_t sq_migrate(sq_store_t *s, att_diag_t *d)
 att_err_t att_store_open_sqlite(const char *dir, att_store_t **out, att_diag_t *d)
 {
     if (out == NULL)
-        return sq_arg(d, "open", "out is required");
+        return att_sq_arg(d, "open", "out is required");
     *out = NULL;
-    if (sq_empty(dir))
-        return sq_arg(d, "open", "a data directory is required");
+    if (att_sq_empty(dir))
+        return att_sq_arg(d, "open", "a data directory is required");
     if (!sqlite3_threadsafe())
         return att_diag_set(d, ATT_E_STORE,
                             "store open: the SQLite library was built without "
@@ -1011,9 +835,9 @@ static const att_store_ops_t sq_ops = {
     .policy_get = sq_policy_get,
     .policy_put = sq_policy_put,
     .policy_delete = sq_policy_delete,
-    .request_use = sq_request_use,
-    .secret = sq_secret,
-    .token_spend = sq_token_spend,
+    .request_use = att_sq_request_use,
+    .secret = att_sq_secret,
+    .token_spend = att_sq_token_spend,
     .signer_list = sq_signer_list,
     .signer_add = sq_signer_add,
     .signer_remove = sq_signer_remove,
