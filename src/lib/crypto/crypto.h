@@ -88,6 +88,10 @@ void att_key_name(EVP_PKEY *key, char *buf, size_t len);
 att_err_t att_trust_pin(att_trust_t *t, EVP_PKEY *key, att_diag_t *diag);
 /* True if the certificate's public key is one of the store's root keys. */
 bool att_trust_has_key(const att_trust_t *t, X509 *cert);
+/* True if one of the store's root keys verifies the CRL's signature (counted): a CRL issued by
+ * a root the caller trusts (a test hierarchy's ARK); which issuer name it must have is the
+ * caller's question. */
+bool att_trust_crl_sig_ok(const att_trust_t *t, X509_CRL *crl);
 /* A self-issued, self-signed CA certificate, whatever its key type (its key's trust is the
  * caller's question); `what` names the chain it ends. */
 att_err_t att_check_root(X509 *root, const char *what, att_diag_t *diag);
