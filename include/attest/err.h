@@ -103,7 +103,7 @@ extern "C" {
     X(ATT_E_EVIDENCE_TYPE, 652, "evidence is of another TEE type than the endpoint")               \
     X(ATT_E_EVIDENCE_BINDING, 653, "runtime or init-time data does not match the evidence")        \
     X(ATT_E_CHALLENGE, 670,                                                                        \
-      "the challenge (service context) is not this service's, has expired or was used already")   \
+      "the challenge (service context) is not this service's, has expired or was used already")    \
     /* tokens and JWS */                                                                           \
     X(ATT_E_JWS_FORMAT, 801, "JWS is malformed")                                                   \
     X(ATT_E_JWS_ALG, 802, "JWS algorithm is not supported or not allowed")                         \

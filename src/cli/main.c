@@ -15,8 +15,10 @@ static const struct {
     {"policy", att_cli_policy, "check, evaluate or print attestation policies"},
     {"errors", att_cli_errors, "list every error code with its message"},
     {"token", att_cli_token, "verify an attestation token as a relying party"},
-    {"sim", att_cli_sim, "simulated platforms: SGX/TDX (init, collateral-server), SEV-SNP (snp init, snp report)"},
-    {"evidence", att_cli_evidence, "collect evidence binding runtime data (sim, tsm, gramine, sev-guest)"},
+    {"sim", att_cli_sim,
+     "simulated platforms: SGX/TDX (init, collateral-server), SEV-SNP (snp init, snp report)"},
+    {"evidence", att_cli_evidence,
+     "collect evidence binding runtime data (sim, tsm, gramine, sev-guest)"},
     {"submit", att_cli_submit, "send evidence to attestd, print the attestation token"},
     {"run", att_cli_run, "evidence + access token + submit in one command"},
 };
