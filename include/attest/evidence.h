@@ -108,6 +108,10 @@ typedef struct {
      * only), checking signatures against the instance's trust store. NULL: no collateral. */
     att_err_t (*collateral)(void *inst, const char *url, const struct att_coll_fetcher **fetcher,
                             void **cfg, att_diag_t *diag);
+    /* Take a key from configuration of the kind named (the TPM backend: "tpm-ak", a pinned AK),
+     * from the file `name`. ATT_OK: taken; errors say what is wrong. NULL: takes no keys. */
+    att_err_t (*add_key)(void *inst, const char *kind, const uint8_t *buf, size_t len,
+                         const char *name, att_diag_t *diag);
 } att_ev_backend_t;
 
 typedef struct att_ev_type att_ev_type_t;
@@ -159,6 +163,10 @@ ATT_API att_err_t att_ev_set_add_root_file(att_ev_set_t *set, const char *path,
 /* The same from memory. */
 ATT_API att_err_t att_ev_set_add_root(att_ev_set_t *set, const uint8_t *cert, size_t len,
                                       att_diag_t *diag) ATT_WUR;
+/* Give the key file at path (at most 1 MiB) to the backends that take keys of this kind (e.g.
+ * "tpm-ak"): ATT_E_ARG when none does, else the first backend's error. */
+ATT_API att_err_t att_ev_set_add_key_file(att_ev_set_t *set, const char *kind, const char *path,
+                                          att_diag_t *diag) ATT_WUR;
 ATT_API void att_ev_set_stats(att_ev_set_t *set, att_ev_stats_t *out);
 /* The trust store of the backend named (its collateral is checked against it), or NULL. */
 ATT_API const att_trust_t *att_ev_set_trust(const att_ev_set_t *set, const char *backend);

@@ -101,150 +101,20 @@ static char *att_svc_seal(void *arg, const char *purpose, const uint8_t *data, s
     return att_challenge_seal(arg, purpose, data, len, expires);
 }
 
-/* A multi-round type (MAA's TPM protocol): the body is {"data": base64url(JSON)}; an
- * intermediate round answers {"data": base64url(its JSON)}. */
-static void att_svc_rounds(att_svc_t *svc, const att_ev_type_t *v, const char *body, size_t len,
-                           att_svc_reply_t *r)
+/* After the evidence of type v (index idx) verified into res: the data bound into it (rt, it),
+ * the draft policy or the one in force, and the token into r (200 {"token": ...}). */
+static void att_svc_issue(att_svc_t *svc, const att_ev_type_t *v, size_t idx, att_ev_result_t *res,
+                          const att_data_t *rt, const att_data_t *it, json_t *nonce, json_t *jdraft,
+                          att_time_t now, att_svc_reply_t *r)
 {
-    json_error_t je;
-    json_t *req = att_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *msg = NULL,
-           *answer = NULL;
-    uint8_t *raw = NULL;
-    size_t rawlen = 0;
-    const char *data = json_string_value(json_object_get(req, "data"));
-    if (!json_is_object(req) || data == NULL) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
-                      "a %s request is {\"data\": base64url of the protocol message}", v->name);
-        goto out;
-    }
-    if (!att_b64_decode(data, strlen(data), false, &raw, &rawlen) ||
-        (msg = att_json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, &je)) == NULL ||
-        !json_is_object(msg)) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
-                      "'data' is not base64url of a JSON object");
-        goto out;
-    }
-    att_ev_round_ctx_t ctx = {.now = att_svc_now(svc), .seal = att_svc_seal, .seal_arg = svc};
-    att_diag_t d;
-    if (att_ev_round(svc->ev, v, &ctx, msg, &answer, &d) != ATT_OK) {
-        att_reply_err(r, 400, "InvalidParameter", d.code, "%s", d.msg);
-        goto out;
-    }
-    if (answer == NULL) {
-        att_reply_err(r, 501, "NotSupported", ATT_E_UNSUPPORTED,
-                      "the final round of %s attestation is not supported yet by this attestd",
-                      v->name);
-        goto out;
-    }
-    char *text = json_dumps(answer, JSON_COMPACT);
-    char *b = text ? att_b64url_encode((const uint8_t *)text, strlen(text)) : NULL;
-    json_t *o = b ? json_pack("{s:s}", "data", b) : NULL;
-    if (o == NULL)
-        att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
-    else
-        att_reply(r, 200, o);
-    free(text);
-    free(b);
-out:
-    json_decref(answer);
-    json_decref(msg);
-    free(raw);
-    json_decref(req);
-}
-
-void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
-                    att_svc_reply_t *r)
-{
-    memset(r, 0, sizeof(*r));
-    size_t idx;
-    const char *tname = att_svc_type_name(type, &idx);
-    r->type = tname;
-    if (tname == NULL) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "unknown attestation type '%s' (%s)",
-                      type, att_ev_type_names(false));
-        return;
-    }
-    const att_ev_type_t *v = att_ev_type_at(idx);
-    if (v->round != NULL) {
-        att_svc_rounds(svc, v, body, len, r);
-        return;
-    }
-    if (!att_ev_type_supported(v)) {
-        att_reply_err(r, 501, "NotSupported", ATT_E_UNSUPPORTED,
-                      "attestation type %s is not "
-                      "supported yet by this attestd",
-                      tname);
-        return;
-    }
-    const char *field = v->fields[0];
-    json_error_t je;
-    json_t *req = att_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    att_data_t rt = {0}, it = {0};
-    uint8_t *ev = NULL;
-    size_t evlen = 0;
-    att_ev_result_t res = {0};
     att_policy_t *draft = NULL;
     att_pol_t *pol = NULL;
     att_policy_result_t *pres = NULL;
     att_diag_t d;
-    if (req == NULL || !json_is_object(req)) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
-                      "the request body is not a JSON "
-                      "object%s%s",
-                      req ? "" : ": ", req ? "" : je.text);
-        goto out;
-    }
-    json_t *jev = NULL; /* the first member the type's evidence may be in */
-    for (size_t i = 0; v->fields[i] != NULL && !json_is_string(jev); i++)
-        jev = json_object_get(req, v->fields[i]);
-    const char *evb = json_string_value(jev);
-    size_t evblen = evb ? json_string_length(jev) : 0;
-    if (evb == NULL || evblen == 0) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
-                      "the request has no '%s' "
-                      "(base64url evidence)",
-                      field);
-        goto out;
-    }
-    if (!att_b64_decode(evb, evblen, false, &ev, &evlen)) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "'%s' is not base64url", field);
-        goto out;
-    }
-    if (!att_parse_data(req, "runtimeData", &rt, r) || !att_parse_data(req, "initTimeData", &it, r))
-        goto out;
-    json_t *nonce = json_object_get(req, "nonce");
-    if (nonce != NULL && !json_is_null(nonce) && !json_is_string(nonce)) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "nonce must be a string");
-        goto out;
-    }
-    json_t *jdraft = json_object_get(req, "draftPolicyForAttestation");
-    if (jdraft != NULL && !json_is_null(jdraft) && !json_is_string(jdraft)) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
-                      "draftPolicyForAttestation must be a string (policy text)");
-        goto out;
-    }
-
-    /* Verify the evidence and the data bound into it. Nothing that costs more than reading the
-     * request runs before this succeeds: the draft policy is compiled only afterwards. */
-    att_time_t now = att_svc_now(svc);
-    att_coll_req_t cr = {.svc = svc};
-    att_ev_input_t in = {.evidence = ev,
-                         .len = evlen,
-                         .now = now,
-                         .collateral = att_svc_collateral,
-                         .collateral_arg = &cr};
-    att_err_t e = att_ev_verify(svc->ev, v, &in, &res);
-    if (e != ATT_OK) {
-        bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
-        att_reply_err(r, unavailable ? 503 : 400,
-                      unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
-                      "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
-        if (unavailable)
-            r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
-        goto out;
-    }
-    if ((e = att_ev_bind(&res, rt.present ? rt.bytes : NULL, rt.len, it.present ? it.bytes : NULL,
-                         it.len, &d)) != ATT_OK) {
+    att_err_t e;
+    if ((rt->present || it->present) &&
+        (e = att_ev_bind(res, rt->present ? rt->bytes : NULL, rt->len,
+                         it->present ? it->bytes : NULL, it->len, &d)) != ATT_OK) {
         att_reply_err(r, 400, "InvalidParameter", e, "%s", d.msg);
         goto out;
     }
@@ -262,19 +132,19 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
     }
 
     /* Incoming claims for the policy. */
-    json_t *claims = res.claims; /* taken over: the result is not used after this */
-    res.claims = NULL;
-    if (rt.present) {
+    json_t *claims = res->claims; /* taken over: the result is not used after this */
+    res->claims = NULL;
+    if (rt->present) {
         if (v->runtime_claim != NULL) {
-            char *ehd = att_b64url_encode(rt.bytes, rt.len);
+            char *ehd = att_b64url_encode(rt->bytes, rt->len);
             json_object_set_new(claims, v->runtime_claim, json_string(ehd ? ehd : ""));
             free(ehd);
         }
-        if (rt.json)
-            json_object_set(claims, "x-ms-runtime", rt.json);
+        if (rt->json)
+            json_object_set(claims, "x-ms-runtime", rt->json);
     }
-    if (it.json)
-        json_object_set(claims, "x-ms-inittime", it.json);
+    if (it->json)
+        json_object_set(claims, "x-ms-inittime", it->json);
 
     /* Policy: the draft, or the one in force for the type. */
     const att_policy_t *use = draft;
@@ -356,6 +226,207 @@ out:
     att_policy_result_free(pres);
     att_pol_unref(pol);
     att_policy_free(draft);
+}
+
+/* The open callback of a final round: the service's challenge tokens, spent once, at `now`. */
+typedef struct {
+    att_svc_t *svc;
+    att_time_t now;
+} att_open_req_t;
+
+static att_err_t att_svc_open(void *arg, const char *purpose, const char *token, uint8_t **data,
+                              size_t *len, att_diag_t *d)
+{
+    att_open_req_t *o = arg;
+    return att_challenge_open(o->svc, purpose, token, o->now, true, data, len, NULL, d);
+}
+
+/* The final round: msg (raw: its bytes) is the evidence; the answer is the token as
+ * {"data": base64url({"report": token})}. */
+static void att_svc_final_round(att_svc_t *svc, const att_ev_type_t *v, size_t idx,
+                                const uint8_t *raw, size_t rawlen, att_time_t now,
+                                att_svc_reply_t *r)
+{
+    att_coll_req_t cr = {.svc = svc};
+    att_open_req_t op = {.svc = svc, .now = now};
+    att_ev_input_t in = {.evidence = raw,
+                         .len = rawlen,
+                         .now = now,
+                         .collateral = att_svc_collateral,
+                         .collateral_arg = &cr,
+                         .open = att_svc_open,
+                         .open_arg = &op};
+    att_ev_result_t res = {0};
+    att_data_t none = {0};
+    att_err_t e = att_ev_verify(svc->ev, v, &in, &res);
+    if (e != ATT_OK) {
+        bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS || e == ATT_E_STORE;
+        att_reply_err(r, unavailable ? 503 : 400,
+                      unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
+                      "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
+        if (unavailable)
+            r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
+        att_ev_result_clear(&res);
+        return;
+    }
+    att_svc_issue(svc, v, idx, &res, &none, &none, NULL, NULL, now, r);
+    att_ev_result_clear(&res);
+    const char *tok = json_string_value(json_object_get(r->body, "token"));
+    if (r->status != 200 || tok == NULL)
+        return;
+    json_t *rep = json_pack("{s:s}", "report", tok);
+    char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
+    char *b = text ? att_b64url_encode((const uint8_t *)text, strlen(text)) : NULL;
+    json_t *o = b ? json_pack("{s:s}", "data", b) : NULL;
+    json_decref(r->body);
+    r->body = NULL;
+    if (o == NULL)
+        att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+    else
+        att_reply(r, 200, o);
+    json_decref(rep);
+    free(text);
+    free(b);
+}
+
+/* A multi-round type (MAA's TPM protocol): the body is {"data": base64url(JSON)}; an
+ * intermediate round answers {"data": base64url(its JSON)}, the final round the token. */
+static void att_svc_rounds(att_svc_t *svc, const att_ev_type_t *v, size_t idx, const char *body,
+                           size_t len, att_svc_reply_t *r)
+{
+    json_error_t je;
+    json_t *req = att_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *msg = NULL,
+           *answer = NULL;
+    uint8_t *raw = NULL;
+    size_t rawlen = 0;
+    const char *data = json_string_value(json_object_get(req, "data"));
+    if (!json_is_object(req) || data == NULL) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "a %s request is {\"data\": base64url of the protocol message}", v->name);
+        goto out;
+    }
+    if (!att_b64_decode(data, strlen(data), false, &raw, &rawlen) ||
+        (msg = att_json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, &je)) == NULL ||
+        !json_is_object(msg)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "'data' is not base64url of a JSON object");
+        goto out;
+    }
+    att_ev_round_ctx_t ctx = {.now = att_svc_now(svc), .seal = att_svc_seal, .seal_arg = svc};
+    att_diag_t d;
+    if (att_ev_round(svc->ev, v, &ctx, msg, &answer, &d) != ATT_OK) {
+        att_reply_err(r, 400, "InvalidParameter", d.code, "%s", d.msg);
+        goto out;
+    }
+    if (answer == NULL) {
+        att_svc_final_round(svc, v, idx, raw, rawlen, ctx.now, r);
+        goto out;
+    }
+    char *text = json_dumps(answer, JSON_COMPACT);
+    char *b = text ? att_b64url_encode((const uint8_t *)text, strlen(text)) : NULL;
+    json_t *o = b ? json_pack("{s:s}", "data", b) : NULL;
+    if (o == NULL)
+        att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+    else
+        att_reply(r, 200, o);
+    free(text);
+    free(b);
+out:
+    json_decref(answer);
+    json_decref(msg);
+    free(raw);
+    json_decref(req);
+}
+
+void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
+                    att_svc_reply_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    size_t idx;
+    const char *tname = att_svc_type_name(type, &idx);
+    r->type = tname;
+    if (tname == NULL) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "unknown attestation type '%s' (%s)",
+                      type, att_ev_type_names(false));
+        return;
+    }
+    const att_ev_type_t *v = att_ev_type_at(idx);
+    if (v->round != NULL) {
+        att_svc_rounds(svc, v, idx, body, len, r);
+        return;
+    }
+    if (!att_ev_type_supported(v)) {
+        att_reply_err(r, 501, "NotSupported", ATT_E_UNSUPPORTED,
+                      "attestation type %s is not "
+                      "supported yet by this attestd",
+                      tname);
+        return;
+    }
+    const char *field = v->fields[0];
+    json_error_t je;
+    json_t *req = att_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    att_data_t rt = {0}, it = {0};
+    uint8_t *ev = NULL;
+    size_t evlen = 0;
+    att_ev_result_t res = {0};
+    if (req == NULL || !json_is_object(req)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "the request body is not a JSON "
+                      "object%s%s",
+                      req ? "" : ": ", req ? "" : je.text);
+        goto out;
+    }
+    json_t *jev = NULL; /* the first member the type's evidence may be in */
+    for (size_t i = 0; v->fields[i] != NULL && !json_is_string(jev); i++)
+        jev = json_object_get(req, v->fields[i]);
+    const char *evb = json_string_value(jev);
+    size_t evblen = evb ? json_string_length(jev) : 0;
+    if (evb == NULL || evblen == 0) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "the request has no '%s' "
+                      "(base64url evidence)",
+                      field);
+        goto out;
+    }
+    if (!att_b64_decode(evb, evblen, false, &ev, &evlen)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "'%s' is not base64url", field);
+        goto out;
+    }
+    if (!att_parse_data(req, "runtimeData", &rt, r) || !att_parse_data(req, "initTimeData", &it, r))
+        goto out;
+    json_t *nonce = json_object_get(req, "nonce");
+    if (nonce != NULL && !json_is_null(nonce) && !json_is_string(nonce)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG, "nonce must be a string");
+        goto out;
+    }
+    json_t *jdraft = json_object_get(req, "draftPolicyForAttestation");
+    if (jdraft != NULL && !json_is_null(jdraft) && !json_is_string(jdraft)) {
+        att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
+                      "draftPolicyForAttestation must be a string (policy text)");
+        goto out;
+    }
+
+    /* Verify the evidence and the data bound into it. Nothing that costs more than reading the
+     * request runs before this succeeds: the draft policy is compiled only afterwards. */
+    att_time_t now = att_svc_now(svc);
+    att_coll_req_t cr = {.svc = svc};
+    att_ev_input_t in = {.evidence = ev,
+                         .len = evlen,
+                         .now = now,
+                         .collateral = att_svc_collateral,
+                         .collateral_arg = &cr};
+    att_err_t e = att_ev_verify(svc->ev, v, &in, &res);
+    if (e != ATT_OK) {
+        bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
+        att_reply_err(r, unavailable ? 503 : 400,
+                      unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
+                      "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
+        if (unavailable)
+            r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
+        goto out;
+    }
+    att_svc_issue(svc, v, idx, &res, &rt, &it, nonce, jdraft, now, r);
+out:
     att_ev_result_clear(&res);
     att_data_clear(&rt);
     att_data_clear(&it);

@@ -49,6 +49,7 @@ enum {
     O_COLL_BACKOFF,
     O_COLL_BACKOFF_MAX,
     O_TRUST_ROOT,
+    O_TPM_AK,
     O_AT,
     O_ISOLATED,
     O_TLS_CERT,
@@ -119,6 +120,9 @@ static const att_opt_t att_opts[O_COUNT] = {
                             "the doubling of --collateral-backoff stops here"},
     [O_TRUST_ROOT] = {"trust-root", K_LIST, "FILE", NULL, 0, 0,
                       "extra trusted root CA certificate (PEM); repeatable"},
+    [O_TPM_AK] = {"tpm-ak", K_LIST, "FILE", NULL, 0, 0,
+                  "pinned TPM attestation key (PEM SPKI or TPM2B_PUBLIC) for /attest/Tpm; "
+                  "repeatable"},
     [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
               "clock override: judge evidence, certificates and collateral at this instant"},
     [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
@@ -426,8 +430,12 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         return ATT_OK;
     case K_LIST:
     case K_URLS: {
-        char ***list = i == O_AUTH_ISSUER ? &cfg->auth_issuers : &cfg->trust_roots;
-        size_t *count = i == O_AUTH_ISSUER ? &cfg->n_auth_issuers : &cfg->n_trust_roots;
+        char ***list = i == O_AUTH_ISSUER ? &cfg->auth_issuers
+                       : i == O_TPM_AK    ? &cfg->tpm_aks
+                                          : &cfg->trust_roots;
+        size_t *count = i == O_AUTH_ISSUER ? &cfg->n_auth_issuers
+                        : i == O_TPM_AK    ? &cfg->n_tpm_aks
+                                           : &cfg->n_trust_roots;
         *list = calloc(r->n, sizeof(char *));
         if (!*list)
             return att_diag_set(d, ATT_E_NOMEM, "out of memory");
@@ -758,6 +766,9 @@ void att_config_free(att_config_t *cfg)
     for (size_t i = 0; i < cfg->n_trust_roots; i++)
         free(cfg->trust_roots[i]);
     free(cfg->trust_roots);
+    for (size_t i = 0; i < cfg->n_tpm_aks; i++)
+        free(cfg->tpm_aks[i]);
+    free(cfg->tpm_aks);
     free(cfg->isolated_signers);
     free(cfg->audit_log);
     free(cfg->tls_cert);

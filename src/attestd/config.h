@@ -51,6 +51,8 @@ typedef struct {
     unsigned collateral_backoff_max;   /* seconds, default 300 */
     char **trust_roots;                /* n_trust_roots files */
     size_t n_trust_roots;
+    char **tpm_aks; /* --tpm-ak: n_tpm_aks pinned TPM AK files */
+    size_t n_tpm_aks;
     bool has_at;            /* --at given */
     att_time_t at;          /* clock override */
     char *isolated_signers; /* NULL: not isolated */

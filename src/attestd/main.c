@@ -255,6 +255,9 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* libtss2-mu (TPM evidence) logs malformed input on stderr unless told not to; set before
+     * any thread exists (setenv is not thread-safe), unless the operator set it. */
+    setenv("TSS2_LOG", "all+NONE", 0);
     att_config_t cfg;
     att_diag_t d;
     if (att_config_load(&cfg, argc, argv, environ, &d) != ATT_OK) {

@@ -46,6 +46,8 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .collateral_dir = cfg->collateral_dir,
         .trust_roots = (const char *const *)cfg->trust_roots,
         .n_trust_roots = cfg->n_trust_roots,
+        .tpm_aks = (const char *const *)cfg->tpm_aks,
+        .n_tpm_aks = cfg->n_tpm_aks,
         .have_at = cfg->has_at,
         .at = cfg->at,
         .isolated_signers = cfg->isolated_signers,

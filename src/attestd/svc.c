@@ -167,6 +167,8 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
     snprintf(svc->jku, ilen + 8, "%s/certs", svc->issuer);
     for (size_t i = 0; i < o->n_trust_roots && e == ATT_OK; i++)
         e = att_ev_set_add_root_file(svc->ev, o->trust_roots[i], d);
+    for (size_t i = 0; i < o->n_tpm_aks && e == ATT_OK; i++)
+        e = att_ev_set_add_key_file(svc->ev, "tpm-ak", o->tpm_aks[i], d);
     if (e != ATT_OK)
         goto fail;
     if ((e = o->store_url ? att_store_open(o->store_url, &svc->store, d)

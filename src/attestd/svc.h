@@ -29,6 +29,8 @@ typedef struct {
     const char *collateral_dir;     /* offline collateral or NULL */
     const char *const *trust_roots; /* extra trust anchors (PEM/DER files) */
     size_t n_trust_roots;
+    const char *const *tpm_aks; /* pinned TPM AK files (evidence key kind "tpm-ak") */
+    size_t n_tpm_aks;
     bool have_at; /* clock override */
     att_time_t at;
     const char *isolated_signers;      /* PEM file of policy signer certificates, or NULL */

@@ -61,6 +61,11 @@ ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
     if (t == NULL || !att_ev_type_supported(t) || strcmp(t->name, o->type) != 0)
         return att_diag_set(diag, ATT_E_ARG, "submit: unknown attestation type '%s' (%s)", o->type,
                             att_ev_type_names(true));
+    if (t->round != NULL)
+        return att_diag_set(diag, ATT_E_ARG,
+                            "submit: %s attestation takes several rounds (a challenge first), "
+                            "not one request",
+                            t->name);
     if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
         return att_diag_set(diag, ATT_E_ARG, "submit: the access token contains a line break");
     if (o->nonce != NULL && strlen(o->nonce) > 4096)

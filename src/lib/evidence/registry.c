@@ -227,6 +227,34 @@ ATT_API att_err_t att_ev_set_add_root_file(att_ev_set_t *s, const char *path, at
     return e;
 }
 
+ATT_API att_err_t att_ev_set_add_key_file(att_ev_set_t *s, const char *kind, const char *path,
+                                          att_diag_t *diag)
+{
+    bool taker = false;
+    for (size_t i = 0; s != NULL && i < s->n && !taker; i++)
+        taker = s->backend[i]->add_key != NULL;
+    if (!taker)
+        return att_diag_set(diag, ATT_E_ARG, "%s: no evidence verifier takes keys of kind %s", path,
+                            kind);
+    uint8_t *buf;
+    size_t len;
+    att_err_t e = att_read_file(path, 1 << 20, &buf, &len, diag);
+    if (e != ATT_OK)
+        return e;
+    bool taken = false;
+    for (size_t i = 0; i < s->n && e == ATT_OK; i++) {
+        if (s->backend[i]->add_key == NULL)
+            continue;
+        e = s->backend[i]->add_key(s->inst[i], kind, buf, len, path, diag);
+        taken = e == ATT_OK;
+    }
+    free(buf);
+    if (e == ATT_OK && !taken)
+        e = att_diag_set(diag, ATT_E_ARG, "%s: no evidence verifier takes keys of kind %s", path,
+                         kind);
+    return e;
+}
+
 ATT_API void att_ev_set_stats(att_ev_set_t *s, att_ev_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
