@@ -1,6 +1,7 @@
 /* bench_dcap.c - DCAP quote verifications per second, one thread, cold and warm.
  *
  *   bench_dcap [--seconds S] [--warmup S] [--vectors DIR] [--only sgx|tdx|ecdsa]
+ *              [--path cold|warm|warm-pck-cache] [--iterations N]
  *   env: ATT_BENCH_SECONDS (default 2), ATT_BENCH_WARMUP (default 0.5), ATT_BENCH_VECTORS
  *   The real vector sets are not in the repository: DIR holds dcap/<set>/, by default the flat view
  *   the build made at configure time from ATTESTD_VECTORS or ../shared/vectors (docs/testing.md).
@@ -15,6 +16,9 @@
  *         first call the chain is a cache hit (the same quote repeats), so only the quote-specific
  *         signatures remain. The server's steady state for a platform it has already seen.
  * Each path warms up, then runs for a fixed wall-time budget measured with CLOCK_MONOTONIC.
+ * --path runs that path only; --iterations N runs exactly N timed iterations after one warm-up
+ * call instead of the budgets (for instruction counts under valgrind --tool=callgrind, which
+ * are stable where the machine's timings are not: docs/performance.md).
  * Every iteration's verdict and status are checked against expected.json: any mismatch aborts the
  * bench with exit status 1, so a broken verifier can never post a figure.
  *
@@ -221,7 +225,6 @@ typedef struct {
     uint64_t ecdsa;
 } bench_run_t;
 
-/* Run one path: warm-up for `warmup` seconds, then as many iterations as fit in `budget`. */
 /* One iteration of a path: cold when coll is NULL, else warm (with the PCK chain cache if any). */
 static void run_once(const bench_ctx_t *ctx, const att_dcap_collateral_t *coll,
                      att_dcap_cache_t *cache, att_dcap_result_t *res)
@@ -233,6 +236,9 @@ static void run_once(const bench_ctx_t *ctx, const att_dcap_collateral_t *coll,
 }
 
 /* Run one path: warm-up for `warmup` seconds, then as many iterations as fit in `budget`. */
+/* With a fixed iteration count (--iterations), one warm-up call then exactly that many. */
+static uint64_t fixed_iterations;
+
 static bench_run_t run_path(const bench_ctx_t *ctx, const att_dcap_collateral_t *coll,
                             att_dcap_cache_t *cache, double warmup, double budget)
 {
@@ -240,7 +246,7 @@ static bench_run_t run_path(const bench_ctx_t *ctx, const att_dcap_collateral_t 
     double t0 = now_s();
     do {
         run_once(ctx, coll, cache, &res);
-    } while (now_s() - t0 < warmup);
+    } while (fixed_iterations == 0 && now_s() - t0 < warmup);
 
     bench_run_t r = {0, 0, 0};
     uint64_t c0 = att_crypto_ecdsa_verify_count();
@@ -249,7 +255,7 @@ static bench_run_t run_path(const bench_ctx_t *ctx, const att_dcap_collateral_t 
         run_once(ctx, coll, cache, &res);
         r.iterations++;
         t = now_s();
-    } while (t - start < budget);
+    } while (fixed_iterations ? r.iterations < fixed_iterations : t - start < budget);
     r.seconds = t - start;
     r.ecdsa = att_crypto_ecdsa_verify_count() - c0;
     return r;
@@ -296,6 +302,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: bench_dcap [--seconds S] [--warmup S] [--vectors DIR] [--only sgx|tdx|ecdsa]\n"
+            "                  [--path cold|warm|warm-pck-cache] [--iterations N]\n"
             "env: ATT_BENCH_SECONDS, ATT_BENCH_WARMUP, ATT_BENCH_VECTORS\n");
     exit(2);
 }
@@ -305,7 +312,7 @@ int main(int argc, char **argv)
     double budget = env_double("ATT_BENCH_SECONDS", 2.0);
     double warmup = env_double("ATT_BENCH_WARMUP", 0.5);
     const char *vectors = getenv("ATT_BENCH_VECTORS");
-    const char *only = NULL;
+    const char *only = NULL, *path = NULL;
     if (vectors == NULL || *vectors == 0)
         vectors = ATT_BENCH_VECTORS;
     for (int i = 1; i < argc; i++) {
@@ -323,6 +330,15 @@ int main(int argc, char **argv)
             vectors = v;
         } else if (strcmp(a, "--only") == 0) {
             only = v;
+        } else if (strcmp(a, "--path") == 0) {
+            path = v;
+            if (strcmp(v, "cold") && strcmp(v, "warm") && strcmp(v, "warm-pck-cache"))
+                usage();
+        } else if (strcmp(a, "--iterations") == 0) {
+            unsigned long long n = strtoull(v, &end, 10);
+            if (*end != 0 || n == 0)
+                usage();
+            fixed_iterations = n;
         } else {
             usage();
         }
@@ -335,7 +351,7 @@ int main(int argc, char **argv)
 
     printf("# bench_dcap: one thread; budget %.2f s per path after %.2f s warm-up\n", budget,
            warmup);
-    if ((only == NULL || strcmp(only, "ecdsa") == 0)) {
+    if ((only == NULL && path == NULL) || (only != NULL && strcmp(only, "ecdsa") == 0)) {
         bench_ctx_t ctx;
         ctx_init(&ctx, vectors, &SETS[0]);
         double rate = bench_lib_ecdsa(ctx.quote, ctx.quote_len, warmup, budget);
@@ -357,12 +373,21 @@ int main(int argc, char **argv)
         fflush(stdout);
         preflight(&ctx);
 
-        bench_run_t cold = run_path(&ctx, NULL, NULL, warmup, budget);
-        print_run(s->tag, "cold", &cold);
+        if (path == NULL || strcmp(path, "cold") == 0) {
+            bench_run_t cold = run_path(&ctx, NULL, NULL, warmup, budget);
+            print_run(s->tag, "cold", &cold);
+        }
 
         att_dcap_collateral_t *coll = make_collateral(&ctx);
-        bench_run_t warm = run_path(&ctx, coll, NULL, warmup, budget);
-        print_run(s->tag, "warm", &warm);
+        if (path == NULL || strcmp(path, "warm") == 0) {
+            bench_run_t warm = run_path(&ctx, coll, NULL, warmup, budget);
+            print_run(s->tag, "warm", &warm);
+        }
+        if (path != NULL && strcmp(path, "warm-pck-cache") != 0) {
+            att_dcap_collateral_free(coll);
+            ctx_free(&ctx);
+            continue;
+        }
 
         /* The server's steady state for a platform it has seen: the quote's PCK chain is found
          * in the chain cache (a hit on every timed iteration: the same quote repeats). */

@@ -18,7 +18,9 @@
 #include <openssl/ec.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/sha.h>
+#include <openssl/x509v3.h>
 
 #include "core/util.h"
 
@@ -53,11 +55,10 @@ static void att_p256_init(void)
     att_p256_group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
 }
 
-att_p256_t *att_p256_from_raw(const uint8_t xy[64])
+/* From a SEC1 point encoding (uncompressed, compressed or hybrid, as OpenSSL's key decoders
+ * take them). */
+static att_p256_t *att_p256_from_oct(const uint8_t *point, size_t len)
 {
-    uint8_t point[65];
-    point[0] = 0x04;
-    memcpy(point + 1, xy, 64);
     pthread_once(&att_p256_once, att_p256_init);
     if (att_p256_group == NULL)
         return NULL;
@@ -66,7 +67,7 @@ att_p256_t *att_p256_from_raw(const uint8_t xy[64])
     if (k == NULL || pt == NULL || (k->key = EC_KEY_new()) == NULL ||
         !EC_KEY_set_group(k->key, att_p256_group) ||
         /* oct2point rejects points that are not on the curve */
-        !EC_POINT_oct2point(att_p256_group, pt, point, sizeof(point), NULL) ||
+        !EC_POINT_oct2point(att_p256_group, pt, point, len, NULL) ||
         !EC_KEY_set_public_key(k->key, pt)) {
         EC_POINT_free(pt);
         att_p256_free(k);
@@ -75,6 +76,14 @@ att_p256_t *att_p256_from_raw(const uint8_t xy[64])
     }
     EC_POINT_free(pt);
     return k;
+}
+
+att_p256_t *att_p256_from_raw(const uint8_t xy[64])
+{
+    uint8_t point[65];
+    point[0] = 0x04;
+    memcpy(point + 1, xy, 64);
+    return att_p256_from_oct(point, sizeof(point));
 }
 
 att_p256_t *att_p256_from_pkey(EVP_PKEY *key)
@@ -384,4 +393,182 @@ X509 *att_cert_parse(const uint8_t *buf, size_t len, const char *what, att_diag_
     if (x == NULL)
         att_diag_set(diag, ATT_E_CERT_PARSE, "%s is not a DER or PEM certificate", what);
     return x;
+}
+
+/* ---- the fast route for a chain's leaf ------------------------------------------------------ */
+
+static const char att_pem_begin[] = "-----BEGIN CERTIFICATE-----";
+static const char att_pem_end[] = "-----END CERTIFICATE-----";
+
+static bool att_is_space(uint8_t c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static const uint8_t *att_find(const uint8_t *p, const uint8_t *end, const char *s)
+{
+    size_t n = strlen(s);
+    for (; (size_t)(end - p) >= n; p++)
+        if (*p == (uint8_t)s[0] && memcmp(p, s, n) == 0)
+            return p;
+    return NULL;
+}
+
+size_t att_pem_certs_der(const uint8_t *text, size_t len, size_t max, uint8_t **der, size_t *off,
+                         size_t *lens)
+{
+    *der = NULL;
+    const void *nul = memchr(text, 0, len);
+    if (nul != NULL)
+        len = (size_t)((const uint8_t *)nul - text);
+    if (len > INT32_MAX || (*der = malloc(len / 4 * 3 + 3)) == NULL)
+        return 0;
+    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+    const uint8_t *p = text, *end = text + len;
+    size_t n = 0, used = 0;
+    bool ok = ctx != NULL;
+    while (ok) {
+        while (p < end && att_is_space(*p))
+            p++;
+        if (p == end)
+            break;
+        const uint8_t *body = p + sizeof(att_pem_begin) - 1, *stop;
+        /* a block starts here, with its line ending, and ends with its own line */
+        ok = n < max && (size_t)(end - p) > sizeof(att_pem_begin) &&
+             memcmp(p, att_pem_begin, sizeof(att_pem_begin) - 1) == 0 &&
+             (*body == '\n' || *body == '\r') && (stop = att_find(body, end, att_pem_end)) != NULL;
+        if (!ok)
+            break;
+        /* the body: base64 lines only (EVP_DecodeUpdate refuses other characters, headers
+         * included, and stops at padding); nothing but white space may follow it */
+        for (const uint8_t *c = body; ok && c < stop; c++)
+            ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                 *c == '+' || *c == '/' || *c == '=' || att_is_space(*c);
+        int outl = 0, finl = 0, r = -1;
+        if (!ok)
+            break;
+        EVP_DecodeInit(ctx);
+        r = EVP_DecodeUpdate(ctx, *der + used, &outl, body, (int)(stop - body));
+        ok = r >= 0 && EVP_DecodeFinal(ctx, *der + used + outl, &finl) == 1 && outl + finl > 0 &&
+             (size_t)(outl + finl) <= ATT_PEM_CERT_MAX;
+        if (!ok)
+            break;
+        off[n] = used;
+        lens[n] = (size_t)(outl + finl);
+        used += lens[n];
+        n++;
+        p = stop + sizeof(att_pem_end) - 1;
+    }
+    EVP_ENCODE_CTX_free(ctx);
+    if (!ok || n == 0) {
+        free(*der);
+        *der = NULL;
+        return 0;
+    }
+    return n;
+}
+
+/* A library context with only the null provider: a certificate parsed in it finds no decoder
+ * for its key (d2i decodes keys opportunistically, and leaves them undecoded when it cannot). */
+static OSSL_LIB_CTX *att_nokey_ctx;
+static pthread_once_t att_nokey_once = PTHREAD_ONCE_INIT;
+
+static void att_nokey_init(void)
+{
+    OSSL_LIB_CTX *c = OSSL_LIB_CTX_new();
+    if (c != NULL && OSSL_PROVIDER_load(c, "null") != NULL)
+        att_nokey_ctx = c;
+    else
+        OSSL_LIB_CTX_free(c);
+    ERR_clear_error();
+}
+
+X509 *att_x509_der_nokey(const uint8_t *der, size_t len)
+{
+    pthread_once(&att_nokey_once, att_nokey_init);
+    if (att_nokey_ctx == NULL || len == 0 || len > INT32_MAX)
+        return NULL;
+    X509 *x = X509_new_ex(att_nokey_ctx, NULL);
+    const unsigned char *p = der;
+    /* The extensions are cached here, once: the first caching in this context reports a
+     * failure (no SHA-1 for the certificate's fingerprint: EXFLAG_NO_FINGERPRINT, which is why
+     * X509_cmp must not see it) after caching everything else; an invalid certificate is
+     * refused here, and its verdict is the general parser's. */
+    if (x == NULL || d2i_X509(&x, &p, (long)len) == NULL || p != der + len ||
+        (X509_get_extension_flags(x) & EXFLAG_INVALID) != 0) {
+        X509_free(x); /* NULL when d2i freed it */
+        ERR_clear_error();
+        return NULL;
+    }
+    ERR_clear_error();
+    return x;
+}
+
+att_p256_t *att_p256_from_cert(X509 *cert)
+{
+    ASN1_OBJECT *alg = NULL;
+    const unsigned char *pt = NULL;
+    int ptlen = 0, ptype = 0;
+    X509_ALGOR *a = NULL;
+    const void *pval = NULL;
+    X509_PUBKEY *pk = cert ? X509_get_X509_PUBKEY(cert) : NULL;
+    if (pk == NULL || !X509_PUBKEY_get0_param(&alg, &pt, &ptlen, &a, pk) || a == NULL ||
+        OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey || ptlen <= 0)
+        return NULL;
+    X509_ALGOR_get0(NULL, &ptype, &pval, a);
+    if (ptype != V_ASN1_OBJECT || OBJ_obj2nid(pval) != NID_X9_62_prime256v1)
+        return NULL;
+    return att_p256_from_oct(pt, (size_t)ptlen);
+}
+
+/* The TBSCertificate of a certificate's DER: the first element of its outer SEQUENCE. */
+static bool att_tbs(const uint8_t *der, size_t len, const uint8_t **tbs, size_t *tbs_len)
+{
+    const unsigned char *p = der;
+    long n = 0;
+    int tag = 0, cls = 0;
+    if (len > INT32_MAX || ASN1_get_object(&p, &n, &tag, &cls, (long)len) != V_ASN1_CONSTRUCTED ||
+        tag != V_ASN1_SEQUENCE)
+        return false;
+    const unsigned char *start = p;
+    if (ASN1_get_object(&p, &n, &tag, &cls, (long)(der + len - p)) != V_ASN1_CONSTRUCTED ||
+        tag != V_ASN1_SEQUENCE)
+        return false;
+    *tbs = start;
+    *tbs_len = (size_t)(p - start) + (size_t)n;
+    return true;
+}
+
+bool att_x509_sig_ok_p256(X509 *cert, const uint8_t *der, size_t len, const att_p256_t *issuer)
+{
+    const ASN1_BIT_STRING *sig = NULL;
+    const X509_ALGOR *alg = NULL;
+    const uint8_t *tbs = NULL;
+    size_t tbs_len = 0;
+    uint8_t rs[64];
+    X509_get0_signature(&sig, &alg, cert);
+    bool ok = sig != NULL && alg != NULL && (sig->flags & 0x7) == 0 &&
+              OBJ_obj2nid(alg->algorithm) == NID_ecdsa_with_SHA256 &&
+              X509_ALGOR_cmp(alg, X509_get0_tbs_sigalg(cert)) == 0 &&
+              att_tbs(der, len, &tbs, &tbs_len);
+    ECDSA_SIG *es = NULL;
+    if (ok) {
+        const unsigned char *p = ASN1_STRING_get0_data(sig);
+        int n = ASN1_STRING_length(sig);
+        unsigned char *re = NULL;
+        es = d2i_ECDSA_SIG(NULL, &p, n);
+        /* canonical DER only, as OpenSSL's ECDSA_verify requires */
+        int rl = es ? i2d_ECDSA_SIG(es, &re) : -1;
+        ok = es != NULL && rl == n && memcmp(re, ASN1_STRING_get0_data(sig), (size_t)n) == 0 &&
+             BN_bn2binpad(ECDSA_SIG_get0_r(es), rs, 32) == 32 &&
+             BN_bn2binpad(ECDSA_SIG_get0_s(es), rs + 32, 32) == 32;
+        OPENSSL_free(re);
+    }
+    ECDSA_SIG_free(es);
+    ERR_clear_error();
+    if (!ok) {
+        att_count(); /* a check that was asked for, as att_x509_sig_ok counts its failures */
+        return false;
+    }
+    return att_p256_verify(issuer, tbs, tbs_len, rs);
 }

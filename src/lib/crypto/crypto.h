@@ -72,6 +72,34 @@ X509_CRL *att_crl_parse(const uint8_t *buf, size_t len, const char *what, att_di
 /* A certificate in DER or PEM. */
 X509 *att_cert_parse(const uint8_t *buf, size_t len, const char *what, att_diag_t *diag);
 
+/* ---- the fast route for a chain's leaf (docs/performance.md, "DCAP warm") ---- */
+
+/* The DER of each "CERTIFICATE" block of a PEM text, decoded with EVP_DecodeUpdate: at most
+ * `max` blocks, each at most ATT_PEM_CERT_MAX bytes, into der (caller frees with free()),
+ * off[i] / len[i] their places in it. Only the plain form: the blocks, and white space around
+ * them (the text stops at its first NUL). Returns the number of blocks, or 0 for anything else
+ * (other labels, headers, other text, bad base64, more blocks): the caller then uses the general
+ * parser (att_pem_chain), which gives the verdict and message for such texts. */
+#define ATT_PEM_CERT_MAX 16384
+size_t att_pem_certs_der(const uint8_t *text, size_t len, size_t max, uint8_t **der, size_t *off,
+                         size_t *lens);
+/* A DER certificate that fills der[0..len) exactly, parsed WITHOUT decoding its public key:
+ * OpenSSL 3.0 decodes every certificate key through its provider decoders (about 90% of a
+ * d2i_X509 of a P-256 certificate). The key stays undecoded: the certificate is for names,
+ * extensions, dates and serial only; never pass it to X509_get0_pubkey, X509_verify or
+ * X509_cmp. Its key: att_p256_from_cert; its signature: att_x509_sig_ok_p256. NULL if the DER
+ * does not parse or does not fill len. */
+X509 *att_x509_der_nokey(const uint8_t *der, size_t len);
+/* The certificate's key from its SubjectPublicKeyInfo, when it is id-ecPublicKey on the named
+ * curve P-256 and the point is on the curve; NULL otherwise. */
+att_p256_t *att_p256_from_cert(X509 *cert);
+/* The certificate's signature (counted) with an issuer's P-256 key, through att_p256_verify:
+ * ecdsa-with-SHA256 in both signature algorithm fields (equal, as X509_verify requires), a
+ * DER ECDSA-Sig-Value in canonical form with r and s of at most 32 bytes, over the exact
+ * TBSCertificate bytes of der[0..len), the certificate's DER (as X509_verify signs the bytes
+ * the certificate was parsed from). */
+bool att_x509_sig_ok_p256(X509 *cert, const uint8_t *der, size_t len, const att_p256_t *issuer);
+
 /* ---- trust anchors (trust.c; the public part is attest/trust.h) ---- */
 
 /* The key types a trust store and att_trust_check_chain accept. */

@@ -236,3 +236,89 @@ void att_chain_qe_add(att_chain_t *ch, const uint8_t qe_report[384],
     }
     free(m); /* all slots taken (by this platform's earlier keys, or by racing threads) */
 }
+
+/* ---- verified PCK CA certificates, per collateral (dcap_internal.h) ------------------------ */
+
+att_ca_cache_t *att_ca_cache_new(void)
+{
+    att_ca_cache_t *cc = calloc(1, sizeof(*cc));
+    if (cc == NULL || pthread_mutex_init(&cc->mu, NULL) != 0) {
+        free(cc);
+        return NULL;
+    }
+    atomic_init(&cc->n, 0);
+    atomic_init(&cc->hits, 0);
+    atomic_init(&cc->misses, 0);
+    return cc;
+}
+
+void att_ca_cache_free(att_ca_cache_t *cc)
+{
+    if (cc == NULL)
+        return;
+    size_t n = atomic_load(&cc->n);
+    for (size_t i = 0; i < n; i++) {
+        OPENSSL_free(cc->e[i].der);
+        X509_free(cc->e[i].cert);
+        att_p256_free(cc->e[i].key);
+    }
+    pthread_mutex_destroy(&cc->mu);
+    free(cc);
+}
+
+static const att_ca_entry_t *att_ca_lookup(att_ca_cache_t *cc, const uint8_t *der, size_t len)
+{
+    size_t n = atomic_load_explicit(&cc->n, memory_order_acquire);
+    for (size_t i = 0; i < n; i++)
+        if (cc->e[i].der_len == len && memcmp(cc->e[i].der, der, len) == 0)
+            return &cc->e[i];
+    return NULL;
+}
+
+const att_ca_entry_t *att_ca_cache_find(att_ca_cache_t *cc, const uint8_t *der, size_t len)
+{
+    const att_ca_entry_t *hit = cc ? att_ca_lookup(cc, der, len) : NULL;
+    if (cc != NULL)
+        atomic_fetch_add_explicit(hit ? &cc->hits : &cc->misses, 1, memory_order_relaxed);
+    return hit;
+}
+
+void att_ca_cache_add(att_ca_cache_t *cc, X509 *ca, const char *type)
+{
+    if (cc == NULL || ca == NULL || type == NULL)
+        return;
+    att_ca_entry_t e = {0};
+    int len = i2d_X509(ca, &e.der);
+    e.key = att_p256_from_pkey(X509_get0_pubkey(ca));
+    if (len <= 0 || e.key == NULL || !att_asn1_time(X509_get0_notBefore(ca), &e.not_before) ||
+        !att_asn1_time(X509_get0_notAfter(ca), &e.not_after)) {
+        OPENSSL_free(e.der);
+        att_p256_free(e.key);
+        ERR_clear_error();
+        return;
+    }
+    e.der_len = (size_t)len;
+    e.type = type;
+    e.cert = ca;
+    pthread_mutex_lock(&cc->mu);
+    size_t n = atomic_load_explicit(&cc->n, memory_order_relaxed);
+    bool add = n < ATT_DCAP_CA_CACHE && att_ca_lookup(cc, e.der, e.der_len) == NULL;
+    if (add) {
+        X509_up_ref(ca);
+        cc->e[n] = e;
+        atomic_store_explicit(&cc->n, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&cc->mu);
+    if (!add) {
+        OPENSSL_free(e.der);
+        att_p256_free(e.key);
+    }
+}
+
+void att_dcap_ca_cache_stats(const att_dcap_collateral_t *c, uint64_t *hits, uint64_t *misses,
+                             size_t *entries)
+{
+    *hits = c->cas ? atomic_load(&c->cas->hits) : 0;
+    *misses = c->cas ? atomic_load(&c->cas->misses) : 0;
+    *entries = c->cas ? atomic_load(&c->cas->n) : 0;
+}

@@ -29,8 +29,9 @@ bool att_crl_init(att_crl_t *c, X509_CRL *x)
            att_asn1_time(X509_CRL_get0_nextUpdate(x), &c->next_update);
 }
 
-att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const char *cn1,
-                           const char *cn2, bool ca, att_diag_t *diag)
+/* The checks of att_check_issued before the key: names, issuance, CA flag. */
+static att_err_t att_check_names(X509 *cert, X509 *issuer, const char *what, const char *cn1,
+                                 const char *cn2, bool ca, att_diag_t *diag)
 {
     char cn[128];
     att_x509_cn(X509_get_subject_name(cert), cn, sizeof(cn));
@@ -49,16 +50,48 @@ att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const cha
     if ((X509_check_ca(cert) != 0) != ca)
         return att_diag_set(diag, ATT_E_CERT_CONSTRAINTS, "%s %s a CA certificate", what,
                             ca ? "is not" : "must not be");
+    return ATT_OK;
+}
+
+static att_err_t att_bad_sig(X509 *issuer, const char *what, att_diag_t *diag)
+{
+    char icn[128];
+    att_x509_cn(X509_get_subject_name(issuer), icn, sizeof(icn));
+    return att_diag_set(diag, ATT_E_CERT_SIGNATURE,
+                        "%s signature does not verify with the "
+                        "key of its issuer '%s'",
+                        what, icn);
+}
+
+att_err_t att_check_issued_p256(X509 *cert, const uint8_t *der, size_t len, X509 *issuer,
+                                const att_p256_t *issuer_key, const char *what, const char *cn1,
+                                const char *cn2, bool ca, att_p256_t **key, att_diag_t *diag)
+{
+    *key = NULL;
+    att_err_t e = att_check_names(cert, issuer, what, cn1, cn2, ca, diag);
+    if (e != ATT_OK)
+        return e;
+    att_p256_t *k = att_p256_from_cert(cert);
+    if (k == NULL)
+        return att_diag_set(diag, ATT_E_CERT_KEY, "%s key is not an ECDSA P-256 key", what);
+    if (!att_x509_sig_ok_p256(cert, der, len, issuer_key)) {
+        att_p256_free(k);
+        return att_bad_sig(issuer, what, diag);
+    }
+    *key = k;
+    return ATT_OK;
+}
+
+att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const char *cn1,
+                           const char *cn2, bool ca, att_diag_t *diag)
+{
+    att_err_t e = att_check_names(cert, issuer, what, cn1, cn2, ca, diag);
+    if (e != ATT_OK)
+        return e;
     if (!att_key_is_p256(X509_get0_pubkey(cert)))
         return att_diag_set(diag, ATT_E_CERT_KEY, "%s key is not an ECDSA P-256 key", what);
-    if (!att_x509_sig_ok(cert, X509_get0_pubkey(issuer))) {
-        char icn[128];
-        att_x509_cn(X509_get_subject_name(issuer), icn, sizeof(icn));
-        return att_diag_set(diag, ATT_E_CERT_SIGNATURE,
-                            "%s signature does not verify with the "
-                            "key of its issuer '%s'",
-                            what, icn);
-    }
+    if (!att_x509_sig_ok(cert, X509_get0_pubkey(issuer)))
+        return att_bad_sig(issuer, what, diag);
     return ATT_OK;
 }
 
@@ -190,6 +223,10 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
         return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
     c->id = atomic_fetch_add(&next_id, 1);
     atomic_init(&c->refs, 1);
+    if ((c->cas = att_ca_cache_new()) == NULL) {
+        free(c);
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    }
     att_sha256_hex(raw->tcb_info, c->hashes.tcbinfohash);
     att_sha256_hex(raw->tcb_info_chain, c->hashes.tcbinfocertshash);
     att_sha256_hex(raw->root_ca_crl, c->hashes.tcbinfocrlhash);
@@ -349,6 +386,18 @@ ATT_API att_err_t att_dcap_collateral_new(const att_dcap_collateral_raw_t *raw,
         if (cands[i] < exp)
             exp = cands[i];
     c->expiry = exp;
+    /* The root's bytes and the verified PCK CA for the quotes' chains (att_chain_fast); without
+     * them (out of memory) every chain takes the general route. */
+    int rl = i2d_X509(c->root.cert, &c->root_der);
+    c->root_der_len = rl > 0 ? (size_t)rl : 0;
+    c->root_intel = att_trust_is_intel(c->root.cert);
+    if (c->pck_ca.cert != NULL) {
+        char cn[128];
+        att_x509_cn(X509_get_subject_name(c->pck_ca.cert), cn, sizeof(cn));
+        if (att_pck_ca_type(cn) != NULL)
+            att_ca_cache_add(c->cas, c->pck_ca.cert, att_pck_ca_type(cn));
+    }
+    ERR_clear_error();
     *out = c;
     return ATT_OK;
 fail:
@@ -401,6 +450,8 @@ ATT_API void att_dcap_collateral_free(att_dcap_collateral_t *c)
     X509_CRL_free(c->pck_crl.crl);
     att_tcb_info_clear(&c->tcb);
     att_qe_identity_clear(&c->qe);
+    att_ca_cache_free(c->cas);
+    OPENSSL_free(c->root_der);
     free(c);
 }
 

@@ -2,6 +2,7 @@
 #ifndef ATT_DCAP_INTERNAL_H
 #define ATT_DCAP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <jansson.h>
@@ -110,6 +111,44 @@ typedef struct {
     att_time_t this_update, next_update;
 } att_crl_t;
 
+/* PCK CA certificates that verified with a collateral, keyed by their exact DER bytes, so that a
+ * quote whose chain carries one of them (and the collateral's own root, byte for byte) parses and
+ * checks its leaf only (verify.c, att_chain_fast). An entry holds a CA that is issued and signed
+ * by the collateral's root, is not on its root CA CRL, has the PCK CA names and flags, and whose
+ * key verifies its PCK CRL: every check of the CA that does not depend on `now` (its validity
+ * window is checked at each verification, as today). Seeded with the CA of the PCK CRL issuer
+ * chain; a CA verified by a quote's chain is added. Entries never change or leave before the
+ * collateral is freed, so readers take no lock: at most ATT_DCAP_CA_CACHE, then further CAs are
+ * verified every time. Only CAs signed by a trusted root enter, so no outsider fills it. */
+#define ATT_DCAP_CA_CACHE 4
+struct att_p256;
+typedef struct {
+    uint8_t *der;
+    size_t der_len;
+    X509 *cert; /* parsed with its key (an issuer for X509_check_issued) */
+    struct att_p256 *key;
+    att_time_t not_before, not_after;
+    const char *type; /* "processor" or "platform" (att_pck_ca_type) */
+} att_ca_entry_t;
+
+typedef struct {
+    pthread_mutex_t mu; /* writers only */
+    _Atomic size_t n;   /* published entries (release after the entry is written) */
+    att_ca_entry_t e[ATT_DCAP_CA_CACHE];
+    _Atomic uint64_t hits, misses;
+} att_ca_cache_t;
+
+att_ca_cache_t *att_ca_cache_new(void);
+void att_ca_cache_free(att_ca_cache_t *cc);
+/* The entry holding exactly these DER bytes, or NULL (counted as a hit or a miss). */
+const att_ca_entry_t *att_ca_cache_find(att_ca_cache_t *cc, const uint8_t *der, size_t len);
+/* Add a CA certificate that passed every time-independent check against the collateral (see
+ * above); no-op when it is there already or the cache is full. */
+void att_ca_cache_add(att_ca_cache_t *cc, X509 *ca, const char *type);
+/* For tests and the bench: hits, misses and entries of a collateral's CA cache. */
+void att_dcap_ca_cache_stats(const att_dcap_collateral_t *c, uint64_t *hits, uint64_t *misses,
+                             size_t *entries);
+
 struct att_dcap_collateral {
     uint64_t id;           /* unique per collateral object in this process (cache key) */
     att_cert_t root;       /* root of the TCB info chain: a trusted anchor */
@@ -123,6 +162,10 @@ struct att_dcap_collateral {
     att_time_t expiry;
     _Atomic int refs;
     att_dcap_collateral_hashes_t hashes;
+    uint8_t *root_der; /* root.cert's DER: a quote's root is this one when its bytes are */
+    size_t root_der_len;
+    bool root_intel;     /* att_trust_is_intel(root.cert) */
+    att_ca_cache_t *cas; /* verified PCK CAs (mutable behind a const collateral) */
 };
 
 void att_tcb_info_clear(att_tcb_info_t *t);
@@ -182,6 +225,14 @@ const char *att_pck_ca_type(const char *cn);
  * `what` names the certificate in the message. Validity and revocation are not checked. */
 att_err_t att_check_issued(X509 *cert, X509 *issuer, const char *what, const char *cn1,
                            const char *cn2, bool ca, att_diag_t *diag);
+/* att_check_issued for a certificate parsed without its key (att_x509_der_nokey, from der[0..len)),
+ * under an issuer whose P-256 key is given: the same checks, messages and order, the key read
+ * from the SubjectPublicKeyInfo (returned in *key on success, the caller frees it) and the
+ * signature checked with att_x509_sig_ok_p256. */
+att_err_t att_check_issued_p256(X509 *cert, const uint8_t *der, size_t len, X509 *issuer,
+                                const struct att_p256 *issuer_key, const char *what,
+                                const char *cn1, const char *cn2, bool ca, struct att_p256 **key,
+                                att_diag_t *diag);
 /* att_check_root (a self-signed CA, any key type) is in crypto/crypto.h. */
 
 /* Load a certificate's validity window; false if malformed. */

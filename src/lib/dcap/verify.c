@@ -134,6 +134,71 @@ static att_err_t att_chain_static(STACK_OF(X509) * sk, const att_dcap_collateral
     return ATT_OK;
 }
 
+/* The leaf's checks of att_chain_static, in its order, for a chain whose root and PCK CA are
+ * the collateral's root and a CA of its cache (the CA checks passed with this collateral). */
+static att_err_t att_chain_leaf(X509 *leaf, const uint8_t *der, size_t len,
+                                const att_ca_entry_t *ca, const att_dcap_collateral_t *c,
+                                att_chain_t *ch, att_diag_t *diag)
+{
+    att_cert_t wl;
+    if (!att_cert_init(&wl, leaf))
+        return att_diag_set(diag, ATT_E_CERT_PARSE, "a PCK chain certificate has bad dates");
+    ch->leaf_nb = wl.not_before;
+    ch->leaf_na = wl.not_after;
+    ch->ca_nb = ca->not_before;
+    ch->ca_na = ca->not_after;
+    ch->root_nb = c->root.not_before;
+    ch->root_na = c->root.not_after;
+    ch->intel_root = c->root_intel;
+    ch->ca = ca->type;
+    att_err_t e;
+    if ((e = att_check_issued_p256(leaf, der, len, ca->cert, ca->key, "PCK certificate",
+                                   "Intel SGX PCK Certificate", NULL, false, &ch->leaf_key, diag)))
+        return e;
+    if (X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl.crl), X509_get_issuer_name(leaf)) != 0) {
+        char a[256], b[256];
+        att_x509_name_str(X509_CRL_get_issuer(c->pck_crl.crl), a, sizeof(a));
+        att_x509_name_str(X509_get_issuer_name(leaf), b, sizeof(b));
+        return att_diag_set(diag, ATT_E_CRL_ISSUER,
+                            "PCK CRL is issued by %s but the PCK "
+                            "certificate by %s",
+                            a, b);
+    }
+    /* the PCK CRL's signature verified with this CA's key when it entered the cache */
+    if ((e = att_check_not_revoked(c->pck_crl.crl, leaf, "PCK certificate", "PCK CRL", diag)) ||
+        (e = att_pck_ext_parse(leaf, &ch->ext, diag)))
+        return e;
+    return ATT_OK;
+}
+
+/* The chain of a first-seen platform, parsed cheaply (docs/performance.md): when the quote's
+ * chain is three plain PEM blocks whose root is the collateral's root and whose PCK CA is in the
+ * collateral's CA cache (exact DER bytes both), only the leaf is parsed, without decoding its key
+ * through OpenSSL's provider decoders, and checked (att_chain_leaf). *taken is false when the
+ * chain does not qualify: the caller then takes the general route, which gives every verdict
+ * and message for such chains. */
+static att_err_t att_chain_fast(const att_quote_t *q, const att_dcap_collateral_t *c,
+                                att_chain_t *ch, bool *taken, att_diag_t *diag)
+{
+    *taken = false;
+    uint8_t *der = NULL;
+    size_t off[3], lens[3];
+    size_t n = att_pem_certs_der(q->pck_chain.ptr, q->pck_chain.len, 3, &der, off, lens);
+    const att_ca_entry_t *ca = NULL;
+    X509 *leaf = NULL;
+    att_err_t e = ATT_OK;
+    if (n == 3 && c->root_der != NULL && lens[2] == c->root_der_len &&
+        memcmp(der + off[2], c->root_der, lens[2]) == 0 &&
+        (ca = att_ca_cache_find(c->cas, der + off[1], lens[1])) != NULL &&
+        (leaf = att_x509_der_nokey(der + off[0], lens[0])) != NULL) {
+        *taken = true;
+        e = att_chain_leaf(leaf, der + off[0], lens[0], ca, c, ch, diag);
+    }
+    X509_free(leaf);
+    free(der);
+    return e;
+}
+
 static att_err_t att_chain_build(const att_quote_t *q, const att_dcap_collateral_t *c,
                                  const att_trust_t *trust, att_chain_t **out, att_diag_t *diag)
 {
@@ -143,10 +208,19 @@ static att_err_t att_chain_build(const att_quote_t *q, const att_dcap_collateral
         return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
     ch->refs = 1;
     ch->coll_id = c->id;
-    STACK_OF(X509) *sk = att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8, ATT_E_QUOTE_PCK_CHAIN,
-                                       "PCK certificate chain in the quote", diag);
-    att_err_t e = sk == NULL ? diag->code : att_chain_static(sk, c, trust, ch, diag);
-    sk_X509_pop_free(sk, X509_free);
+    bool fast = false;
+    att_err_t e = att_chain_fast(q, c, ch, &fast, diag);
+    if (!fast) {
+        STACK_OF(X509) *sk =
+            att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8, ATT_E_QUOTE_PCK_CHAIN,
+                          "PCK certificate chain in the quote", diag);
+        e = sk == NULL ? diag->code : att_chain_static(sk, c, trust, ch, diag);
+        /* A CA that passed every check under the collateral's own root serves the next chains
+         * (att_chain_static checked it, or it is the collateral's verified PCK CA). */
+        if (e == ATT_OK && X509_cmp(sk_X509_value(sk, 2), c->root.cert) == 0)
+            att_ca_cache_add(c->cas, sk_X509_value(sk, 1), ch->ca);
+        sk_X509_pop_free(sk, X509_free);
+    }
     if (e == ATT_OK && (ch->pem = malloc(q->pck_chain.len + 1)) == NULL)
         e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
     if (e != ATT_OK) {
