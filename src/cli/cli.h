@@ -2,7 +2,10 @@
 #ifndef ATT_CLI_H
 #define ATT_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 /* Exit codes shared by every command. */
 enum { ATT_EXIT_OK = 0, ATT_EXIT_REJECT = 1, ATT_EXIT_USAGE = 2 };
@@ -17,6 +20,10 @@ int att_cli_sim(int argc, char **argv);      /* cmd_sim.c */
 int att_cli_evidence(int argc, char **argv); /* cmd_evidence.c */
 int att_cli_submit(int argc, char **argv);   /* cmd_submit.c */
 int att_cli_run(int argc, char **argv);      /* cmd_submit.c */
+
+/* A verdict object on stdout: indented JSON when json, else "key value" lines (an error object
+ * as "code: message"), leaving out the members named in skip (NULL-ended, may be NULL). print.c */
+void att_cli_print_verdict(json_t *o, bool json, const char *const *skip);
 
 /* Evidence provider options shared by `attest evidence` and `attest run` (cmd_evidence.c). */
 #include "attest/client.h"

@@ -60,24 +60,7 @@ static const char att_snp_usage[] =
 
 static void att_snp_print(json_t *o, int json)
 {
-    if (json) {
-        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        putchar('\n');
-        return;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        if (json_is_object(v) && json_object_get(v, "code") && json_object_get(v, "message")) {
-            printf("%-20s %s: %s\n", k, json_string_value(json_object_get(v, "code")),
-                   json_string_value(json_object_get(v, "message")));
-            continue;
-        }
-        char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        printf("%-20s %s\n", k, s ? s : json_string_value(v));
-        free(s);
-    }
+    att_cli_print_verdict(o, json != 0, NULL);
 }
 
 static int att_snp_read(const char *what, const char *path, uint8_t **buf, size_t *len)

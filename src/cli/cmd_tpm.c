@@ -38,28 +38,11 @@ static const char att_tpm_usage[] =
     "\n"
     "Exit status: 0 accepted, 1 rejected (malformed input included), 2 usage or I/O error.\n";
 
+static const char *const att_tpm_skip[] = {"events", "pcrs", NULL};
+
 static void att_tpm_print(json_t *o, int json)
 {
-    if (json) {
-        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        putchar('\n');
-        return;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        if (!strcmp(k, "events") || !strcmp(k, "pcrs"))
-            continue; /* --json has them */
-        if (json_is_object(v) && json_object_get(v, "code") && json_object_get(v, "message")) {
-            printf("%-20s %s: %s\n", k, json_string_value(json_object_get(v, "code")),
-                   json_string_value(json_object_get(v, "message")));
-            continue;
-        }
-        char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        printf("%-20s %s\n", k, s ? s : json_string_value(v));
-        free(s);
-    }
+    att_cli_print_verdict(o, json != 0, att_tpm_skip);
 }
 
 static int att_tpm_read(const char *what, const char *path, size_t max, uint8_t **buf, size_t *len)
