@@ -131,7 +131,7 @@ static att_err_t att_ak_accept(att_tpm_ak_t *ak, att_diag_t *diag)
                            : !strcmp(g, "secp384r1") ? "P-384"
                            : !strcmp(g, "secp521r1") ? "P-521"
                                                      : NULL;
-        snprintf(ak->info.desc, sizeof(ak->info.desc), "EC %s", nice ? nice : g);
+        snprintf(ak->info.desc, sizeof(ak->info.desc), "EC %.28s", nice ? nice : g);
         if (nice == NULL)
             return att_diag_set(diag, ATT_E_TPM_AK,
                                 "the AK is an EC key on curve '%s'; P-256, P-384 and P-521 are "
