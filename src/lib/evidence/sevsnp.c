@@ -415,6 +415,7 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
     out->report_data_name = "the SNP report's REPORT_DATA";
     out->init_data = det->res.report.host_data;
     out->init_data_name = "HOST_DATA";
+    att_diag_clear(d); /* a CRL or cert_chain no source had is not an error */
 out:
     att_hcl_report_clear(&hcl);
     json_decref(doc);
