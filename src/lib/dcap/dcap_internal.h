@@ -37,6 +37,9 @@ typedef struct {
 } att_pck_ext_t;
 
 att_err_t att_pck_ext_parse(X509 *leaf, att_pck_ext_t *out, att_diag_t *diag);
+/* The dotted text of an OID, as OBJ_obj2txt(o, 1) writes it (pck_ext.c: OIDs under the SGX arc
+ * with small arcs without OpenSSL's generic conversion). */
+void att_dcap_oid_text(const ASN1_OBJECT *o, char *out, size_t n);
 
 /* A TCB level status with the advisories that come with it (borrowed from the JSON). */
 typedef struct {

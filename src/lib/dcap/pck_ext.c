@@ -6,6 +6,8 @@
  * top-level entries (.1-.5, plus .6 and .7 for platform CA leaves), each once, and exactly
  * the 18 TCB entries. Not checked: the meaning of the values (see verify.c).
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,29 @@ typedef struct {
     char oid[64];
     ASN1_TYPE *value;
 } att_pair_t;
+
+/* The dotted text of an OID, as OBJ_obj2txt(.., 1) gives it. OIDs under the SGX arc whose
+ * further arcs are each below 128 (one content byte: every OID of the PCK extension) are written
+ * from their content bytes directly; anything else goes through OBJ_obj2txt, which costs about a
+ * tenth of a first-seen quote's verification when used for every entry. */
+void att_dcap_oid_text(const ASN1_OBJECT *o, char *out, size_t n)
+{
+    /* 1.2.840.113741.1.13.1 */
+    static const uint8_t sgx[] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01};
+    const unsigned char *d = OBJ_get0_data(o);
+    size_t len = OBJ_length(o), used = strlen(ATT_SGX_OID);
+    bool fast = d != NULL && len > sizeof sgx && len - sizeof sgx <= 8 &&
+                memcmp(d, sgx, sizeof sgx) == 0 && n > used + 4 * (len - sizeof sgx);
+    for (size_t i = sizeof sgx; fast && i < len; i++)
+        fast = d[i] < 0x80;
+    if (!fast) {
+        OBJ_obj2txt(out, (int)n, o, 1);
+        return;
+    }
+    memcpy(out, ATT_SGX_OID, used);
+    for (size_t i = sizeof sgx; i < len; i++)
+        used += (size_t)snprintf(out + used, n - used, ".%u", d[i]);
+}
 
 static int att_pairs(const unsigned char *der, long len, att_pair_t *pairs, int max,
                      STACK_OF(ASN1_TYPE) * *keep)
@@ -51,8 +76,8 @@ static int att_pairs(const unsigned char *der, long len, att_pair_t *pairs, int 
             return -1;
         }
         keep[1 + i] = (STACK_OF(ASN1_TYPE) *)pair;
-        OBJ_obj2txt(pairs[out].oid, sizeof(pairs[out].oid),
-                    sk_ASN1_TYPE_value(pair, 0)->value.object, 1);
+        att_dcap_oid_text(sk_ASN1_TYPE_value(pair, 0)->value.object, pairs[out].oid,
+                          sizeof(pairs[out].oid));
         pairs[out].value = sk_ASN1_TYPE_value(pair, 1);
         out++;
     }
