@@ -395,25 +395,51 @@ static const uint8_t guid_ask[16] = {0x4a, 0xb7, 0xb3, 0x79, 0xbb, 0xac, 0x4f, 0
 static const uint8_t guid_ark[16] = {0xc0, 0xb4, 0x06, 0xa4, 0xa8, 0x03, 0x49, 0x52,
                                      0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c, 0xd0, 0xae};
 
+/* The certificate table a Milan host gives go-sev-guest's report: its VCEK, Milan's ASK and ARK. */
+static uint8_t *go_sev_guest_table(size_t *outlen)
+{
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/go-sev-guest/vcek.der", ATT_TEST_VECTORS_SNP);
+    size_t lens[3];
+    uint8_t *der[3];
+    der[0] = read_all(p, &lens[0]);
+    der[1] = snp_der("amd-roots/ask_milan.pem", &lens[1]);
+    der[2] = snp_der("amd-roots/ark_milan.pem", &lens[2]);
+    const uint8_t *guids[3] = {guid_vcek, guid_ask, guid_ark};
+    uint8_t *t = cert_table(der, lens, guids, 3, outlen);
+    for (int i = 0; i < 3; i++)
+        free(der[i]);
+    return t;
+}
+
+/* The provider's evidence verifies as SevSnpVm at go-sev-guest's time. */
+static void expect_snp_accepted(const att_evidence_t *ev, const char *who)
+{
+    att_ev_set_t *set;
+    att_diag_t d;
+    assert_int_equal(att_ev_set_new(&set, &d), ATT_OK);
+    att_time_t now;
+    assert_int_equal(att_time_parse("2025-01-01T00:00:00Z", &now), ATT_OK);
+    att_ev_input_t in = {.evidence = ev->data, .len = ev->len, .now = now};
+    att_ev_result_t r;
+    if (att_ev_verify(set, att_ev_type_find("SevSnpVm"), &in, &r) != ATT_OK)
+        fail_msg("SevSnpVm refused the %s evidence: %s", who, r.diag.msg);
+    att_ev_result_clear(&r);
+    att_ev_set_free(set);
+}
+
 /* sev_guest: the report and auxblob's certificates become MAA's SevSnpVm evidence, which the
  * SevSnpVm verifier accepts; without auxblob the chain is left out; a broken table or report is
  * refused. */
 static void test_tsm_sev_snp(void **state)
 {
     VEC_SNP_REQUIRE();
-    char rep_path[1024], vcek_path[1024];
+    char rep_path[1024];
     snprintf(rep_path, sizeof(rep_path), "%s/go-sev-guest/report.bin", ATT_TEST_VECTORS_SNP);
-    snprintf(vcek_path, sizeof(vcek_path), "%s/go-sev-guest/vcek.der", ATT_TEST_VECTORS_SNP);
     fake_tsm_t f;
     att_fs_ops_t ops;
     fake_init(&f, &ops, "sev_guest\n", rep_path);
-    size_t lens[3];
-    uint8_t *der[3];
-    der[0] = read_all(vcek_path, &lens[0]);
-    der[1] = snp_der("amd-roots/ask_milan.pem", &lens[1]);
-    der[2] = snp_der("amd-roots/ark_milan.pem", &lens[2]);
-    const uint8_t *guids[3] = {guid_vcek, guid_ask, guid_ark};
-    f.auxblob = cert_table(der, lens, guids, 3, &f.auxlen);
+    f.auxblob = go_sev_guest_table(&f.auxlen);
     char root[512];
     path(root, "report");
     assert_int_equal(mkdir(root, 0755), 0);
@@ -429,16 +455,7 @@ static void test_tsm_sev_snp(void **state)
     assert_int_equal(f.inlen, 64);
     expect_rd(f.inblob, rt, sizeof(rt));
     assert_int_equal(f.rmdirs, 1);
-    /* the evidence verifies as SevSnpVm at the vector's time */
-    att_ev_set_t *set;
-    assert_int_equal(att_ev_set_new(&set, &d), ATT_OK);
-    att_time_t now;
-    assert_int_equal(att_time_parse("2025-01-01T00:00:00Z", &now), ATT_OK);
-    att_ev_input_t in = {.evidence = ev.data, .len = ev.len, .now = now};
-    att_ev_result_t r;
-    if (att_ev_verify(set, att_ev_type_find("SevSnpVm"), &in, &r) != ATT_OK)
-        fail_msg("SevSnpVm refused the provider's evidence: %s", r.diag.msg);
-    att_ev_result_clear(&r);
+    expect_snp_accepted(&ev, "tsm provider's");
     att_evidence_clear(&ev);
 
     /* no auxblob: the report alone (the server then needs the VCEK from elsewhere) */
@@ -473,12 +490,9 @@ static void test_tsm_sev_snp(void **state)
     f.outlen = 7;
     assert_int_equal(att_provider_collect(p, rt, sizeof(rt), &ev, &d), ATT_E_EVIDENCE_FORMAT);
     assert_non_null(strstr(d.msg, "does not parse"));
-    att_ev_set_free(set);
     att_provider_free(p);
     free(f.outblob);
     free(f.auxblob);
-    for (int i = 0; i < 3; i++)
-        free(der[i]);
 }
 
 static void test_tsm_unknown(void **state)
@@ -562,14 +576,7 @@ static void test_sev_guest(void **state)
     fake_dev_t f = {0};
     snprintf(p, sizeof(p), "%s/go-sev-guest/report.bin", ATT_TEST_VECTORS_SNP);
     f.report = read_all(p, &f.rlen);
-    snprintf(p, sizeof(p), "%s/go-sev-guest/vcek.der", ATT_TEST_VECTORS_SNP);
-    size_t lens[3];
-    uint8_t *der[3];
-    der[0] = read_all(p, &lens[0]);
-    der[1] = snp_der("amd-roots/ask_milan.pem", &lens[1]);
-    der[2] = snp_der("amd-roots/ark_milan.pem", &lens[2]);
-    const uint8_t *guids[3] = {guid_vcek, guid_ask, guid_ark};
-    f.table = cert_table(der, lens, guids, 3, &f.tlen);
+    f.table = go_sev_guest_table(&f.tlen);
     /* larger than the provider's first buffer, so that it asks again with the size given */
     uint8_t *big = calloc(1, 20000);
     memcpy(big, f.table, f.tlen);
@@ -593,16 +600,7 @@ static void test_sev_guest(void **state)
     assert_int_equal(f.calls, 2); /* asked again with the table's size */
     expect_rd(f.user_data, rt, sizeof(rt));
     assert_string_equal(ev.type, "SevSnpVm");
-    att_ev_set_t *set;
-    assert_int_equal(att_ev_set_new(&set, &d), ATT_OK);
-    att_time_t now;
-    assert_int_equal(att_time_parse("2025-01-01T00:00:00Z", &now), ATT_OK);
-    att_ev_input_t in = {.evidence = ev.data, .len = ev.len, .now = now};
-    att_ev_result_t r;
-    if (att_ev_verify(set, att_ev_type_find("SevSnpVm"), &in, &r) != ATT_OK)
-        fail_msg("SevSnpVm refused the sev-guest evidence: %s", r.diag.msg);
-    att_ev_result_clear(&r);
-    att_ev_set_free(set);
+    expect_snp_accepted(&ev, "sev-guest");
     att_evidence_clear(&ev);
     /* a firmware status, a report of the wrong size, a refused ioctl, a host asking too much */
     f.status = 7;
@@ -630,8 +628,6 @@ static void test_sev_guest(void **state)
     assert_non_null(strstr(d.msg, "/dev/sev-guest is not available"));
     free(f.table);
     free(f.report);
-    for (int i = 0; i < 3; i++)
-        free(der[i]);
 }
 
 static void test_tsm_absent(void **state)
