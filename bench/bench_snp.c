@@ -37,40 +37,12 @@
 #include "core/util.h"
 #include "crypto/crypto.h"
 
+#define BENCH_NAME "bench_snp"
+#include "bench_common.h"
+
 #ifndef ATT_BENCH_VECTORS
 #define ATT_BENCH_VECTORS ""
 #endif
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench_snp: FAIL: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double env_double(const char *name, double dflt)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == 0)
-        return dflt;
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno != 0 || *end != 0 || d < 0)
-        die("bad %s=%s", name, v);
-    return d;
-}
 
 /* One verification case: a set of reports (one per chip) and their leaves. */
 typedef struct {
