@@ -34,12 +34,14 @@ import argparse
 import base64
 import json
 import os
-import signal
 import sys
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import standin  # noqa: E402
 
 
 class Set:
@@ -222,22 +224,7 @@ def main():
     srv.sets = load_sets(cfg.dirs)
     srv.count_lock = threading.Lock()
 
-    def stop(signum, frame):
-        os._exit(0)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    if cfg.exit_on_stdin_eof:
-        def watch():
-            try:
-                while sys.stdin.buffer.read(4096):
-                    pass
-            finally:
-                os._exit(0)
-        threading.Thread(target=watch, daemon=True).start()
-
-    sys.stdout.write('%d\n' % srv.server_address[1])
-    sys.stdout.flush()
-    srv.serve_forever()
+    standin.serve(srv, cfg.exit_on_stdin_eof)
 
 
 if __name__ == '__main__':
