@@ -91,6 +91,7 @@ extern "C" {
     X(ATT_E_TPM_PCR_DIGEST, 511, "TPM quote PCR digest does not match the presented PCR values")   \
     X(ATT_E_TPM_EVENTLOG_REPLAY, 512, "event log does not replay to the quoted PCR values")        \
     X(ATT_E_TPM_AK, 513, "TPM attestation key is not acceptable (type, size or attributes)")       \
+    X(ATT_E_TPM_EK, 514, "TPM endorsement key is not acceptable (type, attributes or template)")   \
     /* TCB evaluation */                                                                           \
     X(ATT_E_TCB_NOT_SUPPORTED, 601, "no TCB level matches the platform")                           \
     X(ATT_E_TCB_REVOKED, 602, "the platform TCB level is revoked")                                 \

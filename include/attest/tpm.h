@@ -280,6 +280,23 @@ ATT_API att_err_t att_tpm_certify_verify(const att_tpm_ak_t *ak, const uint8_t *
                                          const uint8_t *certified, size_t certified_len,
                                          att_diag_t *diag) ATT_WUR;
 
+/* ---- credential activation (verifier side) ----------------------------------------------- */
+
+/* TPM2_MakeCredential for the EK ek_pub: a TPM2B_PUBLIC (its nameAlg and symmetric are used;
+ * it must be a restricted decryption key, RSA or ECC P-256/P-384, AES-128/256-CFB), or a PEM/DER
+ * SubjectPublicKeyInfo (the TCG EK templates: RSA and P-256 with SHA-256 and AES-128-CFB, P-384
+ * with SHA-384 and AES-256-CFB). ak_name: the AK's name (nameAlg || H(TPMT_PUBLIC)); secret: 1
+ * to digest-size-of-nameAlg bytes (32 for a SHA-256 EK). Gives *blob (a marshalled
+ * TPM2B_ID_OBJECT) and *enc_secret (a marshalled TPM2B_ENCRYPTED_SECRET), malloc'd, as
+ * TPM2_ActivateCredential takes them: only the TPM holding that EK's private key and an object
+ * of that name gets the secret back. Fresh randomness each call. ATT_E_EVIDENCE_FORMAT (an EK
+ * that does not parse), ATT_E_TPM_EK (an EK of another kind), ATT_E_ARG (name, secret size). */
+ATT_API att_err_t att_tpm_make_credential(const uint8_t *ek_pub, size_t ek_len,
+                                          const uint8_t *ak_name, size_t name_len,
+                                          const uint8_t *secret, size_t secret_len, uint8_t **blob,
+                                          size_t *blob_len, uint8_t **enc_secret, size_t *enc_len,
+                                          att_diag_t *diag) ATT_WUR;
+
 /* "sha1", "sha256", "rsassa", "ecdsa", ... or "unknown". */
 ATT_API const char *att_tpm_alg_name(uint16_t alg);
 

@@ -148,8 +148,7 @@ static att_err_t att_ak_accept(att_tpm_ak_t *ak, att_diag_t *diag)
     return att_diag_set(diag, ATT_E_TPM_AK, "the AK is neither an RSA nor an EC key (type %d)", id);
 }
 
-/* EVP_PKEY from a TPMT_PUBLIC's RSA or ECC unique field. */
-static EVP_PKEY *att_ak_from_public(const TPMT_PUBLIC *p, const char **why)
+EVP_PKEY *att_tpm_public_key(const TPMT_PUBLIC *p, const char **why)
 {
     OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
@@ -278,7 +277,7 @@ static att_err_t att_ak_tpm2b(att_tpm_ak_t *ak, const uint8_t *buf, size_t len, 
         return att_diag_set(diag, ATT_E_INTERNAL, "hashing the AK's TPMT_PUBLIC failed");
     i->name_len = 2 + hl;
     const char *why = NULL;
-    ak->key = att_ak_from_public(p, &why);
+    ak->key = att_tpm_public_key(p, &why);
     if (ak->key == NULL)
         return att_diag_set(diag, ATT_E_TPM_AK, "the AK's TPM2B_PUBLIC: %s", why);
     att_err_t e = att_ak_accept(ak, diag);

@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <tss2/tss2_tpm2_types.h>
 
 #include "attest/tpm.h"
 
@@ -19,6 +20,10 @@ const EVP_MD *att_tpm_md(uint16_t alg);
 size_t att_tpm_digest_size(uint16_t alg);
 /* H(data) with a TPM hash algorithm into out (att_tpm_digest_size bytes); false on failure. */
 bool att_tpm_hash(uint16_t alg, const uint8_t *data, size_t len, uint8_t *out);
+
+/* EVP_PKEY from a TPMT_PUBLIC's RSA or ECC unique field (RSA with its exponent, NIST
+ * P-256/384/521), or NULL with *why saying what is wrong. */
+EVP_PKEY *att_tpm_public_key(const TPMT_PUBLIC *p, const char **why);
 
 /* The effective limits (defaults for NULL or 0 fields). */
 att_tpm_limits_t att_tpm_limits(const att_tpm_limits_t *l);

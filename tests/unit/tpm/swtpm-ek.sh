@@ -1,0 +1,117 @@
+#!/bin/sh
+# swtpm-ek.sh DIR start|activate|stop - a real software TPM for credential activation tests.
+#
+# start: manufactures a TPM in DIR/state (swtpm_setup, EK certificates from a local CA in
+#   DIR/localca, no root or system service needed), runs it on two free loopback ports and writes
+#   DIR/ek_rsa.tpm2b_public (RSA-2048 EK, 0x81010001), DIR/ek_ecc.tpm2b_public (ECC P-384 EK,
+#   0x81010016), DIR/ek_rsa_cert.der, DIR/ek_ecc_cert.der, DIR/ca.pem (the local CA: root and
+#   issuer), DIR/ak.tpm2b_public, DIR/ak.name and DIR/ak.ctx (an ECC P-256 AK under the RSA EK),
+#   DIR/tcti. The TPM keeps running for the next commands.
+# activate rsa|ecc CRED OUT: TPM2_ActivateCredential of CRED (tpm2_makecredential's file: magic
+#   0xBADCC0DE, version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET) with that EK and the AK,
+#   the recovered secret into OUT; exit 0 when the TPM gave it, 1 when the TPM refused.
+# quote NONCEHEX MSG SIG: a quote over sha256:0,1,2 with the AK and the nonce (PCR values in
+#   MSG.values).
+# stop: ends the TPM.
+# Exit status 77: swtpm cannot start here (a line on stderr says why).
+set -u
+D=$1
+cmd=$2
+fl() { tpm2_flushcontext -t >/dev/null 2>&1; tpm2_flushcontext -l >/dev/null 2>&1; tpm2_flushcontext -s >/dev/null 2>&1; }
+run() {
+    echo "+ $*" >>"$D/steps.log"
+    "$@" >>"$D/steps.log" 2>&1 || { echo "swtpm-ek: failed: $* (see $D/steps.log)" >&2; tail -5 "$D/steps.log" >&2; exit 1; }
+}
+[ "$cmd" = start ] || export TPM2TOOLS_TCTI="$(cat "$D/tcti")"
+case $cmd in
+start)
+    for t in swtpm swtpm_setup swtpm_localca tpm2_createak tpm2_activatecredential; do
+        command -v $t >/dev/null 2>&1 || { echo "swtpm-ek: $t is not installed" >&2; exit 77; }
+    done
+    mkdir -p "$D/state" "$D/localca"
+    cat >"$D/localca.conf" <<EOF
+statedir = $D/localca
+signingkey = $D/localca/signkey.pem
+issuercert = $D/localca/issuercert.pem
+certserial = $D/localca/certserial
+EOF
+    printf -- '--platform-manufacturer attestd\n--platform-version 2.1\n--platform-model test\n' \
+        >"$D/localca.options"
+    cat >"$D/swtpm_setup.conf" <<EOF
+create_certs_tool= $(command -v swtpm_localca)
+create_certs_tool_config = $D/localca.conf
+create_certs_tool_options = $D/localca.options
+active_pcr_banks = sha256
+EOF
+    if ! swtpm_setup --tpm2 --config "$D/swtpm_setup.conf" --tpmstate "$D/state" \
+        --create-ek-cert --lock-nvram --overwrite >"$D/setup.log" 2>&1; then
+        echo "swtpm-ek: swtpm_setup failed: $(tail -3 "$D/setup.log")" >&2
+        exit 77
+    fi
+    PORT=$(python3 -c 'import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 60000, 2)
+    s = [socket.socket(), socket.socket()]
+    try:
+        s[0].bind(("127.0.0.1", p)); s[1].bind(("127.0.0.1", p + 1))
+    except OSError:
+        continue
+    finally:
+        [x.close() for x in s]
+    print(p); break')
+    if ! swtpm socket --tpm2 --server type=tcp,port=$PORT,bindaddr=127.0.0.1 \
+        --ctrl type=tcp,port=$((PORT + 1)),bindaddr=127.0.0.1 --tpmstate dir="$D/state" \
+        --flags not-need-init,startup-clear --pid file="$D/swtpm.pid" \
+        --log file="$D/swtpm.log",level=1 --daemon 2>"$D/swtpm.err"; then
+        echo "swtpm-ek: swtpm cannot start: $(cat "$D/swtpm.err")" >&2
+        exit 77
+    fi
+    echo "swtpm:host=127.0.0.1,port=$PORT" >"$D/tcti"
+    export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$PORT"
+    i=0
+    until tpm2_getrandom 8 >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 50 ] || { echo "swtpm-ek: swtpm does not answer on port $PORT" >&2; exit 77; }
+        sleep 0.1
+    done
+    run tpm2_readpublic -c 0x81010001 -o "$D/ek_rsa.tpm2b_public"
+    run tpm2_readpublic -c 0x81010016 -o "$D/ek_ecc.tpm2b_public"
+    run tpm2_nvread 0x1c00002 -o "$D/ek_rsa_cert.der"
+    run tpm2_nvread 0x1c00016 -o "$D/ek_ecc_cert.der"
+    cat "$D/localca/swtpm-localca-rootca-cert.pem" "$D/localca/issuercert.pem" >"$D/ca.pem"
+    run tpm2_createak -C 0x81010001 -c "$D/ak.ctx" -G ecc -g sha256 -s ecdsa -u "$D/ak.pub" \
+        -n "$D/ak.name"
+    fl
+    run tpm2_readpublic -c "$D/ak.ctx" -o "$D/ak.tpm2b_public"
+    fl
+    ;;
+activate)
+    rm -f "$5"
+    if [ "$3" = rsa ]; then
+        run tpm2_startauthsession --policy-session -S "$D/session.ctx"
+        run tpm2_policysecret -S "$D/session.ctx" -c e
+        echo "+ activatecredential rsa" >>"$D/steps.log"
+        tpm2_activatecredential -c "$D/ak.ctx" -C 0x81010001 -i "$4" -o "$5" \
+            -P "session:$D/session.ctx" >>"$D/steps.log" 2>&1
+        rc=$?
+        tpm2_flushcontext "$D/session.ctx" >/dev/null 2>&1
+    else
+        echo "+ activatecredential ecc" >>"$D/steps.log"
+        tpm2_activatecredential -c "$D/ak.ctx" -C 0x81010016 -i "$4" -o "$5" \
+            >>"$D/steps.log" 2>&1
+        rc=$?
+    fi
+    fl
+    [ $rc -eq 0 ] || exit 1
+    ;;
+quote)
+    run tpm2_quote -c "$D/ak.ctx" -l sha256:0,1,2 -q "$3" -m "$4" -s "$5" -g sha256
+    fl
+    run tpm2_pcrread sha256:0,1,2 -o "$4.values"
+    ;;
+stop)
+    [ -f "$D/swtpm.pid" ] && kill "$(cat "$D/swtpm.pid")" 2>/dev/null
+    rm -f "$D/swtpm.pid"
+    ;;
+esac
+exit 0
