@@ -56,6 +56,9 @@ enum {
     O_TLS_KEY,
     O_LIFETIME,
     O_ALG,
+    O_KEK,
+    O_KEK_OLD,
+    O_SIGNING_KEY,
     O_THREADS,
     O_MAX_BODY,
     O_MAX_HEADER,
@@ -134,6 +137,15 @@ static const att_opt_t att_opts[O_COUNT] = {
                     "lifetime of issued attestation tokens"},
     [O_ALG] = {"signing-alg", K_ALG, "ALG", "RS256", 0, 0,
                "token signing algorithm: RS256, PS256 or ES256"},
+    [O_KEK] = {"key-encryption-key", K_STR, "FILE", NULL, 0, 0,
+               "32-byte key (raw, hex or base64; mode 0600) that seals the private keys in the "
+               "store with AES-256-GCM; clear keys found are sealed at start (docs/tokens.md)"},
+    [O_KEK_OLD] = {"key-encryption-key-old", K_STR, "FILE", NULL, 0, 0,
+                   "the key-encryption key being replaced: keys sealed under it are re-sealed "
+                   "under --key-encryption-key at start"},
+    [O_SIGNING_KEY] = {"signing-key", K_STR, "URI", NULL, 0, 0,
+                       "sign tokens with this HSM key: an RFC 7512 pkcs11: URI (module-path, "
+                       "token, object or id, pin-source or pin-value; docs/tokens.md)"},
     [O_THREADS] = {"threads", K_UINT, "N", "0", 0, 1024,
                    "HTTP worker threads (0 = number of CPUs)"},
     [O_MAX_BODY] = {"max-body", K_SIZE, "BYTES", "1M", 1, 1ull << 30,
@@ -509,6 +521,21 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case O_ALG:
         dst = &cfg->signing_alg;
         break;
+    case O_KEK:
+        dst = &cfg->key_encryption_key;
+        break;
+    case O_KEK_OLD:
+        dst = &cfg->key_encryption_key_old;
+        break;
+    case O_SIGNING_KEY:
+        if (strncasecmp(v, "pkcs11:", 7) != 0)
+            return att_diag_set(d, ATT_E_ARG,
+                                "invalid %s (%s %s): want an RFC 7512 pkcs11: URI such as "
+                                "pkcs11:token=attestd;object=signing?module-path=/usr/lib/"
+                                "softhsm/libsofthsm2.so&pin-source=/etc/attestd/pin",
+                                o->name, att_src_name(r->src), r->where);
+        dst = &cfg->signing_key;
+        break;
     case O_CONFIG:
         dst = &cfg->config_file;
         break;
@@ -700,6 +727,10 @@ static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv,
         return att_diag_set(d, ATT_E_NOMEM, "out of memory");
     if (!cfg->tls_cert != !cfg->tls_key)
         return att_diag_set(d, ATT_E_ARG, "--tls-cert and --tls-key must be given together");
+    if (cfg->key_encryption_key_old && !cfg->key_encryption_key)
+        return att_diag_set(d, ATT_E_ARG,
+                            "--key-encryption-key-old needs --key-encryption-key (the key that "
+                            "re-seals what the old one sealed)");
     /* access tokens: an audience goes with an issuer; protection asked for without an issuer
      * would silently be none */
     if (cfg->n_auth_issuers && !cfg->auth_audience)
@@ -775,6 +806,9 @@ void att_config_free(att_config_t *cfg)
     free(cfg->tls_key);
     free(cfg->tls_priority);
     free(cfg->signing_alg);
+    free(cfg->key_encryption_key);
+    free(cfg->key_encryption_key_old);
+    free(cfg->signing_key);
     free(cfg->config_file);
     for (size_t i = 0; i < cfg->n_auth_issuers; i++)
         free(cfg->auth_issuers[i]);

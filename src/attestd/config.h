@@ -57,9 +57,12 @@ typedef struct {
     att_time_t at;          /* clock override */
     char *isolated_signers; /* NULL: not isolated */
     char *tls_cert, *tls_key;
-    char *tls_priority;        /* GnuTLS priority string; NULL = ATT_HTTP_TLS_PRIORITY */
-    uint64_t token_lifetime;   /* seconds, default 28800 */
-    char *signing_alg;         /* "RS256" (default), "PS256", "ES256" */
+    char *tls_priority;      /* GnuTLS priority string; NULL = ATT_HTTP_TLS_PRIORITY */
+    uint64_t token_lifetime; /* seconds, default 28800 */
+    char *signing_alg;       /* "RS256" (default), "PS256", "ES256" */
+    /* --key-encryption-key FILE (NULL: keys stored in clear), --key-encryption-key-old FILE (KEK
+     * rotation) and --signing-key pkcs11:URI (RFC 7512; NULL: keys in the store) */
+    char *key_encryption_key, *key_encryption_key_old, *signing_key;
     unsigned threads;          /* 0 = number of CPUs */
     size_t max_body;           /* default 1 MiB */
     size_t max_header;         /* default 16 KiB */

@@ -2,6 +2,13 @@
  * active key signs, every key still within its publication window is in the JWKS), reloaded
  * now and then so that `attestd keys rotate` beside a live server takes effect, rotated; and
  * the signing of every token the service answers with (see svc_int.h).
+ *
+ * With --key-encryption-key the private keys are sealed (kek.h) before they reach the store and
+ * opened after they are read, so every store backend holds them sealed with no code of its own.
+ * At start every stored key is checked: a key stored in clear is sealed in place (logged), a key
+ * sealed under --key-encryption-key-old is re-sealed under the new KEK, and a sealed key that
+ * cannot be opened (no KEK given, another KEK, an altered or moved blob) stops the start with a
+ * message naming its kid.
  */
 #include "svc_int.h"
 
@@ -11,6 +18,11 @@
 #include <openssl/crypto.h>
 
 #include "crypto/crypto.h"
+#include "kek.h"
+#include "log.h"
+
+/* What a sealed private key is bound to besides its kid (the AAD, kek.h). */
+#define ATT_KEYS_PURPOSE "signing-key"
 
 #define ATT_SVC_CERT_LIFETIME      (10LL * 365 * 86400)
 #define ATT_SVC_KEY_RELOAD_SECONDS 5
@@ -56,6 +68,109 @@ void att_reply_token(att_svc_t *svc, json_t *claims, att_svc_reply_t *r)
     free(jwt);
 }
 
+/* The private key text to store for kid: pem sealed under the KEK when there is one, else a
+ * copy. *out malloc'd. */
+static att_err_t att_keys_seal(att_svc_t *svc, const char *kid, const char *pem, char **out,
+                               att_diag_t *d)
+{
+    if (svc->kek != NULL)
+        return att_kek_seal(svc->kek, ATT_KEYS_PURPOSE, kid, (const uint8_t *)pem, strlen(pem), out,
+                            d);
+    if ((*out = strdup(pem)) == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    return ATT_OK;
+}
+
+/* The PKCS#8 PEM of a stored key, opened when sealed (with the KEK, or the old one that sealed
+ * it). *pem malloc'd: OPENSSL_cleanse it before free. *old_kek tells the old KEK opened it. */
+static att_err_t att_keys_pem(att_svc_t *svc, const att_store_key_t *k, char **pem, bool *old_kek,
+                              att_diag_t *d)
+{
+    *pem = NULL;
+    if (old_kek)
+        *old_kek = false;
+    if (!att_kek_is_sealed(k->key_pem)) {
+        if ((*pem = strdup(k->key_pem)) == NULL)
+            return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        return ATT_OK;
+    }
+    char id[ATT_KEK_ID_LEN + 1] = "?";
+    bool known = att_kek_blob_id(k->key_pem, id);
+    const att_kek_t *use = NULL;
+    if (known && svc->kek != NULL && strcmp(id, att_kek_id(svc->kek)) == 0)
+        use = svc->kek;
+    else if (known && svc->kek_old != NULL && strcmp(id, att_kek_id(svc->kek_old)) == 0)
+        use = svc->kek_old;
+    if (use == NULL && svc->kek == NULL)
+        return att_diag_set(d, ATT_E_KEY,
+                            "signing key %s in the store is sealed under key-encryption key %s, "
+                            "and no --key-encryption-key was given: start attestd with that key",
+                            k->kid, id);
+    if (use == NULL && known)
+        return att_diag_set(d, ATT_E_KEY,
+                            "signing key %s in the store is sealed under key-encryption key %s, "
+                            "but --key-encryption-key is %s%s%s: give the key that sealed it "
+                            "(as --key-encryption-key-old to re-seal it under the new one)",
+                            k->kid, id, att_kek_id(svc->kek),
+                            svc->kek_old ? " and --key-encryption-key-old is " : "",
+                            svc->kek_old ? att_kek_id(svc->kek_old) : "");
+    uint8_t *pt = NULL;
+    size_t n = 0;
+    att_err_t e =
+        att_kek_open(use ? use : svc->kek, ATT_KEYS_PURPOSE, k->kid, k->key_pem, &pt, &n, d);
+    if (e != ATT_OK)
+        return e;
+    if (old_kek)
+        *old_kek = use == svc->kek_old;
+    *pem = (char *)pt;
+    return ATT_OK;
+}
+
+static void att_keys_pem_free(char *pem)
+{
+    if (pem != NULL)
+        OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
+}
+
+/* Start-up with a KEK or with sealed keys: every stored key must open; with a KEK, keys in clear
+ * and keys sealed under the old KEK are (re-)sealed in place. A replica that re-sealed the same
+ * key first wins (compare and set): ours is then dropped. */
+static att_err_t att_keys_check_sealed(att_svc_t *svc, att_diag_t *d)
+{
+    att_store_key_t *keys = NULL;
+    size_t n = 0;
+    att_err_t e = att_store_key_list(svc->store, &keys, &n, d);
+    for (size_t i = 0; i < n && e == ATT_OK; i++) {
+        char *pem = NULL, *sealed = NULL;
+        bool old = false, was_clear = !att_kek_is_sealed(keys[i].key_pem);
+        if ((e = att_keys_pem(svc, &keys[i], &pem, &old, d)) != ATT_OK)
+            break;
+        EVP_PKEY *key = att_key_from_pem(pem, strlen(pem));
+        if (key == NULL)
+            e = att_diag_set(d, ATT_E_KEY,
+                             "signing key %s in the store is not a PKCS#8 RSA or EC private key "
+                             "once opened",
+                             keys[i].kid);
+        EVP_PKEY_free(key);
+        if (e == ATT_OK && svc->kek != NULL && (was_clear || old) &&
+            (e = att_keys_seal(svc, keys[i].kid, pem, &sealed, d)) == ATT_OK) {
+            e = att_store_key_reseal(svc->store, keys[i].kid, keys[i].key_pem, sealed, d);
+            bool raced = e == ATT_E_STORE_NOT_FOUND; /* another replica re-sealed it first */
+            if (raced)
+                e = ATT_OK;
+            else if (e == ATT_OK)
+                att_log(ATT_LOG_INFO, "signing key %s %s under key-encryption key %s", keys[i].kid,
+                        was_clear ? "was stored in clear: sealed" : "re-sealed",
+                        att_kek_id(svc->kek));
+        }
+        free(sealed);
+        att_keys_pem_free(pem);
+    }
+    att_store_keys_free(keys, n);
+    return e;
+}
+
 static att_err_t att_keys_generate(att_svc_t *svc, att_diag_t *d)
 {
     EVP_PKEY *key = NULL;
@@ -64,21 +179,21 @@ static att_err_t att_keys_generate(att_svc_t *svc, att_diag_t *d)
     if (e == ATT_OK)
         e = att_cert_self_signed(key, svc->issuer, ATT_SVC_CERT_LIFETIME, att_wall(), &cert, d);
     att_store_key_t sk = {0};
+    char *pem = NULL;
     if (e == ATT_OK) {
         sk.kid = att_cert_kid(cert);
         sk.alg = (char *)att_alg_name(svc->o.alg);
-        sk.key_pem = att_key_to_pem(key);
+        pem = att_key_to_pem(key);
         sk.cert_pem = att_cert_to_pem(cert);
         sk.created = att_wall();
-        if (sk.kid == NULL || sk.key_pem == NULL || sk.cert_pem == NULL)
+        if (sk.kid == NULL || pem == NULL || sk.cert_pem == NULL)
             e = att_diag_set(d, ATT_E_KEY, "cannot encode the new signing key");
-        else
+        else if ((e = att_keys_seal(svc, sk.kid, pem, &sk.key_pem, d)) == ATT_OK)
             e = att_store_key_put(svc->store, &sk, d);
     }
-    if (sk.key_pem)
-        OPENSSL_cleanse(sk.key_pem, strlen(sk.key_pem));
+    att_keys_pem_free(pem);
+    att_keys_pem_free(sk.key_pem);
     free(sk.kid);
-    free(sk.key_pem);
     free(sk.cert_pem);
     EVP_PKEY_free(key);
     X509_free(cert);
@@ -113,7 +228,13 @@ static att_err_t att_keys_load(att_svc_t *svc, att_keys_t **out, att_diag_t *d)
         }
         e = att_jwks_add(k->jwks, cert, d);
         if (e == ATT_OK && k->signer == NULL && keys[i].retired == 0) {
-            k->key = att_key_from_pem(keys[i].key_pem, strlen(keys[i].key_pem));
+            char *pem = NULL;
+            if ((e = att_keys_pem(svc, &keys[i], &pem, NULL, d)) != ATT_OK) {
+                X509_free(cert);
+                break;
+            }
+            k->key = att_key_from_pem(pem, strlen(pem));
+            att_keys_pem_free(pem);
             att_alg_t alg = att_alg_parse(keys[i].alg);
             if (k->key == NULL || alg == ATT_ALG_NONE)
                 e = att_diag_set(d, ATT_E_KEY, "stored signing key %s cannot be loaded",
@@ -188,13 +309,33 @@ att_err_t att_svc_keys_rotate(att_svc_t *svc, char **kid, att_diag_t *d)
     return ATT_OK;
 }
 
-/* Signing keys at start-up: generated on first start, then loaded. */
+void att_keys_fini(att_svc_t *svc)
+{
+    att_kek_free(svc->kek);
+    att_kek_free(svc->kek_old);
+    svc->kek = svc->kek_old = NULL;
+}
+
+/* Signing keys at start-up: the KEKs read, the stored keys checked (and sealed in place with a
+ * KEK), a key generated on first start, then loaded. */
 att_err_t att_keys_init(att_svc_t *svc, att_diag_t *d)
 {
+    att_err_t e = ATT_OK;
+    if (svc->o.signing_key != NULL)
+        return att_diag_set(d, ATT_E_UNSUPPORTED, "--signing-key (PKCS#11) is not built yet");
+    if (svc->o.key_encryption_key != NULL &&
+        (e = att_kek_load(svc->o.key_encryption_key, "--key-encryption-key", &svc->kek, d)) !=
+            ATT_OK)
+        return e;
+    if (svc->o.key_encryption_key_old != NULL &&
+        (e = att_kek_load(svc->o.key_encryption_key_old, "--key-encryption-key-old", &svc->kek_old,
+                          d)) != ATT_OK)
+        return e;
+    if ((e = att_keys_check_sealed(svc, d)) != ATT_OK)
+        return e;
     att_store_key_t *keys = NULL;
     size_t nkeys = 0;
-    att_err_t e = att_store_key_list(svc->store, &keys, &nkeys, d);
-    if (e != ATT_OK)
+    if ((e = att_store_key_list(svc->store, &keys, &nkeys, d)) != ATT_OK)
         return e;
     bool have_active = false;
     for (size_t i = 0; i < nkeys; i++)

@@ -47,6 +47,10 @@ typedef struct {
     att_err_t (*key_list)(att_store_t *st, att_store_key_t **keys, size_t *n, att_diag_t *d);
     att_err_t (*key_retire)(att_store_t *st, const char *kid, att_time_t retired,
                             att_time_t publish_until, att_diag_t *d);
+    /* Optional (NULL: keys stay as they were put): replace a key's key_pem (keys.c re-sealing
+     * it under a key-encryption key). */
+    att_err_t (*key_reseal)(att_store_t *st, const char *kid, const char *old_pem,
+                            const char *new_pem, att_diag_t *d);
     att_err_t (*policy_get)(att_store_t *st, const char *type, char **jws, att_diag_t *d);
     att_err_t (*policy_put)(att_store_t *st, const char *type, const char *jws, att_diag_t *d);
     att_err_t (*policy_delete)(att_store_t *st, const char *type, att_diag_t *d);
@@ -119,6 +123,17 @@ static inline att_err_t att_store_key_retire(att_store_t *st, const char *kid, a
                                              att_time_t publish_until, att_diag_t *d)
 {
     return st->ops->key_retire(st, kid, retired, publish_until, d);
+}
+/* Replace key kid's key_pem with new_pem only while it is still old_pem (compare and set, so
+ * that replicas re-sealing the same key at once do not undo each other): ATT_E_STORE_NOT_FOUND
+ * when no key kid has old_pem any more; ATT_E_UNSUPPORTED when the backend cannot. */
+static inline att_err_t att_store_key_reseal(att_store_t *st, const char *kid, const char *old_pem,
+                                             const char *new_pem, att_diag_t *d)
+{
+    if (st->ops->key_reseal == NULL)
+        return att_diag_set(d, ATT_E_UNSUPPORTED, "the %s store cannot re-seal keys in place",
+                            st->ops->name);
+    return st->ops->key_reseal(st, kid, old_pem, new_pem, d);
 }
 static inline att_err_t att_store_policy_get(att_store_t *st, const char *type, char **jws,
                                              att_diag_t *d)

@@ -98,6 +98,7 @@ static const char *const sq_sql[Q_N] = {
     [Q_KEY_PUT] = "INSERT INTO signing_keys (kid, alg, key_pem, cert_pem, created, retired,"
                   " publish_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
     [Q_KEY_RETIRE] = "UPDATE signing_keys SET retired = ?, publish_until = ? WHERE kid = ?",
+    [Q_KEY_RESEAL] = "UPDATE signing_keys SET key_pem = ? WHERE kid = ? AND key_pem = ?",
     [Q_POL_PUT] = "INSERT INTO policies (attestation_type, jws, updated) VALUES (?, ?, ?)"
                   " ON CONFLICT (attestation_type) DO UPDATE"
                   " SET jws = excluded.jws, updated = excluded.updated",
@@ -351,6 +352,35 @@ static att_err_t sq_key_retire(att_store_t *st, const char *kid, att_time_t reti
 out:
     if (rc != SQLITE_OK)
         e = att_sq_fail(s, c->db, d, "key_retire", rc);
+    att_sq_release(c, q);
+    return e;
+}
+
+static att_err_t sq_key_reseal(att_store_t *st, const char *kid, const char *old_pem,
+                               const char *new_pem, att_diag_t *d)
+{
+    sq_store_t *s = (sq_store_t *)st;
+    if (att_sq_empty(kid) || att_sq_empty(old_pem) || att_sq_empty(new_pem))
+        return att_sq_arg(d, "key_reseal", "kid, old_pem and new_pem are required");
+    sq_conn_t *c = att_sq_writer(s);
+    sqlite3_stmt *q = c->q[Q_KEY_RESEAL];
+    att_err_t e = ATT_OK;
+    int rc;
+    if ((rc = sqlite3_bind_text(q, 1, new_pem, -1, SQLITE_STATIC)) != SQLITE_OK ||
+        (rc = sqlite3_bind_text(q, 2, kid, -1, SQLITE_STATIC)) != SQLITE_OK ||
+        (rc = sqlite3_bind_text(q, 3, old_pem, -1, SQLITE_STATIC)) != SQLITE_OK)
+        goto out;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        if (sqlite3_changes(c->db) == 0)
+            e = att_diag_set(d, ATT_E_STORE_NOT_FOUND,
+                             "store key_reseal: no key with kid \"%s\" holds the text to replace",
+                             kid);
+    }
+out:
+    if (rc != SQLITE_OK)
+        e = att_sq_fail(s, c->db, d, "key_reseal", rc);
     att_sq_release(c, q);
     return e;
 }
@@ -680,7 +710,10 @@ static att_err_t sq_conn_open(sq_store_t *s, sq_conn_t *c, bool writer, att_diag
         return att_sq_fail(s, c->db, d, "open (busy_timeout)", rc);
     att_err_t e = sq_exec(s, c->db,
                           "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
-                          " PRAGMA trusted_schema = OFF;",
+                          " PRAGMA trusted_schema = OFF;"
+                          /* a replaced key_pem (re-sealed under a KEK) leaves no old text in
+                           * free space */
+                          " PRAGMA secure_delete = ON;",
                           "open (pragmas)", d);
     if (e != ATT_OK)
         return e;
@@ -832,6 +865,7 @@ static const att_store_ops_t sq_ops = {
     .key_put = sq_key_put,
     .key_list = sq_key_list,
     .key_retire = sq_key_retire,
+    .key_reseal = sq_key_reseal,
     .policy_get = sq_policy_get,
     .policy_put = sq_policy_put,
     .policy_delete = sq_policy_delete,

@@ -21,6 +21,7 @@
 enum {
     Q_KEY_PUT,
     Q_KEY_RETIRE,
+    Q_KEY_RESEAL,
     Q_POL_PUT,
     Q_POL_DEL,
     Q_SIG_ADD,

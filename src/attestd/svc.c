@@ -219,6 +219,7 @@ void att_svc_free(att_svc_t *svc)
     for (size_t i = 0; i < ATT_SVC_MAX_TYPES; i++)
         att_pol_unref(svc->pol[i]);
     att_keys_unref(svc->keys);
+    att_keys_fini(svc);
     sk_X509_pop_free(svc->signers, X509_free);
     att_store_close(svc->store);
     att_ev_set_free(svc->ev);

@@ -33,9 +33,12 @@ typedef struct {
     size_t n_tpm_aks;
     bool have_at; /* clock override */
     att_time_t at;
-    const char *isolated_signers;      /* PEM file of policy signer certificates, or NULL */
-    int64_t token_lifetime;            /* seconds, default 28800 */
-    att_alg_t alg;                     /* signing algorithm, default RS256 */
+    const char *isolated_signers; /* PEM file of policy signer certificates, or NULL */
+    int64_t token_lifetime;       /* seconds, default 28800 */
+    att_alg_t alg;                /* signing algorithm, default RS256 */
+    /* KEK file: private keys sealed in the store (NULL: in clear); the KEK being replaced (keys
+     * re-sealed); the pkcs11: URI of an HSM key that signs (NULL: keys in the store) */
+    const char *key_encryption_key, *key_encryption_key_old, *signing_key;
     int64_t collateral_max_age;        /* seconds, 0 = until nextUpdate */
     int64_t collateral_timeout;        /* seconds: deadline of one collateral fetch (0: 10) */
     unsigned collateral_fetch_waiters; /* requests blocked on collateral fetches at once; more

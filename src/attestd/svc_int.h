@@ -65,6 +65,8 @@ struct att_svc {
     pthread_rwlock_t lock;
     att_keys_t *keys;
     time_t keys_loaded;
+    struct att_kek *kek, *kek_old; /* --key-encryption-key(-old), or NULL (keys.c) */
+    struct att_hsm *hsm;           /* --signing-key pkcs11:..., or NULL (keys.c, hsm.c) */
     att_pol_t *pol[ATT_SVC_MAX_TYPES];
     bool isolated;
     STACK_OF(X509) * signers;  /* policy management certificates (isolated mode) */
@@ -104,6 +106,8 @@ const char *att_svc_type_at(size_t i);
 /* ---- keys and tokens (keys.c) ---- */
 
 att_err_t att_keys_init(att_svc_t *svc, att_diag_t *d);
+/* Free what att_keys_init holds beyond svc->keys (the KEKs, the HSM session pool). */
+void att_keys_fini(att_svc_t *svc);
 void att_keys_unref(att_keys_t *k);
 /* Reload the keys from the store when the last load is a few seconds old. */
 void att_keys_maybe_reload(att_svc_t *svc);
