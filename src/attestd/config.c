@@ -94,7 +94,7 @@ static const att_opt_t att_opts[O_COUNT] = {
                     "store directory (SQLite database, signing keys), created 0700"},
     [O_STORE] = {"store", K_STORE, "URL", NULL, 0, 0,
                  "the store: sqlite:DIR (default sqlite: + --data-dir; given, it wins over "
-                 "--data-dir); postgresql://... is reserved (docs/store.md)"},
+                 "--data-dir); or postgresql://... (PostgreSQL, a libpq URI; docs/store.md)"},
     [O_ISSUER] = {"issuer", K_URL, "URL", NULL, 0, 0,
                   "token issuer and base URL of /certs (default http(s)://HOST:PORT of "
                   "--listen; localhost for a wildcard host)"},

@@ -2,7 +2,7 @@
  * logical schema version every backend implements, and the functions that free what the list
  * operations return.
  *
- * A backend (store_sqlite.c today, a libpq one later) fills att_store_ops_t and hands out
+ * A backend (store_sqlite.c, store_pg.c) fills att_store_ops_t and hands out
  * lists built from malloc'd strings, so one pair of free functions serves all of them.
  */
 #include "store.h"
@@ -68,7 +68,7 @@ void att_store_signers_free(att_store_signer_t *s, size_t n)
 #define SQLITE_SCHEME "sqlite:"
 #define ACCEPTED                                                                                   \
     "accepted: sqlite:DIR (SQLite in the directory DIR, e.g. sqlite:/var/lib/attestd); "           \
-    "postgresql:// is reserved for the PostgreSQL store"
+    "postgresql://... or postgres://... (PostgreSQL, a libpq connection URI)"
 
 /* Bounded writer for att_store_url_redacted: keeps room for "..." and marks a cut. */
 typedef struct {
@@ -255,13 +255,8 @@ att_err_t att_store_open(const char *url, att_store_t **out, att_diag_t *d)
     switch (u.backend) {
     case ATT_STORE_URL_SQLITE:
         return att_store_open_sqlite(u.sqlite_dir, out, d);
-    case ATT_STORE_URL_POSTGRES: {
-        char red[256];
-        return att_diag_set(d, ATT_E_UNSUPPORTED,
-                            "store '%s': the PostgreSQL store is not built yet (issue: "
-                            "replicas); use sqlite:DIR",
-                            att_store_url_redacted(url, red, sizeof(red)));
-    }
+    case ATT_STORE_URL_POSTGRES:
+        return att_store_open_pg(url, out, d); /* libpq takes the URL as it is */
     }
     return att_diag_set(d, ATT_E_INTERNAL, "store open: backend %d unhandled", (int)u.backend);
 }

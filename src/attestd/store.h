@@ -1,4 +1,4 @@
-/* store.h - attestd's persistent store, as an interface (SQLite now, PostgreSQL later).
+/* store.h - attestd's persistent store, as an interface (SQLite, PostgreSQL).
  *
  *   att_store_t *st;
  *   att_store_open("sqlite:var", &st, &d);           // var/attestd.db, WAL, migrated
@@ -6,13 +6,12 @@
  *   char *jws; att_store_policy_get(st, "SgxEnclave", &jws, &d);  // ATT_E_STORE_NOT_FOUND: default
  *   att_store_close(st);
  *
- * A store is named by a URL (docs/store.md): `sqlite:DIR` today; `postgresql://...` is reserved
- * (ATT_E_UNSUPPORTED until that backend exists). A URL may carry a password: print it only
- * through att_store_url_redacted. Handlers call only the att_store_* functions below; a backend
- * fills att_store_ops_t and must pass tests/unit/attestd/test_store_contract.c. Every write is
- * committed before it returns (an acknowledged write is never lost). Safe to call from many
- * threads. Not checked here: the meaning of what is stored (policies are not parsed, keys not
- * validated); the caller does that.
+ * A store is named by a URL (docs/store.md): `sqlite:DIR`, or `postgresql://...` (libpq). A URL may
+ * carry a password: print it only through att_store_url_redacted. Handlers call only the
+ * att_store_* functions below; a backend fills att_store_ops_t and must pass
+ * tests/unit/attestd/test_store_contract.c. Every write is committed before it returns (an
+ * acknowledged write is never lost). Safe to call from many threads. Not checked here: the meaning
+ * of what is stored (policies are not parsed, keys not validated); the caller does that.
  */
 #ifndef ATTESTD_STORE_H
 #define ATTESTD_STORE_H
@@ -39,6 +38,11 @@ typedef struct {
 } att_store_signer_t;
 
 typedef struct att_store att_store_t;
+
+/* A store's news of a change another writer (another replica) made: `what` is "policy TYPE",
+ * "signers" or "keys"; NULL means anything may have changed (after a reconnect, and now and
+ * then as a safety net): re-read everything. Called on the store's own thread. */
+typedef void (*att_store_watch_fn)(void *arg, const char *what);
 
 typedef struct {
     const char *name; /* "sqlite" */
@@ -67,6 +71,11 @@ typedef struct {
                         att_time_t now, uint8_t **out, size_t *outlen, att_diag_t *d);
     att_err_t (*token_spend)(att_store_t *st, const char *hash, att_time_t expires, att_time_t now,
                              bool *first, att_diag_t *d);
+    /* Optional (NULL: the backend has no news to give, e.g. SQLite). */
+    att_err_t (*watch)(att_store_t *st, att_store_watch_fn fn, void *arg, att_diag_t *d);
+    /* Optional (NULL: fn just runs): fn under a lock shared by every process on the store. */
+    att_err_t (*exclusive)(att_store_t *st, att_err_t (*fn)(void *arg, att_diag_t *d), void *arg,
+                           att_diag_t *d);
 } att_store_ops_t;
 
 struct att_store {
@@ -76,7 +85,7 @@ struct att_store {
 /* Open the store a URL names:
  *   sqlite:DIR          SQLite in DIR/attestd.db (att_store_open_sqlite); DIR verbatim, relative
  *                       to the working directory or absolute; sqlite:///ABS/DIR is also accepted
- *   postgresql://...    (also postgres://) reserved: ATT_E_UNSUPPORTED, not built yet
+ *   postgresql://...    (also postgres://) PostgreSQL (att_store_open_pg): the URL is libpq's
  * The scheme is case-insensitive. Anything else is ATT_E_ARG naming the accepted schemes.
  * Messages show the URL only as att_store_url_redacted gives it. */
 att_err_t att_store_open(const char *url, att_store_t **out, att_diag_t *d);
@@ -101,6 +110,9 @@ const char *att_store_url_redacted(const char *url, char *buf, size_t n);
 /* SQLite in DIR/attestd.db (created 0600 with DIR 0700 if missing), WAL, schema migrations. The
  * backend's own opener: attestd and backend-neutral code use att_store_open. */
 att_err_t att_store_open_sqlite(const char *dir, att_store_t **out, att_diag_t *d);
+/* PostgreSQL through libpq: url is a libpq connection URI (postgresql://...), given to libpq
+ * as it is. Migrates under an advisory lock; see docs/store.md. */
+att_err_t att_store_open_pg(const char *url, att_store_t **out, att_diag_t *d);
 /* Schema version this program writes (for `attestd --version` and tests). */
 int att_store_schema_version(void);
 
@@ -203,6 +215,28 @@ static inline att_err_t att_store_token_spend(att_store_t *st, const char *hash,
                                               att_time_t now, bool *first, att_diag_t *d)
 {
     return st->ops->token_spend(st, hash, expires, now, first, d);
+}
+
+/* Tell fn (on the store's own thread) of changes made through other handles or processes, until
+ * fn is NULL or the store closes; one watcher per store. ATT_E_UNSUPPORTED when the backend has
+ * no such news (SQLite): the caller re-reads on its own. Stop it (fn NULL) before freeing what
+ * fn touches; after that call returns, fn is not running and is not called again. */
+static inline att_err_t att_store_watch(att_store_t *st, att_store_watch_fn fn, void *arg,
+                                        att_diag_t *d)
+{
+    if (st->ops->watch == NULL)
+        return att_diag_set(d, ATT_E_UNSUPPORTED, "the %s store gives no change notifications",
+                            st->ops->name);
+    return st->ops->watch(st, fn, arg, d);
+}
+
+/* Run fn holding a lock every process sharing the store takes here (replicas starting together
+ * on an empty database make one signing key, not one each); fn's result is returned. */
+static inline att_err_t att_store_exclusive(att_store_t *st,
+                                            att_err_t (*fn)(void *arg, att_diag_t *d), void *arg,
+                                            att_diag_t *d)
+{
+    return st->ops->exclusive ? st->ops->exclusive(st, fn, arg, d) : fn(arg, d);
 }
 
 void att_store_keys_free(att_store_key_t *keys, size_t n);

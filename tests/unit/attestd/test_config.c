@@ -352,7 +352,7 @@ static void test_store(void **state)
     att_config_free(&c);
     unlink(f);
 
-    /* a PostgreSQL URL is well-formed here; opening it says it is not built yet */
+    /* a PostgreSQL URL is well-formed here (libpq reads the rest when the store opens) */
     assert_int_equal(
         load(&c, &d, (const char *[]){"--store", "postgresql://u:S3cr3t@h/db", NULL}, NULL),
         ATT_OK);

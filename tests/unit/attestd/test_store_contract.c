@@ -5,11 +5,13 @@
  * concurrent policy writes and reads.
  *
  * The suite runs once per store URL in ATTESTD_TEST_STORE_URLS (',' or white space between
- * them; unset: "sqlite:"). Each test gets a fresh, empty store from the maker of the URL's
- * scheme (fresh_store below): "sqlite:" makes a temporary directory (under DIR for
- * "sqlite:DIR"). A new backend adds its maker there (for PostgreSQL: a database per test,
- * created through the URL given) and must then pass every test here unchanged. What only the
- * SQLite backend does (files, modes, schema table, disk full, kill -9) is test_store_sqlite.c. */
+ * them; unset: $PG_URL when tests/tools/pg-start.sh run started a cluster, else "sqlite:").
+ * Each test gets a fresh, empty store from the maker of the URL's scheme (fresh_store below):
+ * "sqlite:" makes a temporary directory (under DIR for "sqlite:DIR"); "postgresql://" creates
+ * a database per test through the URL given (its role may CREATE DATABASE) and drops it after.
+ * Every backend passes every test here unchanged. What only the SQLite backend does (files,
+ * modes, schema table, disk full, kill -9) is test_store_sqlite.c; PostgreSQL's own,
+ * test_store_pg.c. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,16 +27,37 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "store.h"
 
 /* ---- fixture: a fresh store per test, from the maker of the URL's scheme ------------------- */
 
 typedef struct {
-    char *url; /* the fresh store's URL */
-    char *tmp; /* sqlite maker: the temporary directory to remove, else NULL */
+    char *url;     /* the fresh store's URL */
+    char *tmp;     /* sqlite maker: the temporary directory to remove, else NULL */
+    char *pgdb;    /* postgresql maker: the database to drop, else NULL */
+    char *pgadmin; /* and the URL to drop it through */
 } fx_t;
+
+/* One statement through the URL given (the postgresql maker's CREATE and DROP DATABASE). */
+static int pg_admin(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        char red[256];
+        print_error("%s on %s: %s\n", sql, att_store_url_redacted(url, red, sizeof red),
+                    r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
 
 static const char *g_spec; /* the ATTESTD_TEST_STORE_URLS entry this run is for */
 
@@ -67,22 +90,55 @@ static int fresh_sqlite(const char *spec, fx_t *f)
     return 0;
 }
 
+/* postgresql://AUTH/DB?QUERY (also postgres://) -> the same URL naming a new database
+ * att_contract_<pid>_<n>, created through spec's (a role that may CREATE DATABASE) and dropped
+ * by the teardown. */
+static int fresh_pg(const char *spec, fx_t *f)
+{
+    static int seq;
+    const char *auth = strstr(spec, "://");
+    if (auth == NULL)
+        return -1;
+    auth += 3;
+    size_t a = strcspn(auth, "/?"); /* the authority ends at the path or the query */
+    const char *rest = auth + a;
+    const char *query = strchr(rest, '?');
+    if (query == NULL)
+        query = rest + strlen(rest);
+    char db[64];
+    snprintf(db, sizeof db, "att_contract_%d_%d", (int)getpid(), ++seq);
+    size_t n = strlen(spec) + sizeof db + 8;
+    if ((f->url = malloc(n)) == NULL || (f->pgdb = strdup(db)) == NULL ||
+        (f->pgadmin = strdup(spec)) == NULL)
+        return -1;
+    snprintf(f->url, n, "%.*s/%s%s", (int)(auth + a - spec), spec, db, query);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+    return pg_admin(spec, sql);
+}
+
 static int fresh_store(const char *spec, fx_t *f)
 {
     if (strncasecmp(spec, "sqlite:", 7) == 0)
         return fresh_sqlite(spec, f);
-    /* postgresql://...: the maker is written with the backend (a database per test) */
+    if (strncasecmp(spec, "postgresql://", 13) == 0 || strncasecmp(spec, "postgres://", 11) == 0)
+        return fresh_pg(spec, f);
     char red[256];
     print_error("no fresh-store maker for '%s' in test_store_contract.c yet\n",
                 att_store_url_redacted(spec, red, sizeof(red)));
     return -1;
 }
 
+static int teardown(void **state);
+
 static int setup(void **state)
 {
     fx_t *f = calloc(1, sizeof(*f));
-    if (f == NULL || fresh_store(g_spec, f) != 0) {
-        free(f);
+    if (f == NULL)
+        return -1;
+    if (fresh_store(g_spec, f) != 0) {
+        *state = f;
+        teardown(state);
         return -1;
     }
     *state = f;
@@ -94,6 +150,13 @@ static int teardown(void **state)
     fx_t *f = *state;
     if (f->tmp != NULL)
         nftw(f->tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    if (f->pgdb != NULL) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pgdb);
+        pg_admin(f->pgadmin, sql);
+    }
+    free(f->pgdb);
+    free(f->pgadmin);
     free(f->tmp);
     free(f->url);
     free(f);
@@ -649,10 +712,15 @@ static int run_contract(const char *spec)
     return cmocka_run_group_tests_name(name, tests, NULL, NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    const char *env = getenv("ATTESTD_TEST_STORE_URLS");
-    char *list = strdup(env != NULL && *env ? env : "sqlite:");
+    (void)argc;
+    /* ATTESTD_TEST_STORE_URLS; else the cluster tests/tools/pg-start.sh run started (PG_URL);
+     * else SQLite, then this program again under pg-start.sh run for PostgreSQL (which skips
+     * with one line where PostgreSQL cannot start) */
+    const char *env = getenv("ATTESTD_TEST_STORE_URLS"), *pg = getenv("PG_URL");
+    bool both = (env == NULL || *env == '\0') && (pg == NULL || *pg == '\0');
+    char *list = strdup(env != NULL && *env ? env : pg != NULL && *pg ? pg : "sqlite:");
     if (list == NULL)
         return 1;
     int failed = 0, runs = 0;
@@ -662,5 +730,18 @@ int main(void)
         runs++;
     }
     free(list);
+    if (both) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execlp("sh", "sh", ATT_TEST_TOOLS "/pg-start.sh", "run", argv[0], (char *)NULL);
+            _exit(127);
+        }
+        int st = 0;
+        if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            print_error("the PostgreSQL run failed\n");
+            failed++;
+        }
+    }
     return runs == 0 ? 1 : failed;
 }

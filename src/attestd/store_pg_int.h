@@ -1,0 +1,63 @@
+/* store_pg_int.h - what the PostgreSQL backend's files share (store_pg.c: connections, schema,
+ * every operation, open and close; store_pg_watch.c: the LISTEN thread that tells the service
+ * of changes). Not public: the store's interface is store.h. */
+#ifndef ATTESTD_STORE_PG_INT_H
+#define ATTESTD_STORE_PG_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "store.h"
+
+/* Connections in the pool (each behind its own mutex); plus one for LISTEN once watched. */
+#define PG_POOL 4
+/* Defaults a URL can override: connect_timeout=... in the URL, and a statement_timeout set by
+ * the URL (options=-c statement_timeout=...), the role or the database (any value but 0 is
+ * kept). */
+#define PG_CONNECT_TIMEOUT      "5"
+#define PG_STATEMENT_TIMEOUT_MS "5000"
+/* pg_advisory_xact_lock keys ("attestd" then 1 or 2): the migration, and the first start's
+ * key generation (att_store_exclusive). */
+#define PG_LOCK_MIGRATE 7022365698054972417LL
+#define PG_LOCK_FIRST   7022365698054972418LL
+/* The NOTIFY channel of writes that other replicas must see. */
+#define PG_CHANNEL "attestd_changes"
+/* The safety net: the watcher asks for a full re-read this often, and after a reconnect. */
+#define PG_RESYNC_SECONDS 30
+
+typedef struct {
+    PGconn *c;
+    pthread_mutex_t mu;
+    bool mu_ok;
+} pg_conn_t;
+
+typedef struct {
+    att_store_t base; /* first: att_store_t * <-> pg_store_t * */
+    char *url;        /* as given (it may hold a password: never printed, cleansed at close) */
+    char *password;   /* the URL's password, if any: masked in every message */
+    char red[256];    /* the URL redacted, for messages */
+    pg_conn_t pool[PG_POOL];
+    atomic_uint next;
+    /* store_pg_watch.c */
+    pthread_mutex_t wmu; /* guards the fields below */
+    bool wmu_ok, watching;
+    pthread_t th;
+    int wake[2]; /* self-pipe that stops the thread */
+    att_store_watch_fn cb;
+    void *cb_arg;
+} pg_store_t;
+
+/* A new connection with the URL's settings and ours (timeouts, client encoding, no notices on
+ * stderr), or NULL with *d set. */
+PGconn *att_pg_connect(pg_store_t *s, const char *op, att_diag_t *d);
+/* The message of a failed connection or statement, the password masked, no newlines. */
+void att_pg_msg(const pg_store_t *s, const char *in, char *out, size_t n);
+
+/* store_pg_watch.c */
+att_err_t att_pg_watch(att_store_t *st, att_store_watch_fn fn, void *arg, att_diag_t *d);
+void att_pg_watch_stop(pg_store_t *s);
+
+#endif

@@ -1,0 +1,179 @@
+/* store_pg_watch.c - change notifications of the PostgreSQL store (docs/store.md,
+ * "Notifications"): a thread with its own connection LISTENs on attestd_changes and hands each
+ * NOTIFY payload ("policy TYPE", "signers", "keys") to the watcher's function. The safety net:
+ * the function is also called with NULL ("re-read everything") when the thread starts, after
+ * every reconnect (notifications sent while it was away are lost) and every PG_RESYNC_SECONDS.
+ * A broken connection is reopened with a doubling pause (0.1 s to 5 s). Stopping wakes the
+ * thread through a pipe and joins it, so after att_pg_watch_stop the function is not running.
+ * Not checked here: who sent a notification (any session that can NOTIFY on the database could;
+ * the service only re-reads the store on one, it never takes a payload as data).
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include "store_pg_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PG_BACKOFF_MIN_MS 100
+#define PG_BACKOFF_MAX_MS 5000
+
+static int64_t pg_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A connection that LISTENs, or NULL with *d set. */
+static PGconn *pg_listen(pg_store_t *s, att_diag_t *d)
+{
+    PGconn *c = att_pg_connect(s, "watch", d);
+    if (c == NULL)
+        return NULL;
+    PGresult *r = PQexec(c, "LISTEN " PG_CHANNEL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        char msg[256];
+        att_pg_msg(s, PQresultErrorMessage(r), msg, sizeof msg);
+        att_diag_set(d, ATT_E_STORE, "store watch on %s: LISTEN failed: %s", s->red, msg);
+    }
+    PQclear(r);
+    if (!ok) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+typedef struct {
+    pg_store_t *s;
+    PGconn *c;
+} pg_watch_arg_t;
+
+/* Wait for the socket (fd >= 0) or the stop pipe, at most ms. True when asked to stop. */
+static bool pg_wait(const pg_store_t *s, int fd, int ms, bool *readable)
+{
+    struct pollfd p[2] = {{.fd = s->wake[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+    *readable = false;
+    int n = poll(p, fd >= 0 ? 2 : 1, ms < 0 ? 0 : ms);
+    if (n > 0 && (p[0].revents & (POLLIN | POLLHUP)))
+        return true;
+    if (n > 0 && fd >= 0 && p[1].revents != 0)
+        *readable = true;
+    return false;
+}
+
+static void *pg_watch_run(void *p)
+{
+    pg_watch_arg_t a = *(pg_watch_arg_t *)p;
+    free(p);
+    pg_store_t *s = a.s;
+    PGconn *c = a.c;
+    att_store_watch_fn fn = s->cb;
+    void *arg = s->cb_arg;
+    int backoff = PG_BACKOFF_MIN_MS;
+    bool resync = true; /* what changed between the caller's load and LISTEN */
+    int64_t next = pg_mono_ms() + PG_RESYNC_SECONDS * 1000;
+    for (;;) {
+        bool readable;
+        if (c == NULL) {
+            att_diag_t d;
+            if (pg_wait(s, -1, backoff, &readable))
+                break;
+            if ((c = pg_listen(s, &d)) == NULL) {
+                backoff = backoff * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : backoff * 2;
+                continue;
+            }
+            backoff = PG_BACKOFF_MIN_MS;
+            resync = true;
+        }
+        if (resync) {
+            fn(arg, NULL);
+            resync = false;
+            next = pg_mono_ms() + PG_RESYNC_SECONDS * 1000;
+        }
+        int64_t left = next - pg_mono_ms();
+        if (pg_wait(s, PQsocket(c), left > 60000 ? 60000 : (int)left, &readable))
+            break;
+        if (readable) {
+            if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK) {
+                PQfinish(c); /* lost: reconnect, then re-read everything */
+                c = NULL;
+                continue;
+            }
+            PGnotify *n;
+            while ((n = PQnotifies(c)) != NULL) {
+                fn(arg, n->extra);
+                PQfreemem(n);
+            }
+        }
+        if (pg_mono_ms() >= next)
+            resync = true;
+    }
+    if (c != NULL)
+        PQfinish(c);
+    return NULL;
+}
+
+void att_pg_watch_stop(pg_store_t *s)
+{
+    if (!s->wmu_ok)
+        return;
+    pthread_mutex_lock(&s->wmu);
+    if (s->watching) {
+        ssize_t w;
+        do
+            w = write(s->wake[1], "x", 1);
+        while (w < 0 && errno == EINTR);
+        pthread_join(s->th, NULL);
+        s->watching = false;
+    }
+    for (int i = 0; i < 2; i++)
+        if (s->wake[i] >= 0) {
+            close(s->wake[i]);
+            s->wake[i] = -1;
+        }
+    s->cb = NULL;
+    s->cb_arg = NULL;
+    pthread_mutex_unlock(&s->wmu);
+}
+
+att_err_t att_pg_watch(att_store_t *st, att_store_watch_fn fn, void *arg, att_diag_t *d)
+{
+    pg_store_t *s = (pg_store_t *)st;
+    att_pg_watch_stop(s); /* one watcher: a new one replaces the old */
+    if (fn == NULL)
+        return ATT_OK;
+    PGconn *c = pg_listen(s, d);
+    if (c == NULL)
+        return d && d->code ? d->code : ATT_E_STORE;
+    pg_watch_arg_t *a = malloc(sizeof(*a));
+    att_err_t e = ATT_OK;
+    pthread_mutex_lock(&s->wmu);
+    if (a == NULL || pipe2(s->wake, O_CLOEXEC) != 0) {
+        e = att_diag_set(d, ATT_E_STORE, "store watch: %s",
+                         a == NULL ? "out of memory" : strerror(errno));
+    } else {
+        *a = (pg_watch_arg_t){s, c};
+        s->cb = fn;
+        s->cb_arg = arg;
+        if (pthread_create(&s->th, NULL, pg_watch_run, a) != 0)
+            e = att_diag_set(d, ATT_E_STORE, "store watch: cannot start a thread");
+        else
+            s->watching = true, a = NULL, c = NULL;
+    }
+    pthread_mutex_unlock(&s->wmu);
+    free(a);
+    if (c != NULL)
+        PQfinish(c);
+    if (e != ATT_OK)
+        att_pg_watch_stop(s);
+    return e;
+}
