@@ -73,6 +73,10 @@ typedef struct {
     void *collateral_arg;
     att_ev_open_fn open; /* multi-round types: opens what a round sealed (NULL: none) */
     void *open_arg;
+    /* The request's nonce (the UTF-8 bytes of MAA's "nonce" string), NULL when it has none: a
+     * type whose evidence carries the verifier's nonce checks it (SevSnpVm's vTPM quote). */
+    const uint8_t *nonce;
+    size_t nonce_len;
 } att_ev_input_t;
 
 typedef struct {

@@ -415,6 +415,10 @@ void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t l
                          .now = now,
                          .collateral = att_svc_collateral,
                          .collateral_arg = &cr};
+    if (json_is_string(nonce)) {
+        in.nonce = (const uint8_t *)json_string_value(nonce);
+        in.nonce_len = json_string_length(nonce);
+    }
     att_err_t e = att_ev_verify(svc->ev, v, &in, &res);
     if (e != ATT_OK) {
         bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;

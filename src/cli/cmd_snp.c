@@ -1,6 +1,7 @@
 /* cmd_snp.c - `attest snp verify|dump`: AMD SEV-SNP report verification, with certificates from
  * files, a directory in the KDS layout or AMD's KDS itself (the library's KDS fetcher, no cache),
- * and Azure's HCL report (the SNP report inside it and the binding of its runtime data).
+ * Azure's HCL report (the SNP report inside it and the binding of its runtime data) with its vTPM
+ * quote, and the JSON evidence attestd's SevSnpVm takes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +23,11 @@
 #define ATT_SNP_KDS_TIMEOUT 10000 /* ms: all the GETs of one --kds verification together */
 
 static const char att_snp_usage[] =
-    "usage: attest snp verify (--report FILE | --hcl-report FILE) [--vcek FILE | --vlek FILE]\n"
-    "                         [--chain FILE] [--crl FILE] [--kds-dir DIR] [--kds URL [--no-crl]]\n"
-    "                         [--trust-root FILE] [--at RFC3339] [--json]\n"
+    "usage: attest snp verify (--report FILE | --hcl-report FILE | --evidence FILE)\n"
+    "                         [--vcek FILE | --vlek FILE] [--chain FILE] [--crl FILE]\n"
+    "                         [--kds-dir DIR] [--kds URL [--no-crl]] [--trust-root FILE]\n"
+    "                         [--tpm-quote FILE --tpm-sig FILE --tpm-pcrs FILE] [--tpm-nonce HEX]\n"
+    "                         [--at RFC3339] [--json]\n"
     "       attest snp dump --report FILE [--json]\n"
     "\n"
     "verify  checks an AMD SEV-SNP attestation report (versions 2-5; Milan, Genoa, Turin) at time\n"
@@ -36,6 +39,15 @@ static const char att_snp_usage[] =
     "SNP\n"
     "        report inside it is verified, then its runtime data's binding (SHA-256 of it =\n"
     "        report_data[0:32], the rest zero); --json adds runtime_data, the parsed JSON.\n"
+    "        --evidence FILE: the JSON evidence /attest/SevSnpVm takes (docs/snp.md): MAA's\n"
+    "        {SnpReport, VcekCertChain, tpm_quote?} or Trustee's az-snp-vtpm {version,\n"
+    "        hcl_report, tpm_quote, vcek}; its certificates are used unless given as options.\n"
+    "        --tpm-quote FILE --tpm-sig FILE --tpm-pcrs FILE: the vTPM quote that comes with\n"
+    "        --hcl-report (TPMS_ATTEST; the raw RSASSA signature or a TPMT_SIGNATURE; the\n"
+    "        values of the PCRs it selects, in selection order), verified with the AK of the\n"
+    "        runtime data (HCLAkPub) after the report and the binding; --evidence may carry it\n"
+    "        as tpm_quote. --tpm-nonce HEX: the expected extraData (without it extraData is\n"
+    "        reported, not checked). The verdict is in vtpm (attest tpm verify's JSON).\n"
     "        --vcek/--vlek FILE: the leaf certificate (DER or PEM).\n"
     "        --chain FILE: PEM, ASK (or ASVK) then ARK as KDS cert_chain serves it, or VCEK + ASK\n"
     "        + ARK as Azure's THIM bundle; without it AMD's ASK/ASVK compiled in are used.\n"
@@ -193,10 +205,22 @@ out:
     return rc;
 }
 
+/* Read the vTPM quote files into q (owned). */
+static int att_snp_read_quote(const char *quote, const char *sig, const char *pcrs,
+                              att_hcl_quote_t *q)
+{
+    return att_snp_read("--tpm-quote", quote, &q->msg, &q->msg_len) != 0 ||
+                   att_snp_read("--tpm-sig", sig, &q->sig, &q->sig_len) != 0 ||
+                   att_snp_read("--tpm-pcrs", pcrs, &q->pcrs, &q->pcrs_len) != 0
+               ? -1
+               : 0;
+}
+
 static int att_snp_verify_cmd(int argc, char **argv)
 {
-    const char *report = NULL, *hcl = NULL, *vcek = NULL, *vlek = NULL, *chain = NULL, *crl = NULL,
-               *kds = NULL, *kds_url = NULL, *at = NULL, *roots[8];
+    const char *report = NULL, *hcl = NULL, *evidence = NULL, *vcek = NULL, *vlek = NULL,
+               *chain = NULL, *crl = NULL, *kds = NULL, *kds_url = NULL, *at = NULL, *roots[8],
+               *tquote = NULL, *tsig = NULL, *tpcrs = NULL, *tnonce = NULL;
     size_t nroots = 0;
     int json = 0, no_crl = 0;
     for (int i = 1; i < argc; i++) {
@@ -212,6 +236,16 @@ static int att_snp_verify_cmd(int argc, char **argv)
             report = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--hcl-report")) {
             hcl = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--evidence")) {
+            evidence = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--tpm-quote")) {
+            tquote = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--tpm-sig")) {
+            tsig = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--tpm-pcrs")) {
+            tpcrs = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--tpm-nonce")) {
+            tnonce = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--vcek")) {
             vcek = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--vlek")) {
@@ -238,9 +272,31 @@ static int att_snp_verify_cmd(int argc, char **argv)
             return ATT_EXIT_USAGE;
         }
     }
-    if ((report == NULL) == (hcl == NULL)) {
-        fprintf(stderr, "attest snp verify: give --report or --hcl-report (one of them)\n%s",
+    if ((report != NULL) + (hcl != NULL) + (evidence != NULL) != 1) {
+        fprintf(stderr,
+                "attest snp verify: give --report, --hcl-report or --evidence (one of them)\n%s",
                 att_snp_usage);
+        return ATT_EXIT_USAGE;
+    }
+    bool tfiles = tquote || tsig || tpcrs;
+    if (tfiles && !(tquote && tsig && tpcrs)) {
+        fprintf(stderr, "attest snp verify: --tpm-quote, --tpm-sig and --tpm-pcrs go together\n");
+        return ATT_EXIT_USAGE;
+    }
+    if (tfiles && hcl == NULL) {
+        fprintf(stderr, "attest snp verify: the vTPM quote files go with --hcl-report (its "
+                        "runtime data carries the AK); --evidence carries its own tpm_quote\n");
+        return ATT_EXIT_USAGE;
+    }
+    uint8_t nonce[64];
+    size_t nonce_len = tnonce ? strlen(tnonce) / 2 : 0;
+    if (tnonce != NULL && (strlen(tnonce) % 2 != 0 || nonce_len > sizeof nonce ||
+                           !att_hex_decode(tnonce, strlen(tnonce), nonce, nonce_len))) {
+        fprintf(stderr, "attest snp verify: --tpm-nonce must be hex of at most 64 bytes\n");
+        return ATT_EXIT_USAGE;
+    }
+    if (tnonce != NULL && !tfiles && evidence == NULL) {
+        fprintf(stderr, "attest snp verify: --tpm-nonce goes with a vTPM quote\n");
         return ATT_EXIT_USAGE;
     }
     if (vcek != NULL && vlek != NULL) {
@@ -266,22 +322,50 @@ static int att_snp_verify_cmd(int argc, char **argv)
     att_snp_certs_t c = {0};
     att_trust_t *trust = NULL;
     att_hcl_report_t h = {0};
-    bool hcl_ok = false;
+    att_snp_evidence_t ev = {0};
+    att_hcl_quote_t q = {0};
+    att_tpm_result_t tres = {0};
+    bool hcl_ok = false, has_quote = tfiles, vtpm_done = false;
     att_snp_result_t *res = calloc(1, sizeof(*res));
     att_diag_t d, pre; /* pre: a rejection before verification (HCL form, KDS answer) */
     att_err_t pe = ATT_OK;
     const char *lpath = vcek ? vcek : vlek;
+    const char *what = hcl ? "--hcl-report" : evidence ? "--evidence" : "--report";
     if (res == NULL ||
-        att_snp_read(hcl ? "--hcl-report" : "--report", hcl ? hcl : report, &file, &flen) != 0 ||
+        att_snp_read(what,
+                     hcl        ? hcl
+                     : evidence ? evidence
+                                : report,
+                     &file, &flen) != 0 ||
         (lpath && att_snp_read(vcek ? "--vcek" : "--vlek", lpath, &c.leaf, &c.llen) != 0) ||
         (chain && att_snp_read("--chain", chain, &c.ch, &c.clen) != 0) ||
-        (crl && att_snp_read("--crl", crl, &c.cr, &c.crlen) != 0))
+        (crl && att_snp_read("--crl", crl, &c.cr, &c.crlen) != 0) ||
+        (tfiles && att_snp_read_quote(tquote, tsig, tpcrs, &q) != 0))
         goto out;
     rep = file;
     rlen = flen;
-    if (hcl != NULL) {
+    if (evidence != NULL) {
+        /* Malformed evidence is a rejection, as a malformed report is. */
+        if ((pe = att_snp_evidence_parse(file, flen, &ev, &pre)) == ATT_OK) {
+            rep = ev.report;
+            rlen = ev.report_len;
+            if (c.leaf == NULL && c.ch == NULL) { /* the evidence's certificates */
+                c.leaf = ev.leaf;
+                c.llen = ev.leaf_len;
+                c.ch = ev.chain;
+                c.clen = ev.chain_len;
+                ev.leaf = ev.chain = NULL;
+            }
+            if (ev.has_quote) {
+                q = ev.quote;
+                memset(&ev.quote, 0, sizeof(ev.quote));
+                has_quote = true;
+            }
+        }
+    }
+    if (pe == ATT_OK && (hcl != NULL || att_hcl_is_report(rep, rlen))) {
         /* A malformed HCL report is a rejection, as a malformed report is. */
-        if ((pe = att_hcl_report_parse(file, flen, &h, &pre)) == ATT_OK) {
+        if ((pe = att_hcl_report_parse(rep, rlen, &h, &pre)) == ATT_OK) {
             hcl_ok = true;
             rep = h.report;
             rlen = ATT_HCL_HW_REPORT_LEN;
@@ -353,18 +437,35 @@ static int att_snp_verify_cmd(int argc, char **argv)
         if (e == ATT_OK && hcl_ok &&
             (e = att_hcl_check_binding(&h, res->report.report_data, &res->diag)) != ATT_OK)
             res->accepted = false;
+        /* The vTPM quote, with the AK of the runtime data that just verified. */
+        if (e == ATT_OK && hcl_ok && has_quote) {
+            vtpm_done = true;
+            if ((e = att_hcl_quote_verify(&h, &q, tnonce ? nonce : NULL, nonce_len, &tres)) !=
+                ATT_OK) {
+                res->accepted = false;
+                res->diag = tres.diag;
+            }
+        }
     } else {
         res->diag = pre;
     }
     json_t *o = att_snp_result_json(res);
     if (hcl_ok && json)
         json_object_set(o, "runtime_data", h.runtime);
+    if (vtpm_done) {
+        json_t *t = att_tpm_result_json(&tres);
+        json_object_set_new(t, "nonce_checked", json_boolean(tnonce != NULL));
+        json_object_set_new(o, "vtpm", t);
+    }
     char t[ATT_TIME_STRLEN];
     json_object_set_new(o, "verified_at", json_string(att_time_format(now, t)));
     att_snp_print(o, json);
     json_decref(o);
     rc = e == ATT_OK ? ATT_EXIT_OK : ATT_EXIT_REJECT;
 out:
+    att_tpm_result_free(&tres);
+    att_hcl_quote_clear(&q);
+    att_snp_evidence_clear(&ev);
     att_hcl_report_clear(&h);
     att_trust_free(trust);
     att_snp_kds_obj_free(c.vcek);

@@ -4,10 +4,15 @@
  *
  * The evidence (member "report", base64url) is one of:
  * - MAA's JSON {"SnpReport": b64url(report), "VcekCertChain": b64url(PEM VCEK|VLEK, ASK|ASVK,
- *   ARK), "Endorsements"?: ...} (Endorsements, ACI's UVM endorsements, are not read);
+ *   ARK), "Endorsements"?: ...} (Endorsements, ACI's UVM endorsements, are not read), with an
+ *   optional "tpm_quote" when SnpReport is an HCL report;
+ * - Trustee's az-snp-vtpm JSON {"version", "hcl_report", "tpm_quote", "vcek"} (attest/hcl.h);
  * - an Azure HCL report ("HCLA"): the SNP report inside, its runtime data bound into
  *   report_data and issued as x-ms-runtime, as MAA does;
  * - a raw report (0x4A0 bytes).
+ * The vTPM quote of an HCL report is verified with the AK of its runtime data (HCLAkPub), once
+ * the report and the binding have verified; its extraData must be the request's nonce when the
+ * request has one (docs/snp.md "The vTPM quote").
  * A chain given with the evidence is used when it verifies; otherwise (and without one) the VCEK is
  * asked from the collateral source
  * ("kds/<product>/vcek/<chip id>/<reported TCB>", AMD KDS with --kds-url), and the product's KDS
@@ -24,16 +29,13 @@
 #include "attest/collateral.h"
 #include "attest/hcl.h"
 #include "attest/snp.h"
-#include "attest/token.h"
-#include "core/json.h"
+#include "attest/tpm.h"
 #include "core/util.h"
 #include "crypto/crypto.h"
 #include "ev_int.h"
 
 /* Leaves remembered per instance (a fleet's chips). */
 #define ATT_EV_SNP_CACHE 4096
-/* The largest evidence member taken (a report with a PEM chain is about 6 kB). */
-#define ATT_EV_SNP_MAX_PART (256 * 1024)
 
 typedef struct {
     att_trust_t *trust; /* roots from configuration (test hierarchies) */
@@ -132,31 +134,6 @@ static void att_snp_detail_free(void *p)
     if (x != NULL)
         json_decref(x->hcl_runtime);
     free(x);
-}
-
-/* A base64url member of MAA's JSON form, decoded; absent: *out NULL. */
-static att_err_t att_snp_member(json_t *o, const char *name, bool required, uint8_t **out,
-                                size_t *len, att_diag_t *d)
-{
-    *out = NULL;
-    *len = 0;
-    json_t *v = json_object_get(o, name);
-    if (v == NULL || json_is_null(v)) {
-        if (required)
-            return att_diag_set(d, ATT_E_EVIDENCE_FORMAT, "the SEV-SNP evidence has no %s", name);
-        return ATT_OK;
-    }
-    const char *s = json_string_value(v);
-    size_t n = s ? json_string_length(v) : 0;
-    if (s == NULL || n == 0 || n > ATT_EV_SNP_MAX_PART)
-        return att_diag_set(d, ATT_E_EVIDENCE_FORMAT,
-                            "the SEV-SNP evidence's %s must be a base64url string of 1 to %d "
-                            "characters",
-                            name, ATT_EV_SNP_MAX_PART);
-    if (!att_b64_decode(s, n, false, out, len))
-        return att_diag_set(d, ATT_E_EVIDENCE_FORMAT, "the SEV-SNP evidence's %s is not base64url",
-                            name);
-    return ATT_OK;
 }
 
 /* A KDS object of key from the collateral source; ATT_E_COLL_MISSING when there is no source. */
@@ -277,17 +254,25 @@ static bool att_snp_cert_error(att_err_t e)
     return (e >= 201 && e <= 299) || e == ATT_E_SNP_CERT_MISMATCH;
 }
 
-/* Verify a parsed report with the evidence's chain, or (chain NULL) the VCEK and cert_chain from
+/* The certificates the evidence carries: a PEM chain (VcekCertChain) and/or a DER leaf (Trustee's
+ * vcek, under AMD's intermediates compiled in). */
+typedef struct {
+    const uint8_t *chain, *leaf;
+    size_t chain_len, leaf_len;
+} att_snp_certs_t;
+
+/* Verify a parsed report with the evidence's certificates, or (none) the VCEK and cert_chain from
  * the collateral source; and with the product's KDS CRL when a source has it (*crl_checked). */
 static att_err_t att_snp_check(att_ev_snp_t *x, const att_ev_input_t *in, const uint8_t *report,
-                               size_t rlen, const att_snp_report_t *rep, const uint8_t *chain,
-                               size_t chain_len, att_ev_snp_detail_t *det, bool *crl_checked,
-                               att_diag_t *d)
+                               size_t rlen, const att_snp_report_t *rep, const att_snp_certs_t *cc,
+                               att_ev_snp_detail_t *det, bool *crl_checked, att_diag_t *d)
 {
     att_snp_kds_obj_t *vcek = NULL, *crl = NULL, *ica = NULL;
     att_err_t e = ATT_OK;
+    const uint8_t *chain = cc->chain;
+    size_t chain_len = cc->chain_len;
     *crl_checked = false;
-    if (chain == NULL) {
+    if (chain == NULL && cc->leaf == NULL) {
         if ((e = att_snp_fetch_vcek(in, rep, &vcek, d)) != ATT_OK)
             goto out;
         /* the product's ASK (ASVK) and ARK as KDS serves them, else the library's own */
@@ -303,8 +288,8 @@ static att_err_t att_snp_check(att_ev_snp_t *x, const att_ev_input_t *in, const 
     }
     att_snp_input_t si = {.report = report,
                           .report_len = rlen,
-                          .vcek = vcek ? vcek->der : NULL,
-                          .vcek_len = vcek ? vcek->len : 0,
+                          .vcek = vcek ? vcek->der : cc->leaf,
+                          .vcek_len = vcek ? vcek->len : cc->leaf_len,
                           .chain = chain ? chain
                                    : ica ? ica->der
                                          : NULL,
@@ -348,6 +333,39 @@ out:
     return e;
 }
 
+/* The vTPM quote's claims: the PCRs it covers (checked against its pcrDigest), its extraData and
+ * whether that was checked against the request's nonce. Names of attestd's own: MAA issues vTPM
+ * claims only in AzureGuest tokens (x-ms-azurevm-*), from evidence of another form. */
+static void att_snp_vtpm_claims(json_t *c, const att_tpm_result_t *t, bool nonce_checked)
+{
+    json_t *pcrs = json_object(), *idx = json_array();
+    for (size_t b = 0; pcrs != NULL && idx != NULL && b < t->pcrs.nsel; b++) {
+        json_t *bank = json_object();
+        uint16_t alg = t->pcrs.sel[b].alg;
+        size_t ds = alg == ATT_TPM_ALG_SHA1     ? 20
+                    : alg == ATT_TPM_ALG_SHA256 ? 32
+                    : alg == ATT_TPM_ALG_SHA384 ? 48
+                                                : 64;
+        for (int i = 0; bank != NULL && i < ATT_TPM_NUM_PCRS; i++) {
+            if (!(t->pcrs.sel[b].mask & (1u << i)))
+                continue;
+            char key[4], h[2 * ATT_TPM_MAX_DIGEST + 1];
+            snprintf(key, sizeof key, "%d", i);
+            att_hex_encode(t->pcrs.values[b][i], ds, h);
+            json_object_set_new(bank, key, json_string(h));
+            if (b == 0)
+                json_array_append_new(idx, json_integer(i));
+        }
+        json_object_set_new(pcrs, att_tpm_alg_name(t->pcrs.sel[b].alg), bank);
+    }
+    char x[2 * ATT_TPM_MAX_NAME + 1];
+    att_hex_encode(t->attest.extra_data, t->attest.extra_data_len, x);
+    json_object_set_new(c, "x-attestd-sevsnpvm-vtpm-pcrs", pcrs);
+    json_object_set_new(c, "x-attestd-sevsnpvm-vtpm-attested-pcrs", idx);
+    json_object_set_new(c, "x-attestd-sevsnpvm-vtpm-extradata", json_string(x));
+    json_object_set_new(c, "x-attestd-sevsnpvm-vtpm-nonce-checked", json_boolean(nonce_checked));
+}
+
 static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_result_t *out)
 {
     att_ev_snp_t *x = inst;
@@ -358,28 +376,20 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
     out->detail = det;
     out->detail_free = att_snp_detail_free;
 
-    uint8_t *report_buf = NULL, *chain = NULL;
-    size_t report_len = 0, chain_len = 0;
     const uint8_t *report = in->evidence;
     size_t rlen = in->len;
-    json_t *doc = NULL;
+    att_snp_evidence_t ev = {0};
+    att_snp_certs_t cc = {0};
     att_hcl_report_t hcl = {0};
-    bool crl_checked = false;
+    att_tpm_result_t tres = {0};
+    bool crl_checked = false, vtpm = false;
     att_err_t e = ATT_OK;
     if (rlen > 0 && in->evidence[0] == '{') {
-        json_error_t je;
-        doc = att_json_loadb((const char *)in->evidence, rlen, JSON_REJECT_DUPLICATES, &je);
-        if (doc == NULL || !json_is_object(doc)) {
-            e = att_diag_set(d, ATT_E_EVIDENCE_FORMAT,
-                             "the SEV-SNP evidence is not a JSON object%s%s", doc ? "" : ": ",
-                             doc ? "" : je.text);
+        if ((e = att_snp_evidence_parse(in->evidence, rlen, &ev, d)) != ATT_OK)
             goto out;
-        }
-        if ((e = att_snp_member(doc, "SnpReport", true, &report_buf, &report_len, d)) != ATT_OK ||
-            (e = att_snp_member(doc, "VcekCertChain", false, &chain, &chain_len, d)) != ATT_OK)
-            goto out;
-        report = report_buf;
-        rlen = report_len;
+        report = ev.report;
+        rlen = ev.report_len;
+        cc = (att_snp_certs_t){ev.chain, ev.leaf, ev.chain_len, ev.leaf_len};
     }
     if (att_hcl_is_report(report, rlen)) {
         if ((e = att_hcl_report_parse(report, rlen, &hcl, d)) != ATT_OK)
@@ -390,12 +400,13 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
     att_snp_report_t rep;
     if ((e = att_snp_report_parse(report, rlen, &rep, d)) != ATT_OK)
         goto out;
-    e = att_snp_check(x, in, report, rlen, &rep, chain, chain_len, det, &crl_checked, d);
-    if (chain != NULL && att_snp_cert_error(e)) {
+    e = att_snp_check(x, in, report, rlen, &rep, &cc, det, &crl_checked, d);
+    if ((cc.chain != NULL || cc.leaf != NULL) && att_snp_cert_error(e)) {
         /* The chain the evidence carries does not verify: the VCEK from KDS may */
         att_diag_t d2;
         bool c2 = false;
-        if (att_snp_check(x, in, report, rlen, &rep, NULL, 0, det, &c2, &d2) == ATT_OK) {
+        if (att_snp_check(x, in, report, rlen, &rep, &(att_snp_certs_t){0}, det, &c2, &d2) ==
+            ATT_OK) {
             e = ATT_OK;
             crl_checked = c2;
         }
@@ -407,20 +418,30 @@ static att_err_t att_sevsnp_verify(void *inst, const att_ev_input_t *in, att_ev_
             goto out;
         det->hcl_runtime = json_incref(hcl.runtime);
     }
+    /* The vTPM quote, with the AK the verified runtime data carries. */
+    if (ev.has_quote) {
+        if ((e = att_hcl_quote_verify(&hcl, &ev.quote, in->nonce, in->nonce_len, &tres)) !=
+            ATT_OK) {
+            *d = tres.diag;
+            goto out;
+        }
+        vtpm = true;
+    }
     out->claims = att_snp_claims(&det->res);
     json_object_set_new(out->claims, "x-attestd-sevsnpvm-crl-checked", json_boolean(crl_checked));
     if (det->hcl_runtime != NULL)
         json_object_set(out->claims, "x-ms-runtime", det->hcl_runtime);
+    if (vtpm)
+        att_snp_vtpm_claims(out->claims, &tres, in->nonce != NULL);
     out->report_data = det->res.report.report_data;
     out->report_data_name = "the SNP report's REPORT_DATA";
     out->init_data = det->res.report.host_data;
     out->init_data_name = "HOST_DATA";
     att_diag_clear(d); /* a CRL or cert_chain no source had is not an error */
 out:
+    att_tpm_result_free(&tres);
     att_hcl_report_clear(&hcl);
-    json_decref(doc);
-    free(report_buf);
-    free(chain);
+    att_snp_evidence_clear(&ev);
     return e;
 }
 
