@@ -2,8 +2,10 @@
 """test_snp.py - SEV-SNP evidence through POST /attest/SevSnpVm at the vectors' verification times:
 MAA's JSON evidence {SnpReport, VcekCertChain} (go-sev-guest, Google Cloud's v5 report), an Azure
 HCL report with its runtime data as JSON runtimeData (x-ms-runtime), signed tokens verified
-against /certs, a draft policy that refuses a debuggable VM, and the errors: a flipped bit in the
-signed report, no chain, a report of another chip's VCEK, malformed evidence."""
+against /certs, a draft policy that refuses a debuggable VM, the vTPM quote of Azure evidence
+(Trustee's az-snp-vtpm JSON, MAA's form with tpm_quote; the nonce, a flipped PCR, another VM's
+quote), and the errors: a flipped bit in the signed report, no chain, a report of another chip's
+VCEK, malformed evidence."""
 import json
 import os
 import sys
@@ -127,6 +129,68 @@ def azure_hcl():
                 any(k.get('kid') == 'HCLAkPub' for k in keys), c.get('x-ms-runtime'))
         T.check('x-ms-runtime carries vm-configuration',
                 'vm-configuration' in (c.get('x-ms-runtime') or {}), c.get('x-ms-runtime'))
+
+
+def azure_vtpm():
+    """The vTPM quote of Azure evidence, verified with the AK of the HCL report's runtime data:
+    Trustee's az-snp-vtpm JSON as published and MAA's form with a tpm_quote; the request's nonce
+    against the quote's extraData; a flipped PCR byte, a wrong nonce and another VM's quote
+    refused; a policy that wants the nonce checked."""
+    trustee = json.loads(rd('azure-snp-vtpm/evidence_b.json'))
+    with Server(at='2026-01-01T00:00:00Z') as s:
+        ev = b64url(json.dumps(trustee).encode())
+        r = s.post('/attest/SevSnpVm', {'report': ev, 'nonce': 'challenge'})
+        c = token_claims(s, r, "Trustee's az-snp-vtpm evidence with its nonce")
+        T.eq('nonce echoed', c.get('nonce'), 'challenge')
+        T.eq('the quote was checked against the nonce',
+             c.get('x-attestd-sevsnpvm-vtpm-nonce-checked'), True)
+        T.eq('extraData', c.get('x-attestd-sevsnpvm-vtpm-extradata'), b'challenge'.hex())
+        T.eq('attested PCRs 0-23', c.get('x-attestd-sevsnpvm-vtpm-attested-pcrs'),
+             list(range(24)))
+        pcrs = (c.get('x-attestd-sevsnpvm-vtpm-pcrs') or {}).get('sha256') or {}
+        T.eq('PCR values as the evidence gives them',
+             [pcrs.get(str(i)) for i in range(24)], trustee['tpm_quote']['pcrs'])
+        r = s.post('/attest/SevSnpVm', {'report': ev})
+        c = token_claims(s, r, 'the same without a nonce')
+        T.eq('no nonce: extraData reported, not checked',
+             (c.get('x-attestd-sevsnpvm-vtpm-nonce-checked'),
+              c.get('x-attestd-sevsnpvm-vtpm-extradata')), (False, b'challenge'.hex()))
+        want_nonce = ('version=1.0; authorizationrules { '
+                      'c:[type=="x-attestd-sevsnpvm-vtpm-nonce-checked", value==true] => permit(); '
+                      '}; issuancerules { };')
+        r = s.post('/attest/SevSnpVm', {'report': ev, 'draftPolicyForAttestation': want_nonce})
+        T.eq('a policy that wants a fresh quote refuses one without a nonce',
+             (r.status, r.error_code), (400, 'PolicyEvaluationError'), repr(r))
+        r = s.post('/attest/SevSnpVm', {'report': ev, 'nonce': 'challenge',
+                                        'draftPolicyForAttestation': want_nonce})
+        T.eq('... and takes one with it', r.status, 200, repr(r))
+        r = s.post('/attest/SevSnpVm', {'report': ev, 'nonce': 'another'})
+        T.eq('a wrong nonce: 400', r.status, 400, repr(r))
+        T.check('... ATT_E_TPM_NONCE', 'ATT_E_TPM_NONCE' in r.error_message, r.error_message)
+        bent = json.loads(json.dumps(trustee))
+        p7 = bent['tpm_quote']['pcrs'][7]
+        bent['tpm_quote']['pcrs'][7] = ('1' if p7[0] == '0' else '0') + p7[1:]
+        r = s.post('/attest/SevSnpVm', {'report': b64url(json.dumps(bent).encode()),
+                                        'nonce': 'challenge'})
+        T.eq('a flipped PCR 7 byte: 400', r.status, 400, repr(r))
+        T.check('... ATT_E_TPM_PCR_DIGEST', 'ATT_E_TPM_PCR_DIGEST' in r.error_message,
+                r.error_message)
+    hcl = rd('azure-snp-vtpm/hcl_report_a.bin')
+    chain = rd('azure-snp-vtpm/hcl_report_a.vcek_ask_ark.pem')
+    quote_a = json.loads(rd('azure-snp-vtpm/hcl_report_a.tpm_quote.json'))
+
+    def maa(quote):
+        return b64url(json.dumps({'SnpReport': b64url(hcl), 'VcekCertChain': b64url(chain),
+                                  'tpm_quote': quote}).encode())
+    with Server(at='2025-01-01T00:00:00Z') as s:
+        r = s.post('/attest/SevSnpVm', {'report': maa(quote_a), 'nonce': 'challenge'})
+        c = token_claims(s, r, "MAA's form with a tpm_quote")
+        T.eq('MAA form: nonce checked', c.get('x-attestd-sevsnpvm-vtpm-nonce-checked'), True)
+        r = s.post('/attest/SevSnpVm', {'report': maa(trustee['tpm_quote']),
+                                        'nonce': 'challenge'})
+        T.eq("another VM's quote (an AK not from this runtime data): 400", r.status, 400, repr(r))
+        T.check('... ATT_E_TPM_SIGNATURE', 'ATT_E_TPM_SIGNATURE' in r.error_message,
+                r.error_message)
 
 
 def sim_fleet_over_kds():
@@ -263,6 +327,7 @@ def main():
     T.section(go_sev_guest)
     T.section(gcp_v5)
     T.section(azure_hcl)
+    T.section(azure_vtpm)
 
 
 if __name__ == '__main__':
