@@ -498,6 +498,32 @@ void att_svc_policy_reset(att_svc_t *svc, const char *type, const char *body, si
     att_reply_token(svc, c, r);
 }
 
+/* Another replica changed the stored policy of `type` (NULL: of any type, maybe): put what the
+ * store holds now in force, where it differs from what is. A store that cannot be read keeps
+ * the policies in force (the next notification or re-read tries again). */
+void att_policies_reload(att_svc_t *svc, const char *type)
+{
+    for (size_t i = 0; i < att_svc_ntypes(); i++) {
+        const char *name = att_svc_type_at(i);
+        if (type != NULL && strcmp(type, name) != 0)
+            continue;
+        char *jws = NULL;
+        att_diag_t d;
+        att_err_t e = att_store_policy_get(svc->store, name, &jws, &d);
+        if (e != ATT_OK && e != ATT_E_STORE_NOT_FOUND)
+            continue;
+        att_pol_t *cur = att_pol_get(svc, i);
+        bool same = e == ATT_OK ? !cur->is_default && strcmp(cur->jws, jws) == 0 : cur->is_default;
+        att_pol_unref(cur);
+        att_pol_t *p = NULL;
+        if (!same)
+            p = e == ATT_OK ? att_pol_from_jws(jws, false, &d) : att_pol_default(name, &d);
+        if (p != NULL)
+            att_pol_swap(svc, i, p);
+        free(jws);
+    }
+}
+
 /* The policies in force at start-up: stored ones, else the defaults. In isolated mode, signed
  * policies stored before the ledger existed count as used for their type. */
 att_err_t att_policies_init(att_svc_t *svc, att_diag_t *d)

@@ -200,6 +200,39 @@ out:
     att_jws_clear(&j);
 }
 
+/* Another replica changed the policy management certificates: the set in force becomes the
+ * store's (isolated mode only; a store that cannot be read, or a certificate that does not
+ * parse, keeps the set in force). */
+void att_signers_reload(att_svc_t *svc)
+{
+    if (!svc->isolated)
+        return;
+    att_store_signer_t *s = NULL;
+    size_t n = 0;
+    att_diag_t d;
+    if (att_store_signer_list(svc->store, &s, &n, &d) != ATT_OK)
+        return;
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    bool ok = sk != NULL && n > 0;
+    for (size_t i = 0; i < n && ok; i++) {
+        X509 *c = att_cert_parse((const uint8_t *)s[i].cert_pem, strlen(s[i].cert_pem),
+                                 "stored policy signer", &d);
+        ok = c != NULL && sk_X509_push(sk, c) > 0;
+        if (!ok)
+            X509_free(c);
+    }
+    att_store_signers_free(s, n);
+    if (!ok) {
+        sk_X509_pop_free(sk, X509_free);
+        return;
+    }
+    pthread_rwlock_wrlock(&svc->lock);
+    STACK_OF(X509) *old = svc->signers;
+    svc->signers = sk;
+    pthread_rwlock_unlock(&svc->lock);
+    sk_X509_pop_free(old, X509_free);
+}
+
 /* Isolated mode: the signer set in the store, seeded from --isolated-signers on first start. */
 att_err_t att_signers_init(att_svc_t *svc, att_diag_t *d)
 {

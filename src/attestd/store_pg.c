@@ -101,7 +101,10 @@ void att_pg_msg(const pg_store_t *s, const char *in, char *out, size_t n)
             continue;
         }
         char c = in[i++];
-        out[o++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+        if (c == '\n' || c == '\r' || c == '\t')
+            c = ' ';
+        if (c != ' ' || (o > 0 && out[o - 1] != ' ')) /* one space for libpq's line breaks */
+            out[o++] = c;
     }
     while (o > 0 && out[o - 1] == ' ')
         o--;
@@ -211,10 +214,11 @@ static void pg_give(pg_conn_t *c)
 /* One statement with n text parameters (binary where bin[i] is non-zero, of length len[i]),
  * results in text (resfmt 0) or binary (1). The result when it succeeded, else NULL with *d
  * set: ATT_E_STORE with the server's message; *state (6 bytes) gets the SQLSTATE when asked.
- * read: idempotent, so retried once on a reset connection when the connection broke. */
+ * again: a statement that may run twice (a read, an upsert, an insert-or-nothing), so retried
+ * once on the reset connection when the connection broke under it. */
 static PGresult *pg_run(pg_store_t *s, pg_conn_t *c, const char *op, const char *sql, int n,
                         const char *const *vals, const int *len, const int *bin, int resfmt,
-                        bool read, char *state, att_diag_t *d)
+                        bool again, char *state, att_diag_t *d)
 {
     if (state)
         state[0] = '\0';
@@ -223,7 +227,7 @@ static PGresult *pg_run(pg_store_t *s, pg_conn_t *c, const char *op, const char 
         ExecStatusType st = PQresultStatus(r);
         if (r != NULL && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
             return r;
-        if (read && attempt == 0 && PQstatus(c->c) == CONNECTION_BAD) {
+        if (again && attempt == 0 && PQstatus(c->c) == CONNECTION_BAD) {
             PQclear(r);
             PQreset(c->c);
             if (PQstatus(c->c) == CONNECTION_OK && pg_session(c->c))
@@ -427,7 +431,7 @@ static att_err_t pg_policy_put(att_store_t *st, const char *type, const char *jw
                          "INSERT INTO policies (attestation_type, jws, updated) VALUES ($1, $2, $3)"
                          " ON CONFLICT (attestation_type) DO UPDATE"
                          " SET jws = excluded.jws, updated = excluded.updated",
-                         3, v, NULL, NULL, 0, false, NULL, d);
+                         3, v, NULL, NULL, 0, true, NULL, d);
     if (r != NULL)
         pg_notify(c, what);
     PQclear(r);
@@ -496,7 +500,7 @@ static att_err_t pg_signer_add(att_store_t *st, const att_store_signer_t *g, att
     PGresult *r = pg_run(s, c, "signer_add",
                          "INSERT INTO policy_signers (thumbprint, cert_pem, added)"
                          " VALUES ($1, $2, $3) ON CONFLICT (thumbprint) DO NOTHING",
-                         3, v, NULL, NULL, 0, false, NULL, d);
+                         3, v, NULL, NULL, 0, true, NULL, d);
     if (r != NULL && pg_tuples(r, "1"))
         pg_notify(c, "signers");
     PQclear(r);
@@ -573,7 +577,7 @@ static att_err_t pg_coll_put(att_store_t *st, const char *key, const uint8_t *bl
                          "INSERT INTO collateral (cache_key, data, fetched_at) VALUES ($1, $2, $3)"
                          " ON CONFLICT (cache_key) DO UPDATE"
                          " SET data = excluded.data, fetched_at = excluded.fetched_at",
-                         3, v, l, b, 0, false, NULL, d);
+                         3, v, l, b, 0, true, NULL, d);
     PQclear(r);
     pg_give(c);
     return r != NULL ? ATT_OK : ATT_E_STORE;
@@ -640,7 +644,7 @@ static att_err_t pg_secret(att_store_t *st, const char *name, const uint8_t *fre
     PGresult *r = pg_run(s, c, "secret",
                          "INSERT INTO service_secrets (name, secret, created) VALUES ($1, $2, $3)"
                          " ON CONFLICT (name) DO NOTHING",
-                         3, v, l, b, 0, false, NULL, d);
+                         3, v, l, b, 0, true, NULL, d);
     if (r == NULL)
         e = ATT_E_STORE;
     PQclear(r);

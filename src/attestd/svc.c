@@ -137,6 +137,31 @@ void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
     }
 }
 
+/* The store's news of a change another replica made (docs/store.md, "Notifications"): the
+ * policies and signers are re-read at once; the keys at the next request that uses them. */
+static void att_svc_store_changed(void *arg, const char *what)
+{
+    att_svc_t *svc = arg;
+    if (what == NULL || strcmp(what, "keys") == 0) {
+        pthread_rwlock_wrlock(&svc->lock);
+        svc->keys_loaded = 0; /* att_keys_maybe_reload: due now */
+        pthread_rwlock_unlock(&svc->lock);
+    }
+    if (what == NULL || strncmp(what, "policy ", 7) == 0)
+        att_policies_reload(svc, what ? what + 7 : NULL);
+    if (what == NULL || strcmp(what, "signers") == 0)
+        att_signers_reload(svc);
+}
+
+/* First start on a shared store: under the store's lock, so replicas starting together on an
+ * empty database make one signing key and seed the signers once. */
+static att_err_t att_svc_init_keys(void *arg, att_diag_t *d)
+{
+    att_svc_t *svc = arg;
+    att_err_t e = att_keys_init(svc, d);
+    return e == ATT_OK ? att_signers_init(svc, d) : e;
+}
+
 att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
 {
     att_svc_t *svc = calloc(1, sizeof(*svc));
@@ -174,9 +199,13 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
     if ((e = o->store_url ? att_store_open(o->store_url, &svc->store, d)
                           : att_store_open_sqlite(o->data_dir, &svc->store, d)) != ATT_OK)
         goto fail;
-    if ((e = att_keys_init(svc, d)) != ATT_OK || (e = att_signers_init(svc, d)) != ATT_OK ||
+    if ((e = att_store_exclusive(svc->store, att_svc_init_keys, svc, d)) != ATT_OK ||
         (e = att_policies_init(svc, d)) != ATT_OK || (e = att_challenge_init(svc, d)) != ATT_OK)
         goto fail;
+    e = att_store_watch(svc->store, att_svc_store_changed, svc, d);
+    if (e != ATT_OK && e != ATT_E_UNSUPPORTED) /* SQLite: keys re-read every few seconds */
+        goto fail;
+    e = ATT_OK;
     if (o->collateral_url != NULL || o->kds_url != NULL || o->collateral_dir != NULL) {
         /* every evidence backend's collateral fetcher, each with its network URL */
         const att_coll_fetcher_t *fetchers[ATT_SVC_MAX_SOURCES];
@@ -215,6 +244,8 @@ void att_svc_free(att_svc_t *svc)
 {
     if (svc == NULL)
         return;
+    if (svc->store) /* the watcher touches what is freed below: stopped and joined first */
+        att_store_watch(svc->store, NULL, NULL, NULL);
     att_collsrc_free(svc->coll);
     for (size_t i = 0; i < ATT_SVC_MAX_TYPES; i++)
         att_pol_unref(svc->pol[i]);

@@ -61,6 +61,8 @@ start() {
     if [ "$(id -u)" = 0 ]; then
         command -v runuser >/dev/null 2>&1 || die "running as root needs runuser"
         chown nobody "$dir"
+        runuser -u nobody -- test -x "$dir" ||
+            die "$dir cannot be reached by the user nobody (a parent directory is private)"
     fi
     port=$(free_port)
     pw=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
