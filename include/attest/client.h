@@ -45,6 +45,74 @@ typedef struct {
                        * "SevSnpVm" (data: MAA's JSON {SnpReport, VcekCertChain}) */
 } att_evidence_t;
 
+/* ---- TPM 2.0 through tpm2-tss ESYS (tpm_esys.c) ----------------------------------------------
+ *
+ *   att_tpm_client_opts_t to = {.tcti = "swtpm:host=127.0.0.1,port=2321"};
+ *   att_tpm_client_t *t;  att_tpm_client_open(&to, &t, &d);   // EK, then a new AK under it
+ *   char *members;        att_tpm_client_quote(t, nonce, 32, &members, &d);
+ *   // {"ak", "quote", "signature", "pcrs", "tcg_log"?, "ima_log"?, "ek_cert"?}: round 2's
+ *   free(members);        att_tpm_client_close(t);
+ *
+ * Not checked here: the quote (attestd, or att_tpm_verify, checks it), the EK certificate's
+ * chain. The TPM's objects (EK, a created AK, sessions) are flushed on close; a persistent AK
+ * (ak_handle) is only used. */
+
+typedef enum { ATT_TPM_KEY_RSA = 0, ATT_TPM_KEY_ECC = 1 } att_tpm_key_alg_t;
+
+#define ATT_TPM_EK_CERT_MAX 4096u /* the most read from an EK certificate's NV index */
+
+typedef struct {
+    /* a TCTI configuration as tpm2-tools takes it ("swtpm:host=127.0.0.1,port=2321",
+     * "device:/dev/tpmrm0"); NULL: $TPM2TOOLS_TCTI, else tpm2-tss's default (tabrmd,
+     * /dev/tpmrm0, /dev/tpm0, ...) */
+    const char *tcti;
+    /* the EK: TCG EK Credential Profile template L-1 (RSA 2048) or L-2 (ECC P-256); its
+     * certificate is read from NV 0x01c00002 (RSA), 0x01c0000a (ECC) when present */
+    att_tpm_key_alg_t ek_alg;
+    /* the AK created under the EK (as tpm2_createak: restricted signing key, RSASSA-SHA256
+     * RSA 2048 or ECDSA-SHA256 P-256), unless ak_handle names a persistent one (0x81xxxxxx) */
+    att_tpm_key_alg_t ak_alg;
+    uint32_t ak_handle;
+    /* PCRs to quote, tpm2-tools' syntax: "sha256:0,1,2,3,4,5,6,7" (the default), banks joined
+     * by '+', ranges "0-7", "all"; banks sha1, sha256, sha384, sha512, PCRs 0-23 */
+    const char *pcrs;
+    /* event logs sent with a quote. eventlog NULL: /sys/kernel/security/tpm0/
+     * binary_bios_measurements when the TCTI is a device (or the default) and it is readable;
+     * "" or "none": no log. ima NULL or "": none. At most ATT_TPM_MAX_LOG_BYTES each. */
+    const char *eventlog, *ima;
+} att_tpm_client_opts_t;
+
+typedef struct att_tpm_client att_tpm_client_t;
+
+/* Connect, create the EK, read its certificate, create and load the AK (or use ak_handle). A
+ * bad pcrs spec, TCTI string or handle is ATT_E_ARG (diag says what was wrong); no TPM reachable
+ * is ATT_E_UNSUPPORTED; a TPM command that fails ATT_E_IO with tpm2-tss's decoded code. */
+ATT_API att_err_t att_tpm_client_open(const att_tpm_client_opts_t *o, att_tpm_client_t **out,
+                                      att_diag_t *diag) ATT_WUR;
+/* A quote of the PCRs with qualifying data nonce (1 to 64 bytes) and the PCR values read in its
+ * selection order, checked against the quote's pcrDigest (PCRs that change meanwhile: read
+ * again, at most 3 times). *members: a JSON object (malloc'd text) with round 2's members
+ * (docs/api.md "TPM"): ak (TPM2B_PUBLIC), quote (TPMS_ATTEST), signature (TPMT_SIGNATURE),
+ * pcrs, tcg_log and ima_log when set, ek_cert when the TPM has one (DER), all base64url. */
+ATT_API att_err_t att_tpm_client_quote(att_tpm_client_t *t, const uint8_t *nonce, size_t len,
+                                       char **members, att_diag_t *diag) ATT_WUR;
+/* TPM2_ActivateCredential with the AK and the EK (a PolicySecret(endorsement) session): the
+ * secret a verifier sealed to the AK's name and the EK with MakeCredential. blob is the
+ * TPM2B_ID_OBJECT and secret the TPM2B_ENCRYPTED_SECRET, each marshalled with its size or as
+ * its bare buffer. out gets at most 64 bytes (*out_len). A blob not made for this AK and EK is
+ * ATT_E_IO naming the TPM's refusal. */
+ATT_API att_err_t att_tpm_client_activate(att_tpm_client_t *t, const uint8_t *blob, size_t blob_len,
+                                          const uint8_t *secret, size_t secret_len, uint8_t out[64],
+                                          size_t *out_len, att_diag_t *diag) ATT_WUR;
+/* The AK's and the EK's TPM2B_PUBLIC, the AK's name, the EK certificate (NULL/0 if the TPM has
+ * none). Borrowed: valid until close. */
+typedef struct {
+    const uint8_t *ak_public, *ek_public, *ak_name, *ek_cert;
+    size_t ak_public_len, ek_public_len, ak_name_len, ek_cert_len;
+} att_tpm_client_keys_t;
+ATT_API void att_tpm_client_keys(const att_tpm_client_t *t, att_tpm_client_keys_t *k);
+ATT_API void att_tpm_client_close(att_tpm_client_t *t);
+
 typedef struct {
     /* sim: a directory made by `attest sim init` (att_sim_dir_init). */
     const char *sim_dir;
@@ -53,12 +121,16 @@ typedef struct {
     /* tsm: the configfs-tsm report directory (NULL: /sys/kernel/config/tsm/report);
      * gramine: the attestation pseudo-file directory (NULL: /dev/attestation). */
     const char *root;
+    /* tpm: the TPM, keys, PCRs and logs; the quote's qualifying data is SHA-256(runtime data)
+     * (the first 32 bytes of the report data); the evidence is the JSON of
+     * att_tpm_client_quote, type "Tpm" */
+    att_tpm_client_opts_t tpm;
 } att_provider_opts_t;
 
 typedef struct att_provider att_provider_t;
 
-/* "sim", "tsm" or "gramine". A device that is absent gives ATT_E_UNSUPPORTED (diag says what is
- * missing and what it means); an unknown name ATT_E_ARG. */
+/* "sim", "tsm", "gramine", "sev-guest" or "tpm". A device that is absent gives ATT_E_UNSUPPORTED
+ * (diag says what is missing and what it means); an unknown name ATT_E_ARG. */
 ATT_API att_err_t att_provider_new(const char *name, const att_provider_opts_t *o,
                                    att_provider_t **out, att_diag_t *diag) ATT_WUR;
 ATT_API const char *att_provider_name(const att_provider_t *p);
@@ -167,6 +239,39 @@ typedef struct {
 ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
                              att_diag_t *diag) ATT_WUR;
 ATT_API void att_submit_result_clear(att_submit_result_t *r);
+
+/* ---- TPM attestation through /attest/Tpm (tpm_run.c) ------------------------------------- */
+
+typedef enum {
+    ATT_TPM_PROTO_NATIVE = 0, /* round 2 {"request": {service_context, ak, quote, ...}} */
+    ATT_TPM_PROTO_MAA = 1,    /* round 2 {"request": JWS attReqV2}, an ephemeral request key */
+} att_tpm_protocol_t;
+
+typedef enum {
+    ATT_TPM_TRUST_PINNED = 0,   /* round 1 aikcert; the server pins the AK (--tpm-ak) */
+    ATT_TPM_TRUST_AK_CERT = 1,  /* round 1 aikcert; round 2 carries the AK certificate */
+    ATT_TPM_TRUST_ACTIVATE = 2, /* round 1 activate (EK certificate, AK); the activated secret
+                                 * is the challenge */
+} att_tpm_trust_t;
+
+typedef struct {
+    const char *url;          /* attestd (or MAA) base URL */
+    const char *access_token; /* optional: Authorization: Bearer */
+    const char *api_version;  /* NULL: 2022-08-01 */
+    long timeout_ms;          /* per request; 0: 30 s */
+    att_tpm_protocol_t protocol;
+    att_tpm_trust_t trust;
+    const uint8_t *ak_cert; /* ATT_TPM_TRUST_AK_CERT: the AK's certificate, DER */
+    size_t ak_cert_len;
+} att_tpm_attest_opts_t;
+
+/* The two rounds of /attest/Tpm with the TPM t: round 1 (a challenge, or a credential to
+ * activate), a quote of t's PCRs with the challenge, round 2; r->token is the attestation token.
+ * Errors as att_submit: ATT_E_FETCH_STATUS when attestd answered an error (r->error_code,
+ * r->error_message verbatim), ATT_E_FETCH when an answer is not what the protocol says, the
+ * TPM's errors as att_tpm_client_quote / att_tpm_client_activate. */
+ATT_API att_err_t att_tpm_attest(att_tpm_client_t *t, const att_tpm_attest_opts_t *o,
+                                 att_submit_result_t *r, att_diag_t *diag) ATT_WUR;
 
 #ifdef __cplusplus
 }

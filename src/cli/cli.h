@@ -29,6 +29,8 @@ void att_cli_print_verdict(json_t *o, bool json, const char *const *skip);
 #include "attest/client.h"
 typedef struct {
     const char *provider, *sim_dir, *tee, *root;
+    /* tpm: --tcti, --ek-alg, --ak-alg, --ak-handle, --pcrs, --eventlog, --ima */
+    const char *tcti, *ek_alg, *ak_alg, *ak_handle, *pcrs, *eventlog, *ima;
 } att_cli_prov_t;
 /* 1 if argv[*i] was a provider option (its value consumed), else 0. */
 int att_cli_prov_arg(att_cli_prov_t *p, int argc, char **argv, int *i);
@@ -37,5 +39,32 @@ int att_cli_read_runtime(const char *cmd, const char *path, uint8_t **rd, size_t
 /* Collect evidence binding rd; prints the error; exit code. */
 int att_cli_prov_collect(const char *cmd, const att_cli_prov_t *p, const uint8_t *rd, size_t rdlen,
                          att_evidence_t *ev);
+/* The TPM options of p as the library takes them; prints the error; exit code. */
+int att_cli_tpm_opts(const char *cmd, const att_cli_prov_t *p, att_tpm_client_opts_t *o);
+/* Open the TPM (att_tpm_client_open); prints the error; exit code (1: no TPM, 2: usage). */
+int att_cli_tpm_open(const char *cmd, const att_cli_prov_t *p, att_tpm_client_t **t);
+/* `attest run --type Tpm` / `--provider tpm`: the /attest/Tpm protocol (cmd_tpm_run.c). */
+int att_cli_tpm_run(int argc, char **argv);
+/* Shared by `attest submit`, `attest run` and the TPM run (cmd_submit.c): the access-token
+ * options (and their usage text), the token they give (NULL when none is asked for), text from a
+ * server printed with control characters escaped, and why a token is not a compact JWS (NULL when
+ * it is one). */
+#define ATT_CLI_AUTH_USAGE                                                                         \
+    "access token (optional; attestd may require one):\n"                                          \
+    "  --access-token-file F        a bearer token to send as is\n"                                \
+    "  --issuer URL | --token-url URL\n"                                                           \
+    "                               OAuth2 client credentials: the identity provider (its token\n" \
+    "                               endpoint found by OpenID discovery) or its token endpoint\n"   \
+    "  --client-id ID --client-secret-file F\n"                                                    \
+    "  [--client-auth basic|post]   client_secret_basic (default) or client_secret_post\n"         \
+    "  [--scope S] [--audience A] [--resource R]   extra token request parameters\n"
+typedef struct {
+    const char *access_token_file, *issuer, *token_url, *client_id, *secret_file, *client_auth,
+        *scope, *audience, *resource;
+} att_cli_auth_t;
+int att_cli_auth_arg(att_cli_auth_t *a, int argc, char **argv, int *i);
+int att_cli_access_token(const char *cmd, const att_cli_auth_t *a, char **out);
+void att_cli_put_safe(FILE *f, const char *s);
+const char *att_cli_token_malformed(const char *t);
 
 #endif

@@ -21,19 +21,7 @@
 #include "cli.h"
 #include "core/util.h"
 
-static void att_put_safe(FILE *f, const char *s);
-
 #define ATT_SECRET_MAX 8192
-
-#define ATT_AUTH_USAGE                                                                             \
-    "access token (optional; attestd may require one):\n"                                          \
-    "  --access-token-file F        a bearer token to send as is\n"                                \
-    "  --issuer URL | --token-url URL\n"                                                           \
-    "                               OAuth2 client credentials: the identity provider (its token\n" \
-    "                               endpoint found by OpenID discovery) or its token endpoint\n"   \
-    "  --client-id ID --client-secret-file F\n"                                                    \
-    "  [--client-auth basic|post]   client_secret_basic (default) or client_secret_post\n"         \
-    "  [--scope S] [--audience A] [--resource R]   extra token request parameters\n"
 
 static const char att_submit_usage[] =
     "usage: attest submit --url URL --evidence FILE --runtime-data FILE\n"
@@ -44,7 +32,7 @@ static const char att_submit_usage[] =
     "api-version 2022-08-01 (TdxVm: 2023-04-01-preview, as MAA), or --api-version V.\n"
     "  --evidence FILE   the output of 'attest evidence' (JSON; gives the type) or raw evidence\n"
     "                    bytes (then --type is required). OpenEnclave wraps a bare SGX quote in\n"
-    "                    an Open Enclave report header.\n" ATT_AUTH_USAGE
+    "                    an Open Enclave report header.\n" ATT_CLI_AUTH_USAGE
     "Exit: 0 token printed, 1 attestd or the identity provider answered with an error (printed\n"
     "as CODE: message, control characters escaped) or attestd's answer held no compact JWS\n"
     "(nothing printed), 2 usage, file or connection error.\n";
@@ -55,20 +43,17 @@ static const char att_run_usage[] =
     "OpenEnclave]\n"
     "                  [--api-version V] [access token options]\n"
     "Collect evidence binding FILE (as 'attest evidence'), get an access token (if asked), send\n"
-    "both to attestd (as 'attest submit') and print the attestation token.\n" ATT_AUTH_USAGE
+    "both to attestd (as 'attest submit') and print the attestation token.\n"
+    "For a TPM: attest run --type Tpm --url URL [TPM options] ('attest run --type Tpm "
+    "--help').\n" ATT_CLI_AUTH_USAGE
     "Exit: 0 token printed, 1 the provider failed, attestd or the identity provider answered\n"
     "with an error, or attestd's answer held no compact JWS, 2 usage, file or connection error.\n";
-
-typedef struct {
-    const char *access_token_file, *issuer, *token_url, *client_id, *secret_file, *client_auth,
-        *scope, *audience, *resource;
-} att_cli_auth_t;
 
 typedef struct {
     const char *url, *type, *nonce, *api_version, *runtime_file, *evidence_file;
 } att_cli_sub_t;
 
-static int att_auth_arg(att_cli_auth_t *a, int argc, char **argv, int *i)
+int att_cli_auth_arg(att_cli_auth_t *a, int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc)
         return 0;
@@ -135,7 +120,7 @@ static char *att_read_secret(const char *cmd, const char *path)
 }
 
 /* The access token to send (NULL and ATT_EXIT_OK when none is asked for). */
-static int att_access_token(const char *cmd, const att_cli_auth_t *a, char **out)
+int att_cli_access_token(const char *cmd, const att_cli_auth_t *a, char **out)
 {
     *out = NULL;
     bool oauth = a->issuer || a->token_url || a->client_id || a->secret_file;
@@ -188,7 +173,7 @@ static int att_access_token(const char *cmd, const att_cli_auth_t *a, char **out
     att_oauth_free(o);
     if (e != ATT_OK) {
         fprintf(stderr, "attest %s: access token: ", cmd);
-        att_put_safe(stderr, d.msg); /* may quote the provider's error_description */
+        att_cli_put_safe(stderr, d.msg); /* may quote the provider's error_description */
         fputc('\n', stderr);
         return e == ATT_E_FETCH_STATUS ? ATT_EXIT_REJECT : ATT_EXIT_USAGE;
     }
@@ -198,7 +183,7 @@ static int att_access_token(const char *cmd, const att_cli_auth_t *a, char **out
 /* Text that came from a server (error codes and messages, or a message quoting them), printed
  * with every control character escaped (\n, \xNN): a server cannot write terminal escape
  * sequences, or fake lines, on the user's terminal. */
-static void att_put_safe(FILE *f, const char *s)
+void att_cli_put_safe(FILE *f, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         if (*p == '\n')
@@ -213,7 +198,7 @@ static void att_put_safe(FILE *f, const char *s)
 /* NULL if t is a compact JWS as attestd issues them: three base64url segments, a header that
  * is a JSON object with a string "alg" other than "none", a non-empty signature; else why not.
  * Only such a token is printed (the signature is the relying party's to check). */
-static const char *att_token_malformed(const char *t)
+const char *att_cli_token_malformed(const char *t)
 {
     static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t h = strspn(t, b64u);
@@ -258,7 +243,7 @@ static int att_do_submit(const char *cmd, const att_cli_sub_t *s, const char *ty
     att_diag_t d;
     att_err_t e = att_submit(&so, &r, &d);
     int rc = ATT_EXIT_OK;
-    const char *bad = e == ATT_OK ? att_token_malformed(r.token ? r.token : "") : NULL;
+    const char *bad = e == ATT_OK ? att_cli_token_malformed(r.token ? r.token : "") : NULL;
     if (e == ATT_OK && bad == NULL) {
         printf("%s\n", r.token);
     } else if (e == ATT_OK) {
@@ -269,14 +254,14 @@ static int att_do_submit(const char *cmd, const att_cli_sub_t *s, const char *ty
         rc = ATT_EXIT_REJECT;
     } else if (e == ATT_E_FETCH_STATUS) {
         fprintf(stderr, "attest %s: attestd answered HTTP %ld: ", cmd, r.http_status);
-        att_put_safe(stderr, r.error_code ? r.error_code : "(no error code)");
+        att_cli_put_safe(stderr, r.error_code ? r.error_code : "(no error code)");
         fputs(": ", stderr);
-        att_put_safe(stderr, r.error_message);
+        att_cli_put_safe(stderr, r.error_message);
         fputc('\n', stderr);
         rc = ATT_EXIT_REJECT;
     } else {
         fprintf(stderr, "attest %s: ", cmd);
-        att_put_safe(stderr, d.msg);
+        att_cli_put_safe(stderr, d.msg);
         fputc('\n', stderr);
         rc = ATT_EXIT_USAGE;
     }
@@ -348,7 +333,7 @@ int att_cli_submit(int argc, char **argv)
             fputs(att_submit_usage, stdout);
             return ATT_EXIT_OK;
         }
-        if (att_sub_arg(&s, argc, argv, &i) || att_auth_arg(&a, argc, argv, &i))
+        if (att_sub_arg(&s, argc, argv, &i) || att_cli_auth_arg(&a, argc, argv, &i))
             continue;
         fprintf(stderr, "attest submit: unexpected argument '%s'\n%s", o, att_submit_usage);
         return ATT_EXIT_USAGE;
@@ -380,7 +365,7 @@ int att_cli_submit(int argc, char **argv)
         rc = ATT_EXIT_USAGE;
         goto out;
     }
-    if ((rc = att_access_token("submit", &a, &token)) != ATT_EXIT_OK)
+    if ((rc = att_cli_access_token("submit", &a, &token)) != ATT_EXIT_OK)
         goto out;
     rc = att_do_submit("submit", &s, type, ev, evlen, rd, rdlen, token);
 out:
@@ -394,8 +379,20 @@ out:
     return rc;
 }
 
+/* `--type Tpm` or `--provider tpm` among argv (an option's value, not a value alone). */
+static bool att_run_is_tpm(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if ((!strcmp(argv[i], "--type") && !strcmp(argv[i + 1], "Tpm")) ||
+            (!strcmp(argv[i], "--provider") && !strcmp(argv[i + 1], "tpm")))
+            return true;
+    return false;
+}
+
 int att_cli_run(int argc, char **argv)
 {
+    if (att_run_is_tpm(argc, argv))
+        return att_cli_tpm_run(argc, argv); /* two rounds with the TPM: cmd_tpm_run.c */
     att_cli_sub_t s = {0};
     att_cli_auth_t a = {0};
     att_cli_prov_t p = {0};
@@ -406,7 +403,7 @@ int att_cli_run(int argc, char **argv)
             return ATT_EXIT_OK;
         }
         if (strcmp(o, "--evidence") != 0 &&
-            (att_sub_arg(&s, argc, argv, &i) || att_auth_arg(&a, argc, argv, &i) ||
+            (att_sub_arg(&s, argc, argv, &i) || att_cli_auth_arg(&a, argc, argv, &i) ||
              att_cli_prov_arg(&p, argc, argv, &i)))
             continue;
         fprintf(stderr, "attest run: unexpected argument '%s'\n%s", o, att_run_usage);
@@ -439,7 +436,7 @@ int att_cli_run(int argc, char **argv)
         }
         type = s.type;
     }
-    if ((rc = att_access_token("run", &a, &token)) != ATT_EXIT_OK)
+    if ((rc = att_cli_access_token("run", &a, &token)) != ATT_EXIT_OK)
         goto out;
     rc = att_do_submit("run", &s, type, ev.data, ev.len, rd, rdlen, token);
 out:

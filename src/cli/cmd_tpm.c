@@ -1,9 +1,11 @@
-/* cmd_tpm.c - `attest tpm verify`: a TPM 2.0 quote with its AK, PCR values and event logs. */
+/* cmd_tpm.c - `attest tpm verify`: a TPM 2.0 quote with its AK, PCR values and event logs;
+ * `attest tpm activate`: credential activation in a TPM. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "attest/tpm.h"
 #include "cli.h"
@@ -36,7 +38,18 @@ static const char att_tpm_usage[] =
     "        firmware_version, signer_alg, the AK, and with logs secure_boot, the boot\n"
     "        applications and every event.\n"
     "\n"
-    "Exit status: 0 accepted, 1 rejected (malformed input included), 2 usage or I/O error.\n";
+    "Exit status: 0 accepted, 1 rejected (malformed input included), 2 usage or I/O error.\n"
+    "\n"
+    "usage: attest tpm activate --ak-handle HANDLE [--tcti TCTI] [--ek-alg rsa|ecc]\n"
+    "                           (--credential FILE | --blob FILE --secret FILE)\n"
+    "\n"
+    "activate  TPM2_ActivateCredential in the TPM (tpm2-tss ESYS; --tcti as tpm2-tools takes it,\n"
+    "        default $TPM2TOOLS_TCTI) with the persistent AK HANDLE and the EK (TCG template,\n"
+    "        PolicySecret(endorsement)): --credential is tpm2_makecredential's file (0xBADCC0DE,\n"
+    "        version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET), or --blob and --secret the two\n"
+    "        structures. Prints the recovered secret in hex.\n"
+    "        Exit status: 0 activated, 1 no TPM or the TPM refused (a credential made for another\n"
+    "        AK or EK), 2 usage or I/O error.\n";
 
 static const char *const att_tpm_skip[] = {"events", "pcrs", NULL};
 
@@ -149,6 +162,104 @@ out:
     return rc;
 }
 
+static int att_tpm_act_read(const char *what, const char *path, size_t max, uint8_t **buf,
+                            size_t *len)
+{
+    att_diag_t d;
+    if (att_read_file(path, max, buf, len, &d) != ATT_OK) {
+        fprintf(stderr, "attest tpm activate: %s %s: %s\n", what, path, d.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* `attest tpm activate` (the TPM options parsed as attest evidence's, cmd_evidence.c). */
+static int att_tpm_activate_cmd(int argc, char **argv)
+{
+    att_cli_prov_t p = {0};
+    const char *cred = NULL, *blob = NULL, *secret = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(att_tpm_usage, stdout);
+            return ATT_EXIT_OK;
+        } else if (i + 1 < argc && !strcmp(a, "--credential")) {
+            cred = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--blob")) {
+            blob = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--secret")) {
+            secret = argv[++i];
+        } else if (strcmp(a, "--provider") != 0 && att_cli_prov_arg(&p, argc, argv, &i)) {
+            continue;
+        } else {
+            fprintf(stderr, "attest tpm activate: unknown or incomplete option '%s'\n%s", a,
+                    att_tpm_usage);
+            return ATT_EXIT_USAGE;
+        }
+    }
+    if (p.ak_handle == NULL || (cred != NULL) == (blob != NULL || secret != NULL) ||
+        (cred == NULL && (blob == NULL || secret == NULL))) {
+        fprintf(stderr, "attest tpm activate: --ak-handle and either --credential FILE or --blob "
+                        "FILE --secret FILE are required\n");
+        return ATT_EXIT_USAGE;
+    }
+    uint8_t *cb = NULL, *sb = NULL;
+    size_t cl = 0, sl = 0;
+    const uint8_t *bp, *sp;
+    size_t bl, spl;
+    int rc = ATT_EXIT_USAGE;
+    att_tpm_client_t *t = NULL;
+    if (cred != NULL) {
+        if (att_tpm_act_read("--credential", cred, ATT_TPM_MAX_FILE, &cb, &cl) != 0)
+            goto out;
+        /* magic, version, TPM2B_ID_OBJECT (u16 size first), TPM2B_ENCRYPTED_SECRET */
+        static const uint8_t hdr[8] = {0xba, 0xdc, 0xc0, 0xde, 0, 0, 0, 1};
+        size_t idl = cl >= 10 ? ((size_t)cb[8] << 8 | cb[9]) : 0;
+        if (cl < 12 || memcmp(cb, hdr, 8) != 0 || 10 + idl + 2 > cl ||
+            ((size_t)cb[10 + idl] << 8 | cb[11 + idl]) != cl - 12 - idl) {
+            fprintf(stderr,
+                    "attest tpm activate: %s is not tpm2_makecredential's file (0xBADCC0DE, "
+                    "version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET, nothing after)\n",
+                    cred);
+            goto out;
+        }
+        bp = cb + 8;
+        bl = 2 + idl;
+        sp = cb + 10 + idl;
+        spl = cl - 10 - idl;
+    } else {
+        if (att_tpm_act_read("--blob", blob, ATT_TPM_MAX_FILE, &cb, &cl) != 0 ||
+            att_tpm_act_read("--secret", secret, ATT_TPM_MAX_FILE, &sb, &sl) != 0)
+            goto out;
+        bp = cb;
+        bl = cl;
+        sp = sb;
+        spl = sl;
+    }
+    if ((rc = att_cli_tpm_open("tpm activate", &p, &t)) != ATT_EXIT_OK)
+        goto out;
+    uint8_t out[64];
+    size_t ol = 0;
+    att_diag_t d;
+    att_err_t e = att_tpm_client_activate(t, bp, bl, sp, spl, out, &ol, &d);
+    if (e != ATT_OK) {
+        fprintf(stderr, "attest tpm activate: %s\n", d.msg);
+        rc = e == ATT_E_ARG ? ATT_EXIT_USAGE : ATT_EXIT_REJECT;
+        goto out;
+    }
+    char hex[2 * sizeof(out) + 1];
+    att_hex_encode(out, ol, hex);
+    OPENSSL_cleanse(out, sizeof(out));
+    printf("%s\n", hex);
+    OPENSSL_cleanse(hex, sizeof(hex));
+    rc = ATT_EXIT_OK;
+out:
+    att_tpm_client_close(t);
+    free(cb);
+    free(sb);
+    return rc;
+}
+
 int att_cli_tpm(int argc, char **argv)
 {
     /* libtss2-mu logs malformed input on stderr; the verdict already says what was wrong. */
@@ -159,6 +270,8 @@ int att_cli_tpm(int argc, char **argv)
     }
     if (!strcmp(argv[1], "verify"))
         return att_tpm_verify_cmd(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "activate"))
+        return att_tpm_activate_cmd(argc - 1, argv + 1);
     fprintf(stderr, "attest tpm: unknown subcommand '%s'\n%s", argv[1], att_tpm_usage);
     return ATT_EXIT_USAGE;
 }

@@ -78,7 +78,7 @@ typedef struct {
 } att_provider_ops_t;
 
 extern const att_provider_ops_t att_provider_sim, att_provider_tsm, att_provider_gramine,
-    att_provider_sev_guest;
+    att_provider_sev_guest, att_provider_tpm;
 
 /* File-system operations of the tsm, gramine and sev-guest providers; tests replace them to
  * emulate configfs (mkdir populating attributes, generation counting writes) and devices. */

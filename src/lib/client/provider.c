@@ -19,8 +19,10 @@ struct att_provider {
 };
 
 static const att_provider_ops_t *const att_providers[] = {
-    &att_provider_sim, &att_provider_tsm, &att_provider_gramine, &att_provider_sev_guest};
-static const char *const att_provider_name_list[] = {"sim", "tsm", "gramine", "sev-guest", NULL};
+    &att_provider_sim, &att_provider_tsm, &att_provider_gramine, &att_provider_sev_guest,
+    &att_provider_tpm};
+static const char *const att_provider_name_list[] = {"sim",       "tsm", "gramine",
+                                                     "sev-guest", "tpm", NULL};
 
 ATT_API const char *const *att_provider_names(void)
 {
@@ -50,7 +52,8 @@ ATT_API att_err_t att_provider_new(const char *name, const att_provider_opts_t *
         if (strcmp(att_providers[i]->name, name) == 0)
             ops = att_providers[i];
     if (ops == NULL)
-        return att_diag_set(diag, ATT_E_ARG, "unknown evidence provider '%s' (sim, tsm, gramine)",
+        return att_diag_set(diag, ATT_E_ARG,
+                            "unknown evidence provider '%s' (sim, tsm, gramine, sev-guest, tpm)",
                             name);
     att_provider_opts_t none = {0};
     att_provider_t *p = calloc(1, sizeof(*p));

@@ -1,0 +1,276 @@
+/* tpm_run.c - the client side of /attest/Tpm (docs/api.md "TPM"): round 1, a quote with the
+ * challenge, round 2, the token.
+ *
+ * Every message is {"data": base64url(JSON)} both ways. Round 1 is {"payload": {"type":
+ * "aikcert"}} (answered {"payload": {"challenge", "service_context"}}) or, for credential
+ * activation, {"payload": {"type": "activate", "ek_cert", "ak", "ek_pub"}} (answered
+ * {"payload": {"credential_blob", "encrypted_secret", "service_context"}}; the secret the TPM
+ * activates is the challenge). Round 2 is the native {"request": {service_context, ak, quote,
+ * signature, pcrs, tcg_log?, ima_log?}}, answered {"report": JWT}. Not checked here: the token
+ * (the relying party's job), the challenge's size (the TPM takes 1 to 64 bytes; more is refused
+ * before the TPM is asked).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "attest/token.h"
+#include "client/client_int.h"
+#include "client/tpm_client.h"
+
+#define ATT_TPM_API_VERSION "2022-08-01"
+
+typedef struct {
+    const att_tpm_attest_opts_t *o;
+    char *url;
+    char *auth;
+    att_submit_result_t *r;
+} att_tpm_conv_t;
+
+/* One round: POST {"data": b64url(msg)}; *answer the decoded JSON of the answer's "data". */
+static att_err_t att_tpm_round(att_tpm_conv_t *c, const char *what, json_t *msg, json_t **answer,
+                               att_diag_t *diag)
+{
+    *answer = NULL;
+    char *text = json_dumps(msg, JSON_COMPACT);
+    char *b = text ? att_b64url_encode((const uint8_t *)text, strlen(text)) : NULL;
+    json_t *env = b ? json_pack("{s:s}", "data", b) : NULL;
+    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    free(text);
+    free(b);
+    json_decref(env);
+    if (body == NULL)
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    const char *hdrs[4] = {"Content-Type: application/json", "Accept: application/json", c->auth,
+                           NULL};
+    att_client_req_t rq = {.method = "POST",
+                           .url = c->url,
+                           .headers = hdrs,
+                           .body = body,
+                           .body_len = strlen(body),
+                           .timeout_ms = c->o->timeout_ms > 0 ? c->o->timeout_ms : 30000,
+                           .redirects = ATT_CLIENT_REDIRECT_NONE};
+    att_client_resp_t rs = {0};
+    att_err_t e = att_client_http(&rq, &rs, diag);
+    free(body);
+    if (e != ATT_OK)
+        return e;
+    c->r->http_status = rs.status;
+    json_t *ans = json_loadb(rs.body, rs.len, 0, NULL);
+    if (rs.status != 200) {
+        /* a CloudError {"error": {"code", "message"}}, else whatever came */
+        json_t *err = json_object_get(ans, "error");
+        const char *code = json_string_value(json_object_get(err, "code"));
+        const char *m = json_string_value(json_object_get(err, "message"));
+        if (code == NULL)
+            code = rs.error_code_hdr;
+        c->r->error_code = code ? strdup(code) : NULL;
+        c->r->error_message = strdup(m ? m : rs.body ? rs.body : "");
+        e = att_diag_set(diag, ATT_E_FETCH_STATUS, "%s: HTTP status %ld%s%s: %.400s", what,
+                         rs.status, code ? " " : "", code ? code : "", m ? m : "");
+        goto out;
+    }
+    const char *data = json_string_value(json_object_get(ans, "data"));
+    uint8_t *dec = NULL;
+    size_t dl = 0;
+    if (data == NULL || !att_b64_decode(data, strlen(data), false, &dec, &dl)) {
+        e = att_diag_set(diag, ATT_E_FETCH,
+                         "%s: HTTP 200, but the answer is not {\"data\": base64url(JSON)}", what);
+        goto out;
+    }
+    *answer = json_loadb((const char *)dec, dl, JSON_REJECT_DUPLICATES, NULL);
+    free(dec);
+    if (!json_is_object(*answer)) {
+        json_decref(*answer);
+        *answer = NULL;
+        e = att_diag_set(diag, ATT_E_FETCH, "%s: the answer's data is not a JSON object", what);
+    }
+out:
+    json_decref(ans);
+    att_client_resp_clear(&rs);
+    return e;
+}
+
+/* A base64url string member of obj, decoded into at most max bytes. */
+static att_err_t att_tpm_member(json_t *obj, const char *what, const char *name, size_t max,
+                                uint8_t **out, size_t *len, att_diag_t *diag)
+{
+    const char *s = json_string_value(json_object_get(obj, name));
+    *out = NULL;
+    if (s == NULL || !att_b64_decode(s, strlen(s), false, out, len) || *len == 0 || *len > max) {
+        free(*out);
+        *out = NULL;
+        return att_diag_set(diag, ATT_E_FETCH,
+                            "%s: the answer's payload has no base64url \"%s\" of 1 to %zu bytes",
+                            what, name, max);
+    }
+    return ATT_OK;
+}
+
+static json_t *att_tpm_b64(const uint8_t *p, size_t n)
+{
+    char *s = att_b64url_encode(p, n);
+    json_t *j = s ? json_string(s) : NULL;
+    free(s);
+    return j;
+}
+
+/* Round 1: the challenge (aikcert) or the activated secret (activate), and the context. */
+static att_err_t att_tpm_round1(att_tpm_conv_t *c, att_tpm_client_t *t, uint8_t ch[64],
+                                size_t *chlen, char **sc, att_diag_t *diag)
+{
+    const char *what = "TPM round 1";
+    att_tpm_client_keys_t k;
+    att_tpm_client_keys(t, &k);
+    json_t *p;
+    if (c->o->trust == ATT_TPM_TRUST_ACTIVATE) {
+        if (k.ek_cert == NULL)
+            return att_diag_set(diag, ATT_E_UNSUPPORTED,
+                                "credential activation needs the EK certificate, and the TPM has "
+                                "none in NV for this EK");
+        p = json_pack("{s:s,s:o,s:o,s:o}", "type", "activate", "ek_cert",
+                      att_tpm_b64(k.ek_cert, k.ek_cert_len), "ak",
+                      att_tpm_b64(k.ak_public, k.ak_public_len), "ek_pub",
+                      att_tpm_b64(k.ek_public, k.ek_public_len));
+    } else {
+        p = json_pack("{s:s}", "type", "aikcert");
+    }
+    json_t *msg = p ? json_pack("{s:o}", "payload", p) : NULL, *ans = NULL;
+    if (msg == NULL)
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    att_err_t e = att_tpm_round(c, what, msg, &ans, diag);
+    json_decref(msg);
+    if (e != ATT_OK)
+        return e;
+    json_t *pl = json_object_get(ans, "payload");
+    const char *s = json_string_value(json_object_get(pl, "service_context"));
+    if (s == NULL) {
+        e = att_diag_set(diag, ATT_E_FETCH, "%s: the answer has no payload.service_context", what);
+        goto out;
+    }
+    if ((*sc = strdup(s)) == NULL) {
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    uint8_t *b = NULL, *es = NULL;
+    size_t bl = 0, el = 0;
+    if (c->o->trust != ATT_TPM_TRUST_ACTIVATE) {
+        if ((e = att_tpm_member(pl, what, "challenge", 64, &b, &bl, diag)) == ATT_OK) {
+            memcpy(ch, b, bl);
+            *chlen = bl;
+        }
+    } else if ((e = att_tpm_member(pl, what, "credential_blob", 4096, &b, &bl, diag)) == ATT_OK &&
+               (e = att_tpm_member(pl, what, "encrypted_secret", 4096, &es, &el, diag)) == ATT_OK) {
+        e = att_tpm_client_activate(t, b, bl, es, el, ch, chlen, diag);
+    }
+    free(b);
+    free(es);
+out:
+    if (e != ATT_OK) {
+        free(*sc);
+        *sc = NULL;
+    }
+    json_decref(ans);
+    return e;
+}
+
+static att_err_t att_tpm_round2_native(att_tpm_conv_t *c, att_tpm_client_t *t, const uint8_t *ch,
+                                       size_t chlen, const char *sc, att_diag_t *diag)
+{
+    const char *what = "TPM round 2";
+    json_t *m, *ans = NULL;
+    att_err_t e = att_tpm_client_members(t, ch, chlen, &m, diag);
+    if (e != ATT_OK)
+        return e;
+    json_object_del(m, "ek_cert"); /* not a member of the native round 2 */
+    if (c->o->trust == ATT_TPM_TRUST_AK_CERT)
+        json_object_set_new(m, "ak_cert", att_tpm_b64(c->o->ak_cert, c->o->ak_cert_len));
+    json_t *msg = NULL;
+    if (json_object_set_new(m, "service_context", json_string(sc)) != 0 ||
+        (msg = json_pack("{s:O}", "request", m)) == NULL) {
+        json_decref(m);
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    }
+    json_decref(m);
+    e = att_tpm_round(c, what, msg, &ans, diag);
+    json_decref(msg);
+    if (e != ATT_OK)
+        return e;
+    const char *rep = json_string_value(json_object_get(ans, "report"));
+    if (rep == NULL || *rep == '\0')
+        e = att_diag_set(diag, ATT_E_FETCH, "%s: HTTP 200 without a \"report\" in the answer",
+                         what);
+    else if ((c->r->token = strdup(rep)) == NULL)
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    json_decref(ans);
+    return e;
+}
+
+/* MAA's attReqV2 round 2: not yet (the server's form is being added). */
+static att_err_t att_tpm_round2_maa(att_tpm_client_t *t, const att_tpm_attest_opts_t *o,
+                                    const uint8_t *ch, size_t chlen, const char *sc,
+                                    att_tpm_conv_t *c, att_diag_t *diag)
+{
+    (void)t, (void)o, (void)ch, (void)chlen, (void)sc, (void)c;
+    return att_diag_set(diag, ATT_E_UNSUPPORTED,
+                        "TPM round 2 as MAA's attReqV2 JWS is not implemented in this client yet "
+                        "(use the native form)");
+}
+
+ATT_API att_err_t att_tpm_attest(att_tpm_client_t *t, const att_tpm_attest_opts_t *o,
+                                 att_submit_result_t *r, att_diag_t *diag)
+{
+    if (r != NULL)
+        memset(r, 0, sizeof(*r));
+    if (t == NULL || o == NULL || r == NULL || o->url == NULL)
+        return att_diag_set(diag, ATT_E_ARG, "TPM attestation: the TPM and the URL are needed");
+    if (o->trust == ATT_TPM_TRUST_AK_CERT && (o->ak_cert == NULL || o->ak_cert_len == 0))
+        return att_diag_set(diag, ATT_E_ARG,
+                            "TPM attestation: ak-cert trust needs the AK "
+                            "certificate");
+    if (o->protocol != ATT_TPM_PROTO_NATIVE && o->protocol != ATT_TPM_PROTO_MAA)
+        return att_diag_set(diag, ATT_E_ARG, "TPM attestation: unknown protocol");
+    if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
+        return att_diag_set(diag, ATT_E_ARG, "the access token contains a line break");
+    att_tpm_conv_t c = {.o = o, .r = r};
+    att_err_t e = ATT_OK;
+    char *sc = NULL;
+    uint8_t ch[64];
+    size_t chlen = 0;
+    size_t ul = strlen(o->url);
+    while (ul > 0 && o->url[ul - 1] == '/')
+        ul--;
+    const char *ver = o->api_version ? o->api_version : ATT_TPM_API_VERSION;
+    size_t n = ul + strlen(ver) + 32;
+    if ((c.url = malloc(n)) == NULL) {
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(c.url, n, "%.*s/attest/Tpm?api-version=%s", (int)ul, o->url, ver);
+    if (o->access_token != NULL) {
+        size_t al = strlen(o->access_token) + sizeof("Authorization: Bearer ");
+        if ((c.auth = malloc(al)) == NULL) {
+            e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+            goto out;
+        }
+        snprintf(c.auth, al, "Authorization: Bearer %s", o->access_token);
+    }
+    if ((e = att_tpm_round1(&c, t, ch, &chlen, &sc, diag)) != ATT_OK)
+        goto out;
+    if (o->protocol == ATT_TPM_PROTO_MAA)
+        e = att_tpm_round2_maa(t, o, ch, chlen, sc, &c, diag);
+    else
+        e = att_tpm_round2_native(&c, t, ch, chlen, sc, diag);
+out:
+    OPENSSL_cleanse(ch, sizeof(ch));
+    free(sc);
+    free(c.url);
+    if (c.auth != NULL) {
+        OPENSSL_cleanse(c.auth, strlen(c.auth));
+        free(c.auth);
+    }
+    return e;
+}
