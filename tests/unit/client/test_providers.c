@@ -221,7 +221,8 @@ static void test_sim_errors(void **state)
     assert_string_equal(names[1], "tsm");
     assert_string_equal(names[2], "gramine");
     assert_string_equal(names[3], "sev-guest");
-    assert_null(names[4]);
+    assert_string_equal(names[4], "tpm");
+    assert_null(names[5]);
 }
 
 /* ---- tsm: configfs emulated over a real directory ---- */
