@@ -116,6 +116,10 @@ typedef struct {
      * from the file `name`. ATT_OK: taken; errors say what is wrong. NULL: takes no keys. */
     att_err_t (*add_key)(void *inst, const char *kind, const uint8_t *buf, size_t len,
                          const char *name, att_diag_t *diag);
+    /* Take a named budget from configuration (the TPM backend: "tpm-max-events", ...; what 0
+     * means is the backend's). ATT_OK: taken; ATT_E_ARG: not one of this backend's. NULL: takes
+     * none. */
+    att_err_t (*set_limit)(void *inst, const char *name, uint64_t value, att_diag_t *diag);
 } att_ev_backend_t;
 
 typedef struct att_ev_type att_ev_type_t;
@@ -171,6 +175,9 @@ ATT_API att_err_t att_ev_set_add_root(att_ev_set_t *set, const uint8_t *cert, si
  * "tpm-ak"): ATT_E_ARG when none does, else the first backend's error. */
 ATT_API att_err_t att_ev_set_add_key_file(att_ev_set_t *set, const char *kind, const char *path,
                                           att_diag_t *diag) ATT_WUR;
+/* Give a named budget to the backend that takes it (set_limit): ATT_E_ARG when none does. */
+ATT_API att_err_t att_ev_set_limit(att_ev_set_t *set, const char *name, uint64_t value,
+                                   att_diag_t *diag) ATT_WUR;
 ATT_API void att_ev_set_stats(att_ev_set_t *set, att_ev_stats_t *out);
 /* The trust store of the backend named (its collateral is checked against it), or NULL. */
 ATT_API const att_trust_t *att_ev_set_trust(const att_ev_set_t *set, const char *backend);

@@ -297,6 +297,47 @@ ATT_API att_err_t att_tpm_make_credential(const uint8_t *ek_pub, size_t ek_len,
                                           size_t *blob_len, uint8_t **enc_secret, size_t *enc_len,
                                           att_diag_t *diag) ATT_WUR;
 
+/* ---- AK and EK certificates ---------------------------------------------------------------- */
+
+#define ATT_TPM_MAX_CAS   1024 /* configured CA certificates of one set */
+#define ATT_TPM_MAX_CHAIN 8    /* intermediates presented with an AK or EK certificate */
+
+/* A set of CA certificates (the AK CAs, or the TPM manufacturers' EK CAs). Each one is a trust
+ * anchor: a chain may end at any of them (a root or an intermediate). */
+typedef struct att_tpm_ca att_tpm_ca_t;
+ATT_API att_err_t att_tpm_ca_new(att_tpm_ca_t **out, att_diag_t *diag) ATT_WUR;
+/* Add the certificates of a PEM bundle (or one DER certificate); each must be a CA certificate.
+ * name: for messages (the file). ATT_E_CERT_PARSE, ATT_E_CERT_CONSTRAINTS, ATT_E_LIMIT. */
+ATT_API att_err_t att_tpm_ca_add(att_tpm_ca_t *ca, const uint8_t *buf, size_t len, const char *name,
+                                 att_diag_t *diag) ATT_WUR;
+ATT_API size_t att_tpm_ca_count(const att_tpm_ca_t *ca);
+ATT_API void att_tpm_ca_free(att_tpm_ca_t *ca);
+
+typedef struct {
+    char subject[256], issuer[256]; /* RFC 2253 one-line names */
+    char serial[80];                /* hex */
+    bool ek_eku;                    /* EK: the extended key usage has 2.23.133.8.1 */
+} att_tpm_cert_info_t;
+
+/* An AK certificate (DER) with its presented intermediates (DER, at most ATT_TPM_MAX_CHAIN)
+ * verified to a CA of `ca` at `now` (OpenSSL's path validation; the clock is never read), and its
+ * key equal to the AK's. info gets the certificate's names. ATT_E_CERT_* for the chain (the
+ * message names the certificate, the time and OpenSSL's reason), ATT_E_TPM_AK for another key. */
+ATT_API att_err_t att_tpm_akcert_verify(const att_tpm_ca_t *ca, const att_tpm_ak_t *ak,
+                                        const uint8_t *cert, size_t len,
+                                        const uint8_t *const *chain, const size_t *lens, size_t n,
+                                        att_time_t now, att_tpm_cert_info_t *info,
+                                        att_diag_t *diag) ATT_WUR;
+/* An EK certificate verified the same way; with an extended key usage it must include
+ * tcg-kp-EKCertificate. When ek_pub (the EK's TPM2B_PUBLIC) is given, the certificate's key must
+ * be its key (ATT_E_TPM_EK). *spki (malloc'd) gets the certificate's SubjectPublicKeyInfo DER,
+ * which att_tpm_make_credential takes when no TPM2B_PUBLIC is given. */
+ATT_API att_err_t att_tpm_ekcert_verify(const att_tpm_ca_t *ca, const uint8_t *cert, size_t len,
+                                        const uint8_t *const *chain, const size_t *lens, size_t n,
+                                        const uint8_t *ek_pub, size_t ek_len, att_time_t now,
+                                        att_tpm_cert_info_t *info, uint8_t **spki, size_t *spki_len,
+                                        att_diag_t *diag) ATT_WUR;
+
 /* "sha1", "sha256", "rsassa", "ecdsa", ... or "unknown". */
 ATT_API const char *att_tpm_alg_name(uint16_t alg);
 

@@ -255,6 +255,19 @@ ATT_API att_err_t att_ev_set_add_key_file(att_ev_set_t *s, const char *kind, con
     return e;
 }
 
+ATT_API att_err_t att_ev_set_limit(att_ev_set_t *s, const char *name, uint64_t value,
+                                   att_diag_t *diag)
+{
+    for (size_t i = 0; s != NULL && i < s->n; i++) {
+        if (s->backend[i]->set_limit == NULL)
+            continue;
+        att_err_t e = s->backend[i]->set_limit(s->inst[i], name, value, diag);
+        if (e != ATT_E_ARG)
+            return e;
+    }
+    return att_diag_set(diag, ATT_E_ARG, "no evidence verifier has the limit %s", name);
+}
+
 ATT_API void att_ev_set_stats(att_ev_set_t *s, att_ev_stats_t *out)
 {
     memset(out, 0, sizeof(*out));

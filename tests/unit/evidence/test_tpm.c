@@ -5,7 +5,16 @@
  * not pinned (the context is then not spent), a challenge that is not the quote's nonce, a
  * tampered PCR value, a quoted PCR without a value (or twice), a bank outside the quote, a
  * context the callback refuses, a missing service_context, an unusable key file and an unknown
- * key kind. */
+ * key kind.
+ * With a real software TPM (tests/unit/tpm/swtpm-ek.sh; skipped with one line when swtpm cannot
+ * start), the AK trust ways of docs/tpm.md: EK credential activation (round 1 "activate" with the
+ * RSA or the ECC P-384 EK certificate, the TPM's ActivateCredential gives the challenge, a quote
+ * with it is accepted as "ek-activation"; refused: the context reused, another AK than the one
+ * activated, an EK certificate of another CA, activation not configured, an ek_pub that is not
+ * the certificate's key) and AK certificates (accepted from the root and through a presented
+ * intermediate; refused: a certificate of another key, one expired at the verification time,
+ * an AK with neither pin nor certificate, which names the configured ways); and the event-log
+ * budget given as a limit of the set. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -289,11 +300,420 @@ static void test_refused(void **state)
     att_ev_set_free(set);
 }
 
+/* ---- a real TPM ---- */
+
+static char g_dir[256];
+static bool g_tpm;
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static buf_t trd(const char *rel)
+{
+    char p[512];
+    buf_t b = {0};
+    att_diag_t d;
+    snprintf(p, sizeof p, "%s/%s", g_dir, rel);
+    if (att_read_file(p, 1 << 20, &b.p, &b.n, &d) != ATT_OK)
+        fail_msg("%s: %s", rel, d.msg);
+    return b;
+}
+
+static char *tpath(const char *rel)
+{
+    static char p[512];
+    snprintf(p, sizeof p, "%s/%s", g_dir, rel);
+    return p;
+}
+
+static char *b64f(const char *rel)
+{
+    buf_t b = trd(rel);
+    char *s = att_b64url_encode(b.p, b.n);
+    free(b.p);
+    return s;
+}
+
+/* Sealed tokens kept in memory, opened once (as attestd's are spent once). */
+typedef struct {
+    uint8_t data[1024];
+    size_t len;
+    bool spent;
+} sealed_t;
+static sealed_t g_sealed[64];
+static size_t g_nsealed;
+
+static char *mem_seal(void *arg, const char *purpose, const uint8_t *data, size_t len,
+                      att_time_t expires)
+{
+    (void)arg;
+    (void)purpose;
+    (void)expires;
+    assert_true(g_nsealed < 64 && len <= 1024);
+    memcpy(g_sealed[g_nsealed].data, data, len);
+    g_sealed[g_nsealed].len = len;
+    char *t = malloc(16);
+    snprintf(t, 16, "T%zu", g_nsealed++);
+    return t;
+}
+
+static att_err_t mem_open(void *arg, const char *purpose, const char *token, uint8_t **data,
+                          size_t *len, att_diag_t *diag)
+{
+    (void)arg;
+    (void)purpose;
+    size_t i = (size_t)atoi(token + 1);
+    if (token[0] != 'T' || i >= g_nsealed)
+        return att_diag_set(diag, ATT_E_CHALLENGE,
+                            "the service context is not one this service made");
+    if (g_sealed[i].spent)
+        return att_diag_set(diag, ATT_E_CHALLENGE, "the service context was used already");
+    g_sealed[i].spent = true;
+    *data = malloc(g_sealed[i].len);
+    memcpy(*data, g_sealed[i].data, g_sealed[i].len);
+    *len = g_sealed[i].len;
+    return ATT_OK;
+}
+
+/* A set with the swtpm's EK CA and the test AK CA (either may be left out). */
+static att_ev_set_t *tpm_set(bool ek_ca, bool ak_ca)
+{
+    att_ev_set_t *set;
+    att_diag_t d;
+    assert_int_equal(att_ev_set_new(&set, &d), ATT_OK);
+    if (ek_ca && att_ev_set_add_key_file(set, "tpm-ek-ca", tpath("ca.pem"), &d) != ATT_OK)
+        fail_msg("%s", d.msg);
+    if (ak_ca && att_ev_set_add_key_file(set, "tpm-ak-ca", tpath("akca.pem"), &d) != ATT_OK)
+        fail_msg("%s", d.msg);
+    return set;
+}
+
+static att_time_t g_now = 0; /* 0: the current time (the swtpm's certificates are new) */
+
+static att_time_t now(void)
+{
+    return g_now ? g_now : (att_time_t)time(NULL);
+}
+
+/* Round 1 with payload; ATT_OK and *answer's payload, or the error with diag. */
+static att_err_t round1(att_ev_set_t *set, json_t *payload, json_t **answer, att_diag_t *d)
+{
+    att_ev_round_ctx_t ctx = {.now = now(), .seal = mem_seal};
+    json_t *msg = json_pack("{s:o}", "payload", payload);
+    *answer = NULL;
+    att_err_t e = att_ev_round(set, att_ev_type_find("Tpm"), &ctx, msg, answer, d);
+    json_decref(msg);
+    return e;
+}
+
+/* The TPM activates the round-1 answer with EK kind; the challenge into hex (65 bytes). */
+static void activate(const json_t *answer, const char *kind, char hex[65])
+{
+    json_t *p = json_object_get(answer, "payload");
+    assert_null(json_object_get(p, "challenge")); /* never in the clear */
+    const char *cb = json_string_value(json_object_get(p, "credential_blob"));
+    const char *es = json_string_value(json_object_get(p, "encrypted_secret"));
+    uint8_t *blob, *enc;
+    size_t bl, el;
+    assert_true(att_b64_decode(cb, strlen(cb), false, &blob, &bl));
+    assert_true(att_b64_decode(es, strlen(es), false, &enc, &el));
+    FILE *f = fopen(tpath("cred.bin"), "wb");
+    static const uint8_t hdr[8] = {0xba, 0xdc, 0xc0, 0xde, 0, 0, 0, 1};
+    assert_int_equal(fwrite(hdr, 1, 8, f), 8);
+    assert_int_equal(fwrite(blob, 1, bl, f), bl);
+    assert_int_equal(fwrite(enc, 1, el, f), el);
+    fclose(f);
+    free(blob);
+    free(enc);
+    char cred[512];
+    snprintf(cred, sizeof cred, "%s", tpath("cred.bin"));
+    assert_int_equal(sh("sh '%s/../tpm/swtpm-ek.sh' '%s' activate %s '%s' '%s'", ATT_TEST_DATA,
+                        g_dir, kind, cred, tpath("secret.bin")),
+                     0);
+    buf_t s = trd("secret.bin");
+    assert_int_equal(s.n, 32);
+    att_hex_encode(s.p, 32, hex);
+    free(s.p);
+}
+
+/* A quote by AK `ak` ("ak" or "ak2") with the nonce, as a native round-2 request. */
+static json_t *quote_request(const char *ak, const char *nonce_hex, const char *sc)
+{
+    char msg[512], sig[512];
+    snprintf(msg, sizeof msg, "%s", tpath("q.msg"));
+    snprintf(sig, sizeof sig, "%s", tpath("q.sig"));
+    assert_int_equal(sh("sh '%s/../tpm/swtpm-ek.sh' '%s' quote %s %s '%s' '%s'", ATT_TEST_DATA,
+                        g_dir, ak, nonce_hex, msg, sig),
+                     0);
+    buf_t v = trd("q.msg.values");
+    assert_int_equal(v.n, 3 * 32);
+    json_t *vals = json_array();
+    for (int i = 0; i < 3; i++) {
+        char h[65];
+        att_hex_encode(v.p + 32 * i, 32, h);
+        json_array_append_new(vals, json_pack("{s:i,s:s}", "index", i, "digest", h));
+    }
+    free(v.p);
+    char akf[32];
+    snprintf(akf, sizeof akf, "%s.tpm2b_public", ak);
+    char *akb = b64f(akf), *qb = b64f("q.msg"), *sb = b64f("q.sig");
+    json_t *r =
+        json_pack("{s:{s:s,s:s,s:s,s:s,s:[{s:s,s:o}]}}", "request", "service_context", sc, "ak",
+                  akb, "quote", qb, "signature", sb, "pcrs", "algorithm", "sha256", "values", vals);
+    free(akb);
+    free(qb);
+    free(sb);
+    return r;
+}
+
+static att_err_t round2(att_ev_set_t *set, const json_t *msg, att_ev_result_t *r)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    att_ev_input_t in = {
+        .evidence = (const uint8_t *)text, .len = strlen(text), .now = now(), .open = mem_open};
+    att_err_t e = att_ev_verify(set, att_ev_type_find("Tpm"), &in, r);
+    free(text);
+    return e;
+}
+
+static void expect2(att_ev_set_t *set, const json_t *msg, att_err_t want, const char *text)
+{
+    att_ev_result_t r;
+    att_err_t e = round2(set, msg, &r);
+    if (e != want || (text && strstr(r.diag.msg, text) == NULL))
+        fail_msg("want %s (\"%s\"), got %s: %s", att_err_name(want), text ? text : "",
+                 att_err_name(e), r.diag.msg);
+    att_ev_result_clear(&r);
+}
+
+static json_t *activate_payload(const char *ek_cert, const char *ak, const char *ek_pub)
+{
+    char *c = b64f(ek_cert), *a = b64f(ak), *p = ek_pub ? b64f(ek_pub) : NULL;
+    json_t *o = json_pack("{s:s,s:s,s:s}", "type", "activate", "ek_cert", c, "ak", a);
+    if (p != NULL)
+        json_object_set_new(o, "ek_pub", json_string(p));
+    free(c);
+    free(a);
+    free(p);
+    return o;
+}
+
+static void test_activation(void **state)
+{
+    (void)state;
+    if (!g_tpm) {
+        printf("SKIP " ATT_TEST_NAME " activation: swtpm cannot start here\n");
+        return;
+    }
+    att_ev_set_t *set = tpm_set(true, false);
+    const char *kinds[] = {"rsa", "ecc"};
+    for (int k = 0; k < 2; k++) {
+        char cert[32], pub[32], hex[65];
+        snprintf(cert, sizeof cert, "ek_%s_cert.der", kinds[k]);
+        snprintf(pub, sizeof pub, "ek_%s.tpm2b_public", kinds[k]);
+        for (int with_pub = 0; with_pub < 2; with_pub++) {
+            json_t *ans;
+            att_diag_t d;
+            if (round1(set, activate_payload(cert, "ak.tpm2b_public", with_pub ? pub : NULL), &ans,
+                       &d) != ATT_OK)
+                fail_msg("round 1 (%s EK): %s", kinds[k], d.msg);
+            activate(ans, kinds[k], hex);
+            const char *sc = json_string_value(
+                json_object_get(json_object_get(ans, "payload"), "service_context"));
+            json_t *msg = quote_request("ak", hex, sc);
+            att_ev_result_t r;
+            if (round2(set, msg, &r) != ATT_OK)
+                fail_msg("round 2 (%s EK): %s", kinds[k], r.diag.msg);
+            assert_string_equal(
+                json_string_value(json_object_get(r.claims, "x-attestd-tpm-ak-trust")),
+                "ek-activation");
+            assert_non_null(
+                strstr(json_string_value(json_object_get(r.claims, "x-attestd-tpm-ek-cert-issuer")),
+                       "swtpm-localca"));
+            assert_true(json_is_true(json_object_get(r.claims, "aikValidated")));
+            att_ev_result_clear(&r);
+            /* the same context again: spent */
+            expect2(set, msg, ATT_E_CHALLENGE, "used already");
+            json_decref(msg);
+            json_decref(ans);
+        }
+    }
+    /* another AK than the one activated: the TPM gives the challenge (the credential names
+     * ak), but a quote by ak2 presented with ak2 is refused */
+    json_t *ans;
+    att_diag_t d;
+    char hex[65];
+    assert_int_equal(
+        round1(set, activate_payload("ek_rsa_cert.der", "ak.tpm2b_public", NULL), &ans, &d),
+        ATT_OK);
+    activate(ans, "rsa", hex);
+    const char *sc =
+        json_string_value(json_object_get(json_object_get(ans, "payload"), "service_context"));
+    json_t *msg = quote_request("ak2", hex, sc);
+    expect2(set, msg, ATT_E_TPM_AK, "not the one activated in round 1");
+    json_decref(msg);
+    json_decref(ans);
+    /* the ECC EK's TPM2B_PUBLIC with the RSA EK's certificate */
+    assert_int_equal(
+        round1(set, activate_payload("ek_rsa_cert.der", "ak.tpm2b_public", "ek_ecc.tpm2b_public"),
+               &ans, &d),
+        ATT_E_TPM_EK);
+    assert_non_null(strstr(d.msg, "certifies another key"));
+    /* an AK that is not a TPM2B_PUBLIC of a restricted signing key: the EK's */
+    assert_int_equal(
+        round1(set, activate_payload("ek_rsa_cert.der", "ek_rsa.tpm2b_public", NULL), &ans, &d),
+        ATT_E_TPM_AK);
+    att_ev_set_free(set);
+    /* an EK certificate of another CA than the one configured (the AK CA) */
+    att_ev_set_t *wrong;
+    assert_int_equal(att_ev_set_new(&wrong, &d), ATT_OK);
+    assert_int_equal(att_ev_set_add_key_file(wrong, "tpm-ek-ca", tpath("akca.pem"), &d), ATT_OK);
+    assert_int_equal(
+        round1(wrong, activate_payload("ek_rsa_cert.der", "ak.tpm2b_public", NULL), &ans, &d),
+        ATT_E_CERT_UNTRUSTED_ROOT);
+    assert_non_null(strstr(d.msg, "does not verify to a configured CA"));
+    att_ev_set_free(wrong);
+    /* activation not configured */
+    att_ev_set_t *none = tpm_set(false, true);
+    assert_int_equal(
+        round1(none, activate_payload("ek_rsa_cert.der", "ak.tpm2b_public", NULL), &ans, &d),
+        ATT_E_TPM_EK);
+    assert_non_null(strstr(d.msg, "--tpm-ek-ca"));
+    att_ev_set_free(none);
+}
+
+/* Round 1 "aikcert", a quote of AK ak with its challenge; the request gets ak_cert (and chain). */
+static json_t *akcert_request(att_ev_set_t *set, const char *cert, const char *chain)
+{
+    json_t *ans;
+    att_diag_t d;
+    assert_int_equal(round1(set, json_pack("{s:s}", "type", "aikcert"), &ans, &d), ATT_OK);
+    json_t *p = json_object_get(ans, "payload");
+    const char *ch = json_string_value(json_object_get(p, "challenge"));
+    uint8_t *c;
+    size_t cl;
+    char hex[65];
+    assert_true(att_b64_decode(ch, strlen(ch), false, &c, &cl));
+    assert_int_equal(cl, 32);
+    att_hex_encode(c, 32, hex);
+    free(c);
+    json_t *msg =
+        quote_request("ak", hex, json_string_value(json_object_get(p, "service_context")));
+    json_t *req = json_object_get(msg, "request");
+    if (cert != NULL) {
+        char *b = b64f(cert);
+        json_object_set_new(req, "ak_cert", json_string(b));
+        free(b);
+    }
+    if (chain != NULL) {
+        char *b = b64f(chain);
+        json_object_set_new(req, "ak_chain", json_pack("[s]", b));
+        free(b);
+    }
+    json_decref(ans);
+    return msg;
+}
+
+static void test_akcert(void **state)
+{
+    (void)state;
+    if (!g_tpm) {
+        printf("SKIP " ATT_TEST_NAME " AK certificates: swtpm cannot start here\n");
+        return;
+    }
+    att_ev_set_t *set = tpm_set(false, true);
+    json_t *msg = akcert_request(set, "ak_cert.der", NULL);
+    att_ev_result_t r;
+    if (round2(set, msg, &r) != ATT_OK)
+        fail_msg("%s", r.diag.msg);
+    assert_string_equal(json_string_value(json_object_get(r.claims, "x-attestd-tpm-ak-trust")),
+                        "ak-cert");
+    assert_string_equal(
+        json_string_value(json_object_get(r.claims, "x-attestd-tpm-ak-cert-subject")),
+        "CN=attestd-test-ak");
+    assert_string_equal(
+        json_string_value(json_object_get(r.claims, "x-attestd-tpm-ak-cert-issuer")),
+        "CN=attestd-test-ak-ca");
+    att_ev_result_clear(&r);
+    json_decref(msg);
+    /* through a presented intermediate; without it the chain does not reach the CA */
+    msg = akcert_request(set, "ak_cert_int.der", "akint.der");
+    expect2(set, msg, ATT_OK, NULL);
+    json_decref(msg);
+    msg = akcert_request(set, "ak_cert_int.der", NULL);
+    expect2(set, msg, ATT_E_CERT_UNTRUSTED_ROOT, "does not verify to a configured CA");
+    json_decref(msg);
+    /* a certificate of another key (the EK's) */
+    msg = akcert_request(set, "ak_cert_other.der", NULL);
+    expect2(set, msg, ATT_E_TPM_AK, "certifies another key");
+    json_decref(msg);
+    /* expired at the verification time (60 days on; the certificate is valid 30) */
+    msg = akcert_request(set, "ak_cert.der", NULL);
+    g_now = (att_time_t)time(NULL) + 60 * 86400;
+    expect2(set, msg, ATT_E_CERT_EXPIRED, "certificate has expired");
+    g_now = 0;
+    json_decref(msg);
+    /* no certificate, no pin: the message names the configured ways */
+    msg = akcert_request(set, NULL, NULL);
+    expect2(set, msg, ATT_E_TPM_AK, "1 AK CA certificate(s) (--tpm-ak-ca)");
+    json_decref(msg);
+    att_ev_set_free(set);
+    /* an AK certificate with no --tpm-ak-ca configured is not trusted */
+    att_ev_set_t *none = tpm_set(false, false);
+    msg = akcert_request(none, "ak_cert.der", NULL);
+    expect2(none, msg, ATT_E_TPM_AK, "0 AK CA certificate(s)");
+    json_decref(msg);
+    att_ev_set_free(none);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    att_ev_set_t *set;
+    att_diag_t d;
+    assert_int_equal(att_ev_set_new(&set, &d), ATT_OK);
+    assert_int_equal(att_ev_set_limit(set, "tpm-max-events", 5, &d), ATT_OK);
+    assert_int_equal(att_ev_set_limit(set, "tpm-max-log-bytes", 0, &d), ATT_OK);
+    assert_int_equal(att_ev_set_limit(set, "tpm-max-nothing", 5, &d), ATT_E_ARG);
+    att_ev_set_free(set);
+}
+
 int main(void)
 {
+    setenv("TSS2_LOG", "all+NONE", 1);
+    snprintf(g_dir, sizeof g_dir, "/tmp/att-ev-tpm-XXXXXX");
+    if (mkdtemp(g_dir) == NULL)
+        return 1;
+    int rc =
+        sh("sh '%s/../tpm/swtpm-ek.sh' '%s' start >'%s/run.log' 2>&1", ATT_TEST_DATA, g_dir, g_dir);
+    if (rc == 77) {
+        printf("SKIP " ATT_TEST_NAME ": swtpm cannot start here: ");
+        fflush(stdout);
+        if (sh("cat '%s/run.log'", g_dir) != 0)
+            printf("\n");
+    } else if (rc != 0) {
+        sh("cat '%s/run.log'; sh '%s/../tpm/swtpm-ek.sh' '%s' stop; rm -rf '%s'", g_dir,
+           ATT_TEST_DATA, g_dir, g_dir);
+        return 1;
+    } else {
+        g_tpm = true;
+    }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepted),
-        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_accepted),   cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_activation), cmocka_unit_test(test_akcert),
+        cmocka_unit_test(test_limits),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int r = cmocka_run_group_tests(tests, NULL, NULL);
+    if (g_tpm)
+        sh("sh '%s/../tpm/swtpm-ek.sh' '%s' stop", ATT_TEST_DATA, g_dir);
+    sh("rm -rf '%s'", g_dir);
+    return r;
 }
