@@ -702,8 +702,9 @@ static att_err_t pg_token_spend(att_store_t *st, const char *hash, att_time_t ex
 
 /* ---- a lock across processes ------------------------------------------------------------- */
 
-/* fn under pg_advisory_lock(PG_LOCK_FIRST), held by one pooled connection's session (fn uses
- * the others). */
+/* fn under pg_advisory_lock(PG_LOCK_FIRST), held by a session of its own for the while (not a
+ * pooled one: fn uses the pool, and a thread waiting on the connection it holds would never
+ * wake). */
 static att_err_t pg_exclusive(att_store_t *st, att_err_t (*fn)(void *arg, att_diag_t *d), void *arg,
                               att_diag_t *d)
 {
@@ -711,18 +712,15 @@ static att_err_t pg_exclusive(att_store_t *st, att_err_t (*fn)(void *arg, att_di
     char key[24];
     snprintf(key, sizeof key, "%lld", PG_LOCK_FIRST);
     const char *v[1] = {key};
-    pg_conn_t *c = pg_take(s);
-    PGresult *r = pg_run(s, c, "lock", "SELECT pg_advisory_lock($1::bigint)", 1, v, NULL, NULL, 0,
-                         false, NULL, d);
-    if (r == NULL) {
-        pg_give(c);
-        return ATT_E_STORE;
-    }
+    PGconn *c = att_pg_connect(s, "lock", d);
+    if (c == NULL)
+        return d && d->code ? d->code : ATT_E_STORE;
+    PGresult *r = PQexecParams(c, "SELECT pg_advisory_lock($1::bigint)", 1, NULL, v, NULL, NULL, 0);
+    att_err_t e = PQresultStatus(r) == PGRES_TUPLES_OK ? ATT_OK : pg_fail(s, c, r, "lock", d);
     PQclear(r);
-    att_err_t e = fn(arg, d);
-    /* On a broken connection the server has dropped the lock with the session already. */
-    PQclear(PQexecParams(c->c, "SELECT pg_advisory_unlock($1::bigint)", 1, NULL, v, NULL, NULL, 0));
-    pg_give(c);
+    if (e == ATT_OK)
+        e = fn(arg, d);
+    PQfinish(c); /* ends the session, and with it the lock */
     return e;
 }
 
