@@ -292,12 +292,12 @@ static void test_malformed(void **state)
     json_array_remove(json_object_get(q, "pcrs"), 23);
     expect(doc, "challenge", AT_B, ATT_E_EVIDENCE_FORMAT, "covers sha256 PCR 23 but its pcrs");
     /* a value of the wrong size; not an array; 25 values */
-    json_object_set(q, "pcrs", json_deep_copy(pcrs));
+    json_object_set_new(q, "pcrs", json_deep_copy(pcrs));
     json_array_set_new(json_object_get(q, "pcrs"), 3, json_string("00"));
     expect(doc, "challenge", AT_B, ATT_E_EVIDENCE_FORMAT, "pcrs[3] must be 32 bytes");
     json_object_set_new(q, "pcrs", json_string("00"));
     expect(doc, "challenge", AT_B, ATT_E_EVIDENCE_FORMAT, "array of 1 to 24");
-    json_object_set(q, "pcrs", json_deep_copy(pcrs));
+    json_object_set_new(q, "pcrs", json_deep_copy(pcrs));
     json_array_append_new(json_object_get(q, "pcrs"), json_string("00"));
     expect(doc, "challenge", AT_B, ATT_E_EVIDENCE_FORMAT, "array of 1 to 24");
     json_object_set_new(q, "pcrs", pcrs);
