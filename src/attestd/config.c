@@ -50,6 +50,13 @@ enum {
     O_COLL_BACKOFF_MAX,
     O_TRUST_ROOT,
     O_TPM_AK,
+    O_TPM_AK_CA,
+    O_TPM_EK_CA,
+    O_TPM_MAX_LOG_BYTES,
+    O_TPM_MAX_EVENTS,
+    O_TPM_MAX_EVENT_SIZE,
+    O_TPM_MAX_CUSTOM,
+    O_TPM_MAX_CLAIM_BYTES,
     O_AT,
     O_ISOLATED,
     O_TLS_CERT,
@@ -127,6 +134,23 @@ static const att_opt_t att_opts[O_COUNT] = {
                   "pinned TPM attestation key (PEM SPKI or TPM2B_PUBLIC) for /attest/Tpm; "
                   "repeatable"},
     [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
+    [O_TPM_AK_CA] = {"tpm-ak-ca", K_LIST, "FILE", NULL, 0, 0,
+                     "CA certificates (PEM) that /attest/Tpm AK certificates must chain to; "
+                     "repeatable"},
+    [O_TPM_EK_CA] = {"tpm-ek-ca", K_LIST, "FILE", NULL, 0, 0,
+                     "TPM manufacturer CA certificates (PEM) that EK certificates must chain to "
+                     "for credential activation (round 1 type \"activate\"); repeatable"},
+    /* defaults: ATT_TPM_MAX_LOG_BYTES, ATT_TPM_MAX_EVENTS, ATT_TPM_MAX_EVENT_SIZE (attest/tpm.h) */
+    [O_TPM_MAX_LOG_BYTES] = {"tpm-max-log-bytes", K_SIZE, "BYTES", "32M", 1024, 1ull << 30,
+                             "largest TPM event log (TCG or IMA) taken in /attest/Tpm"},
+    [O_TPM_MAX_EVENTS] = {"tpm-max-events", K_UINT, "N", "100000", 1, 10000000,
+                          "most events in one TPM event log"},
+    [O_TPM_MAX_EVENT_SIZE] = {"tpm-max-event-size", K_SIZE, "BYTES", "1M", 64, 1ull << 30,
+                              "largest data of one TPM event log event"},
+    [O_TPM_MAX_CUSTOM] = {"tpm-max-custom-claims", K_UINT, "N", "32", 1, 4096,
+                          "most custom_claims in one attReqV2 request"},
+    [O_TPM_MAX_CLAIM_BYTES] = {"tpm-max-claim-bytes", K_SIZE, "BYTES", "1k", 16, 1ull << 20,
+                               "longest attReqV2 rp_id, rp_data or custom claim name or value"},
               "clock override: judge evidence, certificates and collateral at this instant"},
     [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
                     "isolated mode: PEM file of trusted policy signer certificates"},
@@ -448,9 +472,13 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         size_t *count = i == O_AUTH_ISSUER ? &cfg->n_auth_issuers
                         : i == O_TPM_AK    ? &cfg->n_tpm_aks
                                            : &cfg->n_trust_roots;
+                       : i == O_TPM_AK_CA ? &cfg->tpm_ak_cas
+                       : i == O_TPM_EK_CA ? &cfg->tpm_ek_cas
         *list = calloc(r->n, sizeof(char *));
         if (!*list)
             return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+                        : i == O_TPM_AK_CA ? &cfg->n_tpm_ak_cas
+                        : i == O_TPM_EK_CA ? &cfg->n_tpm_ek_cas
         for (size_t k = 0; k < r->n; k++) {
             const char *u = r->v[k];
             if (!*u)
@@ -558,6 +586,21 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         cfg->auth_jwks_refetch = (unsigned)num;
         break;
     case O_AUTH_JWKS_BACKOFF:
+    case O_TPM_MAX_LOG_BYTES:
+        cfg->tpm_max_log_bytes = (size_t)num;
+        break;
+    case O_TPM_MAX_EVENTS:
+        cfg->tpm_max_events = (size_t)num;
+        break;
+    case O_TPM_MAX_EVENT_SIZE:
+        cfg->tpm_max_event_size = (size_t)num;
+        break;
+    case O_TPM_MAX_CUSTOM:
+        cfg->tpm_max_custom_claims = (size_t)num;
+        break;
+    case O_TPM_MAX_CLAIM_BYTES:
+        cfg->tpm_max_claim_bytes = (size_t)num;
+        break;
         cfg->auth_jwks_backoff = (unsigned)num;
         break;
     case O_AUTH_JWKS_WAITERS:
@@ -807,6 +850,12 @@ void att_config_free(att_config_t *cfg)
     free(cfg->tls_priority);
     free(cfg->signing_alg);
     free(cfg->key_encryption_key);
+    for (size_t i = 0; i < cfg->n_tpm_ak_cas; i++)
+        free(cfg->tpm_ak_cas[i]);
+    free(cfg->tpm_ak_cas);
+    for (size_t i = 0; i < cfg->n_tpm_ek_cas; i++)
+        free(cfg->tpm_ek_cas[i]);
+    free(cfg->tpm_ek_cas);
     free(cfg->key_encryption_key_old);
     free(cfg->signing_key);
     free(cfg->config_file);

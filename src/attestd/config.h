@@ -53,6 +53,12 @@ typedef struct {
     size_t n_trust_roots;
     char **tpm_aks; /* --tpm-ak: n_tpm_aks pinned TPM AK files */
     size_t n_tpm_aks;
+    char **tpm_ak_cas, **tpm_ek_cas; /* --tpm-ak-ca, --tpm-ek-ca: PEM CA files */
+    size_t n_tpm_ak_cas, n_tpm_ek_cas;
+    /* --tpm-max-log-bytes, --tpm-max-events, --tpm-max-event-size (att_tpm_limits_t),
+     * --tpm-max-custom-claims, --tpm-max-claim-bytes (attReqV2) */
+    size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;
+    size_t tpm_max_custom_claims, tpm_max_claim_bytes;
     bool has_at;            /* --at given */
     att_time_t at;          /* clock override */
     char *isolated_signers; /* NULL: not isolated */

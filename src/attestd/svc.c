@@ -194,6 +194,20 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
         e = att_ev_set_add_root_file(svc->ev, o->trust_roots[i], d);
     for (size_t i = 0; i < o->n_tpm_aks && e == ATT_OK; i++)
         e = att_ev_set_add_key_file(svc->ev, "tpm-ak", o->tpm_aks[i], d);
+    for (size_t i = 0; i < o->n_tpm_ak_cas && e == ATT_OK; i++)
+        e = att_ev_set_add_key_file(svc->ev, "tpm-ak-ca", o->tpm_ak_cas[i], d);
+    for (size_t i = 0; i < o->n_tpm_ek_cas && e == ATT_OK; i++)
+        e = att_ev_set_add_key_file(svc->ev, "tpm-ek-ca", o->tpm_ek_cas[i], d);
+    const struct {
+        const char *name;
+        size_t v;
+    } tpm_limits[] = {{"tpm-max-log-bytes", o->tpm_max_log_bytes},
+                      {"tpm-max-events", o->tpm_max_events},
+                      {"tpm-max-event-size", o->tpm_max_event_size},
+                      {"tpm-max-custom-claims", o->tpm_max_custom_claims},
+                      {"tpm-max-claim-bytes", o->tpm_max_claim_bytes}};
+    for (size_t i = 0; i < sizeof tpm_limits / sizeof tpm_limits[0] && e == ATT_OK; i++)
+        e = att_ev_set_limit(svc->ev, tpm_limits[i].name, tpm_limits[i].v, d);
     if (e != ATT_OK)
         goto fail;
     if ((e = o->store_url ? att_store_open(o->store_url, &svc->store, d)

@@ -31,6 +31,11 @@ typedef struct {
     size_t n_trust_roots;
     const char *const *tpm_aks; /* pinned TPM AK files (evidence key kind "tpm-ak") */
     size_t n_tpm_aks;
+    const char *const *tpm_ak_cas, *const *tpm_ek_cas; /* kinds "tpm-ak-ca", "tpm-ek-ca" */
+    size_t n_tpm_ak_cas, n_tpm_ek_cas;
+    /* TPM budgets (evidence limits "tpm-max-..."; 0: the backend's default) */
+    size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;
+    size_t tpm_max_custom_claims, tpm_max_claim_bytes;
     bool have_at; /* clock override */
     att_time_t at;
     const char *isolated_signers; /* PEM file of policy signer certificates, or NULL */

@@ -215,6 +215,49 @@ static void test_all_options(void **state)
     att_config_free(&c);
 }
 
+/* The TPM options: CA lists (repeatable), budgets with their defaults (docs/server.md). */
+static void test_tpm_options(void **state)
+{
+    att_config_t c;
+    att_diag_t d;
+    assert_int_equal(load(&c, &d, NULL, NULL), ATT_OK);
+    assert_int_equal(c.n_tpm_ak_cas, 0);
+    assert_int_equal(c.tpm_max_log_bytes, 32u << 20);
+    assert_int_equal(c.tpm_max_events, 100000);
+    assert_int_equal(c.tpm_max_event_size, 1u << 20);
+    assert_int_equal(c.tpm_max_custom_claims, 32);
+    assert_int_equal(c.tpm_max_claim_bytes, 1024);
+    att_config_free(&c);
+    const char *args[] = {"--tpm-ak-ca",
+                          "/a1.pem",
+                          "--tpm-ak-ca",
+                          "/a2.pem",
+                          "--tpm-ek-ca",
+                          "/e.pem",
+                          "--tpm-max-events",
+                          "7",
+                          "--tpm-max-log-bytes",
+                          "2M",
+                          "--tpm-max-event-size",
+                          "4k",
+                          "--tpm-max-custom-claims",
+                          "3",
+                          "--tpm-max-claim-bytes",
+                          "100",
+                          NULL};
+    assert_int_equal(load(&c, &d, args, NULL), ATT_OK);
+    assert_int_equal(c.n_tpm_ak_cas, 2);
+    assert_string_equal(c.tpm_ak_cas[1], "/a2.pem");
+    assert_int_equal(c.n_tpm_ek_cas, 1);
+    assert_string_equal(c.tpm_ek_cas[0], "/e.pem");
+    assert_int_equal(c.tpm_max_events, 7);
+    assert_int_equal(c.tpm_max_log_bytes, 2u << 20);
+    assert_int_equal(c.tpm_max_event_size, 4096);
+    assert_int_equal(c.tpm_max_custom_claims, 3);
+    assert_int_equal(c.tpm_max_claim_bytes, 100);
+    att_config_free(&c);
+}
+
 static void expect_bad(const char *const *args, const char *const *env, const char *msg_part)
 {
     att_config_t c;
@@ -426,7 +469,7 @@ int main(void)
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_all_options), cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_usage),       cmocka_unit_test(test_flag),
-        cmocka_unit_test(test_store),
+        cmocka_unit_test(test_store),       cmocka_unit_test(test_tpm_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
