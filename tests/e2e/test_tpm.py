@@ -6,10 +6,22 @@ event log, and the answer is a token verified against /certs with the PCR and lo
 Negatives: a replayed service_context, an expired one (attestd --at), a quote over another
 nonce, an AK that is not pinned, a tampered PCR value, and attestd refusing an unusable --tpm-ak.
 
+The other AK trust ways (docs/tpm.md "AK trust"), each through attestd: EK credential activation
+(--tpm-ek-ca = the swtpm's local CA; round 1 "activate" answers a credential the TPM activates,
+the challenge never in the clear; refused: the context reused, another AK than the one activated,
+activation without --tpm-ek-ca, an EK CA that is not the EK certificate's) and AK certificates
+(--tpm-ak-ca = a CA made here with the openssl command; refused: a certificate of another key,
+one expired at attestd's time). MAA's request v2 (attReqV2): a JWS signed PS256 by a request key
+(openssl command) whose JWK the quote binds (qualifyingData = SHA-256(jwk as sent || 0x00 ||
+challenge)); refused: a bad JWS signature, a challenge that is not the context's, a quote that
+does not bind the JWK (the bare challenge), att_type "vbs", too many custom claims. And the log
+budget --tpm-max-events applied.
+
 The TPM is manufactured by tests/tools/swtpm-quotes.sh (EK certificates from a local CA, the logs
 and their extends); this test then runs swtpm on that state itself, on loopback, for as long as
 it needs it, extends the logs' measurements again and makes a fresh AK under the EK."""
 import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -153,6 +165,93 @@ def refused(what, r, code, text):
             and code in r.body.decode() and text in r.error_message, repr(r))
 
 
+def refused1(what, r, text):
+    """A refused round 1 (the answer names no code)."""
+    T.check('%s: 400' % what, r.status == 400 and r.error_code == 'InvalidParameter' and
+            text in r.error_message, repr(r))
+
+
+def claims_of(s, r):
+    tok = answer(r)['report'] if r.status == 200 else ''
+    ok, c, why = verify_token(tok, s.jwks(), s.issuer)
+    return c or {} if ok else {}
+
+
+def activate(tpm, ans, ak):
+    """The TPM activates round 1's credential with the RSA EK and AK `ak`: the challenge."""
+    p = ans['payload']
+    with open(tpm.f('cred.in'), 'wb') as f:
+        f.write(bytes.fromhex('badcc0de00000001') + b64url_dec(p['credential_blob']) +
+                b64url_dec(p['encrypted_secret']))
+    tpm.tool('tpm2_startauthsession', '--policy-session', '-S', tpm.f('s.ctx'))
+    tpm.tool('tpm2_policysecret', '-S', tpm.f('s.ctx'), '-c', 'e')
+    tpm.tool('tpm2_activatecredential', '-c', tpm.f(ak + '.ctx'), '-C', tpm.f('ek.ctx'),
+             '-i', tpm.f('cred.in'), '-o', tpm.f('cred.out'), '-P', 'session:' + tpm.f('s.ctx'))
+    run(['tpm2_flushcontext', tpm.f('s.ctx')], env=tpm.env)
+    tpm.flush()
+    return rd(tpm.f('cred.out'))
+
+
+def openssl(*args, data=None):
+    r = subprocess.run(['openssl'] + list(args), input=data, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError('openssl %s: %s' % (' '.join(args), r.stderr.decode()))
+    return r.stdout
+
+
+class RequestKey:
+    """An RSA-2048 request key (openssl command) and its JWK; PS256 signatures."""
+
+    def __init__(self, d):
+        self.key = os.path.join(d, 'rk-%d.pem' % id(self))
+        openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out',
+                self.key)
+        mod = openssl('rsa', '-in', self.key, '-noout', '-modulus').decode().split('=')[1]
+        self.jwk = {'kty': 'RSA', 'n': b64url(bytes.fromhex(mod.strip())), 'e': 'AQAB'}
+
+    def jws(self, payload_text, alg='PS256', typ='attReqV2'):
+        h = b64url(json.dumps({'alg': alg, 'typ': typ}).encode())
+        p = b64url(payload_text.encode())
+        sig = openssl('dgst', '-sha256', '-sign', self.key, '-sigopt', 'rsa_padding_mode:pss',
+                      '-sigopt', 'rsa_pss_saltlen:32', data=(h + '.' + p).encode())
+        return h + '.' + p + '.' + b64url(sig)
+
+
+def attreq(rk, ch, sc, ak_pem, q, att_type='basic', custom=None, challenge=None):
+    """MAA's request v2 payload text (the jwk member exactly as json.dumps writes it)."""
+    pcrs = [{'algorithm': {'sha1': 4, 'sha256': 11}[b['algorithm']],
+             'values': [{'index': v['index'], 'digest': b64url(bytes.fromhex(v['digest']))}
+                        for v in b['values']]} for b in q[2]]
+    with open(ak_pem) as f:
+        pem = f.read()
+    der = b64url_dec(''.join(l for l in pem.splitlines() if not l.startswith('-----')).replace(
+        '+', '-').replace('/', '_'))
+    ak_jwk = spki_jwk(der)
+    payload = {'att_type': att_type, 'att_data': {
+        'rp_id': 'https://rp.example', 'rp_data': b64url(b'rp nonce'),
+        'challenge': b64url(challenge if challenge is not None else ch),
+        'tpm_att_data': {'current_attestation': {
+            'logs': [], 'aik_pub': ak_jwk, 'pcrs': pcrs, 'quote': b64url(q[0]),
+            'signature': b64url(q[1])}},
+        'request_key': {'jwk': rk.jwk, 'info': {'tpm_quote': {'hash_alg': 'sha-256'}}},
+        'custom_claims': custom if custom is not None else [
+            {'name': 'role', 'value': 'web', 'value_type': 'string'}],
+        'service_context': sc}}
+    return json.dumps(payload)
+
+
+def spki_jwk(der):
+    """The JWK of an EC P-256 SubjectPublicKeyInfo (the swtpm ECC AK)."""
+    pt = der[-65:]
+    assert pt[0] == 4
+    return {'kty': 'EC', 'crv': 'P-256', 'x': b64url(pt[1:33]), 'y': b64url(pt[33:])}
+
+
+def binding(rk, ch):
+    """qualifyingData of the tpm_quote binding: SHA-256(jwk as sent || 0x00 || challenge)."""
+    return hashlib.sha256(json.dumps(rk.jwk).encode() + b'\0' + ch).digest()
+
+
 def main():
     for t in ('swtpm', 'tpm2_quote', 'tpm2_createak'):
         if run(['sh', '-c', 'command -v ' + t]).returncode != 0:
@@ -244,6 +343,140 @@ def main():
                 at=later.strftime('%Y-%m-%dT%H:%M:%SZ')) as s:
         r = round2(s, sc, rd(ak_tpm2b), q)
         refused('an expired service_context', r, 'ATT_E_CHALLENGE', 'expired')
+
+    # ---- EK credential activation ----
+    ca = tpm.f('ekca.pem')
+    with open(ca, 'wb') as f:
+        f.write(rd(tpm.f('localca/swtpm-localca-rootca-cert.pem')) +
+                rd(tpm.f('localca/issuercert.pem')))
+    tpm.tool('tpm2_readpublic', '-c', tpm.f('ek.ctx'), '-o', tpm.f('ek.tpm2b'))
+    tpm.flush()
+    act = {'type': 'activate', 'ek_cert': b64url(rd(tpm.f('ek_rsa_cert.der'))),
+           'ak': b64url(rd(ak_tpm2b))}
+    with Server('--tpm-ek-ca', ca) as s:
+        for with_pub in (False, True):
+            a = dict(act, ek_pub=b64url(rd(tpm.f('ek.tpm2b')))) if with_pub else act
+            r = post(s, {'payload': a})
+            T.eq('activate: round 1 200', r.status, 200, repr(r))
+            ans = answer(r)
+            T.check('activate: no challenge in the clear', 'challenge' not in ans['payload'],
+                    ans)
+            ch = activate(tpm, ans, 'ak')
+            sc = ans['payload']['service_context']
+            q = tpm.quote('ak', ch)
+            r = round2(s, sc, rd(ak_tpm2b), q)
+            T.eq('activate: round 2 with the activated challenge: 200', r.status, 200, repr(r))
+            c = claims_of(s, r)
+            T.eq('x-attestd-tpm-ak-trust: ek-activation', c.get('x-attestd-tpm-ak-trust'),
+                 'ek-activation')
+            T.check('x-attestd-tpm-ek-cert-issuer: the local CA',
+                    'swtpm-localca' in str(c.get('x-attestd-tpm-ek-cert-issuer')), c)
+            r = round2(s, sc, rd(ak_tpm2b), q)
+            refused('activate: the context reused', r, 'ATT_E_CHALLENGE', 'used already')
+        # the credential named ak; ak2's quote with the activated challenge is not ak's
+        r = post(s, {'payload': act})
+        ans = answer(r)
+        ch = activate(tpm, ans, 'ak')
+        r = round2(s, ans['payload']['service_context'], rd(tpm.f('other.tpm2b')),
+                   tpm.quote('other', ch))
+        refused('activate: round 2 with another AK', r, 'ATT_E_TPM_AK',
+                'not the one activated in round 1')
+    with Server() as s:
+        r = post(s, {'payload': act})
+        refused1('activate without --tpm-ek-ca', r, 'needs --tpm-ek-ca')
+
+    # ---- AK certificates ----
+    d = tmpdir()
+    cak, cac = os.path.join(d, 'ca.key'), os.path.join(d, 'ca.pem')
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+            '-keyout', cak, '-out', cac, '-subj', '/CN=e2e AK CA', '-days', '3650')
+
+    def akcert(pub, cn):
+        out = os.path.join(d, cn + '.der')
+        openssl('x509', '-new', '-force_pubkey', pub, '-subj', '/CN=' + cn, '-CA', cac,
+                '-CAkey', cak, '-days', '30', '-outform', 'der', '-out', out)
+        return rd(out)
+
+    good, other = akcert(ak_pem, 'e2e-ak'), akcert(tpm.f('other.pem'), 'e2e-other')
+    with Server('--tpm-ak-ca', cac, '--tpm-ek-ca', ca) as s:
+        ch, sc = round1(s)
+        r = round2(s, sc, rd(ak_tpm2b), tpm.quote('ak', ch), {'ak_cert': b64url(good)})
+        T.eq('AK certificate: 200', r.status, 200, repr(r))
+        c = claims_of(s, r)
+        T.eq('x-attestd-tpm-ak-trust: ak-cert', c.get('x-attestd-tpm-ak-trust'), 'ak-cert')
+        T.eq('x-attestd-tpm-ak-cert-subject', c.get('x-attestd-tpm-ak-cert-subject'),
+             'CN=e2e-ak')
+        ch, sc = round1(s)
+        r = round2(s, sc, rd(ak_tpm2b), tpm.quote('ak', ch), {'ak_cert': b64url(other)})
+        refused('an AK certificate of another key', r, 'ATT_E_TPM_AK', 'certifies another key')
+        ch, sc = round1(s)
+        r = round2(s, sc, rd(ak_tpm2b), tpm.quote('ak', ch))
+        refused('no certificate, no pin: the ways are named', r, 'ATT_E_TPM_AK',
+                '1 AK CA certificate(s) (--tpm-ak-ca)')
+    # an EK CA that is not the EK certificate's
+    with Server('--tpm-ek-ca', cac) as s:
+        r = post(s, {'payload': act})
+        refused1('activate: an EK certificate of another CA', r,
+                 'does not verify to a configured CA')
+    later = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=60))
+    with Server('--tpm-ak-ca', cac, at=later.strftime('%Y-%m-%dT%H:%M:%SZ')) as s:
+        ch, sc = round1(s)
+        r = round2(s, sc, rd(ak_tpm2b), tpm.quote('ak', ch), {'ak_cert': b64url(good)})
+        refused('an AK certificate expired at attestd\'s time', r, 'ATT_E_CERT_EXPIRED',
+                'certificate has expired')
+
+    # ---- MAA's request v2 (attReqV2) ----
+    rk = RequestKey(d)
+    with Server('--tpm-ak', ak_pem, '--tpm-max-custom-claims', '2') as s:
+        ch, sc = round1(s)
+        q = tpm.quote('ak', binding(rk, ch))
+        r = post(s, {'request': rk.jws(attreq(rk, ch, sc, ak_pem, q))})
+        T.eq('attReqV2 (tpm_quote binding): 200', r.status, 200, repr(r))
+        c = claims_of(s, r)
+        T.eq('x-attestd-tpm-request-key: the policy key object',
+             c.get('x-attestd-tpm-request-key'),
+             {'jwk': rk.jwk, 'info': {'tpm_quote': {'hash_alg': 'sha-256'}}})
+        T.eq('x-attestd-tpm-rp-id', c.get('x-attestd-tpm-rp-id'), 'https://rp.example')
+        T.eq('x-attestd-tpm-custom-claims', c.get('x-attestd-tpm-custom-claims'),
+             [{'name': 'role', 'value': 'web', 'value_type': 'string'}])
+        T.eq('aikValidated', c.get('aikValidated'), True)
+        # a bad JWS signature (another key signs)
+        ch, sc = round1(s)
+        q = tpm.quote('ak', binding(rk, ch))
+        other_rk = RequestKey(d)
+        text = attreq(rk, ch, sc, ak_pem, q)
+        r = post(s, {'request': other_rk.jws(text)})
+        refused('attReqV2: a bad JWS signature', r, 'ATT_E_JWS_SIGNATURE', 'does not verify')
+        # the same context, now well signed: it was not spent by the bad signature
+        r = post(s, {'request': rk.jws(text)})
+        T.eq('attReqV2: the context survives a refused signature', r.status, 200, repr(r))
+        # a challenge that is not the context's
+        ch, sc = round1(s)
+        q = tpm.quote('ak', binding(rk, ch))
+        r = post(s, {'request': rk.jws(attreq(rk, ch, sc, ak_pem, q, challenge=os.urandom(32)))})
+        refused('attReqV2: another challenge', r, 'ATT_E_CHALLENGE',
+                'not the challenge of the service context')
+        # the quote over the bare challenge: qualifyingData does not bind the jwk
+        ch, sc = round1(s)
+        q = tpm.quote('ak', ch)
+        r = post(s, {'request': rk.jws(attreq(rk, ch, sc, ak_pem, q))})
+        refused('attReqV2: qualifyingData not binding the jwk', r, 'ATT_E_TPM_NONCE',
+                'request_key.jwk member as sent')
+        # vbs and too many custom claims
+        ch, sc = round1(s)
+        r = post(s, {'request': rk.jws(attreq(rk, ch, sc, ak_pem, q, att_type='vbs'))})
+        refused('attReqV2: att_type vbs', r, 'ATT_E_UNSUPPORTED', 'vbs')
+        cc = [{'name': 'c%d' % i, 'value': 'v'} for i in range(3)]
+        r = post(s, {'request': rk.jws(attreq(rk, ch, sc, ak_pem, q, custom=cc))})
+        refused('attReqV2: 3 custom claims over --tpm-max-custom-claims 2', r, 'ATT_E_LIMIT',
+                '--tpm-max-custom-claims')
+
+    # ---- the event-log budget ----
+    with Server('--tpm-ak', ak_pem, '--tpm-max-events', '3') as s:
+        ch, sc = round1(s)
+        r = round2(s, sc, rd(ak_tpm2b), tpm.quote('ak', ch),
+                   {'tcg_log': b64url(rd(tpm.f('eventlog.bin')))})
+        refused('--tpm-max-events 3', r, 'ATT_E_LIMIT', 'more than 3 events')
 
     # an unusable --tpm-ak file stops attestd at start (exit 1), naming it
     bad = os.path.join(tmpdir(), 'bad-ak.pem')

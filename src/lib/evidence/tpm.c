@@ -447,6 +447,7 @@ typedef struct {
     size_t challenge_len;
     att_bind_t bind;
     uint16_t bind_hash;           /* tpm_quote: the hash of qualifyingData */
+    uint8_t *payload;             /* the JWS payload's bytes (jwk_raw points into them) */
     const char *jwk_raw;          /* tpm_quote: the jwk member as sent (into payload) */
     size_t jwk_raw_len;           /* */
     EVP_PKEY *request_key;        /* request_key.jwk */
@@ -468,6 +469,7 @@ static void att_r2_free(att_r2_t *r)
     free(r->tcg);
     free(r->ima);
     free(r->challenge);
+    free(r->payload);
     EVP_PKEY_free(r->request_key);
     free(r->cert_pub);
     free(r->cert_att);
@@ -933,7 +935,7 @@ static att_err_t att_tpm_attreq(const att_ev_tpm_t *x, const char *jws, size_t j
     p = NULL;
 out:
     free(hb);
-    free(pb);
+    r->payload = pb; /* kept: jwk_raw points into it */
     json_decref(hdr);
     json_decref(p);
     json_decref(flat);
