@@ -82,6 +82,10 @@ bool att_http_router_has(const att_http_router_t *r, const char *method, const c
  * true or ready is NULL, else 503 {"status":"not ready"}), GET /metrics (text/plain 0.0.4). */
 att_err_t att_http_route_builtins(att_http_router_t *r, att_metrics_t *m, bool (*ready)(void *arg),
                                   void *arg);
+/* /readyz also says whether changes can be stored (writable(arg, why, n), arg as for ready):
+ * {"status":"ready","writes":"ready"}, or, still 200 since attestation goes on,
+ * {"status":"ready","writes":"unavailable","reason":why}. */
+void att_http_route_writable(att_http_router_t *r, bool (*writable)(void *arg, char *why, size_t n));
 
 /* ---- server ---- */
 

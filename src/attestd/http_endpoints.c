@@ -20,7 +20,15 @@ static void att_h_healthz(att_http_req_t *req, void *arg)
 static void att_h_readyz(att_http_req_t *req, void *arg)
 {
     const att_http_router_t *r = arg;
-    if (!r->ready || r->ready(r->ready_arg))
+    bool ready = !r->ready || r->ready(r->ready_arg);
+    char why[512] = "";
+    if (ready && r->writable && !r->writable(r->ready_arg, why, sizeof why))
+        att_http_json(
+            req, 200,
+            json_pack("{s:s,s:s,s:s}", "status", "ready", "writes", "unavailable", "reason", why));
+    else if (ready && r->writable)
+        att_http_json(req, 200, json_pack("{s:s,s:s}", "status", "ready", "writes", "ready"));
+    else if (ready)
         att_http_json(req, 200, json_pack("{s:s}", "status", "ready"));
     else
         att_http_json(req, 503, json_pack("{s:s}", "status", "not ready"));
@@ -32,6 +40,12 @@ static void att_h_metrics(att_http_req_t *req, void *arg)
     if (!text)
         return att_http_error(req, 500, "InternalError", "out of memory");
     att_answer(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+}
+
+void att_http_route_writable(att_http_router_t *r, bool (*writable)(void *arg, char *why, size_t n))
+{
+    if (r)
+        r->writable = writable;
 }
 
 att_err_t att_http_route_builtins(att_http_router_t *r, att_metrics_t *m, bool (*ready)(void *arg),

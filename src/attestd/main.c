@@ -162,6 +162,7 @@ static int att_serve(att_config_t *cfg)
         att_log(ATT_LOG_ERROR, "cannot register routes: %s", d.msg);
         goto out;
     }
+    att_http_route_writable(router, (bool (*)(void *, char *, size_t))att_service_writable);
     char bound[300];
     bool loopback = false;
     att_bound_url(fd, cfg->tls_cert != NULL, bound, sizeof bound, &loopback);

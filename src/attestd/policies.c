@@ -312,7 +312,7 @@ bool att_request_authorised(att_svc_t *svc, const char *body, size_t len, const 
     att_err_t e =
         att_store_request_use(svc->store, hash, used_for, att_wall(), &prev, &prev_at, &d);
     if (e != ATT_OK) {
-        att_reply_err(r, 500, "InternalError", e, "recording the signed request failed: %s", d.msg);
+        att_reply_store_err(svc, r, e, "recording the signed request failed: %s", d.msg);
         return false;
     }
     if (prev == NULL)
@@ -434,7 +434,7 @@ void att_svc_policy_set(att_svc_t *svc, const char *type, const char *body, size
     }
     /* Durable first, then in force. */
     if ((e = att_store_policy_put(svc->store, r->type, jws, &d)) != ATT_OK) {
-        att_reply_err(r, 500, "InternalError", e, "storing the policy failed: %s", d.msg);
+        att_reply_store_err(svc, r, e, "storing the policy failed: %s", d.msg);
         goto out;
     }
     att_pol_t *p = att_pol_from_jws(jws, false, &d);
@@ -483,7 +483,7 @@ void att_svc_policy_reset(att_svc_t *svc, const char *type, const char *body, si
     att_err_t e = att_store_policy_delete(svc->store, r->type, &d);
     if (e != ATT_OK && e != ATT_E_STORE_NOT_FOUND) {
         att_jws_clear(&j);
-        att_reply_err(r, 500, "InternalError", e, "resetting the policy failed: %s", d.msg);
+        att_reply_store_err(svc, r, e, "resetting the policy failed: %s", d.msg);
         return;
     }
     att_pol_t *p = att_pol_default(r->type, &d);

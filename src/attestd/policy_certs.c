@@ -182,10 +182,8 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
         goto out;
     }
     if (e != ATT_OK) {
-        att_reply_err(r, 500, "InternalError", e,
-                      "updating the policy management "
-                      "certificates failed: %s",
-                      d.msg);
+        att_reply_store_err(svc, r, e, "updating the policy management certificates failed: %s",
+                            d.msg);
         goto out;
     }
     json_t *c = json_object();

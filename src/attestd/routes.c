@@ -65,6 +65,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .key_encryption_key = cfg->key_encryption_key,
         .key_encryption_key_old = cfg->key_encryption_key_old,
         .signing_key = cfg->signing_key,
+        .signing_key_sessions = cfg->signing_key_sessions,
         .collateral_max_age = (int64_t)cfg->collateral_max_age,
         .collateral_timeout = cfg->collateral_timeout,
         .collateral_fetch_waiters = att_coll_waiters(cfg),
@@ -430,6 +431,11 @@ att_err_t att_service_routes(att_service_t *s, att_http_router_t *r, att_diag_t 
 bool att_service_ready(att_service_t *s)
 {
     return s != NULL && att_svc_ready(s->svc);
+}
+
+bool att_service_writable(att_service_t *s, char *why, size_t n)
+{
+    return s != NULL && att_svc_writable(s->svc, why, n);
 }
 
 void att_service_stop(att_service_t *s)

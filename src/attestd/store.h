@@ -76,6 +76,8 @@ typedef struct {
     /* Optional (NULL: fn just runs): fn under a lock shared by every process on the store. */
     att_err_t (*exclusive)(att_store_t *st, att_err_t (*fn)(void *arg, att_diag_t *d), void *arg,
                            att_diag_t *d);
+    /* Optional (NULL: always): false while the store's server cannot be reached. */
+    bool (*available)(att_store_t *st, char *why, size_t n);
 } att_store_ops_t;
 
 struct att_store {
@@ -237,6 +239,14 @@ static inline att_err_t att_store_exclusive(att_store_t *st,
                                             att_diag_t *d)
 {
     return st->ops->exclusive ? st->ops->exclusive(st, fn, arg, d) : fn(arg, d);
+}
+
+/* Whether the store can be written now: false while its server cannot be reached (PostgreSQL
+ * down; why, if given, says since when and why). A backend on a local file is always
+ * available; its failures are ATT_E_STORE with their reason. */
+static inline bool att_store_available(att_store_t *st, char *why, size_t n)
+{
+    return st->ops->available == NULL || st->ops->available(st, why, n);
 }
 
 void att_store_keys_free(att_store_key_t *keys, size_t n);

@@ -162,8 +162,10 @@ PGconn *att_pg_connect(pg_store_t *s, const char *op, att_diag_t *d)
 {
     /* Later keywords win; dbname (the URL, expanded) comes after our defaults so that the URL
      * overrides them, and client_encoding after it: the store's text is UTF-8. */
-    const char *kw[] = {"connect_timeout", "application_name", "dbname", "client_encoding", NULL};
-    const char *val[] = {PG_CONNECT_TIMEOUT, "attestd", s->url, "UTF8", NULL};
+    const char *kw[] = {"connect_timeout", "tcp_user_timeout", "application_name",
+                        "dbname",          "client_encoding",  NULL};
+    const char *val[] = {
+        PG_CONNECT_TIMEOUT, PG_TCP_USER_TIMEOUT_MS, "attestd", s->url, "UTF8", NULL};
     PGconn *c = PQconnectdbParams(kw, val, 1);
     if (c == NULL) {
         att_diag_set(d, ATT_E_NOMEM, "store %s on %s: out of memory", op, s->red);
@@ -183,6 +185,81 @@ PGconn *att_pg_connect(pg_store_t *s, const char *op, att_diag_t *d)
 }
 
 /* A pooled connection, locked: a free one, else the one this call was dealt. */
+static int64_t pg_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The server could not be reached (a reconnect failed): remember why and since when, and try
+ * again no sooner than PG_RETRY_MS from now, so that while it is down an operation fails at
+ * once instead of waiting on a connect each time. */
+static void pg_down(pg_store_t *s, PGconn *c)
+{
+    pthread_mutex_lock(&s->hmu);
+    if (atomic_load(&s->down_until) == 0) {
+        s->down_since = time(NULL);
+        att_pg_msg(s, PQerrorMessage(c), s->down_why, sizeof s->down_why);
+    }
+    atomic_store(&s->down_until, pg_mono_ms() + PG_RETRY_MS);
+    pthread_mutex_unlock(&s->hmu);
+}
+
+static void pg_up(pg_store_t *s)
+{
+    if (atomic_load(&s->down_until) != 0) {
+        pthread_mutex_lock(&s->hmu);
+        atomic_store(&s->down_until, 0);
+        pthread_mutex_unlock(&s->hmu);
+    }
+}
+
+/* Reset a broken connection, unless the server was found unreachable less than PG_RETRY_MS
+ * ago. True when the connection is usable. */
+static bool pg_reset(pg_store_t *s, pg_conn_t *c)
+{
+    int64_t until = atomic_load(&s->down_until);
+    if (until != 0 && pg_mono_ms() < until)
+        return false;
+    PQreset(c->c);
+    if (PQstatus(c->c) == CONNECTION_OK && pg_session(c->c)) {
+        pg_up(s);
+        return true;
+    }
+    pg_down(s, c->c);
+    return false;
+}
+
+/* ATT_E_STORE for an operation refused because the server cannot be reached. */
+static att_err_t pg_unavailable(pg_store_t *s, const char *op, att_diag_t *d)
+{
+    char why[256], when[32];
+    pthread_mutex_lock(&s->hmu);
+    snprintf(why, sizeof why, "%s", s->down_why[0] ? s->down_why : "the connection broke");
+    struct tm tm;
+    time_t t = s->down_since;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    pthread_mutex_unlock(&s->hmu);
+    return att_diag_set(d, ATT_E_STORE,
+                        "store %s on %s: PostgreSQL cannot be reached (since %s: %s); retried "
+                        "every %d s",
+                        op, s->red, when, why, PG_RETRY_MS / 1000);
+}
+
+static bool pg_available(att_store_t *st, char *why, size_t n)
+{
+    pg_store_t *s = (pg_store_t *)st;
+    if (atomic_load(&s->down_until) == 0)
+        return true;
+    if (why != NULL && n > 0) {
+        att_diag_t d;
+        pg_unavailable(s, "write", &d);
+        snprintf(why, n, "%s", d.msg);
+    }
+    return false;
+}
+
 static pg_conn_t *pg_take(pg_store_t *s)
 {
     unsigned start = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);
@@ -198,11 +275,8 @@ static pg_conn_t *pg_take(pg_store_t *s)
      * before a statement is sent on it (PQconsumeInput does not block). */
     if (PQstatus(c->c) == CONNECTION_OK)
         (void)PQconsumeInput(c->c);
-    if (PQstatus(c->c) != CONNECTION_OK) {
-        PQreset(c->c); /* the statement then fails with the reason if this did not help */
-        if (PQstatus(c->c) == CONNECTION_OK)
-            (void)pg_session(c->c);
-    }
+    if (PQstatus(c->c) != CONNECTION_OK)
+        (void)pg_reset(s, c); /* pg_run then fails at once if this did not help */
     return c;
 }
 
@@ -222,6 +296,10 @@ static PGresult *pg_run(pg_store_t *s, pg_conn_t *c, const char *op, const char 
 {
     if (state)
         state[0] = '\0';
+    if (PQstatus(c->c) != CONNECTION_OK) {
+        pg_unavailable(s, op, d);
+        return NULL;
+    }
     for (int attempt = 0;; attempt++) {
         PGresult *r = PQexecParams(c->c, sql, n, NULL, vals, len, bin, resfmt);
         ExecStatusType st = PQresultStatus(r);
@@ -229,10 +307,14 @@ static PGresult *pg_run(pg_store_t *s, pg_conn_t *c, const char *op, const char 
             return r;
         if (again && attempt == 0 && PQstatus(c->c) == CONNECTION_BAD) {
             PQclear(r);
-            PQreset(c->c);
-            if (PQstatus(c->c) == CONNECTION_OK && pg_session(c->c))
+            if (pg_reset(s, c))
                 continue;
-            pg_fail(s, c->c, NULL, op, d);
+            pg_unavailable(s, op, d);
+            return NULL;
+        }
+        if (PQstatus(c->c) == CONNECTION_BAD && !pg_reset(s, c)) { /* not sent again */
+            PQclear(r);
+            pg_unavailable(s, op, d);
             return NULL;
         }
         const char *ss = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -740,6 +822,8 @@ static void pg_close(att_store_t *st)
     }
     if (s->wmu_ok)
         pthread_mutex_destroy(&s->wmu);
+    if (s->hmu_ok)
+        pthread_mutex_destroy(&s->hmu);
     if (s->url) {
         OPENSSL_cleanse(s->url, strlen(s->url));
         free(s->url);
@@ -859,6 +943,11 @@ att_err_t att_store_open_pg(const char *url, att_store_t **out, att_diag_t *d)
         goto out;
     }
     s->wmu_ok = true;
+    if (pthread_mutex_init(&s->hmu, NULL) != 0) {
+        e = att_diag_set(d, ATT_E_STORE, "store open: cannot create a mutex");
+        goto out;
+    }
+    s->hmu_ok = true;
     for (int i = 0; i < PG_POOL; i++) {
         if (pthread_mutex_init(&s->pool[i].mu, NULL) != 0) {
             e = att_diag_set(d, ATT_E_STORE, "store open: cannot create a mutex");
@@ -900,4 +989,5 @@ static const att_store_ops_t pg_ops = {
     .coll_put = pg_coll_put,
     .watch = att_pg_watch,
     .exclusive = pg_exclusive,
+    .available = pg_available,
 };

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -18,6 +19,7 @@
  * the URL (options=-c statement_timeout=...), the role or the database (any value but 0 is
  * kept). */
 #define PG_CONNECT_TIMEOUT      "5"
+#define PG_TCP_USER_TIMEOUT_MS  "10000" /* data unacknowledged this long: the link is dead */
 #define PG_STATEMENT_TIMEOUT_MS "5000"
 /* pg_advisory_xact_lock keys ("attestd" then 1 or 2): the migration, and the first start's
  * key generation (att_store_exclusive). */
@@ -25,6 +27,9 @@
 #define PG_LOCK_FIRST   7022365698054972418LL
 /* The NOTIFY channel of writes that other replicas must see. */
 #define PG_CHANNEL "attestd_changes"
+/* While the server cannot be reached, a reconnect is tried at most this often; operations in
+ * between fail at once. */
+#define PG_RETRY_MS 1000
 /* The safety net: the watcher asks for a full re-read this often, and after a reconnect. */
 #define PG_RESYNC_SECONDS 30
 
@@ -41,6 +46,12 @@ typedef struct {
     char red[256];    /* the URL redacted, for messages */
     pg_conn_t pool[PG_POOL];
     atomic_uint next;
+    /* reachability (store_pg.c pg_down): 0, or the monotonic ms before which no reconnect */
+    atomic_llong down_until;
+    pthread_mutex_t hmu; /* guards down_since and down_why */
+    bool hmu_ok;
+    time_t down_since;
+    char down_why[256];
     /* store_pg_watch.c */
     pthread_mutex_t wmu; /* guards the fields below */
     bool wmu_ok, watching;

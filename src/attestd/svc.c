@@ -44,6 +44,26 @@ void att_reply_err(att_svc_reply_t *r, int status, const char *code, att_err_t e
     r->message = strdup(msg); /* NULL when out of memory: the transport says "error" */
 }
 
+void att_reply_store_err(att_svc_t *svc, att_svc_reply_t *r, att_err_t e, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (att_store_available(svc->store, NULL, 0)) {
+        att_reply_err(r, 500, "InternalError", e, "%s", msg);
+        return;
+    }
+    att_reply_err(r, 503, "ServiceUnavailable", e, "%s; attestation goes on, changes wait", msg);
+    r->retry_after = 1;
+}
+
+bool att_svc_writable(att_svc_t *svc, char *why, size_t n)
+{
+    return svc != NULL && svc->store != NULL && att_store_available(svc->store, why, n);
+}
+
 /* 200 {"token": jws}. A compact JWS is base64url and dots - ASCII by construction - so the
  * string skips jansson's UTF-8 check of its 3-5 kB (about 5 us per attest). */
 void att_reply_jws(att_svc_reply_t *r, const char *jws)

@@ -44,6 +44,7 @@ typedef struct {
     /* KEK file: private keys sealed in the store (NULL: in clear); the KEK being replaced (keys
      * re-sealed); the pkcs11: URI of an HSM key that signs (NULL: keys in the store) */
     const char *key_encryption_key, *key_encryption_key_old, *signing_key;
+    unsigned signing_key_sessions; /* PKCS#11 sessions signing at once (0: 4) */
     int64_t collateral_max_age;        /* seconds, 0 = until nextUpdate */
     int64_t collateral_timeout;        /* seconds: deadline of one collateral fetch (0: 10) */
     unsigned collateral_fetch_waiters; /* requests blocked on collateral fetches at once; more
@@ -75,6 +76,9 @@ typedef struct {
 att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d);
 void att_svc_free(att_svc_t *svc);
 bool att_svc_ready(att_svc_t *svc);
+/* Whether changes can be stored now (false while the store's server cannot be reached; why,
+ * if given, says since when and why): /readyz reports it. */
+bool att_svc_writable(att_svc_t *svc, char *why, size_t n);
 /* Shutting down: policy evaluations in flight stop at their next budget check with
  * ATT_E_CANCELLED (503), so that the HTTP server's graceful stop never waits on one. */
 void att_svc_stop(att_svc_t *svc);

@@ -94,6 +94,11 @@ void att_reply(att_svc_reply_t *r, int status, json_t *body);
  * 1023 bytes). The transport writes it in the MAA error form. */
 void att_reply_err(att_svc_reply_t *r, int status, const char *code, att_err_t e, const char *fmt,
                    ...) __attribute__((format(printf, 5, 6)));
+/* A failed store write: 503 ServiceUnavailable with Retry-After while the store's server cannot
+ * be reached (PostgreSQL down: attesting goes on from memory, changes wait), else 500
+ * InternalError. */
+void att_reply_store_err(att_svc_t *svc, att_svc_reply_t *r, att_err_t e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* 200 {"token": jws}. */
 void att_reply_jws(att_svc_reply_t *r, const char *jws);
 /* The canonical spelling of an attestation type (case-insensitive) and its index; NULL if

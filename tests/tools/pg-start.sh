@@ -4,6 +4,8 @@
 #   tests/tools/pg-start.sh start DIR    make a cluster in DIR (new or empty), start it, print
 #                                        its variables (below) and write them to DIR/env
 #   tests/tools/pg-start.sh stop DIR     stop it (fast shutdown) and remove DIR
+#   tests/tools/pg-start.sh halt DIR     stop the server only (fast shutdown; DIR kept)
+#   tests/tools/pg-start.sh resume DIR   start a halted server again, on the same port
 #   tests/tools/pg-start.sh run CMD ...  start one in a new temporary directory, run CMD with the
 #                                        variables in its environment, stop and remove it (also
 #                                        when CMD fails or the script is interrupted); CMD's
@@ -70,7 +72,7 @@ start() {
         -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 ||
         die "initdb failed: $(tail -n 3 "$dir/initdb.log" | tr '\n' ' ')"
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
+        -o "$(server_opts "$dir" "$port")" \
         start >/dev/null 2>&1 || die "the server did not start: $(tail -n 3 "$dir/server.log" | tr '\n' ' ')"
     psql=$(command -v psql || echo "$bin/psql")
     "$psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres \
@@ -89,6 +91,22 @@ PG_PASSWORD='$pw'
 PG_PASSFILE='$dir/passfile'
 EOF
     cat "$dir/env"
+}
+
+server_opts() { # the server's options for DIR and its port
+    echo "-k $1 -p $2 -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+}
+
+halt() {
+    bin=$(pg_bin) || die "no PostgreSQL server found"
+    as_owner "$bin/pg_ctl" -D "$1/data" -m fast -w -t 30 stop >/dev/null 2>&1 || die "stopping failed"
+}
+
+resume() {
+    bin=$(pg_bin) || die "no PostgreSQL server found"
+    port=$(sed -n "s/^PG_PORT='\(.*\)'$/\1/p" "$1/env")
+    as_owner "$bin/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 30 -o "$(server_opts "$1" "$port")" \
+        start >/dev/null 2>&1 || die "the server did not start again: $(tail -n 3 "$1/server.log" | tr '\n' ' ')"
 }
 
 stop() {
@@ -113,6 +131,10 @@ stop)
     [ $# -eq 2 ] || die "usage: pg-start.sh stop DIR"
     stop "$2"
     ;;
+halt | resume)
+    [ $# -eq 2 ] || die "usage: pg-start.sh $1 DIR"
+    "$1" "$2"
+    ;;
 run)
     shift
     [ $# -ge 1 ] || die "usage: pg-start.sh run CMD [ARG...]"
@@ -131,6 +153,6 @@ run)
     exit $rc
     ;;
 *)
-    die "usage: pg-start.sh start DIR | stop DIR | run CMD [ARG...]"
+    die "usage: pg-start.sh start DIR | stop DIR | halt DIR | resume DIR | run CMD [ARG...]"
     ;;
 esac
