@@ -14,7 +14,11 @@
  * the certificate's key) and AK certificates (accepted from the root and through a presented
  * intermediate; refused: a certificate of another key, one expired at the verification time,
  * an AK with neither pin nor certificate, which names the configured ways); and the event-log
- * budget given as a limit of the set. */
+ * budget given as a limit of the set. MAA's request v2 with the tpm_certify binding, through ESYS
+ * on the same TPM: a primary AK (pinned) certifies a primary ECC P-256 request key with the
+ * challenge, quotes with the challenge, and the request key signs the JWS (ES256) in the TPM;
+ * accepted with the policy key object as claim; refused: a certification over another nonce, a
+ * "public" of another key than the JWK, an unsigned-looking JWS (alg none). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,7 +29,12 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include <cmocka.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_tctildr.h>
 
 #include "attest/evidence.h"
 #include "attest/token.h"
@@ -674,6 +683,233 @@ static void test_akcert(void **state)
     att_ev_set_free(none);
 }
 
+/* ---- attReqV2 with tpm_certify, through ESYS ---- */
+
+typedef struct {
+    TSS2_TCTI_CONTEXT *tcti;
+    ESYS_CONTEXT *esys;
+} esys_t;
+
+static ESYS_TR primary(ESYS_CONTEXT *e, TPMA_OBJECT attrs, TPMT_SIG_SCHEME scheme,
+                       TPM2B_PUBLIC **pub)
+{
+    TPM2B_SENSITIVE_CREATE sens = {0};
+    TPM2B_PUBLIC tmpl = {.publicArea = {.type = TPM2_ALG_ECC,
+                                        .nameAlg = TPM2_ALG_SHA256,
+                                        .objectAttributes = attrs,
+                                        .parameters.eccDetail = {
+                                            .symmetric.algorithm = TPM2_ALG_NULL,
+                                            .curveID = TPM2_ECC_NIST_P256,
+                                            .kdf.scheme = TPM2_ALG_NULL,
+                                        }}};
+    tmpl.publicArea.parameters.eccDetail.scheme.scheme = scheme.scheme;
+    tmpl.publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
+    ESYS_TR h = ESYS_TR_NONE;
+    assert_int_equal(Esys_CreatePrimary(e, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                        ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &h, pub, NULL,
+                                        NULL, NULL),
+                     0);
+    return h;
+}
+
+static char *b64(const uint8_t *p, size_t n)
+{
+    return att_b64url_encode(p, n);
+}
+
+static json_t *ec_jwk(const TPM2B_PUBLIC *p)
+{
+    char *x = b64(p->publicArea.unique.ecc.x.buffer, p->publicArea.unique.ecc.x.size);
+    char *y = b64(p->publicArea.unique.ecc.y.buffer, p->publicArea.unique.ecc.y.size);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "kty", "EC", "crv", "P-256", "x", x, "y", y);
+    free(x);
+    free(y);
+    return j;
+}
+
+/* r||s of an ECDSA TPMT_SIGNATURE, each left-padded to 32 bytes. */
+static void rs64(const TPMT_SIGNATURE *sig, uint8_t out[64])
+{
+    const TPM2B_ECC_PARAMETER *r = &sig->signature.ecdsa.signatureR,
+                              *s = &sig->signature.ecdsa.signatureS;
+    memset(out, 0, 64);
+    memcpy(out + 32 - r->size, r->buffer, r->size);
+    memcpy(out + 64 - s->size, s->buffer, s->size);
+}
+
+static void test_attreq_certify(void **state)
+{
+    (void)state;
+    if (!g_tpm) {
+        printf("SKIP " ATT_TEST_NAME " attReqV2 tpm_certify: swtpm cannot start here\n");
+        return;
+    }
+    setenv("TSS2_LOG", "all+NONE", 1);
+    buf_t tcti = trd("tcti");
+    while (tcti.n > 0 && (tcti.p[tcti.n - 1] == '\n'))
+        tcti.p[--tcti.n] = 0;
+    esys_t t = {0};
+    assert_int_equal(Tss2_TctiLdr_Initialize((const char *)tcti.p, &t.tcti), 0);
+    free(tcti.p);
+    assert_int_equal(Esys_Initialize(&t.esys, t.tcti, NULL), 0);
+    TPM2B_PUBLIC *akp = NULL, *rkp = NULL;
+    TPMT_SIG_SCHEME ecdsa = {.scheme = TPM2_ALG_ECDSA};
+    ESYS_TR ak =
+        primary(t.esys,
+                TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
+                ecdsa, &akp);
+    ESYS_TR rk =
+        primary(t.esys,
+                TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT,
+                ecdsa, &rkp);
+    /* pin the AK */
+    uint8_t akb[sizeof(TPM2B_PUBLIC)];
+    size_t akl = 0;
+    assert_int_equal(Tss2_MU_TPM2B_PUBLIC_Marshal(akp, akb, sizeof akb, &akl), 0);
+    FILE *f = fopen(tpath("esys_ak.tpm2b"), "wb");
+    assert_int_equal(fwrite(akb, 1, akl, f), akl);
+    fclose(f);
+    att_ev_set_t *set = tpm_set(false, false);
+    att_diag_t d;
+    assert_int_equal(att_ev_set_add_key_file(set, "tpm-ak", tpath("esys_ak.tpm2b"), &d), ATT_OK);
+    uint8_t pub[sizeof(TPMT_PUBLIC)], other_pub[sizeof(TPMT_PUBLIC)];
+    size_t pl = 0, opl = 0;
+    assert_int_equal(Tss2_MU_TPMT_PUBLIC_Marshal(&rkp->publicArea, pub, sizeof pub, &pl), 0);
+    assert_int_equal(
+        Tss2_MU_TPMT_PUBLIC_Marshal(&akp->publicArea, other_pub, sizeof other_pub, &opl), 0);
+    for (int k = 0; k < 4; k++) {
+        /* k 0: accepted; 1: certification over another nonce; 2: "public" of the AK, not the
+         * request key; 3: alg none */
+        json_t *ans;
+        assert_int_equal(round1(set, json_pack("{s:s}", "type", "aikcert"), &ans, &d), ATT_OK);
+        json_t *p1 = json_object_get(ans, "payload");
+        const char *chs = json_string_value(json_object_get(p1, "challenge"));
+        uint8_t *ch;
+        size_t chl;
+        assert_true(att_b64_decode(chs, strlen(chs), false, &ch, &chl));
+        TPM2B_DATA qd = {.size = (UINT16)chl};
+        memcpy(qd.buffer, ch, chl);
+        TPM2B_DATA cqd = qd;
+        if (k == 1)
+            cqd.buffer[0] ^= 1;
+        TPMT_SIG_SCHEME null_scheme = {.scheme = TPM2_ALG_NULL};
+        TPM2B_ATTEST *cinfo = NULL, *quoted = NULL;
+        TPMT_SIGNATURE *csig = NULL, *qsig = NULL;
+        assert_int_equal(Esys_Certify(t.esys, rk, ak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD,
+                                      ESYS_TR_NONE, &cqd, &null_scheme, &cinfo, &csig),
+                         0);
+        TPML_PCR_SELECTION sel = {
+            .count = 1,
+            .pcrSelections = {
+                {.hash = TPM2_ALG_SHA256, .sizeofSelect = 3, .pcrSelect = {0x07, 0, 0}}}};
+        assert_int_equal(Esys_Quote(t.esys, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qd,
+                                    &null_scheme, &sel, &quoted, &qsig),
+                         0);
+        TPML_DIGEST *vals = NULL;
+        assert_int_equal(Esys_PCR_Read(t.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, NULL,
+                                       NULL, &vals),
+                         0);
+        json_t *pv = json_array();
+        for (int i = 0; i < 3; i++) {
+            char *dg = b64(vals->digests[i].buffer, vals->digests[i].size);
+            json_array_append_new(pv, json_pack("{s:i,s:s}", "index", i, "digest", dg));
+            free(dg);
+        }
+        uint8_t sb[sizeof(TPMT_SIGNATURE)];
+        size_t sl = 0, cl = 0;
+        assert_int_equal(Tss2_MU_TPMT_SIGNATURE_Marshal(qsig, sb, sizeof sb, &sl), 0);
+        uint8_t csb[sizeof(TPMT_SIGNATURE)];
+        assert_int_equal(Tss2_MU_TPMT_SIGNATURE_Marshal(csig, csb, sizeof csb, &cl), 0);
+        char *q64 = b64(quoted->attestationData, quoted->size), *s64 = b64(sb, sl),
+             *c64 = b64(cinfo->attestationData, cinfo->size), *cs64 = b64(csb, cl),
+             *p64 = k == 2 ? b64(other_pub, opl) : b64(pub, pl);
+        json_t *payload = json_pack(
+            "{s:s,s:{s:s,s:{s:{s:o,s:[{s:i,s:o}],s:s,s:s}},s:{s:o,s:{s:{s:s,s:s,s:s}}},s:s}}",
+            "att_type", "basic", "att_data", "challenge", chs, "tpm_att_data",
+            "current_attestation", "aik_pub", ec_jwk(akp), "pcrs", "algorithm", 11, "values", pv,
+            "quote", q64, "signature", s64, "request_key", "jwk", ec_jwk(rkp), "info",
+            "tpm_certify", "public", p64, "certification", c64, "signature", cs64,
+            "service_context", json_string_value(json_object_get(p1, "service_context")));
+        assert_non_null(payload);
+        char *ptext = json_dumps(payload, JSON_COMPACT);
+        const char *hdr = k == 3 ? "{\"alg\":\"none\",\"typ\":\"attReqV2\"}"
+                                 : "{\"alg\":\"ES256\",\"typ\":\"attReqV2\"}";
+        char *h64 = b64((const uint8_t *)hdr, strlen(hdr)),
+             *pp64 = b64((const uint8_t *)ptext, strlen(ptext));
+        char *input = malloc(strlen(h64) + strlen(pp64) + 2);
+        sprintf(input, "%s.%s", h64, pp64);
+        TPM2B_DIGEST dg = {.size = 32};
+        assert_true(EVP_Digest(input, strlen(input), dg.buffer, NULL, EVP_sha256(), NULL) == 1);
+        TPMT_TK_HASHCHECK tk = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
+        TPMT_SIG_SCHEME es = {.scheme = TPM2_ALG_ECDSA, .details.ecdsa.hashAlg = TPM2_ALG_SHA256};
+        TPMT_SIGNATURE *jsig = NULL;
+        assert_int_equal(Esys_Sign(t.esys, rk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &dg,
+                                   &es, &tk, &jsig),
+                         0);
+        uint8_t raw[64];
+        rs64(jsig, raw);
+        char *sig64 = b64(raw, 64);
+        char *jws = malloc(strlen(input) + strlen(sig64) + 2);
+        sprintf(jws, "%s.%s", input, sig64);
+        json_t *msg = json_pack("{s:s}", "request", jws);
+        att_ev_result_t r;
+        att_err_t e = round2(set, msg, &r);
+        if (k == 0) {
+            if (e != ATT_OK)
+                fail_msg("attReqV2 tpm_certify: %s", r.diag.msg);
+            json_t *rkc = json_object_get(r.claims, "x-attestd-tpm-request-key");
+            json_t *tc = json_object_get(json_object_get(rkc, "info"), "tpm_certify");
+            assert_int_equal(json_integer_value(json_object_get(tc, "name_alg")), TPM2_ALG_SHA256);
+            assert_int_equal(json_integer_value(json_object_get(tc, "obj_attr")),
+                             rkp->publicArea.objectAttributes);
+            assert_string_equal(
+                json_string_value(json_object_get(r.claims, "x-attestd-tpm-ak-trust")), "pinned");
+        } else if (k == 1) {
+            if (e != ATT_E_TPM_NONCE || !strstr(r.diag.msg, "tpm_certify"))
+                fail_msg("certification over another nonce: %s: %s", att_err_name(e), r.diag.msg);
+        } else if (k == 2) {
+            if (e != ATT_E_EVIDENCE_BINDING || !strstr(r.diag.msg, "another key"))
+                fail_msg("public of the AK: %s: %s", att_err_name(e), r.diag.msg);
+        } else {
+            if (e != ATT_E_JWS_ALG)
+                fail_msg("alg none: %s: %s", att_err_name(e), r.diag.msg);
+        }
+        att_ev_result_clear(&r);
+        json_decref(msg);
+        free(jws);
+        free(sig64);
+        free(input);
+        free(h64);
+        free(pp64);
+        free(ptext);
+        json_decref(payload);
+        free(q64);
+        free(s64);
+        free(c64);
+        free(cs64);
+        free(p64);
+        Esys_Free(jsig);
+        Esys_Free(cinfo);
+        Esys_Free(csig);
+        Esys_Free(quoted);
+        Esys_Free(qsig);
+        Esys_Free(vals);
+        free(ch);
+        json_decref(ans);
+    }
+    Esys_FlushContext(t.esys, ak);
+    Esys_FlushContext(t.esys, rk);
+    Esys_Free(akp);
+    Esys_Free(rkp);
+    Esys_Finalize(&t.esys);
+    Tss2_TctiLdr_Finalize(&t.tcti);
+    att_ev_set_free(set);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -707,9 +943,9 @@ int main(void)
         g_tpm = true;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepted),   cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_activation), cmocka_unit_test(test_akcert),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_accepted),       cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_activation),     cmocka_unit_test(test_akcert),
+        cmocka_unit_test(test_attreq_certify), cmocka_unit_test(test_limits),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     if (g_tpm)
