@@ -1,7 +1,8 @@
 /* test_store_pg.c - what only the PostgreSQL store does (the contract, which it also passes, is
  * test_store_contract.c): migrations under the advisory lock (replicas opening an empty
  * database together migrate it once), a too-new schema refused, connections the server closed
- * reopened by themselves, change notifications to a watcher, the lock of att_store_exclusive,
+ * reopened by themselves, the server stopped and started again under an open store, change
+ * notifications to a watcher, the lock of att_store_exclusive,
  * the server's refusals with their SQLSTATE, passwords from a passfile and never in a message.
  *
  * Runs against the throw-away cluster tests/tools/pg-start.sh starts: without PG_URL this
@@ -363,6 +364,54 @@ static void test_passwords(void **state)
     assert_null(strstr(d.msg, "N0tTheP4ss"));
 }
 
+/* The server stopped under an open store (pg-start.sh halt), then started again: meanwhile every
+ * operation is ATT_E_STORE saying the server cannot be reached and since when, and
+ * att_store_available says so with the reason; once it is back the same handle reads and
+ * writes again by itself, and what was acknowledged before is there. */
+static int pg_ctl_cmd(const char *what)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "sh '%s/pg-start.sh' %s '%s'", ATT_TEST_TOOLS, what,
+             getenv("PG_DIR"));
+    return system(cmd);
+}
+
+static void test_server_down(void **state)
+{
+    fx_t *f = *state;
+    att_store_t *st = open_ok(f->url);
+    att_diag_t d = {0};
+    char why[512], *jws = NULL;
+    assert_int_equal(att_store_policy_put(st, "SgxEnclave", "acknowledged", &d), ATT_OK);
+    assert_true(att_store_available(st, why, sizeof why));
+    assert_int_equal(pg_ctl_cmd("halt"), 0);
+    for (int i = 0; i < 2 * 4; i++) { /* each pooled connection finds its server gone */
+        assert_int_equal(att_store_policy_get(st, "SgxEnclave", &jws, &d), ATT_E_STORE);
+        assert_non_null(strstr(d.msg, "PostgreSQL cannot be reached (since "));
+        assert_int_equal(att_store_policy_put(st, "SgxEnclave", "lost", &d), ATT_E_STORE);
+    }
+    assert_false(att_store_available(st, why, sizeof why));
+    assert_non_null(strstr(why, "PostgreSQL cannot be reached"));
+    assert_non_null(strstr(why, "retried every 1 s"));
+    assert_int_equal(pg_ctl_cmd("resume"), 0);
+    /* back: within the retry pause (1 s) plus the connect; bounded at 10 s, not measured */
+    att_err_t e = ATT_E_STORE;
+    for (int i = 0; i < 100 && e != ATT_OK; i++) {
+        free(jws);
+        jws = NULL;
+        if ((e = att_store_policy_get(st, "SgxEnclave", &jws, &d)) != ATT_OK)
+            usleep(100000);
+    }
+    if (e != ATT_OK)
+        fail_msg("not back: %s", d.msg);
+    assert_string_equal(jws, "acknowledged");
+    free(jws);
+    for (int i = 0; i < 4; i++) /* every pooled connection */
+        assert_int_equal(att_store_policy_put(st, "TdxVm", "after", &d), ATT_OK);
+    assert_true(att_store_available(st, why, sizeof why));
+    att_store_close(st);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -380,6 +429,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_exclusive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_refusal, setup, teardown),
         cmocka_unit_test(test_passwords),
+        cmocka_unit_test_setup_teardown(test_server_down, setup, teardown), /* last: halts it */
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
