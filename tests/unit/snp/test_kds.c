@@ -4,24 +4,40 @@
  * URL, the bytes, notAfter as next update, and the report verifying with it); answers that are
  * not the key's refused at load (a VCEK of another chip or TCB, garbage, named by kind, the body
  * never echoed); a 500, a 429 with Retry-After, an answer over the 64 kB cap, a slow answer past
- * the deadline; CRLs on snp_pki.h's test hierarchy (accepted with the test root, of another
- * signer, another issuer, expired, not yet valid, PEM, AMD's pinned ARK without the test root);
+ * the deadline; CRLs on the library's simulated AMD hierarchy (att_sim_snp_*: accepted with the
+ * test root, of another signer, another issuer, expired, not yet valid, PEM, AMD's pinned ARK
+ * without the test root);
  * Turin's 8-byte hwID and fmcSPL; the offline `--kds-dir` layout; malformed keys. */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "attest/collateral.h"
+#include "attest/sim.h"
+#include "attest/snp.h"
+#include "attest/trust.h"
 #include "core/util.h"
 #include "net/http.h"
-#include "snp_pki.h"
 #include "../../common/pyserver.h"
 #include "vectors.h"
+
+#define T0 1735689600 /* 2025-01-01T00:00:00Z */
 
 #define KDS_SERVER ATT_TEST_TOOLS "/kds_server.py"
 #define VSNP       ATT_TEST_VECTORS_SNP
@@ -379,26 +395,90 @@ static void test_not_the_keys(void **state)
     free(rep);
 }
 
+/* ---- the test hierarchy: the library's simulated AMD one (att_sim_snp_*) ---- */
+
+/* One chip of `product` whose VCEK is for `tcb`: RSA-2048 ARK/ASK (AMD's are 4096; the checks are
+ * the same) valid from a year before T0 for ten years, the VCEK from T0 - 1 day for a year. */
+typedef struct {
+    att_sim_snp_t *sim;
+    const uint8_t *chip; /* chip_id (64 bytes; Turin: 8 then zeros) */
+    char chip_hex[129];  /* as KDS names the VCEK: 64 bytes, Turin's first 8 */
+    att_slice_t vcek;    /* DER, borrowed from sim */
+    att_sim_buf_t chain; /* KDS cert_chain: ASK then ARK, PEM */
+    att_trust_t *trust;  /* the test ARK */
+} pki_t;
+
+static void pki_make(pki_t *p, att_snp_product_t product, uint64_t tcb)
+{
+    memset(p, 0, sizeof *p);
+    att_sim_snp_opts_t o;
+    att_sim_snp_opts_default(&o, product, T0);
+    o.rsa_bits = 2048;
+    o.tcb = tcb;
+    for (int i = 0; i < ATT_SIM_SNP_N_CERTS; i++) {
+        o.cert[i].not_before = T0 - 86400 * 365;
+        o.cert[i].not_after = T0 + 86400 * 3650;
+    }
+    o.leaf_not_before = T0 - 86400;
+    o.leaf_not_after = T0 + 86400 * 365;
+    att_diag_t d;
+    if (att_sim_snp_new(&o, &p->sim, &d) != ATT_OK ||
+        att_sim_snp_leaf(p->sim, ATT_SNP_KEY_VCEK, 0, tcb, &p->vcek, &d) != ATT_OK ||
+        att_sim_snp_cert_chain(p->sim, ATT_SNP_KEY_VCEK, &p->chain, &d) != ATT_OK)
+        fail_msg("the simulated hierarchy: %s", d.msg);
+    p->chip = att_sim_snp_chip_id(p->sim, 0);
+    att_hex_encode(p->chip, product == ATT_SNP_TURIN ? 8 : 64, p->chip_hex);
+    att_slice_t ark = att_sim_snp_cert_der(p->sim, ATT_SIM_SNP_ARK);
+    p->trust = att_trust_new_empty();
+    assert_non_null(p->trust);
+    assert_int_equal(att_trust_add_root(p->trust, ark.ptr, ark.len, &d), ATT_OK);
+}
+
+static void pki_free(pki_t *p)
+{
+    att_trust_free(p->trust);
+    free(p->chain.ptr);
+    att_sim_snp_free(p->sim);
+}
+
+/* A KDS CRL valid from tu to nu, signed by `signer`'s key, issued by issuer_cn (NULL: the ARK's
+ * name); revokes nothing. */
+static size_t crl_make(const pki_t *p, att_sim_snp_cert_t signer, const char *issuer_cn,
+                       att_time_t tu, att_time_t nu, uint8_t *out, size_t cap)
+{
+    att_sim_snp_crl_opts_t o;
+    att_sim_snp_crl_opts_default(&o, T0);
+    o.this_update = tu;
+    o.next_update = nu;
+    o.signer = signer;
+    o.issuer_cn = issuer_cn;
+    uint8_t *der;
+    size_t len;
+    att_diag_t d;
+    if (att_sim_snp_crl_make(p->sim, &o, &der, &len, &d) != ATT_OK)
+        fail_msg("CRL: %s", d.msg);
+    assert_true(len <= cap);
+    memcpy(out, der, len);
+    free(der);
+    return len;
+}
+
 /* Failure modes of the source: garbage, 500, 429 with Retry-After, the size cap, a slow answer. */
 static void test_source_failures(void **state)
 {
     (void)state;
     kds_clear();
-    uint8_t chip[64], spl[5] = {3, 0, 8, 115, 0};
-    memset(chip, 0x42, 64);
     pki_t p;
-    pki_make(&p, "Milan", chip, spl);
-    write_file("vcek/v1/Milan/"
-               "42424242424242424242424242424242424242424242424242424242424242424242424242424242"
-               "424242424242424242424242424242424242424242424242",
-               p.vcek_der, p.vcek_len);
-    char dir[128], key[ATT_COLL_KEY_MAX];
+    pki_make(&p, ATT_SNP_MILAN, att_sim_snp_tcb(ATT_SNP_MILAN, 3, 0, 8, 115, 0));
+    char dir[128], key[ATT_COLL_KEY_MAX], rel[256];
+    snprintf(rel, sizeof rel, "vcek/v1/Milan/%s", p.chip_hex);
+    write_file(rel, p.vcek.ptr, p.vcek.len);
     snprintf(dir, sizeof(dir), "%s/kds", tmp);
     att_diag_t d;
     att_snp_kds_obj_t *o;
     att_time_t nu;
     assert_int_equal(
-        att_snp_kds_key_vcek(ATT_SNP_MILAN, chip, 0x7308000000000003ull, key, sizeof key, &d),
+        att_snp_kds_key_vcek(ATT_SNP_MILAN, p.chip, 0x7308000000000003ull, key, sizeof key, &d),
         ATT_OK);
     kds_t s;
     void *cfg;
@@ -473,14 +553,15 @@ static void test_crl(void **state)
 {
     (void)state;
     kds_clear();
-    uint8_t chip[64], spl[5] = {3, 0, 8, 0xD9, 0}, rep[ATT_SNP_REPORT_LEN], crl[8192];
-    memset(chip, 0x11, 64);
+    uint8_t rep[ATT_SNP_REPORT_LEN], crl[8192];
     pki_t p;
-    pki_make(&p, "Milan", chip, spl);
-    report_make(&p, false, chip, 0xD908000000000003ull, rep);
+    pki_make(&p, ATT_SNP_MILAN, 0xD908000000000003ull);
+    att_sim_snp_report_opts_t ro;
+    att_sim_snp_report_opts_default(p.sim, &ro, 0, 3);
     char dir[128], key[ATT_COLL_KEY_MAX], vkey[ATT_COLL_KEY_MAX], req[512];
     snprintf(dir, sizeof(dir), "%s/kds", tmp);
     att_diag_t d;
+    assert_int_equal(att_sim_snp_report(p.sim, &ro, rep, &d), ATT_OK);
     att_snp_kds_obj_t *o;
     att_time_t nu;
     assert_int_equal(att_snp_kds_key_crl(ATT_SNP_MILAN, ATT_SNP_KEY_VCEK, key, sizeof key, &d),
@@ -494,7 +575,7 @@ static void test_crl(void **state)
     void *cfg = cfg_new(s.url, p.trust), *pinned_only = cfg_new(s.url, NULL);
 
     /* signed by the test ARK: accepted with the test root, current at T0; nextUpdate */
-    size_t n = crl_make(p.ark_key, "ARK-Milan", -1, T0 - 86400, T0 + 86400, crl, sizeof crl);
+    size_t n = crl_make(&p, ATT_SIM_SNP_ARK, "ARK-Milan", T0 - 86400, T0 + 86400, crl, sizeof crl);
     write_file("vcek/v1/Milan/crl", crl, n);
     write_file("vlek/v1/Milan/crl", crl, n);
     expect(get(cfg, key, T0, &o, &nu, NULL, &d), ATT_OK, &d, NULL);
@@ -508,10 +589,10 @@ static void test_crl(void **state)
     /* and the verifier takes it */
     att_snp_input_t in = {.report = rep,
                           .report_len = ATT_SNP_REPORT_LEN,
-                          .vcek = p.vcek_der,
-                          .vcek_len = p.vcek_len,
-                          .chain = p.chain,
-                          .chain_len = p.chain_len,
+                          .vcek = p.vcek.ptr,
+                          .vcek_len = p.vcek.len,
+                          .chain = p.chain.ptr,
+                          .chain_len = p.chain.len,
                           .crl = o->der,
                           .crl_len = o->len,
                           .trust = p.trust,
@@ -534,11 +615,11 @@ static void test_crl(void **state)
            "the Milan VCEK CRL from http://127.0.0.1");
     expect(get(cfg, key, T0 - 2 * 86400, &o, &nu, NULL, &d), ATT_E_CRL_NOT_YET_VALID, &d, NULL);
     /* signed by another key (the ASK's) */
-    n = crl_make(p.ask_key, "ARK-Milan", -1, T0 - 86400, T0 + 86400, crl, sizeof crl);
+    n = crl_make(&p, ATT_SIM_SNP_ASK, "ARK-Milan", T0 - 86400, T0 + 86400, crl, sizeof crl);
     write_file("vcek/v1/Milan/crl", crl, n);
     expect(get(cfg, key, T0, &o, &nu, NULL, &d), ATT_E_CRL_SIGNATURE, &d, NULL);
     /* issued by another product's ARK, for Milan's key */
-    n = crl_make(p.ark_key, "ARK-Genoa", -1, T0 - 86400, T0 + 86400, crl, sizeof crl);
+    n = crl_make(&p, ATT_SIM_SNP_ARK, "ARK-Genoa", T0 - 86400, T0 + 86400, crl, sizeof crl);
     write_file("vcek/v1/Milan/crl", crl, n);
     expect(get(cfg, key, T0, &o, &nu, NULL, &d), ATT_E_CRL_ISSUER, &d,
            "issued by 'ARK-Genoa', not by ARK-Milan");
@@ -559,16 +640,20 @@ static void test_turin(void **state)
 {
     (void)state;
     kds_clear();
-    uint8_t chip[64] = {1, 2, 3, 4, 5, 6, 7, 8}, spl[5] = {4, 1, 22, 0x55, 7};
-    pki_t p;
-    pki_make(&p, "Turin", chip, spl);
-    write_file("vcek/v1/Turin/0102030405060708", p.vcek_der, p.vcek_len);
-    char dir[128], key[ATT_COLL_KEY_MAX], req[512];
-    snprintf(dir, sizeof(dir), "%s/kds", tmp);
+    /* fmc 7, bl 4, tee 1, snp 22, ucode 0x55: Turin's layout puts fmc first */
     uint64_t tcb = 7ull | 4ull << 8 | 1ull << 16 | 22ull << 24 | 0x55ull << 56;
+    assert_int_equal(att_sim_snp_tcb(ATT_SNP_TURIN, 4, 1, 22, 0x55, 7), tcb);
+    pki_t p;
+    pki_make(&p, ATT_SNP_TURIN, tcb);
+    char dir[128], key[ATT_COLL_KEY_MAX], req[512], rel[256], want[512];
+    snprintf(rel, sizeof rel, "vcek/v1/Turin/%s", p.chip_hex);
+    assert_int_equal(strlen(p.chip_hex), 16); /* Turin's hwID: 8 bytes */
+    write_file(rel, p.vcek.ptr, p.vcek.len);
+    snprintf(dir, sizeof(dir), "%s/kds", tmp);
     att_diag_t d;
-    assert_int_equal(att_snp_kds_key_vcek(ATT_SNP_TURIN, chip, tcb, key, sizeof key, &d), ATT_OK);
-    assert_string_equal(key, "kds/turin/vcek/0102030405060708/5500000016010407");
+    assert_int_equal(att_snp_kds_key_vcek(ATT_SNP_TURIN, p.chip, tcb, key, sizeof key, &d), ATT_OK);
+    snprintf(want, sizeof want, "kds/turin/vcek/%s/5500000016010407", p.chip_hex);
+    assert_string_equal(key, want);
     kds_t s;
     kds_start(&s, dir, NULL);
     void *cfg = cfg_new(s.url, NULL);
@@ -576,12 +661,13 @@ static void test_turin(void **state)
     att_time_t nu;
     expect(get(cfg, key, T0, &o, &nu, NULL, &d), ATT_OK, &d, NULL);
     last_request(req, sizeof req);
-    assert_string_equal(
-        req,
-        "GET /vcek/v1/Turin/0102030405060708?fmcSPL=07&blSPL=04&teeSPL=01&snpSPL=22&ucodeSPL=85");
+    snprintf(want, sizeof want,
+             "GET /vcek/v1/Turin/%s?fmcSPL=07&blSPL=04&teeSPL=01&snpSPL=22&ucodeSPL=85",
+             p.chip_hex);
+    assert_string_equal(req, want);
     att_snp_kds_obj_free(o);
     /* Milan's layout for the same bytes: byte 4 (Turin's reserved) is set */
-    expect(att_snp_kds_key_vcek(ATT_SNP_TURIN, chip, tcb | 1ull << 32, key, sizeof key, &d),
+    expect(att_snp_kds_key_vcek(ATT_SNP_TURIN, p.chip, tcb | 1ull << 32, key, sizeof key, &d),
            ATT_E_ARG, &d, "reserved bytes set for Turin");
     att_snp_kds_fetcher.cfg_free(cfg);
     kds_stop(&s);
@@ -611,18 +697,16 @@ static void test_offline(void **state)
 {
     (void)state;
     kds_clear();
-    uint8_t chip[64], spl[5] = {3, 0, 8, 0xD9, 0}, crl[8192];
-    memset(chip, 0x11, 64);
+    uint8_t crl[8192];
     pki_t p;
-    pki_make(&p, "Milan", chip, spl);
+    pki_make(&p, ATT_SNP_MILAN, 0xD908000000000003ull);
     char dir[128], hex[129], rel[256];
     snprintf(dir, sizeof(dir), "%s/kds", tmp);
-    att_hex_encode(chip, 64, hex);
-    snprintf(rel, sizeof rel, "vcek/v1/Milan/%s", hex);
-    write_file(rel, p.vcek_der, p.vcek_len);
-    size_t n = crl_make(p.ark_key, "ARK-Milan", -1, T0 - 86400, T0 + 86400, crl, sizeof crl);
+    snprintf(rel, sizeof rel, "vcek/v1/Milan/%s", p.chip_hex);
+    write_file(rel, p.vcek.ptr, p.vcek.len);
+    size_t n = crl_make(&p, ATT_SIM_SNP_ARK, "ARK-Milan", T0 - 86400, T0 + 86400, crl, sizeof crl);
     write_file("vcek/v1/Milan/crl", crl, n);
-    write_file("vcek/v1/Milan/cert_chain", p.chain, p.chain_len);
+    write_file("vcek/v1/Milan/cert_chain", p.chain.ptr, p.chain.len);
     void *cfg = cfg_new(NULL, p.trust);
     found_t f = {0};
     att_diag_t d;
@@ -630,25 +714,34 @@ static void test_offline(void **state)
     assert_int_equal(f.n, 3);
     char want[ATT_COLL_KEY_MAX];
     /* the TCB comes from the certificate: bl 3, snp 8, ucode 0xd9 */
-    snprintf(want, sizeof want, "kds/milan/vcek/%s/d908000000000003", hex);
-    assert_string_equal(f.keys[0], want); /* file names in order: "1111...", "cert_chain", "crl" */
-    assert_int_equal(f.nu[0], T0 + 86400 * 365);
-    assert_string_equal(f.keys[1], "kds/milan/cert_chain");
-    assert_string_equal(f.keys[2], "kds/milan/crl");
-    assert_int_equal(f.nu[2], T0 + 86400);
+    snprintf(want, sizeof want, "kds/milan/vcek/%s/d908000000000003", p.chip_hex);
+    /* in the order of the file names: the chip's hex sorts anywhere among them */
+    size_t iv = 3, ic = 3, ir = 3;
+    for (size_t i = 0; i < f.n; i++) {
+        if (!strcmp(f.keys[i], want))
+            iv = i;
+        else if (!strcmp(f.keys[i], "kds/milan/cert_chain"))
+            ic = i;
+        else if (!strcmp(f.keys[i], "kds/milan/crl"))
+            ir = i;
+    }
+    if (iv == 3 || ic == 3 || ir == 3)
+        fail_msg("keys found: %s, %s, %s", f.keys[0], f.keys[1], f.keys[2]);
+    assert_int_equal(f.nu[iv], T0 + 86400 * 365);
+    assert_int_equal(f.nu[ir], T0 + 86400);
 
     /* cert_chain: ASK then ARK of the product; another order or product is refused */
     void *obj = NULL;
     att_time_t nu = 0;
-    expect(att_snp_kds_fetcher.load(cfg, "kds/milan/cert_chain", p.chain, p.chain_len, T0, NULL,
+    expect(att_snp_kds_fetcher.load(cfg, "kds/milan/cert_chain", p.chain.ptr, p.chain.len, T0, NULL,
                                     &obj, &nu, &d),
            ATT_OK, &d, NULL);
     assert_int_equal(((att_snp_kds_obj_t *)obj)->kind, ATT_SNP_KDS_CHAIN);
     att_snp_kds_obj_free(obj);
-    expect(att_snp_kds_fetcher.load(cfg, "kds/genoa/cert_chain", p.chain, p.chain_len, T0, NULL,
+    expect(att_snp_kds_fetcher.load(cfg, "kds/genoa/cert_chain", p.chain.ptr, p.chain.len, T0, NULL,
                                     &obj, &nu, &d),
            ATT_E_COLL_FORMAT, &d, "not SEV-Genoa");
-    expect(att_snp_kds_fetcher.load(cfg, "kds/milan/vlek-cert_chain", p.chain, p.chain_len, T0,
+    expect(att_snp_kds_fetcher.load(cfg, "kds/milan/vlek-cert_chain", p.chain.ptr, p.chain.len, T0,
                                     NULL, &obj, &nu, &d),
            ATT_E_COLL_FORMAT, &d, "SEV-VLEK-Milan");
     expect(att_snp_kds_fetcher.load(cfg, "kds/milan/cert_chain", (const uint8_t *)"junk", 4, T0,
@@ -657,8 +750,10 @@ static void test_offline(void **state)
 
     /* a VCEK filed under another chip's name is refused, naming the file */
     memset(hex, 'a', 128);
+    hex[128] = 0;
+    assert_string_not_equal(hex, p.chip_hex);
     snprintf(rel, sizeof rel, "vcek/v1/Milan/%s", hex);
-    write_file(rel, p.vcek_der, p.vcek_len);
+    write_file(rel, p.vcek.ptr, p.vcek.len);
     f.n = 0;
     expect(att_snp_kds_fetcher.offline(cfg, dir, 0, on_found, &f, &d), ATT_E_COLL_FORMAT, &d,
            "another chip");
