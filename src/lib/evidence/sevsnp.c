@@ -33,6 +33,7 @@
 #include "core/util.h"
 #include "crypto/crypto.h"
 #include "ev_int.h"
+#include "tpm/tpm_int.h"
 
 /* Leaves remembered per instance (a fleet's chips). */
 #define ATT_EV_SNP_CACHE 4096
@@ -341,11 +342,7 @@ static void att_snp_vtpm_claims(json_t *c, const att_tpm_result_t *t, bool nonce
     json_t *pcrs = json_object(), *idx = json_array();
     for (size_t b = 0; pcrs != NULL && idx != NULL && b < t->pcrs.nsel; b++) {
         json_t *bank = json_object();
-        uint16_t alg = t->pcrs.sel[b].alg;
-        size_t ds = alg == ATT_TPM_ALG_SHA1     ? 20
-                    : alg == ATT_TPM_ALG_SHA256 ? 32
-                    : alg == ATT_TPM_ALG_SHA384 ? 48
-                                                : 64;
+        size_t ds = att_tpm_digest_size(t->pcrs.sel[b].alg);
         for (int i = 0; bank != NULL && i < ATT_TPM_NUM_PCRS; i++) {
             if (!(t->pcrs.sel[b].mask & (1u << i)))
                 continue;
@@ -353,7 +350,7 @@ static void att_snp_vtpm_claims(json_t *c, const att_tpm_result_t *t, bool nonce
             snprintf(key, sizeof key, "%d", i);
             att_hex_encode(t->pcrs.values[b][i], ds, h);
             json_object_set_new(bank, key, json_string(h));
-            if (b == 0)
+            if (b == 0) /* one bank: att_hcl_quote_from_json takes no more */
                 json_array_append_new(idx, json_integer(i));
         }
         json_object_set_new(pcrs, att_tpm_alg_name(t->pcrs.sel[b].alg), bank);
