@@ -263,6 +263,9 @@ typedef struct {
     att_tpm_trust_t trust;
     const uint8_t *ak_cert; /* ATT_TPM_TRUST_AK_CERT: the AK's certificate, DER */
     size_t ak_cert_len;
+    /* ATT_TPM_PROTO_MAA: the request key's self-signed certificate (only a vehicle for the
+     * signer, never sent) is issued at this time */
+    att_time_t now;
 } att_tpm_attest_opts_t;
 
 /* The two rounds of /attest/Tpm with the TPM t: round 1 (a challenge, or a credential to

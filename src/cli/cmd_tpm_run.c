@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -98,7 +99,7 @@ int att_cli_tpm_run(int argc, char **argv)
                 att_tpm_run_usage);
         return ATT_EXIT_USAGE;
     }
-    att_tpm_attest_opts_t to = {.url = url, .api_version = api};
+    att_tpm_attest_opts_t to = {.url = url, .api_version = api, .now = (att_time_t)time(NULL)};
     if (url == NULL) {
         fprintf(stderr, "attest run: --url is required\n%s", att_tpm_run_usage);
         return ATT_EXIT_USAGE;

@@ -14,6 +14,14 @@ measurements again, and then:
 - attest run --type Tpm (native round 2, the AK pinned with --tpm-ak): a token that verifies
   against /certs with the TPM's PCRs, the AK's name and the log's claims; an AK attestd does not
   pin is exit 1 with attestd's ATT_E_TPM_AK.
+- --tpm-protocol maa: MAA's attReqV2 JWS (PS256, an ephemeral RSA-2048 request key bound through
+  the quote's qualifyingData) accepted, the request key in the token; an unpinned AK refused.
+- --tpm-trust activate (native and maa, RSA and ECC AKs, nothing pinned; attestd --tpm-ek-ca with
+  swtpm's local CA): round 1 sends the NV EK certificate and a new AK, the TPM activates the
+  credential attestd makes (att_tpm_make_credential) and quotes with that secret; the token says
+  ek-activation. The same TPM through aikcert is refused; attestd without EK CAs refuses round 1.
+- --tpm-trust ak-cert (native and maa): an AK certificate made here by a test CA (attestd
+  --tpm-ak-ca) for the persistent AK; the same certificate with another AK quoting is refused.
 - negatives: no TPM reachable (exit 1, "no TPM reachable"), bad --pcrs specs (exit 2 naming the
   fault, before any TPM is asked), an --eventlog that cannot be read (exit 2).
 Skipped with one line when swtpm or tpm2-tools are missing or swtpm cannot start."""
@@ -332,6 +340,99 @@ def test_run_pinned(tpm, ak):
                 r.returncode == 2, (r.returncode, r.stderr))
 
 
+def claims_of(s, what, r):
+    """The verified token's claims of an `attest run` that must have succeeded."""
+    T.check('%s: exit 0' % what, r.returncode == 0, (r.returncode, r.stderr, s.log()))
+    ok, c, why = verify_token(r.stdout.strip(), s.jwks(), s.issuer)
+    T.check('%s: the token verifies against /certs' % what, ok, why)
+    return c or {}
+
+
+def test_run_maa(tpm, ak):
+    """MAA's attReqV2 round 2: a PS256 JWS by an ephemeral request key bound through the quote."""
+    want = tpm.pcrread('sha256:0,4,7,10')
+    with Server('--tpm-ak', tpm.f(ak + '.pem')) as s:
+        r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-protocol', 'maa', '--tcti',
+                   tpm.tcti, '--ak-handle', AK_HANDLE, '--pcrs', 'sha256:0,4,7,10', '--eventlog',
+                   tpm.f('eventlog.bin'), '--ima', tpm.f('ima.ascii'))
+        c = claims_of(s, 'attReqV2 (pinned AK)', r)
+        T.eq('attReqV2: x-attestd-tpm-pcrs', c.get('x-attestd-tpm-pcrs'),
+             {b: {str(i): v for i, v in vals.items()} for b, vals in want.items()})
+        rk = c.get('x-attestd-tpm-request-key') or {}
+        T.check('attReqV2: the request key is an RSA-2048 public JWK bound by tpm_quote',
+                (rk.get('jwk') or {}).get('kty') == 'RSA' and 'd' not in rk.get('jwk', {}) and
+                len(b64url_dec(rk['jwk'].get('n', ''))) == 256 and
+                rk.get('info') == {'tpm_quote': {'hash_alg': 'sha-256'}}, rk)
+        T.eq('attReqV2: x-attestd-tpm-ak-trust', c.get('x-attestd-tpm-ak-trust'), 'pinned')
+        # an ECC AK attestd does not pin: refused, exit 1
+        r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-protocol', 'maa', '--tcti',
+                   tpm.tcti, '--ak-alg', 'ecc')
+        T.check('attReqV2, an AK not pinned: exit 1 with ATT_E_TPM_AK',
+                r.returncode == 1 and 'ATT_E_TPM_AK' in r.stderr, (r.returncode, r.stderr))
+
+
+def test_run_activate(tpm):
+    """Round 1 "activate": the EK certificate (NV) and a new AK; the TPM activates the secret
+    attestd made with MakeCredential and quotes with it. No AK is pinned."""
+    ca = os.path.join(tmpdir(), 'ek-ca.pem')
+    wr(ca, rd(tpm.f('localca/swtpm-localca-rootca-cert.pem')) +
+       rd(tpm.f('localca/issuercert.pem')))
+    with Server('--tpm-ek-ca', ca) as s:
+        for proto in ('native', 'maa'):
+            for kind in ('rsa', 'ecc'):
+                what = 'activate (%s, %s AK)' % (proto, kind)
+                r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-trust', 'activate',
+                           '--tpm-protocol', proto, '--ak-alg', kind, '--tcti', tpm.tcti,
+                           '--eventlog', tpm.f('eventlog.bin'))
+                c = claims_of(s, what, r)
+                T.eq('%s: x-attestd-tpm-ak-trust' % what, c.get('x-attestd-tpm-ak-trust'),
+                     'ek-activation')
+        # the same TPM through aikcert: the new AK is trusted no way
+        r = attest('run', '--url', s.url, '--type', 'Tpm', '--tcti', tpm.tcti)
+        T.check('pinned trust with a new AK and only EK CAs: exit 1, ATT_E_TPM_AK',
+                r.returncode == 1 and 'ATT_E_TPM_AK' in r.stderr, (r.returncode, r.stderr))
+    # an attestd without EK CAs refuses round 1 "activate": exit 1 with its message
+    with Server() as s:
+        r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-trust', 'activate', '--tcti',
+                   tpm.tcti)
+        T.check('activate against an attestd without --tpm-ek-ca: exit 1, HTTP 400',
+                r.returncode == 1 and 'HTTP 400' in r.stderr, (r.returncode, r.stderr))
+
+
+def test_run_ak_cert(tpm, ak):
+    """An AK certificate (made here by a test CA for the persistent AK) in round 2."""
+    d = tmpdir()
+    k, c = os.path.join(d, 'ca.key'), os.path.join(d, 'ca.pem')
+    for args in (['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+                  '-nodes', '-keyout', k, '-out', c, '-subj', '/CN=test AK CA', '-days', '2',
+                  '-addext', 'basicConstraints=critical,CA:TRUE',
+                  '-addext', 'keyUsage=critical,keyCertSign'],
+                 ['req', '-new', '-key', k, '-out', os.path.join(d, 'ak.csr'), '-subj',
+                  '/CN=test AK'],
+                 ['x509', '-req', '-in', os.path.join(d, 'ak.csr'), '-CA', c, '-CAkey', k,
+                  '-force_pubkey', tpm.f(ak + '.pem'), '-days', '1', '-out',
+                  os.path.join(d, 'ak-cert.pem'), '-set_serial', '7']):
+        r = run(['openssl'] + args)
+        if not T.check('openssl %s' % args[0], r.returncode == 0, r.stderr):
+            return
+    with Server('--tpm-ak-ca', c) as s:
+        for proto in ('native', 'maa'):
+            r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-trust', 'ak-cert',
+                       '--ak-cert', os.path.join(d, 'ak-cert.pem'), '--tpm-protocol', proto,
+                       '--tcti', tpm.tcti, '--ak-handle', AK_HANDLE)
+            cl = claims_of(s, 'ak-cert (%s)' % proto, r)
+            T.eq('ak-cert (%s): x-attestd-tpm-ak-trust' % proto, cl.get('x-attestd-tpm-ak-trust'),
+                 'ak-cert')
+        # the certificate of another key than the AK quoting: refused
+        r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-trust', 'ak-cert',
+                   '--ak-cert', os.path.join(d, 'ak-cert.pem'), '--tcti', tpm.tcti)
+        T.check('ak-cert for another AK: exit 1, ATT_E_TPM_AK', r.returncode == 1 and
+                'ATT_E_TPM_AK' in r.stderr, (r.returncode, r.stderr))
+    r = attest('run', '--url', 'http://127.0.0.1:9', '--type', 'Tpm', '--tpm-trust', 'ak-cert',
+               '--tcti', tpm.tcti)
+    T.check('--tpm-trust ak-cert without --ak-cert: exit 2', r.returncode == 2, r.stderr)
+
+
 def main():
     for t in ('swtpm', 'tpm2_createak', 'tpm2_makecredential', 'tpm2_evictcontrol'):
         if run(['sh', '-c', 'command -v ' + t]).returncode != 0:
@@ -342,6 +443,9 @@ def main():
     ak = tpm.persistent_ak(AK_HANDLE, 'rsa')
     T.section(test_activate, tpm, ak)
     T.section(test_run_pinned, tpm, ak)
+    T.section(test_run_maa, tpm, ak)
+    T.section(test_run_activate, tpm)
+    T.section(test_run_ak_cert, tpm, ak)
 
 
 T.run(main)

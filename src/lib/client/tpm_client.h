@@ -4,6 +4,8 @@
 #ifndef ATT_CLIENT_TPM_CLIENT_H
 #define ATT_CLIENT_TPM_CLIENT_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "attest/client.h"
@@ -15,8 +17,10 @@ const char *att_tpm_bank_name(uint16_t alg, size_t *size);
  * saying what is wrong. */
 att_err_t att_tpm_pcrs_parse(const char *spec, att_tpm_sel_t sel[ATT_TPM_MAX_BANKS], size_t *nsel,
                              att_diag_t *diag);
-/* att_tpm_client_quote's members as a JSON object (*out owned by the caller). */
-att_err_t att_tpm_client_members(att_tpm_client_t *t, const uint8_t *nonce, size_t len,
+/* att_tpm_client_quote's members as a JSON object (*out owned by the caller); maa: MAA's
+ * attReqV2 current_attestation instead ({"aik_pub": JWK, "quote", "signature", "pcrs" with
+ * TPM_ALG_ID numbers and base64url digests, "logs": [{"type": "TCG"|"IMA", "log"}]}). */
+att_err_t att_tpm_client_members(att_tpm_client_t *t, const uint8_t *nonce, size_t len, bool maa,
                                  json_t **out, att_diag_t *diag);
 
 #endif

@@ -651,7 +651,7 @@ static json_t *att_b64_json(const uint8_t *p, size_t n)
     return j;
 }
 
-static json_t *att_tpm_pcrs_json(const att_tpm_pcrs_t *v)
+static json_t *att_tpm_pcrs_json(const att_tpm_pcrs_t *v, bool maa)
 {
     json_t *banks = json_array();
     for (size_t b = 0; banks && b < v->nsel; b++) {
@@ -663,10 +663,15 @@ static json_t *att_tpm_pcrs_json(const att_tpm_pcrs_t *v)
                 continue;
             char hex[2 * ATT_TPM_MAX_DIGEST + 1];
             att_hex_encode(v->values[b][i], size, hex);
-            json_array_append_new(vals,
-                                  json_pack("{s:i,s:s}", "index", (json_int_t)i, "digest", hex));
+            json_array_append_new(
+                vals, json_pack("{s:i,s:o}", "index", (json_int_t)i, "digest",
+                                maa ? att_b64_json(v->values[b][i], size) : json_string(hex)));
         }
-        json_array_append_new(banks, json_pack("{s:s,s:o}", "algorithm", name, "values", vals));
+        /* MAA's form names the bank by its TPM_ALG_ID */
+        json_array_append_new(banks,
+                              json_pack("{s:o,s:o}", "algorithm",
+                                        maa ? json_integer(v->sel[b].alg) : json_string(name),
+                                        "values", vals));
     }
     return banks;
 }
@@ -703,7 +708,64 @@ static att_err_t att_tpm_digest_matches(const att_tpm_client_t *t, const att_tpm
     return ATT_OK;
 }
 
-att_err_t att_tpm_client_members(att_tpm_client_t *t, const uint8_t *nonce, size_t len,
+/* The AK as a public JWK (MAA's aik_pub): RSA {n, e}, EC {crv, x, y}. */
+static json_t *att_tpm_ak_jwk(const att_tpm_client_t *t)
+{
+    TPM2B_PUBLIC tp;
+    size_t off = 0;
+    memset(&tp, 0, sizeof tp);
+    if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(t->ak_public, t->ak_public_len, &off, &tp) !=
+        TSS2_RC_SUCCESS)
+        return NULL;
+    const TPMT_PUBLIC *p = &tp.publicArea;
+    if (p->type == TPM2_ALG_RSA) {
+        uint32_t ex = p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent : 65537;
+        uint8_t eb[4] = {(uint8_t)(ex >> 24), (uint8_t)(ex >> 16), (uint8_t)(ex >> 8), (uint8_t)ex};
+        size_t skip = 0;
+        while (skip < 3 && eb[skip] == 0)
+            skip++;
+        return json_pack("{s:s,s:o,s:o}", "kty", "RSA", "n",
+                         att_b64_json(p->unique.rsa.buffer, p->unique.rsa.size), "e",
+                         att_b64_json(eb + skip, 4 - skip));
+    }
+    uint16_t curve = p->parameters.eccDetail.curveID;
+    const char *crv = p->type != TPM2_ALG_ECC       ? NULL
+                      : curve == TPM2_ECC_NIST_P256 ? "P-256"
+                      : curve == TPM2_ECC_NIST_P384 ? "P-384"
+                                                    : NULL;
+    if (crv == NULL)
+        return NULL;
+    return json_pack("{s:s,s:s,s:o,s:o}", "kty", "EC", "crv", crv, "x",
+                     att_b64_json(p->unique.ecc.x.buffer, p->unique.ecc.x.size), "y",
+                     att_b64_json(p->unique.ecc.y.buffer, p->unique.ecc.y.size));
+}
+
+/* MAA's current_attestation from the quote: aik_pub, quote, signature, pcrs, logs (the
+ * references to quote, sig and pcrs are taken). */
+static json_t *att_tpm_current_json(const att_tpm_client_t *t, json_t *quote, json_t *sig,
+                                    json_t *pcrs)
+{
+    json_t *logs = json_array();
+    if (logs != NULL && t->tcg_log != NULL)
+        json_array_append_new(logs, json_pack("{s:s,s:o}", "type", "TCG", "log",
+                                              att_b64_json(t->tcg_log, t->tcg_log_len)));
+    if (logs != NULL && t->ima_log != NULL)
+        json_array_append_new(logs, json_pack("{s:s,s:o}", "type", "IMA", "log",
+                                              att_b64_json(t->ima_log, t->ima_log_len)));
+    json_t *jwk = att_tpm_ak_jwk(t);
+    if (jwk == NULL || logs == NULL || quote == NULL || sig == NULL || pcrs == NULL) {
+        json_decref(jwk);
+        json_decref(logs);
+        json_decref(quote);
+        json_decref(sig);
+        json_decref(pcrs);
+        return NULL;
+    }
+    return json_pack("{s:o,s:o,s:o,s:o,s:o}", "aik_pub", jwk, "quote", quote, "signature", sig,
+                     "pcrs", pcrs, "logs", logs);
+}
+
+att_err_t att_tpm_client_members(att_tpm_client_t *t, const uint8_t *nonce, size_t len, bool maa,
                                  json_t **out, att_diag_t *diag)
 {
     *out = NULL;
@@ -752,11 +814,18 @@ att_err_t att_tpm_client_members(att_tpm_client_t *t, const uint8_t *nonce, size
         e = att_tss(diag, ATT_E_INTERNAL, rc, "marshalling the TPMT_SIGNATURE");
         goto out;
     }
+    if (maa) {
+        *out = att_tpm_current_json(t, att_b64_json(q->attestationData, q->size),
+                                    att_b64_json(sbuf, slen), att_tpm_pcrs_json(vals, true));
+        if (*out == NULL)
+            e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
     json_t *m = json_object();
     if (m == NULL || json_object_set_new(m, "ak", att_b64_json(t->ak_public, t->ak_public_len)) ||
         json_object_set_new(m, "quote", att_b64_json(q->attestationData, q->size)) ||
         json_object_set_new(m, "signature", att_b64_json(sbuf, slen)) ||
-        json_object_set_new(m, "pcrs", att_tpm_pcrs_json(vals)) ||
+        json_object_set_new(m, "pcrs", att_tpm_pcrs_json(vals, false)) ||
         (t->tcg_log &&
          json_object_set_new(m, "tcg_log", att_b64_json(t->tcg_log, t->tcg_log_len))) ||
         (t->ima_log &&
@@ -783,7 +852,7 @@ ATT_API att_err_t att_tpm_client_quote(att_tpm_client_t *t, const uint8_t *nonce
     if (members == NULL)
         return att_diag_set(diag, ATT_E_ARG, "TPM quote: NULL argument");
     json_t *m;
-    att_err_t e = att_tpm_client_members(t, nonce, len, &m, diag);
+    att_err_t e = att_tpm_client_members(t, nonce, len, false, &m, diag);
     if (e != ATT_OK)
         return e;
     *members = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);

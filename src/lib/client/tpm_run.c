@@ -6,8 +6,9 @@
  * activation, {"payload": {"type": "activate", "ek_cert", "ak", "ek_pub"}} (answered
  * {"payload": {"credential_blob", "encrypted_secret", "service_context"}}; the secret the TPM
  * activates is the challenge). Round 2 is the native {"request": {service_context, ak, quote,
- * signature, pcrs, tcg_log?, ima_log?}}, answered {"report": JWT}. Not checked here: the token
- * (the relying party's job), the challenge's size (the TPM takes 1 to 64 bytes; more is refused
+ * signature, pcrs, tcg_log?, ima_log?, ak_cert?}} or MAA's request v2 {"request": "<attReqV2
+ * JWS>"} (att_tpm_round2_maa), answered {"report": JWT}. Not checked here: the token (the
+ * relying party's job), the challenge's size (the TPM takes 1 to 64 bytes; more is refused
  * before the TPM is asked).
  */
 #include <stdio.h>
@@ -15,11 +16,16 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <jose/jwk.h>
+#include <jose/openssl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "attest/token.h"
 #include "client/client_int.h"
 #include "client/tpm_client.h"
+#include "core/util.h"
 
 #define ATT_TPM_API_VERSION "2022-08-01"
 
@@ -177,25 +183,12 @@ out:
     return e;
 }
 
-static att_err_t att_tpm_round2_native(att_tpm_conv_t *c, att_tpm_client_t *t, const uint8_t *ch,
-                                       size_t chlen, const char *sc, att_diag_t *diag)
+/* Round 2's answer: {"report": JWT} into r->token. */
+static att_err_t att_tpm_round2(att_tpm_conv_t *c, json_t *msg, att_diag_t *diag)
 {
     const char *what = "TPM round 2";
-    json_t *m, *ans = NULL;
-    att_err_t e = att_tpm_client_members(t, ch, chlen, &m, diag);
-    if (e != ATT_OK)
-        return e;
-    json_object_del(m, "ek_cert"); /* not a member of the native round 2 */
-    if (c->o->trust == ATT_TPM_TRUST_AK_CERT)
-        json_object_set_new(m, "ak_cert", att_tpm_b64(c->o->ak_cert, c->o->ak_cert_len));
-    json_t *msg = NULL;
-    if (json_object_set_new(m, "service_context", json_string(sc)) != 0 ||
-        (msg = json_pack("{s:O}", "request", m)) == NULL) {
-        json_decref(m);
-        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
-    }
-    json_decref(m);
-    e = att_tpm_round(c, what, msg, &ans, diag);
+    json_t *ans = NULL;
+    att_err_t e = att_tpm_round(c, what, msg, &ans, diag);
     json_decref(msg);
     if (e != ATT_OK)
         return e;
@@ -209,15 +202,113 @@ static att_err_t att_tpm_round2_native(att_tpm_conv_t *c, att_tpm_client_t *t, c
     return e;
 }
 
-/* MAA's attReqV2 round 2: not yet (the server's form is being added). */
-static att_err_t att_tpm_round2_maa(att_tpm_client_t *t, const att_tpm_attest_opts_t *o,
-                                    const uint8_t *ch, size_t chlen, const char *sc,
-                                    att_tpm_conv_t *c, att_diag_t *diag)
+/* {"request": {service_context, ak, quote, signature, pcrs, tcg_log?, ima_log?, ak_cert?}} */
+static att_err_t att_tpm_round2_native(att_tpm_conv_t *c, att_tpm_client_t *t, const uint8_t *ch,
+                                       size_t chlen, const char *sc, att_diag_t *diag)
 {
-    (void)t, (void)o, (void)ch, (void)chlen, (void)sc, (void)c;
-    return att_diag_set(diag, ATT_E_UNSUPPORTED,
-                        "TPM round 2 as MAA's attReqV2 JWS is not implemented in this client yet "
-                        "(use the native form)");
+    json_t *m;
+    att_err_t e = att_tpm_client_members(t, ch, chlen, false, &m, diag);
+    if (e != ATT_OK)
+        return e;
+    json_object_del(m, "ek_cert"); /* not a member of the native round 2 */
+    json_t *msg = NULL;
+    if ((c->o->trust == ATT_TPM_TRUST_AK_CERT &&
+         json_object_set_new(m, "ak_cert", att_tpm_b64(c->o->ak_cert, c->o->ak_cert_len)) != 0) ||
+        json_object_set_new(m, "service_context", json_string(sc)) != 0 ||
+        (msg = json_pack("{s:o}", "request", m)) == NULL) {
+        json_decref(m);
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    }
+    return att_tpm_round2(c, msg, diag);
+}
+
+/* MAA's request v2: {"request": JWS} with header {"alg": "PS256", "typ": "attReqV2"}, signed by
+ * an ephemeral RSA-2048 request key whose public JWK is att_data.request_key.jwk, bound to the
+ * TPM by the quote: qualifyingData = SHA-256(the jwk member's bytes as sent || 0x00 ||
+ * challenge) (request_key.info.tpm_quote). The payload is serialised once, compactly with
+ * sorted keys, and the jwk member's bytes in it are checked to be the ones hashed. */
+static att_err_t att_tpm_round2_maa(att_tpm_conv_t *c, att_tpm_client_t *t, const uint8_t *ch,
+                                    size_t chlen, const char *sc, att_diag_t *diag)
+{
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    att_signer_t *signer = NULL;
+    json_t *jwk = NULL, *cur = NULL, *payload = NULL, *hdr = NULL;
+    char *jwk_text = NULL, *text = NULL, *jws = NULL;
+    att_err_t e;
+    if ((e = att_key_generate(ATT_ALG_PS256, &key, diag)) != ATT_OK)
+        goto out;
+    if ((jwk = jose_openssl_jwk_from_EVP_PKEY(NULL, key)) == NULL || !jose_jwk_pub(NULL, jwk) ||
+        (jwk_text = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+        e = att_diag_set(diag, ATT_E_KEY, "the request key's JWK cannot be made");
+        goto out;
+    }
+    uint8_t qd[32];
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    unsigned int ql = 0;
+    bool hashed = mc != NULL && EVP_DigestInit_ex(mc, EVP_sha256(), NULL) == 1 &&
+                  EVP_DigestUpdate(mc, jwk_text, strlen(jwk_text)) == 1 &&
+                  EVP_DigestUpdate(mc, "", 1) == 1 && EVP_DigestUpdate(mc, ch, chlen) == 1 &&
+                  EVP_DigestFinal_ex(mc, qd, &ql) == 1 && ql == sizeof qd;
+    EVP_MD_CTX_free(mc);
+    if (!hashed) {
+        e = att_diag_set(diag, ATT_E_INTERNAL, "SHA-256 failed");
+        goto out;
+    }
+    if ((e = att_tpm_client_members(t, qd, sizeof qd, true, &cur, diag)) != ATT_OK)
+        goto out;
+    if (c->o->trust == ATT_TPM_TRUST_AK_CERT)
+        json_object_set_new(cur, "aik_cert", att_tpm_b64(c->o->ak_cert, c->o->ak_cert_len));
+    payload = json_pack("{s:s,s:{s:o,s:s,s:{s:O,s:{s:{s:s}}},s:{s:O}}}", "att_type", "basic",
+                        "att_data", "challenge", att_tpm_b64(ch, chlen), "service_context", sc,
+                        "request_key", "jwk", jwk, "info", "tpm_quote", "hash_alg", "sha-256",
+                        "tpm_att_data", "current_attestation", cur);
+    text = payload ? json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (text == NULL) {
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    const char *v1, *v2, *v3;
+    size_t l1, l2, l3;
+    if (!att_json_raw_member(text, strlen(text), "att_data", &v1, &l1) ||
+        !att_json_raw_member(v1, l1, "request_key", &v2, &l2) ||
+        !att_json_raw_member(v2, l2, "jwk", &v3, &l3) || l3 != strlen(jwk_text) ||
+        memcmp(v3, jwk_text, l3) != 0) {
+        e = att_diag_set(diag, ATT_E_INTERNAL,
+                         "the request key's JWK is not serialised as it was hashed");
+        goto out;
+    }
+    if ((e = att_cert_self_signed(key, "attest TPM request key", 3600, c->o->now, &cert, diag)) !=
+            ATT_OK ||
+        (signer = att_signer_new(key, cert, ATT_ALG_PS256, diag)) == NULL) {
+        if (e == ATT_OK)
+            e = diag ? diag->code : ATT_E_KEY;
+        goto out;
+    }
+    if ((hdr = json_pack("{s:s}", "typ", "attReqV2")) == NULL) {
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((e = att_jws_sign(signer, hdr, (const uint8_t *)text, strlen(text), &jws, diag)) != ATT_OK)
+        goto out;
+    json_t *msg = json_pack("{s:s}", "request", jws);
+    if (msg == NULL) {
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    e = att_tpm_round2(c, msg, diag);
+out:
+    att_signer_free(signer);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    json_decref(jwk);
+    json_decref(cur);
+    json_decref(payload);
+    json_decref(hdr);
+    free(jwk_text);
+    free(text);
+    free(jws);
+    return e;
 }
 
 ATT_API att_err_t att_tpm_attest(att_tpm_client_t *t, const att_tpm_attest_opts_t *o,
@@ -261,7 +352,7 @@ ATT_API att_err_t att_tpm_attest(att_tpm_client_t *t, const att_tpm_attest_opts_
     if ((e = att_tpm_round1(&c, t, ch, &chlen, &sc, diag)) != ATT_OK)
         goto out;
     if (o->protocol == ATT_TPM_PROTO_MAA)
-        e = att_tpm_round2_maa(t, o, ch, chlen, sc, &c, diag);
+        e = att_tpm_round2_maa(&c, t, ch, chlen, sc, diag);
     else
         e = att_tpm_round2_native(&c, t, ch, chlen, sc, diag);
 out:
