@@ -69,6 +69,11 @@ typedef struct {
     /* the EK: TCG EK Credential Profile template L-1 (RSA 2048) or L-2 (ECC P-256); its
      * certificate is read from NV 0x01c00002 (RSA), 0x01c0000a (ECC) when present */
     att_tpm_key_alg_t ek_alg;
+    /* or a persistent EK (0x81xxxxxx, e.g. swtpm's ECC P-384 EK at 0x81010016): used as it is,
+     * authorised by an empty password when it has userWithAuth, else by PolicySecret; its
+     * certificate from the index of its kind (RSA 2048 0x01c00002, P-256 0x01c0000a, P-384
+     * 0x01c00016) */
+    uint32_t ek_handle;
     /* the AK created under the EK (as tpm2_createak: restricted signing key, RSASSA-SHA256
      * RSA 2048 or ECDSA-SHA256 P-256), unless ak_handle names a persistent one (0x81xxxxxx) */
     att_tpm_key_alg_t ak_alg;

@@ -29,8 +29,8 @@ void att_cli_print_verdict(json_t *o, bool json, const char *const *skip);
 #include "attest/client.h"
 typedef struct {
     const char *provider, *sim_dir, *tee, *root;
-    /* tpm: --tcti, --ek-alg, --ak-alg, --ak-handle, --pcrs, --eventlog, --ima */
-    const char *tcti, *ek_alg, *ak_alg, *ak_handle, *pcrs, *eventlog, *ima;
+    /* tpm: --tcti, --ek-alg, --ak-alg, --ek-handle, --ak-handle, --pcrs, --eventlog, --ima */
+    const char *tcti, *ek_alg, *ak_alg, *ek_handle, *ak_handle, *pcrs, *eventlog, *ima;
 } att_cli_prov_t;
 /* 1 if argv[*i] was a provider option (its value consumed), else 0. */
 int att_cli_prov_arg(att_cli_prov_t *p, int argc, char **argv, int *i);

@@ -28,7 +28,8 @@ static const char att_evidence_usage[] =
     "       attest evidence --provider tpm (--nonce HEX | --runtime-data FILE) [--out FILE] "
     "[--raw]\n"
     "                       [--tcti TCTI] [--pcrs SPEC] [--ek-alg rsa|ecc] [--ak-alg rsa|ecc]\n"
-    "                       [--ak-handle HANDLE] [--eventlog FILE|none] [--ima FILE]\n"
+    "                       [--ek-handle HANDLE] [--ak-handle HANDLE] [--eventlog FILE|none]\n"
+    "                       [--ima FILE]\n"
     "Collect attestation evidence whose report data binds FILE as MAA checks it:\n"
     "report_data = SHA-256(FILE) || 32 zero bytes.\n"
     "  --provider sim      a simulated platform made by 'attest sim init DIR' (--sim-dir DIR);\n"
@@ -39,7 +40,8 @@ static const char att_evidence_usage[] =
     "                      directory)\n"
     "  --provider sev-guest  /dev/sev-guest in an SEV-SNP guest without configfs-tsm (--root:\n"
     "                      the device, default /dev/sev-guest; needs root)\n"
-    "  --provider tpm      a TPM 2.0 through tpm2-tss: the EK (TCG template, --ek-alg), a new AK\n"
+    "  --provider tpm      a TPM 2.0 through tpm2-tss: the EK (TCG template, --ek-alg; or the\n"
+    "                      persistent --ek-handle, e.g. swtpm's P-384 EK 0x81010016), a new AK\n"
     "                      under it (--ak-alg; or the persistent --ak-handle 0x81...), a quote of\n"
     "                      --pcrs (default sha256:0,1,2,3,4,5,6,7; e.g. sha256:all+sha1:0-7)\n"
     "                      with --nonce HEX (1-64 bytes) or SHA-256(--runtime-data FILE) as\n"
@@ -72,6 +74,7 @@ int att_cli_prov_arg(att_cli_prov_t *p, int argc, char **argv, int *i)
                        : !strcmp(a, "--ek-alg")    ? &p->ek_alg
                        : !strcmp(a, "--ak-alg")    ? &p->ak_alg
                        : !strcmp(a, "--ak-handle") ? &p->ak_handle
+                       : !strcmp(a, "--ek-handle") ? &p->ek_handle
                        : !strcmp(a, "--pcrs")      ? &p->pcrs
                        : !strcmp(a, "--eventlog")  ? &p->eventlog
                        : !strcmp(a, "--ima")       ? &p->ima
@@ -109,6 +112,23 @@ static int att_cli_key_alg(const char *cmd, const char *opt, const char *v, att_
     return ATT_EXIT_OK;
 }
 
+/* A TPM handle in hex (0x81010002); NULL leaves *h 0. */
+static int att_cli_handle(const char *cmd, const char *opt, const char *v, uint32_t *h)
+{
+    if (v == NULL)
+        return ATT_EXIT_OK;
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 16);
+    if (errno != 0 || *end != '\0' || end == v || x > 0xffffffffUL) {
+        fprintf(stderr, "attest %s: %s must be a hex handle such as 0x81010002, not '%s'\n", cmd,
+                opt, v);
+        return ATT_EXIT_USAGE;
+    }
+    *h = (uint32_t)x;
+    return ATT_EXIT_OK;
+}
+
 int att_cli_tpm_opts(const char *cmd, const att_cli_prov_t *p, att_tpm_client_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
@@ -121,17 +141,9 @@ int att_cli_tpm_opts(const char *cmd, const att_cli_prov_t *p, att_tpm_client_op
     if (att_cli_key_alg(cmd, "--ek-alg", p->ek_alg, &o->ek_alg) != ATT_EXIT_OK ||
         att_cli_key_alg(cmd, "--ak-alg", p->ak_alg, &o->ak_alg) != ATT_EXIT_OK)
         return ATT_EXIT_USAGE;
-    if (p->ak_handle != NULL) {
-        char *end;
-        errno = 0;
-        unsigned long h = strtoul(p->ak_handle, &end, 16);
-        if (errno != 0 || *end != '\0' || end == p->ak_handle || h > 0xffffffffUL) {
-            fprintf(stderr, "attest %s: --ak-handle must be a hex handle such as 0x81010002\n",
-                    cmd);
-            return ATT_EXIT_USAGE;
-        }
-        o->ak_handle = (uint32_t)h;
-    }
+    if (att_cli_handle(cmd, "--ak-handle", p->ak_handle, &o->ak_handle) != ATT_EXIT_OK ||
+        att_cli_handle(cmd, "--ek-handle", p->ek_handle, &o->ek_handle) != ATT_EXIT_OK)
+        return ATT_EXIT_USAGE;
     return ATT_EXIT_OK;
 }
 

@@ -41,6 +41,7 @@ static const char att_tpm_usage[] =
     "Exit status: 0 accepted, 1 rejected (malformed input included), 2 usage or I/O error.\n"
     "\n"
     "usage: attest tpm activate --ak-handle HANDLE [--tcti TCTI] [--ek-alg rsa|ecc]\n"
+    "                           [--ek-handle HANDLE]\n"
     "                           (--credential FILE | --blob FILE --secret FILE)\n"
     "\n"
     "activate  TPM2_ActivateCredential in the TPM (tpm2-tss ESYS; --tcti as tpm2-tools takes it,\n"

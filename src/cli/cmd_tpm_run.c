@@ -22,7 +22,7 @@
 
 static const char att_tpm_run_usage[] =
     "usage: attest run --url URL --type Tpm [--provider tpm] [--tcti TCTI] [--pcrs SPEC]\n"
-    "                  [--ek-alg rsa|ecc] [--ak-alg rsa|ecc] [--ak-handle HANDLE]\n"
+    "                  [--ek-alg rsa|ecc] [--ak-alg rsa|ecc] [--ek-handle H] [--ak-handle H]\n"
     "                  [--eventlog FILE|none] [--ima FILE] [--tpm-protocol native|maa]\n"
     "                  [--tpm-trust pinned|ak-cert|activate] [--ak-cert FILE]\n"
     "                  [--api-version V] [access token options]\n"
@@ -38,6 +38,8 @@ static const char att_tpm_run_usage[] =
     "  --pcrs SPEC       PCRs to quote, e.g. sha256:0,1,2,3,4,5,6,7 (the default), sha256:all,\n"
     "                    sha1:0-7+sha256:0-7\n"
     "  --ek-alg, --ak-alg  the EK (TCG template) and the AK created under it (default rsa)\n"
+    "  --ek-handle H     a persistent EK (0x81xxxxxx; swtpm's P-384 EK: 0x81010016) instead\n"
+    "                    of the TCG template's; its certificate from its kind's NV index\n"
     "  --ak-handle H     a persistent AK (0x81xxxxxx) instead of a new one\n"
     "  --eventlog FILE   the TCG event log (default with a device TCTI: /sys/kernel/security/\n"
     "                    tpm0/binary_bios_measurements when readable; none: no log)\n"

@@ -235,6 +235,19 @@ def test_evidence(tpm):
         v = evidence_verifies(tpm, '%s AK' % kind, doc)
         T.eq('%s AK: the AK is %s' % (kind, kind), (v.get('ak') or {}).get('key', '')[:3],
              'RSA' if kind == 'rsa' else 'EC ')
+    # a persistent EK: its certificate from the index of its kind (P-384: 0x01c00016)
+    ecc_cert = os.path.join(tmpdir(), 'ek_ecc.der')
+    tpm.tool('tpm2_nvread', '0x1c00016', '-o', ecc_cert)
+    r = attest('evidence', '--provider', 'tpm', '--tcti', tpm.tcti, '--ek-handle', '0x81010016',
+               '--nonce', '01', '--eventlog', 'none')
+    T.check('--ek-handle 0x81010016: exit 0', r.returncode == 0, (r.returncode, r.stderr))
+    if r.returncode == 0:
+        T.eq('--ek-handle 0x81010016: the P-384 EK certificate from NV 0x01c00016',
+             b64url_dec(json.loads(r.stdout).get('ek_cert', '')), rd(ecc_cert))
+    r = attest('evidence', '--provider', 'tpm', '--tcti', tpm.tcti, '--ek-handle', '0x81010099',
+               '--nonce', '01')
+    T.check('--ek-handle of no key: exit 2 naming it',
+            r.returncode == 2 and '0x81010099' in r.stderr, (r.returncode, r.stderr))
     # the default selection, and the nonce from --runtime-data: SHA-256 of the file
     rt = os.path.join(tmpdir(), 'rt.bin')
     wr(rt, b'runtime data of the attested service')
@@ -387,6 +400,13 @@ def test_run_activate(tpm):
                 c = claims_of(s, what, r)
                 T.eq('%s: x-attestd-tpm-ak-trust' % what, c.get('x-attestd-tpm-ak-trust'),
                      'ek-activation')
+        # swtpm's persistent ECC P-384 EK (userWithAuth, SHA-384) and its certificate in NV
+        # 0x01c00016
+        r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-trust', 'activate',
+                   '--ek-handle', '0x81010016', '--tcti', tpm.tcti)
+        c = claims_of(s, 'activate with the persistent P-384 EK', r)
+        T.eq('activate with the P-384 EK: x-attestd-tpm-ak-trust', c.get('x-attestd-tpm-ak-trust'),
+             'ek-activation')
         # the same TPM through aikcert: the new AK is trusted no way
         r = attest('run', '--url', s.url, '--type', 'Tpm', '--tcti', tpm.tcti)
         T.check('pinned trust with a new AK and only EK CAs: exit 1, ATT_E_TPM_AK',

@@ -32,6 +32,7 @@
 #define ATT_TPM_DEFAULT_LOG    "/sys/kernel/security/tpm0/binary_bios_measurements"
 #define ATT_TPM_NV_EK_RSA      0x01c00002u
 #define ATT_TPM_NV_EK_ECC      0x01c0000au
+#define ATT_TPM_NV_EK_P384     0x01c00016u
 #define ATT_TPM_NV_CHUNK       512 /* NV_Read size: below every TPM's MAX_NV_BUFFER_SIZE */
 #define ATT_TPM_QUOTE_ATTEMPTS 3
 
@@ -40,6 +41,9 @@ struct att_tpm_client {
     ESYS_CONTEXT *esys;
     ESYS_TR ek, ak;
     bool ak_transient;
+    bool ek_persistent;        /* ek_handle: used, not flushed */
+    bool ek_password;          /* the EK has userWithAuth: an empty password authorises it */
+    TPMI_ALG_HASH ek_name_alg; /* its policy session's hash */
     att_tpm_sel_t sel[ATT_TPM_MAX_BANKS];
     size_t nsel;
     uint16_t ak_hash; /* the AK scheme's hash: the quote's pcrDigest algorithm */
@@ -172,14 +176,20 @@ static void att_tpm_sel_to_tpml(const att_tpm_sel_t *sel, size_t nsel, TPML_PCR_
 
 /* ---- TPM objects ------------------------------------------------------------------------- */
 
-/* A policy session satisfying the EK's policy. */
+/* What authorises the EK: an empty password when it has userWithAuth (swtpm's persistent ECC
+ * P-384 EK), else a policy session (of the EK's name algorithm) that satisfied
+ * PolicySecret(TPM_RH_ENDORSEMENT), the TCG templates' policy. */
 static att_err_t att_tpm_ek_session(att_tpm_client_t *t, ESYS_TR *s, att_diag_t *diag)
 {
     TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_NULL};
     *s = ESYS_TR_NONE;
+    if (t->ek_password) {
+        *s = ESYS_TR_PASSWORD;
+        return ATT_OK;
+    }
     TSS2_RC rc =
         Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                              ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, s);
+                              ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, t->ek_name_alg, s);
     if (rc != TSS2_RC_SUCCESS)
         return att_tss(diag, ATT_E_IO, rc, "TPM2_StartAuthSession (a policy session for the EK)");
     TPM2B_TIMEOUT *to = NULL;
@@ -200,7 +210,7 @@ static att_err_t att_tpm_ek_session(att_tpm_client_t *t, ESYS_TR *s, att_diag_t 
 
 static void att_tpm_session_done(att_tpm_client_t *t, ESYS_TR s)
 {
-    if (s != ESYS_TR_NONE)
+    if (s != ESYS_TR_NONE && s != ESYS_TR_PASSWORD)
         Esys_FlushContext(t->esys, s); /* gone already if the command ended it: ignored */
 }
 
@@ -215,8 +225,61 @@ static att_err_t att_tpm_marshal_public(const TPM2B_PUBLIC *pub, uint8_t *buf, s
     return ATT_OK;
 }
 
+/* A persistent EK (ek_handle): a restricted decryption key; how it is authorised. */
+static att_err_t att_tpm_load_ek(att_tpm_client_t *t, uint32_t handle, att_diag_t *diag)
+{
+    TSS2_RC rc =
+        Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &t->ek);
+    if (rc != TSS2_RC_SUCCESS) {
+        t->ek = ESYS_TR_NONE;
+        return att_diag_set(diag, ATT_E_ARG, "--ek-handle 0x%08x: no such key in the TPM (%s)",
+                            handle, Tss2_RC_Decode(rc));
+    }
+    t->ek_persistent = true;
+    TPM2B_PUBLIC *pub = NULL;
+    rc =
+        Esys_ReadPublic(t->esys, t->ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
+    if (rc != TSS2_RC_SUCCESS)
+        return att_tss(diag, ATT_E_IO, rc, "TPM2_ReadPublic (the EK)");
+    TPMA_OBJECT a = pub->publicArea.objectAttributes,
+                need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+    att_err_t e = ATT_OK;
+    if ((a & need) != need || (a & TPMA_OBJECT_SIGN_ENCRYPT))
+        e = att_diag_set(diag, ATT_E_ARG,
+                         "--ek-handle 0x%08x is not an EK (a restricted decryption key; "
+                         "attributes 0x%08x)",
+                         handle, a);
+    else
+        e = att_tpm_marshal_public(pub, t->ek_public, &t->ek_public_len, diag);
+    t->ek_name_alg = pub->publicArea.nameAlg;
+    t->ek_password = (a & TPMA_OBJECT_USERWITHAUTH) != 0;
+    Esys_Free(pub);
+    return e;
+}
+
+/* The NV index of the EK's certificate (EK Credential Profile 2.0 section 2.2.1.4): RSA 2048
+ * 0x01c00002, ECC P-256 0x01c0000a, ECC P-384 0x01c00016 (0: another kind). */
+static uint32_t att_tpm_ek_cert_index(const att_tpm_client_t *t)
+{
+    TPM2B_PUBLIC tp;
+    size_t off = 0;
+    memset(&tp, 0, sizeof tp);
+    if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(t->ek_public, t->ek_public_len, &off, &tp) !=
+        TSS2_RC_SUCCESS)
+        return 0;
+    const TPMT_PUBLIC *p = &tp.publicArea;
+    if (p->type == TPM2_ALG_RSA && p->parameters.rsaDetail.keyBits == 2048)
+        return ATT_TPM_NV_EK_RSA;
+    if (p->type == TPM2_ALG_ECC && p->parameters.eccDetail.curveID == TPM2_ECC_NIST_P256)
+        return ATT_TPM_NV_EK_ECC;
+    if (p->type == TPM2_ALG_ECC && p->parameters.eccDetail.curveID == TPM2_ECC_NIST_P384)
+        return ATT_TPM_NV_EK_P384;
+    return 0;
+}
+
 static att_err_t att_tpm_create_ek(att_tpm_client_t *t, att_tpm_key_alg_t alg, att_diag_t *diag)
 {
+    t->ek_name_alg = TPM2_ALG_SHA256;
     TPM2B_PUBLIC tmpl = {0};
     TPMT_PUBLIC *p = &tmpl.publicArea;
     p->nameAlg = TPM2_ALG_SHA256;
@@ -466,6 +529,10 @@ ATT_API att_err_t att_tpm_client_open(const att_tpm_client_opts_t *o, att_tpm_cl
     if ((o->ek_alg != ATT_TPM_KEY_RSA && o->ek_alg != ATT_TPM_KEY_ECC) ||
         (o->ak_alg != ATT_TPM_KEY_RSA && o->ak_alg != ATT_TPM_KEY_ECC))
         return att_diag_set(diag, ATT_E_ARG, "TPM client: the key algorithm is rsa or ecc");
+    if (o->ek_handle != 0 && (o->ek_handle >> 24) != TPM2_HT_PERSISTENT)
+        return att_diag_set(diag, ATT_E_ARG,
+                            "--ek-handle 0x%08x is not a persistent handle (0x81000000-0x81ffffff)",
+                            o->ek_handle);
     if (o->ak_handle != 0 && (o->ak_handle >> 24) != TPM2_HT_PERSISTENT)
         return att_diag_set(diag, ATT_E_ARG,
                             "--ak-handle 0x%08x is not a persistent handle (0x81000000-0x81ffffff)",
@@ -521,10 +588,11 @@ ATT_API att_err_t att_tpm_client_open(const att_tpm_client_opts_t *o, att_tpm_cl
                          tcti ? tcti : "(tpm2-tss default)", Tss2_RC_Decode(rc));
         goto fail;
     }
-    if ((e = att_tpm_create_ek(t, o->ek_alg, diag)) != ATT_OK ||
-        (e = att_tpm_read_ek_cert(
-             t, o->ek_alg == ATT_TPM_KEY_RSA ? ATT_TPM_NV_EK_RSA : ATT_TPM_NV_EK_ECC, diag)) !=
-            ATT_OK)
+    if ((e = o->ek_handle ? att_tpm_load_ek(t, o->ek_handle, diag)
+                          : att_tpm_create_ek(t, o->ek_alg, diag)) != ATT_OK)
+        goto fail;
+    uint32_t nv = att_tpm_ek_cert_index(t);
+    if (nv != 0 && (e = att_tpm_read_ek_cert(t, nv, diag)) != ATT_OK)
         goto fail;
     if (o->ak_handle != 0) {
         rc = Esys_TR_FromTPMPublic(t->esys, o->ak_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -556,7 +624,9 @@ ATT_API void att_tpm_client_close(att_tpm_client_t *t)
             Esys_FlushContext(t->esys, t->ak);
         else if (t->ak != ESYS_TR_NONE)
             Esys_TR_Close(t->esys, &t->ak);
-        if (t->ek != ESYS_TR_NONE)
+        if (t->ek != ESYS_TR_NONE && t->ek_persistent)
+            Esys_TR_Close(t->esys, &t->ek);
+        else if (t->ek != ESYS_TR_NONE)
             Esys_FlushContext(t->esys, t->ek);
         Esys_Finalize(&t->esys);
     }
