@@ -10,7 +10,8 @@ ends). Prints one SKIP line and passes where PostgreSQL cannot start.
   wrong password in the URL stops attestd with the URL masked.
 - A policy PUT on A governs B within a second (LISTEN/NOTIFY): B's GET /policies is polled (2 ms) until
   it changes; the latency of each round is printed, and checked only against a generous 5 s.
-  A reset on B reaches A the same way.
+  A reset on B reaches A the same way. `attestd keys rotate` on the store: both publish the new
+  key (and keep the old one).
 - PostgreSQL down (the server stopped under the two replicas, then started again): both go on
   answering from memory (GET /policies, /certs with the same keys, and, with the real vector
   sets, attestation); a policy PUT is 503 ServiceUnavailable with Retry-After and the reason;
@@ -205,6 +206,22 @@ def attest(s):
     return s.post('/attest/SgxEnclave', {'quote': b64url(quote_bytes(vec[0]))}) if vec else None
 
 
+def rotation(a, b):
+    """`attestd keys rotate` beside the replicas: both publish the new key (the keys notification
+    makes their next /certs reload) within the generous bound."""
+    before = kids(a)
+    env = dict(os.environ, PGPASSFILE=PG.env['PG_PASSFILE'])
+    r = run([ATTESTD, '--store', PG.env['PG_TCP_URL'], '--data-dir', tmpdir(), 'keys', 'rotate'],
+            timeout=60, env=env)
+    T.eq('keys rotate on the shared store: exit 0', r.returncode, 0, r.stderr)
+    t0, ok = time.monotonic(), False
+    while time.monotonic() - t0 < BOUND and not ok:
+        ka, kb = kids(a), kids(b)
+        ok = len(ka) == len(before) + 1 and ka == kb
+        time.sleep(0.01) if not ok else None
+    T.check('A and B publish the rotated key (old one kept)', ok, (before, kids(a), kids(b)))
+
+
 def pg_down(a, b):
     certs = kids(a)
     before = policy_in_force(a)
@@ -267,6 +284,7 @@ def main():
     env = {'PGPASSFILE': PG.env['PG_PASSFILE']}
     a, b = first_start(PG.env['PG_TCP_URL'], env)
     T.section(propagation, a, b)
+    T.section(rotation, a, b)
     T.section(pg_down, a, b)
     a.stop()
     b.stop()
