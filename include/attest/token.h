@@ -44,12 +44,21 @@ ATT_API bool att_b64_decode(const char *in, size_t len, bool std, uint8_t **out,
 ATT_API char *att_b64std_encode(const uint8_t *in, size_t len);
 
 /* ---- keys and certificates ---- */
+#define ATT_SIGNER_SIG_MAX 1024 /* the largest signature an att_sign_fn gives: RSA-8192 */
 /* RS256/PS256: RSA-2048; ES256: EC P-256. */
 ATT_API att_err_t att_key_generate(att_alg_t alg, EVP_PKEY **out, att_diag_t *diag) ATT_WUR;
 /* Self-signed certificate whose subject CN is `subject_cn` (the issuer URL), valid from now-60s
  * for `lifetime` seconds, serial random, SHA-256 signature. */
 ATT_API att_err_t att_cert_self_signed(EVP_PKEY *key, const char *subject_cn, int64_t lifetime,
                                        att_time_t now, X509 **out, att_diag_t *diag) ATT_WUR;
+/* The same certificate for a key this process does not hold (an HSM): pub is its public key,
+ * fn (see att_signer_new_ext) signs the certificate body (as RS256 for an RSA key, ES256 for
+ * P-256). The result is verified with pub before it is returned. */
+typedef att_err_t (*att_sign_fn)(void *ctx, att_alg_t alg, const uint8_t *in, size_t len,
+                                 uint8_t *sig, size_t *siglen, att_diag_t *diag);
+ATT_API att_err_t att_cert_self_signed_ext(EVP_PKEY *pub, att_sign_fn fn, void *ctx,
+                                           const char *subject_cn, int64_t lifetime, att_time_t now,
+                                           X509 **out, att_diag_t *diag) ATT_WUR;
 /* PEM (PKCS#8 private key / certificate) round trips for the store. */
 ATT_API char *att_key_to_pem(EVP_PKEY *key);
 ATT_API EVP_PKEY *att_key_from_pem(const char *pem, size_t len);
@@ -60,6 +69,13 @@ ATT_API char *att_cert_kid(X509 *cert);
 /* ---- signing ---- */
 typedef struct att_signer att_signer_t;
 ATT_API att_signer_t *att_signer_new(EVP_PKEY *key, X509 *cert, att_alg_t alg, att_diag_t *diag);
+/* A signer whose private key is not in this process (an HSM through PKCS#11): fn signs the
+ * JWS signing input in[0..len) for alg into sig (room for ATT_SIGNER_SIG_MAX bytes) in JWS form
+ * (RSA: the signature; ES256: raw r||s, 64 bytes), called from any thread at once. ctx must
+ * outlive the signer. cert is the key's certificate (its public key must fit alg); the token
+ * code signs through fn and knows nothing else of the key. */
+ATT_API att_signer_t *att_signer_new_ext(att_sign_fn fn, void *ctx, X509 *cert, att_alg_t alg,
+                                         att_diag_t *diag);
 ATT_API void att_signer_free(att_signer_t *s);
 ATT_API const char *att_signer_kid(const att_signer_t *s);
 ATT_API att_alg_t att_signer_alg(const att_signer_t *s);

@@ -66,6 +66,7 @@ enum {
     O_KEK,
     O_KEK_OLD,
     O_SIGNING_KEY,
+    O_SIGNING_KEY_SESSIONS,
     O_THREADS,
     O_MAX_BODY,
     O_MAX_HEADER,
@@ -133,7 +134,6 @@ static const att_opt_t att_opts[O_COUNT] = {
     [O_TPM_AK] = {"tpm-ak", K_LIST, "FILE", NULL, 0, 0,
                   "pinned TPM attestation key (PEM SPKI or TPM2B_PUBLIC) for /attest/Tpm; "
                   "repeatable"},
-    [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
     [O_TPM_AK_CA] = {"tpm-ak-ca", K_LIST, "FILE", NULL, 0, 0,
                      "CA certificates (PEM) that /attest/Tpm AK certificates must chain to; "
                      "repeatable"},
@@ -151,6 +151,7 @@ static const att_opt_t att_opts[O_COUNT] = {
                           "most custom_claims in one attReqV2 request"},
     [O_TPM_MAX_CLAIM_BYTES] = {"tpm-max-claim-bytes", K_SIZE, "BYTES", "1k", 16, 1ull << 20,
                                "longest attReqV2 rp_id, rp_data or custom claim name or value"},
+    [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
               "clock override: judge evidence, certificates and collateral at this instant"},
     [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
                     "isolated mode: PEM file of trusted policy signer certificates"},
@@ -170,6 +171,9 @@ static const att_opt_t att_opts[O_COUNT] = {
     [O_SIGNING_KEY] = {"signing-key", K_STR, "URI", NULL, 0, 0,
                        "sign tokens with this HSM key: an RFC 7512 pkcs11: URI (module-path, "
                        "token, object or id, pin-source or pin-value; docs/tokens.md)"},
+    [O_SIGNING_KEY_SESSIONS] = {"signing-key-sessions", K_UINT, "N", "4", 1, 64,
+                                "PKCS#11 sessions of --signing-key, each signing one token at a "
+                                "time; more signatures at once wait for one"},
     [O_THREADS] = {"threads", K_UINT, "N", "0", 0, 1024,
                    "HTTP worker threads (0 = number of CPUs)"},
     [O_MAX_BODY] = {"max-body", K_SIZE, "BYTES", "1M", 1, 1ull << 30,
@@ -468,17 +472,17 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case K_URLS: {
         char ***list = i == O_AUTH_ISSUER ? &cfg->auth_issuers
                        : i == O_TPM_AK    ? &cfg->tpm_aks
+                       : i == O_TPM_AK_CA ? &cfg->tpm_ak_cas
+                       : i == O_TPM_EK_CA ? &cfg->tpm_ek_cas
                                           : &cfg->trust_roots;
         size_t *count = i == O_AUTH_ISSUER ? &cfg->n_auth_issuers
                         : i == O_TPM_AK    ? &cfg->n_tpm_aks
+                        : i == O_TPM_AK_CA ? &cfg->n_tpm_ak_cas
+                        : i == O_TPM_EK_CA ? &cfg->n_tpm_ek_cas
                                            : &cfg->n_trust_roots;
-                       : i == O_TPM_AK_CA ? &cfg->tpm_ak_cas
-                       : i == O_TPM_EK_CA ? &cfg->tpm_ek_cas
         *list = calloc(r->n, sizeof(char *));
         if (!*list)
             return att_diag_set(d, ATT_E_NOMEM, "out of memory");
-                        : i == O_TPM_AK_CA ? &cfg->n_tpm_ak_cas
-                        : i == O_TPM_EK_CA ? &cfg->n_tpm_ek_cas
         for (size_t k = 0; k < r->n; k++) {
             const char *u = r->v[k];
             if (!*u)
@@ -582,10 +586,6 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case O_AUTH_JWKS_TIMEOUT:
         cfg->auth_jwks_timeout = (unsigned)num;
         break;
-    case O_AUTH_JWKS_REFETCH:
-        cfg->auth_jwks_refetch = (unsigned)num;
-        break;
-    case O_AUTH_JWKS_BACKOFF:
     case O_TPM_MAX_LOG_BYTES:
         cfg->tpm_max_log_bytes = (size_t)num;
         break;
@@ -601,6 +601,10 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case O_TPM_MAX_CLAIM_BYTES:
         cfg->tpm_max_claim_bytes = (size_t)num;
         break;
+    case O_AUTH_JWKS_REFETCH:
+        cfg->auth_jwks_refetch = (unsigned)num;
+        break;
+    case O_AUTH_JWKS_BACKOFF:
         cfg->auth_jwks_backoff = (unsigned)num;
         break;
     case O_AUTH_JWKS_WAITERS:
@@ -608,6 +612,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_LIFETIME:
         cfg->token_lifetime = num;
+        break;
+    case O_SIGNING_KEY_SESSIONS:
+        cfg->signing_key_sessions = (unsigned)num;
         break;
     case O_COLL_MAX_AGE:
         cfg->collateral_max_age = num;
@@ -843,6 +850,12 @@ void att_config_free(att_config_t *cfg)
     for (size_t i = 0; i < cfg->n_tpm_aks; i++)
         free(cfg->tpm_aks[i]);
     free(cfg->tpm_aks);
+    for (size_t i = 0; i < cfg->n_tpm_ak_cas; i++)
+        free(cfg->tpm_ak_cas[i]);
+    free(cfg->tpm_ak_cas);
+    for (size_t i = 0; i < cfg->n_tpm_ek_cas; i++)
+        free(cfg->tpm_ek_cas[i]);
+    free(cfg->tpm_ek_cas);
     free(cfg->isolated_signers);
     free(cfg->audit_log);
     free(cfg->tls_cert);
@@ -850,12 +863,6 @@ void att_config_free(att_config_t *cfg)
     free(cfg->tls_priority);
     free(cfg->signing_alg);
     free(cfg->key_encryption_key);
-    for (size_t i = 0; i < cfg->n_tpm_ak_cas; i++)
-        free(cfg->tpm_ak_cas[i]);
-    free(cfg->tpm_ak_cas);
-    for (size_t i = 0; i < cfg->n_tpm_ek_cas; i++)
-        free(cfg->tpm_ek_cas[i]);
-    free(cfg->tpm_ek_cas);
     free(cfg->key_encryption_key_old);
     free(cfg->signing_key);
     free(cfg->config_file);

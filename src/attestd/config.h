@@ -67,8 +67,10 @@ typedef struct {
     uint64_t token_lifetime; /* seconds, default 28800 */
     char *signing_alg;       /* "RS256" (default), "PS256", "ES256" */
     /* --key-encryption-key FILE (NULL: keys stored in clear), --key-encryption-key-old FILE (KEK
-     * rotation) and --signing-key pkcs11:URI (RFC 7512; NULL: keys in the store) */
+     * rotation), --signing-key pkcs11:URI (RFC 7512; NULL: keys in the store) and
+     * --signing-key-sessions N (default 4) */
     char *key_encryption_key, *key_encryption_key_old, *signing_key;
+    unsigned signing_key_sessions;
     unsigned threads;          /* 0 = number of CPUs */
     size_t max_body;           /* default 1 MiB */
     size_t max_header;         /* default 16 KiB */

@@ -16,13 +16,23 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "crypto/crypto.h"
+#include "hsm.h"
 #include "kek.h"
 #include "log.h"
 
 /* What a sealed private key is bound to besides its kid (the AAD, kek.h). */
 #define ATT_KEYS_PURPOSE "signing-key"
+/* A stored key whose private half is in an HSM: its key_pem is the key's pkcs11: URI (without
+ * any PIN), never a private key; its certificate is the one attestd made over the HSM key. */
+#define ATT_KEYS_HSM_PREFIX "pkcs11:"
+
+static bool att_keys_in_hsm(const att_store_key_t *k)
+{
+    return strncmp(k->key_pem, ATT_KEYS_HSM_PREFIX, sizeof ATT_KEYS_HSM_PREFIX - 1) == 0;
+}
 
 #define ATT_SVC_CERT_LIFETIME      (10LL * 365 * 86400)
 #define ATT_SVC_KEY_RELOAD_SECONDS 5
@@ -142,6 +152,8 @@ static att_err_t att_keys_check_sealed(att_svc_t *svc, att_diag_t *d)
     size_t n = 0;
     att_err_t e = att_store_key_list(svc->store, &keys, &n, d);
     for (size_t i = 0; i < n && e == ATT_OK; i++) {
+        if (att_keys_in_hsm(&keys[i]))
+            continue; /* nothing secret in the store */
         char *pem = NULL, *sealed = NULL;
         bool old = false, was_clear = !att_kek_is_sealed(keys[i].key_pem);
         if ((e = att_keys_pem(svc, &keys[i], &pem, &old, d)) != ATT_OK)
@@ -227,7 +239,24 @@ static att_err_t att_keys_load(att_svc_t *svc, att_keys_t **out, att_diag_t *d)
             break;
         }
         e = att_jwks_add(k->jwks, cert, d);
-        if (e == ATT_OK && k->signer == NULL && keys[i].retired == 0) {
+        if (e == ATT_OK && k->signer == NULL && keys[i].retired == 0 && att_keys_in_hsm(&keys[i])) {
+            att_alg_t alg = att_alg_parse(keys[i].alg);
+            if (svc->hsm == NULL)
+                e = att_diag_set(d, ATT_E_KEY,
+                                 "the active signing key %s is in an HSM (%s): start attestd "
+                                 "with --signing-key",
+                                 keys[i].kid, keys[i].key_pem);
+            else if (EVP_PKEY_eq(X509_get0_pubkey(cert), att_hsm_public_key(svc->hsm)) != 1)
+                e = att_diag_set(d, ATT_E_KEY,
+                                 "the active signing key %s is another HSM key (%s) than "
+                                 "--signing-key's",
+                                 keys[i].kid, keys[i].key_pem);
+            else if ((k->signer = att_signer_new_ext(att_hsm_sign, svc->hsm, cert, alg, d)) == NULL)
+                e = d->code ? d->code : ATT_E_KEY;
+            else
+                k->cert = cert, cert = NULL;
+            ERR_clear_error();
+        } else if (e == ATT_OK && k->signer == NULL && keys[i].retired == 0) {
             char *pem = NULL;
             if ((e = att_keys_pem(svc, &keys[i], &pem, NULL, d)) != ATT_OK) {
                 X509_free(cert);
@@ -281,6 +310,12 @@ void att_keys_maybe_reload(att_svc_t *svc)
 
 att_err_t att_svc_keys_rotate(att_svc_t *svc, char **kid, att_diag_t *d)
 {
+    if (svc->hsm != NULL)
+        return att_diag_set(d, ATT_E_ARG,
+                            "keys rotate makes a key in the store, but --signing-key puts the "
+                            "signing key in an HSM: make a new key on the token and start "
+                            "attestd with --signing-key naming it (the old key stays published "
+                            "until its tokens expire)");
     att_store_key_t *keys = NULL;
     size_t n = 0;
     att_err_t e = att_store_key_list(svc->store, &keys, &n, d);
@@ -313,7 +348,93 @@ void att_keys_fini(att_svc_t *svc)
 {
     att_kek_free(svc->kek);
     att_kek_free(svc->kek_old);
+    att_hsm_free(svc->hsm);
     svc->kek = svc->kek_old = NULL;
+    svc->hsm = NULL;
+}
+
+/* Old active keys stop signing now and stay published until their last token expires. */
+static att_err_t att_keys_retire_others(att_svc_t *svc, const char *keep, att_diag_t *d)
+{
+    att_store_key_t *keys = NULL;
+    size_t n = 0;
+    att_err_t e = att_store_key_list(svc->store, &keys, &n, d);
+    att_time_t now = att_wall();
+    for (size_t i = 0; i < n && e == ATT_OK; i++)
+        if (keys[i].retired == 0 && strcmp(keys[i].kid, keep) != 0)
+            e = att_store_key_retire(svc->store, keys[i].kid, now, now + svc->o.token_lifetime, d);
+    att_store_keys_free(keys, n);
+    return e;
+}
+
+/* --signing-key: the HSM key becomes the active key. Its row (the URI, and the certificate:
+ * the token's own for the key, else one attestd signs through the HSM) is made once and reused
+ * at every start while the key stays the same; a new HSM key gets a new row and the keys it
+ * replaces stay published until their tokens expire, as after `keys rotate`. */
+static att_err_t att_keys_hsm_adopt(att_svc_t *svc, att_diag_t *d)
+{
+    att_err_t e =
+        att_hsm_open(svc->o.signing_key,
+                     svc->o.signing_key_sessions ? svc->o.signing_key_sessions : 4, &svc->hsm, d);
+    if (e != ATT_OK)
+        return e;
+    EVP_PKEY *pub = att_hsm_public_key(svc->hsm);
+    bool ec = EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC;
+    if (ec != (svc->o.alg == ATT_ALG_ES256))
+        return att_diag_set(
+            d, ATT_E_ARG, "--signing-key is an %s key: it signs %s, not --signing-alg %s",
+            ec ? "EC P-256" : "RSA", ec ? "ES256" : "RS256 or PS256", att_alg_name(svc->o.alg));
+    const char *alg = att_alg_name(svc->o.alg);
+    att_store_key_t *keys = NULL;
+    size_t n = 0;
+    if ((e = att_store_key_list(svc->store, &keys, &n, d)) != ATT_OK)
+        return e;
+    char *kid = NULL;
+    for (size_t i = 0; i < n && kid == NULL; i++) {
+        if (keys[i].retired != 0 || !att_keys_in_hsm(&keys[i]) || strcmp(keys[i].alg, alg) != 0)
+            continue;
+        X509 *c = att_cert_parse((const uint8_t *)keys[i].cert_pem, strlen(keys[i].cert_pem),
+                                 "stored signing certificate", d);
+        if (c != NULL && EVP_PKEY_eq(X509_get0_pubkey(c), pub) == 1)
+            kid = strdup(keys[i].kid);
+        X509_free(c);
+    }
+    att_store_keys_free(keys, n);
+    ERR_clear_error();
+    X509 *cert = NULL;
+    if (kid == NULL) {
+        cert = att_hsm_certificate(svc->hsm);
+        if (cert != NULL)
+            X509_up_ref(cert);
+        else if ((e = att_cert_self_signed_ext(pub, att_hsm_sign, svc->hsm, svc->issuer,
+                                               ATT_SVC_CERT_LIFETIME, att_wall(), &cert, d)) !=
+                 ATT_OK)
+            return e;
+        att_store_key_t sk = {.kid = att_cert_kid(cert),
+                              .alg = (char *)alg,
+                              .key_pem = (char *)att_hsm_uri(svc->hsm),
+                              .cert_pem = att_cert_to_pem(cert),
+                              .created = att_wall()};
+        if (sk.kid == NULL || sk.cert_pem == NULL)
+            e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        else
+            e = att_store_key_put(svc->store, &sk, d);
+        if (e == ATT_OK)
+            att_log(ATT_LOG_INFO, "HSM signing key %s: new certificate %s (%s)",
+                    att_hsm_uri(svc->hsm), sk.kid,
+                    att_hsm_certificate(svc->hsm) ? "from the token"
+                                                  : "self-signed through the HSM");
+        kid = sk.kid;
+        free(sk.cert_pem);
+        X509_free(cert);
+    }
+    if (e == ATT_OK)
+        e = att_keys_retire_others(svc, kid, d);
+    if (e == ATT_OK)
+        att_log(ATT_LOG_INFO, "tokens are signed by the HSM key %s (kid %s)", att_hsm_uri(svc->hsm),
+                kid);
+    free(kid);
+    return e;
 }
 
 /* Signing keys at start-up: the KEKs read, the stored keys checked (and sealed in place with a
@@ -321,8 +442,6 @@ void att_keys_fini(att_svc_t *svc)
 att_err_t att_keys_init(att_svc_t *svc, att_diag_t *d)
 {
     att_err_t e = ATT_OK;
-    if (svc->o.signing_key != NULL)
-        return att_diag_set(d, ATT_E_UNSUPPORTED, "--signing-key (PKCS#11) is not built yet");
     if (svc->o.key_encryption_key != NULL &&
         (e = att_kek_load(svc->o.key_encryption_key, "--key-encryption-key", &svc->kek, d)) !=
             ATT_OK)
@@ -333,15 +452,31 @@ att_err_t att_keys_init(att_svc_t *svc, att_diag_t *d)
         return e;
     if ((e = att_keys_check_sealed(svc, d)) != ATT_OK)
         return e;
+    if (svc->o.signing_key != NULL && (e = att_keys_hsm_adopt(svc, d)) != ATT_OK)
+        return e;
     att_store_key_t *keys = NULL;
     size_t nkeys = 0;
     if ((e = att_store_key_list(svc->store, &keys, &nkeys, d)) != ATT_OK)
         return e;
+    /* without --signing-key an active HSM key does not count: a key in the store replaces it
+     * (back from an HSM), and the HSM key stays published until its tokens expire */
     bool have_active = false;
     for (size_t i = 0; i < nkeys; i++)
-        have_active |= keys[i].retired == 0;
+        have_active |= keys[i].retired == 0 && (svc->hsm != NULL || !att_keys_in_hsm(&keys[i]));
+    if (!have_active && (e = att_keys_generate(svc, d)) == ATT_OK) {
+        att_time_t now = att_wall();
+        for (size_t i = 0; i < nkeys && e == ATT_OK; i++)
+            if (keys[i].retired == 0 && att_keys_in_hsm(&keys[i])) {
+                e = att_store_key_retire(svc->store, keys[i].kid, now, now + svc->o.token_lifetime,
+                                         d);
+                att_log(ATT_LOG_INFO,
+                        "no --signing-key: the HSM key %s (kid %s) stops signing, a key in the "
+                        "store signs",
+                        keys[i].key_pem, keys[i].kid);
+            }
+    }
     att_store_keys_free(keys, nkeys);
-    if (!have_active && (e = att_keys_generate(svc, d)) != ATT_OK)
+    if (e != ATT_OK)
         return e;
     if ((e = att_keys_load(svc, &svc->keys, d)) != ATT_OK)
         return e;

@@ -42,9 +42,10 @@ typedef struct {
     int64_t token_lifetime;       /* seconds, default 28800 */
     att_alg_t alg;                /* signing algorithm, default RS256 */
     /* KEK file: private keys sealed in the store (NULL: in clear); the KEK being replaced (keys
-     * re-sealed); the pkcs11: URI of an HSM key that signs (NULL: keys in the store) */
+     * re-sealed); the pkcs11: URI of an HSM key that signs (NULL: keys in the store); the
+     * PKCS#11 sessions that sign at once (0: 4) */
     const char *key_encryption_key, *key_encryption_key_old, *signing_key;
-    unsigned signing_key_sessions; /* PKCS#11 sessions signing at once (0: 4) */
+    unsigned signing_key_sessions;
     int64_t collateral_max_age;        /* seconds, 0 = until nextUpdate */
     int64_t collateral_timeout;        /* seconds: deadline of one collateral fetch (0: 10) */
     unsigned collateral_fetch_waiters; /* requests blocked on collateral fetches at once; more

@@ -65,8 +65,68 @@ static bool att_cert_add_ext(X509 *x, int nid, const char *value)
     return ok == 1;
 }
 
-att_err_t att_cert_self_signed(EVP_PKEY *key, const char *subject_cn, int64_t lifetime,
-                               att_time_t now, X509 **out, att_diag_t *diag)
+/* Sign x (built, TBS complete) through fn: the algorithm fields set by hand (OpenSSL's setters
+ * need a private key), the TBS re-encoded and signed (RSA: PKCS#1 v1.5 with SHA-256, as RS256;
+ * EC: ECDSA with SHA-256, raw r||s turned into DER), the signature put in, and the result read
+ * back from its DER and verified with the public key: a certificate that does not verify is
+ * never returned. *what names the step that failed. */
+static X509 *att_cert_sign_ext(X509 *x, EVP_PKEY *pub, att_sign_fn fn, void *ctx, att_diag_t *diag,
+                               const char **what)
+{
+    bool rsa = EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA;
+    int nid = rsa ? NID_sha256WithRSAEncryption : NID_ecdsa_with_SHA256;
+    const X509_ALGOR *tbs_alg = X509_get0_tbs_sigalg(x), *sig_alg = NULL;
+    const ASN1_BIT_STRING *sig = NULL;
+    X509_get0_signature(&sig, &sig_alg, x);
+    *what = "setting the signature algorithm";
+    /* The X509 owns both; OpenSSL gives them const only because a private key normally sets
+     * them through X509_sign. */
+    if (X509_ALGOR_set0((X509_ALGOR *)tbs_alg, OBJ_nid2obj(nid), rsa ? V_ASN1_NULL : V_ASN1_UNDEF,
+                        NULL) != 1 ||
+        X509_ALGOR_set0((X509_ALGOR *)sig_alg, OBJ_nid2obj(nid), rsa ? V_ASN1_NULL : V_ASN1_UNDEF,
+                        NULL) != 1)
+        return NULL;
+    *what = "encoding the certificate body";
+    unsigned char *tbs = NULL;
+    int tbslen = i2d_re_X509_tbs(x, &tbs);
+    if (tbslen <= 0)
+        return NULL;
+    uint8_t raw[ATT_SIGNER_SIG_MAX];
+    size_t rawlen = sizeof raw;
+    att_err_t e =
+        fn(ctx, rsa ? ATT_ALG_RS256 : ATT_ALG_ES256, tbs, (size_t)tbslen, raw, &rawlen, diag);
+    OPENSSL_free(tbs);
+    *what = "signing the certificate through the external signer";
+    if (e != ATT_OK)
+        return NULL;
+    uint8_t *der = NULL;
+    size_t derlen = rawlen;
+    if (!rsa && (rawlen != 64 || (der = att_es256_raw_to_der(raw, &derlen)) == NULL))
+        return NULL;
+    int ok = ASN1_BIT_STRING_set((ASN1_BIT_STRING *)sig, der ? der : raw, (int)derlen);
+    OPENSSL_free(der);
+    if (ok != 1)
+        return NULL;
+    ((ASN1_BIT_STRING *)sig)->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+    ((ASN1_BIT_STRING *)sig)->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+    *what = "reading the signed certificate back";
+    unsigned char *enc = NULL;
+    int enclen = i2d_X509(x, &enc);
+    const unsigned char *p = enc;
+    X509 *y = enclen > 0 ? d2i_X509(NULL, &p, enclen) : NULL;
+    OPENSSL_free(enc);
+    *what = "verifying the certificate the external signer signed";
+    if (y != NULL && X509_verify(y, pub) != 1) {
+        X509_free(y);
+        y = NULL;
+    }
+    return y;
+}
+
+/* The certificate of att_cert_self_signed for `key` (public, or private when fn is NULL), signed
+ * with key or, when fn is given, through fn. */
+static att_err_t att_cert_make(EVP_PKEY *key, att_sign_fn fn, void *ctx, const char *subject_cn,
+                               int64_t lifetime, att_time_t now, X509 **out, att_diag_t *diag)
 {
     if (out == NULL)
         return att_diag_set(diag, ATT_E_ARG, "att_cert_self_signed: out is NULL");
@@ -82,6 +142,7 @@ att_err_t att_cert_self_signed(EVP_PKEY *key, const char *subject_cn, int64_t li
         return att_diag_set(diag, ATT_E_KEY, "att_cert_self_signed: key is neither RSA nor EC");
 
     att_err_t rc = ATT_E_KEY;
+    att_diag_t signer = {0}; /* an external signer's failure */
     const char *what = "allocating the certificate";
     X509 *x = X509_new();
     BIGNUM *bn = NULL;
@@ -119,13 +180,24 @@ att_err_t att_cert_self_signed(EVP_PKEY *key, const char *subject_cn, int64_t li
         !att_cert_add_ext(x, NID_subject_key_identifier, "hash"))
         goto out;
     what = "signing the certificate";
-    if (X509_sign(x, key, EVP_sha256()) <= 0)
+    if (fn != NULL) {
+        X509 *y = att_cert_sign_ext(x, key, fn, ctx, &signer, &what);
+        if (y == NULL)
+            goto out;
+        X509_free(x);
+        x = y;
+    } else if (X509_sign(x, key, EVP_sha256()) <= 0) {
         goto out;
+    }
     *out = x;
     x = NULL;
     rc = ATT_OK;
 out:
-    if (rc != ATT_OK) {
+    if (rc != ATT_OK && signer.code != ATT_OK) {
+        if (diag != NULL)
+            *diag = signer; /* the external signer's own error says most */
+        rc = signer.code;
+    } else if (rc != ATT_OK) {
         unsigned long e = ERR_get_error();
         att_diag_set(diag, rc, "self-signed certificate for \"%s\": %s failed%s%s", subject_cn,
                      what, e ? ": " : "", e ? ERR_reason_error_string(e) : "");
@@ -137,6 +209,23 @@ out:
     BN_free(bn);
     X509_free(x);
     return rc;
+}
+
+att_err_t att_cert_self_signed(EVP_PKEY *key, const char *subject_cn, int64_t lifetime,
+                               att_time_t now, X509 **out, att_diag_t *diag)
+{
+    return att_cert_make(key, NULL, NULL, subject_cn, lifetime, now, out, diag);
+}
+
+att_err_t att_cert_self_signed_ext(EVP_PKEY *pub, att_sign_fn fn, void *ctx, const char *subject_cn,
+                                   int64_t lifetime, att_time_t now, X509 **out, att_diag_t *diag)
+{
+    if (fn == NULL) {
+        if (out != NULL)
+            *out = NULL;
+        return att_diag_set(diag, ATT_E_ARG, "att_cert_self_signed_ext: fn is NULL");
+    }
+    return att_cert_make(pub, fn, ctx, subject_cn, lifetime, now, out, diag);
 }
 
 /* Copy a memory BIO's contents into a malloc'd NUL-terminated string. */

@@ -22,11 +22,13 @@
 #include "token/token_int.h"
 
 struct att_signer {
-    EVP_PKEY *key;
+    EVP_PKEY *key; /* NULL for an external signer (fn) */
     X509 *cert;
     att_alg_t alg;
     char *kid;
     EVP_MD_CTX *tmpl; /* initialised for signing with key/alg; only ever copied */
+    att_sign_fn fn;   /* external signer (att_signer_new_ext) and its context */
+    void *fn_ctx;
 };
 
 /* ---- shared with verify.c ------------------------------------------------------------- */
@@ -176,6 +178,40 @@ att_signer_t *att_signer_new(EVP_PKEY *key, X509 *cert, att_alg_t alg, att_diag_
     return s;
 }
 
+att_signer_t *att_signer_new_ext(att_sign_fn fn, void *ctx, X509 *cert, att_alg_t alg,
+                                 att_diag_t *diag)
+{
+    if (fn == NULL || cert == NULL) {
+        att_diag_set(diag, ATT_E_ARG, "att_signer_new_ext: fn or certificate is NULL");
+        return NULL;
+    }
+    EVP_PKEY *pub = X509_get0_pubkey(cert);
+    const char *why = pub ? att_token_key_mismatch(pub, alg) : "has no readable public key";
+    if (why != NULL) {
+        ERR_clear_error();
+        att_diag_set(diag, ATT_E_KEY, "signing alg %s %s", att_alg_name(alg), why);
+        return NULL;
+    }
+    att_signer_t *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->kid = att_cert_kid(cert)) == NULL) {
+        free(s);
+        att_diag_set(diag, ATT_E_NOMEM, "att_signer_new_ext: out of memory");
+        return NULL;
+    }
+    if (X509_up_ref(cert) != 1) {
+        free(s->kid);
+        free(s);
+        att_diag_set(diag, ATT_E_INTERNAL, "att_signer_new_ext: reference count failed");
+        return NULL;
+    }
+    s->cert = cert;
+    s->alg = alg;
+    s->fn = fn;
+    s->fn_ctx = ctx;
+    att_diag_clear(diag);
+    return s;
+}
+
 void att_signer_free(att_signer_t *s)
 {
     if (s == NULL)
@@ -199,13 +235,26 @@ att_alg_t att_signer_alg(const att_signer_t *s)
 
 /* Sign tok[0..len) (the signing input) and append "." b64url(signature) and a NUL; tok has room
  * for ATT_SIG_B64_MAX + 2 more bytes. */
-#define ATT_SIG_MAX     1024 /* RSA up to 8192 bits; DER ECDSA P-256 is at most 72 */
+#define ATT_SIG_MAX     ATT_SIGNER_SIG_MAX /* RSA up to 8192 bits; DER ECDSA P-256: 72 */
 #define ATT_SIG_B64_MAX ((ATT_SIG_MAX + 2) / 3 * 4)
 
 static att_err_t att_signer_finish(const att_signer_t *s, char *tok, size_t len, att_diag_t *diag)
 {
     uint8_t sigbuf[ATT_SIG_MAX];
     size_t siglen = sizeof sigbuf;
+    if (s->fn != NULL) { /* an HSM: it gives the signature in JWS form */
+        att_err_t e = s->fn(s->fn_ctx, s->alg, (const uint8_t *)tok, len, sigbuf, &siglen, diag);
+        if (e != ATT_OK)
+            return e;
+        if (siglen == 0 || siglen > sizeof sigbuf || (s->alg == ATT_ALG_ES256 && siglen != 64))
+            return att_diag_set(diag, ATT_E_KEY,
+                                "%s signature from the external signer has %zu "
+                                "bytes",
+                                att_alg_name(s->alg), siglen);
+        tok[len] = '.';
+        tok[len + 1 + att_b64url_encode_to(sigbuf, siglen, tok + len + 1)] = '\0';
+        return ATT_OK;
+    }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     bool ok = md != NULL && EVP_MD_CTX_copy_ex(md, s->tmpl) == 1;
     if (md != NULL && !ok) { /* not expected; fall back to a full initialisation */
