@@ -44,14 +44,15 @@ static int make_ca(const char *path)
     X509_NAME *n = X509_NAME_new();
     int ok = k && x && n && X509_set_version(x, 2) &&
              ASN1_INTEGER_set(X509_get_serialNumber(x), 1) &&
-             X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"fuzz CA",
-                                        -1, -1, 0) &&
+             X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"fuzz CA", -1,
+                                        -1, 0) &&
              X509_set_subject_name(x, n) && X509_set_issuer_name(x, n) &&
              X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
              X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 3650) && X509_set_pubkey(x, k);
     X509V3_CTX ctx;
     X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+    X509_EXTENSION *ext =
+        X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
     ok = ok && ext && X509_add_ext(x, ext, -1) && X509_sign(x, k, EVP_sha256());
     FILE *f = ok ? fopen(path, "w") : NULL;
     ok = f && PEM_write_X509(f, x);
@@ -110,10 +111,9 @@ static att_err_t open_ctx(void *arg, const char *purpose, const char *token, uin
         0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
         0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    7,    'C',  'N',  '=',  'f',
         'u',  'z',  'z',  7,    'C',  'N',  '=',  'f',  'u',  'z',  'z'};
-    static const uint8_t ch[32] = {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
-                                   0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
-                                   0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
-                                   0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11};
+    static const uint8_t ch[32] = {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                                   0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                                   0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11};
     const uint8_t *src = token[0] == 'A' ? act : ch;
     size_t n = token[0] == 'A' ? sizeof act : sizeof ch;
     if ((*data = malloc(n)) == NULL)
@@ -170,10 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         tlen = strlen(text);
     }
-    att_ev_input_t in = {.evidence = text ? (const uint8_t *)text : p,
-                         .len = tlen,
-                         .now = now,
-                         .open = open_ctx};
+    att_ev_input_t in = {
+        .evidence = text ? (const uint8_t *)text : p, .len = tlen, .now = now, .open = open_ctx};
     att_ev_result_t r;
     att_err_t e = att_ev_verify(g_set, g_tpm, &in, &r);
     check_diag("round 2", e, &r.diag);

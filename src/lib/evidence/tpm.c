@@ -924,7 +924,7 @@ static att_err_t att_tpm_attreq(const att_ev_tpm_t *x, const char *jws, size_t j
                 (vt != NULL &&
                  (e = att_tpm_text(x, vt, "custom_claims[].value_type", diag)) != ATT_OK))
                 goto out;
-            json_array_append_new(out_cc, json_pack("{s:O,s:O,s:O?}", "name",
+            json_array_append_new(out_cc, json_pack("{s:O,s:O,s:O*}", "name",
                                                     json_object_get(c, "name"), "value",
                                                     json_object_get(c, "value"), "value_type", vt));
         }
