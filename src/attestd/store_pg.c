@@ -19,10 +19,10 @@
  * other replicas must see (keys, policies, signers) then sends NOTIFY attestd_changes with what
  * changed (store_pg_watch.c listens).
  *
- * Connections: a pool of PG_POOL connections, each behind a mutex (a PGconn is one thread's at a
- * time); an operation takes a free one or waits for the one it was dealt. Before each use the
- * connection reads what the server sent meanwhile: a connection the server closed (a restart,
- * a terminated backend) is reset then, before a statement is sent on it; a read that still
+ * Connections (store_pg_conn.c): a pool of PG_POOL connections, each behind a mutex (a PGconn is
+ * one thread's at a time); an operation takes a free one or waits for the one it was dealt. Before
+ * each use the connection reads what the server sent meanwhile: a connection the server closed (a
+ * restart, a terminated backend) is reset then, before a statement is sent on it; a read that still
  * fails because the connection broke is retried once on the reset connection.
  *
  * Not checked here: what is stored (policies are not parsed, keys not validated).
@@ -84,49 +84,7 @@ static const char *const pg_migrations[] = {
 
 static const att_store_ops_t pg_ops;
 
-/* ---- messages ---------------------------------------------------------------------------- */
-
-void att_pg_msg(const pg_store_t *s, const char *in, char *out, size_t n)
-{
-    if (n == 0)
-        return;
-    size_t o = 0;
-    const char *pw = s->password;
-    size_t pl = pw ? strlen(pw) : 0;
-    for (size_t i = 0; in != NULL && in[i] != '\0' && o + 1 < n;) {
-        if (pl > 0 && strncmp(in + i, pw, pl) == 0) { /* libpq may quote the connection string */
-            for (const char *m = "***"; *m && o + 1 < n; m++)
-                out[o++] = *m;
-            i += pl;
-            continue;
-        }
-        char c = in[i++];
-        if (c == '\n' || c == '\r' || c == '\t')
-            c = ' ';
-        if (c != ' ' || (o > 0 && out[o - 1] != ' ')) /* one space for libpq's line breaks */
-            out[o++] = c;
-    }
-    while (o > 0 && out[o - 1] == ' ')
-        o--;
-    out[o] = '\0';
-}
-
-/* ATT_E_STORE naming the operation, the store (redacted) and the server's message with its
- * SQLSTATE; r may be NULL (a connection-level failure: PQerrorMessage). */
-static att_err_t pg_fail(const pg_store_t *s, PGconn *c, const PGresult *r, const char *op,
-                         att_diag_t *d)
-{
-    char msg[320];
-    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    att_pg_msg(s, m ? m : (r ? PQresultErrorMessage(r) : PQerrorMessage(c)), msg, sizeof msg);
-    if (msg[0] == '\0')
-        snprintf(msg, sizeof msg, "%s", "no answer from the server");
-    if (state != NULL)
-        return att_diag_set(d, ATT_E_STORE, "store %s on %s: %s (SQLSTATE %s)", op, s->red, msg,
-                            state);
-    return att_diag_set(d, ATT_E_STORE, "store %s on %s: %s", op, s->red, msg);
-}
+/* ---- helpers ------------------------------------------------------------------------------ */
 
 static inline bool pg_empty(const char *s)
 {
@@ -136,202 +94,6 @@ static inline bool pg_empty(const char *s)
 static inline att_err_t pg_arg(att_diag_t *d, const char *op, const char *what)
 {
     return att_diag_set(d, ATT_E_ARG, "store %s: %s", op, what);
-}
-
-/* ---- connections ------------------------------------------------------------------------- */
-
-static void pg_no_notices(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message; /* "relation already exists, skipping" and the like: not for stderr */
-}
-
-/* Per-session settings: statement_timeout unless one is set already (not 0). */
-static bool pg_session(PGconn *c)
-{
-    PQsetNoticeProcessor(c, pg_no_notices, NULL);
-    PGresult *r = PQexec(c, "SELECT CASE WHEN current_setting('statement_timeout') = '0'"
-                            " THEN set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT_MS
-                            "', false) END");
-    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-    PQclear(r);
-    return ok;
-}
-
-PGconn *att_pg_connect(pg_store_t *s, const char *op, att_diag_t *d)
-{
-    /* Later keywords win; dbname (the URL, expanded) comes after our defaults so that the URL
-     * overrides them, and client_encoding after it: the store's text is UTF-8. */
-    const char *kw[] = {"connect_timeout", "tcp_user_timeout", "application_name",
-                        "dbname",          "client_encoding",  NULL};
-    const char *val[] = {
-        PG_CONNECT_TIMEOUT, PG_TCP_USER_TIMEOUT_MS, "attestd", s->url, "UTF8", NULL};
-    PGconn *c = PQconnectdbParams(kw, val, 1);
-    if (c == NULL) {
-        att_diag_set(d, ATT_E_NOMEM, "store %s on %s: out of memory", op, s->red);
-        return NULL;
-    }
-    if (PQstatus(c) != CONNECTION_OK) {
-        pg_fail(s, c, NULL, op, d);
-        PQfinish(c);
-        return NULL;
-    }
-    if (!pg_session(c)) {
-        pg_fail(s, c, NULL, op, d);
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
-}
-
-/* A pooled connection, locked: a free one, else the one this call was dealt. */
-static int64_t pg_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The server could not be reached (a reconnect failed): remember why and since when, and try
- * again no sooner than PG_RETRY_MS from now, so that while it is down an operation fails at
- * once instead of waiting on a connect each time. */
-static void pg_down(pg_store_t *s, PGconn *c)
-{
-    pthread_mutex_lock(&s->hmu);
-    if (atomic_load(&s->down_until) == 0) {
-        s->down_since = time(NULL);
-        att_pg_msg(s, PQerrorMessage(c), s->down_why, sizeof s->down_why);
-    }
-    atomic_store(&s->down_until, pg_mono_ms() + PG_RETRY_MS);
-    pthread_mutex_unlock(&s->hmu);
-}
-
-static void pg_up(pg_store_t *s)
-{
-    if (atomic_load(&s->down_until) != 0) {
-        pthread_mutex_lock(&s->hmu);
-        atomic_store(&s->down_until, 0);
-        pthread_mutex_unlock(&s->hmu);
-    }
-}
-
-/* Reset a broken connection, unless the server was found unreachable less than PG_RETRY_MS
- * ago. True when the connection is usable. */
-static bool pg_reset(pg_store_t *s, pg_conn_t *c)
-{
-    int64_t until = atomic_load(&s->down_until);
-    if (until != 0 && pg_mono_ms() < until)
-        return false;
-    PQreset(c->c);
-    if (PQstatus(c->c) == CONNECTION_OK && pg_session(c->c)) {
-        pg_up(s);
-        return true;
-    }
-    pg_down(s, c->c);
-    return false;
-}
-
-/* ATT_E_STORE for an operation refused because the server cannot be reached. */
-static att_err_t pg_unavailable(pg_store_t *s, const char *op, att_diag_t *d)
-{
-    char why[256], when[32];
-    pthread_mutex_lock(&s->hmu);
-    snprintf(why, sizeof why, "%s", s->down_why[0] ? s->down_why : "the connection broke");
-    struct tm tm;
-    time_t t = s->down_since;
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    pthread_mutex_unlock(&s->hmu);
-    return att_diag_set(d, ATT_E_STORE,
-                        "store %s on %s: PostgreSQL cannot be reached (since %s: %s); retried "
-                        "every %d s",
-                        op, s->red, when, why, PG_RETRY_MS / 1000);
-}
-
-static bool pg_available(att_store_t *st, char *why, size_t n)
-{
-    pg_store_t *s = (pg_store_t *)st;
-    if (atomic_load(&s->down_until) == 0)
-        return true;
-    if (why != NULL && n > 0) {
-        att_diag_t d;
-        pg_unavailable(s, "write", &d);
-        snprintf(why, n, "%s", d.msg);
-    }
-    return false;
-}
-
-static pg_conn_t *pg_take(pg_store_t *s)
-{
-    unsigned start = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);
-    pg_conn_t *c = NULL;
-    for (unsigned i = 0; i < PG_POOL && c == NULL; i++)
-        if (pthread_mutex_trylock(&s->pool[(start + i) % PG_POOL].mu) == 0)
-            c = &s->pool[(start + i) % PG_POOL];
-    if (c == NULL) {
-        c = &s->pool[start % PG_POOL];
-        pthread_mutex_lock(&c->mu);
-    }
-    /* Read what the server sent meanwhile: a closed connection shows as CONNECTION_BAD now,
-     * before a statement is sent on it (PQconsumeInput does not block). */
-    if (PQstatus(c->c) == CONNECTION_OK)
-        (void)PQconsumeInput(c->c);
-    if (PQstatus(c->c) != CONNECTION_OK)
-        (void)pg_reset(s, c); /* pg_run then fails at once if this did not help */
-    return c;
-}
-
-static void pg_give(pg_conn_t *c)
-{
-    pthread_mutex_unlock(&c->mu);
-}
-
-/* One statement with n text parameters (binary where bin[i] is non-zero, of length len[i]),
- * results in text (resfmt 0) or binary (1). The result when it succeeded, else NULL with *d
- * set: ATT_E_STORE with the server's message; *state (6 bytes) gets the SQLSTATE when asked.
- * again: a statement that may run twice (a read, an upsert, an insert-or-nothing), so retried
- * once on the reset connection when the connection broke under it. */
-static PGresult *pg_run(pg_store_t *s, pg_conn_t *c, const char *op, const char *sql, int n,
-                        const char *const *vals, const int *len, const int *bin, int resfmt,
-                        bool again, char *state, att_diag_t *d)
-{
-    if (state)
-        state[0] = '\0';
-    if (PQstatus(c->c) != CONNECTION_OK) {
-        pg_unavailable(s, op, d);
-        return NULL;
-    }
-    for (int attempt = 0;; attempt++) {
-        PGresult *r = PQexecParams(c->c, sql, n, NULL, vals, len, bin, resfmt);
-        ExecStatusType st = PQresultStatus(r);
-        if (r != NULL && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
-            return r;
-        if (again && attempt == 0 && PQstatus(c->c) == CONNECTION_BAD) {
-            PQclear(r);
-            if (pg_reset(s, c))
-                continue;
-            pg_unavailable(s, op, d);
-            return NULL;
-        }
-        if (PQstatus(c->c) == CONNECTION_BAD && !pg_reset(s, c)) { /* not sent again */
-            PQclear(r);
-            pg_unavailable(s, op, d);
-            return NULL;
-        }
-        const char *ss = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-        if (state && ss)
-            snprintf(state, 6, "%s", ss);
-        pg_fail(s, c->c, r, op, d);
-        PQclear(r);
-        return NULL;
-    }
-}
-
-/* Tell the other replicas (best effort: the watchers' periodic re-read covers a lost one). */
-static void pg_notify(pg_conn_t *c, const char *what)
-{
-    const char *v[1] = {what};
-    PQclear(
-        PQexecParams(c->c, "SELECT pg_notify('" PG_CHANNEL "', $1)", 1, NULL, v, NULL, NULL, 0));
 }
 
 static char *pg_str(const PGresult *r, int row, int col)
@@ -375,11 +137,11 @@ static att_err_t pg_key_put(att_store_t *st, const att_store_key_t *k, att_diag_
     snprintf(t[2], sizeof t[2], "%lld", (long long)k->publish_until);
     const char *v[7] = {k->kid, k->alg, k->key_pem, k->cert_pem, t[0], t[1], t[2]};
     char state[6];
-    pg_conn_t *c = pg_take(s);
-    PGresult *r = pg_run(s, c, "key_put",
-                         "INSERT INTO signing_keys (kid, alg, key_pem, cert_pem, created,"
-                         " retired, publish_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                         7, v, NULL, NULL, 0, false, state, d);
+    pg_conn_t *c = att_pg_take(s);
+    PGresult *r = att_pg_run(s, c, "key_put",
+                             "INSERT INTO signing_keys (kid, alg, key_pem, cert_pem, created,"
+                             " retired, publish_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                             7, v, NULL, NULL, 0, false, state, d);
     att_err_t e = ATT_OK;
     if (r == NULL && strcmp(state, "23505") == 0)
         e = att_diag_set(d, ATT_E_STORE,
@@ -388,9 +150,9 @@ static att_err_t pg_key_put(att_store_t *st, const att_store_key_t *k, att_diag_
     else if (r == NULL)
         e = ATT_E_STORE;
     else
-        pg_notify(c, "keys");
+        att_pg_notify(c, "keys");
     PQclear(r);
-    pg_give(c);
+    att_pg_give(c);
     return e;
 }
 
@@ -401,12 +163,12 @@ static att_err_t pg_key_list(att_store_t *st, att_store_key_t **keys, size_t *n,
         return pg_arg(d, "key_list", "keys and n are required");
     *keys = NULL;
     *n = 0;
-    pg_conn_t *c = pg_take(s);
-    PGresult *r = pg_run(s, c, "key_list",
-                         "SELECT kid, alg, key_pem, cert_pem, created, retired, publish_until"
-                         " FROM signing_keys ORDER BY created DESC, id DESC",
-                         0, NULL, NULL, NULL, 0, true, NULL, d);
-    pg_give(c);
+    pg_conn_t *c = att_pg_take(s);
+    PGresult *r = att_pg_run(s, c, "key_list",
+                             "SELECT kid, alg, key_pem, cert_pem, created, retired, publish_until"
+                             " FROM signing_keys ORDER BY created DESC, id DESC",
+                             0, NULL, NULL, NULL, 0, true, NULL, d);
+    att_pg_give(c);
     if (r == NULL)
         return ATT_E_STORE;
     int rows = PQntuples(r);
@@ -444,8 +206,8 @@ static att_err_t pg_change_one(pg_store_t *s, const char *op, const char *sql, i
                                const char *const *v, const char *what_missing, const char *notify,
                                att_diag_t *d)
 {
-    pg_conn_t *c = pg_take(s);
-    PGresult *r = pg_run(s, c, op, sql, n, v, NULL, NULL, 0, false, NULL, d);
+    pg_conn_t *c = att_pg_take(s);
+    PGresult *r = att_pg_run(s, c, op, sql, n, v, NULL, NULL, 0, false, NULL, d);
     att_err_t e = ATT_OK;
     if (r == NULL)
         e = ATT_E_STORE;
@@ -453,9 +215,9 @@ static att_err_t pg_change_one(pg_store_t *s, const char *op, const char *sql, i
         e = att_diag_set(d, ATT_E_STORE_NOT_FOUND, "store %s: no %s %s", op, what_missing,
                          v[n - 1]);
     else if (notify)
-        pg_notify(c, notify);
+        att_pg_notify(c, notify);
     PQclear(r);
-    pg_give(c);
+    att_pg_give(c);
     return e;
 }
 
@@ -483,10 +245,11 @@ static att_err_t pg_policy_get(att_store_t *st, const char *type, char **jws, at
         return pg_arg(d, "policy_get", "type and jws are required");
     *jws = NULL;
     const char *v[1] = {type};
-    pg_conn_t *c = pg_take(s);
-    PGresult *r = pg_run(s, c, "policy_get", "SELECT jws FROM policies WHERE attestation_type = $1",
-                         1, v, NULL, NULL, 0, true, NULL, d);
-    pg_give(c);
+    pg_conn_t *c = att_pg_take(s);
+    PGresult *r =
+        att_pg_run(s, c, "policy_get", "SELECT jws FROM policies WHERE attestation_type = $1", 1, v,
+                   NULL, NULL, 0, true, NULL, d);
+    att_pg_give(c);
     if (r == NULL)
         return ATT_E_STORE;
     att_err_t e = ATT_OK;
@@ -508,16 +271,17 @@ static att_err_t pg_policy_put(att_store_t *st, const char *type, const char *jw
     snprintf(now, sizeof now, "%lld", (long long)time(NULL)); /* bookkeeping, as in SQLite */
     snprintf(what, sizeof what, "policy %s", type);
     const char *v[3] = {type, jws, now};
-    pg_conn_t *c = pg_take(s);
-    PGresult *r = pg_run(s, c, "policy_put",
-                         "INSERT INTO policies (attestation_type, jws, updated) VALUES ($1, $2, $3)"
-                         " ON CONFLICT (attestation_type) DO UPDATE"
-                         " SET jws = excluded.jws, updated = excluded.updated",
-                         3, v, NULL, NULL, 0, true, NULL, d);
+    pg_conn_t *c = att_pg_take(s);
+    PGresult *r =
+        att_pg_run(s, c, "policy_put",
+                   "INSERT INTO policies (attestation_type, jws, updated) VALUES ($1, $2, $3)"
+                   " ON CONFLICT (attestation_type) DO UPDATE"
+                   " SET jws = excluded.jws, updated = excluded.updated",
+                   3, v, NULL, NULL, 0, true, NULL, d);
     if (r != NULL)
-        pg_notify(c, what);
+        att_pg_notify(c, what);
     PQclear(r);
-    pg_give(c);
+    att_pg_give(c);
     return r != NULL ? ATT_OK : ATT_E_STORE;
 }
 
@@ -542,11 +306,11 @@ static att_err_t pg_signer_list(att_store_t *st, att_store_signer_t **out, size_
         return pg_arg(d, "signer_list", "s and n are required");
     *out = NULL;
     *n = 0;
-    pg_conn_t *c = pg_take(s);
-    PGresult *r =
-        pg_run(s, c, "signer_list", "SELECT thumbprint, cert_pem FROM policy_signers ORDER BY id",
-               0, NULL, NULL, NULL, 0, true, NULL, d);
-    pg_give(c);
+    pg_conn_t *c = att_pg_take(s);
+    PGresult *r = att_pg_run(s, c, "signer_list",
+                             "SELECT thumbprint, cert_pem FROM policy_signers ORDER BY id", 0, NULL,
+                             NULL, NULL, 0, true, NULL, d);
+    att_pg_give(c);
     if (r == NULL)
         return ATT_E_STORE;
     int rows = PQntuples(r);
@@ -578,15 +342,15 @@ static att_err_t pg_signer_add(att_store_t *st, const att_store_signer_t *g, att
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)time(NULL));
     const char *v[3] = {g->thumbprint, g->cert_pem, now};
-    pg_conn_t *c = pg_take(s);
-    PGresult *r = pg_run(s, c, "signer_add",
-                         "INSERT INTO policy_signers (thumbprint, cert_pem, added)"
-                         " VALUES ($1, $2, $3) ON CONFLICT (thumbprint) DO NOTHING",
-                         3, v, NULL, NULL, 0, true, NULL, d);
+    pg_conn_t *c = att_pg_take(s);
+    PGresult *r = att_pg_run(s, c, "signer_add",
+                             "INSERT INTO policy_signers (thumbprint, cert_pem, added)"
+                             " VALUES ($1, $2, $3) ON CONFLICT (thumbprint) DO NOTHING",
+                             3, v, NULL, NULL, 0, true, NULL, d);
     if (r != NULL && pg_tuples(r, "1"))
-        pg_notify(c, "signers");
+        att_pg_notify(c, "signers");
     PQclear(r);
-    pg_give(c);
+    att_pg_give(c);
     return r != NULL ? ATT_OK : ATT_E_STORE;
 }
 
@@ -622,11 +386,11 @@ static att_err_t pg_coll_get(att_store_t *st, const char *key, uint8_t **blob, s
     *blob = NULL;
     *len = 0;
     const char *v[1] = {key};
-    pg_conn_t *c = pg_take(s);
+    pg_conn_t *c = att_pg_take(s);
     PGresult *r =
-        pg_run(s, c, "coll_get", "SELECT data, fetched_at FROM collateral WHERE cache_key = $1", 1,
-               v, NULL, NULL, 1, true, NULL, d);
-    pg_give(c);
+        att_pg_run(s, c, "coll_get", "SELECT data, fetched_at FROM collateral WHERE cache_key = $1",
+                   1, v, NULL, NULL, 1, true, NULL, d);
+    att_pg_give(c);
     if (r == NULL)
         return ATT_E_STORE;
     att_err_t e = ATT_OK;
@@ -654,14 +418,15 @@ static att_err_t pg_coll_put(att_store_t *st, const char *key, const uint8_t *bl
     snprintf(at, sizeof at, "%lld", (long long)fetched_at);
     const char *v[3] = {key, len ? (const char *)blob : "", at};
     int l[3] = {0, (int)len, 0}, b[3] = {0, 1, 0};
-    pg_conn_t *c = pg_take(s);
-    PGresult *r = pg_run(s, c, "coll_put",
-                         "INSERT INTO collateral (cache_key, data, fetched_at) VALUES ($1, $2, $3)"
-                         " ON CONFLICT (cache_key) DO UPDATE"
-                         " SET data = excluded.data, fetched_at = excluded.fetched_at",
-                         3, v, l, b, 0, true, NULL, d);
+    pg_conn_t *c = att_pg_take(s);
+    PGresult *r =
+        att_pg_run(s, c, "coll_put",
+                   "INSERT INTO collateral (cache_key, data, fetched_at) VALUES ($1, $2, $3)"
+                   " ON CONFLICT (cache_key) DO UPDATE"
+                   " SET data = excluded.data, fetched_at = excluded.fetched_at",
+                   3, v, l, b, 0, true, NULL, d);
     PQclear(r);
-    pg_give(c);
+    att_pg_give(c);
     return r != NULL ? ATT_OK : ATT_E_STORE;
 }
 
@@ -678,20 +443,20 @@ static att_err_t pg_request_use(att_store_t *st, const char *hash, const char *u
     char t[24];
     snprintf(t, sizeof t, "%lld", (long long)at);
     const char *v[3] = {hash, used_for, t};
-    pg_conn_t *c = pg_take(s);
+    pg_conn_t *c = att_pg_take(s);
     att_err_t e = ATT_OK;
-    PGresult *r = pg_run(s, c, "request_use",
-                         "INSERT INTO signed_requests (body_sha256, used_for, used_at)"
-                         " VALUES ($1, $2, $3) ON CONFLICT (body_sha256) DO NOTHING",
-                         3, v, NULL, NULL, 0, false, NULL, d);
+    PGresult *r = att_pg_run(s, c, "request_use",
+                             "INSERT INTO signed_requests (body_sha256, used_for, used_at)"
+                             " VALUES ($1, $2, $3) ON CONFLICT (body_sha256) DO NOTHING",
+                             3, v, NULL, NULL, 0, false, NULL, d);
     bool inserted = r != NULL && pg_tuples(r, "1");
     if (r == NULL)
         e = ATT_E_STORE;
     PQclear(r);
     if (e == ATT_OK && !inserted) { /* seen before: say what for */
-        r = pg_run(s, c, "request_use",
-                   "SELECT used_for, used_at FROM signed_requests WHERE body_sha256 = $1", 1, v,
-                   NULL, NULL, 0, true, NULL, d);
+        r = att_pg_run(s, c, "request_use",
+                       "SELECT used_for, used_at FROM signed_requests WHERE body_sha256 = $1", 1, v,
+                       NULL, NULL, 0, true, NULL, d);
         if (r == NULL)
             e = ATT_E_STORE;
         else if (PQntuples(r) == 0)
@@ -702,7 +467,7 @@ static att_err_t pg_request_use(att_store_t *st, const char *hash, const char *u
             *prev_at = pg_int(r, 0, 1);
         PQclear(r);
     }
-    pg_give(c);
+    att_pg_give(c);
     return e;
 }
 
@@ -720,19 +485,20 @@ static att_err_t pg_secret(att_store_t *st, const char *name, const uint8_t *fre
     snprintf(t, sizeof t, "%lld", (long long)now);
     const char *v[3] = {name, (const char *)fresh, t};
     int l[3] = {0, (int)len, 0}, b[3] = {0, 1, 0};
-    pg_conn_t *c = pg_take(s);
+    pg_conn_t *c = att_pg_take(s);
     att_err_t e = ATT_OK;
     /* The first writer's secret wins; everyone then reads the same one. */
-    PGresult *r = pg_run(s, c, "secret",
-                         "INSERT INTO service_secrets (name, secret, created) VALUES ($1, $2, $3)"
-                         " ON CONFLICT (name) DO NOTHING",
-                         3, v, l, b, 0, true, NULL, d);
+    PGresult *r =
+        att_pg_run(s, c, "secret",
+                   "INSERT INTO service_secrets (name, secret, created) VALUES ($1, $2, $3)"
+                   " ON CONFLICT (name) DO NOTHING",
+                   3, v, l, b, 0, true, NULL, d);
     if (r == NULL)
         e = ATT_E_STORE;
     PQclear(r);
     if (e == ATT_OK) {
-        r = pg_run(s, c, "secret", "SELECT secret FROM service_secrets WHERE name = $1", 1, v, NULL,
-                   NULL, 1, true, NULL, d);
+        r = att_pg_run(s, c, "secret", "SELECT secret FROM service_secrets WHERE name = $1", 1, v,
+                       NULL, NULL, 1, true, NULL, d);
         if (r == NULL)
             e = ATT_E_STORE;
         else if (PQntuples(r) == 0)
@@ -745,7 +511,7 @@ static att_err_t pg_secret(att_store_t *st, const char *name, const uint8_t *fre
             OPENSSL_cleanse(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
         PQclear(r);
     }
-    pg_give(c);
+    att_pg_give(c);
     return e;
 }
 
@@ -759,26 +525,26 @@ static att_err_t pg_token_spend(att_store_t *st, const char *hash, att_time_t ex
     char n[24], x[24];
     snprintf(n, sizeof n, "%lld", (long long)now);
     snprintf(x, sizeof x, "%lld", (long long)expires);
-    pg_conn_t *c = pg_take(s);
+    pg_conn_t *c = att_pg_take(s);
     /* Forget the tokens that have expired (they are refused by their expiry now). */
     const char *v1[1] = {n};
-    PGresult *r = pg_run(s, c, "token_spend", "DELETE FROM spent_tokens WHERE expires < $1", 1, v1,
-                         NULL, NULL, 0, false, NULL, d);
+    PGresult *r = att_pg_run(s, c, "token_spend", "DELETE FROM spent_tokens WHERE expires < $1", 1,
+                             v1, NULL, NULL, 0, false, NULL, d);
     att_err_t e = r != NULL ? ATT_OK : ATT_E_STORE;
     PQclear(r);
     if (e == ATT_OK) {
         const char *v2[2] = {hash, x};
-        r = pg_run(s, c, "token_spend",
-                   "INSERT INTO spent_tokens (token_sha256, expires) VALUES ($1, $2)"
-                   " ON CONFLICT (token_sha256) DO NOTHING",
-                   2, v2, NULL, NULL, 0, false, NULL, d);
+        r = att_pg_run(s, c, "token_spend",
+                       "INSERT INTO spent_tokens (token_sha256, expires) VALUES ($1, $2)"
+                       " ON CONFLICT (token_sha256) DO NOTHING",
+                       2, v2, NULL, NULL, 0, false, NULL, d);
         if (r == NULL)
             e = ATT_E_STORE;
         else
             *first = pg_tuples(r, "1");
         PQclear(r);
     }
-    pg_give(c);
+    att_pg_give(c);
     return e;
 }
 
@@ -798,7 +564,7 @@ static att_err_t pg_exclusive(att_store_t *st, att_err_t (*fn)(void *arg, att_di
     if (c == NULL)
         return d && d->code ? d->code : ATT_E_STORE;
     PGresult *r = PQexecParams(c, "SELECT pg_advisory_lock($1::bigint)", 1, NULL, v, NULL, NULL, 0);
-    att_err_t e = PQresultStatus(r) == PGRES_TUPLES_OK ? ATT_OK : pg_fail(s, c, r, "lock", d);
+    att_err_t e = PQresultStatus(r) == PGRES_TUPLES_OK ? ATT_OK : att_pg_fail(s, c, r, "lock", d);
     PQclear(r);
     if (e == ATT_OK)
         e = fn(arg, d);
@@ -840,7 +606,7 @@ static att_err_t pg_exec(pg_store_t *s, PGconn *c, const char *sql, const char *
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     att_err_t e =
-        st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? ATT_OK : pg_fail(s, c, r, op, d);
+        st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? ATT_OK : att_pg_fail(s, c, r, op, d);
     PQclear(r);
     return e;
 }
@@ -868,7 +634,7 @@ static att_err_t pg_migrate(pg_store_t *s, att_diag_t *d)
             long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
             version = v > 1000000 ? 1000000 : (int)v;
         } else {
-            e = pg_fail(s, c, r, "migrate (read version)", d);
+            e = att_pg_fail(s, c, r, "migrate (read version)", d);
         }
         PQclear(r);
     }
@@ -989,5 +755,5 @@ static const att_store_ops_t pg_ops = {
     .coll_put = pg_coll_put,
     .watch = att_pg_watch,
     .exclusive = pg_exclusive,
-    .available = pg_available,
+    .available = att_pg_available,
 };

@@ -1,6 +1,8 @@
-/* store_pg_int.h - what the PostgreSQL backend's files share (store_pg.c: connections, schema,
- * every operation, open and close; store_pg_watch.c: the LISTEN thread that tells the service
- * of changes). Not public: the store's interface is store.h. */
+/* store_pg_int.h - what the PostgreSQL backend's files share (store_pg.c: schema, every
+ * operation, the cross-process lock, open and close; store_pg_conn.c: connections, the pool,
+ * reconnects and an unreachable server, statements and their errors, NOTIFY; store_pg_watch.c:
+ * the LISTEN thread that tells the service of changes). Not public: the store's interface is
+ * store.h. */
 #ifndef ATTESTD_STORE_PG_INT_H
 #define ATTESTD_STORE_PG_INT_H
 
@@ -61,6 +63,25 @@ typedef struct {
     void *cb_arg;
 } pg_store_t;
 
+/* ATT_E_STORE naming the operation, the store (redacted) and the server's message with its
+ * SQLSTATE; r may be NULL (a connection-level failure: PQerrorMessage). */
+att_err_t att_pg_fail(const pg_store_t *s, PGconn *c, const PGresult *r, const char *op,
+                      att_diag_t *d);
+/* A pooled connection, locked (a broken one reset first, unless the server was found
+ * unreachable less than PG_RETRY_MS ago); att_pg_give unlocks it. */
+pg_conn_t *att_pg_take(pg_store_t *s);
+void att_pg_give(pg_conn_t *c);
+/* One statement with n parameters (binary where bin[i], of length len[i]), results in text
+ * (resfmt 0) or binary (1): the result, or NULL with *d set (ATT_E_STORE; *state gets the
+ * SQLSTATE when asked). again: it may run twice (a read, an upsert, an insert-or-nothing), so it
+ * is retried once on the reset connection when the connection broke under it. */
+PGresult *att_pg_run(pg_store_t *s, pg_conn_t *c, const char *op, const char *sql, int n,
+                     const char *const *vals, const int *len, const int *bin, int resfmt,
+                     bool again, char *state, att_diag_t *d);
+/* NOTIFY attestd_changes, what (best effort: the watchers' re-read covers a lost one). */
+void att_pg_notify(pg_conn_t *c, const char *what);
+/* att_store_ops_t.available: false while the server cannot be reached, why says since when. */
+bool att_pg_available(att_store_t *st, char *why, size_t n);
 /* A new connection with the URL's settings and ours (timeouts, client encoding, no notices on
  * stderr), or NULL with *d set. */
 PGconn *att_pg_connect(pg_store_t *s, const char *op, att_diag_t *d);
