@@ -248,6 +248,6 @@ PGresult *att_pg_run(pg_store_t *s, pg_conn_t *c, const char *op, const char *sq
 void att_pg_notify(pg_conn_t *c, const char *what)
 {
     const char *v[1] = {what};
-    PQclear(PQexecParams(c->c, "SELECT pg_notify('" PG_CHANNEL "', $1)", 1, NULL, v, NULL, NULL,
-                         0));
+    PQclear(
+        PQexecParams(c->c, "SELECT pg_notify('" PG_CHANNEL "', $1)", 1, NULL, v, NULL, NULL, 0));
 }
