@@ -474,6 +474,34 @@ static void test_kek_rotation(void **state)
     att_kek_free(kB);
 }
 
+/* The new options' own checks (config.c). */
+static void test_options(void **state)
+{
+    (void)state;
+    att_config_t c;
+    att_diag_t d;
+    char *a[] = {"attestd", "--signing-key", "/etc/attestd/key.pem", NULL};
+    assert_int_equal(att_config_load(&c, 3, a, NULL, &d), ATT_E_ARG);
+    assert_non_null(strstr(d.msg, "want an RFC 7512 pkcs11: URI"));
+    char *b[] = {"attestd", "--signing-key", "PKCS11:token=t;object=o", NULL};
+    assert_int_equal(att_config_load(&c, 3, b, NULL, &d), ATT_OK);
+    assert_string_equal(c.signing_key, "PKCS11:token=t;object=o");
+    assert_int_equal(c.signing_key_sessions, 4); /* the default */
+    assert_null(c.key_encryption_key);
+    att_config_free(&c);
+    char *e[] = {"attestd", "--signing-key-sessions", "0", NULL};
+    assert_int_equal(att_config_load(&c, 3, e, NULL, &d), ATT_E_ARG);
+    assert_non_null(strstr(d.msg, "between 1 and 64"));
+    char *f[] = {"attestd", "--signing-key-sessions", "65", NULL};
+    assert_int_equal(att_config_load(&c, 3, f, NULL, &d), ATT_E_ARG);
+    char *env[] = {"ATTESTD_KEY_ENCRYPTION_KEY=/k", "ATTESTD_SIGNING_KEY_SESSIONS=9", NULL};
+    char *g[] = {"attestd", NULL};
+    assert_int_equal(att_config_load(&c, 1, g, env, &d), ATT_OK);
+    assert_string_equal(c.key_encryption_key, "/k");
+    assert_int_equal(c.signing_key_sessions, 9);
+    att_config_free(&c);
+}
+
 /* A blob copied from one row into another (an attacker with write access to the database
  * making attestd sign with a key of their choosing among the stored ones) does not open. */
 static void test_swapped_rows(void **state)
@@ -540,6 +568,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clear_keys_sealed_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kek_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swapped_rows, setup, teardown),
+        cmocka_unit_test(test_options),
         cmocka_unit_test_setup_teardown(test_store_reseal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
