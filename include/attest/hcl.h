@@ -90,8 +90,9 @@ typedef struct {
 
 /* Read Trustee's quote object {"message": hex TPMS_ATTEST, "signature": hex, "pcrs": [hex, ...]}
  * where pcrs[i] is PCR i of the quote's one bank (24 values in Trustee's evidence; every PCR the
- * quote selects must have its value, each of the bank's digest size). The message is parsed to
- * learn its selection (att_tpm_attest_parse). ATT_E_EVIDENCE_FORMAT naming the member that is
+ * quote selects must have its value, each of the bank's digest size); no other member (an AK in
+ * particular: it is the runtime data's). The message is parsed to learn its selection
+ * (att_tpm_attest_parse). ATT_E_EVIDENCE_FORMAT naming the member that is
  * wrong; ATT_E_UNSUPPORTED for a quote over several banks (one list cannot give them). */
 ATT_API att_err_t att_hcl_quote_from_json(const json_t *o, att_hcl_quote_t *q,
                                           att_diag_t *diag) ATT_WUR;

@@ -41,6 +41,19 @@ ATT_API att_err_t att_hcl_quote_from_json(const json_t *o, att_hcl_quote_t *q, a
                          "the tpm_quote must be an object {\"message\", \"signature\", \"pcrs\"}");
         goto out;
     }
+    /* Only Trustee's three members: in particular no AK, which comes from the runtime data. */
+    const char *k;
+    json_t *mv;
+    json_object_foreach((json_t *)o, k, mv)
+    {
+        if (strcmp(k, "message") != 0 && strcmp(k, "signature") != 0 && strcmp(k, "pcrs") != 0) {
+            e = att_diag_set(d, ATT_E_EVIDENCE_FORMAT,
+                             "the tpm_quote has a member \"%.32s\"; it takes message, signature "
+                             "and pcrs (the AK is the HCL runtime data's HCLAkPub)",
+                             k);
+            goto out;
+        }
+    }
     if ((e = att_vtpm_hex(o, "message", ATT_HCL_QUOTE_MAX_MSG, &q->msg, &q->msg_len, d)) !=
             ATT_OK ||
         (e = att_vtpm_hex(o, "signature", ATT_HCL_QUOTE_MAX_SIG, &q->sig, &q->sig_len, d)) !=

@@ -244,10 +244,16 @@ static void test_negatives(void **state)
 static void test_other_ak(void **state)
 {
     VEC_SNP_REQUIRE();
-    json_t *a = maa_a(), *b = trustee_b();
+    json_t *a = maa_a(), *b = trustee_b(), *maa_a_quote = maa_a();
     json_object_set(a, "tpm_quote", quote_of(b));
     expect(a, "challenge", AT_A, ATT_E_TPM_SIGNATURE, "does not verify with the AK (RSA-2048)");
     expect(a, NULL, AT_A, ATT_E_TPM_SIGNATURE, "does not verify with the AK (RSA-2048)");
+    /* An AK carried in the quote object (as Trustee's TPM evidence has ak_public) is refused,
+     * not used: the AK is the runtime data's. */
+    json_object_set(a, "tpm_quote", quote_of(maa_a_quote));
+    json_object_set_new(quote_of(a), "ak_public", json_string("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"));
+    expect(a, "challenge", AT_A, ATT_E_EVIDENCE_FORMAT, "member \"ak_public\"");
+    json_object_del(quote_of(a), "ak_public");
     /* A tpm_quote beside a bare SNP report: no runtime data, so no AK. */
     buf_t snp = rd("hcl_report_a.snp.bin");
     char *s = att_b64url_encode(snp.p, snp.n);
@@ -257,6 +263,7 @@ static void test_other_ak(void **state)
     free(snp.p);
     json_decref(a);
     json_decref(b);
+    json_decref(maa_a_quote);
 }
 
 static void test_malformed(void **state)
