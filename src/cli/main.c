@@ -11,14 +11,15 @@ static const struct {
 } att_commands[] = {
     {"quote", att_cli_quote, "verify or dump an Intel DCAP quote (SGX, TDX)"},
     {"snp", att_cli_snp, "verify or dump an AMD SEV-SNP attestation report"},
-    {"tpm", att_cli_tpm, "verify a TPM 2.0 quote, its PCR values and event logs"},
+    {"tpm", att_cli_tpm,
+     "verify a TPM 2.0 quote, its PCR values and event logs; activate a credential"},
     {"policy", att_cli_policy, "check, evaluate or print attestation policies"},
     {"errors", att_cli_errors, "list every error code with its message"},
     {"token", att_cli_token, "verify an attestation token as a relying party"},
     {"sim", att_cli_sim,
      "simulated platforms: SGX/TDX (init, collateral-server), SEV-SNP (snp init, snp report)"},
     {"evidence", att_cli_evidence,
-     "collect evidence binding runtime data (sim, tsm, gramine, sev-guest)"},
+     "collect evidence binding runtime data (sim, tsm, gramine, sev-guest, tpm)"},
     {"submit", att_cli_submit, "send evidence to attestd, print the attestation token"},
     {"run", att_cli_run, "evidence + access token + submit in one command"},
 };
