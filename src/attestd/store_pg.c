@@ -236,6 +236,31 @@ static att_err_t pg_key_retire(att_store_t *st, const char *kid, att_time_t reti
                          3, v, "key with kid", "keys", d);
 }
 
+/* Compare and set: key_pem becomes new_pem only while it is still old_pem (replicas re-sealing
+ * one key at once do not undo each other). The replaced text stays in a dead row version until
+ * VACUUM (autovacuum) reclaims it; docs/store.md. */
+static att_err_t pg_key_reseal(att_store_t *st, const char *kid, const char *old_pem,
+                               const char *new_pem, att_diag_t *d)
+{
+    pg_store_t *s = (pg_store_t *)st;
+    if (pg_empty(kid) || pg_empty(old_pem) || pg_empty(new_pem))
+        return pg_arg(d, "key_reseal", "kid, old_pem and new_pem are required");
+    const char *v[3] = {new_pem, kid, old_pem};
+    pg_conn_t *c = att_pg_take(s);
+    PGresult *r = att_pg_run(s, c, "key_reseal",
+                             "UPDATE signing_keys SET key_pem = $1 WHERE kid = $2 AND key_pem = $3",
+                             3, v, NULL, NULL, 0, false, NULL, d);
+    att_err_t e = ATT_OK;
+    if (r == NULL)
+        e = ATT_E_STORE;
+    else if (pg_tuples(r, "0"))
+        e = att_diag_set(d, ATT_E_STORE_NOT_FOUND,
+                         "store key_reseal: no key with kid \"%s\" holds the text to replace", kid);
+    PQclear(r);
+    att_pg_give(c);
+    return e;
+}
+
 /* ---- policies ---------------------------------------------------------------------------- */
 
 static att_err_t pg_policy_get(att_store_t *st, const char *type, char **jws, att_diag_t *d)
@@ -742,6 +767,7 @@ static const att_store_ops_t pg_ops = {
     .key_put = pg_key_put,
     .key_list = pg_key_list,
     .key_retire = pg_key_retire,
+    .key_reseal = pg_key_reseal,
     .policy_get = pg_policy_get,
     .policy_put = pg_policy_put,
     .policy_delete = pg_policy_delete,

@@ -293,6 +293,34 @@ static void test_key_ops(void **state)
     att_store_close(st);
 }
 
+/* key_reseal: compare and set of a key's key_pem (keys.c sealing a clear key in place). */
+static void test_key_reseal(void **state)
+{
+    fx_t *f = *state;
+    att_store_t *st = open_ok(f);
+    att_diag_t d = {0};
+    att_store_key_t k1 = mk_key("k1", 100), k2 = mk_key("k2", 200);
+    assert_int_equal(att_store_key_put(st, &k1, &d), ATT_OK);
+    assert_int_equal(att_store_key_put(st, &k2, &d), ATT_OK);
+    assert_int_equal(att_store_key_reseal(st, "k1", k1.key_pem, "sealed-1", &d), ATT_OK);
+    /* the old text is gone: a second re-seal from it changes nothing */
+    assert_int_equal(att_store_key_reseal(st, "k1", k1.key_pem, "sealed-2", &d),
+                     ATT_E_STORE_NOT_FOUND);
+    assert_non_null(strstr(d.msg, "k1"));
+    assert_int_equal(att_store_key_reseal(st, "nope", k1.key_pem, "x", &d), ATT_E_STORE_NOT_FOUND);
+    assert_int_equal(att_store_key_reseal(st, "k1", "", "x", &d), ATT_E_ARG);
+    assert_int_equal(att_store_key_reseal(st, NULL, "a", "x", &d), ATT_E_ARG);
+    att_store_key_t *keys;
+    size_t n;
+    assert_int_equal(att_store_key_list(st, &keys, &n, &d), ATT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(keys[1].kid, "k1");
+    assert_string_equal(keys[1].key_pem, "sealed-1");
+    assert_string_equal(keys[0].key_pem, k2.key_pem); /* only k1 changed */
+    att_store_keys_free(keys, n);
+    att_store_close(st);
+}
+
 static void test_signer_ops(void **state)
 {
     fx_t *f = *state;
@@ -694,6 +722,7 @@ static int run_contract(const char *spec)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_policy_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_reseal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signer_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coll_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_ledger, setup, teardown),
