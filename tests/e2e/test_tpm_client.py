@@ -23,7 +23,10 @@ measurements again, and then:
 - --tpm-trust ak-cert (native and maa): an AK certificate made here by a test CA (attestd
   --tpm-ak-ca) for the persistent AK; the same certificate with another AK quoting is refused.
 - negatives: no TPM reachable (exit 1, "no TPM reachable"), bad --pcrs specs (exit 2 naming the
-  fault, before any TPM is asked), an --eventlog that cannot be read (exit 2).
+  fault, before any TPM is asked), an --eventlog that cannot be read (exit 2); a loopback server
+  answering /attest/Tpm wrongly (no service_context, no "data", not JSON, a challenge too long,
+  no report, a report that is no JWS, an error with terminal escapes): the exit code and message
+  of each, nothing printed as a token, the server's text escaped.
 Skipped with one line when swtpm or tpm2-tools are missing or swtpm cannot start."""
 import hashlib
 import json
@@ -453,12 +456,75 @@ def test_run_ak_cert(tpm, ak):
     T.check('--tpm-trust ak-cert without --ak-cert: exit 2', r.returncode == 2, r.stderr)
 
 
+def test_bad_answers(tpm):
+    """A server that answers /attest/Tpm wrongly: clear errors, nothing printed as a token."""
+    import base64
+    import http.server
+    import threading
+
+    def data(obj):
+        raw = json.dumps(obj).encode() if not isinstance(obj, bytes) else obj
+        return json.dumps({'data': base64.urlsafe_b64encode(raw).decode().rstrip('=')})
+
+    round1 = data({'payload': {'challenge': 'AAAA' * 10 + 'AAA', 'service_context': 'sc'}})
+    cases = {  # name: (round 1 answer, round 2 answer, HTTP status of round 2)
+        'no-context': (data({'payload': {'challenge': 'AAAA'}}), None, 200),
+        'not-data': ('{"token": "x"}', None, 200),
+        'not-json': (data(b'\x00\x01 not json'), None, 200),
+        'long-challenge': (data({'payload': {'challenge': 'A' * 100, 'service_context': 's'}}),
+                           None, 200),
+        'no-report': (round1, data({'token': 'a.b.c'}), 200),
+        'not-jws': (round1, data({'report': 'not.a-jws'}), 200),
+        'error': (round1, json.dumps({'error': {'code': 'InvalidParameter',
+                                                'message': 'bad\x1b[31m quote\nFAKE line'}}),
+                  400),
+    }
+    state = {}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = int(self.headers.get('content-length', 0))
+            body = json.loads(self.rfile.read(n))
+            msg = json.loads(b64url_dec(body['data']))
+            a1, a2, st = cases[state['case']]
+            ans, code = (a1, 200) if 'payload' in msg else (a2, st)
+            self.send_response(code)
+            self.send_header('content-type', 'application/json')
+            self.end_headers()
+            self.wfile.write(ans.encode())
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(('127.0.0.1', 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = 'http://127.0.0.1:%d' % srv.server_address[1]
+    want = {'no-context': (2, 'no payload.service_context'),
+            'not-data': (2, 'not {"data": base64url(JSON)}'),
+            'not-json': (2, 'not a JSON object'),
+            'long-challenge': (2, '"challenge" of 1 to 64 bytes'),
+            'no-report': (2, 'without a "report"'),
+            'not-jws': (1, 'not a compact JWS'),
+            'error': (1, 'HTTP 400: InvalidParameter: bad\\x1b[31m quote\\nFAKE line')}
+    try:
+        for name, (rc, text) in want.items():
+            state['case'] = name
+            r = attest('run', '--url', url, '--type', 'Tpm', '--tcti', tpm.tcti, '--eventlog',
+                       'none')
+            T.check('a server answering %s: exit %d saying %r, nothing on stdout' %
+                    (name, rc, text), r.returncode == rc and text in r.stderr and r.stdout == '',
+                    (r.returncode, r.stdout, r.stderr))
+    finally:
+        srv.shutdown()
+
+
 def main():
     for t in ('swtpm', 'tpm2_createak', 'tpm2_makecredential', 'tpm2_evictcontrol'):
         if run(['sh', '-c', 'command -v ' + t]).returncode != 0:
             skip('%s is not installed' % t)
     tpm = Tpm()
     T.section(test_negatives, tpm)
+    T.section(test_bad_answers, tpm)
     T.section(test_evidence, tpm)
     ak = tpm.persistent_ak(AK_HANDLE, 'rsa')
     T.section(test_activate, tpm, ak)
