@@ -57,6 +57,7 @@ enum {
     O_TPM_MAX_EVENT_SIZE,
     O_TPM_MAX_CUSTOM,
     O_TPM_MAX_CLAIM_BYTES,
+    O_TPM_MAX_CHAIN,
     O_AT,
     O_ISOLATED,
     O_TLS_CERT,
@@ -151,6 +152,8 @@ static const att_opt_t att_opts[O_COUNT] = {
                           "most custom_claims in one attReqV2 request"},
     [O_TPM_MAX_CLAIM_BYTES] = {"tpm-max-claim-bytes", K_SIZE, "BYTES", "1k", 16, 1ull << 20,
                                "longest attReqV2 rp_id, rp_data or custom claim name or value"},
+    [O_TPM_MAX_CHAIN] = {"tpm-max-chain", K_UINT, "N", "8", 1, 8,
+                         "most intermediates presented with a TPM AK or EK certificate"},
     [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
               "clock override: judge evidence, certificates and collateral at this instant"},
     [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
@@ -600,6 +603,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_TPM_MAX_CLAIM_BYTES:
         cfg->tpm_max_claim_bytes = (size_t)num;
+        break;
+    case O_TPM_MAX_CHAIN:
+        cfg->tpm_max_chain = (size_t)num;
         break;
     case O_AUTH_JWKS_REFETCH:
         cfg->auth_jwks_refetch = (unsigned)num;

@@ -59,6 +59,7 @@ typedef struct {
      * --tpm-max-custom-claims, --tpm-max-claim-bytes (attReqV2) */
     size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;
     size_t tpm_max_custom_claims, tpm_max_claim_bytes;
+    size_t tpm_max_chain;   /* --tpm-max-chain: intermediates with an AK or EK certificate */
     bool has_at;            /* --at given */
     att_time_t at;          /* clock override */
     char *isolated_signers; /* NULL: not isolated */

@@ -57,6 +57,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .tpm_max_event_size = cfg->tpm_max_event_size,
         .tpm_max_custom_claims = cfg->tpm_max_custom_claims,
         .tpm_max_claim_bytes = cfg->tpm_max_claim_bytes,
+        .tpm_max_chain = cfg->tpm_max_chain,
         .have_at = cfg->has_at,
         .at = cfg->at,
         .isolated_signers = cfg->isolated_signers,

@@ -35,7 +35,7 @@ typedef struct {
     size_t n_tpm_ak_cas, n_tpm_ek_cas;
     /* TPM budgets (evidence limits "tpm-max-..."; 0: the backend's default) */
     size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;
-    size_t tpm_max_custom_claims, tpm_max_claim_bytes;
+    size_t tpm_max_custom_claims, tpm_max_claim_bytes, tpm_max_chain;
     bool have_at; /* clock override */
     att_time_t at;
     const char *isolated_signers; /* PEM file of policy signer certificates, or NULL */

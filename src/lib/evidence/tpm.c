@@ -66,7 +66,7 @@ typedef struct {
     size_t n;
     att_tpm_ca_t *ak_ca, *ek_ca;
     att_tpm_limits_t limits;
-    size_t max_custom, max_claim_bytes;
+    size_t max_custom, max_claim_bytes, max_chain;
 } att_ev_tpm_t;
 
 static att_err_t att_tpm_create(void **inst, att_diag_t *diag)
@@ -82,6 +82,7 @@ static att_err_t att_tpm_create(void **inst, att_diag_t *diag)
     x->limits = att_tpm_limits(NULL);
     x->max_custom = ATT_EV_TPM_MAX_CUSTOM;
     x->max_claim_bytes = ATT_EV_TPM_MAX_CLAIM_BYTES;
+    x->max_chain = ATT_TPM_MAX_CHAIN;
     *inst = x;
     return ATT_OK;
 }
@@ -139,7 +140,8 @@ static att_err_t att_tpm_add_key(void *inst, const char *kind, const uint8_t *bu
 }
 
 /* The budgets: "tpm-max-log-bytes", "tpm-max-events", "tpm-max-event-size",
- * "tpm-max-custom-claims", "tpm-max-claim-bytes"; 0 means the default. */
+ * "tpm-max-custom-claims", "tpm-max-claim-bytes", "tpm-max-chain" (at most ATT_TPM_MAX_CHAIN);
+ * 0 means the default. */
 static att_err_t att_tpm_set_limit(void *inst, const char *name, uint64_t value, att_diag_t *diag)
 {
     att_ev_tpm_t *x = inst;
@@ -154,6 +156,8 @@ static att_err_t att_tpm_set_limit(void *inst, const char *name, uint64_t value,
         x->max_custom = v ? v : ATT_EV_TPM_MAX_CUSTOM;
     else if (!strcmp(name, "tpm-max-claim-bytes"))
         x->max_claim_bytes = v ? v : ATT_EV_TPM_MAX_CLAIM_BYTES;
+    else if (!strcmp(name, "tpm-max-chain"))
+        x->max_chain = v && v < ATT_TPM_MAX_CHAIN ? v : ATT_TPM_MAX_CHAIN;
     else
         return att_diag_set(diag, ATT_E_ARG, "the TPM verifier has no limit %s", name);
     return ATT_OK;
@@ -278,7 +282,7 @@ static void att_tpm_chain_free(att_tpm_chain_t *c)
     c->n = 0;
 }
 
-static att_err_t att_tpm_chain(const json_t *o, const char *where, const char *name,
+static att_err_t att_tpm_chain(const json_t *o, const char *where, const char *name, size_t max,
                                att_tpm_chain_t *c, att_diag_t *diag)
 {
     memset(c, 0, sizeof(*c));
@@ -286,10 +290,15 @@ static att_err_t att_tpm_chain(const json_t *o, const char *where, const char *n
     size_t i;
     if (a == NULL)
         return ATT_OK;
-    if (!json_is_array(a) || json_array_size(a) > ATT_TPM_MAX_CHAIN)
+    if (!json_is_array(a))
         return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
-                            "%s.%s must be an array of at most %d base64url DER certificates",
-                            where, name, ATT_TPM_MAX_CHAIN);
+                            "%s.%s must be an array of base64url DER certificates", where, name);
+    if (max > ATT_TPM_MAX_CHAIN)
+        max = ATT_TPM_MAX_CHAIN;
+    if (json_array_size(a) > max)
+        return att_diag_set(diag, ATT_E_LIMIT,
+                            "%s.%s has %zu certificates; at most %zu (--tpm-max-chain)", where,
+                            name, json_array_size(a), max);
     json_array_foreach(a, i, v)
     {
         const char *s = json_string_value(v);
@@ -323,7 +332,7 @@ static att_err_t att_tpm_activate(att_ev_tpm_t *x, const att_ev_round_ctx_t *ctx
     if ((e = att_tpm_b64(payload, "payload", "ek_cert", false, &ekc, &ekc_len, diag)) != ATT_OK ||
         (e = att_tpm_b64(payload, "payload", "ak", false, &ak, &ak_len, diag)) != ATT_OK ||
         (e = att_tpm_b64(payload, "payload", "ek_pub", true, &ekp, &ekp_len, diag)) != ATT_OK ||
-        (e = att_tpm_chain(payload, "payload", "ek_chain", &chain, diag)) != ATT_OK)
+        (e = att_tpm_chain(payload, "payload", "ek_chain", x->max_chain, &chain, diag)) != ATT_OK)
         goto out;
     if ((e = att_tpm_ak_load(ak, ak_len, &key, &d)) != ATT_OK) {
         e = att_diag_set(diag, e, "TPM round 1: payload.ak: %s", d.msg);
@@ -585,7 +594,8 @@ static att_err_t att_tpm_pcrs(const json_t *jp, bool maa, const att_tpm_attest_t
 
 /* ---- the native round 2 ---- */
 
-static att_err_t att_tpm_native(const json_t *req, att_r2_t *r, att_diag_t *diag)
+static att_err_t att_tpm_native(const att_ev_tpm_t *x, const json_t *req, att_r2_t *r,
+                                att_diag_t *diag)
 {
     att_err_t e;
     r->where = "request";
@@ -602,7 +612,8 @@ static att_err_t att_tpm_native(const json_t *req, att_r2_t *r, att_diag_t *diag
         (e = att_tpm_b64(req, "request", "ima_log", true, &r->ima, &r->ima_len, diag)) != ATT_OK ||
         (e = att_tpm_b64(req, "request", "ak_cert", true, &r->ak_cert, &r->ak_cert_len, diag)) !=
             ATT_OK ||
-        (e = att_tpm_chain(req, "request", "ak_chain", &r->ak_chain, diag)) != ATT_OK)
+        (e = att_tpm_chain(req, "request", "ak_chain", x ? x->max_chain : ATT_TPM_MAX_CHAIN,
+                           &r->ak_chain, diag)) != ATT_OK)
         return e;
     return ATT_OK;
 }
@@ -1041,7 +1052,7 @@ static att_err_t att_tpm_verify_round2(void *inst, const att_ev_input_t *in, att
     if (json_is_string(req)) {
         e = att_tpm_attreq(x, json_string_value(req), json_string_length(req), &r, &payload, diag);
     } else if (json_is_object(req)) {
-        e = att_tpm_native(req, &r, diag);
+        e = att_tpm_native(x, req, &r, diag);
     } else {
         e = att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
                          "TPM round 2 is {\"request\": {\"service_context\", \"ak\", \"quote\", "

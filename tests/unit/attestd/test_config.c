@@ -227,6 +227,7 @@ static void test_tpm_options(void **state)
     assert_int_equal(c.tpm_max_event_size, 1u << 20);
     assert_int_equal(c.tpm_max_custom_claims, 32);
     assert_int_equal(c.tpm_max_claim_bytes, 1024);
+    assert_int_equal(c.tpm_max_chain, 8);
     att_config_free(&c);
     const char *args[] = {"--tpm-ak-ca",
                           "/a1.pem",
@@ -244,6 +245,8 @@ static void test_tpm_options(void **state)
                           "3",
                           "--tpm-max-claim-bytes",
                           "100",
+                          "--tpm-max-chain",
+                          "2",
                           NULL};
     assert_int_equal(load(&c, &d, args, NULL), ATT_OK);
     assert_int_equal(c.n_tpm_ak_cas, 2);
@@ -255,6 +258,7 @@ static void test_tpm_options(void **state)
     assert_int_equal(c.tpm_max_event_size, 4096);
     assert_int_equal(c.tpm_max_custom_claims, 3);
     assert_int_equal(c.tpm_max_claim_bytes, 100);
+    assert_int_equal(c.tpm_max_chain, 2);
     att_config_free(&c);
 }
 

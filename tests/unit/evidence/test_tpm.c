@@ -660,6 +660,15 @@ static void test_akcert(void **state)
     msg = akcert_request(set, "ak_cert_int.der", NULL);
     expect2(set, msg, ATT_E_CERT_UNTRUSTED_ROOT, "does not verify to a configured CA");
     json_decref(msg);
+    /* two intermediates over a budget of one (tpm-max-chain) */
+    att_diag_t dl;
+    assert_int_equal(att_ev_set_limit(set, "tpm-max-chain", 1, &dl), ATT_OK);
+    msg = akcert_request(set, "ak_cert_int.der", "akint.der");
+    json_array_append(
+        json_object_get(json_object_get(msg, "request"), "ak_chain"),
+        json_array_get(json_object_get(json_object_get(msg, "request"), "ak_chain"), 0));
+    expect2(set, msg, ATT_E_LIMIT, "at most 1 (--tpm-max-chain)");
+    json_decref(msg);
     /* a certificate of another key (the EK's) */
     msg = akcert_request(set, "ak_cert_other.der", NULL);
     expect2(set, msg, ATT_E_TPM_AK, "certifies another key");
