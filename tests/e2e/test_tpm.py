@@ -212,12 +212,13 @@ class RequestKey:
     def jws(self, payload_text, alg='PS256', typ='attReqV2'):
         h = b64url(json.dumps({'alg': alg, 'typ': typ}).encode())
         p = b64url(payload_text.encode())
-        sig = openssl('dgst', '-sha256', '-sign', self.key, '-sigopt', 'rsa_padding_mode:pss',
-                      '-sigopt', 'rsa_pss_saltlen:32', data=(h + '.' + p).encode())
+        pss = ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32']
+        sig = openssl('dgst', '-sha256', '-sign', self.key, *(pss if alg == 'PS256' else []),
+                      data=(h + '.' + p).encode())
         return h + '.' + p + '.' + b64url(sig)
 
 
-def attreq(rk, ch, sc, ak_pem, q, att_type='basic', custom=None, challenge=None):
+def attreq(rk, ch, sc, ak_pem, q, att_type='basic', custom=None, challenge=None, aik_cert=None):
     """MAA's request v2 payload text (the jwk member exactly as json.dumps writes it)."""
     pcrs = [{'algorithm': {'sha1': 4, 'sha256': 11}[b['algorithm']],
              'values': [{'index': v['index'], 'digest': b64url(bytes.fromhex(v['digest']))}
@@ -237,6 +238,10 @@ def attreq(rk, ch, sc, ak_pem, q, att_type='basic', custom=None, challenge=None)
         'custom_claims': custom if custom is not None else [
             {'name': 'role', 'value': 'web', 'value_type': 'string'}],
         'service_context': sc}}
+    if aik_cert is not None:  # the AK as its certificate's key alone
+        cur = payload['att_data']['tpm_att_data']['current_attestation']
+        del cur['aik_pub']
+        cur['aik_cert'] = b64url(aik_cert)
     return json.dumps(payload)
 
 
@@ -470,6 +475,16 @@ def main():
         r = post(s, {'request': rk.jws(attreq(rk, ch, sc, ak_pem, q, custom=cc))})
         refused('attReqV2: 3 custom claims over --tpm-max-custom-claims 2', r, 'ATT_E_LIMIT',
                 '--tpm-max-custom-claims')
+
+    # RS256, and the AK given only as its certificate (aik_cert) to a --tpm-ak-ca attestd
+    with Server('--tpm-ak-ca', cac) as s:
+        ch, sc = round1(s)
+        q = tpm.quote('ak', binding(rk, ch))
+        r = post(s, {'request': rk.jws(attreq(rk, ch, sc, ak_pem, q, aik_cert=good),
+                                       alg='RS256')})
+        T.eq('attReqV2 RS256 with aik_cert only: 200', r.status, 200, repr(r))
+        T.eq('attReqV2 aik_cert: x-attestd-tpm-ak-trust ak-cert',
+             claims_of(s, r).get('x-attestd-tpm-ak-trust'), 'ak-cert')
 
     # ---- the event-log budget ----
     with Server('--tpm-ak', ak_pem, '--tpm-max-events', '3') as s:
