@@ -20,10 +20,12 @@ ends). Prints one SKIP line and passes where PostgreSQL cannot start.
 """
 import atexit
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -40,8 +42,11 @@ BOUND = 5.0  # seconds: generous; the figure is printed, not asserted
 
 class Cluster:
     def __init__(self):
-        parent = tmpdir('attestd-pg-')
+        # not a harness tmpdir: the harness removes those before atexit, and a cluster whose
+        # directory is gone cannot be stopped by pg-start.sh (stop() removes it itself)
+        parent = tempfile.mkdtemp(prefix='attestd-pg-')
         os.chmod(parent, 0o711)  # as root the cluster runs as nobody, who must reach DIR
+        self.parent = parent
         self.dir = os.path.join(parent, 'pg')
         r = run(['sh', PG_START, 'start', self.dir], timeout=120)
         self.env = {}
@@ -64,6 +69,8 @@ class Cluster:
     def stop(self):
         if self.dir and os.path.isdir(self.dir):
             run(['sh', PG_START, 'stop', self.dir], timeout=60)
+        if self.dir:
+            shutil.rmtree(self.parent, ignore_errors=True)
         self.dir = None
 
     def sql(self, q, db='attestd'):
@@ -289,6 +296,7 @@ def main():
     a.stop()
     b.stop()
     T.section(wrong_password)
+    PG.stop()  # here, before the harness's own clean-up (atexit stops it on any other exit)
 
 
 T.run(main)
