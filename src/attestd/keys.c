@@ -399,17 +399,26 @@ static att_err_t att_keys_hsm_adopt(att_svc_t *svc, att_diag_t *d)
             kid = strdup(keys[i].kid);
         X509_free(c);
     }
-    att_store_keys_free(keys, n);
     ERR_clear_error();
     X509 *cert = NULL;
     if (kid == NULL) {
+        /* the token's certificate, unless a row has its kid already (the same key under
+         * another alg, or retired): then one of our own */
         cert = att_hsm_certificate(svc->hsm);
+        char *tkid = cert ? att_cert_kid(cert) : NULL;
+        for (size_t i = 0; tkid != NULL && cert != NULL && i < n; i++)
+            if (strcmp(keys[i].kid, tkid) == 0)
+                cert = NULL;
+        free(tkid);
+        bool from_token = cert != NULL;
         if (cert != NULL)
             X509_up_ref(cert);
         else if ((e = att_cert_self_signed_ext(pub, att_hsm_sign, svc->hsm, svc->issuer,
                                                ATT_SVC_CERT_LIFETIME, att_wall(), &cert, d)) !=
-                 ATT_OK)
+                 ATT_OK) {
+            att_store_keys_free(keys, n);
             return e;
+        }
         att_store_key_t sk = {.kid = att_cert_kid(cert),
                               .alg = (char *)alg,
                               .key_pem = (char *)att_hsm_uri(svc->hsm),
@@ -422,12 +431,12 @@ static att_err_t att_keys_hsm_adopt(att_svc_t *svc, att_diag_t *d)
         if (e == ATT_OK)
             att_log(ATT_LOG_INFO, "HSM signing key %s: new certificate %s (%s)",
                     att_hsm_uri(svc->hsm), sk.kid,
-                    att_hsm_certificate(svc->hsm) ? "from the token"
-                                                  : "self-signed through the HSM");
+                    from_token ? "from the token" : "self-signed through the HSM");
         kid = sk.kid;
         free(sk.cert_pem);
         X509_free(cert);
     }
+    att_store_keys_free(keys, n);
     if (e == ATT_OK)
         e = att_keys_retire_others(svc, kid, d);
     if (e == ATT_OK)

@@ -195,6 +195,7 @@ def main():
         rc, out = verify(s, tok, 'par-%d' % i, hsm.d)
         return None if rc == 0 else out
 
+    T.eq('a first attest (collateral cached)', one(-1), None)
     with concurrent.futures.ThreadPoolExecutor(12) as ex:
         bad = [r for r in ex.map(one, range(48)) if r]
     T.eq('48 concurrent attests over 2 PKCS#11 sessions: every token verifies', bad, [])
@@ -224,6 +225,20 @@ def main():
     T.check('without --signing-key: a store key signs, the HSM key still published',
             len(kids2) == 3 and kids[0] in kids2, kids2)
     s.stop()
+
+    # a certificate object on the token for the key: attestd publishes that one (here the
+    # certificate attestd made for the EC key earlier, written to the token beside the key)
+    cder = os.path.join(hsm.d, 'ec-cert.der')
+    open(cder, 'wb').write(base64.b64decode(
+        [k for k in Server(data_dir=d).jwks()['keys'] if k['kid'] == kid_ec][0]['x5c'][0]))
+    hsm.tool('--token-label', 'attestd', '--login', '--pin', PIN, '--write-object', cder,
+             '--type', 'cert', '--id', '01', '--label', 'ec')
+    s = hsm.server(hsm.uri('attestd', 'ec'), 'ES256', '--log-level', 'info', data_dir=tmpdir())
+    T.eq('certificate object on the token: it is the one published', 
+         [k['kid'] for k in s.jwks()['keys']], [kid_ec])
+    s.stop()
+    T.check('certificate object on the token: the log says so',
+            'from the token' in open(s.err_path).read(), s.log())
 
     # refusals
     rc, err = hsm.refused(hsm.uri('attestd', 'ec', pin='11112222'), 'ES256')
