@@ -247,6 +247,18 @@ def test_evidence(tpm):
     if r.returncode == 0:
         T.eq('--ek-handle 0x81010016: the P-384 EK certificate from NV 0x01c00016',
              b64url_dec(json.loads(r.stdout).get('ek_cert', '')), rd(ecc_cert))
+    # the ECC P-256 EK of template L-2: swtpm has no certificate for it, so none is sent
+    r = attest('evidence', '--provider', 'tpm', '--tcti', tpm.tcti, '--ek-alg', 'ecc',
+               '--nonce', '02', '--eventlog', 'none')
+    if T.check('--ek-alg ecc: exit 0', r.returncode == 0, (r.returncode, r.stderr)):
+        doc = json.loads(r.stdout)
+        T.check('--ek-alg ecc: no ek_cert (NV 0x01c0000a is empty on swtpm)', 'ek_cert' not in doc,
+                doc.keys())
+        evidence_verifies(tpm, '--ek-alg ecc', doc, logs=False)
+    r = attest('run', '--url', 'http://127.0.0.1:9', '--type', 'Tpm', '--tpm-trust', 'activate',
+               '--ek-alg', 'ecc', '--tcti', tpm.tcti, '--eventlog', 'none')
+    T.check('activate with an EK that has no certificate: exit 1 saying so, nothing sent',
+            r.returncode == 1 and 'needs the EK certificate' in r.stderr, (r.returncode, r.stderr))
     r = attest('evidence', '--provider', 'tpm', '--tcti', tpm.tcti, '--ek-handle', '0x81010099',
                '--nonce', '01')
     T.check('--ek-handle of no key: exit 2 naming it',
