@@ -324,6 +324,8 @@ ATT_STAT_FN(st_coll_requests, coll_requests)
 ATT_STAT_FN(st_coll_backoff, coll_backoff_denied)
 ATT_STAT_FN(st_coll_rate, coll_rate_denied)
 ATT_STAT_FN(st_coll_busy, coll_busy_denied)
+ATT_STAT_FN(st_hsm_signs, hsm_signs)
+ATT_STAT_FN(st_hsm_waits, hsm_waits)
 
 static double st_audit_failures(void *arg)
 {
@@ -391,6 +393,11 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
             {"attestd_collateral_busy_denied_total",
              "Requests refused: --collateral-fetch-waiters requests already waiting on fetches",
              st_coll_busy},
+            {"attestd_hsm_signatures_total",
+             "Token and certificate signatures made by the --signing-key HSM", st_hsm_signs},
+            {"attestd_hsm_session_waits_total",
+             "HSM signatures that waited for a free PKCS#11 session (--signing-key-sessions)",
+             st_hsm_waits},
             {"attestd_audit_write_failures_total",
              "Audit records that could not be written "
              "(--audit-log)",

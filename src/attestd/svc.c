@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "crypto/crypto.h"
+#include "hsm.h"
 
 /* ---- replies ---- */
 
@@ -155,6 +156,8 @@ void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
         out->coll_rate_denied = s.rate_denied;
         out->coll_busy_denied = s.busy_denied;
     }
+    if (svc->hsm != NULL)
+        att_hsm_stats(svc->hsm, &out->hsm_signs, &out->hsm_waits);
 }
 
 /* The store's news of a change another replica made (docs/store.md, "Notifications"): the

@@ -112,6 +112,8 @@ typedef struct {
                                    * certificates, CRLs, collateral) */
     uint64_t coll_hits, coll_misses, coll_fetches, coll_fetch_errors, coll_served_stale;
     uint64_t coll_requests, coll_backoff_denied, coll_rate_denied, coll_busy_denied;
+    uint64_t hsm_signs, hsm_waits; /* --signing-key: signatures, and those that waited for a
+                                    * free PKCS#11 session */
 } att_svc_stats_t;
 void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out);
 

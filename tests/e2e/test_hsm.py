@@ -199,6 +199,12 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(12) as ex:
         bad = [r for r in ex.map(one, range(48)) if r]
     T.eq('48 concurrent attests over 2 PKCS#11 sessions: every token verifies', bad, [])
+    m = s.get('/metrics', api=None).body.decode()
+    signs = re.search(r'^attestd_hsm_signatures_total (\d+)', m, re.M)
+    T.check('/metrics counts the HSM signatures (49 tokens at least)',
+            signs is not None and int(signs.group(1)) >= 49, m[-2000:])
+    T.check('/metrics has the session waits counter',
+            re.search(r'^attestd_hsm_session_waits_total \d+', m, re.M) is not None, m[-2000:])
     r = run([ATTESTD, '--data-dir', d, '--signing-key', hsm.uri('attestd', 'ec'), '--signing-alg',
              'ES256', 'keys', 'rotate'], env=hsm.env)
     T.eq('keys rotate with --signing-key: exit 1', r.returncode, 1, r.stderr)
