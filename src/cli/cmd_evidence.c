@@ -112,6 +112,13 @@ static int att_cli_key_alg(const char *cmd, const char *opt, const char *v, att_
     return ATT_EXIT_OK;
 }
 
+/* Whether any TPM option was given. */
+static bool att_cli_tpm_given(const att_cli_prov_t *p)
+{
+    return p->tcti || p->ek_alg || p->ak_alg || p->ek_handle || p->ak_handle || p->pcrs ||
+           p->eventlog || p->ima;
+}
+
 /* A TPM handle in hex (0x81010002); NULL leaves *h 0. */
 static int att_cli_handle(const char *cmd, const char *opt, const char *v, uint32_t *h)
 {
@@ -170,6 +177,11 @@ int att_cli_prov_collect(const char *cmd, const att_cli_prov_t *p, const uint8_t
         fprintf(stderr, "attest %s: --provider sim|tsm|gramine|sev-guest|tpm is required\n", cmd);
         return ATT_EXIT_USAGE;
     }
+    if (strcmp(p->provider, "tpm") != 0 && att_cli_tpm_given(p)) {
+        fprintf(stderr, "attest %s: the TPM options (--tcti, --pcrs, ...) are for --provider tpm\n",
+                cmd);
+        return ATT_EXIT_USAGE;
+    }
     if (att_cli_tpm_opts(cmd, p, &o.tpm) != ATT_EXIT_OK)
         return ATT_EXIT_USAGE;
     if (p->tee != NULL) {
@@ -220,6 +232,10 @@ static int att_evidence_tpm(const att_cli_prov_t *p, const char *rfile, const ch
 {
     uint8_t qd[64];
     size_t qlen = 0;
+    if (p->sim_dir != NULL || p->tee != NULL || p->root != NULL) {
+        fprintf(stderr, "attest evidence: --sim-dir, --tee and --root are not TPM options\n");
+        return ATT_EXIT_USAGE;
+    }
     if ((rfile == NULL) == (nonce == NULL)) {
         fprintf(stderr, "attest evidence: --provider tpm takes one of --nonce HEX and "
                         "--runtime-data FILE\n");

@@ -204,6 +204,14 @@ def test_negatives(tpm):
         r = attest('evidence', '--provider', 'tpm', '--tcti', tpm.tcti, '--nonce', n)
         T.check('--nonce %r: exit 2' % n[:8], r.returncode == 2 and '--nonce' in r.stderr,
                 (r.returncode, r.stderr))
+    r = attest('evidence', '--provider', 'tpm', '--tcti', tpm.tcti, '--nonce', '00', '--tee',
+               'sgx')
+    T.check('--provider tpm with --tee: exit 2', r.returncode == 2 and 'not TPM options' in
+            r.stderr, (r.returncode, r.stderr))
+    r = attest('evidence', '--provider', 'sim', '--sim-dir', tpm.dir, '--runtime-data',
+               tpm.f('ek.pub'), '--pcrs', 'sha256:0')
+    T.check('--provider sim with --pcrs: exit 2', r.returncode == 2 and 'for --provider tpm' in
+            r.stderr, (r.returncode, r.stderr))
     r = attest('evidence', '--provider', 'tpm', '--tcti', tpm.tcti, '--nonce', '00',
                '--ak-handle', '0x81010099')
     T.check('--ak-handle of no key: exit 2 naming it',
