@@ -221,13 +221,21 @@ static att_err_t att_hsm_pin_file(const char *src, char pin[ATT_HSM_PIN_MAX + 1]
                          "(mode %04o): run chmod 600 %s",
                          path, st.st_mode & (S_IWOTH | S_IWGRP) ? "writable by" : "readable by",
                          (unsigned)st.st_mode & 07777, path);
-    else if ((n = read(fd, pin, ATT_HSM_PIN_MAX)) < 0)
+    else if ((n = read(fd, pin, ATT_HSM_PIN_MAX + 1)) < 0)
         e = att_diag_set(d, ATT_E_IO, "--signing-key pin-source %s: %s", path, strerror(errno));
     close(fd);
     if (e != ATT_OK)
         return e;
-    pin[n] = '\0';
-    pin[strcspn(pin, "\r\n")] = '\0';
+    size_t got = n > 0 ? (size_t)n : 0;
+    const char *nl = memchr(pin, '\n', got);
+    size_t len = nl ? (size_t)(nl - pin) : got;
+    if (len > 0 && pin[len - 1] == '\r')
+        len--;
+    if (len > ATT_HSM_PIN_MAX)
+        return att_diag_set(d, ATT_E_ARG,
+                            "--signing-key pin-source %s: its first line is longer than %d bytes",
+                            path, ATT_HSM_PIN_MAX);
+    pin[len] = '\0';
     if (pin[0] == '\0')
         return att_diag_set(d, ATT_E_ARG, "--signing-key pin-source %s holds no PIN", path);
     return ATT_OK;

@@ -12,7 +12,9 @@ generated in it by pkcs11-tool (the private keys never exist outside the token):
 - 48 attests from 12 threads over 2 PKCS#11 sessions: every token verifies;
 - refusals, each a clear message and a non-zero exit before listening: wrong PIN
   (CKR_PIN_INCORRECT), missing object, token removed (deleted from SoftHSM), no PIN, a PIN file
-  other users can read, an RSA key with --signing-alg ES256, a module that does not exist.
+  other users can read or whose line is too long, an RSA key with --signing-alg ES256, a module
+  that does not exist, a URI that does not parse;
+- /metrics counts the HSM's signatures and the waits for a session.
 Skips with one line when SoftHSM2 or pkcs11-tool are not installed (scripts/install-deps).
 """
 import base64
@@ -270,6 +272,12 @@ def main():
     T.check('PIN file readable by others: refused',
             rc not in (0, None) and 'readable by other users' in err, err)
     os.chmod(hsm.pin, 0o600)
+    longpin = os.path.join(hsm.d, 'longpin')
+    open(longpin, 'w').write('7' * 300)
+    os.chmod(longpin, 0o600)
+    rc, err = hsm.refused(hsm.uri('attestd', 'ec').replace(hsm.pin, longpin), 'ES256')
+    T.check('PIN file whose line is over 256 bytes: refused, not cut',
+            rc not in (0, None) and 'longer than 256 bytes' in err, err)
     rc, err = hsm.refused(hsm.uri('attestd', 'rsa'), 'ES256')
     T.check('RSA key with ES256: refused', rc not in (0, None) and 'RSA key' in err, err)
     rc, err = hsm.refused(u.replace(MODULE, '/nonexistent/libnothing.so') + '&pin-value=' + PIN,
