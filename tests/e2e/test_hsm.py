@@ -14,7 +14,9 @@ generated in it by pkcs11-tool (the private keys never exist outside the token):
   (CKR_PIN_INCORRECT), missing object, token removed (deleted from SoftHSM), no PIN, a PIN file
   other users can read or whose line is too long, an RSA key with --signing-alg ES256, a module
   that does not exist, a URI that does not parse;
-- /metrics counts the HSM's signatures and the waits for a session.
+- /metrics counts the HSM's signatures and the waits for a session;
+- the token deleted under a running attestd: signing answers 500 with the PKCS#11 reason,
+  attestd stays up.
 Skips with one line when SoftHSM2 or pkcs11-tool are not installed (scripts/install-deps).
 """
 import base64
@@ -247,6 +249,25 @@ def main():
     s.stop()
     T.check('certificate object on the token: the log says so',
             'from the token' in open(s.err_path).read(), s.log())
+
+    # the token removed while attestd runs: a signature fails with the PKCS#11 reason (500),
+    # attestd stays up and keeps answering
+    hsm.token('live')
+    hsm.keypair('live', 'ec', '07', 'EC:prime256v1')
+    s = hsm.server(hsm.uri('live', 'ec'), 'ES256', data_dir=tmpdir())
+    pol = harness.policy_jws_unsigned('version=1.0;authorizationrules{=>permit();};'
+                                      'issuancerules{};')
+    r = s.put('/policies/SgxEnclave', pol, headers={'Content-Type': 'text/plain'})
+    T.eq('token present: a signed policy answer', r.status, 200, repr(r))
+    r = run(['softhsm2-util', '--delete-token', '--token', 'live'], env=hsm.env)
+    T.eq('token deleted under the running attestd', r.returncode, 0, r.stdout + r.stderr)
+    r = s.put('/policies/SgxEnclave', pol, headers={'Content-Type': 'text/plain'})
+    T.eq('token gone: 500 InternalError', (r.status, r.error_code), (500, 'InternalError'),
+         repr(r))
+    T.check('token gone: the message gives the PKCS#11 reason',
+            'did not sign' in r.error_message and 'CKR_' in r.error_message, repr(r))
+    T.eq('token gone: attestd still answers', s.get('/healthz', api=None).status, 200)
+    s.stop()
 
     # refusals
     rc, err = hsm.refused(hsm.uri('attestd', 'ec', pin='11112222'), 'ES256')
