@@ -134,9 +134,12 @@ def bad_bodies(s, quote):
     T.check('attest Tpm: request id', 'x-ms-request-id' in r.headers)
     r = s.post('/attest/Tpm', {'data': b64url(json.dumps({'payload': {'type': 'aikcert'}}).encode())})
     T.eq('attest Tpm round 1: 200', r.status, 200, repr(r))
-    r = s.post('/attest/Tpm', {'data': b64url(json.dumps({'request': 'x'}).encode())})
+    r = s.post('/attest/Tpm', {'data': b64url(json.dumps({'request': 5}).encode())})
     T.check('attest Tpm round 2 that is no request: a clear 400', r.status == 400 and
             'service_context' in r.error_message, repr(r))
+    r = s.post('/attest/Tpm', {'data': b64url(json.dumps({'request': 'x'}).encode())})
+    T.check('attest Tpm round 2 whose JWS is none: a clear 400', r.status == 400 and
+            'compact JWS' in r.error_message, repr(r))
     r = s.get('/policies/Banana')
     is_error(r, 400, 'InvalidParameter', 'policy get of an unknown type')
     r = s.put('/policies/SgxEnclave', b'', headers={'Content-Type': 'text/plain'})

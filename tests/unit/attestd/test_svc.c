@@ -178,11 +178,18 @@ static void test_attest_sgx_and_tdx(void **state)
     free(a1raw);
     free(m1);
     att_svc_reply_clear(&r);
+    m1 = att_b64url_encode((const uint8_t *)"{\"request\":5}", 13);
+    snprintf(tpmb, sizeof tpmb, "{\"data\":\"%s\"}", m1);
+    att_svc_attest(svc, "Tpm", tpmb, strlen(tpmb), &r);
+    assert_int_equal(r.status, 400); /* round 2: "request" is neither object nor JWS */
+    assert_non_null(strstr(r.message, "service_context"));
+    att_svc_reply_clear(&r);
+    free(m1);
     m1 = att_b64url_encode((const uint8_t *)"{\"request\":\"x\"}", 15);
     snprintf(tpmb, sizeof tpmb, "{\"data\":\"%s\"}", m1);
     att_svc_attest(svc, "Tpm", tpmb, strlen(tpmb), &r);
-    assert_int_equal(r.status, 400); /* round 2: "request" is no object */
-    assert_non_null(strstr(r.message, "service_context"));
+    assert_int_equal(r.status, 400); /* a string is an attReqV2 JWS, and "x" is none */
+    assert_non_null(strstr(r.message, "compact JWS"));
     att_svc_reply_clear(&r);
     free(m1);
     m1 = att_b64url_encode((const uint8_t *)"{\"payload\":{\"type\":\"other\"}}", 28);
