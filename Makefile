@@ -3,6 +3,8 @@
 #   make test    install, build, check the formatting (make format-check), run every test (then unit, CLI, e2e and interop tests again under
 #                ASan+UBSan, then every libFuzzer target for 5 s when clang is present:
 #                make fuzz-smoke)
+#   make cluster three attestd replicas on one throw-away PostgreSQL behind HAProxy, on loopback
+#                (scripts/cluster; docs/deploy.md); prints the one URL; Ctrl-C stops everything
 #   make demo    the five-step workflow end to end on loopback, narrated (docs/demo.md)
 #   make bench   benchmarks against the crypto bound and the peer verifier
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS each
@@ -20,7 +22,7 @@ ifneq ($(CI),)
 CMAKE_FLAGS += -DATT_WERROR=ON
 endif
 
-.PHONY: all deps build run demo test test-asan bench fuzz fuzz-build fuzz-smoke clean format format-check
+.PHONY: all deps build run cluster demo test test-asan bench fuzz fuzz-build fuzz-smoke clean format format-check
 
 all: build
 
@@ -35,6 +37,10 @@ build: deps $(BUILD)/build.ninja
 
 run: build
 	scripts/run-default $(BUILD)
+
+# CLUSTER_ARGS: e.g. --replicas 2 --port 9090 -- --collateral-dir DIR --at TIME
+cluster: build
+	scripts/cluster $(BUILD) $(CLUSTER_ARGS)
 
 demo: build
 	scripts/demo $(BUILD)
