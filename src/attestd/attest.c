@@ -242,9 +242,10 @@ static att_err_t att_svc_open(void *arg, const char *purpose, const char *token,
 }
 
 /* The final round: msg (raw: its bytes) is the evidence; the answer is the token as
- * {"data": base64url({"report": token})}. */
+ * {"data": base64url({"report": token})} (MAA's), or as {"token": token} when !wrap (the TPM
+ * one-shot form). */
 static void att_svc_final_round(att_svc_t *svc, const att_ev_type_t *v, size_t idx,
-                                const uint8_t *raw, size_t rawlen, att_time_t now,
+                                const uint8_t *raw, size_t rawlen, att_time_t now, bool wrap,
                                 att_svc_reply_t *r)
 {
     att_coll_req_t cr = {.svc = svc};
@@ -272,7 +273,7 @@ static void att_svc_final_round(att_svc_t *svc, const att_ev_type_t *v, size_t i
     att_svc_issue(svc, v, idx, &res, &none, &none, NULL, NULL, now, r);
     att_ev_result_clear(&res);
     const char *tok = json_string_value(json_object_get(r->body, "token"));
-    if (r->status != 200 || tok == NULL)
+    if (r->status != 200 || tok == NULL || !wrap)
         return;
     json_t *rep = json_pack("{s:s}", "report", tok);
     char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
@@ -300,9 +301,26 @@ static void att_svc_rounds(att_svc_t *svc, const att_ev_type_t *v, size_t idx, c
     uint8_t *raw = NULL;
     size_t rawlen = 0;
     const char *data = json_string_value(json_object_get(req, "data"));
+    if (json_is_object(req) && json_object_get(req, "data") == NULL &&
+        json_object_get(req, "context") != NULL) {
+        /* The one-shot form (TPM): the native round-2 object itself, with GET /tpm/nonce's
+         * context; verified as round 2 {"request": body}, answered {"token": ...}. */
+        json_t *m = json_pack("{s:O}", "request", req);
+        char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+        json_decref(m);
+        if (text == NULL)
+            att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+        else
+            att_svc_final_round(svc, v, idx, (const uint8_t *)text, strlen(text), att_svc_now(svc),
+                                false, r);
+        free(text);
+        goto out;
+    }
     if (!json_is_object(req) || data == NULL) {
         att_reply_err(r, 400, "InvalidParameter", ATT_E_ARG,
-                      "a %s request is {\"data\": base64url of the protocol message}", v->name);
+                      "a %s request is {\"data\": base64url of the protocol message}, or the "
+                      "one-shot form's {\"context\", \"ak\", \"quote\", ...}",
+                      v->name);
         goto out;
     }
     if (!att_b64_decode(data, strlen(data), false, &raw, &rawlen) ||
@@ -319,7 +337,7 @@ static void att_svc_rounds(att_svc_t *svc, const att_ev_type_t *v, size_t idx, c
         goto out;
     }
     if (answer == NULL) {
-        att_svc_final_round(svc, v, idx, raw, rawlen, ctx.now, r);
+        att_svc_final_round(svc, v, idx, raw, rawlen, ctx.now, true, r);
         goto out;
     }
     char *text = json_dumps(answer, JSON_COMPACT);

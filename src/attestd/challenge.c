@@ -30,6 +30,8 @@
 /* A token's data and purpose are small (a 32-byte challenge): bound what is opened. */
 #define ATT_CH_MAX_DATA    1024
 #define ATT_CH_MAX_PURPOSE 64
+/* How long a GET /tpm/nonce context may be answered: as a TPM round-1 challenge (tpm.c). */
+#define ATT_CH_NONCE_TTL 300
 #define ATT_CH_MAX_TOKEN                                                                           \
     (4 * (1 + ATT_CH_NONCE + 9 + ATT_CH_MAX_PURPOSE + ATT_CH_MAX_DATA + ATT_CH_TAG) / 3 + 4)
 
@@ -177,4 +179,31 @@ out:
     free(pt);
     free(tok);
     return e;
+}
+
+/* GET /tpm/nonce: a fresh 32-byte nonce for the TPM one-shot form and its context (the nonce
+ * sealed with purpose "nonce"), valid ATT_CH_NONCE_TTL seconds. Costs one RAND_bytes and one
+ * AES-256-GCM seal; nothing is stored until the context is spent. */
+void att_svc_tpm_nonce(att_svc_t *svc, att_svc_reply_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->type = "Tpm";
+    uint8_t nonce[32];
+    att_time_t exp = att_svc_now(svc) + ATT_CH_NONCE_TTL;
+    if (RAND_bytes(nonce, sizeof nonce) != 1) {
+        att_reply_err(r, 500, "InternalError", ATT_E_INTERNAL, "no randomness for the nonce");
+        return;
+    }
+    char *ctx = att_challenge_seal(svc, "nonce", nonce, sizeof nonce, exp);
+    char *nb = att_b64url_encode(nonce, sizeof nonce);
+    json_t *o = ctx && nb ? json_pack("{s:s,s:s,s:I}", "nonce", nb, "context", ctx, "expires",
+                                      (json_int_t)exp)
+                          : NULL;
+    if (o == NULL)
+        att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+    else
+        att_reply(r, 200, o);
+    OPENSSL_cleanse(nonce, sizeof nonce);
+    free(ctx);
+    free(nb);
 }

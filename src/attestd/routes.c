@@ -134,6 +134,16 @@ static void h_attest(att_http_req_t *req, void *arg)
     att_send(req, &r);
 }
 
+static void h_tpm_nonce(att_http_req_t *req, void *arg)
+{
+    att_service_t *s = arg;
+    if (!att_auth_require(s->auth, req, ATT_AUTH_ATTEST))
+        return;
+    att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
+    att_svc_tpm_nonce(s->svc, &r);
+    att_send(req, &r);
+}
+
 static void h_certs(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
@@ -418,6 +428,7 @@ att_err_t att_service_routes(att_service_t *s, att_http_router_t *r, att_diag_t 
         att_http_handler_t fn;
     } routes[] = {
         {"POST", "/attest/{type}", ATT_HTTP_API_VERSION, h_attest},
+        {"GET", "/tpm/nonce", ATT_HTTP_API_VERSION_OPTIONAL, h_tpm_nonce},
         {"GET", "/certs", ATT_HTTP_API_VERSION_OPTIONAL, h_certs},
         {"GET", "/.well-known/openid-configuration", ATT_HTTP_API_VERSION_OPTIONAL, h_openid},
         {"GET", "/policies/{type}", ATT_HTTP_API_VERSION, h_policy_get},

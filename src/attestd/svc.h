@@ -88,6 +88,9 @@ void att_svc_reply_clear(att_svc_reply_t *r);
 /* POST /attest/{type}: body is the JSON request. */
 void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
                     att_svc_reply_t *r);
+/* GET /tpm/nonce: {"nonce": base64url(32 bytes), "context": sealed nonce, "expires": unix}, the
+ * first step of the TPM one-shot form (challenge.c). */
+void att_svc_tpm_nonce(att_svc_t *svc, att_svc_reply_t *r);
 /* GET /certs, GET /.well-known/openid-configuration */
 void att_svc_certs(att_svc_t *svc, att_svc_reply_t *r);
 void att_svc_openid(att_svc_t *svc, att_svc_reply_t *r);

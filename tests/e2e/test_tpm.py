@@ -6,6 +6,10 @@ event log, and the answer is a token verified against /certs with the PCR and lo
 Negatives: a replayed service_context, an expired one (attestd --at), a quote over another
 nonce, an AK that is not pinned, a tampered PCR value, and attestd refusing an unusable --tpm-ak.
 
+The native one-shot form: GET /tpm/nonce, a quote over its nonce, one POST /attest/Tpm of the
+request object itself answered {"token"}; refused: the context replayed, expired (--at), a nonce
+context as round 2's service_context and a round-1 service_context as the one-shot context.
+
 The other AK trust ways (docs/tpm.md "AK trust"), each through attestd: EK credential activation
 (--tpm-ek-ca = the swtpm's local CA; round 1 "activate" answers a credential the TPM activates,
 the challenge never in the clear; refused: the context reused, another AK than the one activated,
@@ -348,6 +352,59 @@ def main():
                 at=later.strftime('%Y-%m-%dT%H:%M:%SZ')) as s:
         r = round2(s, sc, rd(ak_tpm2b), q)
         refused('an expired service_context', r, 'ATT_E_CHALLENGE', 'expired')
+
+    # ---- the native one-shot form: GET /tpm/nonce, then one POST of the request itself ----
+    with Server('--tpm-ak', ak_pem, data_dir=data) as s:
+        n = s.get('/tpm/nonce', api=None)
+        T.eq('GET /tpm/nonce: 200', n.status, 200, repr(n))
+        nj = n.json if n.status == 200 else {}
+        nonce = b64url_dec(nj.get('nonce', ''))
+        T.eq('GET /tpm/nonce: a 32-byte nonce', len(nonce), 32)
+        T.check('GET /tpm/nonce: expires about 300 s ahead',
+                abs(nj.get('expires', 0) - time.time() - 300) < 60, nj)
+        q = tpm.quote('ak', nonce)
+        body = {'context': nj.get('context'), 'ak': b64url(rd(ak_tpm2b)), 'quote': b64url(q[0]),
+                'signature': b64url(q[1]), 'pcrs': q[2],
+                'tcg_log': b64url(rd(tpm.f('eventlog.bin')))}
+        r = s.post('/attest/Tpm', body)
+        T.eq('one-shot: 200', r.status, 200, repr(r))
+        tok = (r.json or {}).get('token', '') if r.status == 200 else ''
+        ok, c, why = verify_token(tok, s.jwks(), s.issuer)
+        T.check('one-shot: {"token"} verifies against /certs', ok, why)
+        T.eq('one-shot: x-attestd-tpm-ak-trust', (c or {}).get('x-attestd-tpm-ak-trust'),
+             'pinned')
+        T.check('one-shot: the replayed log\'s claims', 'x-attestd-tpm-kernel' in (c or {}), c)
+        r = s.post('/attest/Tpm', body)
+        refused('one-shot: a replayed context', r, 'ATT_E_CHALLENGE', 'used already')
+        # a nonce context as round 2's service_context, and a round-1 context as a nonce context
+        n2 = s.get('/tpm/nonce', api=None).json
+        q = tpm.quote('ak', b64url_dec(n2['nonce']))
+        r = round2(s, n2['context'], rd(ak_tpm2b), q)
+        refused('a nonce context as service_context', r, 'ATT_E_CHALLENGE',
+                'not a service context')
+        ch, sc = round1(s)
+        q = tpm.quote('ak', ch)
+        r = s.post('/attest/Tpm', {'context': sc, 'ak': b64url(rd(ak_tpm2b)),
+                                   'quote': b64url(q[0]), 'signature': b64url(q[1]),
+                                   'pcrs': q[2]})
+        refused('a round-1 service_context as a one-shot context', r, 'ATT_E_CHALLENGE',
+                'not a nonce')
+        r = s.post('/attest/Tpm', {'context': sc, 'service_context': sc})
+        refused('one-shot with both context and service_context', r, 'ATT_E_EVIDENCE_FORMAT',
+                'give one')
+        n3 = s.get('/tpm/nonce', api=None).json
+        q3 = tpm.quote('ak', b64url_dec(n3['nonce']))
+        n4 = s.get('/tpm/nonce', api=None).json
+        r = s.post('/attest/Tpm', {'context': n4['context'], 'ak': b64url(rd(ak_tpm2b)),
+                                   'quote': b64url(q3[0]), 'signature': b64url(q3[1]),
+                                   'pcrs': q3[2]})
+        refused('one-shot: a quote over another nonce', r, 'ATT_E_TPM_NONCE', '')
+    with Server('--tpm-ak', ak_pem, data_dir=data,
+                at=later.strftime('%Y-%m-%dT%H:%M:%SZ')) as s:
+        r = s.post('/attest/Tpm', {'context': n3['context'], 'ak': b64url(rd(ak_tpm2b)),
+                                   'quote': b64url(q3[0]), 'signature': b64url(q3[1]),
+                                   'pcrs': q3[2]})
+        refused('one-shot: an expired context', r, 'ATT_E_CHALLENGE', 'nonce expired')
 
     # ---- EK credential activation ----
     ca = tpm.f('ekca.pem')

@@ -442,7 +442,8 @@ typedef enum { ATT_BIND_NONE, ATT_BIND_QUOTE, ATT_BIND_CERTIFY } att_bind_t;
 
 typedef struct {
     const char *where; /* "request" (native) or "current_attestation" (attReqV2) */
-    const char *sc;    /* service_context (borrowed) */
+    const char *sc;    /* service_context or context (borrowed) */
+    const char *purpose; /* what sc must be: "service context" (round 1's) or "nonce" */
     uint8_t *ak;       /* the AK as att_tpm_ak_load reads it; NULL: the AK certificate's key */
     size_t ak_len;
     uint8_t *ak_cert;
@@ -599,10 +600,23 @@ static att_err_t att_tpm_native(const att_ev_tpm_t *x, const json_t *req, att_r2
 {
     att_err_t e;
     r->where = "request";
+    r->purpose = "service context";
     r->sc = json_string_value(json_object_get(req, "service_context"));
+    json_t *jn = json_object_get(req, "context");
+    if (r->sc != NULL && jn != NULL)
+        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
+                            "TPM round 2: request has both service_context (round 1's) and "
+                            "context (GET /tpm/nonce's); give one");
+    if (jn != NULL) { /* the one-shot form: the context of GET /tpm/nonce */
+        r->purpose = "nonce";
+        if ((r->sc = json_string_value(jn)) == NULL)
+            return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
+                                "TPM one-shot: context must be the string GET /tpm/nonce gave");
+    }
     if (r->sc == NULL)
         return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
-                            "TPM round 2: request.service_context (from round 1) is missing");
+                            "TPM round 2: request.service_context (from round 1) is missing, "
+                            "or for the one-shot form the context of GET /tpm/nonce");
     if ((e = att_tpm_b64(req, "request", "ak", false, &r->ak, &r->ak_len, diag)) != ATT_OK ||
         (e = att_tpm_b64(req, "request", "quote", false, &r->quote, &r->quote_len, diag)) !=
             ATT_OK ||
@@ -1131,7 +1145,8 @@ static att_err_t att_tpm_verify_round2(void *inst, const att_ev_input_t *in, att
         e = att_diag_set(diag, ATT_E_ARG, "TPM round 2: no way to open the service context");
         goto out;
     }
-    if ((e = in->open(in->open_arg, "service context", r.sc, &ctxd, &ctxl, &d)) != ATT_OK) {
+    if ((e = in->open(in->open_arg, r.v2 ? "service context" : r.purpose, r.sc, &ctxd, &ctxl,
+                      &d)) != ATT_OK) {
         e = att_diag_set(diag, e, "%s", d.msg);
         goto out;
     }
