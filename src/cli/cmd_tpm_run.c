@@ -23,7 +23,7 @@
 static const char att_tpm_run_usage[] =
     "usage: attest run --url URL --type Tpm [--provider tpm] [--tcti TCTI] [--pcrs SPEC]\n"
     "                  [--ek-alg rsa|ecc] [--ak-alg rsa|ecc] [--ek-handle H] [--ak-handle H]\n"
-    "                  [--eventlog FILE|none] [--ima FILE] [--tpm-protocol native|maa]\n"
+    "                  [--eventlog FILE|none] [--ima FILE] [--tpm-protocol native|maa|oneshot]\n"
     "                  [--tpm-trust pinned|ak-cert|activate] [--ak-cert FILE]\n"
     "                  [--api-version V] [access token options]\n"
     "Attest a TPM 2.0 through POST URL/attest/Tpm (two rounds, docs/api.md \"TPM\") and print\n"
@@ -32,7 +32,9 @@ static const char att_tpm_run_usage[] =
     "or, with --tpm-trust activate, sends the EK certificate (from the TPM's NV) and the AK,\n"
     "and the TPM activates the credential attestd answers: that secret is the challenge. The\n"
     "TPM quotes the PCRs with the challenge; round 2 (--tpm-protocol native, the default) sends\n"
-    "the AK, quote, signature, PCR values and event logs.\n"
+    "the AK, quote, signature, PCR values and event logs; maa sends MAA's attReqV2 JWS.\n"
+    "--tpm-protocol oneshot: GET URL/tpm/nonce, the quote over its nonce, then one POST of\n"
+    "the same members with its context (no round 1; not with --tpm-trust activate).\n"
     "  --tcti TCTI       the TPM, as tpm2-tools takes it (swtpm:host=127.0.0.1,port=2321,\n"
     "                    device:/dev/tpmrm0); default $TPM2TOOLS_TCTI, else tpm2-tss's default\n"
     "  --pcrs SPEC       PCRs to quote, e.g. sha256:0,1,2,3,4,5,6,7 (the default), sha256:all,\n"
@@ -119,8 +121,11 @@ int att_cli_tpm_run(int argc, char **argv)
         to.protocol = ATT_TPM_PROTO_NATIVE;
     } else if (!strcmp(proto, "maa")) {
         to.protocol = ATT_TPM_PROTO_MAA;
+    } else if (!strcmp(proto, "oneshot")) {
+        to.protocol = ATT_TPM_PROTO_ONESHOT;
     } else {
-        fprintf(stderr, "attest run: --tpm-protocol must be native or maa, not '%s'\n", proto);
+        fprintf(stderr, "attest run: --tpm-protocol must be native, maa or oneshot, not '%s'\n",
+                proto);
         return ATT_EXIT_USAGE;
     }
     if (trust == NULL || !strcmp(trust, "pinned")) {
@@ -132,6 +137,11 @@ int att_cli_tpm_run(int argc, char **argv)
     } else {
         fprintf(stderr, "attest run: --tpm-trust must be pinned, ak-cert or activate, not '%s'\n",
                 trust);
+        return ATT_EXIT_USAGE;
+    }
+    if (to.protocol == ATT_TPM_PROTO_ONESHOT && to.trust == ATT_TPM_TRUST_ACTIVATE) {
+        fprintf(stderr, "attest run: --tpm-trust activate needs round 1, which --tpm-protocol "
+                        "oneshot has not\n");
         return ATT_EXIT_USAGE;
     }
     if ((to.trust == ATT_TPM_TRUST_AK_CERT) != (ak_cert != NULL)) {

@@ -16,6 +16,8 @@ measurements again, and then:
   pin is exit 1 with attestd's ATT_E_TPM_AK.
 - --tpm-protocol maa: MAA's attReqV2 JWS (PS256, an ephemeral RSA-2048 request key bound through
   the quote's qualifyingData) accepted, the request key in the token; an unpinned AK refused.
+- --tpm-protocol oneshot: GET /tpm/nonce, a quote over its nonce, one POST; the token has the
+  TPM's PCRs; an unpinned AK refused; with --tpm-trust activate a usage error.
 - --tpm-trust activate (native and maa, RSA and ECC AKs, nothing pinned; attestd --tpm-ek-ca with
   swtpm's local CA): round 1 sends the NV EK certificate and a new AK, the TPM activates the
   credential attestd makes (att_tpm_make_credential) and quotes with that secret; the token says
@@ -407,6 +409,27 @@ def test_run_maa(tpm, ak):
                 r.returncode == 1 and 'ATT_E_TPM_AK' in r.stderr, (r.returncode, r.stderr))
 
 
+def test_run_oneshot(tpm, ak):
+    """--tpm-protocol oneshot: GET /tpm/nonce, the quote over its nonce, one POST."""
+    want = tpm.pcrread('sha256:0,4,7,10')
+    with Server('--tpm-ak', tpm.f(ak + '.pem')) as s:
+        r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-protocol', 'oneshot', '--tcti',
+                   tpm.tcti, '--ak-handle', AK_HANDLE, '--pcrs', 'sha256:0,4,7,10', '--eventlog',
+                   tpm.f('eventlog.bin'))
+        c = claims_of(s, 'one-shot (pinned AK)', r)
+        T.eq('one-shot: x-attestd-tpm-pcrs', c.get('x-attestd-tpm-pcrs'),
+             {b: {str(i): v for i, v in vals.items()} for b, vals in want.items()})
+        T.eq('one-shot: x-attestd-tpm-ak-trust', c.get('x-attestd-tpm-ak-trust'), 'pinned')
+        r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-protocol', 'oneshot', '--tcti',
+                   tpm.tcti, '--ak-alg', 'ecc')
+        T.check('one-shot, an AK not pinned: exit 1 with ATT_E_TPM_AK',
+                r.returncode == 1 and 'ATT_E_TPM_AK' in r.stderr, (r.returncode, r.stderr))
+        r = attest('run', '--url', s.url, '--type', 'Tpm', '--tpm-protocol', 'oneshot',
+                   '--tpm-trust', 'activate', '--tcti', tpm.tcti)
+        T.check('one-shot with --tpm-trust activate: exit 2 (no round 1)',
+                r.returncode == 2 and 'oneshot' in r.stderr, (r.returncode, r.stderr))
+
+
 def test_run_activate(tpm):
     """Round 1 "activate": the EK certificate (NV) and a new AK; the TPM activates the secret
     attestd made with MakeCredential and quotes with it. No AK is pinned."""
@@ -550,6 +573,7 @@ def main():
     T.section(test_activate, tpm, ak)
     T.section(test_run_pinned, tpm, ak)
     T.section(test_run_maa, tpm, ak)
+    T.section(test_run_oneshot, tpm, ak)
     T.section(test_run_activate, tpm)
     T.section(test_run_ak_cert, tpm, ak)
 

@@ -7,7 +7,9 @@
  * {"payload": {"credential_blob", "encrypted_secret", "service_context"}}; the secret the TPM
  * activates is the challenge). Round 2 is the native {"request": {service_context, ak, quote,
  * signature, pcrs, tcg_log?, ima_log?, ak_cert?}} or MAA's request v2 {"request": "<attReqV2
- * JWS>"} (att_tpm_round2_maa), answered {"report": JWT}. Not checked here: the token (the
+ * JWS>"} (att_tpm_round2_maa), answered {"report": JWT}. The one-shot form (att_tpm_oneshot)
+ * is GET /tpm/nonce, then the native request object itself with its "context", not wrapped,
+ * answered {"token": JWT}. Not checked here: the token (the
  * relying party's job), the challenge's size (the TPM takes 1 to 64 bytes; more is refused
  * before the TPM is asked).
  */
@@ -36,27 +38,34 @@ typedef struct {
     att_submit_result_t *r;
 } att_tpm_conv_t;
 
-/* One round: POST {"data": b64url(msg)}; *answer the decoded JSON of the answer's "data". */
-static att_err_t att_tpm_round(att_tpm_conv_t *c, const char *what, json_t *msg, json_t **answer,
-                               att_diag_t *diag)
+/* One exchange with url: POST msg, or GET when msg is NULL; wrap: MAA's envelope both ways
+ * (POST {"data": b64url(msg)}, *answer the decoded JSON of the answer's "data"), else msg and
+ * *answer are the bodies themselves (the one-shot form and GET /tpm/nonce). */
+static att_err_t att_tpm_http(att_tpm_conv_t *c, const char *what, const char *url, json_t *msg,
+                              bool wrap, json_t **answer, att_diag_t *diag)
 {
     *answer = NULL;
-    char *text = json_dumps(msg, JSON_COMPACT);
-    char *b = text ? att_b64url_encode((const uint8_t *)text, strlen(text)) : NULL;
-    json_t *env = b ? json_pack("{s:s}", "data", b) : NULL;
-    char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
-    free(text);
-    free(b);
-    json_decref(env);
-    if (body == NULL)
+    char *body = NULL;
+    if (msg != NULL && wrap) {
+        char *text = json_dumps(msg, JSON_COMPACT);
+        char *b = text ? att_b64url_encode((const uint8_t *)text, strlen(text)) : NULL;
+        json_t *env = b ? json_pack("{s:s}", "data", b) : NULL;
+        body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+        free(text);
+        free(b);
+        json_decref(env);
+    } else if (msg != NULL) {
+        body = json_dumps(msg, JSON_COMPACT);
+    }
+    if (msg != NULL && body == NULL)
         return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
     const char *hdrs[4] = {"Content-Type: application/json", "Accept: application/json", c->auth,
                            NULL};
-    att_client_req_t rq = {.method = "POST",
-                           .url = c->url,
+    att_client_req_t rq = {.method = msg ? "POST" : "GET",
+                           .url = url,
                            .headers = hdrs,
                            .body = body,
-                           .body_len = strlen(body),
+                           .body_len = body ? strlen(body) : 0,
                            .timeout_ms = c->o->timeout_ms > 0 ? c->o->timeout_ms : 30000,
                            .redirects = ATT_CLIENT_REDIRECT_NONE};
     att_client_resp_t rs = {0};
@@ -79,6 +88,14 @@ static att_err_t att_tpm_round(att_tpm_conv_t *c, const char *what, json_t *msg,
                          rs.status, code ? " " : "", code ? code : "", m ? m : "");
         goto out;
     }
+    if (!wrap) {
+        if (!json_is_object(ans))
+            e = att_diag_set(diag, ATT_E_FETCH, "%s: HTTP 200, but the answer is not a JSON object",
+                             what);
+        else
+            *answer = json_incref(ans);
+        goto out;
+    }
     const char *data = json_string_value(json_object_get(ans, "data"));
     uint8_t *dec = NULL;
     size_t dl = 0;
@@ -98,6 +115,13 @@ out:
     json_decref(ans);
     att_client_resp_clear(&rs);
     return e;
+}
+
+/* One round of MAA's protocol: POST {"data": b64url(msg)} to /attest/Tpm. */
+static att_err_t att_tpm_round(att_tpm_conv_t *c, const char *what, json_t *msg, json_t **answer,
+                               att_diag_t *diag)
+{
+    return att_tpm_http(c, what, c->url, msg, true, answer, diag);
 }
 
 /* A base64url string member of obj, decoded into at most max bytes. */
@@ -222,6 +246,50 @@ static att_err_t att_tpm_round2_native(att_tpm_conv_t *c, att_tpm_client_t *t, c
     return att_tpm_round2(c, msg, diag);
 }
 
+/* The one-shot form: GET /tpm/nonce, a quote over its nonce, then POST /attest/Tpm of the native
+ * request object itself with the nonce's context, answered {"token": JWT}. */
+static att_err_t att_tpm_oneshot(att_tpm_conv_t *c, att_tpm_client_t *t, const char *nonce_url,
+                                 att_diag_t *diag)
+{
+    json_t *ans = NULL, *m = NULL;
+    uint8_t *nonce = NULL;
+    size_t nlen = 0;
+    att_err_t e = att_tpm_http(c, "GET /tpm/nonce", nonce_url, NULL, false, &ans, diag);
+    if (e != ATT_OK)
+        return e;
+    const char *ctx = json_string_value(json_object_get(ans, "context"));
+    if (ctx == NULL) {
+        e = att_diag_set(diag, ATT_E_FETCH, "GET /tpm/nonce: the answer has no \"context\"");
+        goto out;
+    }
+    if ((e = att_tpm_member(ans, "GET /tpm/nonce", "nonce", 64, &nonce, &nlen, diag)) != ATT_OK ||
+        (e = att_tpm_client_members(t, nonce, nlen, false, &m, diag)) != ATT_OK)
+        goto out;
+    json_object_del(m, "ek_cert");
+    if ((c->o->trust == ATT_TPM_TRUST_AK_CERT &&
+         json_object_set_new(m, "ak_cert", att_tpm_b64(c->o->ak_cert, c->o->ak_cert_len)) != 0) ||
+        json_object_set_new(m, "context", json_string(ctx)) != 0) {
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    json_decref(ans);
+    ans = NULL;
+    if ((e = att_tpm_http(c, "TPM one-shot", c->url, m, false, &ans, diag)) != ATT_OK)
+        goto out;
+    const char *tok = json_string_value(json_object_get(ans, "token"));
+    if (tok == NULL || *tok == '\0')
+        e = att_diag_set(diag, ATT_E_FETCH, "TPM one-shot: HTTP 200 without a \"token\"");
+    else if ((c->r->token = strdup(tok)) == NULL)
+        e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+out:
+    if (nonce != NULL)
+        OPENSSL_cleanse(nonce, nlen);
+    free(nonce);
+    json_decref(m);
+    json_decref(ans);
+    return e;
+}
+
 /* MAA's request v2: {"request": JWS} with header {"alg": "PS256", "typ": "attReqV2"}, signed by
  * an ephemeral RSA-2048 request key whose public JWK is att_data.request_key.jwk, bound to the
  * TPM by the quote: qualifyingData = SHA-256(the jwk member's bytes as sent || 0x00 ||
@@ -322,8 +390,13 @@ ATT_API att_err_t att_tpm_attest(att_tpm_client_t *t, const att_tpm_attest_opts_
         return att_diag_set(diag, ATT_E_ARG,
                             "TPM attestation: ak-cert trust needs the AK "
                             "certificate");
-    if (o->protocol != ATT_TPM_PROTO_NATIVE && o->protocol != ATT_TPM_PROTO_MAA)
+    if (o->protocol != ATT_TPM_PROTO_NATIVE && o->protocol != ATT_TPM_PROTO_MAA &&
+        o->protocol != ATT_TPM_PROTO_ONESHOT)
         return att_diag_set(diag, ATT_E_ARG, "TPM attestation: unknown protocol");
+    if (o->protocol == ATT_TPM_PROTO_ONESHOT && o->trust == ATT_TPM_TRUST_ACTIVATE)
+        return att_diag_set(diag, ATT_E_ARG,
+                            "TPM attestation: credential activation needs round 1; the one-shot "
+                            "form has none (use --tpm-protocol native or maa)");
     if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
         return att_diag_set(diag, ATT_E_ARG, "the access token contains a line break");
     att_tpm_conv_t c = {.o = o, .r = r};
@@ -348,6 +421,17 @@ ATT_API att_err_t att_tpm_attest(att_tpm_client_t *t, const att_tpm_attest_opts_
             goto out;
         }
         snprintf(c.auth, al, "Authorization: Bearer %s", o->access_token);
+    }
+    if (o->protocol == ATT_TPM_PROTO_ONESHOT) {
+        char *nu = malloc(ul + 16);
+        if (nu == NULL) {
+            e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+            goto out;
+        }
+        snprintf(nu, ul + 16, "%.*s/tpm/nonce", (int)ul, o->url);
+        e = att_tpm_oneshot(&c, t, nu, diag);
+        free(nu);
+        goto out;
     }
     if ((e = att_tpm_round1(&c, t, ch, &chlen, &sc, diag)) != ATT_OK)
         goto out;
