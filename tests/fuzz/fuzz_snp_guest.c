@@ -15,7 +15,8 @@
  *   - an accepted SevSnpVm verification has claims whose x-ms-attestation-type is "sevsnpvm" and
  *     a REPORT_DATA claim equal to the result's report data.
  * Seed corpus: from tests/fuzz/vector-seeds (snp_guest/: the Azure HCL reports, certificate
- * tables and MAA JSON evidence made from the SEV-SNP vectors).
+ * tables and MAA JSON evidence made from the SEV-SNP vectors, and the az-snp-vtpm JSON
+ * azure-snp-vtpm/evidence_b.json with its vTPM quote).
  */
 #include <stdint.h>
 #include <stdio.h>
