@@ -7,6 +7,7 @@
 
 #include "attest/dcap.h"
 #include "attest/evidence.h"
+#include "attest/tpm.h"
 
 /* The types, each in its own file; registry.c lists them. */
 extern const att_ev_type_t att_ev_sgx;         /* sgx.c */
@@ -18,6 +19,11 @@ extern const att_ev_type_t att_ev_tpm;         /* tpm.c */
 /* An SGX quote verified with SgxEnclave's claims (sgx.c; OpenEnclave's report wraps one). */
 att_err_t att_ev_sgx_quote(void *inst, const att_ev_input_t *in, const uint8_t *q, size_t len,
                            att_ev_result_t *out);
+
+/* The PCR values of a TPM quote as claims, {"sha256": {"0": hex, ...}, ...} (tpm.c; the Tpm type
+ * and the vTPM quote of SevSnpVm). idx, when given, gets the first bank's PCR indexes appended.
+ * NULL when out of memory. */
+struct json_t *att_ev_tpm_pcr_claims(const att_tpm_pcrs_t *p, struct json_t *idx);
 
 /* Default policies shared by several types. */
 extern const char att_ev_policy_sgx[];        /* sgx.c: MAA's default SGX policy */

@@ -339,22 +339,8 @@ out:
  * claims only in AzureGuest tokens (x-ms-azurevm-*), from evidence of another form. */
 static void att_snp_vtpm_claims(json_t *c, const att_tpm_result_t *t, bool nonce_checked)
 {
-    json_t *pcrs = json_object(), *idx = json_array();
-    for (size_t b = 0; pcrs != NULL && idx != NULL && b < t->pcrs.nsel; b++) {
-        json_t *bank = json_object();
-        size_t ds = att_tpm_digest_size(t->pcrs.sel[b].alg);
-        for (int i = 0; bank != NULL && i < ATT_TPM_NUM_PCRS; i++) {
-            if (!(t->pcrs.sel[b].mask & (1u << i)))
-                continue;
-            char key[4], h[2 * ATT_TPM_MAX_DIGEST + 1];
-            snprintf(key, sizeof key, "%d", i);
-            att_hex_encode(t->pcrs.values[b][i], ds, h);
-            json_object_set_new(bank, key, json_string(h));
-            if (b == 0) /* one bank: att_hcl_quote_from_json takes no more */
-                json_array_append_new(idx, json_integer(i));
-        }
-        json_object_set_new(pcrs, att_tpm_alg_name(t->pcrs.sel[b].alg), bank);
-    }
+    /* idx: the first bank's indexes (one bank: att_hcl_quote_from_json takes no more) */
+    json_t *idx = json_array(), *pcrs = idx ? att_ev_tpm_pcr_claims(&t->pcrs, idx) : NULL;
     char x[2 * ATT_TPM_MAX_NAME + 1];
     att_hex_encode(t->attest.extra_data, t->attest.extra_data_len, x);
     json_object_set_new(c, "x-attestd-sevsnpvm-vtpm-pcrs", pcrs);

@@ -983,26 +983,39 @@ static json_t *att_tpm_event_digests(const att_tpm_event_t *ev)
     return o;
 }
 
+json_t *att_ev_tpm_pcr_claims(const att_tpm_pcrs_t *p, json_t *idx)
+{
+    json_t *pcrs = json_object();
+    for (size_t b = 0; pcrs != NULL && b < p->nsel; b++) {
+        json_t *bank = json_object();
+        size_t ds = att_tpm_digest_size(p->sel[b].alg);
+        for (int i = 0; bank != NULL && i < ATT_TPM_NUM_PCRS; i++) {
+            if (!(p->sel[b].mask & (1u << i)))
+                continue;
+            char key[4], h[2 * ATT_TPM_MAX_DIGEST + 1];
+            snprintf(key, sizeof key, "%d", i);
+            att_hex_encode(p->values[b][i], ds, h);
+            if (json_object_set_new(bank, key, json_string(h)) != 0 ||
+                (idx != NULL && b == 0 && json_array_append_new(idx, json_integer(i)) != 0)) {
+                json_decref(bank);
+                bank = NULL;
+            }
+        }
+        if (bank == NULL || json_object_set_new(pcrs, att_tpm_alg_name(p->sel[b].alg), bank) != 0) {
+            json_decref(pcrs);
+            pcrs = NULL;
+        }
+    }
+    return pcrs;
+}
+
 static json_t *att_tpm_claims(const att_tpm_result_t *r)
 {
-    json_t *c = json_object(), *pcrs = json_object();
+    json_t *c = json_object(), *pcrs = att_ev_tpm_pcr_claims(&r->pcrs, NULL);
     if (c == NULL || pcrs == NULL) {
         json_decref(c);
         json_decref(pcrs);
         return NULL;
-    }
-    for (size_t b = 0; b < r->pcrs.nsel; b++) {
-        json_t *bank = json_object();
-        size_t ds = att_tpm_digest_size(r->pcrs.sel[b].alg);
-        for (int i = 0; bank != NULL && i < ATT_TPM_NUM_PCRS; i++) {
-            if (!(r->pcrs.sel[b].mask & (1u << i)))
-                continue;
-            char key[4], h[2 * ATT_TPM_MAX_DIGEST + 1];
-            snprintf(key, sizeof key, "%d", i);
-            att_hex_encode(r->pcrs.values[b][i], ds, h);
-            json_object_set_new(bank, key, json_string(h));
-        }
-        json_object_set_new(pcrs, att_tpm_alg_name(r->pcrs.sel[b].alg), bank);
     }
     char fw[19];
     snprintf(fw, sizeof fw, "0x%016" PRIx64, r->attest.firmware_version);
