@@ -232,6 +232,7 @@ def replica_killed():
         in_flight = int(stat['r2']['scur'] or 0)
         t_kill = time.monotonic()
         C.kill(1, signal.SIGKILL)
+        t_dead = time.monotonic()  # reaped: its sockets are closed
         T.check('r2 is marked DOWN by the /readyz checks', wait_status('r2', 'DOWN') is not None,
                 C.stat())
         grow(load, 200)
@@ -248,10 +249,18 @@ def replica_killed():
                                             in_flight), flush=True)
     T.check('the load went on (answers before and after the kill)', load.ok > before + 300,
             (before, load.ok))
-    # Only a request already in flight at the kill may fail: each failed one was sent before the
-    # kill, and there are at most THREADS of those (one per client connection). Everything sent
-    # after the kill is answered (retried on another replica, then r2 is out of the rotation).
-    T.check('no failed request was sent after the kill', all(f[0] < t_kill for f in load.fail),
+    # Only a request in flight on r2 while it died may fail, and only by its client connection
+    # being closed unanswered: a request HAProxy had already sent on to r2 when r2 closed the
+    # connection is retried on another replica (retry-on empty-response, redispatch), except
+    # when it was not the first request of its client's keep-alive connection: HAProxy then
+    # closes that client connection without an answer instead, so that the client resends it
+    # (RFC 9112 9.3.1; docs/deploy.md). So: no error answer at all; each failure was sent before
+    # r2 was gone (reaped, + 50 ms for HAProxy to read it: t_dead), at most one per client
+    # connection (THREADS); everything sent later is answered by r1 or r3.
+    # Without retry-on/redispatch this fails: the requests that reach r2 before the health check
+    # takes it out (~1 s) get 502/503 (measured: 146 and 219 failures).
+    T.check('no failed request was sent after the killed replica was gone',
+            all(f[0] < t_dead + 0.05 for f in load.fail),
             [(round(f[0] - t_kill, 3), f[1]) for f in load.fail][:5])
     T.check('at most the requests in flight at the kill failed (<= %d)' % THREADS,
             len(load.fail) <= THREADS, load.fail[:5])
