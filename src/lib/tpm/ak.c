@@ -352,6 +352,22 @@ out:
     return e;
 }
 
+/* A DER SubjectPublicKeyInfo, all of buf. */
+static att_err_t att_ak_der(att_tpm_ak_t *ak, const uint8_t *buf, size_t len, att_diag_t *diag)
+{
+    const unsigned char *p = buf;
+    ak->key = d2i_PUBKEY(NULL, &p, (long)len);
+    ERR_clear_error();
+    if (ak->key == NULL)
+        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
+                            "the AK is not a DER SubjectPublicKeyInfo or a TPM2B_PUBLIC");
+    if (p != buf + len)
+        return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
+                            "the AK's DER SubjectPublicKeyInfo is followed by %zu bytes",
+                            (size_t)(buf + len - p));
+    return att_ak_accept(ak, diag);
+}
+
 ATT_API att_err_t att_tpm_ak_load(const uint8_t *buf, size_t len, att_tpm_ak_t **out,
                                   att_diag_t *diag)
 {
@@ -370,41 +386,39 @@ ATT_API att_err_t att_tpm_ak_load(const uint8_t *buf, size_t len, att_tpm_ak_t *
     if (lead == len) {
         e = att_diag_set(diag, ATT_E_EVIDENCE_FORMAT, "the AK is %zu bytes of white space", len);
     } else if (len - lead >= 10 && !memcmp(buf + lead, "-----BEGIN", 10)) {
+        /* The armour alone (PEM_read_bio), then the DER: PEM_read_bio_PUBKEY runs OpenSSL 3's
+         * decoder chain over the PEM text, 3-4 times the DER's cost (docs/performance.md). */
         BIO *bio = BIO_new_mem_buf(buf, (int)(len > INT32_MAX ? INT32_MAX : len));
-        ak->key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+        char *name = NULL, *header = NULL;
+        unsigned char *der = NULL;
+        long dl = 0;
+        int ok = bio != NULL && PEM_read_bio(bio, &name, &header, &der, &dl) == 1;
         /* Only whitespace may follow the one PEM block. */
         char rest[64];
-        int more = ak->key != NULL ? BIO_read(bio, rest, sizeof(rest)) : 0;
+        int more = ok ? BIO_read(bio, rest, sizeof(rest)) : 0;
         for (int k = 0; k < more; k++)
             if (rest[k] != ' ' && rest[k] != '\n' && rest[k] != '\r' && rest[k] != '\t')
                 more = -1000;
         BIO_free(bio);
         ERR_clear_error();
-        if (ak->key == NULL)
+        if (!ok || strcmp(name, PEM_STRING_PUBLIC) != 0 || header[0] != '\0' || dl <= 0)
             e = att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
                              "the AK's PEM is not a PUBLIC KEY (SubjectPublicKeyInfo)");
         else if (more < 0 || more == (int)sizeof(rest))
             e = att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
                              "the AK's PEM block is followed by other data");
-        else
-            e = att_ak_accept(ak, diag);
+        else if ((e = att_ak_der(ak, der, (size_t)dl, diag)) == ATT_E_EVIDENCE_FORMAT)
+            e = att_diag_set(diag, e,
+                             "the AK's PEM holds no DER SubjectPublicKeyInfo (alone) of a key");
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(der);
     } else if (buf[lead] == '{') {
         e = att_ak_jwk(ak, buf, len, diag);
     } else if (buf[0] == 0x30 && len >= 2 && (size_t)((buf[0] << 8 | buf[1]) + 2) != len) {
         /* DER SubjectPublicKeyInfo (a SEQUENCE); a TPM2B_PUBLIC starting with 0x30 would
          * carry its exact size in its first two bytes. */
-        const unsigned char *p = buf;
-        ak->key = d2i_PUBKEY(NULL, &p, (long)len);
-        ERR_clear_error();
-        if (ak->key == NULL)
-            e = att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
-                             "the AK is not a DER SubjectPublicKeyInfo or a TPM2B_PUBLIC");
-        else if (p != buf + len)
-            e = att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
-                             "the AK's DER SubjectPublicKeyInfo is followed by %zu bytes",
-                             (size_t)(buf + len - p));
-        else
-            e = att_ak_accept(ak, diag);
+        e = att_ak_der(ak, buf, len, diag);
     } else {
         e = att_ak_tpm2b(ak, buf, len, diag);
     }

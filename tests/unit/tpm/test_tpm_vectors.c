@@ -14,6 +14,9 @@
 
 #include <cmocka.h>
 
+#include <openssl/x509.h>
+
+#include "tpm/tpm_int.h"
 #include "tpm_test.h"
 #include "vectors.h"
 
@@ -378,6 +381,42 @@ static void test_ak_pem_trailing(void **state)
     free(ak.p);
 }
 
+/* The PEM armour is read apart from its DER (ak.c): another label, a header, or a body that is
+ * no SubjectPublicKeyInfo is refused; the PEM key is the DER key. */
+static void test_ak_pem_forms(void **state)
+{
+    VEC_TPM_REQUIRE();
+    buf_t ak = rd(ATT_TEST_VECTORS_TPM, "swtpm-rsa/ak.pub.pem");
+    att_tpm_ak_t *k = NULL, *k2 = NULL;
+    att_diag_t d;
+    assert_int_equal(att_tpm_ak_load(ak.p, ak.n, &k, &d), ATT_OK);
+    unsigned char *der = NULL;
+    int dl = i2d_PUBKEY(k->key, &der);
+    assert_true(dl > 0);
+    assert_int_equal(att_tpm_ak_load(der, (size_t)dl, &k2, &d), ATT_OK);
+    assert_int_equal(EVP_PKEY_eq(k->key, k2->key), 1);
+    att_tpm_ak_free(k2);
+    OPENSSL_free(der);
+    att_tpm_ak_free(k);
+    static const char *const bad[] = {
+        "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n",
+        "-----BEGIN PUBLIC KEY-----\naGVsbG8=\n-----END PUBLIC KEY-----\n",
+        "-----BEGIN PUBLIC KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n"
+        "aGVsbG8=\n-----END PUBLIC KEY-----\n",
+        "-----BEGIN PUBLIC KEY-----\naGVsbG8=\n",
+    };
+    static const char *const why[] = {"not a PUBLIC KEY", "holds no DER SubjectPublicKeyInfo",
+                                      "not a PUBLIC KEY", "not a PUBLIC KEY"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(att_tpm_ak_load((const uint8_t *)bad[i], strlen(bad[i]), &k, &d),
+                         ATT_E_EVIDENCE_FORMAT);
+        assert_null(k);
+        if (strstr(d.msg, why[i]) == NULL)
+            fail_msg("case %zu: %s", i, d.msg);
+    }
+    free(ak.p);
+}
+
 /* An AK of white space only (found by fuzz_tpm_quote: the form was chosen by reading the byte
  * after the white space, one past the end; under ASan this test fails without the fix). */
 static void test_ak_whitespace(void **state)
@@ -407,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_bare_rsa),
         cmocka_unit_test(test_ak_attributes),
         cmocka_unit_test(test_ak_pem_trailing),
+        cmocka_unit_test(test_ak_pem_forms),
         cmocka_unit_test(test_ak_whitespace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
