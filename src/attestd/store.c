@@ -18,7 +18,7 @@
 /* The logical schema: version N means "the tables and columns of docs/store.md, migration N".
  * Every backend keeps its own numbered migrations with the same numbering, and refuses a
  * database whose version is higher than this. Bump it together with every backend. */
-#define ATT_STORE_SCHEMA_VERSION 3
+#define ATT_STORE_SCHEMA_VERSION 4
 
 int att_store_schema_version(void)
 {

@@ -19,17 +19,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "attest/types.h"
 
 typedef struct {
     char *kid;
-    char *alg;      /* "RS256", "PS256", "ES256" */
-    char *key_pem;  /* PKCS#8 private key */
-    char *cert_pem; /* self-signed certificate */
-    att_time_t created;
-    att_time_t retired;       /* 0 while active; else when it stopped signing */
+    char *alg;                /* "RS256", "PS256", "ES256" */
+    char *key_pem;            /* PKCS#8 private key */
+    char *cert_pem;           /* self-signed certificate */
+    att_time_t created;       /* published in /certs from then on */
+    att_time_t retired;       /* 0 while active; else when it stops (stopped) signing */
     att_time_t publish_until; /* 0 while active; else kept in /certs until then */
+    att_time_t sign_from;     /* signs from then on (created + the publish lead); 0: at once */
 } att_store_key_t;
 
 typedef struct {
@@ -71,6 +73,13 @@ typedef struct {
                         att_time_t now, uint8_t **out, size_t *outlen, att_diag_t *d);
     att_err_t (*token_spend)(att_store_t *st, const char *hash, att_time_t expires, att_time_t now,
                              bool *first, att_diag_t *d);
+    /* Optional (NULL: one process per store, e.g. SQLite): the cluster's collateral fetch lease
+     * and the news of collateral stored by other processes (att_store_coll_lease below). */
+    att_err_t (*coll_lease)(att_store_t *st, const char *key, const char *owner, int64_t now_ms,
+                            int64_t until_ms, bool *mine, int64_t *held_until_ms, att_diag_t *d);
+    att_err_t (*coll_lease_end)(att_store_t *st, const char *key, const char *owner, att_diag_t *d);
+    uint64_t (*coll_news)(att_store_t *st);
+    bool (*coll_wait)(att_store_t *st, uint64_t seen, long timeout_ms);
     /* Optional (NULL: the backend has no news to give, e.g. SQLite). */
     att_err_t (*watch)(att_store_t *st, att_store_watch_fn fn, void *arg, att_diag_t *d);
     /* Optional (NULL: fn just runs): fn under a lock shared by every process on the store. */
@@ -217,6 +226,50 @@ static inline att_err_t att_store_token_spend(att_store_t *st, const char *hash,
                                               att_time_t now, bool *first, att_diag_t *d)
 {
     return st->ops->token_spend(st, hash, expires, now, first, d);
+}
+
+/* The cluster's single flight of collateral fetches (docs/collateral.md, "Many replicas"): take
+ * the lease on fetching key for owner (a string naming one process) until until_ms (wall clock,
+ * milliseconds). *mine is true when owner holds it now: there was none, the last one ended
+ * before now_ms, or owner held it already (then until_ms extends it). Otherwise
+ * *held_until_ms says until when another owner holds it. ATT_E_UNSUPPORTED when the backend
+ * has one process per store (SQLite: the in-process single flight is enough). */
+static inline att_err_t att_store_coll_lease(att_store_t *st, const char *key, const char *owner,
+                                             int64_t now_ms, int64_t until_ms, bool *mine,
+                                             int64_t *held_until_ms, att_diag_t *d)
+{
+    if (st->ops->coll_lease == NULL)
+        return att_diag_set(d, ATT_E_UNSUPPORTED, "the %s store has no collateral fetch leases",
+                            st->ops->name);
+    return st->ops->coll_lease(st, key, owner, now_ms, until_ms, mine, held_until_ms, d);
+}
+/* End owner's lease on key (after its fetch stored the row, or failed) and tell the waiting
+ * processes; ATT_E_STORE_NOT_FOUND when owner does not hold it (it ran out and another took it). */
+static inline att_err_t att_store_coll_lease_end(att_store_t *st, const char *key,
+                                                 const char *owner, att_diag_t *d)
+{
+    if (st->ops->coll_lease_end == NULL)
+        return att_diag_set(d, ATT_E_UNSUPPORTED, "the %s store has no collateral fetch leases",
+                            st->ops->name);
+    return st->ops->coll_lease_end(st, key, owner, d);
+}
+/* A count of the news "collateral was stored or a fetch lease ended" from other processes
+ * (coll_put and coll_lease_end send it): read it before looking at the store, then
+ * att_store_coll_wait(st, seen, ms) returns true as soon as it differs from seen, false after
+ * timeout_ms (the caller then looks again anyway: news can be lost). Without news (SQLite, or
+ * no watcher running) the count stays 0 and the wait sleeps min(timeout_ms, 100 ms). */
+static inline uint64_t att_store_coll_news(att_store_t *st)
+{
+    return st->ops->coll_news ? st->ops->coll_news(st) : 0;
+}
+static inline bool att_store_coll_wait(att_store_t *st, uint64_t seen, long timeout_ms)
+{
+    if (st->ops->coll_wait != NULL)
+        return st->ops->coll_wait(st, seen, timeout_ms);
+    long ms = timeout_ms < 100 ? (timeout_ms < 0 ? 0 : timeout_ms) : 100;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return false;
 }
 
 /* Tell fn (on the store's own thread) of changes made through other handles or processes, until

@@ -79,6 +79,13 @@ static const char *const pg_migrations[] = {
     "  token_sha256 TEXT    PRIMARY KEY,"
     "  expires      BIGINT  NOT NULL);"
     "CREATE INDEX spent_tokens_expires ON spent_tokens (expires);",
+    /* 4: when a key starts signing (published from `created`, signing from `sign_from`), and the
+     * cluster's collateral fetch leases (one replica fetches a set, the others wait for it) */
+    "ALTER TABLE signing_keys ADD COLUMN sign_from BIGINT NOT NULL DEFAULT 0;"
+    "CREATE TABLE collateral_fetch ("
+    "  cache_key TEXT    PRIMARY KEY,"
+    "  owner     TEXT    NOT NULL,"
+    "  until_ms  BIGINT  NOT NULL);",
 };
 #define PG_N_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
 
@@ -131,17 +138,19 @@ static att_err_t pg_key_put(att_store_t *st, const att_store_key_t *k, att_diag_
     if (k == NULL || pg_empty(k->kid) || pg_empty(k->alg) || pg_empty(k->key_pem) ||
         pg_empty(k->cert_pem))
         return pg_arg(d, "key_put", "kid, alg, key_pem and cert_pem are required");
-    char t[3][24];
+    char t[4][24];
     snprintf(t[0], sizeof t[0], "%lld", (long long)k->created);
     snprintf(t[1], sizeof t[1], "%lld", (long long)k->retired);
     snprintf(t[2], sizeof t[2], "%lld", (long long)k->publish_until);
-    const char *v[7] = {k->kid, k->alg, k->key_pem, k->cert_pem, t[0], t[1], t[2]};
+    snprintf(t[3], sizeof t[3], "%lld", (long long)k->sign_from);
+    const char *v[8] = {k->kid, k->alg, k->key_pem, k->cert_pem, t[0], t[1], t[2], t[3]};
     char state[6];
     pg_conn_t *c = att_pg_take(s);
     PGresult *r = att_pg_run(s, c, "key_put",
                              "INSERT INTO signing_keys (kid, alg, key_pem, cert_pem, created,"
-                             " retired, publish_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                             7, v, NULL, NULL, 0, false, state, d);
+                             " retired, publish_until, sign_from)"
+                             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                             8, v, NULL, NULL, 0, false, state, d);
     att_err_t e = ATT_OK;
     if (r == NULL && strcmp(state, "23505") == 0)
         e = att_diag_set(d, ATT_E_STORE,
@@ -165,8 +174,8 @@ static att_err_t pg_key_list(att_store_t *st, att_store_key_t **keys, size_t *n,
     *n = 0;
     pg_conn_t *c = att_pg_take(s);
     PGresult *r = att_pg_run(s, c, "key_list",
-                             "SELECT kid, alg, key_pem, cert_pem, created, retired, publish_until"
-                             " FROM signing_keys ORDER BY created DESC, id DESC",
+                             "SELECT kid, alg, key_pem, cert_pem, created, retired, publish_until,"
+                             " sign_from FROM signing_keys ORDER BY created DESC, id DESC",
                              0, NULL, NULL, NULL, 0, true, NULL, d);
     att_pg_give(c);
     if (r == NULL)
@@ -185,6 +194,7 @@ static att_err_t pg_key_list(att_store_t *st, att_store_key_t **keys, size_t *n,
         k->created = pg_int(r, i, 4);
         k->retired = pg_int(r, i, 5);
         k->publish_until = pg_int(r, i, 6);
+        k->sign_from = pg_int(r, i, 7);
         if (!k->kid || !k->alg || !k->key_pem || !k->cert_pem)
             e = att_diag_set(d, ATT_E_STORE, "store key_list: out of memory reading a row");
     }
@@ -450,9 +460,72 @@ static att_err_t pg_coll_put(att_store_t *st, const char *key, const uint8_t *bl
                    " ON CONFLICT (cache_key) DO UPDATE"
                    " SET data = excluded.data, fetched_at = excluded.fetched_at",
                    3, v, l, b, 0, true, NULL, d);
+    if (r != NULL) {    /* replicas waiting on this key's fetch lease look at the row now */
+        char what[320]; /* keys are under 256 bytes */
+        snprintf(what, sizeof what, "collateral %s", key);
+        att_pg_notify(c, what);
+    }
     PQclear(r);
     att_pg_give(c);
     return r != NULL ? ATT_OK : ATT_E_STORE;
+}
+
+/* The lease on fetching key (docs/collateral.md, "Many replicas"): one upsert that takes the
+ * row when there is none, when its lease ran out before now_ms, or when owner holds it already;
+ * RETURNING says whether it did. Times are the callers' wall clocks: replicas' clocks must agree
+ * (NTP) to well within the lease. */
+static att_err_t pg_coll_lease(att_store_t *st, const char *key, const char *owner, int64_t now_ms,
+                               int64_t until_ms, bool *mine, int64_t *held_until_ms, att_diag_t *d)
+{
+    pg_store_t *s = (pg_store_t *)st;
+    if (pg_empty(key) || pg_empty(owner) || mine == NULL || held_until_ms == NULL)
+        return pg_arg(d, "coll_lease", "key, owner, mine and held_until_ms are required");
+    *mine = false;
+    *held_until_ms = 0;
+    char n[24], u[24];
+    snprintf(n, sizeof n, "%lld", (long long)now_ms);
+    snprintf(u, sizeof u, "%lld", (long long)until_ms);
+    const char *v[4] = {key, owner, n, u};
+    pg_conn_t *c = att_pg_take(s);
+    att_err_t e = ATT_OK;
+    PGresult *r = att_pg_run(s, c, "coll_lease",
+                             "INSERT INTO collateral_fetch (cache_key, owner, until_ms)"
+                             " VALUES ($1, $2, $4) ON CONFLICT (cache_key) DO UPDATE"
+                             " SET owner = excluded.owner, until_ms = excluded.until_ms"
+                             " WHERE collateral_fetch.until_ms < $3::bigint"
+                             " OR collateral_fetch.owner = excluded.owner"
+                             " RETURNING until_ms",
+                             4, v, NULL, NULL, 0, true, NULL, d);
+    if (r == NULL)
+        e = ATT_E_STORE;
+    else
+        *mine = PQntuples(r) == 1;
+    PQclear(r);
+    if (e == ATT_OK && !*mine) {
+        r = att_pg_run(s, c, "coll_lease",
+                       "SELECT until_ms FROM collateral_fetch WHERE cache_key = $1", 1, v, NULL,
+                       NULL, 0, true, NULL, d);
+        if (r == NULL)
+            e = ATT_E_STORE;
+        else /* ended meanwhile: held until now, so the caller looks and asks again */
+            *held_until_ms = PQntuples(r) == 1 ? pg_int(r, 0, 0) : now_ms;
+        PQclear(r);
+    }
+    att_pg_give(c);
+    return e;
+}
+
+static att_err_t pg_coll_lease_end(att_store_t *st, const char *key, const char *owner,
+                                   att_diag_t *d)
+{
+    if (pg_empty(key) || pg_empty(owner))
+        return pg_arg(d, "coll_lease_end", "key and owner are required");
+    char what[320]; /* keys are under 256 bytes */
+    snprintf(what, sizeof what, "collateral %s", key);
+    const char *v[2] = {key, owner};
+    return pg_change_one((pg_store_t *)st, "coll_lease_end",
+                         "DELETE FROM collateral_fetch WHERE cache_key = $1 AND owner = $2", 2, v,
+                         "collateral fetch lease held by", what, d);
 }
 
 /* ---- ledgers and secrets ----------------------------------------------------------------- */
@@ -615,6 +688,7 @@ static void pg_close(att_store_t *st)
         pthread_mutex_destroy(&s->wmu);
     if (s->hmu_ok)
         pthread_mutex_destroy(&s->hmu);
+    att_pg_news_fini(s);
     if (s->url) {
         OPENSSL_cleanse(s->url, strlen(s->url));
         free(s->url);
@@ -739,6 +813,8 @@ att_err_t att_store_open_pg(const char *url, att_store_t **out, att_diag_t *d)
         goto out;
     }
     s->hmu_ok = true;
+    if ((e = att_pg_news_init(s, d)) != ATT_OK)
+        goto out;
     for (int i = 0; i < PG_POOL; i++) {
         if (pthread_mutex_init(&s->pool[i].mu, NULL) != 0) {
             e = att_diag_set(d, ATT_E_STORE, "store open: cannot create a mutex");
@@ -779,6 +855,10 @@ static const att_store_ops_t pg_ops = {
     .signer_remove = pg_signer_remove,
     .coll_get = pg_coll_get,
     .coll_put = pg_coll_put,
+    .coll_lease = pg_coll_lease,
+    .coll_lease_end = pg_coll_lease_end,
+    .coll_news = att_pg_coll_news,
+    .coll_wait = att_pg_coll_wait,
     .watch = att_pg_watch,
     .exclusive = pg_exclusive,
     .available = att_pg_available,

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -61,6 +62,12 @@ typedef struct {
     int wake[2]; /* self-pipe that stops the thread */
     att_store_watch_fn cb;
     void *cb_arg;
+    /* news of collateral stored or a fetch lease ended ("collateral KEY" notifications): a
+     * count, and a condition variable on which att_pg_coll_wait sleeps (store_pg_watch.c) */
+    pthread_mutex_t nmu;
+    pthread_cond_t ncv;
+    bool nmu_ok;
+    uint64_t news;
 } pg_store_t;
 
 /* ATT_E_STORE naming the operation, the store (redacted) and the server's message with its
@@ -91,5 +98,10 @@ void att_pg_msg(const pg_store_t *s, const char *in, char *out, size_t n);
 /* store_pg_watch.c */
 att_err_t att_pg_watch(att_store_t *st, att_store_watch_fn fn, void *arg, att_diag_t *d);
 void att_pg_watch_stop(pg_store_t *s);
+/* The news count and its wait (att_store_ops_t.coll_news, coll_wait); init/fini at open/close. */
+att_err_t att_pg_news_init(pg_store_t *s, att_diag_t *d);
+void att_pg_news_fini(pg_store_t *s);
+uint64_t att_pg_coll_news(att_store_t *st);
+bool att_pg_coll_wait(att_store_t *st, uint64_t seen, long timeout_ms);
 
 #endif

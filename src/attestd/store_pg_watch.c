@@ -70,6 +70,81 @@ static bool pg_wait(const pg_store_t *s, int fd, int ms, bool *readable)
     return false;
 }
 
+/* "collateral KEY": another process stored a set or ended a fetch lease; wake the waiters
+ * (they look at the store: the count is only a reason to, never data). */
+static void pg_news(pg_store_t *s)
+{
+    pthread_mutex_lock(&s->nmu);
+    s->news++;
+    pthread_cond_broadcast(&s->ncv);
+    pthread_mutex_unlock(&s->nmu);
+}
+
+att_err_t att_pg_news_init(pg_store_t *s, att_diag_t *d)
+{
+    pthread_condattr_t ca;
+    bool ok = pthread_condattr_init(&ca) == 0;
+    ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0;
+    if (ok && pthread_mutex_init(&s->nmu, NULL) != 0)
+        ok = false;
+    else if (ok && pthread_cond_init(&s->ncv, &ca) != 0) {
+        pthread_mutex_destroy(&s->nmu);
+        ok = false;
+    }
+    pthread_condattr_destroy(&ca);
+    if (!ok)
+        return att_diag_set(d, ATT_E_STORE, "store open: cannot create a condition variable");
+    s->nmu_ok = true;
+    return ATT_OK;
+}
+
+void att_pg_news_fini(pg_store_t *s)
+{
+    if (!s->nmu_ok)
+        return;
+    pthread_cond_destroy(&s->ncv);
+    pthread_mutex_destroy(&s->nmu);
+    s->nmu_ok = false;
+}
+
+uint64_t att_pg_coll_news(att_store_t *st)
+{
+    pg_store_t *s = (pg_store_t *)st;
+    pthread_mutex_lock(&s->nmu);
+    uint64_t n = s->news;
+    pthread_mutex_unlock(&s->nmu);
+    return n;
+}
+
+/* Until the count differs from seen, at most timeout_ms; without a watcher (no news can come)
+ * at most 100 ms, so that the caller polls the store. */
+bool att_pg_coll_wait(att_store_t *st, uint64_t seen, long timeout_ms)
+{
+    pg_store_t *s = (pg_store_t *)st;
+    pthread_mutex_lock(&s->wmu);
+    bool watching = s->watching;
+    pthread_mutex_unlock(&s->wmu);
+    if (!watching && timeout_ms > 100)
+        timeout_ms = 100;
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->nmu);
+    int rc = 0;
+    while (s->news == seen && rc == 0)
+        rc = pthread_cond_timedwait(&s->ncv, &s->nmu, &ts);
+    bool news = s->news != seen;
+    pthread_mutex_unlock(&s->nmu);
+    return news;
+}
+
 static void *pg_watch_run(void *p)
 {
     pg_watch_arg_t a = *(pg_watch_arg_t *)p;
@@ -110,7 +185,10 @@ static void *pg_watch_run(void *p)
             }
             PGnotify *n;
             while ((n = PQnotifies(c)) != NULL) {
-                fn(arg, n->extra);
+                if (strncmp(n->extra, "collateral ", 11) == 0)
+                    pg_news(s); /* for att_pg_coll_wait, not the service */
+                else
+                    fn(arg, n->extra);
                 PQfreemem(n);
             }
         }

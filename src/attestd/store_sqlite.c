@@ -89,6 +89,14 @@ static const char *const sq_migrations[] = {
     "  token_sha256 TEXT    PRIMARY KEY,"
     "  expires      INTEGER NOT NULL);"
     "CREATE INDEX spent_tokens_expires ON spent_tokens (expires);",
+    /* 4: when a key starts signing (published from `created`, signing from `sign_from`: replicas
+     * publish a new key before any signs with it), and the cluster's collateral fetch leases
+     * (PostgreSQL uses them; kept here so that both schemas are the same) */
+    "ALTER TABLE signing_keys ADD COLUMN sign_from INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE collateral_fetch ("
+    "  cache_key TEXT    PRIMARY KEY,"
+    "  owner     TEXT    NOT NULL,"
+    "  until_ms  INTEGER NOT NULL);",
 };
 #define SQ_N_MIGRATIONS ((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
 
@@ -96,7 +104,7 @@ static const char *const sq_migrations[] = {
 
 static const char *const sq_sql[Q_N] = {
     [Q_KEY_PUT] = "INSERT INTO signing_keys (kid, alg, key_pem, cert_pem, created, retired,"
-                  " publish_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  " publish_until, sign_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     [Q_KEY_RETIRE] = "UPDATE signing_keys SET retired = ?, publish_until = ? WHERE kid = ?",
     [Q_KEY_RESEAL] = "UPDATE signing_keys SET key_pem = ? WHERE kid = ? AND key_pem = ?",
     [Q_POL_PUT] = "INSERT INTO policies (attestation_type, jws, updated) VALUES (?, ?, ?)"
@@ -109,8 +117,8 @@ static const char *const sq_sql[Q_N] = {
     [Q_COLL_PUT] = "INSERT INTO collateral (cache_key, data, fetched_at) VALUES (?, ?, ?)"
                    " ON CONFLICT (cache_key) DO UPDATE"
                    " SET data = excluded.data, fetched_at = excluded.fetched_at",
-    [Q_KEY_LIST] = "SELECT kid, alg, key_pem, cert_pem, created, retired, publish_until"
-                   " FROM signing_keys ORDER BY created DESC, id DESC",
+    [Q_KEY_LIST] = "SELECT kid, alg, key_pem, cert_pem, created, retired, publish_until,"
+                   " sign_from FROM signing_keys ORDER BY created DESC, id DESC",
     [Q_POL_GET] = "SELECT jws FROM policies WHERE attestation_type = ?",
     [Q_SIG_LIST] = "SELECT thumbprint, cert_pem FROM policy_signers ORDER BY id",
     [Q_COLL_GET] = "SELECT data, fetched_at FROM collateral WHERE cache_key = ?",
@@ -253,7 +261,8 @@ static att_err_t sq_key_put(att_store_t *st, const att_store_key_t *k, att_diag_
         (rc = sqlite3_bind_text(q, 4, k->cert_pem, -1, SQLITE_STATIC)) != SQLITE_OK ||
         (rc = sqlite3_bind_int64(q, 5, k->created)) != SQLITE_OK ||
         (rc = sqlite3_bind_int64(q, 6, k->retired)) != SQLITE_OK ||
-        (rc = sqlite3_bind_int64(q, 7, k->publish_until)) != SQLITE_OK)
+        (rc = sqlite3_bind_int64(q, 7, k->publish_until)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(q, 8, k->sign_from)) != SQLITE_OK)
         goto out;
     rc = sqlite3_step(q);
     if (rc == SQLITE_DONE)
@@ -310,6 +319,7 @@ static att_err_t sq_key_list(att_store_t *st, att_store_key_t **keys, size_t *n,
         k->created = sqlite3_column_int64(q, 4);
         k->retired = sqlite3_column_int64(q, 5);
         k->publish_until = sqlite3_column_int64(q, 6);
+        k->sign_from = sqlite3_column_int64(q, 7);
         if (!k->kid || !k->alg || !k->key_pem || !k->cert_pem) {
             e = att_diag_set(d, ATT_E_STORE, "store key_list: out of memory reading a row");
             goto out;

@@ -4,7 +4,7 @@ against a throw-away cluster that tests/tools/pg-start.sh starts (and stops, how
 ends). Prints one SKIP line and passes where PostgreSQL cannot start.
 
 - Two attestd started together on an empty database: both start, the schema is migrated once
-  (schema_version holds versions 1-3 once), one signing key is made (not one each), and both
+  (schema_version holds versions 1-4 once), one signing key is made (not one each), and both
   serve the same /certs; a token from either verifies against the other's /certs.
 - The password comes from a passfile (PGPASSFILE), never from the URL, and is never printed; a
   wrong password in the URL stops attestd with the URL masked.
@@ -165,9 +165,9 @@ def wait_for(s, want, typ='SgxEnclave'):
 def first_start(url, env):
     a, b = start_pair(url, env)
     T.check('both replicas started', a.alive() and b.alive())
-    T.eq('schema migrated once: versions 1-3, one row each',
+    T.eq('schema migrated once: versions 1-4, one row each',
          PG.sql('SELECT string_agg(version::text, \',\' ORDER BY version) FROM schema_version'),
-         '1,2,3')
+         '1,2,3,4')
     T.eq('one signing key for the two first starts', PG.sql('SELECT count(*) FROM signing_keys'),
          '1')
     ka, kb = kids(a), kids(b)

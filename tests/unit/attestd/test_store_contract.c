@@ -293,6 +293,35 @@ static void test_key_ops(void **state)
     att_store_close(st);
 }
 
+/* sign_from (migration 4): when a key starts signing, as put; 0 when not given. */
+static void test_key_sign_from(void **state)
+{
+    fx_t *f = *state;
+    att_store_t *st = open_ok(f);
+    att_diag_t d = {0};
+    att_store_key_t k1 = mk_key("k1", 100), k2 = mk_key("k2", 200);
+    k2.sign_from = 260; /* published at 200, signs from 260 */
+    assert_int_equal(att_store_key_put(st, &k1, &d), ATT_OK);
+    assert_int_equal(att_store_key_put(st, &k2, &d), ATT_OK);
+    /* the key it replaces signs until then and stays published for its tokens */
+    assert_int_equal(att_store_key_retire(st, "k1", 260, 260 + 28800, &d), ATT_OK);
+    att_store_t *again = open_ok(f); /* another handle (another replica) reads the same */
+    att_store_key_t *keys = NULL;
+    size_t n = 0;
+    assert_int_equal(att_store_key_list(again, &keys, &n, &d), ATT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(keys[0].kid, "k2");
+    assert_int_equal(keys[0].sign_from, 260);
+    assert_int_equal(keys[0].retired, 0);
+    assert_string_equal(keys[1].kid, "k1");
+    assert_int_equal(keys[1].sign_from, 0);
+    assert_int_equal(keys[1].retired, 260);
+    assert_int_equal(keys[1].publish_until, 260 + 28800);
+    att_store_keys_free(keys, n);
+    att_store_close(again);
+    att_store_close(st);
+}
+
 /* key_reseal: compare and set of a key's key_pem (keys.c sealing a clear key in place). */
 static void test_key_reseal(void **state)
 {
@@ -404,6 +433,90 @@ static void test_coll_ops(void **state)
     assert_int_equal(len, 0);
     free(blob);
     att_store_close(st);
+}
+
+/* The cluster's collateral fetch lease: one owner at a time per key, taken over once it ran out,
+ * extended by its owner, ended only by its owner; and the news of collateral stored or a lease
+ * ended reaching another handle's waiter (not the change watcher). A backend without leases
+ * (one process per store: SQLite) says ATT_E_UNSUPPORTED and its wait only sleeps. */
+static int g_watch_calls, g_watch_collateral;
+static void watch_count(void *arg, const char *what)
+{
+    (void)arg;
+    g_watch_calls++;
+    if (what != NULL && strncmp(what, "collateral", 10) == 0)
+        g_watch_collateral++;
+}
+
+static void test_coll_lease(void **state)
+{
+    fx_t *f = *state;
+    att_store_t *a = open_ok(f), *b = open_ok(f);
+    att_diag_t d = {0};
+    bool mine = true;
+    int64_t held = -1;
+    const char *key = "dcap/sgx/00a067110000/processor";
+    att_err_t e = att_store_coll_lease(a, key, "A", 1000, 13000, &mine, &held, &d);
+    if (a->ops->coll_lease == NULL) {
+        assert_int_equal(e, ATT_E_UNSUPPORTED);
+        assert_int_equal(att_store_coll_lease_end(a, key, "A", &d), ATT_E_UNSUPPORTED);
+        assert_int_equal(att_store_coll_news(a), 0);
+        assert_false(att_store_coll_wait(a, 0, 20));
+        att_store_close(a);
+        att_store_close(b);
+        return;
+    }
+    assert_int_equal(e, ATT_OK);
+    assert_true(mine);
+    /* held by A until 13000: B does not get it before, and learns until when */
+    assert_int_equal(att_store_coll_lease(b, key, "B", 2000, 14000, &mine, &held, &d), ATT_OK);
+    assert_false(mine);
+    assert_int_equal(held, 13000);
+    /* another key is another lease */
+    assert_int_equal(att_store_coll_lease(b, "snp/vcek/x", "B", 2000, 14000, &mine, &held, &d),
+                     ATT_OK);
+    assert_true(mine);
+    /* A extends its own */
+    assert_int_equal(att_store_coll_lease(a, key, "A", 3000, 15000, &mine, &held, &d), ATT_OK);
+    assert_true(mine);
+    assert_int_equal(att_store_coll_lease(b, key, "B", 14999, 20000, &mine, &held, &d), ATT_OK);
+    assert_false(mine);
+    assert_int_equal(held, 15000);
+    /* ran out (A died mid-fetch): B takes it over */
+    assert_int_equal(att_store_coll_lease(b, key, "B", 15001, 27000, &mine, &held, &d), ATT_OK);
+    assert_true(mine);
+    /* A's end is refused (not its lease any more); B's ends it, then anyone may take it */
+    assert_int_equal(att_store_coll_lease_end(a, key, "A", &d), ATT_E_STORE_NOT_FOUND);
+    assert_non_null(strstr(d.msg, "A"));
+    assert_int_equal(att_store_coll_lease(a, key, "A", 16000, 28000, &mine, &held, &d), ATT_OK);
+    assert_false(mine);
+    assert_int_equal(att_store_coll_lease_end(b, key, "B", &d), ATT_OK);
+    assert_int_equal(att_store_coll_lease(a, key, "A", 16000, 28000, &mine, &held, &d), ATT_OK);
+    assert_true(mine);
+    /* arguments */
+    assert_int_equal(att_store_coll_lease(a, "", "A", 0, 1, &mine, &held, &d), ATT_E_ARG);
+    assert_int_equal(att_store_coll_lease(a, key, "", 0, 1, &mine, &held, &d), ATT_E_ARG);
+    assert_int_equal(att_store_coll_lease(a, key, "A", 0, 1, NULL, &held, NULL), ATT_E_ARG);
+    assert_int_equal(att_store_coll_lease_end(a, key, NULL, &d), ATT_E_ARG);
+
+    /* without a watcher no news comes: the wait is a short sleep (the caller looks again) */
+    assert_false(att_store_coll_wait(a, att_store_coll_news(a), 5000));
+    /* with one: B's stored set and B's ended lease are news on A, within the wait; the
+     * watcher's function is not told of collateral */
+    g_watch_calls = g_watch_collateral = 0;
+    assert_int_equal(att_store_watch(a, watch_count, NULL, &d), ATT_OK);
+    uint64_t seen = att_store_coll_news(a);
+    assert_int_equal(att_store_coll_put(b, key, (const uint8_t *)"x", 1, 5, &d), ATT_OK);
+    assert_true(att_store_coll_wait(a, seen, 5000));
+    seen = att_store_coll_news(a);
+    assert_int_equal(att_store_coll_lease(b, "snp/vcek/x", "B", 3000, 14000, &mine, &held, &d),
+                     ATT_OK);
+    assert_int_equal(att_store_coll_lease_end(b, "snp/vcek/x", "B", &d), ATT_OK);
+    assert_true(att_store_coll_wait(a, seen, 5000));
+    assert_int_equal(att_store_watch(a, NULL, NULL, &d), ATT_OK);
+    assert_int_equal(g_watch_collateral, 0);
+    att_store_close(a);
+    att_store_close(b);
 }
 
 static void test_request_ledger(void **state)
@@ -723,6 +836,8 @@ static int run_contract(const char *spec)
         cmocka_unit_test_setup_teardown(test_policy_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_reseal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_sign_from, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_coll_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signer_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coll_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_ledger, setup, teardown),
