@@ -29,6 +29,8 @@
  * themselves (policy), revocation of AK or EK certificates.
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@
 #include "attest/token.h"
 #include "core/json.h"
 #include "core/util.h"
+#include "crypto/crypto.h"
 #include "ev_int.h"
 #include "tpm/tpm_int.h"
 
@@ -59,7 +62,20 @@
 #define ATT_EV_TPM_ACT_TAG   0x02
 #define ATT_EV_TPM_ACT_NAMES 200 /* bytes kept of each EK certificate name */
 
-/* ---- the backend: pinned AKs, AK CAs, EK CAs, budgets ---- */
+/* The AKs loaded from request bytes, kept (default of --tpm-ak-cache; at most
+ * ATT_EV_TPM_MAX_AK_CACHE): decoding an SPKI costs 80-110 us with OpenSSL 3, 4-5 times the
+ * quote's signature (docs/performance.md). */
+#define ATT_EV_TPM_AK_CACHE     64
+#define ATT_EV_TPM_MAX_AK_CACHE 65536
+
+/* ---- the backend: pinned AKs, AK CAs, EK CAs, budgets, the AK cache ---- */
+
+/* A loaded AK under the SHA-256 of the bytes it was loaded from; used: the LRU clock. */
+typedef struct {
+    uint8_t h[32];
+    att_tpm_ak_t *ak;
+    uint64_t used;
+} att_tpm_ak_slot_t;
 
 typedef struct {
     att_tpm_ak_t **aks;
@@ -67,7 +83,85 @@ typedef struct {
     att_tpm_ca_t *ak_ca, *ek_ca;
     att_tpm_limits_t limits;
     size_t max_custom, max_claim_bytes, max_chain;
+    pthread_mutex_t lock; /* the cache below */
+    att_tpm_ak_slot_t *cache;
+    size_t cache_max, cache_n;
+    uint64_t tick;
 } att_ev_tpm_t;
+
+/* Another owner of the same AK (the key up-referenced): what the cache hands out. */
+static att_tpm_ak_t *att_tpm_ak_share(const att_tpm_ak_t *ak)
+{
+    att_tpm_ak_t *c = malloc(sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    *c = *ak;
+    if (EVP_PKEY_up_ref(c->key) != 1) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void att_tpm_cache_clear(att_ev_tpm_t *x)
+{
+    for (size_t i = 0; i < x->cache_n; i++)
+        att_tpm_ak_free(x->cache[i].ak);
+    x->cache_n = 0;
+}
+
+/* att_tpm_ak_load through the cache: the same bytes give the AK loaded before (only AKs that
+ * loaded are kept; the least recently used goes when it is full). */
+static att_err_t att_tpm_ak_cached(att_ev_tpm_t *x, const uint8_t *buf, size_t len,
+                                   att_tpm_ak_t **out, att_diag_t *diag)
+{
+    uint8_t h[32];
+    *out = NULL;
+    if (x == NULL || x->cache_max == 0 || buf == NULL || len == 0 ||
+        !att_sha256_2(buf, len, NULL, 0, h))
+        return att_tpm_ak_load(buf, len, out, diag);
+    pthread_mutex_lock(&x->lock);
+    for (size_t i = 0; i < x->cache_n; i++)
+        if (memcmp(x->cache[i].h, h, 32) == 0) {
+            x->cache[i].used = ++x->tick;
+            *out = att_tpm_ak_share(x->cache[i].ak);
+            break;
+        }
+    pthread_mutex_unlock(&x->lock);
+    if (*out != NULL)
+        return ATT_OK;
+    att_err_t e = att_tpm_ak_load(buf, len, out, diag);
+    if (e != ATT_OK)
+        return e;
+    att_tpm_ak_t *keep = att_tpm_ak_share(*out);
+    if (keep == NULL)
+        return ATT_OK; /* not kept: loaded again next time */
+    pthread_mutex_lock(&x->lock);
+    size_t at = x->cache_n;
+    for (size_t i = 0; i < x->cache_n; i++)
+        if (memcmp(x->cache[i].h, h, 32) == 0) { /* another thread kept it meanwhile */
+            at = SIZE_MAX;
+            break;
+        }
+    if (at != SIZE_MAX && at == x->cache_max) {
+        at = 0;
+        for (size_t i = 1; i < x->cache_n; i++)
+            if (x->cache[i].used < x->cache[at].used)
+                at = i;
+        att_tpm_ak_free(x->cache[at].ak);
+    } else if (at != SIZE_MAX) {
+        x->cache_n++;
+    }
+    if (at != SIZE_MAX) {
+        memcpy(x->cache[at].h, h, 32);
+        x->cache[at].ak = keep;
+        x->cache[at].used = ++x->tick;
+        keep = NULL;
+    }
+    pthread_mutex_unlock(&x->lock);
+    att_tpm_ak_free(keep);
+    return ATT_OK;
+}
 
 static att_err_t att_tpm_create(void **inst, att_diag_t *diag)
 {
@@ -83,6 +177,15 @@ static att_err_t att_tpm_create(void **inst, att_diag_t *diag)
     x->max_custom = ATT_EV_TPM_MAX_CUSTOM;
     x->max_claim_bytes = ATT_EV_TPM_MAX_CLAIM_BYTES;
     x->max_chain = ATT_TPM_MAX_CHAIN;
+    x->cache_max = ATT_EV_TPM_AK_CACHE;
+    if ((x->cache = calloc(x->cache_max, sizeof(*x->cache))) == NULL ||
+        pthread_mutex_init(&x->lock, NULL) != 0) {
+        free(x->cache);
+        att_tpm_ca_free(x->ak_ca);
+        att_tpm_ca_free(x->ek_ca);
+        free(x);
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    }
     *inst = x;
     return ATT_OK;
 }
@@ -97,6 +200,9 @@ static void att_tpm_destroy(void *inst)
     free(x->aks);
     att_tpm_ca_free(x->ak_ca);
     att_tpm_ca_free(x->ek_ca);
+    att_tpm_cache_clear(x);
+    free(x->cache);
+    pthread_mutex_destroy(&x->lock);
     free(x);
 }
 
@@ -140,8 +246,8 @@ static att_err_t att_tpm_add_key(void *inst, const char *kind, const uint8_t *bu
 }
 
 /* The budgets: "tpm-max-log-bytes", "tpm-max-events", "tpm-max-event-size",
- * "tpm-max-custom-claims", "tpm-max-claim-bytes", "tpm-max-chain" (at most ATT_TPM_MAX_CHAIN);
- * 0 means the default. */
+ * "tpm-max-custom-claims", "tpm-max-claim-bytes", "tpm-max-chain" (at most ATT_TPM_MAX_CHAIN),
+ * and the AK cache's size "tpm-ak-cache" (at most ATT_EV_TPM_MAX_AK_CACHE); 0 means the default. */
 static att_err_t att_tpm_set_limit(void *inst, const char *name, uint64_t value, att_diag_t *diag)
 {
     att_ev_tpm_t *x = inst;
@@ -158,7 +264,21 @@ static att_err_t att_tpm_set_limit(void *inst, const char *name, uint64_t value,
         x->max_claim_bytes = v ? v : ATT_EV_TPM_MAX_CLAIM_BYTES;
     else if (!strcmp(name, "tpm-max-chain"))
         x->max_chain = v && v < ATT_TPM_MAX_CHAIN ? v : ATT_TPM_MAX_CHAIN;
-    else
+    else if (!strcmp(name, "tpm-ak-cache")) { /* before the first request: the cache empties */
+        size_t m = v == 0 ? ATT_EV_TPM_AK_CACHE : v;
+        att_tpm_ak_slot_t *c;
+        if (m > ATT_EV_TPM_MAX_AK_CACHE)
+            return att_diag_set(diag, ATT_E_ARG, "tpm-ak-cache %zu: at most %d AKs", m,
+                                ATT_EV_TPM_MAX_AK_CACHE);
+        if ((c = calloc(m, sizeof(*c))) == NULL)
+            return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        pthread_mutex_lock(&x->lock);
+        att_tpm_cache_clear(x);
+        free(x->cache);
+        x->cache = c;
+        x->cache_max = m;
+        pthread_mutex_unlock(&x->lock);
+    } else
         return att_diag_set(diag, ATT_E_ARG, "the TPM verifier has no limit %s", name);
     return ATT_OK;
 }
@@ -1125,7 +1245,7 @@ static att_err_t att_tpm_verify_round2(void *inst, const att_ev_input_t *in, att
         r.ak_len = (size_t)dl;
         OPENSSL_free(der);
     }
-    if ((e = att_tpm_ak_load(r.ak, r.ak_len, &ak, &d)) != ATT_OK) {
+    if ((e = att_tpm_ak_cached(x, r.ak, r.ak_len, &ak, &d)) != ATT_OK) {
         e = att_diag_set(diag, e, "TPM round 2: %s.%s: %s", r.where, r.v2 ? "aik_pub" : "ak",
                          d.msg);
         goto out;

@@ -227,6 +227,53 @@ static void test_accepted(void **state)
     }
 }
 
+/* The AK cache (--tpm-ak-cache) of one AK, two encodings of it alternating: each is evicted by
+ * the other and loaded again, a repeat is a hit, and a hit gives what a load gives (the
+ * TPM2B_PUBLIC's name claim, only for that form). Over the bound is refused. */
+static void test_ak_cache(void **state)
+{
+    (void)state;
+    if (!have_vectors())
+        skip();
+    att_ev_set_t *set = pinned_set("swtpm-rsa/ak.pub.pem");
+    att_diag_t d;
+    assert_int_equal(att_ev_set_limit(set, "tpm-ak-cache", 1, &d), ATT_OK);
+    assert_int_equal(att_ev_set_limit(set, "tpm-ak-cache", 65537, &d), ATT_E_ARG);
+    json_t *tpm2b = request(), *pem = request();
+    buf_t k = rd("swtpm-rsa/ak.pub.pem");
+    char *kb = att_b64url_encode(k.p, k.n);
+    json_object_set_new(json_object_get(pem, "request"), "ak", json_string(kb));
+    free(kb);
+    free(k.p);
+    json_t *seq[] = {tpm2b, tpm2b, pem, pem, tpm2b, pem};
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        opener_t o = opener();
+        att_ev_result_t r;
+        if (run(set, seq[i], &o, &r) != ATT_OK)
+            fail_msg("request %zu: %s", i, r.diag.msg);
+        assert_int_equal(json_object_get(r.claims, "x-attestd-tpm-ak-name") != NULL,
+                         seq[i] == tpm2b);
+        assert_string_equal(json_string_value(json_object_get(r.claims, "x-attestd-tpm-ak-trust")),
+                            "pinned");
+        att_ev_result_clear(&r);
+    }
+    /* a changed byte of the cached AK's encoding is another key to load, and refused */
+    json_t *bad = request();
+    json_t *jr = json_object_get(bad, "request");
+    char *ak = strdup(json_string_value(json_object_get(jr, "ak")));
+    ak[strlen(ak) - 5] = ak[strlen(ak) - 5] == 'A' ? 'B' : 'A';
+    json_object_set_new(jr, "ak", json_string(ak));
+    free(ak);
+    opener_t o = opener();
+    att_ev_result_t r;
+    assert_int_not_equal(run(set, bad, &o, &r), ATT_OK);
+    att_ev_result_clear(&r);
+    json_decref(bad);
+    json_decref(tpm2b);
+    json_decref(pem);
+    att_ev_set_free(set);
+}
+
 static void expect(att_ev_set_t *set, json_t *msg, opener_t *o, att_err_t want, const char *text)
 {
     att_ev_result_t r;
@@ -955,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_accepted),       cmocka_unit_test(test_refused),
         cmocka_unit_test(test_activation),     cmocka_unit_test(test_akcert),
         cmocka_unit_test(test_attreq_certify), cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_ak_cache),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     if (g_tpm)
