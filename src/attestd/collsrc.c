@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "collsrc_int.h"
 #include "log.h"
@@ -99,6 +101,11 @@ static bool needs_refresh(const att_collsrc_t *s, const coll_entry_t *en, att_ti
 
 /* While another caller refreshes it, a set may be served without waiting if it has not expired
  * and is not older than max_age. */
+bool coll_needs_refresh(const att_collsrc_t *s, const coll_entry_t *en, att_time_t now)
+{
+    return needs_refresh(s, en, now);
+}
+
 static bool usable_while_refreshing(const att_collsrc_t *s, const coll_entry_t *en, att_time_t now)
 {
     if (now >= en->expiry)
@@ -248,6 +255,19 @@ static void free_sources(const att_collsrc_opts_t *opts)
             opts->sources[i].fetcher->cfg_free(opts->sources[i].cfg);
 }
 
+/* This process's name in the store's fetch leases: host, pid and 32 random bits (a restarted
+ * process with a recycled pid is another owner). */
+static void owner_init(att_collsrc_t *s)
+{
+    char host[64] = "?";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = (uint32_t)att_net_mono_ms();
+    snprintf(s->owner, sizeof s->owner, "%s:%ld:%08x", host, (long)getpid(), r);
+}
+
 att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, att_diag_t *d)
 {
     if (opts == NULL || out == NULL) {
@@ -308,6 +328,7 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
     s->bucket_at = s->clock_ms(s->clock_arg);
     if (opts->offline_dir && (e = offline_load(s, opts->offline_dir, d)))
         goto fail;
+    owner_init(s);
     *out = s;
     return ATT_OK;
 fail:
@@ -635,7 +656,7 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
     uint8_t *blob = NULL;
     size_t blen = 0;
     int64_t upstream_retry = 0;
-    bool netted = false;
+    bool netted = false, leased = false, written = false, peered = false;
     if (try_store)
         se = coll_store_load(s, en, now, &stored, &stored_exp, &stored_at, &sd);
     if (try_net) {
@@ -643,9 +664,24 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
          * lock, so judge it through a scratch entry. */
         coll_entry_t tmp = {
             .obj = stored, .expiry = stored_exp, .fetched_at = stored_at, .fetched_at_known = true};
-        if (stored == NULL || needs_refresh(s, &tmp, now)) {
+        void *peer = NULL;
+        att_time_t peer_exp = 0, peer_at = 0;
+        if (stored == NULL || needs_refresh(s, &tmp, now)) /* once for the cluster */
+            coll_cluster_claim(s, en, now, &peer, &peer_exp, &peer_at, &leased);
+        if (peer != NULL) { /* another replica fetched it: as a stored set */
+            if (stored != NULL)
+                f->release(stored);
+            stored = peer;
+            stored_exp = peer_exp;
+            stored_at = peer_at;
+            try_store = peered = true;
+            se = ATT_OK;
+            att_diag_clear(&sd);
+        } else if (stored == NULL || needs_refresh(s, &tmp, now)) {
             netted = true;
             fe = net_fetch(s, en, now, &fetched, &fetched_exp, &blob, &blen, &upstream_retry, &fd);
+            if (leased)
+                written = coll_cluster_done(s, en, fe == ATT_OK, blob, blen, now);
         }
     }
 
@@ -658,7 +694,7 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
         en->stored_diag = sd;
     }
     if (stored) {
-        if (en->obj == NULL || stored_exp > en->expiry) {
+        if (en->obj == NULL || stored_exp > en->expiry || (peered && stored_exp == en->expiry)) {
             drop1 = en->obj;
             en->obj = stored;
             en->expiry = stored_exp;
@@ -667,6 +703,12 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
         } else {
             drop1 = stored;
         }
+    }
+    if (peered) { /* as good as our own fetch: no network attempt for a while */
+        en->attempted = true;
+        en->last_attempt = now;
+        en->failed = false;
+        en->last_err = ATT_OK;
     }
     if (netted) {
         s->stats.fetches++;
@@ -681,7 +723,7 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
             en->fetched_at_known = true;
             en->failed = false;
             en->last_err = ATT_OK;
-            if (s->store != NULL)
+            if (s->store != NULL && !written)
                 coll_pending_set(en, blob, blen, now); /* written just below */
             else
                 free(blob);

@@ -14,6 +14,10 @@
 #define COLL_KEY_LEN              ATT_COLL_KEY_MAX
 #define COLL_WRITE_RETRY_INTERVAL 60 /* seconds of `now` between store writes of a pending set */
 #define COLL_MAX_SOURCES          8  /* fetchers one source holds */
+/* The cluster's fetch lease on a key lasts one fetch deadline plus this (the store write of the
+ * fetched set); a process waiting for another's fetch waits at most two leases, then fetches. */
+#define COLL_LEASE_MARGIN_MS  2000
+#define COLL_PEER_WAIT_LEASES 2
 
 typedef struct coll_entry {
     struct coll_entry *next;
@@ -67,6 +71,7 @@ struct att_collsrc {
     int64_t (*clock_ms)(void *arg);
     void *clock_arg;
     att_collsrc_stats_t stats;
+    char owner[96]; /* this process in the store's fetch leases: host:pid:random */
 };
 
 /* Whether `now` is less than `interval` seconds after `then` (a `now` that went back is not;
@@ -85,5 +90,23 @@ att_err_t coll_store_load(att_collsrc_t *s, const coll_entry_t *en, att_time_t n
 void coll_pending_set(coll_entry_t *en, uint8_t *blob, size_t len, att_time_t fetched_at);
 /* Called with the lock held; releases it, then writes en's pending blob if one is due. */
 void coll_unlock_and_persist(att_collsrc_t *s, coll_entry_t *en, att_time_t now);
+
+/* The cluster's single flight (outside the lock; docs/collateral.md, "Many replicas"). Before en's
+ * key is fetched from the network: when the store is shared by other processes (it has fetch
+ * leases), a set another process stored since `since_blob` was read (or a fresh one) is taken
+ * instead: *obj set, *leased false. Otherwise the caller fetches: *leased says it holds the
+ * store's lease on the key (then coll_cluster_done must follow). While another process holds
+ * the lease this waits for its set (news from the store, and a look at least every second), up
+ * to the lease's end, then takes the lease over; at most COLL_PEER_WAIT_LEASES leases in all,
+ * then it fetches without one. Every store failure ends in "fetch" (as without a cluster). */
+void coll_cluster_claim(att_collsrc_t *s, const coll_entry_t *en, att_time_t now, void **obj,
+                        att_time_t *expiry, att_time_t *fetched_at, bool *leased);
+/* After a fetch under the lease: on success stores blob (one statement; the store tells the
+ * waiting processes), then ends the lease (which tells them too). Returns whether blob was
+ * stored (else the caller keeps it pending, as any failed write). */
+bool coll_cluster_done(att_collsrc_t *s, const coll_entry_t *en, bool fetched, const uint8_t *blob,
+                       size_t len, att_time_t fetched_at);
+/* Called with the lock held: whether en's set needs a refresh at now (collsrc.c). */
+bool coll_needs_refresh(const att_collsrc_t *s, const coll_entry_t *en, att_time_t now);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "collsrc_int.h"
 #include "log.h"
@@ -138,4 +139,142 @@ void coll_unlock_and_persist(att_collsrc_t *s, coll_entry_t *en, att_time_t now)
     pthread_mutex_unlock(&s->mu);
     while (claimed)
         claimed = pending_write(s, en, &w, now);
+}
+
+/* ---- the cluster's single flight ----
+ * Replicas sharing a PostgreSQL store fetch a missing or stale set once for all of them: the
+ * process that takes the store's lease on the key fetches and stores the set; the others wait
+ * for the row (the store's news of collateral, or a look every second since news can be lost)
+ * and load it as they would a stored set. A holder that dies (kill -9 mid-fetch) stops
+ * nobody for longer than its lease: the lease then runs out and the next waiter takes it over.
+ * Lease times are the wall clock (replicas' clocks agree through NTP, as token times need
+ * anyway); the evidence clock `now` (--at) has nothing to do with them. */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The store's row for en's key as it is now: *blob (malloc'd) or NULL when there is none or it
+ * cannot be read. */
+static void row_read(att_collsrc_t *s, const coll_entry_t *en, uint8_t **blob, size_t *len,
+                     att_time_t *at)
+{
+    att_diag_t d;
+    att_diag_clear(&d);
+    *blob = NULL;
+    *len = 0;
+    if (att_store_coll_get(s->store, en->key, blob, len, at, &d) != ATT_OK) {
+        free(*blob);
+        *blob = NULL;
+    }
+}
+
+/* Whether the row (blob) is one to take: it loads, and is fresh or not the row seen first. */
+static bool row_take(att_collsrc_t *s, const coll_entry_t *en, att_time_t now, const uint8_t *blob,
+                     size_t len, att_time_t at, const uint8_t *first, size_t first_len, void **obj,
+                     att_time_t *expiry, att_time_t *fetched_at)
+{
+    if (blob == NULL)
+        return false;
+    bool changed = first == NULL || first_len != len || memcmp(first, blob, len) != 0;
+    const att_coll_fetcher_t *f = en->src->fetcher;
+    att_diag_t d;
+    att_diag_clear(&d);
+    void *o = NULL;
+    att_time_t exp = 0;
+    if (f->load(en->src->cfg, en->key, blob, len, now, "stored collateral", &o, &exp, &d) != ATT_OK)
+        return false;
+    coll_entry_t tmp = {.obj = o, .expiry = exp, .fetched_at = at, .fetched_at_known = true};
+    if (!changed && coll_needs_refresh(s, &tmp, now)) {
+        f->release(o);
+        return false;
+    }
+    *obj = o;
+    *expiry = exp;
+    *fetched_at = at;
+    return true;
+}
+
+void coll_cluster_claim(att_collsrc_t *s, const coll_entry_t *en, att_time_t now, void **obj,
+                        att_time_t *expiry, att_time_t *fetched_at, bool *leased)
+{
+    *obj = NULL;
+    *leased = false;
+    if (s->store == NULL || s->store->ops->coll_lease == NULL)
+        return; /* one process per store (SQLite): the in-process single flight is all */
+    int64_t lease_ms = s->timeout_ms + COLL_LEASE_MARGIN_MS;
+    int64_t start = wall_ms(), give_up = start + COLL_PEER_WAIT_LEASES * lease_ms;
+    uint8_t *first = NULL;
+    size_t first_len = 0;
+    bool looked = false, waited = false;
+    for (;;) {
+        uint64_t news = att_store_coll_news(s->store); /* before looking: no news is lost */
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        att_time_t at = 0;
+        row_read(s, en, &blob, &len, &at);
+        /* the first look takes only a fresh row; later ones also any row changed since */
+        bool got = row_take(s, en, now, blob, len, at, looked ? first : blob,
+                            looked ? first_len : len, obj, expiry, fetched_at);
+        if (!looked) { /* the row as it was before any wait: a fresh one is taken at once */
+            looked = true;
+            first = blob;
+            first_len = len;
+            blob = NULL;
+        }
+        free(blob);
+        if (got) {
+            if (waited)
+                att_log(ATT_LOG_INFO, "collateral for %s: another replica fetched it (%lld ms)",
+                        en->key, (long long)(wall_ms() - start));
+            break;
+        }
+        int64_t t = wall_ms(), held_until = 0;
+        if (t >= give_up) {
+            att_log(ATT_LOG_WARN,
+                    "collateral for %s: another replica's fetch did not store it within %lld ms; "
+                    "fetching it here",
+                    en->key, (long long)(t - start));
+            break;
+        }
+        att_diag_t d;
+        att_diag_clear(&d);
+        bool mine = false;
+        att_err_t e = att_store_coll_lease(s->store, en->key, s->owner, t, t + lease_ms, &mine,
+                                           &held_until, &d);
+        if (e != ATT_OK) {
+            if (e != ATT_E_UNSUPPORTED) /* the store is down or failing: fetch as one process */
+                att_log(ATT_LOG_WARN, "collateral for %s: no fetch lease (%s); fetching it here",
+                        en->key, d.msg);
+            break;
+        }
+        if (mine) {
+            *leased = true;
+            break;
+        }
+        /* another process fetches: its news, a look every second, or its lease's end */
+        int64_t wait = held_until - t + 1;
+        if (wait > 1000)
+            wait = 1000;
+        if (wait < 1)
+            wait = 1;
+        waited = true;
+        att_store_coll_wait(s->store, news, (long)wait);
+    }
+    free(first);
+}
+
+bool coll_cluster_done(att_collsrc_t *s, const coll_entry_t *en, bool fetched, const uint8_t *blob,
+                       size_t len, att_time_t fetched_at)
+{
+    att_diag_t d;
+    att_diag_clear(&d);
+    bool stored =
+        fetched && att_store_coll_put(s->store, en->key, blob, len, fetched_at, &d) == ATT_OK;
+    att_diag_clear(&d);
+    att_store_coll_lease_end(s->store, en->key, s->owner, &d); /* NOT_FOUND: it ran out */
+    return stored;
 }
