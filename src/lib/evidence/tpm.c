@@ -14,7 +14,9 @@
  * carries the challenge, the AK's name and key digest and the EK certificate's names.
  * Round 2 goes to verify, in one of two forms:
  * - native, {"request": {"service_context", "ak", "quote", "signature", "pcrs", "tcg_log"?,
- *   "ima_log"?, "ak_cert"?, "ak_chain"?}};
+ *   "ima_log"?, "ak_cert"?, "ak_chain"?}}; with "context" in place of "service_context" it is
+ *   the one-shot form (attestd's GET /tpm/nonce gave it: opened with purpose "nonce", so
+ *   neither kind of token passes for the other);
  * - MAA's request v2, {"request": "<compact JWS>"} with header {"alg": "PS256" (or RS256,
  *   ES256), "typ": "attReqV2"}, signed by att_data.request_key.jwk, whose key is bound to the
  *   TPM by the quote's qualifyingData = HASH(the jwk member's bytes as sent || 0x00 ||
