@@ -7,7 +7,7 @@ Prints one SKIP line and passes where PostgreSQL or HAProxy cannot start, or wit
 vector sets (the load is real attestation).
 
 - Concurrent first starts: the three replicas start at the same moment on an empty database:
-  all run, one signing key is made (sealed under the KEK), all serve the same /certs.
+  all run, one signing key is made (stored sealed under the KEK), all serve the same /certs.
 - A policy set through replica A governs an attest on replica B (its token carries the claim
   A's policy issues), and a reset on C reaches A.
 - Tokens from every replica verify against every replica's /certs and HAProxy's (one issuer).
@@ -172,6 +172,9 @@ def first_start():
     T.check('the three replicas run', all(r.alive() for r in C.replicas))
     T.eq('one signing key for three concurrent first starts',
          C.sql('SELECT count(*) FROM signing_keys'), '1')
+    T.eq('the key is stored sealed under the generated KEK, not in clear',
+         C.sql("SELECT count(*) FROM signing_keys WHERE key_pem LIKE 'attestd-kek-v1:%' "
+               "AND key_pem NOT LIKE '%PRIVATE KEY%'"), '1')
     ks = [kids(r.url) for r in C.replicas] + [kids(C.url)]
     T.check('every replica and HAProxy serve the same /certs', all(k == ks[0] for k in ks) and
             len(ks[0]) == 1, ks)
