@@ -4,7 +4,10 @@
 Installs tests/interop/package.json (+ package-lock.json: @azure/attestation 1.0.0, jose) into
 $BUILD/interop with npm (never into the source tree), makes a TLS CA and server certificate and two
 policy signer CAs with openssl, starts three attestd servers (plain HTTP; HTTPS; HTTPS in isolated
-mode), then runs sdk_test.mjs with node against them.
+mode), then runs sdk_test.mjs with node against them. Then the TPM step (tpm_step): swtpm on
+loopback with an AK made by tpm2-tools, an attestd pinning it, and sdk_tpm.mjs carrying MAA's
+round 1 and round 2 through the SDK's attestTpm (skipped with one line when swtpm or tpm2-tools
+are missing or swtpm does not start).
 
 Skips (exit 0, with a message) only when node or npm is not installed; a failing npm install
 (registry unreachable, ...) is a failure. Environment: ATTESTD, VECTORS, REPO as for the e2e
@@ -14,12 +17,85 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'e2e'))
 import harness  # noqa: E402
-from harness import DCAP, Server, Signer, run, sgx_vector, tmpdir  # noqa: E402
+from harness import (DCAP, Server, Signer, _procs, free_port, run, sgx_vector,  # noqa: E402
+                     tmpdir)
+
+
+def free_pair():
+    """A loopback port whose next port is free too (swtpm's server and control ports)."""
+    import socket
+    for _ in range(100):
+        p = free_port()
+        if p >= 65535:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(('127.0.0.1', p + 1))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError('no two consecutive free loopback ports')
+
+
+def tpm_step(node, dest):
+    """sdk_tpm.mjs against an attestd pinning the AK of a swtpm started here. 0 or 1."""
+    for t in ('swtpm', 'tpm2_createek', 'tpm2_createak', 'tpm2_quote'):
+        if shutil.which(t) is None:
+            print('SKIP interop/sdk tpm: %s is not installed' % t, flush=True)
+            return 0
+    d = tmpdir('attestd-interop-tpm-')
+    os.makedirs(os.path.join(d, 'state'))
+    port = free_pair()
+    ctrl = port + 1  # the swtpm TCTI takes the control port as the next one
+    sw = subprocess.Popen(['swtpm', 'socket', '--tpm2', '--server',
+                           'type=tcp,port=%d,bindaddr=127.0.0.1' % port, '--ctrl',
+                           'type=tcp,port=%d,bindaddr=127.0.0.1' % ctrl, '--tpmstate',
+                           'dir=' + os.path.join(d, 'state'), '--flags',
+                           'not-need-init,startup-clear'],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    _procs.append(sw)
+    env = dict(os.environ, TPM2TOOLS_TCTI='swtpm:host=127.0.0.1,port=%d' % port)
+    f = lambda n: os.path.join(d, n)
+    try:
+        for _ in range(50):
+            if run(['tpm2_getrandom', '--hex', '8'], env=env).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            print('SKIP interop/sdk tpm: swtpm does not answer on port %d' % port, flush=True)
+            return 0
+        for cmd in (['tpm2_createek', '-c', f('ek.ctx'), '-G', 'rsa', '-u', f('ek.pub')],
+                    ['tpm2_flushcontext', '-t'],
+                    ['tpm2_createak', '-C', f('ek.ctx'), '-c', f('ak.ctx'), '-G', 'rsa', '-s',
+                     'rsassa', '-g', 'sha256', '-u', f('ak.pub'), '-n', f('ak.name')],
+                    ['tpm2_flushcontext', '-t'], ['tpm2_flushcontext', '-s'],
+                    ['tpm2_readpublic', '-c', f('ak.ctx'), '-o', f('ak.tpm2b')],
+                    ['tpm2_flushcontext', '-t'],
+                    ['tpm2_readpublic', '-c', f('ak.ctx'), '-o', f('ak.pem'), '-f', 'pem'],
+                    ['tpm2_flushcontext', '-t']):
+            r = run(cmd, env=env)
+            if r.returncode != 0:
+                print('FAIL: %s: %s' % (' '.join(cmd[:3]), r.stderr))
+                return 1
+        with Server('--tpm-ak', f('ak.pem')) as s:
+            r = subprocess.run([node, os.path.join(dest, 'sdk_tpm.mjs')], cwd=dest,
+                               env=dict(env, TPM_URL=s.issuer, TPM_DIR=d),
+                               stdin=subprocess.DEVNULL, timeout=120)
+            if r.returncode != 0:
+                print('--- attestd %s log (tail) ---\n%s' % (s.issuer, s.log()[-3000:]))
+            return 1 if r.returncode != 0 else 0
+    finally:
+        sw.terminate()
+        sw.wait(10)
 
 
 def main():
@@ -35,7 +111,7 @@ def main():
     stamp = os.path.join(dest, '.installed')
     want = hashlib.sha256(open(os.path.join(HERE, 'package.json'), 'rb').read() + lock).hexdigest()
     have = open(stamp).read() if os.path.exists(stamp) else ''
-    for f in ('package.json', 'package-lock.json', 'sdk_test.mjs'):
+    for f in ('package.json', 'package-lock.json', 'sdk_test.mjs', 'sdk_tpm.mjs'):
         shutil.copyfile(os.path.join(HERE, f), os.path.join(dest, f))
     if have != want or not os.path.isdir(os.path.join(dest, 'node_modules', '@azure', 'attestation')):
         print('npm ci into %s' % dest, flush=True)
@@ -101,7 +177,7 @@ def main():
         if rc != 0:
             for s in servers:
                 print('--- attestd %s log (tail) ---\n%s' % (s.issuer, s.log()[-3000:]))
-        return rc
+        return rc | tpm_step(node, dest)
     finally:
         for s in servers:
             s.stop()
