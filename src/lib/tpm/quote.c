@@ -471,6 +471,8 @@ ATT_API att_err_t att_tpm_certify_verify(const att_tpm_ak_t *ak, const uint8_t *
     /* The certified key's name, from its TPM2B_PUBLIC (its attributes are not an AK's). */
     TPM2B_PUBLIC pub;
     size_t off = 0;
+    /* libtss2-mu refuses to unmarshal a TPM2B_PUBLIC into one whose size is not 0 */
+    memset(&pub, 0, sizeof(pub));
     if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(certified, certified_len, &off, &pub) != TSS2_RC_SUCCESS ||
         off != certified_len || certified_len < 2 || pub.size != certified_len - 2)
         return att_diag_set(diag, ATT_E_EVIDENCE_FORMAT,
