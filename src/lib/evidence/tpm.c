@@ -76,6 +76,8 @@
 typedef struct {
     uint8_t h[32];
     att_tpm_ak_t *ak;
+    uint8_t spki[32]; /* SHA-256 of the AK's SubjectPublicKeyInfo (i2d_PUBKEY: an encoder) */
+    bool has_spki;
     uint64_t used;
 } att_tpm_ak_slot_t;
 
@@ -90,6 +92,8 @@ typedef struct {
     size_t cache_max, cache_n;
     uint64_t tick;
 } att_ev_tpm_t;
+
+static bool att_tpm_spki_hash(EVP_PKEY *k, uint8_t out[32]);
 
 /* Another owner of the same AK (the key up-referenced): what the cache hands out. */
 static att_tpm_ak_t *att_tpm_ak_share(const att_tpm_ak_t *ak)
@@ -112,21 +116,30 @@ static void att_tpm_cache_clear(att_ev_tpm_t *x)
     x->cache_n = 0;
 }
 
-/* att_tpm_ak_load through the cache: the same bytes give the AK loaded before (only AKs that
- * loaded are kept; the least recently used goes when it is full). */
+/* att_tpm_ak_load through the cache: the same bytes give the AK loaded before, with the SHA-256
+ * of its SubjectPublicKeyInfo in spki (*has_spki false when it could not be made). Only AKs
+ * that loaded are kept; the least recently used goes when it is full. */
 static att_err_t att_tpm_ak_cached(att_ev_tpm_t *x, const uint8_t *buf, size_t len,
-                                   att_tpm_ak_t **out, att_diag_t *diag)
+                                   att_tpm_ak_t **out, uint8_t spki[32], bool *has_spki,
+                                   att_diag_t *diag)
 {
     uint8_t h[32];
     *out = NULL;
+    *has_spki = false;
     if (x == NULL || x->cache_max == 0 || buf == NULL || len == 0 ||
-        !att_sha256_2(buf, len, NULL, 0, h))
-        return att_tpm_ak_load(buf, len, out, diag);
+        !att_sha256_2(buf, len, NULL, 0, h)) {
+        att_err_t e = att_tpm_ak_load(buf, len, out, diag);
+        if (e == ATT_OK)
+            *has_spki = att_tpm_spki_hash((*out)->key, spki);
+        return e;
+    }
     pthread_mutex_lock(&x->lock);
     for (size_t i = 0; i < x->cache_n; i++)
         if (memcmp(x->cache[i].h, h, 32) == 0) {
             x->cache[i].used = ++x->tick;
             *out = att_tpm_ak_share(x->cache[i].ak);
+            memcpy(spki, x->cache[i].spki, 32);
+            *has_spki = x->cache[i].has_spki;
             break;
         }
     pthread_mutex_unlock(&x->lock);
@@ -135,6 +148,7 @@ static att_err_t att_tpm_ak_cached(att_ev_tpm_t *x, const uint8_t *buf, size_t l
     att_err_t e = att_tpm_ak_load(buf, len, out, diag);
     if (e != ATT_OK)
         return e;
+    *has_spki = att_tpm_spki_hash((*out)->key, spki);
     att_tpm_ak_t *keep = att_tpm_ak_share(*out);
     if (keep == NULL)
         return ATT_OK; /* not kept: loaded again next time */
@@ -157,6 +171,8 @@ static att_err_t att_tpm_ak_cached(att_ev_tpm_t *x, const uint8_t *buf, size_t l
     if (at != SIZE_MAX) {
         memcpy(x->cache[at].h, h, 32);
         x->cache[at].ak = keep;
+        memcpy(x->cache[at].spki, spki, 32);
+        x->cache[at].has_spki = *has_spki;
         x->cache[at].used = ++x->tick;
         keep = NULL;
     }
@@ -1190,6 +1206,8 @@ static att_err_t att_tpm_verify_round2(void *inst, const att_ev_input_t *in, att
     uint8_t *ctxd = NULL, *nonce = NULL;
     size_t ctxl = 0, nlen = 0;
     att_tpm_ak_t *ak = NULL;
+    uint8_t akh[32]; /* SHA-256 of the AK's SubjectPublicKeyInfo */
+    bool has_akh = false;
     att_tpm_result_t *res = NULL;
     att_tpm_ctx_t c;
     att_tpm_cert_info_t ci;
@@ -1247,7 +1265,7 @@ static att_err_t att_tpm_verify_round2(void *inst, const att_ev_input_t *in, att
         r.ak_len = (size_t)dl;
         OPENSSL_free(der);
     }
-    if ((e = att_tpm_ak_cached(x, r.ak, r.ak_len, &ak, &d)) != ATT_OK) {
+    if ((e = att_tpm_ak_cached(x, r.ak, r.ak_len, &ak, akh, &has_akh, &d)) != ATT_OK) {
         e = att_diag_set(diag, e, "TPM round 2: %s.%s: %s", r.where, r.v2 ? "aik_pub" : "ak",
                          d.msg);
         goto out;
@@ -1291,9 +1309,8 @@ static att_err_t att_tpm_verify_round2(void *inst, const att_ev_input_t *in, att
         goto out;
     }
     if (c.activation) {
-        uint8_t h[32];
         const att_tpm_ak_info_t *ai = att_tpm_ak_info(ak);
-        if (!att_tpm_spki_hash(ak->key, h) || !att_ct_equal(h, c.spki, 32) ||
+        if (!has_akh || !att_ct_equal(akh, c.spki, 32) ||
             (ai->tpm_public &&
              (ai->name_len != c.name_len || memcmp(ai->name, c.name, c.name_len) != 0))) {
             char want[2 * ATT_TPM_MAX_NAME + 1];
@@ -1386,8 +1403,7 @@ static att_err_t att_tpm_verify_round2(void *inst, const att_ev_input_t *in, att
         goto out;
     }
     /* how the AK was trusted, with the certificates' names; MAA's aikValidated/aikPubHash */
-    uint8_t kh[32];
-    char *khb = att_tpm_spki_hash(ak->key, kh) ? att_b64std_encode(kh, 32) : NULL;
+    char *khb = has_akh ? att_b64std_encode(akh, 32) : NULL;
     json_object_set_new(out->claims, "x-attestd-tpm-ak-trust", json_string(trust));
     json_object_set_new(out->claims, "aikValidated", json_true());
     if (khb != NULL)
