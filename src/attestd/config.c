@@ -58,11 +58,13 @@ enum {
     O_TPM_MAX_CUSTOM,
     O_TPM_MAX_CLAIM_BYTES,
     O_TPM_MAX_CHAIN,
+    O_TPM_AK_CACHE,
     O_AT,
     O_ISOLATED,
     O_TLS_CERT,
     O_TLS_KEY,
     O_LIFETIME,
+    O_KEY_PUBLISH_LEAD,
     O_ALG,
     O_KEK,
     O_KEK_OLD,
@@ -154,6 +156,8 @@ static const att_opt_t att_opts[O_COUNT] = {
                                "longest attReqV2 rp_id, rp_data or custom claim name or value"},
     [O_TPM_MAX_CHAIN] = {"tpm-max-chain", K_UINT, "N", "8", 1, 8,
                          "most intermediates presented with a TPM AK or EK certificate"},
+    [O_TPM_AK_CACHE] = {"tpm-ak-cache", K_UINT, "N", "64", 1, 65536,
+                        "TPM AKs kept decoded, by the SHA-256 of the request's AK bytes (LRU)"},
     [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
               "clock override: judge evidence, certificates and collateral at this instant"},
     [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
@@ -163,6 +167,10 @@ static const att_opt_t att_opts[O_COUNT] = {
     [O_TLS_KEY] = {"tls-key", K_STR, "FILE", NULL, 0, 0, "PEM private key for --tls-cert"},
     [O_LIFETIME] = {"token-lifetime", K_UINT, "SECONDS", "28800", 1, 31536000,
                     "lifetime of issued attestation tokens"},
+    [O_KEY_PUBLISH_LEAD] = {"key-publish-lead", K_UINT, "SECONDS", NULL, 0, 86400,
+                            "a key made by `keys rotate` is in /certs this long before any "
+                            "replica signs with it (0: signs at once); default 60 on a "
+                            "PostgreSQL store, 0 on SQLite (docs/tokens.md)"},
     [O_ALG] = {"signing-alg", K_ALG, "ALG", "RS256", 0, 0,
                "token signing algorithm: RS256, PS256 or ES256"},
     [O_KEK] = {"key-encryption-key", K_STR, "FILE", NULL, 0, 0,
@@ -607,6 +615,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case O_TPM_MAX_CHAIN:
         cfg->tpm_max_chain = (size_t)num;
         break;
+    case O_TPM_AK_CACHE:
+        cfg->tpm_ak_cache = (size_t)num;
+        break;
     case O_AUTH_JWKS_REFETCH:
         cfg->auth_jwks_refetch = (unsigned)num;
         break;
@@ -618,6 +629,10 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_LIFETIME:
         cfg->token_lifetime = num;
+        break;
+    case O_KEY_PUBLISH_LEAD:
+        cfg->key_publish_lead = num;
+        cfg->key_publish_lead_set = true;
         break;
     case O_SIGNING_KEY_SESSIONS:
         cfg->signing_key_sessions = (unsigned)num;

@@ -60,6 +60,7 @@ typedef struct {
     size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;
     size_t tpm_max_custom_claims, tpm_max_claim_bytes;
     size_t tpm_max_chain;   /* --tpm-max-chain: intermediates with an AK or EK certificate */
+    size_t tpm_ak_cache;    /* --tpm-ak-cache: AKs kept decoded (LRU by their bytes' SHA-256) */
     bool has_at;            /* --at given */
     att_time_t at;          /* clock override */
     char *isolated_signers; /* NULL: not isolated */
@@ -67,6 +68,10 @@ typedef struct {
     char *tls_priority;      /* GnuTLS priority string; NULL = ATT_HTTP_TLS_PRIORITY */
     uint64_t token_lifetime; /* seconds, default 28800 */
     char *signing_alg;       /* "RS256" (default), "PS256", "ES256" */
+    /* --key-publish-lead: seconds a rotated key is published before it signs; not set: the
+     * store's default (keys.c: 60 on PostgreSQL, 0 on SQLite) */
+    uint64_t key_publish_lead;
+    bool key_publish_lead_set;
     /* --key-encryption-key FILE (NULL: keys stored in clear), --key-encryption-key-old FILE (KEK
      * rotation), --signing-key pkcs11:URI (RFC 7512; NULL: keys in the store) and
      * --signing-key-sessions N (default 4) */

@@ -1,7 +1,14 @@
 /* keys.c - attestd's signing keys: generated on first start, loaded from the store (the newest
- * active key signs, every key still within its publication window is in the JWKS), reloaded
- * now and then so that `attestd keys rotate` beside a live server takes effect, rotated; and
- * the signing of every token the service answers with (see svc_int.h).
+ * key whose signing time has come and that is not retired signs, every key still within its
+ * publication window is in the JWKS), reloaded now and then so that `attestd keys rotate` beside
+ * a live server takes effect, rotated; and the signing of every token the service answers with
+ * (see svc_int.h).
+ *
+ * Rotation across replicas (docs/tokens.md, "Rotation across replicas"): a new key is published
+ * at once and signs only from sign_from = created + --key-publish-lead; the keys it replaces sign
+ * until then and stay published until sign_from + --token-lifetime. Which key signs is a function
+ * of the rows and the clock only, so every replica makes the same choice at the same second, and
+ * each snapshot says when it goes stale (the next sign_from, retirement or end of publication).
  *
  * With --key-encryption-key the private keys are sealed (kek.h) before they reach the store and
  * opened after they are read, so every store backend holds them sealed with no code of its own.
@@ -36,6 +43,7 @@ static bool att_keys_in_hsm(const att_store_key_t *k)
 
 #define ATT_SVC_CERT_LIFETIME      (10LL * 365 * 86400)
 #define ATT_SVC_KEY_RELOAD_SECONDS 5
+#define ATT_KEYS_PUBLISH_LEAD      60 /* default on a shared store: 2 x the 30 s re-read */
 
 void att_keys_unref(att_keys_t *k)
 {
@@ -183,7 +191,9 @@ static att_err_t att_keys_check_sealed(att_svc_t *svc, att_diag_t *d)
     return e;
 }
 
-static att_err_t att_keys_generate(att_svc_t *svc, att_diag_t *d)
+/* A new key in the store, published from now and signing from sign_from (0: at once); its kid
+ * in *kid (malloc'd) if asked. */
+static att_err_t att_keys_generate(att_svc_t *svc, att_time_t sign_from, char **kid, att_diag_t *d)
 {
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
@@ -198,6 +208,7 @@ static att_err_t att_keys_generate(att_svc_t *svc, att_diag_t *d)
         pem = att_key_to_pem(key);
         sk.cert_pem = att_cert_to_pem(cert);
         sk.created = att_wall();
+        sk.sign_from = sign_from;
         if (sk.kid == NULL || pem == NULL || sk.cert_pem == NULL)
             e = att_diag_set(d, ATT_E_KEY, "cannot encode the new signing key");
         else if ((e = att_keys_seal(svc, sk.kid, pem, &sk.key_pem, d)) == ATT_OK)
@@ -205,6 +216,8 @@ static att_err_t att_keys_generate(att_svc_t *svc, att_diag_t *d)
     }
     att_keys_pem_free(pem);
     att_keys_pem_free(sk.key_pem);
+    if (e == ATT_OK && kid != NULL)
+        *kid = sk.kid, sk.kid = NULL;
     free(sk.kid);
     free(sk.cert_pem);
     EVP_PKEY_free(key);
@@ -212,8 +225,20 @@ static att_err_t att_keys_generate(att_svc_t *svc, att_diag_t *d)
     return e;
 }
 
-/* Build the signing state from the store: newest active key signs; every key still within its
- * publication window is in the JWKS. */
+/* Whether k signs at now: its signing time has come and it is not retired (yet). */
+static bool att_keys_signs_at(const att_store_key_t *k, att_time_t now)
+{
+    return k->sign_from <= now && (k->retired == 0 || k->retired > now);
+}
+
+/* The earliest of t's time points after now (0: none yet) and next. */
+static att_time_t att_keys_sooner(att_time_t next, att_time_t t, att_time_t now)
+{
+    return t > now && (next == 0 || t < next) ? t : next;
+}
+
+/* Build the signing state from the store at now: the newest key that signs at now signs; every
+ * key still within its publication window is in the JWKS (keys that sign later included). */
 static att_err_t att_keys_load(att_svc_t *svc, att_keys_t **out, att_diag_t *d)
 {
     att_store_key_t *keys = NULL;
@@ -229,6 +254,13 @@ static att_err_t att_keys_load(att_svc_t *svc, att_keys_t **out, att_diag_t *d)
     atomic_init(&k->refs, 1);
     k->jwks = att_jwks_new();
     att_time_t now = att_wall();
+    for (size_t i = 0; i < n; i++) { /* when this snapshot goes stale */
+        k->stale_at = att_keys_sooner(k->stale_at, keys[i].sign_from, now);
+        if (keys[i].retired != 0) {
+            k->stale_at = att_keys_sooner(k->stale_at, keys[i].retired, now);
+            k->stale_at = att_keys_sooner(k->stale_at, keys[i].publish_until + 1, now);
+        }
+    }
     for (size_t i = 0; i < n && e == ATT_OK; i++) {
         if (keys[i].retired != 0 && keys[i].publish_until < now)
             continue;
@@ -239,7 +271,8 @@ static att_err_t att_keys_load(att_svc_t *svc, att_keys_t **out, att_diag_t *d)
             break;
         }
         e = att_jwks_add(k->jwks, cert, d);
-        if (e == ATT_OK && k->signer == NULL && keys[i].retired == 0 && att_keys_in_hsm(&keys[i])) {
+        bool signs = att_keys_signs_at(&keys[i], now);
+        if (e == ATT_OK && k->signer == NULL && signs && att_keys_in_hsm(&keys[i])) {
             att_alg_t alg = att_alg_parse(keys[i].alg);
             if (svc->hsm == NULL)
                 e = att_diag_set(d, ATT_E_KEY,
@@ -256,7 +289,7 @@ static att_err_t att_keys_load(att_svc_t *svc, att_keys_t **out, att_diag_t *d)
             else
                 k->cert = cert, cert = NULL;
             ERR_clear_error();
-        } else if (e == ATT_OK && k->signer == NULL && keys[i].retired == 0) {
+        } else if (e == ATT_OK && k->signer == NULL && signs) {
             char *pem = NULL;
             if ((e = att_keys_pem(svc, &keys[i], &pem, NULL, d)) != ATT_OK) {
                 X509_free(cert);
@@ -292,20 +325,37 @@ void att_keys_maybe_reload(att_svc_t *svc)
 {
     time_t t = time(NULL);
     pthread_rwlock_rdlock(&svc->lock);
-    bool due = t - svc->keys_loaded >= ATT_SVC_KEY_RELOAD_SECONDS;
+    /* a snapshot gone stale (a key's signing time came) is reloaded at once, at most once a
+     * second while that fails */
+    bool due = t - svc->keys_loaded >= ATT_SVC_KEY_RELOAD_SECONDS ||
+               (svc->keys->stale_at != 0 && t >= svc->keys->stale_at && t != svc->keys_loaded);
     pthread_rwlock_unlock(&svc->lock);
     if (!due)
         return;
     att_keys_t *k;
     att_diag_t d;
-    if (att_keys_load(svc, &k, &d) != ATT_OK)
+    if (att_keys_load(svc, &k, &d) != ATT_OK) {
+        pthread_rwlock_wrlock(&svc->lock);
+        svc->keys_loaded = t;
+        pthread_rwlock_unlock(&svc->lock);
         return; /* keep serving with the keys we have */
+    }
     pthread_rwlock_wrlock(&svc->lock);
     att_keys_t *old = svc->keys;
     svc->keys = k;
     svc->keys_loaded = t;
     pthread_rwlock_unlock(&svc->lock);
     att_keys_unref(old);
+}
+
+/* --key-publish-lead, or its default: ATT_KEYS_PUBLISH_LEAD on a store replicas share (one that
+ * tells of changes), 0 on a store of one process (SQLite: as before, a rotated key signs at
+ * once; set the option for relying parties that cache /certs). docs/tokens.md. */
+int64_t att_svc_keys_publish_lead(const att_svc_t *svc)
+{
+    if (svc->o.key_publish_lead >= 0)
+        return svc->o.key_publish_lead;
+    return svc->store->ops->watch != NULL ? ATT_KEYS_PUBLISH_LEAD : 0;
 }
 
 att_err_t att_svc_keys_rotate(att_svc_t *svc, char **kid, att_diag_t *d)
@@ -321,18 +371,21 @@ att_err_t att_svc_keys_rotate(att_svc_t *svc, char **kid, att_diag_t *d)
     att_err_t e = att_store_key_list(svc->store, &keys, &n, d);
     if (e != ATT_OK)
         return e;
-    e = att_keys_generate(svc, d);
-    att_time_t now = att_wall();
-    /* Old active keys stop signing now and stay published until their last token expires. */
+    /* The new key is published now and signs from `from`; the keys it replaces sign until then
+     * and stay published until their last token (signed just before `from`) expires. */
+    att_time_t from = att_wall() + att_svc_keys_publish_lead(svc);
+    char *new_kid = NULL;
+    e = att_keys_generate(svc, from, &new_kid, d);
     for (size_t i = 0; i < n && e == ATT_OK; i++)
         if (keys[i].retired == 0)
-            e = att_store_key_retire(svc->store, keys[i].kid, now, now + svc->o.token_lifetime, d);
+            e = att_store_key_retire(svc->store, keys[i].kid, from, from + svc->o.token_lifetime,
+                                     d);
     att_store_keys_free(keys, n);
-    if (e != ATT_OK)
-        return e;
     att_keys_t *k;
-    if ((e = att_keys_load(svc, &k, d)) != ATT_OK)
+    if (e != ATT_OK || (e = att_keys_load(svc, &k, d)) != ATT_OK) {
+        free(new_kid);
         return e;
+    }
     pthread_rwlock_wrlock(&svc->lock);
     att_keys_t *old = svc->keys;
     svc->keys = k;
@@ -340,7 +393,9 @@ att_err_t att_svc_keys_rotate(att_svc_t *svc, char **kid, att_diag_t *d)
     pthread_rwlock_unlock(&svc->lock);
     att_keys_unref(old);
     if (kid)
-        *kid = strdup(att_signer_kid(k->signer));
+        *kid = new_kid;
+    else
+        free(new_kid);
     return ATT_OK;
 }
 
@@ -472,7 +527,7 @@ att_err_t att_keys_init(att_svc_t *svc, att_diag_t *d)
     bool have_active = false;
     for (size_t i = 0; i < nkeys; i++)
         have_active |= keys[i].retired == 0 && (svc->hsm != NULL || !att_keys_in_hsm(&keys[i]));
-    if (!have_active && (e = att_keys_generate(svc, d)) == ATT_OK) {
+    if (!have_active && (e = att_keys_generate(svc, 0, NULL, d)) == ATT_OK) {
         att_time_t now = att_wall();
         for (size_t i = 0; i < nkeys && e == ATT_OK; i++)
             if (keys[i].retired == 0 && att_keys_in_hsm(&keys[i])) {

@@ -58,6 +58,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .tpm_max_custom_claims = cfg->tpm_max_custom_claims,
         .tpm_max_claim_bytes = cfg->tpm_max_claim_bytes,
         .tpm_max_chain = cfg->tpm_max_chain,
+        .tpm_ak_cache = cfg->tpm_ak_cache,
         .have_at = cfg->has_at,
         .at = cfg->at,
         .isolated_signers = cfg->isolated_signers,
@@ -67,6 +68,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .key_encryption_key_old = cfg->key_encryption_key_old,
         .signing_key = cfg->signing_key,
         .signing_key_sessions = cfg->signing_key_sessions,
+        .key_publish_lead = cfg->key_publish_lead_set ? (int64_t)cfg->key_publish_lead : -1,
         .collateral_max_age = (int64_t)cfg->collateral_max_age,
         .collateral_timeout = cfg->collateral_timeout,
         .collateral_fetch_waiters = att_coll_waiters(cfg),
@@ -518,8 +520,17 @@ int att_service_command(int argc, char **argv, const att_config_t *cfg)
             return 1;
         }
         att_audit_rotate(cfg, kid, &d);
-        printf("new signing key %s is active; earlier keys stay in /certs for %llu s\n", kid,
-               (unsigned long long)(o.token_lifetime > 0 ? o.token_lifetime : 28800));
+        unsigned long long life =
+            o.token_lifetime > 0 ? (unsigned long long)o.token_lifetime : 28800;
+        long long lead = (long long)att_svc_keys_publish_lead(svc);
+        if (lead == 0)
+            printf("new signing key %s is active; earlier keys stay in /certs for %llu s\n", kid,
+                   life);
+        else
+            printf("new signing key %s is in /certs now and signs from %lld s from now "
+                   "(--key-publish-lead); earlier keys sign until then and stay in /certs %llu s "
+                   "more\n",
+                   kid, lead, life);
         free(kid);
         att_svc_free(svc);
         return 0;

@@ -36,11 +36,15 @@ typedef struct {
     /* TPM budgets (evidence limits "tpm-max-..."; 0: the backend's default) */
     size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;
     size_t tpm_max_custom_claims, tpm_max_claim_bytes, tpm_max_chain;
+    size_t tpm_ak_cache; /* AKs kept decoded ("tpm-ak-cache") */
     bool have_at; /* clock override */
     att_time_t at;
     const char *isolated_signers; /* PEM file of policy signer certificates, or NULL */
     int64_t token_lifetime;       /* seconds, default 28800 */
     att_alg_t alg;                /* signing algorithm, default RS256 */
+    /* seconds a rotated key is published before it signs; < 0: the store's default (60 on a
+     * store replicas share, 0 on SQLite) */
+    int64_t key_publish_lead;
     /* KEK file: private keys sealed in the store (NULL: in clear); the KEK being replaced (keys
      * re-sealed); the pkcs11: URI of an HSM key that signs (NULL: keys in the store); the
      * PKCS#11 sessions that sign at once (0: 4) */
@@ -107,6 +111,9 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
 /* `attestd keys rotate`: a new active key; the old one stays published until its last token
  * has expired. Prints nothing; returns the new kid in *kid (malloc'd). */
 att_err_t att_svc_keys_rotate(att_svc_t *svc, char **kid, att_diag_t *d);
+/* The seconds a rotated key is published before it signs: --key-publish-lead, or its default
+ * for the store (docs/tokens.md, "Rotation across replicas"). */
+int64_t att_svc_keys_publish_lead(const att_svc_t *svc);
 
 /* Counters for /metrics. */
 typedef struct {

@@ -54,6 +54,7 @@ typedef struct {
     EVP_PKEY *key;
     X509 *cert;
     json_t *jwks;
+    time_t stale_at; /* the next sign_from, retirement or end of publication (0: none): reload */
 } att_keys_t;
 
 struct att_svc {
