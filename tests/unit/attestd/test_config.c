@@ -215,6 +215,8 @@ static void test_all_options(void **state)
     att_config_free(&c);
 }
 
+static void expect_bad(const char *const *args, const char *const *env, const char *msg_part);
+
 /* The TPM options: CA lists (repeatable), budgets with their defaults (docs/server.md). */
 static void test_tpm_options(void **state)
 {
@@ -228,6 +230,7 @@ static void test_tpm_options(void **state)
     assert_int_equal(c.tpm_max_custom_claims, 32);
     assert_int_equal(c.tpm_max_claim_bytes, 1024);
     assert_int_equal(c.tpm_max_chain, 8);
+    assert_int_equal(c.tpm_ak_cache, 64);
     att_config_free(&c);
     const char *args[] = {"--tpm-ak-ca",
                           "/a1.pem",
@@ -247,6 +250,8 @@ static void test_tpm_options(void **state)
                           "100",
                           "--tpm-max-chain",
                           "2",
+                          "--tpm-ak-cache",
+                          "1",
                           NULL};
     assert_int_equal(load(&c, &d, args, NULL), ATT_OK);
     assert_int_equal(c.n_tpm_ak_cas, 2);
@@ -259,7 +264,10 @@ static void test_tpm_options(void **state)
     assert_int_equal(c.tpm_max_custom_claims, 3);
     assert_int_equal(c.tpm_max_claim_bytes, 100);
     assert_int_equal(c.tpm_max_chain, 2);
+    assert_int_equal(c.tpm_ak_cache, 1);
     att_config_free(&c);
+    expect_bad((const char *[]){"--tpm-ak-cache", "0", NULL}, NULL, "tpm-ak-cache");
+    expect_bad((const char *[]){"--tpm-ak-cache", "65537", NULL}, NULL, "tpm-ak-cache");
 }
 
 static void expect_bad(const char *const *args, const char *const *env, const char *msg_part)
