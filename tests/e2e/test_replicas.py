@@ -142,7 +142,8 @@ def rotation():
     ob = b.get('/.well-known/openid-configuration', api=None).json
     T.check('rotation: identical OpenID metadata', oa is not None and oa == ob, (oa, ob))
     old = kids(a.jwks())
-    fails, seen = [], []  # seen: (seconds since the rotate or None, kid, replica)
+    fails, seen, iats = [], [], []  # seen: (seconds since the rotate or None, kid); iats:
+    # (the token's iat, kid, replica)
     rotated_at, rotated_kid, both_at, rot_start = None, None, None, None
     ja, jb, cached = a.jwks(), b.jwks(), time.monotonic()
     t_start, i = time.monotonic(), 0
@@ -190,11 +191,20 @@ def rotation():
                     'AB'[(i - 1) % 2], name, why))
         seen.append((None if rotated_at is None else time.monotonic() - rot_start,
                      kid_of(r.token)))
+        iats.append((json.loads(b64url_dec(r.token.split('.')[1])).get('iat'), kid_of(r.token),
+                     'AB'[(i - 1) % 2]))
     T.eq('rotation: every token verified against both replicas\' cached /certs', fails, [])
     T.check('rotation: a stream of attests ran (> 20)', len(seen) > 20, len(seen))
     T.check('rotation: the new kid is new', rotated_kid is not None and rotated_kid not in old,
             (rotated_kid, old))
     new_at = [t for t, k in seen if k == rotated_kid]
+    # every replica switched at the very second the rows say (sign_from), notification or not:
+    # old kid before it, new kid from it on
+    sign_from = int(PG.sql("SELECT sign_from FROM signing_keys WHERE kid = '%s'" % rotated_kid,
+                           db='rot') or 0)
+    wrong = [x for x in iats if (x[1] == rotated_kid) != (x[0] >= sign_from)]
+    T.eq('rotation: on both replicas, the old key signed every token before sign_from and the '
+         'new key every token from it on', wrong[:5], [])
     T.check('rotation: the new key signed, after the lead', new_at and min(new_at) >= LEAD - 1,
             new_at[:3])
     T.check('rotation: the old key signed after the rotate, until the lead',
