@@ -409,23 +409,31 @@ void att_keys_fini(att_svc_t *svc)
 }
 
 /* Old active keys stop signing now and stay published until their last token expires. */
-static att_err_t att_keys_retire_others(att_svc_t *svc, const char *keep, att_diag_t *d)
+/* Every active key but keep stops signing at `from` (0: now) and stays published until its last
+ * token expires. */
+static att_err_t att_keys_retire_others(att_svc_t *svc, const char *keep, att_time_t from,
+                                        att_diag_t *d)
 {
     att_store_key_t *keys = NULL;
     size_t n = 0;
     att_err_t e = att_store_key_list(svc->store, &keys, &n, d);
     att_time_t now = att_wall();
+    if (from < now)
+        from = now;
     for (size_t i = 0; i < n && e == ATT_OK; i++)
         if (keys[i].retired == 0 && strcmp(keys[i].kid, keep) != 0)
-            e = att_store_key_retire(svc->store, keys[i].kid, now, now + svc->o.token_lifetime, d);
+            e = att_store_key_retire(svc->store, keys[i].kid, from, from + svc->o.token_lifetime,
+                                     d);
     att_store_keys_free(keys, n);
     return e;
 }
 
 /* --signing-key: the HSM key becomes the active key. Its row (the URI, and the certificate:
  * the token's own for the key, else one attestd signs through the HSM) is made once and reused
- * at every start while the key stays the same; a new HSM key gets a new row and the keys it
- * replaces stay published until their tokens expire, as after `keys rotate`. */
+ * at every start while the key stays the same; a new HSM key gets a new row and, as after `keys
+ * rotate`, is published at once but signs only after --key-publish-lead when it replaces an
+ * active key in the store (which signs until then and stays published until its tokens
+ * expire); one replacing another HSM key, which this process cannot use, signs at once. */
 static att_err_t att_keys_hsm_adopt(att_svc_t *svc, att_diag_t *d)
 {
     att_err_t e =
@@ -445,13 +453,22 @@ static att_err_t att_keys_hsm_adopt(att_svc_t *svc, att_diag_t *d)
     if ((e = att_store_key_list(svc->store, &keys, &n, d)) != ATT_OK)
         return e;
     char *kid = NULL;
+    att_time_t from = 0;
+    /* an active key in the store: the new one must not sign before every replica knows it,
+     * and the store key, which this process can use, signs until then. An active key in
+     * another HSM object cannot sign here: the new key then signs at once. */
+    bool others = false;
+    for (size_t i = 0; i < n; i++)
+        others |= keys[i].retired == 0 && !att_keys_in_hsm(&keys[i]);
     for (size_t i = 0; i < n && kid == NULL; i++) {
         if (keys[i].retired != 0 || !att_keys_in_hsm(&keys[i]) || strcmp(keys[i].alg, alg) != 0)
             continue;
         X509 *c = att_cert_parse((const uint8_t *)keys[i].cert_pem, strlen(keys[i].cert_pem),
                                  "stored signing certificate", d);
-        if (c != NULL && EVP_PKEY_eq(X509_get0_pubkey(c), pub) == 1)
+        if (c != NULL && EVP_PKEY_eq(X509_get0_pubkey(c), pub) == 1) {
             kid = strdup(keys[i].kid);
+            from = keys[i].sign_from;
+        }
         X509_free(c);
     }
     ERR_clear_error();
@@ -474,11 +491,13 @@ static att_err_t att_keys_hsm_adopt(att_svc_t *svc, att_diag_t *d)
             att_store_keys_free(keys, n);
             return e;
         }
+        from = others ? att_wall() + att_svc_keys_publish_lead(svc) : 0;
         att_store_key_t sk = {.kid = att_cert_kid(cert),
                               .alg = (char *)alg,
                               .key_pem = (char *)att_hsm_uri(svc->hsm),
                               .cert_pem = att_cert_to_pem(cert),
-                              .created = att_wall()};
+                              .created = att_wall(),
+                              .sign_from = from};
         if (sk.kid == NULL || sk.cert_pem == NULL)
             e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
         else
@@ -493,7 +512,7 @@ static att_err_t att_keys_hsm_adopt(att_svc_t *svc, att_diag_t *d)
     }
     att_store_keys_free(keys, n);
     if (e == ATT_OK)
-        e = att_keys_retire_others(svc, kid, d);
+        e = att_keys_retire_others(svc, kid, from, d);
     if (e == ATT_OK)
         att_log(ATT_LOG_INFO, "tokens are signed by the HSM key %s (kid %s)", att_hsm_uri(svc->hsm),
                 kid);

@@ -23,6 +23,7 @@ import base64
 import concurrent.futures
 import os
 import re
+import time
 import shutil
 import subprocess
 import sys
@@ -229,6 +230,32 @@ def main():
         rc, out = verify(s, tok, 'rs256', hsm.d)
         T.eq('RS256: attest token verify: exit 0', rc, 0, out)
     s.stop()
+    # an HSM key replacing an active key in the store with --key-publish-lead: published at
+    # once, signs only after the lead (as after keys rotate), the store key signs until then
+    d3 = tmpdir()
+    s3 = Server(*sim.args(), data_dir=d3)
+    kid_ec3 = s3.jwks()['keys'][0]['kid']
+    s3.stop()
+    s3 = hsm.server(hsm.uri('attestd', 'rsa'), 'RS256', '--key-publish-lead', '3', *sim.args(),
+                    data_dir=d3)
+    t_start = time.monotonic()
+    kids3 = [k['kid'] for k in s3.jwks()['keys']]
+    T.check('lead: the new HSM key is published at once, beside the store key',
+            len(kids3) == 2 and kid_ec3 in kids3, kids3)
+    tok, err = sim.token(s3, 'lead-before')
+    if T.check('lead: a token right after the start', tok is not None, err + s3.log()) and \
+            time.monotonic() - t_start < 2.5:
+        T.eq('lead: the store key still signs before the lead', jwt_parts(tok)[0].get('kid'),
+             kid_ec3)
+    time.sleep(max(0.0, 4.2 - (time.monotonic() - t_start)))
+    tok, err = sim.token(s3, 'lead-after')
+    if T.check('lead: a token after the lead', tok is not None, err + s3.log()):
+        T.check('lead: the new HSM key signs after the lead',
+                jwt_parts(tok)[0].get('kid') not in (None, kid_ec3), jwt_parts(tok)[0])
+        rc, out = verify(s3, tok, 'lead-after', hsm.d)
+        T.eq('lead: its token verifies against /certs', rc, 0, out)
+    s3.stop()
+
     # back to a key in the store: the HSM key stops signing but stays published
     s = Server(*sim.args(), data_dir=d)
     kids2 = [k['kid'] for k in s.jwks()['keys']]
