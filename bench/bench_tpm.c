@@ -492,7 +492,8 @@ static void bench_round2(const bench_kind_t *k, double warmup, double budget)
         json_array_append_new(pcrs, json_pack("{s:s,s:o}", "algorithm",
                                               att_tpm_alg_name(a.sel[b].alg), "values", vals));
     }
-    char *akb = att_b64url_encode(k->ak, k->ak_len), *qb = att_b64url_encode(k->quote, k->quote_len),
+    char *akb = att_b64url_encode(k->ak, k->ak_len),
+         *qb = att_b64url_encode(k->quote, k->quote_len),
          *sb = att_b64url_encode(k->sig, k->sig_len);
     json_t *m = json_pack("{s:{s:s,s:s,s:s,s:s,s:o}}", "request", "service_context", "x", "ak", akb,
                           "quote", qb, "signature", sb, "pcrs", pcrs);
@@ -523,8 +524,8 @@ static void bench_round2(const bench_kind_t *k, double warmup, double budget)
         if (rate > best)
             best = rate;
     }
-    printf("tpm-round2 kind=%s ak=%s rps=%.1f us=%.1f iterations=%llu\n", k->kind, k->ak_form,
-           best, 1e6 / best, (unsigned long long)iters);
+    printf("tpm-round2 kind=%s ak=%s rps=%.1f us=%.1f iterations=%llu\n", k->kind, k->ak_form, best,
+           1e6 / best, (unsigned long long)iters);
     fflush(stdout);
     att_ev_set_free(set);
     free(msg);

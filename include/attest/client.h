@@ -248,8 +248,8 @@ ATT_API void att_submit_result_clear(att_submit_result_t *r);
 /* ---- TPM attestation through /attest/Tpm (tpm_run.c) ------------------------------------- */
 
 typedef enum {
-    ATT_TPM_PROTO_NATIVE = 0, /* round 2 {"request": {service_context, ak, quote, ...}} */
-    ATT_TPM_PROTO_MAA = 1,    /* round 2 {"request": JWS attReqV2}, an ephemeral request key */
+    ATT_TPM_PROTO_NATIVE = 0,  /* round 2 {"request": {service_context, ak, quote, ...}} */
+    ATT_TPM_PROTO_MAA = 1,     /* round 2 {"request": JWS attReqV2}, an ephemeral request key */
     ATT_TPM_PROTO_ONESHOT = 2, /* GET /tpm/nonce, then one POST of the native request */
 } att_tpm_protocol_t;
 

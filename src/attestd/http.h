@@ -85,7 +85,8 @@ att_err_t att_http_route_builtins(att_http_router_t *r, att_metrics_t *m, bool (
 /* /readyz also says whether changes can be stored (writable(arg, why, n), arg as for ready):
  * {"status":"ready","writes":"ready"}, or, still 200 since attestation goes on,
  * {"status":"ready","writes":"unavailable","reason":why}. */
-void att_http_route_writable(att_http_router_t *r, bool (*writable)(void *arg, char *why, size_t n));
+void att_http_route_writable(att_http_router_t *r,
+                             bool (*writable)(void *arg, char *why, size_t n));
 
 /* ---- server ---- */
 

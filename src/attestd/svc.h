@@ -37,7 +37,7 @@ typedef struct {
     size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;
     size_t tpm_max_custom_claims, tpm_max_claim_bytes, tpm_max_chain;
     size_t tpm_ak_cache; /* AKs kept decoded ("tpm-ak-cache") */
-    bool have_at; /* clock override */
+    bool have_at;        /* clock override */
     att_time_t at;
     const char *isolated_signers; /* PEM file of policy signer certificates, or NULL */
     int64_t token_lifetime;       /* seconds, default 28800 */

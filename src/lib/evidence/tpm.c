@@ -579,10 +579,10 @@ static att_err_t att_tpm_round(void *inst, const att_ev_round_ctx_t *ctx, const 
 typedef enum { ATT_BIND_NONE, ATT_BIND_QUOTE, ATT_BIND_CERTIFY } att_bind_t;
 
 typedef struct {
-    const char *where; /* "request" (native) or "current_attestation" (attReqV2) */
-    const char *sc;    /* service_context or context (borrowed) */
+    const char *where;   /* "request" (native) or "current_attestation" (attReqV2) */
+    const char *sc;      /* service_context or context (borrowed) */
     const char *purpose; /* what sc must be: "service context" (round 1's) or "nonce" */
-    uint8_t *ak;       /* the AK as att_tpm_ak_load reads it; NULL: the AK certificate's key */
+    uint8_t *ak;         /* the AK as att_tpm_ak_load reads it; NULL: the AK certificate's key */
     size_t ak_len;
     uint8_t *ak_cert;
     size_t ak_cert_len;
