@@ -23,6 +23,7 @@
 #include "attest/token.h"
 #include "core/util.h"
 #include "crypto/crypto.h"
+#include "kek.h"
 
 #define ATT_CH_VERSION 1
 #define ATT_CH_NONCE   12
@@ -37,14 +38,41 @@
 
 static const char att_ch_aad[] = "attestd challenge v1";
 
+/* With a KEK the challenge key is stored sealed under it, as a secret named after the KEK
+ * ("challenge-key-kek-v1:<kek id>"; the clear "challenge-key-v1" of a store used without a KEK
+ * is left unused); the first stored wins, so replicas sharing the store and the KEK share the
+ * key. A new KEK (rotation) names a new secret: challenges sealed before it are refused. */
+static att_err_t att_challenge_sealed(att_svc_t *svc, const uint8_t fresh[32], uint8_t **key,
+                                      size_t *n, att_diag_t *d)
+{
+    char name[64], *blob = NULL, *stored = NULL;
+    size_t slen = 0;
+    snprintf(name, sizeof name, "challenge-key-kek-v1:%s", att_kek_id(svc->kek));
+    att_err_t e = att_kek_seal(svc->kek, "service-secret", name, fresh, 32, &blob, d);
+    if (e == ATT_OK)
+        e = att_store_secret(svc->store, name, (const uint8_t *)blob, strlen(blob), att_wall(),
+                             (uint8_t **)&stored, &slen, d);
+    free(blob);
+    if (e != ATT_OK)
+        return e;
+    char *text = strndup(stored, slen);
+    free(stored);
+    if (text == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    e = att_kek_open(svc->kek, "service-secret", name, text, key, n, d);
+    free(text);
+    return e;
+}
+
 att_err_t att_challenge_init(att_svc_t *svc, att_diag_t *d)
 {
     uint8_t fresh[32], *key = NULL;
     size_t n = 0;
     if (RAND_bytes(fresh, sizeof fresh) != 1)
         return att_diag_set(d, ATT_E_INTERNAL, "no randomness for the challenge key");
-    att_err_t e = att_store_secret(svc->store, "challenge-key-v1", fresh, sizeof fresh, att_wall(),
-                                   &key, &n, d);
+    att_err_t e = svc->kek != NULL ? att_challenge_sealed(svc, fresh, &key, &n, d)
+                                   : att_store_secret(svc->store, "challenge-key-v1", fresh,
+                                                      sizeof fresh, att_wall(), &key, &n, d);
     OPENSSL_cleanse(fresh, sizeof fresh);
     if (e != ATT_OK)
         return e;

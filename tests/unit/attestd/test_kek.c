@@ -368,6 +368,25 @@ static bool db_has_clear_key(tmp_t *t)
     return found;
 }
 
+/* The store's secret `name` as text; "absent" (stored now) when there was none. */
+static char *secret_text(tmp_t *t, const char *name)
+{
+    char url[128];
+    snprintf(url, sizeof url, "sqlite:%s/store", t->dir);
+    att_store_t *st = NULL;
+    att_diag_t d;
+    if (att_store_open(url, &st, &d) != ATT_OK)
+        fail_msg("open: %s", d.msg);
+    uint8_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(att_store_secret(st, name, (const uint8_t *)"absent", 6, 1, &v, &n, &d),
+                     ATT_OK);
+    att_store_close(st);
+    char *text = strndup((const char *)v, n);
+    free(v);
+    return text;
+}
+
 static void test_service_generates_sealed(void **state)
 {
     tmp_t *t = *state;
@@ -408,6 +427,29 @@ static void test_service_generates_sealed(void **state)
     /* `keys rotate` without it fails and adds nothing */
     assert_int_equal(start(t, NULL, NULL, true, &d), ATT_E_KEY);
     assert_int_equal(scan(t).n, 2);
+    /* the challenge key (stateless TPM challenges) is stored sealed under the KEK too, the same
+     * blob across restarts (the first stored wins), and opens to 32 bytes */
+    att_kek_t *k = NULL;
+    assert_int_equal(att_kek_load(kek, "kek", &k, &d), ATT_OK);
+    char name[64];
+    snprintf(name, sizeof name, "challenge-key-kek-v1:%s", att_kek_id(k));
+    char *blob = secret_text(t, name);
+    assert_true(att_kek_is_sealed(blob));
+    assert_int_equal(start(t, kek, NULL, false, &d), ATT_OK);
+    char *again = secret_text(t, name);
+    assert_string_equal(again, blob);
+    uint8_t *pt = NULL;
+    size_t n = 0;
+    assert_int_equal(att_kek_open(k, "service-secret", name, blob, &pt, &n, &d), ATT_OK);
+    assert_int_equal(n, 32);
+    free(pt);
+    att_kek_free(k);
+    /* and no clear challenge key was stored by a service that had the KEK */
+    char *clear = secret_text(t, "challenge-key-v1");
+    assert_string_equal(clear, "absent");
+    free(clear);
+    free(again);
+    free(blob);
 }
 
 static void test_clear_keys_sealed_in_place(void **state)
