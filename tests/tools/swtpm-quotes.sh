@@ -18,60 +18,15 @@
 set -u
 OUT=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
-mkdir -p "$OUT/state" "$OUT/localca" "$OUT/rsa" "$OUT/ecc"
-for t in swtpm swtpm_setup swtpm_localca tpm2_createek tpm2_quote; do
+mkdir -p "$OUT/rsa" "$OUT/ecc"
+for t in tpm2_createek tpm2_quote; do
     command -v $t >/dev/null 2>&1 || { echo "swtpm-quotes: $t is not installed" >&2; exit 77; }
 done
-cat >"$OUT/localca.conf" <<EOF
-statedir = $OUT/localca
-signingkey = $OUT/localca/signkey.pem
-issuercert = $OUT/localca/issuercert.pem
-certserial = $OUT/localca/certserial
-EOF
-printf -- '--platform-manufacturer attestd\n--platform-version 2.1\n--platform-model test\n' \
-    >"$OUT/localca.options"
-cat >"$OUT/swtpm_setup.conf" <<EOF
-create_certs_tool= $(command -v swtpm_localca)
-create_certs_tool_config = $OUT/localca.conf
-create_certs_tool_options = $OUT/localca.options
-active_pcr_banks = sha1,sha256
-EOF
-if ! swtpm_setup --tpm2 --config "$OUT/swtpm_setup.conf" --tpmstate "$OUT/state" \
-    --create-ek-cert --lock-nvram --overwrite --pcr-banks sha1,sha256 >"$OUT/setup.log" 2>&1; then
-    echo "swtpm-quotes: swtpm_setup failed: $(tail -3 "$OUT/setup.log")" >&2
-    exit 77
-fi
-# Two free consecutive loopback ports: the swtpm TCTI talks to the control channel on port+1.
-# (A race with another process is possible; swtpm then fails to bind and the script says so.)
-PORT=$(python3 -c 'import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 60000, 2)
-    s = [socket.socket(), socket.socket()]
-    try:
-        s[0].bind(("127.0.0.1", p)); s[1].bind(("127.0.0.1", p + 1))
-    except OSError:
-        continue
-    finally:
-        [x.close() for x in s]
-    print(p); break')
-CTRL=$((PORT + 1))
-if ! swtpm socket --tpm2 --server type=tcp,port=$PORT,bindaddr=127.0.0.1 \
-    --ctrl type=tcp,port=$CTRL,bindaddr=127.0.0.1 --tpmstate dir="$OUT/state" \
-    --flags not-need-init,startup-clear --pid file="$OUT/swtpm.pid" \
-    --log file="$OUT/swtpm.log",level=1 --daemon 2>"$OUT/swtpm.err"; then
-    echo "swtpm-quotes: swtpm cannot start: $(cat "$OUT/swtpm.err")" >&2
-    exit 77
-fi
+sh "$HERE/swtpm-start.sh" "$OUT" sha1,sha256 swtpm-quotes || exit $?
 stop() { [ -f "$OUT/swtpm.pid" ] && kill "$(cat "$OUT/swtpm.pid")" 2>/dev/null; rm -f "$OUT/swtpm.pid"; }
 trap stop EXIT
 trap "stop; exit 1" INT TERM HUP PIPE # dash runs no EXIT trap when a signal ends it
-export TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=$PORT
-i=0
-until tpm2_getrandom 8 >/dev/null 2>&1; do # the daemon may need a moment to listen
-    i=$((i + 1))
-    [ $i -lt 50 ] || { echo "swtpm-quotes: swtpm does not answer on port $PORT" >&2; exit 77; }
-    sleep 0.1
-done
+export TPM2TOOLS_TCTI="$(cat "$OUT/tcti")"
 fl() { tpm2_flushcontext -t >/dev/null 2>&1; tpm2_flushcontext -l >/dev/null 2>&1; tpm2_flushcontext -s >/dev/null 2>&1; }
 run() { # a step; its output goes to OUT/steps.log
     echo "+ $*" >>"$OUT/steps.log"

@@ -29,55 +29,11 @@ run() {
 [ "$cmd" = start ] || export TPM2TOOLS_TCTI="$(cat "$D/tcti")"
 case $cmd in
 start)
-    for t in swtpm swtpm_setup swtpm_localca tpm2_createak tpm2_activatecredential; do
+    for t in tpm2_createak tpm2_activatecredential; do
         command -v $t >/dev/null 2>&1 || { echo "swtpm-ek: $t is not installed" >&2; exit 77; }
     done
-    mkdir -p "$D/state" "$D/localca"
-    cat >"$D/localca.conf" <<EOF
-statedir = $D/localca
-signingkey = $D/localca/signkey.pem
-issuercert = $D/localca/issuercert.pem
-certserial = $D/localca/certserial
-EOF
-    printf -- '--platform-manufacturer attestd\n--platform-version 2.1\n--platform-model test\n' \
-        >"$D/localca.options"
-    cat >"$D/swtpm_setup.conf" <<EOF
-create_certs_tool= $(command -v swtpm_localca)
-create_certs_tool_config = $D/localca.conf
-create_certs_tool_options = $D/localca.options
-active_pcr_banks = sha256
-EOF
-    if ! swtpm_setup --tpm2 --config "$D/swtpm_setup.conf" --tpmstate "$D/state" \
-        --create-ek-cert --lock-nvram --overwrite >"$D/setup.log" 2>&1; then
-        echo "swtpm-ek: swtpm_setup failed: $(tail -3 "$D/setup.log")" >&2
-        exit 77
-    fi
-    PORT=$(python3 -c 'import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 60000, 2)
-    s = [socket.socket(), socket.socket()]
-    try:
-        s[0].bind(("127.0.0.1", p)); s[1].bind(("127.0.0.1", p + 1))
-    except OSError:
-        continue
-    finally:
-        [x.close() for x in s]
-    print(p); break')
-    if ! swtpm socket --tpm2 --server type=tcp,port=$PORT,bindaddr=127.0.0.1 \
-        --ctrl type=tcp,port=$((PORT + 1)),bindaddr=127.0.0.1 --tpmstate dir="$D/state" \
-        --flags not-need-init,startup-clear --pid file="$D/swtpm.pid" \
-        --log file="$D/swtpm.log",level=1 --daemon 2>"$D/swtpm.err"; then
-        echo "swtpm-ek: swtpm cannot start: $(cat "$D/swtpm.err")" >&2
-        exit 77
-    fi
-    echo "swtpm:host=127.0.0.1,port=$PORT" >"$D/tcti"
-    export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$PORT"
-    i=0
-    until tpm2_getrandom 8 >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 50 ] || { echo "swtpm-ek: swtpm does not answer on port $PORT" >&2; exit 77; }
-        sleep 0.1
-    done
+    sh "$(dirname "$0")/../../tools/swtpm-start.sh" "$D" sha256 swtpm-ek || exit $?
+    export TPM2TOOLS_TCTI="$(cat "$D/tcti")"
     run tpm2_readpublic -c 0x81010001 -o "$D/ek_rsa.tpm2b_public"
     run tpm2_readpublic -c 0x81010016 -o "$D/ek_ecc.tpm2b_public"
     run tpm2_nvread 0x1c00002 -o "$D/ek_rsa_cert.der"
