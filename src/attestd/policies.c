@@ -500,9 +500,10 @@ void att_svc_policy_reset(att_svc_t *svc, const char *type, const char *body, si
 
 /* Another replica changed the stored policy of `type` (NULL: of any type, maybe): put what the
  * store holds now in force, where it differs from what is. A store that cannot be read keeps
- * the policies in force (the next notification or re-read tries again). */
-void att_policies_reload(att_svc_t *svc, const char *type)
+ * the policies in force and makes this false (the watcher tries again a second later). */
+bool att_policies_reload(att_svc_t *svc, const char *type)
 {
+    bool ok = true;
     for (size_t i = 0; i < att_svc_ntypes(); i++) {
         const char *name = att_svc_type_at(i);
         if (type != NULL && strcmp(type, name) != 0)
@@ -510,8 +511,10 @@ void att_policies_reload(att_svc_t *svc, const char *type)
         char *jws = NULL;
         att_diag_t d;
         att_err_t e = att_store_policy_get(svc->store, name, &jws, &d);
-        if (e != ATT_OK && e != ATT_E_STORE_NOT_FOUND)
+        if (e != ATT_OK && e != ATT_E_STORE_NOT_FOUND) {
+            ok = false;
             continue;
+        }
         att_pol_t *cur = att_pol_get(svc, i);
         bool same = e == ATT_OK ? !cur->is_default && strcmp(cur->jws, jws) == 0 : cur->is_default;
         att_pol_unref(cur);
@@ -522,6 +525,7 @@ void att_policies_reload(att_svc_t *svc, const char *type)
             att_pol_swap(svc, i, p);
         free(jws);
     }
+    return ok;
 }
 
 /* The policies in force at start-up: stored ones, else the defaults. In isolated mode, signed

@@ -200,16 +200,16 @@ out:
 
 /* Another replica changed the policy management certificates: the set in force becomes the
  * store's (isolated mode only; a store that cannot be read, or a certificate that does not
- * parse, keeps the set in force). */
-void att_signers_reload(att_svc_t *svc)
+ * parse, keeps the set in force; false when the store could not be read). */
+bool att_signers_reload(att_svc_t *svc)
 {
     if (!svc->isolated)
-        return;
+        return true;
     att_store_signer_t *s = NULL;
     size_t n = 0;
     att_diag_t d;
     if (att_store_signer_list(svc->store, &s, &n, &d) != ATT_OK)
-        return;
+        return false;
     STACK_OF(X509) *sk = sk_X509_new_null();
     bool ok = sk != NULL && n > 0;
     for (size_t i = 0; i < n && ok; i++) {
@@ -222,13 +222,14 @@ void att_signers_reload(att_svc_t *svc)
     att_store_signers_free(s, n);
     if (!ok) {
         sk_X509_pop_free(sk, X509_free);
-        return;
+        return true; /* read, but not usable: a retry would read the same */
     }
     pthread_rwlock_wrlock(&svc->lock);
     STACK_OF(X509) *old = svc->signers;
     svc->signers = sk;
     pthread_rwlock_unlock(&svc->lock);
     sk_X509_pop_free(old, X509_free);
+    return true;
 }
 
 /* Isolated mode: the signer set in the store, seeded from --isolated-signers on first start. */

@@ -43,8 +43,10 @@ typedef struct att_store att_store_t;
 
 /* A store's news of a change another writer (another replica) made: `what` is "policy TYPE",
  * "signers" or "keys"; NULL means anything may have changed (after a reconnect, and now and
- * then as a safety net): re-read everything. Called on the store's own thread. */
-typedef void (*att_store_watch_fn)(void *arg, const char *what);
+ * then as a safety net): re-read everything. Called on the store's own thread. Returns false
+ * when the store could not be read (the change is not in force yet): the watcher then re-reads
+ * everything again a second later instead of waiting for its periodic re-read. */
+typedef bool (*att_store_watch_fn)(void *arg, const char *what);
 
 typedef struct {
     const char *name; /* "sqlite" */

@@ -145,6 +145,9 @@ bool att_pg_coll_wait(att_store_t *st, uint64_t seen, long timeout_ms)
     return news;
 }
 
+/* A re-read the store could not serve is tried again after this long. */
+#define PG_RETRY_READ_MS 1000
+
 static void *pg_watch_run(void *p)
 {
     pg_watch_arg_t a = *(pg_watch_arg_t *)p;
@@ -170,9 +173,11 @@ static void *pg_watch_run(void *p)
             resync = true;
         }
         if (resync) {
-            fn(arg, NULL);
+            /* a re-read the store could not serve (its pool still reconnecting) is tried again
+             * a second later, not at the next periodic re-read */
+            bool ok = fn(arg, NULL);
             resync = false;
-            next = pg_mono_ms() + PG_RESYNC_SECONDS * 1000;
+            next = pg_mono_ms() + (ok ? PG_RESYNC_SECONDS * 1000 : PG_RETRY_READ_MS);
         }
         int64_t left = next - pg_mono_ms();
         if (pg_wait(s, PQsocket(c), left > 60000 ? 60000 : (int)left, &readable))
@@ -187,8 +192,8 @@ static void *pg_watch_run(void *p)
             while ((n = PQnotifies(c)) != NULL) {
                 if (strncmp(n->extra, "collateral ", 11) == 0)
                     pg_news(s); /* for att_pg_coll_wait, not the service */
-                else
-                    fn(arg, n->extra);
+                else if (!fn(arg, n->extra) && next > pg_mono_ms() + PG_RETRY_READ_MS)
+                    next = pg_mono_ms() + PG_RETRY_READ_MS; /* then re-read everything */
                 PQfreemem(n);
             }
         }

@@ -162,18 +162,20 @@ void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
 
 /* The store's news of a change another replica made (docs/store.md, "Notifications"): the
  * policies and signers are re-read at once; the keys at the next request that uses them. */
-static void att_svc_store_changed(void *arg, const char *what)
+static bool att_svc_store_changed(void *arg, const char *what)
 {
     att_svc_t *svc = arg;
+    bool ok = true;
     if (what == NULL || strcmp(what, "keys") == 0) {
         pthread_rwlock_wrlock(&svc->lock);
         svc->keys_loaded = 0; /* att_keys_maybe_reload: due now */
         pthread_rwlock_unlock(&svc->lock);
     }
     if (what == NULL || strncmp(what, "policy ", 7) == 0)
-        att_policies_reload(svc, what ? what + 7 : NULL);
+        ok &= att_policies_reload(svc, what ? what + 7 : NULL);
     if (what == NULL || strcmp(what, "signers") == 0)
-        att_signers_reload(svc);
+        ok &= att_signers_reload(svc);
+    return ok;
 }
 
 /* First start on a shared store: under the store's lock, so replicas starting together on an

@@ -128,7 +128,7 @@ att_err_t att_policies_init(att_svc_t *svc, att_diag_t *d);
 att_pol_t *att_pol_get(att_svc_t *svc, size_t idx);
 /* Put the stored policy of type (NULL: every type) in force where it differs (another replica
  * changed it: the store's watcher, svc.c). */
-void att_policies_reload(att_svc_t *svc, const char *type);
+bool att_policies_reload(att_svc_t *svc, const char *type);
 void att_pol_unref(att_pol_t *p);
 /* Trim whitespace around a JWS body. */
 void att_trim_body(const char **p, size_t *len);
@@ -169,6 +169,6 @@ att_err_t att_signers_init(att_svc_t *svc, att_diag_t *d);
 /* Is cert one of the policy management certificates? */
 bool att_is_signer(att_svc_t *svc, X509 *cert);
 /* The store's set in force (another replica changed it: the store's watcher, svc.c). */
-void att_signers_reload(att_svc_t *svc);
+bool att_signers_reload(att_svc_t *svc);
 
 #endif

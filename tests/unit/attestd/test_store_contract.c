@@ -440,12 +440,13 @@ static void test_coll_ops(void **state)
  * ended reaching another handle's waiter (not the change watcher). A backend without leases
  * (one process per store: SQLite) says ATT_E_UNSUPPORTED and its wait only sleeps. */
 static int g_watch_calls, g_watch_collateral;
-static void watch_count(void *arg, const char *what)
+static bool watch_count(void *arg, const char *what)
 {
     (void)arg;
     g_watch_calls++;
     if (what != NULL && strncmp(what, "collateral", 10) == 0)
         g_watch_collateral++;
+    return true;
 }
 
 static void test_coll_lease(void **state)

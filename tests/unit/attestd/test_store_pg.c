@@ -221,18 +221,39 @@ typedef struct {
     pthread_cond_t cv;
     char seen[16][64];
     int n, resyncs;
+    int fail_resyncs; /* answer this many full re-reads "the store could not be read" */
 } news_t;
 
-static void on_news(void *arg, const char *what)
+static bool on_news(void *arg, const char *what)
 {
     news_t *w = arg;
+    bool ok = true;
     pthread_mutex_lock(&w->mu);
-    if (what == NULL)
+    if (what == NULL) {
         w->resyncs++;
-    else if (w->n < 16)
+        if (w->fail_resyncs > 0) {
+            w->fail_resyncs--;
+            ok = false;
+        }
+    } else if (w->n < 16)
         snprintf(w->seen[w->n++], sizeof w->seen[0], "%s", what);
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    return ok;
+}
+
+/* Wait (at most 10 s: a bound, not a measure) until `n` full re-reads were made. */
+static bool resyncs_wait(news_t *w, int n)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&w->mu);
+    while (w->resyncs < n && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0)
+        ;
+    bool got = w->resyncs >= n;
+    pthread_mutex_unlock(&w->mu);
+    return got;
 }
 
 /* Wait (at most 10 s: a bound, not a measure) until `what` was seen; true if it was. */
@@ -283,6 +304,22 @@ static void test_watch(void **state)
     pthread_mutex_unlock(&w.mu);
     /* a store closed while watched stops its watcher */
     assert_int_equal(att_store_watch(b, on_news, &w, &d), ATT_OK);
+    att_store_close(b);
+}
+
+/* A re-read the service could not complete (the store unreadable right after a reconnect) is
+ * tried again a second later, not only at the periodic re-read 30 s on: otherwise a change made
+ * while PostgreSQL was down could stay out of force that long. */
+static void test_watch_retry(void **state)
+{
+    fx_t *f = *state;
+    att_store_t *b = open_ok(f->url);
+    news_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    w.fail_resyncs = 2;
+    att_diag_t d = {0};
+    assert_int_equal(att_store_watch(b, on_news, &w, &d), ATT_OK);
+    assert_true(resyncs_wait(&w, 3)); /* the start's re-read, then two retries */
+    assert_int_equal(att_store_watch(b, NULL, NULL, &d), ATT_OK);
     att_store_close(b);
 }
 
@@ -426,6 +463,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_schema_too_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclusive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_refusal, setup, teardown),
         cmocka_unit_test(test_passwords),
