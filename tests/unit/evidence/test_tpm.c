@@ -361,7 +361,7 @@ static void test_refused(void **state)
 static char g_dir[256];
 static bool g_tpm;
 
-static int sh(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 {
     char cmd[2048];
     va_list ap;

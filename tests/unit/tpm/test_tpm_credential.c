@@ -28,7 +28,7 @@
 static char g_dir[256];
 static bool g_tpm; /* the swtpm is running */
 
-static int sh(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 {
     char cmd[2048];
     va_list ap;
