@@ -401,8 +401,8 @@ static void test_ak_pem_forms(void **state)
     static const char *const bad[] = {
         "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n",
         "-----BEGIN PUBLIC KEY-----\naGVsbG8=\n-----END PUBLIC KEY-----\n",
-        "-----BEGIN PUBLIC KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n"
-        "aGVsbG8=\n-----END PUBLIC KEY-----\n",
+        ("-----BEGIN PUBLIC KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n"
+         "aGVsbG8=\n-----END PUBLIC KEY-----\n"),
         "-----BEGIN PUBLIC KEY-----\naGVsbG8=\n",
     };
     static const char *const why[] = {"not a PUBLIC KEY", "holds no DER SubjectPublicKeyInfo",
