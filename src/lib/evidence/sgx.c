@@ -25,6 +25,9 @@ const char att_ev_policy_sgx[] =
     "\tc:[type==\"x-ms-attestation-type\"] => issue(type=\"tee\", value=c.value);\n"
     "};\n";
 
+/* ATTRIBUTES.FLAGS bit 7: Key Separation and Sharing (Intel SDM, SECS.ATTRIBUTES). */
+#define ATT_SGX_FLAGS_KSS 0x80u
+
 /* The claims OpenID metadata advertises for SGX evidence (MAA's claims_supported). */
 static const char *const att_sgx_claims_supported[] = {
     "x-ms-sgx-is-debuggable", "x-ms-sgx-mrsigner", "x-ms-sgx-mrenclave",
@@ -39,10 +42,14 @@ static void att_sgx_report_claims(json_t *c, const att_dcap_result_t *r)
     att_json_set_hex(c, "x-ms-sgx-mrenclave", s->mrenclave, 32);
     att_json_set_hex(c, "x-ms-sgx-mrsigner", s->mrsigner, 32);
     att_json_set_hex(c, "x-ms-sgx-report-data", s->report_data, 64);
-    att_json_set_hex(c, "x-ms-sgx-config-id", s->configid, 64);
-    json_object_set_new(c, "x-ms-sgx-config-svn", json_integer(s->configsvn));
-    att_json_set_hex(c, "x-ms-sgx-isv-extended-product-id", s->isvextprodid, 16);
-    att_json_set_hex(c, "x-ms-sgx-isv-family-id", s->isvfamilyid, 16);
+    /* As MAA: the Key Separation and Sharing fields only for an enclave that has KSS enabled
+     * (ATTRIBUTES.FLAGS bit 7); elsewhere they are zero and mean nothing. */
+    if (s->attributes[0] & ATT_SGX_FLAGS_KSS) {
+        att_json_set_hex(c, "x-ms-sgx-config-id", s->configid, 64);
+        json_object_set_new(c, "x-ms-sgx-config-svn", json_integer(s->configsvn));
+        att_json_set_hex(c, "x-ms-sgx-isv-extended-product-id", s->isvextprodid, 16);
+        att_json_set_hex(c, "x-ms-sgx-isv-family-id", s->isvfamilyid, 16);
+    }
     att_json_set_hex(c, "x-ms-sgx-attributes", s->attributes, 16);
     json_object_set_new(c, "x-ms-sgx-miscselect", json_integer(s->miscselect));
     att_json_set_hex(c, "x-ms-sgx-cpusvn", s->cpusvn, 16);

@@ -255,6 +255,30 @@ static void bind_case(att_tee_t tee, uint16_t version)
     assert_int_equal(att_ev_bind(&r, NULL, 0, runtime, sizeof(runtime) - 1, &d),
                      ATT_E_EVIDENCE_BINDING);
     assert_non_null(strstr(d.msg, tee == ATT_TEE_TDX ? "MRCONFIGID" : "CONFIGID"));
+    if (tee == ATT_TEE_SGX) {
+        /* MAA's Key Separation and Sharing claims only for a KSS enclave (ATTRIBUTES.FLAGS bit
+         * 7): not for this one, whose CONFIGID is set but means nothing without KSS */
+        static const char *const kss[] = {"x-ms-sgx-config-id", "x-ms-sgx-config-svn",
+                                          "x-ms-sgx-isv-extended-product-id",
+                                          "x-ms-sgx-isv-family-id"};
+        for (size_t i = 0; i < 4; i++)
+            assert_null(json_object_get(r.claims, kss[i]));
+        att_ev_result_clear(&r);
+        free(q);
+        qo.sgx.attributes[0] |= 0x80;
+        qo.sgx.configsvn = 7;
+        assert_int_equal(att_sim_quote_build(pki, &qo, &q, &qlen, &d), ATT_OK);
+        in.evidence = q;
+        in.len = qlen;
+        if (att_ev_verify(set, v, &in, &r) != ATT_OK)
+            fail_msg("simulated KSS quote rejected: %s", r.diag.msg);
+        for (size_t i = 0; i < 4; i++)
+            assert_non_null(json_object_get(r.claims, kss[i]));
+        char hex[129];
+        att_hex_encode(cfg, 64, hex);
+        assert_string_equal(json_string_value(json_object_get(r.claims, kss[0])), hex);
+        assert_int_equal(json_integer_value(json_object_get(r.claims, kss[1])), 7);
+    }
     att_ev_result_clear(&r);
     att_ev_set_free(set);
     free(q);
