@@ -1,6 +1,11 @@
 /* http_request.c - the request/response API of http.h: a request's parts, its per-request
- * memory, the answers (JSON, text) and the MAA error form {"error":{"code","message"}} with
- * x-ms-error-code, written here once for every error attestd answers; api-version checks.
+ * memory, the answers (JSON, text) and the MAA error form, written here once for every error
+ * attestd answers; api-version checks.
+ *
+ * The error form follows the api-version of the request (docs/api.md "API versions"): up to
+ * 2023-04-01-preview MAA's CloudError {"error":{"code","message"}}, exactly; from 2025-06-01 on
+ * Azure Core's ErrorResponse, the same plus "innererror":{"code": our ATT_E_... name} when the
+ * error has one (as the handler logged it: att_code). x-ms-error-code carries the code always.
  */
 #include "http_int.h"
 
@@ -15,8 +20,15 @@
 /* ------------------------------------------------------------------------------------------ */
 /* requests */
 
-const char *const att_http_api_versions[] = {"2020-10-01", "2022-08-01", "2023-04-01-preview",
-                                             "2025-06-01", NULL};
+const char *const att_http_api_versions[] = {
+    "2020-10-01", "2022-08-01", "2023-04-01-preview", "2025-06-01", "2026-03-11-preview", NULL};
+
+/* Does api-version v (a known one, or NULL) answer errors in Azure Core's ErrorResponse form?
+ * The TypeSpec versions do: 2025-06-01 and later. */
+static bool att_azure_core_errors(const char *v)
+{
+    return v != NULL && strcmp(v, "2025-06-01") >= 0;
+}
 
 void *att_http_alloc(att_http_req_t *req, size_t n)
 {
@@ -241,6 +253,16 @@ static void att_verror(att_http_req_t *req, unsigned status, const char *code, c
     vsnprintf(msg, sizeof(msg), fmt, ap);
     att_http_set_error(req, code, msg);
     json_t *o = json_pack("{s:{s:s, s:o*}}", "error", "code", code, "message", att_log_jstr(msg));
+    /* The request's api-version chooses the form: the one checked for its route, else the one
+     * it sent when that is known (a 404 or 405 answers in the form the client expects). */
+    const char *v = req->api_version;
+    if (v == NULL && req->conn != NULL)
+        v = att_known_api_version(att_http_query(req, "api-version"));
+    const char *inner =
+        req->log_extra ? json_string_value(json_object_get(req->log_extra, "att_code")) : NULL;
+    if (o != NULL && att_azure_core_errors(v) && inner != NULL)
+        json_object_set_new(json_object_get(o, "error"), "innererror",
+                            json_pack("{s:s}", "code", inner));
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!s) /* out of memory or invalid UTF-8 in msg: still answer in the right form */
