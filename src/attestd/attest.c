@@ -176,7 +176,9 @@ static void att_svc_issue(att_svc_t *svc, const att_ev_type_t *v, size_t idx, at
         att_reply_err(r, 400, "PolicyEvaluationError", e, "policy evaluation failed: %s", d.msg);
         goto out;
     }
-    if (!att_policy_permitted(pres)) {
+    /* An EAR answers a denial too, as a contraindicated result (docs/ear.md). */
+    bool denied = !att_policy_permitted(pres);
+    if (denied && !r->ear) {
         json_decref(claims);
         att_reply_err(r, 400, "PolicyEvaluationError", ATT_E_POLICY_DENIED,
                       "A Deny claim was issued, authorization failed. %s",
@@ -205,6 +207,12 @@ static void att_svc_issue(att_svc_t *svc, const att_ev_type_t *v, size_t idx, at
     }
     att_hex_encode(jti, 32, jtih);
     json_object_set_new(claims, "jti", json_string(jtih));
+    if (r->ear) { /* the EAR of this verdict, signed as the MAA token would be */
+        claims = att_svc_ear(svc, v->name, claims, rt->present, pol, use, denied,
+                             denied ? att_policy_result_reason(pres) : NULL, r);
+        if (claims == NULL)
+            goto out;
+    }
     att_std_claims(svc, claims);
     if (draft != NULL) {
         /* Tokens from a draft policy are unsecured, as MAA makes them. */
@@ -273,7 +281,7 @@ static void att_svc_final_round(att_svc_t *svc, const att_ev_type_t *v, size_t i
     att_svc_issue(svc, v, idx, &res, &none, &none, NULL, NULL, now, r);
     att_ev_result_clear(&res);
     const char *tok = json_string_value(json_object_get(r->body, "token"));
-    if (r->status != 200 || tok == NULL || !wrap)
+    if (r->status != 200 || tok == NULL || !wrap || r->ear) /* an EAR is sent as it is */
         return;
     json_t *rep = json_pack("{s:s}", "report", tok);
     char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
@@ -356,10 +364,11 @@ out:
     json_decref(req);
 }
 
-void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
-                    att_svc_reply_t *r)
+static void att_svc_attest_as(att_svc_t *svc, const char *type, const char *body, size_t len,
+                              bool ear, att_svc_reply_t *r)
 {
     memset(r, 0, sizeof(*r));
+    r->ear = ear;
     size_t idx;
     const char *tname = att_svc_type_name(type, &idx);
     r->type = tname;
@@ -454,4 +463,16 @@ out:
     att_data_clear(&it);
     free(ev);
     json_decref(req);
+}
+
+void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
+                    att_svc_reply_t *r)
+{
+    att_svc_attest_as(svc, type, body, len, false, r);
+}
+
+void att_svc_attest_ear(att_svc_t *svc, const char *type, const char *body, size_t len,
+                        att_svc_reply_t *r)
+{
+    att_svc_attest_as(svc, type, body, len, true, r);
 }

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "routes.h"
 #include "svc.h"
+#include "token/ear.h"
 
 struct att_service {
     att_svc_t *svc;
@@ -101,6 +102,13 @@ static void att_send(att_http_req_t *req, att_svc_reply_t *r)
         att_svc_reply_clear(r);
         return;
     }
+    /* An EAR: the JWT itself, as RFC 9782's application/eat+jwt (docs/ear.md). */
+    const char *ear = r->ear ? json_string_value(json_object_get(r->body, "token")) : NULL;
+    if (ear != NULL) {
+        att_http_text(req, (unsigned)r->status, ATT_EAR_MEDIA_TYPE, ear, strlen(ear));
+        att_svc_reply_clear(r);
+        return;
+    }
     /* {"token": JWT}: a JWT is base64url and dots, so the body is written as it is instead of
      * through json_dumps, which escapes the 3-4 kB token one character at a time. */
     const char *tok = json_object_size(r->body) == 1
@@ -132,7 +140,10 @@ static void h_attest(att_http_req_t *req, void *arg)
         return;
     att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
     att_slice_t b = att_http_body(req);
-    att_svc_attest(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
+    if (att_ear_accepted(att_http_header(req, "Accept"))) /* docs/ear.md */
+        att_svc_attest_ear(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
+    else
+        att_svc_attest(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
     att_send(req, &r);
 }
 

@@ -76,6 +76,8 @@ typedef struct {
                            * input, so it need not be UTF-8: the transport makes it so) */
     const char *type;     /* attestation type for metrics, or NULL */
     int64_t retry_after;  /* seconds for a Retry-After header (503), 0: none */
+    bool ear; /* att_svc_attest_ear: the body's "token" is an EAR JWT, which the transport sends
+               * as it is, as application/eat+jwt (docs/ear.md) */
 } att_svc_reply_t;
 
 att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d);
@@ -92,6 +94,11 @@ void att_svc_reply_clear(att_svc_reply_t *r);
 /* POST /attest/{type}: body is the JSON request. */
 void att_svc_attest(att_svc_t *svc, const char *type, const char *body, size_t len,
                     att_svc_reply_t *r);
+/* The same, answered with the verdict as an EAR (Accept: application/eat+jwt; docs/ear.md):
+ * {"token": EAR JWT} and r->ear, also for a policy denial (an EAR whose status is
+ * contraindicated); other errors as att_svc_attest. */
+void att_svc_attest_ear(att_svc_t *svc, const char *type, const char *body, size_t len,
+                        att_svc_reply_t *r);
 /* GET /tpm/nonce: {"nonce": base64url(32 bytes), "context": sealed nonce, "expires": unix}, the
  * first step of the TPM one-shot form (challenge.c). */
 void att_svc_tpm_nonce(att_svc_t *svc, att_svc_reply_t *r);

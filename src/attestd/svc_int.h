@@ -171,4 +171,14 @@ bool att_is_signer(att_svc_t *svc, X509 *cert);
 /* The store's set in force (another replica changed it: the store's watcher, svc.c). */
 bool att_signers_reload(att_svc_t *svc);
 
+/* ---- EAR answers (attest_ear.c, docs/ear.md) ---- */
+
+/* The EAR claims set of a verdict of type (its canonical name) whose MAA claims are claims
+ * (taken over, freed in every case; its jti becomes the EAR's): data_bound when runtime data was
+ * bound, pol the policy in force (NULL: use is the request's draft), denied with the policy's
+ * reason. NULL with the error in *r. */
+json_t *att_svc_ear(att_svc_t *svc, const char *type, json_t *claims, bool data_bound,
+                    const att_pol_t *pol, const att_policy_t *use, bool denied,
+                    const char *deny_reason, att_svc_reply_t *r);
+
 #endif
