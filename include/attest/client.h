@@ -222,8 +222,11 @@ typedef struct {
     const char *type; /* "SgxEnclave", "OpenEnclave" or "TdxVm" */
     const uint8_t *evidence;
     size_t evidence_len;
-    const uint8_t *runtime_data; /* optional; sent as {"data": b64url, "dataType": "Binary"} */
+    const uint8_t *runtime_data; /* optional (NULL: no runtimeData member); sent as
+                                  * {"data": b64url, "dataType": "Binary"} */
     size_t runtime_len;
+    bool runtime_json;        /* dataType "JSON" instead: attestd parses the data and adds it to the
+                               * claims as x-ms-runtime (the data must be JSON text) */
     const char *nonce;        /* optional */
     const char *access_token; /* optional: Authorization: Bearer */
     const char *api_version;  /* NULL: 2022-08-01 (TdxVm: 2023-04-01-preview, as MAA) */
@@ -244,6 +247,24 @@ typedef struct {
 ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
                              att_diag_t *diag) ATT_WUR;
 ATT_API void att_submit_result_clear(att_submit_result_t *r);
+
+/* ---- managing an instance: policies and policy management certificates ------------------ */
+
+typedef struct {
+    const char *url;    /* attestd (or MAA) base URL */
+    const char *method; /* "GET", "PUT" or "POST" */
+    const char *path;   /* "/policies/SgxEnclave", "/policies/TdxVm:reset", "/certificates:add" */
+    const char *body;   /* PUT/POST body, sent as text/plain (a JWS), or NULL */
+    size_t body_len;
+    const char *access_token; /* optional: Authorization: Bearer */
+    const char *api_version;  /* NULL: 2022-08-01 */
+    long timeout_ms;          /* 0: 30 s */
+} att_admin_opts_t;
+
+/* <METHOD> <url><path>?api-version=V; no redirect followed. ATT_OK: r->token, the answer's
+ * token (its signature is not checked here). Errors as att_submit. */
+ATT_API att_err_t att_admin_request(const att_admin_opts_t *o, att_submit_result_t *r,
+                                    att_diag_t *diag) ATT_WUR;
 
 /* ---- TPM attestation through /attest/Tpm (tpm_run.c) ------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* cmd_policy.c - `attest policy check|eval|default`: MAA attestation policies from the shell.
  *
  *   attest policy check FILE                      parse; print the x-ms-policy-hash or the error
- *   attest policy eval FILE --claims C.json [--explain] [--json]
+ *   attest policy eval FILE (--claims C.json | --token JWT | --quote Q --collateral DIR) ...
  *   attest policy default TYPE                    the default policy of an attestation type
  *
  * Exit codes: 0 ok/permit, 1 syntax error/deny/evaluation error, 2 usage or I/O error.
@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "attest/policy.h"
+#include "attest/token.h"
 #include "cli.h"
 #include "core/util.h"
 
@@ -25,10 +26,12 @@ static const char att_policy_usage[] =
     "\n"
     "commands:\n"
     "  check FILE                                 parse a policy; print its x-ms-policy-hash\n"
-    "  eval FILE --claims CLAIMS.json [--explain] [--json]\n"
-    "                                             evaluate against incoming claims\n"
+    "  eval FILE (--claims CLAIMS.json | --token JWT | --quote Q --collateral DIR)\n"
+    "       [--explain] [--json]                  evaluate against incoming claims\n"
     "  default TYPE                               print the default policy of SgxEnclave,\n"
     "                                             OpenEnclave, TdxVm, SevSnpVm or Tpm\n"
+    "  get|set|reset --url URL --type TYPE ...    read or change the policy in force on a\n"
+    "                                             running attestd (or MAA)\n"
     "\n"
     "FILE may be '-' for standard input. Exit: 0 ok/permit, 1 syntax error/deny, 2 usage or I/O.\n"
     "'attest policy COMMAND --help' describes a command.\n";
@@ -43,17 +46,27 @@ static const char att_check_usage[] =
     "\"error\": {...}}.\n";
 
 static const char att_eval_usage[] =
-    "usage: attest policy eval FILE --claims CLAIMS.json [--explain] [--json] [--max-steps N]\n"
+    "usage: attest policy eval FILE CLAIMS [--explain] [--json] [--max-steps N]\n"
     "                          [--max-memory BYTES]\n"
-    "Evaluate a policy against incoming claims: a JSON object of MAA claim names\n"
-    "({\"x-ms-sgx-mrenclave\": \"...\", \"x-ms-sgx-svn\": 2, ...}, issuer AttestationService) or\n"
-    "an array of {\"type\", \"value\", \"issuer\", \"valueType\"}. Prints permit or deny, the\n"
+    "CLAIMS, one of:\n"
+    "  --claims CLAIMS.json   a JSON object of MAA claim names ({\"x-ms-sgx-mrenclave\": \"...\",\n"
+    "                         \"x-ms-sgx-svn\": 2, ...}, issuer AttestationService), an array of\n"
+    "                         {\"type\", \"value\", \"issuer\", \"valueType\"}, or the output of\n"
+    "                         'attest quote verify --json' (its \"claims\")\n"
+    "  --token FILE|JWT       the claims of an attestation token (a compact JWS, or a file "
+    "holding\n"
+    "                         one or attestd's {\"token\": ...} answer); its signature is NOT\n"
+    "                         checked here ('attest token verify' does that)\n"
+    "  --quote Q --collateral DIR [--at RFC3339] [--trust-root FILE] [--runtime-data FILE]\n"
+    "                         a DCAP quote verified as 'attest quote verify' does; its claims\n"
+    "Evaluate a policy against incoming claims. Prints permit or deny, the\n"
     "deciding rule, the issued claims and properties; --explain adds a trace of every rule.\n"
     "--json prints one object: {\"decision\", \"reason\", \"claims\", \"properties\",\n"
     "\"policy_hash\", \"trace\" (with --explain), \"cost\": {\"steps\", \"bytes\"}}.\n"
     "--max-steps and --max-memory set the evaluation's work budget (default 1000000 steps,\n"
     "64M bytes of values built; k/M/G suffixes); over it: ATT_E_POLICY_BUDGET.\n"
-    "Exit: 0 permit, 1 deny, syntax or evaluation error, 2 usage or I/O error.\n";
+    "Exit: 0 permit, 1 deny, syntax or evaluation error, or a quote (or claims document) that\n"
+    "was rejected, 2 usage or I/O error.\n";
 
 static const char att_default_usage[] =
     "usage: attest policy default TYPE\n"
@@ -230,13 +243,127 @@ static bool att_parse_count(const char *s, uint64_t *out)
     return true;
 }
 
+static const char *att_or(const char *s, const char *dflt)
+{
+    return s ? s : dflt;
+}
+
+/* The claims of a compact JWS's payload (its signature not checked). NULL with a message. */
+static json_t *att_token_claims(const char *t, const char *from)
+{
+    const char *p1 = strchr(t, '.'), *p2 = p1 ? strchr(p1 + 1, '.') : NULL;
+    if (p2 == NULL || p1 == t || strchr(p2 + 1, '.') != NULL) {
+        fprintf(stderr,
+                "attest policy eval: --token %s is not a compact JWS (HEADER.PAYLOAD.SIGNATURE)\n",
+                from);
+        return NULL;
+    }
+    uint8_t *pl = NULL;
+    size_t n = 0;
+    if (!att_b64_decode(p1 + 1, (size_t)(p2 - p1 - 1), false, &pl, &n)) {
+        fprintf(stderr, "attest policy eval: --token %s: the payload is not base64url\n", from);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *c = json_loadb((const char *)pl, n, JSON_REJECT_DUPLICATES, &je);
+    free(pl);
+    if (!json_is_object(c)) {
+        fprintf(stderr, "attest policy eval: --token %s: the payload is not a JSON object%s%s\n",
+                from, c ? "" : ": ", c ? "" : je.text);
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* --token FILE|JWT: a token given as is, or a file holding one (or attestd's {"token": ...}). */
+static json_t *att_load_token(const char *arg)
+{
+    static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+    if (strlen(arg) > 16 && arg[strspn(arg, b64u)] == '\0' && strchr(arg, '.') != NULL)
+        return att_token_claims(arg, "(given)");
+    att_diag_t d;
+    uint8_t *b;
+    size_t n;
+    if (att_read_file(arg, ATT_CLAIMS_MAX, &b, &n, &d) != ATT_OK) {
+        fprintf(stderr, "attest policy eval: --token: %s\n", d.msg);
+        return NULL;
+    }
+    char *t = (char *)b;
+    while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' '))
+        t[--n] = '\0';
+    while (*t == ' ' || *t == '\n' || *t == '\r' || *t == '\t')
+        t++;
+    json_t *c = NULL;
+    if (*t == '{') {
+        json_t *j = json_loads(t, 0, NULL);
+        const char *tok = json_string_value(json_object_get(j, "token"));
+        if (tok == NULL)
+            fprintf(stderr,
+                    "attest policy eval: --token %s: a JSON file must be {\"token\": JWS}\n", arg);
+        else
+            c = att_token_claims(tok, arg);
+        json_decref(j);
+    } else {
+        c = att_token_claims(t, arg);
+    }
+    free(b);
+    return c;
+}
+
+/* --claims FILE: claims, or a verification's output (its "claims"). *rc: the exit code when
+ * NULL is returned. */
+static json_t *att_load_claims(const char *path, int *rc)
+{
+    json_error_t jerr;
+    *rc = ATT_EXIT_USAGE;
+    json_t *claims =
+        !strcmp(path, "-") ? json_loadf(stdin, 0, &jerr) : json_load_file(path, 0, &jerr);
+    if (claims == NULL) {
+        fprintf(stderr, "attest policy eval: %s:%d:%d: %s\n", path, jerr.line, jerr.column,
+                jerr.text);
+        return NULL;
+    }
+    json_t *verdict = json_object_get(claims, "verdict"),
+           *inner = json_object_get(claims, "claims");
+    if (!json_is_string(verdict) || inner == NULL)
+        return claims; /* a claim set */
+    /* 'attest quote verify --json': its claims, if it accepted the evidence */
+    if (!json_is_object(inner)) {
+        json_t *err = json_object_get(claims, "error");
+        fprintf(stderr,
+                "attest policy eval: %s is a verification that rejected the evidence (%s: %s): "
+                "no claims to evaluate\n",
+                path, att_or(json_string_value(json_object_get(err, "code")), "no error code"),
+                att_or(json_string_value(json_object_get(err, "message")), ""));
+        json_decref(claims);
+        *rc = ATT_EXIT_REJECT;
+        return NULL;
+    }
+    json_incref(inner);
+    json_decref(claims);
+    return inner;
+}
+
 static int att_cmd_eval(int argc, char **argv)
 {
-    const char *path = NULL, *claims_path = NULL;
+    const char *path = NULL, *claims_path = NULL, *token = NULL;
+    att_cli_qv_t qv = {0};
     bool json = false, explain = false;
     uint64_t max_steps = 0, max_bytes = 0;
+    int k;
     for (int i = 1; i < argc; i++) {
-        if (att_is_help(argv[i])) {
+        if ((k = att_cli_qv_arg("policy eval", &qv, argc, argv, &i)) != 0) {
+            if (k < 0)
+                return ATT_EXIT_USAGE;
+        } else if (!strcmp(argv[i], "--token")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "attest policy eval: --token needs a file or a JWT\n%s",
+                        att_eval_usage);
+                return ATT_EXIT_USAGE;
+            }
+            token = argv[++i];
+        } else if (att_is_help(argv[i])) {
             fputs(att_eval_usage, stdout);
             return ATT_EXIT_OK;
         } else if (!strcmp(argv[i], "--max-steps") || !strcmp(argv[i], "--max-memory")) {
@@ -268,29 +395,51 @@ static int att_cmd_eval(int argc, char **argv)
             return ATT_EXIT_USAGE;
         }
     }
-    if (path == NULL || claims_path == NULL) {
-        fprintf(stderr, "attest policy eval: FILE and --claims are required\n%s", att_eval_usage);
+    bool quote = qv.quote || qv.dir || qv.at || qv.runtime || qv.nroots;
+    int sources = (claims_path != NULL) + (token != NULL) + quote;
+    if (path == NULL || sources != 1) {
+        fprintf(stderr,
+                "attest policy eval: FILE and one of --claims, --token or --quote are required\n%s",
+                att_eval_usage);
         return ATT_EXIT_USAGE;
     }
-    if (!strcmp(path, "-") && !strcmp(claims_path, "-")) {
+    if (quote && (qv.quote == NULL || qv.dir == NULL)) {
+        fprintf(stderr, "attest policy eval: --quote needs --collateral DIR (and the other way)\n");
+        return ATT_EXIT_USAGE;
+    }
+    if (claims_path != NULL && !strcmp(path, "-") && !strcmp(claims_path, "-")) {
         fprintf(stderr, "attest policy eval: only one of FILE and CLAIMS can be '-'\n");
-        return ATT_EXIT_USAGE;
-    }
-    json_error_t jerr;
-    json_t *claims = !strcmp(claims_path, "-") ? json_loadf(stdin, 0, &jerr)
-                                               : json_load_file(claims_path, 0, &jerr);
-    if (claims == NULL) {
-        fprintf(stderr, "attest policy eval: %s:%d:%d: %s\n", claims_path, jerr.line, jerr.column,
-                jerr.text);
         return ATT_EXIT_USAGE;
     }
     char *text;
     size_t len;
     int rc = att_load_policy(path, &text, &len);
-    if (rc != ATT_EXIT_OK) {
-        json_decref(claims);
+    if (rc != ATT_EXIT_OK)
+        return rc;
+    json_t *claims = NULL;
+    if (claims_path != NULL) {
+        claims = att_load_claims(claims_path, &rc);
+    } else if (token != NULL) {
+        claims = att_load_token(token);
+        rc = ATT_EXIT_USAGE;
+    } else {
+        json_t *doc = NULL;
+        rc = att_cli_quote_run("policy eval", &qv, &doc);
+        if (rc == ATT_EXIT_OK) {
+            claims = json_incref(json_object_get(doc, "claims"));
+        } else if (doc != NULL) {
+            json_t *err = json_object_get(doc, "error");
+            fprintf(stderr, "attest policy eval: the quote was rejected: %s: %s\n",
+                    att_or(json_string_value(json_object_get(err, "code")), "?"),
+                    att_or(json_string_value(json_object_get(err, "message")), ""));
+        }
+        json_decref(doc);
+    }
+    if (claims == NULL) {
+        free(text);
         return rc;
     }
+    rc = ATT_EXIT_OK;
     att_policy_t *pol = NULL;
     att_policy_pos_t pos;
     att_diag_t d;
@@ -386,6 +535,8 @@ int att_cli_policy(int argc, char **argv)
         return att_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(argv[1], "default"))
         return att_cmd_default(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "get") || !strcmp(argv[1], "set") || !strcmp(argv[1], "reset"))
+        return att_cli_policy_remote(argc - 1, argv + 1);
     fprintf(stderr, "attest policy: unknown command '%s'\n%s", argv[1], att_policy_usage);
     return ATT_EXIT_USAGE;
 }

@@ -7,7 +7,10 @@
 
 #include <jansson.h>
 
+#include "attest/client.h"
 #include "attest/dcap.h"
+#include "attest/evidence.h"
+#include "attest/token.h"
 #include "cli.h"
 #include "core/util.h"
 
@@ -15,17 +18,24 @@
 
 static const char att_quote_usage[] =
     "usage: attest quote verify --quote FILE --collateral DIR [--at RFC3339] [--trust-root FILE]\n"
-    "                           [--json]\n"
+    "                           [--runtime-data FILE] [--json]\n"
     "       attest quote dump --quote FILE [--json]\n"
     "\n"
-    "verify  checks an Intel DCAP quote (SGX v3, SGX/TDX v4, TDX v5) against offline collateral,\n"
-    "        as Intel's Quote Verification Library does, at time --at (default: now).\n"
-    "        DIR holds the collateral as Intel PCS serves it: tcb_info.json,\n"
-    "        tcb_info_issuer_chain.pem, qe_identity.json, qe_identity_issuer_chain.pem,\n"
-    "        pck_crl.der, root_ca_crl.der (DER or PEM; .der/.pem/.crl), and optionally\n"
-    "        pck_crl_issuer_chain.pem.\n"
+    "verify  checks an Intel DCAP quote (SGX v3, SGX/TDX v4, TDX v5) as attestd does, with\n"
+    "        offline collateral, as Intel's Quote Verification Library does, at time --at\n"
+    "        (default: now). DIR is read as attestd's --collateral-dir: one set as Intel PCS\n"
+    "        serves it (tcb_info.json, tcb_info_issuer_chain.pem, qe_identity.json,\n"
+    "        qe_identity_issuer_chain.pem, pck_crl.der, root_ca_crl.der (DER or PEM;\n"
+    "        .der/.pem/.crl), optionally pck_crl_issuer_chain.pem), or one subdirectory per set\n"
+    "        (what 'attest collateral fetch' writes); the set of the quote's FMSPC, TEE and PCK\n"
+    "        CA is used.\n"
     "        --trust-root FILE adds a root CA (PEM/DER) trusted by key, for test hierarchies;\n"
-    "        the Intel SGX Root CA is always pinned. Repeatable.\n"
+    "        the Intel SGX Root CA is always pinned. Repeatable (at most 8).\n"
+    "        --runtime-data FILE checks that the quote binds FILE (SHA-256 in its report data)\n"
+    "        and adds it as attestd does (x-ms-sgx-ehd).\n"
+    "        --json prints the verdict and \"claims\": the MAA claims attestd's policy gets\n"
+    "        (x-ms-sgx-mrenclave, x-ms-sgx-svn, ...; null when rejected), which\n"
+    "        'attest policy eval POLICY --claims FILE' takes as they are.\n"
     "dump    prints the parsed quote structure without verifying anything.\n"
     "\n"
     "The quote file is binary, or hex text. Exit status: 0 accepted (dump: parsed),\n"
@@ -121,96 +131,158 @@ static void att_print_summary(json_t *o)
     }
 }
 
+int att_cli_qv_arg(const char *cmd, att_cli_qv_t *a, int argc, char **argv, int *i)
+{
+    const char *o = argv[*i];
+    const char **dst = !strcmp(o, "--quote")          ? &a->quote
+                       : !strcmp(o, "--collateral")   ? &a->dir
+                       : !strcmp(o, "--at")           ? &a->at
+                       : !strcmp(o, "--runtime-data") ? &a->runtime
+                       : !strcmp(o, "--trust-root")   ? &a->roots[a->nroots]
+                                                      : NULL;
+    if (dst == NULL)
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "attest %s: %s needs a value\n", cmd, o);
+        return -1;
+    }
+    if (dst == &a->roots[a->nroots]) {
+        if (a->nroots == ATT_CLI_QV_MAX_ROOTS) {
+            fprintf(stderr, "attest %s: at most %d --trust-root\n", cmd, ATT_CLI_QV_MAX_ROOTS);
+            return -1;
+        }
+        a->nroots++;
+    }
+    *dst = argv[++*i];
+    return 1;
+}
+
+/* Verify a quote as attestd does (the SgxEnclave or TdxVm verifier, collateral from a.dir as
+ * attestd's --collateral-dir reads it): *doc gets the verdict and, when accepted, "claims", the
+ * MAA claims attestd's policy gets. Exit code: 0 accepted, 1 rejected (*doc says why), 2 usage
+ * or I/O (printed; *doc NULL). */
+int att_cli_quote_run(const char *cmd, const att_cli_qv_t *a, json_t **doc)
+{
+    *doc = NULL;
+    att_time_t now = (att_time_t)time(NULL);
+    if (a->at != NULL && att_time_parse(a->at, &now) != ATT_OK) {
+        fprintf(stderr,
+                "attest %s: --at '%s' is not an RFC 3339 time (e.g. 2025-07-01T00:00:00Z)\n", cmd,
+                a->at);
+        return ATT_EXIT_USAGE;
+    }
+    int rc = ATT_EXIT_USAGE;
+    uint8_t *q = NULL, *rd = NULL;
+    size_t qlen = 0, rdlen = 0;
+    att_cli_offline_t *off = NULL;
+    att_ev_result_t r = {0};
+    att_dcap_result_t fallback;
+    att_diag_t d;
+    if (att_load_quote(a->quote, &q, &qlen) != 0)
+        goto out;
+    if (a->runtime != NULL &&
+        att_read_file(a->runtime, ATT_EVIDENCE_MAX, &rd, &rdlen, &d) != ATT_OK) {
+        fprintf(stderr, "attest %s: --runtime-data: %s\n", cmd, d.msg);
+        goto out;
+    }
+    if (att_cli_offline_new(a->roots, a->nroots, &off, &d) != ATT_OK) {
+        fprintf(stderr, "attest %s: %s\n", cmd, d.msg);
+        goto out;
+    }
+    att_err_t e = att_cli_offline_load(off, a->dir, &d);
+    if (e == ATT_E_IO || e == ATT_E_COLL_MISSING || e == ATT_E_NOMEM) {
+        fprintf(stderr, "attest %s: %s\n", cmd, d.msg);
+        goto out;
+    }
+    /* Collateral that fails its own checks is a rejection of this verification, not a usage
+     * error: reported like any other failed check. */
+    const att_dcap_result_t *res = NULL;
+    if (e == ATT_OK) {
+        att_quote_t parsed;
+        att_diag_t pd;
+        const att_ev_type_t *t = att_ev_type_find(
+            att_quote_parse(q, qlen, &parsed, &pd) == ATT_OK && parsed.tee_type == ATT_TEE_TDX
+                ? "TdxVm"
+                : "SgxEnclave");
+        e = att_cli_offline_verify(off, t, q, qlen, now, &r);
+        d = r.diag;
+        res = r.detail;
+        if (e == ATT_OK && rd != NULL && (e = att_ev_bind(&r, rd, rdlen, NULL, 0, &d)) == ATT_OK &&
+            t->runtime_claim != NULL) {
+            char *ehd = att_b64url_encode(rd, rdlen);
+            json_object_set_new(r.claims, t->runtime_claim, json_string(ehd ? ehd : ""));
+            free(ehd);
+        }
+    }
+    if (res == NULL || (e != ATT_OK && res->diag.code == ATT_OK)) {
+        /* stopped before the quote's own checks (collateral, binding): what is known of it */
+        if (res != NULL && e != ATT_OK)
+            fallback = *res;
+        else
+            memset(&fallback, 0, sizeof(fallback));
+        fallback.accepted = false;
+        fallback.diag = d;
+        if (fallback.quote.version == 0) {
+            if (att_quote_parse(q, qlen, &fallback.quote, &d) == ATT_OK)
+                fallback.tee = (att_tee_t)fallback.quote.tee_type;
+            else
+                memset(&fallback.quote, 0, sizeof(fallback.quote));
+        }
+        res = &fallback;
+    } else if (e != ATT_OK && rd != NULL && res->accepted) {
+        fallback = *res; /* the runtime data is not the quote's */
+        fallback.accepted = false;
+        fallback.diag = d;
+        res = &fallback;
+    }
+    json_t *o = att_dcap_result_json(res);
+    char ts[ATT_TIME_STRLEN];
+    json_object_set_new(o, "verified_at", json_string(att_time_format(now, ts)));
+    json_object_set(o, "claims", e == ATT_OK && r.claims ? r.claims : json_null());
+    *doc = o;
+    rc = e == ATT_OK ? ATT_EXIT_OK : ATT_EXIT_REJECT;
+out:
+    att_ev_result_clear(&r);
+    att_cli_offline_free(off);
+    free(rd);
+    free(q);
+    return rc;
+}
+
 static int att_quote_verify(int argc, char **argv)
 {
-    const char *quote = NULL, *dir = NULL, *at = NULL, *roots[8];
-    size_t nroots = 0;
-    int json = 0;
+    att_cli_qv_t a = {0};
+    int json = 0, k;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--json")) {
             json = 1;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        } else if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
             fputs(att_quote_usage, stdout);
             return ATT_EXIT_OK;
-        } else if (i + 1 < argc && !strcmp(a, "--quote")) {
-            quote = argv[++i];
-        } else if (i + 1 < argc && !strcmp(a, "--collateral")) {
-            dir = argv[++i];
-        } else if (i + 1 < argc && !strcmp(a, "--at")) {
-            at = argv[++i];
-        } else if (i + 1 < argc && !strcmp(a, "--trust-root")) {
-            if (nroots == 8) {
-                fprintf(stderr, "attest quote verify: at most 8 --trust-root\n");
+        } else if ((k = att_cli_qv_arg("quote verify", &a, argc, argv, &i)) != 0) {
+            if (k < 0)
                 return ATT_EXIT_USAGE;
-            }
-            roots[nroots++] = argv[++i];
         } else {
-            fprintf(stderr, "attest quote verify: unknown or incomplete option '%s'\n%s", a,
+            fprintf(stderr, "attest quote verify: unknown or incomplete option '%s'\n%s", o,
                     att_quote_usage);
             return ATT_EXIT_USAGE;
         }
     }
-    if (quote == NULL || dir == NULL) {
+    if (a.quote == NULL || a.dir == NULL) {
         fprintf(stderr, "attest quote verify: --quote and --collateral are required\n%s",
                 att_quote_usage);
         return ATT_EXIT_USAGE;
     }
-    att_time_t now = (att_time_t)time(NULL);
-    if (at != NULL && att_time_parse(at, &now) != ATT_OK) {
-        fprintf(stderr,
-                "attest quote verify: --at '%s' is not an RFC 3339 time "
-                "(e.g. 2025-07-01T00:00:00Z)\n",
-                at);
-        return ATT_EXIT_USAGE;
-    }
-    int rc = ATT_EXIT_USAGE;
-    uint8_t *q = NULL;
-    size_t qlen = 0;
-    att_trust_t *trust = att_trust_new();
-    att_dcap_collateral_raw_t raw = {0};
-    att_dcap_collateral_t *coll = NULL;
-    att_dcap_result_t *res = calloc(1, sizeof(*res));
-    att_diag_t d;
-    if (trust == NULL || res == NULL || att_load_quote(quote, &q, &qlen) != 0)
-        goto out;
-    for (size_t i = 0; i < nroots; i++)
-        if (att_trust_add_root_file(trust, roots[i], &d) != ATT_OK) {
-            fprintf(stderr, "attest quote verify: --trust-root %s: %s\n", roots[i], d.msg);
-            goto out;
-        }
-    if (att_dcap_collateral_raw_load_dir(dir, &raw, &d) != ATT_OK) {
-        fprintf(stderr, "attest quote verify: %s\n", d.msg);
-        goto out;
-    }
-    /* Collateral that fails its own checks is a rejection of this verification, not a usage
-     * error: report it like any other failed check. */
-    att_err_t e = att_dcap_collateral_new(&raw, trust, &coll, &d);
-    if (e == ATT_OK) {
-        e = att_dcap_verify(q, qlen, coll, trust, now, res);
-    } else {
-        memset(res, 0, sizeof(*res));
-        res->diag = d;
-        if (att_quote_parse(q, qlen, &res->quote, &d) == ATT_OK)
-            res->tee = (att_tee_t)res->quote.tee_type;
-        else
-            memset(&res->quote, 0, sizeof(res->quote));
-    }
-    json_t *o = att_dcap_result_json(res);
-    char t[ATT_TIME_STRLEN];
-    json_object_set_new(o, "verified_at", json_string(att_time_format(now, t)));
+    json_t *o;
+    int rc = att_cli_quote_run("quote verify", &a, &o);
+    if (o == NULL)
+        return rc;
     if (json)
         att_print_json(o);
     else
         att_print_summary(o);
     json_decref(o);
-    rc = e == ATT_OK ? ATT_EXIT_OK : ATT_EXIT_REJECT;
-out:
-    att_dcap_collateral_free(coll);
-    att_dcap_collateral_raw_free(&raw);
-    att_trust_free(trust);
-    free(res);
-    free(q);
     return rc;
 }
 

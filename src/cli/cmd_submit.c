@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -24,11 +25,15 @@
 #define ATT_SECRET_MAX 8192
 
 static const char att_submit_usage[] =
-    "usage: attest submit --url URL --evidence FILE --runtime-data FILE\n"
-    "                     [--type SgxEnclave|OpenEnclave|TdxVm] [--nonce N] [--api-version V]\n"
-    "                     [access token options]\n"
+    "usage: attest submit --url URL --evidence FILE [--runtime-data FILE\n"
+    "                     [--runtime-data-type binary|json]] [--type "
+    "SgxEnclave|OpenEnclave|TdxVm]\n"
+    "                     [--nonce N] [--api-version V] [access token options]\n"
     "Send evidence to attestd and print the attestation token: POST URL/attest/TYPE with the\n"
-    "quote, the runtime data as {\"data\": base64url, \"dataType\": \"Binary\"} and the nonce;\n"
+    "quote, the runtime data as {\"data\": base64url, \"dataType\": \"Binary\"} "
+    "(--runtime-data-type\n"
+    "json: \"JSON\", the file must be JSON, and attestd adds it to the claims as x-ms-runtime;\n"
+    "without --runtime-data the request has no runtimeData) and the nonce;\n"
     "api-version 2022-08-01 (TdxVm: 2023-04-01-preview, as MAA), or --api-version V.\n"
     "  --evidence FILE   the output of 'attest evidence' (JSON; gives the type) or raw evidence\n"
     "                    bytes (then --type is required). OpenEnclave wraps a bare SGX quote in\n"
@@ -38,19 +43,21 @@ static const char att_submit_usage[] =
     "(nothing printed), 2 usage, file or connection error.\n";
 
 static const char att_run_usage[] =
-    "usage: attest run --url URL --provider sim|tsm|gramine|sev-guest --runtime-data FILE\n"
-    "                  [--nonce N] [--sim-dir DIR] [--tee sgx|tdx] [--root DIR] [--type "
-    "OpenEnclave]\n"
+    "usage: attest run --url URL --provider sim|tsm|gramine|sev-guest [--runtime-data FILE\n"
+    "                  [--runtime-data-type binary|json]] [--nonce N] [--sim-dir DIR]\n"
+    "                  [--tee sgx|tdx] [--root DIR] [--type OpenEnclave]\n"
     "                  [--api-version V] [access token options]\n"
     "Collect evidence binding FILE (as 'attest evidence'), get an access token (if asked), send\n"
-    "both to attestd (as 'attest submit') and print the attestation token.\n"
+    "both to attestd (as 'attest submit') and print the attestation token. Without\n"
+    "--runtime-data the evidence binds empty data (SHA-256 of nothing) and the request has no\n"
+    "runtimeData.\n"
     "For a TPM: attest run --type Tpm --url URL [TPM options] ('attest run --type Tpm "
     "--help').\n" ATT_CLI_AUTH_USAGE
     "Exit: 0 token printed, 1 the provider failed, attestd or the identity provider answered\n"
     "with an error, or attestd's answer held no compact JWS, 2 usage, file or connection error.\n";
 
 typedef struct {
-    const char *url, *type, *nonce, *api_version, *runtime_file, *evidence_file;
+    const char *url, *type, *nonce, *api_version, *runtime_file, *evidence_file, *runtime_type;
 } att_cli_sub_t;
 
 int att_cli_auth_arg(att_cli_auth_t *a, int argc, char **argv, int *i)
@@ -79,13 +86,14 @@ static int att_sub_arg(att_cli_sub_t *s, int argc, char **argv, int *i)
     if (*i + 1 >= argc)
         return 0;
     const char *o = argv[*i];
-    const char **dst = !strcmp(o, "--url")            ? &s->url
-                       : !strcmp(o, "--type")         ? &s->type
-                       : !strcmp(o, "--nonce")        ? &s->nonce
-                       : !strcmp(o, "--api-version")  ? &s->api_version
-                       : !strcmp(o, "--runtime-data") ? &s->runtime_file
-                       : !strcmp(o, "--evidence")     ? &s->evidence_file
-                                                      : NULL;
+    const char **dst = !strcmp(o, "--url")                 ? &s->url
+                       : !strcmp(o, "--type")              ? &s->type
+                       : !strcmp(o, "--nonce")             ? &s->nonce
+                       : !strcmp(o, "--api-version")       ? &s->api_version
+                       : !strcmp(o, "--runtime-data")      ? &s->runtime_file
+                       : !strcmp(o, "--evidence")          ? &s->evidence_file
+                       : !strcmp(o, "--runtime-data-type") ? &s->runtime_type
+                                                           : NULL;
     if (dst == NULL)
         return 0;
     *dst = argv[++*i];
@@ -226,9 +234,56 @@ const char *att_cli_token_malformed(const char *t)
     return why;
 }
 
+/* --runtime-data FILE [--runtime-data-type binary|json], both optional: *json says JSON; the
+ * data stays NULL when none is given (the request then has no runtimeData). Exit code. */
+static int att_sub_runtime(const char *cmd, const att_cli_sub_t *s, uint8_t **rd, size_t *len,
+                           bool *json)
+{
+    *rd = NULL;
+    *len = 0;
+    *json = false;
+    if (s->runtime_type != NULL) {
+        if (!strcasecmp(s->runtime_type, "json")) {
+            *json = true;
+        } else if (strcasecmp(s->runtime_type, "binary") != 0) {
+            fprintf(stderr, "attest %s: --runtime-data-type must be binary or json, not '%s'\n",
+                    cmd, s->runtime_type);
+            return ATT_EXIT_USAGE;
+        }
+        if (s->runtime_file == NULL) {
+            fprintf(stderr, "attest %s: --runtime-data-type needs --runtime-data FILE\n", cmd);
+            return ATT_EXIT_USAGE;
+        }
+    }
+    if (s->runtime_file == NULL)
+        return ATT_EXIT_OK;
+    int rc = att_cli_read_runtime(cmd, s->runtime_file, rd, len);
+    if (rc != ATT_EXIT_OK)
+        return rc;
+    if (*json) { /* attestd refuses JSON runtime data that does not parse: say so first */
+        json_error_t je;
+        json_t *j = json_loadb((const char *)*rd, *len, JSON_REJECT_DUPLICATES, &je);
+        if (j == NULL) {
+            fprintf(stderr,
+                    "attest %s: --runtime-data-type json, but %s is not JSON: line %d, column "
+                    "%d: %s\n",
+                    cmd, s->runtime_file, je.line, je.column, je.text);
+            free(*rd);
+            *rd = NULL;
+            return ATT_EXIT_USAGE;
+        }
+        json_decref(j);
+    }
+    if (*rd == NULL && (*rd = malloc(1)) == NULL) { /* an empty file is still runtime data */
+        fprintf(stderr, "attest %s: out of memory\n", cmd);
+        return ATT_EXIT_USAGE;
+    }
+    return ATT_EXIT_OK;
+}
+
 static int att_do_submit(const char *cmd, const att_cli_sub_t *s, const char *type,
                          const uint8_t *ev, size_t evlen, const uint8_t *rd, size_t rdlen,
-                         const char *token)
+                         bool rd_json, const char *token)
 {
     att_submit_opts_t so = {.url = s->url,
                             .type = type,
@@ -236,6 +291,7 @@ static int att_do_submit(const char *cmd, const att_cli_sub_t *s, const char *ty
                             .evidence_len = evlen,
                             .runtime_data = rd,
                             .runtime_len = rdlen,
+                            .runtime_json = rd_json,
                             .nonce = s->nonce,
                             .access_token = token,
                             .api_version = s->api_version};
@@ -350,7 +406,8 @@ int att_cli_submit(int argc, char **argv)
     size_t rdlen = 0, evlen = 0;
     char *doc_type = NULL, *token = NULL;
     const char *type = s.type;
-    int rc = att_cli_read_runtime("submit", s.runtime_file, &rd, &rdlen);
+    bool rd_json;
+    int rc = att_sub_runtime("submit", &s, &rd, &rdlen, &rd_json);
     if (rc != ATT_EXIT_OK)
         goto out;
     if ((rc = att_load_evidence(s.evidence_file, &type, &ev, &evlen, &doc_type)) != ATT_EXIT_OK)
@@ -367,7 +424,7 @@ int att_cli_submit(int argc, char **argv)
     }
     if ((rc = att_cli_access_token("submit", &a, &token)) != ATT_EXIT_OK)
         goto out;
-    rc = att_do_submit("submit", &s, type, ev, evlen, rd, rdlen, token);
+    rc = att_do_submit("submit", &s, type, ev, evlen, rd, rdlen, rd_json, token);
 out:
     if (token != NULL) {
         OPENSSL_cleanse(token, strlen(token));
@@ -421,7 +478,8 @@ int att_cli_run(int argc, char **argv)
     size_t rdlen = 0;
     char *token = NULL;
     att_evidence_t ev = {0};
-    int rc = att_cli_read_runtime("run", s.runtime_file, &rd, &rdlen);
+    bool rd_json;
+    int rc = att_sub_runtime("run", &s, &rd, &rdlen, &rd_json);
     if (rc != ATT_EXIT_OK)
         goto out;
     if ((rc = att_cli_prov_collect("run", &p, rd, rdlen, &ev)) != ATT_EXIT_OK)
@@ -438,7 +496,7 @@ int att_cli_run(int argc, char **argv)
     }
     if ((rc = att_cli_access_token("run", &a, &token)) != ATT_EXIT_OK)
         goto out;
-    rc = att_do_submit("run", &s, type, ev.data, ev.len, rd, rdlen, token);
+    rc = att_do_submit("run", &s, type, ev.data, ev.len, rd, rdlen, rd_json, token);
 out:
     if (token != NULL) {
         OPENSSL_cleanse(token, strlen(token));

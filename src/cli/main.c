@@ -13,7 +13,12 @@ static const struct {
     {"snp", att_cli_snp, "verify or dump an AMD SEV-SNP attestation report"},
     {"tpm", att_cli_tpm,
      "verify a TPM 2.0 quote, its PCR values and event logs; activate a credential"},
-    {"policy", att_cli_policy, "check, evaluate or print attestation policies"},
+    {"policy", att_cli_policy,
+     "check, evaluate or print attestation policies; get, set or reset them on an instance"},
+    {"certificates", att_cli_certificates,
+     "list, add or remove an instance's policy management certificates"},
+    {"collateral", att_cli_collateral,
+     "fetch the collateral of given platforms into a bundle for an air-gapped attestd"},
     {"errors", att_cli_errors, "list every error code with its message"},
     {"token", att_cli_token, "verify an attestation token as a relying party"},
     {"sim", att_cli_sim,
@@ -28,7 +33,7 @@ static void att_usage(FILE *f)
 {
     fprintf(f, "usage: attest COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(att_commands) / sizeof(att_commands[0]); i++)
-        fprintf(f, "  %-8s %s\n", att_commands[i].name, att_commands[i].help);
+        fprintf(f, "  %-12s %s\n", att_commands[i].name, att_commands[i].help);
     fprintf(f, "\n'attest COMMAND --help' describes a command.\n");
 }
 

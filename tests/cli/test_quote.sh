@@ -91,7 +91,8 @@ check "PEM CRLs" $?
 check "missing --collateral" $(( $? == 2 ? 0 : 1 ))
 "$ATTEST" quote verify --quote /nonexistent --collateral "$D/sgx-v3-fmspc00A067110000" 2>/dev/null
 check "missing quote file" $(( $? == 2 ? 0 : 1 ))
-"$ATTEST" quote verify --quote "$D/sgx-v3-fmspc00A067110000/quote.bin" --collateral "$TMP" 2>"$TMP/err"
+mkdir "$TMP/empty" # (a directory of sets is read too: $TMP itself holds the pem/ set)
+"$ATTEST" quote verify --quote "$D/sgx-v3-fmspc00A067110000/quote.bin" --collateral "$TMP/empty" 2>"$TMP/err"
 check "empty collateral dir" $(( $? == 2 ? 0 : 1 ))
 grep -q "tcb_info.json" "$TMP/err"
 check "missing file named" $?

@@ -25,7 +25,7 @@ typedef enum {
 } att_client_redirect_t;
 
 typedef struct {
-    const char *method; /* "GET" or "POST" */
+    const char *method; /* "GET", "POST" or "PUT" */
     const char *url;
     const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
     const char *body;           /* POST body */

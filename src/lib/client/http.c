@@ -32,7 +32,7 @@ att_err_t att_client_http(const att_client_req_t *rq, att_client_resp_t *rs, att
     if (strncasecmp(rq->url, "http://", 7) != 0 && strncasecmp(rq->url, "https://", 8) != 0)
         return att_diag_set(diag, ATT_E_ARG, "%s: only http:// and https:// URLs are supported",
                             rq->url);
-    bool post = strcmp(rq->method, "POST") == 0;
+    bool post = strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0;
     if (!post && strcmp(rq->method, "GET") != 0)
         return att_diag_set(diag, ATT_E_ARG, "http: unsupported method %s", rq->method);
     static const char *const capture[] = {"x-ms-error-code", NULL};

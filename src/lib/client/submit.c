@@ -1,5 +1,7 @@
 /* submit.c - POST evidence to attestd (or MAA): /attest/{type}, for every type the evidence
- * registry verifies (attest/evidence.h: its request member, api-version and envelope). */
+ * registry verifies (attest/evidence.h: its request member, api-version and envelope); the
+ * requests that manage an instance (policies, policy management certificates). */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,13 +43,54 @@ static json_t *att_submit_body(const att_submit_opts_t *o, att_diag_t *diag)
             att_diag_set(diag, ATT_E_NOMEM, "out of memory");
             return NULL;
         }
-        json_object_set_new(req, "runtimeData",
-                            json_pack("{s:s,s:s}", "data", rd, "dataType", "Binary"));
+        json_object_set_new(
+            req, "runtimeData",
+            json_pack("{s:s,s:s}", "data", rd, "dataType", o->runtime_json ? "JSON" : "Binary"));
         free(rd);
     }
     if (o->nonce != NULL)
         json_object_set_new(req, "nonce", json_string(o->nonce));
     return req;
+}
+
+/* attestd's answer to rq: 200 {"token"} into r->token, else its CloudError into r. */
+static att_err_t att_answer(const att_client_req_t *rq, const att_client_resp_t *rs,
+                            att_submit_result_t *r, att_diag_t *diag)
+{
+    att_err_t e = ATT_OK;
+    r->http_status = rs->status;
+    json_t *ans = json_loadb(rs->body, rs->len, 0, NULL);
+    if (rs->status == 200) {
+        const char *tok = json_string_value(json_object_get(ans, "token"));
+        if (tok == NULL || *tok == '\0') {
+            e = att_diag_set(diag, ATT_E_FETCH, "%s %s: HTTP 200 without a token in the answer",
+                             rq->method, rq->url);
+        } else if ((r->token = strdup(tok)) == NULL) {
+            e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+        }
+        goto done;
+    }
+    /* a CloudError {"error":{"code","message"}}, else whatever came */
+    json_t *err = json_object_get(ans, "error");
+    const char *code = json_string_value(json_object_get(err, "code"));
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    if (code == NULL)
+        code = rs->error_code_hdr;
+    char redir[512];
+    if (code == NULL && rs->location != NULL) { /* a redirect: say where to, not followed */
+        snprintf(redir, sizeof redir, "a redirect to '%.300s': not followed (%s)", rs->location,
+                 rs->redirect_refused);
+        msg = redir;
+    }
+    if (msg == NULL)
+        msg = rs->body;
+    r->error_code = code ? strdup(code) : NULL;
+    r->error_message = strdup(msg ? msg : "");
+    e = att_diag_set(diag, ATT_E_FETCH_STATUS, "HTTP status %ld%s%s: %.400s", rs->status,
+                     code ? " " : "", code ? code : "", msg ? msg : "");
+done:
+    json_decref(ans);
+    return e;
 }
 
 ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r, att_diag_t *diag)
@@ -73,7 +116,7 @@ ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
 
     att_err_t e = ATT_OK;
     char *url = NULL, *body = NULL, *auth = NULL;
-    json_t *req = NULL, *ans = NULL;
+    json_t *req = NULL;
     att_client_resp_t rs = {0};
     size_t ul = strlen(o->url);
     while (ul > 0 && o->url[ul - 1] == '/')
@@ -114,44 +157,60 @@ ATT_API att_err_t att_submit(const att_submit_opts_t *o, att_submit_result_t *r,
                            .redirects = ATT_CLIENT_REDIRECT_NONE}; /* evidence + bearer token */
     if ((e = att_client_http(&rq, &rs, diag)) != ATT_OK)
         goto out;
-    r->http_status = rs.status;
-    ans = json_loadb(rs.body, rs.len, 0, NULL);
-    if (rs.status == 200) {
-        const char *tok = json_string_value(json_object_get(ans, "token"));
-        if (tok == NULL || *tok == '\0') {
-            e = att_diag_set(diag, ATT_E_FETCH,
-                             "POST %s: HTTP 200 without a token in the "
-                             "answer",
-                             url);
-        } else if ((r->token = strdup(tok)) == NULL) {
-            e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
-        }
-        goto out;
-    }
-    /* a CloudError {"error":{"code","message"}}, else whatever came */
-    json_t *err = json_object_get(ans, "error");
-    const char *code = json_string_value(json_object_get(err, "code"));
-    const char *msg = json_string_value(json_object_get(err, "message"));
-    if (code == NULL)
-        code = rs.error_code_hdr;
-    char redir[512];
-    if (code == NULL && rs.location != NULL) { /* a redirect: say where to, not followed */
-        snprintf(redir, sizeof redir, "a redirect to '%.300s': not followed (%s)", rs.location,
-                 rs.redirect_refused);
-        msg = redir;
-    }
-    if (msg == NULL)
-        msg = rs.body;
-    r->error_code = code ? strdup(code) : NULL;
-    r->error_message = strdup(msg ? msg : "");
-    e = att_diag_set(diag, ATT_E_FETCH_STATUS, "HTTP status %ld%s%s: %.400s", rs.status,
-                     code ? " " : "", code ? code : "", msg ? msg : "");
+    e = att_answer(&rq, &rs, r, diag);
 out:
-    json_decref(ans);
     json_decref(req);
     att_client_resp_clear(&rs);
     free(url);
     free(body);
+    if (auth != NULL) {
+        OPENSSL_cleanse(auth, strlen(auth));
+        free(auth);
+    }
+    return e;
+}
+
+ATT_API att_err_t att_admin_request(const att_admin_opts_t *o, att_submit_result_t *r,
+                                    att_diag_t *diag)
+{
+    if (r != NULL)
+        memset(r, 0, sizeof(*r));
+    if (o == NULL || r == NULL || o->url == NULL || o->method == NULL || o->path == NULL ||
+        o->path[0] != '/' || (o->body == NULL && o->body_len > 0))
+        return att_diag_set(diag, ATT_E_ARG, "admin request: URL, method and /path are needed");
+    if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
+        return att_diag_set(diag, ATT_E_ARG,
+                            "admin request: the access token contains a line break");
+    size_t ul = strlen(o->url);
+    while (ul > 0 && o->url[ul - 1] == '/')
+        ul--;
+    const char *ver = o->api_version ? o->api_version : "2022-08-01";
+    att_err_t e = ATT_OK;
+    char *auth = NULL, *url = NULL;
+    if (asprintf(&url, "%.*s%s?api-version=%s", (int)ul, o->url, o->path, ver) < 0)
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    const char *hdrs[4] = {"Content-Type: text/plain", "Accept: application/json", NULL, NULL};
+    if (o->access_token != NULL) {
+        if (asprintf(&auth, "Authorization: Bearer %s", o->access_token) < 0) {
+            auth = NULL;
+            e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+            goto out;
+        }
+        hdrs[2] = auth;
+    }
+    att_client_resp_t rs = {0};
+    att_client_req_t rq = {.method = o->method,
+                           .url = url,
+                           .headers = hdrs,
+                           .body = o->body ? o->body : "",
+                           .body_len = o->body_len,
+                           .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000,
+                           .redirects = ATT_CLIENT_REDIRECT_NONE}; /* a bearer token, a change */
+    if ((e = att_client_http(&rq, &rs, diag)) == ATT_OK)
+        e = att_answer(&rq, &rs, r, diag);
+    att_client_resp_clear(&rs);
+out:
+    free(url);
     if (auth != NULL) {
         OPENSSL_cleanse(auth, strlen(auth));
         free(auth);

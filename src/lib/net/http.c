@@ -298,6 +298,8 @@ static bool net_setup(CURL *h, const att_net_req_t *rq, bool post, const char *o
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+        if (strcmp(rq->method, "PUT") == 0) /* the same body, sent with PUT */
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
     } else {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
@@ -317,7 +319,7 @@ att_err_t att_net_request(att_net_conn_t *conn, const att_net_req_t *rq, att_net
     if (rq == NULL || rq->url == NULL)
         return att_diag_set(d, ATT_E_ARG, "http: no URL");
     const char *method = rq->method ? rq->method : "GET";
-    bool post = strcmp(method, "POST") == 0;
+    bool post = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0; /* with a body */
     if (!post && strcmp(method, "GET") != 0)
         return att_diag_set(d, ATT_E_ARG, "http: unsupported method %s", method);
     char origin[512];

@@ -43,7 +43,7 @@
 #define ATT_NET_ERR_LEN        256         /* libcurl's CURL_ERROR_SIZE */
 
 typedef struct {
-    const char *method;         /* "GET" (NULL) or "POST" */
+    const char *method;         /* "GET" (NULL), "POST" or "PUT" (with body) */
     const char *url;            /* absolute https:// (or http:// with allow_http) URL */
     const char *const *headers; /* extra request headers, "Name: value", NULL-terminated */
     const char *body;           /* POST body (body_len bytes) */
