@@ -103,6 +103,17 @@ typedef struct {
 
 ATT_API extern const att_coll_fetcher_t att_dcap_pcs_fetcher;
 ATT_API att_err_t att_dcap_pcs_new(const att_dcap_pcs_opts_t *o, void **cfg, att_diag_t *d);
+/* A DCAP key may end in "/<N>": the set of TCB evaluation data number N (1 to 2^30), fetched
+ * with tcbEvaluationDataNumber=N (TCB info and QE identity) and loaded only when both documents
+ * are of number N; an offline set is found under its key and under its key + "/<its number>".
+ *
+ * Intel's TCB evaluation data numbers lists (attest/tcbeval.h), keys "tcbeval/sgx" and
+ * "tcbeval/tdx": GET <base>/{sgx,tdx}/certification/v4/tcbevaluationdatanumbers, issuer chain in
+ * TCB-Evaluation-Data-Numbers-Issuer-Chain; objects att_dcap_tcbeval_t * (retain/release:
+ * att_dcap_tcbeval_ref/_free); an offline directory holds tcb_eval_numbers.json and
+ * tcb_eval_numbers_issuer_chain.pem, in it or in a subdirectory. Its configuration is made by
+ * att_dcap_pcs_new, like the PCS fetcher's (a separate one: each source frees its own). */
+ATT_API extern const att_coll_fetcher_t att_dcap_tcbeval_fetcher;
 /* The key of a DCAP set; ATT_E_ARG for an unknown TEE or a CA other than processor/platform. */
 ATT_API att_err_t att_dcap_coll_key(att_tee_t tee, const uint8_t fmspc[6], const char *ca,
                                     char *out, size_t n, att_diag_t *d);

@@ -76,6 +76,9 @@ extern "C" {
     X(ATT_E_QEID_VERSION, 411, "unsupported QE identity version or id")                            \
     X(ATT_E_QEID_NOT_YET_VALID, 412, "QE identity is not yet valid")                               \
     X(ATT_E_QEID_EXPIRED, 413, "QE identity has expired")                                          \
+    X(ATT_E_TCBEVAL_SIGNATURE, 414, "TCB evaluation data numbers signature is invalid")            \
+    X(ATT_E_TCBEVAL_NOT_YET_VALID, 415, "TCB evaluation data numbers are not yet valid")           \
+    X(ATT_E_TCBEVAL_EXPIRED, 416, "TCB evaluation data numbers have expired")                      \
     /* quote checks */                                                                             \
     X(ATT_E_QE_REPORT_SIGNATURE, 501, "QE report signature is invalid")                            \
     X(ATT_E_QE_REPORT_DATA, 502, "QE report data does not bind the attestation key")               \

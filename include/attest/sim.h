@@ -244,6 +244,19 @@ ATT_API att_err_t att_sim_tcb_info_sign(const att_sim_pki_t *p, const att_sim_tc
 ATT_API att_err_t att_sim_qe_identity_sign(const att_sim_pki_t *p, const att_sim_qe_identity_t *q,
                                            char **json, size_t *len, att_diag_t *diag) ATT_WUR;
 
+/* Intel's TCB evaluation data numbers list (attest/tcbeval.h) for tee, signed by the TCB
+ * signer: {"tcbEvaluationDataNumbers":{"id","version":1,"issueDate","nextUpdate",
+ * "tcbEvalNumbers":[{"tcbEvaluationDataNumber","tcbRecoveryEventDate","tcbDate"}...]},
+ * "signature":hex}, entries in the order given (Intel: highest first). malloc'd, free(). */
+typedef struct {
+    unsigned number;
+    att_time_t recovery_date, tcb_date;
+} att_sim_tcbeval_entry_t;
+ATT_API att_err_t att_sim_tcbeval_sign(const att_sim_pki_t *p, att_tee_t tee, att_time_t issue_date,
+                                       att_time_t next_update, const att_sim_tcbeval_entry_t *e,
+                                       size_t n, char **json, size_t *len,
+                                       att_diag_t *diag) ATT_WUR;
+
 /* ---- a whole collateral set ---------------------------------------------------------- */
 
 typedef struct {

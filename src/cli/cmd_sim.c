@@ -3,12 +3,14 @@
  *
  *   attest sim init DIR [--ca processor|platform] [--tee sgx|tdx] [--force]
  *   attest sim collateral-server --dir DIR [--listen 127.0.0.1:PORT] [--quiet]
+ *   attest sim tcb-eval DIR --tee sgx|tdx --number N [--status STATUS]   (cmd_sim_tcbeval.c)
  *   attest sim snp init DIR [--chips N] [--product milan|genoa|turin] [--rsa-bits B] [--force]
  *   attest sim snp report DIR --chip I [--report-data HEX] ... [--out FILE] [--evidence FILE]
  *
  * Exit codes: 0 ok, 1 failure (cannot create, cannot listen), 2 usage.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 static const char att_sim_usage[] =
     "usage: attest sim init DIR [--ca processor|platform] [--tee sgx|tdx] [--force]\n"
     "       attest sim collateral-server --dir DIR [--listen 127.0.0.1:PORT] [--quiet]\n"
+    "       attest sim tcb-eval DIR --tee sgx|tdx --number N [--status STATUS]\n"
     "       attest sim snp init|report ...   (a simulated SEV-SNP fleet: attest sim snp --help)\n"
     "\n"
     "A simulated Intel DCAP platform for development and tests. Its quotes are real DCAP quotes\n"
@@ -55,6 +58,9 @@ static const char att_server_usage[] =
     "and prints its URL as the first line of standard output. Paths:\n"
     "  GET /{sgx,tdx}/certification/v4/tcb?fmspc=HEX     header TCB-Info-Issuer-Chain\n"
     "  GET /{sgx,tdx}/certification/v4/qe/identity       header SGX-Enclave-Identity-Issuer-Chain\n"
+    "      both with &tcbEvaluationDataNumber=N: the set of that number (attest sim tcb-eval)\n"
+    "  GET /{sgx,tdx}/certification/v4/tcbevaluationdatanumbers\n"
+    "                              header TCB-Evaluation-Data-Numbers-Issuer-Chain (tcb-eval)\n"
     "  GET /sgx/certification/v4/pckcrl?ca=processor|platform[&encoding=der]\n"
     "                                                    header SGX-PCK-CRL-Issuer-Chain\n"
     "  GET /sgx/certification/v4/rootcacrl               root CA CRL, hex (as a PCCS)\n"
@@ -62,6 +68,8 @@ static const char att_server_usage[] =
     "Issuer chains are URL-encoded PEM, as Intel sends them. One line per request goes to\n"
     "standard error unless --quiet. SIGTERM or SIGINT stops it (exit 0).\n"
     "Exit: 0 stopped by a signal, 1 cannot load DIR or listen, 2 usage.\n";
+
+int att_sim_tcbeval_cmd(int argc, char **argv); /* cmd_sim_tcbeval.c */
 
 static bool att_is_help(const char *a)
 {
@@ -133,11 +141,25 @@ typedef struct {
     size_t n;
 } att_blob_t;
 
+/* One TCB evaluation data number's TCB info and QE identity (DIR/collateral/<tee>/eval-N). */
+typedef struct {
+    unsigned number;
+    att_blob_t tcb_info, qe_identity;
+    char *tcb_chain_hdr, *qe_chain_hdr;
+} att_coll_eval_t;
+
+#define ATT_SRV_MAX_EVALS 16
+
 typedef struct {
     bool present;
     char fmspc[13]; /* lowercase hex */
     att_blob_t tcb_info, qe_identity;
     char *tcb_chain_hdr, *qe_chain_hdr; /* URL-encoded PEM */
+    unsigned number;                    /* the current set's tcbEvaluationDataNumber */
+    size_t n_evals;
+    att_coll_eval_t evals[ATT_SRV_MAX_EVALS];
+    att_blob_t eval_list; /* tcb_eval_numbers.json, when present */
+    char *eval_list_hdr;
 } att_coll_set_t;
 
 typedef struct {
@@ -218,12 +240,56 @@ static void att_srv_free(att_coll_srv_t *s)
         free(s->set[i].qe_identity.p);
         free(s->set[i].tcb_chain_hdr);
         free(s->set[i].qe_chain_hdr);
+        for (size_t k = 0; k < s->set[i].n_evals; k++) {
+            att_coll_eval_t *ev = &s->set[i].evals[k];
+            free(ev->tcb_info.p);
+            free(ev->qe_identity.p);
+            free(ev->tcb_chain_hdr);
+            free(ev->qe_chain_hdr);
+        }
+        free(s->set[i].eval_list.p);
+        free(s->set[i].eval_list_hdr);
     }
     free(s->pck_crl_der.p);
     free(s->root_crl_der.p);
     free(s->pck_crl_pem);
     free(s->root_crl_hex);
     free(s->pck_chain_hdr);
+}
+
+/* The baselines of one TEE (attest sim tcb-eval): eval-N subdirectories and the signed list. */
+static bool att_srv_load_evals(att_coll_set_t *c, const char *sub, att_diag_t *d)
+{
+    char p[4096];
+    if ((size_t)snprintf(p, sizeof(p), "%s/tcb_eval_numbers.json", sub) >= sizeof(p))
+        return att_diag_set(d, ATT_E_ARG, "path too long: %s", sub), false;
+    if (access(p, F_OK) == 0 &&
+        (!att_load(sub, "tcb_eval_numbers.json", &c->eval_list, d) ||
+         !att_load_hdr(sub, "tcb_eval_numbers_issuer_chain.pem", &c->eval_list_hdr, d)))
+        return false;
+    DIR *dh = opendir(sub);
+    if (dh == NULL)
+        return true;
+    struct dirent *de;
+    bool ok = true;
+    while (ok && (de = readdir(dh)) != NULL && c->n_evals < ATT_SRV_MAX_EVALS) {
+        char *end;
+        unsigned long n =
+            strncmp(de->d_name, "eval-", 5) == 0 ? strtoul(de->d_name + 5, &end, 10) : 0;
+        if (n == 0 || *end != '\0')
+            continue;
+        att_coll_eval_t *ev = &c->evals[c->n_evals];
+        ev->number = (unsigned)n;
+        if ((size_t)snprintf(p, sizeof(p), "%s/%s", sub, de->d_name) >= sizeof(p))
+            continue;
+        ok = att_load(p, "tcb_info.json", &ev->tcb_info, d) &&
+             att_load(p, "qe_identity.json", &ev->qe_identity, d) &&
+             att_load_hdr(p, "tcb_info_issuer_chain.pem", &ev->tcb_chain_hdr, d) &&
+             att_load_hdr(p, "qe_identity_issuer_chain.pem", &ev->qe_chain_hdr, d);
+        c->n_evals++; /* freed by att_srv_free, loaded or not */
+    }
+    closedir(dh);
+    return ok;
 }
 
 static bool att_srv_load(att_coll_srv_t *s, const char *dir, att_diag_t *d)
@@ -254,8 +320,12 @@ static bool att_srv_load(att_coll_srv_t *s, const char *dir, att_diag_t *d)
         }
         for (int k = 0; k < 12; k++)
             c->fmspc[k] = (char)((fm[k] >= 'A' && fm[k] <= 'F') ? fm[k] + 32 : fm[k]);
+        c->number = (unsigned)json_integer_value(
+            json_object_get(json_object_get(j, "tcbInfo"), "tcbEvaluationDataNumber"));
         json_decref(j);
         c->present = true;
+        if (!att_srv_load_evals(c, sub, d))
+            return false;
         if (i == 0 && (!att_load(sub, "pck_crl.der", &s->pck_crl_der, d) ||
                        !att_load(sub, "root_ca_crl.der", &s->root_crl_der, d) ||
                        !att_load_hdr(sub, "pck_crl_issuer_chain.pem", &s->pck_chain_hdr, d)))
@@ -315,18 +385,44 @@ static enum MHD_Result att_srv_handle(void *cls, struct MHD_Connection *conn, co
         rest = url + 22;
     }
     const att_coll_set_t *c = tee >= 0 && s->set[tee].present ? &s->set[tee] : NULL;
+    /* tcbEvaluationDataNumber=N: the set of that number (the current one, or an eval-N). */
+    const char *evs =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tcbEvaluationDataNumber");
+    const att_blob_t *tcb = c ? &c->tcb_info : NULL, *qe = c ? &c->qe_identity : NULL;
+    const char *tcb_hdr = c ? c->tcb_chain_hdr : NULL, *qe_hdr = c ? c->qe_chain_hdr : NULL;
+    if (c != NULL && evs != NULL) {
+        char *end;
+        unsigned long n = strtoul(evs, &end, 10);
+        bool hit = *evs != '\0' && *end == '\0' && n == c->number;
+        for (size_t k = 0; !hit && *evs != '\0' && *end == '\0' && k < c->n_evals; k++) {
+            if (c->evals[k].number == n) {
+                hit = true;
+                tcb = &c->evals[k].tcb_info;
+                qe = &c->evals[k].qe_identity;
+                tcb_hdr = c->evals[k].tcb_chain_hdr;
+                qe_hdr = c->evals[k].qe_chain_hdr;
+            }
+        }
+        if (!hit)
+            c = NULL; /* 404: no such baseline */
+    }
     if (c != NULL && !strcmp(rest, "tcb")) {
         const char *fm = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fmspc");
         if (fm != NULL && strlen(fm) == 12 && !strcasecmp(fm, c->fmspc)) {
             status = 200;
-            ret = att_srv_send(conn, 200, c->tcb_info.p, c->tcb_info.n, "application/json",
-                               "TCB-Info-Issuer-Chain", c->tcb_chain_hdr);
+            ret = att_srv_send(conn, 200, tcb->p, tcb->n, "application/json",
+                               "TCB-Info-Issuer-Chain", tcb_hdr);
             goto out;
         }
     } else if (c != NULL && !strcmp(rest, "qe/identity")) {
         status = 200;
-        ret = att_srv_send(conn, 200, c->qe_identity.p, c->qe_identity.n, "application/json",
-                           "SGX-Enclave-Identity-Issuer-Chain", c->qe_chain_hdr);
+        ret = att_srv_send(conn, 200, qe->p, qe->n, "application/json",
+                           "SGX-Enclave-Identity-Issuer-Chain", qe_hdr);
+        goto out;
+    } else if (c != NULL && !strcmp(rest, "tcbevaluationdatanumbers") && c->eval_list.p) {
+        status = 200;
+        ret = att_srv_send(conn, 200, c->eval_list.p, c->eval_list.n, "application/json",
+                           "TCB-Evaluation-Data-Numbers-Issuer-Chain", c->eval_list_hdr);
         goto out;
     } else if (!strcmp(url, "/sgx/certification/v4/pckcrl")) {
         const char *ca = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ca");
@@ -738,6 +834,8 @@ int att_cli_sim(int argc, char **argv)
         return att_sim_init(argc - 1, argv + 1);
     if (!strcmp(argv[1], "collateral-server"))
         return att_sim_server(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "tcb-eval"))
+        return att_sim_tcbeval_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[1], "snp"))
         return att_sim_snp(argc - 1, argv + 1);
     fprintf(stderr, "attest sim: unknown command '%s'\n%s", argv[1], att_sim_usage);

@@ -1,11 +1,12 @@
 /* pcs.c - Intel DCAP collateral from an Intel PCS v4 / PCCS endpoint: the fetcher of keys
- * "dcap/<sgx|tdx>/<fmspc>/<processor|platform>" behind attestd's vendor-neutral collateral
- * source (attest/collateral.h). Here: the PCS URLs and headers, the CRL forms a PCS or PCCS
- * serves (made DER), the store's blob format ("ATTCOLL1", unchanged since attestd first stored
- * sets), the offline directory layout, and the checks that a set is signed by a trusted root
- * and is the key's. All GETs of one set share one connection and one deadline, through the
- * library's one HTTP helper (net/http.h). Not here: caching, limits, refresh, logging (upstream
- * text goes to net->warn, never into an error).
+ * "dcap/<sgx|tdx>/<fmspc>/<processor|platform>[/<N>]" (N: a pinned TCB evaluation data number)
+ * and the fetcher of the TCB evaluation data numbers lists, "tcbeval/<sgx|tdx>", behind
+ * attestd's vendor-neutral collateral source (attest/collateral.h). Here: the PCS URLs and headers,
+ * the CRL forms a PCS or PCCS serves (made DER), the store's blob format ("ATTCOLL1", unchanged
+ * since attestd first stored sets), the offline directory layout, and the checks that a set is
+ * signed by a trusted root and is the key's. All GETs of one set share one connection and one
+ * deadline, through the library's one HTTP helper (net/http.h). Not here: caching, limits, refresh,
+ * logging (upstream text goes to net->warn, never into an error).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -20,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "attest/collateral.h"
+#include "attest/tcbeval.h"
 #include "core/util.h"
 #include "crypto/crypto.h" /* att_crl_parse */
 #include "net/http.h"
@@ -28,7 +30,7 @@
 #define PCS_MAX_HEADER (64u << 10) /* per issuer-chain header */
 #define PCS_BLOB_MAGIC "ATTCOLL1"
 #define PCS_BLOB_ITEMS 7
-#define PCS_KEY_LEN    48
+#define PCS_KEY_LEN    64
 #define PCS_URL_LEN    2048
 #define PCS_MAX_BASE   1500
 #define PCS_MAX_REDIRS 3 /* redirects followed per GET, within its origin */
@@ -45,11 +47,16 @@ static const char *tee_name(att_tee_t tee)
     return tee == ATT_TEE_TDX ? "tdx" : "sgx";
 }
 
-static void make_key(char key[PCS_KEY_LEN], att_tee_t tee, const uint8_t fmspc[6], const char *ca)
+/* eval 0: the PCS's current baseline; else the TCB evaluation data number pinned. */
+static void make_key(char key[PCS_KEY_LEN], att_tee_t tee, const uint8_t fmspc[6], const char *ca,
+                     unsigned eval)
 {
     char hex[13];
     att_hex_encode(fmspc, 6, hex);
-    snprintf(key, PCS_KEY_LEN, "dcap/%s/%s/%s", tee_name(tee), hex, ca);
+    if (eval == 0)
+        snprintf(key, PCS_KEY_LEN, "dcap/%s/%s/%s", tee_name(tee), hex, ca);
+    else
+        snprintf(key, PCS_KEY_LEN, "dcap/%s/%s/%s/%u", tee_name(tee), hex, ca, eval);
 }
 
 ATT_API att_err_t att_dcap_coll_key(att_tee_t tee, const uint8_t fmspc[6], const char *ca,
@@ -62,14 +69,16 @@ ATT_API att_err_t att_dcap_coll_key(att_tee_t tee, const uint8_t fmspc[6], const
     if (strcmp(ca, "processor") != 0 && strcmp(ca, "platform") != 0)
         return att_diag_set(d, ATT_E_ARG, "collsrc: CA must be \"processor\" or \"platform\"");
     char key[PCS_KEY_LEN];
-    make_key(key, tee, fmspc, ca);
+    make_key(key, tee, fmspc, ca, 0);
     if ((size_t)snprintf(out, n, "%s", key) >= n)
         return att_diag_set(d, ATT_E_ARG, "collsrc: key buffer too small");
     return ATT_OK;
 }
 
-/* A key's parts: "dcap/<sgx|tdx>/<12 lowercase hex>/<processor|platform>", nothing else. */
-static bool key_parse(const char *key, att_tee_t *tee, uint8_t fmspc[6], const char **ca)
+/* A key's parts: "dcap/<sgx|tdx>/<12 lowercase hex>/<processor|platform>", then optionally
+ * "/<N>" (a TCB evaluation data number, 1 to 2^30, no leading zero), nothing else. */
+static bool key_parse(const char *key, att_tee_t *tee, uint8_t fmspc[6], const char **ca,
+                      unsigned *eval)
 {
     const char *p = key;
     if (strncmp(p, "dcap/", 5) != 0)
@@ -88,9 +97,29 @@ static bool key_parse(const char *key, att_tee_t *tee, uint8_t fmspc[6], const c
     if (p[12] != '/' || !att_hex_decode(p, 12, fmspc, 6))
         return false;
     p += 13;
-    if (strcmp(p, "processor") != 0 && strcmp(p, "platform") != 0)
+    *eval = 0;
+    if (strncmp(p, "processor", 9) == 0) {
+        *ca = "processor";
+        p += 9;
+    } else if (strncmp(p, "platform", 8) == 0) {
+        *ca = "platform";
+        p += 8;
+    } else {
         return false;
-    *ca = p;
+    }
+    if (*p == '\0')
+        return true;
+    if (p[0] != '/' || p[1] < '1' || p[1] > '9' || strlen(p + 1) > 10)
+        return false;
+    unsigned long v = 0;
+    for (p++; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return false;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v > (unsigned long)ATT_TCBEVAL_NUM_MAX)
+        return false;
+    *eval = (unsigned)v;
     return true;
 }
 
@@ -100,10 +129,11 @@ static att_err_t pcs_check_key(const void *cfg, const char *key, att_diag_t *d)
     att_tee_t tee;
     uint8_t fm[6];
     const char *ca;
-    if (!key_parse(key, &tee, fm, &ca))
+    unsigned ev;
+    if (!key_parse(key, &tee, fm, &ca, &ev))
         return att_diag_set(d, ATT_E_ARG,
                             "collsrc: \"%.100s\" is not a DCAP collateral key "
-                            "(dcap/<sgx|tdx>/<fmspc>/<processor|platform>)",
+                            "(dcap/<sgx|tdx>/<fmspc>/<processor|platform>[/<evaluation number>])",
                             key);
     return ATT_OK;
 }
@@ -382,7 +412,8 @@ static att_err_t fetch_raw(const pcs_cfg_t *c, const char *key, att_coll_net_t *
     att_tee_t tee;
     uint8_t fmspc[6];
     const char *ca;
-    if (!key_parse(key, &tee, fmspc, &ca))
+    unsigned ev;
+    if (!key_parse(key, &tee, fmspc, &ca, &ev))
         return pcs_check_key(c, key, d);
     pcs_fetch_t f = {.c = c, .net = net, .key = key};
     att_err_t e = att_net_conn_new(&f.conn, d);
@@ -396,16 +427,22 @@ static att_err_t fetch_raw(const pcs_cfg_t *c, const char *key, att_coll_net_t *
     uint8_t *b, *ch;
     size_t bl, cl;
 
-    snprintf(url, sizeof(url), "%s/%s/certification/v4/tcb?fmspc=%s", c->base, t, fm);
-    snprintf(what, sizeof(what), "the %s TCB info of FMSPC %s", tee == ATT_TEE_TDX ? "TDX" : "SGX",
-             fm);
+    char evq[48] = "";
+    if (ev != 0)
+        snprintf(evq, sizeof(evq), "tcbEvaluationDataNumber=%u", ev);
+    snprintf(url, sizeof(url), "%s/%s/certification/v4/tcb?fmspc=%s%s%s", c->base, t, fm,
+             ev ? "&" : "", evq);
+    snprintf(what, sizeof(what), "the %s TCB info of FMSPC %s%s%s",
+             tee == ATT_TEE_TDX ? "TDX" : "SGX", fm, ev ? " for " : "", evq);
     if ((e = http_get(&f, url, what, tcb_hdr, &b, &bl, &ch, &cl, d)))
         goto out;
     slice_take(&raw->tcb_info, b, bl);
     slice_take(&raw->tcb_info_chain, ch, cl);
 
-    snprintf(url, sizeof(url), "%s/%s/certification/v4/qe/identity", c->base, t);
-    snprintf(what, sizeof(what), "the %s QE identity", tee == ATT_TEE_TDX ? "TDX" : "SGX");
+    snprintf(url, sizeof(url), "%s/%s/certification/v4/qe/identity%s%s", c->base, t, ev ? "?" : "",
+             evq);
+    snprintf(what, sizeof(what), "the %s QE identity%s%s", tee == ATT_TEE_TDX ? "TDX" : "SGX",
+             ev ? " for " : "", evq);
     if ((e = http_get(&f, url, what, qe_hdr, &b, &bl, &ch, &cl, d)))
         goto out;
     slice_take(&raw->qe_identity, b, bl);
@@ -516,7 +553,9 @@ trunc:
     return att_diag_set(d, ATT_E_COLL_FORMAT, "stored collateral: truncated");
 }
 
-/* Parse and check raw collateral, and that it is for key when one is given. */
+/* Parse and check raw collateral, and that it is for key when one is given (a key with an
+ * evaluation number: its TCB info and QE identity are of that number). key gets the set's key
+ * without a number. */
 static att_err_t make_coll(const pcs_cfg_t *c, const att_dcap_collateral_raw_t *raw,
                            const char *what, const char *want, att_dcap_collateral_t **out,
                            char key[PCS_KEY_LEN], att_diag_t *d)
@@ -533,7 +572,23 @@ static att_err_t make_coll(const pcs_cfg_t *c, const att_dcap_collateral_raw_t *
     }
     uint8_t fm[6];
     att_dcap_collateral_fmspc(col, fm);
-    make_key(key, att_dcap_collateral_tee(col), fm, ca);
+    unsigned ev = 0;
+    if (want != NULL) {
+        att_tee_t wt;
+        uint8_t wf[6];
+        const char *wca;
+        if (key_parse(want, &wt, wf, &wca, &ev) && ev != 0 &&
+            (att_dcap_collateral_tcb_eval(col) != ev || att_dcap_collateral_qe_eval(col) != ev)) {
+            unsigned got_t = att_dcap_collateral_tcb_eval(col),
+                     got_q = att_dcap_collateral_qe_eval(col);
+            att_dcap_collateral_free(col);
+            return att_diag_set(d, ATT_E_COLL_FORMAT,
+                                "%s: the TCB info (tcbEvaluationDataNumber %u) and QE identity "
+                                "(%u) are not both of evaluation data number %u, which %s asks for",
+                                what, got_t, got_q, ev, want);
+        }
+    }
+    make_key(key, att_dcap_collateral_tee(col), fm, ca, ev);
     if (want && strcmp(key, want) != 0) {
         att_dcap_collateral_free(col);
         return att_diag_set(d, ATT_E_COLL_FORMAT, "%s: collateral is for %s, not %s", what, key,
@@ -569,6 +624,17 @@ static att_err_t offline_load_set(const pcs_cfg_t *c, const char *dir, att_coll_
     att_dcap_collateral_raw_free(&raw);
     if (e)
         return e;
+    /* Also under its evaluation data number, for a baseline pinned to it. */
+    unsigned ev = att_dcap_collateral_tcb_eval(col);
+    if (ev != 0 && ev == att_dcap_collateral_qe_eval(col)) {
+        char pinned[PCS_KEY_LEN + 16];
+        snprintf(pinned, sizeof(pinned), "%s/%u", key, ev);
+        if ((e = found(arg, pinned, att_dcap_collateral_ref(col), att_dcap_collateral_expiry(col),
+                       d)) != ATT_OK) {
+            att_dcap_collateral_free(col);
+            return e;
+        }
+    }
     return found(arg, key, col, att_dcap_collateral_expiry(col), d);
 }
 
@@ -763,3 +829,236 @@ fail:
     pcs_cfg_free(c);
     return e;
 }
+
+/* ---- TCB evaluation data numbers: keys "tcbeval/<sgx|tdx>" ----
+ * The same configuration as the PCS fetcher (base URL, trust, TLS CA file). Blob: "ATTTEVL1",
+ * then the document and its issuer chain, each a 4-byte big-endian length and the bytes. An
+ * offline directory holds tcb_eval_numbers.json and tcb_eval_numbers_issuer_chain.pem, in it or in
+ * any subdirectory (the key comes from the document's id). Objects are att_dcap_tcbeval_t *. */
+
+#define TEV_BLOB_MAGIC "ATTTEVL1"
+
+static bool tev_key_parse(const char *key, att_tee_t *tee)
+{
+    if (strcmp(key, "tcbeval/sgx") == 0)
+        *tee = ATT_TEE_SGX;
+    else if (strcmp(key, "tcbeval/tdx") == 0)
+        *tee = ATT_TEE_TDX;
+    else
+        return false;
+    return true;
+}
+
+static att_err_t tev_check_key(const void *cfg, const char *key, att_diag_t *d)
+{
+    (void)cfg;
+    att_tee_t tee;
+    if (!tev_key_parse(key, &tee))
+        return att_diag_set(d, ATT_E_ARG,
+                            "collsrc: \"%.100s\" is not a TCB evaluation data numbers key "
+                            "(tcbeval/sgx or tcbeval/tdx)",
+                            key);
+    return ATT_OK;
+}
+
+static att_err_t tev_blob(const uint8_t *doc, size_t dl, const uint8_t *ch, size_t cl,
+                          uint8_t **blob, size_t *len, att_diag_t *d)
+{
+    size_t m = sizeof(TEV_BLOB_MAGIC) - 1;
+    if (dl > UINT32_MAX || cl > UINT32_MAX)
+        return att_diag_set(d, ATT_E_LIMIT, "collateral item too large to store");
+    uint8_t *b = malloc(m + 8 + dl + cl), *p = b;
+    if (b == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    memcpy(p, TEV_BLOB_MAGIC, m);
+    p += m;
+    const uint8_t *items[2] = {doc, ch};
+    size_t lens[2] = {dl, cl};
+    for (int i = 0; i < 2; i++) {
+        uint32_t l = (uint32_t)lens[i];
+        p[0] = (uint8_t)(l >> 24);
+        p[1] = (uint8_t)(l >> 16);
+        p[2] = (uint8_t)(l >> 8);
+        p[3] = (uint8_t)l;
+        p += 4;
+        if (l)
+            memcpy(p, items[i], l);
+        p += l;
+    }
+    *blob = b;
+    *len = (size_t)(p - b);
+    return ATT_OK;
+}
+
+static att_err_t tev_fetch(const void *cfg, const char *key, att_coll_net_t *net, uint8_t **blob,
+                           size_t *len, att_diag_t *d)
+{
+    static const char *const hdr[] = {"TCB-Evaluation-Data-Numbers-Issuer-Chain", NULL};
+    const pcs_cfg_t *c = cfg;
+    *blob = NULL;
+    *len = 0;
+    att_tee_t tee;
+    if (!tev_key_parse(key, &tee))
+        return tev_check_key(cfg, key, d);
+    if (c->base == NULL)
+        return att_diag_set(d, ATT_E_COLL_MISSING, "no collateral for %s (no PCS URL)", key);
+    pcs_fetch_t f = {.c = c, .net = net, .key = key};
+    att_err_t e = att_net_conn_new(&f.conn, d);
+    if (e)
+        return e;
+    char url[PCS_URL_LEN], what[64];
+    snprintf(url, sizeof(url), "%s/%s/certification/v4/tcbevaluationdatanumbers", c->base,
+             tee_name(tee));
+    snprintf(what, sizeof(what), "the %s TCB evaluation data numbers",
+             tee == ATT_TEE_TDX ? "TDX" : "SGX");
+    uint8_t *b = NULL, *ch = NULL;
+    size_t bl = 0, cl = 0;
+    if ((e = http_get(&f, url, what, hdr, &b, &bl, &ch, &cl, d)) == ATT_OK)
+        e = tev_blob(b, bl, ch, cl, blob, len, d);
+    free(b);
+    free(ch);
+    att_net_conn_free(f.conn);
+    return e;
+}
+
+static att_err_t tev_make(const pcs_cfg_t *c, const uint8_t *doc, size_t dl, const uint8_t *ch,
+                          size_t cl, const char *what, const char *want, att_dcap_tcbeval_t **out,
+                          char key[PCS_KEY_LEN], att_diag_t *d)
+{
+    att_diag_t d2;
+    att_dcap_tcbeval_t *ev = NULL;
+    att_err_t e = att_dcap_tcbeval_new(doc, dl, ch, cl, c->trust, &ev, &d2);
+    if (e)
+        return att_diag_set(d, e, "%s: %s", what, d2.msg);
+    snprintf(key, PCS_KEY_LEN, "tcbeval/%s", tee_name(ev->tee));
+    if (want != NULL && strcmp(key, want) != 0) {
+        att_dcap_tcbeval_free(ev);
+        return att_diag_set(d, ATT_E_COLL_FORMAT, "%s: the list is for %s, not %s", what, key,
+                            want);
+    }
+    *out = ev;
+    return ATT_OK;
+}
+
+static att_err_t tev_load(const void *cfg, const char *key, const uint8_t *blob, size_t len,
+                          att_time_t now, const char *what, void **obj, att_time_t *next_update,
+                          att_diag_t *d)
+{
+    const pcs_cfg_t *c = cfg;
+    (void)now;
+    *obj = NULL;
+    char from[PCS_MAX_BASE + 64], got[PCS_KEY_LEN];
+    if (what == NULL) {
+        snprintf(from, sizeof(from), "TCB evaluation data numbers from %s",
+                 c->base ? c->base : "the PCS");
+        what = from;
+    }
+    size_t m = sizeof(TEV_BLOB_MAGIC) - 1, off = m;
+    const uint8_t *items[2];
+    size_t lens[2];
+    if (len < m || memcmp(blob, TEV_BLOB_MAGIC, m) != 0)
+        return att_diag_set(d, ATT_E_COLL_FORMAT, "stored TCB evaluation data numbers: bad magic");
+    for (int i = 0; i < 2; i++) {
+        if (len - off < 4)
+            return att_diag_set(d, ATT_E_COLL_FORMAT,
+                                "stored TCB evaluation data numbers: truncated");
+        size_t l = (size_t)blob[off] << 24 | (size_t)blob[off + 1] << 16 |
+                   (size_t)blob[off + 2] << 8 | blob[off + 3];
+        off += 4;
+        if (len - off < l)
+            return att_diag_set(d, ATT_E_COLL_FORMAT,
+                                "stored TCB evaluation data numbers: truncated");
+        items[i] = blob + off;
+        lens[i] = l;
+        off += l;
+    }
+    if (off != len)
+        return att_diag_set(d, ATT_E_COLL_FORMAT,
+                            "stored TCB evaluation data numbers: %zu trailing bytes", len - off);
+    att_dcap_tcbeval_t *ev = NULL;
+    att_err_t e = tev_make(c, items[0], lens[0], items[1], lens[1], what, key, &ev, got, d);
+    if (e)
+        return e;
+    *obj = ev;
+    *next_update = att_dcap_tcbeval_expiry(ev);
+    return ATT_OK;
+}
+
+static att_err_t tev_offline_one(const pcs_cfg_t *c, const char *dir, att_coll_found_fn found,
+                                 void *arg, bool *any, att_diag_t *d)
+{
+    char p[4096], q[4096];
+    struct stat st;
+    if ((size_t)snprintf(p, sizeof(p), "%s/tcb_eval_numbers.json", dir) >= sizeof(p) ||
+        (size_t)snprintf(q, sizeof(q), "%s/tcb_eval_numbers_issuer_chain.pem", dir) >= sizeof(q) ||
+        stat(p, &st) != 0 || !S_ISREG(st.st_mode))
+        return ATT_OK;
+    uint8_t *doc = NULL, *ch = NULL;
+    size_t dl = 0, cl = 0;
+    att_err_t e;
+    if ((e = att_read_file(p, ATT_TCBEVAL_MAX_BYTES, &doc, &dl, d)) != ATT_OK ||
+        (e = att_read_file(q, PCS_MAX_HEADER, &ch, &cl, d)) != ATT_OK) {
+        free(doc);
+        return e;
+    }
+    char what[4200], key[PCS_KEY_LEN];
+    snprintf(what, sizeof(what), "offline TCB evaluation data numbers %s", p);
+    att_dcap_tcbeval_t *ev = NULL;
+    e = tev_make(c, doc, dl, ch, cl, what, NULL, &ev, key, d);
+    free(doc);
+    free(ch);
+    if (e)
+        return e;
+    *any = true;
+    return found(arg, key, ev, att_dcap_tcbeval_expiry(ev), d);
+}
+
+static att_err_t tev_offline(const void *cfg, const char *dir, att_time_t now,
+                             att_coll_found_fn found, void *arg, att_diag_t *d)
+{
+    const pcs_cfg_t *c = cfg;
+    (void)now;
+    bool any = false;
+    att_err_t e = tev_offline_one(c, dir, found, arg, &any, d);
+    DIR *dh = e == ATT_OK ? opendir(dir) : NULL;
+    if (e == ATT_OK && dh == NULL)
+        return att_diag_set(d, ATT_E_IO, "offline collateral directory %s cannot be opened", dir);
+    struct dirent *de;
+    while (e == ATT_OK && (de = readdir(dh)) != NULL) {
+        char sub[4096];
+        if (de->d_name[0] == '.' ||
+            (size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
+            continue;
+        e = tev_offline_one(c, sub, found, arg, &any, d);
+    }
+    if (dh != NULL)
+        closedir(dh);
+    if (e == ATT_OK && !any)
+        e = att_diag_set(d, ATT_E_COLL_MISSING,
+                         "offline collateral directory %s holds no TCB evaluation data numbers",
+                         dir);
+    return e;
+}
+
+static void *tev_retain(void *obj)
+{
+    return att_dcap_tcbeval_ref(obj);
+}
+
+static void tev_release(void *obj)
+{
+    att_dcap_tcbeval_free(obj);
+}
+
+ATT_API const att_coll_fetcher_t att_dcap_tcbeval_fetcher = {
+    .prefix = "tcbeval",
+    .url_name = "PCS URL",
+    .check_key = tev_check_key,
+    .online = pcs_online,
+    .fetch = tev_fetch,
+    .load = tev_load,
+    .retain = tev_retain,
+    .release = tev_release,
+    .offline = tev_offline,
+    .cfg_free = pcs_cfg_free,
+};

@@ -220,6 +220,35 @@ att_err_t att_sim_tcb_info_sign(const att_sim_pki_t *p, const att_sim_tcb_info_t
     return att_sim_sign_json(p, "tcbInfo", att_sim_tcb_info_json(t), json, len, diag);
 }
 
+att_err_t att_sim_tcbeval_sign(const att_sim_pki_t *p, att_tee_t tee, att_time_t issue_date,
+                               att_time_t next_update, const att_sim_tcbeval_entry_t *e, size_t n,
+                               char **json, size_t *len, att_diag_t *diag)
+{
+    if (p == NULL || (e == NULL && n > 0) || json == NULL || len == NULL)
+        return att_diag_set(diag, ATT_E_ARG, "att_sim_tcbeval_sign: NULL argument");
+    char a[ATT_TIME_STRLEN], b[ATT_TIME_STRLEN];
+    json_t *o = json_object(), *arr = json_array();
+    int r = o == NULL || arr == NULL;
+    for (size_t i = 0; i < n && !r; i++)
+        r |= json_array_append_new(arr, json_pack("{s:I,s:s,s:s}", "tcbEvaluationDataNumber",
+                                                  (json_int_t)e[i].number, "tcbRecoveryEventDate",
+                                                  att_time_format(e[i].recovery_date, a), "tcbDate",
+                                                  att_time_format(e[i].tcb_date, b)));
+    if (!r) {
+        r |= json_object_set_new(o, "id", json_string(tee == ATT_TEE_TDX ? "TDX" : "SGX"));
+        r |= json_object_set_new(o, "version", json_integer(1));
+        r |= json_object_set_new(o, "issueDate", json_string(att_time_format(issue_date, a)));
+        r |= json_object_set_new(o, "nextUpdate", json_string(att_time_format(next_update, b)));
+        r |= json_object_set(o, "tcbEvalNumbers", arr);
+    }
+    json_decref(arr);
+    if (r) {
+        json_decref(o);
+        o = NULL;
+    }
+    return att_sim_sign_json(p, "tcbEvaluationDataNumbers", o, json, len, diag);
+}
+
 att_err_t att_sim_qe_identity_sign(const att_sim_pki_t *p, const att_sim_qe_identity_t *q,
                                    char **json, size_t *len, att_diag_t *diag)
 {
