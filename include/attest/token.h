@@ -112,6 +112,10 @@ typedef struct {
     bool allow_unsigned; /* accept alg "none" with an empty signature */
     X509 *const *keys;   /* when set: the signature must verify with one of these */
     size_t n_keys;       /* (else with x5c[0] of the header) */
+    /* smallest RSA key (bits) an RS256/PS256 signature may be made with: 0 is the default, 2048;
+     * 1024 to 2048 only for policy signers of instances migrating from MAA, which accepts
+     * 1024-bit keys (attestd --policy-signer-min-rsa-bits). Larger values require more. */
+    unsigned min_rsa_bits;
 } att_jws_opts_t;
 
 /* Parse compact JWS text (whitespace around it and a JSON string literal wrapper are tolerated),

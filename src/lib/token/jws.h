@@ -36,6 +36,10 @@
 #define ATT_TOKEN_RSA_E_MIN      65537
 #define ATT_TOKEN_RSA_E_MAX_BITS 32
 
+/* The lowest minimum a caller may ask for (att_jws_opts_t.min_rsa_bits): policy signers of
+ * instances migrating from MAA, which accepts 1024-bit keys. Token signing keys stay >= 2048. */
+#define ATT_TOKEN_RSA_FLOOR_BITS 1024
+
 /* A compact JWS (RFC 7515 7.1) cut at its two dots: b64(header) "." b64(payload) "."
  * b64(signature), each a range of the caller's text (nothing decoded, copied or allocated).
  * input_len is the length of b64(header) "." b64(payload) from the start of the text: the
@@ -63,6 +67,13 @@ const char *att_token_rsa_weak(EVP_PKEY *key);
 /* NULL if `key` can sign/verify `alg` (the RSA limits above included), else a static reason
  * ("needs an RSA key of at least 2048 bits", ...). */
 const char *att_token_key_mismatch(EVP_PKEY *key, att_alg_t alg);
+
+/* The same with another smallest RSA modulus (0: ATT_TOKEN_RSA_MIN_BITS; below
+ * ATT_TOKEN_RSA_FLOOR_BITS: that floor). The reason may be written into buf[0..n) (when given)
+ * and returned, to name min_bits. */
+const char *att_token_rsa_weak_min(EVP_PKEY *key, unsigned min_bits, char *buf, size_t n);
+const char *att_token_key_mismatch_min(EVP_PKEY *key, att_alg_t alg, unsigned min_rsa_bits,
+                                       char *buf, size_t n);
 
 /* Initialise md for alg with key (sign or verify): SHA-256; PKCS#1 v1.5 for RS256, PSS with a
  * 32-byte salt and MGF1-SHA-256 for PS256, ECDSA for ES256. */

@@ -10,6 +10,7 @@
  * bench/bench_token.c compares the whole token with a raw EVP_DigestSign loop on the same key.
  * ES256 signatures are converted from OpenSSL's DER to JOSE's raw r||s (64 bytes).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,9 +69,23 @@ uint8_t *att_es256_raw_to_der(const uint8_t raw[64], size_t *len)
 
 const char *att_token_rsa_weak(EVP_PKEY *key)
 {
+    return att_token_rsa_weak_min(key, ATT_TOKEN_RSA_MIN_BITS, NULL, 0);
+}
+
+const char *att_token_rsa_weak_min(EVP_PKEY *key, unsigned min_bits, char *buf, size_t n)
+{
     int bits = EVP_PKEY_get_bits(key);
-    if (bits < ATT_TOKEN_RSA_MIN_BITS)
-        return "needs an RSA key of at least 2048 bits";
+    if (min_bits == 0)
+        min_bits = ATT_TOKEN_RSA_MIN_BITS;
+    if (min_bits < ATT_TOKEN_RSA_FLOOR_BITS)
+        min_bits = ATT_TOKEN_RSA_FLOOR_BITS;
+    if (bits < 0 || (unsigned)bits < min_bits) {
+        if (min_bits == ATT_TOKEN_RSA_MIN_BITS || buf == NULL || n == 0)
+            return min_bits == ATT_TOKEN_RSA_MIN_BITS ? "needs an RSA key of at least 2048 bits"
+                                                      : "needs a larger RSA key";
+        snprintf(buf, n, "needs an RSA key of at least %u bits", min_bits);
+        return buf;
+    }
     if (bits > ATT_TOKEN_RSA_MAX_BITS)
         return "needs an RSA key of at most 8192 bits";
     BIGNUM *e = NULL;
@@ -91,6 +106,12 @@ const char *att_token_rsa_weak(EVP_PKEY *key)
 
 const char *att_token_key_mismatch(EVP_PKEY *key, att_alg_t alg)
 {
+    return att_token_key_mismatch_min(key, alg, ATT_TOKEN_RSA_MIN_BITS, NULL, 0);
+}
+
+const char *att_token_key_mismatch_min(EVP_PKEY *key, att_alg_t alg, unsigned min_rsa_bits,
+                                       char *buf, size_t n)
+{
     if (key == NULL)
         return "no key";
     switch (alg) {
@@ -98,7 +119,7 @@ const char *att_token_key_mismatch(EVP_PKEY *key, att_alg_t alg)
     case ATT_ALG_PS256:
         if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
             return "needs an RSA key";
-        return att_token_rsa_weak(key);
+        return att_token_rsa_weak_min(key, min_rsa_bits, buf, n);
     case ATT_ALG_ES256: {
         if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC)
             return "needs an EC P-256 key";

@@ -165,6 +165,11 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
         opts = &defaults;
     if (opts->n_keys > 0 && opts->keys == NULL)
         return att_diag_set(diag, ATT_E_ARG, "att_jws_verify: n_keys without keys");
+    if (opts->min_rsa_bits != 0 && (opts->min_rsa_bits < ATT_TOKEN_RSA_FLOOR_BITS ||
+                                    opts->min_rsa_bits > ATT_TOKEN_RSA_MAX_BITS))
+        return att_diag_set(diag, ATT_E_ARG, "att_jws_verify: min_rsa_bits %u is not in %d..%d",
+                            opts->min_rsa_bits, ATT_TOKEN_RSA_FLOOR_BITS, ATT_TOKEN_RSA_MAX_BITS);
+    char why_buf[64];
 
     att_err_t rc = ATT_OK;
     json_t *wrapper = NULL;
@@ -275,7 +280,8 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
         size_t fitting = 0;
         for (size_t i = 0; i < opts->n_keys && j.signer == NULL; i++) {
             EVP_PKEY *k = opts->keys[i] ? X509_get0_pubkey(opts->keys[i]) : NULL;
-            if (k == NULL || att_token_key_mismatch(k, j.alg) != NULL)
+            if (k == NULL ||
+                att_token_key_mismatch_min(k, j.alg, opts->min_rsa_bits, NULL, 0) != NULL)
                 continue;
             fitting++;
             if (att_token_sig_ok(k, NULL, j.alg, text, seg.input_len, sig, slen) &&
@@ -292,10 +298,14 @@ att_err_t att_jws_verify(const char *text, size_t len, const att_jws_opts_t *opt
     } else if (j.x5c != NULL) {
         X509 *leaf = sk_X509_value(j.x5c, 0);
         EVP_PKEY *k = X509_get0_pubkey(leaf);
-        const char *why = k ? att_token_key_mismatch(k, j.alg) : "has an unreadable key";
+        const char *why =
+            k ? att_token_key_mismatch_min(k, j.alg, opts->min_rsa_bits, why_buf, sizeof why_buf)
+              : "has an unreadable key";
         if (why != NULL) {
-            rc = att_diag_set(diag, ATT_E_JWS_ALG, "JWS alg %s %s; the key of x5c[0] is %s",
-                              att_alg_name(j.alg), why, k ? att_key_type_name(k) : "unreadable");
+            rc = att_diag_set(diag, ATT_E_JWS_ALG,
+                              "JWS alg %s %s; the key of x5c[0] is %s of %d bits",
+                              att_alg_name(j.alg), why, k ? att_key_type_name(k) : "unreadable",
+                              k ? EVP_PKEY_get_bits(k) : 0);
             goto out;
         }
         if (!att_token_sig_ok(k, NULL, j.alg, text, seg.input_len, sig, slen)) {
