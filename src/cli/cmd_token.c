@@ -9,6 +9,7 @@
 #include "attest/rp.h"
 #include "cli.h"
 #include "core/util.h"
+#include "token/ear.h"
 
 #define ATT_MAX_TOKEN_FILE (1u << 20)
 #define ATT_MAX_EXPECT     64
@@ -16,6 +17,7 @@
 static const char att_token_usage[] =
     "usage: attest token verify TOKEN_FILE --issuer URL [--nonce N] [--expect CLAIM=VALUE ...]\n"
     "                           [--at RFC3339] [--jwks FILE] [--json]\n"
+    "                           [--ear [--ear-accept-warning]]\n"
     "\n"
     "verify  checks an attestation token (JWT) as a relying party: the key is chosen by the\n"
     "        token's kid from the issuer's JWKS only (OpenID discovery at\n"
@@ -25,6 +27,10 @@ static const char att_token_usage[] =
     "        VALUE is compared as JSON when it parses as JSON, else as a string).\n"
     "        --jwks FILE uses that JWKS instead of fetching one (offline).\n"
     "        TOKEN_FILE ('-': stdin) holds the token, or attestd's answer {\"token\": \"...\"}.\n"
+    "--ear   the token must be an EAR (docs/ear.md: attestd's answer to Accept:\n"
+    "        application/eat+jwt) of profile " ATT_EAR_PROFILE " whose every\n"
+    "        appraisal's ear.status is affirming (--ear-accept-warning: or warning); --nonce is\n"
+    "        then compared with eat_nonce. Each appraisal's status and vector are printed.\n"
     "\n"
     "Output names the failed check. --json prints {\"valid\", \"error\": {code, message, check},\n"
     "\"header\", \"claims\"}. Exit status: 0 valid, 1 invalid (also when the issuer's keys\n"
@@ -99,12 +105,27 @@ static void att_token_print_text(const att_rp_result_t *r, bool valid, bool nonc
     }
 }
 
+/* --ear: each appraisal's status and trust vector, after the claims. */
+static void att_token_print_ear(json_t *claims)
+{
+    const char *name;
+    json_t *a;
+    json_object_foreach(json_object_get(claims, "submods"), name, a)
+    {
+        char *tv = json_dumps(json_object_get(a, "ear.trustworthiness-vector"),
+                              JSON_ENCODE_ANY | JSON_COMPACT);
+        printf("EAR %s: %s %s\n", name, json_string_value(json_object_get(a, "ear.status")),
+               tv ? tv : "{}");
+        free(tv);
+    }
+}
+
 static int att_token_verify(int argc, char **argv)
 {
     const char *file = NULL, *issuer = NULL, *nonce = NULL, *at = NULL, *jwks = NULL;
     const char *specs[ATT_MAX_EXPECT];
     size_t nspecs = 0;
-    bool json = false;
+    bool json = false, ear = false, ear_warning = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -112,6 +133,10 @@ static int att_token_verify(int argc, char **argv)
             return ATT_EXIT_OK;
         } else if (!strcmp(a, "--json")) {
             json = true;
+        } else if (!strcmp(a, "--ear")) {
+            ear = true;
+        } else if (!strcmp(a, "--ear-accept-warning")) {
+            ear_warning = true;
         } else if (i + 1 < argc && !strcmp(a, "--issuer")) {
             issuer = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--nonce")) {
@@ -177,8 +202,13 @@ static int att_token_verify(int argc, char **argv)
         }
     } /* else the keys are fetched by att_rp_verify: a failure is its "jwks" check (exit 1) */
 
-    att_rp_check_t check = {.nonce = nonce, .expect = expect, .n_expect = nexp};
+    /* an EAR carries the nonce as eat_nonce: att_ear_check compares it */
+    att_rp_check_t check = {.nonce = ear ? NULL : nonce, .expect = expect, .n_expect = nexp};
     att_err_t e = att_rp_verify(rp, token, strlen(token), &check, now, &r);
+    if (e == ATT_OK && ear &&
+        (e = att_ear_check(r.claims, ear_warning ? ATT_EAR_WARNING : ATT_EAR_AFFIRMING, nonce,
+                           &r.diag)) != ATT_OK)
+        r.check = "ear";
     rc = e == ATT_OK ? ATT_EXIT_OK : ATT_EXIT_REJECT;
     if (json) {
         json_t *o = json_pack("{s:b,s:o,s:O?,s:O?}", "valid", e == ATT_OK, "error",
@@ -191,6 +221,8 @@ static int att_token_verify(int argc, char **argv)
         json_decref(o);
     } else {
         att_token_print_text(&r, e == ATT_OK, nonce != NULL, nexp);
+        if (ear)
+            att_token_print_ear(r.claims);
     }
 out:
     att_rp_result_clear(&r);

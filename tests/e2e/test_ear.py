@@ -94,6 +94,22 @@ def main():
         p = run([ATTEST, 'token', 'verify', f, '--issuer', s.issuer,
                  '--expect', 'eat_profile=' + PROFILE])
         T.eq('attest token verify accepts the EAR', p.returncode, 0, p.stdout + p.stderr)
+        # --ear: an EAR of our profile, every status affirming (or warning), eat_nonce
+        for args, rc, what in (([], 1, 'a warning is refused by --ear'),
+                               (['--ear-accept-warning'], 0, '--ear-accept-warning accepts it'),
+                               (['--ear-accept-warning', '--nonce', 'ear-e2e-nonce-0001'], 0,
+                                'the nonce is eat_nonce'),
+                               (['--ear-accept-warning', '--nonce', 'another-nonce-0002'], 1,
+                                'another nonce is refused')):
+            p = run([ATTEST, 'token', 'verify', f, '--issuer', s.issuer, '--ear'] + args)
+            T.eq('attest token verify --ear: %s' % what, p.returncode, rc, p.stdout + p.stderr)
+        T.check('--ear prints the appraisal', 'EAR SgxEnclave: warning' in p.stdout, p.stdout)
+        mf = os.path.join(d, 'maa.jwt')
+        open(mf, 'w').write(m.token)
+        p = run([ATTEST, 'token', 'verify', mf, '--issuer', s.issuer, '--ear',
+                 '--ear-accept-warning'])
+        T.eq('attest token verify --ear refuses an MAA token', p.returncode, 1, p.stdout)
+        T.check('... saying it is not an EAR', 'not an EAR' in p.stdout, p.stdout)
 
         for accept, ear in (('*/*', False), ('application/*', False),
                             ('application/json, %s;q=0.5' % EAR, False),
@@ -125,6 +141,11 @@ def main():
         T.eq('denied EAR: contraindicated', a.get('ear.status'), 'contraindicated', a)
         T.check('denied EAR: the reason names the rule\'s claim',
                 'x-ms-sgx-svn' in a.get('ear.attestd.policy-denied', ''), a)
+        f = os.path.join(d, 'denied.jwt')
+        open(f, 'w').write(r.body.decode())
+        p = run([ATTEST, 'token', 'verify', f, '--issuer', s.issuer, '--ear',
+                 '--ear-accept-warning'])
+        T.eq('attest token verify --ear refuses a contraindicated EAR', p.returncode, 1, p.stdout)
 
 
 if __name__ == '__main__':

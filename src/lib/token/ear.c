@@ -193,6 +193,61 @@ att_err_t att_ear_claims(const att_ear_in_t *in, json_t **out, att_diag_t *d)
     return ATT_OK;
 }
 
+/* ---- the relying party's check ---- */
+
+static att_ear_tier_t att_ear_tier_parse(const char *s, bool *ok)
+{
+    static const att_ear_tier_t tiers[] = {ATT_EAR_NONE, ATT_EAR_AFFIRMING, ATT_EAR_WARNING,
+                                           ATT_EAR_CONTRAINDICATED};
+    for (size_t i = 0; s != NULL && i < sizeof tiers / sizeof *tiers; i++)
+        if (strcmp(s, att_ear_tier_name(tiers[i])) == 0) {
+            *ok = true;
+            return tiers[i];
+        }
+    *ok = false;
+    return ATT_EAR_NONE;
+}
+
+att_err_t att_ear_check(const json_t *claims, att_ear_tier_t worst, const char *nonce,
+                        att_diag_t *d)
+{
+    const char *p = att_str(claims, "eat_profile");
+    if (p == NULL || strcmp(p, ATT_EAR_PROFILE) != 0)
+        return att_diag_set(d, ATT_E_TOKEN_CLAIM,
+                            "not an EAR: eat_profile is %s%s%s, not \"" ATT_EAR_PROFILE "\"",
+                            p ? "\"" : "", p ? p : "missing", p ? "\"" : "");
+    const json_t *sub = json_object_get(claims, "submods");
+    if (!json_is_object(sub) || json_object_size(sub) == 0)
+        return att_diag_set(d, ATT_E_TOKEN_CLAIM, "the EAR has no appraisal (submods)");
+    const char *name;
+    json_t *a;
+    json_object_foreach((json_t *)sub, name, a)
+    {
+        bool ok;
+        const char *st = att_str(a, "ear.status");
+        att_ear_tier_t t = att_ear_tier_parse(st, &ok);
+        if (!ok)
+            return att_diag_set(d, ATT_E_TOKEN_CLAIM, "submod %s: ear.status %s is not a tier",
+                                name, st ? st : "missing");
+        if (t == ATT_EAR_NONE || t > worst)
+            return att_diag_set(d, ATT_E_TOKEN_CLAIM,
+                                "submod %s: ear.status is %s, this check accepts %s%s", name, st,
+                                att_ear_tier_name(ATT_EAR_AFFIRMING),
+                                worst >= ATT_EAR_WARNING ? " or warning" : " only");
+    }
+    if (nonce != NULL) {
+        const char *got = att_str(claims, "eat_nonce");
+        if (got == NULL && json_object_size(sub) == 1) {
+            void *it = json_object_iter((json_t *)sub);
+            got = att_str(json_object_get(json_object_iter_value(it), ATT_EAR_MAA_CLAIMS), "nonce");
+        }
+        if (got == NULL || strcmp(got, nonce) != 0)
+            return att_diag_set(d, ATT_E_TOKEN_CLAIM, "eat_nonce is %s, expected the nonce sent",
+                                got ? "another value" : "missing");
+    }
+    return ATT_OK;
+}
+
 /* ---- Accept (RFC 9110 12.5.1) ---- */
 
 static bool att_ows(char c)

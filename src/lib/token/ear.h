@@ -85,6 +85,14 @@ att_ear_tier_t att_ear_tier(int value);
 const char *att_ear_tier_name(att_ear_tier_t t);   /* "none", "affirming", ... */
 const char *att_ear_claim_name(att_ear_claim_t c); /* "instance-identity", ... */
 
+/* A relying party's check of an EAR claims set whose signature, iss and times were verified
+ * (att_rp_verify): eat_profile is ATT_EAR_PROFILE, submods has at least one appraisal, every
+ * ear.status is a tier name no worse than worst (ATT_EAR_AFFIRMING or ATT_EAR_WARNING), and, when
+ * nonce is given, eat_nonce equals it (a nonce EAT cannot carry: the MAA claims' "nonce").
+ * ATT_E_TOKEN_CLAIM naming what failed (the submod and its status). */
+att_err_t att_ear_check(const json_t *claims, att_ear_tier_t worst, const char *nonce,
+                        att_diag_t *d);
+
 /* Whether an Accept header value asks for an EAR: it lists application/eat+jwt (case-insensitive,
  * without an eat_profile parameter or with ours) with a q above 0 and not below the q of an
  * explicit application/json. Wildcards (*\/\*, application/\*) never select it, so MAA clients keep

@@ -428,12 +428,54 @@ static void test_denied_and_nonce(void **state)
     json_decref(c);
 }
 
+/* The relying party's check (attest token verify --ear). */
+static void test_check(void **state)
+{
+    (void)state;
+    att_diag_t d;
+    json_t *c = json_pack("{s:s,s:s,s:s}", "x-ms-attestation-type", "sgx", "x-ms-sgx-tcb-status",
+                          "UpToDate", "nonce", "0123456789");
+    att_ear_in_t in = {.submod = "SgxEnclave", .claims = c, .build = "b"};
+    json_t *ear = ear_of(&in); /* affirming */
+    assert_int_equal(att_ear_check(ear, ATT_EAR_AFFIRMING, NULL, &d), ATT_OK);
+    assert_int_equal(att_ear_check(ear, ATT_EAR_AFFIRMING, "0123456789", &d), ATT_OK);
+    assert_int_equal(att_ear_check(ear, ATT_EAR_AFFIRMING, "0123456788", &d), ATT_E_TOKEN_CLAIM);
+    assert_non_null(strstr(d.msg, "eat_nonce"));
+    json_decref(ear);
+    /* warning: refused unless warnings are accepted */
+    json_object_set_new(c, "x-ms-sgx-tcb-status", json_string("OutOfDate"));
+    ear = ear_of(&in);
+    assert_int_equal(att_ear_check(ear, ATT_EAR_AFFIRMING, NULL, &d), ATT_E_TOKEN_CLAIM);
+    assert_non_null(strstr(d.msg, "SgxEnclave"));
+    assert_non_null(strstr(d.msg, "warning"));
+    assert_int_equal(att_ear_check(ear, ATT_EAR_WARNING, NULL, &d), ATT_OK);
+    json_decref(ear);
+    /* contraindicated: refused by both */
+    in.denied = true;
+    ear = ear_of(&in);
+    assert_int_equal(att_ear_check(ear, ATT_EAR_WARNING, NULL, &d), ATT_E_TOKEN_CLAIM);
+    assert_non_null(strstr(d.msg, "contraindicated"));
+    /* a status that is no tier, another profile, no submods, an MAA token */
+    json_object_set_new(appraisal(ear, "SgxEnclave"), "ear.status", json_string("fine"));
+    assert_int_equal(att_ear_check(ear, ATT_EAR_WARNING, NULL, &d), ATT_E_TOKEN_CLAIM);
+    json_object_set_new(ear, "eat_profile", json_string("tag:example.com,2024:other"));
+    assert_int_equal(att_ear_check(ear, ATT_EAR_WARNING, NULL, &d), ATT_E_TOKEN_CLAIM);
+    assert_non_null(strstr(d.msg, "not an EAR"));
+    json_object_set_new(ear, "eat_profile", json_string(ATT_EAR_PROFILE));
+    json_object_set_new(ear, "submods", json_object());
+    assert_int_equal(att_ear_check(ear, ATT_EAR_WARNING, NULL, &d), ATT_E_TOKEN_CLAIM);
+    assert_int_equal(att_ear_check(c, ATT_EAR_WARNING, NULL, &d), ATT_E_TOKEN_CLAIM);
+    json_decref(ear);
+    json_decref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accept),      cmocka_unit_test(test_tiers),
         cmocka_unit_test(test_snp_verdict), cmocka_unit_test(test_tpm_verdict),
         cmocka_unit_test(test_sgx_mapping), cmocka_unit_test(test_denied_and_nonce),
+        cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
