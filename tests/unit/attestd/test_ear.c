@@ -1,6 +1,6 @@
-/* test_ear.c - attestd's EAR answer (docs/ear.md) through the domain service, on the real SGX and
- * TDX vectors at their verification time: the EAR conforms to draft-ietf-rats-ear's CDDL
- * (token/ear_shape.h), is signed by the MAA token's key (same alg, kid, jku, x5c) and verifies
+/* test_ear.c - attestd's EAR answer (docs/ear.md) through the domain service, on the real SGX,
+ * TDX and SEV-SNP vectors at their verification time: the EAR conforms to draft-ietf-rats-ear's
+ * CDDL (token/ear_shape.h), is signed by the MAA token's key (same alg, kid, jku, x5c) and verifies
  * with the relying party's verifier against the JWKS of /certs (a changed byte does not); its
  * trust vector follows the verdict (TCB status, debug, policy); a policy denial is a signed
  * contraindicated EAR while MAA's answer stays 400; a draft policy gives an unsecured EAR; bad
@@ -321,11 +321,84 @@ static void test_policy(void **state)
     vec_free(&s);
 }
 
+/* SEV-SNP through the service: go-sev-guest's report (a debuggable guest) in MAA's JSON form with
+ * its VCEK chain, no KDS: a signed contraindicated EAR that verifies against /certs. */
+static char *snp_body(void)
+{
+    char path[2048];
+    att_diag_t d;
+    uint8_t *rep, *vcek, *chain;
+    size_t rn, vn, cn;
+    snprintf(path, sizeof path, "%s/go-sev-guest/report.bin", ATT_TEST_VECTORS_SNP);
+    assert_int_equal(att_read_file(path, 1 << 20, &rep, &rn, &d), ATT_OK);
+    snprintf(path, sizeof path, "%s/go-sev-guest/vcek.der", ATT_TEST_VECTORS_SNP);
+    assert_int_equal(att_read_file(path, 1 << 20, &vcek, &vn, &d), ATT_OK);
+    snprintf(path, sizeof path, "%s/go-sev-guest/cert_chain_milan.pem", ATT_TEST_VECTORS_SNP);
+    assert_int_equal(att_read_file(path, 1 << 20, &chain, &cn, &d), ATT_OK);
+    /* PEM of the VCEK, then the chain */
+    char *b64 = att_b64std_encode(vcek, vn);
+    size_t pl = strlen(b64) + strlen(b64) / 64 + cn + 128;
+    char *pem = malloc(pl);
+    size_t o = (size_t)snprintf(pem, pl, "-----BEGIN CERTIFICATE-----\n");
+    for (size_t i = 0; i < strlen(b64); i += 64)
+        o += (size_t)snprintf(pem + o, pl - o, "%.64s\n", b64 + i);
+    o += (size_t)snprintf(pem + o, pl - o, "-----END CERTIFICATE-----\n%.*s", (int)cn,
+                          (const char *)chain);
+    char *rb = att_b64url_encode(rep, rn), *cb = att_b64url_encode((uint8_t *)pem, o);
+    json_t *maa = json_pack("{s:s,s:s}", "SnpReport", rb, "VcekCertChain", cb);
+    char *text = json_dumps(maa, JSON_COMPACT);
+    char *tb = att_b64url_encode((uint8_t *)text, strlen(text));
+    size_t bl = strlen(tb) + 32;
+    char *body = malloc(bl);
+    snprintf(body, bl, "{\"report\":\"%s\"}", tb);
+    free(rep), free(vcek), free(chain), free(b64), free(pem), free(rb), free(cb), free(text);
+    free(tb);
+    json_decref(maa);
+    return body;
+}
+
+static void test_snp(void **state)
+{
+    (void)state;
+    VEC_SNP_REQUIRE();
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/att-ear-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    att_svc_opts_t o = {.issuer = "http://127.0.0.1:9/",
+                        .data_dir = tmpdir,
+                        .token_lifetime = 600,
+                        .have_at = true};
+    assert_int_equal(att_time_parse("2025-01-01T00:00:00Z", &o.at), ATT_OK);
+    att_svc_t *svc;
+    att_diag_t d;
+    if (att_svc_new(&o, &svc, &d) != ATT_OK)
+        fail_msg("att_svc_new: %s", d.msg);
+    char *body = snp_body();
+    att_svc_reply_t r;
+    att_svc_attest_ear(svc, "SevSnpVm", body, strlen(body), &r);
+    const char *tok = token_of(&r);
+    json_t *ear = segment(tok, 1);
+    const char *why = ear_shape_error(ear);
+    if (why != NULL)
+        fail_msg("SevSnpVm: not an EAR: %s", why);
+    assert_int_equal(tv(ear, "SevSnpVm", "hardware"), 2);
+    assert_int_equal(tv(ear, "SevSnpVm", "executables"), 96);
+    assert_int_equal(tv(ear, "SevSnpVm", "runtime-opaque"), 96);
+    assert_string_equal(status(ear, "SevSnpVm"), "contraindicated");
+    att_rp_result_t res;
+    assert_int_equal(rp_verify(svc, tok, &res), ATT_OK);
+    att_rp_result_clear(&res);
+    json_decref(ear);
+    att_svc_reply_clear(&r);
+    free(body);
+    rmsvc(svc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgx_tdx),
         cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_snp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
