@@ -35,8 +35,10 @@ $(BUILD)/build.ninja: | deps
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
+# RUN_ARGS: extra attestd options; ATTESTD_* variables win over run-default's defaults
+# (ATTESTD_LISTEN, ATTESTD_DATA_DIR, ...); ATTESTD_TLS=off: plain HTTP (scripts/run-default)
 run: build
-	scripts/run-default $(BUILD)
+	scripts/run-default $(BUILD) $(RUN_ARGS)
 
 # CLUSTER_ARGS: e.g. --replicas 2 --port 9090 -- --collateral-dir DIR --at TIME
 cluster: build
