@@ -9,6 +9,10 @@
 #   make bench   benchmarks against the crypto bound and the peer verifier
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS each
 #   make fuzz-smoke  the same for FUZZ_SMOKE_SECONDS (5) each: what `make test` runs
+#   make deb     Debian packages attestd, attest, libattest0, libattest-dev in build/deb
+#                (dpkg-buildpackage + debhelper, then lintian; scripts/make-deb)
+#   make install install binaries, library, headers, attest.pc, man pages, completion, systemd
+#                unit and sample config under PREFIX (default /usr/local; DESTDIR honoured)
 #   make clean
 
 BUILD      ?= build
@@ -22,7 +26,7 @@ ifneq ($(CI),)
 CMAKE_FLAGS += -DATT_WERROR=ON
 endif
 
-.PHONY: all deps build run cluster demo test test-asan bench fuzz fuzz-build fuzz-smoke clean format format-check
+.PHONY: all deps build run cluster demo test test-asan bench fuzz fuzz-build fuzz-smoke clean format format-check deb install
 
 all: build
 
@@ -64,6 +68,18 @@ test-asan: deps
 
 bench: build
 	bench/run $(BUILD)
+
+# Debian packages from a copy of the working tree, checked with lintian (docs/deploy.md, "Install")
+deb: deps
+	JOBS=$(JOBS) scripts/make-deb $(BUILD)/deb
+
+# cmake --install; the prefix is a configure-time setting (the unit's ExecStart, attest.pc), so
+# PREFIX reconfigures $(BUILD) with it
+PREFIX ?= /usr/local
+install: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 fuzz-build: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATT_FUZZ=ON -DATT_BENCH=OFF $(CMAKE_FLAGS)
