@@ -101,6 +101,21 @@ static char *att_svc_seal(void *arg, const char *purpose, const uint8_t *data, s
     return att_challenge_seal(arg, purpose, data, len, expires);
 }
 
+/* The deprecated names MAA still puts in SGX and Open Enclave tokens beside the current ones
+ * (docs/claims.md): maa-ehd and aas-ehd for x-ms-sgx-ehd (Binary runtime data only, as that claim),
+ * maa-attestationcollateral for x-ms-sgx-collateral. */
+static void att_maa_deprecated_claims(json_t *claims)
+{
+    json_t *ehd = json_object_get(claims, "x-ms-sgx-ehd");
+    if (json_is_string(ehd)) {
+        json_object_set(claims, "maa-ehd", ehd);
+        json_object_set(claims, "aas-ehd", ehd);
+    }
+    json_t *coll = json_object_get(claims, "x-ms-sgx-collateral");
+    if (json_is_object(coll))
+        json_object_set_new(claims, "maa-attestationcollateral", json_deep_copy(coll));
+}
+
 /* After the evidence of type v (index idx) verified into res: the data bound into it (rt, it),
  * the draft policy or the one in force, and the token into r (200 {"token": ...}). */
 static void att_svc_issue(att_svc_t *svc, const att_ev_type_t *v, size_t idx, att_ev_result_t *res,
@@ -134,14 +149,19 @@ static void att_svc_issue(att_svc_t *svc, const att_ev_type_t *v, size_t idx, at
     /* Incoming claims for the policy. */
     json_t *claims = res->claims; /* taken over: the result is not used after this */
     res->claims = NULL;
-    if (rt->present) {
-        if (v->runtime_claim != NULL) {
-            char *ehd = att_b64url_encode(rt->bytes, rt->len);
-            json_object_set_new(claims, v->runtime_claim, json_string(ehd ? ehd : ""));
-            free(ehd);
+    /* As MAA: JSON runtime data is x-ms-runtime (the parsed JSON) and nothing else; Binary runtime
+     * data is the type's enclave-held-data claim (x-ms-sgx-ehd), never both. */
+    if (rt->json != NULL) {
+        json_object_set(claims, "x-ms-runtime", rt->json);
+    } else if (rt->present && v->runtime_claim != NULL) {
+        char *ehd = att_b64url_encode(rt->bytes, rt->len);
+        if (ehd == NULL) {
+            json_decref(claims);
+            att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+            goto out;
         }
-        if (rt->json)
-            json_object_set(claims, "x-ms-runtime", rt->json);
+        json_object_set_new(claims, v->runtime_claim, json_string(ehd));
+        free(ehd);
     }
     if (it->json)
         json_object_set(claims, "x-ms-inittime", it->json);
@@ -186,8 +206,13 @@ static void att_svc_issue(att_svc_t *svc, const att_ev_type_t *v, size_t idx, at
         goto out;
     }
 
-    /* The token: incoming claims, issued claims, and MAA's standard claims. */
-    json_object_update(claims, (json_t *)att_policy_result_claims(pres));
+    /* The token: incoming claims, the deprecated duplicates MAA still issues, issued claims (at
+     * the top level and, as MAA, inside x-ms-policy), and MAA's standard claims. */
+    att_maa_deprecated_claims(claims);
+    json_t *issued = (json_t *)att_policy_result_claims(pres);
+    json_object_update(claims, issued);
+    if (json_object_size(issued) > 0)
+        json_object_set_new(claims, "x-ms-policy", json_deep_copy(issued));
     char vt[ATT_TIME_STRLEN];
     json_object_set_new(claims, "x-ms-ver", json_string("1.0"));
     json_object_set_new(claims, "x-ms-attestation-type", json_string(v->attestation_type));

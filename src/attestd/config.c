@@ -61,6 +61,7 @@ enum {
     O_TPM_AK_CACHE,
     O_AT,
     O_ISOLATED,
+    O_POLICY_SIGNER_MIN_RSA_BITS,
     O_TLS_CERT,
     O_TLS_KEY,
     O_LIFETIME,
@@ -162,6 +163,10 @@ static const att_opt_t att_opts[O_COUNT] = {
               "clock override: judge evidence, certificates and collateral at this instant"},
     [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
                     "isolated mode: PEM file of trusted policy signer certificates"},
+    [O_POLICY_SIGNER_MIN_RSA_BITS] = {"policy-signer-min-rsa-bits", K_UINT, "N", "2048", 1024,
+                                      4096,
+                                      "smallest RSA key that may sign a policy or be a policy "
+                                      "management certificate (1024: what MAA accepts)"},
     [O_TLS_CERT] = {"tls-cert", K_STR, "FILE", NULL, 0, 0,
                     "serve HTTPS with this PEM certificate (chain); needs --tls-key"},
     [O_TLS_KEY] = {"tls-key", K_STR, "FILE", NULL, 0, 0, "PEM private key for --tls-cert"},
@@ -617,6 +622,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_TPM_AK_CACHE:
         cfg->tpm_ak_cache = (size_t)num;
+        break;
+    case O_POLICY_SIGNER_MIN_RSA_BITS:
+        cfg->policy_signer_min_rsa_bits = (unsigned)num;
         break;
     case O_AUTH_JWKS_REFETCH:
         cfg->auth_jwks_refetch = (unsigned)num;

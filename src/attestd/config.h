@@ -64,6 +64,8 @@ typedef struct {
     bool has_at;            /* --at given */
     att_time_t at;          /* clock override */
     char *isolated_signers; /* NULL: not isolated */
+    /* --policy-signer-min-rsa-bits: smallest RSA policy signer key (1024..4096, default 2048) */
+    unsigned policy_signer_min_rsa_bits;
     char *tls_cert, *tls_key;
     char *tls_priority;      /* GnuTLS priority string; NULL = ATT_HTTP_TLS_PRIORITY */
     uint64_t token_lifetime; /* seconds, default 28800 */

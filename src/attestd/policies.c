@@ -11,6 +11,7 @@
 
 #include "core/util.h"
 #include "crypto/crypto.h"
+#include "log.h"
 #include "token/jws.h"
 
 void att_pol_unref(att_pol_t *p)
@@ -50,11 +51,12 @@ static char *att_policy_jws_unsigned(const char *text, size_t len)
     return jws;
 }
 
-/* Make a policy entry from a stored JWS (trusted: it was checked when it was set). */
+/* Make a policy entry from a stored JWS (trusted: it was checked when it was set, perhaps under a
+ * lower --policy-signer-min-rsa-bits than now, which must not make the stored policy unusable). */
 static att_pol_t *att_pol_from_jws(const char *jws, bool is_default, att_diag_t *d)
 {
     att_jws_t j;
-    att_jws_opts_t jo = {.allow_unsigned = true};
+    att_jws_opts_t jo = {.allow_unsigned = true, .min_rsa_bits = ATT_TOKEN_RSA_FLOOR_BITS};
     if (att_jws_verify(jws, strlen(jws), &jo, &j, d) != ATT_OK)
         return NULL;
     char *text = NULL;
@@ -117,13 +119,37 @@ void att_trim_body(const char **p, size_t *len)
         (*len)--;
 }
 
+unsigned att_policy_signer_min_rsa_bits(const att_svc_t *svc)
+{
+    unsigned b = svc->o.policy_signer_min_rsa_bits;
+    return b == 0 ? ATT_POLICY_SIGNER_MIN_RSA_BITS : b;
+}
+
+void att_policy_signer_used(att_svc_t *svc, X509 *cert, const char *what)
+{
+    EVP_PKEY *k = cert ? X509_get0_pubkey(cert) : NULL;
+    if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA ||
+        EVP_PKEY_get_bits(k) >= (int)ATT_POLICY_SIGNER_MIN_RSA_BITS)
+        return;
+    atomic_fetch_add(&svc->weak_signer_uses, 1);
+    char subject[256] = "";
+    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+    att_log(ATT_LOG_WARN,
+            "%s: the policy signer's RSA key has %d bits, under %u (accepted because "
+            "--policy-signer-min-rsa-bits is %u; replace the key): %s",
+            what, EVP_PKEY_get_bits(k), ATT_POLICY_SIGNER_MIN_RSA_BITS,
+            att_policy_signer_min_rsa_bits(svc), subject);
+}
+
 /* Verify a policy-management JWS (policy set/reset): in isolated mode it must be signed by a
- * policy management certificate; otherwise unsigned or any valid signature is accepted. */
+ * policy management certificate; otherwise unsigned or any valid signature is accepted. An RSA
+ * signer needs --policy-signer-min-rsa-bits (default 2048). */
 att_err_t att_policy_jws(att_svc_t *svc, const char *body, size_t len, att_jws_t *j,
                          att_svc_reply_t *r)
 {
     att_diag_t d;
-    att_jws_opts_t jo = {.allow_unsigned = !svc->isolated};
+    att_jws_opts_t jo = {.allow_unsigned = !svc->isolated,
+                         .min_rsa_bits = att_policy_signer_min_rsa_bits(svc)};
     att_err_t e = att_jws_verify(body, len, &jo, j, &d);
     if (e == ATT_E_JWS_UNSIGNED || (e == ATT_OK && svc->isolated && j->signer == NULL)) {
         if (e == ATT_OK)
@@ -145,6 +171,8 @@ att_err_t att_policy_jws(att_svc_t *svc, const char *body, size_t len, att_jws_t
                       "management certificate of this instance");
         return ATT_E_JWS_SIGNATURE;
     }
+    if (j->signer != NULL)
+        att_policy_signer_used(svc, j->signer, "a signed policy request");
     return ATT_OK;
 }
 

@@ -55,7 +55,7 @@ void att_svc_certificates(att_svc_t *svc, att_svc_reply_t *r)
 /* Can this certificate's key sign a policy attestd accepts? RS256/PS256 need RSA of 2048 to
  * 16384 bits with an odd public exponent >= 65537, ES256 a P-256 key (as att_jws_verify and
  * docs/tokens.md); anything else could never authorise a change. why: the reason otherwise. */
-static bool att_signer_key_ok(X509 *cert, char *why, size_t n)
+static bool att_signer_key_ok(X509 *cert, unsigned min_rsa_bits, char *why, size_t n)
 {
     EVP_PKEY *k = X509_get0_pubkey(cert);
     if (k == NULL) {
@@ -69,8 +69,11 @@ static bool att_signer_key_ok(X509 *cert, char *why, size_t n)
         bool e_ok = EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e) == 1 && BN_is_odd(e) &&
                     BN_num_bits(e) >= 17 && BN_num_bits(e) <= 64;
         BN_free(e);
-        if (bits < 2048 || bits > 16384) {
-            snprintf(why, n, "its RSA key has %d bits (RS256/PS256 need 2048 to 16384)", bits);
+        if (bits < (int)min_rsa_bits || bits > 16384) {
+            snprintf(why, n,
+                     "its RSA key has %d bits (RS256/PS256 need %u to 16384; "
+                     "--policy-signer-min-rsa-bits)",
+                     bits, min_rsa_bits);
             return false;
         }
         if (!e_ok) {
@@ -140,11 +143,13 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
         goto out;
     }
     char why[160];
-    if (add && !att_signer_key_ok(cert, why, sizeof why)) {
+    if (add && !att_signer_key_ok(cert, att_policy_signer_min_rsa_bits(svc), why, sizeof why)) {
         att_reply_err(r, 400, "InvalidParameter", ATT_E_CERT_KEY,
                       "the policy management certificate could never sign a policy: %s", why);
         goto out;
     }
+    if (add)
+        att_policy_signer_used(svc, cert, "certificates:add of a policy management certificate");
     bool seen = false;
     if (!att_request_authorised(svc, body, len, &j,
                                 add ? ATT_SIGNED_CERT_ADD : ATT_SIGNED_CERT_REMOVE, NULL, &seen, r))
@@ -262,13 +267,14 @@ att_err_t att_signers_init(att_svc_t *svc, att_diag_t *d)
                 break;
             }
             char why[160];
-            if (!att_signer_key_ok(c, why, sizeof why)) {
+            if (!att_signer_key_ok(c, att_policy_signer_min_rsa_bits(svc), why, sizeof why)) {
                 e = att_diag_set(d, ATT_E_CERT_KEY,
                                  "--isolated-signers: certificate %d could "
                                  "never sign a policy: %s",
                                  i + 1, why);
                 break;
             }
+            att_policy_signer_used(svc, c, "--isolated-signers");
             char thumb[41], *pem = att_cert_to_pem(c);
             att_sha1_hex(c, thumb);
             att_store_signer_t ss = {thumb, pem};

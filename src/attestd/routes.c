@@ -63,6 +63,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .have_at = cfg->has_at,
         .at = cfg->at,
         .isolated_signers = cfg->isolated_signers,
+        .policy_signer_min_rsa_bits = cfg->policy_signer_min_rsa_bits,
         .token_lifetime = (int64_t)cfg->token_lifetime,
         .alg = att_alg_parse(cfg->signing_alg ? cfg->signing_alg : "RS256"),
         .key_encryption_key = cfg->key_encryption_key,
@@ -349,6 +350,7 @@ ATT_STAT_FN(st_coll_rate, coll_rate_denied)
 ATT_STAT_FN(st_coll_busy, coll_busy_denied)
 ATT_STAT_FN(st_hsm_signs, hsm_signs)
 ATT_STAT_FN(st_hsm_waits, hsm_waits)
+ATT_STAT_FN(st_weak_signers, policy_signer_weak_keys)
 
 static double st_audit_failures(void *arg)
 {
@@ -421,6 +423,10 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
             {"attestd_hsm_session_waits_total",
              "HSM signatures that waited for a free PKCS#11 session (--signing-key-sessions)",
              st_hsm_waits},
+            {"attestd_policy_signer_weak_keys_total",
+             "Policy signatures and policy management certificates accepted with an RSA key "
+             "under 2048 bits (--policy-signer-min-rsa-bits)",
+             st_weak_signers},
             {"attestd_audit_write_failures_total",
              "Audit records that could not be written "
              "(--audit-log)",

@@ -158,6 +158,7 @@ void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
     }
     if (svc->hsm != NULL)
         att_hsm_stats(svc->hsm, &out->hsm_signs, &out->hsm_waits);
+    out->policy_signer_weak_keys = atomic_load(&svc->weak_signer_uses);
 }
 
 /* The store's news of a change another replica made (docs/store.md, "Notifications"): the

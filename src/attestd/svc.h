@@ -40,6 +40,9 @@ typedef struct {
     bool have_at;        /* clock override */
     att_time_t at;
     const char *isolated_signers; /* PEM file of policy signer certificates, or NULL */
+    /* smallest RSA key that may sign a policy or be a policy management certificate
+     * ("policy-signer-min-rsa-bits"; 0: ATT_POLICY_SIGNER_MIN_RSA_BITS) */
+    unsigned policy_signer_min_rsa_bits;
     int64_t token_lifetime;       /* seconds, default 28800 */
     att_alg_t alg;                /* signing algorithm, default RS256 */
     /* seconds a rotated key is published before it signs; < 0: the store's default (60 on a
@@ -131,6 +134,8 @@ typedef struct {
     uint64_t coll_requests, coll_backoff_denied, coll_rate_denied, coll_busy_denied;
     uint64_t hsm_signs, hsm_waits; /* --signing-key: signatures, and those that waited for a
                                     * free PKCS#11 session */
+    uint64_t policy_signer_weak_keys; /* policy signer keys under 2048 bits used (accepted with
+                                       * --policy-signer-min-rsa-bits below 2048) */
 } att_svc_stats_t;
 void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out);
 

@@ -72,6 +72,9 @@ struct att_svc {
     bool isolated;
     STACK_OF(X509) * signers;  /* policy management certificates (isolated mode) */
     atomic_bool stopping;      /* att_svc_stop: evaluations in flight give up */
+    /* policy signatures and policy management certificates accepted with an RSA key under
+     * ATT_POLICY_SIGNER_MIN_RSA_BITS (--policy-signer-min-rsa-bits below 2048) */
+    atomic_uint_fast64_t weak_signer_uses;
     uint8_t challenge_key[32]; /* seals stateless challenges (challenge.c), from the store */
 };
 
@@ -136,6 +139,14 @@ void att_trim_body(const char **p, size_t *len);
  * else unsigned or any valid signature. On failure *r holds the error reply. */
 att_err_t att_policy_jws(att_svc_t *svc, const char *body, size_t len, att_jws_t *j,
                          att_svc_reply_t *r);
+/* The default smallest RSA key of a policy signer (--policy-signer-min-rsa-bits), and the one in
+ * force. */
+#define ATT_POLICY_SIGNER_MIN_RSA_BITS 2048u
+unsigned att_policy_signer_min_rsa_bits(const att_svc_t *svc);
+/* A policy signer's certificate was used (a signature accepted, a certificate added or loaded):
+ * with an RSA key under ATT_POLICY_SIGNER_MIN_RSA_BITS, log a warning naming `what` and count it
+ * (attestd_policy_signer_weak_keys_total). */
+void att_policy_signer_used(att_svc_t *svc, X509 *cert, const char *what);
 typedef enum {
     ATT_SIGNED_SET,
     ATT_SIGNED_RESET,
