@@ -126,11 +126,15 @@ static int att_sim_init(int argc, char **argv)
         fprintf(stderr, "attest sim init: %s\n", d.msg);
         return d.code == ATT_E_ARG ? ATT_EXIT_USAGE : ATT_EXIT_REJECT;
     }
+    /* "sim/" names the root "sim/trust_root.pem", not "sim//trust_root.pem" */
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
     printf("simulated %s platform in %s (PCK %s CA)\n"
-           "trust root: %s/trust_root.pem  (attestd --trust-root)\n"
+           "trust root: %.*s/trust_root.pem  (attestd --trust-root)\n"
            "collateral: attest sim collateral-server --dir %s\n",
            o.tee == ATT_TEE_TDX ? "TDX" : "SGX", dir,
-           o.ca == ATT_SIM_CA_PLATFORM ? "platform" : "processor", dir, dir);
+           o.ca == ATT_SIM_CA_PLATFORM ? "platform" : "processor", (int)dl, dir, dir);
     return ATT_EXIT_OK;
 }
 

@@ -63,7 +63,8 @@ attestd() { # attestd NAME ARGS...: start, URL in $URL
 
 S=$T/sim
 printf 'enclave key 0123456789' >"$T/rt.bin"
-expect 0 "$ATTEST" sim init "$S"
+expect 0 "$ATTEST" sim init "$S/"
+has "trust root: $S/trust_root.pem" out # not "sim//trust_root.pem"
 "$ATTEST" sim collateral-server --dir "$S" --quiet >"$T/cs.out" 2>"$T/cs.err" &
 CS_PID=$!
 PIDS="$PIDS $CS_PID"
@@ -95,10 +96,39 @@ for f in tcb_info.json tcb_info_issuer_chain.pem qe_identity.json qe_identity_is
     if [ -s "$B/dcap-sgx-$(echo "$FMSPC" | tr 'A-F' 'a-f')-processor/$f" ]; then ok; else
         fail "bundle: no $f"; fi
 done
-# the collateral server is gone: only the bundle remains
-kill -TERM "$CS_PID"; wait "$CS_PID" 2>/dev/null
-attestd off --collateral-dir "$B" --trust-root "$S/trust_root.pem"
+# AMD SEV-SNP into the same bundle: a simulated fleet behind the KDS stand-in
+F=$T/fleet
+expect 0 "$ATTEST" sim snp init "$F" --chips 2 --rsa-bits 2048
+expect 0 "$ATTEST" sim snp report "$F" --chip 1 --out "$T/snp.bin"
+python3 "$(dirname "$0")/../tools/kds_server.py" "$F" >"$T/kds.out" 2>"$T/kds.err" &
+KDS_PID=$!
+PIDS="$PIDS $KDS_PID"
+if KP=$(wait_line "$T/kds.out" '/^[0-9][0-9]*$/p' "$KDS_PID"); then ok; else fail "KDS stand-in did not start"; KP=1; fi
+expect 0 "$ATTEST" collateral fetch --out "$B" --snp-report "$T/snp.bin" --kds-url "http://127.0.0.1:$KP" \
+    --trust-root "$F/ark.pem"
+has "kds/milan/vcek/$(sed -n 2p "$F/chips.txt")" out
+has "kds/milan/crl" out
+for f in vcek/v1/Milan/crl vcek/v1/Milan/cert_chain "vcek/v1/Milan/$(sed -n 2p "$F/chips.txt")"; do
+    if [ -s "$B/$f" ]; then ok; else fail "bundle: no $f"; fi
+done
+expect 2 "$ATTEST" collateral fetch --out "$B" --snp-chip "Milan:00:0000000000000000"; has "PRODUCT:HWID:TCB" err
+expect 1 "$ATTEST" collateral fetch --out "$T/b1" --snp-product genoa --kds-url "http://127.0.0.1:$KP" \
+    --trust-root "$F/ark.pem"
+has "HTTP 404" err
+expect 0 "$ATTEST" snp verify --report "$T/snp.bin" --kds-dir "$B" --trust-root "$F/ark.pem"
+
+# the collateral server and KDS are gone: only the bundle remains
+kill -TERM "$CS_PID" "$KDS_PID"; wait "$CS_PID" "$KDS_PID" 2>/dev/null
+ROOTS="--trust-root $S/trust_root.pem --trust-root $F/ark.pem" # the bundle's sets check against both
+# shellcheck disable=SC2086
+attestd off --collateral-dir "$B" $ROOTS
 OFF=$URL
+python3 -c "import base64,json,sys; print(json.dumps({'report': base64.urlsafe_b64encode(open(sys.argv[1],'rb').read()).decode().rstrip('=')}))" \
+    "$T/snp.bin" >"$T/snp.req"
+code=$(curl -s -o "$T/snp.ans" -w '%{http_code}' -X POST "$OFF/attest/SevSnpVm?api-version=2022-08-01" \
+    -H 'content-type: application/json' -d @"$T/snp.req")
+if [ "$code" = 200 ] && grep -q '"token"' "$T/snp.ans"; then ok; else
+    fail "offline SevSnpVm: HTTP $code $(head -c 300 "$T/snp.ans")"; fi
 expect 0 "$ATTEST" run --url "$OFF" --provider sim --sim-dir "$S" --runtime-data "$T/rt.bin"
 cp "$T/out" "$T/off.tok"
 if [ "$(claim "$T/off.tok" "c['x-ms-attestation-type']")" = '"sgx"' ]; then ok; else
@@ -110,10 +140,11 @@ mkdir "$T/empty"
     --trust-root "$S/trust_root.pem" >"$T/e.out" 2>"$T/e.err"
 if [ $? -ne 0 ] && grep -q "holds no" "$T/e.err"; then ok; else fail "attestd with an empty bundle started"; fi
 
+# shellcheck disable=SC2086 # $ROOTS: two options
 # ---- 1. quote verify over the bundle (a directory of sets), claims for policy eval
 expect 0 "$ATTEST" evidence --provider sim --sim-dir "$S" --runtime-data "$T/rt.bin" --raw \
     --out "$T/q.bin"
-expect 0 "$ATTEST" quote verify --quote "$T/q.bin" --collateral "$B" --trust-root "$S/trust_root.pem" \
+expect 0 "$ATTEST" quote verify --quote "$T/q.bin" --collateral "$B" $ROOTS \
     --runtime-data "$T/rt.bin" --json
 cp "$T/out" "$T/c.json"
 python3 - "$T/c.json" "$T/rt.bin" <<'PY'
@@ -134,23 +165,23 @@ sed 's/value=="1/value=="f/' "$T/mre.pol" >"$T/other.pol"
 expect 0 "$ATTEST" policy eval "$T/mre.pol" --claims "$T/c.json"; has "permit" out
 expect 1 "$ATTEST" policy eval "$T/other.pol" --claims "$T/c.json"; has "x-ms-sgx-mrenclave was" out
 expect 0 "$ATTEST" policy eval "$T/mre.pol" --quote "$T/q.bin" --collateral "$B" \
-    --trust-root "$S/trust_root.pem"
+    $ROOTS
 expect 1 "$ATTEST" policy eval "$T/other.pol" --quote "$T/q.bin" --collateral "$B" \
-    --trust-root "$S/trust_root.pem"
+    $ROOTS
 # a quote the collateral does not verify: no decision, exit 1 with the reason
-expect 1 "$ATTEST" policy eval "$T/mre.pol" --quote "$T/q.bin" --collateral "$B"
+expect 1 "$ATTEST" policy eval "$T/mre.pol" --quote "$T/q.bin" --collateral "$B" --trust-root "$F/ark.pem"
 has "the quote was rejected" err
-expect 1 "$ATTEST" quote verify --quote "$T/q.bin" --collateral "$B" --json
+expect 1 "$ATTEST" quote verify --quote "$T/q.bin" --collateral "$B" --trust-root "$F/ark.pem" --json
 cp "$T/out" "$T/rej.json"
 expect 1 "$ATTEST" policy eval "$T/mre.pol" --claims "$T/rej.json"; has "rejected the evidence" err
 # binding: other runtime data is a rejection
 printf 'other' >"$T/other.bin"
-expect 1 "$ATTEST" quote verify --quote "$T/q.bin" --collateral "$B" --trust-root "$S/trust_root.pem" \
+expect 1 "$ATTEST" quote verify --quote "$T/q.bin" --collateral "$B" $ROOTS \
     --runtime-data "$T/other.bin"
 has "ATT_E_EVIDENCE_BINDING" out
 # a directory without the quote's set: named
 expect 1 "$ATTEST" quote verify --quote "$T/q.bin" --collateral "$B/dcap-tdx-$(echo "$FMSPC" | tr 'A-F' 'a-f')-processor" \
-    --trust-root "$S/trust_root.pem"
+    $ROOTS
 has "holds no set for dcap/sgx/" out
 # --token: the claims of the token attestd issued (a file, or the JWT itself)
 expect 0 "$ATTEST" policy eval "$T/mre.pol" --token "$T/off.tok"
@@ -207,7 +238,7 @@ mk_signer() { # NAME: a self-signed CA with an RSA key
         -addext keyUsage=critical,digitalSignature,keyCertSign 2>/dev/null
 }
 mk_signer a; mk_signer b
-attestd iso --collateral-dir "$B" --trust-root "$S/trust_root.pem" --isolated-signers "$T/a.pem"
+attestd iso --collateral-dir "$B" $ROOTS --isolated-signers "$T/a.pem"
 ISO=$URL
 expect 1 "$ATTEST" policy set --url "$ISO" --type SgxEnclave "$T/other.pol"; has "InvalidOperation" err
 expect 0 "$ATTEST" policy set --url "$ISO" --type SgxEnclave "$T/other.pol" --key "$T/a.key" --cert "$T/a.pem"
