@@ -141,7 +141,8 @@ static void h_attest(att_http_req_t *req, void *arg)
         return;
     att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
     att_slice_t b = att_http_body(req);
-    if (att_ear_accepted(att_http_header(req, "Accept"))) /* docs/ear.md */
+    att_http_add_header(req, "Vary", "Accept"); /* MAA's JSON or an EAR (docs/ear.md) */
+    if (att_ear_accepted(att_http_header(req, "Accept")))
         att_svc_attest_ear(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
     else
         att_svc_attest(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);

@@ -72,6 +72,8 @@ def main():
                 ct.startswith(EAR) and PROFILE in ct, ct)
         tok = e.body.decode().strip()
         T.eq('EAR answer: the body is the compact JWT itself', tok.count('.'), 2, tok[:80])
+        T.eq('EAR answer: Vary: Accept', e.headers.get('vary'), 'Accept', e.headers)
+        T.eq('MAA answer: Vary: Accept', m.headers.get('vary'), 'Accept', m.headers)
         ok, c, why = verify_token(tok, jwks, s.issuer)
         T.check('EAR verifies with /certs (RS256, jku, kid, signature, iss, times)', ok, why)
         T.eq('EAR and MAA token: same kid', jwt_parts(tok)[0].get('kid'),
