@@ -22,8 +22,10 @@ way an administrator meets them, all inside a scratch root (`dpkg -x`), never on
   (PKG_CONFIG_SYSROOT_DIR/PATH into the scratch root), links libattest.so.0 from there, runs, and
   computes the same policy hash as the packaged `attest policy check`;
 - bash completion completes attestd's options and attest's commands, subcommands and options;
-- `cmake --install` into a DESTDIR with another prefix (what `make install` does) puts the unit's
-  ExecStart binary and --config file where the unit says, and keeps an edited configuration.
+- `cmake --install` of the build into a DESTDIR (what `make install` does) installs the same
+  files, puts the unit's ExecStart binary and --config file where the unit says, and a second
+  install keeps an edited configuration;
+- from a git checkout the packages' version grows with the commits (an upgrade is an upgrade).
 
 Environment (ctest sets them): REPO (source root), BUILD (build directory: the packages are built
 in BUILD/package). ATT_PACKAGE_DEBS=DIR reuses the .deb files of an earlier `make deb` in DIR
@@ -421,8 +423,7 @@ def check_completion(root):
 
 
 def check_make_install():
-    """What `make install` does, into a DESTDIR: cmake --install of this build (its attestd
-    component: the binary, unit, sysusers.d entry, pages, completion, config). The unit must
+    """What `make install` does, into a DESTDIR: cmake --install of this build. The unit must
     point at the binary and config as installed under this build's prefix."""
     prefix = None
     for line in open(os.path.join(BUILD, 'CMakeCache.txt')):
@@ -430,13 +431,17 @@ def check_make_install():
             prefix = line.split('=', 1)[1].strip()
     dest = os.path.join(tmpdir('attestd-pkg-inst-'), 'dest')
     env = dict(os.environ, DESTDIR=dest)
-    r = run(['cmake', '--install', BUILD, '--component', 'server'], env=env)
-    T.eq('cmake --install --component server into a DESTDIR (prefix %s)' % prefix, r.returncode,
-         0, r.stdout[-1500:] + r.stderr)
-    unit = None
+    r = run(['cmake', '--install', BUILD], env=env)
+    T.eq('cmake --install into a DESTDIR (prefix %s)' % prefix, r.returncode, 0,
+         r.stdout[-1500:] + r.stderr)
+    found = {}
     for d, _, files in os.walk(dest):
-        if 'attestd.service' in files:
-            unit = os.path.join(d, 'attestd.service')
+        for f in files:
+            found.setdefault(f, os.path.join(d, f))
+    for f in ('attestd', 'attest', 'libattest.so.0', 'libattest.so', 'types.h', 'attest.pc',
+              'attestd.8', 'attest.1', 'attestd.conf.5', 'attestd.service', 'attestd.conf'):
+        T.check('make install installs %s' % f, f in found, sorted(found))
+    unit = found.get('attestd.service')
     T.check('the unit is installed', unit, r.stdout)
     if not unit:
         return
@@ -469,6 +474,13 @@ def main():
     if any(p not in debs for p in PKGS):
         return
     deb_version = deb_field(debs['attestd'], 'Version')
+    base = run(['dpkg-parsechangelog', '-l', os.path.join(REPO, 'debian/changelog'), '-S',
+                'Version']).stdout.strip()
+    if os.path.isdir(os.path.join(REPO, '.git')) and not os.environ.get('ATT_PACKAGE_DEBS'):
+        # from git: a version that grows with the commits, so that a later build upgrades
+        r = run(['dpkg', '--compare-versions', deb_version, 'gt', base])
+        T.check('the packages\' version %s is above debian/changelog\'s %s' % (deb_version, base),
+                r.returncode == 0 and re.search(r'\+git\d+\.[0-9a-f]+$', deb_version), deb_version)
     root = tmpdir('attestd-pkg-root-')
     for p in PKGS:
         r = run(['dpkg-deb', '-x', debs[p], root])
