@@ -268,8 +268,13 @@ def check_service(root, settings):
     log = open(err_path, errors='replace').read()
     T.eq('the unit\'s command line with the packaged config: /readyz answers 200', status, 200,
          log[-2000:])
-    T.check('attestd read the packaged config file (the log names it or shows no error)',
-            p.poll() is None, log[-2000:])
+    # every line of the packaged file was parsed: an unknown name or a bad value exits 2 before
+    # the start; and the --config argument is what is read (a missing file: exit 2, named)
+    T.check('attestd runs with the packaged config file', p.poll() is None, log[-2000:])
+    missing = os.path.join(w, 'no-such.conf')
+    r = run([argv[0], '--config', missing] + argv[3:], env=env)
+    T.check('the same command line with a missing --config file: exit 2 naming it',
+            r.returncode == 2 and missing in r.stderr, r.stderr)
     if status == 200:
         rt = os.path.join(w, 'rt.bin')
         open(rt, 'wb').write(b'package runtime data')
