@@ -1,6 +1,9 @@
 /* policy_certs.c - policy management certificates (isolated mode): the set in the store, seeded
- * from --isolated-signers on first start; GET /certificates, POST /certificates:add|:remove; and
- * the rule on which keys may sign a policy (see svc_int.h).
+ * from --isolated-signers on first start; GET /certificates, POST /certificates:add|:remove (the
+ * JWS bare, as a JSON string, or in MAA 2025-06-01's {"policyCertificateToAdd"|"...ToRemove":
+ * JWS}); and the rule on which keys may sign a policy (see svc_int.h). As in MAA, any X.509
+ * certificate may be a policy management certificate (a CA or not): what is trusted is its key,
+ * which must be able to sign a policy.
  */
 #include "svc_int.h"
 
@@ -13,6 +16,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include "core/json.h"
 #include "core/util.h"
 #include "crypto/crypto.h"
 
@@ -101,11 +105,65 @@ static bool att_signer_key_ok(X509 *cert, unsigned min_rsa_bits, char *why, size
     }
 }
 
+/* MAA 2025-06-01's body: {"policyCertificateToAdd": JWS} for :add, {"policyCertificateToRemove":
+ * JWS} for :remove, that member only. *jws: a copy of the JWS (free it). */
+static bool att_cert_body_object(bool add, const char *body, size_t len, char **jws,
+                                 att_svc_reply_t *r)
+{
+    const char *want = add ? "policyCertificateToAdd" : "policyCertificateToRemove";
+    const char *op = add ? "add" : "remove";
+    json_error_t je;
+    json_t *o = att_json_loadb(body, len, 0, &je);
+    const char *key, *bad = NULL;
+    json_t *val, *v = json_object_get(o, want);
+    json_object_foreach(o, key, val)
+    {
+        if (bad == NULL && strcmp(key, want) != 0)
+            bad = key;
+    }
+    const char *s = json_string_value(v);
+    if (!json_is_object(o))
+        att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                      "the request body is neither a JWS nor a JSON object (line %d: %s)", je.line,
+                      je.text);
+    else if (bad != NULL &&
+             (!strcmp(bad, "policyCertificateToAdd") || !strcmp(bad, "policyCertificateToRemove")))
+        att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                      "%s is the member of a certificates:%s request; certificates:%s takes "
+                      "{\"%s\": JWS}",
+                      bad, add ? "remove" : "add", op, want);
+    else if (bad != NULL)
+        att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                      "unknown member '%.64s' in the request body: certificates:%s takes "
+                      "{\"%s\": JWS} only",
+                      bad, op, want);
+    else if (v == NULL)
+        att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                      "the request body has no %s member: certificates:%s takes {\"%s\": JWS "
+                      "signed by a policy management certificate}",
+                      want, op, want);
+    else if (s == NULL)
+        att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                      "%s must be a string: a JWS signed by a policy management certificate", want);
+    else if (strncmp(s, "-----BEGIN", 10) == 0 || s[0] == '{')
+        att_reply_err(r, 400, "InvalidOperation", ATT_E_JWS_FORMAT,
+                      "%s holds a %s, not a JWS: in isolated mode only a signature by a policy "
+                      "management certificate authorises a change, so %s must be a JWS whose "
+                      "payload names the certificate as a JWK under policyCertificate",
+                      want, s[0] == '{' ? "JWK" : "PEM certificate", want);
+    else if ((*jws = strdup(s)) == NULL)
+        att_reply_err(r, 500, "InternalError", ATT_E_NOMEM, "out of memory");
+    json_decref(o);
+    return *jws != NULL;
+}
+
+static void att_cert_change(att_svc_t *svc, bool add, const char *body, size_t len,
+                            att_svc_reply_t *r);
+
 void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, size_t len,
                                  att_svc_reply_t *r)
 {
     memset(r, 0, sizeof(*r));
-    att_diag_t d;
     if (!svc->isolated) {
         att_reply_err(r, 400, "InvalidOperation", ATT_E_UNSUPPORTED,
                       "policy management certificates exist only in isolated mode (start "
@@ -113,6 +171,25 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
         return;
     }
     att_trim_body(&body, &len);
+    if (len == 0 || body[0] != '{') {
+        att_cert_change(svc, add, body, len, r);
+        return;
+    }
+    char *jws = NULL;
+    if (att_cert_body_object(add, body, len, &jws, r)) {
+        const char *p = jws;
+        size_t n = strlen(jws);
+        att_trim_body(&p, &n);
+        att_cert_change(svc, add, p, n, r);
+    }
+    free(jws);
+}
+
+/* certificates:add / :remove with the request JWS (bare or a JSON string). */
+static void att_cert_change(att_svc_t *svc, bool add, const char *body, size_t len,
+                            att_svc_reply_t *r)
+{
+    att_diag_t d;
     att_jws_t j;
     if (att_policy_jws(svc, body, len, &j, r) != ATT_OK)
         return;
@@ -134,12 +211,6 @@ void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, siz
         (cert = att_cert_parse(der, dlen, "policyCertificate x5c[0]", &d)) == NULL) {
         att_reply_err(r, 400, "InvalidParameter", ATT_E_CERT_PARSE,
                       "the policyCertificate claim must be a JWK whose x5c[0] is a certificate");
-        goto out;
-    }
-    if (add && X509_check_ca(cert) < 1) {
-        att_reply_err(r, 400, "InvalidParameter", ATT_E_CERT_CONSTRAINTS,
-                      "the policy management certificate must be a CA certificate (Basic "
-                      "Constraints CA=true)");
         goto out;
     }
     char why[160];
@@ -258,14 +329,6 @@ att_err_t att_signers_init(att_svc_t *svc, att_diag_t *d)
             return ATT_E_CERT_PARSE;
         for (int i = 0; i < sk_X509_num(sk) && e == ATT_OK; i++) {
             X509 *c = sk_X509_value(sk, i);
-            if (X509_check_ca(c) < 1) {
-                e = att_diag_set(d, ATT_E_CERT_CONSTRAINTS,
-                                 "--isolated-signers: certificate %d "
-                                 "is not a CA certificate (policy signers need Basic Constraints "
-                                 "CA=true, as in Azure Attestation)",
-                                 i + 1);
-                break;
-            }
             char why[160];
             if (!att_signer_key_ok(c, att_policy_signer_min_rsa_bits(svc), why, sizeof why)) {
                 e = att_diag_set(d, ATT_E_CERT_KEY,

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "attest/evidence.h"
 #include "audit.h"
 #include "auth.h"
 #include "core/util.h"
@@ -134,15 +136,52 @@ static void att_send(att_http_req_t *req, att_svc_reply_t *r)
     att_svc_reply_clear(r);
 }
 
+/* Attestation types of MAA's API that attestd does not serve (no public evidence format):
+ * /attest/{type} and /policies/{type} answer 501 NotSupported naming the type and the
+ * api-version that defines it, rather than "unknown type" (docs/api.md "API versions"). */
+static const struct {
+    const char *type, *since;
+} att_maa_unserved[] = {
+    {"AzureGuest", "2025-06-01"},       {"Pluton", "2026-03-11-preview"},
+    {"KeyGuard", "2026-03-11-preview"}, {"MdepTz", "2026-03-11-preview"},
+    {"AiHsm", "2026-03-11-preview"},
+};
+
+/* Is type one of att_maa_unserved (case-insensitively, as {type} is matched)? Then answer
+ * NotSupported in r and return true. */
+static bool att_unserved_type(const char *type, att_svc_reply_t *r)
+{
+    for (size_t i = 0; type != NULL && i < sizeof att_maa_unserved / sizeof *att_maa_unserved;
+         i++) {
+        if (strcasecmp(type, att_maa_unserved[i].type) != 0)
+            continue;
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "attestation type %s (MAA api-version %s) is not supported by attestd: there "
+                 "is no public format for its evidence; attestd's types are %s",
+                 att_maa_unserved[i].type, att_maa_unserved[i].since, att_ev_type_names(false));
+        memset(r, 0, sizeof *r);
+        r->status = 501;
+        r->code = "NotSupported";
+        r->att_code = att_err_name(ATT_E_UNSUPPORTED);
+        r->message = strdup(msg);
+        return true;
+    }
+    return false;
+}
+
 static void h_attest(att_http_req_t *req, void *arg)
 {
     att_service_t *s = arg;
     if (!att_auth_require(s->auth, req, ATT_AUTH_ATTEST))
         return;
     att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
+    if (att_unserved_type(att_http_param(req, "type"), &r)) {
+        att_send(req, &r);
+        return;
+    }
     att_slice_t b = att_http_body(req);
-    att_http_add_header(req, "Vary", "Accept"); /* MAA's JSON or an EAR (docs/ear.md) */
-    if (att_ear_accepted(att_http_header(req, "Accept")))
+    if (att_ear_accepted(att_http_header(req, "Accept"))) /* docs/ear.md */
         att_svc_attest_ear(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
     else
         att_svc_attest(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
@@ -181,8 +220,17 @@ static void h_policy_get(att_http_req_t *req, void *arg)
     if (!att_auth_require(s->auth, req, ATT_AUTH_READ))
         return;
     att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
-    att_svc_policy_get(s->svc, att_http_param(req, "type"), &r);
+    if (!att_unserved_type(att_http_param(req, "type"), &r))
+        att_svc_policy_get(s->svc, att_http_param(req, "type"), &r);
     att_send(req, &r);
+}
+
+/* GET /servicehealth (MAA 2026-03-11-preview): 204 while attestd answers; a liveness probe
+ * (readiness is GET /readyz). */
+static void h_servicehealth(att_http_req_t *req, void *arg)
+{
+    (void)arg;
+    att_http_text(req, 204, NULL, "", 0);
 }
 
 static void h_certificates(att_http_req_t *req, void *arg)
@@ -294,9 +342,13 @@ static void att_change(att_service_t *s, att_http_req_t *req, att_change_t what)
     const char *body = (const char *)b.ptr;
     switch (what) {
     case ATT_CHANGE_POLICY_SET:
+        if (att_unserved_type(att_http_param(req, "type"), &r))
+            break;
         att_svc_policy_set(s->svc, att_http_param(req, "type"), body, b.len, &r);
         break;
     case ATT_CHANGE_POLICY_RESET:
+        if (att_unserved_type(att_http_param(req, "type"), &r))
+            break;
         att_svc_policy_reset(s->svc, att_http_param(req, "type"), body, b.len, &r);
         break;
     case ATT_CHANGE_CERT_ADD:
@@ -457,6 +509,7 @@ att_err_t att_service_routes(att_service_t *s, att_http_router_t *r, att_diag_t 
         {"GET", "/certificates", ATT_HTTP_API_VERSION, h_certificates},
         {"POST", "/certificates:add", ATT_HTTP_API_VERSION, h_cert_add},
         {"POST", "/certificates:remove", ATT_HTTP_API_VERSION, h_cert_remove},
+        {"GET", "/servicehealth", ATT_HTTP_API_VERSION_OPTIONAL | ATT_HTTP_QUIET, h_servicehealth},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         att_err_t e = att_http_route(r, routes[i].method, routes[i].pattern, routes[i].flags,

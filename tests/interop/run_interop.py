@@ -144,6 +144,7 @@ def main():
             print('FAIL: %s: %s' % (' '.join(cmd[:3]), r.stderr))
             return 1
     a, b = Signer(k, 'signer-a'), Signer(k, 'signer-b')
+    c = Signer(k, 'leaf-c', ca=False)  # a self-signed CA:false certificate, as the SDK's tests add
 
     name, d, exp = sgx_vector()
     at = exp['verification_time']
@@ -159,7 +160,8 @@ def main():
         env = dict(os.environ, HTTP_URL=plain.issuer, TLS_URL=secure.issuer, ISO_URL=iso.issuer,
                    TLS_CA=ca_pem, NODE_EXTRA_CA_CERTS=ca_pem, QUOTE=os.path.join(d, 'quote.bin'),
                    EXPECTED=os.path.join(d, 'expected.json'), SIGNER_A_KEY=a.key,
-                   SIGNER_A_CERT=a.cert, SIGNER_B_KEY=b.key, SIGNER_B_CERT=b.cert)
+                   SIGNER_A_CERT=a.cert, SIGNER_B_KEY=b.key, SIGNER_B_CERT=b.cert,
+                   SIGNER_C_KEY=c.key, SIGNER_C_CERT=c.cert)
         print('servers: %s %s %s' % (plain.issuer, secure.issuer, iso.issuer), flush=True)
         r = subprocess.run([node, os.path.join(dest, 'sdk_test.mjs')], cwd=dest, env=env,
                            stdin=subprocess.DEVNULL, timeout=120)

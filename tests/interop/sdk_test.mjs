@@ -7,6 +7,7 @@
 //   TLS_CA    CA of the servers' TLS certificate (also in NODE_EXTRA_CA_CERTS)
 //   QUOTE     SGX quote file, EXPECTED its expected.json
 //   SIGNER_A_KEY/_CERT, SIGNER_B_KEY/_CERT  PEM policy signers (self-signed CAs, RSA-2048)
+//   SIGNER_C_KEY/_CERT  a self-signed CA:false certificate (RSA-2048), as the SDK's own test adds
 // Prints "N passed, M failed" and exits 1 on any failure.
 import { AttestationClient, AttestationAdministrationClient, KnownAttestationType,
          createAttestationPolicyToken } from "@azure/attestation";
@@ -23,6 +24,7 @@ const quote = readFileSync(env.QUOTE);
 const expected = JSON.parse(readFileSync(env.EXPECTED, "utf8"));
 const A = { key: readFileSync(env.SIGNER_A_KEY, "utf8"), cert: readFileSync(env.SIGNER_A_CERT, "utf8") };
 const B = { key: readFileSync(env.SIGNER_B_KEY, "utf8"), cert: readFileSync(env.SIGNER_B_CERT, "utf8") };
+const C = { key: readFileSync(env.SIGNER_C_KEY, "utf8"), cert: readFileSync(env.SIGNER_C_CERT, "utf8") };
 
 let passed = 0, failed = 0;
 function check(what, cond, detail) {
@@ -329,6 +331,27 @@ async function adminIsolated(url) {
     await rejects("removing the last certificate", admin.removePolicyManagementCertificate(A.cert, A.key, A.cert),
                   (e) => e.statusCode === 400);
     eq("the last certificate stays", await certsOf(), [pem(A.cert)]);
+  });
+
+  // The SDK's own setPolicyCertificates test: a self-signed certificate that is not a CA, added
+  // twice (IsPresent), removed twice (IsAbsent), with the upper-case hex SHA-1 thumbprint.
+  await step("isolated: add/remove a certificate that is not a CA (the SDK's own test)", async () => {
+    const want = createHash("sha1").update(Buffer.from(C.cert.replace(/-----[^-]+-----|\s/g, ""), "base64"))
+      .digest("hex").toUpperCase();
+    for (const i of [1, 2]) {
+      const r = await admin.addPolicyManagementCertificate(C.cert, A.key, A.cert);
+      eq(`CA:false add #${i}: IsPresent`, r.body.certificateResolution, "IsPresent");
+      eq(`CA:false add #${i}: upper-case thumbprint`, r.body.certificateThumbprint, want);
+    }
+    eq("after add: A and C", (await certsOf()).sort(), [pem(A.cert), pem(C.cert)].sort());
+    const s = await admin.setPolicy(T, permit, { privateKey: C.key, certificate: C.cert });
+    eq("C (CA:false) can set policy after add", s.body.policyResolution, "Updated");
+    for (const i of [1, 2]) {
+      const r = await admin.removePolicyManagementCertificate(C.cert, A.key, A.cert);
+      eq(`CA:false remove #${i}: IsAbsent`, r.body.certificateResolution, "IsAbsent");
+      eq(`CA:false remove #${i}: upper-case thumbprint`, r.body.certificateThumbprint, want);
+    }
+    eq("after remove: A only", await certsOf(), [pem(A.cert)]);
   });
   check("isolated: SDK validation found a signer for every signed token",
         seen.length > 0 && seen.every((s) => s.alg === "none" || s.signer));
