@@ -1051,6 +1051,11 @@ static att_err_t att_tpm_attreq(const att_ev_tpm_t *x, const char *jws, size_t j
         goto out;
     }
     json_object_set(claims, "x-attestd-tpm-request-key", pk);
+    /* MAA's outgoing TPM claims: cnf, the request key as RFC 7800's proof-of-possession key, and
+     * rp_data as sent (only when there is one) */
+    json_t *pk_jwk = json_object_get(pk, "jwk");
+    if (pk_jwk != NULL)
+        json_object_set_new(claims, "cnf", json_pack("{s:O}", "jwk", pk_jwk));
     static const char *const rp[][2] = {{"rp_id", "x-attestd-tpm-rp-id"},
                                         {"rp_data", "x-attestd-tpm-rp-data"}};
     for (size_t i = 0; i < 2; i++) {
@@ -1060,6 +1065,8 @@ static att_err_t att_tpm_attreq(const att_ev_tpm_t *x, const char *jws, size_t j
         if ((e = att_tpm_text(x, v, rp[i][0], diag)) != ATT_OK)
             goto out;
         json_object_set(claims, rp[i][1], v);
+        if (i == 1)
+            json_object_set(claims, "rp_data", v);
     }
     json_t *cc = json_object_get(ad, "custom_claims");
     if (cc != NULL) {
@@ -1455,6 +1462,8 @@ static const char *const att_tpm_claim_names[] = {"x-attestd-tpm-pcrs",
                                                   "x-attestd-tpm-rp-id",
                                                   "x-attestd-tpm-rp-data",
                                                   "x-attestd-tpm-custom-claims",
+                                                  "cnf",
+                                                  "rp_data",
                                                   "aikValidated",
                                                   "aikPubHash",
                                                   "tpmVersion",

@@ -884,10 +884,10 @@ static void test_attreq_certify(void **state)
              *c64 = b64(cinfo->attestationData, cinfo->size), *cs64 = b64(csb, cl),
              *p64 = k == 2 ? b64(other_pub, opl) : b64(pub, pl);
         json_t *payload = json_pack(
-            "{s:s,s:{s:s,s:{s:{s:o,s:[{s:i,s:o}],s:s,s:s}},s:{s:o,s:{s:{s:s,s:s,s:s}}},s:s}}",
-            "att_type", "basic", "att_data", "challenge", chs, "tpm_att_data",
-            "current_attestation", "aik_pub", ec_jwk(akp), "pcrs", "algorithm", 11, "values", pv,
-            "quote", q64, "signature", s64, "request_key", "jwk", ec_jwk(rkp), "info",
+            "{s:s,s:{s:s,s:s,s:{s:{s:o,s:[{s:i,s:o}],s:s,s:s}},s:{s:o,s:{s:{s:s,s:s,s:s}}},s:s}}",
+            "att_type", "basic", "att_data", "challenge", chs, "rp_data", "rp-data-1",
+            "tpm_att_data", "current_attestation", "aik_pub", ec_jwk(akp), "pcrs", "algorithm", 11,
+            "values", pv, "quote", q64, "signature", s64, "request_key", "jwk", ec_jwk(rkp), "info",
             "tpm_certify", "public", p64, "certification", c64, "signature", cs64,
             "service_context", json_string_value(json_object_get(p1, "service_context")));
         assert_non_null(payload);
@@ -919,6 +919,12 @@ static void test_attreq_certify(void **state)
                 fail_msg("attReqV2 tpm_certify: %s", r.diag.msg);
             json_t *rkc = json_object_get(r.claims, "x-attestd-tpm-request-key");
             json_t *tc = json_object_get(json_object_get(rkc, "info"), "tpm_certify");
+            /* MAA's outgoing claims: cnf {"jwk": the request key}, rp_data as sent */
+            json_t *cnf = json_object_get(r.claims, "cnf");
+            assert_int_equal(json_object_size(cnf), 1);
+            assert_true(json_equal(json_object_get(cnf, "jwk"), json_object_get(rkc, "jwk")));
+            assert_string_equal(json_string_value(json_object_get(r.claims, "rp_data")),
+                                "rp-data-1");
             assert_int_equal(json_integer_value(json_object_get(tc, "name_alg")), TPM2_ALG_SHA256);
             assert_int_equal(json_integer_value(json_object_get(tc, "obj_attr")),
                              rkp->publicArea.objectAttributes);
