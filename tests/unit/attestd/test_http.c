@@ -197,6 +197,13 @@ static void h_custom_error(att_http_req_t *req, void *arg)
                             "A Deny claim was issued, authorization failed."));
 }
 
+/* An error with our ATT_E_ name, as routes.c's att_send logs it before answering. */
+static void h_att_error(att_http_req_t *req, void *arg)
+{
+    att_http_log_field(req, "att_code", "ATT_E_ARG");
+    att_http_error(req, 400, "InvalidParameter", "bad input");
+}
+
 static bool ready_cb(void *arg)
 {
     return atomic_load(&g_ready);
@@ -241,6 +248,9 @@ static fx_t *fx_start(size_t max_body, unsigned max_conn, unsigned timeout_s)
         att_http_route(f->r, "POST", "/attest/{type}", ATT_HTTP_API_VERSION, h_attest, NULL),
         ATT_OK);
     assert_int_equal(att_http_route(f->r, "POST", "/deny", 0, h_custom_error, NULL), ATT_OK);
+    assert_int_equal(
+        att_http_route(f->r, "POST", "/atterr", ATT_HTTP_API_VERSION_OPTIONAL, h_att_error, NULL),
+        ATT_OK);
     assert_int_equal(att_http_route_builtins(f->r, f->m, ready_cb, NULL), ATT_OK);
     att_http_opts_t o = att_http_opts_default();
     o.listen = "127.0.0.1:0";
@@ -400,6 +410,50 @@ static void test_api_version(void **state)
     http(&r, "GET", "/.well-known/openid-configuration?api-version=1999-01-01", NULL, 0, NULL);
     assert_maa_error(&r, 400, "InvalidParameter", "1999-01-01");
     resp_free(&r);
+    fx_stop(f);
+}
+
+/* The error form follows the api-version (docs/api.md "API versions"): CloudError {code,
+ * message} up to 2023-04-01-preview and without a version; from 2025-06-01 on, Azure Core's
+ * with innererror.code = the ATT_E_ name the handler logged, when there is one. */
+static void test_error_forms(void **state)
+{
+    fx_t *f = fx_start(1 << 20, 100, 10);
+    static const struct {
+        const char *path;
+        long status;
+        const char *code, *inner;
+    } cases[] = {
+        {"/atterr", 400, "InvalidParameter", NULL},
+        {"/atterr?api-version=2020-10-01", 400, "InvalidParameter", NULL},
+        {"/atterr?api-version=2023-04-01-preview", 400, "InvalidParameter", NULL},
+        {"/atterr?api-version=2025-06-01", 400, "InvalidParameter", "ATT_E_ARG"},
+        {"/atterr?api-version=2026-03-11-preview", 400, "InvalidParameter", "ATT_E_ARG"},
+        {"/nothing?api-version=2025-06-01", 404, "NotFound", NULL},
+        {"/atterr?api-version=2099-01-01", 400, "InvalidParameter", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        resp_t r;
+        const char *method = strncmp(cases[i].path, "/atterr", 7) == 0 ? "POST" : "GET";
+        assert_int_equal(http(&r, method, cases[i].path, "{}", 2, NULL), cases[i].status);
+        assert_string_equal(hdr(&r, "x-ms-error-code"), cases[i].code);
+        json_error_t je;
+        json_t *o = json_loads(r.body, 0, &je);
+        json_t *e = json_object_get(o, "error");
+        assert_non_null(e);
+        assert_string_equal(json_string_value(json_object_get(e, "code")), cases[i].code);
+        assert_non_null(json_string_value(json_object_get(e, "message")));
+        json_t *inner = json_object_get(e, "innererror");
+        if (cases[i].inner == NULL) {
+            assert_int_equal(json_object_size(e), 2); /* code and message, nothing else */
+        } else {
+            assert_int_equal(json_object_size(e), 3);
+            assert_int_equal(json_object_size(inner), 1);
+            assert_string_equal(json_string_value(json_object_get(inner, "code")), cases[i].inner);
+        }
+        json_decref(o);
+        resp_free(&r);
+    }
     fx_stop(f);
 }
 
@@ -1168,6 +1222,7 @@ int main(void)
         cmocka_unit_test(test_router_patterns),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_api_version),
+        cmocka_unit_test(test_error_forms),
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_request_ids_and_logs),
         cmocka_unit_test(test_metrics_and_health),
