@@ -148,6 +148,17 @@ async function attestationClient(url) {
     check("sgx: token kept", typeof r.token.serialize() === "string");
     const p = await joseVerify("sgx token", r.token.serialize(), url);
     if (p) eq("sgx token (jose): x-ms-sgx-mrenclave", p["x-ms-sgx-mrenclave"], rep.mrenclave);
+    // as MAA: the default policy's issued claims also in x-ms-policy (the SDK's policyClaims), the
+    // deprecated maa-attestationcollateral beside x-ms-sgx-collateral, no runtime data claims
+    eq("sgx: policyClaims (x-ms-policy) of the default policy",
+       v.policyClaims && [v.policyClaims["sgx-mrenclave"], v.policyClaims["sgx-mrsigner"], v.policyClaims.tee],
+       [rep.mrenclave, rep.mrsigner, "sgx"]);
+    if (p) {
+      eq("sgx token: maa-attestationcollateral = x-ms-sgx-collateral", p["maa-attestationcollateral"],
+         p["x-ms-sgx-collateral"]);
+      eq("sgx token without runtime data: no x-ms-sgx-ehd, maa-ehd, aas-ehd, x-ms-runtime",
+         ["x-ms-sgx-ehd", "maa-ehd", "aas-ehd", "x-ms-runtime"].filter((k) => k in p), []);
+    }
   });
 
   await step("attestSgxEnclave runTimeData mismatch", async () => {
