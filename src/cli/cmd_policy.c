@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "attest/policy.h"
+#include "attest/rp.h"
 #include "attest/token.h"
 #include "cli.h"
 #include "core/util.h"
@@ -53,10 +55,13 @@ static const char att_eval_usage[] =
     "                         \"x-ms-sgx-svn\": 2, ...}, issuer AttestationService), an array of\n"
     "                         {\"type\", \"value\", \"issuer\", \"valueType\"}, or the output of\n"
     "                         'attest quote verify --json' (its \"claims\")\n"
-    "  --token FILE|JWT       the claims of an attestation token (a compact JWS, or a file "
+    "  --token FILE|JWT [--issuer URL]\n"
+    "                         the claims of an attestation token (a compact JWS, or a file "
     "holding\n"
-    "                         one or attestd's {\"token\": ...} answer); its signature is NOT\n"
-    "                         checked here ('attest token verify' does that)\n"
+    "                         one or attestd's {\"token\": ...} answer); with --issuer it is "
+    "first\n"
+    "                         verified as 'attest token verify --issuer URL' does (signature by\n"
+    "                         the issuer's published key, iss, exp, nbf); without, NOT checked\n"
     "  --quote Q --collateral DIR [--at RFC3339] [--trust-root FILE] [--runtime-data FILE]\n"
     "                         a DCAP quote verified as 'attest quote verify' does; its claims\n"
     "Evaluate a policy against incoming claims. Prints permit or deny, the\n"
@@ -276,12 +281,38 @@ static json_t *att_token_claims(const char *t, const char *from)
     return c;
 }
 
-/* --token FILE|JWT: a token given as is, or a file holding one (or attestd's {"token": ...}). */
-static json_t *att_load_token(const char *arg)
+/* With --issuer: the claims of a token verified as 'attest token verify --issuer' does. */
+static json_t *att_verified_claims(const char *t, const char *from, const char *issuer, int *rc)
+{
+    att_diag_t d;
+    att_rp_t *rp = att_rp_new(&(att_rp_opts_t){.issuer = issuer}, &d);
+    if (rp == NULL) {
+        fprintf(stderr, "attest policy eval: --issuer: %s\n", d.msg);
+        return NULL;
+    }
+    att_rp_result_t r = {0};
+    att_rp_check_t check = {0};
+    json_t *c = NULL;
+    if (att_rp_verify(rp, t, strlen(t), &check, (att_time_t)time(NULL), &r) == ATT_OK) {
+        c = json_incref(r.claims);
+    } else { /* a token that does not verify: no decision, as for a rejected quote */
+        *rc = ATT_EXIT_REJECT;
+        fprintf(stderr, "attest policy eval: --token %s does not verify (%s check): %s: %s\n", from,
+                att_or(r.check, "?"), att_err_name(r.diag.code), r.diag.msg);
+    }
+    att_rp_result_clear(&r);
+    att_rp_free(rp);
+    return c;
+}
+
+/* --token FILE|JWT: a token given as is, or a file holding one (or attestd's {"token": ...});
+ * verified against issuer's keys when issuer is given. */
+static json_t *att_load_token(const char *arg, const char *issuer, int *rc)
 {
     static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
     if (strlen(arg) > 16 && arg[strspn(arg, b64u)] == '\0' && strchr(arg, '.') != NULL)
-        return att_token_claims(arg, "(given)");
+        return issuer ? att_verified_claims(arg, "(given)", issuer, rc)
+                      : att_token_claims(arg, "(given)");
     att_diag_t d;
     uint8_t *b;
     size_t n;
@@ -302,10 +333,10 @@ static json_t *att_load_token(const char *arg)
             fprintf(stderr,
                     "attest policy eval: --token %s: a JSON file must be {\"token\": JWS}\n", arg);
         else
-            c = att_token_claims(tok, arg);
+            c = issuer ? att_verified_claims(tok, arg, issuer, rc) : att_token_claims(tok, arg);
         json_decref(j);
     } else {
-        c = att_token_claims(t, arg);
+        c = issuer ? att_verified_claims(t, arg, issuer, rc) : att_token_claims(t, arg);
     }
     free(b);
     return c;
@@ -347,7 +378,7 @@ static json_t *att_load_claims(const char *path, int *rc)
 
 static int att_cmd_eval(int argc, char **argv)
 {
-    const char *path = NULL, *claims_path = NULL, *token = NULL;
+    const char *path = NULL, *claims_path = NULL, *token = NULL, *issuer = NULL;
     att_cli_qv_t qv = {0};
     bool json = false, explain = false;
     uint64_t max_steps = 0, max_bytes = 0;
@@ -363,6 +394,12 @@ static int att_cmd_eval(int argc, char **argv)
                 return ATT_EXIT_USAGE;
             }
             token = argv[++i];
+        } else if (!strcmp(argv[i], "--issuer")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "attest policy eval: --issuer needs a URL\n");
+                return ATT_EXIT_USAGE;
+            }
+            issuer = argv[++i];
         } else if (att_is_help(argv[i])) {
             fputs(att_eval_usage, stdout);
             return ATT_EXIT_OK;
@@ -403,6 +440,10 @@ static int att_cmd_eval(int argc, char **argv)
                 att_eval_usage);
         return ATT_EXIT_USAGE;
     }
+    if (issuer != NULL && token == NULL) {
+        fprintf(stderr, "attest policy eval: --issuer goes with --token\n");
+        return ATT_EXIT_USAGE;
+    }
     if (quote && (qv.quote == NULL || qv.dir == NULL)) {
         fprintf(stderr, "attest policy eval: --quote needs --collateral DIR (and the other way)\n");
         return ATT_EXIT_USAGE;
@@ -420,8 +461,8 @@ static int att_cmd_eval(int argc, char **argv)
     if (claims_path != NULL) {
         claims = att_load_claims(claims_path, &rc);
     } else if (token != NULL) {
-        claims = att_load_token(token);
         rc = ATT_EXIT_USAGE;
+        claims = att_load_token(token, issuer, &rc);
     } else {
         json_t *doc = NULL;
         rc = att_cli_quote_run("policy eval", &qv, &doc);

@@ -187,6 +187,22 @@ has "holds no set for dcap/sgx/" out
 expect 0 "$ATTEST" policy eval "$T/mre.pol" --token "$T/off.tok"
 expect 0 "$ATTEST" policy eval "$T/mre.pol" --token "$(cat "$T/off.tok")"
 expect 1 "$ATTEST" policy eval "$T/other.pol" --token "$T/off.tok"
+# --issuer: verified against attestd's published keys first; a token changed after signing is
+# refused (exit 1), though without --issuer its claims would be read
+expect 0 "$ATTEST" policy eval "$T/mre.pol" --token "$T/off.tok" --issuer "$OFF"
+python3 - "$T/off.tok" "$T/forged.tok" <<'PY'
+import base64, json, sys
+h, p, s = open(sys.argv[1]).read().strip().split('.')
+c = json.loads(base64.urlsafe_b64decode(p + '=' * (-len(p) % 4)))
+c['x-ms-sgx-is-debuggable'] = True
+p = base64.urlsafe_b64encode(json.dumps(c).encode()).decode().rstrip('=')
+open(sys.argv[2], 'w').write('.'.join([h, p, s]))
+PY
+expect 1 "$ATTEST" policy eval "$T/mre.pol" --token "$T/forged.tok" --issuer "$OFF"
+has "does not verify (signature check)" err
+expect 0 "$ATTEST" policy eval "$T/mre.pol" --token "$T/forged.tok"
+expect 2 "$ATTEST" policy eval "$T/mre.pol" --claims "$T/c.json" --issuer "$OFF"
+has "--issuer goes with --token" err
 printf 'not.a-token' >"$T/bad.tok"
 expect 2 "$ATTEST" policy eval "$T/mre.pol" --token "$T/bad.tok"; has "compact JWS" err
 expect 2 "$ATTEST" policy eval "$T/mre.pol" --token "$T/off.tok" --claims "$T/c.json"
