@@ -25,6 +25,10 @@ static bool att_svc_stopping(void *arg)
 typedef struct {
     att_svc_t *svc;
     int64_t retry_after;
+    /* The attestation type, whose TCB baseline picks the DCAP key (baselines.c), and the TCB
+     * evaluation data number of the DCAP collateral used (0: none). */
+    size_t idx;
+    unsigned tcb_eval;
 } att_coll_req_t;
 
 static att_err_t att_svc_collateral(void *arg, const char *key, att_time_t now, void **out,
@@ -36,7 +40,12 @@ static att_err_t att_svc_collateral(void *arg, const char *key, att_time_t now, 
         return att_diag_set(d, ATT_E_COLL_MISSING,
                             "no collateral source is configured (start attestd with "
                             "--collateral-url, --kds-url or --collateral-dir)");
-    return att_collsrc_get(svc->coll, key, now, out, &cr->retry_after, d);
+    char pinned[ATT_COLL_KEY_MAX];
+    key = att_baselines_key(svc, cr->idx, key, pinned, sizeof pinned);
+    att_err_t e = att_collsrc_get(svc->coll, key, now, out, &cr->retry_after, d);
+    if (e == ATT_OK)
+        cr->tcb_eval = att_baselines_used(key, *out);
+    return e;
 }
 
 /* runtimeData / initTimeData: {"data": b64url, "dataType": "Binary"|"JSON"}. */
@@ -461,7 +470,7 @@ static void att_svc_attest_as(att_svc_t *svc, const char *type, const char *body
     /* Verify the evidence and the data bound into it. Nothing that costs more than reading the
      * request runs before this succeeds: the draft policy is compiled only afterwards. */
     att_time_t now = att_svc_now(svc);
-    att_coll_req_t cr = {.svc = svc};
+    att_coll_req_t cr = {.svc = svc, .idx = idx};
     att_ev_input_t in = {.evidence = ev,
                          .len = evlen,
                          .now = now,
@@ -481,6 +490,9 @@ static void att_svc_attest_as(att_svc_t *svc, const char *type, const char *body
             r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
         goto out;
     }
+    if (cr.tcb_eval != 0) /* the TCB baseline the evidence was judged against */
+        json_object_set_new(res.claims, "x-attestd-tcb-evaluation-data-number",
+                            json_integer(cr.tcb_eval));
     att_svc_issue(svc, v, idx, &res, &rt, &it, nonce, jdraft, now, r);
 out:
     att_ev_result_clear(&res);

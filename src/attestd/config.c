@@ -52,6 +52,7 @@ enum {
     O_TPM_AK,
     O_TPM_AK_CA,
     O_TPM_EK_CA,
+    O_TCB_BASELINE,
     O_TPM_MAX_LOG_BYTES,
     O_TPM_MAX_EVENTS,
     O_TPM_MAX_EVENT_SIZE,
@@ -144,6 +145,10 @@ static const att_opt_t att_opts[O_COUNT] = {
     [O_TPM_EK_CA] = {"tpm-ek-ca", K_LIST, "FILE", NULL, 0, 0,
                      "TPM manufacturer CA certificates (PEM) that EK certificates must chain to "
                      "for credential activation (round 1 type \"activate\"); repeatable"},
+    [O_TCB_BASELINE] = {"tcb-baseline", K_LIST, "TYPE=N", NULL, 0, 0,
+                        "judge TYPE's (SgxEnclave, OpenEnclave, TdxVm) DCAP evidence against "
+                        "Intel's TCB evaluation data number N instead of the newest; "
+                        "repeatable (GET /tcbbaselines/TYPE)"},
     /* defaults: ATT_TPM_MAX_LOG_BYTES, ATT_TPM_MAX_EVENTS, ATT_TPM_MAX_EVENT_SIZE (attest/tpm.h) */
     [O_TPM_MAX_LOG_BYTES] = {"tpm-max-log-bytes", K_SIZE, "BYTES", "32M", 1024, 1ull << 30,
                              "largest TPM event log (TCG or IMA) taken in /attest/Tpm"},
@@ -486,16 +491,18 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         return ATT_OK;
     case K_LIST:
     case K_URLS: {
-        char ***list = i == O_AUTH_ISSUER ? &cfg->auth_issuers
-                       : i == O_TPM_AK    ? &cfg->tpm_aks
-                       : i == O_TPM_AK_CA ? &cfg->tpm_ak_cas
-                       : i == O_TPM_EK_CA ? &cfg->tpm_ek_cas
-                                          : &cfg->trust_roots;
-        size_t *count = i == O_AUTH_ISSUER ? &cfg->n_auth_issuers
-                        : i == O_TPM_AK    ? &cfg->n_tpm_aks
-                        : i == O_TPM_AK_CA ? &cfg->n_tpm_ak_cas
-                        : i == O_TPM_EK_CA ? &cfg->n_tpm_ek_cas
-                                           : &cfg->n_trust_roots;
+        char ***list = i == O_AUTH_ISSUER    ? &cfg->auth_issuers
+                       : i == O_TPM_AK       ? &cfg->tpm_aks
+                       : i == O_TPM_AK_CA    ? &cfg->tpm_ak_cas
+                       : i == O_TPM_EK_CA    ? &cfg->tpm_ek_cas
+                       : i == O_TCB_BASELINE ? &cfg->tcb_baselines
+                                             : &cfg->trust_roots;
+        size_t *count = i == O_AUTH_ISSUER    ? &cfg->n_auth_issuers
+                        : i == O_TPM_AK       ? &cfg->n_tpm_aks
+                        : i == O_TPM_AK_CA    ? &cfg->n_tpm_ak_cas
+                        : i == O_TPM_EK_CA    ? &cfg->n_tpm_ek_cas
+                        : i == O_TCB_BASELINE ? &cfg->n_tcb_baselines
+                                              : &cfg->n_trust_roots;
         *list = calloc(r->n, sizeof(char *));
         if (!*list)
             return att_diag_set(d, ATT_E_NOMEM, "out of memory");
@@ -509,6 +516,16 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
                 return att_diag_set(d, ATT_E_ARG,
                                     "invalid %s '%s' (%s %s): want an http:// or https:// URL "
                                     "without spaces, quotes or commas",
+                                    o->name, u, att_src_name(r->src), r->where);
+            const char *eq = i == O_TCB_BASELINE ? strchr(u, '=') : NULL;
+            char *end = NULL;
+            long bn = eq ? strtol(eq + 1, &end, 10) : 0;
+            if (i == O_TCB_BASELINE && (eq == NULL || eq == u || !isdigit((unsigned char)eq[1]) ||
+                                        *end != '\0' || bn < 1 || bn > (1L << 30)))
+                return att_diag_set(d, ATT_E_ARG,
+                                    "invalid %s '%s' (%s %s): want TYPE=N, an attestation type "
+                                    "and a TCB evaluation data number from 1 to 2^30 "
+                                    "(SgxEnclave=17)",
                                     o->name, u, att_src_name(r->src), r->where);
             if (!((*list)[k] = strdup(u)))
                 return att_diag_set(d, ATT_E_NOMEM, "out of memory");
@@ -885,6 +902,9 @@ void att_config_free(att_config_t *cfg)
     for (size_t i = 0; i < cfg->n_tpm_ek_cas; i++)
         free(cfg->tpm_ek_cas[i]);
     free(cfg->tpm_ek_cas);
+    for (size_t i = 0; i < cfg->n_tcb_baselines; i++)
+        free(cfg->tcb_baselines[i]);
+    free(cfg->tcb_baselines);
     free(cfg->isolated_signers);
     free(cfg->audit_log);
     free(cfg->tls_cert);

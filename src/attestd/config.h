@@ -55,6 +55,8 @@ typedef struct {
     size_t n_tpm_aks;
     char **tpm_ak_cas, **tpm_ek_cas; /* --tpm-ak-ca, --tpm-ek-ca: PEM CA files */
     size_t n_tpm_ak_cas, n_tpm_ek_cas;
+    char **tcb_baselines; /* --tcb-baseline TYPE=N, checked for form (the type by the service) */
+    size_t n_tcb_baselines;
     /* --tpm-max-log-bytes, --tpm-max-events, --tpm-max-event-size (att_tpm_limits_t),
      * --tpm-max-custom-claims, --tpm-max-claim-bytes (attReqV2) */
     size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;

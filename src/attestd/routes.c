@@ -55,6 +55,8 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .n_tpm_ak_cas = cfg->n_tpm_ak_cas,
         .tpm_ek_cas = (const char *const *)cfg->tpm_ek_cas,
         .n_tpm_ek_cas = cfg->n_tpm_ek_cas,
+        .tcb_baselines = (const char *const *)cfg->tcb_baselines,
+        .n_tcb_baselines = cfg->n_tcb_baselines,
         .tpm_max_log_bytes = cfg->tpm_max_log_bytes,
         .tpm_max_events = cfg->tpm_max_events,
         .tpm_max_event_size = cfg->tpm_max_event_size,
@@ -225,6 +227,18 @@ static void h_policy_get(att_http_req_t *req, void *arg)
     att_send(req, &r);
 }
 
+/* GET /tcbbaselines/{type} (MAA 2025-06-01; SGX and TDX here): read like a policy. */
+static void h_tcbbaselines_get(att_http_req_t *req, void *arg)
+{
+    att_service_t *s = arg;
+    if (!att_auth_require(s->auth, req, ATT_AUTH_READ))
+        return;
+    att_svc_reply_t r = {0}; /* retry_after and the rest start at 0 */
+    if (!att_unserved_type(att_http_param(req, "type"), &r))
+        att_svc_tcbbaselines_get(s->svc, att_http_param(req, "type"), &r);
+    att_send(req, &r);
+}
+
 /* GET /servicehealth (MAA 2026-03-11-preview): 204 while attestd answers; a liveness probe
  * (readiness is GET /readyz). */
 static void h_servicehealth(att_http_req_t *req, void *arg)
@@ -249,11 +263,12 @@ typedef enum {
     ATT_CHANGE_POLICY_SET,
     ATT_CHANGE_POLICY_RESET,
     ATT_CHANGE_CERT_ADD,
-    ATT_CHANGE_CERT_REMOVE
+    ATT_CHANGE_CERT_REMOVE,
+    ATT_CHANGE_BASELINE_SET
 } att_change_t;
 
 static const char *const att_change_event[] = {"policy.set", "policy.reset", "certificates.add",
-                                               "certificates.remove"};
+                                               "certificates.remove", "tcbbaseline.set"};
 
 /* The audit record of a change request: who, from where, what was sent, how it ended. */
 static json_t *att_change_record(att_change_t what, att_http_req_t *req,
@@ -268,7 +283,8 @@ static json_t *att_change_record(att_change_t what, att_http_req_t *req,
     if (ar->sub[0])
         json_object_set_new(ev, "subject", json_string(ar->sub));
     const char *type = att_http_param(req, "type");
-    if (type != NULL && (what == ATT_CHANGE_POLICY_SET || what == ATT_CHANGE_POLICY_RESET))
+    if (type != NULL && (what == ATT_CHANGE_POLICY_SET || what == ATT_CHANGE_POLICY_RESET ||
+                         what == ATT_CHANGE_BASELINE_SET))
         json_object_set_new(ev, "policy_type", json_string(type));
     att_slice_t b = att_http_body(req);
     uint8_t h[32];
@@ -355,6 +371,11 @@ static void att_change(att_service_t *s, att_http_req_t *req, att_change_t what)
     case ATT_CHANGE_CERT_REMOVE:
         att_svc_certificates_change(s->svc, what == ATT_CHANGE_CERT_ADD, body, b.len, &r);
         break;
+    case ATT_CHANGE_BASELINE_SET:
+        if (att_unserved_type(att_http_param(req, "type"), &r))
+            break;
+        att_svc_tcbbaselines_set(s->svc, att_http_param(req, "type"), body, b.len, &r);
+        break;
     }
     if (s->audit != NULL)
         att_audit_write(s->audit, att_change_record(what, req, &ar, r.status, r.code, r.message));
@@ -379,6 +400,11 @@ static void h_cert_add(att_http_req_t *req, void *arg)
 static void h_cert_remove(att_http_req_t *req, void *arg)
 {
     att_change(arg, req, ATT_CHANGE_CERT_REMOVE);
+}
+
+static void h_tcbbaselines_set(att_http_req_t *req, void *arg)
+{
+    att_change(arg, req, ATT_CHANGE_BASELINE_SET);
 }
 
 /* Cache counters for /metrics, read from the service when rendered. */
@@ -509,6 +535,8 @@ att_err_t att_service_routes(att_service_t *s, att_http_router_t *r, att_diag_t 
         {"GET", "/certificates", ATT_HTTP_API_VERSION, h_certificates},
         {"POST", "/certificates:add", ATT_HTTP_API_VERSION, h_cert_add},
         {"POST", "/certificates:remove", ATT_HTTP_API_VERSION, h_cert_remove},
+        {"GET", "/tcbbaselines/{type}", ATT_HTTP_API_VERSION, h_tcbbaselines_get},
+        {"PUT", "/tcbbaselines/{type}", ATT_HTTP_API_VERSION, h_tcbbaselines_set},
         {"GET", "/servicehealth", ATT_HTTP_API_VERSION_OPTIONAL | ATT_HTTP_QUIET, h_servicehealth},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

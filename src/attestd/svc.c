@@ -176,6 +176,8 @@ static bool att_svc_store_changed(void *arg, const char *what)
         ok &= att_policies_reload(svc, what ? what + 7 : NULL);
     if (what == NULL || strcmp(what, "signers") == 0)
         ok &= att_signers_reload(svc);
+    if (what == NULL || strncmp(what, "policy tcb-baseline/", 20) == 0)
+        ok &= att_baselines_reload(svc);
     return ok;
 }
 
@@ -242,7 +244,8 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
                           : att_store_open_sqlite(o->data_dir, &svc->store, d)) != ATT_OK)
         goto fail;
     if ((e = att_store_exclusive(svc->store, att_svc_init_keys, svc, d)) != ATT_OK ||
-        (e = att_policies_init(svc, d)) != ATT_OK || (e = att_challenge_init(svc, d)) != ATT_OK)
+        (e = att_policies_init(svc, d)) != ATT_OK || (e = att_challenge_init(svc, d)) != ATT_OK ||
+        (e = att_baselines_init(svc, d)) != ATT_OK)
         goto fail;
     e = att_store_watch(svc->store, att_svc_store_changed, svc, d);
     if (e != ATT_OK && e != ATT_E_UNSUPPORTED) /* SQLite: keys re-read every few seconds */
@@ -259,6 +262,17 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
             for (size_t i = 0; i < n; i++)
                 fetchers[i]->cfg_free(cfgs[i]);
             goto fail;
+        }
+        /* Intel's TCB evaluation data numbers (GET /tcbbaselines): beside the PCS fetcher */
+        const att_trust_t *dcap_trust = att_ev_set_trust(svc->ev, "dcap");
+        if (dcap_trust != NULL && n < ATT_SVC_MAX_SOURCES) {
+            att_dcap_pcs_opts_t po = {.base_url = o->collateral_url, .trust = dcap_trust};
+            if ((e = att_dcap_pcs_new(&po, &cfgs[n], d)) != ATT_OK) {
+                for (size_t i = 0; i < n; i++)
+                    fetchers[i]->cfg_free(cfgs[i]);
+                goto fail;
+            }
+            fetchers[n++] = &att_dcap_tcbeval_fetcher;
         }
         for (size_t i = 0; i < n; i++)
             srcs[i] = (att_coll_source_t){fetchers[i], cfgs[i]};
@@ -289,6 +303,7 @@ void att_svc_free(att_svc_t *svc)
     if (svc->store) /* the watcher touches what is freed below: stopped and joined first */
         att_store_watch(svc->store, NULL, NULL, NULL);
     att_collsrc_free(svc->coll);
+    att_baselines_free(svc);
     for (size_t i = 0; i < ATT_SVC_MAX_TYPES; i++)
         att_pol_unref(svc->pol[i]);
     att_keys_unref(svc->keys);

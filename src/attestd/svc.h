@@ -33,6 +33,8 @@ typedef struct {
     size_t n_tpm_aks;
     const char *const *tpm_ak_cas, *const *tpm_ek_cas; /* kinds "tpm-ak-ca", "tpm-ek-ca" */
     size_t n_tpm_ak_cas, n_tpm_ek_cas;
+    const char *const *tcb_baselines; /* --tcb-baseline TYPE=N (baselines.c) */
+    size_t n_tcb_baselines;
     /* TPM budgets (evidence limits "tpm-max-..."; 0: the backend's default) */
     size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;
     size_t tpm_max_custom_claims, tpm_max_claim_bytes, tpm_max_chain;
@@ -118,6 +120,12 @@ void att_svc_policy_reset(att_svc_t *svc, const char *type, const char *body, si
 void att_svc_certificates(att_svc_t *svc, att_svc_reply_t *r);
 void att_svc_certificates_change(att_svc_t *svc, bool add, const char *body, size_t len,
                                  att_svc_reply_t *r);
+/* GET /tcbbaselines/{type}: the TCB baselines the type can be judged against, the one in force
+ * marked; PUT /tcbbaselines/{type} (body {"tcbEvaluationDataNumber": N | null}): pin one for
+ * every replica, or go back to --tcb-baseline / the newest (baselines.c, docs/api.md). */
+void att_svc_tcbbaselines_get(att_svc_t *svc, const char *type, att_svc_reply_t *r);
+void att_svc_tcbbaselines_set(att_svc_t *svc, const char *type, const char *body, size_t len,
+                              att_svc_reply_t *r);
 /* `attestd keys rotate`: a new active key; the old one stays published until its last token
  * has expired. Prints nothing; returns the new kid in *kid (malloc'd). */
 att_err_t att_svc_keys_rotate(att_svc_t *svc, char **kid, att_diag_t *d);

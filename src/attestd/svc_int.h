@@ -76,6 +76,8 @@ struct att_svc {
      * ATT_POLICY_SIGNER_MIN_RSA_BITS (--policy-signer-min-rsa-bits below 2048) */
     atomic_uint_fast64_t weak_signer_uses;
     uint8_t challenge_key[32]; /* seals stateless challenges (challenge.c), from the store */
+    /* the TCB baselines in force (baselines.c) */
+    struct att_baselines *baselines;
 };
 
 /* ---- time ---- */
@@ -173,6 +175,19 @@ char *att_challenge_seal(const att_svc_t *svc, const char *purpose, const uint8_
 att_err_t att_challenge_open(att_svc_t *svc, const char *purpose, const char *token, att_time_t now,
                              bool spend, uint8_t **data, size_t *len, att_time_t *expires,
                              att_diag_t *d);
+
+/* ---- TCB baselines of the DCAP types (baselines.c) ---- */
+
+/* --tcb-baseline (types checked) and the pins stored through the API. */
+att_err_t att_baselines_init(att_svc_t *svc, att_diag_t *d);
+void att_baselines_free(att_svc_t *svc);
+/* Re-read the stored pins (another replica changed one); false when the store failed. */
+bool att_baselines_reload(att_svc_t *svc);
+/* The collateral key the type at idx is verified with: key, or key + "/N" (in buf) when
+ * baseline N is pinned for the type and key is a DCAP key. */
+const char *att_baselines_key(att_svc_t *svc, size_t idx, const char *key, char *buf, size_t n);
+/* The TCB evaluation data number of the collateral obj got for key (0: not DCAP collateral). */
+unsigned att_baselines_used(const char *key, const void *obj);
 
 /* ---- policy management certificates (policy_certs.c) ---- */
 

@@ -475,13 +475,42 @@ static void test_usage(void **state)
     free(buf);
 }
 
+/* --tcb-baseline TYPE=N: repeatable, the form checked here (the type by the service). */
+static void test_tcb_baseline(void **state)
+{
+    (void)state;
+    att_config_t c;
+    att_diag_t d;
+    assert_int_equal(load(&c, &d, NULL, NULL), ATT_OK);
+    assert_int_equal(c.n_tcb_baselines, 0);
+    att_config_free(&c);
+    const char *args[] = {"--tcb-baseline", "SgxEnclave=17", "--tcb-baseline", "TdxVm=1073741824",
+                          NULL};
+    assert_int_equal(load(&c, &d, args, NULL), ATT_OK);
+    assert_int_equal(c.n_tcb_baselines, 2);
+    assert_string_equal(c.tcb_baselines[0], "SgxEnclave=17");
+    assert_string_equal(c.tcb_baselines[1], "TdxVm=1073741824");
+    att_config_free(&c);
+    const char *env[] = {"ATTESTD_TCB_BASELINE=SgxEnclave=18:OpenEnclave=16", NULL};
+    assert_int_equal(load(&c, &d, NULL, env), ATT_OK);
+    assert_int_equal(c.n_tcb_baselines, 2);
+    assert_string_equal(c.tcb_baselines[1], "OpenEnclave=16");
+    att_config_free(&c);
+    static const char *bad[] = {
+        "SgxEnclave",     "SgxEnclave=",           "=17",           "SgxEnclave=0", "SgxEnclave=-1",
+        "SgxEnclave=17x", "SgxEnclave=1073741825", "SgxEnclave= 17"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        expect_bad((const char *[]){"--tcb-baseline", bad[i], NULL}, NULL, "want TYPE=N");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_all_options), cmocka_unit_test(test_bad_values),
-        cmocka_unit_test(test_usage),       cmocka_unit_test(test_flag),
-        cmocka_unit_test(test_store),       cmocka_unit_test(test_tpm_options),
+        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_all_options),  cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_usage),        cmocka_unit_test(test_flag),
+        cmocka_unit_test(test_store),        cmocka_unit_test(test_tpm_options),
+        cmocka_unit_test(test_tcb_baseline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
