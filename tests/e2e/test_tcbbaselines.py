@@ -5,8 +5,9 @@ A simulated SGX platform (attest sim init) gets a second TCB evaluation data num
 `attest sim tcb-eval`: number 17 judges its TCB UpToDate, number 18 (the newest) OutOfDate. The
 simulated collateral server serves both (tcbEvaluationDataNumber=N) and the signed list. The same
 quote is then OutOfDate by default (the newest), UpToDate with --tcb-baseline SgxEnclave=17 and
-after PUT /tcbbaselines/SgxEnclave {17}, whose pin is stored and outlives a restart; a list with a
-bad signature, or signed by an untrusted root, is refused (503 naming the check). Same for TDX.
+after PUT /tcbbaselines/SgxEnclave {17}, whose pin is stored and outlives a restart; a TDX quote
+likewise under TdxVm=17; a list with a bad signature, or signed by an untrusted root, is refused
+(503 naming the check); an offline directory holding both sets and the list serves the pin.
 """
 import json
 import os
@@ -31,16 +32,18 @@ def claims_of(tok):
     return json.loads(harness.b64url_dec(tok.split('.')[1]))
 
 
-def attest_claims(s, sim):
-    """One attestation of the simulated SGX quote through `attest run`: (exit, claims)."""
-    r = run([ATTEST, 'run', '--url', s.url, '--provider', 'sim', '--sim-dir', sim])
+def attest_claims(s, sim, tee='sgx'):
+    """One attestation of the simulated SGX (or TDX) quote through `attest run`: (exit, claims)."""
+    r = run([ATTEST, 'run', '--url', s.url, '--provider', 'sim', '--sim-dir', sim, '--tee', tee])
     if r.returncode != 0:
         return r.returncode, r.stderr
     return 0, claims_of(r.stdout.strip())
 
 
 def status_of(c):
-    return c.get('x-ms-sgx-tcb-status') if isinstance(c, dict) else c
+    if not isinstance(c, dict):
+        return c
+    return c.get('x-ms-sgx-tcb-status', c.get('attester_tcb_status'))
 
 
 def main():
@@ -76,6 +79,10 @@ def main():
     T.eq('default: the quote is judged against 18: OutOfDate', status_of(c), 'OutOfDate', c)
     T.eq('the token records 18', isinstance(c, dict) and
          c.get('x-attestd-tcb-evaluation-data-number'), 18, c)
+    rc, c = attest_claims(s, sim, 'tdx')
+    T.eq('default: the TDX quote is judged against 18: OutOfDate, recorded',
+         (status_of(c), isinstance(c, dict) and c.get('x-attestd-tcb-evaluation-data-number')),
+         ('OutOfDate', 18), c)
     g = s.get('/tcbbaselines/TdxVm', api='2025-06-01')
     T.eq('GET /tcbbaselines/TdxVm: 200 with 18 and 17',
          [b.get('tcbEvaluationDataNumber') for b in (g.json or {}).get('tcbBaselines', [])],
@@ -126,6 +133,10 @@ def main():
     T.eq('--tcb-baseline SgxEnclave=17: UpToDate', status_of(c), 'UpToDate', c)
     T.eq('the token records 17', isinstance(c, dict) and
          c.get('x-attestd-tcb-evaluation-data-number'), 17, c)
+    rc, c = attest_claims(s, sim, 'tdx')
+    T.eq('--tcb-baseline TdxVm=17: the TDX quote UpToDate, 17 recorded',
+         (status_of(c), isinstance(c, dict) and c.get('x-attestd-tcb-evaluation-data-number')),
+         ('UpToDate', 17), c)
     g = s.get('/tcbbaselines/SgxEnclave', api='2025-06-01')
     T.eq('the list marks 17, selected by the option',
          ([b['tcbEvaluationDataNumber'] for b in (g.json or {}).get('tcbBaselines', [])
