@@ -217,7 +217,10 @@ ATT_API att_err_t att_dcap_verify(const uint8_t *quote, size_t len, const att_dc
  * bytes of the quote and by the collateral (its CRLs) they were checked against. A hit skips
  * parsing the three certificates, their signatures and revocation checks; the validity windows
  * of the certificates and CRLs are still checked at every call's `now`. Only successes are
- * cached. Eviction is round-robin once `capacity` chains are held.
+ * cached. Once `capacity` chains are held, the least recently used one is evicted (a platform
+ * keeps its entry while it attests; a fleet larger than the cache degrades to misses, it does
+ * not grow the cache). Lookups hash the chain bytes (SHA-256), so their cost does not grow with
+ * the capacity.
  * Each chain also remembers up to 4 QE reports with their signatures that its PCK key verified,
  * with the attestation key each certifies: a platform's quotes carry the same QE report until its
  * QE makes a new key, so a quote whose QE report and signature are byte for byte a remembered
@@ -228,6 +231,14 @@ typedef struct att_dcap_cache att_dcap_cache_t;
 ATT_API att_dcap_cache_t *att_dcap_cache_new(size_t capacity);
 ATT_API void att_dcap_cache_free(att_dcap_cache_t *cache);
 ATT_API void att_dcap_cache_stats(att_dcap_cache_t *cache, uint64_t *hits, uint64_t *misses);
+typedef struct {
+    uint64_t hits, misses, evictions;
+    size_t entries, capacity;
+} att_dcap_cache_counts_t;
+ATT_API void att_dcap_cache_counts(att_dcap_cache_t *cache, att_dcap_cache_counts_t *out);
+/* Approximate bytes one cached chain takes (entry, chain copy, key, one QE memo): capacity times
+ * this bounds the cache's memory. */
+ATT_API size_t att_dcap_cache_entry_bytes(void);
 
 /* The FMSPC and PCK CA type ("processor" or "platform") of a parsed quote's PCK chain, to pick
  * its collateral. A chain already verified in the cache answers at once; otherwise, when trust

@@ -92,8 +92,19 @@ typedef struct {
     void (*detail_free)(void *detail);
 } att_ev_result_t;
 
+/* One bounded cache of a backend (LRU): its name ("pck_chain", "snp_cert", ...) and counts. */
 typedef struct {
-    uint64_t cache_hits, cache_misses; /* the backend's chain/certificate cache */
+    const char *name; /* static */
+    uint64_t hits, misses, evictions;
+    size_t entries, capacity;
+} att_ev_cache_stats_t;
+
+#define ATT_EV_MAX_CACHES 8
+
+typedef struct {
+    uint64_t cache_hits, cache_misses;              /* the backend's chain/certificate cache */
+    att_ev_cache_stats_t caches[ATT_EV_MAX_CACHES]; /* each cache on its own (set: all) */
+    size_t n_caches;
 } att_ev_stats_t;
 
 /* A verifier instance shared by the types it serves: its trust anchors and caches. */

@@ -3,14 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lru.h"
 #include "crypto/crypto.h"
 #include "dcap/dcap_internal.h"
 
 struct att_dcap_cache {
     pthread_mutex_t mu;
-    size_t cap, n, next;
-    att_chain_t **e;
-    uint64_t hits, misses;
+    att_lru_t *lru; /* SHA-256 of the chain bytes, tagged with the collateral's id */
 };
 
 static void att_chain_free(att_chain_t *ch)
@@ -31,34 +30,57 @@ ATT_API att_dcap_cache_t *att_dcap_cache_new(size_t capacity)
     if (capacity == 0)
         return NULL;
     att_dcap_cache_t *c = calloc(1, sizeof(*c));
-    if (c == NULL || (c->e = calloc(capacity, sizeof(*c->e))) == NULL ||
+    if (c == NULL || (c->lru = att_lru_new(capacity)) == NULL ||
         pthread_mutex_init(&c->mu, NULL) != 0) {
         if (c)
-            free(c->e);
+            att_lru_free(c->lru, NULL);
         free(c);
         return NULL;
     }
-    c->cap = capacity;
     return c;
+}
+
+static void att_chain_drop(void *ch)
+{
+    att_chain_release(ch);
 }
 
 ATT_API void att_dcap_cache_free(att_dcap_cache_t *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->n; i++)
-        att_chain_release(c->e[i]);
+    att_lru_free(c->lru, att_chain_drop);
     pthread_mutex_destroy(&c->mu);
-    free(c->e);
     free(c);
 }
 
 ATT_API void att_dcap_cache_stats(att_dcap_cache_t *c, uint64_t *hits, uint64_t *misses)
 {
+    att_dcap_cache_counts_t n;
+    att_dcap_cache_counts(c, &n);
+    *hits = n.hits;
+    *misses = n.misses;
+}
+
+ATT_API void att_dcap_cache_counts(att_dcap_cache_t *c, att_dcap_cache_counts_t *out)
+{
+    att_lru_stats_t st;
     pthread_mutex_lock(&c->mu);
-    *hits = c->hits;
-    *misses = c->misses;
+    att_lru_stats(c->lru, &st);
     pthread_mutex_unlock(&c->mu);
+    *out = (att_dcap_cache_counts_t){.hits = st.hits,
+                                     .misses = st.misses,
+                                     .evictions = st.evictions,
+                                     .entries = st.entries,
+                                     .capacity = st.capacity};
+}
+
+ATT_API size_t att_dcap_cache_entry_bytes(void)
+{
+    /* the map's share of one entry, the entry, its copy of a typical chain (3 PEM
+     * certificates, about 3.6 kB in Intel's and the sim's quotes), the decoded leaf key and
+     * one QE report memo */
+    return att_lru_bytes(1024) / 1024 + sizeof(att_chain_t) + 3600 + 200 + sizeof(att_qe_memo_t);
 }
 
 /* Entries are shared between the cache and in-flight verifications; refs counts both.
@@ -83,41 +105,38 @@ static void att_chain_ref(att_chain_t *ch)
     pthread_mutex_unlock(&att_chain_refs_mu);
 }
 
+/* The cache key of chain bytes: their SHA-256 (false when it could not be computed). */
+static bool att_chain_key(const uint8_t *pem, size_t len, uint8_t key[32])
+{
+    return att_sha256_2(pem, len, NULL, 0, key);
+}
+
 att_chain_t *att_dcap_cache_get(att_dcap_cache_t *c, const uint8_t *pem, size_t len,
                                 uint64_t coll_id)
 {
-    att_chain_t *hit = NULL;
+    uint8_t key[32];
+    if (!att_chain_key(pem, len, key))
+        return NULL;
     pthread_mutex_lock(&c->mu);
-    for (size_t i = 0; i < c->n; i++) {
-        att_chain_t *ch = c->e[i];
-        if (ch->pem_len == len && ch->coll_id == coll_id && memcmp(ch->pem, pem, len) == 0) {
-            hit = ch;
-            att_chain_ref(ch);
-            break;
-        }
-    }
-    if (hit)
-        c->hits++;
-    else
-        c->misses++;
+    att_chain_t *hit = att_lru_get(c->lru, key, coll_id);
+    if (hit != NULL && (hit->pem_len != len || memcmp(hit->pem, pem, len) != 0))
+        hit = NULL; /* a SHA-256 collision: not this chain */
+    if (hit != NULL)
+        att_chain_ref(hit);
     pthread_mutex_unlock(&c->mu);
     return hit;
 }
 
 void att_dcap_cache_put(att_dcap_cache_t *c, att_chain_t *ch)
 {
+    uint8_t key[32];
+    if (!att_chain_key(ch->pem, ch->pem_len, key))
+        return;
     att_chain_ref(ch);
-    att_chain_t *old = NULL;
     pthread_mutex_lock(&c->mu);
-    if (c->n < c->cap) {
-        c->e[c->n++] = ch;
-    } else {
-        old = c->e[c->next];
-        c->e[c->next] = ch;
-        c->next = (c->next + 1) % c->cap;
-    }
+    att_chain_t *out = att_lru_put(c->lru, key, ch->coll_id, ch);
     pthread_mutex_unlock(&c->mu);
-    att_chain_release(old);
+    att_chain_release(out); /* replaced, evicted, or ch itself when it could not be kept */
 }
 
 const char *att_pck_ca_type(const char *cn)
@@ -137,16 +156,17 @@ ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t
         return att_diag_set(diag, ATT_E_ARG, "pck info: no parsed quote");
     if (cache != NULL) {
         const char *found = NULL;
-        pthread_mutex_lock(&cache->mu);
-        for (size_t i = 0; i < cache->n && found == NULL; i++) {
-            att_chain_t *ch = cache->e[i];
-            if (ch->pem_len == q->pck_chain.len &&
+        uint8_t key[32];
+        if (att_chain_key(q->pck_chain.ptr, q->pck_chain.len, key)) {
+            pthread_mutex_lock(&cache->mu);
+            const att_chain_t *ch = att_lru_peek_any(cache->lru, key);
+            if (ch != NULL && ch->pem_len == q->pck_chain.len &&
                 memcmp(ch->pem, q->pck_chain.ptr, ch->pem_len) == 0) {
                 memcpy(fmspc, ch->ext.fmspc, 6);
                 found = ch->ca;
             }
+            pthread_mutex_unlock(&cache->mu);
         }
-        pthread_mutex_unlock(&cache->mu);
         if (found != NULL) {
             *ca = found;
             return ATT_OK;

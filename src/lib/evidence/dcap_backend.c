@@ -16,8 +16,11 @@
 #include "crypto/crypto.h"
 #include "ev_int.h"
 
-/* PCK chains remembered per instance (a fleet's platforms; round-robin eviction). */
-#define ATT_EV_DCAP_CACHE 4096
+/* PCK chains remembered per instance, one per platform (default of --cache-pck-chains, LRU;
+ * about 5 kB each: 16384 chains hold a 10,000-platform fleet in about 80 MB) and the most
+ * it takes (--cache-pck-chains at most this). */
+#define ATT_EV_DCAP_CACHE     16384
+#define ATT_EV_DCAP_MAX_CACHE (1u << 22)
 
 typedef struct {
     att_trust_t *trust;
@@ -72,7 +75,35 @@ static att_err_t att_dcap_add_root(void *inst, const uint8_t *der, size_t len, a
 static void att_dcap_stats(void *inst, att_ev_stats_t *out)
 {
     att_ev_dcap_t *x = inst;
-    att_dcap_cache_stats(x->cache, &out->cache_hits, &out->cache_misses);
+    att_dcap_cache_counts_t n;
+    att_dcap_cache_counts(x->cache, &n);
+    out->cache_hits = n.hits;
+    out->cache_misses = n.misses;
+    out->caches[0] = (att_ev_cache_stats_t){.name = "pck_chain",
+                                            .hits = n.hits,
+                                            .misses = n.misses,
+                                            .evictions = n.evictions,
+                                            .entries = n.entries,
+                                            .capacity = n.capacity};
+    out->n_caches = 1;
+}
+
+/* "cache-pck-chains": the PCK chain cache's capacity (0: the default), set before the first
+ * request (the cache starts empty again). */
+static att_err_t att_dcap_set_limit(void *inst, const char *name, uint64_t value, att_diag_t *d)
+{
+    att_ev_dcap_t *x = inst;
+    if (strcmp(name, "cache-pck-chains") != 0)
+        return att_diag_set(d, ATT_E_ARG, "the DCAP verifier has no limit %s", name);
+    if (value > ATT_EV_DCAP_MAX_CACHE)
+        return att_diag_set(d, ATT_E_ARG, "cache-pck-chains %llu: at most %u chains",
+                            (unsigned long long)value, ATT_EV_DCAP_MAX_CACHE);
+    att_dcap_cache_t *c = att_dcap_cache_new(value ? (size_t)value : ATT_EV_DCAP_CACHE);
+    if (c == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    att_dcap_cache_free(x->cache);
+    x->cache = c;
+    return ATT_OK;
 }
 
 static const att_trust_t *att_dcap_trust(void *inst)
@@ -98,6 +129,7 @@ const att_ev_backend_t att_ev_dcap_backend = {
     .stats = att_dcap_stats,
     .trust = att_dcap_trust,
     .collateral = att_dcap_collateral,
+    .set_limit = att_dcap_set_limit,
 };
 
 static void att_dcap_detail_free(void *p)

@@ -277,6 +277,8 @@ ATT_API void att_ev_set_stats(att_ev_set_t *s, att_ev_stats_t *out)
             s->backend[i]->stats(s->inst[i], &one);
         out->cache_hits += one.cache_hits;
         out->cache_misses += one.cache_misses;
+        for (size_t k = 0; k < one.n_caches && out->n_caches < ATT_EV_MAX_CACHES; k++)
+            out->caches[out->n_caches++] = one.caches[k];
     }
 }
 

@@ -98,6 +98,60 @@ static void test_cache_keyed_by_collateral_and_bounded(void **state)
     att_trust_free(trust);
 }
 
+/* Eviction is least-recently-used: with room for two, a chain verified again just before a
+ * third arrives stays, and the one not used since goes (round-robin evicted the oldest insert
+ * whatever its use). Counts: hits, misses, evictions, entries at most the capacity. */
+static void test_cache_lru_eviction(void **state)
+{
+    (void)state;
+    att_trust_t *trust = att_trust_new();
+    att_dcap_cache_t *cache = att_dcap_cache_new(2);
+    vec_t s, t;
+    assert_int_equal(vec_load(&s, vec_names[0]), 0);
+    assert_int_equal(vec_load(&t, vec_names[1]), 0);
+    att_dcap_collateral_t *c1, *c2, *ct;
+    att_diag_t d;
+    assert_int_equal(att_dcap_collateral_new(&s.raw, trust, &c1, &d), ATT_OK);
+    assert_int_equal(att_dcap_collateral_new(&s.raw, trust, &c2, &d), ATT_OK);
+    assert_int_equal(att_dcap_collateral_new(&t.raw, trust, &ct, &d), ATT_OK);
+    att_dcap_result_t r;
+    /* A = (SGX chain, c1), B = (TDX chain, ct), C = (SGX chain, c2): three distinct entries */
+    assert_int_equal(att_dcap_verify_cached(s.quote, s.quote_len, c1, trust, s.at, cache, &r), 0);
+    assert_int_equal(att_dcap_verify_cached(t.quote, t.quote_len, ct, trust, t.at, cache, &r), 0);
+    assert_int_equal(att_dcap_verify_cached(s.quote, s.quote_len, c1, trust, s.at, cache, &r), 0);
+    assert_int_equal(att_dcap_verify_cached(s.quote, s.quote_len, c2, trust, s.at, cache, &r), 0);
+    att_dcap_cache_counts_t n;
+    att_dcap_cache_counts(cache, &n);
+    assert_int_equal(n.hits, 1);
+    assert_int_equal(n.misses, 3);
+    assert_int_equal(n.evictions, 1);
+    assert_int_equal(n.entries, 2);
+    assert_int_equal(n.capacity, 2);
+    /* A was used after B: B went, A is still a hit */
+    assert_int_equal(att_dcap_verify_cached(s.quote, s.quote_len, c1, trust, s.at, cache, &r), 0);
+    att_dcap_cache_counts(cache, &n);
+    assert_int_equal(n.hits, 2);
+    assert_int_equal(att_dcap_verify_cached(t.quote, t.quote_len, ct, trust, t.at, cache, &r), 0);
+    att_dcap_cache_counts(cache, &n);
+    assert_int_equal(n.hits, 2);
+    assert_int_equal(n.misses, 4);
+    assert_int_equal(n.evictions, 2);
+    assert_int_equal(n.entries, 2);
+    /* The FMSPC of a cached chain answers from the cache, whatever collateral it was under. */
+    uint8_t fmspc[6];
+    const char *ca = NULL;
+    assert_int_equal(att_dcap_quote_pck_info(&r.quote, cache, NULL, fmspc, &ca, &d), ATT_OK);
+    assert_memory_equal(fmspc, r.fmspc, 6);
+    assert_true(att_dcap_cache_entry_bytes() > 3600);
+    att_dcap_cache_free(cache);
+    att_dcap_collateral_free(c1);
+    att_dcap_collateral_free(c2);
+    att_dcap_collateral_free(ct);
+    vec_free(&s);
+    vec_free(&t);
+    att_trust_free(trust);
+}
+
 /* The QE report memo: once a chain entry's PCK key verified a QE report and signature, later
  * quotes carrying the same bytes skip that ECDSA verification (and the attestation key parse) -
  * and anything else about them is still checked: a changed QE report, signature or attestation
@@ -259,6 +313,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_same_verdicts),
         cmocka_unit_test(test_cache_keyed_by_collateral_and_bounded),
+        cmocka_unit_test(test_cache_lru_eviction),
         cmocka_unit_test(test_qe_report_memo),
         cmocka_unit_test(test_qe_report_memo_keys),
         cmocka_unit_test(test_cache_threads),
