@@ -126,6 +126,27 @@ def main():
     T.eq('reset: the newest again, OutOfDate', status_of(c), 'OutOfDate', c)
     s.stop()
 
+    # -- a change is audited; isolated mode takes no pin through the API
+    audit = os.path.join(w, 'audit.jsonl')
+    s = Server(*trust, '--audit-log', audit, collateral_url=url)
+    p = s.put('/tcbbaselines/TdxVm', {'tcbEvaluationDataNumber': 17}, api='2025-06-01')
+    T.eq('PUT /tcbbaselines/TdxVm {17}: 200', p.status, 200, p)
+    s.stop()
+    ev = [json.loads(l) for l in open(audit) if l.strip()]
+    ev = [e for e in ev if e.get('event') == 'tcbbaseline.set']
+    T.check('the audit trail records tcbbaseline.set for TdxVm, status 200',
+            len(ev) == 1 and ev[0].get('policy_type') == 'TdxVm' and ev[0].get('status') == 200,
+            ev)
+    signer = harness.Signer(w, 'signer')
+    s = Server(*trust, collateral_url=url, isolated=signer.cert)
+    p = s.put('/tcbbaselines/SgxEnclave', {'tcbEvaluationDataNumber': 17}, api='2025-06-01')
+    T.check('isolated mode: PUT refused, 400 InvalidOperation naming --tcb-baseline',
+            p.status == 400 and p.error_code == 'InvalidOperation' and
+            '--tcb-baseline' in p.error_message, p)
+    g = s.get('/tcbbaselines/SgxEnclave', api='2025-06-01')
+    T.eq('isolated mode: GET still lists', g.status, 200, g)
+    s.stop()
+
     # -- pinned with --tcb-baseline
     s = Server(*trust, '--tcb-baseline', 'SgxEnclave=17', '--tcb-baseline', 'TdxVm=17',
                collateral_url=url)
