@@ -195,14 +195,16 @@ def check_man(root):
     got = man_options(man_text(os.path.join(root, 'usr/share/man/man8/attestd.8.gz')))
     T.check('attestd --help lists options (%d)' % len(want), h.returncode == 0 and len(want) > 20,
             h.stdout + h.stderr)
-    T.eq('attestd(8) OPTIONS describes exactly the options of attestd --help: '
-         'missing from the page, not in --help', (sorted(want - got), sorted(got - want)), ([], []))
+    T.eq('attestd(8) OPTIONS describes exactly the options of attestd --help (a new option needs '
+         'its .TP entry in man/attestd.8): missing from the page, not in --help',
+         (sorted(want - got), sorted(got - want)), ([], []))
     h = run([os.path.join(root, 'usr/bin/attest'), '--help'])
     want = help_commands(h.stdout)
     got = man_commands(man_text(os.path.join(root, 'usr/share/man/man1/attest.1.gz')))
     T.check('attest --help lists commands (%d)' % len(want), len(want) >= 5, h.stdout + h.stderr)
-    T.eq('attest(1) COMMANDS describes exactly the commands of attest --help: '
-         'missing from the page, not in --help', (sorted(want - got), sorted(got - want)), ([], []))
+    T.eq('attest(1) COMMANDS describes exactly the commands of attest --help (a new command needs '
+         'its .TP entry in man/attest.1): missing from the page, not in --help',
+         (sorted(want - got), sorted(got - want)), ([], []))
     for page in ('man8/attestd.8.gz', 'man5/attestd.conf.5.gz', 'man1/attest.1.gz'):
         r = run(['sh', '-c', 'gzip -dc "$1" | groff -man -Tutf8 -ww -z 2>&1',
                  'sh', os.path.join(root, 'usr/share/man', page)])
