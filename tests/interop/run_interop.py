@@ -149,10 +149,23 @@ def main():
     name, d, exp = sgx_vector()
     at = exp['verification_time']
     tls = ['--tls-cert', srv_pem, '--tls-key', srv_key]
+    # the simulated platform (attest sim): an SGX quote binding SIM_RUNTIME, for runtime data
+    sim, sim_rt, sim_q = (os.path.join(k, n) for n in ('sim', 'runtime.json', 'sim-quote.bin'))
+    open(sim_rt, 'w').write('{"keys":[{"k":"AAEC","kid":"enclave-key","kty":"oct"}],"n":1}')  # keys sorted, as tokens are
+    for cmd in ([harness.ATTEST, 'sim', 'init', sim],
+                [harness.ATTEST, 'evidence', '--provider', 'sim', '--sim-dir', sim,
+                 '--runtime-data', sim_rt, '--raw', '--out', sim_q]):
+        r = run(cmd)
+        if r.returncode != 0:
+            print('FAIL: %s: %s' % (' '.join(cmd[:3]), r.stderr))
+            return 1
     servers = []
     try:
         plain = Server(at=at, collateral_dir=DCAP)
         servers.append(plain)
+        simd = Server('--trust-root', os.path.join(sim, 'trust_root.pem'),
+                      collateral_dir=os.path.join(sim, 'collateral'))
+        servers.append(simd)
         secure = Server(*tls, at=at, collateral_dir=DCAP)
         servers.append(secure)
         iso = Server(*tls, at=at, collateral_dir=DCAP, isolated=a.cert)
@@ -161,7 +174,8 @@ def main():
                    TLS_CA=ca_pem, NODE_EXTRA_CA_CERTS=ca_pem, QUOTE=os.path.join(d, 'quote.bin'),
                    EXPECTED=os.path.join(d, 'expected.json'), SIGNER_A_KEY=a.key,
                    SIGNER_A_CERT=a.cert, SIGNER_B_KEY=b.key, SIGNER_B_CERT=b.cert,
-                   SIGNER_C_KEY=c.key, SIGNER_C_CERT=c.cert)
+                   SIGNER_C_KEY=c.key, SIGNER_C_CERT=c.cert, SIM_URL=simd.issuer,
+                   SIM_QUOTE=sim_q, SIM_RUNTIME=sim_rt)
         print('servers: %s %s %s' % (plain.issuer, secure.issuer, iso.issuer), flush=True)
         r = subprocess.run([node, os.path.join(dest, 'sdk_test.mjs')], cwd=dest, env=env,
                            stdin=subprocess.DEVNULL, timeout=120)
