@@ -3,8 +3,9 @@
 
 Installs tests/interop/package.json (+ package-lock.json: @azure/attestation 1.0.0, jose) into
 $BUILD/interop with npm (never into the source tree), makes a TLS CA and server certificate and two
-policy signer CAs with openssl, starts three attestd servers (plain HTTP; HTTPS; HTTPS in isolated
-mode), then runs sdk_test.mjs with node against them. Then the TPM step (tpm_step): swtpm on
+policy signer CAs with openssl, starts four attestd servers (plain HTTP; HTTPS; HTTPS in isolated
+mode; plain HTTP trusting the simulated platform `attest sim`, whose quote binds a runtime data file),
+then runs sdk_test.mjs with node against them. Then the TPM step (tpm_step): swtpm on
 loopback with an AK made by tpm2-tools, an attestd pinning it, and sdk_tpm.mjs carrying MAA's
 round 1 and round 2 through the SDK's attestTpm (skipped with one line when swtpm or tpm2-tools
 are missing or swtpm does not start).

@@ -7,6 +7,8 @@
 //   TLS_CA    CA of the servers' TLS certificate (also in NODE_EXTRA_CA_CERTS)
 //   QUOTE     SGX quote file, EXPECTED its expected.json
 //   SIGNER_A_KEY/_CERT, SIGNER_B_KEY/_CERT  PEM policy signers (self-signed CAs, RSA-2048)
+//   SIM_URL   plain-HTTP attestd trusting the simulated platform; SIM_QUOTE its SGX quote binding
+//             the file SIM_RUNTIME (runtime data through the SDK)
 //   SIGNER_C_KEY/_CERT  a self-signed CA:false certificate (RSA-2048), as the SDK's own test adds
 // Prints "N passed, M failed" and exits 1 on any failure.
 import { AttestationClient, AttestationAdministrationClient, KnownAttestationType,
