@@ -5,7 +5,8 @@ Builds the Debian packages as `make deb` does (scripts/make-deb: dpkg-buildpacka
 a copy of the tree, then lintian, which must report no error or warning), then checks them the
 way an administrator meets them, all inside a scratch root (`dpkg -x`), never on the machine:
 
-- the four packages and what each holds (libattest.so.0's SONAME, the conffile, the postinst
+- the four packages and what each holds (libattest.so.0's SONAME, its exported symbols: only
+  att_*, and every ATT_API function of the packaged headers; the conffile, the postinst
   that makes the attestd user); the sysusers.d entry really creates that user (systemd-sysusers
   --root in the scratch root);
 - the systemd unit: `systemd-analyze verify` passes, and it carries the hardening the issue asks
@@ -94,6 +95,16 @@ def check_contents(debs, root, ma):
     r = run(['objdump', '-p', lib])
     T.check('its SONAME is libattest.so.0', re.search(r'SONAME\s+libattest\.so\.0\b', r.stdout),
             r.stdout[:800])
+    syms = set(run(['nm', '-D', '--defined-only', lib]).stdout.split()[2::3])
+    T.check('libattest.so.0 exports only att_* symbols (%d)' % len(syms),
+            syms and all(x.startswith('att_') for x in syms),
+            sorted(x for x in syms if not x.startswith('att_'))[:20])
+    api = set()
+    for h in os.listdir(os.path.join(root, 'usr/include/attest')):
+        text = open(os.path.join(root, 'usr/include/attest', h)).read()
+        api |= set(re.findall(r'\bATT_API\b[^;(]*?\b(att_\w+)\s*\(', text))
+    T.check('every ATT_API function of the packaged headers (%d) is exported' % len(api),
+            len(api) > 50 and api <= syms, sorted(api - syms))
     T.eq('libattest-dev: libattest.so -> the runtime library',
          os.path.realpath(os.path.join(root, 'usr/lib', ma, 'libattest.so')), os.path.realpath(lib))
     T.check('libattest-dev depends on libattest0 of the same version',
