@@ -33,6 +33,7 @@ static const char att_sim_usage[] =
     "usage: attest sim init DIR [--ca processor|platform] [--tee sgx|tdx] [--force]\n"
     "       attest sim collateral-server --dir DIR [--listen 127.0.0.1:PORT] [--quiet]\n"
     "       attest sim tcb-eval DIR --tee sgx|tdx --number N [--status STATUS]\n"
+    "       attest sim fleet DIR --platforms N --out OUT [--tee sgx|tdx|both]\n"
     "       attest sim snp init|report ...   (a simulated SEV-SNP fleet: attest sim snp --help)\n"
     "\n"
     "A simulated Intel DCAP platform for development and tests. Its quotes are real DCAP quotes\n"
@@ -70,6 +71,7 @@ static const char att_server_usage[] =
     "Exit: 0 stopped by a signal, 1 cannot load DIR or listen, 2 usage.\n";
 
 int att_sim_tcbeval_cmd(int argc, char **argv); /* cmd_sim_tcbeval.c */
+int att_sim_fleet_cmd(int argc, char **argv);   /* cmd_sim_fleet.c */
 
 static bool att_is_help(const char *a)
 {
@@ -840,6 +842,8 @@ int att_cli_sim(int argc, char **argv)
         return att_sim_server(argc - 1, argv + 1);
     if (!strcmp(argv[1], "tcb-eval"))
         return att_sim_tcbeval_cmd(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "fleet"))
+        return att_sim_fleet_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[1], "snp"))
         return att_sim_snp(argc - 1, argv + 1);
     fprintf(stderr, "attest sim: unknown command '%s'\n%s", argv[1], att_sim_usage);
