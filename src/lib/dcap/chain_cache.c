@@ -7,9 +7,22 @@
 #include "crypto/crypto.h"
 #include "dcap/dcap_internal.h"
 
+/* A PCK CA whose signature by a trusted root key att_dcap_quote_pck_info checked: the next
+ * first-seen platform under it parses and checks only its leaf there. */
+typedef struct {
+    const att_trust_t *trust;
+    uint8_t *ca_der, *root_der;
+    size_t ca_len, root_len;
+    att_p256_t *key;
+} att_pck_ca_memo_t;
+
+#define ATT_PCK_CA_MEMOS 4 /* a fleet has two PCK CAs (processor, platform) per root */
+
 struct att_dcap_cache {
     pthread_mutex_t mu;
     att_lru_t *lru; /* SHA-256 of the chain bytes, tagged with the collateral's id */
+    att_pck_ca_memo_t cas[ATT_PCK_CA_MEMOS]; /* added, never replaced, until the cache is freed */
+    size_t n_cas;
 };
 
 static void att_chain_free(att_chain_t *ch)
@@ -50,6 +63,11 @@ ATT_API void att_dcap_cache_free(att_dcap_cache_t *c)
     if (c == NULL)
         return;
     att_lru_free(c->lru, att_chain_drop);
+    for (size_t i = 0; i < c->n_cas; i++) {
+        OPENSSL_free(c->cas[i].ca_der);
+        OPENSSL_free(c->cas[i].root_der);
+        att_p256_free(c->cas[i].key);
+    }
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -148,6 +166,89 @@ const char *att_pck_ca_type(const char *cn)
     return NULL;
 }
 
+/* Remember that `pca` verified under the trusted `root` for trust (no-op when known or full). */
+static void att_pck_ca_memo_add(att_dcap_cache_t *c, const att_trust_t *trust, X509 *pca,
+                                X509 *root)
+{
+    att_pck_ca_memo_t m = {.trust = trust};
+    int cl = i2d_X509(pca, &m.ca_der), rl = i2d_X509(root, &m.root_der);
+    m.key = att_p256_from_pkey(X509_get0_pubkey(pca));
+    bool kept = false;
+    if (cl > 0 && rl > 0 && m.key != NULL) {
+        m.ca_len = (size_t)cl;
+        m.root_len = (size_t)rl;
+        pthread_mutex_lock(&c->mu);
+        bool known = false;
+        for (size_t i = 0; i < c->n_cas && !known; i++)
+            known = c->cas[i].trust == trust && c->cas[i].ca_len == m.ca_len &&
+                    c->cas[i].root_len == m.root_len &&
+                    memcmp(c->cas[i].ca_der, m.ca_der, m.ca_len) == 0 &&
+                    memcmp(c->cas[i].root_der, m.root_der, m.root_len) == 0;
+        if (!known && c->n_cas < ATT_PCK_CA_MEMOS) {
+            c->cas[c->n_cas++] = m;
+            kept = true;
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (!kept) {
+        OPENSSL_free(m.ca_der);
+        OPENSSL_free(m.root_der);
+        att_p256_free(m.key);
+    }
+    ERR_clear_error();
+}
+
+/* pck_info of a first-seen chain of three plain PEM certificates whose PCK CA and root are a
+ * memo's for this trust (exact DER): the leaf alone is parsed (its key left to
+ * att_x509_sig_ok_p256) and checked, with the same verdicts and messages as the general route.
+ * *taken false: the chain does not qualify and the caller takes the general route. */
+static att_err_t att_pck_info_fast(att_dcap_cache_t *c, const att_quote_t *q,
+                                   const att_trust_t *trust, uint8_t fmspc[6], const char **ca,
+                                   bool *taken, att_diag_t *diag)
+{
+    *taken = false;
+    uint8_t *der = NULL;
+    size_t off[3], lens[3];
+    if (att_pem_certs_der(q->pck_chain.ptr, q->pck_chain.len, 3, &der, off, lens) != 3) {
+        free(der);
+        return ATT_OK;
+    }
+    const att_p256_t *key = NULL; /* memos live as long as the cache */
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n_cas && key == NULL; i++)
+        if (c->cas[i].trust == trust && c->cas[i].ca_len == lens[1] &&
+            c->cas[i].root_len == lens[2] && memcmp(c->cas[i].ca_der, der + off[1], lens[1]) == 0 &&
+            memcmp(c->cas[i].root_der, der + off[2], lens[2]) == 0)
+            key = c->cas[i].key;
+    pthread_mutex_unlock(&c->mu);
+    X509 *leaf = key != NULL ? att_x509_der_nokey(der + off[0], lens[0]) : NULL;
+    att_err_t e = ATT_OK;
+    if (leaf != NULL) {
+        *taken = true;
+        att_pck_ext_t ext;
+        char cn[128];
+        if (!att_x509_sig_ok_p256(leaf, der + off[0], lens[0], key))
+            e = att_diag_set(diag, ATT_E_CERT_SIGNATURE,
+                             "the PCK chain in the quote is not "
+                             "signed along its path to the root");
+        else if ((e = att_pck_ext_parse(leaf, &ext, diag)) == ATT_OK) {
+            att_x509_cn(X509_get_issuer_name(leaf), cn, sizeof(cn));
+            *ca = att_pck_ca_type(cn);
+            if (*ca == NULL)
+                e = att_diag_set(diag, ATT_E_CERT_SUBJECT,
+                                 "PCK certificate issuer CN '%s' is not "
+                                 "a PCK Processor or Platform CA",
+                                 cn);
+            else
+                memcpy(fmspc, ext.fmspc, 6);
+        }
+    }
+    X509_free(leaf);
+    free(der);
+    ERR_clear_error();
+    return e;
+}
+
 ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t *cache,
                                           const att_trust_t *trust, uint8_t fmspc[6],
                                           const char **ca, att_diag_t *diag)
@@ -170,6 +271,12 @@ ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t
         if (found != NULL) {
             *ca = found;
             return ATT_OK;
+        }
+        if (trust != NULL) {
+            bool taken = false;
+            att_err_t e = att_pck_info_fast(cache, q, trust, fmspc, ca, &taken, diag);
+            if (taken)
+                return e;
         }
     }
     STACK_OF(X509) *sk = att_pem_chain(q->pck_chain.ptr, q->pck_chain.len, 8, ATT_E_QUOTE_PCK_CHAIN,
@@ -199,6 +306,8 @@ ATT_API att_err_t att_dcap_quote_pck_info(const att_quote_t *q, att_dcap_cache_t
             e = att_diag_set(diag, ATT_E_CERT_SIGNATURE,
                              "the PCK chain in the quote is not "
                              "signed along its path to the root");
+        if (e == ATT_OK && cache != NULL && att_key_is_p256(X509_get0_pubkey(pca)))
+            att_pck_ca_memo_add(cache, trust, pca, root);
     }
     if (e == ATT_OK)
         e = att_pck_ext_parse(sk_X509_value(sk, 0), &ext, diag);

@@ -152,6 +152,96 @@ static void test_cache_lru_eviction(void **state)
     att_trust_free(trust);
 }
 
+/* pck_info's memo of verified PCK CAs: the first chain under a CA takes the general route (two
+ * signatures: CA by root, leaf by CA); later first-seen platforms under the same CA and root
+ * check only their leaf (one), with the same answers; a leaf the CA did not sign still fails
+ * as without the cache; a chain under another root is not helped by the memo. */
+static att_err_t pck_info_counted(const att_quote_t *q, att_dcap_cache_t *cache,
+                                  const att_trust_t *trust, uint8_t fmspc[6], const char **ca,
+                                  uint64_t *ecdsa, att_diag_t *d)
+{
+    uint64_t before = att_crypto_ecdsa_verify_count();
+    att_err_t e = att_dcap_quote_pck_info(q, cache, trust, fmspc, ca, d);
+    *ecdsa = att_crypto_ecdsa_verify_count() - before;
+    return e;
+}
+
+static void sim_quote(att_sim_pki_t *p, uint8_t **buf, size_t *len, att_quote_t *q)
+{
+    att_sim_quote_opts_t qo;
+    att_diag_t d;
+    att_sim_quote_opts_default(&qo, ATT_TEE_SGX, 3);
+    assert_int_equal(att_sim_quote_build(p, &qo, buf, len, &d), ATT_OK);
+    assert_int_equal(att_quote_parse(*buf, *len, q, &d), ATT_OK);
+}
+
+static void test_pck_info_ca_memo(void **state)
+{
+    (void)state;
+    att_sim_pki_opts_t po;
+    att_sim_pki_opts_default(&po, ATT_SIM_CA_PROCESSOR, NOW_SIM);
+    att_sim_pki_t *a, *b;
+    att_diag_t d;
+    assert_int_equal(att_sim_pki_new(&po, &a, &d), ATT_OK);
+    assert_int_equal(att_sim_pki_new(&po, &b, &d), ATT_OK);
+    att_trust_t *trust = att_trust_new();
+    att_slice_t root = att_sim_pki_cert_der(a, ATT_SIM_ROOT);
+    assert_int_equal(att_trust_add_root(trust, root.ptr, root.len, &d), ATT_OK);
+    att_dcap_cache_t *cache = att_dcap_cache_new(8);
+    uint8_t *b1, *b2, *b3, fmspc[6];
+    size_t l1, l2, l3;
+    att_quote_t q1, q2, q3;
+    const char *ca;
+    uint64_t n;
+    sim_quote(a, &b1, &l1, &q1);
+    assert_int_equal(pck_info_counted(&q1, cache, trust, fmspc, &ca, &n, &d), ATT_OK);
+    assert_int_equal(n, 2);
+    assert_memory_equal(fmspc, po.pck.fmspc, 6);
+    assert_string_equal(ca, "processor");
+    /* a second platform of the fleet, another FMSPC: its leaf only */
+    att_sim_pck_ext_t ext = po.pck;
+    ext.fmspc[5] = 0x42;
+    ext.ppid[0] ^= 1;
+    assert_int_equal(att_sim_pki_reissue_pck(a, &ext, NULL, &d), ATT_OK);
+    sim_quote(a, &b2, &l2, &q2);
+    assert_int_equal(pck_info_counted(&q2, cache, trust, fmspc, &ca, &n, &d), ATT_OK);
+    assert_int_equal(n, 1);
+    assert_memory_equal(fmspc, ext.fmspc, 6);
+    assert_string_equal(ca, "processor");
+    assert_int_equal(pck_info_counted(&q2, NULL, trust, fmspc, &ca, &n, &d), ATT_OK);
+    assert_int_equal(n, 2); /* without the cache: both signatures, the same answer */
+    assert_memory_equal(fmspc, ext.fmspc, 6);
+    /* b's leaf presented with a's CA and root: not signed by that CA, with or without memo */
+    sim_quote(b, &b3, &l3, &q3);
+    att_slice_t leaf = att_sim_pki_cert_pem(b, ATT_SIM_PCK),
+                pca = att_sim_pki_cert_pem(a, ATT_SIM_PCK_CA),
+                rpem = att_sim_pki_cert_pem(a, ATT_SIM_ROOT);
+    size_t fl = leaf.len + pca.len + rpem.len;
+    uint8_t *forged = malloc(fl);
+    memcpy(forged, leaf.ptr, leaf.len);
+    memcpy(forged + leaf.len, pca.ptr, pca.len);
+    memcpy(forged + leaf.len + pca.len, rpem.ptr, rpem.len);
+    q3.pck_chain.ptr = forged;
+    q3.pck_chain.len = fl;
+    assert_int_equal(pck_info_counted(&q3, cache, trust, fmspc, &ca, &n, &d), ATT_E_CERT_SIGNATURE);
+    assert_int_equal(n, 1);
+    assert_int_equal(att_dcap_quote_pck_info(&q3, NULL, trust, fmspc, &ca, &d),
+                     ATT_E_CERT_SIGNATURE);
+    /* b's own chain: its root is not trusted (the memo is a's CA under a's root) */
+    att_quote_t q4;
+    assert_int_equal(att_quote_parse(b3, l3, &q4, &d), ATT_OK);
+    assert_int_equal(att_dcap_quote_pck_info(&q4, cache, trust, fmspc, &ca, &d),
+                     ATT_E_CERT_UNTRUSTED_ROOT);
+    free(forged);
+    free(b1);
+    free(b2);
+    free(b3);
+    att_dcap_cache_free(cache);
+    att_trust_free(trust);
+    att_sim_pki_free(a);
+    att_sim_pki_free(b);
+}
+
 /* The QE report memo: once a chain entry's PCK key verified a QE report and signature, later
  * quotes carrying the same bytes skip that ECDSA verification (and the attestation key parse) -
  * and anything else about them is still checked: a changed QE report, signature or attestation
@@ -314,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_cache_same_verdicts),
         cmocka_unit_test(test_cache_keyed_by_collateral_and_bounded),
         cmocka_unit_test(test_cache_lru_eviction),
+        cmocka_unit_test(test_pck_info_ca_memo),
         cmocka_unit_test(test_qe_report_memo),
         cmocka_unit_test(test_qe_report_memo_keys),
         cmocka_unit_test(test_cache_threads),
