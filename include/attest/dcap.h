@@ -236,9 +236,6 @@ typedef struct {
     size_t entries, capacity;
 } att_dcap_cache_counts_t;
 ATT_API void att_dcap_cache_counts(att_dcap_cache_t *cache, att_dcap_cache_counts_t *out);
-/* Approximate bytes one cached chain takes (entry, chain copy, key, one QE memo): capacity times
- * this bounds the cache's memory. */
-ATT_API size_t att_dcap_cache_entry_bytes(void);
 
 /* The FMSPC and PCK CA type ("processor" or "platform") of a parsed quote's PCK chain, to pick
  * its collateral. A chain already verified in the cache answers at once; otherwise, when trust

@@ -93,14 +93,6 @@ ATT_API void att_dcap_cache_counts(att_dcap_cache_t *c, att_dcap_cache_counts_t 
                                      .capacity = st.capacity};
 }
 
-ATT_API size_t att_dcap_cache_entry_bytes(void)
-{
-    /* the map's share of one entry, the entry, its copy of a typical chain (3 PEM
-     * certificates, about 3.6 kB in Intel's and the sim's quotes), the decoded leaf key and
-     * one QE report memo */
-    return att_lru_bytes(1024) / 1024 + sizeof(att_chain_t) + 3600 + 200 + sizeof(att_qe_memo_t);
-}
-
 /* Entries are shared between the cache and in-flight verifications; refs counts both.
  * A single global lock guards every refcount, so entries outliving their cache stay safe. */
 static pthread_mutex_t att_chain_refs_mu = PTHREAD_MUTEX_INITIALIZER;
