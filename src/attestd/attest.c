@@ -25,6 +25,7 @@ static bool att_svc_stopping(void *arg)
 typedef struct {
     att_svc_t *svc;
     int64_t retry_after;
+    bool no_source; /* collateral was needed and attestd has no source: a server fault (503) */
     /* The attestation type, whose TCB baseline picks the DCAP key (baselines.c), and the TCB
      * evaluation data number of the DCAP collateral used (0: none). */
     size_t idx;
@@ -36,10 +37,12 @@ static att_err_t att_svc_collateral(void *arg, const char *key, att_time_t now, 
 {
     att_coll_req_t *cr = arg;
     att_svc_t *svc = cr->svc;
-    if (svc->coll == NULL)
+    if (svc->coll == NULL) {
+        cr->no_source = true;
         return att_diag_set(d, ATT_E_COLL_MISSING,
                             "no collateral source is configured (start attestd with "
                             "--collateral-url, --kds-url or --collateral-dir)");
+    }
     char pinned[ATT_COLL_KEY_MAX];
     key = att_baselines_key(svc, cr->idx, key, pinned, sizeof pinned);
     att_err_t e = att_collsrc_get(svc->coll, key, now, out, &cr->retry_after, d);
@@ -209,9 +212,15 @@ static void att_svc_issue(att_svc_t *svc, const att_ev_type_t *v, size_t idx, at
     bool denied = !att_policy_permitted(pres);
     if (denied && !r->ear) {
         json_decref(claims);
+        /* MAA's sentence first (SDK users match on it), then what the policy did: the reason
+         * without its "deny: " tag, which read as a contradiction after it */
+        const char *why = att_policy_result_reason(pres);
+        if (why != NULL && strncmp(why, "deny: ", 6) == 0)
+            why += 6;
         att_reply_err(r, 400, "PolicyEvaluationError", ATT_E_POLICY_DENIED,
-                      "A Deny claim was issued, authorization failed. %s",
-                      att_policy_result_reason(pres));
+                      "A Deny claim was issued, authorization failed. The policy did not "
+                      "authorize this evidence: %s",
+                      why != NULL ? why : "no reason was recorded");
         goto out;
     }
 
@@ -303,7 +312,8 @@ static void att_svc_final_round(att_svc_t *svc, const att_ev_type_t *v, size_t i
     att_data_t none = {0};
     att_err_t e = att_ev_verify(svc->ev, v, &in, &res);
     if (e != ATT_OK) {
-        bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS || e == ATT_E_STORE;
+        bool unavailable =
+            cr.no_source || e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS || e == ATT_E_STORE;
         att_reply_err(r, unavailable ? 503 : 400,
                       unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
                       "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
@@ -482,7 +492,7 @@ static void att_svc_attest_as(att_svc_t *svc, const char *type, const char *body
     }
     att_err_t e = att_ev_verify(svc->ev, v, &in, &res);
     if (e != ATT_OK) {
-        bool unavailable = e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
+        bool unavailable = cr.no_source || e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
         att_reply_err(r, unavailable ? 503 : 400,
                       unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
                       "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);

@@ -377,6 +377,7 @@ static att_err_t net_fetch(att_collsrc_t *s, const coll_entry_t *en, att_time_t 
     att_coll_net_t net = {.deadline_ms = att_net_mono_ms() + s->timeout_ms,
                           .timeout_ms = s->timeout_ms,
                           .warn = coll_warn};
+    int64_t t0 = att_net_mono_ms();
     att_err_t e = f->fetch(en->src->cfg, en->key, &net, blob, blen, d);
     pthread_mutex_lock(&s->mu);
     s->stats.requests += net.requests;
@@ -384,7 +385,16 @@ static att_err_t net_fetch(att_collsrc_t *s, const coll_entry_t *en, att_time_t 
     *upstream_s = net.retry_after;
     if (e == ATT_OK)
         e = f->load(en->src->cfg, en->key, *blob, *blen, now, NULL, obj, expiry, d);
-    if (e != ATT_OK) {
+    if (e != ATT_OK) { /* every failed fetch is logged: what, why (URL, status), how long */
+        char msg[sizeof d->msg];
+        json_t *o = json_pack("{s:s, s:s, s:o*, s:I, s:I, s:I}", "key", en->key, "error",
+                              att_err_name(e), "reason",
+                              att_log_jstr(att_log_redact_urls(d->msg, msg, sizeof msg)),
+                              "duration_ms", (json_int_t)(att_net_mono_ms() - t0), "requests",
+                              (json_int_t)net.requests, "retry_after_s",
+                              (json_int_t)net.retry_after);
+        att_log_json(ATT_LOG_WARN, "collateral fetch failed", o);
+        json_decref(o);
         free(*blob);
         *blob = NULL;
         *blen = 0;
@@ -734,6 +744,14 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
             en->last_err = fe;
             en->last_diag = fd;
         }
+        /* readiness: only a success or a failure to reach the source (connection, TLS, deadline)
+         * counts; an error status (a 404 for a platform the source does not know) is about the
+         * key a client chose, and must not let a client make attestd "not ready" */
+        if (fe == ATT_OK || fe == ATT_E_FETCH) {
+            s->net_failed = fe != ATT_OK;
+            s->net_at = now;
+            s->net_diag = fd;
+        }
     }
     en->fetching = false;
     en->fetch_net = false;
@@ -748,4 +766,45 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
     if (se != ATT_OK) /* read once per entry: logged once */
         att_log(ATT_LOG_WARN, "the stored collateral for %s is not used: %s", key, sd.msg);
     return e;
+}
+
+bool att_collsrc_healthy(att_collsrc_t *s, char *why, size_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    bool in_hand = false;
+    for (const coll_entry_t *en = s->entries; en != NULL && !in_hand; en = en->next)
+        in_hand = en->obj != NULL;
+    bool ok = !s->net_failed || in_hand;
+    if (!ok && why != NULL) {
+        char at[ATT_TIME_STRLEN], msg[sizeof s->net_diag.msg];
+        snprintf(why, n,
+                 "the collateral source is unreachable and no collateral is cached: the latest "
+                 "fetch (at %s) failed: %s",
+                 att_time_format(s->net_at, at),
+                 att_log_redact_urls(s->net_diag.msg, msg, sizeof msg));
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+size_t att_collsrc_summary(att_collsrc_t *s, att_collsrc_summary_t *out, size_t max)
+{
+    size_t k = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n_srcs && k < max; i++) {
+        att_collsrc_summary_t *o = &out[k++];
+        memset(o, 0, sizeof(*o));
+        o->prefix = s->srcs[i].fetcher->prefix;
+        for (const coll_entry_t *en = s->entries; en != NULL; en = en->next) {
+            if (en->obj == NULL || en->src != &s->srcs[i])
+                continue;
+            o->sets++;
+            if (en->fetched_at_known && (o->oldest_fetch == 0 || en->fetched_at < o->oldest_fetch))
+                o->oldest_fetch = en->fetched_at;
+            if (en->expiry != 0 && (o->next_update == 0 || en->expiry < o->next_update))
+                o->next_update = en->expiry;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return k;
 }

@@ -101,5 +101,21 @@ void att_collsrc_free(att_collsrc_t *src);
 att_err_t att_collsrc_get(att_collsrc_t *src, const char *key, att_time_t now, void **obj,
                           int64_t *retry_after, att_diag_t *d);
 void att_collsrc_stats(att_collsrc_t *src, att_collsrc_stats_t *out);
+/* For /readyz: false, with why, when the latest network fetch that reached a verdict on the
+ * source failed to reach it (ATT_E_FETCH: connection, TLS, deadline; an error status or a bad
+ * answer is about the key asked, which a client chooses, and does not count) and no set is in hand
+ * (nothing fetched, stored or seeded from the offline directory has been loaded): the source
+ * cannot serve any platform now. True otherwise (a failing source with sets in hand serves
+ * them stale until they expire). */
+bool att_collsrc_healthy(att_collsrc_t *src, char *why, size_t n);
+/* For gauges: per fetcher (its key prefix, e.g. "dcap"), the sets in hand, the oldest one's
+ * fetch time and the earliest next update (0 when it has none). Fills at most max; returns
+ * how many. */
+typedef struct {
+    const char *prefix;
+    size_t sets;
+    att_time_t oldest_fetch, next_update;
+} att_collsrc_summary_t;
+size_t att_collsrc_summary(att_collsrc_t *src, att_collsrc_summary_t *out, size_t max);
 
 #endif

@@ -30,6 +30,7 @@ typedef struct coll_entry {
     bool store_tried;
     bool fetching;           /* a fetcher is working on this key (single flight) */
     unsigned waiters;        /* callers waiting on this entry: it is not evicted meanwhile */
+    uint64_t used;           /* the source's tick at its last get: the LRU order of eviction */
     uint64_t gen;            /* bumped when a fetcher finishes */
     bool attempted;          /* a network fetch was tried ... */
     att_time_t last_attempt; /* ... at this `now` */
@@ -71,6 +72,10 @@ struct att_collsrc {
     int64_t (*clock_ms)(void *arg);
     void *clock_arg;
     att_collsrc_stats_t stats;
+    /* the latest network fetch (any key), for /readyz: failed, when (`now`), why */
+    bool net_failed;
+    att_time_t net_at;
+    att_diag_t net_diag;
     char owner[96]; /* this process in the store's fetch leases: host:pid:random */
 };
 

@@ -1,6 +1,6 @@
 /* config.c - attestd's options (see config.h). */
 #include "config.h"
-#include "http.h" /* att_http_split_hostport */
+#include "http.h" /* att_http_split_hostport, att_cidr_parse */
 #include "store.h"
 
 #include <ctype.h>
@@ -23,6 +23,7 @@ typedef enum {
     K_ATTEST, /* required | anonymous */
     K_BOOL,   /* flag: no value on the command line; true/false, yes/no, 1/0 elsewhere */
     K_STORE,  /* store URL (att_store_url_parse); shown only redacted */
+    K_CIDRS,  /* repeatable address or CIDR; ',' or white space separate them in the environment */
 } att_kind_t;
 
 typedef struct {
@@ -80,6 +81,10 @@ enum {
     O_TLS_PRIORITY,
     O_MAX_CONN,
     O_TIMEOUT,
+    O_LINGER_TIME,
+    O_LINGER_TIMEOUT,
+    O_LINGER_CONNS,
+    O_TRUSTED_PROXY,
     O_LOG_LEVEL,
     O_AUDIT_LOG,
     O_AUTH_ISSUER,
@@ -213,7 +218,20 @@ static const att_opt_t att_opts[O_COUNT] = {
                     "connections kept open; at the limit the least recently active idle ones "
                     "are closed for new ones, and requests get 503 only when all are busy"},
     [O_TIMEOUT] = {"timeout", K_UINT, "SECONDS", "30", 1, 86400,
-                   "idle connection timeout and deadline for a request body (408)"},
+                   "idle connection timeout, and deadline for a request body: a body still "
+                   "arriving past it has its connection closed without an answer"},
+    [O_LINGER_TIME] = {"lingering-time", K_UINT, "SECONDS", "30", 0, 600,
+                       "after an early answer (413, 503) to a request whose body was not read, "
+                       "read and discard the body for at most this long before closing, so "
+                       "that clients which write before they read see the answer (0: close "
+                       "at once)"},
+    [O_LINGER_TIMEOUT] = {"lingering-timeout", K_UINT, "SECONDS", "5", 1, 600,
+                          "a lingering connection is closed when nothing arrives for this long"},
+    [O_LINGER_CONNS] = {"lingering-connections", K_UINT, "N", "64", 0, 65536,
+                        "connections lingering at once; past it one is closed at once"},
+    [O_TRUSTED_PROXY] = {"trusted-proxy", K_CIDRS, "CIDR", NULL, 0, 0,
+                         "a proxy (address or CIDR) whose X-Forwarded-For is believed: the "
+                         "client is the rightmost address not in a trusted proxy; repeatable"},
     [O_LOG_LEVEL] = {"log-level", K_LEVEL, "LEVEL", "info", 0, 0,
                      "debug, info, warn or error (JSON lines on stderr)"},
     [O_AUDIT_LOG] = {"audit-log", K_STR, "FILE", NULL, 0, 0,
@@ -285,7 +303,7 @@ static void att_raw_clear(att_raw_t *r)
 static att_err_t att_raw_set(att_raw_t *r, const att_opt_t *o, att_src_t src, const char *val,
                              const char *where, att_diag_t *d)
 {
-    if (r->src != src || (o->kind != K_LIST && o->kind != K_URLS))
+    if (r->src != src || (o->kind != K_LIST && o->kind != K_URLS && o->kind != K_CIDRS))
         att_raw_clear(r);
     char **v = realloc(r->v, (r->n + 1) * sizeof(char *));
     if (!v)
@@ -436,7 +454,7 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         return att_diag_set(d, ATT_E_ARG, "invalid %s '%s' (%s %s): %s", o->name, v,               \
                             att_src_name(r->src), r->where, why_);                                 \
     } while (0)
-    if (o->kind != K_LIST && o->kind != K_URLS && !*v)
+    if (o->kind != K_LIST && o->kind != K_URLS && o->kind != K_CIDRS && !*v)
         BAD("empty value");
     uint64_t num = 0;
     switch (o->kind) {
@@ -490,19 +508,22 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         cfg->auth_attest_required = !strcmp(v, "required");
         return ATT_OK;
     case K_LIST:
-    case K_URLS: {
-        char ***list = i == O_AUTH_ISSUER    ? &cfg->auth_issuers
-                       : i == O_TPM_AK       ? &cfg->tpm_aks
-                       : i == O_TPM_AK_CA    ? &cfg->tpm_ak_cas
-                       : i == O_TPM_EK_CA    ? &cfg->tpm_ek_cas
-                       : i == O_TCB_BASELINE ? &cfg->tcb_baselines
-                                             : &cfg->trust_roots;
-        size_t *count = i == O_AUTH_ISSUER    ? &cfg->n_auth_issuers
-                        : i == O_TPM_AK       ? &cfg->n_tpm_aks
-                        : i == O_TPM_AK_CA    ? &cfg->n_tpm_ak_cas
-                        : i == O_TPM_EK_CA    ? &cfg->n_tpm_ek_cas
-                        : i == O_TCB_BASELINE ? &cfg->n_tcb_baselines
-                                              : &cfg->n_trust_roots;
+    case K_URLS:
+    case K_CIDRS: {
+        char ***list = i == O_AUTH_ISSUER     ? &cfg->auth_issuers
+                       : i == O_TRUSTED_PROXY ? &cfg->trusted_proxies
+                       : i == O_TPM_AK        ? &cfg->tpm_aks
+                       : i == O_TPM_AK_CA     ? &cfg->tpm_ak_cas
+                       : i == O_TPM_EK_CA     ? &cfg->tpm_ek_cas
+                       : i == O_TCB_BASELINE  ? &cfg->tcb_baselines
+                                              : &cfg->trust_roots;
+        size_t *count = i == O_AUTH_ISSUER     ? &cfg->n_auth_issuers
+                        : i == O_TRUSTED_PROXY ? &cfg->n_trusted_proxies
+                        : i == O_TPM_AK        ? &cfg->n_tpm_aks
+                        : i == O_TPM_AK_CA     ? &cfg->n_tpm_ak_cas
+                        : i == O_TPM_EK_CA     ? &cfg->n_tpm_ek_cas
+                        : i == O_TCB_BASELINE  ? &cfg->n_tcb_baselines
+                                               : &cfg->n_trust_roots;
         *list = calloc(r->n, sizeof(char *));
         if (!*list)
             return att_diag_set(d, ATT_E_NOMEM, "out of memory");
@@ -516,6 +537,13 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
                 return att_diag_set(d, ATT_E_ARG,
                                     "invalid %s '%s' (%s %s): want an http:// or https:// URL "
                                     "without spaces, quotes or commas",
+                                    o->name, u, att_src_name(r->src), r->where);
+            att_cidr_t cidr;
+            if (o->kind == K_CIDRS && !att_cidr_parse(u, &cidr))
+                return att_diag_set(d, ATT_E_ARG,
+                                    "invalid %s '%s' (%s %s): want an IPv4 or IPv6 address, "
+                                    "optionally with a /prefix length (10.0.0.0/8, ::1, "
+                                    "fd00::/8)",
                                     o->name, u, att_src_name(r->src), r->where);
             const char *eq = i == O_TCB_BASELINE ? strchr(u, '=') : NULL;
             char *end = NULL;
@@ -701,6 +729,15 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
     case O_TIMEOUT:
         cfg->timeout = (unsigned)num;
         break;
+    case O_LINGER_TIME:
+        cfg->lingering_time = (unsigned)num;
+        break;
+    case O_LINGER_TIMEOUT:
+        cfg->lingering_timeout = (unsigned)num;
+        break;
+    case O_LINGER_CONNS:
+        cfg->lingering_connections = (unsigned)num;
+        break;
     case O_POLICY_JWS_MAX_AGE:
         cfg->policy_jws_max_age = num;
         break;
@@ -725,13 +762,20 @@ static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv,
                                        att_raw_t *raw, att_diag_t *d)
 {
     att_err_t e;
-    /* 1. command line */
-    int ai = 1;
-    for (; ai < argc; ai++) {
+    /* 1. command line: the words that are not options (nor option values) are the command;
+     * options may come before, between or after them; after "--" every word is the command's */
+    if (!(cfg->args = calloc((size_t)(argc > 0 ? argc : 1), sizeof(char *))))
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    bool opts_end = false;
+    for (int ai = 1; ai < argc; ai++) {
         const char *a = argv[ai];
+        if (opts_end || a[0] != '-' || !a[1]) {
+            cfg->args[cfg->argc++] = argv[ai];
+            continue;
+        }
         if (!strcmp(a, "--")) {
-            ai++;
-            break;
+            opts_end = true;
+            continue;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             cfg->help = true;
@@ -741,11 +785,8 @@ static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv,
             cfg->version = true;
             continue;
         }
-        if (strncmp(a, "--", 2)) {
-            if (a[0] == '-' && a[1])
-                return att_diag_set(d, ATT_E_ARG, "unknown option '%s' (see --help)", a);
-            break; /* the command */
-        }
+        if (strncmp(a, "--", 2))
+            return att_diag_set(d, ATT_E_ARG, "unknown option '%s' (see --help)", a);
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t nl = eq ? (size_t)(eq - name) : strlen(name);
         int i = att_opt_find(name, nl);
@@ -765,8 +806,6 @@ static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv,
         if ((e = att_raw_set(&raw[i], &att_opts[i], SRC_CLI, val, where, d)) != ATT_OK)
             return e;
     }
-    cfg->argc = argc - ai;
-    cfg->args = argv + ai;
     /* 2. environment */
     for (int i = 0; i < O_COUNT; i++) {
         char env[64];
@@ -774,9 +813,11 @@ static att_err_t att_config_load_inner(att_config_t *cfg, int argc, char **argv,
         const char *v = att_env_get(envp, env);
         if (!v || raw[i].src == SRC_CLI)
             continue;
-        if (att_opts[i].kind == K_LIST || att_opts[i].kind == K_URLS) {
-            /* URLs hold ':', so a list of them is split at ',' and white space */
-            const char *sep = att_opts[i].kind == K_URLS ? ", \t\r\n" : ":";
+        if (att_opts[i].kind == K_LIST || att_opts[i].kind == K_URLS ||
+            att_opts[i].kind == K_CIDRS) {
+            /* URLs and IPv6 addresses hold ':', so a list of them is split at ',' and white
+             * space */
+            const char *sep = att_opts[i].kind == K_LIST ? ":" : ", \t\r\n";
             char *copy = strdup(v), *save = NULL;
             if (!copy)
                 return att_diag_set(d, ATT_E_NOMEM, "out of memory");
@@ -918,6 +959,10 @@ void att_config_free(att_config_t *cfg)
     for (size_t i = 0; i < cfg->n_auth_issuers; i++)
         free(cfg->auth_issuers[i]);
     free(cfg->auth_issuers);
+    for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+        free(cfg->trusted_proxies[i]);
+    free(cfg->trusted_proxies);
+    free(cfg->args); /* the array; its strings are argv's */
     free(cfg->auth_audience);
     free(cfg->auth_roles_claim);
     free(cfg->auth_reader_role);
@@ -928,7 +973,8 @@ void att_config_free(att_config_t *cfg)
 void att_config_usage(FILE *f)
 {
     fprintf(f, "usage: attestd [OPTIONS]              run the attestation service\n"
-               "       attestd [OPTIONS] keys rotate  add a new active signing key\n"
+               "       attestd [OPTIONS] keys rotate  add a new active signing key (options may\n"
+               "                                      also follow the command; keys rotate --help)\n"
                "\n"
                "An attestation service wire-compatible with Microsoft Azure Attestation.\n"
                "\n"
@@ -943,9 +989,9 @@ void att_config_usage(FILE *f)
         att_env_name(o->name, env, sizeof(env));
         fprintf(f, "  %-28s %s\n", lhs, o->help);
         fprintf(f, "  %-28s env %s%s%s%s\n", "", env,
-                o->kind == K_LIST   ? " (':'-separated)"
-                : o->kind == K_URLS ? " (','- or space-separated)"
-                                    : "",
+                o->kind == K_LIST                         ? " (':'-separated)"
+                : o->kind == K_URLS || o->kind == K_CIDRS ? " (','- or space-separated)"
+                                                          : "",
                 o->def ? "; default " : "", o->def ? o->def : "");
     }
     fprintf(f, "  %-28s %s\n", "--help", "print this help and exit");

@@ -13,12 +13,14 @@
  * > config file (`name = value` lines, `#` comments; --config or ATTESTD_CONFIG) > default.
  * A repeatable option (--trust-root, --auth-issuer) takes all its values from the highest source
  * that sets it; in the environment --trust-root's values are separated by ':', --auth-issuer's
- * (URLs) by ',' or white space. Options end at the first non-option argument or "--"; the rest
- * is a command (cfg.args). Every value is checked here (numbers, ranges, the listen address,
- * --at, --signing-alg, --log-level, --auth-attest, --store (att_store_url_parse; an invalid
- * one is named redacted), URLs start with http:// or https://, TLS cert
- * and key given together, --auth-audience given with --auth-issuer and --auth-audience or
- * --auth-attest required not given without one). Not checked here: that files and directories
+ * (URLs, --trusted-proxy) by ',' or white space. The arguments that are not options nor option
+ * values are the command (cfg.args), wherever they stand ("keys rotate --data-dir X" and
+ * "--data-dir X keys rotate" alike); after "--" every argument is the command's. Every value
+ * is checked here (numbers, ranges, the listen address, --at, --signing-alg, --log-level,
+ * --auth-attest, --store (att_store_url_parse; an invalid one is named redacted), URLs start
+ * with http:// or https://, --trusted-proxy addresses, TLS cert and key given together,
+ * --auth-audience given with --auth-issuer and --auth-audience or --auth-attest required not
+ * given without one). Not checked here: that files and directories
  * exist or are readable (the modules that open them report that).
  */
 #ifndef ATTESTD_CONFIG_H
@@ -88,6 +90,11 @@ typedef struct {
     size_t max_body_memory;    /* default 64 MiB */
     unsigned max_connections;  /* default 1024 */
     unsigned timeout;          /* seconds, default 30 */
+    /* --lingering-time (default 30 s; 0: none), --lingering-timeout (5 s),
+     * --lingering-connections (64): the read-and-discard after an early answer (http.h) */
+    unsigned lingering_time, lingering_timeout, lingering_connections;
+    char **trusted_proxies; /* --trusted-proxy: n_trusted_proxies addresses or CIDRs */
+    size_t n_trusted_proxies;
     att_log_level_t log_level; /* default info */
     char *audit_log;           /* --audit-log FILE, or NULL: no audit trail */
     char **auth_issuers;       /* n_auth_issuers OpenID issuers of access tokens; none: auth off */
@@ -107,8 +114,8 @@ typedef struct {
     size_t policy_max_memory;    /* policy evaluation size budget, default 64 MiB */
     char *config_file;           /* the file read, or NULL */
     bool help, version;          /* --help / --version seen */
-    int argc;                    /* the command after the options (e.g. "keys rotate") */
-    char **args;                 /* borrowed from argv */
+    int argc;                    /* the command's words (e.g. "keys rotate") */
+    char **args;                 /* malloc'd array of argv's strings (freed by att_config_free) */
 } att_config_t;
 
 /* Fill cfg (zeroed first). envp is a NULL-terminated "NAME=value" array (environ; NULL = none).

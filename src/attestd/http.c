@@ -64,11 +64,13 @@ static double att_elapsed(const struct timespec *since)
     return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
-static void att_remote(struct MHD_Connection *c, char *out, size_t n)
+/* The peer as "host:port" ("[v6]:port") in out, and its bare host in host. */
+static void att_remote(struct MHD_Connection *c, char *out, size_t n, char *bare, size_t bn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     out[0] = 0;
+    bare[0] = 0;
     if (!ci || !ci->client_addr)
         return;
     const struct sockaddr *sa = ci->client_addr;
@@ -79,6 +81,56 @@ static void att_remote(struct MHD_Connection *c, char *out, size_t n)
                     NI_NUMERICHOST | NI_NUMERICSERV))
         return;
     snprintf(out, n, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    snprintf(bare, bn, "%s", host);
+}
+
+/* Every X-Forwarded-For header of the request, joined with ',' in order (as RFC 9110 allows
+ * a list header to be split); NULL when there is none or the list is too long to be honest. */
+typedef struct {
+    char buf[4096];
+    size_t len;
+    bool any, over;
+} att_xff_t;
+
+static enum MHD_Result att_xff_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    att_xff_t *x = cls;
+    if (!key || strcasecmp(key, "X-Forwarded-For") != 0 || !value)
+        return MHD_YES;
+    size_t vl = strlen(value);
+    if (x->len + vl + 2 > sizeof x->buf) {
+        x->over = true;
+        return MHD_NO;
+    }
+    if (x->any)
+        x->buf[x->len++] = ',';
+    memcpy(x->buf + x->len, value, vl);
+    x->len += vl;
+    x->buf[x->len] = 0;
+    x->any = true;
+    return MHD_YES;
+}
+
+/* req->remote: the client as the trusted proxies tell it (the peer when they do not). */
+static void att_req_client(att_http_req_t *req, const char *bare)
+{
+    att_http_server_t *s = req->srv;
+    if (!s->nproxies || !bare[0])
+        return;
+    att_xff_t *x = calloc(1, sizeof(*x));
+    if (!x)
+        return;
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, att_xff_collect, x);
+    char client[INET6_ADDRSTRLEN + 8];
+    att_client_addr(s->proxies, s->nproxies, bare, x->any && !x->over ? x->buf : NULL, client,
+                    sizeof client);
+    free(x);
+    if (strcmp(client, bare) != 0) {
+        snprintf(req->peer, sizeof req->peer, "%s", req->remote);
+        snprintf(req->remote, sizeof req->remote, "%s", client);
+    }
 }
 
 /* Build and queue the MHD response for req's answer. */
@@ -241,7 +293,9 @@ static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const 
         req->method = method;
         clock_gettime(CLOCK_MONOTONIC, &req->start);
         att_uuid4(req->request_id);
-        att_remote(conn, req->remote, sizeof(req->remote));
+        char bare[INET6_ADDRSTRLEN + 1];
+        att_remote(conn, req->remote, sizeof(req->remote), bare, sizeof bare);
+        att_req_client(req, bare);
         req->path = att_http_strdup(req, url ? url : "/");
         atomic_fetch_add(&s->in_flight, 1);
         att_metric_gauge_add(s->m_inflight, 1);
@@ -249,8 +303,12 @@ static enum MHD_Result att_access(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         if (!att_req_begin(req, version))
             return MHD_YES;
-        /* Answered from the headers. Over a limit: answer now and close. Otherwise (404, 405,
-         * 400) read and drop a body first, so that the client is not reset mid-upload. */
+        /* Answered from the headers. Over a limit: answer now and close, and linger (the body
+         * still arriving is read and dropped for a bounded time, so that the close does not
+         * reset the answer away). Otherwise (404, 405, 400) read and drop a body first, so
+         * that the client is not reset mid-upload. */
+        if (req->close_after && att_has_body(req))
+            att_conn_linger(s, req->cn);
         if (req->close_after || !att_has_body(req))
             return att_queue(req);
         return MHD_YES;
@@ -320,14 +378,14 @@ static const char *att_method_label(const char *m)
     return "other";
 }
 
-/* An error code or attestation type as a label: letters and digits, at most 64; else "other".
- * Both are set by attestd's own code from fixed sets, never copied from a request. */
+/* An error code or attestation type as a label: letters, digits and '_', at most 64; else
+ * "other". Both are set by attestd's own code from fixed sets, never copied from a request. */
 static const char *att_word_label(const char *w)
 {
     size_t n = 0;
     for (; w && w[n]; n++)
         if (n == 64 || !((w[n] >= 'a' && w[n] <= 'z') || (w[n] >= 'A' && w[n] <= 'Z') ||
-                         (w[n] >= '0' && w[n] <= '9')))
+                         (w[n] >= '0' && w[n] <= '9') || w[n] == '_'))
             return "other";
     return n ? w : "other";
 }
@@ -359,10 +417,18 @@ static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls
     att_metric_observe(s->m_latency, secs, route);
     if (req->error_code)
         att_metric_inc(s->m_errors, att_word_label(req->error_code));
-    if (req->att_type)
-        att_metric_inc(s->m_outcomes, att_word_label(req->att_type),
-                       req->error_code ? att_word_label(req->error_code)
-                                       : (status >= 200 && status < 300 ? "OK" : "Unknown"));
+    if (req->att_type) {
+        /* attestd's own error name (ATT_E_..., a fixed set) when the service gave one, so that
+         * a tampered quote, an out-of-date TCB and bad base64 are told apart; else the MAA
+         * code of an answer the HTTP layer gave (bad api-version, 413, ...) */
+        const char *att_code = json_string_value(json_object_get(req->log_extra, "att_code"));
+        const char *code = status >= 200 && status < 300 ? "OK"
+                           : att_code                    ? att_code
+                           : req->error_code             ? req->error_code
+                                                         : "Unknown";
+        att_metric_inc(s->m_outcomes, att_word_label(req->att_type), att_word_label(code),
+                       req->error_code ? att_word_label(req->error_code) : "OK");
+    }
     att_metric_gauge_add(s->m_inflight, -1);
 
     att_log_level_t lvl = status >= 500 || status == 0 ? ATT_LOG_WARN : ATT_LOG_INFO;
@@ -379,6 +445,20 @@ static void att_completed(void *cls, struct MHD_Connection *conn, void **con_cls
             "{s:s, s:o*, s:o*, s:i, s:f, s:I, s:s}", "request_id", req->request_id, "method",
             att_log_jstr(method), "path", att_log_jstr(path), "status", (int)status, "duration_ms",
             secs * 1000.0, "bytes", (json_int_t)req->resp_len, "remote", req->remote);
+        if (o && req->peer[0])
+            json_object_set_new(o, "peer", json_string(req->peer));
+        const char *crid = att_http_header(req, "x-ms-client-request-id");
+        if (o && crid) {
+            /* the client's id, bounded and printable ASCII only (anything else is '?') */
+            char id[ATT_HTTP_LOG_CRID_MAX + 4];
+            size_t k = 0;
+            for (; crid[k] && k < ATT_HTTP_LOG_CRID_MAX; k++)
+                id[k] = crid[k] >= 0x20 && crid[k] < 0x7f ? crid[k] : '?';
+            if (crid[k])
+                id[k++] = '.', id[k++] = '.', id[k++] = '.';
+            id[k] = 0;
+            json_object_set_new(o, "client_request_id", json_string(id));
+        }
         if (o && req->error_code)
             json_object_set_new(o, "error_code", json_string(req->error_code));
         if (o && req->error_msg)
@@ -442,6 +522,9 @@ att_http_opts_t att_http_opts_default(void)
         .max_query_params = 64,
         .max_body_memory = 64 << 20,
         .stop_grace_ms = 10000,
+        .linger_time_s = 30,
+        .linger_timeout_s = 5,
+        .linger_max = 64,
     };
     return o;
 }
@@ -558,11 +641,14 @@ unsigned long att_http_fds_needed(const att_http_opts_t *o)
     /* connections up to libmicrohttpd's hard limit, the listening socket, an epoll fd and an
      * eventfd per worker, and a margin for stdio, the store, collateral and JWKS fetches */
     unsigned max = o->max_connections ? o->max_connections : 1024;
-    return (unsigned long)att_hard_limit(max) + 1 + 2ul * (att_threads(o) + 1) + 64;
+    unsigned linger = o->linger_time_s ? o->linger_max + 2 : 0; /* sockets and the wake pipe */
+    return (unsigned long)att_hard_limit(max) + 1 + 2ul * (att_threads(o) + 1) + 64 + linger;
 }
 
 static void att_server_free(att_http_server_t *s)
 {
+    att_linger_stop(s);
+    free(s->proxies);
     if (s->tls_key_pem) {
         explicit_bzero(s->tls_key_pem, s->tls_key_len);
         free(s->tls_key_pem);
@@ -591,10 +677,18 @@ static void att_server_metrics(att_http_server_t *s)
     const char *c[] = {"code"};
     s->m_errors = att_metrics_counter(m, "attestd_http_errors_total",
                                       "Error answers by MAA error code", 1, c);
-    const char *tc[] = {"type", "code"};
-    s->m_outcomes = att_metrics_counter(
-        m, "attestd_attest_outcomes_total",
-        "Attestation requests by attestation type and outcome (OK or the error code)", 2, tc);
+    const char *tc[] = {"type", "code", "maa_code"};
+    s->m_outcomes = att_metrics_counter(m, "attestd_attest_outcomes_total",
+                                        "Attestation requests by attestation type and outcome: "
+                                        "OK or attestd's error name (ATT_E_..., docs/errors.md), "
+                                        "and the MAA error code answered",
+                                        3, tc);
+    const char *lr[] = {"result"};
+    s->m_linger = att_metrics_counter(m, "attestd_http_lingering_closes_total",
+                                      "Connections answered before their body was read: "
+                                      "lingered (read and discarded), or closed at once "
+                                      "(--lingering-connections were lingering)",
+                                      1, lr);
     s->m_inflight = att_metrics_gauge(m, "attestd_http_in_flight_requests",
                                       "Requests received and not yet answered", 0, NULL);
     s->m_conns =
@@ -654,6 +748,20 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
     }
     s->max_connections = o->max_connections ? o->max_connections : 1024;
     s->timeout_s = o->timeout_s;
+    s->linger_time_s = o->linger_time_s;
+    s->linger_timeout_s = o->linger_timeout_s;
+    s->linger_max = o->linger_max;
+    if (o->n_trusted_proxies &&
+        !(s->proxies = calloc(o->n_trusted_proxies, sizeof(*s->proxies)))) {
+        att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < o->n_trusted_proxies; i++)
+        if (!att_cidr_parse(o->trusted_proxies[i], &s->proxies[s->nproxies++])) {
+            att_diag_set(d, ATT_E_ARG, "invalid trusted proxy '%s' (want an address or CIDR)",
+                         o->trusted_proxies[i]);
+            goto fail;
+        }
     s->stop_grace_ms = o->stop_grace_ms;
     s->stop_late = o->stop_late;
     s->stop_late_arg = o->stop_late_arg;
@@ -699,6 +807,11 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
                                                      : ((struct sockaddr_in *)&ss)->sin_port);
     }
     att_server_metrics(s);
+    if (att_linger_start(s, d) != ATT_OK) {
+        close(fd);
+        att_server_free(s);
+        return NULL;
+    }
 
     unsigned threads = att_threads(o);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -782,6 +895,7 @@ void att_http_stop(att_http_server_t *s)
             s->stop_late(s->stop_late_arg);
     }
     MHD_stop_daemon(s->mhd);
+    att_linger_stop(s); /* after the daemon: its last CLOSED notifications may add sockets */
     att_shed_note_t note = {0};
     pthread_mutex_lock(&s->conn_lock);
     att_burst_locked(s, 0, true, &note);

@@ -22,7 +22,8 @@
  * x-ms-maa-service-version; error answers carry x-ms-error-code and {"error":{"code","message"}}.
  * The server answers on its own: 404 (no route), 405 (route exists for another method, with
  * Allow), 400 (api-version missing or unknown on routes that require it), 413 (body over
- * max_body), 408 or a closed connection (body not in within timeout_s), 503 (more than
+ * max_body; the connection lingers, see linger_time_s), a closed connection without an answer
+ * (a body still arriving timeout_s after the headers; 408 when it completed late), 503 (more than
  * max_connections open; with shed_idle only when no idle connection is left to close), 500
  * (handler returned without answering). Not checked here: authentication, the content of bodies
  * (handlers parse them), and Content-Type of requests.
@@ -87,6 +88,10 @@ att_err_t att_http_route_builtins(att_http_router_t *r, att_metrics_t *m, bool (
  * {"status":"ready","writes":"unavailable","reason":why}. */
 void att_http_route_writable(att_http_router_t *r,
                              bool (*writable)(void *arg, char *why, size_t n));
+/* /readyz answers 503 {"status":"not ready","reason":why} when readiness(arg, why, n) is false
+ * (arg as for ready; checked after ready). */
+void att_http_route_readiness(att_http_router_t *r,
+                              bool (*readiness)(void *arg, char *why, size_t n));
 
 /* ---- server ---- */
 
@@ -121,11 +126,42 @@ typedef struct {
     const char *service_version; /* x-ms-maa-service-version; NULL = "attestd/" ATTESTD_VERSION */
     att_http_router_t *router;   /* required */
     att_metrics_t *metrics;      /* optional: request counters and latency are recorded here */
+    /* Lingering close (nginx's lingering_time / lingering_timeout): a connection answered
+     * before its request body was read (413, 503) is not reset by close() with unread input;
+     * after the answer, its sending side is shut down and what still arrives is read and
+     * discarded until the client closes, nothing arrives for linger_timeout_s, or
+     * linger_time_s have passed; then it is closed. At most linger_max connections linger
+     * at once (past it one is closed at once). linger_time_s 0: none. */
+    unsigned linger_time_s, linger_timeout_s, linger_max;
+    /* Trusted proxies (att_cidr_parse'd): when the peer is one of them, the client is the
+     * rightmost X-Forwarded-For address that is not (or the leftmost, when all are) for the
+     * access log's "remote", att_http_remote_addr and what uses it. */
+    const char *const *trusted_proxies;
+    size_t n_trusted_proxies;
 } att_http_opts_t;
+
+/* An IPv4 or IPv6 network: "10.0.0.0/8", "192.0.2.7" (/32), "::1" (/128), "fd00::/8". */
+typedef struct {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    unsigned prefix;
+} att_cidr_t;
+/* false when s is not an address with an optional /prefix in range (host bits may be set: they
+ * are ignored). */
+bool att_cidr_parse(const char *s, att_cidr_t *out);
+/* Is the numeric address text (IPv4, IPv6, IPv4-mapped IPv6) inside one of the n networks? */
+bool att_cidr_match(const att_cidr_t *nets, size_t n, const char *addr);
+/* The client address of a request whose peer (numeric, no port) sent X-Forwarded-For xff (NULL:
+ * none): the peer itself unless it is in nets; else the rightmost xff entry not in nets (the
+ * leftmost when all are); an entry that is not an address ends the walk (the one right of it,
+ * or the peer, is the client). Writes into out (n bytes); returns out. */
+const char *att_client_addr(const att_cidr_t *nets, size_t n, const char *peer, const char *xff,
+                            char *out, size_t outn);
 
 /* Defaults: listen 127.0.0.1:8080, listen_fd -1, threads 0, max_body 1 MiB, max_connections
  * 1024, shed_idle false (a strict 503 limit), timeout_s 30, max_header 16 KiB,
- * max_query_params 64, max_body_memory 64 MiB, stop_grace_ms 10000. */
+ * max_query_params 64, max_body_memory 64 MiB, stop_grace_ms 10000, linger_time_s 30,
+ * linger_timeout_s 5, linger_max 64, no trusted proxies. */
 att_http_opts_t att_http_opts_default(void);
 /* File descriptors a server started with o may hold at once (connections up to libmicrohttpd's
  * hard limit of 1.25 x max_connections + 8, its own descriptors, a margin for the rest of the
@@ -177,7 +213,9 @@ void *att_http_alloc(att_http_req_t *req, size_t n);
 char *att_http_strdup(att_http_req_t *req, const char *s);
 
 /* Label the request with its attestation type ("SgxEnclave", ...): when it ends the server counts
- * attestd_attest_outcomes_total{type, code} with code "OK" or the error code sent. */
+ * attestd_attest_outcomes_total{type, code, maa_code}: code "OK", or attestd's error name (the
+ * "att_code" log field, ATT_E_...) when the handler gave one, else the error code sent; maa_code
+ * the error code sent ("OK" on success). */
 void att_http_set_attestation_type(att_http_req_t *req, const char *type);
 
 /* ---- answers ---- */

@@ -21,7 +21,10 @@ static void att_h_readyz(att_http_req_t *req, void *arg)
 {
     const att_http_router_t *r = arg;
     bool ready = !r->ready || r->ready(r->ready_arg);
-    char why[512] = "";
+    char why[1024] = "";
+    if (ready && r->readiness && !r->readiness(r->ready_arg, why, sizeof why))
+        return att_http_json(req, 503, json_pack("{s:s,s:o}", "status", "not ready", "reason",
+                                                 att_log_jstr(why)));
     if (ready && r->writable && !r->writable(r->ready_arg, why, sizeof why))
         att_http_json(
             req, 200,
@@ -46,6 +49,13 @@ void att_http_route_writable(att_http_router_t *r, bool (*writable)(void *arg, c
 {
     if (r)
         r->writable = writable;
+}
+
+void att_http_route_readiness(att_http_router_t *r,
+                              bool (*readiness)(void *arg, char *why, size_t n))
+{
+    if (r)
+        r->readiness = readiness;
 }
 
 att_err_t att_http_route_builtins(att_http_router_t *r, att_metrics_t *m, bool (*ready)(void *arg),

@@ -35,6 +35,7 @@
 #define ATT_HTTP_MAX_SEGMENTS 16
 #define ATT_HTTP_MAX_HEADERS  16
 #define ATT_HTTP_LOG_PATH_MAX 256
+#define ATT_HTTP_LOG_CRID_MAX 128 /* x-ms-client-request-id characters logged */
 /* listen() backlog (the kernel caps it at net.core.somaxconn): a burst of thousands of
  * connections waits here while the workers accept, instead of having its SYNs dropped, which
  * would cost every client connecting meanwhile a retransmit (1 s). */
@@ -65,6 +66,7 @@ struct att_http_router {
     bool (*ready)(void *); /* for GET /readyz */
     void *ready_arg;
     bool (*writable)(void *, char *why, size_t n); /* /readyz "writes"; NULL: not reported */
+    bool (*readiness)(void *, char *why, size_t n); /* /readyz with a reason; NULL: ready */
 };
 
 /* ---- server, connections, requests ---- */
@@ -86,7 +88,11 @@ typedef struct att_conn {
     int fd;                       /* MHD's socket, read at STARTED by its worker; -1 if unknown */
     bool idle;                    /* in the idle list: no request of it is being handled */
     bool shed;                    /* shut down by us; MHD will close it and notify CLOSED */
+    bool linger;                  /* answered before its request body was read: at CLOSED, the
+                                   * socket lingers (att_linger_add) */
 } att_conn_t;
+
+typedef struct att_linger att_linger_t; /* the lingering close thread (http_conns.c) */
 
 /* A shedding burst: sheds less than ATT_SHED_QUIET_S apart. Logged when it starts and ends. */
 typedef struct {
@@ -127,6 +133,13 @@ struct att_http_server {
     unsigned conns_idle;               /* in the idle list */
     att_burst_t burst;
     att_metric_t *m_shed;
+    /* lingering close (http_conns.c); NULL: none */
+    att_linger_t *linger;
+    unsigned linger_time_s, linger_timeout_s, linger_max;
+    att_metric_t *m_linger;
+    /* trusted proxies (X-Forwarded-For) */
+    att_cidr_t *proxies;
+    size_t nproxies;
 };
 
 struct att_http_req {
@@ -145,7 +158,8 @@ struct att_http_req {
     att_kv_t params[ATT_HTTP_MAX_PARAMS];
     size_t nparams;
     char request_id[37];
-    char remote[INET6_ADDRSTRLEN + 8];
+    char remote[INET6_ADDRSTRLEN + 8]; /* the client: the peer, or as a trusted proxy says */
+    char peer[INET6_ADDRSTRLEN + 8];   /* the socket's peer when it differs from remote */
     struct timespec start;
     /* body */
     att_buf_t body;       /* the request body so far (max_body is checked before each append) */
@@ -217,6 +231,11 @@ void att_conn_closed(att_http_server_t *s, void **ctx);
 void att_conn_busy(att_http_server_t *s, att_conn_t *c);
 void att_conn_idle(att_http_server_t *s, att_conn_t *c);
 bool att_conns_over_limit(att_http_server_t *s);
+/* Lingering close: start the thread (linger_time_s > 0), mark a connection to linger when it
+ * closes, stop (closes every lingering socket; NULL-safe). */
+att_err_t att_linger_start(att_http_server_t *s, att_diag_t *d);
+void att_conn_linger(att_http_server_t *s, att_conn_t *c);
+void att_linger_stop(att_http_server_t *s);
 
 /* ---- http_framing.c ---- */
 

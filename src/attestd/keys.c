@@ -287,7 +287,7 @@ static att_err_t att_keys_load(att_svc_t *svc, att_keys_t **out, att_diag_t *d)
             else if ((k->signer = att_signer_new_ext(att_hsm_sign, svc->hsm, cert, alg, d)) == NULL)
                 e = d->code ? d->code : ATT_E_KEY;
             else
-                k->cert = cert, cert = NULL;
+                k->cert = cert, cert = NULL, k->signer_created = keys[i].created;
             ERR_clear_error();
         } else if (e == ATT_OK && k->signer == NULL && signs) {
             char *pem = NULL;
@@ -304,7 +304,7 @@ static att_err_t att_keys_load(att_svc_t *svc, att_keys_t **out, att_diag_t *d)
             else if ((k->signer = att_signer_new(k->key, cert, alg, d)) == NULL)
                 e = d->code ? d->code : ATT_E_KEY;
             else
-                k->cert = cert, cert = NULL;
+                k->cert = cert, cert = NULL, k->signer_created = keys[i].created;
         }
         X509_free(cert);
     }
@@ -345,6 +345,11 @@ void att_keys_maybe_reload(att_svc_t *svc)
     svc->keys = k;
     svc->keys_loaded = t;
     pthread_rwlock_unlock(&svc->lock);
+    const char *was = old && old->signer ? att_signer_kid(old->signer) : NULL;
+    const char *now_kid = att_signer_kid(k->signer);
+    if (was != NULL && now_kid != NULL && strcmp(was, now_kid) != 0) /* a rotation picked up */
+        att_log(ATT_LOG_INFO, "signing key changed: tokens are now signed with kid %s (was %s)",
+                now_kid, was);
     att_keys_unref(old);
 }
 
@@ -544,8 +549,16 @@ att_err_t att_keys_init(att_svc_t *svc, att_diag_t *d)
     /* without --signing-key an active HSM key does not count: a key in the store replaces it
      * (back from an HSM), and the HSM key stays published until its tokens expire */
     bool have_active = false;
-    for (size_t i = 0; i < nkeys; i++)
-        have_active |= keys[i].retired == 0 && (svc->hsm != NULL || !att_keys_in_hsm(&keys[i]));
+    for (size_t i = 0; i < nkeys; i++) {
+        bool active = keys[i].retired == 0 && (svc->hsm != NULL || !att_keys_in_hsm(&keys[i]));
+        have_active |= active;
+        if (active && svc->hsm == NULL && keys[i].alg != NULL &&
+            strcmp(keys[i].alg, att_alg_name(svc->o.alg)) != 0)
+            att_log(ATT_LOG_WARN,
+                    "--signing-alg %s is not used: the store already holds the active %s key %s, "
+                    "which keeps signing; `attestd keys rotate --signing-alg %s` makes a new key",
+                    att_alg_name(svc->o.alg), keys[i].alg, keys[i].kid, att_alg_name(svc->o.alg));
+    }
     if (!have_active && (e = att_keys_generate(svc, 0, NULL, d)) == ATT_OK) {
         att_time_t now = att_wall();
         for (size_t i = 0; i < nkeys && e == ATT_OK; i++)

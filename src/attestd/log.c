@@ -104,3 +104,86 @@ json_t *att_log_jstr(const char *text)
     free(copy);
     return j;
 }
+
+/* Is this query parameter name one whose value is a secret? */
+static bool att_secret_param(const char *name, size_t n)
+{
+    static const char *const words[] = {"key", "token", "secret", "pass", "sig", "auth", NULL};
+    char low[64];
+    if (n >= sizeof low)
+        n = sizeof low - 1;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+    low[n] = 0;
+    for (size_t i = 0; words[i]; i++)
+        if (strstr(low, words[i]))
+            return true;
+    return false;
+}
+
+const char *att_log_redact_urls(const char *in, char *out, size_t n)
+{
+    if (!out || n == 0)
+        return "";
+    size_t o = 0;
+#define PUT(c)                                                                                     \
+    do {                                                                                           \
+        char c_ = (c); /* evaluated whether or not it fits: PUT(*p++) always advances */          \
+        if (o + 1 < n)                                                                             \
+            out[o++] = c_;                                                                         \
+    } while (0)
+#define PUTS(s)                                                                                    \
+    do {                                                                                           \
+        for (const char *q_ = (s); *q_; q_++)                                                      \
+            PUT(*q_);                                                                              \
+    } while (0)
+    const char *p = in ? in : "";
+    while (*p) {
+        const char *sch = strstr(p, "://");
+        if (!sch) {
+            PUTS(p);
+            break;
+        }
+        while (p < sch + 3)
+            PUT(*p++);
+        /* the URL runs to white space, a quote or the end */
+        size_t len = strcspn(p, " \t\r\n\"'<>");
+        const char *end = p + len;
+        const char *slash = memchr(p, '/', len);
+        const char *auth_end = slash ? slash : end;
+        const char *at = NULL;
+        for (const char *q = p; q < auth_end; q++)
+            if (*q == '@')
+                at = q;
+        if (at) { /* user:password@ */
+            PUTS("***@");
+            p = at + 1;
+        }
+        const char *qm = memchr(p, '?', (size_t)(end - p));
+        while (p < (qm ? qm + 1 : end))
+            PUT(*p++);
+        while (qm && p < end) { /* name=value pairs, '&'-separated, up to a '#' */
+            if (*p == '#')
+                break;
+            size_t plen = strcspn(p, "&#");
+            if (plen > (size_t)(end - p))
+                plen = (size_t)(end - p);
+            const char *pe = p + plen, *eq = memchr(p, '=', plen);
+            bool secret = eq && att_secret_param(p, (size_t)(eq - p));
+            while (p < (secret ? eq + 1 : pe))
+                PUT(*p++);
+            if (secret) {
+                PUTS("***");
+                p = pe;
+            }
+            if (p < end && *p == '&')
+                PUT(*p++);
+        }
+        while (p < end)
+            PUT(*p++);
+    }
+    out[o] = 0;
+#undef PUT
+#undef PUTS
+    return out;
+}

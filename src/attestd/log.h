@@ -38,5 +38,9 @@ void att_log(att_log_level_t level, const char *fmt, ...) __attribute__((format(
  * text is not valid UTF-8, bytes outside printable ASCII become '?'. NULL is "". New reference,
  * NULL only when out of memory. */
 json_t *att_log_jstr(const char *text);
+/* text with the secrets of the URLs in it hidden: user:password@ becomes ***@, the values of
+ * query parameters whose names hold key, token, secret, pass, sig or auth become ***. Written
+ * into out (n bytes, truncated); returns out. */
+const char *att_log_redact_urls(const char *text, char *out, size_t n);
 
 #endif

@@ -151,6 +151,7 @@ static int att_serve(att_config_t *cfg)
         att_log(ATT_LOG_ERROR, "out of memory");
         goto out;
     }
+    att_metrics_process(metrics);
     if (att_service_new(cfg, metrics, &svc, &d) != ATT_OK) {
         att_log(ATT_LOG_ERROR, "cannot start the service: %s", d.msg);
         fprintf(stderr, "attestd: %s\n", d.msg);
@@ -163,6 +164,7 @@ static int att_serve(att_config_t *cfg)
         goto out;
     }
     att_http_route_writable(router, (bool (*)(void *, char *, size_t))att_service_writable);
+    att_http_route_readiness(router, (bool (*)(void *, char *, size_t))att_service_readiness);
     char bound[300];
     bool loopback = false;
     att_bound_url(fd, cfg->tls_cert != NULL, bound, sizeof bound, &loopback);
@@ -180,6 +182,11 @@ static int att_serve(att_config_t *cfg)
     o.max_connections = cfg->max_connections;
     o.shed_idle = true;
     o.timeout_s = cfg->timeout;
+    o.linger_time_s = cfg->lingering_time;
+    o.linger_timeout_s = cfg->lingering_timeout;
+    o.linger_max = cfg->lingering_connections;
+    o.trusted_proxies = (const char *const *)cfg->trusted_proxies;
+    o.n_trusted_proxies = cfg->n_trusted_proxies;
     o.router = router;
     o.metrics = metrics;
     o.stop_late = att_stop_late;
@@ -205,8 +212,36 @@ static int att_serve(att_config_t *cfg)
     json_object_set_new(info, "store",
                         json_string(att_store_url_redacted(cfg->store_url ? cfg->store_url : "",
                                                            store_shown, sizeof store_shown)));
+    /* the clock override is in the start line whatever the level, and warned about: a leftover
+     * ATTESTD_AT would judge every quote at a fixed past instant */
+    char at[ATT_TIME_STRLEN];
+    json_object_set_new(info, "at", cfg->has_at ? json_string(att_time_format(cfg->at, at))
+                                                : json_null());
+    char cu[1024], ku[1024]; /* a user:password@ in a URL is not logged */
+    json_object_set_new(
+        info, "collateral",
+        json_pack("{s:o?, s:o?, s:o?}", "url",
+                  cfg->collateral_url
+                      ? att_log_jstr(att_log_redact_urls(cfg->collateral_url, cu, sizeof cu))
+                      : NULL,
+                  "kds_url",
+                  cfg->kds_url ? att_log_jstr(att_log_redact_urls(cfg->kds_url, ku, sizeof ku))
+                               : NULL,
+                  "dir", cfg->collateral_dir ? att_log_jstr(cfg->collateral_dir) : NULL));
     att_log_json(ATT_LOG_INFO, "attestd started", info);
     json_decref(info);
+    if (cfg->has_at) {
+        att_log(ATT_LOG_WARN,
+                "CLOCK OVERRIDE: --at %s (or ATTESTD_AT) is set: evidence, certificates and "
+                "collateral are judged at that instant, not now; never set it in production",
+                at);
+        printf("WARNING: clock override --at %s: evidence, certificates and collateral are "
+               "judged at that instant, not now (never in production)\n",
+               at);
+    }
+    if (!cfg->collateral_url && !cfg->kds_url && !cfg->collateral_dir)
+        att_log(ATT_LOG_WARN, "no collateral source (--collateral-url, --kds-url, "
+                              "--collateral-dir): quotes cannot be verified, /readyz answers 503");
     const char *try_path = att_http_router_has(router, "GET", "/.well-known/openid-configuration")
                                ? "/.well-known/openid-configuration"
                                : "/healthz";
@@ -254,6 +289,73 @@ out:
     return rc;
 }
 
+/* `attestd keys rotate --help` */
+static void att_keys_rotate_usage(FILE *f)
+{
+    fprintf(f, "usage: attestd [OPTIONS] keys rotate [OPTIONS]\n"
+               "\n"
+               "Add a new signing key to the store and make it the active one. The earlier keys\n"
+               "stay in /certs for --token-lifetime so that tokens they signed still verify.\n"
+               "On a PostgreSQL store the new key is published at once and signs after\n"
+               "--key-publish-lead. Nothing else is started.\n"
+               "\n"
+               "The options that matter (before or after the command; see attestd --help):\n"
+               "  --data-dir DIR / --store URL   the store whose key is rotated\n"
+               "  --signing-alg ALG              the new key's algorithm\n"
+               "  --key-encryption-key FILE      seal the new private key\n"
+               "  --signing-key pkcs11:URI       (keys in an HSM are not rotated here)\n"
+               "  --key-publish-lead SECONDS     when the new key starts signing\n"
+               "  --audit-log FILE               record the rotation\n"
+               "  --config FILE                  read options from FILE\n");
+}
+
+static void att_keys_usage(FILE *f)
+{
+    fprintf(f, "usage: attestd [OPTIONS] keys SUBCOMMAND\n"
+               "\n"
+               "subcommands:\n"
+               "  rotate    add a new active signing key (attestd keys rotate --help)\n");
+}
+
+/* Check the command words before anything acts on them: `keys rotate` runs; `--help` with a
+ * command prints that command's help and does nothing else. Returns -1 when the command is to
+ * be run, else the exit status. */
+static int att_command_check(const att_config_t *cfg)
+{
+    const char *c0 = cfg->args[0], *c1 = cfg->argc > 1 ? cfg->args[1] : NULL;
+    if (strcmp(c0, "keys") != 0) {
+        fprintf(stderr, "attestd: unknown command '%s' (commands: keys rotate)\nTry 'attestd "
+                        "--help'.\n",
+                c0);
+        return 2;
+    }
+    if (c1 == NULL) {
+        if (cfg->help) {
+            att_keys_usage(stdout);
+            return 0;
+        }
+        fprintf(stderr, "attestd keys: a subcommand is needed\n");
+        att_keys_usage(stderr);
+        return 2;
+    }
+    if (strcmp(c1, "rotate") != 0) {
+        fprintf(stderr, "attestd keys: unknown subcommand '%s'\n", c1);
+        att_keys_usage(stderr);
+        return 2;
+    }
+    if (cfg->help) {
+        att_keys_rotate_usage(stdout);
+        return 0;
+    }
+    if (cfg->argc > 2) {
+        fprintf(stderr, "attestd keys rotate: unexpected argument '%s' (it takes options only; "
+                        "attestd keys rotate --help)\n",
+                cfg->args[2]);
+        return 2;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     /* libtss2-mu (TPM evidence) logs malformed input on stderr unless told not to; set before
@@ -266,7 +368,9 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc;
-    if (cfg.help) {
+    if (cfg.argc > 0 && (rc = att_command_check(&cfg)) >= 0) {
+        /* a command's help, or a command refused: nothing acts */
+    } else if (cfg.help) {
         att_config_usage(stdout);
         rc = 0;
     } else if (cfg.version) {

@@ -32,11 +32,12 @@ static json_t *att_claims_supported(void)
 void att_svc_openid(att_svc_t *svc, att_svc_reply_t *r)
 {
     memset(r, 0, sizeof(*r));
-    char revoke[1024];
-    snprintf(revoke, sizeof(revoke), "%s/revoke", svc->issuer);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:[s,s],s:[s],s:o}", "issuer", svc->issuer, "jwks_uri",
-                          svc->jku, "revocation_endpoint", revoke, "response_types_supported",
-                          "token", "none", "id_token_signing_alg_values_supported",
-                          att_alg_name(svc->o.alg), "claims_supported", att_claims_supported());
+    /* No revocation_endpoint: MAA advertises <issuer>/revoke, but attestation tokens cannot be
+     * revoked (there is no such operation in MAA's API either) and the URL would answer 404;
+     * OpenID Connect Discovery does not require it. */
+    json_t *o = json_pack("{s:s,s:s,s:[s,s],s:[s],s:o}", "issuer", svc->issuer, "jwks_uri",
+                          svc->jku, "response_types_supported", "token", "none",
+                          "id_token_signing_alg_values_supported", att_alg_name(svc->o.alg),
+                          "claims_supported", att_claims_supported());
     att_reply(r, 200, o);
 }

@@ -1,6 +1,7 @@
 /* metrics.c - Prometheus-style metrics registry (see metrics.h). */
 #include "metrics.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/util.h"
 
@@ -57,9 +60,16 @@ struct att_metric {
     size_t nseries;
 };
 
+#define ATT_METRICS_MAX_HOOKS 8
+
 struct att_metrics {
-    pthread_mutex_t lock; /* guards the family list */
+    pthread_mutex_t lock; /* guards the family list and the hooks */
     att_metric_t *families, **tail;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } hooks[ATT_METRICS_MAX_HOOKS];
+    size_t nhooks;
 };
 
 att_metrics_t *att_metrics_new(void)
@@ -595,11 +605,154 @@ static void att_render_family(att_buf_t *b, att_metric_t *f)
     pthread_rwlock_unlock(&f->lock);
 }
 
+void att_metrics_on_render(att_metrics_t *m, void (*fn)(void *arg), void *arg)
+{
+    if (!m || !fn)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if (m->nhooks < ATT_METRICS_MAX_HOOKS) {
+        m->hooks[m->nhooks].fn = fn;
+        m->hooks[m->nhooks++].arg = arg;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- process_* (the Prometheus client libraries' process collector, Linux /proc) ---- */
+
+typedef struct {
+    double cpu_s, start_s, rss, vsize;
+    bool ok;
+} att_proc_stat_t;
+
+/* /proc/self/stat fields 14-15 (utime, stime), 22 (starttime, ticks after boot), 23 (vsize,
+ * bytes), 24 (rss, pages); the start time adds /proc/stat's btime. */
+static att_proc_stat_t att_proc_stat(void)
+{
+    att_proc_stat_t st = {0};
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p)
+        return st;
+    unsigned long long v[24] = {0}; /* v[i]: field i + 3 */
+    int k = 0;
+    for (char *t = p + 1; k < 22 && *t;) {
+        while (*t == ' ')
+            t++;
+        if (*t == 0)
+            break;
+        if (k == 0) { /* field 3: the state letter */
+            while (*t && *t != ' ')
+                t++;
+            k++;
+            continue;
+        }
+        char *end;
+        v[k++] = strtoull(t, &end, 10);
+        if (end == t)
+            return st;
+        t = end;
+    }
+    if (k < 22)
+        return st;
+    double hz = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE);
+    st.cpu_s = (double)(v[11] + v[12]) / hz;
+    st.vsize = (double)v[20];
+    st.rss = (double)v[21] * page;
+    double btime = 0;
+    FILE *s = fopen("/proc/stat", "r");
+    char line[256];
+    while (s && fgets(line, sizeof line, s))
+        if (strncmp(line, "btime ", 6) == 0) {
+            btime = strtod(line + 6, NULL);
+            break;
+        }
+    if (s)
+        fclose(s);
+    st.start_s = btime + (double)v[19] / hz;
+    st.ok = true;
+    return st;
+}
+
+static double att_proc_cpu(void *arg)
+{
+    (void)arg;
+    return att_proc_stat().cpu_s;
+}
+
+static double att_proc_rss(void *arg)
+{
+    (void)arg;
+    return att_proc_stat().rss;
+}
+
+static double att_proc_vsize(void *arg)
+{
+    (void)arg;
+    return att_proc_stat().vsize;
+}
+
+static double att_proc_start(void *arg)
+{
+    (void)arg;
+    return att_proc_stat().start_s;
+}
+
+static double att_proc_open_fds(void *arg)
+{
+    (void)arg;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    double n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory stream's own descriptor */
+}
+
+static double att_proc_max_fds(void *arg)
+{
+    (void)arg;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    return rl.rlim_cur == RLIM_INFINITY ? INFINITY : (double)rl.rlim_cur;
+}
+
+void att_metrics_process(att_metrics_t *m)
+{
+    att_metrics_counter_fn(m, "process_cpu_seconds_total",
+                           "Total user and system CPU time spent in seconds.", att_proc_cpu, NULL);
+    att_metrics_gauge_fn(m, "process_resident_memory_bytes", "Resident memory size in bytes.",
+                         att_proc_rss, NULL);
+    att_metrics_gauge_fn(m, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                         att_proc_vsize, NULL);
+    att_metrics_gauge_fn(m, "process_start_time_seconds",
+                         "Start time of the process since unix epoch in seconds.", att_proc_start,
+                         NULL);
+    att_metrics_gauge_fn(m, "process_open_fds", "Number of open file descriptors.",
+                         att_proc_open_fds, NULL);
+    att_metrics_gauge_fn(m, "process_max_fds", "Maximum number of open file descriptors.",
+                         att_proc_max_fds, NULL);
+}
+
 char *att_metrics_render(att_metrics_t *m)
 {
     att_buf_t b = {0};
     att_buf_put(&b, "", 0);
     if (m) {
+        pthread_mutex_lock(&m->lock);
+        size_t nh = m->nhooks;
+        pthread_mutex_unlock(&m->lock);
+        for (size_t i = 0; i < nh; i++) /* hooks are only appended: the first nh stay */
+            m->hooks[i].fn(m->hooks[i].arg);
         pthread_mutex_lock(&m->lock);
         for (att_metric_t *f = m->families; f; f = f->next)
             att_render_family(&b, f);

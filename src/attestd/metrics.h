@@ -68,6 +68,14 @@ void att_metric_observe(att_metric_t *f, double v, ...);    /* histogram */
 void att_metric_addv(att_metric_t *f, uint64_t n, const char *const *values);
 void att_metric_observev(att_metric_t *f, double v, const char *const *values);
 
+/* A function called at the start of every att_metrics_render, before anything is read, to set
+ * gauges whose values are computed (ages, times to expiry); at most 8. fn must not render. */
+void att_metrics_on_render(att_metrics_t *m, void (*fn)(void *arg), void *arg);
+/* The process_* metrics of Prometheus's client libraries, read from /proc/self at render time:
+ * process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
+ * process_start_time_seconds, process_open_fds, process_max_fds. */
+void att_metrics_process(att_metrics_t *m);
+
 /* Current value of a counter or gauge series (0 when absent): for tests and health logic. */
 double att_metric_value(att_metric_t *f, const char *const *values);
 

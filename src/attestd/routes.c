@@ -183,7 +183,8 @@ static void h_attest(att_http_req_t *req, void *arg)
         return;
     }
     att_slice_t b = att_http_body(req);
-    if (att_ear_accepted(att_http_header(req, "Accept"))) /* docs/ear.md */
+    att_http_add_header(req, "Vary", "Accept"); /* MAA's JSON or an EAR (docs/ear.md) */
+    if (att_ear_accepted(att_http_header(req, "Accept")))
         att_svc_attest_ear(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
     else
         att_svc_attest(s->svc, att_http_param(req, "type"), (const char *)b.ptr, b.len, &r);
@@ -238,6 +239,8 @@ static void h_tcbbaselines_get(att_http_req_t *req, void *arg)
         att_svc_tcbbaselines_get(s->svc, att_http_param(req, "type"), &r);
     att_send(req, &r);
 }
+
+static void h_tcbbaselines_set(att_http_req_t *req, void *arg);
 
 /* GET /servicehealth (MAA 2026-03-11-preview): 204 while attestd answers; a liveness probe
  * (readiness is GET /readyz). */
@@ -467,6 +470,7 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
                 cfg->n_auth_issuers, cfg->auth_issuers[0], cfg->auth_audience,
                 cfg->auth_attest_required ? "requires a token" : "anonymous");
     if (metrics != NULL) {
+        att_svc_metrics(s->svc, metrics); /* collateral and signing-key ages */
         static const struct {
             const char *name, *help;
             double (*fn)(void *);
@@ -551,6 +555,15 @@ att_err_t att_service_routes(att_service_t *s, att_http_router_t *r, att_diag_t 
 bool att_service_ready(att_service_t *s)
 {
     return s != NULL && att_svc_ready(s->svc);
+}
+
+bool att_service_readiness(att_service_t *s, char *why, size_t n)
+{
+    if (s == NULL) {
+        snprintf(why, n, "the service is not started");
+        return false;
+    }
+    return att_svc_readiness(s->svc, why, n);
 }
 
 bool att_service_writable(att_service_t *s, char *why, size_t n)

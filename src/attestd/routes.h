@@ -35,6 +35,8 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
 att_err_t att_service_routes(att_service_t *svc, att_http_router_t *r, att_diag_t *d);
 /* True when the service can answer attestation requests (GET /readyz). Thread-safe. */
 bool att_service_ready(att_service_t *svc);
+/* The same with the reason it is not (att_svc_readiness). */
+bool att_service_readiness(att_service_t *svc, char *why, size_t n);
 /* Whether changes can be stored now (/readyz "writes"; why: since when and why not). */
 bool att_service_writable(att_service_t *svc, char *why, size_t n);
 void att_service_free(att_service_t *svc);

@@ -129,6 +129,21 @@ bool att_svc_ready(att_svc_t *svc)
     return svc != NULL && svc->keys != NULL;
 }
 
+bool att_svc_readiness(att_svc_t *svc, char *why, size_t n)
+{
+    if (!att_svc_ready(svc)) {
+        snprintf(why, n, "no signing key is loaded");
+        return false;
+    }
+    if (svc->coll == NULL && svc->o.n_tpm_aks == 0 && svc->o.n_tpm_ak_cas == 0) {
+        snprintf(why, n,
+                 "no collateral source is configured (--collateral-url, --kds-url or "
+                 "--collateral-dir): no quote can be verified");
+        return false;
+    }
+    return svc->coll == NULL || att_collsrc_healthy(svc->coll, why, n);
+}
+
 void att_svc_stop(att_svc_t *svc)
 {
     if (svc != NULL)
@@ -315,4 +330,50 @@ void att_svc_free(att_svc_t *svc)
     free(svc->issuer);
     free(svc->jku);
     free(svc);
+}
+
+/* ---- computed gauges ---- */
+
+static void att_svc_gauges(void *arg)
+{
+    att_svc_t *svc = arg;
+    if (svc->coll != NULL) {
+        att_collsrc_summary_t sum[ATT_SVC_MAX_SOURCES];
+        size_t n = att_collsrc_summary(svc->coll, sum, ATT_SVC_MAX_SOURCES);
+        att_time_t now = att_svc_now(svc); /* collateral is judged at --at when given */
+        for (size_t i = 0; i < n; i++) {
+            if (sum[i].sets == 0)
+                continue;
+            if (sum[i].oldest_fetch != 0)
+                att_metric_set(svc->m_coll_age, (int64_t)(now - sum[i].oldest_fetch),
+                               sum[i].prefix);
+            if (sum[i].next_update != 0)
+                att_metric_set(svc->m_coll_expiry, (int64_t)(sum[i].next_update - now),
+                               sum[i].prefix);
+        }
+    }
+    pthread_rwlock_rdlock(&svc->lock);
+    att_time_t created = svc->keys != NULL ? svc->keys->signer_created : 0;
+    pthread_rwlock_unlock(&svc->lock);
+    if (created != 0)
+        att_metric_set(svc->m_key_age, (int64_t)(att_wall() - created));
+}
+
+void att_svc_metrics(att_svc_t *svc, att_metrics_t *m)
+{
+    if (svc == NULL || m == NULL)
+        return;
+    const char *src[] = {"source"};
+    svc->m_coll_age = att_metrics_gauge(m, "attestd_collateral_age_seconds",
+                                        "Age of the oldest collateral set in hand, per source "
+                                        "(dcap, snp), at the verification time (--at)",
+                                        1, src);
+    svc->m_coll_expiry =
+        att_metrics_gauge(m, "attestd_collateral_expiry_seconds",
+                          "Seconds until the earliest next update of the collateral sets in "
+                          "hand, per source; negative when past it",
+                          1, src);
+    svc->m_key_age = att_metrics_gauge(m, "attestd_signing_key_age_seconds",
+                                       "Age of the key signing tokens now", 0, NULL);
+    att_metrics_on_render(m, att_svc_gauges, svc);
 }

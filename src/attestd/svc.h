@@ -19,6 +19,7 @@
 
 #include "attest/token.h"
 #include "attest/types.h"
+#include "metrics.h"
 
 typedef struct {
     const char *issuer;             /* token iss, jku = issuer + "/certs" */
@@ -88,6 +89,15 @@ typedef struct {
 att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d);
 void att_svc_free(att_svc_t *svc);
 bool att_svc_ready(att_svc_t *svc);
+/* /readyz: att_svc_ready, and something to verify quotes with: false (why says what) when no
+ * collateral source is configured and no TPM trust (--tpm-ak, --tpm-ak-ca) either, or when the
+ * collateral source is unreachable with nothing cached (att_collsrc_healthy). */
+bool att_svc_readiness(att_svc_t *svc, char *why, size_t n);
+/* Register the service's computed gauges in m (which must not render after the service is
+ * freed): attestd_collateral_age_seconds{source} (the oldest set in hand),
+ * attestd_collateral_expiry_seconds{source} (seconds to the earliest next update; negative:
+ * past it), attestd_signing_key_age_seconds. */
+void att_svc_metrics(att_svc_t *svc, att_metrics_t *m);
 /* Whether changes can be stored now (false while the store's server cannot be reached; why,
  * if given, says since when and why): /readyz reports it. */
 bool att_svc_writable(att_svc_t *svc, char *why, size_t n);

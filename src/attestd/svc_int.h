@@ -55,6 +55,7 @@ typedef struct {
     X509 *cert;
     json_t *jwks;
     time_t stale_at; /* the next sign_from, retirement or end of publication (0: none): reload */
+    att_time_t signer_created; /* the active key's creation (store row), for its age gauge */
 } att_keys_t;
 
 struct att_svc {
@@ -66,6 +67,8 @@ struct att_svc {
     pthread_rwlock_t lock;
     att_keys_t *keys;
     time_t keys_loaded;
+    /* gauges set at each /metrics render (att_svc_metrics) */
+    att_metric_t *m_coll_age, *m_coll_expiry, *m_key_age;
     struct att_kek *kek, *kek_old; /* --key-encryption-key(-old), or NULL (keys.c) */
     struct att_hsm *hsm;           /* --signing-key pkcs11:..., or NULL (keys.c, hsm.c) */
     att_pol_t *pol[ATT_SVC_MAX_TYPES];

@@ -200,7 +200,12 @@ def metadata(s):
     T.check('openid: response_types_supported', 'token' in (o.get('response_types_supported') or []),
             o)
     T.check('openid: claims_supported', isinstance(o.get('claims_supported'), list), o)
-    T.eq('openid: revocation_endpoint', o.get('revocation_endpoint'), s.issuer + '/revoke')
+    # every URL the metadata advertises answers (issue 16: /revoke was advertised and 404)
+    for k, v in sorted(o.items()):
+        if k.endswith('_uri') or k.endswith('_endpoint'):
+            T.check('openid: %s is on this issuer' % k, str(v).startswith(s.issuer + '/'), v)
+            u = s.get(str(v)[len(s.issuer):], api=None)
+            T.check('openid: %s answers (not 404)' % k, u.status != 404, repr(u))
     # jwks_uri from the discovery document is fetchable and verifies a policy token
     r = s.get('/policies/SgxEnclave')
     ok, c, why = verify_token(r.token, s.jwks(), s.issuer)

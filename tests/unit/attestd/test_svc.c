@@ -455,12 +455,14 @@ static void test_metadata_and_rotation(void **state)
     json_decref(hdr);
     free(h);
     att_svc_reply_clear(&r);
-    /* Without a collateral source: a clear error, not a crash. */
+    /* Without a collateral source: a clear error, not a crash; a server fault (503), not the
+     * client's (issue 16) */
     vec_t s;
     assert_int_equal(vec_load(&s, vec_names[0]), 0);
     char *body = attest_body(&s, "quote", NULL);
     att_svc_attest(svc, "SgxEnclave", body, strlen(body), &r);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(r.code, "ServiceUnavailable");
     assert_non_null(strstr(r.message, "collateral"));
     att_svc_reply_clear(&r);
     free(body);
