@@ -751,8 +751,7 @@ att_http_server_t *att_http_start(const att_http_opts_t *o, att_diag_t *d)
     s->linger_time_s = o->linger_time_s;
     s->linger_timeout_s = o->linger_timeout_s;
     s->linger_max = o->linger_max;
-    if (o->n_trusted_proxies &&
-        !(s->proxies = calloc(o->n_trusted_proxies, sizeof(*s->proxies)))) {
+    if (o->n_trusted_proxies && !(s->proxies = calloc(o->n_trusted_proxies, sizeof(*s->proxies)))) {
         att_diag_set(d, ATT_E_NOMEM, "out of memory");
         goto fail;
     }

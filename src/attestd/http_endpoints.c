@@ -23,8 +23,8 @@ static void att_h_readyz(att_http_req_t *req, void *arg)
     bool ready = !r->ready || r->ready(r->ready_arg);
     char why[1024] = "";
     if (ready && r->readiness && !r->readiness(r->ready_arg, why, sizeof why))
-        return att_http_json(req, 503, json_pack("{s:s,s:o}", "status", "not ready", "reason",
-                                                 att_log_jstr(why)));
+        return att_http_json(
+            req, 503, json_pack("{s:s,s:o}", "status", "not ready", "reason", att_log_jstr(why)));
     if (ready && r->writable && !r->writable(r->ready_arg, why, sizeof why))
         att_http_json(
             req, 200,

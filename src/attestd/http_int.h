@@ -65,7 +65,7 @@ struct att_http_router {
     att_route_t *routes, **tail;
     bool (*ready)(void *); /* for GET /readyz */
     void *ready_arg;
-    bool (*writable)(void *, char *why, size_t n); /* /readyz "writes"; NULL: not reported */
+    bool (*writable)(void *, char *why, size_t n);  /* /readyz "writes"; NULL: not reported */
     bool (*readiness)(void *, char *why, size_t n); /* /readyz with a reason; NULL: ready */
 };
 

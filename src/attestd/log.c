@@ -128,7 +128,7 @@ const char *att_log_redact_urls(const char *in, char *out, size_t n)
     size_t o = 0;
 #define PUT(c)                                                                                     \
     do {                                                                                           \
-        char c_ = (c); /* evaluated whether or not it fits: PUT(*p++) always advances */          \
+        char c_ = (c); /* evaluated whether or not it fits: PUT(*p++) always advances */           \
         if (o + 1 < n)                                                                             \
             out[o++] = c_;                                                                         \
     } while (0)

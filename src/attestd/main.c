@@ -215,8 +215,8 @@ static int att_serve(att_config_t *cfg)
     /* the clock override is in the start line whatever the level, and warned about: a leftover
      * ATTESTD_AT would judge every quote at a fixed past instant */
     char at[ATT_TIME_STRLEN];
-    json_object_set_new(info, "at", cfg->has_at ? json_string(att_time_format(cfg->at, at))
-                                                : json_null());
+    json_object_set_new(info, "at",
+                        cfg->has_at ? json_string(att_time_format(cfg->at, at)) : json_null());
     char cu[1024], ku[1024]; /* a user:password@ in a URL is not logged */
     json_object_set_new(
         info, "collateral",
@@ -324,8 +324,9 @@ static int att_command_check(const att_config_t *cfg)
 {
     const char *c0 = cfg->args[0], *c1 = cfg->argc > 1 ? cfg->args[1] : NULL;
     if (strcmp(c0, "keys") != 0) {
-        fprintf(stderr, "attestd: unknown command '%s' (commands: keys rotate)\nTry 'attestd "
-                        "--help'.\n",
+        fprintf(stderr,
+                "attestd: unknown command '%s' (commands: keys rotate)\nTry 'attestd "
+                "--help'.\n",
                 c0);
         return 2;
     }
@@ -348,8 +349,9 @@ static int att_command_check(const att_config_t *cfg)
         return 0;
     }
     if (cfg->argc > 2) {
-        fprintf(stderr, "attestd keys rotate: unexpected argument '%s' (it takes options only; "
-                        "attestd keys rotate --help)\n",
+        fprintf(stderr,
+                "attestd keys rotate: unexpected argument '%s' (it takes options only; "
+                "attestd keys rotate --help)\n",
                 cfg->args[2]);
         return 2;
     }

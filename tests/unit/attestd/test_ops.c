@@ -76,8 +76,8 @@ static void test_new_options(void **state)
     assert_int_equal(c.n_trusted_proxies, 0);
     att_config_free(&c);
 
-    const char *args[] = {"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1",
-                          "--lingering-time", "0", NULL};
+    const char *args[] = {
+        "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1", "--lingering-time", "0", NULL};
     assert_int_equal(load(&c, &d, args, NULL), ATT_OK);
     assert_int_equal(c.n_trusted_proxies, 2);
     assert_string_equal(c.trusted_proxies[1], "::1");
@@ -123,20 +123,19 @@ static void test_client_addr(void **state)
     assert_string_equal(att_client_addr(nets, 2, "198.51.100.1", "203.0.113.9", out, sizeof out),
                         "198.51.100.1");
     /* trusted peer: the rightmost address not a trusted proxy (the left ones may be forged) */
-    assert_string_equal(att_client_addr(nets, 2, "127.0.0.1", "1.2.3.4, 203.0.113.9, 127.0.0.5",
-                                        out, sizeof out),
-                        "203.0.113.9");
+    assert_string_equal(
+        att_client_addr(nets, 2, "127.0.0.1", "1.2.3.4, 203.0.113.9, 127.0.0.5", out, sizeof out),
+        "203.0.113.9");
     /* all trusted: the leftmost */
-    assert_string_equal(
-        att_client_addr(nets, 2, "127.0.0.1", "127.0.0.9,fd00::2", out, sizeof out), "127.0.0.9");
+    assert_string_equal(att_client_addr(nets, 2, "127.0.0.1", "127.0.0.9,fd00::2", out, sizeof out),
+                        "127.0.0.9");
     /* garbage stops the walk: what the last trusted hop said stands */
-    assert_string_equal(att_client_addr(nets, 2, "127.0.0.1", "203.0.113.9, <script>, 127.0.0.2",
-                                        out, sizeof out),
-                        "127.0.0.2");
-    /* forms with ports and brackets */
     assert_string_equal(
-        att_client_addr(nets, 2, "127.0.0.1", "[2001:db8::1]:443", out, sizeof out),
-        "2001:db8::1");
+        att_client_addr(nets, 2, "127.0.0.1", "203.0.113.9, <script>, 127.0.0.2", out, sizeof out),
+        "127.0.0.2");
+    /* forms with ports and brackets */
+    assert_string_equal(att_client_addr(nets, 2, "127.0.0.1", "[2001:db8::1]:443", out, sizeof out),
+                        "2001:db8::1");
     assert_string_equal(att_client_addr(nets, 2, "127.0.0.1", "203.0.113.9:5555", out, sizeof out),
                         "203.0.113.9");
     /* none */
