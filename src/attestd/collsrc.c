@@ -19,7 +19,7 @@
 #include "net/http.h" /* att_net_mono_ms: the clock of fetch deadlines */
 
 #define COLL_RETRY_INTERVAL     60     /* seconds of `now` between attempts on a set in hand */
-#define COLL_MAX_ENTRIES        4096   /* keys held; those without a set are evicted first */
+#define COLL_MAX_ENTRIES        16384  /* keys held by default (opts.max_entries), LRU */
 #define COLL_DEF_RATE           2      /* fetches per second, all keys */
 #define COLL_DEF_BACKOFF_MS     5000   /* first backoff after a failed fetch of a key */
 #define COLL_DEF_BACKOFF_MAX_MS 300000 /* the doubling stops here */
@@ -126,17 +126,22 @@ static coll_entry_t *entry_find(att_collsrc_t *s, const char *key)
  * bound the number of keys, evicting one that holds no set and that nobody is using. */
 static coll_entry_t *entry_add(att_collsrc_t *s, const char *key, const att_coll_source_t *src)
 {
-    if (s->n_entries >= COLL_MAX_ENTRIES) {
-        coll_entry_t **pp = &s->entries;
-        while (*pp && ((*pp)->obj || (*pp)->fetching || (*pp)->waiters || (*pp)->writing ||
-                       (*pp)->pending))
-            pp = &(*pp)->next;
-        if (*pp == NULL)
+    if (s->n_entries >= s->max_entries) { /* the least recently used idle key goes */
+        coll_entry_t **victim = NULL;
+        for (coll_entry_t **pp = &s->entries; *pp; pp = &(*pp)->next)
+            if (!(*pp)->fetching && !(*pp)->waiters && !(*pp)->writing && !(*pp)->pending &&
+                ((*pp)->obj == NULL || online(*pp)) && /* offline sets: nowhere to get back */
+                (victim == NULL || (*pp)->used < (*victim)->used))
+                victim = pp;
+        if (victim == NULL)
             return NULL;
-        coll_entry_t *victim = *pp;
-        *pp = victim->next;
-        free(victim);
+        coll_entry_t *v = *victim;
+        *victim = v->next;
+        if (v->obj != NULL)
+            v->src->fetcher->release(v->obj);
+        free(v);
         s->n_entries--;
+        s->stats.evictions++;
     }
     coll_entry_t *en = calloc(1, sizeof(*en));
     if (en == NULL)
@@ -320,6 +325,7 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
     s->rate = opts->fetch_rate ? opts->fetch_rate : COLL_DEF_RATE;
     s->backoff_ms = opts->backoff_ms ? opts->backoff_ms : COLL_DEF_BACKOFF_MS;
     s->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : COLL_DEF_BACKOFF_MAX_MS;
+    s->max_entries = opts->max_entries ? opts->max_entries : COLL_MAX_ENTRIES;
     if (s->backoff_max_ms < s->backoff_ms)
         s->backoff_max_ms = s->backoff_ms;
     s->clock_ms = opts->clock_ms ? opts->clock_ms : mono_clock;
@@ -361,6 +367,8 @@ void att_collsrc_stats(att_collsrc_t *s, att_collsrc_stats_t *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
+    out->entries = s->n_entries;
+    out->capacity = s->max_entries;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -593,9 +601,10 @@ att_err_t att_collsrc_get(att_collsrc_t *s, const char *key, att_time_t now, voi
         pthread_mutex_unlock(&s->mu);
         return att_diag_set(d, ATT_E_LIMIT,
                             "collsrc: cannot track collateral for %s (out of "
-                            "memory or %d keys held)",
-                            key, COLL_MAX_ENTRIES);
+                            "memory, or %zu keys held and all in use)",
+                            key, s->max_entries);
     }
+    en->used = ++s->tick;
     if (en->obj && !en->fetched_at_known) { /* an offline seed: its age starts now */
         en->fetched_at = now;
         en->fetched_at_known = true;

@@ -75,6 +75,9 @@ typedef struct {
     int64_t backoff_ms;      /* no refetch of a key this long after a failed fetch, doubled per
                               * consecutive failure; 0 = default 5000 */
     int64_t backoff_max_ms;  /* the doubling stops here; 0 = default 300000 */
+    size_t max_entries;      /* keys (sets) held: --cache-collateral; 0 = default 16384. When
+                              * full, the least recently used key nobody is using goes, with
+                              * its set (the store keeps it) */
     /* Monotonic milliseconds for backoff and rate (NULL: CLOCK_MONOTONIC); for tests. */
     int64_t (*clock_ms)(void *arg);
     void *clock_arg;
@@ -89,6 +92,8 @@ typedef struct {
     uint64_t backoff_denied;     /* gets answered from a failed fetch's backoff, not fetched */
     uint64_t rate_denied;        /* gets refused a fetch by the fetch rate */
     uint64_t busy_denied;        /* gets refused because max_waiters callers were blocked */
+    uint64_t evictions;          /* keys dropped, least recently used first, to stay in bound */
+    size_t entries, capacity;    /* keys held, and max_entries */
 } att_collsrc_stats_t;
 
 att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, att_diag_t *d);

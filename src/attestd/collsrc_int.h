@@ -59,6 +59,8 @@ struct att_collsrc {
     pthread_cond_t cv; /* broadcast when any fetcher finishes */
     coll_entry_t *entries;
     size_t n_entries;
+    size_t max_entries; /* keys held (opts.max_entries); the least recently used idle one goes */
+    uint64_t tick;      /* gets so far: coll_entry_t.used */
     att_coll_source_t srcs[COLL_MAX_SOURCES]; /* their cfgs are ours */
     size_t n_srcs;
     att_store_t *store;

@@ -61,6 +61,8 @@ enum {
     O_TPM_MAX_CLAIM_BYTES,
     O_TPM_MAX_CHAIN,
     O_TPM_AK_CACHE,
+    O_CACHE_PCK_CHAINS,
+    O_CACHE_COLLATERAL,
     O_AT,
     O_ISOLATED,
     O_POLICY_SIGNER_MIN_RSA_BITS,
@@ -169,6 +171,10 @@ static const att_opt_t att_opts[O_COUNT] = {
                          "most intermediates presented with a TPM AK or EK certificate"},
     [O_TPM_AK_CACHE] = {"tpm-ak-cache", K_UINT, "N", "64", 1, 65536,
                         "TPM AKs kept decoded, by the SHA-256 of the request's AK bytes (LRU)"},
+    [O_CACHE_PCK_CHAINS] = {"cache-pck-chains", K_UINT, "N", "16384", 1, 4194304,
+                            "verified PCK chains kept, one per SGX/TDX platform (LRU)"},
+    [O_CACHE_COLLATERAL] = {"cache-collateral", K_UINT, "N", "16384", 1, 1048576,
+                            "collateral sets kept: per FMSPC and CA, per SEV-SNP chip (LRU)"},
     [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
               "clock override: judge evidence, certificates and collateral at this instant"},
     [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
@@ -667,6 +673,12 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_TPM_AK_CACHE:
         cfg->tpm_ak_cache = (size_t)num;
+        break;
+    case O_CACHE_PCK_CHAINS:
+        cfg->cache_pck_chains = (size_t)num;
+        break;
+    case O_CACHE_COLLATERAL:
+        cfg->cache_collateral = (size_t)num;
         break;
     case O_POLICY_SIGNER_MIN_RSA_BITS:
         cfg->policy_signer_min_rsa_bits = (unsigned)num;

@@ -3,6 +3,7 @@
  * Not here: any attestation logic (svc.c and its rooms) or transport rules (http.c).
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -26,7 +27,59 @@ struct att_service {
     att_auth_t *auth;              /* NULL: no --auth-issuer, every route anonymous */
     att_audit_t *audit;            /* NULL: no --audit-log */
     bool anonymous_admin_anywhere; /* --allow-anonymous-admin */
+    /* attestd_cache_{hits,misses,evictions}_total{cache}: the counts last added (att_svc_stats
+     * order), brought up to date at each render; attestd_cache_{entries,capacity}{cache} */
+    pthread_mutex_t cache_mu;
+    bool cache_mu_init;
+    att_metric_t *cache_fam[5];
+    uint64_t cache_seen[ATT_EV_MAX_CACHES + 1][3];
 };
+
+/* The render hook of the cache families: add what each cache counted since the last render
+ * (counters stay monotonic), set its entries and capacity. */
+static void att_cache_metrics(void *arg)
+{
+    att_service_t *s = arg;
+    att_svc_stats_t st;
+    att_svc_stats(s->svc, &st);
+    pthread_mutex_lock(&s->cache_mu);
+    for (size_t i = 0; i < st.n_caches; i++) {
+        const att_ev_cache_stats_t *c = &st.caches[i];
+        const uint64_t now[3] = {c->hits, c->misses, c->evictions};
+        for (size_t k = 0; k < 3; k++) {
+            att_metric_add(s->cache_fam[k], now[k] - s->cache_seen[i][k], c->name);
+            s->cache_seen[i][k] = now[k];
+        }
+        att_metric_set(s->cache_fam[3], (int64_t)c->entries, c->name);
+        att_metric_set(s->cache_fam[4], (int64_t)c->capacity, c->name);
+    }
+    pthread_mutex_unlock(&s->cache_mu);
+}
+
+static void att_cache_metrics_register(att_service_t *s, att_metrics_t *m)
+{
+    static const char *const lbl[] = {"cache"};
+    static const struct {
+        bool counter;
+        const char *name, *help;
+    } fam[5] = {
+        {true, "attestd_cache_hits_total", "Lookups answered by a bounded cache"},
+        {true, "attestd_cache_misses_total", "Lookups a bounded cache could not answer"},
+        {true, "attestd_cache_evictions_total",
+         "Entries a full cache dropped, least recently used first"},
+        {false, "attestd_cache_entries", "Entries a bounded cache holds"},
+        {false, "attestd_cache_capacity",
+         "Most entries a bounded cache holds (--cache-pck-chains, ...)"},
+    };
+    if (pthread_mutex_init(&s->cache_mu, NULL) != 0)
+        return;
+    s->cache_mu_init = true;
+    for (size_t k = 0; k < 5; k++)
+        s->cache_fam[k] = fam[k].counter ? att_metrics_counter(m, fam[k].name, fam[k].help, 1, lbl)
+                                         : att_metrics_gauge(m, fam[k].name, fam[k].help, 1, lbl);
+    att_cache_metrics(s); /* every cache's series from the start, at 0 */
+    att_metrics_on_render(m, att_cache_metrics, s);
+}
 
 /* --collateral-fetch-waiters 0: the HTTP threads (as http.c counts them) minus one, at least
  * one, so that a worker always remains for cached platforms and /healthz. */
@@ -64,6 +117,8 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .tpm_max_claim_bytes = cfg->tpm_max_claim_bytes,
         .tpm_max_chain = cfg->tpm_max_chain,
         .tpm_ak_cache = cfg->tpm_ak_cache,
+        .cache_pck_chains = cfg->cache_pck_chains,
+        .cache_collateral = cfg->cache_collateral,
         .have_at = cfg->has_at,
         .at = cfg->at,
         .isolated_signers = cfg->isolated_signers,
@@ -517,6 +572,7 @@ att_err_t att_service_new(const att_config_t *cfg, att_metrics_t *metrics, att_s
         };
         for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
             att_metrics_counter_fn(metrics, g[i].name, g[i].help, g[i].fn, s);
+        att_cache_metrics_register(s, metrics);
     }
     *out = s;
     return ATT_OK;
@@ -584,6 +640,8 @@ void att_service_free(att_service_t *s)
     att_svc_free(s->svc);
     att_auth_free(s->auth);
     att_audit_close(s->audit);
+    if (s->cache_mu_init)
+        pthread_mutex_destroy(&s->cache_mu);
     free(s);
 }
 

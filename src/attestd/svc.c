@@ -157,6 +157,8 @@ void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
     att_ev_set_stats(svc->ev, &es);
     out->chain_cache_hits = es.cache_hits;
     out->chain_cache_misses = es.cache_misses;
+    memcpy(out->caches, es.caches, es.n_caches * sizeof(es.caches[0]));
+    out->n_caches = es.n_caches;
     out->ecdsa_verifications = att_crypto_ecdsa_verify_count();
     if (svc->coll) {
         att_collsrc_stats_t s;
@@ -170,6 +172,12 @@ void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out)
         out->coll_backoff_denied = s.backoff_denied;
         out->coll_rate_denied = s.rate_denied;
         out->coll_busy_denied = s.busy_denied;
+        out->caches[out->n_caches++] = (att_ev_cache_stats_t){.name = "collateral",
+                                                              .hits = s.hits,
+                                                              .misses = s.misses,
+                                                              .evictions = s.evictions,
+                                                              .entries = s.entries,
+                                                              .capacity = s.capacity};
     }
     if (svc->hsm != NULL)
         att_hsm_stats(svc->hsm, &out->hsm_signs, &out->hsm_waits);
@@ -250,7 +258,8 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
                       {"tpm-max-custom-claims", o->tpm_max_custom_claims},
                       {"tpm-max-claim-bytes", o->tpm_max_claim_bytes},
                       {"tpm-max-chain", o->tpm_max_chain},
-                      {"tpm-ak-cache", o->tpm_ak_cache}};
+                      {"tpm-ak-cache", o->tpm_ak_cache},
+                      {"cache-pck-chains", o->cache_pck_chains}};
     for (size_t i = 0; i < sizeof tpm_limits / sizeof tpm_limits[0] && e == ATT_OK; i++)
         e = att_ev_set_limit(svc->ev, tpm_limits[i].name, tpm_limits[i].v, d);
     if (e != ATT_OK)
@@ -300,7 +309,8 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
                                  .max_waiters = o->collateral_fetch_waiters,
                                  .fetch_rate = o->collateral_fetch_rate,
                                  .backoff_ms = o->collateral_backoff * 1000,
-                                 .backoff_max_ms = o->collateral_backoff_max * 1000};
+                                 .backoff_max_ms = o->collateral_backoff_max * 1000,
+                                 .max_entries = o->cache_collateral};
         if ((e = att_collsrc_new(&co, &svc->coll, d)) != ATT_OK)
             goto fail;
     }

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "attest/evidence.h"
 #include "attest/token.h"
 #include "attest/types.h"
 #include "metrics.h"
@@ -66,6 +67,9 @@ typedef struct {
     uint64_t policy_max_steps;  /* work budget of one policy evaluation (0: library default) */
     size_t policy_max_bytes;    /* size budget of one policy evaluation (0: library default) */
     int64_t policy_jws_max_age; /* seconds: signed requests need an iat this recent (0: off) */
+    /* PCK chains kept ("cache-pck-chains"), collateral sets kept (att_collsrc_opts_t
+     * max_entries); 0: the defaults */
+    size_t cache_pck_chains, cache_collateral;
 } att_svc_opts_t;
 
 typedef struct att_svc att_svc_t;
@@ -154,6 +158,11 @@ typedef struct {
                                     * free PKCS#11 session */
     uint64_t policy_signer_weak_keys; /* policy signer keys under 2048 bits used (accepted with
                                        * --policy-signer-min-rsa-bits below 2048) */
+
+    /* The bounded caches, each with its name: the evidence backends' (pck_chain, ...), then
+     * the collateral sets ("collateral"). Same order at every call. */
+    att_ev_cache_stats_t caches[ATT_EV_MAX_CACHES + 1];
+    size_t n_caches;
 } att_svc_stats_t;
 void att_svc_stats(att_svc_t *svc, att_svc_stats_t *out);
 

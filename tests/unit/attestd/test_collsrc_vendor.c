@@ -447,12 +447,67 @@ static void test_sources_args(void **state)
     assert_null(s);
 }
 
+/* The source holds at most max_entries keys (--cache-collateral): when full, the least recently
+ * used idle key goes with its set (counted), a set a caller holds stays valid, the evicted key
+ * is fetched again at its next get, and 10x the bound in distinct keys never holds more. */
+static void test_lru_bound(void **state)
+{
+    (void)state;
+    tcfg_t *t = tcfg_new(true, NOW + 86400);
+    att_diag_t d;
+    void *pcs = NULL;
+    assert_int_equal(att_dcap_pcs_new(&(att_dcap_pcs_opts_t){.trust = trust}, &pcs, &d), ATT_OK);
+    att_coll_source_t srcs[] = {{&att_dcap_pcs_fetcher, pcs}, {&test_fetcher, t}};
+    att_collsrc_opts_t o = {.sources = srcs,
+                            .n_sources = 2,
+                            .clock_ms = fake_clock,
+                            .fetch_rate = 1000,
+                            .max_entries = 2};
+    att_collsrc_t *s = NULL;
+    assert_int_equal(att_collsrc_new(&o, &s, &d), ATT_OK);
+    tobj_t *a = NULL, *o2 = NULL;
+    assert_int_equal(get(s, "test/a", NOW, &a, NULL, &d), ATT_OK); /* kept by the test */
+    assert_int_equal(get(s, "test/b", NOW, &o2, NULL, &d), ATT_OK);
+    t_release(o2);
+    assert_int_equal(get(s, "test/a", NOW, &o2, NULL, &d), ATT_OK); /* a hit: b is now LRU */
+    t_release(o2);
+    assert_int_equal(get(s, "test/c", NOW, &o2, NULL, &d), ATT_OK); /* evicts b */
+    t_release(o2);
+    att_collsrc_stats_t st;
+    att_collsrc_stats(s, &st);
+    assert_int_equal(t->fetches, 3);
+    assert_int_equal(st.hits, 1);
+    assert_int_equal(st.evictions, 1);
+    assert_int_equal(st.entries, 2);
+    assert_int_equal(st.capacity, 2);
+    assert_int_equal(get(s, "test/a", NOW, &o2, NULL, &d), ATT_OK); /* still there */
+    t_release(o2);
+    assert_int_equal(t->fetches, 3);
+    assert_int_equal(get(s, "test/b", NOW, &o2, NULL, &d), ATT_OK); /* fetched again */
+    t_release(o2);
+    assert_int_equal(t->fetches, 4);
+    for (int i = 0; i < 20; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "test/k%d", i);
+        assert_int_equal(get(s, k, NOW, &o2, NULL, &d), ATT_OK);
+        t_release(o2);
+        att_collsrc_stats(s, &st);
+        assert_true(st.entries <= 2);
+    }
+    att_collsrc_stats(s, &st);
+    assert_int_equal(st.evictions, 22);
+    assert_string_equal(a->key, "test/a"); /* evicted meanwhile, still the caller's */
+    t_release(a);
+    att_collsrc_free(s);
+    assert_int_equal(atomic_load(&live), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routing_and_store),   cmocka_unit_test(test_single_flight),
         cmocka_unit_test(test_offline_two_vendors), cmocka_unit_test(test_backoff_retry_after),
-        cmocka_unit_test(test_sources_args),
+        cmocka_unit_test(test_sources_args),        cmocka_unit_test(test_lru_bound),
     };
     trust = att_trust_new();
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

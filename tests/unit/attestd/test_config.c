@@ -231,6 +231,7 @@ static void test_tpm_options(void **state)
     assert_int_equal(c.tpm_max_claim_bytes, 1024);
     assert_int_equal(c.tpm_max_chain, 8);
     assert_int_equal(c.tpm_ak_cache, 64);
+    assert_int_equal(c.cache_pck_chains, 16384);
     att_config_free(&c);
     const char *args[] = {"--tpm-ak-ca",
                           "/a1.pem",
@@ -268,6 +269,11 @@ static void test_tpm_options(void **state)
     att_config_free(&c);
     expect_bad((const char *[]){"--tpm-ak-cache", "0", NULL}, NULL, "tpm-ak-cache");
     expect_bad((const char *[]){"--tpm-ak-cache", "65537", NULL}, NULL, "tpm-ak-cache");
+    assert_int_equal(load(&c, &d, (const char *[]){"--cache-pck-chains", "3", NULL}, NULL), ATT_OK);
+    assert_int_equal(c.cache_pck_chains, 3);
+    att_config_free(&c);
+    expect_bad((const char *[]){"--cache-pck-chains", "0", NULL}, NULL, "cache-pck-chains");
+    expect_bad((const char *[]){"--cache-pck-chains", "4194305", NULL}, NULL, "cache-pck-chains");
 }
 
 static void expect_bad(const char *const *args, const char *const *env, const char *msg_part)
