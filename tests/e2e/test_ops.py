@@ -24,6 +24,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -252,6 +253,31 @@ def lingering():
                 all(st == 413 and b'RequestEntityTooLarge' in b for st, b in got), got)
         v = metric(metrics(s), 'attestd_http_lingering_closes_total', {'result': 'lingered'})
         T.check('lingered connections counted', v is not None and v >= 5, v)
+    # over TLS too (the lingering socket is the raw TCP one under GnuTLS)
+    d = tmpdir()
+    key, crt = os.path.join(d, 'k.pem'), os.path.join(d, 'c.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt, '-days', '2',
+                    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    with Server('--max-body', '1k', '--tls-cert', crt, '--tls-key', key) as s:
+        port = int(s.url.rsplit(':', 1)[1])
+        ctx = ssl.create_default_context(cafile=crt)
+        got = []
+        for _ in range(3):
+            c = http.client.HTTPSConnection('127.0.0.1', port, context=ctx, timeout=30)
+            try:
+                c.request('POST', '/attest/SgxEnclave?' + API, body=b'x' * (4 << 20),
+                          headers={'Content-Type': 'application/json'})
+                r = c.getresponse()
+                got.append((r.status, r.read()))
+            except OSError as e:
+                got.append((None, repr(e)))
+            finally:
+                c.close()
+        T.check('https, http.client, 4 MiB body over --max-body 1k: 413 every time (3 of 3)',
+                all(st == 413 for st, b in got), got)
     with Server('--max-body', '1k', '--lingering-time', '3', '--lingering-timeout', '1') as s:
         port = int(s.url.rsplit(':', 1)[1])
         head = ('POST /attest/SgxEnclave?%s HTTP/1.1\r\nHost: x\r\nContent-Type: '
