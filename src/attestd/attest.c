@@ -317,7 +317,7 @@ static void att_svc_final_round(att_svc_t *svc, const att_ev_type_t *v, size_t i
         att_reply_err(r, unavailable ? 503 : 400,
                       unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
                       "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
-        if (unavailable)
+        if (unavailable && !cr.no_source) /* retrying cannot help without a source */
             r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
         att_ev_result_clear(&res);
         return;
@@ -496,7 +496,7 @@ static void att_svc_attest_as(att_svc_t *svc, const char *type, const char *body
         att_reply_err(r, unavailable ? 503 : 400,
                       unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
                       "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
-        if (unavailable)
+        if (unavailable && !cr.no_source)
             r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
         goto out;
     }

@@ -394,10 +394,13 @@ static att_err_t net_fetch(att_collsrc_t *s, const coll_entry_t *en, att_time_t 
     if (e == ATT_OK)
         e = f->load(en->src->cfg, en->key, *blob, *blen, now, NULL, obj, expiry, d);
     if (e != ATT_OK) { /* every failed fetch is logged: what, why (URL, status), how long */
+        /* the message names the URL asked: its user:password@ and secret-looking query values
+         * are hidden here, for the log and for the client's error message alike */
         char msg[sizeof d->msg];
+        att_log_redact_urls(d->msg, msg, sizeof msg);
+        memcpy(d->msg, msg, sizeof msg);
         json_t *o = json_pack("{s:s, s:s, s:o*, s:I, s:I, s:I}", "key", en->key, "error",
-                              att_err_name(e), "reason",
-                              att_log_jstr(att_log_redact_urls(d->msg, msg, sizeof msg)),
+                              att_err_name(e), "reason", att_log_jstr(d->msg),
                               "duration_ms", (json_int_t)(att_net_mono_ms() - t0), "requests",
                               (json_int_t)net.requests, "retry_after_s",
                               (json_int_t)net.retry_after);

@@ -172,6 +172,8 @@ def readiness():
         T.eq('no collateral source: a quote gets 503 (a server fault), not 400', r.status, 503,
              repr(r))
         T.eq('no collateral source: ServiceUnavailable', r.error_code, 'ServiceUnavailable', repr(r))
+        T.check('no collateral source: no Retry-After (retrying cannot help)',
+                'retry-after' not in r.headers, r.headers)
     dead = free_port()
     url = 'http://opsuser:s3cret-pw@127.0.0.1:%d' % dead
     with Server('--log-level', 'info', at=at, collateral_url=url) as s:
@@ -179,6 +181,8 @@ def readiness():
         T.eq('unreachable source, nothing fetched yet: /readyz 200', r.status, 200, repr(r))
         r = s.post('/attest/SgxEnclave', {'quote': q})
         T.eq('unreachable source: the quote gets 503', r.status, 503, repr(r))
+        T.check('unreachable source: the password is not in the answer',
+                's3cret-pw' not in r.body.decode('utf-8', 'replace'), repr(r))
         o = wait_log(s, lambda o: o.get('msg') == 'collateral fetch failed')
         T.check('failed fetch logged', o is not None, s.log())
         o = o or {}
@@ -186,6 +190,7 @@ def readiness():
         T.check('failed fetch: the URL', '127.0.0.1:%d' % dead in str(o.get('reason')), o)
         T.check('failed fetch: a duration', isinstance(o.get('duration_ms'), int), o)
         T.check('failed fetch: the error', str(o.get('error', '')).startswith('ATT_E_FETCH'), o)
+        wait_log(s, lambda o: o.get('msg') == 'request' and o.get('status') == 503)
         T.check('the password is never logged', 's3cret-pw' not in open(s.err_path).read(),
                 s.log())
         r = s.get('/readyz', api=None)
