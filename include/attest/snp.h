@@ -174,12 +174,18 @@ typedef struct {
  * ARK), keyed by their DER bytes, and leaves (VCEK/VLEK), keyed by their bytes and the
  * intermediate they were verified under. A hit skips parsing and the RSA-PSS signatures; the
  * validity windows are still checked at each call's `now`, and the extensions against each
- * report. Only certificates that verified are cached; eviction is round-robin beyond `capacity`
- * leaves. A cache serves one trust store (the `trust` of the calls using it). */
+ * report. Only certificates that verified are cached; beyond `capacity` leaves the least
+ * recently used one is evicted (looked up by the SHA-256 of its bytes: the cost does not grow
+ * with the capacity). A cache serves one trust store (the `trust` of the calls using it). */
 typedef struct att_snp_cache att_snp_cache_t;
 ATT_API att_snp_cache_t *att_snp_cache_new(size_t capacity);
 ATT_API void att_snp_cache_free(att_snp_cache_t *c);
 ATT_API void att_snp_cache_stats(att_snp_cache_t *c, uint64_t *hits, uint64_t *misses);
+typedef struct {
+    uint64_t hits, misses, evictions; /* leaves */
+    size_t entries, capacity;
+} att_snp_cache_counts_t;
+ATT_API void att_snp_cache_counts(att_snp_cache_t *c, att_snp_cache_counts_t *out);
 
 /* Verify a report. Returns ATT_OK when accepted (res->accepted), else the code of the first
  * failing check, also in res->diag; res is filled as far as verification got. cache may be

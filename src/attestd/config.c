@@ -63,6 +63,7 @@ enum {
     O_TPM_AK_CACHE,
     O_CACHE_PCK_CHAINS,
     O_CACHE_COLLATERAL,
+    O_CACHE_SNP_VCEK,
     O_AT,
     O_ISOLATED,
     O_POLICY_SIGNER_MIN_RSA_BITS,
@@ -175,6 +176,8 @@ static const att_opt_t att_opts[O_COUNT] = {
                             "verified PCK chains kept, one per SGX/TDX platform (LRU)"},
     [O_CACHE_COLLATERAL] = {"cache-collateral", K_UINT, "N", "16384", 1, 1048576,
                             "collateral sets kept: per FMSPC and CA, per SEV-SNP chip (LRU)"},
+    [O_CACHE_SNP_VCEK] = {"cache-snp-vcek", K_UINT, "N", "16384", 1, 4194304,
+                          "SEV-SNP VCEKs and VLEKs kept verified, one per chip and TCB (LRU)"},
     [O_AT] = {"at", K_TIME, "RFC3339", NULL, 0, 0,
               "clock override: judge evidence, certificates and collateral at this instant"},
     [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
@@ -679,6 +682,9 @@ static att_err_t att_apply(att_config_t *cfg, int i, const att_raw_t *r, att_dia
         break;
     case O_CACHE_COLLATERAL:
         cfg->cache_collateral = (size_t)num;
+        break;
+    case O_CACHE_SNP_VCEK:
+        cfg->cache_snp_vcek = (size_t)num;
         break;
     case O_POLICY_SIGNER_MIN_RSA_BITS:
         cfg->policy_signer_min_rsa_bits = (unsigned)num;

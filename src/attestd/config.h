@@ -59,8 +59,9 @@ typedef struct {
     size_t n_tpm_ak_cas, n_tpm_ek_cas;
     char **tcb_baselines; /* --tcb-baseline TYPE=N, checked for form (the type by the service) */
     size_t n_tcb_baselines;
-    /* --cache-pck-chains, --cache-collateral: PCK chains and collateral sets kept (LRU) */
-    size_t cache_pck_chains, cache_collateral;
+    /* --cache-pck-chains, --cache-collateral, --cache-snp-vcek: PCK chains, collateral sets and
+     * SEV-SNP VCEKs kept (LRU) */
+    size_t cache_pck_chains, cache_collateral, cache_snp_vcek;
     /* --tpm-max-log-bytes, --tpm-max-events, --tpm-max-event-size (att_tpm_limits_t),
      * --tpm-max-custom-claims, --tpm-max-claim-bytes (attReqV2) */
     size_t tpm_max_log_bytes, tpm_max_events, tpm_max_event_size;

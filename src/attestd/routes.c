@@ -119,6 +119,7 @@ static att_svc_opts_t att_opts_from(const att_config_t *cfg)
         .tpm_ak_cache = cfg->tpm_ak_cache,
         .cache_pck_chains = cfg->cache_pck_chains,
         .cache_collateral = cfg->cache_collateral,
+        .cache_snp_vcek = cfg->cache_snp_vcek,
         .have_at = cfg->has_at,
         .at = cfg->at,
         .isolated_signers = cfg->isolated_signers,

@@ -259,7 +259,8 @@ att_err_t att_svc_new(const att_svc_opts_t *o, att_svc_t **out, att_diag_t *d)
                       {"tpm-max-claim-bytes", o->tpm_max_claim_bytes},
                       {"tpm-max-chain", o->tpm_max_chain},
                       {"tpm-ak-cache", o->tpm_ak_cache},
-                      {"cache-pck-chains", o->cache_pck_chains}};
+                      {"cache-pck-chains", o->cache_pck_chains},
+                      {"cache-snp-vcek", o->cache_snp_vcek}};
     for (size_t i = 0; i < sizeof tpm_limits / sizeof tpm_limits[0] && e == ATT_OK; i++)
         e = att_ev_set_limit(svc->ev, tpm_limits[i].name, tpm_limits[i].v, d);
     if (e != ATT_OK)

@@ -68,8 +68,8 @@ typedef struct {
     size_t policy_max_bytes;    /* size budget of one policy evaluation (0: library default) */
     int64_t policy_jws_max_age; /* seconds: signed requests need an iat this recent (0: off) */
     /* PCK chains kept ("cache-pck-chains"), collateral sets kept (att_collsrc_opts_t
-     * max_entries); 0: the defaults */
-    size_t cache_pck_chains, cache_collateral;
+     * max_entries), SEV-SNP VCEKs kept ("cache-snp-vcek"); 0: the defaults */
+    size_t cache_pck_chains, cache_collateral, cache_snp_vcek;
 } att_svc_opts_t;
 
 typedef struct att_svc att_svc_t;

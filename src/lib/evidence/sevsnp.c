@@ -35,8 +35,10 @@
 #include "ev_int.h"
 #include "tpm/tpm_int.h"
 
-/* Leaves remembered per instance (a fleet's chips). */
-#define ATT_EV_SNP_CACHE 4096
+/* VCEKs/VLEKs remembered per instance, one per chip and TCB (default of --cache-snp-vcek, LRU)
+ * and the most it takes. */
+#define ATT_EV_SNP_CACHE     16384
+#define ATT_EV_SNP_MAX_CACHE (1u << 22)
 
 typedef struct {
     att_trust_t *trust; /* roots from configuration (test hierarchies) */
@@ -92,7 +94,35 @@ static att_err_t att_snp_add_root(void *inst, const uint8_t *der, size_t len, at
 static void att_snp_stats(void *inst, att_ev_stats_t *out)
 {
     att_ev_snp_t *x = inst;
-    att_snp_cache_stats(x->cache, &out->cache_hits, &out->cache_misses);
+    att_snp_cache_counts_t n;
+    att_snp_cache_counts(x->cache, &n);
+    out->cache_hits = n.hits;
+    out->cache_misses = n.misses;
+    out->caches[0] = (att_ev_cache_stats_t){.name = "snp_vcek",
+                                            .hits = n.hits,
+                                            .misses = n.misses,
+                                            .evictions = n.evictions,
+                                            .entries = n.entries,
+                                            .capacity = n.capacity};
+    out->n_caches = 1;
+}
+
+/* "cache-snp-vcek": the certificate cache's capacity in leaves (0: the default), set before the
+ * first request (the cache starts empty again). */
+static att_err_t att_snp_set_limit(void *inst, const char *name, uint64_t value, att_diag_t *d)
+{
+    att_ev_snp_t *x = inst;
+    if (strcmp(name, "cache-snp-vcek") != 0)
+        return att_diag_set(d, ATT_E_ARG, "the SEV-SNP verifier has no limit %s", name);
+    if (value > ATT_EV_SNP_MAX_CACHE)
+        return att_diag_set(d, ATT_E_ARG, "cache-snp-vcek %llu: at most %u certificates",
+                            (unsigned long long)value, ATT_EV_SNP_MAX_CACHE);
+    att_snp_cache_t *c = att_snp_cache_new(value ? (size_t)value : ATT_EV_SNP_CACHE);
+    if (c == NULL)
+        return att_diag_set(d, ATT_E_NOMEM, "out of memory");
+    att_snp_cache_free(x->cache);
+    x->cache = c;
+    return ATT_OK;
 }
 
 static const att_trust_t *att_snp_trust(void *inst)
@@ -118,6 +148,7 @@ const att_ev_backend_t att_ev_snp_backend = {
     .stats = att_snp_stats,
     .trust = att_snp_trust,
     .collateral = att_snp_collateral,
+    .set_limit = att_snp_set_limit,
 };
 
 /* ---- the evidence forms ---- */

@@ -23,6 +23,7 @@
 #include <openssl/ec.h>
 #include <openssl/sha.h>
 
+#include "core/lru.h"
 #include "core/util.h"
 #include "crypto/crypto.h"
 #include "snp/snp_int.h"
@@ -68,11 +69,9 @@ typedef struct {
 
 struct att_snp_cache {
     pthread_mutex_t mu;
-    size_t cap, n, next;
-    att_snp_leaf_t **leaf;
+    att_lru_t *lru; /* leaves: SHA-256 of the DER, tagged with their intermediate (0: built-in) */
     size_t ni, inext;
     att_snp_ica_t *ica[ATT_SNP_ICA_CAP];
-    uint64_t hits, misses;
 };
 
 static void att_ica_release(att_snp_ica_t *e)
@@ -420,36 +419,51 @@ ATT_API att_snp_cache_t *att_snp_cache_new(size_t capacity)
     if (capacity == 0)
         return NULL;
     att_snp_cache_t *c = calloc(1, sizeof(*c));
-    if (c == NULL || (c->leaf = calloc(capacity, sizeof(*c->leaf))) == NULL ||
+    if (c == NULL || (c->lru = att_lru_new(capacity)) == NULL ||
         pthread_mutex_init(&c->mu, NULL) != 0) {
         if (c)
-            free(c->leaf);
+            att_lru_free(c->lru, NULL);
         free(c);
         return NULL;
     }
-    c->cap = capacity;
     return c;
+}
+
+static void att_leaf_drop(void *l)
+{
+    att_leaf_release(l);
 }
 
 ATT_API void att_snp_cache_free(att_snp_cache_t *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->n; i++)
-        att_leaf_release(c->leaf[i]);
+    att_lru_free(c->lru, att_leaf_drop);
     for (size_t i = 0; i < c->ni; i++)
         att_ica_release(c->ica[i]);
     pthread_mutex_destroy(&c->mu);
-    free(c->leaf);
     free(c);
 }
 
 ATT_API void att_snp_cache_stats(att_snp_cache_t *c, uint64_t *hits, uint64_t *misses)
 {
+    att_snp_cache_counts_t n;
+    att_snp_cache_counts(c, &n);
+    *hits = n.hits;
+    *misses = n.misses;
+}
+
+ATT_API void att_snp_cache_counts(att_snp_cache_t *c, att_snp_cache_counts_t *out)
+{
+    att_lru_stats_t st;
     pthread_mutex_lock(&c->mu);
-    *hits = c->hits;
-    *misses = c->misses;
+    att_lru_stats(c->lru, &st);
     pthread_mutex_unlock(&c->mu);
+    *out = (att_snp_cache_counts_t){.hits = st.hits,
+                                    .misses = st.misses,
+                                    .evictions = st.evictions,
+                                    .entries = st.entries,
+                                    .capacity = st.capacity};
 }
 
 static att_snp_ica_t *att_cache_ica_get(att_snp_cache_t *c, const uint8_t *key, size_t len)
@@ -485,38 +499,30 @@ static void att_cache_ica_put(att_snp_cache_t *c, att_snp_ica_t *e)
 static att_snp_leaf_t *att_cache_leaf_get(att_snp_cache_t *c, const uint8_t *der, size_t len,
                                           const att_snp_ica_t *ica)
 {
-    att_snp_leaf_t *hit = NULL;
+    uint8_t key[32];
+    if (SHA256(der, len, key) == NULL)
+        return NULL;
     pthread_mutex_lock(&c->mu);
-    for (size_t i = 0; i < c->n && hit == NULL; i++) {
-        att_snp_leaf_t *l = c->leaf[i];
-        if (l->len == len && (ica ? l->ica == ica : l->ica->builtin) &&
-            memcmp(l->der, der, len) == 0) {
-            hit = l;
-            atomic_fetch_add(&hit->refs, 1);
-        }
-    }
-    if (hit)
-        c->hits++;
-    else
-        c->misses++;
+    att_snp_leaf_t *hit = att_lru_get(c->lru, key, (uint64_t)(uintptr_t)ica);
+    if (hit != NULL && (hit->len != len || memcmp(hit->der, der, len) != 0))
+        hit = NULL; /* a SHA-256 collision: not this leaf */
+    if (hit != NULL)
+        atomic_fetch_add(&hit->refs, 1);
     pthread_mutex_unlock(&c->mu);
     return hit;
 }
 
 static void att_cache_leaf_put(att_snp_cache_t *c, att_snp_leaf_t *l)
 {
-    att_snp_leaf_t *old = NULL;
+    uint8_t key[32];
+    if (SHA256(l->der, l->len, key) == NULL)
+        return;
     atomic_fetch_add(&l->refs, 1);
     pthread_mutex_lock(&c->mu);
-    if (c->n < c->cap) {
-        c->leaf[c->n++] = l;
-    } else {
-        old = c->leaf[c->next];
-        c->leaf[c->next] = l;
-        c->next = (c->next + 1) % c->cap;
-    }
+    att_snp_leaf_t *out =
+        att_lru_put(c->lru, key, l->ica->builtin ? 0 : (uint64_t)(uintptr_t)l->ica, l);
     pthread_mutex_unlock(&c->mu);
-    att_leaf_release(old);
+    att_leaf_release(out); /* replaced, evicted, or l itself when it could not be kept */
 }
 
 /* ---- per-verification checks ------------------------------------------------------------- */

@@ -232,6 +232,8 @@ static void test_tpm_options(void **state)
     assert_int_equal(c.tpm_max_chain, 8);
     assert_int_equal(c.tpm_ak_cache, 64);
     assert_int_equal(c.cache_pck_chains, 16384);
+    assert_int_equal(c.cache_collateral, 16384);
+    assert_int_equal(c.cache_snp_vcek, 16384);
     att_config_free(&c);
     const char *args[] = {"--tpm-ak-ca",
                           "/a1.pem",
