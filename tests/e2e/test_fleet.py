@@ -75,6 +75,8 @@ def main():
 
     with Server('--trust-root', root, collateral_url=coll) as s:
         T.eq('default cache: counts at start', counts(s), (0, 0, 0, 0, 16384))
+        for cache, cap in (('snp_vcek', 16384), ('tpm_ak', 64), ('collateral', 16384)):
+            T.eq('%s cache exported, capacity' % cache, counts(s, cache), (0, 0, 0, 0, cap))
         for i, p in enumerate(plats):
             r = attest(s, fleet, p)
             T.eq('platform %d (%s) verifies' % (i, p[0]), r.status, 200, r.body)

@@ -47,6 +47,7 @@
 #include "attest/tpm.h"
 #include "attest/token.h"
 #include "core/json.h"
+#include "core/lru.h"
 #include "core/util.h"
 #include "crypto/crypto.h"
 #include "ev_int.h"
@@ -72,13 +73,11 @@
 
 /* ---- the backend: pinned AKs, AK CAs, EK CAs, budgets, the AK cache ---- */
 
-/* A loaded AK under the SHA-256 of the bytes it was loaded from; used: the LRU clock. */
+/* A loaded AK, kept in the cache under the SHA-256 of the bytes it was loaded from. */
 typedef struct {
-    uint8_t h[32];
     att_tpm_ak_t *ak;
     uint8_t spki[32]; /* SHA-256 of the AK's SubjectPublicKeyInfo (i2d_PUBKEY: an encoder) */
     bool has_spki;
-    uint64_t used;
 } att_tpm_ak_slot_t;
 
 typedef struct {
@@ -88,9 +87,7 @@ typedef struct {
     att_tpm_limits_t limits;
     size_t max_custom, max_claim_bytes, max_chain;
     pthread_mutex_t lock; /* the cache below */
-    att_tpm_ak_slot_t *cache;
-    size_t cache_max, cache_n;
-    uint64_t tick;
+    att_lru_t *cache;     /* att_tpm_ak_slot_t by the SHA-256 of the AK bytes (LRU) */
 } att_ev_tpm_t;
 
 static bool att_tpm_spki_hash(EVP_PKEY *k, uint8_t out[32]);
@@ -109,11 +106,12 @@ static att_tpm_ak_t *att_tpm_ak_share(const att_tpm_ak_t *ak)
     return c;
 }
 
-static void att_tpm_cache_clear(att_ev_tpm_t *x)
+static void att_tpm_slot_drop(void *p)
 {
-    for (size_t i = 0; i < x->cache_n; i++)
-        att_tpm_ak_free(x->cache[i].ak);
-    x->cache_n = 0;
+    att_tpm_ak_slot_t *slot = p;
+    if (slot != NULL)
+        att_tpm_ak_free(slot->ak);
+    free(slot);
 }
 
 /* att_tpm_ak_load through the cache: the same bytes give the AK loaded before, with the SHA-256
@@ -126,7 +124,7 @@ static att_err_t att_tpm_ak_cached(att_ev_tpm_t *x, const uint8_t *buf, size_t l
     uint8_t h[32];
     *out = NULL;
     *has_spki = false;
-    if (x == NULL || x->cache_max == 0 || buf == NULL || len == 0 ||
+    if (x == NULL || x->cache == NULL || buf == NULL || len == 0 ||
         !att_sha256_2(buf, len, NULL, 0, h)) {
         att_err_t e = att_tpm_ak_load(buf, len, out, diag);
         if (e == ATT_OK)
@@ -134,14 +132,12 @@ static att_err_t att_tpm_ak_cached(att_ev_tpm_t *x, const uint8_t *buf, size_t l
         return e;
     }
     pthread_mutex_lock(&x->lock);
-    for (size_t i = 0; i < x->cache_n; i++)
-        if (memcmp(x->cache[i].h, h, 32) == 0) {
-            x->cache[i].used = ++x->tick;
-            *out = att_tpm_ak_share(x->cache[i].ak);
-            memcpy(spki, x->cache[i].spki, 32);
-            *has_spki = x->cache[i].has_spki;
-            break;
-        }
+    const att_tpm_ak_slot_t *hit = att_lru_get(x->cache, h, 0);
+    if (hit != NULL) {
+        *out = att_tpm_ak_share(hit->ak);
+        memcpy(spki, hit->spki, 32);
+        *has_spki = hit->has_spki;
+    }
     pthread_mutex_unlock(&x->lock);
     if (*out != NULL)
         return ATT_OK;
@@ -149,35 +145,18 @@ static att_err_t att_tpm_ak_cached(att_ev_tpm_t *x, const uint8_t *buf, size_t l
     if (e != ATT_OK)
         return e;
     *has_spki = att_tpm_spki_hash((*out)->key, spki);
-    att_tpm_ak_t *keep = att_tpm_ak_share(*out);
-    if (keep == NULL)
+    att_tpm_ak_slot_t *keep = malloc(sizeof(*keep));
+    if (keep == NULL || (keep->ak = att_tpm_ak_share(*out)) == NULL) {
+        free(keep);
         return ATT_OK; /* not kept: loaded again next time */
+    }
+    memcpy(keep->spki, spki, 32);
+    keep->has_spki = *has_spki;
     pthread_mutex_lock(&x->lock);
-    size_t at = x->cache_n;
-    for (size_t i = 0; i < x->cache_n; i++)
-        if (memcmp(x->cache[i].h, h, 32) == 0) { /* another thread kept it meanwhile */
-            at = SIZE_MAX;
-            break;
-        }
-    if (at != SIZE_MAX && at == x->cache_max) {
-        at = 0;
-        for (size_t i = 1; i < x->cache_n; i++)
-            if (x->cache[i].used < x->cache[at].used)
-                at = i;
-        att_tpm_ak_free(x->cache[at].ak);
-    } else if (at != SIZE_MAX) {
-        x->cache_n++;
-    }
-    if (at != SIZE_MAX) {
-        memcpy(x->cache[at].h, h, 32);
-        x->cache[at].ak = keep;
-        memcpy(x->cache[at].spki, spki, 32);
-        x->cache[at].has_spki = *has_spki;
-        x->cache[at].used = ++x->tick;
-        keep = NULL;
-    }
+    /* what left: the same key kept meanwhile by another thread, or the least recently used */
+    void *gone = att_lru_put(x->cache, h, 0, keep);
     pthread_mutex_unlock(&x->lock);
-    att_tpm_ak_free(keep);
+    att_tpm_slot_drop(gone);
     return ATT_OK;
 }
 
@@ -195,10 +174,9 @@ static att_err_t att_tpm_create(void **inst, att_diag_t *diag)
     x->max_custom = ATT_EV_TPM_MAX_CUSTOM;
     x->max_claim_bytes = ATT_EV_TPM_MAX_CLAIM_BYTES;
     x->max_chain = ATT_TPM_MAX_CHAIN;
-    x->cache_max = ATT_EV_TPM_AK_CACHE;
-    if ((x->cache = calloc(x->cache_max, sizeof(*x->cache))) == NULL ||
+    if ((x->cache = att_lru_new(ATT_EV_TPM_AK_CACHE)) == NULL ||
         pthread_mutex_init(&x->lock, NULL) != 0) {
-        free(x->cache);
+        att_lru_free(x->cache, NULL);
         att_tpm_ca_free(x->ak_ca);
         att_tpm_ca_free(x->ek_ca);
         free(x);
@@ -218,8 +196,7 @@ static void att_tpm_destroy(void *inst)
     free(x->aks);
     att_tpm_ca_free(x->ak_ca);
     att_tpm_ca_free(x->ek_ca);
-    att_tpm_cache_clear(x);
-    free(x->cache);
+    att_lru_free(x->cache, att_tpm_slot_drop);
     pthread_mutex_destroy(&x->lock);
     free(x);
 }
@@ -284,25 +261,42 @@ static att_err_t att_tpm_set_limit(void *inst, const char *name, uint64_t value,
         x->max_chain = v && v < ATT_TPM_MAX_CHAIN ? v : ATT_TPM_MAX_CHAIN;
     else if (!strcmp(name, "tpm-ak-cache")) { /* before the first request: the cache empties */
         size_t m = v == 0 ? ATT_EV_TPM_AK_CACHE : v;
-        att_tpm_ak_slot_t *c;
+        att_lru_t *c;
         if (m > ATT_EV_TPM_MAX_AK_CACHE)
             return att_diag_set(diag, ATT_E_ARG, "tpm-ak-cache %zu: at most %d AKs", m,
                                 ATT_EV_TPM_MAX_AK_CACHE);
-        if ((c = calloc(m, sizeof(*c))) == NULL)
+        if ((c = att_lru_new(m)) == NULL)
             return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
         pthread_mutex_lock(&x->lock);
-        att_tpm_cache_clear(x);
-        free(x->cache);
+        att_lru_t *old = x->cache;
         x->cache = c;
-        x->cache_max = m;
         pthread_mutex_unlock(&x->lock);
+        att_lru_free(old, att_tpm_slot_drop);
     } else
         return att_diag_set(diag, ATT_E_ARG, "the TPM verifier has no limit %s", name);
     return ATT_OK;
 }
 
+/* The AK cache's counts: attestd_cache_*{cache="tpm_ak"}. */
+static void att_tpm_stats(void *inst, att_ev_stats_t *out)
+{
+    att_ev_tpm_t *x = inst;
+    att_lru_stats_t st;
+    pthread_mutex_lock(&x->lock);
+    att_lru_stats(x->cache, &st);
+    pthread_mutex_unlock(&x->lock);
+    out->caches[0] = (att_ev_cache_stats_t){.name = "tpm_ak",
+                                            .hits = st.hits,
+                                            .misses = st.misses,
+                                            .evictions = st.evictions,
+                                            .entries = st.entries,
+                                            .capacity = st.capacity};
+    out->n_caches = 1;
+}
+
 static const att_ev_backend_t att_ev_tpm_backend = {
     .name = "tpm",
+    .stats = att_tpm_stats,
     .create = att_tpm_create,
     .destroy = att_tpm_destroy,
     .add_root = att_tpm_add_root,
