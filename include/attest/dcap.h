@@ -220,7 +220,9 @@ ATT_API att_err_t att_dcap_verify(const uint8_t *quote, size_t len, const att_dc
  * cached. Once `capacity` chains are held, the least recently used one is evicted (a platform
  * keeps its entry while it attests; a fleet larger than the cache degrades to misses, it does
  * not grow the cache). Lookups hash the chain bytes (SHA-256), so their cost does not grow with
- * the capacity.
+ * the capacity. A cache serves one trust store (the `trust` of the calls using it, which must
+ * outlive it): att_dcap_quote_pck_info remembers the PCK CAs it verified under that store's
+ * roots, and a later first-seen chain under one of them checks only its leaf.
  * Each chain also remembers up to 4 QE reports with their signatures that its PCK key verified,
  * with the attestation key each certifies: a platform's quotes carry the same QE report until its
  * QE makes a new key, so a quote whose QE report and signature are byte for byte a remembered
