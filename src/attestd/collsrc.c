@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "collsrc_int.h"
+#include "core/lru.h"
+#include "crypto/crypto.h" /* att_sha256_2: the index key */
 #include "log.h"
 #include "net/http.h" /* att_net_mono_ms: the clock of fetch deadlines */
 
@@ -113,13 +115,18 @@ static bool usable_while_refreshing(const att_collsrc_t *s, const coll_entry_t *
     return !too_old(s, en, now);
 }
 
+/* The index key of a collateral key. */
+static bool entry_hash(const char *key, uint8_t h[32])
+{
+    return att_sha256_2((const uint8_t *)key, strlen(key), NULL, 0, h);
+}
+
 /* Called with the lock held. */
 static coll_entry_t *entry_find(att_collsrc_t *s, const char *key)
 {
-    for (coll_entry_t *en = s->entries; en; en = en->next)
-        if (strcmp(en->key, key) == 0)
-            return en;
-    return NULL;
+    uint8_t h[32];
+    coll_entry_t *en = entry_hash(key, h) ? att_lru_get(s->index, h, 0) : NULL;
+    return en != NULL && strcmp(en->key, key) == 0 ? en : NULL;
 }
 
 /* Called with the lock held. Keys come from quotes, whose PCK chains may not be checked yet:
@@ -136,6 +143,10 @@ static coll_entry_t *entry_add(att_collsrc_t *s, const char *key, const att_coll
         if (victim == NULL)
             return NULL;
         coll_entry_t *v = *victim;
+        uint8_t vh[32];
+        if (!entry_hash(v->key, vh))
+            return NULL;
+        att_lru_remove(s->index, vh, 0);
         *victim = v->next;
         if (v->obj != NULL)
             v->src->fetcher->release(v->obj);
@@ -144,9 +155,16 @@ static coll_entry_t *entry_add(att_collsrc_t *s, const char *key, const att_coll
         s->stats.evictions++;
     }
     coll_entry_t *en = calloc(1, sizeof(*en));
-    if (en == NULL)
+    uint8_t h[32];
+    if (en == NULL || !entry_hash(key, h)) {
+        free(en);
         return NULL;
+    }
     snprintf(en->key, sizeof(en->key), "%s", key);
+    if (att_lru_put(s->index, h, 0, en) != NULL) { /* the index has room for max_entries + 1 */
+        free(en);
+        return NULL;
+    }
     en->src = src;
     en->next = s->entries;
     s->entries = en;
@@ -326,6 +344,10 @@ att_err_t att_collsrc_new(const att_collsrc_opts_t *opts, att_collsrc_t **out, a
     s->backoff_ms = opts->backoff_ms ? opts->backoff_ms : COLL_DEF_BACKOFF_MS;
     s->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : COLL_DEF_BACKOFF_MAX_MS;
     s->max_entries = opts->max_entries ? opts->max_entries : COLL_MAX_ENTRIES;
+    if ((s->index = att_lru_new(s->max_entries + 1)) == NULL) {
+        e = att_diag_set(d, ATT_E_NOMEM, "out of memory");
+        goto fail;
+    }
     if (s->backoff_max_ms < s->backoff_ms)
         s->backoff_max_ms = s->backoff_ms;
     s->clock_ms = opts->clock_ms ? opts->clock_ms : mono_clock;
@@ -358,6 +380,7 @@ void att_collsrc_free(att_collsrc_t *s)
     for (size_t i = 0; i < s->n_srcs; i++)
         if (s->srcs[i].fetcher->cfg_free)
             s->srcs[i].fetcher->cfg_free(s->srcs[i].cfg);
+    att_lru_free(s->index, NULL);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

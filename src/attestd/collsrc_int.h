@@ -61,6 +61,8 @@ struct att_collsrc {
     size_t n_entries;
     size_t max_entries; /* keys held (opts.max_entries); the least recently used idle one goes */
     uint64_t tick;      /* gets so far: coll_entry_t.used */
+    /* the entries by the SHA-256 of their key (core/lru.h, room for max_entries + 1): lookups */
+    struct att_lru *index;
     att_coll_source_t srcs[COLL_MAX_SOURCES]; /* their cfgs are ours */
     size_t n_srcs;
     att_store_t *store;

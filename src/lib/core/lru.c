@@ -162,6 +162,19 @@ void *att_lru_put(att_lru_t *l, const uint8_t key[32], uint64_t tag, void *val)
     return out;
 }
 
+void *att_lru_remove(att_lru_t *l, const uint8_t key[32], uint64_t tag)
+{
+    att_lru_node_t **pp = att_lru_slot(l, key, tag), *p = *pp;
+    if (p == NULL)
+        return NULL;
+    *pp = p->hnext;
+    att_lru_unlink(l, p);
+    void *val = p->val;
+    free(p);
+    l->n--;
+    return val;
+}
+
 void att_lru_stats(const att_lru_t *l, att_lru_stats_t *out)
 {
     out->hits = l->hits;

@@ -44,6 +44,8 @@ void *att_lru_peek_any(const att_lru_t *l, const uint8_t key[32]);
  * recently used value when the map was full (an eviction, counted), else NULL. When memory for
  * the entry cannot be had, val itself is returned (not kept). */
 void *att_lru_put(att_lru_t *l, const uint8_t key[32], uint64_t tag, void *val);
+/* Take (key, tag) out of the map (not counted as an eviction): its value, or NULL. */
+void *att_lru_remove(att_lru_t *l, const uint8_t key[32], uint64_t tag);
 void att_lru_stats(const att_lru_t *l, att_lru_stats_t *out);
 /* The map's own bytes at this capacity when full (buckets and entries, not the values). */
 size_t att_lru_bytes(size_t capacity);

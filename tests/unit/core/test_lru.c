@@ -97,6 +97,30 @@ static void test_tags_replace_peek(void **state)
     att_lru_free(l, NULL);
 }
 
+/* remove takes one entry out (its value back, not an eviction); the freed room takes a new key
+ * without evicting. */
+static void test_remove(void **state)
+{
+    (void)state;
+    att_lru_t *l = att_lru_new(2);
+    uint8_t a[32], b[32], c[32];
+    key(1, a);
+    key(2, b);
+    key(3, c);
+    assert_null(att_lru_put(l, a, 0, val(1)));
+    assert_null(att_lru_put(l, b, 0, val(2)));
+    assert_null(att_lru_remove(l, a, 9)); /* other tag: not there */
+    assert_ptr_equal(att_lru_remove(l, a, 0), val(1));
+    assert_null(att_lru_get(l, a, 0));
+    assert_null(att_lru_put(l, c, 0, val(3))); /* room: nothing evicted */
+    assert_ptr_equal(att_lru_get(l, b, 0), val(2));
+    att_lru_stats_t st;
+    att_lru_stats(l, &st);
+    assert_int_equal(st.entries, 2);
+    assert_int_equal(st.evictions, 0);
+    att_lru_free(l, NULL);
+}
+
 /* 10x the capacity in distinct keys, in rounds: the map never holds more than its capacity,
  * every insert past it evicts exactly one, and the last `cap` keys are exactly the ones held. */
 static void test_bound_under_10x(void **state)
@@ -136,6 +160,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eviction_order),
         cmocka_unit_test(test_tags_replace_peek),
+        cmocka_unit_test(test_remove),
         cmocka_unit_test(test_bound_under_10x),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
