@@ -312,12 +312,15 @@ static void att_svc_final_round(att_svc_t *svc, const att_ev_type_t *v, size_t i
     att_data_t none = {0};
     att_err_t e = att_ev_verify(svc->ev, v, &in, &res);
     if (e != ATT_OK) {
+        /* missing collateral is a server fault only when the verifier failed for want of it
+         * (SEV-SNP asks for its optional CRL and goes on without one) */
+        bool no_source = cr.no_source && e == ATT_E_COLL_MISSING;
         bool unavailable =
-            cr.no_source || e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS || e == ATT_E_STORE;
+            no_source || e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS || e == ATT_E_STORE;
         att_reply_err(r, unavailable ? 503 : 400,
                       unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
                       "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
-        if (unavailable && !cr.no_source) /* retrying cannot help without a source */
+        if (unavailable && !no_source) /* retrying cannot help without a source */
             r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
         att_ev_result_clear(&res);
         return;
@@ -492,11 +495,12 @@ static void att_svc_attest_as(att_svc_t *svc, const char *type, const char *body
     }
     att_err_t e = att_ev_verify(svc->ev, v, &in, &res);
     if (e != ATT_OK) {
-        bool unavailable = cr.no_source || e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
+        bool no_source = cr.no_source && e == ATT_E_COLL_MISSING; /* as in the final round */
+        bool unavailable = no_source || e == ATT_E_FETCH || e == ATT_E_FETCH_STATUS;
         att_reply_err(r, unavailable ? 503 : 400,
                       unavailable ? "ServiceUnavailable" : "InvalidParameter", e,
                       "evidence verification failed: %s: %s", att_err_name(e), res.diag.msg);
-        if (unavailable && !cr.no_source)
+        if (unavailable && !no_source)
             r->retry_after = cr.retry_after > 0 ? cr.retry_after : 1;
         goto out;
     }

@@ -94,7 +94,10 @@ class H(BaseHTTPRequestHandler):
             count += 1
         n = int(self.headers.get('Content-Length', '0'))
         body = self.rfile.read(n)
-        return self.send(200, body, [('X-Auth', self.headers.get('Authorization', ''))])
+        return self.send(200, body, [('X-Auth', self.headers.get('Authorization', '')),
+                                     ('X-Method', self.command)])
+
+    do_PUT = do_POST  # the same echo, and the method it came with
 
 
 class Server(ThreadingHTTPServer):

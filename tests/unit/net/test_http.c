@@ -342,8 +342,20 @@ static void test_post_and_conn(void **state)
     assert_int_equal(att_net_request(c, &rq, &rs, &d), ATT_OK); /* a GET after the POST */
     assert_string_equal((char *)rs.body, "hello");
     att_net_resp_clear(&rs);
-    rq.method = "PUT";
+    rq.method = "DELETE";
     assert_int_equal(att_net_request(c, &rq, &rs, &d), ATT_E_ARG);
+    att_net_resp_clear(&rs);
+    /* PUT sends its body as POST does, with its own method (attest policy set) */
+    const char *const cap2[] = {"X-Method", NULL};
+    rq = (att_net_req_t){.method = "PUT",
+                         .url = u,
+                         .allow_http = true,
+                         .body = "p=1",
+                         .body_len = 3,
+                         .capture = cap2};
+    assert_int_equal(att_net_request(c, &rq, &rs, &d), ATT_OK);
+    assert_string_equal((char *)rs.body, "p=1");
+    assert_string_equal(rs.header, "PUT");
     att_net_resp_clear(&rs);
     att_net_conn_free(c);
     free(u);
