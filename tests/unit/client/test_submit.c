@@ -2,6 +2,7 @@
  * Enclave wrapping of a bare SGX quote, argument checks, a redirect from attestd not followed.
  * Includes the source to reach statics.
  */
+#define _GNU_SOURCE /* submit.c, included below, uses asprintf */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
