@@ -422,11 +422,10 @@ static att_err_t net_fetch(att_collsrc_t *s, const coll_entry_t *en, att_time_t 
         char msg[sizeof d->msg];
         att_log_redact_urls(d->msg, msg, sizeof msg);
         memcpy(d->msg, msg, sizeof msg);
-        json_t *o = json_pack("{s:s, s:s, s:o*, s:I, s:I, s:I}", "key", en->key, "error",
-                              att_err_name(e), "reason", att_log_jstr(d->msg),
-                              "duration_ms", (json_int_t)(att_net_mono_ms() - t0), "requests",
-                              (json_int_t)net.requests, "retry_after_s",
-                              (json_int_t)net.retry_after);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:o*, s:I, s:I, s:I}", "key", en->key, "error", att_err_name(e), "reason",
+            att_log_jstr(d->msg), "duration_ms", (json_int_t)(att_net_mono_ms() - t0), "requests",
+            (json_int_t)net.requests, "retry_after_s", (json_int_t)net.retry_after);
         att_log_json(ATT_LOG_WARN, "collateral fetch failed", o);
         json_decref(o);
         free(*blob);

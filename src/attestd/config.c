@@ -182,8 +182,7 @@ static const att_opt_t att_opts[O_COUNT] = {
               "clock override: judge evidence, certificates and collateral at this instant"},
     [O_ISOLATED] = {"isolated-signers", K_STR, "FILE", NULL, 0, 0,
                     "isolated mode: PEM file of trusted policy signer certificates"},
-    [O_POLICY_SIGNER_MIN_RSA_BITS] = {"policy-signer-min-rsa-bits", K_UINT, "N", "2048", 1024,
-                                      4096,
+    [O_POLICY_SIGNER_MIN_RSA_BITS] = {"policy-signer-min-rsa-bits", K_UINT, "N", "2048", 1024, 4096,
                                       "smallest RSA key that may sign a policy or be a policy "
                                       "management certificate (1024: what MAA accepts)"},
     [O_TLS_CERT] = {"tls-cert", K_STR, "FILE", NULL, 0, 0,
@@ -990,15 +989,16 @@ void att_config_free(att_config_t *cfg)
 
 void att_config_usage(FILE *f)
 {
-    fprintf(f, "usage: attestd [OPTIONS]              run the attestation service\n"
-               "       attestd [OPTIONS] keys rotate  add a new active signing key (options may\n"
-               "                                      also follow the command; keys rotate --help)\n"
-               "\n"
-               "An attestation service wire-compatible with Microsoft Azure Attestation.\n"
-               "\n"
-               "options (each also settable as ATTESTD_<NAME> in the environment and as\n"
-               "`name = value` in the --config file; command line > environment > file >\n"
-               "default):\n");
+    fprintf(f,
+            "usage: attestd [OPTIONS]              run the attestation service\n"
+            "       attestd [OPTIONS] keys rotate  add a new active signing key (options may\n"
+            "                                      also follow the command; keys rotate --help)\n"
+            "\n"
+            "An attestation service wire-compatible with Microsoft Azure Attestation.\n"
+            "\n"
+            "options (each also settable as ATTESTD_<NAME> in the environment and as\n"
+            "`name = value` in the --config file; command line > environment > file >\n"
+            "default):\n");
     for (int i = 0; i < O_COUNT; i++) {
         const att_opt_t *o = &att_opts[i];
         char lhs[64], env[64];

@@ -47,8 +47,8 @@ typedef struct {
     /* smallest RSA key that may sign a policy or be a policy management certificate
      * ("policy-signer-min-rsa-bits"; 0: ATT_POLICY_SIGNER_MIN_RSA_BITS) */
     unsigned policy_signer_min_rsa_bits;
-    int64_t token_lifetime;       /* seconds, default 28800 */
-    att_alg_t alg;                /* signing algorithm, default RS256 */
+    int64_t token_lifetime; /* seconds, default 28800 */
+    att_alg_t alg;          /* signing algorithm, default RS256 */
     /* seconds a rotated key is published before it signs; < 0: the store's default (60 on a
      * store replicas share, 0 on SQLite) */
     int64_t key_publish_lead;
@@ -154,8 +154,8 @@ typedef struct {
                                    * certificates, CRLs, collateral) */
     uint64_t coll_hits, coll_misses, coll_fetches, coll_fetch_errors, coll_served_stale;
     uint64_t coll_requests, coll_backoff_denied, coll_rate_denied, coll_busy_denied;
-    uint64_t hsm_signs, hsm_waits; /* --signing-key: signatures, and those that waited for a
-                                    * free PKCS#11 session */
+    uint64_t hsm_signs, hsm_waits;    /* --signing-key: signatures, and those that waited for a
+                                       * free PKCS#11 session */
     uint64_t policy_signer_weak_keys; /* policy signer keys under 2048 bits used (accepted with
                                        * --policy-signer-min-rsa-bits below 2048) */
 

@@ -73,8 +73,8 @@ struct att_svc {
     struct att_hsm *hsm;           /* --signing-key pkcs11:..., or NULL (keys.c, hsm.c) */
     att_pol_t *pol[ATT_SVC_MAX_TYPES];
     bool isolated;
-    STACK_OF(X509) * signers;  /* policy management certificates (isolated mode) */
-    atomic_bool stopping;      /* att_svc_stop: evaluations in flight give up */
+    STACK_OF(X509) * signers; /* policy management certificates (isolated mode) */
+    atomic_bool stopping;     /* att_svc_stop: evaluations in flight give up */
     /* policy signatures and policy management certificates accepted with an RSA key under
      * ATT_POLICY_SIGNER_MIN_RSA_BITS (--policy-signer-min-rsa-bits below 2048) */
     atomic_uint_fast64_t weak_signer_uses;
