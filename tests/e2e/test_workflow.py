@@ -138,13 +138,17 @@ def start_idp(d, clients, resources):
     mod = os.path.join(node_dir, 'node_modules', 'oidc-provider', 'package.json')
     if FORCE_PY_IDP:
         return PyIdP(d, clients, resources).url, 'python'
-    if shutil.which('node') and not os.path.exists(mod) and shutil.which('npm'):
+    # the version scripts/demo-node pins, installed as make demo installs it (npm ci)
+    pins = os.path.join(REPO, 'scripts', 'demo-node')
+    lock = os.path.join(node_dir, 'package-lock.json')
+    pinned = os.path.exists(lock) and \
+        open(lock, 'rb').read() == open(os.path.join(pins, 'package-lock.json'), 'rb').read()
+    if shutil.which('node') and shutil.which('npm') and not (pinned and os.path.exists(mod)):
         os.makedirs(node_dir, exist_ok=True)
-        pj = os.path.join(node_dir, 'package.json')
-        if not os.path.exists(pj):
-            open(pj, 'w').write('{"private": true}\n')
+        for f in ('package.json', 'package-lock.json'):
+            shutil.copyfile(os.path.join(pins, f), os.path.join(node_dir, f))
         try:
-            r = run(['npm', 'install', '--no-audit', '--no-fund', 'oidc-provider'], timeout=150, cwd=node_dir)
+            r = run(['npm', 'ci', '--no-audit', '--no-fund'], timeout=150, cwd=node_dir)
             err = r.stderr[-800:] if r.returncode != 0 else None
         except subprocess.TimeoutExpired:
             err = 'timed out after 150 s'
