@@ -1015,5 +1015,5 @@ void att_config_usage(FILE *f)
     fprintf(f, "  %-28s %s\n", "--help", "print this help and exit");
     fprintf(f, "  %-28s %s\n", "--version", "print the version and exit");
     fprintf(f, "\nInvalid options exit with status 2. SIGTERM or SIGINT stop the service "
-               "gracefully (exit 0).\nSee docs/server.md.\n");
+               "gracefully (exit 0).\nSee attestd(8), attestd.conf(5) and docs/server.md.\n");
 }
