@@ -240,6 +240,12 @@ ATT_API void att_sim_qe_identity_default(att_sim_qe_identity_t *q, att_tee_t tee
  * inner object as written. malloc'd, NUL-terminated (len excludes it): free(). */
 ATT_API att_err_t att_sim_tcb_info_sign(const att_sim_pki_t *p, const att_sim_tcb_info_t *t,
                                         char **json, size_t *len, att_diag_t *diag) ATT_WUR;
+/* The signed TCB info `json` (as att_sim_tcb_info_sign writes it) with tcbInfo.fmspc replaced by
+ * `fmspc` and signed anew by p's TCB signer: the same TCB levels for another FMSPC (attest sim
+ * fleet --fmspcs). malloc'd, NUL-terminated (len excludes it): free(). */
+ATT_API att_err_t att_sim_tcb_info_refmspc(const att_sim_pki_t *p, const uint8_t *json,
+                                           size_t json_len, const uint8_t fmspc[6], char **out,
+                                           size_t *len, att_diag_t *diag) ATT_WUR;
 /* {"enclaveIdentity":{...},"signature":"<hex>"} likewise. */
 ATT_API att_err_t att_sim_qe_identity_sign(const att_sim_pki_t *p, const att_sim_qe_identity_t *q,
                                            char **json, size_t *len, att_diag_t *diag) ATT_WUR;

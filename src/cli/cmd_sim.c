@@ -33,7 +33,7 @@ static const char att_sim_usage[] =
     "usage: attest sim init DIR [--ca processor|platform] [--tee sgx|tdx] [--force]\n"
     "       attest sim collateral-server --dir DIR [--listen 127.0.0.1:PORT] [--quiet]\n"
     "       attest sim tcb-eval DIR --tee sgx|tdx --number N [--status STATUS]\n"
-    "       attest sim fleet DIR --platforms N --out OUT [--tee sgx|tdx|both]\n"
+    "       attest sim fleet DIR --platforms N --out OUT [--tee sgx|tdx|both] [--fmspcs K]\n"
     "       attest sim snp init|report ...   (a simulated SEV-SNP fleet: attest sim snp --help)\n"
     "\n"
     "A simulated Intel DCAP platform for development and tests. Its quotes are real DCAP quotes\n"
@@ -58,6 +58,7 @@ static const char att_server_usage[] =
     "API, for attestd --collateral-url. Listens on 127.0.0.1 (port 0 by default: any free port)\n"
     "and prints its URL as the first line of standard output. Paths:\n"
     "  GET /{sgx,tdx}/certification/v4/tcb?fmspc=HEX     header TCB-Info-Issuer-Chain\n"
+    "      HEX: DIR's FMSPC or one of DIR/collateral/<tee>/fmspc-HEX (attest sim fleet --fmspcs)\n"
     "  GET /{sgx,tdx}/certification/v4/qe/identity       header SGX-Enclave-Identity-Issuer-Chain\n"
     "      both with &tcbEvaluationDataNumber=N: the set of that number (attest sim tcb-eval)\n"
     "  GET /{sgx,tdx}/certification/v4/tcbevaluationdatanumbers\n"
@@ -155,6 +156,14 @@ typedef struct {
 } att_coll_eval_t;
 
 #define ATT_SRV_MAX_EVALS 16
+#define ATT_SRV_MAX_FMSPCS 4096 /* fmspc-HEX sets of one TEE (attest sim fleet --fmspcs) */
+
+/* The TCB info of another FMSPC (DIR/collateral/<tee>/fmspc-HEX, attest sim fleet --fmspcs). */
+typedef struct {
+    char fmspc[13]; /* lowercase hex */
+    att_blob_t tcb_info;
+    char *tcb_chain_hdr;
+} att_coll_fmspc_t;
 
 typedef struct {
     bool present;
@@ -166,6 +175,8 @@ typedef struct {
     att_coll_eval_t evals[ATT_SRV_MAX_EVALS];
     att_blob_t eval_list; /* tcb_eval_numbers.json, when present */
     char *eval_list_hdr;
+    size_t n_fmspcs;
+    att_coll_fmspc_t *fmspcs; /* current set only: no eval-N sets for these */
 } att_coll_set_t;
 
 typedef struct {
@@ -255,6 +266,11 @@ static void att_srv_free(att_coll_srv_t *s)
         }
         free(s->set[i].eval_list.p);
         free(s->set[i].eval_list_hdr);
+        for (size_t k = 0; k < s->set[i].n_fmspcs; k++) {
+            free(s->set[i].fmspcs[k].tcb_info.p);
+            free(s->set[i].fmspcs[k].tcb_chain_hdr);
+        }
+        free(s->set[i].fmspcs);
     }
     free(s->pck_crl_der.p);
     free(s->root_crl_der.p);
@@ -298,6 +314,49 @@ static bool att_srv_load_evals(att_coll_set_t *c, const char *sub, att_diag_t *d
     return ok;
 }
 
+/* The fmspc-HEX subdirectories of one TEE (attest sim fleet --fmspcs), at most
+ * ATT_SRV_MAX_FMSPCS. */
+static bool att_srv_load_fmspcs(att_coll_set_t *c, const char *sub, att_diag_t *d)
+{
+    DIR *dh = opendir(sub);
+    if (dh == NULL)
+        return true;
+    struct dirent *de;
+    bool ok = true;
+    while (ok && (de = readdir(dh)) != NULL) {
+        const char *h = de->d_name + 6;
+        if (strncmp(de->d_name, "fmspc-", 6) != 0 || strlen(h) != 12 ||
+            strspn(h, "0123456789abcdefABCDEF") != 12)
+            continue;
+        if (c->n_fmspcs == ATT_SRV_MAX_FMSPCS) {
+            att_diag_set(d, ATT_E_LIMIT, "%s holds more than %d fmspc-HEX sets", sub,
+                         ATT_SRV_MAX_FMSPCS);
+            ok = false;
+            break;
+        }
+        if (c->n_fmspcs % 64 == 0) {
+            att_coll_fmspc_t *g = realloc(c->fmspcs, (c->n_fmspcs + 64) * sizeof *g);
+            if (g == NULL) {
+                att_diag_set(d, ATT_E_NOMEM, "out of memory");
+                ok = false;
+                break;
+            }
+            c->fmspcs = g;
+        }
+        att_coll_fmspc_t *f = &c->fmspcs[c->n_fmspcs++]; /* freed by att_srv_free */
+        memset(f, 0, sizeof *f);
+        for (int k = 0; k < 12; k++)
+            f->fmspc[k] = (char)((h[k] >= 'A' && h[k] <= 'F') ? h[k] + 32 : h[k]);
+        char p[4096];
+        if ((size_t)snprintf(p, sizeof(p), "%s/%s", sub, de->d_name) >= sizeof(p))
+            continue;
+        ok = att_load(p, "tcb_info.json", &f->tcb_info, d) &&
+             att_load_hdr(p, "tcb_info_issuer_chain.pem", &f->tcb_chain_hdr, d);
+    }
+    closedir(dh);
+    return ok;
+}
+
 static bool att_srv_load(att_coll_srv_t *s, const char *dir, att_diag_t *d)
 {
     att_sim_ca_type_t ca;
@@ -330,7 +389,7 @@ static bool att_srv_load(att_coll_srv_t *s, const char *dir, att_diag_t *d)
             json_object_get(json_object_get(j, "tcbInfo"), "tcbEvaluationDataNumber"));
         json_decref(j);
         c->present = true;
-        if (!att_srv_load_evals(c, sub, d))
+        if (!att_srv_load_evals(c, sub, d) || !att_srv_load_fmspcs(c, sub, d))
             return false;
         if (i == 0 && (!att_load(sub, "pck_crl.der", &s->pck_crl_der, d) ||
                        !att_load(sub, "root_ca_crl.der", &s->root_crl_der, d) ||
@@ -419,6 +478,15 @@ static enum MHD_Result att_srv_handle(void *cls, struct MHD_Connection *conn, co
             ret = att_srv_send(conn, 200, tcb->p, tcb->n, "application/json",
                                "TCB-Info-Issuer-Chain", tcb_hdr);
             goto out;
+        }
+        for (size_t k = 0; fm != NULL && tcb == &c->tcb_info && k < c->n_fmspcs; k++) {
+            const att_coll_fmspc_t *f = &c->fmspcs[k];
+            if (f->tcb_info.p != NULL && !strcasecmp(fm, f->fmspc)) {
+                status = 200;
+                ret = att_srv_send(conn, 200, f->tcb_info.p, f->tcb_info.n, "application/json",
+                                   "TCB-Info-Issuer-Chain", f->tcb_chain_hdr);
+                goto out;
+            }
         }
     } else if (c != NULL && !strcmp(rest, "qe/identity")) {
         status = 200;

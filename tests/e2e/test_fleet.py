@@ -9,7 +9,12 @@ evictions, entries and capacity gauges say so, and a platform used just before a
 its entry (LRU, not round-robin). The collateral cache (--cache-collateral) holds one set per TEE;
 with room for one, SGX and TDX quotes in turn evict each other's set and still verify.
 `attest sim fleet` refuses bad arguments with exit 2.
+With --fmspcs 2, SGX platforms alternate between two FMSPCs: the collateral server serves a TCB
+info for each (signed anew, tcbInfo.fmspc the platform's), every quote verifies and attestd holds
+two collateral sets (one key per FMSPC) where one FMSPC gives one.
 """
+import json
+import urllib.request
 import os
 import re
 import subprocess
@@ -101,6 +106,41 @@ def main():
         attest(s, fleet, plats[0])  # miss: evicts 2, keeps 1
         attest(s, fleet, plats[1])  # hit (round-robin would have evicted it)
         T.eq('small cache: LRU keeps the platform used last', counts(s), (2, 4, 2, 2, 2))
+    coll_p.terminate()
+    fmspcs(d)
+
+
+def fmspcs(d):
+    sim, fleet = os.path.join(d, 'sim2'), os.path.join(d, 'fleet2')
+    T.eq('sim init (fmspcs)', run([ATTEST, 'sim', 'init', sim]).returncode, 0)
+    for bad in ('0', '5', 'x', '4097'):
+        r = run([ATTEST, 'sim', 'fleet', sim, '--platforms', '4', '--fmspcs', bad, '--out',
+                 os.path.join(d, 'y')])
+        T.eq('sim fleet --fmspcs %s: exit 2' % bad, r.returncode, 2, r.stderr)
+        T.check('sim fleet --fmspcs %s: says which' % bad, '--fmspcs' in r.stderr, r.stderr)
+    r = run([ATTEST, 'sim', 'fleet', sim, '--platforms', '4', '--tee', 'sgx', '--fmspcs', '2',
+             '--out', fleet])
+    T.eq('sim fleet --fmspcs 2 exit', r.returncode, 0, r.stderr)
+    plats = [tuple(l.split()) for l in open(os.path.join(fleet, 'platforms.txt'))]
+    base = json.load(open(os.path.join(sim, 'collateral', 'sgx', 'tcb_info.json')))
+    fm0 = base['tcbInfo']['fmspc']
+    fm1 = fm0[:10] + '%02X' % (int(fm0[10:], 16) ^ 1)
+    coll_p, coll = sim_server(sim)
+    for fm in (fm0, fm1):
+        with urllib.request.urlopen('%s/sgx/certification/v4/tcb?fmspc=%s' % (coll, fm)) as u:
+            body = json.loads(u.read())
+            T.eq('collateral server: TCB info of FMSPC %s' % fm, body['tcbInfo']['fmspc'], fm)
+            T.check('collateral server: FMSPC %s signed with its chain' % fm,
+                    'BEGIN' in urllib.request.unquote(u.headers['TCB-Info-Issuer-Chain']))
+    root = os.path.join(sim, 'trust_root.pem')
+    with Server('--trust-root', root, collateral_url=coll) as s:
+        for p in plats[:1]:
+            T.eq('one FMSPC: %s verifies' % p[1], attest(s, fleet, p).status, 200)
+        T.eq('one FMSPC: one collateral key', counts(s, 'collateral')[3], 1)
+        for p in plats:
+            r = attest(s, fleet, p)
+            T.eq('two FMSPCs: %s verifies' % p[1], r.status, 200, r.body)
+        T.eq('two FMSPCs: two collateral keys, no eviction', counts(s, 'collateral')[2:4], (0, 2))
     coll_p.terminate()
 
 

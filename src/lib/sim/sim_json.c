@@ -220,6 +220,30 @@ att_err_t att_sim_tcb_info_sign(const att_sim_pki_t *p, const att_sim_tcb_info_t
     return att_sim_sign_json(p, "tcbInfo", att_sim_tcb_info_json(t), json, len, diag);
 }
 
+att_err_t att_sim_tcb_info_refmspc(const att_sim_pki_t *p, const uint8_t *json, size_t json_len,
+                                   const uint8_t fmspc[6], char **out, size_t *len,
+                                   att_diag_t *diag)
+{
+    if (p == NULL || json == NULL || fmspc == NULL || out == NULL || len == NULL)
+        return att_diag_set(diag, ATT_E_ARG, "att_sim_tcb_info_refmspc: NULL argument");
+    json_error_t e;
+    json_t *doc = json_loadb((const char *)json, json_len, 0, &e);
+    json_t *inner = json_object_get(doc, "tcbInfo");
+    if (!json_is_object(inner) || !json_is_string(json_object_get(inner, "fmspc"))) {
+        json_decref(doc);
+        return att_diag_set(diag, ATT_E_COLL_FORMAT,
+                            "not a TCB info document with tcbInfo.fmspc%s%s",
+                            doc == NULL ? ": " : "", doc == NULL ? e.text : "");
+    }
+    json_incref(inner);
+    json_decref(doc);
+    if (json_object_set_new(inner, "fmspc", att_sim_hex(fmspc, 6)) != 0) {
+        json_decref(inner);
+        return att_diag_set(diag, ATT_E_NOMEM, "out of memory");
+    }
+    return att_sim_sign_json(p, "tcbInfo", inner, out, len, diag); /* takes inner */
+}
+
 att_err_t att_sim_tcbeval_sign(const att_sim_pki_t *p, att_tee_t tee, att_time_t issue_date,
                                att_time_t next_update, const att_sim_tcbeval_entry_t *e, size_t n,
                                char **json, size_t *len, att_diag_t *diag)
