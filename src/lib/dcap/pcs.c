@@ -419,7 +419,7 @@ static att_err_t fetch_raw(const pcs_cfg_t *c, const char *key, att_coll_net_t *
     att_err_t e = att_net_conn_new(&f.conn, d);
     if (e)
         return e;
-    char fm[13], url[PCS_URL_LEN], what[64];
+    char fm[13], url[PCS_URL_LEN], what[128];
     att_hex_encode(fmspc, 6, fm);
     for (char *p = fm; *p; p++)
         *p = (char)toupper((unsigned char)*p);
