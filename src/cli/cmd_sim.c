@@ -155,7 +155,7 @@ typedef struct {
     char *tcb_chain_hdr, *qe_chain_hdr;
 } att_coll_eval_t;
 
-#define ATT_SRV_MAX_EVALS 16
+#define ATT_SRV_MAX_EVALS  16
 #define ATT_SRV_MAX_FMSPCS 4096 /* fmspc-HEX sets of one TEE (attest sim fleet --fmspcs) */
 
 /* The TCB info of another FMSPC (DIR/collateral/<tee>/fmspc-HEX, attest sim fleet --fmspcs). */

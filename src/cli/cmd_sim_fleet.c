@@ -25,7 +25,7 @@
 
 int att_sim_fleet_cmd(int argc, char **argv);
 
-#define ATT_FLEET_MAX 1000000      /* platforms one command mints */
+#define ATT_FLEET_MAX       1000000 /* platforms one command mints */
 #define ATT_FLEET_FMSPC_MAX 4096    /* FMSPCs of one fleet (the collateral server loads as many) */
 
 static const char att_fleet_usage[] =
