@@ -321,7 +321,16 @@ def metrics_checks():
     with Server() as s:
         s.post('/attest/SgxEnclave', {'quote': '!!!not base64!!!'})
         s.post('/attest/SgxEnclave', {'quote': b64url(b'\x03\x00\x02\x00' + b'\x00' * 40)})
-        text = metrics(s)
+        # a request is counted when MHD reports it complete, just after its answer is sent: the
+        # client can scrape first (seen under ASan), so wait up to 5 s for both to be counted
+        t0 = time.monotonic()
+        while True:
+            text = metrics(s)
+            n = sum(float(l.rsplit(' ', 1)[1]) for l in text.splitlines()
+                    if l.startswith('attestd_attest_outcomes_total{type="SgxEnclave"'))
+            if n >= 2 or time.monotonic() - t0 > 5:
+                break
+            time.sleep(0.05)
         bad64 = metric(text, 'attestd_attest_outcomes_total',
                        {'type': 'SgxEnclave', 'code': 'ATT_E_ARG', 'maa_code': 'InvalidParameter'})
         trunc = [l for l in text.splitlines() if l.startswith('attestd_attest_outcomes_total{') and
