@@ -21,6 +21,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include "core/lru.h"
@@ -39,10 +40,12 @@
 typedef struct {
     _Atomic int refs; /* compiled-in entries are never freed */
     bool builtin;
-    uint8_t *key; /* the chain bytes as given (cache key); NULL when compiled in */
+    /* The cache key: the chain's bytes as given after its leaf (when it starts with one, as
+     * a THIM bundle does; had_leaf), else all of them; NULL when compiled in. Chains of many
+     * chips under one ASK share the entry: the leaf is the request's, never the entry's. */
+    uint8_t *key;
     size_t key_len;
-    uint8_t *leaf; /* DER of the leaf the chain carried first (THIM bundle), or NULL */
-    size_t leaf_len;
+    bool had_leaf;
     X509 *ica, *ark;
     att_snp_product_t product;
     att_snp_key_t kind;
@@ -82,7 +85,6 @@ static void att_ica_release(att_snp_ica_t *e)
     X509_free(e->ark);
     pthread_mutex_destroy(&e->crl_mu);
     free(e->key);
-    free(e->leaf);
     free(e);
 }
 
@@ -181,9 +183,38 @@ static att_snp_product_t att_ica_cn(const char *cn, att_snp_key_t *kind)
 /* Parse and verify a caller's chain: [leaf] intermediate [ARK], PEM. The intermediate names the
  * product and key kind; the ARK (given, or the pinned one of that product) must be AMD's pinned
  * ARK of the product or a root of `trust` named ARK-<product>. */
-static att_err_t att_ica_new(const att_snp_input_t *in, att_snp_ica_t **out, att_diag_t *diag)
+/* The chain's first PEM block as DER (*der, OPENSSL_malloc'd) and the offset of what follows
+ * it; false when the text does not start with a PEM certificate. Decodes, parses nothing. */
+static bool att_chain_first(const uint8_t *chain, size_t len, unsigned char **der, long *der_len,
+                            size_t *rest)
+{
+    *der = NULL;
+    BIO *b = BIO_new_mem_buf(chain, (int)len);
+    char *name = NULL, *hdr = NULL;
+    bool ok = b != NULL && PEM_read_bio(b, &name, &hdr, der, der_len) == 1 &&
+              strcmp(name, PEM_STRING_X509) == 0 && *der_len > 0;
+    if (ok)
+        *rest = len - (size_t)BIO_pending(b);
+    if (!ok) {
+        OPENSSL_free(*der);
+        *der = NULL;
+    }
+    OPENSSL_free(name);
+    OPENSSL_free(hdr);
+    BIO_free(b);
+    ERR_clear_error();
+    return ok;
+}
+
+/* The intermediate and root of in->chain, verified; a leaf the chain starts with is left to
+ * the caller (its DER in *leaf, *leaf_len, OPENSSL_malloc'd). */
+static att_err_t att_ica_new(const att_snp_input_t *in, att_snp_ica_t **out, unsigned char **leaf,
+                             size_t *leaf_len, att_diag_t *diag)
 {
     *out = NULL;
+    *leaf = NULL;
+    *leaf_len = 0;
+    size_t key_off = 0;
     STACK_OF(X509) *sk = att_pem_chain(in->chain, in->chain_len, ATT_SNP_MAX_CHAIN,
                                        ATT_E_CERT_PARSE, "the given certificate chain", diag);
     if (sk == NULL)
@@ -200,21 +231,13 @@ static att_err_t att_ica_new(const att_snp_input_t *in, att_snp_ica_t **out, att
     pthread_mutex_init(&r->crl_mu, NULL);
     att_x509_cn(X509_get_subject_name(sk_X509_value(sk, 0)), cn, sizeof(cn));
     if (strcmp(cn, "SEV-VCEK") == 0 || strcmp(cn, "SEV-VLEK") == 0) {
-        unsigned char *der = NULL;
-        int dl = i2d_X509(sk_X509_value(sk, 0), &der);
-        if (dl <= 0) {
-            e = att_diag_set(diag, ATT_E_CERT_PARSE, "the given chain's leaf cannot be encoded");
+        long dl = 0;
+        if (!att_chain_first(in->chain, in->chain_len, leaf, &dl, &key_off)) {
+            e = att_diag_set(diag, ATT_E_CERT_PARSE, "the given chain's leaf cannot be decoded");
             goto out;
         }
-        r->leaf = malloc((size_t)dl);
-        if (r->leaf != NULL)
-            memcpy(r->leaf, der, (size_t)dl);
-        r->leaf_len = (size_t)dl;
-        OPENSSL_free(der);
-        if (r->leaf == NULL) {
-            e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
-            goto out;
-        }
+        *leaf_len = (size_t)dl;
+        r->had_leaf = true;
         i = 1;
     }
     if (i >= n) {
@@ -286,18 +309,22 @@ static att_err_t att_ica_new(const att_snp_input_t *in, att_snp_ica_t **out, att
         e = att_diag_set(diag, ATT_E_CERT_PARSE, "the given chain has malformed dates");
         goto out;
     }
-    if ((r->key = malloc(in->chain_len)) == NULL) {
+    r->key_len = in->chain_len - key_off;
+    if ((r->key = malloc(r->key_len ? r->key_len : 1)) == NULL) {
         e = att_diag_set(diag, ATT_E_NOMEM, "out of memory");
         goto out;
     }
-    memcpy(r->key, in->chain, in->chain_len);
-    r->key_len = in->chain_len;
+    memcpy(r->key, in->chain + key_off, r->key_len);
 out:
     sk_X509_pop_free(sk, X509_free);
-    if (e != ATT_OK)
+    if (e != ATT_OK) {
         att_ica_release(r);
-    else
+        OPENSSL_free(*leaf);
+        *leaf = NULL;
+        *leaf_len = 0;
+    } else {
         *out = r;
+    }
     ERR_clear_error();
     return e;
 }
@@ -466,12 +493,14 @@ ATT_API void att_snp_cache_counts(att_snp_cache_t *c, att_snp_cache_counts_t *ou
                                     .capacity = st.capacity};
 }
 
-static att_snp_ica_t *att_cache_ica_get(att_snp_cache_t *c, const uint8_t *key, size_t len)
+static att_snp_ica_t *att_cache_ica_get(att_snp_cache_t *c, const uint8_t *key, size_t len,
+                                        bool had_leaf)
 {
     att_snp_ica_t *hit = NULL;
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < c->ni && hit == NULL; i++)
-        if (c->ica[i]->key_len == len && memcmp(c->ica[i]->key, key, len) == 0) {
+        if (c->ica[i]->had_leaf == had_leaf && c->ica[i]->key_len == len &&
+            memcmp(c->ica[i]->key, key, len) == 0) {
             hit = c->ica[i];
             atomic_fetch_add(&hit->refs, 1);
         }
@@ -702,10 +731,27 @@ ATT_API att_err_t att_snp_verify(const att_snp_input_t *in, att_snp_cache_t *cac
 
     att_snp_ica_t *ica = NULL;
     att_snp_leaf_t *leaf = NULL;
+    unsigned char *cleaf = NULL; /* DER of the leaf the chain starts with, or NULL */
+    size_t cleaf_len = 0;
     if (in->chain != NULL && in->chain_len > 0) {
-        ica = cache ? att_cache_ica_get(cache, in->chain, in->chain_len) : NULL;
+        ica = cache ? att_cache_ica_get(cache, in->chain, in->chain_len, false) : NULL;
+        if (ica == NULL && cache) {
+            /* a chain that starts with its leaf: the entry of the rest (shared by the chips
+             * under that ASK); the leaf is then verified under it as any leaf is */
+            long dl = 0;
+            size_t rest = 0;
+            if (att_chain_first(in->chain, in->chain_len, &cleaf, &dl, &rest)) {
+                ica = att_cache_ica_get(cache, in->chain + rest, in->chain_len - rest, true);
+                cleaf_len = (size_t)dl;
+                if (ica == NULL) {
+                    OPENSSL_free(cleaf);
+                    cleaf = NULL;
+                    cleaf_len = 0;
+                }
+            }
+        }
         if (ica == NULL) {
-            if ((e = att_ica_new(in, &ica, d)) != ATT_OK)
+            if ((e = att_ica_new(in, &ica, &cleaf, &cleaf_len, d)) != ATT_OK)
                 goto out;
             if (cache)
                 att_cache_ica_put(cache, ica);
@@ -713,14 +759,13 @@ ATT_API att_err_t att_snp_verify(const att_snp_input_t *in, att_snp_cache_t *cac
     }
     const uint8_t *lder = in->vcek;
     size_t llen = in->vcek_len;
-    if (ica != NULL && ica->leaf != NULL) {
-        if (lder != NULL && (llen != ica->leaf_len || memcmp(lder, ica->leaf, llen) != 0)) {
+    if (cleaf != NULL) {
+        if (lder != NULL && (llen != cleaf_len || memcmp(lder, cleaf, llen) != 0)) {
             /* a PEM leaf given separately is compared by its DER */
             X509 *x = att_cert_parse(lder, llen, "the VCEK/VLEK certificate", d);
             unsigned char *der = NULL;
             int dl = x ? i2d_X509(x, &der) : -1;
-            bool same =
-                dl > 0 && (size_t)dl == ica->leaf_len && !memcmp(der, ica->leaf, (size_t)dl);
+            bool same = dl > 0 && (size_t)dl == cleaf_len && !memcmp(der, cleaf, (size_t)dl);
             OPENSSL_free(der);
             X509_free(x);
             if (!same) {
@@ -730,8 +775,8 @@ ATT_API att_err_t att_snp_verify(const att_snp_input_t *in, att_snp_cache_t *cac
                 goto out;
             }
         }
-        lder = ica->leaf;
-        llen = ica->leaf_len;
+        lder = cleaf;
+        llen = cleaf_len;
     }
     if (lder == NULL || llen == 0) {
         e = att_diag_set(d, ATT_E_ARG,
@@ -801,5 +846,6 @@ ATT_API att_err_t att_snp_verify(const att_snp_input_t *in, att_snp_cache_t *cac
 out:
     att_leaf_release(leaf);
     att_ica_release(ica);
+    OPENSSL_free(cleaf);
     return e;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "attest/sim.h"
 #include "attest/snp.h"
@@ -118,11 +120,81 @@ static void test_bound_under_10x(void **state)
     att_sim_snp_free(f.s);
 }
 
+/* A report of chip i verified with the chain as a THIM bundle carries it: the chip's VCEK first,
+ * then the ASK and ARK, and no separate VCEK. */
+static att_err_t verify_bundle(fleet_t *f, size_t chip, size_t leaf_chip, att_snp_cache_t *cache)
+{
+    static att_snp_result_t res;
+    att_sim_snp_report_opts_t ro;
+    att_sim_snp_report_opts_default(f->s, &ro, chip, 3);
+    uint8_t rep[ATT_SNP_REPORT_LEN];
+    att_slice_t leaf;
+    att_sim_buf_t chain;
+    att_diag_t d;
+    assert_int_equal(att_sim_snp_report(f->s, &ro, rep, &d), ATT_OK);
+    assert_int_equal(att_sim_snp_leaf(f->s, ATT_SNP_KEY_VCEK, leaf_chip, f->tcb, &leaf, &d),
+                     ATT_OK);
+    assert_int_equal(att_sim_snp_cert_chain(f->s, ATT_SNP_KEY_VCEK, &chain, &d), ATT_OK);
+    const unsigned char *p = leaf.ptr;
+    X509 *x = d2i_X509(NULL, &p, (long)leaf.len);
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_non_null(x);
+    assert_non_null(b);
+    assert_int_equal(PEM_write_bio_X509(b, x), 1);
+    assert_true(BIO_write(b, chain.ptr, (int)chain.len) == (int)chain.len);
+    char *text;
+    long tl = BIO_get_mem_data(b, &text);
+    att_snp_input_t in = {.report = rep,
+                          .report_len = ATT_SNP_REPORT_LEN,
+                          .chain = (const uint8_t *)text,
+                          .chain_len = (size_t)tl,
+                          .trust = f->t,
+                          .now = T0};
+    att_err_t e = att_snp_verify(&in, cache, &res);
+    BIO_free(b);
+    X509_free(x);
+    free(chain.ptr);
+    return e;
+}
+
+/* Chains that start with their chip's VCEK (THIM bundles) share one verified ASK and ARK: with
+ * more chips than the intermediates the cache keeps (16), every chip verified again is a hit.
+ * (The intermediates were keyed by the whole chain, leaf included: each chip took one of the 16
+ * slots, and past 16 chips every request verified the ASK and the VCEK again.) */
+static void test_bundles_share_the_intermediate(void **state)
+{
+    (void)state;
+    enum { CHIPS = 20 };
+    fleet_t f;
+    fleet_new(&f, CHIPS);
+    att_snp_cache_t *c = att_snp_cache_new(64);
+    for (size_t i = 0; i < CHIPS; i++)
+        assert_int_equal(verify_bundle(&f, i, i, c), ATT_OK);
+    att_snp_cache_counts_t n;
+    att_snp_cache_counts(c, &n);
+    assert_int_equal(n.misses, CHIPS);
+    assert_int_equal(n.hits, 0);
+    for (size_t i = 0; i < CHIPS; i++)
+        assert_int_equal(verify_bundle(&f, i, i, c), ATT_OK);
+    att_snp_cache_counts(c, &n);
+    assert_int_equal(n.hits, CHIPS);
+    assert_int_equal(n.misses, CHIPS);
+    assert_int_equal(n.entries, CHIPS);
+    /* a bundle whose leaf is another chip's VCEK (cached) fails as it does without the cache */
+    att_err_t e = verify_bundle(&f, 0, 1, c);
+    assert_int_not_equal(e, ATT_OK);
+    assert_int_equal(e, verify_bundle(&f, 0, 1, NULL));
+    att_snp_cache_free(c);
+    att_trust_free(f.t);
+    att_sim_snp_free(f.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lru_order_and_counts),
         cmocka_unit_test(test_bound_under_10x),
+        cmocka_unit_test(test_bundles_share_the_intermediate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
