@@ -96,6 +96,7 @@ typedef struct {
 int att_cli_auth_arg(att_cli_auth_t *a, int argc, char **argv, int *i);
 int att_cli_access_token(const char *cmd, const att_cli_auth_t *a, char **out);
 void att_cli_put_safe(FILE *f, const char *s);
+void att_cli_put_refusal(const char *cmd, const att_submit_result_t *r);
 const char *att_cli_token_malformed(const char *t);
 
 #endif

@@ -271,11 +271,7 @@ static int att_admin_send(const char *cmd, const att_admin_args_t *a, const char
                 bad ? bad : "its payload is not a JSON object");
         rc = ATT_EXIT_REJECT;
     } else if (e == ATT_E_FETCH_STATUS) {
-        fprintf(stderr, "attest %s: attestd answered HTTP %ld: ", cmd, r.http_status);
-        att_cli_put_safe(stderr, r.error_code ? r.error_code : "(no error code)");
-        fputs(": ", stderr);
-        att_cli_put_safe(stderr, r.error_message);
-        fputc('\n', stderr);
+        att_cli_put_refusal(cmd, &r);
         rc = ATT_EXIT_REJECT;
     } else {
         fprintf(stderr, "attest %s: ", cmd);

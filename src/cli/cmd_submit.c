@@ -203,6 +203,17 @@ void att_cli_put_safe(FILE *f, const char *s)
     }
 }
 
+/* attestd's refusal (an answer other than 200) on stderr: status, code and message, the text
+ * attestd chose printed safely. */
+void att_cli_put_refusal(const char *cmd, const att_submit_result_t *r)
+{
+    fprintf(stderr, "attest %s: attestd answered HTTP %ld: ", cmd, r->http_status);
+    att_cli_put_safe(stderr, r->error_code ? r->error_code : "(no error code)");
+    fputs(": ", stderr);
+    att_cli_put_safe(stderr, r->error_message);
+    fputc('\n', stderr);
+}
+
 /* NULL if t is a compact JWS as attestd issues them: three base64url segments, a header that
  * is a JSON object with a string "alg" other than "none", a non-empty signature; else why not.
  * Only such a token is printed (the signature is the relying party's to check). */
@@ -309,11 +320,7 @@ static int att_do_submit(const char *cmd, const att_cli_sub_t *s, const char *ty
                 cmd, bad);
         rc = ATT_EXIT_REJECT;
     } else if (e == ATT_E_FETCH_STATUS) {
-        fprintf(stderr, "attest %s: attestd answered HTTP %ld: ", cmd, r.http_status);
-        att_cli_put_safe(stderr, r.error_code ? r.error_code : "(no error code)");
-        fputs(": ", stderr);
-        att_cli_put_safe(stderr, r.error_message);
-        fputc('\n', stderr);
+        att_cli_put_refusal(cmd, &r);
         rc = ATT_EXIT_REJECT;
     } else {
         fprintf(stderr, "attest %s: ", cmd);

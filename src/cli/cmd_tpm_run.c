@@ -185,11 +185,7 @@ int att_cli_tpm_run(int argc, char **argv)
                 bad);
         rc = ATT_EXIT_REJECT;
     } else if (e == ATT_E_FETCH_STATUS) {
-        fprintf(stderr, "attest run: attestd answered HTTP %ld: ", r.http_status);
-        att_cli_put_safe(stderr, r.error_code ? r.error_code : "(no error code)");
-        fputs(": ", stderr);
-        att_cli_put_safe(stderr, r.error_message);
-        fputc('\n', stderr);
+        att_cli_put_refusal("run", &r);
         rc = ATT_EXIT_REJECT;
     } else {
         fputs("attest run: ", stderr);
